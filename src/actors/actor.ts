@@ -1,0 +1,46 @@
+// What every actor type provides: pure decide, event apply, a view for replies, and
+// snapshot/restore. The shard runtime (src/workers/) is the only caller; actors do no I/O and
+// receive time and ids as arguments.
+import type { ErrorCode, WireError } from '../protocol/errors.js';
+
+export type Decision<E> = { readonly events: readonly E[]; readonly error?: undefined } | { readonly error: WireError };
+
+const NO_EVENTS: readonly never[] = Object.freeze([]);
+
+export function accept<E>(events: readonly E[]): Decision<E> {
+  return { events };
+}
+
+/** A decision that changes nothing: the reply is the current view, the version is kept. */
+export function unchanged<E>(): Decision<E> {
+  return { events: NO_EVENTS };
+}
+
+export function reject<E>(code: ErrorCode, message: string, details?: Record<string, unknown>): Decision<E> {
+  return { error: details ? { code, message, details } : { code, message } };
+}
+
+export interface ActorType<S, C, E> {
+  /** Prefix of the actor keys of this type: `cart` for `cart:<userId>`. */
+  readonly kind: string;
+  /** The state of an actor that has never recorded an event. */
+  create(id: string): S;
+  decide(state: S, command: C, now: number): Decision<E>;
+  /**
+   * Applies an event and returns the state. Events are facts: no checks here. It may mutate the
+   * state it is given (copying a sku's hold table per reservation would be quadratic); the
+   * runtime never keeps an old state around, and a failed commit evicts the actor instead.
+   */
+  apply(state: S, event: E): S;
+  /** The reply object after a command (the full current object of PROTOCOL.md). */
+  view(state: S, command: C): unknown;
+  /** Epoch ms at which the actor wants a `timer` command, if any (must survive restarts). */
+  nextTimer?(state: S): number | undefined;
+  snapshot(state: S): unknown;
+  restore(id: string, data: unknown): S;
+}
+
+/** The command the runtime sends when an actor's timer is due. */
+export interface TimerCommand {
+  readonly type: 'timer';
+}

@@ -1,0 +1,158 @@
+// The cart actor: one per user, single writer. Prices and stock come in with the command (the
+// edge reads them from the committed catalog view), so decide stays pure.
+import { accept, reject, unchanged, type ActorType, type Decision } from './actor.js';
+import { Limits } from '../protocol/errors.js';
+import type { CartView } from '../protocol/types.js';
+import { DEFAULT_CURRENCY } from './money.js';
+
+export interface CartLine {
+  sku: string;
+  productId: string;
+  name: string;
+  qty: number;
+  unitPrice: number;
+}
+
+export interface Cart {
+  userId: string;
+  version: number;
+  currency: string;
+  items: CartLine[];
+  updatedAt: number;
+}
+
+/** Catalog facts about a sku at the moment of the command. */
+export interface ItemInfo {
+  productId: string;
+  name: string;
+  unitPrice: number;
+  currency: string;
+  /** Committed onHand - reserved as last seen by the edge; checkout reserves for real. */
+  available: number;
+}
+
+export type CartCommand =
+  | { type: 'get' }
+  | { type: 'add'; sku: string; qty: number; item: ItemInfo }
+  | { type: 'setQty'; sku: string; qty: number; item?: ItemInfo }
+  | { type: 'remove'; sku: string }
+  | { type: 'clear' };
+
+export type CartEvent =
+  | { type: 'line_set'; sku: string; productId: string; name: string; qty: number; unitPrice: number; currency: string; at: number }
+  | { type: 'line_removed'; sku: string; at: number }
+  | { type: 'cleared'; at: number };
+
+function lineIndex(cart: Cart, sku: string): number {
+  const items = cart.items;
+  for (let i = 0; i < items.length; i++) if (items[i].sku === sku) return i;
+  return -1;
+}
+
+function setLine(cart: Cart, sku: string, qty: number, item: ItemInfo, now: number): Decision<CartEvent> {
+  const i = lineIndex(cart, sku);
+  if (i < 0 && cart.items.length >= Limits.CART_MAX_LINES) {
+    return reject('LIMIT_EXCEEDED', `a cart holds at most ${Limits.CART_MAX_LINES} lines`, { maxLines: Limits.CART_MAX_LINES });
+  }
+  if (cart.items.length > 0 && item.currency !== cart.currency) {
+    return reject('CONFLICT', `cart is in ${cart.currency}, ${sku} is priced in ${item.currency}`, { currency: cart.currency });
+  }
+  if (qty > item.available) {
+    return reject('OUT_OF_STOCK', `only ${item.available} of ${sku} available`, { sku, available: item.available });
+  }
+  const line = i < 0 ? undefined : cart.items[i];
+  if (line && line.qty === qty && line.unitPrice === item.unitPrice && line.name === item.name) return unchanged();
+  return accept([
+    { type: 'line_set', sku, productId: item.productId, name: item.name, qty, unitPrice: item.unitPrice, currency: item.currency, at: now },
+  ]);
+}
+
+export function decide(cart: Cart, c: CartCommand, now: number): Decision<CartEvent> {
+  switch (c.type) {
+    case 'get':
+      return unchanged();
+    case 'add': {
+      const i = lineIndex(cart, c.sku);
+      const qty = (i < 0 ? 0 : cart.items[i].qty) + c.qty;
+      if (qty > Limits.LINE_MAX_QTY) {
+        return reject('LIMIT_EXCEEDED', `a line holds at most ${Limits.LINE_MAX_QTY}`, { sku: c.sku, maxQty: Limits.LINE_MAX_QTY });
+      }
+      return setLine(cart, c.sku, qty, c.item, now);
+    }
+    case 'setQty': {
+      if (c.qty === 0) return lineIndex(cart, c.sku) < 0 ? unchanged() : accept([{ type: 'line_removed', sku: c.sku, at: now }]);
+      if (!c.item) return reject('NOT_FOUND', `unknown sku ${c.sku}`, { sku: c.sku });
+      return setLine(cart, c.sku, c.qty, c.item, now);
+    }
+    case 'remove':
+      return lineIndex(cart, c.sku) < 0 ? unchanged() : accept([{ type: 'line_removed', sku: c.sku, at: now }]);
+    case 'clear':
+      return cart.items.length === 0 ? unchanged() : accept([{ type: 'cleared', at: now }]);
+  }
+}
+
+export function apply(cart: Cart, e: CartEvent): Cart {
+  switch (e.type) {
+    case 'line_set': {
+      const i = lineIndex(cart, e.sku);
+      const line: CartLine = { sku: e.sku, productId: e.productId, name: e.name, qty: e.qty, unitPrice: e.unitPrice };
+      if (i < 0) cart.items.push(line);
+      else cart.items[i] = line;
+      cart.currency = e.currency;
+      break;
+    }
+    case 'line_removed': {
+      const i = lineIndex(cart, e.sku);
+      if (i >= 0) cart.items.splice(i, 1);
+      break;
+    }
+    case 'cleared':
+      cart.items = [];
+      break;
+  }
+  cart.version++;
+  cart.updatedAt = e.at;
+  return cart;
+}
+
+export function view(cart: Cart): CartView {
+  let subtotal = 0;
+  const items = new Array(cart.items.length);
+  for (let i = 0; i < cart.items.length; i++) {
+    const l = cart.items[i];
+    const lineTotal = l.qty * l.unitPrice;
+    subtotal += lineTotal;
+    items[i] = { sku: l.sku, productId: l.productId, name: l.name, qty: l.qty, unitPrice: l.unitPrice, lineTotal };
+  }
+  // Coupons, tax and shipping arrive with the commerce issue; the totals formula is already final.
+  const discount = 0;
+  const tax = 0;
+  const shipping = 0;
+  return {
+    cartId: `cart_${cart.userId}`,
+    userId: cart.userId,
+    version: cart.version,
+    currency: cart.currency,
+    items,
+    subtotal,
+    discount,
+    tax,
+    shipping,
+    total: subtotal - discount + tax + shipping,
+    updatedAt: cart.updatedAt,
+  };
+}
+
+export function create(userId: string): Cart {
+  return { userId, version: 0, currency: DEFAULT_CURRENCY, items: [], updatedAt: 0 };
+}
+
+export const CartActor: ActorType<Cart, CartCommand, CartEvent> = {
+  kind: 'cart',
+  create,
+  decide,
+  apply,
+  view,
+  snapshot: (cart) => cart,
+  restore: (_id, data) => data as Cart,
+};

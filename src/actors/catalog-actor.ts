@@ -1,0 +1,87 @@
+// The catalog actor: a single writer for all products, so a sku belongs to exactly one product
+// whatever the concurrency. Catalog writes are rare admin operations; reads are served from the
+// committed catalog view that the edge keeps (src/transport/catalog-view.ts).
+import { accept, reject, type ActorType, type Decision } from './actor.js';
+import type { ProductStatus, ProductView, VariantView } from '../protocol/types.js';
+import { DEFAULT_CURRENCY } from './money.js';
+
+export interface ProductInput {
+  productId: string;
+  name: string;
+  category: string;
+  brand?: string;
+  description?: string;
+  attributes?: Record<string, string>;
+  status?: ProductStatus;
+  variants: { sku: string; price: number; currency?: string; attributes?: Record<string, string> }[];
+}
+
+export interface Catalog {
+  products: Map<string, ProductView>;
+  /** sku -> productId: the uniqueness index. */
+  owners: Map<string, string>;
+}
+
+export type CatalogCommand = { type: 'upsert'; product: ProductInput } | { type: 'get'; productId: string };
+export type CatalogEvent = { type: 'product_upserted'; product: ProductView; at: number };
+
+export function decide(c: Catalog, cmd: CatalogCommand, now: number): Decision<CatalogEvent> {
+  if (cmd.type === 'get') {
+    return c.products.has(cmd.productId) ? { events: [] } : reject('NOT_FOUND', `unknown product ${cmd.productId}`);
+  }
+  const p = cmd.product;
+  const seen = new Set<string>();
+  const variants: VariantView[] = [];
+  for (const v of p.variants) {
+    if (seen.has(v.sku)) return reject('BAD_REQUEST', `sku ${v.sku} appears twice`, { sku: v.sku });
+    seen.add(v.sku);
+    const owner = c.owners.get(v.sku);
+    if (owner !== undefined && owner !== p.productId) {
+      return reject('CONFLICT', `sku ${v.sku} belongs to product ${owner}`, { sku: v.sku, productId: owner });
+    }
+    const variant: VariantView = { sku: v.sku, price: v.price, currency: v.currency ?? DEFAULT_CURRENCY };
+    if (v.attributes) variant.attributes = v.attributes;
+    variants.push(variant);
+  }
+  const before = c.products.get(p.productId);
+  const product: ProductView = {
+    productId: p.productId,
+    name: p.name,
+    category: p.category,
+    status: p.status ?? 'active',
+    variants,
+    createdAt: before?.createdAt ?? now,
+    updatedAt: now,
+  };
+  if (p.brand !== undefined) product.brand = p.brand;
+  if (p.description !== undefined) product.description = p.description;
+  if (p.attributes !== undefined) product.attributes = p.attributes;
+  return accept([{ type: 'product_upserted', product, at: now }]);
+}
+
+export function apply(c: Catalog, e: CatalogEvent): Catalog {
+  const before = c.products.get(e.product.productId);
+  // Skus dropped from a product are free for another product again.
+  if (before) for (const v of before.variants) c.owners.delete(v.sku);
+  for (const v of e.product.variants) c.owners.set(v.sku, e.product.productId);
+  c.products.set(e.product.productId, e.product);
+  return c;
+}
+
+export function create(): Catalog {
+  return { products: new Map(), owners: new Map() };
+}
+
+export const CatalogActor: ActorType<Catalog, CatalogCommand, CatalogEvent> = {
+  kind: 'catalog',
+  create,
+  decide,
+  apply,
+  view: (c, cmd) => c.products.get(cmd.type === 'get' ? cmd.productId : cmd.product.productId),
+  snapshot: (c) => [...c.products.values()],
+  restore(_id, data) {
+    const c = create();
+    for (const product of data as ProductView[]) apply(c, { type: 'product_upserted', product, at: product.updatedAt });
+    return c;
+  },
+};

@@ -1,0 +1,22 @@
+// Actor keys name their type: `cart:<userId>`, `sku:<sku>`, `catalog`. The shard runtime finds
+// the actor type of a key here.
+import type { ActorType } from './actor.js';
+import { CartActor } from './cart-actor.js';
+import { InventoryActor } from './inventory-actor.js';
+import { CatalogActor } from './catalog-actor.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyActorType = ActorType<any, any, any>;
+
+export const CATALOG_KEY = 'catalog';
+
+export const cartKey = (userId: string): string => `cart:${userId}`;
+export const skuKey = (sku: string): string => `sku:${sku}`;
+
+/** The actor type and id of a key, or undefined for a key no type owns. */
+export function actorTypeOf(key: string): { type: AnyActorType; id: string } | undefined {
+  if (key.startsWith('cart:')) return { type: CartActor, id: key.slice(5) };
+  if (key.startsWith('sku:')) return { type: InventoryActor, id: key.slice(4) };
+  if (key === CATALOG_KEY) return { type: CatalogActor, id: CATALOG_KEY };
+  return undefined;
+}

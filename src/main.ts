@@ -1,0 +1,45 @@
+// `npm start`: read the environment, start the server, drain on SIGTERM/SIGINT.
+import { resolveConfig, ConfigError } from './config.js';
+import { startServer } from './server.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = resolveConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`cartwire: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const server = await startServer(config, {
+    onAdminPassword: (password) =>
+      console.log(`created admin ${config.adminEmail} with generated password: ${password}\n(shown once; set ADMIN_PASSWORD to choose it)`),
+  });
+  console.log(`listening on ${server.url}`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: draining in-flight requests`);
+    server.close().then(
+      () => {
+        console.log('stopped cleanly');
+        process.exit(0);
+      },
+      (err) => {
+        console.error('shutdown failed:', err);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err) => {
+  console.error('cartwire failed to start:', err);
+  process.exit(1);
+});

@@ -1,0 +1,56 @@
+// One SQLite database per shard: the journal, actor snapshots, durable timers and the stock view.
+// WAL with synchronous=FULL by default: a commit returns only once the WAL is fsynced.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+export type Synchronous = 'FULL' | 'NORMAL' | 'OFF';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS journal (
+  actor  TEXT    NOT NULL,
+  seq    INTEGER NOT NULL,
+  events BLOB    NOT NULL,
+  PRIMARY KEY (actor, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshots (
+  actor TEXT    PRIMARY KEY,
+  seq   INTEGER NOT NULL,
+  state BLOB    NOT NULL,
+  at    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS timers (
+  actor TEXT    PRIMARY KEY,
+  due   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS stock_view (
+  sku       TEXT    PRIMARY KEY,
+  available INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+`;
+
+export const SCHEMA_VERSION = '1';
+
+export function shardDbPath(dataDir: string, shard: number): string {
+  return join(dataDir, `shard-${shard}.db`);
+}
+
+export function openShardDb(dataDir: string, shard: number, synchronous: Synchronous): Database.Database {
+  mkdirSync(dataDir, { recursive: true });
+  const db = new Database(shardDbPath(dataDir, shard));
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${synchronous}`);
+  db.pragma('cache_size = -65536');
+  db.pragma('temp_store = MEMORY');
+  db.exec(SCHEMA);
+  const version = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema'").get();
+  if (!version) db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(SCHEMA_VERSION);
+  else if (version.value !== SCHEMA_VERSION) {
+    throw new Error(`shard ${shard}: database schema ${version.value} is not the supported ${SCHEMA_VERSION}`);
+  }
+  return db;
+}

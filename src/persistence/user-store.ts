@@ -1,0 +1,72 @@
+// Accounts and server secrets in DATA_DIR/system.db (main thread; touched only by auth calls,
+// never on the cart or inventory hot path).
+import Database from 'better-sqlite3';
+import { mkdirSync, readFileSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { Role } from '../protocol/ops.js';
+
+export interface UserRow {
+  id: string;
+  email: string;
+  name: string | null;
+  role: Role;
+  password_hash: string;
+  created_at: number;
+}
+
+export class UserStore {
+  private readonly db: Database.Database;
+  private readonly byEmail: Database.Statement<[string], UserRow>;
+  private readonly insertUser: Database.Statement;
+
+  constructor(dataDir: string, synchronous: string) {
+    mkdirSync(dataDir, { recursive: true });
+    this.db = new Database(join(dataDir, 'system.db'));
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${synchronous}`);
+    this.db.exec(`CREATE TABLE IF NOT EXISTS users (
+      id            TEXT PRIMARY KEY,
+      email         TEXT NOT NULL UNIQUE,
+      name          TEXT,
+      role          TEXT NOT NULL,
+      password_hash TEXT NOT NULL,
+      created_at    INTEGER NOT NULL
+    )`);
+    this.byEmail = this.db.prepare('SELECT * FROM users WHERE email = ?');
+    this.insertUser = this.db.prepare(
+      'INSERT INTO users (id, email, name, role, password_hash, created_at) VALUES (@id, @email, @name, @role, @password_hash, @created_at)',
+    );
+  }
+
+  findByEmail(email: string): UserRow | undefined {
+    return this.byEmail.get(normalizeEmail(email));
+  }
+
+  insert(row: UserRow): void {
+    this.insertUser.run({ ...row, email: normalizeEmail(row.email) });
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+/**
+ * The JWT signing secret: JWT_SECRET when set, else one generated on first start and kept in
+ * DATA_DIR/jwt-secret with mode 0600, so tokens survive restarts.
+ */
+export function loadJwtSecret(dataDir: string, configured: string | undefined): string {
+  if (configured) return configured;
+  const path = join(dataDir, 'jwt-secret');
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(48).toString('base64url');
+  writeFileSync(path, secret + '\n', { mode: 0o600, flag: 'wx' });
+  chmodSync(path, 0o600);
+  return secret;
+}

@@ -1,0 +1,66 @@
+// The op table: one row per wire operation. It drives edge validation and routing on the server,
+// the SDK's method types and docs/protocol.md; nothing else lists the operations.
+import { Args, type OpName } from './schemas.js';
+import type { CartView, InventoryView, ProductView } from './types.js';
+
+/** Who may call an op. `user` is any signed-in role (guest, customer, admin). */
+export type RequiredRole = 'anonymous' | 'user' | 'admin';
+export type Role = 'guest' | 'customer' | 'admin';
+
+/**
+ * Which actor owns the op: the request goes to the shard of that actor's key. `edge` ops are
+ * answered on the main thread (auth, ping, reads of the committed catalog view).
+ */
+export type ActorKind = 'edge' | 'cart' | 'sku' | 'catalog';
+
+export interface OpSpec {
+  readonly role: RequiredRole;
+  readonly actor: ActorKind;
+  /** True when the op may change state: its reply waits for the group commit. */
+  readonly writes: boolean;
+  readonly summary: string;
+}
+
+export const Ops = {
+  ping: { role: 'anonymous', actor: 'edge', writes: false, summary: 'Server time; the transport ceiling.' },
+  'auth.guest': { role: 'anonymous', actor: 'edge', writes: false, summary: 'A new guest identity and its token.' },
+  'auth.login': { role: 'anonymous', actor: 'edge', writes: false, summary: 'Sign in with email and password.' },
+  'auth.resume': { role: 'anonymous', actor: 'edge', writes: false, summary: 'Authenticate this connection with a token.' },
+  'catalog.upsert': { role: 'admin', actor: 'catalog', writes: true, summary: 'Create or replace a product.' },
+  'catalog.get': { role: 'anonymous', actor: 'edge', writes: false, summary: 'A product with live availability.' },
+  'inventory.get': { role: 'user', actor: 'sku', writes: false, summary: 'Stock of one sku.' },
+  'inventory.adjust': { role: 'admin', actor: 'sku', writes: true, summary: 'Record an inventory transaction.' },
+  'cart.get': { role: 'user', actor: 'cart', writes: false, summary: "The caller's cart." },
+  'cart.add': { role: 'user', actor: 'cart', writes: true, summary: 'Add qty of a sku to its line.' },
+  'cart.setQty': { role: 'user', actor: 'cart', writes: true, summary: 'Set a line quantity (0 removes).' },
+  'cart.remove': { role: 'user', actor: 'cart', writes: true, summary: 'Remove a line.' },
+  'cart.clear': { role: 'user', actor: 'cart', writes: true, summary: 'Remove every line.' },
+} as const satisfies Record<OpName, OpSpec>;
+
+export const OpNames = Object.keys(Ops) as OpName[];
+
+export interface AuthResult {
+  token: string;
+  userId: string;
+  role: Role;
+}
+
+/** Result type of each op, for the SDK's typed `call`. */
+export interface OpResults {
+  ping: { now: number };
+  'auth.guest': AuthResult;
+  'auth.login': AuthResult;
+  'auth.resume': { userId: string; role: Role };
+  'catalog.upsert': ProductView;
+  'catalog.get': ProductView;
+  'inventory.get': InventoryView;
+  'inventory.adjust': InventoryView;
+  'cart.get': CartView;
+  'cart.add': CartView;
+  'cart.setQty': CartView;
+  'cart.remove': CartView;
+  'cart.clear': CartView;
+}
+
+export { Args };
+export type { OpName };

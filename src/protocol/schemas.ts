@@ -1,0 +1,83 @@
+// Argument schemas of the wire protocol, declared once (TypeBox) and shared by the server's edge
+// validation, the SDK's types, the docs and the tests.
+import Type, { type Static } from 'typebox';
+import { Limits } from './errors.js';
+
+const ID = '^[A-Za-z0-9._:-]{1,64}$';
+
+export const Sku = Type.String({ pattern: ID, description: '1-64 chars [A-Za-z0-9._:-]' });
+export const ProductId = Type.String({ pattern: ID, description: '1-64 chars [A-Za-z0-9._:-]' });
+export const WarehouseId = Type.String({ pattern: ID });
+export const Qty = Type.Integer({ minimum: 1, maximum: Limits.LINE_MAX_QTY });
+export const QtyOrZero = Type.Integer({ minimum: 0, maximum: Limits.LINE_MAX_QTY });
+/** Money: integer minor units. Capped so that 100 lines x 999 x price stays an exact double. */
+export const Money = Type.Integer({ minimum: 0, maximum: 1_000_000_000 });
+export const Currency = Type.String({ pattern: '^[A-Z]{3}$' });
+export const Email = Type.String({ minLength: 3, maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+$' });
+export const Attributes = Type.Record(Type.String({ pattern: '^.{1,64}$' }), Type.String({ maxLength: 256 }), {
+  maxProperties: 32,
+});
+
+const Empty = Type.Object({}, { additionalProperties: false });
+const strict = { additionalProperties: false } as const;
+
+export const VariantInput = Type.Object(
+  { sku: Sku, price: Money, currency: Type.Optional(Currency), attributes: Type.Optional(Attributes) },
+  strict,
+);
+
+export const ProductStatusArg = Type.Union([Type.Literal('active'), Type.Literal('draft'), Type.Literal('archived')]);
+
+export const InventoryTxType = Type.Union([
+  Type.Literal('purchase'),
+  Type.Literal('return'),
+  Type.Literal('sale'),
+  Type.Literal('damage'),
+  Type.Literal('expiry'),
+  Type.Literal('adjustment'),
+  Type.Literal('transfer'),
+]);
+export type InventoryTxType = Static<typeof InventoryTxType>;
+
+export const Args = {
+  ping: Empty,
+  'auth.guest': Empty,
+  'auth.login': Type.Object({ email: Email, password: Type.String({ minLength: 1, maxLength: 1024 }) }, strict),
+  'auth.resume': Type.Object({ token: Type.String({ minLength: 1, maxLength: 4096 }) }, strict),
+  'catalog.upsert': Type.Object(
+    {
+      productId: ProductId,
+      name: Type.String({ minLength: 1, maxLength: 200 }),
+      category: Type.String({ minLength: 1, maxLength: 64 }),
+      brand: Type.Optional(Type.String({ maxLength: 64 })),
+      description: Type.Optional(Type.String({ maxLength: 4000 })),
+      attributes: Type.Optional(Attributes),
+      status: Type.Optional(ProductStatusArg),
+      variants: Type.Array(VariantInput, { minItems: 1, maxItems: 100 }),
+    },
+    strict,
+  ),
+  'catalog.get': Type.Object({ productId: ProductId }, strict),
+  'inventory.get': Type.Object({ sku: Sku }, strict),
+  'inventory.adjust': Type.Object(
+    {
+      sku: Sku,
+      type: InventoryTxType,
+      // 0 is meaningful only for `adjustment` (set on-hand to zero); the actor rejects it elsewhere.
+      qty: Type.Integer({ minimum: 0, maximum: 1_000_000_000 }),
+      reason: Type.String({ minLength: 1, maxLength: 200 }),
+      warehouse: Type.Optional(WarehouseId),
+      toWarehouse: Type.Optional(WarehouseId),
+      referenceId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    },
+    strict,
+  ),
+  'cart.get': Empty,
+  'cart.add': Type.Object({ sku: Sku, qty: Qty }, strict),
+  'cart.setQty': Type.Object({ sku: Sku, qty: QtyOrZero }, strict),
+  'cart.remove': Type.Object({ sku: Sku }, strict),
+  'cart.clear': Empty,
+} as const;
+
+export type OpName = keyof typeof Args;
+export type OpArgs<O extends OpName> = Static<(typeof Args)[O]>;

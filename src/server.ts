@@ -1,0 +1,151 @@
+// Assembles a running server: shard workers, the edge, WebSocket and HTTP on one port.
+import { uws, type TemplatedApp, type us_listen_socket, type WebSocket } from './transport/uws.js';
+import type { Config } from './config.js';
+import { CATALOG_KEY, skuKey } from './actors/registry.js';
+import { ShardPool } from './workers/shard-pool.js';
+import { CatalogView } from './transport/catalog-view.js';
+import { Metrics } from './transport/metrics.js';
+import { Auth } from './transport/auth.js';
+import { Edge } from './transport/edge.js';
+import { Connection, type SocketData } from './transport/connection.js';
+import { mountHttpRoutes } from './transport/http-routes.js';
+import { UserStore, loadJwtSecret } from './persistence/user-store.js';
+import { CloseCode, Limits } from './protocol/errors.js';
+import { demoCatalog } from './demo-catalog.js';
+
+export interface RunningServer {
+  readonly port: number;
+  readonly url: string;
+  /** Stops accepting, finishes in-flight batches, snapshots and closes the shards. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Called once with the generated admin password on first start (printed once by main). */
+  onAdminPassword?: (password: string) => void;
+  onFatal?: (message: string) => void;
+}
+
+/** Largest frame uWS accepts before we look at it: bigger ones are closed by uWS itself. */
+const UWS_MAX_PAYLOAD = 16 * Limits.MAX_FRAME_BYTES;
+
+export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
+  const users = new UserStore(config.dataDir, config.synchronous);
+  const auth = new Auth(loadJwtSecret(config.dataDir, config.jwtSecret), config.tokenTtlSeconds, users);
+  const adminPassword = await auth.bootstrapAdmin(config.adminEmail, config.adminPassword);
+  if (adminPassword) opts.onAdminPassword?.(adminPassword);
+
+  const catalog = new CatalogView();
+  const pool: ShardPool = new ShardPool(config.shards, config.maxShardBacklog, {
+    onViews: (stock, products) => {
+      if (products) catalog.applyProducts(products);
+      if (stock) catalog.applyStock(stock);
+    },
+    onDone: (tag, seconds, outcome) => metrics.done(tag, seconds, outcome),
+    onStats: (shard, stats) => metrics.shardStats(shard, stats),
+    onFatal: (message) => (opts.onFatal ?? defaultFatal)(message),
+  });
+  const metrics = new Metrics(config.shards, (s) => pool.depth(s));
+  const edge = new Edge({ pool, catalog, auth, metrics });
+  const connections = new Set<Connection>();
+  let ready = false;
+
+  const app: TemplatedApp = uws.App();
+  app.ws<SocketData>('/ws', {
+    compression: uws.DISABLED,
+    maxPayloadLength: UWS_MAX_PAYLOAD,
+    idleTimeout: 120,
+    sendPingsAutomatically: true,
+    // Bounded memory per socket; slow-consumer rules get finer with the subscriptions issue.
+    maxBackpressure: 16 * 1024 * 1024,
+    closeOnBackpressureLimit: 1,
+    upgrade: (res, req, context) => {
+      const origin = req.getHeader('origin');
+      const key = req.getHeader('sec-websocket-key');
+      const protocol = req.getHeader('sec-websocket-protocol');
+      const extensions = req.getHeader('sec-websocket-extensions');
+      if (edge.draining) {
+        res.writeStatus('503 Service Unavailable').end('shutting down');
+        return;
+      }
+      if (config.allowedOrigins && !config.allowedOrigins.includes(origin)) {
+        res.writeStatus('403 Forbidden').end('origin not allowed');
+        return;
+      }
+      const ip = Buffer.from(res.getRemoteAddressAsText()).toString();
+      res.upgrade<SocketData>({ conn: new Connection(ip) }, key, protocol, extensions, context);
+    },
+    open: (ws) => {
+      const conn = ws.getUserData().conn;
+      conn.ws = ws;
+      connections.add(conn);
+      metrics.connections.inc();
+    },
+    message: (ws, message, isBinary) => {
+      // Frames over the protocol's limit close with 1009 before anything is decoded.
+      if (message.byteLength > Limits.MAX_FRAME_BYTES) return ws.end(CloseCode.MESSAGE_TOO_BIG, 'frame over 64 KiB');
+      const close = edge.onMessage(ws.getUserData().conn, message, isBinary);
+      if (close !== undefined) ws.end(close, 'too many bad frames');
+    },
+    close: (ws: WebSocket<SocketData>) => {
+      const conn = ws.getUserData().conn;
+      conn.closed = true;
+      conn.ws = undefined;
+      connections.delete(conn);
+      metrics.connections.dec();
+    },
+  });
+  mountHttpRoutes(app, { pool, auth, metrics, isReady: () => ready });
+
+  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) =>
+    app.listen(config.host, config.port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${config.host}:${config.port}`)))),
+  );
+  const port = uws.us_socket_local_port(listenSocket);
+
+  await pool.start(
+    {
+      dataDir: config.dataDir, synchronous: config.synchronous, snapshotEvery: config.snapshotEvery,
+      sweepIntervalMs: config.sweepIntervalMs, passivateAfterMs: config.passivateAfterMs, failCommitsFor: config.faultFailCommitsFor,
+    },
+    config.snapshotIntervalMs,
+  );
+  if (config.seedDemo && catalog.productCount === 0) await seedDemo(pool);
+  ready = true;
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    url: `http://${config.host}:${port}`,
+    close: () =>
+      (closing ??= (async () => {
+        edge.draining = true;
+        ready = false;
+        uws.us_listen_socket_close(listenSocket);
+        await pool.stop();
+        for (const c of [...connections]) c.ws?.end(CloseCode.GOING_AWAY, 'server shutting down');
+        users.close();
+        (app as TemplatedApp & { close(): void }).close();
+      })()),
+  };
+}
+
+function defaultFatal(message: string): never {
+  console.error(`cartwire: ${message}; exiting so a supervisor can restart it (acknowledged data is on disk)`);
+  process.exit(70);
+}
+
+/** First start with SEED_DEMO=1: the demo products and their stock, through the normal actor path. */
+async function seedDemo(pool: ShardPool): Promise<void> {
+  const items = demoCatalog();
+  for (const { product } of items) {
+    const r = await pool.call(CATALOG_KEY, { type: 'upsert', product } as { type: string });
+    if (!r.ok) throw new Error(`demo catalog: ${product.productId}: ${r.error?.message}`);
+  }
+  await Promise.all(
+    items.flatMap(({ stock }) =>
+      stock.map(({ sku, qty }) =>
+        pool.call(skuKey(sku), { type: 'adjust', txType: 'purchase', qty, reason: 'demo catalog', warehouse: 'main' } as { type: string }),
+      ),
+    ),
+  );
+}

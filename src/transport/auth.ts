@@ -1,0 +1,87 @@
+// Identities at the edge: JWTs (jose, HS256 only), guest identities, and admin login against
+// the argon2id hash in system.db. The full account system (register, guest-cart merge, login
+// limits) builds on this.
+import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { hash, verify } from '@node-rs/argon2';
+import { randomBytes } from 'node:crypto';
+import type { Role, AuthResult } from '../protocol/ops.js';
+import type { UserStore } from '../persistence/user-store.js';
+
+const ISSUER = 'cartwire';
+const AUDIENCE = 'cartwire';
+const ROLES: ReadonlySet<string> = new Set(['guest', 'customer', 'admin']);
+/** OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane. */
+export const ARGON2 = { memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
+
+export interface Identity {
+  userId: string;
+  role: Role;
+}
+
+export const newUserId = (prefix: 'g' | 'u'): string => `${prefix}_${randomBytes(12).toString('base64url')}`;
+
+export class Auth {
+  private readonly key: Uint8Array;
+  /** Verified against when the email is unknown, so both failures cost the same. */
+  private dummyHash: Promise<string>;
+
+  constructor(
+    secret: string,
+    private readonly ttlSeconds: number,
+    private readonly users: UserStore,
+  ) {
+    this.key = new TextEncoder().encode(secret);
+    this.dummyHash = hash(randomBytes(16).toString('hex'), ARGON2);
+  }
+
+  async issue(id: Identity): Promise<AuthResult> {
+    const token = await new SignJWT({ role: id.role })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(id.userId)
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setIssuedAt()
+      .setExpirationTime(`${this.ttlSeconds}s`)
+      .sign(this.key);
+    return { token, userId: id.userId, role: id.role };
+  }
+
+  /** The identity in a token, or undefined when it is malformed, forged, expired or not ours. */
+  async verifyToken(token: string): Promise<Identity | undefined> {
+    try {
+      const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'], issuer: ISSUER, audience: AUDIENCE });
+      const role = payload.role;
+      if (typeof payload.sub !== 'string' || typeof role !== 'string' || !ROLES.has(role)) return undefined;
+      return { userId: payload.sub, role: role as Role };
+    } catch (err) {
+      if (err instanceof joseErrors.JOSEError || err instanceof TypeError) return undefined;
+      throw err;
+    }
+  }
+
+  guest(): Promise<AuthResult> {
+    return this.issue({ userId: newUserId('g'), role: 'guest' });
+  }
+
+  /** Email + password; undefined for an unknown email or a wrong password alike. */
+  async login(email: string, password: string): Promise<AuthResult | undefined> {
+    const user = this.users.findByEmail(email);
+    const good = await verify(user ? user.password_hash : await this.dummyHash, password);
+    if (!user || !good) return undefined;
+    return this.issue({ userId: user.id, role: user.role });
+  }
+
+  /**
+   * Creates the admin account on first start. Returns the generated password when none was
+   * configured, for the caller to print once.
+   */
+  async bootstrapAdmin(email: string, configuredPassword: string | undefined): Promise<string | undefined> {
+    if (this.users.findByEmail(email)) return undefined;
+    const password = configuredPassword ?? randomBytes(18).toString('base64url');
+    this.users.insert({
+      id: newUserId('u'), email, name: 'Administrator', role: 'admin',
+      password_hash: await hash(password, ARGON2), created_at: Date.now(),
+    });
+    return configuredPassword ? undefined : password;
+  }
+}

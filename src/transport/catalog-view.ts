@@ -1,0 +1,54 @@
+// The edge's read model of the catalog and of committed stock. It is fed only by committed shard
+// replies, so every read it serves is durable; cart commands take price and availability from it.
+import type { ItemInfo } from '../actors/cart-actor.js';
+import type { ProductView, VariantView } from '../protocol/types.js';
+
+interface SkuEntry {
+  product: ProductView;
+  variant: VariantView;
+}
+
+export class CatalogView {
+  private readonly products = new Map<string, ProductView>();
+  private readonly bySku = new Map<string, SkuEntry>();
+  private readonly stock = new Map<string, number>();
+
+  get productCount(): number {
+    return this.products.size;
+  }
+
+  applyProducts(products: readonly ProductView[]): void {
+    for (const p of products) {
+      const before = this.products.get(p.productId);
+      if (before) for (const v of before.variants) this.bySku.delete(v.sku);
+      this.products.set(p.productId, p);
+      for (const variant of p.variants) this.bySku.set(variant.sku, { product: p, variant });
+    }
+  }
+
+  applyStock(entries: readonly [string, number][]): void {
+    for (const [sku, available] of entries) this.stock.set(sku, available);
+  }
+
+  available(sku: string): number {
+    return this.stock.get(sku) ?? 0;
+  }
+
+  hasSku(sku: string): boolean {
+    return this.bySku.has(sku);
+  }
+
+  /** Price and stock of a sku that can go in a cart (its product active), else undefined. */
+  itemInfo(sku: string): ItemInfo | undefined {
+    const e = this.bySku.get(sku);
+    if (!e || e.product.status !== 'active') return undefined;
+    return { productId: e.product.productId, name: e.product.name, unitPrice: e.variant.price, currency: e.variant.currency, available: this.available(sku) };
+  }
+
+  /** A product with each variant's live `available`; non-admins see active products only. */
+  product(productId: string, admin: boolean): ProductView | undefined {
+    const p = this.products.get(productId);
+    if (!p || (!admin && p.status !== 'active')) return undefined;
+    return { ...p, variants: p.variants.map((v) => ({ ...v, available: this.available(v.sku) })) };
+  }
+}

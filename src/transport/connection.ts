@@ -1,0 +1,46 @@
+// One client connection: who it is, which request ids are in flight, and the responses waiting
+// to be written. Responses that become ready together leave as one frame (an array frame when
+// there are several), written while the socket is corked.
+import type { ReplySink } from '../workers/shard-pool.js';
+import { joinFrames } from './frame-codec.js';
+import type { Identity } from './auth.js';
+import type { WebSocket } from './uws.js';
+
+export interface SocketData {
+  conn: Connection;
+}
+
+export class Connection implements ReplySink {
+  identity: Identity | undefined;
+  /** Ids answered by no frame yet: a second request with one of them is BAD_REQUEST. */
+  readonly inflight = new Set<number>();
+  badFrames = 0;
+  closed = false;
+  private readonly out: Uint8Array[] = [];
+  /** Ids to release from `inflight` once `out` is written (-1: nothing to release). */
+  private readonly outIds: number[] = [];
+  ws: WebSocket<SocketData> | undefined;
+
+  constructor(readonly ip: string) {}
+
+  /** Queues a response; true if the connection had nothing queued (the caller flushes it). */
+  push(frame: Uint8Array, id = -1): boolean {
+    if (this.closed) return false;
+    this.out.push(frame);
+    this.outIds.push(id);
+    return this.out.length === 1;
+  }
+
+  flush(): void {
+    const n = this.out.length;
+    if (n === 0) return;
+    if (!this.closed && this.ws) {
+      const frame = n === 1 ? this.out[0] : joinFrames(this.out);
+      const ws = this.ws;
+      ws.cork(() => ws.send(frame, true));
+    }
+    for (const id of this.outIds) if (id >= 0) this.inflight.delete(id);
+    this.out.length = 0;
+    this.outIds.length = 0;
+  }
+}

@@ -1,0 +1,154 @@
+// The edge: every client frame passes here on the main thread. It applies the transport rules,
+// validates each request against its op's compiled schema, checks the role, answers edge ops
+// itself and routes the rest to the shard that owns the actor. No business logic lives here.
+import { Compile } from 'typebox/compile';
+import { Args, Ops, OpNames, type OpName, type OpSpec } from '../protocol/ops.js';
+import { CloseCode, Limits, outcomeIndex, type ErrorCode } from '../protocol/errors.js';
+import type { ShardPool } from '../workers/shard-pool.js';
+import { decodeFrame, encodeError, encodeOk, isWireId, ForbiddenRequest } from './frame-codec.js';
+import { shardRoute } from './routes.js';
+import type { Connection } from './connection.js';
+import type { CatalogView } from './catalog-view.js';
+import type { Auth } from './auth.js';
+import type { Metrics } from './metrics.js';
+
+interface CompiledOp {
+  readonly name: OpName;
+  readonly index: number;
+  readonly spec: OpSpec;
+  readonly validator: ReturnType<typeof Compile>;
+}
+
+// Compiled once at load; a Map so that op names like "__proto__" or "toString" find nothing.
+const OPS = new Map<string, CompiledOp>(
+  OpNames.map((name, index) => [name, { name, index, spec: Ops[name], validator: Compile(Args[name]) }]),
+);
+const EMPTY_ARGS = Object.freeze({});
+
+function describe(validator: CompiledOp['validator'], args: unknown): string {
+  for (const e of validator.Errors(args)) {
+    const where = e.instancePath ? `args${e.instancePath.replaceAll('/', '.')}` : 'args';
+    const extra = (e.params as { additionalProperties?: string[] }).additionalProperties;
+    return extra ? `${where} has unknown field ${extra.join(', ')}` : `${where} ${e.message}`;
+  }
+  return 'args are invalid';
+}
+
+export interface EdgeDeps {
+  pool: ShardPool;
+  catalog: CatalogView;
+  auth: Auth;
+  metrics: Metrics;
+}
+
+export class Edge {
+  /** Set by the shutdown drain: new requests are refused, in-flight ones finish. */
+  draining = false;
+
+  constructor(private readonly d: EdgeDeps) {}
+
+  /** Handles one WebSocket message. Returns true when the connection must be closed (policy). */
+  onMessage(conn: Connection, data: ArrayBuffer, isBinary: boolean): CloseCode | undefined {
+    if (!isBinary) return this.badFrame(conn, 'text frames are not accepted; send binary msgpack');
+    const frame = decodeFrame(new Uint8Array(data));
+    if (frame.kind === 'bad') return this.badFrame(conn, frame.reason);
+    if (frame.kind === 'oversized-batch') {
+      this.error(conn, null, -1, 'BAD_REQUEST', `a batch holds at most ${Limits.MAX_BATCH} requests, got ${frame.count}; none ran`);
+    } else if (frame.requests.length === 0) {
+      this.error(conn, null, -1, 'BAD_REQUEST', 'an empty batch has nothing to run');
+    } else {
+      for (const r of frame.requests) this.request(conn, r);
+    }
+    conn.flush();
+    return undefined;
+  }
+
+  private badFrame(conn: Connection, reason: string): CloseCode | undefined {
+    this.d.metrics.badFrame();
+    conn.push(encodeError(null, 'BAD_FRAME', reason));
+    conn.flush();
+    return ++conn.badFrames >= Limits.BAD_FRAMES_BEFORE_CLOSE ? CloseCode.POLICY_VIOLATION : undefined;
+  }
+
+  private error(conn: Connection, id: number | null, release: number, code: ErrorCode, message: string, details?: Record<string, unknown>, op = -1): void {
+    conn.push(encodeError(id, code, message, details), release);
+    if (op >= 0) this.d.metrics.done(op, 0, outcomeIndex(code));
+    else this.d.metrics.rejected(outcomeIndex(code));
+  }
+
+  private request(conn: Connection, r: Record<string, unknown> | ForbiddenRequest): void {
+    if (r instanceof ForbiddenRequest) {
+      return this.error(conn, r.id, -1, 'BAD_REQUEST', 'keys named __proto__, constructor or prototype are not accepted');
+    }
+    const id = r.id;
+    if (!isWireId(id)) return this.error(conn, null, -1, 'BAD_REQUEST', 'id must be an integer 0..4294967295');
+    const op = typeof r.op === 'string' ? OPS.get(r.op) : undefined;
+    if (!op) return this.error(conn, id, -1, 'BAD_REQUEST', typeof r.op === 'string' ? `unknown op ${r.op.slice(0, 64)}` : 'op must be a string');
+    if (conn.inflight.has(id)) return this.error(conn, id, -1, 'BAD_REQUEST', `id ${id} is already in flight`, undefined, op.index);
+    // From here on, every answer to this request releases its id.
+    conn.inflight.add(id);
+    const args = r.args === undefined ? EMPTY_ARGS : r.args;
+    if (typeof args !== 'object' || args === null || Array.isArray(args) || ArrayBuffer.isView(args)) {
+      return this.error(conn, id, id, 'BAD_REQUEST', 'args must be a map', undefined, op.index);
+    }
+    if (!op.validator.Check(args)) return this.error(conn, id, id, 'BAD_REQUEST', describe(op.validator, args), undefined, op.index);
+    const who = conn.identity;
+    const role = op.spec.role;
+    if (role !== 'anonymous') {
+      if (!who) return this.error(conn, id, id, 'UNAUTHENTICATED', `${op.name} needs a signed-in connection (auth.guest, auth.login or auth.resume)`, undefined, op.index);
+      if (role === 'admin' && who.role !== 'admin') return this.error(conn, id, id, 'FORBIDDEN', `${op.name} is for admins`, undefined, op.index);
+    }
+    if (this.draining) return this.error(conn, id, id, 'OVERLOADED', 'the server is shutting down', undefined, op.index);
+    if (op.spec.actor === 'edge') return this.edgeOp(conn, id, op, args as Record<string, unknown>);
+    const route = shardRoute(op.name, args, who!, this.d.catalog);
+    if ('error' in route) return this.error(conn, id, id, route.error.code, route.error.message, route.error.details, op.index);
+    if (!this.d.pool.submit(route.key, { id, key: route.key, cmd: route.cmd }, conn, op.index)) {
+      this.error(conn, id, id, 'OVERLOADED', 'the shard owning this actor is over its backlog limit; retry later', undefined, op.index);
+    }
+  }
+
+  private edgeOp(conn: Connection, id: number, op: CompiledOp, args: Record<string, unknown>): void {
+    const t0 = performance.now();
+    const ok = (result: unknown) => {
+      if (conn.push(encodeOk(id, result), id)) conn.flush();
+      this.d.metrics.done(op.index, (performance.now() - t0) / 1000, 0);
+    };
+    const fail = (code: ErrorCode, message: string) => {
+      if (conn.push(encodeError(id, code, message), id)) conn.flush();
+      this.d.metrics.done(op.index, (performance.now() - t0) / 1000, outcomeIndex(code));
+    };
+    // Async answers flush themselves; sync ones ride the frame's flush in onMessage.
+    const later = (p: Promise<void>) => p.catch((err) => {
+      console.error(`${op.name} failed:`, err);
+      fail('INTERNAL', 'internal error');
+    });
+    const auth = this.d.auth;
+    switch (op.name) {
+      case 'ping':
+        conn.push(encodeOk(id, { now: Date.now() }), id);
+        return this.d.metrics.done(op.index, (performance.now() - t0) / 1000, 0);
+      case 'catalog.get': {
+        const product = this.d.catalog.product(args.productId as string, conn.identity?.role === 'admin');
+        if (product) conn.push(encodeOk(id, product), id);
+        else conn.push(encodeError(id, 'NOT_FOUND', `unknown product ${args.productId as string}`), id);
+        return this.d.metrics.done(op.index, (performance.now() - t0) / 1000, product ? 0 : outcomeIndex('NOT_FOUND'));
+      }
+      case 'auth.guest':
+        return void later(auth.guest().then((r) => { conn.identity = { userId: r.userId, role: r.role }; ok(r); }));
+      case 'auth.login':
+        return void later(auth.login(args.email as string, args.password as string).then((r) => {
+          if (!r) return fail('UNAUTHENTICATED', 'wrong email or password');
+          conn.identity = { userId: r.userId, role: r.role };
+          ok(r);
+        }));
+      case 'auth.resume':
+        return void later(auth.verifyToken(args.token as string).then((who) => {
+          if (!who) return fail('UNAUTHENTICATED', 'the token is invalid or expired');
+          conn.identity = who;
+          ok(who);
+        }));
+      default:
+        return fail('INTERNAL', `no edge handler for ${op.name}`);
+    }
+  }
+}

@@ -1,0 +1,74 @@
+// Messages between the main thread and a shard worker. Requests cross in one message per shard
+// per event-loop turn; replies come back as one buffer of encoded response frames per batch.
+import type { ProductView } from '../protocol/types.js';
+
+export interface ShardRequest {
+  /** The wire id, echoed in the encoded response. */
+  id: number;
+  /** Actor key: `cart:<userId>`, `sku:<sku>`, `catalog`. */
+  key: string;
+  cmd: { type: string };
+}
+
+export interface ShardOptions {
+  shard: number;
+  dataDir: string;
+  synchronous: 'FULL' | 'NORMAL' | 'OFF';
+  /** Snapshot an actor inline once this many journal rows follow its last snapshot. */
+  snapshotEvery: number;
+  /** Period of the maintenance sweep (snapshots of dirty actors, passivation). */
+  sweepIntervalMs: number;
+  /** Actors unused for this long are written to a snapshot and dropped from memory. */
+  passivateAfterMs: number;
+  /** Test hook: fail every commit whose batch touches this actor key (simulated I/O error). */
+  failCommitsFor?: string;
+}
+
+export type ToShard =
+  | { t: 'batch'; batch: number; reqs: ShardRequest[] }
+  | { t: 'snapshot'; ask: number }
+  | { t: 'summary'; ask: number }
+  | { t: 'passivate'; ask: number; olderThanMs: number }
+  | { t: 'inspect'; ask: number; key: string }
+  | { t: 'stop' };
+
+export interface ShardStats {
+  commitMs: number;
+  rows: number;
+  actors: number;
+}
+
+export interface SnapshotResult {
+  shard: number;
+  actors: number;
+  durationMs: number;
+}
+
+export interface ShardSummary {
+  shard: number;
+  actors: number;
+  journalRows: number;
+  appendedSinceStart: number;
+  snapshots: number;
+  lastSnapshotAt: number | null;
+  timers: number;
+}
+
+export type FromShard =
+  | { t: 'ready'; shard: number; stock: [string, number][]; products: ProductView[] }
+  | {
+      t: 'replies';
+      batch: number;
+      /** Encoded response frames back to back; frame i spans ends[i-1]..ends[i]. */
+      frames: Uint8Array;
+      ends: Uint32Array;
+      /** Per request: 0 ok, else the index of the error code in OUTCOMES. */
+      outcomes: Uint8Array;
+      /** Committed availability changes of this shard's skus, for the edge's catalog view. */
+      stock: [string, number][] | null;
+      products: ProductView[] | null;
+      stats: ShardStats | null;
+    }
+  | { t: 'answer'; ask: number; value: unknown }
+  | { t: 'stopped'; shard: number }
+  | { t: 'fatal'; shard: number; message: string };

@@ -1,0 +1,221 @@
+// The main thread's side of the shards: routes requests by actor key, sends each shard one
+// message per event-loop turn, and hands the committed replies back to their sinks. A shard
+// whose backlog passes the limit answers OVERLOADED instead of queueing without bound.
+import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
+import { CATALOG_KEY } from '../actors/registry.js';
+import { decodeValue } from '../transport/frame-codec.js';
+import type { ProductView } from '../protocol/types.js';
+import type { FromShard, ShardOptions, ShardRequest, ShardStats, ToShard } from './shard-messages.js';
+
+/** Where a reply goes: a connection (or an internal caller). */
+export interface ReplySink {
+  /** Takes one encoded response to request `id`; returns true if the sink was idle before (needs a flush). */
+  push(frame: Uint8Array, id: number): boolean;
+  /** Sends what was pushed since the last flush. */
+  flush(): void;
+}
+
+export interface PoolHooks {
+  /** Committed stock and catalog changes, for the edge's catalog view. */
+  onViews(stock: [string, number][] | null, products: ProductView[] | null): void;
+  /** Per request: its op tag, latency in seconds and outcome index (0 ok). */
+  onDone(tag: number, seconds: number, outcome: number): void;
+  onStats(shard: number, stats: ShardStats): void;
+  onFatal(message: string): void;
+}
+
+interface Queued {
+  reqs: ShardRequest[];
+  sinks: ReplySink[];
+  tags: number[];
+  starts: number[];
+}
+
+/** FNV-1a over the key's UTF-16 code units: stable across processes and restarts. */
+export function stableHash(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+const newQueue = (): Queued => ({ reqs: [], sinks: [], tags: [], starts: [] });
+
+export class ShardPool {
+  private readonly ports: MessagePort[] = [];
+  private readonly workers: Worker[] = [];
+  private readonly queued: Queued[];
+  private readonly inflight = new Map<number, Queued>();
+  private readonly backlog: number[];
+  private nextBatch = 1;
+  private nextAsk = 1;
+  private readonly asks = new Map<number, (v: unknown) => void>();
+  private flushScheduled = false;
+  private stopping = false;
+
+  constructor(
+    readonly shards: number,
+    private readonly maxBacklog: number,
+    private readonly hooks: PoolHooks,
+  ) {
+    this.queued = Array.from({ length: shards }, newQueue);
+    this.backlog = new Array(shards).fill(0);
+  }
+
+  shardOf(key: string): number {
+    return stableHash(key) % this.shards;
+  }
+
+  /** Starts the workers; resolves once every shard has opened its database. */
+  async start(base: Omit<ShardOptions, 'shard'>, snapshotIntervalMs: number): Promise<void> {
+    const catalogShard = this.shardOf(CATALOG_KEY);
+    const ready: Promise<void>[] = [];
+    for (let shard = 0; shard < this.shards; shard++) {
+      const { port1, port2 } = new MessageChannel();
+      const worker = new Worker(new URL('./shard-worker.js', import.meta.url), {
+        workerData: { opts: { ...base, shard }, port: port2, catalogHere: shard === catalogShard, snapshotIntervalMs },
+        transferList: [port2],
+      });
+      this.workers.push(worker);
+      this.ports.push(port1);
+      worker.on('error', (err) => this.hooks.onFatal(`shard ${shard} crashed: ${err.stack ?? err}`));
+      worker.on('exit', (code) => {
+        if (!this.stopping) this.hooks.onFatal(`shard ${shard} exited unexpectedly (code ${code})`);
+      });
+      ready.push(
+        new Promise((resolve) => {
+          const onReady = (m: FromShard) => {
+            if (m.t !== 'ready') return;
+            this.hooks.onViews(m.stock, m.products);
+            port1.off('message', onReady);
+            port1.on('message', (msg: FromShard) => this.onMessage(shard, msg));
+            resolve();
+          };
+          port1.on('message', onReady);
+        }),
+      );
+    }
+    await Promise.all(ready);
+  }
+
+  /** Queues a request for the shard owning `key`. False when that shard is overloaded. */
+  submit(key: string, req: ShardRequest, sink: ReplySink, tag: number): boolean {
+    const shard = this.shardOf(key);
+    const q = this.queued[shard];
+    if (this.backlog[shard] + q.reqs.length >= this.maxBacklog) return false;
+    q.reqs.push(req);
+    q.sinks.push(sink);
+    q.tags.push(tag);
+    q.starts.push(performance.now());
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      // One message per shard per event-loop turn: everything read from sockets in this turn.
+      setImmediate(this.flush);
+    }
+    return true;
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    for (let shard = 0; shard < this.shards; shard++) {
+      const q = this.queued[shard];
+      if (q.reqs.length === 0) continue;
+      const batch = this.nextBatch++;
+      this.inflight.set(batch, q);
+      this.backlog[shard] += q.reqs.length;
+      this.queued[shard] = newQueue();
+      this.post(shard, { t: 'batch', batch, reqs: q.reqs });
+    }
+  };
+
+  private post(shard: number, m: ToShard): void {
+    this.ports[shard].postMessage(m);
+  }
+
+  private onMessage(shard: number, m: FromShard): void {
+    if (m.t === 'replies') {
+      if (m.stock || m.products) this.hooks.onViews(m.stock, m.products);
+      if (m.stats) this.hooks.onStats(shard, m.stats);
+      if (m.batch < 0) return; // timer batches: nobody waits
+      const q = this.inflight.get(m.batch);
+      if (!q) return;
+      this.inflight.delete(m.batch);
+      this.backlog[shard] -= q.reqs.length;
+      const dirty: ReplySink[] = [];
+      const now = performance.now();
+      let start = 0;
+      for (let i = 0; i < q.reqs.length; i++) {
+        const end = m.ends[i];
+        if (q.sinks[i].push(m.frames.subarray(start, end), q.reqs[i].id)) dirty.push(q.sinks[i]);
+        start = end;
+        this.hooks.onDone(q.tags[i], (now - q.starts[i]) / 1000, m.outcomes[i]);
+      }
+      for (const s of dirty) s.flush();
+      if (this.inflight.size === 0) this.onIdle?.();
+    } else if (m.t === 'answer') {
+      this.asks.get(m.ask)?.(m.value);
+      this.asks.delete(m.ask);
+    }
+  }
+
+  /** Runs a command for the server itself (demo seeding, admin reads); resolves with the decoded response. */
+  call(key: string, cmd: ShardRequest['cmd']): Promise<{ ok: boolean; result?: unknown; error?: { code: string; message: string } }> {
+    return new Promise((resolve, reject) => {
+      let frame: Uint8Array | undefined;
+      const sink: ReplySink = {
+        push: (f) => ((frame = f), true),
+        flush: () => resolve(decodeValue(frame!) as never),
+      };
+      if (!this.submit(key, { id: 0, key, cmd }, sink, -1)) reject(new Error('shard overloaded'));
+    });
+  }
+
+  /** Asks every shard a control question and collects the answers in shard order. */
+  askAll<T>(make: (ask: number) => ToShard): Promise<T[]> {
+    return Promise.all(
+      this.ports.map((_, shard) => {
+        const ask = this.nextAsk++;
+        return new Promise<T>((resolve) => {
+          this.asks.set(ask, resolve as (v: unknown) => void);
+          this.post(shard, make(ask));
+        });
+      }),
+    );
+  }
+
+  askOne<T>(key: string, make: (ask: number) => ToShard): Promise<T> {
+    const ask = this.nextAsk++;
+    return new Promise<T>((resolve) => {
+      this.asks.set(ask, resolve as (v: unknown) => void);
+      this.post(this.shardOf(key), make(ask));
+    });
+  }
+
+  private onIdle?: () => void;
+
+  /** Waits until every queued and in-flight batch is answered, then stops the workers (they snapshot and close). */
+  async stop(): Promise<void> {
+    this.flush();
+    if (this.inflight.size > 0) await new Promise<void>((resolve) => (this.onIdle = resolve));
+    this.stopping = true;
+    await Promise.all(
+      this.workers.map(
+        (w, shard) =>
+          new Promise<void>((resolve) => {
+            w.once('exit', () => resolve());
+            this.ports[shard].on('message', (m: FromShard) => {
+              if (m.t === 'stopped') void w.terminate();
+            });
+            this.post(shard, { t: 'stop' });
+          }),
+      ),
+    );
+  }
+
+  /** Total requests sent to shards and not yet answered (mailbox depth). */
+  depth(shard: number): number {
+    return this.backlog[shard] + this.queued[shard].reqs.length;
+  }
+}

@@ -1,0 +1,281 @@
+// One shard: its actors in memory, its journal on disk. Commands run strictly one at a time
+// (the worker is single-threaded and every command runs to completion), the events of a whole
+// batch go to disk in one transaction, and replies are released only after that commit.
+import type Database from 'better-sqlite3';
+import { actorTypeOf, type AnyActorType } from '../actors/registry.js';
+import { available, type Sku } from '../actors/inventory-actor.js';
+import type { CatalogEvent } from '../actors/catalog-actor.js';
+import type { ProductView } from '../protocol/types.js';
+import { openShardDb } from '../persistence/shard-db.js';
+import { BatchWrites, Journal, encodeRow } from '../persistence/journal.js';
+import { encodeError, encodeOk } from '../transport/frame-codec.js';
+import { TimerQueue } from './timer-queue.js';
+import { outcomeIndex } from '../protocol/errors.js';
+
+const INTERNAL_OUTCOME = outcomeIndex('INTERNAL');
+import type { ShardOptions, ShardRequest, ShardStats, ShardSummary, SnapshotResult } from './shard-messages.js';
+
+interface Cell {
+  readonly key: string;
+  readonly type: AnyActorType;
+  state: unknown;
+  /** Seq of the last journal row of this actor (committed or in the open batch). */
+  seq: number;
+  /** Seq covered by the actor's latest snapshot. */
+  snapSeq: number;
+  lastUsed: number;
+}
+
+export interface BatchOutcome {
+  /** One encoded response frame per request, in request order. */
+  frames: Uint8Array[];
+  /** Per request: 0 for ok, else the index of its error code in OUTCOMES (metrics). */
+  outcomes: Uint8Array;
+  stock: [string, number][] | null;
+  products: ProductView[] | null;
+  stats: ShardStats;
+}
+
+export class ShardRuntime {
+  readonly db: Database.Database;
+  private readonly journal: Journal;
+  private readonly actors = new Map<string, Cell>();
+  private readonly timers = new TimerQueue();
+  private readonly writes = new BatchWrites();
+  private readonly touched = new Set<Cell>();
+  private changedProducts: ProductView[] | null = null;
+  private lastOutcome = 0;
+
+  constructor(private readonly opts: ShardOptions) {
+    this.db = openShardDb(opts.dataDir, opts.shard, opts.synchronous);
+    this.journal = new Journal(this.db);
+    for (const t of this.journal.timers()) this.timers.set(t.actor, t.due);
+  }
+
+  get actorCount(): number {
+    return this.actors.size;
+  }
+
+  /** What the edge needs at start: committed availability of this shard's skus, and the catalog if it lives here. */
+  startupView(catalogHere: boolean): { stock: [string, number][]; products: ProductView[] } {
+    const products = catalogHere ? this.catalogProducts() : [];
+    return { stock: this.journal.stockView(), products };
+  }
+
+  private catalogProducts(): ProductView[] {
+    const cell = this.activate('catalog', Date.now());
+    return [...(cell.state as { products: Map<string, ProductView> }).products.values()];
+  }
+
+  /**
+   * Runs several batches as one group commit. Returns one outcome per batch; on a failed commit
+   * every request of every batch is answered INTERNAL and the touched actors are dropped from
+   * memory, so their next use recovers exactly what is on disk.
+   */
+  runBatches(batches: ShardRequest[][], now = Date.now()): BatchOutcome[] {
+    const framesPerBatch: Uint8Array[][] = [];
+    const outcomesPerBatch: Uint8Array[] = [];
+    let failed = false;
+    let stock: [string, number][] | null = null;
+    let commitMs = 0;
+    let rowCount = 0;
+    try {
+      for (const reqs of batches) {
+        const frames = new Array<Uint8Array>(reqs.length);
+        const outcomes = new Uint8Array(reqs.length);
+        for (let i = 0; i < reqs.length; i++) {
+          frames[i] = this.run(reqs[i], now);
+          outcomes[i] = this.lastOutcome;
+        }
+        framesPerBatch.push(frames);
+        outcomesPerBatch.push(outcomes);
+      }
+      stock = this.stageDerivedWrites();
+      rowCount = this.writes.journal.length / 3;
+      if (this.opts.failCommitsFor !== undefined && [...this.touched].some((c) => c.key === this.opts.failCommitsFor)) {
+        throw new Error('simulated I/O error (failCommitsFor)');
+      }
+      const t0 = performance.now();
+      if (!this.writes.empty) this.journal.commit(this.writes);
+      commitMs = performance.now() - t0;
+      this.afterCommit();
+    } catch (err) {
+      // A failed commit (disk full, I/O error) or a bug in an actor: nothing of the batch is
+      // acknowledged, and the touched actors are reloaded from what is really on disk.
+      failed = true;
+      this.afterFailedCommit(err);
+    }
+    const stats: ShardStats = { commitMs, rows: rowCount, actors: this.actors.size };
+    const products = this.changedProducts;
+    this.changedProducts = null;
+    this.writes.clear();
+    this.touched.clear();
+    return batches.map((reqs, b) => ({
+      frames: failed ? reqs.map((r) => encodeError(r.id, 'INTERNAL', 'the change could not be stored; nothing was applied')) : framesPerBatch[b],
+      outcomes: failed ? new Uint8Array(reqs.length).fill(INTERNAL_OUTCOME) : outcomesPerBatch[b],
+      stock: failed ? null : stock,
+      products: failed ? null : products,
+      stats,
+    }));
+  }
+
+  /** Runs one command on its actor and returns the encoded response. */
+  private run(req: ShardRequest, now: number): Uint8Array {
+    let cell: Cell;
+    try {
+      cell = this.activate(req.key, now);
+    } catch (err) {
+      console.error(`shard ${this.opts.shard}: cannot recover ${req.key}:`, err);
+      this.lastOutcome = INTERNAL_OUTCOME;
+      return encodeError(req.id, 'INTERNAL', 'the actor could not be recovered');
+    }
+    const type = cell.type;
+    const decision = type.decide(cell.state, req.cmd, now);
+    if (decision.error) {
+      const e = decision.error;
+      this.lastOutcome = outcomeIndex(e.code);
+      return encodeError(req.id, e.code, e.message, e.details);
+    }
+    const events = decision.events;
+    if (events.length > 0) {
+      // An apply that throws is a bug: it propagates and fails the whole batch (runBatches).
+      for (const e of events) cell.state = type.apply(cell.state, e);
+      this.writes.appendEvents(cell.key, ++cell.seq, events);
+      this.touched.add(cell);
+      if (type.kind === 'catalog') this.noteProducts(events as CatalogEvent[]);
+    }
+    this.lastOutcome = 0;
+    return encodeOk(req.id, type.view(cell.state, req.cmd));
+  }
+
+  private noteProducts(events: CatalogEvent[]): void {
+    this.changedProducts ??= [];
+    for (const e of events) this.changedProducts.push(e.product);
+  }
+
+  private activate(key: string, now: number): Cell {
+    let cell = this.actors.get(key);
+    if (cell) {
+      cell.lastUsed = now;
+      return cell;
+    }
+    const found = actorTypeOf(key);
+    if (!found) throw new Error(`no actor type owns key ${key}`);
+    const { type, id } = found;
+    const rec = this.journal.recover(key);
+    let state = rec.snapshot ? type.restore(id, rec.snapshot.state) : type.create(id);
+    let seq = rec.snapshot ? rec.snapshot.seq : 0;
+    const snapSeq = seq;
+    for (const row of rec.rows) {
+      for (const e of row.events) state = type.apply(state, e);
+      seq = row.seq;
+    }
+    cell = { key, type, state, seq, snapSeq, lastUsed: now };
+    this.actors.set(key, cell);
+    return cell;
+  }
+
+  /** Timers, the stock view and inline snapshots of the touched actors join the same commit. */
+  private stageDerivedWrites(): [string, number][] | null {
+    let stock: [string, number][] | null = null;
+    for (const cell of this.touched) {
+      const t = cell.type;
+      if (t.nextTimer) {
+        const due = t.nextTimer(cell.state);
+        if (due !== this.timers.dueOf(cell.key)) this.writes.timers.push({ actor: cell.key, due });
+      }
+      if (t.kind === 'sku') {
+        const s = cell.state as Sku;
+        (stock ??= []).push([s.sku, available(s)]);
+        this.writes.stock.push({ sku: s.sku, available: available(s) });
+      }
+      if (cell.seq - cell.snapSeq >= this.opts.snapshotEvery) this.stageSnapshot(cell);
+    }
+    return stock;
+  }
+
+  private stageSnapshot(cell: Cell): void {
+    this.writes.snapshots.push({ actor: cell.key, seq: cell.seq, state: encodeRow(cell.type.snapshot(cell.state)) });
+  }
+
+  private afterCommit(): void {
+    for (const s of this.writes.snapshots) {
+      const cell = this.actors.get(s.actor);
+      if (cell) cell.snapSeq = s.seq;
+    }
+    for (const t of this.writes.timers) this.timers.set(t.actor, t.due);
+  }
+
+  private afterFailedCommit(err: unknown): void {
+    console.error(`shard ${this.opts.shard}: group commit failed, ${this.touched.size} actors reloaded from disk:`, err);
+    for (const cell of this.touched) this.actors.delete(cell.key);
+    this.changedProducts = null;
+  }
+
+  /** Actor keys whose timers are due, and the time of the next one. */
+  dueTimers(now: number): string[] {
+    return this.timers.takeDue(now);
+  }
+
+  nextTimerAt(): number | undefined {
+    return this.timers.peek();
+  }
+
+  /** Snapshots every actor with journal rows after its last snapshot (POST /snapshot, periodic sweep). */
+  snapshotAll(): SnapshotResult {
+    const t0 = performance.now();
+    let n = 0;
+    for (const cell of this.actors.values()) {
+      if (cell.seq > cell.snapSeq) {
+        this.stageSnapshot(cell);
+        n++;
+      }
+    }
+    this.commitMaintenance();
+    return { shard: this.opts.shard, actors: n, durationMs: performance.now() - t0 };
+  }
+
+  /**
+   * Drops up to `limit` actors idle for `olderThanMs`, snapshotting those with unsnapshotted rows
+   * first (one transaction per call, so a big sweep never stalls the shard for long).
+   */
+  passivate(now: number, olderThanMs: number, limit: number): number {
+    const idle: Cell[] = [];
+    for (const cell of this.actors.values()) {
+      if (cell.type.kind !== 'catalog' && now - cell.lastUsed >= olderThanMs) idle.push(cell);
+      if (idle.length >= limit) break;
+    }
+    for (const cell of idle) if (cell.seq > cell.snapSeq) this.stageSnapshot(cell);
+    if (!this.commitMaintenance()) return 0;
+    for (const cell of idle) this.actors.delete(cell.key);
+    return idle.length;
+  }
+
+  private commitMaintenance(): boolean {
+    try {
+      if (!this.writes.empty) this.journal.commit(this.writes);
+      this.afterCommit();
+      return true;
+    } catch (err) {
+      console.error(`shard ${this.opts.shard}: snapshot write failed:`, err);
+      return false;
+    } finally {
+      this.writes.clear();
+    }
+  }
+
+  summary(): ShardSummary {
+    return { shard: this.opts.shard, actors: this.actors.size, appendedSinceStart: this.journal.appended, timers: this.timers.size, ...this.journal.summary() };
+  }
+
+  /** The JSON-ready state of one actor for the admin snapshot endpoints, or undefined if it never existed. */
+  inspect(key: string): unknown {
+    const cell = this.activate(key, Date.now());
+    return cell.seq === 0 ? undefined : cell.type.view(cell.state, { type: 'get' });
+  }
+
+  close(): void {
+    this.snapshotAll();
+    this.db.close();
+  }
+}

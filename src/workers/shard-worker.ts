@@ -1,0 +1,125 @@
+// Entry of a shard worker thread. Messages that queued up while the previous group commit was
+// on disk are drained at once and run as one batch: under load the batches grow by themselves,
+// and the fsync cost is shared by more requests.
+import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
+import { ShardRuntime, type BatchOutcome } from './shard-runtime.js';
+import type { FromShard, ShardOptions, ShardRequest, ToShard } from './shard-messages.js';
+
+const { opts, port, catalogHere, snapshotIntervalMs } = workerData as {
+  opts: ShardOptions;
+  port: MessagePort;
+  catalogHere: boolean;
+  snapshotIntervalMs: number;
+};
+
+const runtime = new ShardRuntime(opts);
+const post = (m: FromShard, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer ?? []);
+
+post({ t: 'ready', shard: opts.shard, ...runtime.startupView(catalogHere) });
+
+/** Sends each batch's frames as one transferred buffer (no per-response structured clone). */
+function sendReplies(batch: number, out: BatchOutcome, includeStats: boolean): void {
+  let size = 0;
+  for (const f of out.frames) size += f.length;
+  const frames = new Uint8Array(size);
+  const ends = new Uint32Array(out.frames.length);
+  let p = 0;
+  for (let i = 0; i < out.frames.length; i++) {
+    frames.set(out.frames[i], p);
+    p += out.frames[i].length;
+    ends[i] = p;
+  }
+  post(
+    { t: 'replies', batch, frames, ends, outcomes: out.outcomes, stock: out.stock, products: out.products, stats: includeStats ? out.stats : null },
+    [frames.buffer, ends.buffer],
+
+  );
+}
+
+function runBatches(batches: { batch: number; reqs: ShardRequest[] }[]): void {
+  if (batches.length === 0) return;
+  const outcomes = runtime.runBatches(batches.map((b) => b.reqs));
+  // Stats and view updates ride on the first reply only: they describe the whole group commit.
+  for (let i = 0; i < batches.length; i++) {
+    const out = i === 0 ? outcomes[0] : { ...outcomes[i], stock: null, products: null };
+    sendReplies(batches[i].batch, out, i === 0);
+  }
+  scheduleTimers();
+}
+
+function control(m: Exclude<ToShard, { t: 'batch' }>): void {
+  switch (m.t) {
+    case 'snapshot':
+      return post({ t: 'answer', ask: m.ask, value: runtime.snapshotAll() });
+    case 'summary':
+      return post({ t: 'answer', ask: m.ask, value: runtime.summary() });
+    case 'inspect':
+      return post({ t: 'answer', ask: m.ask, value: runtime.inspect(m.key) ?? null });
+    case 'passivate': {
+      const dropped = passivateAll(Date.now(), m.olderThanMs);
+      return post({ t: 'answer', ask: m.ask, value: { shard: opts.shard, passivated: dropped, actors: runtime.actorCount } });
+    }
+    case 'stop':
+      clearInterval(sweep);
+      clearTimeout(timer);
+      runtime.close();
+      post({ t: 'stopped', shard: opts.shard });
+      port.close();
+      return;
+  }
+}
+
+port.on('message', (first: ToShard) => {
+  let batches: { batch: number; reqs: ShardRequest[] }[] = [];
+  for (let m: ToShard | undefined = first; m; m = receiveMessageOnPort(port)?.message as ToShard | undefined) {
+    if (m.t === 'batch') {
+      batches.push(m);
+      continue;
+    }
+    runBatches(batches);
+    batches = [];
+    control(m);
+    if (m.t === 'stop') return;
+  }
+  runBatches(batches);
+});
+
+// Durable timers (hold expiry): due actors get a `timer` command through the normal batch path.
+let timer: NodeJS.Timeout | undefined;
+let timerAt = Infinity;
+function scheduleTimers(): void {
+  const at = runtime.nextTimerAt();
+  if (at === undefined || at >= timerAt) return;
+  clearTimeout(timer);
+  timerAt = at;
+  timer = setTimeout(fireTimers, Math.max(0, at - Date.now()));
+}
+function fireTimers(): void {
+  timerAt = Infinity;
+  const keys = runtime.dueTimers(Date.now());
+  if (keys.length > 0) {
+    const out = runtime.runBatches([keys.map((key) => ({ id: 0, key, cmd: { type: 'timer' } }))]);
+    // batch -1: nobody waits for these frames; the edge only takes the view updates.
+    sendReplies(-1, out[0], true);
+  }
+  scheduleTimers();
+}
+scheduleTimers();
+
+// Maintenance: passivate idle actors in bounded chunks, snapshot dirty ones now and then.
+const PASSIVATE_CHUNK = 20_000;
+let lastSnapshot = Date.now();
+function passivateAll(now: number, olderThanMs: number): number {
+  let total = 0;
+  for (let n; (n = runtime.passivate(now, olderThanMs, PASSIVATE_CHUNK)) > 0; ) total += n;
+  return total;
+}
+const sweep = setInterval(() => {
+  const now = Date.now();
+  runtime.passivate(now, opts.passivateAfterMs, PASSIVATE_CHUNK);
+  if (now - lastSnapshot >= snapshotIntervalMs) {
+    lastSnapshot = now;
+    runtime.snapshotAll();
+  }
+}, opts.sweepIntervalMs);
+sweep.unref();
