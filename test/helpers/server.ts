@@ -1,0 +1,120 @@
+// Test harness: real servers on loopback port 0, in this process or as a child process (for
+// kill -9), temporary DATA_DIRs, and deadline-based waiting instead of sleeps.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { TestContext } from 'node:test';
+import { resolveConfig } from '../../src/config.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import { CartwireClient } from '../../src/client/index.js';
+
+export const ADMIN_EMAIL = 'admin@example.com';
+export const ADMIN_PASSWORD = 'test-admin-password';
+
+/** A fresh DATA_DIR removed after the test. */
+export function tmpDataDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cartwire-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const baseEnv = (dataDir: string, env: Record<string, string> = {}): Record<string, string> => ({
+  PORT: '0',
+  HOST: '127.0.0.1',
+  DATA_DIR: dataDir,
+  SHARDS: '2',
+  ADMIN_PASSWORD,
+  SEED_DEMO: '1',
+  ...env,
+});
+
+/** A server in this process on port 0; closed after the test. */
+export async function startTestServer(t: TestContext, env: Record<string, string> = {}): Promise<RunningServer & { dataDir: string }> {
+  const dataDir = env.DATA_DIR ?? tmpDataDir(t);
+  const server = await startServer(resolveConfig(baseEnv(dataDir, env)), {
+    onFatal: (m) => {
+      throw new Error(m);
+    },
+  });
+  t.after(() => server.close());
+  return Object.assign(server, { dataDir });
+}
+
+export interface ChildServer {
+  url: string;
+  port: number;
+  proc: ChildProcess;
+  output: () => string;
+  /** SIGKILL, then wait for the exit. */
+  kill9(): Promise<void>;
+  /** SIGTERM; resolves with the exit code. */
+  term(): Promise<number | null>;
+}
+
+const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+
+/** The real server binary as a child process (for crash tests); resolves once it prints `listening on`. */
+export async function spawnServer(dataDir: string, env: Record<string, string> = {}, timeoutMs = 20_000): Promise<ChildServer> {
+  const proc = spawn(process.execPath, [MAIN], { env: { ...process.env, ...baseEnv(dataDir, env) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start in ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    const onData = () => {
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    proc.stdout!.on('data', onData);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before listening:\n${out}`));
+    });
+  });
+  return {
+    url,
+    port: Number(new URL(url).port),
+    proc,
+    output: () => out,
+    kill9: async () => {
+      proc.kill('SIGKILL');
+      await exited;
+    },
+    term: async () => {
+      proc.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+export async function connect(url: string): Promise<CartwireClient> {
+  return CartwireClient.connect(url);
+}
+
+export async function connectGuest(url: string): Promise<CartwireClient> {
+  const c = await CartwireClient.connect(url);
+  await c.call('auth.guest', {});
+  return c;
+}
+
+export async function connectAdmin(url: string): Promise<CartwireClient> {
+  const c = await CartwireClient.connect(url);
+  await c.call('auth.login', { email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
+  return c;
+}
+
+/** Waits until `cond` holds, polling; fails with `what` after the deadline. */
+export async function until(cond: () => boolean | Promise<boolean>, opts: { timeoutMs?: number; what?: string } = {}): Promise<void> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 5000);
+  for (;;) {
+    if (await cond()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${opts.what ?? 'condition'}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
