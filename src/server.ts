@@ -84,7 +84,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     message: (ws, message, isBinary) => {
       // Frames over the protocol's limit close with 1009 before anything is decoded.
       if (message.byteLength > Limits.MAX_FRAME_BYTES) return ws.end(CloseCode.MESSAGE_TOO_BIG, 'frame over 64 KiB');
-      const close = edge.onMessage(ws.getUserData().conn, message, isBinary);
+      let close: number | undefined;
+      try {
+        close = edge.onMessage(ws.getUserData().conn, message, isBinary);
+      } catch (err) {
+        // A bug, not the client's fault: log it and keep serving everyone else.
+        console.error('edge failed on a frame:', err);
+      }
       if (close !== undefined) ws.end(close, 'too many bad frames');
     },
     close: (ws: WebSocket<SocketData>) => {

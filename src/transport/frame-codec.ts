@@ -21,6 +21,15 @@ export type DecodedFrame =
   | { kind: 'requests'; batch: boolean; requests: RawRequest[] };
 
 export function decodeFrame(bytes: Uint8Array): DecodedFrame {
+  try {
+    return decodeScanned(bytes);
+  } catch (err) {
+    // The scan accepted the structure, so this is a value msgpackr itself refuses: still the client's bad frame.
+    return { kind: 'bad', reason: `undecodable msgpack: ${err instanceof Error ? err.message : String(err)}`.slice(0, 200) };
+  }
+}
+
+function decodeScanned(bytes: Uint8Array): DecodedFrame {
   const scan = scanFrame(bytes);
   if (!scan.ok) return { kind: 'bad', reason: scan.reason };
   if (scan.batch && scan.count > Limits.MAX_BATCH) return { kind: 'oversized-batch', count: scan.count };

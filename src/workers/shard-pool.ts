@@ -41,6 +41,8 @@ export function stableHash(key: string): number {
   return h >>> 0;
 }
 
+const MAX_BATCHES_IN_FLIGHT = 2;
+
 const newQueue = (): Queued => ({ reqs: [], sinks: [], tags: [], starts: [] });
 
 export class ShardPool {
@@ -49,6 +51,8 @@ export class ShardPool {
   private readonly queued: Queued[];
   private readonly inflight = new Map<number, Queued>();
   private readonly backlog: number[];
+  /** Batches posted to each shard and not answered yet. */
+  private readonly batchesOut: number[];
   private nextBatch = 1;
   private nextAsk = 1;
   private readonly asks = new Map<number, (v: unknown) => void>();
@@ -62,6 +66,7 @@ export class ShardPool {
   ) {
     this.queued = Array.from({ length: shards }, newQueue);
     this.backlog = new Array(shards).fill(0);
+    this.batchesOut = new Array(shards).fill(0);
   }
 
   shardOf(key: string): number {
@@ -120,15 +125,22 @@ export class ShardPool {
   private readonly flush = (): void => {
     this.flushScheduled = false;
     for (let shard = 0; shard < this.shards; shard++) {
-      const q = this.queued[shard];
-      if (q.reqs.length === 0) continue;
-      const batch = this.nextBatch++;
-      this.inflight.set(batch, q);
-      this.backlog[shard] += q.reqs.length;
-      this.queued[shard] = newQueue();
-      this.post(shard, { t: 'batch', batch, reqs: q.reqs });
+      // At most two batches per shard in flight: one committing, one ready behind it. While the
+      // shard is busy its queue grows, so under load fewer and larger messages cross threads.
+      if (this.batchesOut[shard] < MAX_BATCHES_IN_FLIGHT) this.send(shard);
     }
   };
+
+  private send(shard: number): void {
+    const q = this.queued[shard];
+    if (q.reqs.length === 0) return;
+    const batch = this.nextBatch++;
+    this.inflight.set(batch, q);
+    this.backlog[shard] += q.reqs.length;
+    this.batchesOut[shard]++;
+    this.queued[shard] = newQueue();
+    this.post(shard, { t: 'batch', batch, reqs: q.reqs });
+  }
 
   private post(shard: number, m: ToShard): void {
     this.ports[shard].postMessage(m);
@@ -143,6 +155,8 @@ export class ShardPool {
       if (!q) return;
       this.inflight.delete(m.batch);
       this.backlog[shard] -= q.reqs.length;
+      this.batchesOut[shard]--;
+      this.send(shard);
       const dirty: ReplySink[] = [];
       const now = performance.now();
       let start = 0;
@@ -198,7 +212,7 @@ export class ShardPool {
   /** Waits until every queued and in-flight batch is answered, then stops the workers (they snapshot and close). */
   async stop(): Promise<void> {
     this.flush();
-    if (this.inflight.size > 0) await new Promise<void>((resolve) => (this.onIdle = resolve));
+    if (this.inflight.size > 0 || this.queued.some((q) => q.reqs.length > 0)) await new Promise<void>((resolve) => (this.onIdle = resolve));
     this.stopping = true;
     await Promise.all(
       this.workers.map(

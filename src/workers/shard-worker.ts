@@ -53,8 +53,15 @@ function control(m: Exclude<ToShard, { t: 'batch' }>): void {
       return post({ t: 'answer', ask: m.ask, value: runtime.snapshotAll() });
     case 'summary':
       return post({ t: 'answer', ask: m.ask, value: runtime.summary() });
-    case 'inspect':
-      return post({ t: 'answer', ask: m.ask, value: runtime.inspect(m.key) ?? null });
+    case 'inspect': {
+      let value: unknown = null;
+      try {
+        value = runtime.inspect(m.key) ?? null;
+      } catch (err) {
+        console.error(`shard ${opts.shard}: inspect ${m.key} failed:`, err);
+      }
+      return post({ t: 'answer', ask: m.ask, value });
+    }
     case 'passivate': {
       const dropped = passivateAll(Date.now(), m.olderThanMs);
       return post({ t: 'answer', ask: m.ask, value: { shard: opts.shard, passivated: dropped, actors: runtime.actorCount } });
