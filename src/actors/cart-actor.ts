@@ -4,6 +4,7 @@ import { accept, reject, unchanged, type ActorType, type Decision } from './acto
 import { Limits } from '../protocol/errors.js';
 import type { CartView } from '../protocol/types.js';
 import { DEFAULT_CURRENCY } from './money.js';
+import { shared } from './shared-strings.js';
 
 export interface CartLine {
   sku: string;
@@ -95,10 +96,10 @@ export function apply(cart: Cart, e: CartEvent): Cart {
   switch (e.type) {
     case 'line_set': {
       const i = lineIndex(cart, e.sku);
-      const line: CartLine = { sku: e.sku, productId: e.productId, name: e.name, qty: e.qty, unitPrice: e.unitPrice };
+      const line: CartLine = { sku: shared(e.sku), productId: shared(e.productId), name: shared(e.name), qty: e.qty, unitPrice: e.unitPrice };
       if (i < 0) cart.items.push(line);
       else cart.items[i] = line;
-      cart.currency = e.currency;
+      cart.currency = shared(e.currency);
       break;
     }
     case 'line_removed': {
@@ -154,5 +155,13 @@ export const CartActor: ActorType<Cart, CartCommand, CartEvent> = {
   apply,
   view,
   snapshot: (cart) => cart,
-  restore: (_id, data) => data as Cart,
+  restore(_id, data) {
+    // Replayed as events so the shared strings apply to restored lines too.
+    const d = data as Cart;
+    const cart = create(d.userId);
+    for (const l of d.items) apply(cart, { type: 'line_set', ...l, currency: d.currency, at: d.updatedAt });
+    cart.version = d.version;
+    cart.updatedAt = d.updatedAt;
+    return cart;
+  },
 };
