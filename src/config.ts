@@ -18,7 +18,8 @@ export interface Config {
   maxShardBacklog: number;
   passivateAfterMs: number;
   snapshotEvery: number;
-  snapshotIntervalMs: number;
+  checkpointRows: number;
+  checkpointIntervalMs: number;
   sweepIntervalMs: number;
   tokenTtlSeconds: number;
   /** Fault injection for tests: every group commit touching this actor key fails. */
@@ -83,7 +84,8 @@ export function resolveConfig(env: Env = process.env): Config {
     maxShardBacklog: int(env, 'MAX_SHARD_BACKLOG', 50_000, 1),
     passivateAfterMs: int(env, 'PASSIVATE_AFTER_MS', 10 * 60_000, 0),
     snapshotEvery: int(env, 'SNAPSHOT_EVERY', 200, 1),
-    snapshotIntervalMs: int(env, 'SNAPSHOT_INTERVAL_MS', 5 * 60_000, 1),
+    checkpointRows: int(env, 'CHECKPOINT_ROWS', 100_000, 1),
+    checkpointIntervalMs: int(env, 'CHECKPOINT_INTERVAL_MS', 60_000, 1),
     sweepIntervalMs: int(env, 'SWEEP_INTERVAL_MS', 5_000, 10),
     tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 24 * 3600, 1),
     faultFailCommitsFor: env.FAULT_FAIL_COMMITS_FOR || undefined,

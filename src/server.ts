@@ -112,8 +112,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     {
       dataDir: config.dataDir, synchronous: config.synchronous, snapshotEvery: config.snapshotEvery,
       sweepIntervalMs: config.sweepIntervalMs, passivateAfterMs: config.passivateAfterMs, failCommitsFor: config.faultFailCommitsFor,
+      checkpointRows: config.checkpointRows, checkpointIntervalMs: config.checkpointIntervalMs,
     },
-    config.snapshotIntervalMs,
   );
   if (config.seedDemo && catalog.productCount === 0) await seedDemo(pool);
   ready = true;

@@ -1,5 +1,8 @@
-// The shard's durable store: everything a batch changed is written in one transaction (group
-// commit), and an actor is recovered from its latest snapshot plus the journal rows after it.
+// The shard's durable store. Everything a batch changed is written in one transaction (group
+// commit) and the journal is append-only. Recovery of an actor = its latest snapshot + its
+// journal rows after it. A checkpoint snapshots every actor with rows up to a watermark and then
+// deletes those rows, so at start only the short tail after the watermark is indexed (actor ->
+// rows, in memory) and /readyz does not depend on the total data size.
 import type Database from 'better-sqlite3';
 import { Packr, Unpackr } from 'msgpackr';
 
@@ -43,52 +46,118 @@ export interface RecoveredActor {
 export class Journal {
   private readonly appendRow: Database.Statement;
   private readonly putSnapshot: Database.Statement;
-  private readonly truncate: Database.Statement;
   private readonly putTimer: Database.Statement;
   private readonly deleteTimer: Database.Statement;
   private readonly putStock: Database.Statement;
   private readonly getSnapshot: Database.Statement<[string], { seq: number; state: Buffer }>;
-  private readonly getRows: Database.Statement<[string, number], { seq: number; events: Buffer }>;
+  private readonly getRow: Database.Statement<[number], { events: Buffer }>;
+  private readonly scanActor: Database.Statement<[number, string, number], { seq: number; events: Buffer }>;
   private readonly writeBatch: (w: BatchWrites) => void;
+  private readonly truncateTx: (upTo: number) => void;
+  /** Rows after the watermark of actors not recovered since start: actor -> flat [g, seq, g, seq, ...]. */
+  private readonly tail = new Map<string, number[]>();
+  /** Actors whose in-memory state was dropped after a failed commit: recovered by a scan. */
+  private readonly unindexed = new Set<string>();
+  /** Every row with g <= watermark is covered by a snapshot. */
+  private watermark: number;
+  private lastG: number;
   /** Rows appended since start, for the /snapshot summary. */
   appended = 0;
 
   constructor(private readonly db: Database.Database) {
-    this.appendRow = db.prepare('INSERT INTO journal (actor, seq, events) VALUES (?, ?, ?)');
+    const meta = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'watermark'").get();
+    this.watermark = meta ? Number(meta.value) : 0;
+    const max = db.prepare<[], { g: number | null }>('SELECT max(g) AS g FROM journal').get();
+    this.lastG = Math.max(this.watermark, max?.g ?? 0);
+    this.appendRow = db.prepare('INSERT INTO journal (g, actor, seq, events) VALUES (?, ?, ?, ?)');
     this.putSnapshot = db.prepare('INSERT OR REPLACE INTO snapshots (actor, seq, state, at) VALUES (?, ?, ?, ?)');
-    this.truncate = db.prepare('DELETE FROM journal WHERE actor = ? AND seq <= ?');
     this.putTimer = db.prepare('INSERT OR REPLACE INTO timers (actor, due) VALUES (?, ?)');
     this.deleteTimer = db.prepare('DELETE FROM timers WHERE actor = ?');
     this.putStock = db.prepare('INSERT OR REPLACE INTO stock_view (sku, available) VALUES (?, ?)');
     this.getSnapshot = db.prepare('SELECT seq, state FROM snapshots WHERE actor = ?');
-    this.getRows = db.prepare('SELECT seq, events FROM journal WHERE actor = ? AND seq > ? ORDER BY seq');
+    this.getRow = db.prepare('SELECT events FROM journal WHERE g = ?');
+    this.scanActor = db.prepare('SELECT seq, events FROM journal WHERE g > ? AND actor = ? AND seq > ? ORDER BY g');
+    const putWatermark = db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('watermark', ?)");
+    const deleteUpTo = db.prepare('DELETE FROM journal WHERE g <= ?');
     this.writeBatch = db.transaction((w: BatchWrites) => {
       const j = w.journal;
-      for (let i = 0; i < j.length; i += 3) this.appendRow.run(j[i], j[i + 1], j[i + 2]);
+      let g = this.lastG;
+      for (let i = 0; i < j.length; i += 3) this.appendRow.run(++g, j[i], j[i + 1], j[i + 2]);
       const now = Date.now();
-      for (const s of w.snapshots) {
-        this.putSnapshot.run(s.actor, s.seq, s.state, now);
-        // The journal behind a snapshot is no longer needed for recovery.
-        this.truncate.run(s.actor, s.seq);
-      }
+      for (const s of w.snapshots) this.putSnapshot.run(s.actor, s.seq, s.state, now);
       for (const t of w.timers) {
         if (t.due === undefined) this.deleteTimer.run(t.actor);
         else this.putTimer.run(t.actor, t.due);
       }
       for (const s of w.stock) this.putStock.run(s.sku, s.available);
     });
+    this.truncateTx = db.transaction((upTo: number) => {
+      deleteUpTo.run(upTo);
+      putWatermark.run(String(upTo));
+    });
+    this.indexTail();
+  }
+
+  private indexTail(): void {
+    const rows = this.db.prepare<[number], [number, string, number]>('SELECT g, actor, seq FROM journal WHERE g > ? ORDER BY g').raw();
+    for (const [g, actor, seq] of rows.iterate(this.watermark)) {
+      let list = this.tail.get(actor);
+      if (!list) this.tail.set(actor, (list = []));
+      list.push(g, seq);
+    }
   }
 
   /** Writes a batch in one transaction; throws (and writes nothing) on any I/O error. */
   commit(w: BatchWrites): void {
     this.writeBatch(w);
-    this.appended += w.journal.length / 3;
+    const rows = w.journal.length / 3;
+    this.lastG += rows;
+    this.appended += rows;
   }
 
   recover(actor: string): RecoveredActor {
     const snap = this.getSnapshot.get(actor);
-    const rows = this.getRows.all(actor, snap ? snap.seq : 0).map((r) => ({ seq: r.seq, events: decodeRow(r.events) as unknown[] }));
+    const after = snap ? snap.seq : 0;
+    const rows: RecoveredActor['rows'] = [];
+    if (this.unindexed.delete(actor)) {
+      // Rare path (after a failed commit): a scan of the rows since the watermark.
+      for (const r of this.scanActor.iterate(this.watermark, actor, after)) rows.push({ seq: r.seq, events: decodeRow(r.events) as unknown[] });
+      this.tail.delete(actor);
+    } else {
+      const list = this.tail.get(actor);
+      if (list) {
+        this.tail.delete(actor);
+        for (let i = 0; i < list.length; i += 2) {
+          if (list[i + 1] > after) rows.push({ seq: list[i + 1], events: decodeRow(this.getRow.get(list[i])!.events) as unknown[] });
+        }
+      }
+    }
     return snap ? { snapshot: { seq: snap.seq, state: decodeRow(snap.state) }, rows } : { rows };
+  }
+
+  /** The actor's memory was dropped without a snapshot (failed commit): recover it by scan. */
+  markUnindexed(actor: string): void {
+    this.unindexed.add(actor);
+  }
+
+  /** Actors with journal rows no snapshot covers and no in-memory state: a checkpoint must recover them. */
+  unrecoveredActors(): string[] {
+    return [...this.tail.keys(), ...this.unindexed];
+  }
+
+  /** Rows after the watermark: what a restart reads, and what a checkpoint would cover. */
+  get tailRows(): number {
+    return this.lastG - this.watermark;
+  }
+
+  get position(): number {
+    return this.lastG;
+  }
+
+  /** Ends a checkpoint: every row up to `upTo` is covered by a snapshot now, so it goes. */
+  truncate(upTo: number): void {
+    this.truncateTx(upTo);
+    this.watermark = upTo;
   }
 
   timers(): { actor: string; due: number }[] {
@@ -96,12 +165,11 @@ export class Journal {
   }
 
   stockView(): [string, number][] {
-    return this.db.prepare<[], { sku: string; available: number }>('SELECT sku, available FROM stock_view').raw().all() as unknown as [string, number][];
+    return this.db.prepare<[], [string, number]>('SELECT sku, available FROM stock_view').raw().all();
   }
 
-  summary(): { journalRows: number; snapshots: number; lastSnapshotAt: number | null } {
-    const journalRows = (this.db.prepare('SELECT count(*) AS n FROM journal').get() as { n: number }).n;
+  summary(): { journalRows: number; journalPosition: number; watermark: number; snapshots: number; lastSnapshotAt: number | null } {
     const s = this.db.prepare('SELECT count(*) AS n, max(at) AS at FROM snapshots').get() as { n: number; at: number | null };
-    return { journalRows, snapshots: s.n, lastSnapshotAt: s.at };
+    return { journalRows: this.tailRows, journalPosition: this.lastG, watermark: this.watermark, snapshots: s.n, lastSnapshotAt: s.at };
   }
 }

@@ -7,12 +7,15 @@ import { join } from 'node:path';
 export type Synchronous = 'FULL' | 'NORMAL' | 'OFF';
 
 const SCHEMA = `
+-- Append-only: g grows by one per row, so a group commit writes to the last pages only (a
+-- B-tree keyed by actor measured 8x slower per commit: every actor touched a different page).
+-- Actors are found through the in-memory tail index built at start (see journal.ts).
 CREATE TABLE IF NOT EXISTS journal (
+  g      INTEGER PRIMARY KEY,
   actor  TEXT    NOT NULL,
   seq    INTEGER NOT NULL,
-  events BLOB    NOT NULL,
-  PRIMARY KEY (actor, seq)
-) WITHOUT ROWID;
+  events BLOB    NOT NULL
+);
 CREATE TABLE IF NOT EXISTS snapshots (
   actor TEXT    PRIMARY KEY,
   seq   INTEGER NOT NULL,
@@ -33,7 +36,7 @@ CREATE TABLE IF NOT EXISTS meta (
 ) WITHOUT ROWID;
 `;
 
-export const SCHEMA_VERSION = '1';
+export const SCHEMA_VERSION = '2';
 
 export function shardDbPath(dataDir: string, shard: number): string {
   return join(dataDir, `shard-${shard}.db`);

@@ -16,8 +16,12 @@ export interface ShardOptions {
   synchronous: 'FULL' | 'NORMAL' | 'OFF';
   /** Snapshot an actor inline once this many journal rows follow its last snapshot. */
   snapshotEvery: number;
-  /** Period of the maintenance sweep (snapshots of dirty actors, passivation). */
+  /** Period of the maintenance sweep (passivation, checkpoints). */
   sweepIntervalMs: number;
+  /** A checkpoint starts when this many journal rows follow the watermark... */
+  checkpointRows: number;
+  /** ...or when the last one is this old and rows are waiting. */
+  checkpointIntervalMs: number;
   /** Actors unused for this long are written to a snapshot and dropped from memory. */
   passivateAfterMs: number;
   /** Test hook: fail every commit whose batch touches this actor key (simulated I/O error). */

@@ -74,13 +74,13 @@ export class ShardPool {
   }
 
   /** Starts the workers; resolves once every shard has opened its database. */
-  async start(base: Omit<ShardOptions, 'shard'>, snapshotIntervalMs: number): Promise<void> {
+  async start(base: Omit<ShardOptions, 'shard'>): Promise<void> {
     const catalogShard = this.shardOf(CATALOG_KEY);
     const ready: Promise<void>[] = [];
     for (let shard = 0; shard < this.shards; shard++) {
       const { port1, port2 } = new MessageChannel();
       const worker = new Worker(new URL('./shard-worker.js', import.meta.url), {
-        workerData: { opts: { ...base, shard }, port: port2, catalogHere: shard === catalogShard, snapshotIntervalMs },
+        workerData: { opts: { ...base, shard }, port: port2, catalogHere: shard === catalogShard },
         transferList: [port2],
       });
       this.workers.push(worker);

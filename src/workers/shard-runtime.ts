@@ -45,6 +45,8 @@ export class ShardRuntime {
   private readonly touched = new Set<Cell>();
   private changedProducts: ProductView[] | null = null;
   private lastOutcome = 0;
+  private checkpoint: { upTo: number; keys: string[]; next: number; snapshots: number } | undefined;
+  private lastCheckpoint = { at: Date.now(), snapshots: 0 };
 
   constructor(private readonly opts: ShardOptions) {
     this.db = openShardDb(opts.dataDir, opts.shard, opts.synchronous);
@@ -153,10 +155,11 @@ export class ShardRuntime {
     for (const e of events) this.changedProducts.push(e.product);
   }
 
-  private activate(key: string, now: number): Cell {
+  /** The actor of `key`, recovered on first use. `lastUsed` 0 leaves it first in line for passivation. */
+  private activate(key: string, lastUsed: number): Cell {
     let cell = this.actors.get(key);
     if (cell) {
-      cell.lastUsed = now;
+      if (lastUsed > 0) cell.lastUsed = lastUsed;
       return cell;
     }
     const found = actorTypeOf(key);
@@ -170,7 +173,7 @@ export class ShardRuntime {
       for (const e of row.events) state = type.apply(state, e);
       seq = row.seq;
     }
-    cell = { key, type, state, seq, snapSeq, lastUsed: now };
+    cell = { key, type, state, seq, snapSeq, lastUsed };
     this.actors.set(key, cell);
     return cell;
   }
@@ -208,7 +211,10 @@ export class ShardRuntime {
 
   private afterFailedCommit(err: unknown): void {
     console.error(`shard ${this.opts.shard}: group commit failed, ${this.touched.size} actors reloaded from disk:`, err);
-    for (const cell of this.touched) this.actors.delete(cell.key);
+    for (const cell of this.touched) {
+      this.actors.delete(cell.key);
+      this.journal.markUnindexed(cell.key);
+    }
     this.changedProducts = null;
   }
 
@@ -221,18 +227,58 @@ export class ShardRuntime {
     return this.timers.peek();
   }
 
-  /** Snapshots every actor with journal rows after its last snapshot (POST /snapshot, periodic sweep). */
+  /**
+   * One step of a checkpoint: snapshots up to `limit` actors that have journal rows no snapshot
+   * covers, and once all of them are done deletes the journal up to the watermark taken when the
+   * checkpoint began. Returns true when no checkpoint is left in progress. Steps are small so
+   * that batches run between them.
+   */
+  checkpointStep(limit: number): boolean {
+    let plan = this.checkpoint;
+    if (!plan) {
+      const keys: string[] = [];
+      for (const cell of this.actors.values()) if (cell.seq > cell.snapSeq) keys.push(cell.key);
+      keys.push(...this.journal.unrecoveredActors());
+      plan = this.checkpoint = { upTo: this.journal.position, keys, next: 0, snapshots: 0 };
+    }
+    const end = Math.min(plan.keys.length, plan.next + limit);
+    try {
+      for (; plan.next < end; plan.next++) {
+        const cell = this.activate(plan.keys[plan.next], 0);
+        if (cell.seq > cell.snapSeq) {
+          this.stageSnapshot(cell);
+          plan.snapshots++;
+        }
+      }
+    } catch (err) {
+      console.error(`shard ${this.opts.shard}: checkpoint stopped, journal kept:`, err);
+      this.writes.clear();
+      this.checkpoint = undefined;
+      return true;
+    }
+    if (!this.commitMaintenance()) {
+      this.checkpoint = undefined; // retried by a later sweep; nothing was truncated
+      return true;
+    }
+    if (plan.next < plan.keys.length) return false;
+    this.journal.truncate(plan.upTo);
+    this.lastCheckpoint = { at: Date.now(), snapshots: plan.snapshots };
+    this.checkpoint = undefined;
+    return true;
+  }
+
+  /** Whether a checkpoint is due: the journal tail is long, or old enough. */
+  checkpointDue(now: number, maxRows: number, maxAgeMs: number): boolean {
+    const rows = this.journal.tailRows;
+    return this.checkpoint !== undefined || rows >= maxRows || (rows > 0 && now - this.lastCheckpoint.at >= maxAgeMs);
+  }
+
+  /** A whole checkpoint at once (POST /snapshot, shutdown). */
   snapshotAll(): SnapshotResult {
     const t0 = performance.now();
-    let n = 0;
-    for (const cell of this.actors.values()) {
-      if (cell.seq > cell.snapSeq) {
-        this.stageSnapshot(cell);
-        n++;
-      }
-    }
-    this.commitMaintenance();
-    return { shard: this.opts.shard, actors: n, durationMs: performance.now() - t0 };
+    this.checkpoint = undefined;
+    while (!this.checkpointStep(50_000));
+    return { shard: this.opts.shard, actors: this.lastCheckpoint.snapshots, durationMs: performance.now() - t0 };
   }
 
   /**

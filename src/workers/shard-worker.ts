@@ -5,12 +5,7 @@ import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_
 import { ShardRuntime, type BatchOutcome } from './shard-runtime.js';
 import type { FromShard, ShardOptions, ShardRequest, ToShard } from './shard-messages.js';
 
-const { opts, port, catalogHere, snapshotIntervalMs } = workerData as {
-  opts: ShardOptions;
-  port: MessagePort;
-  catalogHere: boolean;
-  snapshotIntervalMs: number;
-};
+const { opts, port, catalogHere } = workerData as { opts: ShardOptions; port: MessagePort; catalogHere: boolean };
 
 const runtime = new ShardRuntime(opts);
 const post = (m: FromShard, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer ?? []);
@@ -113,20 +108,26 @@ function fireTimers(): void {
 }
 scheduleTimers();
 
-// Maintenance: passivate idle actors in bounded chunks, snapshot dirty ones now and then.
-const PASSIVATE_CHUNK = 20_000;
-let lastSnapshot = Date.now();
+// Maintenance: passivate idle actors and checkpoint the journal, both in bounded chunks with
+// the event loop free between them, so batches keep flowing while it runs.
+const CHUNK = 20_000;
+let maintaining = false;
 function passivateAll(now: number, olderThanMs: number): number {
   let total = 0;
-  for (let n; (n = runtime.passivate(now, olderThanMs, PASSIVATE_CHUNK)) > 0; ) total += n;
+  for (let n; (n = runtime.passivate(now, olderThanMs, CHUNK)) > 0; ) total += n;
   return total;
 }
-const sweep = setInterval(() => {
-  const now = Date.now();
-  runtime.passivate(now, opts.passivateAfterMs, PASSIVATE_CHUNK);
-  if (now - lastSnapshot >= snapshotIntervalMs) {
-    lastSnapshot = now;
-    runtime.snapshotAll();
-  }
-}, opts.sweepIntervalMs);
+function maintain(): void {
+  if (maintaining) return;
+  maintaining = true;
+  const step = () => {
+    const now = Date.now();
+    const more = runtime.passivate(now, opts.passivateAfterMs, CHUNK) === CHUNK;
+    const checkpointing = runtime.checkpointDue(now, opts.checkpointRows, opts.checkpointIntervalMs) && !runtime.checkpointStep(CHUNK);
+    if (more || checkpointing) setImmediate(step);
+    else maintaining = false;
+  };
+  step();
+}
+const sweep = setInterval(maintain, opts.sweepIntervalMs);
 sweep.unref();
