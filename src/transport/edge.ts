@@ -102,7 +102,7 @@ export class Edge {
     if (op.spec.actor === 'edge') return this.edgeOp(conn, id, op, args as Record<string, unknown>);
     const route = shardRoute(op.name, args, who!, this.d.catalog);
     if ('error' in route) return this.error(conn, id, id, route.error.code, route.error.message, route.error.details, op.index);
-    if (!this.d.pool.submit(route.key, { id, key: route.key, cmd: route.cmd }, conn, op.index)) {
+    if (!this.d.pool.submit(route.key, id, route.cmd, conn, op.index)) {
       this.error(conn, id, id, 'OVERLOADED', 'the shard owning this actor is over its backlog limit; retry later', undefined, op.index);
     }
   }

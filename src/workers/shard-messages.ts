@@ -29,7 +29,8 @@ export interface ShardOptions {
 }
 
 export type ToShard =
-  | { t: 'batch'; batch: number; reqs: ShardRequest[] }
+  /** `flat`: the batch's requests as written by request-codec.ts. */
+  | { t: 'batch'; batch: number; flat: unknown[] }
   | { t: 'snapshot'; ask: number }
   | { t: 'summary'; ask: number }
   | { t: 'passivate'; ask: number; olderThanMs: number }

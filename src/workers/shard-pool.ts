@@ -6,6 +6,7 @@ import { CATALOG_KEY } from '../actors/registry.js';
 import { decodeValue } from '../transport/frame-codec.js';
 import type { ProductView } from '../protocol/types.js';
 import type { FromShard, ShardOptions, ShardRequest, ShardStats, ToShard } from './shard-messages.js';
+import { appendRequest } from './request-codec.js';
 
 /** Where a reply goes: a connection (or an internal caller). */
 export interface ReplySink {
@@ -25,7 +26,9 @@ export interface PoolHooks {
 }
 
 interface Queued {
-  reqs: ShardRequest[];
+  /** The requests, flattened for a cheap structured clone (request-codec.ts). */
+  flat: unknown[];
+  ids: number[];
   sinks: ReplySink[];
   tags: number[];
   starts: number[];
@@ -43,7 +46,7 @@ export function stableHash(key: string): number {
 
 const MAX_BATCHES_IN_FLIGHT = 2;
 
-const newQueue = (): Queued => ({ reqs: [], sinks: [], tags: [], starts: [] });
+const newQueue = (): Queued => ({ flat: [], ids: [], sinks: [], tags: [], starts: [] });
 
 export class ShardPool {
   private readonly ports: MessagePort[] = [];
@@ -105,12 +108,13 @@ export class ShardPool {
     await Promise.all(ready);
   }
 
-  /** Queues a request for the shard owning `key`. False when that shard is overloaded. */
-  submit(key: string, req: ShardRequest, sink: ReplySink, tag: number): boolean {
+  /** Queues request `id` for the shard owning `key`. False when that shard is overloaded. */
+  submit(key: string, id: number, cmd: ShardRequest['cmd'], sink: ReplySink, tag: number): boolean {
     const shard = this.shardOf(key);
     const q = this.queued[shard];
-    if (this.backlog[shard] + q.reqs.length >= this.maxBacklog) return false;
-    q.reqs.push(req);
+    if (this.backlog[shard] + q.ids.length >= this.maxBacklog) return false;
+    appendRequest(q.flat, id, key, cmd);
+    q.ids.push(id);
     q.sinks.push(sink);
     q.tags.push(tag);
     q.starts.push(performance.now());
@@ -133,13 +137,13 @@ export class ShardPool {
 
   private send(shard: number): void {
     const q = this.queued[shard];
-    if (q.reqs.length === 0) return;
+    if (q.ids.length === 0) return;
     const batch = this.nextBatch++;
     this.inflight.set(batch, q);
-    this.backlog[shard] += q.reqs.length;
+    this.backlog[shard] += q.ids.length;
     this.batchesOut[shard]++;
     this.queued[shard] = newQueue();
-    this.post(shard, { t: 'batch', batch, reqs: q.reqs });
+    this.post(shard, { t: 'batch', batch, flat: q.flat });
   }
 
   private post(shard: number, m: ToShard): void {
@@ -154,15 +158,15 @@ export class ShardPool {
       const q = this.inflight.get(m.batch);
       if (!q) return;
       this.inflight.delete(m.batch);
-      this.backlog[shard] -= q.reqs.length;
+      this.backlog[shard] -= q.ids.length;
       this.batchesOut[shard]--;
       this.send(shard);
       const dirty: ReplySink[] = [];
       const now = performance.now();
       let start = 0;
-      for (let i = 0; i < q.reqs.length; i++) {
+      for (let i = 0; i < q.ids.length; i++) {
         const end = m.ends[i];
-        if (q.sinks[i].push(m.frames.subarray(start, end), q.reqs[i].id)) dirty.push(q.sinks[i]);
+        if (q.sinks[i].push(m.frames.subarray(start, end), q.ids[i])) dirty.push(q.sinks[i]);
         start = end;
         this.hooks.onDone(q.tags[i], (now - q.starts[i]) / 1000, m.outcomes[i]);
       }
@@ -182,7 +186,7 @@ export class ShardPool {
         push: (f) => ((frame = f), true),
         flush: () => resolve(decodeValue(frame!) as never),
       };
-      if (!this.submit(key, { id: 0, key, cmd }, sink, -1)) reject(new Error('shard overloaded'));
+      if (!this.submit(key, 0, cmd, sink, -1)) reject(new Error('shard overloaded'));
     });
   }
 
@@ -212,7 +216,7 @@ export class ShardPool {
   /** Waits until every queued and in-flight batch is answered, then stops the workers (they snapshot and close). */
   async stop(): Promise<void> {
     this.flush();
-    if (this.inflight.size > 0 || this.queued.some((q) => q.reqs.length > 0)) await new Promise<void>((resolve) => (this.onIdle = resolve));
+    if (this.inflight.size > 0 || this.queued.some((q) => q.ids.length > 0)) await new Promise<void>((resolve) => (this.onIdle = resolve));
     this.stopping = true;
     await Promise.all(
       this.workers.map(
@@ -230,6 +234,6 @@ export class ShardPool {
 
   /** Total requests sent to shards and not yet answered (mailbox depth). */
   depth(shard: number): number {
-    return this.backlog[shard] + this.queued[shard].reqs.length;
+    return this.backlog[shard] + this.queued[shard].ids.length;
   }
 }

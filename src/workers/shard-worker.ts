@@ -4,6 +4,7 @@
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { ShardRuntime, type BatchOutcome } from './shard-runtime.js';
 import type { FromShard, ShardOptions, ShardRequest, ToShard } from './shard-messages.js';
+import { readRequests } from './request-codec.js';
 
 const { opts, port, catalogHere } = workerData as { opts: ShardOptions; port: MessagePort; catalogHere: boolean };
 
@@ -75,7 +76,7 @@ port.on('message', (first: ToShard) => {
   let batches: { batch: number; reqs: ShardRequest[] }[] = [];
   for (let m: ToShard | undefined = first; m; m = receiveMessageOnPort(port)?.message as ToShard | undefined) {
     if (m.t === 'batch') {
-      batches.push(m);
+      batches.push({ batch: m.batch, reqs: readRequests(m.flat) });
       continue;
     }
     runBatches(batches);
