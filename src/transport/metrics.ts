@@ -1,37 +1,34 @@
 // Runtime metrics (prom-client, Prometheus naming: prefix cartwire_, base units, _total
-// counters). Label children are created once and kept: no per-request label lookups.
+// counters). Per-request counts and latencies go to typed arrays (request-stats.ts); label
+// children of the other metrics are created once and kept.
 import client from 'prom-client';
 import { OpNames } from '../protocol/ops.js';
 import { OUTCOMES } from '../protocol/errors.js';
 import type { ShardStats } from '../workers/shard-messages.js';
+import { RequestStats } from './request-stats.js';
+
+/** Row of requests refused before their op was known (unknown op, bad id, forbidden key). */
+const UNKNOWN_OP = OpNames.length;
+const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
 export class Metrics {
   readonly registry = new client.Registry();
   readonly connections: client.Gauge;
-  private readonly requests: client.Counter;
-  private readonly duration: client.Histogram;
+  private readonly requests = new RequestStats([...OpNames, 'unknown'], OUTCOMES, LATENCY_BUCKETS);
   private readonly commitSeconds: client.Histogram;
   private readonly batchRows: client.Histogram;
   private readonly actors: client.Gauge;
   private readonly badFrames: client.Counter;
-  /** [op][outcome] -> counter child, made on first use. */
-  private readonly requestChildren: (client.Counter.Internal | undefined)[][];
-  private readonly durationChildren: client.Histogram.Internal<string>[];
   private readonly actorChildren: client.Gauge.Internal<string>[] = [];
 
   constructor(shards: number, mailboxDepth: (shard: number) => number) {
     const r = this.registry;
     client.collectDefaultMetrics({ register: r });
     this.connections = new client.Gauge({ name: 'cartwire_connections', help: 'Open WebSocket connections.', registers: [r] });
-    this.requests = new client.Counter({
-      name: 'cartwire_requests_total', help: 'Requests answered, by op and outcome (ok or error code).',
-      labelNames: ['op', 'outcome'], registers: [r],
-    });
-    this.duration = new client.Histogram({
-      name: 'cartwire_request_duration_seconds', help: 'Time from frame decode to reply, by op (includes the group commit for shard ops).',
-      labelNames: ['op'], registers: [r],
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-    });
+    r.registerMetric(this.requests.counter('cartwire_requests_total', 'Requests answered, by op and outcome (ok or error code).') as never);
+    r.registerMetric(
+      this.requests.histogram('cartwire_request_duration_seconds', 'Time from frame decode to reply, by op (includes the group commit for shard ops).') as never,
+    );
     this.commitSeconds = new client.Histogram({
       name: 'cartwire_journal_commit_duration_seconds', help: 'Duration of one group commit (one SQLite transaction with fsync).',
       registers: [r], buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1],
@@ -48,22 +45,17 @@ export class Metrics {
         for (let s = 0; s < shards; s++) this.labels(String(s)).set(mailboxDepth(s));
       },
     });
-    this.requestChildren = OpNames.map(() => new Array(OUTCOMES.length));
-    this.durationChildren = OpNames.map((op) => this.duration.labels(op));
     for (let s = 0; s < shards; s++) this.actorChildren.push(this.actors.labels(String(s)));
   }
 
   /** One answered request; `op` is the index in OpNames. */
   done(op: number, seconds: number, outcome: number): void {
-    if (op < 0) return; // the server's own calls
-    const row = this.requestChildren[op];
-    (row[outcome] ??= this.requests.labels(OpNames[op], OUTCOMES[outcome])).inc();
-    this.durationChildren[op].observe(seconds);
+    if (op >= 0) this.requests.record(op, seconds, outcome); // op < 0: the server's own calls
   }
 
   /** A request answered with an error before it had a known op. */
   rejected(outcome: number): void {
-    this.requests.labels('unknown', OUTCOMES[outcome]).inc();
+    this.requests.count(UNKNOWN_OP, outcome);
   }
 
   badFrame(): void {
