@@ -28,6 +28,7 @@ export interface StartOptions {
 
 /** Largest frame uWS accepts before we look at it: bigger ones are closed by uWS itself. */
 const UWS_MAX_PAYLOAD = 16 * Limits.MAX_FRAME_BYTES;
+const MAX_BACKPRESSURE_BYTES = 4 * 1024 * 1024;
 
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   const users = new UserStore(config.dataDir, config.synchronous);
@@ -43,6 +44,15 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     },
     onDone: (tag, seconds, outcome) => metrics.done(tag, seconds, outcome),
     onStats: (shard, stats) => metrics.shardStats(shard, stats),
+    onPushes: (topics, frames, ends) => {
+      // Committed changes only (the shard sends pushes with the replies of their commit).
+      let start = 0;
+      for (let i = 0; i < topics.length; i++) {
+        app.publish(topics[i], frames.subarray(start, ends[i]), true);
+        start = ends[i];
+      }
+      metrics.pushes(topics.length);
+    },
     onFatal: (message) => (opts.onFatal ?? defaultFatal)(message),
   });
   const metrics = new Metrics(config.shards, (s) => pool.depth(s));
@@ -56,8 +66,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     maxPayloadLength: UWS_MAX_PAYLOAD,
     idleTimeout: 120,
     sendPingsAutomatically: true,
-    // Bounded memory per socket; slow-consumer rules get finer with the subscriptions issue.
-    maxBackpressure: 16 * 1024 * 1024,
+    // Slow consumers: a connection with more than this unsent (replies and pushes it does not
+    // read) is closed, so one stalled client cannot grow the server's memory.
+    maxBackpressure: MAX_BACKPRESSURE_BYTES,
     closeOnBackpressureLimit: 1,
     upgrade: (res, req, context) => {
       const origin = req.getHeader('origin');
@@ -96,6 +107,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     close: (ws: WebSocket<SocketData>) => {
       const conn = ws.getUserData().conn;
       conn.closed = true;
+      edge.onClose(conn);
       conn.ws = undefined;
       connections.delete(conn);
       metrics.connections.dec();
@@ -147,11 +159,13 @@ async function seedDemo(pool: ShardPool): Promise<void> {
     const r = await pool.call(CATALOG_KEY, { type: 'upsert', product } as { type: string });
     if (!r.ok) throw new Error(`demo catalog: ${product.productId}: ${r.error?.message}`);
   }
-  await Promise.all(
+  const results = await Promise.all(
     items.flatMap(({ stock }) =>
       stock.map(({ sku, qty }) =>
         pool.call(skuKey(sku), { type: 'adjust', txType: 'purchase', qty, reason: 'demo catalog', warehouse: 'main' } as { type: string }),
       ),
     ),
   );
+  const failed = results.find((r) => !r.ok);
+  if (failed) throw new Error(`demo catalog stock: ${failed.error?.message}`);
 }

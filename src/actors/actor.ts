@@ -32,6 +32,8 @@ export interface ActorType<S, C, E> {
    * runtime never keeps an old state around, and a failed commit evicts the actor instead.
    */
   apply(state: S, event: E): S;
+  /** Name of the push a subscriber gets after each change (`cart.updated`); the data is `view`. */
+  readonly pushName?: string;
   /** The reply object after a command (the full current object of PROTOCOL.md). */
   view(state: S, command: C): unknown;
   /** Epoch ms at which the actor wants a `timer` command, if any (must survive restarts). */

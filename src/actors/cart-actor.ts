@@ -150,6 +150,7 @@ export function create(userId: string): Cart {
 
 export const CartActor: ActorType<Cart, CartCommand, CartEvent> = {
   kind: 'cart',
+  pushName: 'cart.updated',
   create,
   decide,
   apply,

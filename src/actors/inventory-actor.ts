@@ -211,6 +211,7 @@ interface SkuSnapshot {
 
 export const InventoryActor: ActorType<Sku, SkuCommand, SkuEvent> = {
   kind: 'sku',
+  pushName: 'inventory.updated',
   create,
   decide,
   apply,

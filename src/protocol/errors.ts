@@ -38,6 +38,8 @@ export const Limits = {
   BAD_FRAMES_BEFORE_CLOSE: 10,
   CART_MAX_LINES: 100,
   LINE_MAX_QTY: 999,
+  /** Topics one connection may be subscribed to at once (LIMIT_EXCEEDED beyond). */
+  SUBSCRIPTIONS_PER_CONNECTION: 100,
 } as const;
 
 export interface WireError {

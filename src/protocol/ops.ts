@@ -35,6 +35,12 @@ export const Ops = {
   'cart.setQty': { role: 'user', actor: 'cart', writes: true, summary: 'Set a line quantity (0 removes).' },
   'cart.remove': { role: 'user', actor: 'cart', writes: true, summary: 'Remove a line.' },
   'cart.clear': { role: 'user', actor: 'cart', writes: true, summary: 'Remove every line.' },
+  'cart.subscribe': { role: 'user', actor: 'cart', writes: false, summary: 'The cart now, then a cart.updated push per version.' },
+  'cart.unsubscribe': { role: 'user', actor: 'cart', writes: false, summary: 'Stop cart.updated pushes; returns the cart.' },
+  'inventory.subscribe': { role: 'user', actor: 'sku', writes: false, summary: 'The stock now, then an inventory.updated push per version.' },
+  'inventory.unsubscribe': { role: 'user', actor: 'sku', writes: false, summary: 'Stop inventory.updated pushes; returns the stock.' },
+  'admin.subscribe': { role: 'admin', actor: 'edge', writes: false, summary: 'Feed of inventory.lowStock and domain events.' },
+  'admin.unsubscribe': { role: 'admin', actor: 'edge', writes: false, summary: 'Stop the admin feed.' },
 } as const satisfies Record<OpName, OpSpec>;
 
 export const OpNames = Object.keys(Ops) as OpName[];
@@ -60,6 +66,12 @@ export interface OpResults {
   'cart.setQty': CartView;
   'cart.remove': CartView;
   'cart.clear': CartView;
+  'cart.subscribe': CartView;
+  'cart.unsubscribe': CartView;
+  'inventory.subscribe': InventoryView;
+  'inventory.unsubscribe': InventoryView;
+  'admin.subscribe': Record<string, never>;
+  'admin.unsubscribe': Record<string, never>;
 }
 
 export { Args };

@@ -77,6 +77,12 @@ export const Args = {
   'cart.setQty': Type.Object({ sku: Sku, qty: QtyOrZero }, strict),
   'cart.remove': Type.Object({ sku: Sku }, strict),
   'cart.clear': Empty,
+  'cart.subscribe': Empty,
+  'cart.unsubscribe': Empty,
+  'inventory.subscribe': Type.Object({ sku: Sku }, strict),
+  'inventory.unsubscribe': Type.Object({ sku: Sku }, strict),
+  'admin.subscribe': Empty,
+  'admin.unsubscribe': Empty,
 } as const;
 
 export type OpName = keyof typeof Args;

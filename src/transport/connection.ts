@@ -5,6 +5,7 @@ import type { ReplySink } from '../workers/shard-pool.js';
 import { joinFrames } from './frame-codec.js';
 import type { Identity } from './auth.js';
 import type { WebSocket } from './uws.js';
+import { Subscriptions } from './subscriptions.js';
 
 export interface SocketData {
   conn: Connection;
@@ -15,6 +16,9 @@ export class Connection implements ReplySink {
   /** Ids answered by no frame yet: a second request with one of them is BAD_REQUEST. */
   readonly inflight = new Set<number>();
   badFrames = 0;
+  readonly subs = new Subscriptions();
+  /** Whether this (admin) connection follows the admin feed. */
+  adminFeed = false;
   closed = false;
   private readonly out: Uint8Array[] = [];
   /** Ids to release from `inflight` once `out` is written (-1: nothing to release). */
@@ -24,7 +28,7 @@ export class Connection implements ReplySink {
   constructor(readonly ip: string) {}
 
   /** Queues a response; true if the connection had nothing queued (the caller flushes it). */
-  push(frame: Uint8Array, id = -1): boolean {
+  push(frame: Uint8Array, id = -1, _outcome = 0): boolean {
     if (this.closed) return false;
     this.out.push(frame);
     this.outIds.push(id);

@@ -4,7 +4,8 @@
 import { Compile } from 'typebox/compile';
 import { Args, Ops, OpNames, type OpName, type OpSpec } from '../protocol/ops.js';
 import { CloseCode, Limits, outcomeIndex, type ErrorCode } from '../protocol/errors.js';
-import type { ShardPool } from '../workers/shard-pool.js';
+import { ADMIN_TOPIC } from '../workers/shard-runtime.js';
+import type { ReplySink, ShardPool } from '../workers/shard-pool.js';
 import { decodeFrame, encodeError, encodeOk, isWireId, ForbiddenRequest } from './frame-codec.js';
 import { shardRoute } from './routes.js';
 import type { Connection } from './connection.js';
@@ -24,6 +25,16 @@ const OPS = new Map<string, CompiledOp>(
   OpNames.map((name, index) => [name, { name, index, spec: Ops[name], validator: Compile(Args[name]) }]),
 );
 const EMPTY_ARGS = Object.freeze({});
+const GET = Object.freeze({ type: 'get' });
+const WATCH = Object.freeze({ type: 'watch' });
+
+/** Subscription ops and the read op whose route (actor key, checks) they share. */
+const SUBSCRIPTION_OPS: ReadonlyMap<string, { read: OpName; subscribe: boolean }> = new Map([
+  ['cart.subscribe', { read: 'cart.get', subscribe: true }],
+  ['cart.unsubscribe', { read: 'cart.get', subscribe: false }],
+  ['inventory.subscribe', { read: 'inventory.get', subscribe: true }],
+  ['inventory.unsubscribe', { read: 'inventory.get', subscribe: false }],
+] as const);
 
 function describe(validator: CompiledOp['validator'], args: unknown): string {
   for (const e of validator.Errors(args)) {
@@ -44,8 +55,27 @@ export interface EdgeDeps {
 export class Edge {
   /** Set by the shutdown drain: new requests are refused, in-flight ones finish. */
   draining = false;
+  /** Connections following the admin feed; the shards produce it only while this is above 0. */
+  private adminSubscribers = 0;
 
   constructor(private readonly d: EdgeDeps) {}
+
+  /** A connection closed: give back its subscriptions. */
+  onClose(conn: Connection): void {
+    const keys = conn.subs.closeAll();
+    if (keys.length > 0) this.d.pool.unwatch(keys);
+    if (conn.adminFeed) this.setAdminFeed(conn, false);
+  }
+
+  private setAdminFeed(conn: Connection, on: boolean): void {
+    if (conn.adminFeed === on) return;
+    conn.adminFeed = on;
+    if (on) conn.ws?.subscribe(ADMIN_TOPIC);
+    else if (!conn.closed) conn.ws?.unsubscribe(ADMIN_TOPIC);
+    const before = this.adminSubscribers;
+    this.adminSubscribers += on ? 1 : -1;
+    if ((before === 0) !== (this.adminSubscribers === 0)) this.d.pool.adminFeed(this.adminSubscribers > 0);
+  }
 
   /** Handles one WebSocket message. Returns true when the connection must be closed (policy). */
   onMessage(conn: Connection, data: ArrayBuffer, isBinary: boolean): CloseCode | undefined {
@@ -100,9 +130,34 @@ export class Edge {
     }
     if (this.draining) return this.error(conn, id, id, 'OVERLOADED', 'the server is shutting down', undefined, op.index);
     if (op.spec.actor === 'edge') return this.edgeOp(conn, id, op, args as Record<string, unknown>);
+    const sub = SUBSCRIPTION_OPS.get(op.name);
+    if (sub) return this.subscription(conn, id, op, sub.read, sub.subscribe, args);
     const route = shardRoute(op.name, args, who!, this.d.catalog);
     if ('error' in route) return this.error(conn, id, id, route.error.code, route.error.message, route.error.details, op.index);
     if (!this.d.pool.submit(route.key, id, route.cmd, conn, op.index)) {
+      this.error(conn, id, id, 'OVERLOADED', 'the shard owning this actor is over its backlog limit; retry later', undefined, op.index);
+    }
+  }
+
+  /** (un)subscribe: the reply is always the full current object, from the actor's own turn. */
+  private subscription(conn: Connection, id: number, op: CompiledOp, read: OpName, subscribe: boolean, args: unknown): void {
+    const route = shardRoute(read, args, conn.identity!, this.d.catalog);
+    if ('error' in route) return this.error(conn, id, id, route.error.code, route.error.message, route.error.details, op.index);
+    const { key } = route;
+    const pool = this.d.pool;
+    let sink: ReplySink = conn;
+    let cmd: { type: string } = GET;
+    if (subscribe && !conn.subs.isSubscribed(key)) {
+      if (conn.subs.size >= Limits.SUBSCRIPTIONS_PER_CONNECTION) {
+        return this.error(conn, id, id, 'LIMIT_EXCEEDED', `a connection holds at most ${Limits.SUBSCRIPTIONS_PER_CONNECTION} subscriptions`, undefined, op.index);
+      }
+      sink = conn.subs.begin(conn, key, pool);
+      cmd = WATCH;
+    } else if (!subscribe && conn.subs.end(conn, key)) {
+      pool.unwatch([key]);
+    }
+    if (!pool.submit(key, id, cmd, sink, op.index)) {
+      if (cmd === WATCH) conn.subs.abort(conn, key);
       this.error(conn, id, id, 'OVERLOADED', 'the shard owning this actor is over its backlog limit; retry later', undefined, op.index);
     }
   }
@@ -133,6 +188,11 @@ export class Edge {
         else conn.push(encodeError(id, 'NOT_FOUND', `unknown product ${args.productId as string}`), id);
         return this.d.metrics.done(op.index, (performance.now() - t0) / 1000, product ? 0 : outcomeIndex('NOT_FOUND'));
       }
+      case 'admin.subscribe':
+      case 'admin.unsubscribe':
+        this.setAdminFeed(conn, op.name === 'admin.subscribe');
+        conn.push(encodeOk(id, {}), id);
+        return this.d.metrics.done(op.index, (performance.now() - t0) / 1000, 0);
       case 'auth.guest':
         return void later(auth.guest().then((r) => { conn.identity = { userId: r.userId, role: r.role }; ok(r); }));
       case 'auth.login':

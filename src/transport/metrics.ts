@@ -19,6 +19,7 @@ export class Metrics {
   private readonly batchRows: client.Histogram;
   private readonly actors: client.Gauge;
   private readonly badFrames: client.Counter;
+  private readonly pushCount: client.Counter;
   private readonly actorChildren: client.Gauge.Internal<string>[] = [];
 
   constructor(shards: number, mailboxDepth: (shard: number) => number) {
@@ -39,6 +40,7 @@ export class Metrics {
     });
     this.actors = new client.Gauge({ name: 'cartwire_shard_actors', help: 'Actors in memory, per shard.', labelNames: ['shard'], registers: [r] });
     this.badFrames = new client.Counter({ name: 'cartwire_bad_frames_total', help: 'Frames answered BAD_FRAME.', registers: [r] });
+    this.pushCount = new client.Counter({ name: 'cartwire_pushes_published_total', help: 'Push frames published to topics (each reaches every subscriber).', registers: [r] });
     new client.Gauge({
       name: 'cartwire_shard_mailbox_depth', help: 'Requests queued or in flight per shard.', labelNames: ['shard'], registers: [r],
       collect() {
@@ -56,6 +58,10 @@ export class Metrics {
   /** A request answered with an error before it had a known op. */
   rejected(outcome: number): void {
     this.requests.count(UNKNOWN_OP, outcome);
+  }
+
+  pushes(n: number): void {
+    this.pushCount.inc(n);
   }
 
   badFrame(): void {

@@ -35,6 +35,9 @@ export type ToShard =
   | { t: 'summary'; ask: number }
   | { t: 'passivate'; ask: number; olderThanMs: number }
   | { t: 'inspect'; ask: number; key: string }
+  /** Subscriptions ended without a reply (connection closed): one per key occurrence. */
+  | { t: 'unwatch'; keys: string[] }
+  | { t: 'admin-feed'; on: boolean }
   | { t: 'stop' };
 
 export interface ShardStats {
@@ -57,6 +60,9 @@ export interface ShardSummary {
   snapshots: number;
   lastSnapshotAt: number | null;
   timers: number;
+  /** Actors with at least one subscriber (their changes are encoded as pushes). */
+  watchedActors: number;
+  adminFeed: boolean;
 }
 
 export type FromShard =
@@ -72,6 +78,10 @@ export type FromShard =
       /** Committed availability changes of this shard's skus, for the edge's catalog view. */
       stock: [string, number][] | null;
       products: ProductView[] | null;
+      /** Push frames after the commit: frame i spans pushEnds[i-1]..pushEnds[i], to topic pushTopics[i]. */
+      pushFrames: Uint8Array | null;
+      pushEnds: Uint32Array | null;
+      pushTopics: string[] | null;
       stats: ShardStats | null;
     }
   | { t: 'answer'; ask: number; value: unknown }

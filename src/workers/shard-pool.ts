@@ -10,8 +10,11 @@ import { appendRequest } from './request-codec.js';
 
 /** Where a reply goes: a connection (or an internal caller). */
 export interface ReplySink {
-  /** Takes one encoded response to request `id`; returns true if the sink was idle before (needs a flush). */
-  push(frame: Uint8Array, id: number): boolean;
+  /**
+   * Takes one encoded response to request `id` (`outcome` 0: ok, else the error's index in
+   * OUTCOMES); returns true if the sink was idle before (needs a flush).
+   */
+  push(frame: Uint8Array, id: number, outcome: number): boolean;
   /** Sends what was pushed since the last flush. */
   flush(): void;
 }
@@ -22,6 +25,8 @@ export interface PoolHooks {
   /** Per request: its op tag, latency in seconds and outcome index (0 ok). */
   onDone(tag: number, seconds: number, outcome: number): void;
   onStats(shard: number, stats: ShardStats): void;
+  /** Committed push frames: frame i spans ends[i-1]..ends[i] and goes to topics[i]. */
+  onPushes(topics: string[], frames: Uint8Array, ends: Uint32Array): void;
   onFatal(message: string): void;
 }
 
@@ -154,7 +159,11 @@ export class ShardPool {
     if (m.t === 'replies') {
       if (m.stock || m.products) this.hooks.onViews(m.stock, m.products);
       if (m.stats) this.hooks.onStats(shard, m.stats);
-      if (m.batch < 0) return; // timer batches: nobody waits
+      if (m.batch < 0) {
+        // Timer batches: nobody waits for the replies; their pushes still go out.
+        if (m.pushTopics) this.hooks.onPushes(m.pushTopics, m.pushFrames!, m.pushEnds!);
+        return;
+      }
       const q = this.inflight.get(m.batch);
       if (!q) return;
       this.inflight.delete(m.batch);
@@ -166,11 +175,12 @@ export class ShardPool {
       let start = 0;
       for (let i = 0; i < q.ids.length; i++) {
         const end = m.ends[i];
-        if (q.sinks[i].push(m.frames.subarray(start, end), q.ids[i])) dirty.push(q.sinks[i]);
+        if (q.sinks[i].push(m.frames.subarray(start, end), q.ids[i], m.outcomes[i])) dirty.push(q.sinks[i]);
         start = end;
         this.hooks.onDone(q.tags[i], (now - q.starts[i]) / 1000, m.outcomes[i]);
       }
       for (const s of dirty) s.flush();
+      if (m.pushTopics) this.hooks.onPushes(m.pushTopics, m.pushFrames!, m.pushEnds!);
       if (this.inflight.size === 0) this.onIdle?.();
     } else if (m.t === 'answer') {
       this.asks.get(m.ask)?.(m.value);
@@ -188,6 +198,23 @@ export class ShardPool {
       };
       if (!this.submit(key, 0, cmd, sink, -1)) reject(new Error('shard overloaded'));
     });
+  }
+
+  /** Ends subscriptions whose connection went away: each key once per subscription. */
+  unwatch(keys: Iterable<string>): void {
+    const byShard = new Map<number, string[]>();
+    for (const key of keys) {
+      const shard = this.shardOf(key);
+      let list = byShard.get(shard);
+      if (!list) byShard.set(shard, (list = []));
+      list.push(key);
+    }
+    for (const [shard, list] of byShard) this.post(shard, { t: 'unwatch', keys: list });
+  }
+
+  /** Turns the admin feed (low stock, domain events) on or off in every shard. */
+  adminFeed(on: boolean): void {
+    for (let shard = 0; shard < this.shards; shard++) this.post(shard, { t: 'admin-feed', on });
   }
 
   /** Asks every shard a control question and collects the answers in shard order. */

@@ -8,7 +8,7 @@ import type { CatalogEvent } from '../actors/catalog-actor.js';
 import type { ProductView } from '../protocol/types.js';
 import { openShardDb } from '../persistence/shard-db.js';
 import { BatchWrites, Journal, encodeRow } from '../persistence/journal.js';
-import { encodeError, encodeOk } from '../transport/frame-codec.js';
+import { encodeError, encodeOk, encodePush } from '../transport/frame-codec.js';
 import { TimerQueue } from './timer-queue.js';
 import { outcomeIndex } from '../protocol/errors.js';
 
@@ -26,6 +26,16 @@ interface Cell {
   lastUsed: number;
 }
 
+/** Push frames released by a commit, each with its topic (the actor key, or `admin`). */
+export interface BatchPushes {
+  topics: string[];
+  frames: Uint8Array[];
+}
+
+/** The uWS topic of the admin feed (inventory.lowStock, domain events). */
+export const ADMIN_TOPIC = 'admin';
+const GET = Object.freeze({ type: 'get' });
+
 export interface BatchOutcome {
   /** One encoded response frame per request, in request order. */
   frames: Uint8Array[];
@@ -33,6 +43,8 @@ export interface BatchOutcome {
   outcomes: Uint8Array;
   stock: [string, number][] | null;
   products: ProductView[] | null;
+  /** Pushes of the whole group commit (on the first outcome only), released with the replies. */
+  pushes: BatchPushes | null;
   stats: ShardStats;
 }
 
@@ -45,6 +57,13 @@ export class ShardRuntime {
   private readonly touched = new Set<Cell>();
   private changedProducts: ProductView[] | null = null;
   private lastOutcome = 0;
+  /** Subscriptions per actor key (connections on the main thread): changes of these are pushed. */
+  private readonly watched = new Map<string, number>();
+  /** Whether any admin follows the feed. */
+  private adminWatch = false;
+  private pushes: BatchPushes | null = null;
+  /** Watch changes of the open batch: undone if its commit fails (its replies say INTERNAL). */
+  private readonly batchWatches: [string, number][] = [];
   private checkpoint: { upTo: number; keys: string[]; next: number; snapshots: number } | undefined;
   private lastCheckpoint = { at: Date.now(), snapshots: 0 };
 
@@ -110,6 +129,10 @@ export class ShardRuntime {
     const stats: ShardStats = { commitMs, rows: rowCount, actors: this.actors.size };
     const products = this.changedProducts;
     this.changedProducts = null;
+    const pushes = failed ? null : this.pushes; // the output gate: pushes only after the commit
+    this.pushes = null;
+    if (failed) for (const [key, delta] of this.batchWatches) this.watch(key, -delta);
+    this.batchWatches.length = 0;
     this.writes.clear();
     this.touched.clear();
     return batches.map((reqs, b) => ({
@@ -117,6 +140,7 @@ export class ShardRuntime {
       outcomes: failed ? new Uint8Array(reqs.length).fill(INTERNAL_OUTCOME) : outcomesPerBatch[b],
       stock: failed ? null : stock,
       products: failed ? null : products,
+      pushes: b === 0 ? pushes : null,
       stats,
     }));
   }
@@ -132,6 +156,15 @@ export class ShardRuntime {
       return encodeError(req.id, 'INTERNAL', 'the actor could not be recovered');
     }
     const type = cell.type;
+    const ctype = req.cmd.type;
+    if (ctype === 'watch') {
+      // Counted in the actor's turn: every change after this reply is pushed, none before it is missed.
+      this.watch(req.key, 1);
+      this.batchWatches.push([req.key, 1]);
+      this.lastOutcome = 0;
+      return encodeOk(req.id, type.view(cell.state, GET));
+    }
+    const before = type.kind === 'sku' ? available(cell.state as Sku) : 0;
     const decision = type.decide(cell.state, req.cmd, now);
     if (decision.error) {
       const e = decision.error;
@@ -145,9 +178,36 @@ export class ShardRuntime {
       this.writes.appendEvents(cell.key, ++cell.seq, events);
       this.touched.add(cell);
       if (type.kind === 'catalog') this.noteProducts(events as CatalogEvent[]);
+      if (type.pushName && this.watched.has(cell.key)) this.stagePush(cell.key, encodePush(type.pushName, type.view(cell.state, GET)));
+      if (type.kind === 'sku' && this.adminWatch) this.checkLowStock(cell.state as Sku, before);
     }
     this.lastOutcome = 0;
     return encodeOk(req.id, type.view(cell.state, req.cmd));
+  }
+
+  private stagePush(topic: string, frame: Uint8Array): void {
+    const p = (this.pushes ??= { topics: [], frames: [] });
+    p.topics.push(topic);
+    p.frames.push(frame);
+  }
+
+  /** `inventory.lowStock` to the admin feed when available crosses down to the threshold. */
+  private checkLowStock(s: Sku, before: number): void {
+    const after = available(s);
+    if (before > s.lowStockThreshold && after <= s.lowStockThreshold) {
+      this.stagePush(ADMIN_TOPIC, encodePush('inventory.lowStock', { sku: s.sku, available: after, lowStockThreshold: s.lowStockThreshold, version: s.version }));
+    }
+  }
+
+  /** Adds `delta` subscriptions to an actor key; a key at zero stops being pushed. */
+  watch(key: string, delta: number): void {
+    const n = (this.watched.get(key) ?? 0) + delta;
+    if (n > 0) this.watched.set(key, n);
+    else this.watched.delete(key);
+  }
+
+  setAdminWatch(on: boolean): void {
+    this.adminWatch = on;
   }
 
   private noteProducts(events: CatalogEvent[]): void {
@@ -311,7 +371,10 @@ export class ShardRuntime {
   }
 
   summary(): ShardSummary {
-    return { shard: this.opts.shard, actors: this.actors.size, appendedSinceStart: this.journal.appended, timers: this.timers.size, ...this.journal.summary() };
+    return {
+      shard: this.opts.shard, actors: this.actors.size, appendedSinceStart: this.journal.appended, timers: this.timers.size,
+      watchedActors: this.watched.size, adminFeed: this.adminWatch, ...this.journal.summary(),
+    };
   }
 
   /** The JSON-ready state of one actor for the admin snapshot endpoints, or undefined if it never existed. */

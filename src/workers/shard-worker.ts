@@ -13,22 +13,36 @@ const post = (m: FromShard, transfer?: ArrayBuffer[]) => port.postMessage(m, tra
 
 post({ t: 'ready', shard: opts.shard, ...runtime.startupView(catalogHere) });
 
-/** Sends each batch's frames as one transferred buffer (no per-response structured clone). */
-function sendReplies(batch: number, out: BatchOutcome, includeStats: boolean): void {
+/** Frames back to back in one buffer, with their end offsets: one transfer, no per-frame clone. */
+function pack(list: Uint8Array[]): { frames: Uint8Array; ends: Uint32Array } {
   let size = 0;
-  for (const f of out.frames) size += f.length;
+  for (const f of list) size += f.length;
   const frames = new Uint8Array(size);
-  const ends = new Uint32Array(out.frames.length);
+  const ends = new Uint32Array(list.length);
   let p = 0;
-  for (let i = 0; i < out.frames.length; i++) {
-    frames.set(out.frames[i], p);
-    p += out.frames[i].length;
+  for (let i = 0; i < list.length; i++) {
+    frames.set(list[i], p);
+    p += list[i].length;
     ends[i] = p;
   }
-  post(
-    { t: 'replies', batch, frames, ends, outcomes: out.outcomes, stock: out.stock, products: out.products, stats: includeStats ? out.stats : null },
-    [frames.buffer, ends.buffer],
+  return { frames, ends };
+}
 
+function sendReplies(batch: number, out: BatchOutcome, includeStats: boolean): void {
+  const { frames, ends } = pack(out.frames);
+  const transfer: ArrayBuffer[] = [frames.buffer as ArrayBuffer, ends.buffer as ArrayBuffer];
+  let pushFrames: Uint8Array | null = null;
+  let pushEnds: Uint32Array | null = null;
+  if (out.pushes) {
+    ({ frames: pushFrames, ends: pushEnds } = pack(out.pushes.frames));
+    transfer.push(pushFrames.buffer as ArrayBuffer, pushEnds.buffer as ArrayBuffer);
+  }
+  post(
+    {
+      t: 'replies', batch, frames, ends, outcomes: out.outcomes, stock: out.stock, products: out.products,
+      pushFrames, pushEnds, pushTopics: out.pushes ? out.pushes.topics : null, stats: includeStats ? out.stats : null,
+    },
+    transfer,
   );
 }
 
@@ -37,7 +51,7 @@ function runBatches(batches: { batch: number; reqs: ShardRequest[] }[]): void {
   const outcomes = runtime.runBatches(batches.map((b) => b.reqs));
   // Stats and view updates ride on the first reply only: they describe the whole group commit.
   for (let i = 0; i < batches.length; i++) {
-    const out = i === 0 ? outcomes[0] : { ...outcomes[i], stock: null, products: null };
+    const out = i === 0 ? outcomes[0] : { ...outcomes[i], stock: null, products: null, pushes: null };
     sendReplies(batches[i].batch, out, i === 0);
   }
   scheduleTimers();
@@ -58,6 +72,11 @@ function control(m: Exclude<ToShard, { t: 'batch' }>): void {
       }
       return post({ t: 'answer', ask: m.ask, value });
     }
+    case 'unwatch':
+      for (const key of m.keys) runtime.watch(key, -1);
+      return;
+    case 'admin-feed':
+      return runtime.setAdminWatch(m.on);
     case 'passivate': {
       const dropped = passivateAll(Date.now(), m.olderThanMs);
       return post({ t: 'answer', ask: m.ask, value: { shard: opts.shard, passivated: dropped, actors: runtime.actorCount } });
