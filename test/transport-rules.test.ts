@@ -85,7 +85,26 @@ test('a frame of exactly 64 KiB is read; anything from 64 KiB + 1 to 1 MiB close
     assert.equal(closed.code, CloseCode.MESSAGE_TOO_BIG, `${size} bytes`);
     assert.deepEqual(big.responses, [], `${size} bytes: nothing of the frame ran`);
   }
+  const text = await open(t, srv.url);
+  text.send('x'.repeat(Limits.MAX_FRAME_BYTES + 1));
+  assert.equal((await text.whenClosed()).code, CloseCode.MESSAGE_TOO_BIG, 'a text frame over 64 KiB');
   // Over 1 MiB uWS drops the socket (1006) before we see the frame: the deviation in docs/protocol.md "Limits".
+});
+
+test('a message sent in fragments is one frame to the protocol: answered whole, and limited to 64 KiB in total', async (t) => {
+  const srv = await startTestServer(t);
+  const s = await open(t, srv.url);
+  const ping = pack({ id: 1, op: 'ping' });
+  s.sendFragments([ping.subarray(0, 3), ping.subarray(3, 4), ping.subarray(4)]);
+  assert.equal((await s.answer(1)).ok, true);
+  assert.equal(s.responses.length, 1, 'the fragments were read as one message');
+
+  const big = await open(t, srv.url);
+  const frame = paddedPing(2, Limits.MAX_FRAME_BYTES + 1);
+  const half = frame.length >> 1;
+  big.sendFragments([frame.subarray(0, half), frame.subarray(half)]);
+  assert.equal((await big.whenClosed()).code, CloseCode.MESSAGE_TOO_BIG);
+  assert.deepEqual(big.responses, []);
 });
 
 test('9 bad frames leave the connection open; the 10th is answered, then the close 1008 follows', async (t) => {
@@ -147,6 +166,20 @@ test('an id that is missing or not a uint32 is BAD_REQUEST with id null', async 
   for (const r of answers) assertError(r, null, ErrorCode.BAD_REQUEST, /id must be an integer 0\.\.4294967295/);
   // Both ends of the uint32 range are fine.
   for (const id of [0, 2 ** 32 - 1]) assert.equal((await s.answer(s.request('ping', {}, id))).ok, true, `id ${id}`);
+  // Any msgpack library may write a small id in a wider int type, or as an integral float64.
+  const op = [0xa2, 0x6f, 0x70, 0xa4, 0x70, 0x69, 0x6e, 0x67]; // "op": "ping"
+  const idKey = [0xa2, 0x69, 0x64];
+  for (const [id, bytes] of [
+    [21, [0xcc, 21]],
+    [22, [0xcd, 0, 22]],
+    [23, [0xce, 0, 0, 0, 23]],
+    [24, [0xcf, 0, 0, 0, 0, 0, 0, 0, 24]],
+    [25, [0xd3, 0, 0, 0, 0, 0, 0, 0, 25]],
+    [26, [0xcb, 0x40, 0x3a, 0, 0, 0, 0, 0, 0]],
+  ] as [number, number[]][]) {
+    s.send(Buffer.from([0x82, ...idKey, ...bytes, ...op]));
+    assert.equal((await s.answer(id)).ok, true, `id ${id} as ${Buffer.from(bytes).toString('hex')}`);
+  }
   await assertStillServing(s);
 });
 
@@ -214,7 +247,7 @@ test('args that do not match the op schema are BAD_REQUEST naming the field; not
   const srv = await startTestServer(t);
   const s = await openGuest(t, srv.url);
   const cases: [string, unknown, RegExp][] = [
-    ['cart.add', { sku: 'soap-bar', qty: 1000 }, /^args\.qty .*999/],
+    ['cart.add', { sku: 'soap-bar', qty: 1000 }, /^args\.qty must be <= 999$/],
     ['cart.add', { sku: 'soap-bar', qty: 0 }, /^args\.qty .*1/],
     ['cart.add', { sku: 'soap-bar', qty: 1.5 }, /^args\.qty .*integer/],
     ['cart.add', { sku: 'soap-bar', qty: '2' }, /^args\.qty /],

@@ -59,6 +59,11 @@ export class RawSocket {
     this.ws.send(frame, { binary: typeof frame !== 'string' });
   }
 
+  /** Sends one message as several WebSocket fragments (a first frame and continuations). */
+  sendFragments(parts: Uint8Array[]): void {
+    parts.forEach((part, i) => this.ws.send(part, { binary: true, fin: i === parts.length - 1 }));
+  }
+
   /** Sends one request map and returns its id. */
   request(op: string, args?: unknown, id = this.nextId++): number {
     this.send(pack(args === undefined ? { id, op } : { id, op, args }));
