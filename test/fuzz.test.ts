@@ -249,7 +249,7 @@ async function runLane(url: string, frames: Frame[], firstIndex: number, adminTo
     const id = ++sentinel;
     s.request('ping', {}, id);
     // The ping's answer (or a duplicate-id refusal of it) means the server has processed the frame.
-    await s.waitFor(() => s.closed !== undefined || s.responses.some((r) => r.id === id), `the server's answer to frame ${hex()}`);
+    await s.waitFor(() => s.closed !== undefined || s.responses.some((r) => r.id === id), `the server's answer to frame ${hex()}`, 10_000);
     for (const r of s.responses) {
       const code = checkResponse(r, hex);
       tally.codes.set(code, (tally.codes.get(code) ?? 0) + 1);
