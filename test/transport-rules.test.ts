@@ -235,6 +235,8 @@ test('a batch of 256 requests runs every one; 257 get one BAD_REQUEST and none r
   const cart = await s.answer(s.request('cart.get', {}));
   assert.equal((cart.result as { version: number }).version, adds, 'a request of the oversized batch ran');
   assert.equal(s.responses.filter((r) => typeof r.id === 'number' && r.id >= 1000 && r.id < 2000).length, 0);
+  // Exactly once: 256 answers, the one refusal, the cart.get, and nothing else since.
+  assert.equal(s.responses.length - from, Limits.MAX_BATCH + 2);
 
   const beforeEmpty = s.responses.length;
   s.send(Buffer.from([0x90]));
