@@ -38,6 +38,9 @@ const SUBSCRIPTION_OPS: ReadonlyMap<string, { read: OpName; subscribe: boolean }
 
 function describe(validator: CompiledOp['validator'], args: unknown): string {
   for (const e of validator.Errors(args)) {
+    // An extra field first fails its `additionalProperties: false` sub-schema ("schema is false");
+    // the additionalProperties error right after it is the one that names the field.
+    if (e.keyword === 'boolean' && e.schemaPath.endsWith('/additionalProperties')) continue;
     const where = e.instancePath ? `args${e.instancePath.replaceAll('/', '.')}` : 'args';
     const extra = (e.params as { additionalProperties?: string[] }).additionalProperties;
     return extra ? `${where} has unknown field ${extra.join(', ')}` : `${where} ${e.message}`;
