@@ -281,6 +281,9 @@ test('roles: anonymous gets UNAUTHENTICATED, a guest gets FORBIDDEN for admin op
     assertError(await anon.answer(id), id, ErrorCode.UNAUTHENTICATED, new RegExp(`^${op.replace('.', '\\.')} needs a signed-in connection`));
   }
   assert.equal((await anon.answer(anon.request('catalog.get', { productId: 'soap-bar' }))).ok, true, 'catalog.get is open to anyone');
+  // catalog.* is open to anonymous connections (PROTOCOL.md), so its admin op is FORBIDDEN, not UNAUTHENTICATED.
+  const upsertId = anon.request('catalog.upsert', { productId: 'p-0', name: 'P', category: 'c', variants: [{ sku: 'p-0-a', price: 100 }] });
+  assertError(await anon.answer(upsertId), upsertId, ErrorCode.FORBIDDEN, /^catalog\.upsert is for admins$/);
   await assertStillServing(anon);
 
   const guest = await openGuest(t, srv.url);

@@ -128,8 +128,11 @@ export class Edge {
     const who = conn.identity;
     const role = op.spec.role;
     if (role !== 'anonymous') {
-      if (!who) return this.error(conn, id, id, 'UNAUTHENTICATED', `${op.name} needs a signed-in connection (auth.guest, auth.login or auth.resume)`, undefined, op.index);
-      if (role === 'admin' && who.role !== 'admin') return this.error(conn, id, id, 'FORBIDDEN', `${op.name} is for admins`, undefined, op.index);
+      // PROTOCOL.md lets anonymous connections call catalog.*: an admin one among them is FORBIDDEN, not UNAUTHENTICATED.
+      if (!who && !op.name.startsWith('catalog.')) {
+        return this.error(conn, id, id, 'UNAUTHENTICATED', `${op.name} needs a signed-in connection (auth.guest, auth.login or auth.resume)`, undefined, op.index);
+      }
+      if (role === 'admin' && who?.role !== 'admin') return this.error(conn, id, id, 'FORBIDDEN', `${op.name} is for admins`, undefined, op.index);
     }
     if (this.draining) return this.error(conn, id, id, 'OVERLOADED', 'the server is shutting down', undefined, op.index);
     if (op.spec.actor === 'edge') return this.edgeOp(conn, id, op, args as Record<string, unknown>);
