@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnServer, tmpDataDir, connect, until, ADMIN_EMAIL, ADMIN_PASSWORD, type ChildServer } from './helpers/server.js';
 import { CartwireError, type CartwireClient } from '../src/client/index.js';
-import type { CartView, InventoryView } from '../src/protocol/types.js';
+import type { CartView, InventoryView, ProductView } from '../src/protocol/types.js';
 
 const GUESTS = 32;
 const ADMINS = 3;
@@ -22,6 +22,8 @@ const MAX_LINE_QTY = 9;
 /** Only admins touch these, so guests never see their stock move. */
 const ADMIN_SKUS = ['tent-2p', 'kite', 'headlamp'];
 const BASE_STOCK = 10_000_000;
+/** One admin lane rewrites this product over and over (the catalog actor and the edge's view of it). */
+const CATALOG_PRODUCT = 'crash-catalog';
 
 // Aggressive maintenance so kills land during inline snapshots, checkpoints (journal truncation)
 // and passivation, and recovery goes through snapshot + journal tail, not just the journal.
@@ -159,6 +161,25 @@ function subsetExists(items: Delta[], size: number, main: number, backroom: numb
   return go(0, size, main, backroom);
 }
 
+interface CatalogModel {
+  /** Revision (in the description) of the last acknowledged upsert, and that reply. */
+  rev: number;
+  known?: ProductView;
+  /** Revision sent and not answered. */
+  inflight?: number;
+}
+
+const productInput = (rev: number) => ({
+  productId: CATALOG_PRODUCT,
+  name: `Crash Test Product r${rev}`,
+  category: 'test',
+  description: `rev ${rev}`,
+  variants: [{ sku: `${CATALOG_PRODUCT}-sku`, price: 1000 + rev }],
+});
+const revOf = (p: ProductView): number => Number(/^rev (\d+)$/.exec(p.description ?? '')?.[1] ?? NaN);
+/** catalog.get adds live availability to each variant; the upsert reply has none. */
+const withoutAvailable = (p: ProductView): ProductView => ({ ...p, variants: p.variants.map(({ available: _, ...v }) => v) });
+
 const isClosed = (err: unknown) => err instanceof CartwireError && err.code === 'CLOSED';
 
 test('kill -9 at random moments under load loses no acknowledged change', { timeout: 150_000 }, async (t) => {
@@ -170,7 +191,7 @@ test('kill -9 at random moments under load loses no acknowledged change', { time
   let srv: ChildServer = await spawnServer(dataDir, SERVER_ENV);
   t.after(() => srv.kill9());
 
-  const figures = { ackedCartOps: 0, ackedAdjustments: 0, kills: 0, restarts: 0, inflightAtKill: 0, inflightApplied: 0, lost: 0, unexplained: 0 };
+  const figures = { ackedCartOps: 0, ackedAdjustments: 0, ackedUpserts: 0, kills: 0, restarts: 0, inflightAtKill: 0, inflightApplied: 0, lost: 0, unexplained: 0 };
   const problems: string[] = [];
 
   // Identities and the starting state.
@@ -194,6 +215,8 @@ test('kill -9 at random moments under load loses no acknowledged change', { time
     const v = await admins[0].call('inventory.adjust', { sku, type: 'purchase', qty: BASE_STOCK, reason: 'crash test base', referenceId: `base-${sku}` });
     skus.push({ sku, base: v, acked: [], top: v, unanswered: new Map() });
   }
+
+  const catalog: CatalogModel = { rev: 0 };
 
   for (let epoch = 0; epoch < KILLS; epoch++) {
     let ackedThisEpoch = 0;
@@ -268,7 +291,29 @@ test('kill -9 at random moments under load loses no acknowledged change', { time
       }
     };
 
+    const catalogLane = async (c: CartwireClient) => {
+      for (;;) {
+        if (c.closeInfo) return;
+        const rev = catalog.rev + 1;
+        catalog.inflight = rev;
+        let p: ProductView;
+        try {
+          p = await c.call('catalog.upsert', productInput(rev));
+        } catch (err) {
+          if (isClosed(err)) return;
+          throw err;
+        }
+        assert.equal(revOf(p), rev);
+        catalog.rev = rev;
+        catalog.known = p;
+        catalog.inflight = undefined;
+        figures.ackedUpserts++;
+        ackedThisEpoch++;
+      }
+    };
+
     const lanes = [
+      catalogLane(admins[0]),
       ...guests.map((g, i) => guestLane(g, clients[i])),
       ...admins.flatMap((c, a) => Array.from({ length: ADMIN_LANES }, (_, lane) => adminLane(c, a, lane, prng(Math.floor(rng() * 2 ** 32))))),
     ];
@@ -284,11 +329,42 @@ test('kill -9 at random moments under load loses no acknowledged change', { time
     figures.kills++;
     await within(allLanes, 15_000, 'every lane ends once the connections drop');
     if (laneError) throw laneError;
-    const inflightAtKill = guests.filter((g) => g.inflight).length + skus.reduce((n, m) => n + m.unanswered.size, 0);
+    const inflightAtKill = guests.filter((g) => g.inflight).length + skus.reduce((n, m) => n + m.unanswered.size, 0) + (catalog.inflight ? 1 : 0);
     figures.inflightAtKill += inflightAtKill;
 
     srv = await spawnServer(dataDir, SERVER_ENV);
     figures.restarts++;
+
+    // The product shows the last acknowledged upsert, or the unanswered one after it.
+    {
+      const c = await connect(srv.url);
+      let p: ProductView | undefined;
+      try {
+        p = await c.call('catalog.get', { productId: CATALOG_PRODUCT });
+      } catch (err) {
+        if (!(err instanceof CartwireError && err.code === 'NOT_FOUND' && catalog.rev === 0)) throw err;
+      }
+      await c.close();
+      const rev = p ? revOf(p) : 0;
+      if (rev < catalog.rev) {
+        figures.lost += catalog.rev - rev;
+        problems.push(`epoch ${epoch}: ${CATALOG_PRODUCT} is at rev ${rev}, rev ${catalog.rev} was acknowledged`);
+      } else if (rev === catalog.rev) {
+        if (p && JSON.stringify(withoutAvailable(p)) !== JSON.stringify(catalog.known)) {
+          figures.lost++;
+          problems.push(`epoch ${epoch}: ${CATALOG_PRODUCT} at acknowledged rev ${rev} differs: ${JSON.stringify(p)} != ${JSON.stringify(catalog.known)}`);
+        }
+      } else if (rev === catalog.inflight) {
+        figures.inflightApplied++;
+        assert.deepEqual(withoutAvailable(p!).variants, productInput(rev).variants.map((v) => ({ ...v, currency: 'USD' })));
+      } else {
+        figures.unexplained++;
+        problems.push(`epoch ${epoch}: ${CATALOG_PRODUCT} is at rev ${rev}, acknowledged ${catalog.rev}, unanswered ${catalog.inflight}`);
+      }
+      catalog.rev = rev;
+      catalog.known = p && withoutAvailable(p);
+      catalog.inflight = undefined;
+    }
 
     // Every guest comes back with its token; its cart shows every acknowledged change.
     clients = [];
@@ -367,7 +443,8 @@ test('kill -9 at random moments under load loses no acknowledged change', { time
     }
   }
 
-  const summary = `acked ops ${figures.ackedCartOps + figures.ackedAdjustments} (cart ${figures.ackedCartOps}, inventory ${figures.ackedAdjustments}), ` +
+  const summary = `acked ops ${figures.ackedCartOps + figures.ackedAdjustments + figures.ackedUpserts} ` +
+    `(cart ${figures.ackedCartOps}, inventory ${figures.ackedAdjustments}, catalog ${figures.ackedUpserts}), ` +
     `kills ${figures.kills}, restarts ${figures.restarts}, unanswered at kill ${figures.inflightAtKill} (applied ${figures.inflightApplied}), ` +
     `lost acknowledged changes ${figures.lost}, unexplained states ${figures.unexplained}`;
   console.log(`crash test: ${summary}`);
