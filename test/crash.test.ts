@@ -5,6 +5,7 @@
 //
 // Reproduce a run with CRASH_SEED=<seed printed by the test>.
 import { test } from 'node:test';
+import { createServer } from 'node:net';
 import assert from 'node:assert/strict';
 import { spawnServer, tmpDataDir, connect, until, ADMIN_EMAIL, ADMIN_PASSWORD, type ChildServer } from './helpers/server.js';
 import { CartwireError, type CartwireClient } from '../src/client/index.js';
@@ -454,4 +455,73 @@ test('kill -9 at random moments under load loses no acknowledged change', { time
   assert.equal(figures.lost, 0);
   assert.equal(figures.unexplained, 0);
   assert.ok(figures.kills >= 3);
+});
+
+/** A loopback port free right now (a restarted server must come back on the same one). */
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as { port: number };
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
+
+test('clients reconnecting while the server recovers from kill -9 get the right answer or OVERLOADED, never a wrong one', { timeout: 60_000 }, async (t) => {
+  const dataDir = tmpDataDir(t);
+  const env = { ...SERVER_ENV, PORT: String(await freePort()) };
+  const srv = await spawnServer(dataDir, env);
+  const first = await connect(srv.url);
+  const { token } = await first.call('auth.guest', {});
+  const acked = await first.call('cart.add', { sku: 'soap-bar', qty: 2 });
+  const stock = await first.call('inventory.get', { sku: 'soap-bar' });
+  await srv.kill9();
+
+  // Like a client whose socket just dropped: reconnect as soon as the port accepts, and ask at once.
+  const restarting = spawnServer(dataDir, env);
+  t.after(async () => (await restarting).kill9());
+  let c: CartwireClient | undefined;
+  await until(async () => {
+    try {
+      c = await connect(srv.url);
+      return true;
+    } catch {
+      return false;
+    }
+  }, { timeoutMs: 20_000, what: 'the restarted server to accept a connection' });
+  const client = c!;
+  t.after(() => client.close());
+  await client.call('auth.resume', { token });
+  const refused: Record<string, number> = {};
+  /** Retries while the answer is OVERLOADED; any other error is a wrong answer. */
+  const settle = async <T>(what: string, call: () => Promise<T>): Promise<T> => {
+    let result: T | undefined;
+    await until(async () => {
+      try {
+        result = await call();
+        return true;
+      } catch (err) {
+        if (err instanceof CartwireError && err.code === 'OVERLOADED') {
+          refused[what] = (refused[what] ?? 0) + 1;
+          return false;
+        }
+        throw new Error(`${what} during recovery: ${err}`);
+      }
+    }, { timeoutMs: 20_000, what });
+    return result!;
+  };
+  const [cart, product, inv, added] = await Promise.all([
+    settle('cart.get', () => client.call('cart.get', {})),
+    settle('catalog.get', () => client.call('catalog.get', { productId: 'soap-bar' })),
+    settle('inventory.get', () => client.call('inventory.get', { sku: 'soap-bar' })),
+    settle('cart.add', () => client.call('cart.add', { sku: 'lip-balm-plain', qty: 1 })),
+  ]);
+  await restarting;
+  t.diagnostic(`OVERLOADED while recovering: ${JSON.stringify(refused)}`);
+  assert.ok(cart.version === acked.version || cart.version === acked.version + 1, `cart version ${cart.version}`);
+  assert.deepEqual(cart.items.find((l) => l.sku === 'soap-bar'), acked.items[0]);
+  assert.equal(product.variants[0].sku, 'soap-bar');
+  assert.equal(product.variants[0].available, stock.available);
+  assert.equal(inv.onHand, stock.onHand);
+  assert.deepEqual(added.items.map((l) => [l.sku, l.qty]), [['soap-bar', 2], ['lip-balm-plain', 1]]);
+  assert.equal(added.version, acked.version + 1);
 });
