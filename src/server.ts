@@ -117,6 +117,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   );
   if (config.seedDemo && catalog.productCount === 0) await seedDemo(pool, config.maxShardBacklog);
   ready = true;
+  edge.starting = false;
 
   let closing: Promise<void> | undefined;
   return {

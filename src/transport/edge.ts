@@ -24,6 +24,8 @@ const OPS = new Map<string, CompiledOp>(
   OpNames.map((name, index) => [name, { name, index, spec: Ops[name], validator: Compile(Args[name]) }]),
 );
 const EMPTY_ARGS = Object.freeze({});
+/** Ops answered before the shards are ready: they touch neither shards nor the catalog view. */
+const STARTUP_OPS: ReadonlySet<string> = new Set(['ping', 'auth.guest', 'auth.login', 'auth.resume']);
 
 function describe(validator: CompiledOp['validator'], args: unknown): string {
   for (const e of validator.Errors(args)) {
@@ -44,6 +46,11 @@ export interface EdgeDeps {
 export class Edge {
   /** Set by the shutdown drain: new requests are refused, in-flight ones finish. */
   draining = false;
+  /**
+   * True until every shard has recovered and the catalog view is loaded: the port already
+   * accepts connections, but until then the view would answer NOT_FOUND for existing skus.
+   */
+  starting = true;
 
   constructor(private readonly d: EdgeDeps) {}
 
@@ -99,6 +106,7 @@ export class Edge {
       if (role === 'admin' && who.role !== 'admin') return this.error(conn, id, id, 'FORBIDDEN', `${op.name} is for admins`, undefined, op.index);
     }
     if (this.draining) return this.error(conn, id, id, 'OVERLOADED', 'the server is shutting down', undefined, op.index);
+    if (this.starting && !STARTUP_OPS.has(op.name)) return this.error(conn, id, id, 'OVERLOADED', 'the server is starting; retry', undefined, op.index);
     if (op.spec.actor === 'edge') return this.edgeOp(conn, id, op, args as Record<string, unknown>);
     const route = shardRoute(op.name, args, who!, this.d.catalog);
     if ('error' in route) return this.error(conn, id, id, route.error.code, route.error.message, route.error.details, op.index);
