@@ -127,8 +127,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       checkpointRows: config.checkpointRows, checkpointIntervalMs: config.checkpointIntervalMs,
     },
   );
-  if (config.seedDemo && catalog.productCount === 0) await seedDemo(pool);
+  if (config.seedDemo && catalog.productCount === 0) await seedDemo(pool, config.maxShardBacklog);
   ready = true;
+  edge.starting = false;
 
   let closing: Promise<void> | undefined;
   return {
@@ -153,19 +154,21 @@ function defaultFatal(message: string): never {
 }
 
 /** First start with SEED_DEMO=1: the demo products and their stock, through the normal actor path. */
-async function seedDemo(pool: ShardPool): Promise<void> {
+async function seedDemo(pool: ShardPool, maxBacklog: number): Promise<void> {
   const items = demoCatalog();
   for (const { product } of items) {
     const r = await pool.call(CATALOG_KEY, { type: 'upsert', product } as { type: string });
     if (!r.ok) throw new Error(`demo catalog: ${product.productId}: ${r.error?.message}`);
   }
-  const results = await Promise.all(
-    items.flatMap(({ stock }) =>
-      stock.map(({ sku, qty }) =>
+  // In chunks no larger than the shard backlog limit: more at once would be refused as OVERLOADED.
+  const stock = items.flatMap((i) => i.stock);
+  for (let i = 0; i < stock.length; i += maxBacklog) {
+    const results = await Promise.all(
+      stock.slice(i, i + maxBacklog).map(({ sku, qty }) =>
         pool.call(skuKey(sku), { type: 'adjust', txType: 'purchase', qty, reason: 'demo catalog', warehouse: 'main' } as { type: string }),
       ),
-    ),
-  );
-  const failed = results.find((r) => !r.ok);
-  if (failed) throw new Error(`demo catalog stock: ${failed.error?.message}`);
+    );
+    const failed = results.find((r) => !r.ok);
+    if (failed) throw new Error(`demo catalog stock: ${failed.error?.message}`);
+  }
 }
