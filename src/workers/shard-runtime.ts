@@ -173,10 +173,11 @@ export class ShardRuntime {
     }
     const events = decision.events;
     if (events.length > 0) {
-      // An apply that throws is a bug: it propagates and fails the whole batch (runBatches).
+      // An apply that throws is a bug: it propagates and fails the whole batch (runBatches),
+      // which reloads every touched actor from disk, this half-applied one included.
+      this.touched.add(cell);
       for (const e of events) cell.state = type.apply(cell.state, e);
       this.writes.appendEvents(cell.key, ++cell.seq, events);
-      this.touched.add(cell);
       if (type.kind === 'catalog') this.noteProducts(events as CatalogEvent[]);
       if (type.pushName && this.watched.has(cell.key)) this.stagePush(cell.key, encodePush(type.pushName, type.view(cell.state, GET)));
       if (type.kind === 'sku' && this.adminWatch) this.checkLowStock(cell.state as Sku, before);
