@@ -43,6 +43,8 @@ export class ShardRuntime {
   private readonly timers = new TimerQueue();
   private readonly writes = new BatchWrites();
   private readonly touched = new Set<Cell>();
+  /** Keys taken by dueTimers: gone from the queue, but their durable row stays until rewritten. */
+  private readonly fired = new Set<string>();
   private changedProducts: ProductView[] | null = null;
   private lastOutcome = 0;
   private checkpoint: { upTo: number; keys: string[]; next: number; snapshots: number } | undefined;
@@ -112,6 +114,7 @@ export class ShardRuntime {
     this.changedProducts = null;
     this.writes.clear();
     this.touched.clear();
+    this.fired.clear();
     return batches.map((reqs, b) => ({
       frames: failed ? reqs.map((r) => encodeError(r.id, 'INTERNAL', 'the change could not be stored; nothing was applied')) : framesPerBatch[b],
       outcomes: failed ? new Uint8Array(reqs.length).fill(INTERNAL_OUTCOME) : outcomesPerBatch[b],
@@ -185,7 +188,7 @@ export class ShardRuntime {
       const t = cell.type;
       if (t.nextTimer) {
         const due = t.nextTimer(cell.state);
-        if (due !== this.timers.dueOf(cell.key)) this.writes.timers.push({ actor: cell.key, due });
+        if (due !== this.timers.dueOf(cell.key) || this.fired.has(cell.key)) this.writes.timers.push({ actor: cell.key, due });
       }
       if (t.kind === 'sku') {
         const s = cell.state as Sku;
@@ -193,6 +196,11 @@ export class ShardRuntime {
         this.writes.stock.push({ sku: s.sku, available: available(s) });
       }
       if (cell.seq - cell.snapSeq >= this.opts.snapshotEvery) this.stageSnapshot(cell);
+    }
+    // A fired timer whose command changed nothing (a row left stale): rewrite it from the state.
+    for (const key of this.fired) {
+      const cell = this.actors.get(key);
+      if (cell?.type.nextTimer && !this.touched.has(cell)) this.writes.timers.push({ actor: key, due: cell.type.nextTimer(cell.state) });
     }
     return stock;
   }
@@ -220,7 +228,9 @@ export class ShardRuntime {
 
   /** Actor keys whose timers are due, and the time of the next one. */
   dueTimers(now: number): string[] {
-    return this.timers.takeDue(now);
+    const keys = this.timers.takeDue(now);
+    for (const k of keys) this.fired.add(k);
+    return keys;
   }
 
   nextTimerAt(): number | undefined {
