@@ -43,8 +43,8 @@ export class ShardRuntime {
   private readonly timers = new TimerQueue();
   private readonly writes = new BatchWrites();
   private readonly touched = new Set<Cell>();
-  /** Keys taken by dueTimers: gone from the queue, but their durable row stays until rewritten. */
-  private readonly fired = new Set<string>();
+  /** Timers taken by dueTimers: gone from the queue, but their durable row stays until rewritten. */
+  private readonly fired = new Map<string, number>();
   private changedProducts: ProductView[] | null = null;
   private lastOutcome = 0;
   private checkpoint: { upTo: number; keys: string[]; next: number; snapshots: number } | undefined;
@@ -198,7 +198,7 @@ export class ShardRuntime {
       if (cell.seq - cell.snapSeq >= this.opts.snapshotEvery) this.stageSnapshot(cell);
     }
     // A fired timer whose command changed nothing (a row left stale): rewrite it from the state.
-    for (const key of this.fired) {
+    for (const key of this.fired.keys()) {
       const cell = this.actors.get(key);
       if (cell?.type.nextTimer && !this.touched.has(cell)) this.writes.timers.push({ actor: key, due: cell.type.nextTimer(cell.state) });
     }
@@ -223,13 +223,18 @@ export class ShardRuntime {
       this.actors.delete(cell.key);
       this.journal.markUnindexed(cell.key);
     }
+    // Their rows were not rewritten: the timers are still due, or the holds would stay stranded.
+    for (const [key, at] of this.fired) this.timers.set(key, at);
     this.changedProducts = null;
   }
 
   /** Actor keys whose timers are due, and the time of the next one. */
   dueTimers(now: number): string[] {
-    const keys = this.timers.takeDue(now);
-    for (const k of keys) this.fired.add(k);
+    const keys: string[] = [];
+    for (const { key, at } of this.timers.takeDue(now)) {
+      this.fired.set(key, at);
+      keys.push(key);
+    }
     return keys;
   }
 
