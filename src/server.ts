@@ -147,11 +147,15 @@ async function seedDemo(pool: ShardPool): Promise<void> {
     const r = await pool.call(CATALOG_KEY, { type: 'upsert', product } as { type: string });
     if (!r.ok) throw new Error(`demo catalog: ${product.productId}: ${r.error?.message}`);
   }
+  const failed: string[] = [];
   await Promise.all(
     items.flatMap(({ stock }) =>
-      stock.map(({ sku, qty }) =>
-        pool.call(skuKey(sku), { type: 'adjust', txType: 'purchase', qty, reason: 'demo catalog', warehouse: 'main' } as { type: string }),
-      ),
+      stock.map(async ({ sku, qty }) => {
+        const r = await pool.call(skuKey(sku), { type: 'adjust', txType: 'purchase', qty, reason: 'demo catalog', warehouse: 'main' } as { type: string });
+        if (!r.ok) failed.push(`${sku} (${r.error?.code})`);
+      }),
     ),
   );
+  // Products without their stock would start "ready" and never be seeded again.
+  if (failed.length > 0) throw new Error(`demo stock not stored for ${failed.join(', ')}`);
 }
