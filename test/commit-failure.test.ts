@@ -29,7 +29,7 @@ async function metric(url: string, line: string): Promise<number> {
 }
 
 async function adminToken(url: string): Promise<string> {
-  const c = await connectAdmin(url);
+  const c = await connect(url);
   const { token } = await c.call('auth.login', { email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
   await c.close();
   return token;
