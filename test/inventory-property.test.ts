@@ -151,11 +151,14 @@ function checkStep(before: Sku, c: SkuCommand, now: number, d: ReturnType<typeof
 
 test('sku actor: random command sequences keep 0 <= reserved <= onHand and available = onHand - reserved', () => {
   fc.assert(
-    fc.property(fc.array(fc.tuple(skuCmdArb, fc.integer({ min: 0, max: 300 })), { maxLength: 80 }), (steps) => {
+    fc.property(fc.array(fc.tuple(skuCmdArb, fc.integer({ min: 0, max: 300 }), fc.boolean()), { maxLength: 80 }), (steps) => {
       const s = InventoryActor.create('prop');
       let now = 1_000_000;
-      for (const [c, dt] of steps) {
+      for (const [c, dt, toNextTimer] of steps) {
         now += dt;
+        // Half of the timer commands come exactly at the due time: the boundary matters.
+        const due = nextTimer(s);
+        if (c.type === 'timer' && toNextTimer && due !== undefined && due > now) now = due;
         const before = InventoryActor.restore('prop', decodeRow(encodeRow(InventoryActor.snapshot(s))));
         const d = InventoryActor.decide(s, c, now);
         if (!d.error) for (const e of d.events) InventoryActor.apply(s, e);
@@ -227,7 +230,7 @@ const ALL_KEYS = [...SKU_KEYS, ...CART_KEYS];
 type Req = { key: string; cmd: { type: string } };
 type Op =
   | { t: 'group'; batches: Req[][]; failKey: string | undefined; dt: number }
-  | { t: 'timers'; failKey: string | undefined; dt: number }
+  | { t: 'timers'; failKey: string | undefined; dt: number; toNextTimer: boolean }
   | { t: 'checkpointStep'; limit: number }
   | { t: 'snapshotAll' }
   | { t: 'passivate'; olderThanMs: number; limit: number }
@@ -246,7 +249,7 @@ const failArb: fc.Arbitrary<string | undefined> = fc.oneof(
 );
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { arbitrary: fc.record({ t: fc.constant('group' as const), batches: fc.array(fc.array(reqArb, { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 3 }), failKey: failArb, dt: fc.integer({ min: 0, max: 200 }) }), weight: 8 },
-  { arbitrary: fc.record({ t: fc.constant('timers' as const), failKey: failArb, dt: fc.integer({ min: 0, max: 400 }) }), weight: 3 },
+  { arbitrary: fc.record({ t: fc.constant('timers' as const), failKey: failArb, dt: fc.integer({ min: 0, max: 400 }), toNextTimer: fc.boolean() }), weight: 3 },
   { arbitrary: fc.record({ t: fc.constant('checkpointStep' as const), limit: fc.integer({ min: 1, max: 3 }) }), weight: 2 },
   { arbitrary: fc.constant({ t: 'snapshotAll' as const }), weight: 1 },
   { arbitrary: fc.record({ t: fc.constant('passivate' as const), olderThanMs: fc.integer({ min: 0, max: 400 }), limit: fc.integer({ min: 1, max: 4 }) }), weight: 2 },
@@ -378,6 +381,8 @@ function runScenario(ops: Op[]): void {
           break;
         case 'timers': {
           now += op.dt;
+          const next = rt.nextTimerAt();
+          if (op.toNextTimer && next !== undefined && next > now) now = next; // exactly at the due time
           const keys = rt.dueTimers(now);
           const due = [...model.timers()].filter(([, at]) => at <= now).map(([k]) => k);
           assert.deepEqual([...keys].sort(), due.sort(), `timers due at ${now}`);
