@@ -4,9 +4,10 @@
 // memory, not after kill -9 and a restart.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnServer, connect, connectGuest, connectAdmin, tmpDataDir, ADMIN_EMAIL, ADMIN_PASSWORD, type ChildServer } from './helpers/server.js';
+import { spawnServer, connect, connectGuest, connectAdmin, until, tmpDataDir, ADMIN_EMAIL, ADMIN_PASSWORD, type ChildServer } from './helpers/server.js';
 import { CartwireError, type CartwireClient } from '../src/client/index.js';
 import type { CartView } from '../src/protocol/types.js';
+import { holdOffline, shardOf, timerRowsOnDisk } from './helpers/holds.js';
 
 async function resume(url: string, token: string): Promise<CartwireClient> {
   const c = await connect(url);
@@ -174,4 +175,45 @@ test('a demo seed whose stock cannot be stored stops the first start instead of 
   const kite = await g.call('inventory.get', { sku: 'kite' }).finally(() => g.close());
   await started.kill9();
   assert.fail(`the server started and is ready with kite at onHand ${kite.onHand}: the seed's stock was lost silently`);
+});
+
+test('a hold whose release cannot be committed stays held, is retried about once a second (not lost, no spin), and goes once the disk works', async (t) => {
+  const dataDir = tmpDataDir(t);
+  const servers: ChildServer[] = [];
+  t.after(async () => {
+    for (const s of servers) if (s.proc.exitCode === null && s.proc.signalCode === null) await s.kill9();
+  });
+  const start = async (env: Record<string, string> = {}) => {
+    const s = await spawnServer(dataDir, { SHARDS: '2', ...env });
+    servers.push(s);
+    return s;
+  };
+  const available = async (url: string) => {
+    const c = await connect(url);
+    const p = await c.call('catalog.get', { productId: 'kite' }).finally(() => c.close());
+    return p.variants[0].available!;
+  };
+
+  const a = await start();
+  const before = await available(a.url);
+  await a.kill9();
+  const held = holdOffline(dataDir, 2, 'kite', 'order-x', 3, 1); // expired by the time a server runs
+  assert.equal(held.view.available, before - 3);
+
+  const b = await start({ FAULT_FAIL_COMMITS_FOR: 'sku:kite' });
+  const attempts = () => (b.output().match(/simulated I\/O error/g) ?? []).length;
+  const seenAt: number[] = []; // when each failed attempt was first seen
+  await until(() => {
+    for (let n = attempts(); seenAt.length < n; ) seenAt.push(Date.now());
+    return seenAt.length >= 3;
+  }, { timeoutMs: 10_000, what: 'three attempts to release the expired hold' });
+  assert.ok(seenAt[2] - seenAt[1] >= 500, `a retry ${seenAt[2] - seenAt[1]} ms after the previous failure: a spin`);
+  assert.ok(attempts() <= 4, `${attempts()} attempts`);
+  assert.equal(await available(b.url), before - 3, 'the failed release is not visible');
+  await b.kill9();
+
+  const c = await start();
+  await until(async () => (await available(c.url)) === before, { timeoutMs: 10_000, what: 'the hold to be released without the fault' });
+  await c.kill9();
+  assert.deepEqual(timerRowsOnDisk(dataDir, shardOf('sku:kite', 2)), []);
 });

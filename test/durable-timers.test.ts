@@ -5,43 +5,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ShardRuntime } from '../src/workers/shard-runtime.js';
-import { stableHash } from '../src/workers/shard-pool.js';
-import type { ShardOptions, ShardSummary } from '../src/workers/shard-messages.js';
-import type { InventoryView } from '../src/protocol/types.js';
-import { decodeValue } from '../src/transport/frame-codec.js';
-import { openShardDb } from '../src/persistence/shard-db.js';
+import type { ShardSummary } from '../src/workers/shard-messages.js';
 import { spawnServer, connect, connectGuest, connectAdmin, until, tmpDataDir, type ChildServer } from './helpers/server.js';
+import { holdOffline as holdOn, run, shardOf, shardOptions, timerRowsOnDisk, type TimerRow } from './helpers/holds.js';
 
 const SHARDS = 2;
+const holdOffline = (dataDir: string, sku: string, holdId: string, qty: number, ttlMs: number) => holdOn(dataDir, SHARDS, sku, holdId, qty, ttlMs);
 
-function shardOptions(dataDir: string, shard: number): ShardOptions {
-  return {
-    shard, dataDir, synchronous: 'FULL', snapshotEvery: 200,
-    sweepIntervalMs: 5000, checkpointRows: 100_000, checkpointIntervalMs: 60_000, passivateAfterMs: 600_000,
-  };
-}
-
-type Reply = { id: number; ok: boolean; result?: InventoryView; error?: { code: string } };
-
-/** Runs commands on one actor as one group commit and returns the decoded replies. */
-function run(rt: ShardRuntime, key: string, cmds: { type: string }[], now = Date.now()): Reply[] {
-  const [out] = rt.runBatches([cmds.map((cmd, i) => ({ id: i + 1, key, cmd }))], now);
-  return out.frames.map((f) => decodeValue(f) as Reply);
-}
-
-type TimerRow = { actor: string; due: number };
 function timerRows(rt: ShardRuntime): TimerRow[] {
   return rt.db.prepare('SELECT actor, due FROM timers ORDER BY actor').all() as TimerRow[];
-}
-
-/** The durable timer rows of a stopped server's shard, read straight from its file. */
-function timerRowsOnDisk(dataDir: string, shard: number): TimerRow[] {
-  const db = openShardDb(dataDir, shard, 'FULL');
-  try {
-    return db.prepare('SELECT actor, due FROM timers ORDER BY actor').all() as TimerRow[];
-  } finally {
-    db.close();
-  }
 }
 
 test('a hold released by its expiry timer leaves no durable timer behind', (t) => {
@@ -129,25 +101,11 @@ async function catalogAvailable(url: string, productId: string, sku: string): Pr
   }
 }
 
-/** Makes a hold on `sku` through the shard's own runtime, then drops it like a crash (no checkpoint). */
-function holdOffline(dataDir: string, sku: string, holdId: string, qty: number, ttlMs: number): { expiresAt: number; view: InventoryView } {
-  const key = `sku:${sku}`;
-  const rt = new ShardRuntime(shardOptions(dataDir, stableHash(key) % SHARDS));
-  try {
-    const now = Date.now();
-    const [r] = run(rt, key, [{ type: 'reserve', holdId, qty, ttlMs } as { type: string }], now);
-    assert.equal(r.ok, true, JSON.stringify(r));
-    return { expiresAt: now + ttlMs, view: r.result! };
-  } finally {
-    rt.db.close();
-  }
-}
-
 test('after kill -9 before the expiry and a restart, the sku releases its hold by its own timer', async (t) => {
   const dataDir = tmpDataDir(t);
   const env = { SHARDS: String(SHARDS) };
   const sku = 'tent-2p';
-  const shard = stableHash(`sku:${sku}`) % SHARDS;
+  const shard = shardOf(`sku:${sku}`, SHARDS);
   const servers: ChildServer[] = [];
   t.after(async () => {
     for (const s of servers) if (s.proc.exitCode === null && s.proc.signalCode === null) await s.kill9();
