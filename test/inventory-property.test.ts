@@ -326,14 +326,15 @@ function runScenario(ops: Op[]): void {
     shard: 0, dataDir: dir, synchronous: 'NORMAL', snapshotEvery: 3,
     sweepIntervalMs: 1000, checkpointRows: 10, checkpointIntervalMs: 1000, passivateAfterMs: 100,
   };
-  // Each runtime gets its own options object: failCommitsFor is set on the live one per group.
-  let rtOpts: ShardOptions = { ...opts };
-  let rt = new ShardRuntime(rtOpts);
-  const open: ShardRuntime[] = [rt];
+  const open: ShardRuntime[] = [];
   const model = new Model();
   let now = Date.now();
   let nextId = 1;
   try {
+    // Each runtime gets its own options object: failCommitsFor is set on the live one per group.
+    let rtOpts: ShardOptions = { ...opts };
+    let rt = new ShardRuntime(rtOpts);
+    open.push(rt);
     const runGroup = (batches: Req[][], failKey: string | undefined): void => {
       const backups = new Map<string, unknown>();
       const touched = new Set<string>();
