@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ShardRuntime } from '../src/workers/shard-runtime.js';
 import type { ShardSummary } from '../src/workers/shard-messages.js';
-import { spawnServer, connect, connectGuest, connectAdmin, until, tmpDataDir, type ChildServer } from './helpers/server.js';
+import { spawnServer, connect, connectGuest, until, tmpDataDir, ADMIN_EMAIL, ADMIN_PASSWORD, type ChildServer } from './helpers/server.js';
 import { holdOffline as holdOn, run, shardOf, shardOptions, timerRowsOnDisk, type TimerRow } from './helpers/holds.js';
 
 const SHARDS = 2;
@@ -137,8 +137,8 @@ test('after kill -9 before the expiry and a restart, the sku releases its hold b
 
   // Started before the expiry: the timer is loaded, the stock view shows the hold; then kill -9.
   const b = await start();
-  const admin = await connectAdmin(b.url);
-  const { token } = await admin.call('auth.login', { email: 'admin@example.com', password: 'test-admin-password' });
+  const admin = await connect(b.url);
+  const { token } = await admin.call('auth.login', { email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
   await admin.close();
   assert.equal((await summary(b.url, token))[shard].timers, 1);
   assert.equal(await catalogAvailable(b.url, sku, sku), before.available - 5);
