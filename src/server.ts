@@ -178,8 +178,9 @@ async function seedDemo(pool: ShardPool, catalog: CatalogView, maxBacklog: numbe
         pool.call(skuKey(sku), { type: 'adjust', txType: 'adjustment', qty, reason: 'demo catalog', warehouse: 'main' } as { type: string }),
       ),
     );
-    const failed = results.find((r) => !r.ok);
-    if (failed) throw new Error(`demo catalog stock: ${failed.error?.message}`);
+    const failed = results.flatMap((r, j) => (r.ok ? [] : [`${stock[i + j].sku} (${r.error?.code})`]));
+    // Products without their stock would look ready: stop the start instead.
+    if (failed.length > 0) throw new Error(`demo catalog stock not stored for ${failed.join(', ')}`);
   }
   for (const { product } of items) {
     const r = await pool.call(CATALOG_KEY, { type: 'upsert', product } as { type: string });
