@@ -111,6 +111,7 @@ let timer: NodeJS.Timeout | undefined;
 let timerAt = Infinity;
 /** After a timer batch that could not commit, its timers are due again: retry, but not in a spin. */
 const TIMER_RETRY_MS = 1000;
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 let retryAt = 0;
 function scheduleTimers(): void {
   const next = runtime.nextTimerAt();
@@ -119,7 +120,8 @@ function scheduleTimers(): void {
   if (at >= timerAt) return;
   clearTimeout(timer);
   timerAt = at;
-  timer = setTimeout(fireTimers, Math.max(0, at - Date.now()));
+  // setTimeout takes at most 2^31-1 ms (~24.8 days; more fires at once): wake early and re-plan.
+  timer = setTimeout(fireTimers, Math.min(MAX_TIMEOUT_MS, Math.max(0, at - Date.now())));
 }
 function fireTimers(): void {
   timerAt = Infinity;
