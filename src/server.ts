@@ -95,8 +95,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         res.writeStatus('503 Service Unavailable').writeHeader('retry-after', '5').end('connection limit reached');
         return;
       }
-      // Against cross-site WebSocket hijacking: a browser always sends the page's Origin.
-      if (config.allowedOrigins && !config.allowedOrigins.includes(origin)) {
+      // Against cross-site WebSocket hijacking: browsers always send the page's Origin, so a
+      // foreign one is refused. No Origin at all is a non-browser client (which could claim any).
+      if (config.allowedOrigins && origin !== '' && !config.allowedOrigins.includes(origin)) {
         res.writeStatus('403 Forbidden').end('origin not allowed');
         return;
       }
