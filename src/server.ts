@@ -81,6 +81,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       const protocol = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
       if (edge.draining) {
+        metrics.upgradeRefused('draining');
         res.writeStatus('503 Service Unavailable').end('shutting down');
         return;
       }
@@ -88,16 +89,19 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       const ip = ipKey(res.getRemoteAddress());
       const wait = connectsByIp.take(ip, performance.now());
       if (wait > 0) {
+        metrics.upgradeRefused('rate');
         res.writeStatus('429 Too Many Requests').writeHeader('retry-after', String(Math.ceil(wait / 1000))).end('too many connections from this address');
         return;
       }
       if (connections.size >= limits.maxConnections) {
+        metrics.upgradeRefused('capacity');
         res.writeStatus('503 Service Unavailable').writeHeader('retry-after', '5').end('connection limit reached');
         return;
       }
       // Against cross-site WebSocket hijacking: browsers always send the page's Origin, so a
       // foreign one is refused. No Origin at all is a non-browser client (which could claim any).
       if (config.allowedOrigins && origin !== '' && !config.allowedOrigins.includes(origin)) {
+        metrics.upgradeRefused('origin');
         res.writeStatus('403 Forbidden').end('origin not allowed');
         return;
       }

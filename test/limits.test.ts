@@ -27,6 +27,8 @@ function upgrade(url: string, headers: Record<string, string> = {}): Promise<{ s
   });
 }
 
+const metricsText = async (url: string) => (await fetch(`${url}/metrics`)).text();
+
 async function outcomes(calls: Promise<unknown>[]): Promise<{ codes: Record<string, number>; errors: CartwireError[] }> {
   const codes: Record<string, number> = {};
   const errors: CartwireError[] = [];
@@ -92,6 +94,7 @@ test('per-IP upgrade rate: 429 with Retry-After beyond the burst, then recovers'
   assert.deepEqual(first.map((r) => r.status), [101, 101, 101]);
   const refused = await upgrade(srv.url);
   assert.deepEqual(refused, { status: 429, retryAfter: '1' });
+  assert.match(await metricsText(srv.url), /^cartwire_upgrades_refused_total\{reason="rate"\} 1$/m);
   await until(async () => (await upgrade(srv.url)).status === 101, { what: 'a new token (one per 500 ms)', timeoutMs: 3000 });
 });
 
@@ -101,6 +104,7 @@ test('max connections: 503 beyond the limit, a new connection once one closes', 
   for (let i = 0; i < 3; i++) open.push(await connect(srv.url));
   t.after(() => Promise.all(open.map((c) => c.close())));
   assert.equal((await upgrade(srv.url)).status, 503);
+  assert.match(await metricsText(srv.url), /^cartwire_upgrades_refused_total\{reason="capacity"\} 1$/m);
   assert.ok((await open[0].call('ping', {})).now > 0, 'the open ones keep working');
   await open.shift()!.close();
   await until(async () => (await upgrade(srv.url)).status === 101, { what: 'room for one more' });
@@ -114,6 +118,7 @@ test('ALLOWED_ORIGINS refuses a foreign Origin at upgrade (403) and lets listed 
   assert.equal((await upgrade(srv.url, { origin: 'https://shop.example' })).status, 101);
   assert.equal((await upgrade(srv.url, { origin: 'https://admin.shop.example' })).status, 101);
   assert.equal((await upgrade(srv.url)).status, 101, 'no Origin: not a browser');
+  assert.match(await metricsText(srv.url), /^cartwire_upgrades_refused_total\{reason="origin"\} 3$/m);
   const open = await startTestServer(t);
   assert.equal((await upgrade(open.url, { origin: 'https://evil.example' })).status, 101, 'unset: every origin');
 });
