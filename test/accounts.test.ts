@@ -94,6 +94,26 @@ test('an unknown email and a wrong password take about as long (the dummy hash)'
   assert.ok(ratio > 0.5 && ratio < 2, `unknown ${median(unknown).toFixed(1)} ms vs wrong ${median(wrong).toFixed(1)} ms`);
 });
 
+test('argon2id runs off the event loop: eight logins in one frame do not stall it', async (t) => {
+  const srv = await startTestServer(t); // in this process: its event loop is ours
+  const { c } = await register(srv.url, 'loop@example.com');
+  t.after(() => c.close());
+  const t0 = performance.now();
+  await c.call('auth.login', { email: 'loop@example.com', password: 'wrong password' }).catch(() => undefined);
+  const one = performance.now() - t0;
+  let maxGap = 0;
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    maxGap = Math.max(maxGap, now - last);
+    last = now;
+  }, 1);
+  // One frame: were hashing synchronous, the eight would run back to back inside one callback.
+  await Promise.allSettled(Array.from({ length: 8 }, () => c.call('auth.login', { email: 'loop@example.com', password: 'wrong password' })));
+  clearInterval(timer);
+  assert.ok(maxGap < Math.max(4 * one, 40), `the event loop stalled ${maxGap.toFixed(1)} ms (one login takes ${one.toFixed(1)} ms)`);
+});
+
 test('a guest cart merges into the account at login: quantities add up, prices are refreshed, the guest cart is emptied, once', async (t) => {
   const srv = await startTestServer(t);
   const admin = await connectAdmin(srv.url);
