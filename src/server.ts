@@ -142,15 +142,25 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   );
   const port = uws.us_socket_local_port(listenSocket);
 
-  await pool.start(
-    {
-      dataDir: config.dataDir, synchronous: config.synchronous, snapshotEvery: config.snapshotEvery,
-      sweepIntervalMs: config.sweepIntervalMs, passivateAfterMs: config.passivateAfterMs, failCommitsFor: config.faultFailCommitsFor,
-      checkpointRows: config.checkpointRows, checkpointIntervalMs: config.checkpointIntervalMs,
-    },
-  );
-  if (config.seedDemo && catalog.productCount === 0) await seedDemo(pool);
+  try {
+    await pool.start(
+      {
+        dataDir: config.dataDir, synchronous: config.synchronous, snapshotEvery: config.snapshotEvery,
+        sweepIntervalMs: config.sweepIntervalMs, passivateAfterMs: config.passivateAfterMs, failCommitsFor: config.faultFailCommitsFor,
+        checkpointRows: config.checkpointRows, checkpointIntervalMs: config.checkpointIntervalMs,
+      },
+    );
+    if (config.seedDemo) await seedDemo(pool, catalog, config.maxShardBacklog);
+  } catch (err) {
+    // Do not leave worker threads and the port behind: the caller may be a test runner.
+    uws.us_listen_socket_close(listenSocket);
+    await pool.terminate();
+    users.close();
+    (app as TemplatedApp & { close(): void }).close();
+    throw err;
+  }
   ready = true;
+  edge.starting = false;
 
   let closing: Promise<void> | undefined;
   return {
@@ -174,20 +184,28 @@ function defaultFatal(message: string): never {
   process.exit(70);
 }
 
-/** First start with SEED_DEMO=1: the demo products and their stock, through the normal actor path. */
-async function seedDemo(pool: ShardPool): Promise<void> {
+/**
+ * SEED_DEMO=1: the demo products and their stock, through the normal actor path, until it has
+ * completed once. Every step is idempotent (stock is set with `adjustment`, products are
+ * upserted) and the last product is written last, so a start that died half-way seeds again.
+ */
+async function seedDemo(pool: ShardPool, catalog: CatalogView, maxBacklog: number): Promise<void> {
   const items = demoCatalog();
+  if (catalog.product(items[items.length - 1].product.productId, true)) return;
+  // In chunks no larger than the shard backlog limit: more at once would be refused as OVERLOADED.
+  const stock = items.flatMap((i) => i.stock);
+  for (let i = 0; i < stock.length; i += maxBacklog) {
+    const results = await Promise.all(
+      stock.slice(i, i + maxBacklog).map(({ sku, qty }) =>
+        pool.call(skuKey(sku), { type: 'adjust', txType: 'adjustment', qty, reason: 'demo catalog', warehouse: 'main' } as { type: string }),
+      ),
+    );
+    const failed = results.flatMap((r, j) => (r.ok ? [] : [`${stock[i + j].sku} (${r.error?.code})`]));
+    // Products without their stock would look ready: stop the start instead.
+    if (failed.length > 0) throw new Error(`demo catalog stock not stored for ${failed.join(', ')}`);
+  }
   for (const { product } of items) {
     const r = await pool.call(CATALOG_KEY, { type: 'upsert', product } as { type: string });
     if (!r.ok) throw new Error(`demo catalog: ${product.productId}: ${r.error?.message}`);
   }
-  const results = await Promise.all(
-    items.flatMap(({ stock }) =>
-      stock.map(({ sku, qty }) =>
-        pool.call(skuKey(sku), { type: 'adjust', txType: 'purchase', qty, reason: 'demo catalog', warehouse: 'main' } as { type: string }),
-      ),
-    ),
-  );
-  const failed = results.find((r) => !r.ok);
-  if (failed) throw new Error(`demo catalog stock: ${failed.error?.message}`);
 }

@@ -38,9 +38,14 @@ const SUBSCRIPTION_OPS: ReadonlyMap<string, { read: OpName; subscribe: boolean }
   ['inventory.subscribe', { read: 'inventory.get', subscribe: true }],
   ['inventory.unsubscribe', { read: 'inventory.get', subscribe: false }],
 ] as const);
+/** Ops answered before the shards are ready: they touch neither shards nor the catalog view. */
+const STARTUP_OPS: ReadonlySet<string> = new Set(['ping', 'auth.guest', 'auth.login', 'auth.resume']);
 
 function describe(validator: CompiledOp['validator'], args: unknown): string {
   for (const e of validator.Errors(args)) {
+    // An extra field first fails its `additionalProperties: false` sub-schema ("schema is false");
+    // the additionalProperties error right after it is the one that names the field.
+    if (e.keyword === 'boolean' && e.schemaPath.endsWith('/additionalProperties')) continue;
     const where = e.instancePath ? `args${e.instancePath.replaceAll('/', '.')}` : 'args';
     const extra = (e.params as { additionalProperties?: string[] }).additionalProperties;
     return extra ? `${where} has unknown field ${extra.join(', ')}` : `${where} ${e.message}`;
@@ -63,6 +68,11 @@ export class Edge {
   draining = false;
   /** Connections following the admin feed; the shards produce it only while this is above 0. */
   private adminSubscribers = 0;
+  /**
+   * True until every shard has recovered and the catalog view is loaded: the port already
+   * accepts connections, but until then the view would answer NOT_FOUND for existing skus.
+   */
+  starting = true;
 
   constructor(private readonly d: EdgeDeps) {}
 
@@ -154,10 +164,14 @@ export class Edge {
     const who = conn.identity;
     const role = op.spec.role;
     if (role !== 'anonymous') {
-      if (!who) return this.error(conn, id, id, 'UNAUTHENTICATED', `${op.name} needs a signed-in connection (auth.guest, auth.login or auth.resume)`, undefined, op.index);
-      if (role === 'admin' && who.role !== 'admin') return this.error(conn, id, id, 'FORBIDDEN', `${op.name} is for admins`, undefined, op.index);
+      // PROTOCOL.md lets anonymous connections call catalog.*: an admin one among them is FORBIDDEN, not UNAUTHENTICATED.
+      if (!who && !op.name.startsWith('catalog.')) {
+        return this.error(conn, id, id, 'UNAUTHENTICATED', `${op.name} needs a signed-in connection (auth.guest, auth.login or auth.resume)`, undefined, op.index);
+      }
+      if (role === 'admin' && who?.role !== 'admin') return this.error(conn, id, id, 'FORBIDDEN', `${op.name} is for admins`, undefined, op.index);
     }
     if (this.draining) return this.error(conn, id, id, 'OVERLOADED', 'the server is shutting down', undefined, op.index);
+    if (this.starting && !STARTUP_OPS.has(op.name)) return this.error(conn, id, id, 'OVERLOADED', 'the server is starting; retry', undefined, op.index);
     if (op.spec.actor === 'edge') return this.edgeOp(conn, id, op, args as Record<string, unknown>);
     const sub = SUBSCRIPTION_OPS.get(op.name);
     if (sub) return this.subscription(conn, id, op, sub.read, sub.subscribe, args);

@@ -259,6 +259,12 @@ export class ShardPool {
     );
   }
 
+  /** Stops the workers at once, without draining (a start that failed half-way). */
+  async terminate(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+
   /** Total requests sent to shards and not yet answered (mailbox depth). */
   depth(shard: number): number {
     return this.backlog[shard] + this.queued[shard].ids.length;

@@ -55,6 +55,8 @@ export class ShardRuntime {
   private readonly timers = new TimerQueue();
   private readonly writes = new BatchWrites();
   private readonly touched = new Set<Cell>();
+  /** Timers taken by dueTimers: gone from the queue, but their durable row stays until rewritten. */
+  private readonly fired = new Map<string, number>();
   private changedProducts: ProductView[] | null = null;
   private lastOutcome = 0;
   /** Subscriptions per actor key (connections on the main thread): changes of these are pushed. */
@@ -135,6 +137,7 @@ export class ShardRuntime {
     this.batchWatches.length = 0;
     this.writes.clear();
     this.touched.clear();
+    this.fired.clear();
     return batches.map((reqs, b) => ({
       frames: failed ? reqs.map((r) => encodeError(r.id, 'INTERNAL', 'the change could not be stored; nothing was applied')) : framesPerBatch[b],
       outcomes: failed ? new Uint8Array(reqs.length).fill(INTERNAL_OUTCOME) : outcomesPerBatch[b],
@@ -173,10 +176,11 @@ export class ShardRuntime {
     }
     const events = decision.events;
     if (events.length > 0) {
-      // An apply that throws is a bug: it propagates and fails the whole batch (runBatches).
+      // An apply that throws is a bug: it propagates and fails the whole batch (runBatches),
+      // which reloads every touched actor from disk, this half-applied one included.
+      this.touched.add(cell);
       for (const e of events) cell.state = type.apply(cell.state, e);
       this.writes.appendEvents(cell.key, ++cell.seq, events);
-      this.touched.add(cell);
       if (type.kind === 'catalog') this.noteProducts(events as CatalogEvent[]);
       if (type.pushName && this.watched.has(cell.key)) this.stagePush(cell.key, encodePush(type.pushName, type.view(cell.state, GET)));
       if (type.kind === 'sku' && this.adminWatch) this.checkLowStock(cell.state as Sku, before);
@@ -245,7 +249,7 @@ export class ShardRuntime {
       const t = cell.type;
       if (t.nextTimer) {
         const due = t.nextTimer(cell.state);
-        if (due !== this.timers.dueOf(cell.key)) this.writes.timers.push({ actor: cell.key, due });
+        if (due !== this.timers.dueOf(cell.key) || this.fired.has(cell.key)) this.writes.timers.push({ actor: cell.key, due });
       }
       if (t.kind === 'sku') {
         const s = cell.state as Sku;
@@ -253,6 +257,11 @@ export class ShardRuntime {
         this.writes.stock.push({ sku: s.sku, available: available(s) });
       }
       if (cell.seq - cell.snapSeq >= this.opts.snapshotEvery) this.stageSnapshot(cell);
+    }
+    // A fired timer whose command changed nothing (a row left stale): rewrite it from the state.
+    for (const key of this.fired.keys()) {
+      const cell = this.actors.get(key);
+      if (cell?.type.nextTimer && !this.touched.has(cell)) this.writes.timers.push({ actor: key, due: cell.type.nextTimer(cell.state) });
     }
     return stock;
   }
@@ -275,12 +284,19 @@ export class ShardRuntime {
       this.actors.delete(cell.key);
       this.journal.markUnindexed(cell.key);
     }
+    // Their rows were not rewritten: the timers are still due, or the holds would stay stranded.
+    for (const [key, at] of this.fired) this.timers.set(key, at);
     this.changedProducts = null;
   }
 
   /** Actor keys whose timers are due, and the time of the next one. */
   dueTimers(now: number): string[] {
-    return this.timers.takeDue(now);
+    const keys: string[] = [];
+    for (const { key, at } of this.timers.takeDue(now)) {
+      this.fired.set(key, at);
+      keys.push(key);
+    }
+    return keys;
   }
 
   nextTimerAt(): number | undefined {

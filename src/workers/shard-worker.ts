@@ -109,9 +109,14 @@ port.on('message', (first: ToShard) => {
 // Durable timers (hold expiry): due actors get a `timer` command through the normal batch path.
 let timer: NodeJS.Timeout | undefined;
 let timerAt = Infinity;
+/** After a timer batch that could not commit, its timers are due again: retry, but not in a spin. */
+const TIMER_RETRY_MS = 1000;
+let retryAt = 0;
 function scheduleTimers(): void {
-  const at = runtime.nextTimerAt();
-  if (at === undefined || at >= timerAt) return;
+  const next = runtime.nextTimerAt();
+  if (next === undefined) return;
+  const at = Math.max(next, retryAt);
+  if (at >= timerAt) return;
   clearTimeout(timer);
   timerAt = at;
   timer = setTimeout(fireTimers, Math.max(0, at - Date.now()));
@@ -121,6 +126,7 @@ function fireTimers(): void {
   const keys = runtime.dueTimers(Date.now());
   if (keys.length > 0) {
     const out = runtime.runBatches([keys.map((key) => ({ id: 0, key, cmd: { type: 'timer' } }))]);
+    if (out[0].outcomes.some((o) => o !== 0)) retryAt = Date.now() + TIMER_RETRY_MS;
     // batch -1: nobody waits for these frames; the edge only takes the view updates.
     sendReplies(-1, out[0], true);
   }

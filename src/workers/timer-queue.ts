@@ -29,16 +29,16 @@ export class TimerQueue {
     return this.heap.length ? this.heap[0].at : undefined;
   }
 
-  /** Removes and returns the keys due at or before `now` (each once). */
-  takeDue(now: number): string[] {
-    const keys: string[] = [];
+  /** Removes and returns the timers due at or before `now` (each once). */
+  takeDue(now: number): { key: string; at: number }[] {
+    const taken: { key: string; at: number }[] = [];
     for (;;) {
       this.dropStale();
       const top = this.heap[0];
-      if (!top || top.at > now) return keys;
+      if (!top || top.at > now) return taken;
       this.pop();
       this.due.delete(top.key);
-      keys.push(top.key);
+      taken.push(top);
     }
   }
 
