@@ -38,8 +38,11 @@ const SUBSCRIPTION_OPS: ReadonlyMap<string, { read: OpName; subscribe: boolean }
   ['inventory.subscribe', { read: 'inventory.get', subscribe: true }],
   ['inventory.unsubscribe', { read: 'inventory.get', subscribe: false }],
 ] as const);
-/** Ops answered before the shards are ready: they touch neither shards nor the catalog view. */
-const STARTUP_OPS: ReadonlySet<string> = new Set(['ping', 'auth.guest', 'auth.login', 'auth.resume']);
+/**
+ * Ops answered before the shards are ready: they touch neither shards nor the catalog view (a
+ * sign-in that would merge a guest cart is refused in edgeOp).
+ */
+const STARTUP_OPS: ReadonlySet<string> = new Set(['ping', 'auth.guest', 'auth.register', 'auth.login', 'auth.resume']);
 
 function describe(validator: CompiledOp['validator'], args: unknown): string {
   for (const e of validator.Errors(args)) {
@@ -248,6 +251,8 @@ export class Edge {
         // The guest this connection was (its cart merges into the account), read now: the
         // identity in force when the request arrived.
         const guestId = conn.identity?.role === 'guest' ? conn.identity.userId : undefined;
+        // A guest cart merges through the shards, which may still be recovering it.
+        if (guestId !== undefined && this.starting) return fail('OVERLOADED', 'the server is starting; retry');
         const from = { ip: conn.ip, via: 'ws' as const, ...(guestId === undefined ? {} : { guestId }) };
         const accounts = this.d.accounts;
         const run = op.name === 'auth.login' ? accounts.login(args as OpArgs<'auth.login'>, from) : accounts.register(args as OpArgs<'auth.register'>, from);
