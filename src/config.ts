@@ -124,12 +124,15 @@ function resolveLimits(env: Env): LimitsConfig {
   const idleTimeoutSec = int(env, 'IDLE_TIMEOUT_SEC', 120, 0, 960);
   // uWS counts idle time in 4 s ticks and refuses timeouts under 8 s.
   if (idleTimeoutSec > 0 && idleTimeoutSec < 8) throw new ConfigError(`IDLE_TIMEOUT_SEC must be 0 or 8..960, got "${env.IDLE_TIMEOUT_SEC}"`);
+  const ipConnectsPerSec = int(env, 'IP_CONNECTS_PER_SEC', 1_000, 0);
+  const connRequestsPerSec = int(env, 'CONN_REQUESTS_PER_SEC', 20_000, 0);
   return {
     maxConnections: int(env, 'MAX_CONNECTIONS', 20_000, 1),
-    ipConnectsPerSec: int(env, 'IP_CONNECTS_PER_SEC', 1_000, 0),
-    ipConnectsBurst: int(env, 'IP_CONNECTS_BURST', 10_000, 1),
-    connRequestsPerSec: int(env, 'CONN_REQUESTS_PER_SEC', 20_000, 0),
-    connRequestsBurst: int(env, 'CONN_REQUESTS_BURST', 20_000, 1),
+    ipConnectsPerSec,
+    // Bursts follow their rate unless set: ten seconds of upgrades, one second of requests.
+    ipConnectsBurst: int(env, 'IP_CONNECTS_BURST', Math.max(1, 10 * ipConnectsPerSec), 1),
+    connRequestsPerSec,
+    connRequestsBurst: int(env, 'CONN_REQUESTS_BURST', Math.max(1, connRequestsPerSec), 1),
     connMaxInflight: int(env, 'CONN_MAX_INFLIGHT', 4_096, 1),
     authIpAttempts: int(env, 'AUTH_IP_ATTEMPTS', 300, 0),
     authIpWindowSec: int(env, 'AUTH_IP_WINDOW_SEC', 60, 1),

@@ -44,6 +44,8 @@ test('limit settings are validated and default to values a benchmark from one ho
   const d = resolveConfig({}).limits;
   assert.ok(d.connRequestsPerSec >= 20_000 && d.connMaxInflight >= 256 && d.maxConnections >= 10_000 && d.ipConnectsBurst >= 10_000, JSON.stringify(d));
   assert.equal(d.idleTimeoutSec, 120);
+  const tight = resolveConfig({ CONN_REQUESTS_PER_SEC: '50', IP_CONNECTS_PER_SEC: '3' }).limits;
+  assert.deepEqual([tight.connRequestsBurst, tight.ipConnectsBurst], [50, 30], 'bursts follow their rate unless set');
   const cases: [Record<string, string>, RegExp][] = [
     [{ CONN_REQUESTS_PER_SEC: 'lots' }, /^CONN_REQUESTS_PER_SEC must be a non-negative integer, got "lots"$/],
     [{ CONN_REQUESTS_BURST: '0' }, /CONN_REQUESTS_BURST must be a positive integer/],
