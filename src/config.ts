@@ -22,8 +22,31 @@ export interface Config {
   checkpointIntervalMs: number;
   sweepIntervalMs: number;
   tokenTtlSeconds: number;
+  /** Abuse limits (docs/protocol.md "Limits"); a rate of 0 turns that limit off. */
+  limits: LimitsConfig;
   /** Fault injection for tests: every group commit touching this actor key fails. */
   faultFailCommitsFor: string | undefined;
+}
+
+export interface LimitsConfig {
+  /** Open WebSocket connections in total; upgrades beyond get HTTP 503. */
+  maxConnections: number;
+  /** WebSocket upgrades per second per client IP (IPv6: per /64), and the burst; beyond: HTTP 429. */
+  ipConnectsPerSec: number;
+  ipConnectsBurst: number;
+  /** Requests per second per connection, and the burst; beyond: RATE_LIMITED. */
+  connRequestsPerSec: number;
+  connRequestsBurst: number;
+  /** Requests of one connection waiting for their answer; beyond: LIMIT_EXCEEDED. */
+  connMaxInflight: number;
+  /** auth.login/auth.register attempts per client IP per window (every attempt counts). */
+  authIpAttempts: number;
+  authIpWindowSec: number;
+  /** Failed (or still running) login/register attempts per email per window. */
+  authEmailAttempts: number;
+  authEmailWindowSec: number;
+  /** Seconds without traffic (pings answered count as traffic) before a WebSocket is closed; 0: never. */
+  idleTimeoutSec: number;
 }
 
 export class ConfigError extends Error {
@@ -88,6 +111,33 @@ export function resolveConfig(env: Env = process.env): Config {
     checkpointIntervalMs: int(env, 'CHECKPOINT_INTERVAL_MS', 60_000, 1),
     sweepIntervalMs: int(env, 'SWEEP_INTERVAL_MS', 5_000, 10),
     tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 24 * 3600, 1),
+    limits: resolveLimits(env),
     faultFailCommitsFor: env.FAULT_FAIL_COMMITS_FOR || undefined,
+  };
+}
+
+/**
+ * Defaults are generous: a benchmark from one host (64 connections x 16 in flight, ~100k
+ * requests/s, 10,000 idle connections) is not limited by them. Tighten them for the internet.
+ */
+function resolveLimits(env: Env): LimitsConfig {
+  const idleTimeoutSec = int(env, 'IDLE_TIMEOUT_SEC', 120, 0, 960);
+  // uWS counts idle time in 4 s ticks and refuses timeouts under 8 s.
+  if (idleTimeoutSec > 0 && idleTimeoutSec < 8) throw new ConfigError(`IDLE_TIMEOUT_SEC must be 0 or 8..960, got "${env.IDLE_TIMEOUT_SEC}"`);
+  const ipConnectsPerSec = int(env, 'IP_CONNECTS_PER_SEC', 1_000, 0);
+  const connRequestsPerSec = int(env, 'CONN_REQUESTS_PER_SEC', 20_000, 0);
+  return {
+    maxConnections: int(env, 'MAX_CONNECTIONS', 20_000, 1),
+    ipConnectsPerSec,
+    // Bursts follow their rate unless set: ten seconds of upgrades, one second of requests.
+    ipConnectsBurst: int(env, 'IP_CONNECTS_BURST', Math.max(1, 10 * ipConnectsPerSec), 1),
+    connRequestsPerSec,
+    connRequestsBurst: int(env, 'CONN_REQUESTS_BURST', Math.max(1, connRequestsPerSec), 1),
+    connMaxInflight: int(env, 'CONN_MAX_INFLIGHT', 4_096, 1),
+    authIpAttempts: int(env, 'AUTH_IP_ATTEMPTS', 300, 0),
+    authIpWindowSec: int(env, 'AUTH_IP_WINDOW_SEC', 60, 1),
+    authEmailAttempts: int(env, 'AUTH_EMAIL_ATTEMPTS', 10, 0),
+    authEmailWindowSec: int(env, 'AUTH_EMAIL_WINDOW_SEC', 900, 1),
+    idleTimeoutSec,
   };
 }

@@ -6,6 +6,8 @@ import { ShardPool } from './workers/shard-pool.js';
 import { CatalogView } from './transport/catalog-view.js';
 import { Metrics } from './transport/metrics.js';
 import { Auth } from './transport/auth.js';
+import { Accounts } from './transport/accounts.js';
+import { KeyedLimiter, TokenBucket, ipKey } from './transport/rate-limit.js';
 import { Edge } from './transport/edge.js';
 import { Connection, type SocketData } from './transport/connection.js';
 import { mountHttpRoutes } from './transport/http-routes.js';
@@ -56,15 +58,18 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     onFatal: (message) => (opts.onFatal ?? defaultFatal)(message),
   });
   const metrics = new Metrics(config.shards, (s) => pool.depth(s));
-  const edge = new Edge({ pool, catalog, auth, metrics });
+  const limits = config.limits;
+  const accounts = new Accounts({ auth, pool, catalog, limits, publish: (topic, frame) => app.publish(topic, frame, true) });
+  const edge = new Edge({ pool, catalog, auth, accounts, metrics, maxInflight: limits.connMaxInflight });
   const connections = new Set<Connection>();
+  const connectsByIp = new KeyedLimiter({ capacity: limits.ipConnectsBurst, ratePerSec: limits.ipConnectsPerSec });
   let ready = false;
 
   const app: TemplatedApp = uws.App();
   app.ws<SocketData>('/ws', {
     compression: uws.DISABLED,
     maxPayloadLength: UWS_MAX_PAYLOAD,
-    idleTimeout: 120,
+    idleTimeout: limits.idleTimeoutSec,
     sendPingsAutomatically: true,
     // Slow consumers: a connection with more than this unsent (replies and pushes it does not
     // read) is closed, so one stalled client cannot grow the server's memory.
@@ -76,15 +81,32 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       const protocol = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
       if (edge.draining) {
+        metrics.upgradeRefused('draining');
         res.writeStatus('503 Service Unavailable').end('shutting down');
         return;
       }
-      if (config.allowedOrigins && !config.allowedOrigins.includes(origin)) {
+      // Refusals are plain HTTP answers before the upgrade: nothing is allocated for them.
+      const ip = ipKey(res.getRemoteAddress());
+      const wait = connectsByIp.take(ip, performance.now());
+      if (wait > 0) {
+        metrics.upgradeRefused('rate');
+        res.writeStatus('429 Too Many Requests').writeHeader('retry-after', String(Math.ceil(wait / 1000))).end('too many connections from this address');
+        return;
+      }
+      if (connections.size >= limits.maxConnections) {
+        metrics.upgradeRefused('capacity');
+        res.writeStatus('503 Service Unavailable').writeHeader('retry-after', '5').end('connection limit reached');
+        return;
+      }
+      // Against cross-site WebSocket hijacking: browsers always send the page's Origin, so a
+      // foreign one is refused. No Origin at all is a non-browser client (which could claim any).
+      if (config.allowedOrigins && origin !== '' && !config.allowedOrigins.includes(origin)) {
+        metrics.upgradeRefused('origin');
         res.writeStatus('403 Forbidden').end('origin not allowed');
         return;
       }
-      const ip = Buffer.from(res.getRemoteAddressAsText()).toString();
-      res.upgrade<SocketData>({ conn: new Connection(ip) }, key, protocol, extensions, context);
+      const rate = limits.connRequestsPerSec > 0 ? new TokenBucket(limits.connRequestsBurst, limits.connRequestsPerSec, performance.now()) : undefined;
+      res.upgrade<SocketData>({ conn: new Connection(ip, rate) }, key, protocol, extensions, context);
     },
     open: (ws) => {
       const conn = ws.getUserData().conn;
@@ -113,7 +135,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       metrics.connections.dec();
     },
   });
-  mountHttpRoutes(app, { pool, auth, metrics, isReady: () => ready });
+  mountHttpRoutes(app, { pool, auth, accounts, metrics, isReady: () => ready });
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) =>
     app.listen(config.host, config.port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${config.host}:${config.port}`)))),

@@ -20,7 +20,20 @@ export interface Cart {
   currency: string;
   items: CartLine[];
   updatedAt: number;
+  /** The last guest carts merged in (absent until the first merge): what makes a merge idempotent. */
+  merges?: MergeRecord[];
 }
+
+/** A guest cart merged into this one: its id, the version merged and its quantities then. */
+export interface MergeRecord {
+  guestId: string;
+  guestVersion: number;
+  /** [sku, qty] of the guest cart at that version (pairs, not an object: a sku may be "__proto__"). */
+  guestQty: [string, number][];
+}
+
+/** Guest merges remembered per cart; a retry comes right after a crash, never 4 logins later. */
+const MERGES_KEPT = 4;
 
 /** Catalog facts about a sku at the moment of the command. */
 export interface ItemInfo {
@@ -32,17 +45,30 @@ export interface ItemInfo {
   available: number;
 }
 
+/** A line of a guest cart to merge, with fresh catalog facts (none: the sku left the catalog). */
+export interface MergeLine {
+  sku: string;
+  qty: number;
+  item?: ItemInfo;
+}
+
 export type CartCommand =
   | { type: 'get' }
   | { type: 'add'; sku: string; qty: number; item: ItemInfo }
   | { type: 'setQty'; sku: string; qty: number; item?: ItemInfo }
   | { type: 'remove'; sku: string }
-  | { type: 'clear' };
+  /** `ifVersion`: clear only at that version (the guest side of a merge). */
+  | { type: 'clear'; ifVersion?: number; mergedInto?: string }
+  /** The guest cart `guestId` at `guestVersion` merges into this one (login/register). */
+  | { type: 'merge'; guestId: string; guestVersion: number; lines: MergeLine[] };
+
+type LineFacts = Pick<CartLine, 'sku' | 'productId' | 'name' | 'qty' | 'unitPrice'>;
 
 export type CartEvent =
   | { type: 'line_set'; sku: string; productId: string; name: string; qty: number; unitPrice: number; currency: string; at: number }
   | { type: 'line_removed'; sku: string; at: number }
-  | { type: 'cleared'; at: number };
+  | { type: 'cleared'; at: number; mergedInto?: string }
+  | ({ type: 'merged'; lines: LineFacts[]; currency: string; at: number } & MergeRecord);
 
 function lineIndex(cart: Cart, sku: string): number {
   const items = cart.items;
@@ -88,20 +114,59 @@ export function decide(cart: Cart, c: CartCommand, now: number): Decision<CartEv
     case 'remove':
       return lineIndex(cart, c.sku) < 0 ? unchanged() : accept([{ type: 'line_removed', sku: c.sku, at: now }]);
     case 'clear':
-      return cart.items.length === 0 ? unchanged() : accept([{ type: 'cleared', at: now }]);
+      if (cart.items.length === 0 || (c.ifVersion !== undefined && c.ifVersion !== cart.version)) return unchanged();
+      return accept([c.mergedInto === undefined ? { type: 'cleared', at: now } : { type: 'cleared', at: now, mergedInto: c.mergedInto }]);
+    case 'merge':
+      return merge(cart, c, now);
   }
+}
+
+/**
+ * A guest cart merges in: quantities of the same sku add up, within the limits (999 per line,
+ * 100 lines, the available stock, the cart's currency), at today's catalog price. Lines that do
+ * not fit are left out. The merge is one event that also records the guest id, version and
+ * quantities, so the same merge sent twice (a retry after a crash) adds nothing, and a later
+ * merge of the same guest adds only what its cart gained since.
+ */
+function merge(cart: Cart, c: Extract<CartCommand, { type: 'merge' }>, now: number): Decision<CartEvent> {
+  const prior = cart.merges?.find((m) => m.guestId === c.guestId);
+  if (prior && prior.guestVersion >= c.guestVersion) return unchanged();
+  const before = new Map(prior?.guestQty);
+  let currency = cart.items.length > 0 ? cart.currency : undefined;
+  let lineCount = cart.items.length;
+  const lines: LineFacts[] = [];
+  for (const l of c.lines) {
+    const add = l.qty - (before.get(l.sku) ?? 0);
+    const item = l.item;
+    if (add <= 0 || !item || (currency !== undefined && item.currency !== currency)) continue;
+    const line = cart.items[lineIndex(cart, l.sku)] as CartLine | undefined;
+    if (!line && lineCount >= Limits.CART_MAX_LINES) continue;
+    const have = line ? line.qty : 0;
+    // Never below what the account already holds; never above the line limit or the stock.
+    const qty = Math.max(have, Math.min(have + add, Limits.LINE_MAX_QTY, item.available));
+    if (qty === 0 || (line && line.qty === qty && line.unitPrice === item.unitPrice && line.name === item.name)) continue;
+    if (!line) lineCount++;
+    currency ??= item.currency;
+    lines.push({ sku: l.sku, productId: item.productId, name: item.name, qty, unitPrice: item.unitPrice });
+  }
+  if (lines.length === 0) return unchanged();
+  const guestQty = c.lines.map((l): [string, number] => [l.sku, l.qty]);
+  return accept([{ type: 'merged', guestId: c.guestId, guestVersion: c.guestVersion, guestQty, lines, currency: currency!, at: now }]);
+}
+
+function setLineFacts(cart: Cart, l: LineFacts): void {
+  const i = lineIndex(cart, l.sku);
+  const line: CartLine = { sku: shared(l.sku), productId: shared(l.productId), name: shared(l.name), qty: l.qty, unitPrice: l.unitPrice };
+  if (i < 0) cart.items.push(line);
+  else cart.items[i] = line;
 }
 
 export function apply(cart: Cart, e: CartEvent): Cart {
   switch (e.type) {
-    case 'line_set': {
-      const i = lineIndex(cart, e.sku);
-      const line: CartLine = { sku: shared(e.sku), productId: shared(e.productId), name: shared(e.name), qty: e.qty, unitPrice: e.unitPrice };
-      if (i < 0) cart.items.push(line);
-      else cart.items[i] = line;
+    case 'line_set':
+      setLineFacts(cart, e);
       cart.currency = shared(e.currency);
       break;
-    }
     case 'line_removed': {
       const i = lineIndex(cart, e.sku);
       if (i >= 0) cart.items.splice(i, 1);
@@ -110,6 +175,14 @@ export function apply(cart: Cart, e: CartEvent): Cart {
     case 'cleared':
       cart.items = [];
       break;
+    case 'merged': {
+      for (const l of e.lines) setLineFacts(cart, l);
+      cart.currency = shared(e.currency);
+      const kept = (cart.merges ?? []).filter((m) => m.guestId !== e.guestId).slice(-(MERGES_KEPT - 1));
+      kept.push({ guestId: e.guestId, guestVersion: e.guestVersion, guestQty: e.guestQty });
+      cart.merges = kept;
+      break;
+    }
   }
   cart.version++;
   cart.updatedAt = e.at;
@@ -163,6 +236,7 @@ export const CartActor: ActorType<Cart, CartCommand, CartEvent> = {
     for (const l of d.items) apply(cart, { type: 'line_set', ...l, currency: d.currency, at: d.updatedAt });
     cart.version = d.version;
     cart.updatedAt = d.updatedAt;
+    if (d.merges) cart.merges = d.merges;
     return cart;
   },
 };

@@ -1,5 +1,6 @@
 // Accounts and server secrets in DATA_DIR/system.db (main thread; touched only by auth calls,
-// never on the cart or inventory hot path).
+// never on the cart or inventory hot path). Emails are stored normalized (trimmed, lowercased)
+// under a UNIQUE constraint; an insert is durable when it returns (synchronous=FULL by default).
 import Database from 'better-sqlite3';
 import { mkdirSync, readFileSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -45,6 +46,17 @@ export class UserStore {
 
   insert(row: UserRow): void {
     this.insertUser.run({ ...row, email: normalizeEmail(row.email) });
+  }
+
+  /** Inserts a user (committed on return); false when the email is taken. */
+  tryInsert(row: UserRow): boolean {
+    try {
+      this.insert(row);
+      return true;
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return false;
+      throw err;
+    }
   }
 
   close(): void {

@@ -40,6 +40,10 @@ export const Limits = {
   LINE_MAX_QTY: 999,
   /** Topics one connection may be subscribed to at once (LIMIT_EXCEEDED beyond). */
   SUBSCRIPTIONS_PER_CONNECTION: 100,
+  /** Password length at auth.register, in UTF-16 code units (JS string length). */
+  PASSWORD_MIN_LENGTH: 8,
+  PASSWORD_MAX_LENGTH: 1024,
+  NAME_MAX_LENGTH: 200,
 } as const;
 
 export interface WireError {

@@ -24,7 +24,8 @@ export interface OpSpec {
 export const Ops = {
   ping: { role: 'anonymous', actor: 'edge', writes: false, summary: 'Server time; the transport ceiling.' },
   'auth.guest': { role: 'anonymous', actor: 'edge', writes: false, summary: 'A new guest identity and its token.' },
-  'auth.login': { role: 'anonymous', actor: 'edge', writes: false, summary: 'Sign in with email and password.' },
+  'auth.register': { role: 'anonymous', actor: 'edge', writes: true, summary: 'Create a customer account and sign in; a guest cart merges in.' },
+  'auth.login': { role: 'anonymous', actor: 'edge', writes: true, summary: 'Sign in with email and password; a guest cart merges in.' },
   'auth.resume': { role: 'anonymous', actor: 'edge', writes: false, summary: 'Authenticate this connection with a token.' },
   'catalog.upsert': { role: 'admin', actor: 'catalog', writes: true, summary: 'Create or replace a product.' },
   'catalog.get': { role: 'anonymous', actor: 'edge', writes: false, summary: 'A product with live availability.' },
@@ -55,6 +56,7 @@ export interface AuthResult {
 export interface OpResults {
   ping: { now: number };
   'auth.guest': AuthResult;
+  'auth.register': AuthResult;
   'auth.login': AuthResult;
   'auth.resume': { userId: string; role: Role };
   'catalog.upsert': ProductView;

@@ -13,7 +13,9 @@ export const QtyOrZero = Type.Integer({ minimum: 0, maximum: Limits.LINE_MAX_QTY
 /** Money: integer minor units. Capped so that 100 lines x 999 x price stays an exact double. */
 export const Money = Type.Integer({ minimum: 0, maximum: 1_000_000_000 });
 export const Currency = Type.String({ pattern: '^[A-Z]{3}$' });
-export const Email = Type.String({ minLength: 3, maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+$' });
+/** Surrounding whitespace is allowed: the server trims and lowercases emails before use. */
+export const Email = Type.String({ minLength: 3, maxLength: 254, pattern: '^\\s*[^\\s@]+@[^\\s@]+\\s*$' });
+export const Password = Type.String({ minLength: Limits.PASSWORD_MIN_LENGTH, maxLength: Limits.PASSWORD_MAX_LENGTH });
 export const Attributes = Type.Record(Type.String({ pattern: '^.{1,64}$' }), Type.String({ maxLength: 256 }), {
   maxProperties: 32,
 });
@@ -42,7 +44,12 @@ export type InventoryTxType = Static<typeof InventoryTxType>;
 export const Args = {
   ping: Empty,
   'auth.guest': Empty,
-  'auth.login': Type.Object({ email: Email, password: Type.String({ minLength: 1, maxLength: 1024 }) }, strict),
+  'auth.register': Type.Object(
+    { email: Email, password: Password, name: Type.Optional(Type.String({ minLength: 1, maxLength: Limits.NAME_MAX_LENGTH })) },
+    strict,
+  ),
+  // Any length up to the maximum: a short password is just a wrong one (same answer as any other).
+  'auth.login': Type.Object({ email: Email, password: Type.String({ minLength: 1, maxLength: Limits.PASSWORD_MAX_LENGTH }) }, strict),
   'auth.resume': Type.Object({ token: Type.String({ minLength: 1, maxLength: 4096 }) }, strict),
   'catalog.upsert': Type.Object(
     {

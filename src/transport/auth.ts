@@ -1,8 +1,8 @@
-// Identities at the edge: JWTs (jose, HS256 only), guest identities, and admin login against
-// the argon2id hash in system.db. The full account system (register, guest-cart merge, login
-// limits) builds on this.
+// Credentials and tokens: JWTs (jose, HS256 only), guest identities, and accounts whose
+// passwords are argon2id hashes in system.db. Limits, guest-cart merge and events are in
+// accounts.ts. Passwords are never logged, stored or echoed; only their hashes are kept.
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
-import { hash, verify } from '@node-rs/argon2';
+import { Algorithm, hash, verify } from '@node-rs/argon2';
 import { randomBytes } from 'node:crypto';
 import type { Role, AuthResult } from '../protocol/ops.js';
 import type { UserStore } from '../persistence/user-store.js';
@@ -10,8 +10,11 @@ import type { UserStore } from '../persistence/user-store.js';
 const ISSUER = 'cartwire';
 const AUDIENCE = 'cartwire';
 const ROLES: ReadonlySet<string> = new Set(['guest', 'customer', 'admin']);
-/** OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane. */
-export const ARGON2 = { memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
+/**
+ * OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane. @node-rs/argon2's hash and verify run on
+ * libuv's thread pool (napi AsyncTask), so a login never blocks the event loop.
+ */
+export const ARGON2 = { algorithm: Algorithm.Argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
 
 export interface Identity {
   userId: string;
@@ -63,12 +66,30 @@ export class Auth {
     return this.issue({ userId: newUserId('g'), role: 'guest' });
   }
 
-  /** Email + password; undefined for an unknown email or a wrong password alike. */
+  /**
+   * Email + password; undefined for an unknown email or a wrong password alike. An unknown email
+   * verifies against a dummy hash of the same cost, so both failures take as long.
+   */
   async login(email: string, password: string): Promise<AuthResult | undefined> {
     const user = this.users.findByEmail(email);
     const good = await verify(user ? user.password_hash : await this.dummyHash, password);
     if (!user || !good) return undefined;
     return this.issue({ userId: user.id, role: user.role });
+  }
+
+  /** Whether an account has this email (normalized). */
+  emailTaken(email: string): boolean {
+    return this.users.findByEmail(email) !== undefined;
+  }
+
+  /**
+   * Creates a customer with id `userId` (made by the caller: its cart may be filled before the
+   * row exists). Returns undefined when the email is taken, also by a concurrent registration.
+   */
+  async register(userId: string, email: string, password: string, name: string | undefined): Promise<AuthResult | undefined> {
+    const passwordHash = await hash(password, ARGON2);
+    if (!this.users.tryInsert({ id: userId, email, name: name ?? null, role: 'customer', password_hash: passwordHash, created_at: Date.now() })) return undefined;
+    return this.issue({ userId, role: 'customer' });
   }
 
   /**

@@ -6,6 +6,7 @@ import { joinFrames } from './frame-codec.js';
 import type { Identity } from './auth.js';
 import type { WebSocket } from './uws.js';
 import { Subscriptions } from './subscriptions.js';
+import type { TokenBucket } from './rate-limit.js';
 
 export interface SocketData {
   conn: Connection;
@@ -25,7 +26,14 @@ export class Connection implements ReplySink {
   private readonly outIds: number[] = [];
   ws: WebSocket<SocketData> | undefined;
 
-  constructor(readonly ip: string) {}
+  /**
+   * @param ip the client's key for per-IP limits (rate-limit.ts ipKey)
+   * @param rate the connection's request bucket; undefined when the limit is off
+   */
+  constructor(
+    readonly ip: string,
+    readonly rate?: TokenBucket,
+  ) {}
 
   /** Queues a response; true if the connection had nothing queued (the caller flushes it). */
   push(frame: Uint8Array, id = -1, _outcome = 0): boolean {

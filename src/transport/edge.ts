@@ -3,14 +3,17 @@
 // itself and routes the rest to the shard that owns the actor. No business logic lives here.
 import { Compile } from 'typebox/compile';
 import { Args, Ops, OpNames, type OpName, type OpSpec } from '../protocol/ops.js';
+import type { OpArgs } from '../protocol/schemas.js';
 import { CloseCode, Limits, outcomeIndex, type ErrorCode } from '../protocol/errors.js';
 import { ADMIN_TOPIC } from '../workers/shard-runtime.js';
+import { cartKey } from '../actors/registry.js';
 import type { ReplySink, ShardPool } from '../workers/shard-pool.js';
 import { decodeFrame, encodeError, encodeOk, isWireId, ForbiddenRequest } from './frame-codec.js';
 import { shardRoute } from './routes.js';
 import type { Connection } from './connection.js';
 import type { CatalogView } from './catalog-view.js';
-import type { Auth } from './auth.js';
+import type { Auth, Identity } from './auth.js';
+import type { Accounts, AuthOutcome } from './accounts.js';
 import type { Metrics } from './metrics.js';
 
 interface CompiledOp {
@@ -35,8 +38,11 @@ const SUBSCRIPTION_OPS: ReadonlyMap<string, { read: OpName; subscribe: boolean }
   ['inventory.subscribe', { read: 'inventory.get', subscribe: true }],
   ['inventory.unsubscribe', { read: 'inventory.get', subscribe: false }],
 ] as const);
-/** Ops answered before the shards are ready: they touch neither shards nor the catalog view. */
-const STARTUP_OPS: ReadonlySet<string> = new Set(['ping', 'auth.guest', 'auth.login', 'auth.resume']);
+/**
+ * Ops answered before the shards are ready: they touch neither shards nor the catalog view (a
+ * sign-in that would merge a guest cart is refused in edgeOp).
+ */
+const STARTUP_OPS: ReadonlySet<string> = new Set(['ping', 'auth.guest', 'auth.register', 'auth.login', 'auth.resume']);
 
 function describe(validator: CompiledOp['validator'], args: unknown): string {
   for (const e of validator.Errors(args)) {
@@ -54,7 +60,10 @@ export interface EdgeDeps {
   pool: ShardPool;
   catalog: CatalogView;
   auth: Auth;
+  accounts: Accounts;
   metrics: Metrics;
+  /** Requests of one connection waiting for their answer (CONN_MAX_INFLIGHT). */
+  maxInflight: number;
 }
 
 export class Edge {
@@ -87,6 +96,21 @@ export class Edge {
     if ((before === 0) !== (this.adminSubscribers === 0)) this.d.pool.adminFeed(this.adminSubscribers > 0);
   }
 
+  /**
+   * The connection becomes `who`. What the previous identity followed ends with it: the cart
+   * subscription of another user, and the admin feed for anyone but an admin.
+   */
+  private setIdentity(conn: Connection, who: Identity): void {
+    const before = conn.identity;
+    conn.identity = { userId: who.userId, role: who.role };
+    if (conn.closed) return; // onClose gave everything back
+    if (before && before.userId !== who.userId) {
+      const key = cartKey(before.userId);
+      if (conn.subs.end(conn, key)) this.d.pool.unwatch([key]);
+    }
+    if (who.role !== 'admin' && conn.adminFeed) this.setAdminFeed(conn, false);
+  }
+
   /** Handles one WebSocket message. Returns true when the connection must be closed (policy). */
   onMessage(conn: Connection, data: ArrayBuffer, isBinary: boolean): CloseCode | undefined {
     if (!isBinary) return this.badFrame(conn, 'text frames are not accepted; send binary msgpack');
@@ -97,7 +121,8 @@ export class Edge {
     } else if (frame.requests.length === 0) {
       this.error(conn, null, -1, 'BAD_REQUEST', 'an empty batch has nothing to run');
     } else {
-      for (const r of frame.requests) this.request(conn, r);
+      const now = performance.now(); // one clock read per frame for the rate limit
+      for (const r of frame.requests) this.request(conn, r, now);
     }
     conn.flush();
     return undefined;
@@ -116,7 +141,7 @@ export class Edge {
     else this.d.metrics.rejected(outcomeIndex(code));
   }
 
-  private request(conn: Connection, r: Record<string, unknown> | ForbiddenRequest): void {
+  private request(conn: Connection, r: Record<string, unknown> | ForbiddenRequest, now: number): void {
     if (r instanceof ForbiddenRequest) {
       return this.error(conn, r.id, -1, 'BAD_REQUEST', 'keys named __proto__, constructor or prototype are not accepted');
     }
@@ -125,6 +150,13 @@ export class Edge {
     const op = typeof r.op === 'string' ? OPS.get(r.op) : undefined;
     if (!op) return this.error(conn, id, -1, 'BAD_REQUEST', typeof r.op === 'string' ? `unknown op ${r.op.slice(0, 64)}` : 'op must be a string');
     if (conn.inflight.has(id)) return this.error(conn, id, -1, 'BAD_REQUEST', `id ${id} is already in flight`, undefined, op.index);
+    // Limits before the id is taken: these answers release nothing.
+    const wait = conn.rate ? conn.rate.take(now) : 0;
+    if (wait > 0) return this.error(conn, id, -1, 'RATE_LIMITED', `too many requests on this connection; retry in ${wait} ms`, { retryAfterMs: wait }, op.index);
+    if (conn.inflight.size >= this.d.maxInflight) {
+      const max = this.d.maxInflight;
+      return this.error(conn, id, -1, 'LIMIT_EXCEEDED', `at most ${max} requests of a connection wait for their answer`, { maxInFlight: max }, op.index);
+    }
     // From here on, every answer to this request releases its id.
     conn.inflight.add(id);
     const args = r.args === undefined ? EMPTY_ARGS : r.args;
@@ -182,9 +214,14 @@ export class Edge {
       if (conn.push(encodeOk(id, result), id)) conn.flush();
       this.d.metrics.done(op.index, (performance.now() - t0) / 1000, 0);
     };
-    const fail = (code: ErrorCode, message: string) => {
-      if (conn.push(encodeError(id, code, message), id)) conn.flush();
+    const fail = (code: ErrorCode, message: string, details?: Record<string, unknown>) => {
+      if (conn.push(encodeError(id, code, message, details), id)) conn.flush();
       this.d.metrics.done(op.index, (performance.now() - t0) / 1000, outcomeIndex(code));
+    };
+    const signedIn = (o: AuthOutcome) => {
+      if (!o.ok) return fail(o.error.code, o.error.message, o.error.details);
+      this.setIdentity(conn, o.result);
+      ok(o.result);
     };
     // Async answers flush themselves; sync ones ride the frame's flush in onMessage.
     const later = (p: Promise<void>) => p.catch((err) => {
@@ -208,17 +245,23 @@ export class Edge {
         conn.push(encodeOk(id, {}), id);
         return this.d.metrics.done(op.index, (performance.now() - t0) / 1000, 0);
       case 'auth.guest':
-        return void later(auth.guest().then((r) => { conn.identity = { userId: r.userId, role: r.role }; ok(r); }));
-      case 'auth.login':
-        return void later(auth.login(args.email as string, args.password as string).then((r) => {
-          if (!r) return fail('UNAUTHENTICATED', 'wrong email or password');
-          conn.identity = { userId: r.userId, role: r.role };
-          ok(r);
-        }));
+        return void later(auth.guest().then((r) => { this.setIdentity(conn, r); ok(r); }));
+      case 'auth.register':
+      case 'auth.login': {
+        // The guest this connection was (its cart merges into the account), read now: the
+        // identity in force when the request arrived.
+        const guestId = conn.identity?.role === 'guest' ? conn.identity.userId : undefined;
+        // A guest cart merges through the shards, which may still be recovering it.
+        if (guestId !== undefined && this.starting) return fail('OVERLOADED', 'the server is starting; retry');
+        const from = { ip: conn.ip, via: 'ws' as const, ...(guestId === undefined ? {} : { guestId }) };
+        const accounts = this.d.accounts;
+        const run = op.name === 'auth.login' ? accounts.login(args as OpArgs<'auth.login'>, from) : accounts.register(args as OpArgs<'auth.register'>, from);
+        return void later(run.then(signedIn));
+      }
       case 'auth.resume':
         return void later(auth.verifyToken(args.token as string).then((who) => {
           if (!who) return fail('UNAUTHENTICATED', 'the token is invalid or expired');
-          conn.identity = who;
+          this.setIdentity(conn, who);
           ok(who);
         }));
       default:

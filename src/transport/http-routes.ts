@@ -1,15 +1,18 @@
-// HTTP on the WebSocket's port: health, readiness, Prometheus metrics and the admin snapshot
-// endpoints. Handlers that await register onAborted first, as uWS requires.
+// HTTP on the WebSocket's port: health, readiness, Prometheus metrics, sign-in (http-auth.ts)
+// and the admin snapshot endpoints. Handlers that await register onAborted first, as uWS requires.
 import { cartKey, skuKey } from '../actors/registry.js';
 import type { ShardPool } from '../workers/shard-pool.js';
 import type { ShardSummary, SnapshotResult } from '../workers/shard-messages.js';
 import type { Auth } from './auth.js';
+import type { Accounts } from './accounts.js';
+import { mountAuthRoutes } from './http-auth.js';
 import type { Metrics } from './metrics.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
 
 export interface HttpDeps {
   pool: ShardPool;
   auth: Auth;
+  accounts: Accounts;
   metrics: Metrics;
   isReady: () => boolean;
 }
@@ -42,6 +45,8 @@ export function mountHttpRoutes(app: TemplatedApp, d: HttpDeps): void {
     const text = await d.metrics.text();
     if (live()) send(res, '200 OK', text, 'text/plain; version=0.0.4; charset=utf-8');
   }));
+
+  mountAuthRoutes(app, { accounts: d.accounts, isReady: d.isReady });
 
   /** Reads the bearer token before any await (the request object dies with the callback). */
   const admin = (fn: (res: HttpResponse, params: string[], live: () => boolean) => Promise<void>) =>

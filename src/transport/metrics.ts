@@ -7,6 +7,8 @@ import { OUTCOMES } from '../protocol/errors.js';
 import type { ShardStats } from '../workers/shard-messages.js';
 import { RequestStats } from './request-stats.js';
 
+export type UpgradeRefusal = 'rate' | 'capacity' | 'origin' | 'draining';
+
 /** Row of requests refused before their op was known (unknown op, bad id, forbidden key). */
 const UNKNOWN_OP = OpNames.length;
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
@@ -21,6 +23,7 @@ export class Metrics {
   private readonly badFrames: client.Counter;
   private readonly pushCount: client.Counter;
   private readonly actorChildren: client.Gauge.Internal<string>[] = [];
+  private readonly refused: Record<UpgradeRefusal, client.Counter.Internal>;
 
   constructor(shards: number, mailboxDepth: (shard: number) => number) {
     const r = this.registry;
@@ -48,6 +51,15 @@ export class Metrics {
       },
     });
     for (let s = 0; s < shards; s++) this.actorChildren.push(this.actors.labels(String(s)));
+    const refused = new client.Counter({
+      name: 'cartwire_upgrades_refused_total', help: 'WebSocket upgrades refused, by reason (rate: per-IP rate 429, capacity: MAX_CONNECTIONS 503, origin: 403, draining: 503).',
+      labelNames: ['reason'], registers: [r],
+    });
+    this.refused = { rate: refused.labels('rate'), capacity: refused.labels('capacity'), origin: refused.labels('origin'), draining: refused.labels('draining') };
+  }
+
+  upgradeRefused(reason: UpgradeRefusal): void {
+    this.refused[reason].inc();
   }
 
   /** One answered request; `op` is the index in OpNames. */

@@ -1,0 +1,92 @@
+// POST /auth/login and POST /auth/register: the WebSocket auth ops over HTTP, with JSON bodies
+// validated against the same schemas. Answers are JSON: the auth result, or { error } with an
+// HTTP status that matches the wire error code.
+import { Compile } from 'typebox/compile';
+import { Args } from '../protocol/schemas.js';
+import { Limits, type ErrorCode, type WireError } from '../protocol/errors.js';
+import type { Accounts, AuthOutcome } from './accounts.js';
+import { readBody } from './http-body.js';
+import { ipKey } from './rate-limit.js';
+import type { HttpResponse, TemplatedApp } from './uws.js';
+
+/** The body limit of PROTOCOL.md: the same 64 KiB as a WebSocket frame. */
+export const MAX_BODY_BYTES = Limits.MAX_FRAME_BYTES;
+
+const STATUS: Partial<Record<ErrorCode, string>> = {
+  BAD_REQUEST: '400 Bad Request',
+  UNAUTHENTICATED: '401 Unauthorized',
+  FORBIDDEN: '403 Forbidden',
+  CONFLICT: '409 Conflict',
+  RATE_LIMITED: '429 Too Many Requests',
+  OVERLOADED: '503 Service Unavailable',
+};
+
+export interface HttpAuthDeps {
+  accounts: Accounts;
+  /** False while starting or draining: answered 503 then. */
+  isReady: () => boolean;
+}
+
+function answer(res: HttpResponse, status: string, value: unknown, retryAfterMs?: number): void {
+  res.cork(() => {
+    res.writeStatus(status).writeHeader('content-type', 'application/json').writeHeader('cache-control', 'no-store');
+    if (retryAfterMs !== undefined) res.writeHeader('retry-after', String(Math.ceil(retryAfterMs / 1000)));
+    res.end(JSON.stringify(value));
+  });
+}
+
+function answerError(res: HttpResponse, e: WireError): void {
+  const retry = e.code === 'RATE_LIMITED' ? (e.details?.retryAfterMs as number | undefined) : undefined;
+  answer(res, STATUS[e.code] ?? '500 Internal Server Error', { error: e }, retry);
+}
+
+const badRequest = (message: string): WireError => ({ code: 'BAD_REQUEST', message });
+
+export function mountAuthRoutes(app: TemplatedApp, d: HttpAuthDeps): void {
+  const route = <O extends 'auth.login' | 'auth.register'>(op: O, run: (args: never, ip: string) => Promise<AuthOutcome>) => {
+    const validator = Compile(Args[op]);
+    app.post(op === 'auth.login' ? '/auth/login' : '/auth/register', (res, req) => {
+      const ip = ipKey(res.getRemoteAddress());
+      readBody(res, req, MAX_BODY_BYTES, (r, live) => {
+        if (!r.ok) {
+          // The rest of an oversized body is not read: answer, and close the connection.
+          const body = JSON.stringify({ error: badRequest(`the body is over ${MAX_BODY_BYTES} bytes`) });
+          return void res.cork(() => res.writeStatus('400 Bad Request').writeHeader('content-type', 'application/json').end(body, true));
+        }
+        if (!d.isReady()) return answerError(res, { code: 'OVERLOADED', message: 'the server is starting or shutting down' });
+        let args: unknown;
+        try {
+          args = JSON.parse(r.body.toString('utf8'));
+        } catch {
+          return answerError(res, badRequest('the body is not valid JSON'));
+        }
+        if (typeof args !== 'object' || args === null || Array.isArray(args)) return answerError(res, badRequest('the body must be a JSON object'));
+        if (!validator.Check(args)) return answerError(res, badRequest(describe(validator, args)));
+        run(args as never, ip).then(
+          (o) => {
+            if (!live()) return;
+            if (o.ok) answer(res, '200 OK', o.result);
+            else answerError(res, o.error);
+          },
+          (err) => {
+            console.error(`POST ${op} failed:`, err);
+            if (live()) answerError(res, { code: 'INTERNAL', message: 'internal error' });
+          },
+        );
+      });
+    });
+  };
+  route('auth.login', (args, ip) => d.accounts.login(args, { ip, via: 'http' }));
+  route('auth.register', (args, ip) => d.accounts.register(args, { ip, via: 'http' }));
+}
+
+/** The first schema error, naming the field (`password must have at least 8 characters`). */
+function describe(validator: ReturnType<typeof Compile>, args: unknown): string {
+  for (const e of validator.Errors(args)) {
+    if (e.keyword === 'boolean' && e.schemaPath.endsWith('/additionalProperties')) continue;
+    const where = e.instancePath ? e.instancePath.slice(1).replaceAll('/', '.') : 'body';
+    const extra = (e.params as { additionalProperties?: string[] }).additionalProperties;
+    return extra ? `${where} has unknown field ${extra.join(', ')}` : `${where} ${e.message}`;
+  }
+  return 'the body is invalid';
+}

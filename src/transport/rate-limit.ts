@@ -1,0 +1,123 @@
+// Token buckets for the abuse limits: one per connection (requests), and keyed families (per IP,
+// per email) with a bounded number of keys. Time is passed in (ms, any monotonic clock), so the
+// buckets are plain arithmetic and tests need no fake timers.
+
+/** A bucket of `capacity` tokens refilled at `ratePerSec`; a request takes one or more. */
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+  private readonly perMs: number;
+
+  constructor(
+    readonly capacity: number,
+    ratePerSec: number,
+    now: number,
+  ) {
+    this.tokens = capacity;
+    this.last = now;
+    this.perMs = ratePerSec / 1000;
+  }
+
+  /** Takes `n` tokens: 0 when taken, else the ms until `n` tokens are there (nothing taken). */
+  take(now: number, n = 1): number {
+    this.refill(now);
+    if (this.tokens >= n) {
+      this.tokens -= n;
+      return 0;
+    }
+    return Math.max(1, Math.ceil((n - this.tokens) / this.perMs));
+  }
+
+  /** Gives tokens back (an attempt that turned out fine), never above the capacity. */
+  give(n = 1): void {
+    this.tokens = Math.min(this.capacity, this.tokens + n);
+  }
+
+  /** Whether the bucket is back to full at `now`: it then holds no information and can go. */
+  isFull(now: number): boolean {
+    this.refill(now);
+    return this.tokens >= this.capacity;
+  }
+
+  private refill(now: number): void {
+    const elapsed = now - this.last;
+    if (elapsed > 0) {
+      this.tokens = Math.min(this.capacity, this.tokens + elapsed * this.perMs);
+      this.last = now;
+    }
+  }
+}
+
+/** A limit: `capacity` tokens (the burst) refilled at `ratePerSec`; a rate of 0 turns it off. */
+export interface LimitSpec {
+  capacity: number;
+  ratePerSec: number;
+}
+
+/**
+ * Buckets per key (an IP, an email). Memory is bounded: at `maxKeys` the full buckets (which
+ * say nothing) are dropped, and if that frees less than a tenth of the room the oldest keys go
+ * too; each sweep frees at least a tenth, so its cost is O(1) per new key amortized. Evicting a
+ * key that is not full forgets its debt: the price of the bound, paid only under a flood of
+ * distinct keys.
+ */
+export class KeyedLimiter {
+  private readonly buckets = new Map<string, TokenBucket>();
+
+  constructor(
+    readonly spec: LimitSpec,
+    private readonly maxKeys = 100_000,
+  ) {}
+
+  get disabled(): boolean {
+    return this.spec.ratePerSec === 0;
+  }
+
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  /** Takes a token for `key`: 0 when taken, else the ms to wait. */
+  take(key: string, now: number): number {
+    if (this.disabled) return 0;
+    let b = this.buckets.get(key);
+    if (!b) {
+      if (this.buckets.size >= this.maxKeys) this.sweep(now);
+      b = new TokenBucket(this.spec.capacity, this.spec.ratePerSec, now);
+      this.buckets.set(key, b);
+    }
+    return b.take(now);
+  }
+
+  /** Gives a token back to `key` (a login that succeeded does not count against the email). */
+  give(key: string): void {
+    this.buckets.get(key)?.give();
+  }
+
+  private sweep(now: number): void {
+    for (const [key, b] of this.buckets) if (b.isFull(now)) this.buckets.delete(key);
+    const target = Math.floor(this.maxKeys * 0.9);
+    for (const key of this.buckets.keys()) {
+      if (this.buckets.size <= target) break;
+      this.buckets.delete(key);
+    }
+  }
+}
+
+/**
+ * The key of a client address for per-IP limits: an IPv4 address as is, an IPv6 address by its
+ * /64 prefix (one subscriber usually holds a whole /64, so per-address limits would be free to
+ * evade). `raw` is uWS's binary address (4 or 16 bytes).
+ */
+export function ipKey(raw: ArrayBuffer): string {
+  const b = new Uint8Array(raw);
+  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+  if (b.length === 16) {
+    // ::ffff:a.b.c.d is an IPv4 client on a dual-stack socket.
+    let mapped = b[10] === 0xff && b[11] === 0xff;
+    for (let i = 0; mapped && i < 10; i++) mapped = b[i] === 0;
+    if (mapped) return `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
+    return `${Buffer.from(b.subarray(0, 8)).toString('hex')}/64`;
+  }
+  return Buffer.from(b).toString('hex');
+}
