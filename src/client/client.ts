@@ -356,7 +356,11 @@ export class CartwireClient {
     }
     const delayMs = Math.max(atLeastMs, backoffDelay(this.attempt, policy));
     this.setState('reconnecting', { attempt: this.attempt, delayMs, code: close.code, reason: close.reason });
-    this.reconnectTimer = setTimeout(() => void this.reconnect(), delayMs);
+    this.reconnectTimer = setTimeout(() => {
+      // Not a network failure (those arrive as closes): a bug or an environment that refuses
+      // sockets. Retrying would repeat it; stop and say why.
+      this.reconnect().catch((err: unknown) => this.finish(close, new CartwireError('CLOSED', `reconnect failed: ${String(err)}`, undefined, { cause: err })));
+    }, delayMs);
   }
 
   private async reconnect(): Promise<void> {
