@@ -7,53 +7,11 @@ import { Limits, type WireError } from '../protocol/errors.js';
 import { CartwireError, abortedError, closedError, queueFullError, timeoutError, tooBigError, wireError } from './errors.js';
 import { OPEN, messageBytes, socketCtor, wsUrl, type MinimalSocket, type SocketCtor } from './socket.js';
 import { decodeFrame, encodeRequests, type WireRequest } from './wire.js';
-import { backoffDelay, resolveReconnect, shouldReconnect, type ReconnectOptions, type ReconnectPolicy } from './reconnect.js';
+import { backoffDelay, resolveReconnect, shouldReconnect, type ReconnectPolicy } from './reconnect.js';
 import { Subscriptions, type SubscribeOptions, type Subscription, type Topic, type TopicValue } from './subscriptions.js';
+import { Listeners, type CallOptions, type ClientEvents, type ClientOptions, type CloseInfo, type ConnectionState, type PushHandler, type Session, type StateInfo } from './events.js';
 
-export interface ClientOptions {
-  /** WebSocket constructor; defaults to the global one, else the `ws` package. */
-  WebSocket?: SocketCtor;
-  /** Per-call timeout in ms (default 10 s); a call's own `timeoutMs` wins. */
-  timeoutMs?: number;
-  /**
-   * Reconnect after the connection drops (default off: a close is final). `true` uses the
-   * defaults (backoff 100 ms .. 10 s, full jitter, no attempt limit).
-   */
-  reconnect?: boolean | ReconnectOptions;
-  /** Calls that may wait for a reconnect (default 1,000); more are refused with QUEUE_FULL. */
-  maxQueued?: number;
-  /** A token to resume at connect (`auth.resume`), e.g. one kept from an earlier session. */
-  token?: string;
-}
-
-export interface CallOptions {
-  signal?: AbortSignal;
-  timeoutMs?: number;
-}
-
-export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
-export interface StateInfo {
-  /** `reconnecting`: the attempt about to be made (1, 2, ...) and the delay before it. */
-  attempt?: number;
-  delayMs?: number;
-  /** The close that caused `reconnecting` or `closed`. */
-  code?: number;
-  reason?: string;
-  /** `closed`: why reconnecting stopped, when it stopped on an error (e.g. UNAUTHENTICATED). */
-  error?: CartwireError;
-}
-export interface ClientEvents {
-  state: (state: ConnectionState, info: StateInfo) => void;
-  /** Errors nobody awaits: a failed re-authentication or resubscription, a throwing handler. */
-  error: (err: unknown) => void;
-}
-
-export type PushHandler = (push: string, data: unknown) => void;
-export interface Session {
-  userId: string;
-  role: Role;
-}
-type CloseInfo = { code: number; reason: string };
+export type { CallOptions, ClientEvents, ClientOptions, ConnectionState, PushHandler, Session, StateInfo };
 
 interface Call {
   readonly msg: WireRequest;
@@ -95,7 +53,7 @@ export class CartwireClient {
   private closing = false;
   private token: string | undefined;
   private sessionNow: Session | undefined;
-  private readonly listeners: { [E in keyof ClientEvents]: Set<ClientEvents[E]> } = { state: new Set(), error: new Set() };
+  private readonly listeners = new Listeners();
   private readonly pushHandlers = new Set<PushHandler>();
   private readonly subs: Subscriptions;
   private readonly policy: ReconnectPolicy | undefined;
@@ -148,8 +106,7 @@ export class CartwireClient {
 
   /** Listens to `state` changes or to `error`s; returns the function that stops listening. */
   on<E extends keyof ClientEvents>(event: E, fn: ClientEvents[E]): () => void {
-    (this.listeners[event] as Set<ClientEvents[E]>).add(fn);
-    return () => (this.listeners[event] as Set<ClientEvents[E]>).delete(fn);
+    return this.listeners.on(event, fn);
   }
 
   /**
@@ -205,9 +162,7 @@ export class CartwireClient {
         this.outbox = this.outbox.filter((c) => !c.settled); // timed out while waiting
         if (this.outbox.length >= this.maxQueued) return reject(queueFullError(op, this.maxQueued));
       }
-      const id = this.nextId;
-      this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
-      const call: Call = { msg: { id, op, args }, sent: false, settled: false, resolve, reject };
+      const call: Call = { msg: { id: this.newId(), op, args }, sent: false, settled: false, resolve, reject };
       const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
       call.timer = setTimeout(() => this.fail(call, timeoutError(op, timeoutMs, call.sent)), timeoutMs);
       if (signal) {
@@ -218,6 +173,13 @@ export class CartwireClient {
       this.outbox.push(call);
       this.scheduleFlush();
     });
+  }
+
+  /** Ids run 1..2^32-1 and wrap; the server only refuses an id that is still in flight. */
+  private newId(): number {
+    const id = this.nextId;
+    this.nextId = id >= 0xffffffff ? 1 : id + 1;
+    return id;
   }
 
   private scheduleFlush(): void {
@@ -311,9 +273,7 @@ export class CartwireClient {
   /** auth.resume with the remembered token, alone in its frame, before anything else is sent. */
   private async resume(link: Link): Promise<void> {
     const call = new Promise<unknown>((resolve, reject) => {
-      const msg = { id: this.nextId, op: 'auth.resume', args: { token: this.token } };
-      this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
-      const c: Call = { msg, sent: false, settled: false, resolve, reject };
+      const c: Call = { msg: { id: this.newId(), op: 'auth.resume', args: { token: this.token } }, sent: false, settled: false, resolve, reject };
       c.timer = setTimeout(() => this.fail(c, timeoutError('auth.resume', this.timeoutMs, true)), this.timeoutMs);
       this.sendNow(link, [c]);
     });
@@ -401,29 +361,17 @@ export class CartwireClient {
     for (const c of waiting) this.fail(c, error ?? closedError(c.msg.op, close, false));
     this.subs.closed(error ?? closedError('subscribe', close, false));
     if (error) this.report(error);
-    this.emit('state', 'closed', { code: close.code, reason: close.reason, error });
+    this.listeners.emit('state', 'closed', { code: close.code, reason: close.reason, error });
     this.resolveClosed(close);
   }
 
   private setState(state: ConnectionState, info: StateInfo): void {
     this.stateNow = state;
-    this.emit('state', state, info);
+    this.listeners.emit('state', state, info);
   }
 
-  private emit<E extends keyof ClientEvents>(event: E, ...args: Parameters<ClientEvents[E]>): void {
-    for (const fn of this.listeners[event]) {
-      try {
-        (fn as (...a: unknown[]) => void)(...args);
-      } catch (err) {
-        if (event !== 'error') this.report(err);
-      }
-    }
-  }
-
-  /** An error nobody awaits: to `error` listeners, else to the console (never swallowed). */
   private report(err: unknown): void {
-    if (this.listeners.error.size > 0) this.emit('error', err);
-    else console.error('cartwire client:', err);
+    this.listeners.report(err);
   }
 
   // ---- incoming -----------------------------------------------------------------------------
