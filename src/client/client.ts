@@ -211,7 +211,7 @@ export class CartwireClient {
     }
   }
 
-  /** Settles a call once; a late response to it is ignored (its id stays unused until then). */
+  /** Settles a call once (response, timeout, abort or close: whichever comes first). */
   private settle(call: Call): boolean {
     if (call.settled) return false;
     call.settled = true;
@@ -347,6 +347,7 @@ export class CartwireClient {
       }
       if (this.link !== link) return;
     }
+    if (this.closing) return; // close() was called meanwhile; its close event finishes
     this.ready(link);
   }
 
@@ -389,8 +390,15 @@ export class CartwireClient {
   }
 
   private onMessage(m: Record<string, unknown>): void {
+    if (m === null || typeof m !== 'object') return;
     if (typeof m.push === 'string') {
-      for (const h of this.pushHandlers) h(m.push, m.data);
+      for (const h of this.pushHandlers) {
+        try {
+          h(m.push, m.data);
+        } catch (err) {
+          this.report(err);
+        }
+      }
       this.subs.onPush(m.push, m.data);
       return;
     }
