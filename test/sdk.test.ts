@@ -303,6 +303,29 @@ test('subscribe refused: ready rejects with the server code and onError hears it
   assert.throws(() => c.subscribe({ nope: 1 } as never, () => {}), TypeError);
 });
 
+test('a throwing handler is reported on the error event and does not stop later versions or other handlers', async (t) => {
+  const server = await startTestServer(t);
+  const c = await CartwireClient.connect(server.url);
+  t.after(() => c.close());
+  await c.call('auth.guest', {});
+  const errors: unknown[] = [];
+  c.on('error', (e) => errors.push(e));
+  const seen: number[] = [];
+  await c.subscribe('cart', (cart) => {
+    seen.push(cart.version);
+    if (cart.version === 1) throw new Error('render failed');
+  }).ready;
+  const others: number[] = [];
+  await c.subscribe('cart', (cart) => others.push(cart.version)).ready;
+  await c.call('cart.add', { sku: skuA, qty: 1 });
+  await c.call('cart.add', { sku: skuA, qty: 1 });
+  await until(() => seen.length === 3 && others.length === 3, { what: 'v1 and v2 to both handlers' });
+  assert.deepEqual(seen, [0, 1, 2]);
+  assert.deepEqual(others, [0, 1, 2]);
+  assert.equal(errors.length, 1);
+  assert.match(String(errors[0]), /render failed/);
+});
+
 test('a drop fails in-flight calls with CLOSED (never re-sent); calls made while down wait and leave after auth.resume', async (t) => {
   const server = await startTestServer(t);
   const proxy = await Proxy.start(t, server.url);
