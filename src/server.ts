@@ -80,9 +80,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       const key = req.getHeader('sec-websocket-key');
       const protocol = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
-      if (edge.draining) {
-        metrics.upgradeRefused('draining');
-        res.writeStatus('503 Service Unavailable').end('shutting down');
+      // Not before every shard has recovered: the catalog view and the actors are still loading,
+      // and a client (a reconnecting SDK above all) would get wrong answers such as NOT_FOUND.
+      if (edge.draining || !ready) {
+        metrics.upgradeRefused(edge.draining ? 'draining' : 'starting');
+        res.writeStatus('503 Service Unavailable').end(edge.draining ? 'shutting down' : 'starting');
         return;
       }
       // Refusals are plain HTTP answers before the upgrade: nothing is allocated for them.

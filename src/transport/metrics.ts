@@ -7,7 +7,7 @@ import { OUTCOMES } from '../protocol/errors.js';
 import type { ShardStats } from '../workers/shard-messages.js';
 import { RequestStats } from './request-stats.js';
 
-export type UpgradeRefusal = 'rate' | 'capacity' | 'origin' | 'draining';
+export type UpgradeRefusal = 'rate' | 'capacity' | 'origin' | 'starting' | 'draining';
 
 /** Row of requests refused before their op was known (unknown op, bad id, forbidden key). */
 const UNKNOWN_OP = OpNames.length;
@@ -52,10 +52,12 @@ export class Metrics {
     });
     for (let s = 0; s < shards; s++) this.actorChildren.push(this.actors.labels(String(s)));
     const refused = new client.Counter({
-      name: 'cartwire_upgrades_refused_total', help: 'WebSocket upgrades refused, by reason (rate: per-IP rate 429, capacity: MAX_CONNECTIONS 503, origin: 403, draining: 503).',
+      name: 'cartwire_upgrades_refused_total', help: 'WebSocket upgrades refused, by reason (rate: per-IP rate 429, capacity: MAX_CONNECTIONS 503, origin: 403, starting and draining: 503).',
       labelNames: ['reason'], registers: [r],
     });
-    this.refused = { rate: refused.labels('rate'), capacity: refused.labels('capacity'), origin: refused.labels('origin'), draining: refused.labels('draining') };
+    this.refused = { rate: refused.labels('rate'), capacity: refused.labels('capacity'), origin: refused.labels('origin'),
+      starting: refused.labels('starting'), draining: refused.labels('draining'),
+    };
   }
 
   upgradeRefused(reason: UpgradeRefusal): void {

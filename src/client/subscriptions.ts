@@ -1,0 +1,255 @@
+// Topics the SDK follows for the application: one wire subscription per topic whatever the number
+// of handlers, pushes held while the subscribe reply is on its way, stale versions dropped, and
+// every topic subscribed again (fresh full object) after a reconnect.
+import type { CartView, InventoryView } from '../protocol/types.js';
+import { CartwireError, closedError } from './errors.js';
+
+/** `'cart'` (the caller's cart), `{ inventory: sku }`, or `'admin'` (the admin feed). */
+export type Topic = 'cart' | 'admin' | { inventory: string };
+
+/** One message of the admin feed (`inventory.lowStock`, domain events). */
+export interface AdminEvent {
+  push: string;
+  data: unknown;
+}
+
+export type TopicValue<T extends Topic> = T extends 'cart' ? CartView : T extends 'admin' ? AdminEvent : InventoryView;
+
+export interface SubscribeOptions {
+  /** Called when the subscription ends for good on an error (e.g. the sku is gone after a reconnect). */
+  onError?: (err: CartwireError) => void;
+}
+
+/** Calling it unsubscribes (resolves once the server confirmed, or at once when offline). */
+export interface Subscription {
+  (): Promise<void>;
+  /** Settles once the handler got the current object (admin: once the feed is on); rejects if refused. */
+  readonly ready: Promise<void>;
+  readonly topic: Topic;
+}
+
+/** What the registry needs from the client. */
+export interface Link {
+  /** An internal request on the current connection; rejects with a CartwireError. */
+  request(op: string, args: Record<string, unknown>): Promise<unknown>;
+  /** Connected and (re-)authenticated: requests go out now. */
+  isReady(): boolean;
+  /** Closed for good: nothing will ever be delivered again. */
+  isClosed(): boolean;
+  report(err: unknown): void;
+  retryDelay(attempt: number): number;
+}
+
+interface Spec {
+  key: string;
+  sub: [string, Record<string, unknown>];
+  unsub: [string, Record<string, unknown>];
+  /** Carries `version`: stale pushes are dropped. The admin feed mixes objects and is not. */
+  versioned: boolean;
+}
+
+function specOf(topic: Topic): Spec {
+  if (topic === 'cart') return { key: 'cart', sub: ['cart.subscribe', {}], unsub: ['cart.unsubscribe', {}], versioned: true };
+  if (topic === 'admin') return { key: 'admin', sub: ['admin.subscribe', {}], unsub: ['admin.unsubscribe', {}], versioned: false };
+  if (topic && typeof topic === 'object' && typeof topic.inventory === 'string') {
+    const args = { sku: topic.inventory };
+    return { key: `inventory:${topic.inventory}`, sub: ['inventory.subscribe', args], unsub: ['inventory.unsubscribe', args], versioned: true };
+  }
+  throw new TypeError(`topic must be 'cart', 'admin' or { inventory: sku }, got ${JSON.stringify(topic)}`);
+}
+
+/** The topic a push belongs to: versioned objects by name, everything else is the admin feed. */
+function keyOfPush(push: string, data: unknown): string {
+  if (push === 'cart.updated') return 'cart';
+  if (push === 'inventory.updated') return `inventory:${(data as { sku?: unknown })?.sku}`;
+  return 'admin';
+}
+
+/** A cart push of another user (after a login switched identities) is never "stale" against ours. */
+const identityOf = (data: unknown): unknown => (data as { userId?: unknown; sku?: unknown })?.userId ?? (data as { sku?: unknown })?.sku;
+const versionOf = (data: unknown): number | undefined => {
+  const v = (data as { version?: unknown })?.version;
+  return typeof v === 'number' ? v : undefined;
+};
+
+/** Transient refusals: the subscription is retried after a backoff while connected. */
+const TRANSIENT = new Set(['OVERLOADED', 'RATE_LIMITED', 'INTERNAL', 'TIMEOUT']);
+
+interface Listener {
+  handler: (value: never) => void;
+  onError?: (err: CartwireError) => void;
+  waiter?: { resolve(): void; reject(err: CartwireError): void };
+}
+
+interface Entry {
+  spec: Spec;
+  listeners: Set<Listener>;
+  status: 'idle' | 'pending' | 'active';
+  /** Bumped on every disconnect: replies and retry timers of an older connection are ignored. */
+  gen: number;
+  attempt: number;
+  last?: { version: number | undefined; identity: unknown; value: unknown };
+  /** Pushes that arrived while the subscribe reply was on its way. */
+  held: { push: string; data: unknown }[];
+}
+
+export class Subscriptions {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(private readonly link: Link) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  add<T extends Topic>(topic: T, handler: (value: TopicValue<T>) => void, opts: SubscribeOptions = {}): Subscription {
+    const spec = specOf(topic);
+    let entry = this.entries.get(spec.key);
+    if (!entry) {
+      entry = { spec, listeners: new Set(), status: 'idle', gen: 0, attempt: 0, held: [] };
+      this.entries.set(spec.key, entry);
+    }
+    const listener: Listener = { handler: handler as (value: never) => void, onError: opts.onError };
+    entry.listeners.add(listener);
+    const ready = new Promise<void>((resolve, reject) => {
+      if (this.link.isClosed()) return reject(closedError(spec.sub[0], undefined, false));
+      if (entry.status === 'active' && (entry.last || !spec.versioned)) {
+        // Already followed: this handler starts from the object the others saw last.
+        const last = entry.last;
+        queueMicrotask(() => {
+          if (last && entry.listeners.has(listener)) this.call(listener, last.value);
+          resolve();
+        });
+        return;
+      }
+      listener.waiter = { resolve, reject };
+      if (entry.status === 'idle' && this.link.isReady()) this.start(entry);
+    });
+    ready.catch(() => {}); // the caller may not await it; the error also reaches opts.onError
+    const unsubscribe = (): Promise<void> => this.remove(entry, listener);
+    return Object.assign(unsubscribe, { ready, topic });
+  }
+
+  private async remove(entry: Entry, listener: Listener): Promise<void> {
+    if (!entry.listeners.delete(listener)) return;
+    listener.waiter?.resolve();
+    if (entry.listeners.size > 0 || this.entries.get(entry.spec.key) !== entry) return;
+    this.entries.delete(entry.spec.key);
+    const wasOn = entry.status !== 'idle';
+    entry.status = 'idle';
+    entry.gen++;
+    if (wasOn && this.link.isReady()) await this.link.request(...entry.spec.unsub).then(noop, noop); // a close ends it anyway
+  }
+
+  /** After (re-)authentication: every followed topic is subscribed again. */
+  resubscribeAll(): void {
+    for (const entry of this.entries.values()) if (entry.status === 'idle') this.start(entry);
+  }
+
+  /** The connection dropped: the server forgot our subscriptions. */
+  disconnected(): void {
+    for (const entry of this.entries.values()) {
+      entry.status = 'idle';
+      entry.gen++;
+      entry.held = [];
+    }
+  }
+
+  /** Closed for good: pending `ready` promises reject with `err`. */
+  closed(err: CartwireError): void {
+    for (const entry of this.entries.values()) for (const l of entry.listeners) settle(l, err);
+    this.entries.clear();
+  }
+
+  /** A push from the wire. Returns false when it was dropped as stale or unfollowed. */
+  onPush(push: string, data: unknown): boolean {
+    const entry = this.entries.get(keyOfPush(push, data));
+    if (!entry || entry.status === 'idle') return false;
+    if (entry.status === 'pending') {
+      entry.held.push({ push, data });
+      return true;
+    }
+    return this.offer(entry, push, data);
+  }
+
+  private start(entry: Entry): void {
+    const gen = entry.gen;
+    entry.status = 'pending';
+    entry.held = [];
+    this.link.request(...entry.spec.sub).then(
+      (value) => {
+        if (entry.gen !== gen || this.entries.get(entry.spec.key) !== entry) return;
+        this.onReply(entry, value);
+      },
+      (err: CartwireError) => {
+        if (entry.gen !== gen || this.entries.get(entry.spec.key) !== entry || err.code === 'CLOSED') return; // the reconnect resubscribes
+        this.onRefused(entry, err);
+      },
+    );
+  }
+
+  /** The subscribe reply is the current object: always delivered, then the held pushes newer than it. */
+  private onReply(entry: Entry, value: unknown): void {
+    entry.status = 'active';
+    entry.attempt = 0;
+    const held = entry.held;
+    entry.held = [];
+    if (entry.spec.versioned) {
+      entry.last = { version: versionOf(value), identity: identityOf(value), value };
+      for (const l of [...entry.listeners]) this.call(l, value);
+    }
+    for (const l of entry.listeners) settle(l);
+    for (const h of held) this.offer(entry, h.push, h.data);
+  }
+
+  private onRefused(entry: Entry, err: CartwireError): void {
+    entry.status = 'idle';
+    if (TRANSIENT.has(err.code)) {
+      const gen = entry.gen;
+      const retryAfter = Number((err.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs) || 0;
+      setTimeout(() => {
+        if (entry.gen === gen && entry.status === 'idle' && this.entries.get(entry.spec.key) === entry && this.link.isReady()) this.start(entry);
+      }, Math.max(retryAfter, this.link.retryDelay(++entry.attempt)));
+      return;
+    }
+    // Refused for good (NOT_FOUND, FORBIDDEN, LIMIT_EXCEEDED...): the topic is dropped.
+    this.entries.delete(entry.spec.key);
+    let told = false;
+    for (const l of entry.listeners) {
+      told ||= l.waiter !== undefined || l.onError !== undefined;
+      settle(l, err);
+      l.onError?.(err);
+    }
+    if (!told) this.link.report(err); // a resubscription after a reconnect: nobody awaits it
+  }
+
+  private offer(entry: Entry, push: string, data: unknown): boolean {
+    if (!entry.spec.versioned) {
+      for (const l of [...entry.listeners]) this.call(l, { push, data });
+      return true;
+    }
+    const version = versionOf(data);
+    const identity = identityOf(data);
+    const last = entry.last;
+    if (last && version !== undefined && last.version !== undefined && identity === last.identity && version <= last.version) return false;
+    entry.last = { version, identity, value: data };
+    for (const l of [...entry.listeners]) this.call(l, data);
+    return true;
+  }
+
+  private call(l: Listener, value: unknown): void {
+    try {
+      l.handler(value as never);
+    } catch (err) {
+      this.link.report(err);
+    }
+  }
+}
+
+function settle(l: Listener, err?: CartwireError): void {
+  const w = l.waiter;
+  l.waiter = undefined;
+  if (w) err ? w.reject(err) : w.resolve();
+}
+
+const noop = (): void => {};
