@@ -46,6 +46,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     },
     onDone: (tag, seconds, outcome) => metrics.done(tag, seconds, outcome),
     onStats: (shard, stats) => metrics.shardStats(shard, stats),
+    onCheckpoint: (durationMs, snapshots) => metrics.checkpoint(durationMs, snapshots),
     onPushes: (topics, frames, ends) => {
       // Committed changes only (the shard sends pushes with the replies of their commit).
       let start = 0;

@@ -147,6 +147,11 @@ test('the journal is truncated behind a checkpoint once it reaches CHECKPOINT_RO
   assert.equal(s2.watermark, s2.journalPosition);
   assert.ok(s2.snapshots >= s1.snapshots + first.length + second.length, `${s2.snapshots} snapshots`);
   assert.ok(s2.lastSnapshotAt !== null && s2.lastSnapshotAt >= Date.now() - 60_000);
+  // Automatic checkpoints (during the seed and this one) show in /metrics.
+  const metrics = await (await fetch(`${a.url}/metrics`)).text();
+  const done = Number(/^cartwire_checkpoint_duration_seconds_count (\d+)$/m.exec(metrics)?.[1]);
+  assert.ok(done >= 2, `checkpoints in /metrics: ${done}`);
+  assert.ok(Number(/^cartwire_checkpoint_snapshots_total (\d+)$/m.exec(metrics)?.[1]) >= first.length + second.length);
 
   // A tail after the checkpoint, and stock changes too.
   const third = await shop(a.url, 2, 3, SKUS);

@@ -22,6 +22,8 @@ export class Metrics {
   private readonly actors: client.Gauge;
   private readonly badFrames: client.Counter;
   private readonly pushCount: client.Counter;
+  private readonly checkpointSeconds: client.Histogram;
+  private readonly snapshotsWritten: client.Counter;
   private readonly actorChildren: client.Gauge.Internal<string>[] = [];
   private readonly refused: Record<UpgradeRefusal, client.Counter.Internal>;
 
@@ -43,6 +45,11 @@ export class Metrics {
     });
     this.actors = new client.Gauge({ name: 'cartwire_shard_actors', help: 'Actors in memory, per shard.', labelNames: ['shard'], registers: [r] });
     this.badFrames = new client.Counter({ name: 'cartwire_bad_frames_total', help: 'Frames answered BAD_FRAME.', registers: [r] });
+    this.checkpointSeconds = new client.Histogram({
+      name: 'cartwire_checkpoint_duration_seconds', help: 'Duration of one checkpoint (snapshots of every dirty actor, then journal truncation), batches running between its steps.',
+      registers: [r], buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30],
+    });
+    this.snapshotsWritten = new client.Counter({ name: 'cartwire_checkpoint_snapshots_total', help: 'Actor snapshots written by checkpoints.', registers: [r] });
     this.pushCount = new client.Counter({ name: 'cartwire_pushes_published_total', help: 'Push frames published to topics (each reaches every subscriber).', registers: [r] });
     new client.Gauge({
       name: 'cartwire_shard_mailbox_depth', help: 'Requests queued or in flight per shard.', labelNames: ['shard'], registers: [r],
@@ -72,6 +79,11 @@ export class Metrics {
   /** A request answered with an error before it had a known op. */
   rejected(outcome: number): void {
     this.requests.count(UNKNOWN_OP, outcome);
+  }
+
+  checkpoint(durationMs: number, snapshots: number): void {
+    this.checkpointSeconds.observe(durationMs / 1000);
+    this.snapshotsWritten.inc(snapshots);
   }
 
   pushes(n: number): void {

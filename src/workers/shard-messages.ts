@@ -86,4 +86,6 @@ export type FromShard =
     }
   | { t: 'answer'; ask: number; value: unknown }
   | { t: 'stopped'; shard: number }
+  /** A checkpoint completed: how long it took (wall time, batches ran between its steps) and its snapshots. */
+  | { t: 'checkpoint'; shard: number; at: number; snapshots: number; durationMs: number }
   | { t: 'fatal'; shard: number; message: string };

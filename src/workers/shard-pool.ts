@@ -25,6 +25,7 @@ export interface PoolHooks {
   /** Per request: its op tag, latency in seconds and outcome index (0 ok). */
   onDone(tag: number, seconds: number, outcome: number): void;
   onStats(shard: number, stats: ShardStats): void;
+  onCheckpoint(durationMs: number, snapshots: number): void;
   /** Committed push frames: frame i spans ends[i-1]..ends[i] and goes to topics[i]. */
   onPushes(topics: string[], frames: Uint8Array, ends: Uint32Array): void;
   onFatal(message: string): void;
@@ -182,6 +183,8 @@ export class ShardPool {
       for (const s of dirty) s.flush();
       if (m.pushTopics) this.hooks.onPushes(m.pushTopics, m.pushFrames!, m.pushEnds!);
       if (this.inflight.size === 0) this.onIdle?.();
+    } else if (m.t === 'checkpoint') {
+      this.hooks.onCheckpoint(m.durationMs, m.snapshots);
     } else if (m.t === 'answer') {
       this.asks.get(m.ask)?.(m.value);
       this.asks.delete(m.ask);

@@ -66,8 +66,9 @@ export class ShardRuntime {
   private pushes: BatchPushes | null = null;
   /** Watch changes of the open batch: undone if its commit fails (its replies say INTERNAL). */
   private readonly batchWatches: [string, number][] = [];
-  private checkpoint: { upTo: number; keys: string[]; next: number; snapshots: number } | undefined;
-  private lastCheckpoint = { at: Date.now(), snapshots: 0 };
+  private checkpoint: { upTo: number; keys: string[]; next: number; snapshots: number; startedAt: number } | undefined;
+  /** The last completed checkpoint (at start: none yet, timed from now). */
+  lastCheckpoint = { at: Date.now(), snapshots: 0, durationMs: 0 };
 
   constructor(private readonly opts: ShardOptions) {
     this.db = openShardDb(opts.dataDir, opts.shard, opts.synchronous);
@@ -315,7 +316,7 @@ export class ShardRuntime {
       const keys: string[] = [];
       for (const cell of this.actors.values()) if (cell.seq > cell.snapSeq) keys.push(cell.key);
       keys.push(...this.journal.unrecoveredActors());
-      plan = this.checkpoint = { upTo: this.journal.position, keys, next: 0, snapshots: 0 };
+      plan = this.checkpoint = { upTo: this.journal.position, keys, next: 0, snapshots: 0, startedAt: performance.now() };
     }
     const end = Math.min(plan.keys.length, plan.next + limit);
     try {
@@ -338,7 +339,7 @@ export class ShardRuntime {
     }
     if (plan.next < plan.keys.length) return false;
     this.journal.truncate(plan.upTo);
-    this.lastCheckpoint = { at: Date.now(), snapshots: plan.snapshots };
+    this.lastCheckpoint = { at: Date.now(), snapshots: plan.snapshots, durationMs: performance.now() - plan.startedAt };
     this.checkpoint = undefined;
     return true;
   }

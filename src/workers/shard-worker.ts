@@ -151,7 +151,9 @@ function maintain(): void {
   const step = () => {
     const now = Date.now();
     const more = runtime.passivate(now, opts.passivateAfterMs, CHUNK) === CHUNK;
+    const last = runtime.lastCheckpoint;
     const checkpointing = runtime.checkpointDue(now, opts.checkpointRows, opts.checkpointIntervalMs) && !runtime.checkpointStep(CHUNK);
+    if (runtime.lastCheckpoint !== last) post({ t: 'checkpoint', shard: opts.shard, ...runtime.lastCheckpoint });
     if (more || checkpointing) setImmediate(step);
     else maintaining = false;
   };
