@@ -1,0 +1,3 @@
+export async function runRestart(o: Record<string, unknown>): Promise<void> {
+  console.log('todo', o);
+}
