@@ -5,6 +5,8 @@ import { availableParallelism } from 'node:os';
 import { runCart } from './scenarios/cart.js';
 import { runRestart } from './scenarios/restart.js';
 import { runMemory } from './scenarios/memory.js';
+import { selfTimes } from './lib/cpuprofile.js';
+import { table } from './lib/report.js';
 
 const int = (min: number) => (v: string) => {
   const n = Number(v);
@@ -63,6 +65,19 @@ common(
     .option('--node-arg <flag...>', 'extra node flags for the server (e.g. --expose-gc)')
     .option('--settle-s <s>', 'seconds to watch RSS after the last actor is passivated', num, 30),
 ).action((o) => runMemory(o));
+
+program
+  .command('prof')
+  .description('self time per function of .cpuprofile files (e.g. from cart --server-prof)')
+  .argument('<files...>')
+  .option('--top <n>', 'functions per profile', int(1), 25)
+  .action((files: string[], o: { top: number }) => {
+    for (const f of files) {
+      const s = selfTimes(f);
+      console.log(`\n${f}: ${s.totalMs} ms busy, ${s.idleMs} ms idle`);
+      console.log(table(['function', 'self ms', '%'], s.top.slice(0, o.top).map((t) => [t.fn, t.ms, t.pct])));
+    }
+  });
 
 program.parseAsync().catch((err) => {
   console.error(err instanceof Error ? err.message : err);
