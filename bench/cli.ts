@@ -26,6 +26,7 @@ const common = (c: Command) =>
     .option('--shards <n>', 'SHARDS of the server', int(1), availableParallelism())
     .option('--load-procs <n>', 'load generator processes', int(1), 1)
     .addOption(new Option('--synchronous <mode>', 'SQLite synchronous of the server').choices(['FULL', 'NORMAL', 'OFF']).default('FULL'))
+    .option('--server-env <kv...>', 'extra environment for the server, KEY=VALUE (e.g. MALLOC_ARENA_MAX=2)', [])
     .option('--keep-data', 'keep the temporary DATA_DIR', false)
     .option('--echo', "echo the server's output", false);
 

@@ -72,10 +72,11 @@ export class RawConn {
     return this.closed;
   }
 
-  /** One request, answered through a one-off frame handler (setup calls only, not the hot loop). */
+  /** One request, answered through a one-off frame handler (setup calls only, not the hot loop); rejects if the connection closes first. */
   call(op: string, args: Record<string, unknown> = {}): Promise<Reply> {
     const id = this.nextId();
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
+      void this.closed.then(() => reject(new Error(`connection closed before ${op} was answered`)));
       const prev = this.onFrame;
       this.onFrame = (replies) => {
         for (const r of replies) {

@@ -39,6 +39,17 @@ export interface ServerProcess {
   term(): Promise<number | null>;
 }
 
+/** `--server-env KEY=VALUE ...` as an object. */
+export function envPairs(pairs: string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of pairs ?? []) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new Error(`--server-env wants KEY=VALUE, got "${kv}"`);
+    out[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return out;
+}
+
 export const newJwtSecret = (): string => randomBytes(32).toString('base64url');
 
 export function tmpDataDir(prefix = 'cartwire-bench-'): string {

@@ -4,7 +4,7 @@
 import { demoCatalog } from '../../src/demo-catalog.js';
 import { cpuMicros, cpuMicrosOf, memStatus, mib } from '../lib/procfs.js';
 import { LoadGroup } from '../lib/load.js';
-import { spawnServer, tmpDataDir, removeDir, newJwtSecret, getText, promValues, sleep } from '../lib/server.js';
+import { envPairs, spawnServer, tmpDataDir, removeDir, newJwtSecret, getText, promValues, sleep } from '../lib/server.js';
 import { encodeHistogram, summarize, type LatencySummary } from '../lib/histogram.js';
 import { machine, table, us, writeResult, fmtInt, fixed } from '../lib/report.js';
 import type { ClientKind, LoadOp } from '../lib/load-protocol.js';
@@ -20,6 +20,7 @@ export interface CartOptions {
   synchronous: string;
   skusPerUser: number;
   serverProf?: string;
+  serverEnv?: string[];
   keepData: boolean;
   echo: boolean;
 }
@@ -66,7 +67,7 @@ export function stockedSkus(min = 10): string[] {
 export async function runCart(o: CartOptions): Promise<void> {
   const dataDir = tmpDataDir();
   const nodeArgs = o.serverProf ? ['--cpu-prof', '--cpu-prof-dir', o.serverProf] : [];
-  const env = { SHARDS: String(o.shards), SYNCHRONOUS: o.synchronous };
+  const env = { SHARDS: String(o.shards), SYNCHRONOUS: o.synchronous, ...envPairs(o.serverEnv) };
   console.log(`cart: server SHARDS=${o.shards} SYNCHRONOUS=${o.synchronous} DATA_DIR=${dataDir}; ${o.loadProcs} load process(es), ${o.client} client`);
   const server = spawnServer({ dataDir, jwtSecret: newJwtSecret(), env, nodeArgs, echo: o.echo });
   const load = LoadGroup.start(o.loadProcs);

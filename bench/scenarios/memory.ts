@@ -2,8 +2,8 @@
 // on pipelined connections), print the server's RSS with all of them in memory, then wait for
 // the passivation sweep to drop them and print the RSS after, with a short timeline.
 import { TokenMinter } from '../lib/jwt.js';
-import { memStatus, mib, type MemStatus } from '../lib/procfs.js';
-import { spawnServer, tmpDataDir, removeDir, newJwtSecret, snapshotSummary, getText, promValues, sleep, type ShardSummary } from '../lib/server.js';
+import { anonMappings, memStatus, mib, type MemStatus } from '../lib/procfs.js';
+import { envPairs, spawnServer, tmpDataDir, removeDir, newJwtSecret, snapshotSummary, getText, promValues, sleep, type ShardSummary } from '../lib/server.js';
 import { machine, table, writeResult, fmtInt, fixed } from '../lib/report.js';
 import { fillServer } from './restart.js';
 
@@ -19,6 +19,7 @@ export interface MemoryOptions {
   shards: number;
   loadProcs: number;
   synchronous: string;
+  serverEnv?: string[];
   keepData: boolean;
   echo: boolean;
 }
@@ -38,6 +39,7 @@ export async function runMemory(o: MemoryOptions): Promise<void> {
   const env = {
     SHARDS: String(o.shards), SYNCHRONOUS: o.synchronous,
     PASSIVATE_AFTER_MS: String(o.passivateAfterMs), SWEEP_INTERVAL_MS: String(o.sweepIntervalMs),
+    ...envPairs(o.serverEnv),
   };
   const nodeArgs = [`--max-old-space-size=${o.maxOldSpaceSize}`, ...(o.nodeArg ?? [])];
   console.log(`memory: ${fmtInt(o.carts)} carts x ${o.lines} lines; server ${nodeArgs.join(' ')} ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}`);
@@ -46,6 +48,8 @@ export async function runMemory(o: MemoryOptions): Promise<void> {
   try {
     const { url } = await server.listening;
     const idle: MemStatus = memStatus(server.pid);
+    // Catalog and sku actors of the demo catalog: what is left once every cart is passivated.
+    const baseActors = actorsOf(await snapshotSummary(url, admin));
     console.log(`  server pid ${server.pid}; RSS at start ${fixed(mib(idle.vmRssKiB), 1)} MiB`);
     const fillStart = Date.now();
     const fill = await fillServer(server, url, { ...o, jwtSecret, run: Date.now().toString(36) });
@@ -85,7 +89,7 @@ export async function runMemory(o: MemoryOptions): Promise<void> {
         lastPrint = Date.now();
         console.log(`    t=${s.t}s after fill: ${fmtInt(s.actors)} actors, RSS ${fixed(s.rssMiB, 1)} MiB (anon ${fixed(s.rssAnonMiB, 1)})`);
       }
-      if (s.actors < Math.min(1000, fill.carts / 10)) {
+      if (s.actors <= baseActors) {
         passivatedAt = s;
         break;
       }
@@ -99,6 +103,9 @@ export async function runMemory(o: MemoryOptions): Promise<void> {
       timeline.push(await sample(fillEnd));
     }
     const after = timeline[timeline.length - 1];
+    // Where the anonymous memory that stayed lives (brk heap, malloc arenas, V8 pages).
+    const maps = anonMappings(server.pid);
+    const mapsTop = maps.slice(0, 12).map((m) => ({ ...m, anonMiB: mib(m.anonKiB), sizeMiB: mib(m.sizeKiB) }));
     const lowest = timeline.filter((s) => s.t >= passivatedAt!.t).reduce((a, b) => (b.rssMiB < a.rssMiB ? b : a));
     const rows: (string | number)[][] = [
       ['server at start (no carts)', '-', fixed(mib(idle.vmRssKiB), 1), fixed(mib(idle.rssAnonKiB), 1), ''],
@@ -110,6 +117,7 @@ export async function runMemory(o: MemoryOptions): Promise<void> {
     ];
     console.log();
     console.log(table(['memory', 't after fill (s)', 'RSS MiB', 'RssAnon MiB', 'target'], rows));
+    console.log(`largest anonymous mappings after passivation (${maps.length} in all): ${mapsTop.slice(0, 8).map((m) => `${m.path || 'anon'} ${fixed(m.anonMiB, 1)}/${fixed(m.sizeMiB, 1)} MiB`).join(', ')}`);
     const perCartBytes = ((active.rssAnonMiB - mib(idle.rssAnonKiB)) * 2 ** 20) / Math.max(1, fill.carts);
     console.log(`anon RSS per active cart: ${fmtInt(perCartBytes)} B; main-thread V8 heap ${fixed(mainHeap.nodejs_heap_size_used_bytes / 2 ** 20, 1)} MiB used`);
     const path = writeResult('memory', {
@@ -127,6 +135,7 @@ export async function runMemory(o: MemoryOptions): Promise<void> {
       passivated: passivatedAt,
       after,
       lowest,
+      anonMappingsAfter: { count: maps.length, top: mapsTop },
       timeline,
       targets: { activeMaxMiB: 2 * GiB, activeOk: active.rssMiB <= 2 * GiB, afterMaxMiB: 500, afterOk: after.rssMiB < 500 },
     });

@@ -7,7 +7,7 @@ import { RawConn, type Reply } from '../lib/raw-client.js';
 import { TokenMinter, benchUserId } from '../lib/jwt.js';
 import { memStatus, mib, type MemStatus } from '../lib/procfs.js';
 import {
-  spawnServer, tmpDataDir, removeDir, newJwtSecret, freePort, dirFiles, snapshotSummary, sleep, type ServerProcess, type ShardSummary,
+  envPairs, spawnServer, tmpDataDir, removeDir, newJwtSecret, freePort, dirFiles, snapshotSummary, sleep, type ServerProcess, type ShardSummary,
 } from '../lib/server.js';
 import { newHistogram, summarize } from '../lib/histogram.js';
 import { machine, table, us, writeResult, fmtInt, fixed } from '../lib/report.js';
@@ -21,6 +21,7 @@ export interface RestartOptions {
   shards: number;
   loadProcs: number;
   synchronous: string;
+  serverEnv?: string[];
   keepData: boolean;
   echo: boolean;
 }
@@ -91,6 +92,7 @@ export async function runRestart(o: RestartOptions): Promise<void> {
   const env = {
     SHARDS: String(o.shards), SYNCHRONOUS: o.synchronous,
     CHECKPOINT_ROWS: String(Number.MAX_SAFE_INTEGER), CHECKPOINT_INTERVAL_MS: String(DAY_MS), PASSIVATE_AFTER_MS: String(DAY_MS),
+    ...envPairs(o.serverEnv),
   };
   console.log(`restart: ${fmtInt(o.carts)} carts x ${o.lines} lines, SHARDS=${o.shards}, DATA_DIR=${dataDir}`);
   let first: ServerProcess | undefined = spawnServer({ dataDir, jwtSecret, env, echo: o.echo });
