@@ -50,7 +50,8 @@ common(
     .option('--carts <n>', 'carts (distinct users)', int(1), 100_000)
     .option('--lines <n>', 'lines per cart', int(1), 3)
     .option('--connections <n>', 'fill connections', int(1), 128)
-    .option('--probes <n>', 'old carts read after the restart', int(1), 1000),
+    .option('--probes <n>', 'old carts read after the restart', int(1), 1000)
+    .option('--server-prof <dir>', 'run the restarted server with --cpu-prof, profiles to <dir>'),
 ).action((o) => runRestart(o));
 
 common(

@@ -22,6 +22,7 @@ export interface RestartOptions {
   loadProcs: number;
   synchronous: string;
   serverEnv?: string[];
+  serverProf?: string;
   keepData: boolean;
   echo: boolean;
 }
@@ -112,7 +113,8 @@ export async function runRestart(o: RestartOptions): Promise<void> {
     // The restart: a fixed port so that /readyz and the WebSocket can be tried from spawn on.
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    second = spawnServer({ dataDir, jwtSecret, env, port, echo: o.echo });
+    const nodeArgs = o.serverProf ? ['--cpu-prof', '--cpu-prof-dir', o.serverProf] : [];
+    second = spawnServer({ dataDir, jwtSecret, env, port, nodeArgs, echo: o.echo });
     const t0 = second.spawnedAt;
     const probeUser = Math.floor(o.carts / 2);
     const probeToken = minter.mint(benchUserId(run, probeUser));
