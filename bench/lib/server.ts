@@ -1,0 +1,186 @@
+// The server under test as a child process: `node dist/src/main.js` with a temporary DATA_DIR.
+// The load never runs in this process (see load.ts).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, readdirSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+
+export const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+export const ADMIN_PASSWORD = 'bench-admin-password';
+
+export interface ServerOptions {
+  dataDir: string;
+  /** JWT_SECRET for the server; the load generator mints tokens with it. */
+  jwtSecret: string;
+  /** Extra environment (SHARDS, SYNCHRONOUS, PASSIVATE_AFTER_MS, ...). */
+  env?: Record<string, string>;
+  /** Node flags for the server (e.g. --max-old-space-size=4096, --cpu-prof). */
+  nodeArgs?: string[];
+  /** Fixed port; 0 (default) lets the OS choose and we read it from `listening on`. */
+  port?: number;
+  /** Echo the server's output lines with this prefix. */
+  echo?: boolean;
+}
+
+export interface ServerProcess {
+  readonly proc: ChildProcess;
+  readonly pid: number;
+  /** performance.now() just before spawn. */
+  readonly spawnedAt: number;
+  /** Resolves with the base URL and the time it was printed, once the server prints `listening on`. */
+  readonly listening: Promise<{ url: string; at: number }>;
+  readonly exited: Promise<number | null>;
+  output(): string;
+  kill9(): Promise<void>;
+  /** SIGTERM (drain, snapshot, exit 0); resolves with the exit code. */
+  term(): Promise<number | null>;
+}
+
+/** `--server-env KEY=VALUE ...` as an object. */
+export function envPairs(pairs: string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of pairs ?? []) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new Error(`--server-env wants KEY=VALUE, got "${kv}"`);
+    out[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return out;
+}
+
+export const newJwtSecret = (): string => randomBytes(32).toString('base64url');
+
+export function tmpDataDir(prefix = 'cartwire-bench-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** A port that was free a moment ago (for restarts that must poll /readyz from spawn on). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export function spawnServer(o: ServerOptions): ServerProcess {
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    PORT: String(o.port ?? 0),
+    HOST: '127.0.0.1',
+    DATA_DIR: o.dataDir,
+    ADMIN_PASSWORD,
+    JWT_SECRET: o.jwtSecret,
+    SEED_DEMO: '1',
+    ...o.env,
+  };
+  const spawnedAt = performance.now();
+  const proc = spawn(process.execPath, [...(o.nodeArgs ?? []), MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const keep = (d: Buffer) => {
+    const s = d.toString();
+    out += s;
+    if (out.length > 200_000) out = out.slice(-100_000);
+    if (o.echo) for (const line of s.split('\n')) if (line) process.stdout.write(`  [server] ${line}\n`);
+  };
+  proc.stdout!.on('data', keep);
+  proc.stderr!.on('data', keep);
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
+  const listening = new Promise<{ url: string; at: number }>((resolve, reject) => {
+    const onData = () => {
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) {
+        proc.stdout!.off('data', onData);
+        resolve({ url: m[1], at: performance.now() });
+      }
+    };
+    proc.stdout!.on('data', onData);
+    void exited.then((code) => reject(new Error(`server exited with ${code} before listening:\n${out.slice(-4000)}`)));
+  });
+  listening.catch(() => undefined);
+  return {
+    proc,
+    pid: proc.pid!,
+    spawnedAt,
+    listening,
+    exited,
+    output: () => out,
+    kill9: async () => {
+      proc.kill('SIGKILL');
+      await exited;
+    },
+    term: async () => {
+      proc.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** Bytes of the files in a directory (non-recursive): the shard databases and their WAL files. */
+export function dirFiles(dir: string): { name: string; bytes: number }[] {
+  return readdirSync(dir)
+    .map((name) => ({ name, bytes: statSync(join(dir, name)).size }))
+    .filter((f) => f.bytes > 0)
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export async function getJson<T>(url: string, token?: string): Promise<{ status: number; body: T | undefined }> {
+  const res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  const text = await res.text();
+  let body: T | undefined;
+  try {
+    body = JSON.parse(text) as T;
+  } catch {
+    body = undefined;
+  }
+  return { status: res.status, body };
+}
+
+export async function getText(url: string): Promise<string> {
+  const res = await fetch(url);
+  return res.text();
+}
+
+export interface ShardSummary {
+  shard: number;
+  actors: number;
+  journalRows: number;
+  journalPosition: number;
+  watermark: number;
+  appendedSinceStart: number;
+  snapshots: number;
+  lastSnapshotAt: number | null;
+  timers: number;
+}
+
+/** GET /snapshot (per-shard summary) with an admin token. */
+export async function snapshotSummary(baseUrl: string, adminToken: string): Promise<ShardSummary[]> {
+  const r = await getJson<{ shards: ShardSummary[] }>(`${baseUrl}/snapshot`, adminToken);
+  if (r.status !== 200 || !r.body) throw new Error(`GET /snapshot answered ${r.status}`);
+  return r.body.shards;
+}
+
+/** Sums of a few Prometheus series from /metrics (counters and histogram _sum/_count). */
+export function promValues(text: string, names: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const n of names) out[n] = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const sp = line.lastIndexOf(' ');
+    const series = line.slice(0, sp);
+    const name = series.split('{')[0];
+    if (name in out) out[name] += Number(line.slice(sp + 1));
+  }
+  return out;
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -1,0 +1,150 @@
+// `bench memory`: fill N carts of L lines (distinct users, minted JWTs, one auth.resume per user
+// on pipelined connections), print the server's RSS with all of them in memory, then wait for
+// the passivation sweep to drop them and print the RSS after, with a short timeline.
+import { TokenMinter } from '../lib/jwt.js';
+import { anonMappings, memStatus, mib, type MemStatus } from '../lib/procfs.js';
+import { envPairs, spawnServer, tmpDataDir, removeDir, newJwtSecret, snapshotSummary, getText, promValues, sleep, type ShardSummary } from '../lib/server.js';
+import { machine, table, writeResult, fmtInt, fixed } from '../lib/report.js';
+import { fillServer } from './restart.js';
+
+export interface MemoryOptions {
+  carts: number;
+  lines: number;
+  connections: number;
+  passivateAfterMs: number;
+  sweepIntervalMs: number;
+  maxOldSpaceSize: number;
+  nodeArg?: string[];
+  settleS: number;
+  shards: number;
+  loadProcs: number;
+  synchronous: string;
+  serverEnv?: string[];
+  keepData: boolean;
+  echo: boolean;
+}
+
+const GiB = 1024;
+interface Sample {
+  t: number;
+  actors: number;
+  rssMiB: number;
+  rssAnonMiB: number;
+}
+
+export async function runMemory(o: MemoryOptions): Promise<void> {
+  const dataDir = tmpDataDir();
+  const jwtSecret = newJwtSecret();
+  const admin = new TokenMinter(jwtSecret).mint('bench-admin', 'admin');
+  const env = {
+    SHARDS: String(o.shards), SYNCHRONOUS: o.synchronous,
+    PASSIVATE_AFTER_MS: String(o.passivateAfterMs), SWEEP_INTERVAL_MS: String(o.sweepIntervalMs),
+    ...envPairs(o.serverEnv),
+  };
+  const nodeArgs = [`--max-old-space-size=${o.maxOldSpaceSize}`, ...(o.nodeArg ?? [])];
+  console.log(`memory: ${fmtInt(o.carts)} carts x ${o.lines} lines; server ${nodeArgs.join(' ')} ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  const server = spawnServer({ dataDir, jwtSecret, env, nodeArgs, echo: o.echo });
+  const actorsOf = (s: ShardSummary[]) => s.reduce((a, x) => a + x.actors, 0);
+  try {
+    const { url } = await server.listening;
+    const idle: MemStatus = memStatus(server.pid);
+    // Catalog and sku actors of the demo catalog: what is left once every cart is passivated.
+    const baseActors = actorsOf(await snapshotSummary(url, admin));
+    console.log(`  server pid ${server.pid}; RSS at start ${fixed(mib(idle.vmRssKiB), 1)} MiB`);
+    const fillStart = Date.now();
+    const fill = await fillServer(server, url, { ...o, jwtSecret, run: Date.now().toString(36) });
+    console.log(`  filled ${fmtInt(fill.carts)} carts in ${fill.seconds.toFixed(1)} s (${fmtInt(fill.carts / fill.seconds)} carts/s)`);
+    if (fill.failedCarts) console.log(`  failed carts: ${fill.failedCarts} ${JSON.stringify(fill.errors)}`);
+
+    // All carts in memory: a few samples, since a major GC may still be on its way.
+    const sample = async (t0: number): Promise<Sample> => {
+      const m = memStatus(server.pid);
+      return { t: Math.round((Date.now() - t0) / 1000), actors: actorsOf(await snapshotSummary(url, admin)), rssMiB: mib(m.vmRssKiB), rssAnonMiB: mib(m.rssAnonKiB) };
+    };
+    const activeSamples: Sample[] = [];
+    const fillEnd = Date.now();
+    for (let i = 0; i < 3; i++) {
+      activeSamples.push(await sample(fillEnd));
+      await sleep(2000);
+    }
+    const active = activeSamples.reduce((a, b) => (b.rssMiB > a.rssMiB ? b : a));
+    const peak = mib(memStatus(server.pid).vmHwmKiB);
+    const mainHeap = promValues(await getText(`${url}/metrics`), ['nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes']);
+    console.log(`  all active: ${fmtInt(active.actors)} actors, RSS ${fixed(active.rssMiB, 1)} MiB (anon ${fixed(active.rssAnonMiB, 1)} MiB), peak ${fixed(peak, 1)} MiB`);
+    if (active.actors < fill.carts) {
+      console.log(`  warning: only ${fmtInt(active.actors)} of ${fmtInt(fill.carts)} carts were in memory: the fill outlasted PASSIVATE_AFTER_MS=${o.passivateAfterMs}`);
+    }
+
+    // Passivation: every cart is idle from its fill on; the sweep drops them in chunks.
+    const dueBy = fillStart + o.passivateAfterMs;
+    console.log(`  waiting for passivation (PASSIVATE_AFTER_MS=${o.passivateAfterMs}, the last carts are due in ~${Math.max(0, Math.round((fillEnd + o.passivateAfterMs - Date.now()) / 1000))} s)`);
+    const timeline: Sample[] = [];
+    let lastPrint = 0;
+    const deadline = fillEnd + o.passivateAfterMs + 10 * o.sweepIntervalMs + 120_000;
+    let passivatedAt: Sample | undefined;
+    for (;;) {
+      const s = await sample(fillEnd);
+      timeline.push(s);
+      if (Date.now() - lastPrint > 10_000) {
+        lastPrint = Date.now();
+        console.log(`    t=${s.t}s after fill: ${fmtInt(s.actors)} actors, RSS ${fixed(s.rssMiB, 1)} MiB (anon ${fixed(s.rssAnonMiB, 1)})`);
+      }
+      if (s.actors <= baseActors) {
+        passivatedAt = s;
+        break;
+      }
+      if (Date.now() > deadline) throw new Error(`actors still in memory ${Math.round((Date.now() - dueBy) / 1000)} s after they were due: ${s.actors}`);
+      await sleep(2000);
+    }
+    console.log(`  passivated at t=${passivatedAt.t}s: ${passivatedAt.actors} actors left, RSS ${fixed(passivatedAt.rssMiB, 1)} MiB; watching ${o.settleS} s more`);
+    const settleEnd = Date.now() + o.settleS * 1000;
+    while (Date.now() < settleEnd) {
+      await sleep(2000);
+      timeline.push(await sample(fillEnd));
+    }
+    const after = timeline[timeline.length - 1];
+    // Where the anonymous memory that stayed lives (brk heap, malloc arenas, V8 pages).
+    const maps = anonMappings(server.pid);
+    const mapsTop = maps.slice(0, 12).map((m) => ({ ...m, anonMiB: mib(m.anonKiB), sizeMiB: mib(m.sizeKiB) }));
+    const lowest = timeline.filter((s) => s.t >= passivatedAt!.t).reduce((a, b) => (b.rssMiB < a.rssMiB ? b : a));
+    const rows: (string | number)[][] = [
+      ['server at start (no carts)', '-', fixed(mib(idle.vmRssKiB), 1), fixed(mib(idle.rssAnonKiB), 1), ''],
+      [`all active (${fmtInt(active.actors)} actors)`, active.t, fixed(active.rssMiB, 1), fixed(active.rssAnonMiB, 1), active.rssMiB <= 2 * GiB ? 'ok (<= 2 GiB)' : 'OVER 2 GiB'],
+      ['peak during the run (VmHWM)', '-', fixed(peak, 1), '-', ''],
+      [`passivated (${fmtInt(passivatedAt.actors)} actors)`, passivatedAt.t, fixed(passivatedAt.rssMiB, 1), fixed(passivatedAt.rssAnonMiB, 1), ''],
+      [`after ${o.settleS} s more`, after.t, fixed(after.rssMiB, 1), fixed(after.rssAnonMiB, 1), after.rssMiB < 500 ? 'ok (< 500 MiB)' : 'NOT < 500 MiB'],
+      ['lowest after passivation', lowest.t, fixed(lowest.rssMiB, 1), fixed(lowest.rssAnonMiB, 1), ''],
+    ];
+    console.log();
+    console.log(table(['memory', 't after fill (s)', 'RSS MiB', 'RssAnon MiB', 'target'], rows));
+    console.log(`largest anonymous mappings after passivation (${maps.length} in all): ${mapsTop.slice(0, 8).map((m) => `${m.path || 'anon'} ${fixed(m.anonMiB, 1)}/${fixed(m.sizeMiB, 1)} MiB`).join(', ')}`);
+    const perCartBytes = ((active.rssAnonMiB - mib(idle.rssAnonKiB)) * 2 ** 20) / Math.max(1, fill.carts);
+    console.log(`anon RSS per active cart: ${fmtInt(perCartBytes)} B; main-thread V8 heap ${fixed(mainHeap.nodejs_heap_size_used_bytes / 2 ** 20, 1)} MiB used`);
+    const path = writeResult('memory', {
+      scenario: 'memory',
+      at: new Date().toISOString(),
+      machine: machine(),
+      options: o,
+      server: { env, nodeArgs },
+      fill,
+      idle: { rssMiB: mib(idle.vmRssKiB), rssAnonMiB: mib(idle.rssAnonKiB) },
+      active,
+      activeSamples,
+      peakMiB: peak,
+      perActiveCartBytes: Math.round(perCartBytes),
+      passivated: passivatedAt,
+      after,
+      lowest,
+      anonMappingsAfter: { count: maps.length, top: mapsTop },
+      timeline,
+      targets: { activeMaxMiB: 2 * GiB, activeOk: active.rssMiB <= 2 * GiB, afterMaxMiB: 500, afterOk: after.rssMiB < 500 },
+    });
+    console.log(`results: ${path}`);
+  } catch (err) {
+    console.error(`memory: failed: ${err instanceof Error ? err.message : err}\n--- server output ---\n${server.output().slice(-4000)}`);
+    throw err;
+  } finally {
+    await server.kill9(); // a SIGTERM would snapshot every actor first; nothing here needs it
+    if (!o.keepData) removeDir(dataDir);
+  }
+}
