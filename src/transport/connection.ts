@@ -14,6 +14,12 @@ export interface SocketData {
 
 export class Connection implements ReplySink {
   identity: Identity | undefined;
+  /**
+   * Set while an auth op of this connection runs (argon2, token checks are async): requests
+   * admitted meanwhile wait here as [id, op, args] triples and run, in order, under the identity
+   * it produced — a client may send `auth.resume` and its first cart op in one frame.
+   */
+  authQueue: unknown[] | undefined;
   /** Ids answered by no frame yet: a second request with one of them is BAD_REQUEST. */
   readonly inflight = new Set<number>();
   badFrames = 0;

@@ -164,6 +164,28 @@ export class Edge {
       return this.error(conn, id, id, 'BAD_REQUEST', 'args must be a map', undefined, op.index);
     }
     if (!op.validator.Check(args)) return this.error(conn, id, id, 'BAD_REQUEST', describe(op.validator, args), undefined, op.index);
+    if (conn.authQueue) {
+      conn.authQueue.push(id, op, args); // bounded: each holds an in-flight id
+      return;
+    }
+    this.execute(conn, id, op, args);
+  }
+
+  /** Runs the queued requests of a connection once its auth op has answered. */
+  private afterAuth(conn: Connection): void {
+    const queue = conn.authQueue!;
+    conn.authQueue = undefined;
+    for (let i = 0; i < queue.length; i += 3) {
+      // A queued auth op makes the rest wait for it in turn.
+      const waiting = conn.authQueue as unknown[] | undefined; // set again by a queued auth op
+      if (waiting) waiting.push(queue[i], queue[i + 1], queue[i + 2]);
+      else this.execute(conn, queue[i] as number, queue[i + 1] as CompiledOp, queue[i + 2]);
+    }
+    conn.flush();
+  }
+
+  /** Role checks and dispatch, under the identity the connection has now. */
+  private execute(conn: Connection, id: number, op: CompiledOp, args: unknown): void {
     const who = conn.identity;
     const role = op.spec.role;
     if (role !== 'anonymous') {
@@ -223,11 +245,17 @@ export class Edge {
       this.setIdentity(conn, o.result);
       ok(o.result);
     };
-    // Async answers flush themselves; sync ones ride the frame's flush in onMessage.
-    const later = (p: Promise<void>) => p.catch((err) => {
-      console.error(`${op.name} failed:`, err);
-      fail('INTERNAL', 'internal error');
-    });
+    // Async answers flush themselves; sync ones ride the frame's flush in onMessage. Requests
+    // arriving meanwhile wait for the identity this op produces (afterAuth).
+    const later = (p: Promise<void>) => {
+      conn.authQueue ??= [];
+      void p
+        .catch((err) => {
+          console.error(`${op.name} failed:`, err);
+          fail('INTERNAL', 'internal error');
+        })
+        .finally(() => this.afterAuth(conn));
+    };
     const auth = this.d.auth;
     switch (op.name) {
       case 'ping':
