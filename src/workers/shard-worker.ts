@@ -5,6 +5,7 @@ import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_
 import { ShardRuntime, type BatchOutcome } from './shard-runtime.js';
 import type { FromShard, ShardOptions, ShardRequest, ToShard } from './shard-messages.js';
 import { readRequests } from './request-codec.js';
+import { HeapRelease } from './heap-release.js';
 
 const { opts, port, catalogHere } = workerData as { opts: ShardOptions; port: MessagePort; catalogHere: boolean };
 
@@ -140,9 +141,12 @@ scheduleTimers();
 // the event loop free between them, so batches keep flowing while it runs.
 const CHUNK = 20_000;
 let maintaining = false;
+const heap = new HeapRelease(runtime.db);
 function passivateAll(now: number, olderThanMs: number): number {
   let total = 0;
   for (let n; (n = runtime.passivate(now, olderThanMs, CHUNK)) > 0; ) total += n;
+  heap.note(total);
+  heap.maybeCollect(runtime.actorCount);
   return total;
 }
 function maintain(): void {
@@ -150,12 +154,15 @@ function maintain(): void {
   maintaining = true;
   const step = () => {
     const now = Date.now();
-    const more = runtime.passivate(now, opts.passivateAfterMs, CHUNK) === CHUNK;
+    const passivated = runtime.passivate(now, opts.passivateAfterMs, CHUNK);
+    heap.note(passivated);
+    const more = passivated === CHUNK;
     const last = runtime.lastCheckpoint;
     const checkpointing = runtime.checkpointDue(now, opts.checkpointRows, opts.checkpointIntervalMs) && !runtime.checkpointStep(CHUNK);
     if (runtime.lastCheckpoint !== last) post({ t: 'checkpoint', shard: opts.shard, ...runtime.lastCheckpoint });
-    if (more || checkpointing) setImmediate(step);
-    else maintaining = false;
+    if (more || checkpointing) return void setImmediate(step);
+    maintaining = false;
+    heap.maybeCollect(runtime.actorCount);
   };
   step();
 }

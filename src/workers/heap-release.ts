@@ -1,0 +1,36 @@
+// Gives memory back after a large passivation. The dropped actors are garbage in old space, and
+// an idle shard runs no major GC to free them (V8's memory reducer acts around allocation, not
+// idleness): 1M passivated carts kept ~1 GiB resident. One full GC plus SQLite's shrink_memory,
+// only when more actors were dropped since the last one than are still in memory, brings it
+// down (bench memory: 1,008 -> 365 MiB). The pause (~0.5 s per shard at 500k dropped carts)
+// falls in a quiet moment by definition: those actors were idle.
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type Database from 'better-sqlite3';
+
+v8.setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** Below this many dropped actors a GC is not worth its pause. */
+const MIN_DROPPED = 20_000;
+
+export class HeapRelease {
+  private dropped = 0;
+
+  constructor(private readonly db: Database.Database) {}
+
+  /** Counts actors dropped from memory. */
+  note(passivated: number): void {
+    this.dropped += passivated;
+  }
+
+  /** Runs the collection when it pays; returns its duration in ms, or undefined. */
+  maybeCollect(actorsInMemory: number): number | undefined {
+    if (this.dropped < MIN_DROPPED || this.dropped <= actorsInMemory) return undefined;
+    const t0 = performance.now();
+    gc();
+    this.db.pragma('shrink_memory');
+    this.dropped = 0;
+    return performance.now() - t0;
+  }
+}
