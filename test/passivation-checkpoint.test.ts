@@ -7,6 +7,18 @@ import assert from 'node:assert/strict';
 import { spawnServer, connect, connectAdmin, until, tmpDataDir, ADMIN_EMAIL, ADMIN_PASSWORD, type ChildServer } from './helpers/server.js';
 import type { CartwireClient } from '../src/client/index.js';
 import type { CartView } from '../src/protocol/types.js';
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+
+/** Journal rows physically in a shard's file (read-only; the server keeps writing). */
+function rowsOnDisk(dataDir: string, shard: number): number {
+  const db = new Database(join(dataDir, `shard-${shard}.db`), { readonly: true });
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM journal').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
 
 /** GET /snapshot's per-shard summary (journal.summary() fields included). */
 interface Summary {
@@ -147,6 +159,8 @@ test('the journal is truncated behind a checkpoint once it reaches CHECKPOINT_RO
   assert.equal(s2.watermark, s2.journalPosition);
   assert.ok(s2.snapshots >= s1.snapshots + first.length + second.length, `${s2.snapshots} snapshots`);
   assert.ok(s2.lastSnapshotAt !== null && s2.lastSnapshotAt >= Date.now() - 60_000);
+  // The covered rows leave the file too, in small chunks after the checkpoint.
+  await until(() => rowsOnDisk(dataDir, 0) === 0, { timeoutMs: 10_000, what: 'covered journal rows deleted from the file' });
   // Automatic checkpoints (during the seed and this one) show in /metrics.
   const metrics = await (await fetch(`${a.url}/metrics`)).text();
   const done = Number(/^cartwire_checkpoint_duration_seconds_count (\d+)$/m.exec(metrics)?.[1]);

@@ -374,6 +374,16 @@ export class ShardRuntime {
     return idle.length;
   }
 
+  /** Deletes a chunk of journal rows a checkpoint covered; true while more are left. */
+  journalCleanupStep(limit: number): boolean {
+    try {
+      return this.journal.deleteStep(limit);
+    } catch (err) {
+      console.error(`shard ${this.opts.shard}: journal cleanup failed (retried by a later sweep):`, err);
+      return false;
+    }
+  }
+
   private commitMaintenance(): boolean {
     try {
       if (!this.writes.empty) this.journal.commit(this.writes);

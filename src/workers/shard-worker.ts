@@ -139,7 +139,8 @@ scheduleTimers();
 
 // Maintenance: passivate idle actors and checkpoint the journal, both in bounded chunks with
 // the event loop free between them, so batches keep flowing while it runs.
-const CHUNK = 20_000;
+// A chunk is a few ms of work: batches wait at most that long behind maintenance.
+const CHUNK = 5_000;
 let maintaining = false;
 const heap = new HeapRelease(runtime.db);
 function passivateAll(now: number, olderThanMs: number): number {
@@ -160,7 +161,8 @@ function maintain(): void {
     const last = runtime.lastCheckpoint;
     const checkpointing = runtime.checkpointDue(now, opts.checkpointRows, opts.checkpointIntervalMs) && !runtime.checkpointStep(CHUNK);
     if (runtime.lastCheckpoint !== last) post({ t: 'checkpoint', shard: opts.shard, ...runtime.lastCheckpoint });
-    if (more || checkpointing) return void setImmediate(step);
+    const cleaning = runtime.journalCleanupStep(CHUNK);
+    if (more || checkpointing || cleaning) return void setImmediate(step);
     maintaining = false;
     heap.maybeCollect(runtime.actorCount);
   };
