@@ -83,6 +83,7 @@ const SAMPLE: { [O in OpName]: OpArgs<O> } = {
   'auth.resume': { token: 'x' },
   'catalog.upsert': { productId: 'soap-bar', name: 'Hijacked', category: 'x', variants: [{ sku: 'soap-bar', price: 1 }] },
   'catalog.get': { productId: 'soap-bar' },
+  'catalog.search': { q: 'soap' },
   'inventory.get': { sku: 'soap-bar' },
   'inventory.adjust': { sku: 'soap-bar', type: 'adjustment', qty: 0, reason: 'hijack' },
   'cart.get': {},

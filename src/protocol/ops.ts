@@ -29,6 +29,7 @@ export const Ops = {
   'auth.resume': { role: 'anonymous', actor: 'edge', writes: false, summary: 'Authenticate this connection with a token.' },
   'catalog.upsert': { role: 'admin', actor: 'catalog', writes: true, summary: 'Create or replace a product.' },
   'catalog.get': { role: 'anonymous', actor: 'edge', writes: false, summary: 'A product with live availability.' },
+  'catalog.search': { role: 'anonymous', actor: 'edge', writes: false, summary: 'Products by text, category, brand and price; cursor pages.' },
   'inventory.get': { role: 'user', actor: 'sku', writes: false, summary: 'Stock of one sku.' },
   'inventory.adjust': { role: 'admin', actor: 'sku', writes: true, summary: 'Record an inventory transaction.' },
   'cart.get': { role: 'user', actor: 'cart', writes: false, summary: "The caller's cart." },
@@ -61,6 +62,7 @@ export interface OpResults {
   'auth.resume': { userId: string; role: Role };
   'catalog.upsert': ProductView;
   'catalog.get': ProductView;
+  'catalog.search': { items: ProductView[]; nextCursor: string | null };
   'inventory.get': InventoryView;
   'inventory.adjust': InventoryView;
   'cart.get': CartView;

@@ -65,6 +65,19 @@ export const Args = {
     strict,
   ),
   'catalog.get': Type.Object({ productId: ProductId }, strict),
+  'catalog.search': Type.Object(
+    {
+      q: Type.Optional(Type.String({ maxLength: 200 })),
+      category: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+      brand: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+      minPrice: Type.Optional(Money),
+      maxPrice: Type.Optional(Money),
+      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+      // base64url of a productId (at most 64 bytes): the nextCursor of an earlier page.
+      cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 88, pattern: '^[A-Za-z0-9_-]+$' })),
+    },
+    strict,
+  ),
   'inventory.get': Type.Object({ sku: Sku }, strict),
   'inventory.adjust': Type.Object(
     {

@@ -2,6 +2,7 @@
 // replies, so every read it serves is durable; cart commands take price and availability from it.
 import type { ItemInfo } from '../actors/cart-actor.js';
 import type { ProductView, VariantView } from '../protocol/types.js';
+import { CatalogSearch, type SearchQuery } from './catalog-search.js';
 
 interface SkuEntry {
   product: ProductView;
@@ -12,6 +13,7 @@ export class CatalogView {
   private readonly products = new Map<string, ProductView>();
   private readonly bySku = new Map<string, SkuEntry>();
   private readonly stock = new Map<string, number>();
+  private readonly index = new CatalogSearch();
 
   get productCount(): number {
     return this.products.size;
@@ -23,6 +25,7 @@ export class CatalogView {
       if (before) for (const v of before.variants) this.bySku.delete(v.sku);
       this.products.set(p.productId, p);
       for (const variant of p.variants) this.bySku.set(variant.sku, { product: p, variant });
+      this.index.upsert(p);
     }
   }
 
@@ -49,6 +52,20 @@ export class CatalogView {
   product(productId: string, admin: boolean): ProductView | undefined {
     const p = this.products.get(productId);
     if (!p || (!admin && p.status !== 'active')) return undefined;
+    return this.live(p);
+  }
+
+  /**
+   * catalog.search: one page of matching products in productId order, each variant with its
+   * live `available`; non-admins see active products only. A bad cursor or range is an error.
+   */
+  search(query: SearchQuery, admin: boolean): { ok: true; result: { items: ProductView[]; nextCursor: string | null } } | { ok: false; message: string } {
+    const page = this.index.search(query, admin);
+    if (!page.ok) return page;
+    return { ok: true, result: { items: page.products.map((p) => this.live(p)), nextCursor: page.nextCursor } };
+  }
+
+  private live(p: ProductView): ProductView {
     return { ...p, variants: p.variants.map((v) => ({ ...v, available: this.available(v.sku) })) };
   }
 }

@@ -267,6 +267,12 @@ export class Edge {
         else conn.push(encodeError(id, 'NOT_FOUND', `unknown product ${args.productId as string}`), id);
         return this.d.metrics.done(op.index, (performance.now() - t0) / 1000, product ? 0 : outcomeIndex('NOT_FOUND'));
       }
+      case 'catalog.search': {
+        const r = this.d.catalog.search(args as OpArgs<'catalog.search'>, conn.identity?.role === 'admin');
+        if (r.ok) conn.push(encodeOk(id, r.result), id);
+        else conn.push(encodeError(id, 'BAD_REQUEST', r.message), id);
+        return this.d.metrics.done(op.index, (performance.now() - t0) / 1000, r.ok ? 0 : outcomeIndex('BAD_REQUEST'));
+      }
       case 'admin.subscribe':
       case 'admin.unsubscribe':
         this.setAdminFeed(conn, op.name === 'admin.subscribe');
