@@ -28,6 +28,7 @@ const OPS = new Map<string, CompiledOp>(
   OpNames.map((name, index) => [name, { name, index, spec: Ops[name], validator: Compile(Args[name]) }]),
 );
 const EMPTY_ARGS = Object.freeze({});
+const MAX_SEARCH_REPLY_BYTES = 1024 * 1024;
 const GET = Object.freeze({ type: 'get' });
 const WATCH = Object.freeze({ type: 'watch' });
 
@@ -268,9 +269,18 @@ export class Edge {
         return this.d.metrics.done(op.index, (performance.now() - t0) / 1000, product ? 0 : outcomeIndex('NOT_FOUND'));
       }
       case 'catalog.search': {
-        const r = this.d.catalog.search(args as OpArgs<'catalog.search'>, conn.identity?.role === 'admin');
-        if (r.ok) conn.push(encodeOk(id, r.result), id);
-        else conn.push(encodeError(id, 'BAD_REQUEST', r.message), id);
+        const admin = conn.identity?.role === 'admin';
+        const query = args as OpArgs<'catalog.search'>;
+        let r = this.d.catalog.search(query, admin);
+        let frame = r.ok ? encodeOk(id, r.result) : encodeError(id, 'BAD_REQUEST', r.message);
+        // Big products (100 variants, long descriptions) could make a page of several MiB: fewer
+        // items per page instead (nextCursor carries on), so a reply stays far below the
+        // per-connection send limit.
+        while (r.ok && frame.length > MAX_SEARCH_REPLY_BYTES && r.result.items.length > 1) {
+          r = this.d.catalog.search({ ...query, limit: Math.ceil(r.result.items.length / 2) }, admin);
+          frame = r.ok ? encodeOk(id, r.result) : frame;
+        }
+        conn.push(frame, id);
         return this.d.metrics.done(op.index, (performance.now() - t0) / 1000, r.ok ? 0 : outcomeIndex('BAD_REQUEST'));
       }
       case 'admin.subscribe':
