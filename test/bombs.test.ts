@@ -7,10 +7,10 @@
 // test/frame-scan.test.ts and test/fuzz.test.ts cover the codes in depth; the RSS bound is new here.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { connectGuest, spawnServer, tmpDataDir, until, type ChildServer } from './helpers/server.js';
 import { TcpWebSocket, clientFrame, frameHeader, type Message } from './helpers/tcp-socket.js';
 import { CloseCode, ErrorCode, Limits } from '../src/protocol/errors.js';
+import { metricValue, rssBytes } from './helpers/proc.js';
 
 const MiB = 1024 * 1024;
 /**
@@ -50,21 +50,6 @@ const BAD_FRAMES: [string, Buffer][] = [
   ['65,000 nested arrays', inArgs([...new Array<number>(65_000).fill(0x91), 0xc0])],
 ];
 
-function rssBytes(pid: number): number {
-  try {
-    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
-async function metric(srv: ChildServer, name: string): Promise<number> {
-  const text = await (await fetch(`${srv.url}/metrics`)).text();
-  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-  assert.ok(m, `${name} missing from /metrics`);
-  return Number(m[1]);
-}
 
 function assertBadFrame(m: Message | undefined, what: string): void {
   assert.equal(m?.id, null, `${what}: ${JSON.stringify(m)}`);
@@ -216,8 +201,8 @@ test('msgpack and WebSocket length bombs and deep nesting: answered or closed pe
   checkpoint('after every bomb');
 
   // Every bomb was counted as a bad frame, and every bomb connection is gone.
-  assert.equal(await metric(srv, 'cartwire_bad_frames_total'), badFrames);
-  await until(async () => (await metric(srv, 'cartwire_connections')) === 0, { what: 'every bomb connection closed at the server' });
+  assert.equal(await metricValue(srv.url, 'cartwire_bad_frames_total'), badFrames);
+  await until(async () => (await metricValue(srv.url, 'cartwire_connections')) === 0, { what: 'every bomb connection closed at the server' });
 
   // Still serving.
   const fresh = await connectGuest(srv.url);

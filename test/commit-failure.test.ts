@@ -4,7 +4,7 @@
 // memory, not after kill -9 and a restart.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnServer, connect, connectGuest, connectAdmin, until, tmpDataDir, ADMIN_EMAIL, ADMIN_PASSWORD, type ChildServer } from './helpers/server.js';
+import { adminToken, serverRestarts, spawnServer, connect, connectGuest, connectAdmin, until, tmpDataDir, type ChildServer } from './helpers/server.js';
 import { CartwireError, type CartwireClient } from '../src/client/index.js';
 import type { CartView } from '../src/protocol/types.js';
 import { holdOffline, shardOf, timerRowsOnDisk } from './helpers/holds.js';
@@ -29,24 +29,10 @@ async function metric(url: string, line: string): Promise<number> {
   return m === undefined ? 0 : Number(m.slice(line.length + 1));
 }
 
-async function adminToken(url: string): Promise<string> {
-  const c = await connect(url);
-  const { token } = await c.call('auth.login', { email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
-  await c.close();
-  return token;
-}
 
 test('FAULT_FAIL_COMMITS_FOR=cart:<user>: that cart answers INTERNAL to every change, nothing of it persists, everyone else goes on', async (t) => {
   const dataDir = tmpDataDir(t);
-  const servers: ChildServer[] = [];
-  t.after(async () => {
-    for (const s of servers) if (s.proc.exitCode === null && s.proc.signalCode === null) await s.kill9();
-  });
-  const start = async (env: Record<string, string> = {}) => {
-    const s = await spawnServer(dataDir, env);
-    servers.push(s);
-    return s;
-  };
+  const start = serverRestarts(t, dataDir);
 
   // Before the fault: two guests with committed carts.
   const a = await start();
@@ -118,15 +104,7 @@ test('FAULT_FAIL_COMMITS_FOR=cart:<user>: that cart answers INTERNAL to every ch
 
 test('FAULT_FAIL_COMMITS_FOR=sku:<sku>: stock changes of that sku fail with INTERNAL and are not kept; carts and other skus work', async (t) => {
   const dataDir = tmpDataDir(t);
-  const servers: ChildServer[] = [];
-  t.after(async () => {
-    for (const s of servers) if (s.proc.exitCode === null && s.proc.signalCode === null) await s.kill9();
-  });
-  const start = async (env: Record<string, string> = {}) => {
-    const s = await spawnServer(dataDir, env);
-    servers.push(s);
-    return s;
-  };
+  const start = serverRestarts(t, dataDir);
 
   // The first start seeds the demo stock; the fault comes with the restart.
   const a = await start();
@@ -179,15 +157,7 @@ test('a demo seed whose stock cannot be stored stops the first start instead of 
 
 test('a hold whose release cannot be committed stays held, is retried about once a second (not lost, no spin), and goes once the disk works', async (t) => {
   const dataDir = tmpDataDir(t);
-  const servers: ChildServer[] = [];
-  t.after(async () => {
-    for (const s of servers) if (s.proc.exitCode === null && s.proc.signalCode === null) await s.kill9();
-  });
-  const start = async (env: Record<string, string> = {}) => {
-    const s = await spawnServer(dataDir, { SHARDS: '2', ...env });
-    servers.push(s);
-    return s;
-  };
+  const start = serverRestarts(t, dataDir, { SHARDS: '2' });
   const available = async (url: string) => {
     const c = await connect(url);
     const p = await c.call('catalog.get', { productId: 'kite' }).finally(() => c.close());

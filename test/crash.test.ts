@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { spawnServer, tmpDataDir, connect, until, ADMIN_EMAIL, ADMIN_PASSWORD, type ChildServer } from './helpers/server.js';
 import { CartwireError, type CartwireClient } from '../src/client/index.js';
 import type { CartView, InventoryView, ProductView } from '../src/protocol/types.js';
+import { prng } from './helpers/proc.js';
 
 const GUESTS = 32;
 const ADMINS = 3;
@@ -37,17 +38,6 @@ const SERVER_ENV = {
   PASSIVATE_AFTER_MS: '250',
 };
 
-/** mulberry32: small, seedable, good enough to pick ops and kill moments. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const pick = <T>(rng: () => number, xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ShardRuntime } from '../src/workers/shard-runtime.js';
 import type { ShardSummary } from '../src/workers/shard-messages.js';
-import { spawnServer, connect, connectGuest, until, tmpDataDir, ADMIN_EMAIL, ADMIN_PASSWORD, type ChildServer } from './helpers/server.js';
+import { serverRestarts, connect, connectGuest, until, tmpDataDir, ADMIN_EMAIL, ADMIN_PASSWORD } from './helpers/server.js';
 import { holdOffline as holdOn, run, shardOf, shardOptions, timerRowsOnDisk, type TimerRow } from './helpers/holds.js';
 
 const SHARDS = 2;
@@ -106,15 +106,7 @@ test('after kill -9 before the expiry and a restart, the sku releases its hold b
   const env = { SHARDS: String(SHARDS) };
   const sku = 'tent-2p';
   const shard = shardOf(`sku:${sku}`, SHARDS);
-  const servers: ChildServer[] = [];
-  t.after(async () => {
-    for (const s of servers) if (s.proc.exitCode === null && s.proc.signalCode === null) await s.kill9();
-  });
-  const start = async () => {
-    const s = await spawnServer(dataDir, env);
-    servers.push(s);
-    return s;
-  };
+  const start = serverRestarts(t, dataDir, env);
 
   // First start seeds the demo catalog; note the stock, then stop hard.
   const t0 = Date.now();

@@ -9,6 +9,7 @@ import { Packr } from 'msgpackr';
 import { spawnServer, tmpDataDir, connect, connectGuest, connectAdmin, ADMIN_EMAIL, ADMIN_PASSWORD } from './helpers/server.js';
 import { RawSocket, type WireResponse } from './helpers/raw-socket.js';
 import { CloseCode, ErrorCode, Limits } from '../src/protocol/errors.js';
+import { prng } from './helpers/proc.js';
 
 const FRAMES = Number(process.env.FUZZ_FRAMES ?? 10_000);
 const LANES = 4;
@@ -16,17 +17,6 @@ const LANES = 4;
 const ADMIN_LANE = LANES - 1;
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 32));
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // useRecords off: every frame is standard msgpack. Maps keep keys such as __proto__ as written.
 const packr = new Packr({ useRecords: false });

@@ -4,7 +4,7 @@
 // exactly what was acknowledged.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnServer, connect, connectAdmin, until, tmpDataDir, ADMIN_EMAIL, ADMIN_PASSWORD, type ChildServer } from './helpers/server.js';
+import { adminToken, serverRestarts, connect, connectAdmin, until, tmpDataDir } from './helpers/server.js';
 import type { CartwireClient } from '../src/client/index.js';
 import type { CartView } from '../src/protocol/types.js';
 import Database from 'better-sqlite3';
@@ -41,12 +41,6 @@ async function summary(url: string, token: string): Promise<Summary[]> {
 
 const sum = (shards: Summary[], f: (s: Summary) => number) => shards.reduce((n, s) => n + f(s), 0);
 
-async function adminToken(url: string): Promise<string> {
-  const c = await connect(url);
-  const { token } = await c.call('auth.login', { email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
-  await c.close();
-  return token;
-}
 
 interface Shopper {
   token: string;
@@ -80,23 +74,11 @@ async function cartOf(url: string, token: string): Promise<CartView> {
   }
 }
 
-function servers(t: import('node:test').TestContext, dataDir: string, env: Record<string, string>) {
-  const started: ChildServer[] = [];
-  t.after(async () => {
-    for (const s of started) if (s.proc.exitCode === null && s.proc.signalCode === null) await s.kill9();
-  });
-  return async () => {
-    const s = await spawnServer(dataDir, env);
-    started.push(s);
-    return s;
-  };
-}
-
 const SKUS = ['soap-bar', 'kite', 'mug-stoneware-sand', 'beanie'];
 
 test('idle carts are passivated (snapshotted, dropped from memory) and read back identical, also after kill -9', async (t) => {
   const dataDir = tmpDataDir(t);
-  const start = servers(t, dataDir, { SHARDS: '2', PASSIVATE_AFTER_MS: '300', SWEEP_INTERVAL_MS: '50', CHECKPOINT_ROWS: '1000000', CHECKPOINT_INTERVAL_MS: '3600000' });
+  const start = serverRestarts(t, dataDir, { SHARDS: '2', PASSIVATE_AFTER_MS: '300', SWEEP_INTERVAL_MS: '50', CHECKPOINT_ROWS: '1000000', CHECKPOINT_INTERVAL_MS: '3600000' });
   const a = await start();
   const token = await adminToken(a.url);
   const shoppers = await shop(a.url, 6, 4, SKUS);
@@ -131,7 +113,7 @@ test('the journal is truncated behind a checkpoint once it reaches CHECKPOINT_RO
   const dataDir = tmpDataDir(t);
   const ROWS = 50;
   // One shard so that every row counts toward the same CHECKPOINT_ROWS.
-  const start = servers(t, dataDir, { SHARDS: '1', PASSIVATE_AFTER_MS: '3600000', SWEEP_INTERVAL_MS: '50', CHECKPOINT_ROWS: String(ROWS), CHECKPOINT_INTERVAL_MS: '3600000' });
+  const start = serverRestarts(t, dataDir, { SHARDS: '1', PASSIVATE_AFTER_MS: '3600000', SWEEP_INTERVAL_MS: '50', CHECKPOINT_ROWS: String(ROWS), CHECKPOINT_INTERVAL_MS: '3600000' });
   const a = await start();
   const token = await adminToken(a.url);
   // The demo seed wrote more than ROWS rows: a checkpoint followed on its own during the seed.

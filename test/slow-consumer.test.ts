@@ -13,12 +13,12 @@
 // The server runs as a child process so that its RSS can be read from /proc/<pid>/status.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { connectGuest, spawnServer, tmpDataDir, until, ADMIN_EMAIL, ADMIN_PASSWORD, type ChildServer } from './helpers/server.js';
 import { TcpWebSocket } from './helpers/tcp-socket.js';
 import { pack } from './helpers/raw-socket.js';
 import { CartwireClient } from '../src/client/index.js';
 import type { InventoryView } from '../src/protocol/types.js';
+import { metricValue, rssBytes } from './helpers/proc.js';
 
 const MiB = 1024 * 1024;
 const SKU = 'slow-consumer-sku';
@@ -41,22 +41,6 @@ const WAREHOUSES = 150;
 const RSS_BOUND = 64 * MiB;
 const WARMUP_BURSTS = 2;
 
-/** The process's resident set; 0 once it has exited (a zombie has no VmRSS line). */
-function rssBytes(pid: number): number {
-  try {
-    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
-async function gauge(srv: ChildServer, name: string): Promise<number> {
-  const text = await (await fetch(`${srv.url}/metrics`)).text();
-  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-  assert.ok(m, `${name} missing from /metrics`);
-  return Number(m[1]);
-}
 
 /**
  * `count` stock changes of the sku from the admin, 256 per frame (the SDK batches calls made in
@@ -134,7 +118,7 @@ test('a subscriber that stops reading is closed by the server; RSS stays bounded
   const stalledFrom = (subscribed.result as InventoryView).version;
   stalled.pause();
   const bytesWhenPaused = stalled.bytes;
-  await until(async () => (await gauge(srv, 'cartwire_connections')) === 3, { what: 'admin, reader and stalled connected' });
+  await until(async () => (await metricValue(srv.url, 'cartwire_connections')) === 3, { what: 'admin, reader and stalled connected' });
 
   const before = rssBytes(pid);
   const baseline = Math.max(rss.peak, before);
@@ -157,7 +141,7 @@ test('a subscriber that stops reading is closed by the server; RSS stays bounded
   assert.ok(growth < RSS_BOUND, `server RSS grew by ${(growth / MiB).toFixed(1)} MiB during the burst (bound ${RSS_BOUND / MiB} MiB)`);
 
   // Closed by the server while the client still was not reading: only admin and reader are left.
-  await until(async () => (await gauge(srv, 'cartwire_connections')) === 2, { timeoutMs: 10_000, what: 'the server to close the stalled connection' });
+  await until(async () => (await metricValue(srv.url, 'cartwire_connections')) === 2, { timeoutMs: 10_000, what: 'the server to close the stalled connection' });
   assert.equal(stalled.bytes, bytesWhenPaused, 'the stalled client read nothing while paused');
 
   // Reading again: what the kernel held, then a FIN. No close frame, no reset.

@@ -2,6 +2,7 @@
 // the close: for the transport rules the SDK would never break on purpose.
 import WebSocket from 'ws';
 import { Packr, Unpackr } from 'msgpackr';
+import { Waiters } from './waiters.js';
 
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
@@ -27,7 +28,7 @@ export class RawSocket {
   /** Frames received, before flattening (to tell a batch answer from single ones). */
   frames = 0;
   closed: Closed | undefined;
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new Waiters();
   private nextId = 1_000_000;
 
   private constructor(private readonly ws: WebSocket) {
@@ -72,20 +73,7 @@ export class RawSocket {
 
   /** Resolves once `pred` holds; rejects after the deadline with `what` and what arrived. */
   waitFor(pred: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-    if (pred()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (!pred()) return;
-        this.waiters.delete(check);
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.responses.slice(-5))}, closed ${JSON.stringify(this.closed)}`));
-      }, timeoutMs);
-      this.waiters.add(check);
-    });
+    return this.waiters.waitFor(pred, what, () => `got ${JSON.stringify(this.responses.slice(-5))}, closed ${JSON.stringify(this.closed)}`, timeoutMs);
   }
 
   /** The responses to `id`, once `count` of them arrived. */
@@ -115,6 +103,6 @@ export class RawSocket {
   }
 
   private wake(): void {
-    for (const w of [...this.waiters]) w();
+    this.waiters.notify();
   }
 }

@@ -93,6 +93,22 @@ export async function spawnServer(dataDir: string, env: Record<string, string> =
   };
 }
 
+/**
+ * Starts the server binary again and again on one DATA_DIR (restarts after kill -9); every
+ * child still running when the test ends is killed.
+ */
+export function serverRestarts(t: TestContext, dataDir: string, baseEnv: Record<string, string> = {}): (env?: Record<string, string>) => Promise<ChildServer> {
+  const started: ChildServer[] = [];
+  t.after(async () => {
+    for (const s of started) if (s.proc.exitCode === null && s.proc.signalCode === null) await s.kill9();
+  });
+  return async (env = {}) => {
+    const s = await spawnServer(dataDir, { ...baseEnv, ...env });
+    started.push(s);
+    return s;
+  };
+}
+
 export async function connect(url: string): Promise<CartwireClient> {
   return CartwireClient.connect(url);
 }
@@ -101,6 +117,14 @@ export async function connectGuest(url: string): Promise<CartwireClient> {
   const c = await CartwireClient.connect(url);
   await c.call('auth.guest', {});
   return c;
+}
+
+/** A fresh admin token (the connection that got it is closed). */
+export async function adminToken(url: string): Promise<string> {
+  const c = await CartwireClient.connect(url);
+  const { token } = await c.call('auth.login', { email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
+  c.close();
+  return token;
 }
 
 export async function connectAdmin(url: string): Promise<CartwireClient> {

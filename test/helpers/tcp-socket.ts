@@ -6,6 +6,7 @@ import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { Unpackr } from 'msgpackr';
 import { pack } from './raw-socket.js';
+import { Waiters } from './waiters.js';
 
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
 
@@ -55,7 +56,7 @@ export class TcpWebSocket {
   refused: string | undefined;
   private buf: Buffer = Buffer.alloc(0);
   private upgraded = false;
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new Waiters();
 
   private constructor(readonly socket: net.Socket) {
     socket.on('data', (d: Buffer) => {
@@ -128,20 +129,7 @@ export class TcpWebSocket {
   }
 
   waitFor(pred: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-    if (pred()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (!pred()) return;
-        this.waiters.delete(check);
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        reject(new Error(`timed out waiting for ${what}; ${this.describe()}`));
-      }, timeoutMs);
-      this.waiters.add(check);
-    });
+    return this.waiters.waitFor(pred, what, () => this.describe(), timeoutMs);
   }
 
   describe(): string {
@@ -153,7 +141,7 @@ export class TcpWebSocket {
   }
 
   private wake(): void {
-    for (const w of [...this.waiters]) w();
+    this.waiters.notify();
   }
 
   private parse(): void {
