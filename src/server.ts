@@ -163,7 +163,6 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     throw err;
   }
   ready = true;
-  edge.starting = false;
 
   let closing: Promise<void> | undefined;
   return {

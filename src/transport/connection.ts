@@ -31,6 +31,11 @@ export class Connection implements ReplySink {
   /** Ids to release from `inflight` once `out` is written (-1: nothing to release). */
   private readonly outIds: number[] = [];
   ws: WebSocket<SocketData> | undefined;
+  /** The frame `flush` hands to the corked send (one bound callback per connection, not per flush). */
+  private sending: Uint8Array | undefined;
+  private readonly sendCorked = (): void => {
+    this.ws!.send(this.sending!, true);
+  };
 
   /**
    * @param ip the client's key for per-IP limits (rate-limit.ts ipKey)
@@ -53,9 +58,9 @@ export class Connection implements ReplySink {
     const n = this.out.length;
     if (n === 0) return;
     if (!this.closed && this.ws) {
-      const frame = n === 1 ? this.out[0] : joinFrames(this.out);
-      const ws = this.ws;
-      ws.cork(() => ws.send(frame, true));
+      this.sending = n === 1 ? this.out[0] : joinFrames(this.out);
+      this.ws.cork(this.sendCorked);
+      this.sending = undefined;
     }
     for (const id of this.outIds) if (id >= 0) this.inflight.delete(id);
     this.out.length = 0;

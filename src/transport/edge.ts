@@ -39,11 +39,6 @@ const SUBSCRIPTION_OPS: ReadonlyMap<string, { read: OpName; subscribe: boolean }
   ['inventory.subscribe', { read: 'inventory.get', subscribe: true }],
   ['inventory.unsubscribe', { read: 'inventory.get', subscribe: false }],
 ] as const);
-/**
- * Ops answered before the shards are ready: they touch neither shards nor the catalog view (a
- * sign-in that would merge a guest cart is refused in edgeOp).
- */
-const STARTUP_OPS: ReadonlySet<string> = new Set(['ping', 'auth.guest', 'auth.register', 'auth.login', 'auth.resume']);
 
 function describe(validator: CompiledOp['validator'], args: unknown): string {
   for (const e of validator.Errors(args)) {
@@ -72,11 +67,6 @@ export class Edge {
   draining = false;
   /** Connections following the admin feed; the shards produce it only while this is above 0. */
   private adminSubscribers = 0;
-  /**
-   * True until every shard has recovered and the catalog view is loaded: the port already
-   * accepts connections, but until then the view would answer NOT_FOUND for existing skus.
-   */
-  starting = true;
 
   constructor(private readonly d: EdgeDeps) {}
 
@@ -197,7 +187,6 @@ export class Edge {
       if (role === 'admin' && who?.role !== 'admin') return this.error(conn, id, id, 'FORBIDDEN', `${op.name} is for admins`, undefined, op.index);
     }
     if (this.draining) return this.error(conn, id, id, 'OVERLOADED', 'the server is shutting down', undefined, op.index);
-    if (this.starting && !STARTUP_OPS.has(op.name)) return this.error(conn, id, id, 'OVERLOADED', 'the server is starting; retry', undefined, op.index);
     if (op.spec.actor === 'edge') return this.edgeOp(conn, id, op, args as Record<string, unknown>);
     const sub = SUBSCRIPTION_OPS.get(op.name);
     if (sub) return this.subscription(conn, id, op, sub.read, sub.subscribe, args);
@@ -295,8 +284,6 @@ export class Edge {
         // The guest this connection was (its cart merges into the account), read now: the
         // identity in force when the request arrived.
         const guestId = conn.identity?.role === 'guest' ? conn.identity.userId : undefined;
-        // A guest cart merges through the shards, which may still be recovering it.
-        if (guestId !== undefined && this.starting) return fail('OVERLOADED', 'the server is starting; retry');
         const from = { ip: conn.ip, via: 'ws' as const, ...(guestId === undefined ? {} : { guestId }) };
         const accounts = this.d.accounts;
         const run = op.name === 'auth.login' ? accounts.login(args as OpArgs<'auth.login'>, from) : accounts.register(args as OpArgs<'auth.register'>, from);

@@ -2,7 +2,8 @@
 // an idle shard runs no major GC to free them (V8's memory reducer acts around allocation, not
 // idleness): 1M passivated carts kept ~1 GiB resident. One full GC plus SQLite's shrink_memory,
 // only when more actors were dropped since the last one than are still in memory, brings it
-// down (bench memory: 1,008 -> 365 MiB). The pause (~0.5 s per shard at 500k dropped carts)
+// down (`npm run bench -- memory --passivate-after-ms 300000`: 1,008 -> 338 MiB). The pause
+// (516-654 ms per shard at 500k dropped carts, measured with --trace-gc)
 // falls in a quiet moment by definition: those actors were idle.
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';

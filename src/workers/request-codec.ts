@@ -20,13 +20,19 @@ interface ItemCmd {
   item?: { productId: string; name: string; unitPrice: number; currency: string; available: number };
 }
 
+/** True for `{ type }` alone (checked without allocating a key list). */
+function onlyType(cmd: object): boolean {
+  for (const k in cmd) if (k !== 'type') return false;
+  return true;
+}
+
 /** Appends one request to a batch's flat array. */
 export function appendRequest(flat: Flat, id: number, key: string, cmd: ShardRequest['cmd']): void {
   switch (cmd.type) {
     case 'get':
     case 'clear':
     case 'timer':
-      if (Object.keys(cmd).length === 1) return void flat.push(id, key, BARE, cmd.type);
+      if (onlyType(cmd)) return void flat.push(id, key, BARE, cmd.type);
       break;
     case 'remove':
       return void flat.push(id, key, SKU, cmd.type, (cmd as unknown as { sku: string }).sku);
