@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ShardRuntime } from '../src/workers/shard-runtime.js';
 import type { ShardSummary } from '../src/workers/shard-messages.js';
-import { serverRestarts, connect, connectGuest, until, tmpDataDir, ADMIN_EMAIL, ADMIN_PASSWORD } from './helpers/server.js';
+import { serverRestarts, shardSummaries, connect, connectGuest, until, tmpDataDir, ADMIN_EMAIL, ADMIN_PASSWORD } from './helpers/server.js';
 import { holdOffline as holdOn, run, shardOf, shardOptions, timerRowsOnDisk, type TimerRow } from './helpers/holds.js';
 
 const SHARDS = 2;
@@ -84,11 +84,7 @@ test('a timer command whose commit fails is due again, and releases the hold onc
 
 // ---- the real server ----
 
-async function summary(url: string, token: string): Promise<ShardSummary[]> {
-  const res = await fetch(`${url}/snapshot`, { headers: { authorization: `Bearer ${token}` } });
-  assert.equal(res.status, 200);
-  return ((await res.json()) as { shards: ShardSummary[] }).shards;
-}
+const summary = shardSummaries;
 
 /** The sku's availability as the edge's committed catalog view shows it: reading it activates no actor. */
 async function catalogAvailable(url: string, productId: string, sku: string): Promise<number | undefined> {

@@ -4,11 +4,12 @@
 // exactly what was acknowledged.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { adminToken, serverRestarts, connect, connectAdmin, until, tmpDataDir } from './helpers/server.js';
+import { adminToken, serverRestarts, shardSummaries, connect, connectAdmin, until, tmpDataDir } from './helpers/server.js';
 import type { CartwireClient } from '../src/client/index.js';
 import type { CartView } from '../src/protocol/types.js';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
+import type { ShardSummary } from '../src/workers/shard-messages.js';
 
 /** Journal rows physically in a shard's file (read-only; the server keeps writing). */
 function rowsOnDisk(dataDir: string, shard: number): number {
@@ -20,26 +21,8 @@ function rowsOnDisk(dataDir: string, shard: number): number {
   }
 }
 
-/** GET /snapshot's per-shard summary (journal.summary() fields included). */
-interface Summary {
-  shard: number;
-  actors: number;
-  journalRows: number;
-  journalPosition: number;
-  watermark: number;
-  appendedSinceStart: number;
-  snapshots: number;
-  lastSnapshotAt: number | null;
-  timers: number;
-}
-
-async function summary(url: string, token: string): Promise<Summary[]> {
-  const res = await fetch(`${url}/snapshot`, { headers: { authorization: `Bearer ${token}` } });
-  assert.equal(res.status, 200);
-  return ((await res.json()) as { shards: Summary[] }).shards;
-}
-
-const sum = (shards: Summary[], f: (s: Summary) => number) => shards.reduce((n, s) => n + f(s), 0);
+const summary = shardSummaries;
+const sum = (shards: ShardSummary[], f: (s: ShardSummary) => number) => shards.reduce((n, s) => n + f(s), 0);
 
 
 interface Shopper {

@@ -220,7 +220,8 @@ test('per-call timeout and AbortSignal reject with TIMEOUT / ABORTED; late repli
   assert.equal(c.state, 'open');
 });
 
-test('subscribe: the handler gets the reply first, then each newer version once; repeated and stale pushes are dropped', async (t) => {
+/** One guest on two connections: `c` through the counting proxy, `other` directly. */
+async function twoDevicesOneProxied(t: TestContext): Promise<{ proxy: Proxy; c: CartwireClient; other: CartwireClient }> {
   const server = await startTestServer(t);
   const proxy = await Proxy.start(t, server.url);
   const c = await CartwireClient.connect(proxy.url);
@@ -229,6 +230,11 @@ test('subscribe: the handler gets the reply first, then each newer version once;
   const other = await CartwireClient.connect(server.url);
   t.after(() => other.close());
   await other.call('auth.resume', { token });
+  return { proxy, c, other };
+}
+
+test('subscribe: the handler gets the reply first, then each newer version once; repeated and stale pushes are dropped', async (t) => {
+  const { proxy, c, other } = await twoDevicesOneProxied(t);
 
   const raw: number[] = [];
   c.onPush((push, data) => push === 'cart.updated' && raw.push((data as CartView).version));
@@ -261,14 +267,7 @@ test('subscribe: the handler gets the reply first, then each newer version once;
 });
 
 test('subscribe: pushes that overtake the subscribe reply are held and delivered after it', async (t) => {
-  const server = await startTestServer(t);
-  const proxy = await Proxy.start(t, server.url);
-  const c = await CartwireClient.connect(proxy.url);
-  t.after(() => c.close());
-  const { token } = await c.call('auth.guest', {});
-  const other = await CartwireClient.connect(server.url);
-  t.after(() => other.close());
-  await other.call('auth.resume', { token });
+  const { proxy, c, other } = await twoDevicesOneProxied(t);
 
   let rawPushes = 0;
   c.onPush(() => rawPushes++);

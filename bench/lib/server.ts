@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
+import type { ShardSummary } from '../../src/workers/shard-messages.js';
 
 export const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 export const ADMIN_PASSWORD = 'bench-admin-password';
@@ -150,17 +151,7 @@ export async function getText(url: string): Promise<string> {
   return res.text();
 }
 
-export interface ShardSummary {
-  shard: number;
-  actors: number;
-  journalRows: number;
-  journalPosition: number;
-  watermark: number;
-  appendedSinceStart: number;
-  snapshots: number;
-  lastSnapshotAt: number | null;
-  timers: number;
-}
+export type { ShardSummary };
 
 /** GET /snapshot (per-shard summary) with an admin token. */
 export async function snapshotSummary(baseUrl: string, adminToken: string): Promise<ShardSummary[]> {

@@ -55,7 +55,11 @@ export interface SnapshotResult {
 export interface ShardSummary {
   shard: number;
   actors: number;
+  /** Journal rows after the watermark (what a restart indexes). */
   journalRows: number;
+  /** g of the last journal row, and the g up to which a checkpoint covers the journal. */
+  journalPosition: number;
+  watermark: number;
   appendedSinceStart: number;
   snapshots: number;
   lastSnapshotAt: number | null;

@@ -9,6 +9,7 @@ import type { TestContext } from 'node:test';
 import { resolveConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { CartwireClient } from '../../src/client/index.js';
+import type { ShardSummary } from '../../src/workers/shard-messages.js';
 
 export const ADMIN_EMAIL = 'admin@example.com';
 export const ADMIN_PASSWORD = 'test-admin-password';
@@ -117,6 +118,13 @@ export async function connectGuest(url: string): Promise<CartwireClient> {
   const c = await CartwireClient.connect(url);
   await c.call('auth.guest', {});
   return c;
+}
+
+/** GET /snapshot: the per-shard summaries, with an admin token. */
+export async function shardSummaries(url: string, token: string): Promise<ShardSummary[]> {
+  const res = await fetch(`${url}/snapshot`, { headers: { authorization: `Bearer ${token}` } });
+  if (res.status !== 200) throw new Error(`GET /snapshot answered ${res.status}`);
+  return ((await res.json()) as { shards: ShardSummary[] }).shards;
 }
 
 /** A fresh admin token (the connection that got it is closed). */
