@@ -1,7 +1,7 @@
 // Requests cross to a shard as one flat array of primitives per batch. Structured clone of
-// primitives costs a fraction of cloning the same data as nested objects (measured on this
-// machine, send + receive: 215 ns vs 1,662 ns per cart request), and the clone runs on the main
-// thread, the server's busiest. Cart commands, the hot path, are laid out field by field;
+// primitives costs less than cloning the same data as nested objects (send + receive per cart
+// request: ~430 ns vs ~1,100 ns, `node dist/bench/micro/thread-clone.js`), and the clone runs on
+// the main thread, the server's busiest. Cart commands, the hot path, are laid out field by field;
 // anything rarer rides as one cloned object.
 import type { ShardRequest } from './shard-messages.js';
 
