@@ -2,6 +2,8 @@
 // variable and the value it got, so a typo fails loudly instead of running with a default.
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import { DEFAULT_PRICING, parseTaxRates, type PricingConfig } from './actors/pricing.js';
+import { FAULT_STEPS, type FaultStep } from './actors/checkout-saga.js';
 
 export interface Config {
   port: number;
@@ -26,6 +28,18 @@ export interface Config {
   limits: LimitsConfig;
   /** Fault injection for tests: every group commit touching this actor key fails. */
   faultFailCommitsFor: string | undefined;
+  commerce: CommerceConfig;
+  /** Domain event log rows (one per group commit) kept per shard. */
+  eventLogKeepRows: number;
+}
+
+export interface CommerceConfig {
+  pricing: PricingConfig;
+  holdTtlMs: number;
+  deadlineMs: number;
+  gatewayTimeoutMs: number;
+  /** Fault injection for tests: the process SIGKILLs itself right after this checkout step. */
+  faultExitAfter: FaultStep | undefined;
 }
 
 export interface LimitsConfig {
@@ -113,6 +127,38 @@ export function resolveConfig(env: Env = process.env): Config {
     tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 24 * 3600, 1),
     limits: resolveLimits(env),
     faultFailCommitsFor: env.FAULT_FAIL_COMMITS_FOR || undefined,
+    commerce: resolveCommerce(env),
+    eventLogKeepRows: int(env, 'EVENT_LOG_KEEP_ROWS', 1_000_000, 1),
+  };
+}
+
+function resolveCommerce(env: Env): CommerceConfig {
+  let taxRatesBp = DEFAULT_PRICING.taxRatesBp;
+  if (env.TAX_RATES) {
+    try {
+      taxRatesBp = parseTaxRates(env.TAX_RATES);
+    } catch (err) {
+      throw new ConfigError(`TAX_RATES must be like "DE:1900,FR:2000" (basis points): ${(err as Error).message}`);
+    }
+  }
+  const defaultCountry = env.DEFAULT_COUNTRY || DEFAULT_PRICING.defaultCountry;
+  if (!/^[A-Z]{2}$/.test(defaultCountry)) throw new ConfigError(`DEFAULT_COUNTRY must be an ISO country code like "US", got "${defaultCountry}"`);
+  const fault = env.FAULT_EXIT_AFTER || undefined;
+  if (fault !== undefined && !(FAULT_STEPS as readonly string[]).includes(fault)) {
+    throw new ConfigError(`FAULT_EXIT_AFTER must be one of ${FAULT_STEPS.join(', ')}, got "${fault}"`);
+  }
+  return {
+    pricing: {
+      taxRatesBp,
+      defaultCountry,
+      defaultTaxRateBp: int(env, 'DEFAULT_TAX_RATE_BP', DEFAULT_PRICING.defaultTaxRateBp, 0, 10_000),
+      shippingFlat: int(env, 'SHIPPING_FLAT', DEFAULT_PRICING.shippingFlat, 0),
+      freeShippingMin: int(env, 'FREE_SHIPPING_MIN', DEFAULT_PRICING.freeShippingMin, 0),
+    },
+    holdTtlMs: int(env, 'CHECKOUT_HOLD_TTL_MS', 10 * 60_000, 1_000),
+    deadlineMs: int(env, 'CHECKOUT_DEADLINE_MS', 30_000, 100),
+    gatewayTimeoutMs: int(env, 'GATEWAY_TIMEOUT_MS', 2_000, 1),
+    faultExitAfter: fault as FaultStep | undefined,
   };
 }
 

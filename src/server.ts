@@ -14,6 +14,12 @@ import { mountHttpRoutes } from './transport/http-routes.js';
 import { UserStore, loadJwtSecret } from './persistence/user-store.js';
 import { CloseCode, Limits } from './protocol/errors.js';
 import { demoCatalog } from './demo-catalog.js';
+import { CheckoutDriver } from './workers/checkout-driver.js';
+import { SimulatedGateway } from './workers/simulated-gateway.js';
+import { CommerceOps } from './transport/commerce-ops.js';
+import { configurePricing } from './actors/cart-actor.js';
+import type { PriceEntry } from './workers/shard-messages.js';
+import type { ProductView } from './protocol/types.js';
 
 export interface RunningServer {
   readonly port: number;
@@ -41,8 +47,16 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const catalog = new CatalogView();
   const pool: ShardPool = new ShardPool(config.shards, config.maxShardBacklog, {
     onViews: (stock, products) => {
-      if (products) catalog.applyProducts(products);
+      if (products) {
+        catalog.applyProducts(products);
+        // Every shard prices the carts it holds from its own copy (live prices).
+        if (ready) pool.prices(priceEntries(products));
+      }
       if (stock) catalog.applyStock(stock);
+    },
+    onDomain: (events) => {
+      metrics.business.onDomain(events);
+      driver.onDomain(events);
     },
     onDone: (tag, seconds, outcome) => metrics.done(tag, seconds, outcome),
     onStats: (shard, stats) => metrics.shardStats(shard, stats),
@@ -61,7 +75,18 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const metrics = new Metrics(config.shards, (s) => pool.depth(s));
   const limits = config.limits;
   const accounts = new Accounts({ auth, pool, catalog, limits, publish: (topic, frame) => app.publish(topic, frame, true) });
-  const edge = new Edge({ pool, catalog, auth, accounts, metrics, maxInflight: limits.connMaxInflight });
+  const commerce = config.commerce;
+  configurePricing(commerce.pricing);
+  const gateway = new SimulatedGateway(pool, commerce.gatewayTimeoutMs + 1_000);
+  const driver: CheckoutDriver = new CheckoutDriver({
+    pool, gateway, config: commerce,
+    accountAgeMs: (userId, now) => {
+      const created = users.createdAt(userId);
+      return created === undefined ? 0 : Math.max(0, now - created);
+    },
+  });
+  const commerceOps = new CommerceOps(pool, driver, commerce.deadlineMs);
+  const edge = new Edge({ pool, catalog, auth, accounts, metrics, maxInflight: limits.connMaxInflight, commerce: commerceOps });
   const connections = new Set<Connection>();
   const connectsByIp = new KeyedLimiter({ capacity: limits.ipConnectsBurst, ratePerSec: limits.ipConnectsPerSec });
   let ready = false;
@@ -151,8 +176,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         dataDir: config.dataDir, synchronous: config.synchronous, snapshotEvery: config.snapshotEvery,
         sweepIntervalMs: config.sweepIntervalMs, passivateAfterMs: config.passivateAfterMs, failCommitsFor: config.faultFailCommitsFor,
         checkpointRows: config.checkpointRows, checkpointIntervalMs: config.checkpointIntervalMs,
+        pricing: commerce.pricing, eventLogKeepRows: config.eventLogKeepRows,
       },
     );
+    pool.prices(priceEntries(catalog.allProducts()));
     if (config.seedDemo) await seedDemo(pool, catalog, config.maxShardBacklog);
   } catch (err) {
     // Do not leave worker threads and the port behind: the caller may be a test runner.
@@ -163,6 +190,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     throw err;
   }
   ready = true;
+  // Checkouts and order changes a crash left unfinished: finished or compensated now.
+  for (const orderId of pool.openOrders.splice(0)) void driver.resume(orderId);
 
   let closing: Promise<void> | undefined;
   return {
@@ -179,6 +208,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         (app as TemplatedApp & { close(): void }).close();
       })()),
   };
+}
+
+/** The live price of every variant of these products, for the shards. */
+function priceEntries(products: readonly ProductView[]): PriceEntry[] {
+  const out: PriceEntry[] = [];
+  for (const p of products) for (const v of p.variants) out.push([v.sku, p.productId, p.name, v.price, v.currency, p.status === 'active']);
+  return out;
 }
 
 function defaultFatal(message: string): never {

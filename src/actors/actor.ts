@@ -20,12 +20,25 @@ export function reject<E>(code: ErrorCode, message: string, details?: Record<str
   return { error: details ? { code, message, details } : { code, message } };
 }
 
+/** A fact of the domain (DESIGN.md "Events"): logged durably with the commit, then published. */
+export interface DomainEvent {
+  name: string;
+  data: Record<string, unknown>;
+}
+
+/** What a shard knows besides the actor's own state: the live price of every sku. */
+export interface ShardContext {
+  item(sku: string): { productId: string; name: string; unitPrice: number; currency: string; active: boolean } | undefined;
+}
+
+export const NO_CONTEXT: ShardContext = { item: () => undefined };
+
 export interface ActorType<S, C, E> {
   /** Prefix of the actor keys of this type: `cart` for `cart:<userId>`. */
   readonly kind: string;
   /** The state of an actor that has never recorded an event. */
   create(id: string): S;
-  decide(state: S, command: C, now: number): Decision<E>;
+  decide(state: S, command: C, now: number, ctx?: ShardContext): Decision<E>;
   /**
    * Applies an event and returns the state. Events are facts: no checks here. It may mutate the
    * state it is given (copying a sku's hold table per reservation would be quadratic); the
@@ -34,10 +47,20 @@ export interface ActorType<S, C, E> {
   apply(state: S, event: E): S;
   /** Name of the push a subscriber gets after each change (`cart.updated`); the data is `view`. */
   readonly pushName?: string;
+  /** Where pushes go (default: the actor key, for connections that watch it). */
+  pushTopic?(state: S): string;
+  /** Push after every change whether or not anyone watches the actor (per-user topics such as orders). */
+  readonly pushAlways?: boolean;
+  /** The version clients see; when an event leaves it unchanged, no push is sent (internal bookkeeping). */
+  version?(state: S): number;
+  /** Domain events of an actor event, given the state before it is applied. */
+  domain?(before: S, event: E): DomainEvent | readonly DomainEvent[] | undefined;
   /** The reply object after a command (the full current object of PROTOCOL.md). */
   view(state: S, command: C): unknown;
   /** Epoch ms at which the actor wants a `timer` command, if any (must survive restarts). */
   nextTimer?(state: S): number | undefined;
+  /** Journal rows between inline snapshots grow with this (a sku with 5,000 holds snapshots less often). */
+  snapshotWeight?(state: S): number;
   snapshot(state: S): unknown;
   restore(id: string, data: unknown): S;
 }

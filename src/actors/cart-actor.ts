@@ -1,6 +1,7 @@
 // The cart actor: one per user, single writer. Prices and stock come in with the command (the
 // edge reads them from the committed catalog view), so decide stays pure.
-import { accept, reject, unchanged, type ActorType, type Decision } from './actor.js';
+import { accept, reject, unchanged, NO_CONTEXT, type ActorType, type Decision, type DomainEvent, type ShardContext } from './actor.js';
+import { DEFAULT_PRICING, couponApplies, totalsFor, type CouponTerms, type PricingConfig } from './pricing.js';
 import { Limits } from '../protocol/errors.js';
 import type { CartView } from '../protocol/types.js';
 import { DEFAULT_CURRENCY } from './money.js';
@@ -22,6 +23,41 @@ export interface Cart {
   updatedAt: number;
   /** The last guest carts merged in (absent until the first merge): what makes a merge idempotent. */
   merges?: MergeRecord[];
+  coupon?: CouponTerms;
+  /** The checkout running on this cart: no change until it ends (the cart is frozen). */
+  checkout?: { orderId: string; key: string };
+  /** Idempotency keys of the latest checkouts (durable with the cart, per user). */
+  keys?: CheckoutKey[];
+  /** The user's order history, for fraud scoring. */
+  history?: PurchaseHistory;
+}
+
+export interface CheckoutKey {
+  key: string;
+  /** Hash of the request's payment and address. */
+  fingerprint: string;
+  orderId: string;
+  /** Cart versions at which a retry is the same checkout: when it began, and after it cleared the cart. */
+  versions: number[];
+}
+
+export interface PurchaseHistory {
+  orders: number;
+  spent: number;
+  /** Epoch ms of the latest checkout attempts (any outcome). */
+  attempts: number[];
+  countries: string[];
+}
+
+/** Keys remembered per user: a retry comes within minutes, not 50 checkouts later. */
+const KEYS_KEPT = 50;
+const ATTEMPTS_KEPT = 20;
+const COUNTRIES_KEPT = 10;
+
+let pricing: PricingConfig = DEFAULT_PRICING;
+/** Tax and shipping rules of this process (config TAX_RATES, SHIPPING_*), set once at start. */
+export function configurePricing(cfg: PricingConfig): void {
+  pricing = cfg;
 }
 
 /** A guest cart merged into this one: its id, the version merged and its quantities then. */
@@ -60,7 +96,15 @@ export type CartCommand =
   /** `ifVersion`: clear only at that version (the guest side of a merge). */
   | { type: 'clear'; ifVersion?: number; mergedInto?: string }
   /** The guest cart `guestId` at `guestVersion` merges into this one (login/register). */
-  | { type: 'merge'; guestId: string; guestVersion: number; lines: MergeLine[] };
+  | { type: 'merge'; guestId: string; guestVersion: number; lines: MergeLine[] }
+  | { type: 'applyCoupon'; terms: CouponTerms }
+  /** A sku in this watched cart changed price: take the live prices now (the shard sends it). */
+  | { type: 'reprice' }
+  | { type: 'removeCoupon' }
+  /** Freezes the cart for checkout `orderId` under the user's idempotency key. */
+  | { type: 'checkout'; key: string; fingerprint: string; orderId: string }
+  /** The checkout ended: placed (the cart empties) or failed (the cart thaws unchanged). */
+  | { type: 'checkoutEnded'; orderId: string; placed: boolean; total: number; country: string; forget?: boolean };
 
 type LineFacts = Pick<CartLine, 'sku' | 'productId' | 'name' | 'qty' | 'unitPrice'>;
 
@@ -68,7 +112,23 @@ export type CartEvent =
   | { type: 'line_set'; sku: string; productId: string; name: string; qty: number; unitPrice: number; currency: string; at: number }
   | { type: 'line_removed'; sku: string; at: number }
   | { type: 'cleared'; at: number; mergedInto?: string }
-  | ({ type: 'merged'; lines: LineFacts[]; currency: string; at: number } & MergeRecord);
+  | ({ type: 'merged'; lines: LineFacts[]; currency: string; at: number } & MergeRecord)
+  | { type: 'coupon_applied'; terms: CouponTerms; at: number }
+  | { type: 'coupon_removed'; at: number }
+  /** Bookkeeping (no new version): the cart is frozen for a checkout. */
+  | { type: 'checkout_started'; key: string; fingerprint: string; orderId: string; at: number }
+  /** `forget`: the order was never created, so the key is dropped and a retry starts afresh. */
+  | { type: 'checkout_ended'; orderId: string; placed: boolean; total: number; country: string; forget?: boolean; at: number };
+
+/** What a `checkout` command answers: the frozen cart and what the saga needs to know. */
+export interface CheckoutStart {
+  orderId: string;
+  /** True when the key was used before: the saga of `orderId` is the answer. */
+  existing: boolean;
+  cart: CartView;
+  coupon?: CouponTerms;
+  history: PurchaseHistory;
+}
 
 function lineIndex(cart: Cart, sku: string): number {
   const items = cart.items;
@@ -94,10 +154,51 @@ function setLine(cart: Cart, sku: string, qty: number, item: ItemInfo, now: numb
   ]);
 }
 
-export function decide(cart: Cart, c: CartCommand, now: number): Decision<CartEvent> {
+const FROZEN_OK: ReadonlySet<string> = new Set(['get', 'checkout', 'checkoutEnded', 'reprice']);
+
+export function decide(cart: Cart, c: CartCommand, now: number, ctx: ShardContext = NO_CONTEXT): Decision<CartEvent> {
+  if (cart.checkout && !FROZEN_OK.has(c.type)) {
+    return reject('CONFLICT', 'a checkout of this cart is in progress', { orderId: cart.checkout.orderId });
+  }
+  if (c.type === 'reprice') return accept(reprice(cart, ctx, now));
+  const d = decideChange(cart, c, now);
+  if (d.error || d.events.length === 0 || c.type === 'checkoutEnded') return d;
+  // Live prices: a change also moves every other line to the sku's current price.
+  const skip = 'sku' in c ? c.sku : undefined;
+  const repriced = reprice(cart, ctx, now, skip);
+  return repriced.length === 0 ? d : accept([...repriced, ...d.events]);
+}
+
+/** line_set events for lines whose live price or name differs from what the cart holds. */
+function reprice(cart: Cart, ctx: ShardContext, now: number, skip?: string): CartEvent[] {
+  let out: CartEvent[] | undefined;
+  for (const l of cart.items) {
+    if (l.sku === skip) continue;
+    const live = ctx.item(l.sku);
+    if (!live || !live.active || live.currency !== cart.currency || (live.unitPrice === l.unitPrice && live.name === l.name)) continue;
+    (out ??= []).push({ type: 'line_set', sku: l.sku, productId: live.productId, name: live.name, qty: l.qty, unitPrice: live.unitPrice, currency: live.currency, at: now });
+  }
+  return out ?? [];
+}
+
+function decideChange(cart: Cart, c: CartCommand, now: number): Decision<CartEvent> {
   switch (c.type) {
     case 'get':
+    case 'reprice':
       return unchanged();
+    case 'applyCoupon': {
+      const subtotal = subtotalOf(cart);
+      const ok = couponApplies(c.terms, subtotal, cart.currency, now);
+      if (!ok.ok) return reject('CONFLICT', `coupon ${c.terms.code} does not apply: ${ok.reason}`, { code: c.terms.code, reason: ok.reason, ...ok.details });
+      return accept([{ type: 'coupon_applied', terms: c.terms, at: now }]);
+    }
+    case 'removeCoupon':
+      return cart.coupon ? accept([{ type: 'coupon_removed', at: now }]) : unchanged();
+    case 'checkout':
+      return checkout(cart, c, now);
+    case 'checkoutEnded':
+      if (cart.checkout?.orderId !== c.orderId) return unchanged(); // ended before (a resumed saga)
+      return accept([{ type: 'checkout_ended', orderId: c.orderId, placed: c.placed, total: c.total, country: c.country, ...(c.forget ? { forget: true } : {}), at: now }]);
     case 'add': {
       const i = lineIndex(cart, c.sku);
       const qty = (i < 0 ? 0 : cart.items[i].qty) + c.qty;
@@ -154,6 +255,25 @@ function merge(cart: Cart, c: Extract<CartCommand, { type: 'merge' }>, now: numb
   return accept([{ type: 'merged', guestId: c.guestId, guestVersion: c.guestVersion, guestQty, lines, currency: currency!, at: now }]);
 }
 
+function checkout(cart: Cart, c: Extract<CartCommand, { type: 'checkout' }>, now: number): Decision<CartEvent> {
+  const known = cart.keys?.find((k) => k.key === c.key);
+  if (known) {
+    if (known.fingerprint !== c.fingerprint || !known.versions.includes(cart.version)) {
+      return reject('CONFLICT', 'this idempotencyKey was used for another checkout (a different cart or payment)', { idempotencyKey: c.key, orderId: known.orderId });
+    }
+    return unchanged(); // the view names the order of that key
+  }
+  if (cart.checkout) return reject('CONFLICT', 'a checkout of this cart is in progress', { orderId: cart.checkout.orderId });
+  if (cart.items.length === 0) return reject('CART_EMPTY', 'the cart is empty');
+  return accept([{ type: 'checkout_started', key: c.key, fingerprint: c.fingerprint, orderId: c.orderId, at: now }]);
+}
+
+function subtotalOf(cart: Cart): number {
+  let subtotal = 0;
+  for (const l of cart.items) subtotal += l.qty * l.unitPrice;
+  return subtotal;
+}
+
 function setLineFacts(cart: Cart, l: LineFacts): void {
   const i = lineIndex(cart, l.sku);
   const line: CartLine = { sku: shared(l.sku), productId: shared(l.productId), name: shared(l.name), qty: l.qty, unitPrice: l.unitPrice };
@@ -183,10 +303,53 @@ export function apply(cart: Cart, e: CartEvent): Cart {
       cart.merges = kept;
       break;
     }
+    case 'coupon_applied':
+      cart.coupon = e.terms;
+      break;
+    case 'coupon_removed':
+      cart.coupon = undefined;
+      break;
+    case 'checkout_started': {
+      cart.checkout = { orderId: e.orderId, key: e.key };
+      const keys = (cart.keys ??= []);
+      keys.push({ key: e.key, fingerprint: e.fingerprint, orderId: e.orderId, versions: [cart.version] });
+      if (keys.length > KEYS_KEPT) keys.shift();
+      const h = (cart.history ??= { orders: 0, spent: 0, attempts: [], countries: [] });
+      h.attempts.push(e.at);
+      if (h.attempts.length > ATTEMPTS_KEPT) h.attempts.shift();
+      return cart; // bookkeeping: the cart's content and version are unchanged
+    }
+    case 'checkout_ended': {
+      cart.checkout = undefined;
+      if (e.forget && cart.keys) cart.keys = cart.keys.filter((k) => k.orderId !== e.orderId);
+      if (!e.placed) return cart;
+      const h = (cart.history ??= { orders: 0, spent: 0, attempts: [], countries: [] });
+      h.orders++;
+      h.spent += e.total;
+      if (!h.countries.includes(e.country)) h.countries.push(e.country);
+      if (h.countries.length > COUNTRIES_KEPT) h.countries.shift();
+      cart.items = [];
+      cart.coupon = undefined;
+      cart.version++;
+      cart.updatedAt = e.at;
+      // A retry of this checkout's key after the cart emptied still names the same order.
+      cart.keys?.find((k) => k.orderId === e.orderId)?.versions.push(cart.version);
+      return cart;
+    }
   }
   cart.version++;
   cart.updatedAt = e.at;
   return cart;
+}
+
+/** The reply of a command: the cart, or for `checkout` what the saga needs. */
+function replyView(cart: Cart, c?: CartCommand): CartView | CheckoutStart {
+  const v = view(cart);
+  if (c?.type !== 'checkout') return v;
+  const key = cart.keys!.find((k) => k.key === c.key)!;
+  const start: CheckoutStart = { orderId: key.orderId, existing: key.orderId !== c.orderId, cart: v, history: cart.history! };
+  if (cart.coupon) start.coupon = cart.coupon;
+  return start;
 }
 
 export function view(cart: Cart): CartView {
@@ -198,23 +361,36 @@ export function view(cart: Cart): CartView {
     subtotal += lineTotal;
     items[i] = { sku: l.sku, productId: l.productId, name: l.name, qty: l.qty, unitPrice: l.unitPrice, lineTotal };
   }
-  // Coupons, tax and shipping arrive with the commerce issue; the totals formula is already final.
-  const discount = 0;
-  const tax = 0;
-  const shipping = 0;
-  return {
+  // Before checkout there is no address: tax is the default country's (checkout recomputes it).
+  // The coupon's expiry is judged at the cart's last change; checkout judges it again.
+  const t = totalsFor(subtotal, cart.coupon, cart.currency, undefined, cart.updatedAt, pricing);
+  const v: CartView = {
     cartId: `cart_${cart.userId}`,
     userId: cart.userId,
     version: cart.version,
     currency: cart.currency,
     items,
     subtotal,
-    discount,
-    tax,
-    shipping,
-    total: subtotal - discount + tax + shipping,
+    discount: t.discount,
+    tax: t.tax,
+    shipping: t.shipping,
+    total: t.total,
     updatedAt: cart.updatedAt,
   };
+  if (cart.coupon) v.coupon = cart.coupon.code;
+  return v;
+}
+
+/** product_added_to_cart / product_removed_from_cart from a line change (the state is the one before it). */
+function cartDomainEvent(before: Cart, e: CartEvent): DomainEvent | undefined {
+  if (e.type !== 'line_set' && e.type !== 'line_removed') return undefined;
+  const i = lineIndex(before, e.sku);
+  const had = i < 0 ? 0 : before.items[i].qty;
+  const qty = e.type === 'line_set' ? e.qty : 0;
+  if (qty === had) return undefined;
+  const productId = e.type === 'line_set' ? e.productId : before.items[i].productId;
+  const name = qty > had ? 'product_added_to_cart' : 'product_removed_from_cart';
+  return { name, data: { userId: before.userId, sku: e.sku, productId, qty: Math.abs(qty - had), at: e.at } };
 }
 
 export function create(userId: string): Cart {
@@ -227,7 +403,9 @@ export const CartActor: ActorType<Cart, CartCommand, CartEvent> = {
   create,
   decide,
   apply,
-  view,
+  view: replyView,
+  version: (cart) => cart.version,
+  domain: cartDomainEvent,
   snapshot: (cart) => cart,
   restore(_id, data) {
     // Replayed as events so the shared strings apply to restored lines too.
@@ -237,6 +415,10 @@ export const CartActor: ActorType<Cart, CartCommand, CartEvent> = {
     cart.version = d.version;
     cart.updatedAt = d.updatedAt;
     if (d.merges) cart.merges = d.merges;
+    if (d.coupon) cart.coupon = d.coupon;
+    if (d.checkout) cart.checkout = d.checkout;
+    if (d.keys) cart.keys = d.keys;
+    if (d.history) cart.history = d.history;
     return cart;
   },
 };

@@ -1,7 +1,7 @@
 // The catalog actor: a single writer for all products, so a sku belongs to exactly one product
 // whatever the concurrency. Catalog writes are rare admin operations; reads are served from the
 // committed catalog view that the edge keeps (src/transport/catalog-view.ts).
-import { accept, reject, type ActorType, type Decision } from './actor.js';
+import { accept, reject, type ActorType, type Decision, type DomainEvent } from './actor.js';
 import type { ProductStatus, ProductView, VariantView } from '../protocol/types.js';
 import { DEFAULT_CURRENCY } from './money.js';
 
@@ -72,8 +72,22 @@ export function create(): Catalog {
   return { products: new Map(), owners: new Map() };
 }
 
+/** price_changed when an upsert moves the price of a variant that existed before. */
+function priceChanged(c: Catalog, e: CatalogEvent): DomainEvent | undefined {
+  const before = c.products.get(e.product.productId);
+  if (!before) return undefined;
+  const old = new Map(before.variants.map((v) => [v.sku, v]));
+  const changes = [];
+  for (const v of e.product.variants) {
+    const o = old.get(v.sku);
+    if (o && (o.price !== v.price || o.currency !== v.currency)) changes.push({ sku: v.sku, from: o.price, to: v.price, currency: v.currency });
+  }
+  return changes.length === 0 ? undefined : { name: 'price_changed', data: { productId: e.product.productId, changes, at: e.at } };
+}
+
 export const CatalogActor: ActorType<Catalog, CatalogCommand, CatalogEvent> = {
   kind: 'catalog',
+  domain: priceChanged,
   create,
   decide,
   apply,

@@ -16,13 +16,23 @@ export interface Hold {
   qty: number;
   parts: HoldPart[];
   expiresAt: number;
+  /**
+   * Sold: the units left on-hand and reserved. The hold stays until its expiry so that a commit
+   * retried by a resumed saga is recognised (idempotent) instead of failing as "expired".
+   */
+  committed?: true;
 }
+
+/** Restocks remembered for idempotency (a cancel or return retried after a crash). */
+const RESTOCK_MEMORY_MS = 24 * 3600_000;
 
 export interface Sku {
   sku: string;
   /** Per warehouse on-hand and reserved; insertion-ordered for deterministic allocation. */
   warehouses: Map<string, WarehouseStock>;
   holds: Map<string, Hold>;
+  /** Restock references (`cancel:<orderId>`) seen recently, with their time. */
+  restocks: Map<string, number>;
   onHand: number;
   reserved: number;
   lowStockThreshold: number;
@@ -44,6 +54,8 @@ export type SkuCommand =
   | { type: 'reserve'; holdId: string; qty: number; ttlMs: number }
   | { type: 'release'; holdId: string }
   | { type: 'commit'; holdId: string }
+  /** Units of a cancelled or returned order back on the shelf, once per `ref`. */
+  | { type: 'restock'; ref: string; qty: number; txType: 'return' | 'adjustment' }
   | { type: 'timer' };
 
 export interface StockChange {
@@ -55,7 +67,10 @@ export type SkuEvent =
   | { type: 'transaction'; txType: InventoryTxType; reason: string; referenceId?: string; changes: StockChange[]; at: number }
   | { type: 'reserved'; holdId: string; qty: number; parts: HoldPart[]; expiresAt: number; at: number }
   | { type: 'released'; holdId: string; expired: boolean; at: number }
-  | { type: 'hold_committed'; holdId: string; at: number };
+  | { type: 'hold_committed'; holdId: string; at: number }
+  /** Committed holds past their expiry: forgotten (nothing moves). */
+  | { type: 'holds_pruned'; holdIds: string[]; at: number }
+  | { type: 'restocked'; ref: string; qty: number; warehouse: string; at: number };
 
 const ADDS: ReadonlySet<string> = new Set(['purchase', 'return']);
 const REMOVES: ReadonlySet<string> = new Set(['sale', 'damage', 'expiry']);
@@ -123,14 +138,27 @@ export function decide(s: Sku, c: SkuCommand, now: number): Decision<SkuEvent> {
       if (c.qty > available(s)) return reject('OUT_OF_STOCK', `only ${available(s)} of ${s.sku} available`, { sku: s.sku, available: available(s) });
       return accept([{ type: 'reserved', holdId: c.holdId, qty: c.qty, parts: allocate(s, c.qty), expiresAt: now + c.ttlMs, at: now }]);
     }
-    case 'release':
-      return s.holds.has(c.holdId) ? accept([{ type: 'released', holdId: c.holdId, expired: false, at: now }]) : unchanged();
-    case 'commit':
-      if (!s.holds.has(c.holdId)) return reject('CONFLICT', `no hold ${c.holdId} on ${s.sku}`, { sku: s.sku, holdId: c.holdId });
-      return accept([{ type: 'hold_committed', holdId: c.holdId, at: now }]);
+    case 'release': {
+      const h = s.holds.get(c.holdId);
+      return h && !h.committed ? accept([{ type: 'released', holdId: c.holdId, expired: false, at: now }]) : unchanged();
+    }
+    case 'commit': {
+      const h = s.holds.get(c.holdId);
+      if (!h) return reject('CONFLICT', `no hold ${c.holdId} on ${s.sku} (released or expired)`, { sku: s.sku, holdId: c.holdId });
+      return h.committed ? unchanged() : accept([{ type: 'hold_committed', holdId: c.holdId, at: now }]);
+    }
+    case 'restock':
+      if (s.restocks.has(c.ref)) return unchanged();
+      return accept([{ type: 'restocked', ref: c.ref, qty: c.qty, warehouse: s.warehouses.keys().next().value ?? DEFAULT_WAREHOUSE, at: now }]);
     case 'timer': {
       const events: SkuEvent[] = [];
-      for (const [holdId, h] of s.holds) if (h.expiresAt <= now) events.push({ type: 'released', holdId, expired: true, at: now });
+      const pruned: string[] = [];
+      for (const [holdId, h] of s.holds) {
+        if (h.expiresAt > now) continue;
+        if (h.committed) pruned.push(holdId);
+        else events.push({ type: 'released', holdId, expired: true, at: now });
+      }
+      if (pruned.length > 0) events.push({ type: 'holds_pruned', holdIds: pruned, at: now });
       return accept(events);
     }
   }
@@ -156,17 +184,30 @@ export function apply(s: Sku, e: SkuEvent): Sku {
       break;
     case 'released': {
       const h = s.holds.get(e.holdId);
-      if (h) for (const p of h.parts) change(s, p.warehouse, 0, -p.qty);
+      if (h && !h.committed) for (const p of h.parts) change(s, p.warehouse, 0, -p.qty);
       s.holds.delete(e.holdId);
       break;
     }
     case 'hold_committed': {
       // The reserved units leave the building: an inventory `sale` referencing the hold.
       const h = s.holds.get(e.holdId);
-      if (h) for (const p of h.parts) change(s, p.warehouse, -p.qty, -p.qty);
-      s.holds.delete(e.holdId);
+      if (h) {
+        for (const p of h.parts) change(s, p.warehouse, -p.qty, -p.qty);
+        h.committed = true;
+      }
       break;
     }
+    case 'holds_pruned':
+      for (const id of e.holdIds) s.holds.delete(id);
+      return s; // bookkeeping: nobody sees a new version
+    case 'restocked':
+      change(s, e.warehouse, e.qty, 0);
+      s.restocks.set(e.ref, e.at);
+      for (const [ref, at] of s.restocks) {
+        if (at > e.at - RESTOCK_MEMORY_MS) break; // insertion order = time order
+        s.restocks.delete(ref);
+      }
+      break;
   }
   s.version++;
   s.updatedAt = e.at;
@@ -196,7 +237,7 @@ export function nextTimer(s: Sku): number | undefined {
 
 export function create(sku: string): Sku {
   return {
-    sku, warehouses: new Map(), holds: new Map(), onHand: 0, reserved: 0,
+    sku, warehouses: new Map(), holds: new Map(), restocks: new Map(), onHand: 0, reserved: 0,
     lowStockThreshold: DEFAULT_LOW_STOCK_THRESHOLD, version: 0, updatedAt: 0,
   };
 }
@@ -204,6 +245,7 @@ export function create(sku: string): Sku {
 interface SkuSnapshot {
   warehouses: [string, WarehouseStock][];
   holds: [string, Hold][];
+  restocks?: [string, number][];
   lowStockThreshold: number;
   version: number;
   updatedAt: number;
@@ -217,14 +259,19 @@ export const InventoryActor: ActorType<Sku, SkuCommand, SkuEvent> = {
   apply,
   view,
   nextTimer,
+  version: (s) => s.version,
+  domain: (before, e) =>
+    e.type === 'holds_pruned' ? undefined : { name: 'inventory_updated', data: { sku: before.sku, change: e.type === 'transaction' ? e.txType : e.type, at: e.at } },
+  snapshotWeight: (s) => s.holds.size,
   snapshot: (s): SkuSnapshot => ({
-    warehouses: [...s.warehouses], holds: [...s.holds], lowStockThreshold: s.lowStockThreshold, version: s.version, updatedAt: s.updatedAt,
+    warehouses: [...s.warehouses], holds: [...s.holds], restocks: [...s.restocks], lowStockThreshold: s.lowStockThreshold, version: s.version, updatedAt: s.updatedAt,
   }),
   restore(sku, data) {
     const d = data as SkuSnapshot;
     const s = create(sku);
     for (const [id, w] of d.warehouses) change(s, id, w.onHand, w.reserved);
     s.holds = new Map(d.holds);
+    s.restocks = new Map(d.restocks ?? []);
     s.lowStockThreshold = d.lowStockThreshold;
     s.version = d.version;
     s.updatedAt = d.updatedAt;

@@ -20,9 +20,12 @@ export class BatchWrites {
   readonly snapshots: { actor: string; seq: number; state: Buffer }[] = [];
   readonly timers: { actor: string; due: number | undefined }[] = [];
   readonly stock: { sku: string; available: number }[] = [];
+  readonly orders: { orderId: string; userId: string; createdAt: number }[] = [];
+  /** Encoded domain events of the batch (one event_log row), or null. */
+  domain: Buffer | null = null;
 
   get empty(): boolean {
-    return this.journal.length === 0 && this.snapshots.length === 0 && this.timers.length === 0 && this.stock.length === 0;
+    return this.journal.length === 0 && this.snapshots.length === 0 && this.timers.length === 0 && this.stock.length === 0 && this.domain === null;
   }
 
   appendEvents(actor: string, seq: number, events: readonly unknown[]): void {
@@ -34,6 +37,8 @@ export class BatchWrites {
     this.snapshots.length = 0;
     this.timers.length = 0;
     this.stock.length = 0;
+    this.orders.length = 0;
+    this.domain = null;
   }
 }
 
@@ -49,6 +54,8 @@ export class Journal {
   private readonly putTimer: Database.Statement;
   private readonly deleteTimer: Database.Statement;
   private readonly putStock: Database.Statement;
+  private readonly putOrder: Database.Statement;
+  private readonly appendEvents: Database.Statement;
   private readonly getSnapshot: Database.Statement<[string], { seq: number; state: Buffer }>;
   private readonly getRow: Database.Statement<[number], { events: Buffer }>;
   private readonly scanActor: Database.Statement<[number, string, number], { seq: number; events: Buffer }>;
@@ -77,6 +84,8 @@ export class Journal {
     this.putTimer = db.prepare('INSERT OR REPLACE INTO timers (actor, due) VALUES (?, ?)');
     this.deleteTimer = db.prepare('DELETE FROM timers WHERE actor = ?');
     this.putStock = db.prepare('INSERT OR REPLACE INTO stock_view (sku, available) VALUES (?, ?)');
+    this.putOrder = db.prepare('INSERT OR IGNORE INTO orders (order_id, user_id, created_at) VALUES (?, ?, ?)');
+    this.appendEvents = db.prepare('INSERT INTO event_log (at, events) VALUES (?, ?)');
     this.getSnapshot = db.prepare('SELECT seq, state FROM snapshots WHERE actor = ?');
     this.getRow = db.prepare('SELECT events FROM journal WHERE g = ?');
     this.scanActor = db.prepare('SELECT seq, events FROM journal WHERE g > ? AND actor = ? AND seq > ? ORDER BY g');
@@ -95,6 +104,8 @@ export class Journal {
         else this.putTimer.run(t.actor, t.due);
       }
       for (const s of w.stock) this.putStock.run(s.sku, s.available);
+      for (const o of w.orders) this.putOrder.run(o.orderId, o.userId, o.createdAt);
+      if (w.domain) this.appendEvents.run(now, w.domain);
     });
     this.indexTail();
   }
@@ -182,6 +193,38 @@ export class Journal {
   timers(): { actor: string; due: number }[] {
     return this.db.prepare<[], { actor: string; due: number }>('SELECT actor, due FROM timers').all();
   }
+
+  /**
+   * A page of order ids, newest first: of one user, or of everyone (userId undefined), strictly
+   * before the (createdAt, orderId) position `before`.
+   */
+  orderPage(userId: string | undefined, before: [number, string] | undefined, limit: number): [string, number][] {
+    const [at, id] = before ?? [Number.MAX_SAFE_INTEGER, ''];
+    const where = '(created_at < ? OR (created_at = ? AND order_id < ?))';
+    const sql = userId === undefined
+      ? `SELECT order_id, created_at FROM orders WHERE ${where} ORDER BY created_at DESC, order_id DESC LIMIT ?`
+      : `SELECT order_id, created_at FROM orders WHERE user_id = ? AND ${where} ORDER BY created_at DESC, order_id DESC LIMIT ?`;
+    const stmt = this.db.prepare<unknown[], [string, number]>(sql).raw();
+    return userId === undefined ? stmt.all(at, at, id || '\uffff', limit) : stmt.all(userId, at, at, id || '\uffff', limit);
+  }
+
+  /** Domain events logged after `afterG` (at most `limit` rows), for readers such as recommendations. */
+  eventsAfter(afterG: number, limit: number): { g: number; events: Buffer }[] {
+    return this.db.prepare<[number, number], { g: number; events: Buffer }>('SELECT g, events FROM event_log WHERE g > ? ORDER BY g LIMIT ?').all(afterG, limit);
+  }
+
+  /** Deletes up to `limit` of the oldest rows past the newest `keep`; returns how many went. */
+  trimEvents(keep: number, limit: number): number {
+    return this.trimStmt.run(keep, limit).changes;
+  }
+
+  private get trimStmt(): Database.Statement {
+    return (this.trimCache ??= this.db.prepare(
+      'DELETE FROM event_log WHERE g IN (SELECT g FROM event_log WHERE g <= (SELECT max(g) FROM event_log) - ? ORDER BY g LIMIT ?)',
+    ));
+  }
+
+  private trimCache: Database.Statement | undefined;
 
   stockView(): [string, number][] {
     return this.db.prepare<[], [string, number]>('SELECT sku, available FROM stock_view').raw().all();

@@ -30,13 +30,30 @@ CREATE TABLE IF NOT EXISTS stock_view (
   sku       TEXT    PRIMARY KEY,
   available INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- The durable domain event log (DESIGN.md "Events"): one row per group commit holding every
+-- domain event of that commit, so logging costs one row per batch, not one per event.
+CREATE TABLE IF NOT EXISTS event_log (
+  g      INTEGER PRIMARY KEY,
+  at     INTEGER NOT NULL,
+  events BLOB    NOT NULL
+);
+-- Orders by user and time, for order.list (the orders themselves are actors).
+CREATE TABLE IF NOT EXISTS orders (
+  order_id   TEXT    PRIMARY KEY,
+  user_id    TEXT    NOT NULL,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS orders_by_user ON orders (user_id, created_at);
+CREATE INDEX IF NOT EXISTS orders_by_time ON orders (created_at);
 CREATE TABLE IF NOT EXISTS meta (
   key   TEXT PRIMARY KEY,
   value TEXT NOT NULL
 ) WITHOUT ROWID;
 `;
 
-export const SCHEMA_VERSION = '2';
+export const SCHEMA_VERSION = '3';
+/** Versions this code opens by adding what is missing (CREATE ... IF NOT EXISTS above). */
+const UPGRADABLE = new Set(['2']);
 
 export function shardDbPath(dataDir: string, shard: number): string {
   return join(dataDir, `shard-${shard}.db`);
@@ -52,6 +69,7 @@ export function openShardDb(dataDir: string, shard: number, synchronous: Synchro
   db.exec(SCHEMA);
   const version = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema'").get();
   if (!version) db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(SCHEMA_VERSION);
+  else if (UPGRADABLE.has(version.value)) db.prepare("UPDATE meta SET value = ? WHERE key = 'schema'").run(SCHEMA_VERSION);
   else if (version.value !== SCHEMA_VERSION) {
     throw new Error(`shard ${shard}: database schema ${version.value} is not the supported ${SCHEMA_VERSION}`);
   }

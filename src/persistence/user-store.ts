@@ -20,6 +20,7 @@ export class UserStore {
   private readonly db: Database.Database;
   private readonly byEmail: Database.Statement<[string], UserRow>;
   private readonly insertUser: Database.Statement;
+  private readonly created: Database.Statement<[string], { created_at: number }>;
 
   constructor(dataDir: string, synchronous: string) {
     mkdirSync(dataDir, { recursive: true });
@@ -35,6 +36,7 @@ export class UserStore {
       created_at    INTEGER NOT NULL
     )`);
     this.byEmail = this.db.prepare('SELECT * FROM users WHERE email = ?');
+    this.created = this.db.prepare('SELECT created_at FROM users WHERE id = ?');
     this.insertUser = this.db.prepare(
       'INSERT INTO users (id, email, name, role, password_hash, created_at) VALUES (@id, @email, @name, @role, @password_hash, @created_at)',
     );
@@ -46,6 +48,11 @@ export class UserStore {
 
   insert(row: UserRow): void {
     this.insertUser.run({ ...row, email: normalizeEmail(row.email) });
+  }
+
+  /** When the account was created (epoch ms), or undefined for an unknown id (a guest). */
+  createdAt(id: string): number | undefined {
+    return this.created.get(id)?.created_at;
   }
 
   /** Inserts a user (committed on return); false when the email is taken. */

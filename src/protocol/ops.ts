@@ -1,7 +1,22 @@
 // The op table: one row per wire operation. It drives edge validation and routing on the server,
 // the SDK's method types and docs/protocol.md; nothing else lists the operations.
 import { Args, type OpName } from './schemas.js';
-import type { CartView, InventoryView, ProductView } from './types.js';
+import type { CartView, InventoryView, OrderView, ProductView } from './types.js';
+
+/** What coupon.upsert returns. */
+export interface CouponView {
+  code: string;
+  percentOff?: number;
+  amountOff?: number;
+  currency?: string;
+  minSubtotal?: number;
+  expiresAt?: number;
+  maxRedemptions?: number;
+  redeemed: number;
+  held: number;
+  version: number;
+  updatedAt: number;
+}
 
 /** Who may call an op. `user` is any signed-in role (guest, customer, admin). */
 export type RequiredRole = 'anonymous' | 'user' | 'admin';
@@ -11,7 +26,7 @@ export type Role = 'guest' | 'customer' | 'admin';
  * Which actor owns the op: the request goes to the shard of that actor's key. `edge` ops are
  * answered on the main thread (auth, ping, reads of the committed catalog view).
  */
-export type ActorKind = 'edge' | 'cart' | 'sku' | 'catalog';
+export type ActorKind = 'edge' | 'cart' | 'sku' | 'catalog' | 'order' | 'coupon';
 
 export interface OpSpec {
   readonly role: RequiredRole;
@@ -43,6 +58,19 @@ export const Ops = {
   'inventory.unsubscribe': { role: 'user', actor: 'sku', writes: false, summary: 'Stop inventory.updated pushes; returns the stock.' },
   'admin.subscribe': { role: 'admin', actor: 'edge', writes: false, summary: 'Feed of inventory.lowStock and domain events.' },
   'admin.unsubscribe': { role: 'admin', actor: 'edge', writes: false, summary: 'Stop the admin feed.' },
+  'coupon.upsert': { role: 'admin', actor: 'coupon', writes: true, summary: 'Create or change a coupon (its redemption count stays).' },
+  'cart.applyCoupon': { role: 'user', actor: 'edge', writes: true, summary: 'Apply a coupon to the cart (one at a time).' },
+  'cart.removeCoupon': { role: 'user', actor: 'cart', writes: true, summary: 'Remove the coupon.' },
+  checkout: { role: 'user', actor: 'edge', writes: true, summary: 'Reserve, score, charge, commit and confirm the cart as an order; idempotent per key.' },
+  'order.get': { role: 'user', actor: 'order', writes: false, summary: 'One order (own orders; admins any).' },
+  'order.list': { role: 'user', actor: 'edge', writes: false, summary: 'Orders newest first (own; admins all), cursor pages.' },
+  'order.cancel': { role: 'user', actor: 'edge', writes: true, summary: 'Cancel an own order before shipping: refunds and restocks.' },
+  'order.ship': { role: 'admin', actor: 'order', writes: true, summary: 'Mark an order shipped.' },
+  'order.deliver': { role: 'admin', actor: 'order', writes: true, summary: 'Mark a shipped order delivered.' },
+  'order.refund': { role: 'admin', actor: 'edge', writes: true, summary: 'Refund part or all of what remains of the capture.' },
+  'order.return': { role: 'admin', actor: 'edge', writes: true, summary: 'A delivered order came back: restock and refund what remains.' },
+  'order.subscribe': { role: 'user', actor: 'edge', writes: false, summary: 'order.updated pushes for the caller\'s orders.' },
+  'event.view': { role: 'user', actor: 'cart', writes: true, summary: 'Record product_viewed (recommendations).' },
 } as const satisfies Record<OpName, OpSpec>;
 
 export const OpNames = Object.keys(Ops) as OpName[];
@@ -76,6 +104,19 @@ export interface OpResults {
   'inventory.unsubscribe': InventoryView;
   'admin.subscribe': Record<string, never>;
   'admin.unsubscribe': Record<string, never>;
+  'coupon.upsert': CouponView;
+  'cart.applyCoupon': CartView;
+  'cart.removeCoupon': CartView;
+  checkout: OrderView;
+  'order.get': OrderView;
+  'order.list': { items: OrderView[]; nextCursor: string | null };
+  'order.cancel': OrderView;
+  'order.ship': OrderView;
+  'order.deliver': OrderView;
+  'order.refund': OrderView;
+  'order.return': OrderView;
+  'order.subscribe': Record<string, never>;
+  'event.view': Record<string, never>;
 }
 
 export { Args };

@@ -41,6 +41,15 @@ export const InventoryTxType = Type.Union([
 ]);
 export type InventoryTxType = Static<typeof InventoryTxType>;
 
+export const CouponCode = Type.String({ pattern: '^[A-Za-z0-9_-]{1,32}$', description: '1-32 chars [A-Za-z0-9_-], case-insensitive' });
+export const OrderId = Type.String({ pattern: ID });
+const Text = (max: number) => Type.String({ minLength: 1, maxLength: max });
+
+export const ShippingAddressArg = Type.Object(
+  { name: Text(200), line1: Text(200), city: Text(100), postalCode: Text(20), country: Type.String({ pattern: '^[A-Z]{2}$', description: 'ISO 3166-1 alpha-2' }) },
+  strict,
+);
+
 export const Args = {
   ping: Empty,
   'auth.guest': Empty,
@@ -103,6 +112,43 @@ export const Args = {
   'inventory.unsubscribe': Type.Object({ sku: Sku }, strict),
   'admin.subscribe': Empty,
   'admin.unsubscribe': Empty,
+  'coupon.upsert': Type.Object(
+    {
+      code: CouponCode,
+      percentOff: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+      amountOff: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000_000 })),
+      currency: Type.Optional(Currency),
+      minSubtotal: Type.Optional(Money),
+      expiresAt: Type.Optional(Type.Integer({ minimum: 0, maximum: 8_640_000_000_000_000 })),
+      maxRedemptions: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000_000 })),
+    },
+    strict,
+  ),
+  'cart.applyCoupon': Type.Object({ code: CouponCode }, strict),
+  'cart.removeCoupon': Empty,
+  checkout: Type.Object(
+    {
+      idempotencyKey: Type.String({ minLength: 1, maxLength: 128 }),
+      payment: Type.Object({ token: Type.String({ minLength: 1, maxLength: 64 }) }, strict),
+      shippingAddress: ShippingAddressArg,
+    },
+    strict,
+  ),
+  'order.get': Type.Object({ orderId: OrderId }, strict),
+  'order.list': Type.Object(
+    { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })), cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' })) },
+    strict,
+  ),
+  'order.cancel': Type.Object({ orderId: OrderId }, strict),
+  'order.ship': Type.Object({ orderId: OrderId, carrier: Type.Optional(Text(64)), trackingNumber: Type.Optional(Text(128)) }, strict),
+  'order.deliver': Type.Object({ orderId: OrderId }, strict),
+  'order.refund': Type.Object(
+    { orderId: OrderId, amount: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })), reason: Type.Optional(Text(200)) },
+    strict,
+  ),
+  'order.return': Type.Object({ orderId: OrderId }, strict),
+  'order.subscribe': Empty,
+  'event.view': Type.Object({ productId: ProductId }, strict),
 } as const;
 
 export type OpName = keyof typeof Args;

@@ -69,3 +69,45 @@ export interface Push<T = unknown> {
   push: string;
   data: T;
 }
+
+export type OrderStatus = 'pending' | 'confirmed' | 'processing' | 'shipped' | 'delivered' | 'cancelled' | 'refunded' | 'returned';
+export type PaymentStatus = 'pending' | 'approved' | 'declined' | 'voided' | 'partially_refunded' | 'refunded';
+
+export interface ShippingAddress {
+  name: string;
+  line1: string;
+  city: string;
+  postalCode: string;
+  country: string;
+}
+
+export interface OrderTotals {
+  subtotal: number;
+  discount: number;
+  tax: number;
+  shipping: number;
+  total: number;
+}
+
+export interface OrderView {
+  orderId: string;
+  /** Human-readable, for receipts and support (`CW-2611-4F7K2Q`). */
+  orderNumber: string;
+  userId: string;
+  status: OrderStatus;
+  items: CartLineView[];
+  coupon?: string;
+  totals: OrderTotals;
+  currency: string;
+  payment: { status: PaymentStatus; transactionId: string | null; riskScore: number | null; refunded: number };
+  /** A risk score of 0.5-0.8 confirms the order but flags it for review (admins see the reasons). */
+  review?: { flagged: true; reasons: string[] };
+  /** Why a checkout did not complete (status `cancelled` before confirmation). */
+  failure?: { code: string; message: string; details?: Record<string, unknown> };
+  shipment?: { carrier?: string; trackingNumber?: string; shippedAt: number; deliveredAt?: number };
+  refunds: { refundId: string; amount: number; reason?: string; at: number }[];
+  shippingAddress: ShippingAddress;
+  createdAt: number;
+  updatedAt: number;
+  version: number;
+}

@@ -33,6 +33,10 @@ export class CatalogView {
     for (const [sku, available] of entries) this.stock.set(sku, available);
   }
 
+  allProducts(): ProductView[] {
+    return [...this.products.values()];
+  }
+
   available(sku: string): number {
     return this.stock.get(sku) ?? 0;
   }

@@ -26,6 +26,8 @@ export class Connection implements ReplySink {
   readonly subs = new Subscriptions();
   /** Whether this (admin) connection follows the admin feed. */
   adminFeed = false;
+  /** The order-push topic this connection follows (order.subscribe), if any. */
+  ordersTopic: string | undefined;
   closed = false;
   private readonly out: Uint8Array[] = [];
   /** Ids to release from `inflight` once `out` is written (-1: nothing to release). */

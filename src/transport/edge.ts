@@ -15,6 +15,7 @@ import type { CatalogView } from './catalog-view.js';
 import type { Auth, Identity } from './auth.js';
 import type { Accounts, AuthOutcome } from './accounts.js';
 import type { Metrics } from './metrics.js';
+import type { CommerceOps } from './commerce-ops.js';
 
 interface CompiledOp {
   readonly name: OpName;
@@ -60,6 +61,8 @@ export interface EdgeDeps {
   metrics: Metrics;
   /** Requests of one connection waiting for their answer (CONN_MAX_INFLIGHT). */
   maxInflight: number;
+  /** Checkout, orders and coupons: ops that span several actors. */
+  commerce: CommerceOps;
 }
 
 export class Edge {
@@ -75,6 +78,8 @@ export class Edge {
     const keys = conn.subs.closeAll();
     if (keys.length > 0) this.d.pool.unwatch(keys);
     if (conn.adminFeed) this.setAdminFeed(conn, false);
+    conn.ordersTopic = undefined;
+    if (conn.identity) this.d.metrics.business.userConnection(conn.identity.userId, -1);
   }
 
   private setAdminFeed(conn: Connection, on: boolean): void {
@@ -95,9 +100,15 @@ export class Edge {
     const before = conn.identity;
     conn.identity = { userId: who.userId, role: who.role };
     if (conn.closed) return; // onClose gave everything back
+    if (before?.userId !== who.userId) {
+      if (before) this.d.metrics.business.userConnection(before.userId, -1);
+      this.d.metrics.business.userConnection(who.userId, 1);
+    }
     if (before && before.userId !== who.userId) {
       const key = cartKey(before.userId);
       if (conn.subs.end(conn, key)) this.d.pool.unwatch([key]);
+      if (conn.ordersTopic) conn.ws?.unsubscribe(conn.ordersTopic);
+      conn.ordersTopic = undefined;
     }
     if (who.role !== 'admin' && conn.adminFeed) this.setAdminFeed(conn, false);
   }
@@ -277,6 +288,25 @@ export class Edge {
         this.setAdminFeed(conn, op.name === 'admin.subscribe');
         conn.push(encodeOk(id, {}), id);
         return this.d.metrics.done(op.index, (performance.now() - t0) / 1000, 0);
+      case 'order.subscribe':
+        conn.ordersTopic = this.d.commerce.ordersTopic(conn.identity!.userId);
+        conn.ws?.subscribe(conn.ordersTopic);
+        conn.push(encodeOk(id, {}), id);
+        return this.d.metrics.done(op.index, (performance.now() - t0) / 1000, 0);
+      case 'checkout':
+      case 'order.list':
+      case 'order.cancel':
+      case 'order.refund':
+      case 'order.return':
+      case 'cart.applyCoupon':
+        // Several actors, several hops: answered when the last one is durable.
+        return void this.d.commerce
+          .run(op.name, args, conn.identity!)
+          .then((r) => (r.ok ? ok(r.result) : fail(r.error.code, r.error.message, r.error.details)))
+          .catch((err) => {
+            console.error(`${op.name} failed:`, err);
+            fail('INTERNAL', 'internal error');
+          });
       case 'auth.guest':
         return void later(auth.guest().then((r) => { this.setIdentity(conn, r); ok(r); }));
       case 'auth.register':

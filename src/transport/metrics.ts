@@ -2,6 +2,7 @@
 // counters). Per-request counts and latencies go to typed arrays (request-stats.ts); label
 // children of the other metrics are created once and kept.
 import client from 'prom-client';
+import { BusinessMetrics } from './business-metrics.js';
 import { OpNames } from '../protocol/ops.js';
 import { OUTCOMES } from '../protocol/errors.js';
 import type { ShardStats } from '../workers/shard-messages.js';
@@ -16,6 +17,7 @@ const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.
 export class Metrics {
   readonly registry = new client.Registry();
   readonly connections: client.Gauge;
+  readonly business: BusinessMetrics;
   private readonly requests = new RequestStats([...OpNames, 'unknown'], OUTCOMES, LATENCY_BUCKETS);
   private readonly commitSeconds: client.Histogram;
   private readonly batchRows: client.Histogram;
@@ -30,6 +32,7 @@ export class Metrics {
   constructor(shards: number, mailboxDepth: (shard: number) => number) {
     const r = this.registry;
     client.collectDefaultMetrics({ register: r });
+    this.business = new BusinessMetrics(r);
     this.connections = new client.Gauge({ name: 'cartwire_connections', help: 'Open WebSocket connections.', registers: [r] });
     r.registerMetric(this.requests.counter('cartwire_requests_total', 'Requests answered, by op and outcome (ok or error code).') as never);
     r.registerMetric(

@@ -1,7 +1,9 @@
 // From a validated request to the command of the actor that owns it. The edge adds what an
 // actor needs from elsewhere (price and availability from the committed catalog view), so
 // actors stay pure and never wait on another shard.
-import { CATALOG_KEY, cartKey, skuKey } from '../actors/registry.js';
+import { CATALOG_KEY, cartKey, orderKey, skuKey } from '../actors/registry.js';
+import { couponKey } from '../actors/coupon-actor.js';
+import { normalizeCouponCode } from '../actors/pricing.js';
 import { DEFAULT_WAREHOUSE } from '../actors/inventory-actor.js';
 import type { OpArgs, OpName } from '../protocol/schemas.js';
 import type { WireError } from '../protocol/errors.js';
@@ -38,6 +40,22 @@ const builders: { [O in OpName]?: (args: OpArgs<O>, who: Identity, catalog: Cata
   },
   'cart.remove': (args, who) => ({ key: cartKey(who.userId), cmd: { type: 'remove', sku: args.sku } as { type: string } }),
   'cart.clear': (_args, who) => ({ key: cartKey(who.userId), cmd: { type: 'clear' } }),
+  'cart.removeCoupon': (_args, who) => ({ key: cartKey(who.userId), cmd: { type: 'removeCoupon' } }),
+  'coupon.upsert': (args) => {
+    const code = normalizeCouponCode(args.code);
+    return { key: couponKey(code), cmd: { type: 'upsert', terms: { ...args, code } } as { type: string } };
+  },
+  // A customer asking for another user's order gets NOT_FOUND from the order itself (`as`).
+  'order.get': (args, who) => ({ key: orderKey(args.orderId), cmd: { type: 'get', ...(who.role === 'admin' ? {} : { as: who.userId }) } as { type: string } }),
+  'order.ship': (args) => ({ key: orderKey(args.orderId), cmd: { type: 'ship', carrier: args.carrier, trackingNumber: args.trackingNumber } as { type: string } }),
+  'order.deliver': (args) => ({ key: orderKey(args.orderId), cmd: { type: 'deliver' } }),
+  // Logged on the viewer's shard: a durable domain event, no actor state.
+  'event.view': (args, who, catalog) => {
+    const p = catalog.product(args.productId, false);
+    if (!p) return { error: { code: 'NOT_FOUND', message: `unknown product ${args.productId}`, details: { productId: args.productId } } };
+    const event = { name: 'product_viewed', data: { userId: who.userId, productId: args.productId, category: p.category, at: Date.now() } };
+    return { key: cartKey(who.userId), cmd: { type: 'log', event } as { type: string } };
+  },
 };
 
 /** The shard route of an op whose actor is not `edge`. */

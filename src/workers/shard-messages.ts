@@ -1,6 +1,11 @@
 // Messages between the main thread and a shard worker. Requests cross in one message per shard
 // per event-loop turn; replies come back as one buffer of encoded response frames per batch.
 import type { ProductView } from '../protocol/types.js';
+import type { DomainEvent } from '../actors/actor.js';
+import type { PricingConfig } from '../actors/pricing.js';
+
+/** A sku's live price for the shards: sku, productId, name, unitPrice, currency, active. */
+export type PriceEntry = [string, string, string, number, string, boolean];
 
 export interface ShardRequest {
   /** The wire id, echoed in the encoded response. */
@@ -26,6 +31,10 @@ export interface ShardOptions {
   passivateAfterMs: number;
   /** Test hook: fail every commit whose batch touches this actor key (simulated I/O error). */
   failCommitsFor?: string;
+  /** Tax and shipping rules for cart totals. */
+  pricing: PricingConfig;
+  /** Domain event log rows kept (one per group commit). */
+  eventLogKeepRows: number;
 }
 
 export type ToShard =
@@ -38,6 +47,9 @@ export type ToShard =
   /** Subscriptions ended without a reply (connection closed): one per key occurrence. */
   | { t: 'unwatch'; keys: string[] }
   | { t: 'admin-feed'; on: boolean }
+  | { t: 'prices'; entries: PriceEntry[] }
+  /** Order ids, newest first, of one user or of all (userId undefined), before a (createdAt, orderId) position. */
+  | { t: 'orders-page'; ask: number; userId?: string; before?: [number, string]; limit: number }
   | { t: 'stop' };
 
 export interface ShardStats {
@@ -70,7 +82,7 @@ export interface ShardSummary {
 }
 
 export type FromShard =
-  | { t: 'ready'; shard: number; stock: [string, number][]; products: ProductView[] }
+  | { t: 'ready'; shard: number; stock: [string, number][]; products: ProductView[]; openOrders: string[] }
   | {
       t: 'replies';
       batch: number;
@@ -86,6 +98,8 @@ export type FromShard =
       pushFrames: Uint8Array | null;
       pushEnds: Uint32Array | null;
       pushTopics: string[] | null;
+      /** Domain events logged by this commit. */
+      domain: DomainEvent[] | null;
       stats: ShardStats | null;
     }
   | { t: 'answer'; ask: number; value: unknown }

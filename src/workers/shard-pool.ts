@@ -5,7 +5,8 @@ import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { CATALOG_KEY } from '../actors/registry.js';
 import { decodeValue } from '../transport/frame-codec.js';
 import type { ProductView } from '../protocol/types.js';
-import type { FromShard, ShardOptions, ShardRequest, ShardStats, ToShard } from './shard-messages.js';
+import type { FromShard, PriceEntry, ShardOptions, ShardRequest, ShardStats, ToShard } from './shard-messages.js';
+import type { DomainEvent } from '../actors/actor.js';
 import { appendRequest } from './request-codec.js';
 
 /** Where a reply goes: a connection (or an internal caller). */
@@ -28,6 +29,8 @@ export interface PoolHooks {
   onCheckpoint(durationMs: number, snapshots: number): void;
   /** Committed push frames: frame i spans ends[i-1]..ends[i] and goes to topics[i]. */
   onPushes(topics: string[], frames: Uint8Array, ends: Uint32Array): void;
+  /** Domain events of a commit (after it): metrics, recommendations, the checkout driver. */
+  onDomain(events: DomainEvent[]): void;
   onFatal(message: string): void;
 }
 
@@ -67,6 +70,8 @@ export class ShardPool {
   private readonly asks = new Map<number, (v: unknown) => void>();
   private flushScheduled = false;
   private stopping = false;
+  /** Orders whose saga or work was unfinished when the shards started (to resume). */
+  readonly openOrders: string[] = [];
 
   constructor(
     readonly shards: number,
@@ -103,6 +108,7 @@ export class ShardPool {
           const onReady = (m: FromShard) => {
             if (m.t !== 'ready') return;
             this.hooks.onViews(m.stock, m.products);
+            this.openOrders.push(...m.openOrders);
             port1.off('message', onReady);
             port1.on('message', (msg: FromShard) => this.onMessage(shard, msg));
             resolve();
@@ -163,6 +169,7 @@ export class ShardPool {
       if (m.batch < 0) {
         // Timer batches: nobody waits for the replies; their pushes still go out.
         if (m.pushTopics) this.hooks.onPushes(m.pushTopics, m.pushFrames!, m.pushEnds!);
+        if (m.domain) this.hooks.onDomain(m.domain);
         return;
       }
       const q = this.inflight.get(m.batch);
@@ -182,6 +189,7 @@ export class ShardPool {
       }
       for (const s of dirty) s.flush();
       if (m.pushTopics) this.hooks.onPushes(m.pushTopics, m.pushFrames!, m.pushEnds!);
+      if (m.domain) this.hooks.onDomain(m.domain);
       if (this.inflight.size === 0) this.onIdle?.();
     } else if (m.t === 'checkpoint') {
       this.hooks.onCheckpoint(m.durationMs, m.snapshots);
@@ -192,7 +200,7 @@ export class ShardPool {
   }
 
   /** Runs a command for the server itself (demo seeding, admin reads); resolves with the decoded response. */
-  call(key: string, cmd: ShardRequest['cmd']): Promise<{ ok: boolean; result?: unknown; error?: { code: string; message: string } }> {
+  call<C extends ShardRequest['cmd']>(key: string, cmd: C): Promise<{ ok: boolean; result?: unknown; error?: { code: string; message: string } }> {
     return new Promise((resolve, reject) => {
       let frame: Uint8Array | undefined;
       const sink: ReplySink = {
@@ -218,6 +226,12 @@ export class ShardPool {
   /** Turns the admin feed (low stock, domain events) on or off in every shard. */
   adminFeed(on: boolean): void {
     for (let shard = 0; shard < this.shards; shard++) this.post(shard, { t: 'admin-feed', on });
+  }
+
+  /** Sends every shard the live prices of changed skus. */
+  prices(entries: PriceEntry[]): void {
+    if (entries.length === 0) return;
+    for (let shard = 0; shard < this.shards; shard++) this.post(shard, { t: 'prices', entries });
   }
 
   /** Asks every shard a control question and collects the answers in shard order. */

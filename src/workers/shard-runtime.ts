@@ -5,6 +5,8 @@ import type Database from 'better-sqlite3';
 import { actorTypeOf, type AnyActorType } from '../actors/registry.js';
 import { available, type Sku } from '../actors/inventory-actor.js';
 import type { CatalogEvent } from '../actors/catalog-actor.js';
+import type { DomainEvent, ShardContext } from '../actors/actor.js';
+import type { OrderEvent } from '../actors/order-actor.js';
 import type { ProductView } from '../protocol/types.js';
 import { openShardDb } from '../persistence/shard-db.js';
 import { BatchWrites, Journal, encodeRow } from '../persistence/journal.js';
@@ -35,6 +37,7 @@ export interface BatchPushes {
 /** The uWS topic of the admin feed (inventory.lowStock, domain events). */
 export const ADMIN_TOPIC = 'admin';
 const GET = Object.freeze({ type: 'get' });
+const EMPTY = Object.freeze({});
 
 export interface BatchOutcome {
   /** One encoded response frame per request, in request order. */
@@ -45,6 +48,8 @@ export interface BatchOutcome {
   products: ProductView[] | null;
   /** Pushes of the whole group commit (on the first outcome only), released with the replies. */
   pushes: BatchPushes | null;
+  /** Domain events of the whole group commit (first outcome only), logged in it. */
+  domain: DomainEvent[] | null;
   stats: ShardStats;
 }
 
@@ -64,6 +69,10 @@ export class ShardRuntime {
   /** Whether any admin follows the feed. */
   private adminWatch = false;
   private pushes: BatchPushes | null = null;
+  private domain: DomainEvent[] | null = null;
+  /** Live prices of every sku (the catalog lives on one shard; the edge sends each shard a copy). */
+  private readonly prices = new Map<string, ReturnType<ShardContext['item']> & object>();
+  private readonly ctx: ShardContext = { item: (sku) => this.prices.get(sku) };
   /** Watch changes of the open batch: undone if its commit fails (its replies say INTERNAL). */
   private readonly batchWatches: [string, number][] = [];
   private checkpoint: { upTo: number; keys: string[]; next: number; snapshots: number; startedAt: number } | undefined;
@@ -80,10 +89,41 @@ export class ShardRuntime {
     return this.actors.size;
   }
 
-  /** What the edge needs at start: committed availability of this shard's skus, and the catalog if it lives here. */
-  startupView(catalogHere: boolean): { stock: [string, number][]; products: ProductView[] } {
+  /**
+   * What the edge needs at start: committed availability of this shard's skus, the catalog if it
+   * lives here, and the orders whose saga or work is unfinished (to be resumed now).
+   */
+  startupView(catalogHere: boolean): { stock: [string, number][]; products: ProductView[]; openOrders: string[] } {
     const products = catalogHere ? this.catalogProducts() : [];
-    return { stock: this.journal.stockView(), products };
+    const openOrders = this.timers.keys().filter((k) => k.startsWith('order:')).map((k) => k.slice(6));
+    return { stock: this.journal.stockView(), products, openOrders };
+  }
+
+  /** The live price list, from the edge's catalog view. Returns the watched carts in memory holding a sku whose price changed. */
+  setPrices(entries: [string, string, string, number, string, boolean][]): string[] {
+    const changed = new Set<string>();
+    for (const [sku, productId, name, unitPrice, currency, active] of entries) {
+      const before = this.prices.get(sku);
+      if (before && (before.unitPrice !== unitPrice || before.name !== name)) changed.add(sku);
+      this.prices.set(sku, { productId, name, unitPrice, currency, active });
+    }
+    if (changed.size === 0) return [];
+    const keys: string[] = [];
+    for (const key of this.watched.keys()) {
+      const cell = this.actors.get(key);
+      if (cell?.type.kind === 'cart' && (cell.state as { items: { sku: string }[] }).items.some((l) => changed.has(l.sku))) keys.push(key);
+    }
+    return keys;
+  }
+
+  /** Deletes up to `limit` of the oldest event log rows beyond EVENT_LOG_KEEP_ROWS; true while more are left. */
+  trimEventLog(limit: number): boolean {
+    try {
+      return this.journal.trimEvents(this.opts.eventLogKeepRows, limit) === limit;
+    } catch (err) {
+      console.error(`shard ${this.opts.shard}: event log trim failed:`, err);
+      return false;
+    }
   }
 
   private catalogProducts(): ProductView[] {
@@ -115,6 +155,7 @@ export class ShardRuntime {
         outcomesPerBatch.push(outcomes);
       }
       stock = this.stageDerivedWrites();
+      if (this.domain) this.writes.domain = encodeRow(this.domain.map((d) => [d.name, d.data]));
       rowCount = this.writes.journal.length / 3;
       if (this.opts.failCommitsFor !== undefined && [...this.touched].some((c) => c.key === this.opts.failCommitsFor)) {
         throw new Error('simulated I/O error (failCommitsFor)');
@@ -134,6 +175,8 @@ export class ShardRuntime {
     this.changedProducts = null;
     const pushes = failed ? null : this.pushes; // the output gate: pushes only after the commit
     this.pushes = null;
+    const domain = failed ? null : this.domain;
+    this.domain = null;
     if (failed) for (const [key, delta] of this.batchWatches) this.watch(key, -delta);
     this.batchWatches.length = 0;
     this.writes.clear();
@@ -145,12 +188,19 @@ export class ShardRuntime {
       stock: failed ? null : stock,
       products: failed ? null : products,
       pushes: b === 0 ? pushes : null,
+      domain: b === 0 ? domain : null,
       stats,
     }));
   }
 
   /** Runs one command on its actor and returns the encoded response. */
   private run(req: ShardRequest, now: number): Uint8Array {
+    if (req.cmd.type === 'log') {
+      // A domain event with no actor state behind it (product_viewed): logged with this commit.
+      this.noteDomain((req.cmd as unknown as { event: DomainEvent }).event);
+      this.lastOutcome = 0;
+      return encodeOk(req.id, EMPTY);
+    }
     let cell: Cell;
     try {
       cell = this.activate(req.key, now);
@@ -169,7 +219,8 @@ export class ShardRuntime {
       return encodeOk(req.id, type.view(cell.state, GET));
     }
     const before = type.kind === 'sku' ? available(cell.state as Sku) : 0;
-    const decision = type.decide(cell.state, req.cmd, now);
+    const versionBefore = type.version ? type.version(cell.state) : -1;
+    const decision = type.decide(cell.state, req.cmd, now, this.ctx);
     if (decision.error) {
       const e = decision.error;
       this.lastOutcome = outcomeIndex(e.code);
@@ -180,14 +231,44 @@ export class ShardRuntime {
       // An apply that throws is a bug: it propagates and fails the whole batch (runBatches),
       // which reloads every touched actor from disk, this half-applied one included.
       this.touched.add(cell);
-      for (const e of events) cell.state = type.apply(cell.state, e);
+      for (const e of events) {
+        if (type.domain) {
+          const d = type.domain(cell.state, e);
+          if (d) {
+            if (Array.isArray(d)) for (const one of d) this.noteDomain(one);
+            else this.noteDomain(d as DomainEvent);
+          }
+        }
+        cell.state = type.apply(cell.state, e);
+      }
       this.writes.appendEvents(cell.key, ++cell.seq, events);
       if (type.kind === 'catalog') this.noteProducts(events as CatalogEvent[]);
-      if (type.pushName && this.watched.has(cell.key)) this.stagePush(cell.key, encodePush(type.pushName, type.view(cell.state, GET)));
+      else if (type.kind === 'order') this.noteOrder(cell, events as OrderEvent[]);
+      if (type.pushName && (versionBefore < 0 || type.version!(cell.state) !== versionBefore)) this.pushChange(cell, type.pushName);
       if (type.kind === 'sku' && this.adminWatch) this.checkLowStock(cell.state as Sku, before);
     }
     this.lastOutcome = 0;
     return encodeOk(req.id, type.view(cell.state, req.cmd));
+  }
+
+  /** A push per visible change: to the actor's watchers, or always (per-user order topics), and orders to the admin feed. */
+  private pushChange(cell: Cell, name: string): void {
+    const type = cell.type;
+    const topic = type.pushTopic ? type.pushTopic(cell.state) : cell.key;
+    const toAdmin = type.kind === 'order' && this.adminWatch;
+    if (!type.pushAlways && !toAdmin && !this.watched.has(topic)) return;
+    const frame = encodePush(name, type.view(cell.state, GET));
+    if (type.pushAlways || this.watched.has(topic)) this.stagePush(topic, frame);
+    if (toAdmin) this.stagePush(ADMIN_TOPIC, frame);
+  }
+
+  private noteDomain(d: DomainEvent): void {
+    (this.domain ??= []).push(d);
+    if (this.adminWatch) this.stagePush(ADMIN_TOPIC, encodePush(d.name, d.data));
+  }
+
+  private noteOrder(cell: Cell, events: OrderEvent[]): void {
+    for (const e of events) if (e.type === 'created') this.writes.orders.push({ orderId: cell.key.slice(6), userId: e.userId, createdAt: e.at });
   }
 
   private stagePush(topic: string, frame: Uint8Array): void {
@@ -257,7 +338,8 @@ export class ShardRuntime {
         (stock ??= []).push([s.sku, available(s)]);
         this.writes.stock.push({ sku: s.sku, available: available(s) });
       }
-      if (cell.seq - cell.snapSeq >= this.opts.snapshotEvery) this.stageSnapshot(cell);
+      const every = t.snapshotWeight ? Math.max(this.opts.snapshotEvery, t.snapshotWeight(cell.state)) : this.opts.snapshotEvery;
+      if (cell.seq - cell.snapSeq >= every) this.stageSnapshot(cell);
     }
     // A fired timer whose command changed nothing (a row left stale): rewrite it from the state.
     for (const key of this.fired.keys()) {
@@ -288,6 +370,7 @@ export class ShardRuntime {
     // Their rows were not rewritten: the timers are still due, or the holds would stay stranded.
     for (const [key, at] of this.fired) this.timers.set(key, at);
     this.changedProducts = null;
+    this.domain = null;
   }
 
   /** Actor keys whose timers are due, and the time of the next one. */
@@ -402,6 +485,18 @@ export class ShardRuntime {
       shard: this.opts.shard, actors: this.actors.size, appendedSinceStart: this.journal.appended, timers: this.timers.size,
       watchedActors: this.watched.size, adminFeed: this.adminWatch, ...this.journal.summary(),
     };
+  }
+
+  /**
+   * A page of orders (their views), newest first, with each one's position for the next page.
+   * Runs between batches, so every state it reads is committed.
+   */
+  orderPage(userId: string | undefined, before: [number, string] | undefined, limit: number): { at: number; order: unknown }[] {
+    const now = Date.now();
+    return this.journal.orderPage(userId, before, limit).map(([orderId, at]) => {
+      const cell = this.activate(`order:${orderId}`, now);
+      return { at, order: cell.type.view(cell.state, GET) };
+    });
   }
 
   /** The JSON-ready state of one actor for the admin snapshot endpoints, or undefined if it never existed. */

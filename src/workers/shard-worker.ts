@@ -6,9 +6,11 @@ import { ShardRuntime, type BatchOutcome } from './shard-runtime.js';
 import type { FromShard, ShardOptions, ShardRequest, ToShard } from './shard-messages.js';
 import { readRequests } from './request-codec.js';
 import { HeapRelease } from './heap-release.js';
+import { configurePricing } from '../actors/cart-actor.js';
 
 const { opts, port, catalogHere } = workerData as { opts: ShardOptions; port: MessagePort; catalogHere: boolean };
 
+configurePricing(opts.pricing);
 const runtime = new ShardRuntime(opts);
 const post = (m: FromShard, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer ?? []);
 
@@ -41,7 +43,7 @@ function sendReplies(batch: number, out: BatchOutcome, includeStats: boolean): v
   post(
     {
       t: 'replies', batch, frames, ends, outcomes: out.outcomes, stock: out.stock, products: out.products,
-      pushFrames, pushEnds, pushTopics: out.pushes ? out.pushes.topics : null, stats: includeStats ? out.stats : null,
+      pushFrames, pushEnds, pushTopics: out.pushes ? out.pushes.topics : null, domain: out.domain, stats: includeStats ? out.stats : null,
     },
     transfer,
   );
@@ -52,7 +54,7 @@ function runBatches(batches: { batch: number; reqs: ShardRequest[] }[]): void {
   const outcomes = runtime.runBatches(batches.map((b) => b.reqs));
   // Stats and view updates ride on the first reply only: they describe the whole group commit.
   for (let i = 0; i < batches.length; i++) {
-    const out = i === 0 ? outcomes[0] : { ...outcomes[i], stock: null, products: null, pushes: null };
+    const out = i === 0 ? outcomes[0] : { ...outcomes[i], stock: null, products: null, pushes: null, domain: null };
     sendReplies(batches[i].batch, out, i === 0);
   }
   scheduleTimers();
@@ -78,6 +80,17 @@ function control(m: Exclude<ToShard, { t: 'batch' }>): void {
       return;
     case 'admin-feed':
       return runtime.setAdminWatch(m.on);
+    case 'prices': {
+      // Watched carts holding a repriced sku get the new price now (and a push); the rest on their next change.
+      const keys = runtime.setPrices(m.entries);
+      if (keys.length > 0) {
+        const out = runtime.runBatches([keys.map((key) => ({ id: 0, key, cmd: { type: 'reprice' } }))]);
+        sendReplies(-1, out[0], true);
+      }
+      return;
+    }
+    case 'orders-page':
+      return post({ t: 'answer', ask: m.ask, value: runtime.orderPage(m.userId, m.before, m.limit) });
     case 'passivate': {
       const dropped = passivateAll(Date.now(), m.olderThanMs);
       return post({ t: 'answer', ask: m.ask, value: { shard: opts.shard, passivated: dropped, actors: runtime.actorCount } });
@@ -161,7 +174,7 @@ function maintain(): void {
     const last = runtime.lastCheckpoint;
     const checkpointing = runtime.checkpointDue(now, opts.checkpointRows, opts.checkpointIntervalMs) && !runtime.checkpointStep(CHUNK);
     if (runtime.lastCheckpoint !== last) post({ t: 'checkpoint', shard: opts.shard, ...runtime.lastCheckpoint });
-    const cleaning = runtime.journalCleanupStep(CHUNK);
+    const cleaning = runtime.journalCleanupStep(CHUNK) || runtime.trimEventLog(CHUNK);
     if (more || checkpointing || cleaning) return void setImmediate(step);
     maintaining = false;
     heap.maybeCollect(runtime.actorCount);

@@ -10,6 +10,11 @@ export class TimerQueue {
     return this.due.size;
   }
 
+  /** Every actor key with a timer. */
+  keys(): string[] {
+    return [...this.due.keys()];
+  }
+
   dueOf(key: string): number | undefined {
     return this.due.get(key);
   }

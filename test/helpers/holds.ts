@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { ShardRuntime } from '../../src/workers/shard-runtime.js';
 import { stableHash } from '../../src/workers/shard-pool.js';
+import { DEFAULT_PRICING } from '../../src/actors/pricing.js';
 import type { ShardOptions } from '../../src/workers/shard-messages.js';
 import type { InventoryView } from '../../src/protocol/types.js';
 import { decodeValue } from '../../src/transport/frame-codec.js';
@@ -12,6 +13,7 @@ export function shardOptions(dataDir: string, shard: number): ShardOptions {
   return {
     shard, dataDir, synchronous: 'FULL', snapshotEvery: 200,
     sweepIntervalMs: 5000, checkpointRows: 100_000, checkpointIntervalMs: 60_000, passivateAfterMs: 600_000,
+    pricing: DEFAULT_PRICING, eventLogKeepRows: 1_000_000,
   };
 }
 

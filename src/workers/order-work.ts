@@ -1,0 +1,24 @@
+// The effects an order owes after a cancel, refund or return (the `work` the order actor recorded
+// first): a refund at the gateway (once per refund id) and the units back in stock (once per
+// reference). Both are idempotent, so a resumed work item simply runs again.
+import { orderKey, skuKey } from '../actors/registry.js';
+import type { Order } from '../actors/order-actor.js';
+import type { PaymentGateway } from '../actors/payment-gateway.js';
+import type { WireError } from '../protocol/errors.js';
+import type { OrderView } from '../protocol/types.js';
+
+export type Called = { ok: true; result: unknown } | { ok: false; error: WireError };
+type Call = <C extends { type: string }>(key: string, cmd: C) => Promise<Called>;
+
+export async function runOrderWork(o: Order, gateway: PaymentGateway, call: Call): Promise<{ ok: true; order: OrderView } | { ok: false; error: WireError }> {
+  const w = o.work!;
+  if (w.amount > 0) await gateway.refund(o.orderId, w.id, w.amount, w.reason);
+  if (w.restock) {
+    const done = await Promise.all(o.items.map((l) => call(skuKey(l.sku), { type: 'restock', ref: w.id, qty: l.qty, txType: 'return' })));
+    const failed = done.find((r) => !r.ok);
+    // The order's timer retries the whole (idempotent) work later.
+    if (failed) return failed;
+  }
+  const r = await call(orderKey(o.orderId), { type: 'workDone', workId: w.id });
+  return r.ok ? { ok: true, order: r.result as OrderView } : r;
+}
