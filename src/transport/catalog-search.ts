@@ -75,11 +75,21 @@ class SortedStrings {
   private sorted: string[] = [];
   private pending: string[] = [];
 
+  get size(): number {
+    return this.sorted.length + this.pending.length;
+  }
+
   add(s: string): void {
     this.pending.push(s);
   }
 
-  get(): readonly string[] {
+  delete(s: string): void {
+    const a = this.get();
+    const i = bound(a, s, false);
+    if (a[i] === s) a.splice(i, 1);
+  }
+
+  get(): string[] {
     if (this.pending.length > 0) {
       if (this.pending.length <= 32) {
         for (const s of this.pending) this.sorted.splice(bound(this.sorted, s, false), 0, s);
@@ -93,6 +103,68 @@ class SortedStrings {
   }
 }
 
+/** First index >= from in the sorted `a` whose value is >= x (> x when strict), galloping. */
+function seekIndex(a: readonly string[], from: number, x: string, strict: boolean): number {
+  const before = (i: number) => a[i] < x || (strict && a[i] === x);
+  if (from >= a.length || !before(from)) return from;
+  let step = 1;
+  let lo = from;
+  let hi = from + 1;
+  while (hi < a.length && before(hi)) {
+    lo = hi;
+    step *= 2;
+    hi = from + step;
+  }
+  hi = Math.min(hi, a.length);
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (before(mid)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Ids in ascending order that can skip ahead: the next id >= (or >) a target. */
+interface IdCursor {
+  /** How many ids it holds (at most): the sparsest condition leads the leapfrog. */
+  readonly size: number;
+  seek(x: string, strict: boolean): string | undefined;
+}
+
+class ListCursor implements IdCursor {
+  private i = 0;
+  constructor(private readonly a: readonly string[]) {}
+  get size(): number {
+    return this.a.length;
+  }
+  seek(x: string, strict: boolean): string | undefined {
+    this.i = seekIndex(this.a, this.i, x, strict);
+    return this.a[this.i];
+  }
+}
+
+/** The union of a few sorted lists (the tokens a short prefix matches), without building it. */
+class UnionCursor implements IdCursor {
+  private readonly cursors: ListCursor[];
+  readonly size: number;
+  constructor(lists: readonly (readonly string[])[]) {
+    this.cursors = lists.map((l) => new ListCursor(l));
+    this.size = lists.reduce((n, l) => n + l.length, 0);
+  }
+  seek(x: string, strict: boolean): string | undefined {
+    let best: string | undefined;
+    for (const c of this.cursors) {
+      const v = c.seek(x, strict);
+      if (v !== undefined && (best === undefined || v < best)) best = v;
+    }
+    return best;
+  }
+}
+
+/** A prefix matching more tokens than this is merged into one list (cached until the catalog changes). */
+const UNION_LISTS_MAX = 16;
+const PREFIX_CACHE_MAX = 256;
+
 interface Doc {
   product: ProductView;
   tokens: string[];
@@ -104,11 +176,13 @@ export class CatalogSearch {
   private readonly docs = new Map<string, Doc>();
   /** Every productId, sorted (products are replaced, never removed). */
   private readonly ids = new SortedStrings();
-  /** token -> productIds whose text has it; a token's set may become empty, never removed. */
-  private readonly postings = new Map<string, Set<string>>();
+  /** token -> sorted productIds whose text has it. */
+  private readonly postings = new Map<string, SortedStrings>();
   private readonly tokens = new SortedStrings();
-  private readonly byCategory = new Map<string, Set<string>>();
-  private readonly byBrand = new Map<string, Set<string>>();
+  private readonly byCategory = new Map<string, SortedStrings>();
+  private readonly byBrand = new Map<string, SortedStrings>();
+  /** Merged id lists of broad prefixes; cleared on every upsert. */
+  private readonly prefixCache = new Map<string, string[]>();
 
   get size(): number {
     return this.docs.size;
@@ -129,13 +203,14 @@ export class CatalogSearch {
     for (const t of doc.tokens) {
       let ids = this.postings.get(t);
       if (!ids) {
-        this.postings.set(t, (ids = new Set()));
+        this.postings.set(t, (ids = new SortedStrings()));
         this.tokens.add(t);
       }
       ids.add(p.productId);
     }
     addTo(this.byCategory, doc.category, p.productId);
     if (doc.brand !== undefined) addTo(this.byBrand, doc.brand, p.productId);
+    this.prefixCache.clear();
   }
 
   private unindex(doc: Doc): void {
@@ -145,19 +220,30 @@ export class CatalogSearch {
     if (doc.brand !== undefined) this.byBrand.get(doc.brand)?.delete(id);
   }
 
-  /** productIds with a word starting with `prefix`. */
-  private prefixed(prefix: string): Set<string> {
+  /** productIds with a word starting with `prefix`, ascending; undefined when none. */
+  private prefixed(prefix: string): IdCursor | undefined {
+    const cached = this.prefixCache.get(prefix);
+    if (cached) return new ListCursor(cached);
     const tokens = this.tokens.get();
-    const out = new Set<string>();
+    const lists: string[][] = [];
     for (let i = bound(tokens, prefix, false); i < tokens.length && tokens[i].startsWith(prefix); i++) {
-      for (const id of this.postings.get(tokens[i])!) out.add(id);
+      const l = this.postings.get(tokens[i])!.get();
+      if (l.length > 0) lists.push(l);
     }
-    return out;
+    if (lists.length === 0) return undefined;
+    if (lists.length === 1) return new ListCursor(lists[0]);
+    if (lists.length <= UNION_LISTS_MAX) return new UnionCursor(lists);
+    const merged = [...new Set(lists.flat())].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    if (this.prefixCache.size >= PREFIX_CACHE_MAX) this.prefixCache.delete(this.prefixCache.keys().next().value!);
+    this.prefixCache.set(prefix, merged);
+    return new ListCursor(merged);
   }
 
   /**
    * One page of matching products in productId order, as stored (the caller adds live stock).
-   * Non-admins see `active` products only.
+   * Non-admins see `active` products only. Every condition is a cursor over ids in productId
+   * order; they leapfrog to the next id all of them share, so a page costs about
+   * page x conditions x log(list) whatever the catalog size.
    */
   search(query: SearchQuery, admin: boolean): SearchPage {
     const limit = query.limit ?? SEARCH_DEFAULT_LIMIT;
@@ -173,43 +259,51 @@ export class CatalogSearch {
     const qWords = query.q === undefined ? [] : words(query.q);
     if (qWords.length > SEARCH_MAX_WORDS) return { ok: false, message: `q has more than ${SEARCH_MAX_WORDS} words` };
 
-    // Candidate sets, each a necessary condition; intersected from the smallest.
-    const sets: Set<string>[] = [];
-    if (query.category !== undefined) sets.push(this.byCategory.get(fold(query.category)) ?? new Set());
-    if (query.brand !== undefined) sets.push(this.byBrand.get(fold(query.brand)) ?? new Set());
-    // A word that prefixes a longer query word adds nothing ("cot cotton").
-    const distinct = qWords.filter((w) => !qWords.some((o) => o !== w && o.startsWith(w)));
-    for (const w of distinct) sets.push(this.prefixed(w));
-
-    // Sparse matches: collect and sort them (O(matches)). Dense ones (or no set at all): walk the
-    // sorted ids from the cursor and stop after a page (O(page x catalog / matches)).
-    const all = this.ids.get();
-    sets.sort((a, b) => a.size - b.size);
-    const dense = sets.length === 0 || sets[0].size * 16 > all.length;
-    let ordered: readonly string[];
-    let checks: Set<string>[] = [];
-    if (dense) {
-      ordered = all;
-      checks = sets;
-    } else {
-      const [first, ...rest] = sets;
-      const hits: string[] = [];
-      for (const id of first) if ((after === undefined || id > after) && rest.every((s) => s.has(id))) hits.push(id);
-      hits.sort(); // default sort: UTF-16 code unit order, the same as `<`
-      ordered = hits;
+    const empty: SearchPage = { ok: true, products: [], nextCursor: null };
+    const cursors: IdCursor[] = [];
+    if (query.category !== undefined) {
+      const l = this.byCategory.get(fold(query.category));
+      if (!l) return empty;
+      cursors.push(new ListCursor(l.get()));
     }
-    const start = dense && after !== undefined ? bound(ordered, after, true) : 0;
+    if (query.brand !== undefined) {
+      const l = this.byBrand.get(fold(query.brand));
+      if (!l) return empty;
+      cursors.push(new ListCursor(l.get()));
+    }
+    // A word that prefixes a longer query word adds nothing ("cot cotton").
+    for (const w of qWords) {
+      if (qWords.some((o) => o !== w && o.startsWith(w))) continue;
+      const c = this.prefixed(w);
+      if (!c) return empty;
+      cursors.push(c);
+    }
+    if (cursors.length === 0) cursors.push(new ListCursor(this.ids.get()));
+    cursors.sort((a, b) => a.size - b.size);
 
+    const priced = query.minPrice !== undefined || query.maxPrice !== undefined;
     const products: ProductView[] = [];
     let more = false;
-    for (let i = start; i < ordered.length; i++) {
-      const id = ordered[i];
-      if (checks.length > 0 && !checks.every((s) => s.has(id))) continue;
+    let x = after ?? '';
+    let strict = after !== undefined;
+    for (;;) {
+      // Leapfrog: raise the candidate until every condition has it.
+      let id = cursors[0].seek(x, strict);
+      let agreed = 1;
+      for (let i = 1; id !== undefined && agreed < cursors.length; i = (i + 1) % cursors.length) {
+        const v = cursors[i].seek(id, false);
+        if (v === id) agreed++;
+        else {
+          id = v;
+          agreed = 1;
+        }
+      }
+      if (id === undefined) break;
+      x = id;
+      strict = true;
       const p = this.docs.get(id)!.product;
       if (!admin && p.status !== 'active') continue;
-      if (query.minPrice !== undefined || query.maxPrice !== undefined) {
-        if (!p.variants.some((v) => v.price >= min && v.price <= max)) continue;
-      }
+      if (priced && !p.variants.some((v) => v.price >= min && v.price <= max)) continue;
       if (products.length === limit) {
         more = true;
         break;
@@ -221,8 +315,8 @@ export class CatalogSearch {
   }
 }
 
-function addTo(index: Map<string, Set<string>>, key: string, id: string): void {
+function addTo(index: Map<string, SortedStrings>, key: string, id: string): void {
   let ids = index.get(key);
-  if (!ids) index.set(key, (ids = new Set()));
+  if (!ids) index.set(key, (ids = new SortedStrings()));
   ids.add(id);
 }
