@@ -16,11 +16,6 @@ export interface Hold {
   qty: number;
   parts: HoldPart[];
   expiresAt: number;
-  /**
-   * Sold: the units left on-hand and reserved. The hold stays until its expiry so that a commit
-   * retried by a resumed saga is recognised (idempotent) instead of failing as "expired".
-   */
-  committed?: true;
 }
 
 /** Restocks remembered for idempotency (a cancel or return retried after a crash). */
@@ -68,8 +63,6 @@ export type SkuEvent =
   | { type: 'reserved'; holdId: string; qty: number; parts: HoldPart[]; expiresAt: number; at: number }
   | { type: 'released'; holdId: string; expired: boolean; at: number }
   | { type: 'hold_committed'; holdId: string; at: number }
-  /** Committed holds past their expiry: forgotten (nothing moves). */
-  | { type: 'holds_pruned'; holdIds: string[]; at: number }
   | { type: 'restocked'; ref: string; qty: number; warehouse: string; at: number };
 
 const ADDS: ReadonlySet<string> = new Set(['purchase', 'return']);
@@ -138,27 +131,19 @@ export function decide(s: Sku, c: SkuCommand, now: number): Decision<SkuEvent> {
       if (c.qty > available(s)) return reject('OUT_OF_STOCK', `only ${available(s)} of ${s.sku} available`, { sku: s.sku, available: available(s) });
       return accept([{ type: 'reserved', holdId: c.holdId, qty: c.qty, parts: allocate(s, c.qty), expiresAt: now + c.ttlMs, at: now }]);
     }
-    case 'release': {
-      const h = s.holds.get(c.holdId);
-      return h && !h.committed ? accept([{ type: 'released', holdId: c.holdId, expired: false, at: now }]) : unchanged();
-    }
-    case 'commit': {
-      const h = s.holds.get(c.holdId);
-      if (!h) return reject('CONFLICT', `no hold ${c.holdId} on ${s.sku} (released or expired)`, { sku: s.sku, holdId: c.holdId });
-      return h.committed ? unchanged() : accept([{ type: 'hold_committed', holdId: c.holdId, at: now }]);
-    }
+    case 'release':
+      return s.holds.has(c.holdId) ? accept([{ type: 'released', holdId: c.holdId, expired: false, at: now }]) : unchanged();
+    case 'commit':
+      // No memory of committed holds (it would grow with every sale): a saga that retries a
+      // commit after a crash reads CONFLICT before the hold could have expired as "done".
+      if (!s.holds.has(c.holdId)) return reject('CONFLICT', `no hold ${c.holdId} on ${s.sku} (committed, released or expired)`, { sku: s.sku, holdId: c.holdId });
+      return accept([{ type: 'hold_committed', holdId: c.holdId, at: now }]);
     case 'restock':
       if (s.restocks.has(c.ref)) return unchanged();
       return accept([{ type: 'restocked', ref: c.ref, qty: c.qty, warehouse: s.warehouses.keys().next().value ?? DEFAULT_WAREHOUSE, at: now }]);
     case 'timer': {
       const events: SkuEvent[] = [];
-      const pruned: string[] = [];
-      for (const [holdId, h] of s.holds) {
-        if (h.expiresAt > now) continue;
-        if (h.committed) pruned.push(holdId);
-        else events.push({ type: 'released', holdId, expired: true, at: now });
-      }
-      if (pruned.length > 0) events.push({ type: 'holds_pruned', holdIds: pruned, at: now });
+      for (const [holdId, h] of s.holds) if (h.expiresAt <= now) events.push({ type: 'released', holdId, expired: true, at: now });
       return accept(events);
     }
   }
@@ -184,22 +169,17 @@ export function apply(s: Sku, e: SkuEvent): Sku {
       break;
     case 'released': {
       const h = s.holds.get(e.holdId);
-      if (h && !h.committed) for (const p of h.parts) change(s, p.warehouse, 0, -p.qty);
+      if (h) for (const p of h.parts) change(s, p.warehouse, 0, -p.qty);
       s.holds.delete(e.holdId);
       break;
     }
     case 'hold_committed': {
       // The reserved units leave the building: an inventory `sale` referencing the hold.
       const h = s.holds.get(e.holdId);
-      if (h) {
-        for (const p of h.parts) change(s, p.warehouse, -p.qty, -p.qty);
-        h.committed = true;
-      }
+      if (h) for (const p of h.parts) change(s, p.warehouse, -p.qty, -p.qty);
+      s.holds.delete(e.holdId);
       break;
     }
-    case 'holds_pruned':
-      for (const id of e.holdIds) s.holds.delete(id);
-      return s; // bookkeeping: nobody sees a new version
     case 'restocked':
       change(s, e.warehouse, e.qty, 0);
       s.restocks.set(e.ref, e.at);
@@ -260,8 +240,7 @@ export const InventoryActor: ActorType<Sku, SkuCommand, SkuEvent> = {
   view,
   nextTimer,
   version: (s) => s.version,
-  domain: (before, e) =>
-    e.type === 'holds_pruned' ? undefined : { name: 'inventory_updated', data: { sku: before.sku, change: e.type === 'transaction' ? e.txType : e.type, at: e.at } },
+  domain: (before, e) => ({ name: 'inventory_updated', data: { sku: before.sku, change: e.type === 'transaction' ? e.txType : e.type, at: e.at } }),
   snapshotWeight: (s) => s.holds.size,
   snapshot: (s): SkuSnapshot => ({
     warehouses: [...s.warehouses], holds: [...s.holds], restocks: [...s.restocks], lowStockThreshold: s.lowStockThreshold, version: s.version, updatedAt: s.updatedAt,

@@ -184,8 +184,12 @@ export class CheckoutDriver {
       ...o.items.map((l) => this.call(skuKey(l.sku), { type: 'commit', holdId: orderId })),
       ...(o.coupon === undefined ? [] : [this.call(couponKey(o.coupon), { type: 'commit', orderId })]),
     ]);
-    const lost = commits.findIndex((r) => !r.ok);
-    if (lost >= 0) return this.unwindCapture(o, commits.slice(0, o.items.length).map((r) => r.ok));
+    // A sku keeps no memory of committed holds. While the holds cannot have expired yet, "no
+    // such hold" means this commit already happened (a resumed saga); after that it is ambiguous
+    // and the capture is unwound: the money goes back, never stock that was not taken.
+    const holdsLive = Date.now() < o.createdAt + this.d.config.holdTtlMs - HOLD_EXPIRY_MARGIN_MS;
+    const done = commits.map((r, i) => r.ok || (holdsLive && i < o.items.length && r.error.code === 'CONFLICT'));
+    if (done.some((ok) => !ok)) return this.unwindCapture(o, done.slice(0, o.items.length));
     this.fault('committed');
     const review = fraud && fraud.decision === 'review' ? { reviewReasons: fraud.reasons.map((r) => r.detail) } : {};
     const [confirmed] = await Promise.all([
@@ -287,6 +291,8 @@ export class CheckoutDriver {
 }
 
 const OK: Called = { ok: true, result: undefined };
+/** Clock skew and slowness allowance when judging whether a hold may have expired. */
+const HOLD_EXPIRY_MARGIN_MS = 30_000;
 
 /** The answer a finished order gives to a retry of its key. */
 function outcome(o: Order): SagaResult {
