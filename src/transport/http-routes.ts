@@ -1,6 +1,8 @@
 // HTTP on the WebSocket's port: health, readiness, Prometheus metrics, sign-in (http-auth.ts)
 // and the admin snapshot endpoints. Handlers that await register onAborted first, as uWS requires.
-import { cartKey, skuKey } from '../actors/registry.js';
+import { cartKey, orderKey, skuKey } from '../actors/registry.js';
+import { paymentKey } from '../actors/payment-actor.js';
+import { couponKey } from '../actors/coupon-actor.js';
 import type { ShardPool } from '../workers/shard-pool.js';
 import type { ShardSummary, SnapshotResult } from '../workers/shard-messages.js';
 import type { Auth } from './auth.js';
@@ -74,6 +76,10 @@ export function mountHttpRoutes(app: TemplatedApp, d: HttpDeps): void {
     });
   app.get('/snapshot/carts/:userId', inspect(cartKey, 'cart for user'));
   app.get('/snapshot/inventory/:sku', inspect(skuKey, 'inventory for sku'));
+  app.get('/snapshot/orders/:orderId', inspect(orderKey, 'order'));
+  // Beyond PROTOCOL.md, for operators: the gateway simulator's ledger of an order, and a coupon.
+  app.get('/snapshot/payments/:orderId', inspect(paymentKey, 'payment ledger for order'));
+  app.get('/snapshot/coupons/:code', inspect(couponKey, 'coupon'));
   app.post('/snapshot', admin(async (res, _p, live) => {
     const t0 = performance.now();
     const shards = await d.pool.askAll<SnapshotResult>((ask) => ({ t: 'snapshot', ask }));
