@@ -277,7 +277,9 @@ export function view(o: Order): OrderView {
     version: o.version,
   };
   if (o.coupon !== undefined) v.coupon = o.coupon;
-  if (o.review) v.review = o.review;
+  // The owner sees the flag only; the reasons (what tripped the risk rules) go to admins through
+  // the order_paid event of the admin feed and the event log.
+  if (o.review) v.review = { flagged: true };
   if (o.failure) v.failure = o.failure;
   if (o.shipment) v.shipment = o.shipment;
   return v;
@@ -306,7 +308,7 @@ function orderDomainEvents(o: Order, e: OrderEvent): DomainEvent[] | undefined {
     case 'confirmed':
       return [
         { name: 'payment_processed', data: { ...base, amount: o.totals.total, currency: o.currency, transactionId: e.transactionId, riskScore: e.riskScore } },
-        { name: 'order_paid', data: { ...base, orderNumber: o.orderNumber, total: o.totals.total, currency: o.currency, flagged: e.reviewReasons !== undefined, items: o.items.map((l) => ({ sku: l.sku, productId: l.productId, qty: l.qty })) } },
+        { name: 'order_paid', data: { ...base, orderNumber: o.orderNumber, total: o.totals.total, currency: o.currency, flagged: e.reviewReasons !== undefined, ...(e.reviewReasons ? { reviewReasons: e.reviewReasons } : {}), items: o.items.map((l) => ({ sku: l.sku, productId: l.productId, qty: l.qty })) } },
       ];
     case 'failed':
       return [{ name: 'payment_failed', data: { ...base, amount: o.totals.total, currency: o.currency, code: e.code, reason: (e.details?.reason as string | undefined) ?? e.code } }];

@@ -100,8 +100,8 @@ export interface OrderView {
   totals: OrderTotals;
   currency: string;
   payment: { status: PaymentStatus; transactionId: string | null; riskScore: number | null; refunded: number };
-  /** A risk score of 0.5-0.8 confirms the order but flags it for review (admins see the reasons). */
-  review?: { flagged: true; reasons: string[] };
+  /** A risk score of 0.5-0.8 confirms the order but flags it for review (the reasons go to admins in `order_paid`). */
+  review?: { flagged: true };
   /** Why a checkout did not complete (status `cancelled` before confirmation). */
   failure?: { code: string; message: string; details?: Record<string, unknown> };
   shipment?: { carrier?: string; trackingNumber?: string; shippedAt: number; deliveredAt?: number };
