@@ -32,7 +32,8 @@ export interface Order {
   paymentToken: string;
   idempotencyKey: string;
   payment: OrderView['payment'];
-  review?: OrderView['review'];
+  /** Risk rules that flagged the order (state only: admins read them via order_paid and /snapshot/orders). */
+  review?: { flagged: true; reasons: string[] };
   failure?: OrderView['failure'];
   shipment?: OrderView['shipment'];
   refunds: OrderView['refunds'];
