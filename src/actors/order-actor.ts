@@ -32,7 +32,7 @@ export interface Order {
   paymentToken: string;
   idempotencyKey: string;
   payment: OrderView['payment'];
-  /** Risk rules that flagged the order (state only: admins read them via order_paid and /snapshot/orders). */
+  /** Risk rules that flagged the order (admins read them in order_paid: admin feed, event log). */
   review?: { flagged: true; reasons: string[] };
   failure?: OrderView['failure'];
   shipment?: OrderView['shipment'];
