@@ -13,14 +13,14 @@ export interface RecsServiceOptions {
   rebuildEveryEvents?: number;
   /** Rebuild this often when there are new events (default 60 s; 0 = never by time). */
   rebuildIntervalMs?: number;
-  /** Neighbours kept per item (default 100). */
+  /** Neighbours kept per item (default 50). */
   topK?: number;
   /** Build threads (default 1); a build is split into this many shards that run in parallel. */
   poolThreads?: number;
   now?: () => number;
   /** Neighbours kept per user (default 80). */
   userK?: number;
-  /** Cosine shrink term for item-item and user-user (default 10). */
+  /** Cosine shrink term for item-item and user-user (default: item 20, user 5). */
   shrink?: number;
   /** Popularity half-life (default 14 days). */
   halfLifeMs?: number;
@@ -34,8 +34,8 @@ export interface RecsServiceOptions {
   poolNice?: number;
 }
 
-/** Blend measured on MovieLens (docs/recommendations.md). */
-export const DEFAULT_BLEND: BlendWeights = { itemknn: 0.5, userknn: 1, content: 0.05, popularity: 0.05 };
+/** Blend chosen on a MovieLens validation split (docs/recommendations.md). */
+export const DEFAULT_BLEND: BlendWeights = { itemknn: 0.25, userknn: 1, content: 0.3, popularity: 0 };
 export const DEFAULT_SIMILAR_BLEND: BlendWeights = { itemknn: 1, userknn: 0, content: 0.3, popularity: 0 };
 
 export interface ResolvedOptions {
