@@ -1,0 +1,104 @@
+// RecsService options: defaults and validation. A bad value fails at construction with a message
+// naming the option, never later inside a build in the pool.
+import type { InteractionKind } from './types.js';
+import { INTERACTION_KINDS } from './types.js';
+import { DEFAULT_BUILD_PARAMS, type BuildParams } from './model.js';
+import { DEFAULT_FEATURE_WEIGHTS, type FeatureWeights } from './content-features.js';
+import type { BlendWeights } from './scorer.js';
+
+export interface RecsServiceOptions {
+  /** Interaction weight per kind (default view 1, cart 3, purchase 5); each > 0. */
+  weights?: Record<InteractionKind, number>;
+  /** Rebuild after this many new events (default 10,000). */
+  rebuildEveryEvents?: number;
+  /** Rebuild this often when there are new events (default 60 s; 0 = never by time). */
+  rebuildIntervalMs?: number;
+  /** Neighbours kept per item (default 50). */
+  topK?: number;
+  /** Build threads (default 1); a build is split into this many shards that run in parallel. */
+  poolThreads?: number;
+  now?: () => number;
+  /** Neighbours kept per user (default 80). */
+  userK?: number;
+  /** Cosine shrink term for item-item and user-user (default: item 20, user 5). */
+  shrink?: number;
+  /** Popularity half-life (default 14 days). */
+  halfLifeMs?: number;
+  /** Weights of the hybrid blend for forUser and similar. */
+  blend?: Partial<BlendWeights>;
+  similarBlend?: Partial<BlendWeights>;
+  featureWeights?: Partial<FeatureWeights>;
+  /** The event log keeps at most this many events (the oldest half goes when full; default 5M). */
+  maxEvents?: number;
+  /** nice(2) increment of the build threads, so builds yield the cores to request work (default 10). */
+  poolNice?: number;
+}
+
+/** Blend chosen on a MovieLens validation split (docs/recommendations.md). */
+export const DEFAULT_BLEND: BlendWeights = { itemknn: 0.25, userknn: 1, content: 0.3, popularity: 0 };
+export const DEFAULT_SIMILAR_BLEND: BlendWeights = { itemknn: 1, userknn: 0, content: 0.3, popularity: 0 };
+
+export interface ResolvedOptions {
+  kindWeights: number[];
+  rebuildEveryEvents: number;
+  rebuildIntervalMs: number;
+  poolThreads: number;
+  poolNice: number;
+  maxEvents: number;
+  now: () => number;
+  build: Omit<BuildParams, 'now'>;
+  blend: BlendWeights;
+  similarBlend: BlendWeights;
+  featureWeights: FeatureWeights;
+}
+
+export function recsOptionError(path: string, rule: string, got: unknown): Error {
+  return new TypeError(`recs.${path} must be ${rule}, got ${JSON.stringify(got) ?? String(got)}`);
+}
+
+const positiveInt = (path: string, v: unknown, dflt: number, min = 1): number => {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
+    throw recsOptionError(path, min === 0 ? 'a non-negative integer' : `an integer >= ${min}`, v);
+  return v;
+};
+const positive = (path: string, v: unknown, dflt: number, allowZero = false): number => {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (!allowZero && v === 0))
+    throw recsOptionError(path, allowZero ? 'a finite number >= 0' : 'a finite number > 0', v);
+  return v;
+};
+const weights = <T extends object>(path: string, given: Partial<T> | undefined, dflt: T): T => {
+  const out = { ...dflt };
+  for (const [k, v] of Object.entries(given ?? {})) {
+    if (!(k in dflt)) throw recsOptionError(`${path}.${k}`, `one of ${Object.keys(dflt).join(', ')}`, k);
+    (out as Record<string, number>)[k] = positive(`${path}.${k}`, v, 0, true);
+  }
+  return out;
+};
+
+export function resolveOptions(o: RecsServiceOptions = {}): ResolvedOptions {
+  const kinds = { view: 1, cart: 3, purchase: 5, ...o.weights };
+  const kindWeights = INTERACTION_KINDS.map((k) => positive(`weights.${k}`, kinds[k], 1));
+  return {
+    kindWeights,
+    rebuildEveryEvents: positiveInt('rebuildEveryEvents', o.rebuildEveryEvents, 10_000),
+    rebuildIntervalMs: positiveInt('rebuildIntervalMs', o.rebuildIntervalMs, 60_000, 0),
+    poolThreads: positiveInt('poolThreads', o.poolThreads, 1),
+    poolNice: positiveInt('poolNice', o.poolNice, 10, 0),
+    maxEvents: positiveInt('maxEvents', o.maxEvents, 5_000_000, 2),
+    now: o.now ?? Date.now,
+    build: {
+      ...DEFAULT_BUILD_PARAMS,
+      kindWeights,
+      itemK: positiveInt('topK', o.topK, DEFAULT_BUILD_PARAMS.itemK),
+      userK: positiveInt('userK', o.userK, DEFAULT_BUILD_PARAMS.userK),
+      itemShrink: positive('shrink', o.shrink, DEFAULT_BUILD_PARAMS.itemShrink, true),
+      userShrink: positive('shrink', o.shrink, DEFAULT_BUILD_PARAMS.userShrink, true),
+      halfLifeMs: positive('halfLifeMs', o.halfLifeMs, DEFAULT_BUILD_PARAMS.halfLifeMs),
+    },
+    blend: weights('blend', o.blend, DEFAULT_BLEND),
+    similarBlend: weights('similarBlend', o.similarBlend, DEFAULT_SIMILAR_BLEND),
+    featureWeights: weights('featureWeights', o.featureWeights, DEFAULT_FEATURE_WEIGHTS),
+  };
+}

@@ -1,0 +1,255 @@
+// The main thread's recommendation service. record() appends to a shared event log; builds run
+// in a Piscina pool and swap in a new model when done; forUser/similar answer from the live
+// model's precomputed neighbours (tens of microseconds) and never wait for a build.
+import { Piscina } from 'piscina';
+import { EventLog } from './event-log.js';
+import { encodeFeatures, type FeatureColumns } from './content-features.js';
+import { allocOutputs, assembleModel, type RecsModel, type ShardInput, type ShardResult } from './model.js';
+import { Scorer, type Scored } from './scorer.js';
+import { algorithmOf, reasonOf } from './reasons.js';
+import { UserCache } from './user-cache.js';
+import { resolveOptions, type RecsServiceOptions, type ResolvedOptions } from './recs-options.js';
+import { INTERACTION_KINDS } from './types.js';
+import type { Interaction, ProductFeatures, Recommendation, RecsCandidateFilter, RecsContext } from './types.js';
+
+/** Candidates memoised per user (at least), and users memoised per model. */
+const MEMO_MIN = 50;
+const MEMO_USERS = 20_000;
+
+const KIND_CODE = new Map<string, number>(INTERACTION_KINDS.map((k, i) => [k, i]));
+
+/** Interns strings to dense ids (append-only, so a model's ids stay valid across builds). */
+class Ids {
+  readonly byId = new Map<string, number>();
+  readonly names: string[] = [];
+  get size(): number {
+    return this.names.length;
+  }
+  intern(s: string): number {
+    let i = this.byId.get(s);
+    if (i === undefined) {
+      i = this.names.length;
+      this.byId.set(s, i);
+      this.names.push(s);
+    }
+    return i;
+  }
+}
+
+export class RecsService {
+  private readonly o: ResolvedOptions;
+  private readonly pool: Piscina;
+  private readonly log: EventLog;
+  private readonly users = new Ids();
+  private readonly items = new Ids();
+  private readonly displayName = new Map<number, string>();
+  private features: FeatureColumns | null = null;
+  private model: RecsModel | null = null;
+  private scorer: Scorer | null = null;
+  private memo = new UserCache(MEMO_USERS);
+  private inFlight: Promise<void> | null = null;
+  private queued: Promise<void> | null = null;
+  private sinceBuild = 0;
+  private events = 0;
+  private builds = 0;
+  private lastBuildMs = 0;
+  private readonly timer: NodeJS.Timeout | null;
+  private closed = false;
+  /** The last failed automatic build (record/timer triggered), for diagnosis. */
+  lastError: unknown = null;
+
+  constructor(opts: RecsServiceOptions = {}) {
+    this.o = resolveOptions(opts);
+    this.log = new EventLog(this.o.maxEvents);
+    this.pool = new Piscina({
+      filename: new URL('./build-task.js', import.meta.url).href,
+      minThreads: 0,
+      maxThreads: this.o.poolThreads,
+      idleTimeout: 30_000,
+      niceIncrement: this.o.poolNice,
+    });
+    this.timer =
+      this.o.rebuildIntervalMs > 0
+        ? setInterval(() => {
+            if (this.sinceBuild > 0 && !this.inFlight) this.autoRebuild();
+          }, this.o.rebuildIntervalMs).unref()
+        : null;
+  }
+
+  /** O(1): interns the ids and appends to the log; may start a background build. */
+  record(i: Interaction): void {
+    const kind = KIND_CODE.get(i.kind);
+    if (kind === undefined) throw new TypeError(`recs.record: unknown interaction kind ${JSON.stringify(i.kind)}`);
+    this.log.append(this.users.intern(i.userId), this.items.intern(i.productId), kind, i.at);
+    this.events++;
+    if (++this.sinceBuild >= this.o.rebuildEveryEvents && !this.inFlight) this.autoRebuild();
+  }
+
+  /** Catalog features for content similarity; used from the next build on. */
+  setProducts(products: readonly ProductFeatures[]): void {
+    for (const p of products) if (p.name !== undefined) this.displayName.set(this.items.intern(p.productId), p.name);
+    this.features = encodeFeatures(products, (id) => this.items.intern(id), this.o.featureWeights);
+  }
+
+  forUser(
+    userId: string,
+    limit: number,
+    filter: RecsCandidateFilter,
+    exclude: ReadonlySet<string>,
+    context?: RecsContext,
+  ): Recommendation[] {
+    const scorer = this.scorer;
+    if (!scorer || limit <= 0) return [];
+    const user = this.users.byId.get(userId) ?? -1;
+    const inContext = this.contextTest(filter, context);
+    const picked = new Set<number>();
+    const accept = (j: number) => {
+      const pid = this.items.names[j];
+      return !picked.has(j) && !exclude.has(pid) && inContext(pid) && filter.eligible(pid);
+    };
+    const out = this.userCandidates(scorer, user, limit, accept);
+    for (const s of out) picked.add(s.item);
+    if (out.length < limit) {
+      // cold start, or too few neighbours passed the filter: popularity fills the rest
+      const seen = new Set(scorer.history(user).idx);
+      out.push(...scorer.popular(limit - out.length, (j) => !seen.has(j) && accept(j)));
+    }
+    const category = (j: number) => context?.category ?? filter.category(this.items.names[j]);
+    return out.map((s) => this.present(s, 'user', category));
+  }
+
+  similar(productId: string, limit: number, filter: RecsCandidateFilter, exclude: ReadonlySet<string>): Recommendation[] {
+    const scorer = this.scorer;
+    if (!scorer || limit <= 0) return [];
+    const item = this.items.byId.get(productId) ?? -1;
+    const picked = new Set<number>();
+    const accept = (j: number) => {
+      const pid = this.items.names[j];
+      return pid !== productId && !picked.has(j) && !exclude.has(pid) && filter.eligible(pid);
+    };
+    const out = scorer.similar(item, limit, this.o.similarBlend, accept);
+    for (const s of out) picked.add(s.item);
+    const category = filter.category(productId);
+    if (out.length < limit && category !== undefined) {
+      // a product with no neighbours yet (new, or never viewed with others): its category's best sellers
+      out.push(...scorer.popular(limit - out.length, (j) => accept(j) && filter.category(this.items.names[j]) === category));
+    }
+    return out.map((s) => this.present(s, 'item', (j) => filter.category(this.items.names[j])));
+  }
+
+  /** Builds a model from every event so far in the pool; resolves once it is live. */
+  rebuild(): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('recs: service is closed'));
+    if (!this.inFlight) return this.start();
+    // a build is running on older events: queue exactly one more after it (callers share it)
+    this.queued ??= this.inFlight
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = null;
+        return this.start();
+      });
+    return this.queued;
+  }
+
+  stats(): { modelAgeMs: number; lastBuildMs: number; builds: number; events: number; poolUtilization: number } {
+    return {
+      modelAgeMs: this.model ? this.o.now() - this.model.builtAt : -1,
+      lastBuildMs: this.lastBuildMs,
+      builds: this.builds,
+      events: this.events,
+      poolUtilization: this.pool.utilization,
+    };
+  }
+
+  /** Stage timings (ms) of the live model's build. */
+  buildTimings(): Record<string, number> {
+    return { ...this.model?.timings };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await Promise.allSettled([this.inFlight, this.queued]);
+    await this.pool.destroy();
+  }
+
+  /** The user's best blended items that pass `accept`, from the memo when it has enough. */
+  private userCandidates(scorer: Scorer, user: number, limit: number, accept: (j: number) => boolean): Scored[] {
+    if (user < 0) return [];
+    const size = Math.max(MEMO_MIN, 3 * limit);
+    let memo = this.memo.get(user);
+    if (memo === undefined || (memo.size < size && memo.items.length === memo.size)) {
+      memo = { size, items: scorer.forUser(user, size, this.o.blend, () => true) };
+      this.memo.set(user, memo);
+    }
+    const out: Scored[] = [];
+    for (const s of memo.items) if (out.length < limit && accept(s.item)) out.push(s);
+    // the filter ate too much of a full memo: walk the neighbourhood with the filter itself
+    if (out.length < limit && memo.items.length === memo.size) return scorer.forUser(user, limit, this.o.blend, accept);
+    return out;
+  }
+
+  private autoRebuild(): void {
+    this.rebuild().catch((err: unknown) => {
+      this.lastError = err;
+    });
+  }
+
+  private start(): Promise<void> {
+    const p = this.build().finally(() => {
+      if (this.inFlight === p) this.inFlight = null;
+    });
+    this.inFlight = p;
+    return p;
+  }
+
+  private async build(): Promise<void> {
+    const t0 = performance.now();
+    const params = { ...this.o.build, now: this.o.now() };
+    const users = this.users.size;
+    const items = this.items.size;
+    const features = this.features;
+    const input: Omit<ShardInput, 'shard'> = {
+      events: this.log.snapshot(),
+      users,
+      items,
+      features,
+      params,
+      out: allocOutputs(users, items, params, features !== null, true),
+    };
+    this.sinceBuild = 0;
+    const of = this.o.poolThreads;
+    const shards = Array.from({ length: of }, (_, index) => this.pool.run({ ...input, shard: { index, of } }) as Promise<ShardResult>);
+    const model = assembleModel(input, await Promise.all(shards));
+    if (this.closed) return;
+    this.model = model;
+    this.scorer = new Scorer(model);
+    this.memo = new UserCache(MEMO_USERS);
+    this.builds++;
+    this.lastBuildMs = performance.now() - t0;
+  }
+
+  private present(s: Scored, mode: 'user' | 'item', category: (j: number) => string | undefined): Recommendation {
+    const name = (j: number) => this.displayName.get(j) ?? this.items.names[j];
+    return {
+      productId: this.items.names[s.item],
+      score: s.score,
+      reason: reasonOf(s, { name, category, mode }),
+      algorithm: algorithmOf(s),
+    };
+  }
+
+  private contextTest(filter: RecsCandidateFilter, ctx: RecsContext | undefined): (pid: string) => boolean {
+    const cat = ctx?.category;
+    const range = ctx?.priceRange;
+    if (cat === undefined && range === undefined) return () => true;
+    return (pid) => {
+      if (cat !== undefined && filter.category(pid) !== cat) return false;
+      if (range === undefined) return true;
+      const price = filter.price(pid);
+      return price !== undefined && price >= range.min && price <= range.max;
+    };
+  }
+}
+

@@ -1,0 +1,166 @@
+// The build kernels: sparse matrices, top-k selection, cosine neighbours (hand-computed values,
+// ties, and ml-matrix's dense product as the oracle on random data), popularity decay.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { Matrix } from 'ml-matrix';
+import { csrFromTriples, transpose, type Csr } from '../src/workers/recs/sparse.js';
+import { cosineNeighbours, allocNeighbours, type Neighbours } from '../src/workers/recs/cosine-neighbours.js';
+import { selectTop, takeBest } from '../src/workers/recs/top-k.js';
+import { decayedPopularity, popularityOrder, userItemMatrix } from '../src/workers/recs/interactions.js';
+import { EventLog } from '../src/workers/recs/event-log.js';
+
+/** users x items from dense rows (0 = no interaction). */
+function fromDense(rows: number[][]): Csr {
+  const r: number[] = [];
+  const c: number[] = [];
+  const v: number[] = [];
+  rows.forEach((row, i) => row.forEach((x, j) => x !== 0 && (r.push(i), c.push(j), v.push(x))));
+  return csrFromTriples(rows.length, rows[0].length, r, c, v, r.length);
+}
+
+const itemNeighbours = (ui: Csr, k: number, shrink = 0) => cosineNeighbours(transpose(ui), ui, { k, shrink });
+const listOf = (nb: Neighbours, row: number) =>
+  Array.from({ length: nb.count[row] }, (_, t) => [nb.idx[row * nb.k + t], nb.sim[row * nb.k + t]] as const);
+
+test('csrFromTriples sums duplicates and transpose is exact', () => {
+  const m = csrFromTriples(2, 3, [0, 1, 0, 0], [2, 0, 2, 1], [1, 4, 2, 5], 4);
+  assert.deepEqual([...m.ptr], [0, 2, 3]);
+  assert.deepEqual([...m.idx], [2, 1, 0]);
+  assert.deepEqual([...m.val], [3, 5, 4]);
+  const t = transpose(m);
+  assert.deepEqual([...t.ptr], [0, 1, 2, 3]);
+  assert.deepEqual([...t.idx], [1, 0, 0]);
+  assert.deepEqual([...t.val], [4, 5, 3]);
+});
+
+test('item-item cosine: known neighbours and exact scores on a hand-built matrix', () => {
+  // items as columns: i0 = (2,1,0), i1 = (1,0,1), i2 = (0,3,1)
+  const ui = fromDense([
+    [2, 1, 0],
+    [1, 0, 3],
+    [0, 1, 1],
+  ]);
+  const nb = itemNeighbours(ui, 5);
+  const close = (got: readonly (readonly [number, number])[], want: [number, number][]) => {
+    assert.deepEqual(got.map((x) => x[0]), want.map((x) => x[0]));
+    got.forEach(([, s], t) => assert.ok(Math.abs(s - want[t][1]) < 1e-6, `${s} vs ${want[t][1]}`));
+  };
+  close(listOf(nb, 0), [[1, 2 / Math.sqrt(10)], [2, 3 / Math.sqrt(50)]]);
+  close(listOf(nb, 1), [[0, 2 / Math.sqrt(10)], [2, 1 / Math.sqrt(20)]]);
+  close(listOf(nb, 2), [[0, 3 / Math.sqrt(50)], [1, 1 / Math.sqrt(20)]]);
+  // shrink: dot / (|a||b| + s) favours the pair with more co-occurrence mass (i2 overtakes i1)
+  close(listOf(itemNeighbours(ui, 5, 10), 0), [[2, 3 / (Math.sqrt(50) + 10)], [1, 2 / (Math.sqrt(10) + 10)]]);
+  // top-1 keeps only the best
+  assert.deepEqual(listOf(itemNeighbours(ui, 1), 2).map((x) => x[0]), [0]);
+});
+
+test('ties are broken by the lower id, whatever the input order', () => {
+  // i3 co-occurs identically with i0, i1, i2: equal similarities
+  const ui = fromDense([
+    [1, 1, 1, 1],
+    [0, 0, 0, 1],
+  ]);
+  const nb = itemNeighbours(ui, 2);
+  assert.deepEqual(listOf(nb, 3).map((x) => x[0]), [0, 1]);
+  assert.deepEqual(listOf(nb, 2).map((x) => x[0]), [0, 1]);
+  // the same matrix with users in the other order gives the same lists
+  const flipped = itemNeighbours(fromDense([[0, 0, 0, 1], [1, 1, 1, 1]]), 2);
+  assert.deepEqual([...flipped.idx], [...nb.idx]);
+});
+
+test('a row is never its own neighbour; rows without co-occurrence have none', () => {
+  const nb = itemNeighbours(fromDense([[1, 0, 1], [0, 0, 1]]), 3);
+  assert.equal(nb.count[1], 0);
+  for (let r = 0; r < 3; r++) for (const [j] of listOf(nb, r)) assert.notEqual(j, r);
+});
+
+test('selectTop equals a full sort (property)', () => {
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 0, max: 20 }), { maxLength: 300 }), fc.integer({ min: 0, max: 40 }), (scores, k) => {
+      const n = scores.length;
+      const s = Float64Array.from(scores);
+      const ids = Int32Array.from({ length: n }, (_, i) => (i * 7919) % 1009); // distinct, shuffled
+      const want = [...ids.keys()].sort((a, b) => scores[b] - scores[a] || ids[a] - ids[b]).slice(0, k).map((i) => ids[i]);
+      const m = selectTop(s, ids, n, k);
+      assert.deepEqual([...ids.subarray(0, m)], want);
+    }),
+  );
+});
+
+test('takeBest walks best-first and asks accept only as far as needed', () => {
+  const score = [0.1, 0.9, 0.5, 0.9, 0.3];
+  const asked: number[] = [];
+  const got = takeBest(score, Int32Array.from([0, 1, 2, 3, 4]), 5, 2, (i) => (asked.push(i), i !== 1));
+  assert.deepEqual(got, [3, 2]);
+  assert.deepEqual(asked, [1, 3, 2]);
+});
+
+test('sparse cosine matches ml-matrix dense cosine on random data (property)', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.array(fc.constantFrom(0, 0, 0, 1, 2, 5), { minLength: 6, maxLength: 6 }), { minLength: 1, maxLength: 12 }),
+      (rows) => {
+        const ui = fromDense(rows);
+        const nb = itemNeighbours(ui, 6);
+        const x = new Matrix(rows);
+        const gram = x.transpose().mmul(x); // items x items dot products, the dense way
+        for (let i = 0; i < 6; i++) {
+          const want = new Map<number, number>();
+          for (let j = 0; j < 6; j++) {
+            const dot = gram.get(i, j);
+            if (j !== i && dot > 0) want.set(j, dot / Math.sqrt(gram.get(i, i) * gram.get(j, j)));
+          }
+          const got = listOf(nb, i);
+          assert.equal(got.length, want.size);
+          for (const [j, s] of got) assert.ok(Math.abs(s - want.get(j)!) < 1e-5);
+        }
+      },
+    ),
+  );
+});
+
+test('split rows (stride/offset into shared output) equal the whole computation', () => {
+  const ui = fromDense([
+    [1, 2, 0, 1],
+    [0, 1, 1, 0],
+    [3, 0, 1, 1],
+  ]);
+  const iu = transpose(ui);
+  const whole = cosineNeighbours(iu, ui, { k: 3 });
+  const out = allocNeighbours(4, 3, true);
+  cosineNeighbours(iu, ui, { k: 3, out, stride: 2, offset: 0 });
+  cosineNeighbours(iu, ui, { k: 3, out, stride: 2, offset: 1 });
+  assert.deepEqual([...out.idx], [...whole.idx]);
+  assert.deepEqual([...out.sim], [...whole.sim]);
+  assert.ok(out.idx.buffer instanceof SharedArrayBuffer);
+});
+
+test('interaction weights per kind; popularity decays with age', () => {
+  const log = new EventLog(100, 2); // tiny capacity: exercises growth
+  const day = 86_400_000;
+  const now = 100 * day;
+  log.append(0, 0, 0, now - 10 * day); // view, 10 days ago
+  log.append(0, 0, 2, now - 10 * day); // purchase of the same item
+  log.append(1, 1, 0, now); // a view today
+  log.append(1, 2, 0, now - 1 * day); // a view yesterday
+  log.append(1, 2, 0, now + day); // stamped in the future: counts as now
+  const ev = log.snapshot();
+  const ui = userItemMatrix(ev, 2, 3, [1, 3, 5]);
+  assert.deepEqual([...ui.val], [6, 1, 2]); // 1 + 5, then 1, then 1 + 1
+  const pop = decayedPopularity(ev, 3, [1, 3, 5], now, day);
+  assert.ok(Math.abs(pop[0] - 6 * 2 ** -10) < 1e-12);
+  assert.equal(pop[1], 1);
+  assert.ok(Math.abs(pop[2] - 1.5) < 1e-12);
+  assert.deepEqual([...popularityOrder(pop)], [2, 1, 0]);
+  // with a long half-life the purchase wins again
+  assert.deepEqual([...popularityOrder(decayedPopularity(ev, 3, [1, 3, 5], now, 1000 * day))], [0, 2, 1]);
+});
+
+test('the event log drops the oldest half at its cap and keeps appending', () => {
+  const log = new EventLog(4, 2);
+  for (let e = 0; e < 5; e++) log.append(e, e, 0, e);
+  const s = log.snapshot();
+  assert.equal(s.count, 3);
+  assert.deepEqual([...s.user.subarray(0, 3)], [2, 3, 4]);
+});

@@ -1,0 +1,193 @@
+// RecsService end to end on a small shop: builds in the real Piscina pool, then the rules of
+// PROTOCOL.md's recs.forUser / recs.similar (filters, exclusions, context, cold start, reasons),
+// and serving from the old model while a rebuild runs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setImmediate as tick } from 'node:timers/promises';
+import { RecsService } from '../src/workers/recs/recs-service.js';
+import type { Interaction, ProductFeatures, Recommendation, RecsCandidateFilter } from '../src/workers/recs/types.js';
+
+const DAY = 86_400_000;
+const NOW = 1_750_000_000_000;
+
+const PRODUCTS: ProductFeatures[] = [
+  { productId: 'tee-black', name: 'Black Tee', category: 'apparel', brand: 'acme', price: 1900, attributes: { fit: 'regular' } },
+  { productId: 'tee-white', name: 'White Tee', category: 'apparel', brand: 'acme', price: 1900, attributes: { fit: 'regular' } },
+  { productId: 'hoodie', category: 'apparel', brand: 'acme', price: 4900 },
+  { productId: 'socks', category: 'apparel', brand: 'knit', price: 900 },
+  { productId: 'mug', category: 'kitchen', brand: 'brew', price: 1200 },
+  { productId: 'kettle', category: 'kitchen', brand: 'brew', price: 3900 },
+  { productId: 'new-tee', name: 'New Tee', category: 'apparel', brand: 'acme', price: 1900, attributes: { fit: 'regular' } },
+];
+
+const ev = (userId: string, productId: string, kind: Interaction['kind'], daysAgo = 0): Interaction => ({ userId, productId, kind, at: NOW - daysAgo * DAY });
+const EVENTS: Interaction[] = [
+  ev('u1', 'tee-black', 'view'), ev('u1', 'tee-white', 'view'), ev('u1', 'hoodie', 'cart'),
+  ev('u2', 'tee-black', 'view'), ev('u2', 'tee-white', 'view'), ev('u2', 'hoodie', 'purchase'),
+  ev('u3', 'mug', 'view'), ev('u3', 'kettle', 'purchase', 60), // bought long ago: decayed
+  ev('u4', 'tee-black', 'view'), ev('u4', 'mug', 'view'),
+  ev('u5', 'tee-white', 'view'), ev('u5', 'socks', 'view'),
+];
+
+function shopFilter(inactive: ReadonlySet<string> = new Set()): RecsCandidateFilter {
+  const byId = new Map(PRODUCTS.map((p) => [p.productId, p]));
+  return {
+    eligible: (id) => byId.has(id) && !inactive.has(id),
+    price: (id) => byId.get(id)?.price,
+    category: (id) => byId.get(id)?.category,
+  };
+}
+
+async function builtService(t: { after: (f: () => Promise<void>) => void }, extra: ConstructorParameters<typeof RecsService>[0] = {}) {
+  const svc = new RecsService({ now: () => NOW, rebuildIntervalMs: 0, rebuildEveryEvents: 1_000_000, ...extra });
+  t.after(() => svc.close());
+  svc.setProducts(PRODUCTS);
+  for (const e of EVENTS) svc.record(e);
+  await svc.rebuild();
+  return svc;
+}
+
+const ids = (rs: Recommendation[]) => rs.map((r) => r.productId);
+const NONE = new Set<string>();
+
+test('a built shop', async (t) => {
+  const svc = await builtService(t);
+  const all = shopFilter();
+
+  await t.test('similar: co-viewed first, never the product itself, content fills for the never-viewed', () => {
+    const rs = svc.similar('tee-black', 10, all, NONE);
+    // hoodie: both co-viewers carted or bought it (weights 3 and 5), so it outranks tee-white
+    assert.deepEqual(ids(rs).slice(0, 2), ['hoodie', 'tee-white']);
+    assert.ok(rs.slice(0, 2).every((r) => r.reason === 'viewed together with Black Tee' && r.algorithm === 'hybrid'));
+    assert.ok(!ids(rs).includes('tee-black'));
+    const fresh = rs.find((r) => r.productId === 'new-tee');
+    assert.ok(fresh, 'new-tee (no interactions) reached through content');
+    assert.equal(fresh.algorithm, 'content');
+    assert.equal(fresh.reason, 'similar to Black Tee');
+    assert.deepEqual(rs.map((r) => r.score), [...rs.map((r) => r.score)].sort((a, b) => b - a));
+  });
+
+  await t.test('similar respects exclude (cart), eligibility and limit', () => {
+    const rs = svc.similar('tee-black', 10, shopFilter(new Set(['hoodie'])), new Set(['tee-white']));
+    assert.ok(!ids(rs).includes('tee-white'));
+    assert.ok(!ids(rs).includes('hoodie'));
+    assert.ok(!ids(rs).includes('tee-black'));
+    assert.equal(svc.similar('tee-black', 1, all, NONE).length, 1);
+    assert.deepEqual(svc.similar('tee-black', 0, all, NONE), []);
+  });
+
+  await t.test('similar for a product unknown to the model: its category best sellers', () => {
+    const rs = svc.similar('brand-new-sku', 3, { ...all, category: (id) => (id === 'brand-new-sku' ? 'kitchen' : all.category(id)) }, NONE);
+    assert.deepEqual(ids(rs), ['mug', 'kettle']);
+    assert.ok(rs.every((r) => r.algorithm === 'popularity' && r.reason === 'popular in kitchen'));
+  });
+
+  await t.test('forUser: never the user own history, cart items or ineligible products', () => {
+    const base = svc.forUser('u4', 10, all, NONE);
+    assert.ok(base.length > 0);
+    assert.ok(!ids(base).includes('tee-black') && !ids(base).includes('mug'), 'history is not recommended back');
+    assert.ok(ids(base).includes('tee-white'));
+    const rs = svc.forUser('u4', 10, shopFilter(new Set(['hoodie'])), new Set(['tee-white']));
+    assert.ok(!ids(rs).includes('hoodie') && !ids(rs).includes('tee-white'));
+    assert.equal(svc.forUser('u4', 2, all, NONE).length, 2);
+  });
+
+  await t.test('forUser: context category and price range filter every result', () => {
+    const kitchen = svc.forUser('u1', 10, all, NONE, { category: 'kitchen' });
+    assert.ok(kitchen.length > 0);
+    assert.ok(kitchen.every((r) => all.category(r.productId) === 'kitchen'));
+    const cheap = svc.forUser('u4', 10, all, NONE, { priceRange: { min: 1000, max: 2000 } });
+    assert.ok(cheap.length > 0);
+    assert.ok(cheap.every((r) => r.productId !== 'hoodie' && all.price(r.productId)! >= 1000 && all.price(r.productId)! <= 2000));
+  });
+
+  await t.test('cold start: time-decayed popularity, context-filtered, with its reason', () => {
+    const rs = svc.forUser('stranger', 10, all, NONE);
+    // hoodie 3+5, tee-black 3, tee-white 3, mug 2, socks 1; the kettle purchase is 60 days old
+    assert.deepEqual(ids(rs), ['hoodie', 'tee-black', 'tee-white', 'mug', 'socks', 'kettle']);
+    assert.ok(rs.every((r) => r.algorithm === 'popularity'));
+    assert.equal(rs[0].reason, 'popular in apparel');
+    const kitchen = svc.forUser('stranger', 10, all, NONE, { category: 'kitchen' });
+    assert.deepEqual(ids(kitchen), ['mug', 'kettle']);
+    assert.equal(kitchen[0].reason, 'popular in kitchen');
+  });
+
+  await t.test('hybrid results name the blend and the strongest reason', () => {
+    const rs = svc.forUser('u4', 10, all, NONE);
+    const reasons: Record<Recommendation['algorithm'], RegExp> = {
+      itemknn: /^viewed together with (Black Tee|mug)$/,
+      content: /^similar to (Black Tee|mug) you viewed$/,
+      userknn: /^customers like you bought this$/,
+      popularity: /^popular in (apparel|kitchen)$/,
+      hybrid: /^(viewed together with|similar to|customers like you|popular in)/,
+    };
+    for (const r of rs) assert.match(r.reason, reasons[r.algorithm], JSON.stringify(r));
+    const hybrid = rs.find((r) => r.algorithm === 'hybrid');
+    assert.ok(hybrid, JSON.stringify(rs));
+    const white = rs.find((r) => r.productId === 'tee-white')!;
+    assert.equal(white.algorithm, 'hybrid'); // co-viewed and same brand/category: several lanes
+    assert.match(white.reason, /Black Tee/);
+  });
+
+  await t.test('stats', () => {
+    const s = svc.stats();
+    assert.equal(s.builds, 1);
+    assert.equal(s.events, EVENTS.length);
+    assert.equal(s.modelAgeMs, 0);
+    assert.ok(s.lastBuildMs > 0);
+    assert.ok(s.poolUtilization >= 0 && s.poolUtilization <= 1);
+  });
+});
+
+test('serves from the old model while a rebuild runs in the pool, then switches', async (t) => {
+  const svc = await builtService(t);
+  const all = shopFilter();
+  svc.record(ev('u9', 'tee-black', 'view'));
+  svc.record(ev('u9', 'tee-white', 'view'));
+  const cold = svc.forUser('u9', 3, all, NONE);
+  assert.ok(cold.every((r) => r.algorithm === 'popularity'), 'u9 is new to the live model');
+  let done = false;
+  const rebuilt = svc.rebuild().then(() => (done = true));
+  let turns = 0;
+  while (!done) {
+    // the main thread keeps turning and answering from the old model meanwhile
+    assert.ok(svc.forUser('u9', 3, all, NONE).every((r) => r.algorithm === 'popularity'));
+    assert.equal(svc.stats().builds, 1);
+    turns++;
+    await tick();
+  }
+  await rebuilt;
+  assert.ok(turns > 1, `event loop turned ${turns} times during the rebuild`);
+  assert.equal(svc.stats().builds, 2);
+  const warm = svc.forUser('u9', 3, all, NONE);
+  assert.equal(warm[0].productId, 'hoodie');
+  assert.notEqual(warm[0].algorithm, 'popularity');
+});
+
+test('before the first build there is nothing to serve', async (t) => {
+  const svc = new RecsService({ rebuildIntervalMs: 0 });
+  t.after(() => svc.close());
+  assert.deepEqual(svc.forUser('u1', 5, shopFilter(), NONE), []);
+  assert.equal(svc.stats().modelAgeMs, -1);
+});
+
+test('record() starts a background build after rebuildEveryEvents events', async (t) => {
+  const svc = new RecsService({ now: () => NOW, rebuildEveryEvents: 5, rebuildIntervalMs: 0, poolThreads: 2 });
+  t.after(() => svc.close());
+  for (const e of EVENTS.slice(0, 4)) svc.record(e);
+  assert.equal(svc.stats().builds, 0);
+  svc.record(EVENTS[4]);
+  const deadline = Date.now() + 10_000;
+  while (svc.stats().builds === 0) {
+    assert.ok(Date.now() < deadline, 'no build within 10 s');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.ok(svc.forUser('stranger', 3, shopFilter(), NONE).length > 0);
+});
+
+test('options are validated with the option name and value', () => {
+  assert.throws(() => new RecsService({ topK: 0 }), /recs\.topK must be an integer >= 1, got 0/);
+  assert.throws(() => new RecsService({ weights: { view: 1, cart: -3, purchase: 5 } }), /recs\.weights\.cart must be a finite number > 0, got -3/);
+  assert.throws(() => new RecsService({ blend: { itemknnn: 1 } as never }), /recs\.blend\.itemknnn must be one of/);
+  assert.throws(() => new RecsService({ poolThreads: 1.5 }), /recs\.poolThreads/);
+});
