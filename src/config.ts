@@ -31,6 +31,17 @@ export interface Config {
   commerce: CommerceConfig;
   /** Domain event log rows (one per group commit) kept per shard. */
   eventLogKeepRows: number;
+  recs: RecsConfig;
+}
+
+export interface RecsConfig {
+  /** Rebuild the models after this many new interactions... */
+  rebuildEveryEvents: number;
+  /** ...or this often while there are new ones (0: only by count). */
+  rebuildIntervalMs: number;
+  /** Worker threads of the Piscina build pool. */
+  poolThreads: number;
+  weights: { view: number; cart: number; purchase: number };
 }
 
 export interface CommerceConfig {
@@ -129,6 +140,16 @@ export function resolveConfig(env: Env = process.env): Config {
     faultFailCommitsFor: env.FAULT_FAIL_COMMITS_FOR || undefined,
     commerce: resolveCommerce(env),
     eventLogKeepRows: int(env, 'EVENT_LOG_KEEP_ROWS', 1_000_000, 1),
+    recs: {
+      rebuildEveryEvents: int(env, 'RECS_REBUILD_EVENTS', 10_000, 1),
+      rebuildIntervalMs: int(env, 'RECS_REBUILD_INTERVAL_MS', 60_000, 0),
+      poolThreads: int(env, 'RECS_POOL_THREADS', 1, 1, 64),
+      weights: {
+        view: int(env, 'RECS_WEIGHT_VIEW', 1, 1, 1000),
+        cart: int(env, 'RECS_WEIGHT_CART', 3, 1, 1000),
+        purchase: int(env, 'RECS_WEIGHT_PURCHASE', 5, 1, 1000),
+      },
+    },
   };
 }
 

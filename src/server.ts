@@ -17,6 +17,8 @@ import { demoCatalog } from './demo-catalog.js';
 import { CheckoutDriver } from './workers/checkout-driver.js';
 import { SimulatedGateway } from './workers/simulated-gateway.js';
 import { CommerceOps } from './transport/commerce-ops.js';
+import { RecsOps } from './transport/recs-ops.js';
+import { RecsService } from './workers/recs/index.js';
 import { configurePricing } from './actors/cart-actor.js';
 import type { PriceEntry } from './workers/shard-messages.js';
 import type { ProductView } from './protocol/types.js';
@@ -50,13 +52,17 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       if (products) {
         catalog.applyProducts(products);
         // Every shard prices the carts it holds from its own copy (live prices).
-        if (ready) pool.prices(priceEntries(products));
+        if (ready) {
+          pool.prices(priceEntries(products));
+          recs.onProducts(products);
+        }
       }
       if (stock) catalog.applyStock(stock);
     },
     onDomain: (events) => {
       metrics.business.onDomain(events);
       driver.onDomain(events);
+      recs.onDomain(events);
     },
     onDone: (tag, seconds, outcome) => metrics.done(tag, seconds, outcome),
     onStats: (shard, stats) => metrics.shardStats(shard, stats),
@@ -86,7 +92,14 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     },
   });
   const commerceOps = new CommerceOps(pool, driver, commerce.deadlineMs);
-  const edge = new Edge({ pool, catalog, auth, accounts, metrics, maxInflight: limits.connMaxInflight, commerce: commerceOps });
+  const rc = config.recs;
+  const recs: RecsOps = new RecsOps(
+    new RecsService({ weights: rc.weights, rebuildEveryEvents: rc.rebuildEveryEvents, rebuildIntervalMs: rc.rebuildIntervalMs, poolThreads: rc.poolThreads }),
+    catalog,
+    pool,
+  );
+  metrics.recs(() => recs.service.stats());
+  const edge = new Edge({ pool, catalog, auth, accounts, metrics, maxInflight: limits.connMaxInflight, commerce: commerceOps, recs });
   const connections = new Set<Connection>();
   const connectsByIp = new KeyedLimiter({ capacity: limits.ipConnectsBurst, ratePerSec: limits.ipConnectsPerSec });
   let ready = false;
@@ -185,6 +198,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     // Do not leave worker threads and the port behind: the caller may be a test runner.
     uws.us_listen_socket_close(listenSocket);
     await pool.terminate();
+    await recs.service.close();
     users.close();
     (app as TemplatedApp & { close(): void }).close();
     throw err;
@@ -192,6 +206,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   ready = true;
   // Checkouts and order changes a crash left unfinished: finished or compensated now.
   for (const orderId of pool.openOrders.splice(0)) void driver.resume(orderId);
+  // The recommendation models load from the event logs in the background (the pool builds them).
+  void recs.load().catch((err) => console.error('recommendations: loading the event logs failed:', err));
 
   let closing: Promise<void> | undefined;
   return {
@@ -203,6 +219,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         ready = false;
         uws.us_listen_socket_close(listenSocket);
         await pool.stop();
+        await recs.service.close();
         for (const c of [...connections]) c.ws?.end(CloseCode.GOING_AWAY, 'server shutting down');
         users.close();
         (app as TemplatedApp & { close(): void }).close();

@@ -110,6 +110,8 @@ const SAMPLE: { [O in OpName]: OpArgs<O> } = {
   'order.return': { orderId: 'ord_missing' },
   'order.subscribe': {},
   'event.view': { productId: 'soap' },
+  'recs.forUser': {},
+  'recs.similar': { productId: 'soap-bar' },
 };
 
 test('every op has a role in the op table, and the edge enforces it: anonymous, guest and customer are refused what is not theirs', async (t) => {

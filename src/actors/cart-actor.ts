@@ -24,8 +24,12 @@ export interface Cart {
   /** The last guest carts merged in (absent until the first merge): what makes a merge idempotent. */
   merges?: MergeRecord[];
   coupon?: CouponTerms;
-  /** The checkout running on this cart: no change until it ends (the cart is frozen). */
-  checkout?: { orderId: string; key: string };
+  /**
+   * The checkout running on this cart: no change until it ends (the cart is frozen). At `checkAt`
+   * the cart's timer asks for the checkout to be resumed (a crash may have happened before its
+   * order existed, and then only the cart knows about it).
+   */
+  checkout?: { orderId: string; key: string; checkAt: number; stalls: number };
   /** Idempotency keys of the latest checkouts (durable with the cart, per user). */
   keys?: CheckoutKey[];
   /** The user's order history, for fraud scoring. */
@@ -102,21 +106,25 @@ export type CartCommand =
   | { type: 'reprice' }
   | { type: 'removeCoupon' }
   /** Freezes the cart for checkout `orderId` under the user's idempotency key. */
-  | { type: 'checkout'; key: string; fingerprint: string; orderId: string }
+  | { type: 'checkout'; key: string; fingerprint: string; orderId: string; deadlineMs: number }
+  | { type: 'timer' }
   /** The checkout ended: placed (the cart empties) or failed (the cart thaws unchanged). */
   | { type: 'checkoutEnded'; orderId: string; placed: boolean; total: number; country: string; forget?: boolean };
 
 type LineFacts = Pick<CartLine, 'sku' | 'productId' | 'name' | 'qty' | 'unitPrice'>;
 
 export type CartEvent =
-  | { type: 'line_set'; sku: string; productId: string; name: string; qty: number; unitPrice: number; currency: string; at: number }
+  /** `quiet`: one of several events of a single change; only the last of them moves the version. */
+  | { type: 'line_set'; sku: string; productId: string; name: string; qty: number; unitPrice: number; currency: string; at: number; quiet?: true }
   | { type: 'line_removed'; sku: string; at: number }
   | { type: 'cleared'; at: number; mergedInto?: string }
   | ({ type: 'merged'; lines: LineFacts[]; currency: string; at: number } & MergeRecord)
   | { type: 'coupon_applied'; terms: CouponTerms; at: number }
   | { type: 'coupon_removed'; at: number }
   /** Bookkeeping (no new version): the cart is frozen for a checkout. */
-  | { type: 'checkout_started'; key: string; fingerprint: string; orderId: string; at: number }
+  | { type: 'checkout_started'; key: string; fingerprint: string; orderId: string; checkAt: number; at: number }
+  /** Bookkeeping: the checkout outlived its deadline; a driver is asked to resume it. */
+  | { type: 'checkout_stalled'; orderId: string; checkAt: number; at: number }
   /** `forget`: the order was never created, so the key is dropped and a retry starts afresh. */
   | { type: 'checkout_ended'; orderId: string; placed: boolean; total: number; country: string; forget?: boolean; at: number };
 
@@ -154,19 +162,32 @@ function setLine(cart: Cart, sku: string, qty: number, item: ItemInfo, now: numb
   ]);
 }
 
-const FROZEN_OK: ReadonlySet<string> = new Set(['get', 'checkout', 'checkoutEnded', 'reprice']);
+const FROZEN_OK: ReadonlySet<string> = new Set(['get', 'checkout', 'checkoutEnded', 'reprice', 'timer']);
+/** Longest wait between two resume requests of a stalled checkout. */
+const MAX_STALL_BACKOFF_MS = 60_000;
 
 export function decide(cart: Cart, c: CartCommand, now: number, ctx: ShardContext = NO_CONTEXT): Decision<CartEvent> {
   if (cart.checkout && !FROZEN_OK.has(c.type)) {
     return reject('CONFLICT', 'a checkout of this cart is in progress', { orderId: cart.checkout.orderId });
   }
-  if (c.type === 'reprice') return accept(reprice(cart, ctx, now));
-  const d = decideChange(cart, c, now);
-  if (d.error || d.events.length === 0 || c.type === 'checkoutEnded') return d;
-  // Live prices: a change also moves every other line to the sku's current price.
+  if (c.type === 'reprice') return accept(oneVersion(reprice(cart, ctx, now), false));
+  const d = decideChange(cart, c, now, ctx);
+  if (d.error || d.events.length === 0 || c.type === 'checkoutEnded' || c.type === 'timer') return d;
+  // Live prices: a change also moves every other line to the sku's current price, in the same
+  // version (one change, one version, one push).
   const skip = 'sku' in c ? c.sku : undefined;
   const repriced = reprice(cart, ctx, now, skip);
-  return repriced.length === 0 ? d : accept([...repriced, ...d.events]);
+  if (repriced.length === 0) return d;
+  const bookkeeping = d.events.length === 1 && d.events[0].type === 'checkout_started';
+  return accept([...oneVersion(repriced, !bookkeeping), ...d.events]);
+}
+
+/** Marks repricing events quiet so that the change they belong to moves the version once. */
+function oneVersion(events: CartEvent[], allQuiet: boolean): CartEvent[] {
+  events.forEach((e, i) => {
+    if (e.type === 'line_set' && (allQuiet || i < events.length - 1)) e.quiet = true;
+  });
+  return events;
 }
 
 /** line_set events for lines whose live price or name differs from what the cart holds. */
@@ -181,7 +202,7 @@ function reprice(cart: Cart, ctx: ShardContext, now: number, skip?: string): Car
   return out ?? [];
 }
 
-function decideChange(cart: Cart, c: CartCommand, now: number): Decision<CartEvent> {
+function decideChange(cart: Cart, c: CartCommand, now: number, ctx: ShardContext): Decision<CartEvent> {
   switch (c.type) {
     case 'get':
     case 'reprice':
@@ -195,7 +216,13 @@ function decideChange(cart: Cart, c: CartCommand, now: number): Decision<CartEve
     case 'removeCoupon':
       return cart.coupon ? accept([{ type: 'coupon_removed', at: now }]) : unchanged();
     case 'checkout':
-      return checkout(cart, c, now);
+      return checkout(cart, c, now, ctx);
+    case 'timer': {
+      const co = cart.checkout;
+      if (!co || co.checkAt > now) return unchanged();
+      const backoff = Math.min(MAX_STALL_BACKOFF_MS, 1000 * 2 ** Math.min(co.stalls, 6));
+      return accept([{ type: 'checkout_stalled', orderId: co.orderId, checkAt: now + backoff, at: now }]);
+    }
     case 'checkoutEnded':
       if (cart.checkout?.orderId !== c.orderId) return unchanged(); // ended before (a resumed saga)
       return accept([{ type: 'checkout_ended', orderId: c.orderId, placed: c.placed, total: c.total, country: c.country, ...(c.forget ? { forget: true } : {}), at: now }]);
@@ -255,7 +282,7 @@ function merge(cart: Cart, c: Extract<CartCommand, { type: 'merge' }>, now: numb
   return accept([{ type: 'merged', guestId: c.guestId, guestVersion: c.guestVersion, guestQty, lines, currency: currency!, at: now }]);
 }
 
-function checkout(cart: Cart, c: Extract<CartCommand, { type: 'checkout' }>, now: number): Decision<CartEvent> {
+function checkout(cart: Cart, c: Extract<CartCommand, { type: 'checkout' }>, now: number, ctx: ShardContext): Decision<CartEvent> {
   const known = cart.keys?.find((k) => k.key === c.key);
   if (known) {
     if (known.fingerprint !== c.fingerprint || !known.versions.includes(cart.version)) {
@@ -265,7 +292,13 @@ function checkout(cart: Cart, c: Extract<CartCommand, { type: 'checkout' }>, now
   }
   if (cart.checkout) return reject('CONFLICT', 'a checkout of this cart is in progress', { orderId: cart.checkout.orderId });
   if (cart.items.length === 0) return reject('CART_EMPTY', 'the cart is empty');
-  return accept([{ type: 'checkout_started', key: c.key, fingerprint: c.fingerprint, orderId: c.orderId, at: now }]);
+  // Only what is still sold, as it is sold now (lines carry the price of their last change).
+  for (const l of cart.items) {
+    const live = ctx.item(l.sku);
+    if (live && !live.active) return reject('NOT_FOUND', `${l.sku} is no longer sold; remove it from the cart`, { sku: l.sku });
+    if (live && live.currency !== cart.currency) return reject('CONFLICT', `${l.sku} is now priced in ${live.currency}, the cart in ${cart.currency}`, { sku: l.sku, currency: live.currency });
+  }
+  return accept([{ type: 'checkout_started', key: c.key, fingerprint: c.fingerprint, orderId: c.orderId, checkAt: now + c.deadlineMs, at: now }]);
 }
 
 function subtotalOf(cart: Cart): number {
@@ -310,7 +343,7 @@ export function apply(cart: Cart, e: CartEvent): Cart {
       cart.coupon = undefined;
       break;
     case 'checkout_started': {
-      cart.checkout = { orderId: e.orderId, key: e.key };
+      cart.checkout = { orderId: e.orderId, key: e.key, checkAt: e.checkAt, stalls: 0 };
       const keys = (cart.keys ??= []);
       keys.push({ key: e.key, fingerprint: e.fingerprint, orderId: e.orderId, versions: [cart.version] });
       if (keys.length > KEYS_KEPT) keys.shift();
@@ -319,6 +352,12 @@ export function apply(cart: Cart, e: CartEvent): Cart {
       if (h.attempts.length > ATTEMPTS_KEPT) h.attempts.shift();
       return cart; // bookkeeping: the cart's content and version are unchanged
     }
+    case 'checkout_stalled':
+      if (cart.checkout) {
+        cart.checkout.checkAt = e.checkAt;
+        cart.checkout.stalls++;
+      }
+      return cart;
     case 'checkout_ended': {
       cart.checkout = undefined;
       if (e.forget && cart.keys) cart.keys = cart.keys.filter((k) => k.orderId !== e.orderId);
@@ -337,7 +376,7 @@ export function apply(cart: Cart, e: CartEvent): Cart {
       return cart;
     }
   }
-  cart.version++;
+  if (e.type !== 'line_set' || !e.quiet) cart.version++;
   cart.updatedAt = e.at;
   return cart;
 }
@@ -383,6 +422,8 @@ export function view(cart: Cart): CartView {
 
 /** product_added_to_cart / product_removed_from_cart from a line change (the state is the one before it). */
 function cartDomainEvent(before: Cart, e: CartEvent): DomainEvent | undefined {
+  // Not a business fact: the signal a driver listens for to resume this cart's checkout.
+  if (e.type === 'checkout_stalled') return { name: 'checkout_stalled', data: { userId: before.userId, orderId: e.orderId, at: e.at } };
   if (e.type !== 'line_set' && e.type !== 'line_removed') return undefined;
   const i = lineIndex(before, e.sku);
   const had = i < 0 ? 0 : before.items[i].qty;
@@ -405,6 +446,7 @@ export const CartActor: ActorType<Cart, CartCommand, CartEvent> = {
   apply,
   view: replyView,
   version: (cart) => cart.version,
+  nextTimer: (cart) => cart.checkout?.checkAt,
   domain: cartDomainEvent,
   snapshot: (cart) => cart,
   restore(_id, data) {

@@ -50,7 +50,7 @@ export type SkuCommand =
   | { type: 'release'; holdId: string }
   | { type: 'commit'; holdId: string }
   /** Units of a cancelled or returned order back on the shelf, once per `ref`. */
-  | { type: 'restock'; ref: string; qty: number; txType: 'return' | 'adjustment' }
+  | { type: 'restock'; ref: string; qty: number; txType: 'return'; reason: string }
   | { type: 'timer' };
 
 export interface StockChange {
@@ -59,11 +59,11 @@ export interface StockChange {
 }
 
 export type SkuEvent =
-  | { type: 'transaction'; txType: InventoryTxType; reason: string; referenceId?: string; changes: StockChange[]; at: number }
+  /** `restock`: the referenceId is remembered so that the same restock is never counted twice. */
+  | { type: 'transaction'; txType: InventoryTxType; reason: string; referenceId?: string; changes: StockChange[]; at: number; restock?: true }
   | { type: 'reserved'; holdId: string; qty: number; parts: HoldPart[]; expiresAt: number; at: number }
   | { type: 'released'; holdId: string; expired: boolean; at: number }
-  | { type: 'hold_committed'; holdId: string; at: number }
-  | { type: 'restocked'; ref: string; qty: number; warehouse: string; at: number };
+  | { type: 'hold_committed'; holdId: string; at: number };
 
 const ADDS: ReadonlySet<string> = new Set(['purchase', 'return']);
 const REMOVES: ReadonlySet<string> = new Set(['sale', 'damage', 'expiry']);
@@ -138,9 +138,12 @@ export function decide(s: Sku, c: SkuCommand, now: number): Decision<SkuEvent> {
       // commit after a crash reads CONFLICT before the hold could have expired as "done".
       if (!s.holds.has(c.holdId)) return reject('CONFLICT', `no hold ${c.holdId} on ${s.sku} (committed, released or expired)`, { sku: s.sku, holdId: c.holdId });
       return accept([{ type: 'hold_committed', holdId: c.holdId, at: now }]);
-    case 'restock':
+    case 'restock': {
+      // An inventory `return` transaction referencing the order's work (cancel, return, unwind).
       if (s.restocks.has(c.ref)) return unchanged();
-      return accept([{ type: 'restocked', ref: c.ref, qty: c.qty, warehouse: s.warehouses.keys().next().value ?? DEFAULT_WAREHOUSE, at: now }]);
+      const warehouse = s.warehouses.keys().next().value ?? DEFAULT_WAREHOUSE;
+      return accept([{ type: 'transaction', txType: c.txType, reason: c.reason, referenceId: c.ref, changes: [{ warehouse, delta: c.qty }], at: now, restock: true }]);
+    }
     case 'timer': {
       const events: SkuEvent[] = [];
       for (const [holdId, h] of s.holds) if (h.expiresAt <= now) events.push({ type: 'released', holdId, expired: true, at: now });
@@ -162,6 +165,7 @@ export function apply(s: Sku, e: SkuEvent): Sku {
   switch (e.type) {
     case 'transaction':
       for (const c of e.changes) change(s, c.warehouse, c.delta, 0);
+      if (e.restock) remember(s, e.referenceId!, e.at);
       break;
     case 'reserved':
       s.holds.set(e.holdId, { qty: e.qty, parts: e.parts, expiresAt: e.expiresAt });
@@ -180,19 +184,23 @@ export function apply(s: Sku, e: SkuEvent): Sku {
       s.holds.delete(e.holdId);
       break;
     }
-    case 'restocked':
-      change(s, e.warehouse, e.qty, 0);
-      s.restocks.set(e.ref, e.at);
-      for (const [ref, at] of s.restocks) {
-        if (at > e.at - RESTOCK_MEMORY_MS) break; // insertion order = time order
-        s.restocks.delete(ref);
-      }
-      break;
+
   }
   s.version++;
   s.updatedAt = e.at;
   return s;
 }
+
+function remember(s: Sku, ref: string, at: number): void {
+  s.restocks.set(ref, at);
+  for (const [old, when] of s.restocks) {
+    if (when > at - RESTOCK_MEMORY_MS) break; // insertion order = time order
+    s.restocks.delete(old);
+  }
+}
+
+/** The inventory_updated `change` of an event: a transaction type, or what a checkout did. */
+const CHANGE: Record<Exclude<SkuEvent['type'], 'transaction'>, string> = { reserved: 'reservation', released: 'release', hold_committed: 'sale' };
 
 export function view(s: Sku): InventoryView {
   const warehouses: Record<string, WarehouseStock> = {};
@@ -240,7 +248,10 @@ export const InventoryActor: ActorType<Sku, SkuCommand, SkuEvent> = {
   view,
   nextTimer,
   version: (s) => s.version,
-  domain: (before, e) => ({ name: 'inventory_updated', data: { sku: before.sku, change: e.type === 'transaction' ? e.txType : e.type, at: e.at } }),
+  domain: (before, e) => ({
+    name: 'inventory_updated',
+    data: { sku: before.sku, change: e.type === 'transaction' ? e.txType : CHANGE[e.type], ...(e.type === 'transaction' ? {} : { referenceId: e.holdId }), at: e.at },
+  }),
   snapshotWeight: (s) => s.holds.size,
   snapshot: (s): SkuSnapshot => ({
     warehouses: [...s.warehouses], holds: [...s.holds], restocks: [...s.restocks], lowStockThreshold: s.lowStockThreshold, version: s.version, updatedAt: s.updatedAt,

@@ -312,6 +312,8 @@ function orderDomainEvents(o: Order, e: OrderEvent): DomainEvent[] | undefined {
         { name: 'order_paid', data: { ...base, orderNumber: o.orderNumber, total: o.totals.total, currency: o.currency, flagged: e.reviewReasons !== undefined, ...(e.reviewReasons ? { reviewReasons: e.reviewReasons } : {}), items: o.items.map((l) => ({ sku: l.sku, productId: l.productId, qty: l.qty })) } },
       ];
     case 'failed':
+      // Only a charge the gateway or the risk rules refused; a stock-out never reached payment.
+      if (e.code !== 'PAYMENT_DECLINED' && e.code !== 'FRAUD_SUSPECTED') return undefined;
       return [{ name: 'payment_failed', data: { ...base, amount: o.totals.total, currency: o.currency, code: e.code, reason: (e.details?.reason as string | undefined) ?? e.code } }];
     case 'shipped':
       return [{ name: 'order_shipped', data: { ...base, carrier: e.carrier, trackingNumber: e.trackingNumber } }];

@@ -71,6 +71,8 @@ export const Ops = {
   'order.return': { role: 'admin', actor: 'edge', writes: true, summary: 'A delivered order came back: restock and refund what remains.' },
   'order.subscribe': { role: 'user', actor: 'edge', writes: false, summary: 'order.updated pushes for the caller\'s orders.' },
   'event.view': { role: 'user', actor: 'cart', writes: true, summary: 'Record product_viewed (recommendations).' },
+  'recs.forUser': { role: 'user', actor: 'edge', writes: false, summary: 'Recommendations for the caller (hybrid; popularity when cold).' },
+  'recs.similar': { role: 'user', actor: 'edge', writes: false, summary: 'Products similar to one (item-item and content).' },
 } as const satisfies Record<OpName, OpSpec>;
 
 export const OpNames = Object.keys(Ops) as OpName[];
@@ -117,6 +119,16 @@ export interface OpResults {
   'order.return': OrderView;
   'order.subscribe': Record<string, never>;
   'event.view': Record<string, never>;
+  'recs.forUser': RecommendationView[];
+  'recs.similar': RecommendationView[];
+}
+
+/** One recommended product and why. */
+export interface RecommendationView {
+  productId: string;
+  score: number;
+  reason: string;
+  algorithm: 'itemknn' | 'userknn' | 'content' | 'popularity' | 'hybrid';
 }
 
 export { Args };

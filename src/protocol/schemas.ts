@@ -149,6 +149,19 @@ export const Args = {
   'order.return': Type.Object({ orderId: OrderId }, strict),
   'order.subscribe': Empty,
   'event.view': Type.Object({ productId: ProductId }, strict),
+  'recs.forUser': Type.Object(
+    {
+      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+      context: Type.Optional(
+        Type.Object(
+          { category: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })), priceRange: Type.Optional(Type.Object({ min: Money, max: Money }, strict)) },
+          strict,
+        ),
+      ),
+    },
+    strict,
+  ),
+  'recs.similar': Type.Object({ productId: ProductId, limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })) }, strict),
 } as const;
 
 export type OpName = keyof typeof Args;

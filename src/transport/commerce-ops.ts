@@ -4,13 +4,13 @@
 import { cartKey } from '../actors/registry.js';
 import { couponKey } from '../actors/coupon-actor.js';
 import { ordersTopic } from '../actors/order-actor.js';
-import { normalizeCouponCode, type CouponTerms } from '../actors/pricing.js';
+import { normalizeCouponCode } from '../actors/pricing.js';
 import type { CouponView, OpName } from '../protocol/ops.js';
 import type { OpArgs } from '../protocol/schemas.js';
 import type { WireError } from '../protocol/errors.js';
 import type { OrderView } from '../protocol/types.js';
 import type { ShardPool } from '../workers/shard-pool.js';
-import type { CheckoutDriver, SagaResult } from '../workers/checkout-driver.js';
+import { couponTerms, type CheckoutDriver, type SagaResult } from '../workers/checkout-driver.js';
 import { randomBytes } from 'node:crypto';
 import type { Identity } from './auth.js';
 
@@ -82,11 +82,7 @@ export class CommerceOps {
     if (v.maxRedemptions !== undefined && v.redeemed >= v.maxRedemptions) {
       return { ok: false, error: { code: 'CONFLICT', message: `coupon ${code} is used up`, details: { code, reason: 'exhausted' } } };
     }
-    const terms: CouponTerms = { code };
-    for (const k of ['percentOff', 'amountOff', 'currency', 'minSubtotal', 'expiresAt', 'maxRedemptions'] as const) {
-      if (v[k] !== undefined) (terms as unknown as Record<string, unknown>)[k] = v[k];
-    }
-    return this.call(cartKey(who.userId), { type: 'applyCoupon', terms });
+    return this.call(cartKey(who.userId), { type: 'applyCoupon', terms: couponTerms(v) });
   }
 
   private async call<C extends { type: string }>(key: string, cmd: C): Promise<OpOutcome> {

@@ -15,7 +15,8 @@ import type { CatalogView } from './catalog-view.js';
 import type { Auth, Identity } from './auth.js';
 import type { Accounts, AuthOutcome } from './accounts.js';
 import type { Metrics } from './metrics.js';
-import type { CommerceOps } from './commerce-ops.js';
+import type { CommerceOps, OpOutcome } from './commerce-ops.js';
+import type { RecsOps } from './recs-ops.js';
 
 interface CompiledOp {
   readonly name: OpName;
@@ -63,6 +64,7 @@ export interface EdgeDeps {
   maxInflight: number;
   /** Checkout, orders and coupons: ops that span several actors. */
   commerce: CommerceOps;
+  recs: RecsOps;
 }
 
 export class Edge {
@@ -257,6 +259,13 @@ export class Edge {
         })
         .finally(() => this.afterAuth(conn));
     };
+    const answer = (p: Promise<OpOutcome>) =>
+      void p
+        .then((r) => (r.ok ? ok(r.result) : fail(r.error.code, r.error.message, r.error.details)))
+        .catch((err) => {
+          console.error(`${op.name} failed:`, err);
+          fail('INTERNAL', 'internal error');
+        });
     const auth = this.d.auth;
     switch (op.name) {
       case 'ping':
@@ -300,13 +309,11 @@ export class Edge {
       case 'order.return':
       case 'cart.applyCoupon':
         // Several actors, several hops: answered when the last one is durable.
-        return void this.d.commerce
-          .run(op.name, args, conn.identity!)
-          .then((r) => (r.ok ? ok(r.result) : fail(r.error.code, r.error.message, r.error.details)))
-          .catch((err) => {
-            console.error(`${op.name} failed:`, err);
-            fail('INTERNAL', 'internal error');
-          });
+        return answer(this.d.commerce.run(op.name, args, conn.identity!));
+      case 'recs.forUser':
+        return answer(this.d.recs.forUser(args as OpArgs<'recs.forUser'>, conn.identity!));
+      case 'recs.similar':
+        return answer(this.d.recs.similar(args as OpArgs<'recs.similar'>, conn.identity!));
       case 'auth.guest':
         return void later(auth.guest().then((r) => { this.setIdentity(conn, r); ok(r); }));
       case 'auth.register':

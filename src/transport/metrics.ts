@@ -70,6 +70,16 @@ export class Metrics {
     };
   }
 
+  /** Recommendation model gauges, read at scrape time. */
+  recs(stats: () => { modelAgeMs: number; lastBuildMs: number; builds: number; events: number; poolUtilization: number }): void {
+    const r = this.registry;
+    new client.Gauge({ name: 'cartwire_recs_model_age_seconds', help: 'Age of the live recommendation model.', registers: [r], collect() { this.set(stats().modelAgeMs / 1000); } });
+    new client.Gauge({ name: 'cartwire_recs_job_duration_seconds', help: 'Duration of the last recommendation build (Piscina pool).', registers: [r], collect() { this.set(stats().lastBuildMs / 1000); } });
+    new client.Gauge({ name: 'cartwire_recs_builds', help: 'Recommendation builds completed since start.', registers: [r], collect() { this.set(stats().builds); } });
+    new client.Gauge({ name: 'cartwire_recs_interactions', help: 'Interactions the recommendation models learn from.', registers: [r], collect() { this.set(stats().events); } });
+    new client.Gauge({ name: 'cartwire_recs_pool_utilization', help: 'Piscina build pool utilization (0..1).', registers: [r], collect() { this.set(stats().poolUtilization); } });
+  }
+
   upgradeRefused(reason: UpgradeRefusal): void {
     this.refused[reason].inc();
   }

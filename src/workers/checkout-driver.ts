@@ -5,12 +5,12 @@
 import { randomBytes } from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { cartKey, orderKey, skuKey } from '../actors/registry.js';
-import { couponKey } from '../actors/coupon-actor.js';
+import { couponKey, type CouponView } from '../actors/coupon-actor.js';
 import { view as orderView, type Order, type OrderCommand } from '../actors/order-actor.js';
 import type { CartCommand, CheckoutStart } from '../actors/cart-actor.js';
 import { fingerprintSource, orderNumber, orderTotals, resumeAction, type FaultStep } from '../actors/checkout-saga.js';
 import { assessFraud, type FraudAssessment } from '../actors/fraud.js';
-import type { PricingConfig } from '../actors/pricing.js';
+import type { CouponTerms, PricingConfig } from '../actors/pricing.js';
 import type { PaymentGateway } from '../actors/payment-gateway.js';
 import type { DomainEvent } from '../actors/actor.js';
 import type { WireError } from '../protocol/errors.js';
@@ -58,10 +58,16 @@ export class CheckoutDriver {
   async checkout(who: Buyer, args: OpArgs<'checkout'>): Promise<SagaResult> {
     const orderId = `ord_${randomBytes(15).toString('base64url')}`;
     const fingerprint = createHash('sha256').update(fingerprintSource(args.payment.token, args.shippingAddress)).digest('base64url');
-    const frozen = await this.call(cartKey(who.userId), { type: 'checkout', key: args.idempotencyKey, fingerprint, orderId } satisfies CartCommand);
+    const frozen = await this.call(cartKey(who.userId), { type: 'checkout', key: args.idempotencyKey, fingerprint, orderId, deadlineMs: this.d.config.deadlineMs } satisfies CartCommand);
     if (!frozen.ok) return frozen;
     const start = frozen.result as CheckoutStart;
-    if (start.existing) return this.join(start.orderId);
+    if (start.existing) {
+      const joined = await this.join(start.orderId);
+      // The key's checkout died before its order existed: its cart is thawed and the key
+      // forgotten now, so this request starts it afresh.
+      if (!joined.ok && joined.error.code === 'NOT_FOUND' && (await this.unfreeze(who.userId, start.orderId))) return this.checkout(who, args);
+      return joined;
+    }
     this.fault('frozen');
     return this.track(orderId, this.run(orderId, who, args, start));
   }
@@ -71,11 +77,29 @@ export class CheckoutDriver {
     return this.running.get(orderId) ?? this.track(orderId, this.resumeNow(orderId));
   }
 
-  /** Domain events of every commit: an order whose timer fired is resumed here. */
+  /** Domain events of every commit: an order or a frozen cart whose timer fired is resumed here. */
   onDomain(events: readonly DomainEvent[]): void {
     for (const e of events) {
       if (e.name === 'order_stalled') void this.resume(e.data.orderId as string).catch((err) => console.error('resume failed:', err));
+      else if (e.name === 'checkout_stalled') void this.unfreeze(e.data.userId as string, e.data.orderId as string).catch((err) => console.error('cart resume failed:', err));
     }
+  }
+
+  /**
+   * A cart frozen for a checkout nobody runs: when its order exists, the order's resume ends the
+   * checkout; when it was never created (a crash right after the freeze), the cart thaws and
+   * forgets the key. Returns true when it thawed the cart.
+   */
+  private async unfreeze(userId: string, orderId: string): Promise<boolean> {
+    if (this.running.has(orderId)) return false;
+    const st = await this.state(orderId);
+    if (st.ok) {
+      await this.resume(orderId);
+      return false;
+    }
+    if (st.error.code !== 'NOT_FOUND' || this.running.has(orderId)) return false;
+    const r = await this.call(cartKey(userId), { type: 'checkoutEnded', orderId, placed: false, total: 0, country: '', forget: true } satisfies CartCommand);
+    return r.ok;
   }
 
   /** Owner cancel, admin refund and return: record the work on the order, then do it. */
@@ -117,19 +141,29 @@ export class CheckoutDriver {
     const cfg = this.d.config;
     const now = Date.now();
     const address = args.shippingAddress;
-    const totals = orderTotals(start, address, now, cfg.pricing);
     const items = start.cart.items;
     const coupon = start.coupon?.code;
     const currency = start.cart.currency;
+    let terms = start.coupon;
+    if (coupon !== undefined) {
+      // The coupon first: its redemption is held, and the order is priced with its terms as they
+      // are now (an admin may have changed them since the cart took them).
+      const held = await this.call(couponKey(coupon), { type: 'hold', orderId, ttlMs: cfg.holdTtlMs, subtotal: start.cart.subtotal, currency });
+      if (!held.ok) {
+        await this.release(orderId, [], coupon, who.userId, { placed: false, total: 0, country: address.country, forget: true });
+        return held;
+      }
+      terms = couponTerms(held.result as CouponView);
+    }
+    const totals = orderTotals({ ...start, coupon: terms }, address, now, cfg.pricing);
     const create: OrderCommand = {
       type: 'create', orderNumber: orderNumber(now, randomBytes(6)), userId: who.userId, items, totals, currency,
       shippingAddress: address, paymentToken: args.payment.token, idempotencyKey: args.idempotencyKey, deadlineMs: cfg.deadlineMs,
       ...(coupon === undefined ? {} : { coupon }),
     };
-    // One hop for the order and every hold: the shards commit them in parallel.
-    const [created, couponHeld, ...held] = await Promise.all([
+    // One hop for the order and every stock hold: the shards commit them in parallel.
+    const [created, ...held] = await Promise.all([
       this.call(orderKey(orderId), create),
-      coupon === undefined ? OK : this.call(couponKey(coupon), { type: 'hold', orderId, ttlMs: cfg.holdTtlMs, subtotal: start.cart.subtotal, currency }),
       ...items.map((l) => this.call(skuKey(l.sku), { type: 'reserve', holdId: orderId, qty: l.qty, ttlMs: cfg.holdTtlMs })),
     ]);
     if (!created.ok) {
@@ -138,7 +172,7 @@ export class CheckoutDriver {
       return created;
     }
     this.fault('reserved');
-    const refused = held.find((r) => !r.ok) ?? (couponHeld.ok ? undefined : couponHeld);
+    const refused = held.find((r) => !r.ok);
     if (refused && !refused.ok) return this.fail(orderId, refused.error, 'voided');
 
     const fraud = assessFraud({
@@ -210,7 +244,7 @@ export class CheckoutDriver {
     await this.d.gateway.void(o.orderId);
     await Promise.all(
       o.items.map((l, i) =>
-        committed[i] ? this.call(skuKey(l.sku), { type: 'restock', ref: `unwind:${o.orderId}`, qty: l.qty, txType: 'return' }) : OK,
+        committed[i] ? this.call(skuKey(l.sku), { type: 'restock', ref: `unwind:${o.orderId}`, qty: l.qty, txType: 'return', reason: `order ${o.orderId} unwound (reservation expired)` }) : OK,
       ),
     );
     return this.fail(o.orderId, { code: 'CONFLICT', message: 'the reservation expired before the order could be confirmed; the payment was refunded' }, 'voided');
@@ -293,6 +327,18 @@ export class CheckoutDriver {
 const OK: Called = { ok: true, result: undefined };
 /** Clock skew and slowness allowance when judging whether a hold may have expired. */
 const HOLD_EXPIRY_MARGIN_MS = 30_000;
+
+/** A coupon's terms from its view (what the hold was decided on). */
+export function couponTerms(v: CouponView): CouponTerms {
+  const t: CouponTerms = { code: v.code };
+  if (v.percentOff !== undefined) t.percentOff = v.percentOff;
+  if (v.amountOff !== undefined) t.amountOff = v.amountOff;
+  if (v.currency !== undefined) t.currency = v.currency;
+  if (v.minSubtotal !== undefined) t.minSubtotal = v.minSubtotal;
+  if (v.expiresAt !== undefined) t.expiresAt = v.expiresAt;
+  if (v.maxRedemptions !== undefined) t.maxRedemptions = v.maxRedemptions;
+  return t;
+}
 
 /** The answer a finished order gives to a retry of its key. */
 function outcome(o: Order): SagaResult {

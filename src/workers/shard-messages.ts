@@ -50,6 +50,8 @@ export type ToShard =
   | { t: 'prices'; entries: PriceEntry[] }
   /** Order ids, newest first, of one user or of all (userId undefined), before a (createdAt, orderId) position. */
   | { t: 'orders-page'; ask: number; userId?: string; before?: [number, string]; limit: number }
+  /** Recommendation interactions in the event log after row `afterG` (at most `limit` rows). */
+  | { t: 'interactions'; ask: number; afterG: number; limit: number }
   | { t: 'stop' };
 
 export interface ShardStats {
@@ -107,3 +109,9 @@ export type FromShard =
   /** A checkpoint completed: how long it took (wall time, batches ran between its steps) and its snapshots. */
   | { t: 'checkpoint'; shard: number; at: number; snapshots: number; durationMs: number }
   | { t: 'fatal'; shard: number; message: string };
+
+/** Interactions read from a shard's event log: flat [kind (0 view, 1 cart, 2 purchase), userId, productId, at], and the last row read. */
+export interface InteractionsPage {
+  flat: (string | number)[];
+  lastG: number;
+}

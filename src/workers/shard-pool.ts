@@ -247,6 +247,14 @@ export class ShardPool {
     );
   }
 
+  askShard<T>(shard: number, make: (ask: number) => ToShard): Promise<T> {
+    const ask = this.nextAsk++;
+    return new Promise<T>((resolve) => {
+      this.asks.set(ask, resolve as (v: unknown) => void);
+      this.post(shard, make(ask));
+    });
+  }
+
   askOne<T>(key: string, make: (ask: number) => ToShard): Promise<T> {
     const ask = this.nextAsk++;
     return new Promise<T>((resolve) => {

@@ -9,13 +9,13 @@ import type { DomainEvent, ShardContext } from '../actors/actor.js';
 import type { OrderEvent } from '../actors/order-actor.js';
 import type { ProductView } from '../protocol/types.js';
 import { openShardDb } from '../persistence/shard-db.js';
-import { BatchWrites, Journal, encodeRow } from '../persistence/journal.js';
+import { BatchWrites, Journal, decodeRow, encodeRow } from '../persistence/journal.js';
 import { encodeError, encodeOk, encodePush } from '../transport/frame-codec.js';
 import { TimerQueue } from './timer-queue.js';
 import { outcomeIndex } from '../protocol/errors.js';
 
 const INTERNAL_OUTCOME = outcomeIndex('INTERNAL');
-import type { ShardOptions, ShardRequest, ShardStats, ShardSummary, SnapshotResult } from './shard-messages.js';
+import type { InteractionsPage, ShardOptions, ShardRequest, ShardStats, ShardSummary, SnapshotResult } from './shard-messages.js';
 
 interface Cell {
   readonly key: string;
@@ -497,6 +497,21 @@ export class ShardRuntime {
       const cell = this.activate(`order:${orderId}`, now);
       return { at, order: cell.type.view(cell.state, GET) };
     });
+  }
+
+  /** Views, cart additions and purchases logged after row `afterG`, for recommendations. */
+  interactionsPage(afterG: number, limit: number): InteractionsPage {
+    const flat: (string | number)[] = [];
+    let lastG = afterG;
+    for (const row of this.journal.eventsAfter(afterG, limit)) {
+      lastG = row.g;
+      for (const [name, d] of decodeRow(row.events) as [string, Record<string, unknown>][]) {
+        if (name === 'product_viewed') flat.push(0, d.userId as string, d.productId as string, d.at as number);
+        else if (name === 'product_added_to_cart') flat.push(1, d.userId as string, d.productId as string, d.at as number);
+        else if (name === 'order_paid') for (const l of d.items as { productId: string }[]) flat.push(2, d.userId as string, l.productId, d.at as number);
+      }
+    }
+    return { flat, lastG };
   }
 
   /** The JSON-ready state of one actor for the admin snapshot endpoints, or undefined if it never existed. */

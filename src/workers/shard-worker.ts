@@ -89,6 +89,8 @@ function control(m: Exclude<ToShard, { t: 'batch' }>): void {
       }
       return;
     }
+    case 'interactions':
+      return post({ t: 'answer', ask: m.ask, value: runtime.interactionsPage(m.afterG, m.limit) });
     case 'orders-page':
       return post({ t: 'answer', ask: m.ask, value: runtime.orderPage(m.userId, m.before, m.limit) });
     case 'passivate': {

@@ -1,0 +1,115 @@
+// Recommendations on the main thread: feeds the RecsService (src/workers/recs/) from committed
+// domain events (views, cart additions, purchases) and the catalog view, loads the event logs
+// of every shard at start, and answers recs.forUser / recs.similar from the precomputed model
+// with the live catalog (active, in stock) and the caller's cart as filters.
+import { cartKey } from '../actors/registry.js';
+import type { DomainEvent } from '../actors/actor.js';
+import type { CartView, ProductView } from '../protocol/types.js';
+import type { OpArgs } from '../protocol/schemas.js';
+import type { ShardPool } from '../workers/shard-pool.js';
+import type { InteractionsPage } from '../workers/shard-messages.js';
+import { RecsService, type ProductFeatures, type RecsCandidateFilter, type Recommendation } from '../workers/recs/index.js';
+import type { CatalogView } from './catalog-view.js';
+import type { OpOutcome } from './commerce-ops.js';
+import type { Identity } from './auth.js';
+
+const KINDS = ['view', 'cart', 'purchase'] as const;
+const LOAD_PAGE = 20_000;
+const DEFAULT_LIMIT = 10;
+
+export class RecsOps {
+  private readonly filter: RecsCandidateFilter;
+  private loaded = false;
+
+  constructor(
+    readonly service: RecsService,
+    private readonly catalog: CatalogView,
+    private readonly pool: ShardPool,
+  ) {
+    this.filter = {
+      eligible: (id) => {
+        const p = catalog.product(id, false);
+        return p !== undefined && p.variants.some((v) => catalog.available(v.sku) > 0);
+      },
+      price: (id) => {
+        const p = catalog.product(id, false);
+        return p ? Math.min(...p.variants.map((v) => v.price)) : undefined;
+      },
+      category: (id) => catalog.product(id, false)?.category,
+    };
+  }
+
+  /** Committed interactions from every commit (DESIGN.md "Recommendations"). */
+  onDomain(events: readonly DomainEvent[]): void {
+    for (const e of events) {
+      const d = e.data;
+      if (e.name === 'product_viewed') this.service.record({ userId: d.userId as string, productId: d.productId as string, kind: 'view', at: d.at as number });
+      else if (e.name === 'product_added_to_cart') this.service.record({ userId: d.userId as string, productId: d.productId as string, kind: 'cart', at: d.at as number });
+      else if (e.name === 'order_paid') {
+        for (const l of d.items as { productId: string }[]) this.service.record({ userId: d.userId as string, productId: l.productId, kind: 'purchase', at: d.at as number });
+      }
+    }
+  }
+
+  onProducts(products: readonly ProductView[]): void {
+    if (products.length > 0) this.service.setProducts(this.catalog.allProducts().map(features));
+  }
+
+  /**
+   * Reads the interactions in every shard's event log, then builds the first model (in the pool:
+   * the server answers meanwhile, with no recommendations until it is ready).
+   */
+  async load(): Promise<void> {
+    this.service.setProducts(this.catalog.allProducts().map(features));
+    for (let shard = 0; shard < this.pool.shards; shard++) {
+      for (let after = 0; ; ) {
+        const page = await this.pool.askShard<InteractionsPage>(shard, (ask) => ({ t: 'interactions', ask, afterG: after, limit: LOAD_PAGE }));
+        const f = page.flat;
+        for (let i = 0; i < f.length; i += 4) this.service.record({ kind: KINDS[f[i] as number], userId: f[i + 1] as string, productId: f[i + 2] as string, at: f[i + 3] as number });
+        if (page.lastG === after) break;
+        after = page.lastG;
+      }
+    }
+    await this.service.rebuild();
+    this.loaded = true;
+  }
+
+  get ready(): boolean {
+    return this.loaded;
+  }
+
+  async forUser(args: OpArgs<'recs.forUser'>, who: Identity): Promise<OpOutcome> {
+    const exclude = await this.inCart(who.userId);
+    if (!exclude.ok) return exclude;
+    const ctx = args.context;
+    if (ctx?.priceRange && ctx.priceRange.min > ctx.priceRange.max) return { ok: false, error: { code: 'BAD_REQUEST', message: 'args.context.priceRange.min is above max' } };
+    return { ok: true, result: this.service.forUser(who.userId, args.limit ?? DEFAULT_LIMIT, this.filter, exclude.ids, ctx) };
+  }
+
+  async similar(args: OpArgs<'recs.similar'>, who: Identity): Promise<OpOutcome> {
+    if (!this.catalog.product(args.productId, false)) return { ok: false, error: { code: 'NOT_FOUND', message: `unknown product ${args.productId}`, details: { productId: args.productId } } };
+    const exclude = await this.inCart(who.userId);
+    if (!exclude.ok) return exclude;
+    exclude.ids.add(args.productId);
+    const recs: Recommendation[] = this.service.similar(args.productId, args.limit ?? DEFAULT_LIMIT, this.filter, exclude.ids);
+    return { ok: true, result: recs };
+  }
+
+  /** The products in the caller's cart, read from the cart actor (never recommended). */
+  private async inCart(userId: string): Promise<{ ok: true; ids: Set<string> } | Extract<OpOutcome, { ok: false }>> {
+    try {
+      const r = await this.pool.call(cartKey(userId), { type: 'get' });
+      if (!r.ok) return { ok: false, error: r.error as never };
+      return { ok: true, ids: new Set((r.result as CartView).items.map((l) => l.productId)) };
+    } catch {
+      return { ok: false, error: { code: 'OVERLOADED', message: 'the shard of the cart is over its backlog limit; retry later' } };
+    }
+  }
+}
+
+function features(p: ProductView): ProductFeatures {
+  const f: ProductFeatures = { productId: p.productId, category: p.category, price: Math.min(...p.variants.map((v) => v.price)), name: p.name };
+  if (p.brand !== undefined) f.brand = p.brand;
+  if (p.attributes !== undefined) f.attributes = p.attributes;
+  return f;
+}
