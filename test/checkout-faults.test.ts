@@ -177,7 +177,6 @@ test('a hold whose checkout died after "reserved" is released by the sku\'s own 
   await stockSku(admin1, sku, STOCK);
   const buyer1 = await guest(s1.url);
   await buyer1.c.call('cart.add', { sku, qty: QTY });
-  const diedAt = Date.now();
   await checkoutDies(s1, buyer1.c, { idempotencyKey: 'ttl', payment: { token: 'tok_visa' }, shippingAddress: ADDRESS }, 'reserved');
 
   // The restart would resume every open order at once; drop the order's durable timer so nobody
@@ -191,7 +190,6 @@ test('a hold whose checkout died after "reserved" is released by the sku\'s own 
   const admin = await connectAdmin(s2.url);
   t.after(() => admin.close());
   const inv = await settle(() => admin.call('inventory.get', { sku }), (v) => v.reserved === 0, 'the expired hold to be released', holdTtlMs + 8000);
-  assert.ok(Date.now() - diedAt >= holdTtlMs - 50, 'released at its expiry, not before');
   assert.deepEqual([inv.onHand, inv.available], [STOCK, STOCK]);
   // The order was never resumed: it is still pending, so the release was the sku's own.
   assert.equal((await admin.call('order.get', { orderId })).status, 'pending');
@@ -199,6 +197,7 @@ test('a hold whose checkout died after "reserved" is released by the sku\'s own 
   await stop(s2);
   const releases = skuJournal(dataDir, sku).filter((e) => e.type === 'released');
   assert.deepEqual(releases.map((e) => [e.holdId, e.expired]), [[orderId, true]], 'released once, by expiry');
+  assert.ok((releases[0].at as number) >= (held[0].expiresAt as number), 'released at its expiry, not before');
   assert.equal(keptAmount(paymentLedgers(dataDir).get(orderId)), 0);
 });
 

@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectAdmin, spawnServer, tmpDataDir, until, type ChildServer } from './helpers/server.js';
+import { connectAdmin, serverRestarts, spawnServer, tmpDataDir, until, type ChildServer } from './helpers/server.js';
 import { keptAmount, loggedEvents, paymentLedgers } from './helpers/ledger.js';
 import { metricValue, prng } from './helpers/proc.js';
 import { CartwireClient, CartwireError } from '../src/client/index.js';
@@ -194,6 +194,13 @@ test('flash sale: 1,000 buyers on 100 units never oversell, leave nothing reserv
   assert.equal(confirmed, STOCK, `seed ${seed}: enough approving buyers to sell out`);
   const soldOut = await admin.call('inventory.get', { sku: SKU });
   assert.deepEqual([soldOut.onHand, soldOut.reserved, soldOut.available], [0, 0, 0]);
+  // Sold out, the cart itself refuses another unit, naming the sku.
+  const lateAdds = await Promise.all(buyers.slice(0, 50).map((b) => answer(b.c.call('cart.add', { sku: SKU, qty: 1 }))));
+  for (const [i, a] of lateAdds.entries()) {
+    assert.ok(!a.ok && a.code === 'OUT_OF_STOCK', `buyer ${i}: cart.add after the sell-out: ${JSON.stringify(a)}`);
+    checkOutOfStock(a, `buyer ${i} cart.add after the sell-out`, problems);
+  }
+  assert.deepEqual(problems, []);
 
   // The orders: one per checkout that passed the freeze, each in the state its answer said.
   const orders = await allOrders(admin);
@@ -274,3 +281,125 @@ test('the same checkout sent twice at once and once more after: one order per bu
   }
   assert.equal(loggedEvents(dataDir).filter((e) => e.name === 'order_paid').length, approved);
 });
+
+test('kill -9 in the middle of a flash sale: after the restart every checkout ends confirmed or cancelled, and stock, keys and money agree', { timeout: 90_000 }, async (t) => {
+  const seed = Number(process.env.FLASH_SEED ?? Date.now() % 1_000_000);
+  t.diagnostic(`FLASH_SEED=${seed}`);
+  const rng = prng(seed);
+  const n = 300;
+  const stock = 50;
+  const dataDir = tmpDataDir(t);
+  const start = serverRestarts(t, dataDir, ENV);
+  const s1 = await start();
+  const admin1 = await connectAdmin(s1.url);
+  await stockSku(admin1, SKU, stock);
+  const tokens = Array.from({ length: n }, () => tokenFor(rng()));
+  const first = await bounded(tokens, CONNECT_CONCURRENCY, async () => {
+    const c = await CartwireClient.connect(s1.url, { timeoutMs: CALL_TIMEOUT_MS });
+    const { token, userId } = await c.call('auth.guest', {});
+    return { c, token, userId };
+  });
+  await Promise.all(first.map((b) => b.c.call('cart.add', { sku: SKU, qty: 1 })));
+
+  // The rush, cut short: SIGKILL at a seeded moment from the send to shortly after the first
+  // answers, so the kill lands anywhere from the cart freezes to the last commits.
+  const key = (i: number) => `rush-${i}`;
+  const killAfterMs = Number(process.env.FLASH_KILL_MS ?? Math.floor(rng() * 800));
+  const lost = (err: unknown) => {
+    if (err instanceof CartwireError && err.code === 'CLOSED') return undefined;
+    throw err;
+  };
+  const sentAt = performance.now();
+  let answered = 0;
+  const rush = first.map((b, i) => checkout(b.c, key(i), tokens[i]).then((a) => (answered++, a), lost));
+  await until(() => performance.now() - sentAt >= killAfterMs || answered === n, { timeoutMs: 30_000, what: 'the moment of the kill' });
+  await s1.kill9();
+  const before = await Promise.all(rush);
+  await Promise.all([admin1.close(), ...first.map((b) => b.c.close())]);
+
+  const s2 = await start();
+  const admin = await connectAdmin(s2.url);
+  const buyers = await bounded(first, CONNECT_CONCURRENCY, async (b) => {
+    const c = await CartwireClient.connect(s2.url, { timeoutMs: CALL_TIMEOUT_MS });
+    await c.call('auth.resume', { token: b.token });
+    return c;
+  });
+  t.after(() => Promise.all([admin.close(), ...buyers.map((c) => c.close())]));
+
+  // Every buyer retries the key: an answered checkout answers the same; a lost one is finished,
+  // compensated, or (if the freeze never became durable) runs now for the first time.
+  const after = await Promise.all(buyers.map((c, i) => checkout(c, key(i), tokens[i])));
+  const problems: string[] = [];
+  /** Carts frozen by a checkout whose order was never created (known bug, reported below). */
+  const orphans: string[] = [];
+  for (const [i, a] of after.entries()) {
+    const b = before[i];
+    if (!a.ok && a.code === 'NOT_FOUND') {
+      orphans.push(`buyer ${i}: retry of ${key(i)} answers NOT_FOUND ${JSON.stringify(a.details)}`);
+      continue;
+    }
+    if (typeof orderIdOf(a) !== 'string') problems.push(`buyer ${i}: retry answered ${JSON.stringify(a)} without an order`);
+    if (b && (orderIdOf(b) !== orderIdOf(a) || b.ok !== a.ok || (!b.ok && !a.ok && b.code !== a.code))) {
+      problems.push(`buyer ${i}: answered ${JSON.stringify(b)} before the kill, ${JSON.stringify(a)} after`);
+    }
+    if (a.ok && tokens[i] !== 'tok_visa') problems.push(`buyer ${i} (${tokens[i]}) confirmed`);
+  }
+
+  const orders = await settleOrders(admin);
+  const byUser = new Map<string, OrderView[]>();
+  for (const o of orders) byUser.set(o.userId, [...(byUser.get(o.userId) ?? []), o]);
+  const orphanSet = new Set(orphans.map((o) => Number(/^buyer (\d+)/.exec(o)![1])));
+  for (const [i, a] of after.entries()) {
+    const mine = byUser.get(first[i].userId) ?? [];
+    if (orphanSet.has(i)) {
+      if (mine.length > 0) problems.push(`buyer ${i}: NOT_FOUND for the key, yet orders ${JSON.stringify(mine.map((o) => o.orderId))}`);
+      continue;
+    }
+    if (mine.length > 1) problems.push(`buyer ${i}: ${mine.length} orders for one key`);
+    const id = orderIdOf(a);
+    if (typeof id === 'string' && !(mine.length === 1 && mine[0].orderId === id && mine[0].status === (a.ok ? 'confirmed' : 'cancelled'))) {
+      problems.push(`buyer ${i}: answer ${JSON.stringify(a)} but orders ${JSON.stringify(mine.map((o) => [o.orderId, o.status]))}`);
+    }
+  }
+  const confirmed = orders.filter((o) => o.status === 'confirmed');
+  const sold = confirmed.reduce((s, o) => s + o.items.reduce((m, l) => m + l.qty, 0), 0);
+  const inv = await admin.call('inventory.get', { sku: SKU });
+  t.diagnostic(`killed after ${killAfterMs} ms, ${before.filter(Boolean).length}/${n} answered; orders ${orders.length}, confirmed ${confirmed.length}; ${JSON.stringify(inv)}; orphan frozen carts ${orphans.length}`);
+  assert.ok(sold <= stock, `seed ${seed}: sold ${sold} of ${stock}`);
+  assert.deepEqual([inv.onHand, inv.reserved], [stock - sold, 0], `seed ${seed}: stock = sold + available, nothing reserved`);
+
+  // Carts: thawed (a change is accepted) and empty iff the buyer's order was placed.
+  await Promise.all(buyers.map(async (c, i) => {
+    if (orphanSet.has(i)) return;
+    const placed = (byUser.get(first[i].userId) ?? []).some((o) => o.status === 'confirmed');
+    const cart = await c.call('cart.get', {});
+    if ((cart.items.length === 0) !== placed) problems.push(`buyer ${i}: cart ${JSON.stringify(cart.items)} but placed=${placed}`);
+    const cleared = await answer(c.call('cart.clear', {}));
+    if (!cleared.ok) problems.push(`buyer ${i}: cart.clear ${cleared.code} ${JSON.stringify(cleared.details)}`);
+  }));
+  assert.deepEqual(problems.slice(0, 20), [], `seed ${seed}`);
+
+  await Promise.all([admin.close(), ...buyers.map((c) => c.close())]);
+  assert.equal(await s2.term(), 0);
+  const ledgers = paymentLedgers(dataDir);
+  const byId = new Map(orders.map((o) => [o.orderId, o]));
+  for (const [orderId, charge] of ledgers) {
+    const o = byId.get(orderId);
+    assert.ok(o, `seed ${seed}: a ledger for ${orderId} without an order`);
+    assert.equal(keptAmount(charge), o.status === 'confirmed' ? o.totals.total : 0, `seed ${seed}: ${o.status} ${orderId} vs ${JSON.stringify(charge)}`);
+  }
+  for (const o of confirmed) assert.ok(ledgers.has(o.orderId), `confirmed ${o.orderId} was charged`);
+  const paid = loggedEvents(dataDir).filter((e) => e.name === 'order_paid');
+  assert.deepEqual(paid.map((e) => e.data.orderId).sort(), confirmed.map((o) => o.orderId).sort(), 'order_paid once per confirmed order');
+
+  await t.test('no cart stays frozen without an order', { todo: orphans.length > 0 ? 'bug: see checkout-faults "frozen" (a crash between freeze and order creation strands the cart)' : false }, () => {
+    assert.deepEqual(orphans, []);
+  });
+});
+
+/** Every order, once none is pending any more (resumed sagas finish on their own). */
+async function settleOrders(admin: CartwireClient): Promise<OrderView[]> {
+  let orders: OrderView[] = [];
+  await until(async () => (orders = await allOrders(admin)).every((o) => o.status !== 'pending'), { timeoutMs: 20_000, what: 'no pending order' });
+  return orders;
+}
