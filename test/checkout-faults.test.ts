@@ -114,17 +114,22 @@ for (const step of FAULT_STEPS) {
     assert.equal(orderIdOf(r1), orderIdOf(r2), `concurrent retries name one order: ${describe(r1)} / ${describe(r2)}`);
     if (captured) {
       assert.ok(r1.ok && r1.order.status === 'confirmed', `a captured payment completes the order, retry got ${describe(r1)}`);
+    } else if (step === 'frozen' && r1.ok) {
+      // No order existed yet: a server that forgets the key and runs the retry afresh is right too.
+      assert.equal(r1.order.status, 'confirmed');
     } else {
       assert.ok(!r1.ok && r1.code === 'INTERNAL', `interrupted before payment: the retry answers INTERNAL (cancelled), got ${describe(r1)}`);
     }
+    /** The order ends confirmed: it had captured, or (frozen) the key's checkout ran afresh. */
+    const placed = r1.ok;
     const orderId = orderIdOf(r1);
     assert.match(String(orderId), /^ord_/);
 
     // The order: final status, and the one order of this user.
     const order = await settle(() => buyer.call('order.get', { orderId: orderId as string }), (o) => o.status !== 'pending', 'the order to leave pending');
-    assert.equal(order.status, captured ? 'confirmed' : 'cancelled');
-    assert.equal(order.payment.status, captured ? 'approved' : 'voided');
-    if (!captured) assert.equal(order.failure?.code, 'INTERNAL');
+    assert.equal(order.status, placed ? 'confirmed' : 'cancelled');
+    assert.equal(order.payment.status, placed ? 'approved' : 'voided');
+    if (!placed) assert.equal(order.failure?.code, 'INTERNAL');
     const list = await buyer.call('order.list', {});
     assert.deepEqual(list.items.map((o) => o.orderId), [orderId], 'exactly one order');
 
@@ -136,12 +141,12 @@ for (const step of FAULT_STEPS) {
 
     // Stock: nothing reserved; sold exactly the quantity iff confirmed.
     const inv = await settle(() => admin.call('inventory.get', { sku }), (v) => v.reserved === 0, 'reserved back to 0');
-    assert.equal(inv.onHand, captured ? STOCK - QTY : STOCK);
+    assert.equal(inv.onHand, placed ? STOCK - QTY : STOCK);
 
     // The cart: thawed (changes are accepted), emptied iff the order was placed.
     const cart = await buyer.call('cart.get', {});
-    assert.deepEqual(cart.items.map((l) => [l.sku, l.qty]), captured ? [] : [[sku, QTY]]);
-    assert.equal(cart.version, captured ? cartBefore.version + 1 : cartBefore.version);
+    assert.deepEqual(cart.items.map((l) => [l.sku, l.qty]), placed ? [] : [[sku, QTY]]);
+    assert.equal(cart.version, placed ? cartBefore.version + 1 : cartBefore.version);
     const changed = await settle(
       () => buyer.call('cart.add', { sku, qty: 1 }).then((c) => c.version, (e: CartwireError) => e.code),
       (v) => typeof v === 'number', 'the cart to accept a change',
@@ -154,7 +159,7 @@ for (const step of FAULT_STEPS) {
     const ledgers = paymentLedgers(dataDir);
     const charge = ledgers.get(orderId as string);
     assert.deepEqual([...ledgers.keys()].filter((id) => id !== orderId), [], 'no ledger for any other order');
-    if (captured) {
+    if (placed) {
       assert.ok(charge && charge.status === 'approved', `the confirmed order has an approved charge: ${JSON.stringify(charge)}`);
       assert.equal(keptAmount(charge), order.totals.total, 'captured exactly the total, nothing refunded');
       assert.equal(charge.transactionId, order.payment.transactionId);
@@ -162,7 +167,7 @@ for (const step of FAULT_STEPS) {
       assert.equal(keptAmount(charge), 0, `a cancelled order keeps no money: ${JSON.stringify(charge)}`);
     }
     const paid = loggedEvents(dataDir).filter((e) => e.name === 'order_paid');
-    assert.deepEqual(paid.map((e) => e.data.orderId), captured ? [orderId] : [], 'order_paid logged once iff confirmed');
+    assert.deepEqual(paid.map((e) => e.data.orderId), placed ? [orderId] : [], 'order_paid logged once iff confirmed');
   });
 }
 
@@ -285,4 +290,43 @@ test('idempotency keys across a clean restart and a kill -9: the same order or t
   assert.equal(ledgers.get(first.order.orderId)!.version, 1, 'one ledger event: the charge');
   assert.equal(ledgers.get(refused.orderId as string)!.status, 'declined');
   assert.equal(loggedEvents(dataDir).filter((e) => e.name === 'order_paid').length, 1);
+});
+
+test('a crash during recovery: the saga dies after "charged", its resume after "committed", the next after "confirmed"; the order completes once', { timeout: 40_000 }, async (t) => {
+  const dataDir = tmpDataDir(t);
+  const start = serverRestarts(t, dataDir, ENV);
+  const sku = 'fault-chain';
+  const s1 = await start({ FAULT_EXIT_AFTER: 'charged' });
+  const admin1 = await connectAdmin(s1.url);
+  await stockSku(admin1, sku, STOCK);
+  const buyer1 = await guest(s1.url);
+  await buyer1.c.call('cart.add', { sku, qty: QTY });
+  const args: CheckoutArgs = { idempotencyKey: 'chain', payment: { token: 'tok_visa' }, shippingAddress: ADDRESS };
+  await checkoutDies(s1, buyer1.c, args, 'charged');
+
+  // Each restart resumes the order at once and dies at the next step of that resume.
+  for (const step of ['committed', 'confirmed'] as const) {
+    const s = await start({ FAULT_EXIT_AFTER: step });
+    await until(() => s.proc.exitCode !== null || s.proc.signalCode !== null, { timeoutMs: 10_000, what: `the resume to die after ${step}` });
+    assert.equal(s.proc.signalCode, 'SIGKILL');
+    assert.match(s.output(), new RegExp(`FAULT_EXIT_AFTER=${step}: killing the process`));
+  }
+
+  const s4 = await start();
+  const buyer = await resumeAs(s4.url, buyer1.token);
+  const admin = await connectAdmin(s4.url);
+  t.after(() => Promise.all([buyer.close(), admin.close()]));
+  const r = await checkout(buyer, args);
+  assert.ok(r.ok && r.order.status === 'confirmed', describe(r));
+  assert.deepEqual((await buyer.call('order.list', {})).items.map((o) => [o.orderId, o.status]), [[r.order.orderId, 'confirmed']]);
+  const inv = await settle(() => admin.call('inventory.get', { sku }), (v) => v.reserved === 0, 'reserved back to 0');
+  assert.equal(inv.onHand, STOCK - QTY, 'sold once');
+  assert.deepEqual((await buyer.call('cart.get', {})).items, []);
+  await Promise.all([buyer.close(), admin.close()]);
+  await stop(s4);
+  const ledgers = paymentLedgers(dataDir);
+  assert.deepEqual([...ledgers.keys()], [r.order.orderId]);
+  assert.equal(keptAmount(ledgers.get(r.order.orderId)), r.order.totals.total);
+  assert.equal(ledgers.get(r.order.orderId)!.version, 1, 'charged once, never refunded');
+  assert.equal(loggedEvents(dataDir).filter((e) => e.name === 'order_paid').length, 1, 'order_paid once');
 });
