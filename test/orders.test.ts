@@ -163,6 +163,38 @@ test('a checkout that fails before any payment (out of stock) logs no payment_fa
   assert.ok(!/^cartwire_payments_total\{outcome="failed"\} [1-9]/m.test(text), 'no failed payment counted');
 });
 
+test('while its checkout runs the order is pending: cancel, ship, refund are CONFLICT and the cart is frozen; a timeout then cancels it', async (t) => {
+  const { admin, guest } = await rig(t, { GATEWAY_TIMEOUT_MS: '700' });
+  await stockedSku(admin, 'pend-a', 5, 900);
+  const buyer = await guest();
+  const updates = pushesOf(buyer);
+  await buyer.call('order.subscribe', {});
+  const checkout = errorOf(buy(buyer, 'pend-a', 1, 'tok_timeout'));
+  await until(() => updates.some(([n, d]) => n === 'order.updated' && d.status === 'pending'), { what: 'the pending order pushed' });
+  const orderId = updates.find(([, d]) => d.status === 'pending')![1].orderId as string;
+  const pending = async (p: Promise<unknown>, what: string) => {
+    const d = await refused(p, 'CONFLICT', what);
+    assert.equal(d.status, 'pending', what);
+  };
+  await pending(buyer.call('order.cancel', { orderId }), 'cancel while pending');
+  await pending(admin.call('order.ship', { orderId }), 'ship while pending');
+  await pending(admin.call('order.refund', { orderId }), 'refund while pending');
+  await pending(admin.call('order.deliver', { orderId }), 'deliver while pending');
+  const frozen = await refused(buyer.call('cart.add', { sku: 'pend-a', qty: 1 }), 'CONFLICT', 'a frozen cart');
+  assert.equal(frozen.orderId, orderId);
+  assert.equal((await admin.call('inventory.get', { sku: 'pend-a' })).reserved, 1);
+
+  const timedOut = await checkout;
+  assert.deepEqual([timedOut.code, timedOut.details?.reason, timedOut.details?.orderId], ['PAYMENT_DECLINED', 'timeout', orderId]);
+  const failed = await buyer.call('order.get', { orderId });
+  assert.deepEqual([failed.status, failed.payment.status, failed.payment.refunded], ['cancelled', 'voided', 0]);
+  const d = await refused(buyer.call('order.cancel', { orderId }), 'CONFLICT', 'cancel a failed checkout');
+  assert.equal(d.status, 'cancelled');
+  await refused(admin.call('order.refund', { orderId }), 'CONFLICT', 'refund what was never captured');
+  const inv = await admin.call('inventory.get', { sku: 'pend-a' });
+  assert.deepEqual([inv.onHand, inv.reserved], [5, 0]);
+});
+
 test('the owner cancels a confirmed order: refunded and restocked once; others get NOT_FOUND; a cancelled order cannot move', async (t) => {
   const { admin, guest } = await rig(t);
   await stockedSku(admin, 'can-a', 5, 800);
@@ -202,6 +234,20 @@ test('the owner cancels a confirmed order: refunded and restocked once; others g
   const byAdmin = await admin.call('order.cancel', { orderId: second.orderId });
   assert.deepEqual([byAdmin.status, byAdmin.payment.refunded], ['cancelled', second.totals.total]);
   assert.equal((await admin.call('inventory.get', { sku: 'can-a' })).onHand, 5);
+
+  // A partial refund racing the owner's cancel: whichever runs first, the money adds up and the
+  // stock comes back once.
+  const third = await buy(owner, 'can-a', 2);
+  const [refund, cancel] = await Promise.allSettled([
+    admin.call('order.refund', { orderId: third.orderId, amount: 100 }),
+    owner.call('order.cancel', { orderId: third.orderId }),
+  ]);
+  for (const r of [refund, cancel]) if (r.status === 'rejected') assert.equal(r.reason.code, 'CONFLICT');
+  let end = await owner.call('order.get', { orderId: third.orderId });
+  if (end.status !== 'cancelled') end = await owner.call('order.cancel', { orderId: third.orderId }); // the refund won: cancel now
+  assert.deepEqual([end.status, end.payment.refunded, end.payment.status], ['cancelled', third.totals.total, 'refunded']);
+  assert.equal(end.refunds.reduce((n, r) => n + r.amount, 0), third.totals.total);
+  assert.equal((await admin.call('inventory.get', { sku: 'can-a' })).onHand, 5, 'restocked once');
 });
 
 test('refund arithmetic: partials up to exactly the capture, one unit more is CONFLICT, no amount refunds the rest, a return refunds only what remains', async (t) => {
@@ -382,16 +428,25 @@ test('order.list pages newest first with a cursor: own orders only, admins see a
   assert.deepEqual(own.seen.map((o) => o.orderId), mine.map((o) => o.orderId).reverse(), 'her five orders, newest first');
   newestFirst(own.seen);
   assert.ok(own.seen.every((o) => o.userId === alice.session!.userId));
-  const whole = await alice.call('order.list', {});
-  assert.deepEqual([whole.items.length, whole.nextCursor], [5, null]);
+  // An order placed between two pages: the next page goes on behind the cursor, no repeat.
+  const first = await alice.call('order.list', { limit: 2 });
+  mine.push(await buy(alice, 'list-a', 1));
+  const rest = await alice.call('order.list', { limit: 10, cursor: first.nextCursor! });
+  assert.deepEqual([...first.items, ...rest.items].map((o) => o.orderId), mine.slice(0, 5).map((o) => o.orderId).reverse());
+  assert.equal((await alice.call('order.list', { limit: 1 })).items[0].orderId, mine[5].orderId, 'the new order heads a new listing');
+  mine.pop();
+  const whole = await alice.call('order.list', { limit: 5 });
+  assert.deepEqual([whole.items.length, typeof whole.nextCursor], [5, 'string']);
+  assert.equal((await alice.call('order.list', {})).items.length, 6, 'the default limit (20) holds all six');
   const one = await others[0].call('order.list', {});
   assert.deepEqual(one.items.map((o) => o.orderId), [theirs[0].orderId]);
   const fresh = await guest();
   assert.deepEqual(await fresh.call('order.list', {}), { items: [], nextCursor: null });
 
   const all = await pages(admin, 3);
-  assert.equal(all.seen.length, 15);
-  assert.deepEqual(new Set(all.seen.map((o) => o.orderId)), new Set([...mine, ...theirs].map((o) => o.orderId)), 'admins see every order once');
+  assert.equal(all.seen.length, 16);
+  const extra = (await alice.call('order.list', { limit: 1 })).items[0];
+  assert.deepEqual(new Set(all.seen.map((o) => o.orderId)), new Set([...mine, extra, ...theirs].map((o) => o.orderId)), 'admins see every order once');
   newestFirst(all.seen);
   const ones = await pages(admin, 1);
   assert.deepEqual(ones.seen.map((o) => o.orderId), all.seen.map((o) => o.orderId), 'pages of one give the same sequence');
