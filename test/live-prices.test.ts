@@ -145,3 +145,16 @@ test('checkout charges the current price, up or down, also for a cart that never
   assert.equal(over.code, 'CONFLICT');
   assert.equal(over.details.captured, 6000);
 });
+
+test('a line whose product was archived after it was added is not sold at checkout', { todo: 'bug: checkout confirms and charges a line whose product is archived (reprice skips inactive skus, nothing else checks)' }, async (t) => {
+  const { admin, guest, stock } = await rig(t);
+  await admin.call('catalog.upsert', { productId: 'gone', name: 'Gone soon', category: 'test', variants: [{ sku: 'gone-a', price: 1000 }] });
+  await stock('gone-a');
+  const buyer = await guest();
+  await buyer.call('cart.add', { sku: 'gone-a', qty: 1 });
+  await admin.call('catalog.upsert', { productId: 'gone', name: 'Gone soon', category: 'test', status: 'archived', variants: [{ sku: 'gone-a', price: 1000 }] });
+  await admin.call('ping', {});
+  const outcome = await buyer.call('checkout', { idempotencyKey: 'gone', payment: { token: 'tok_visa' }, shippingAddress: ADDRESS }).then((o) => o.status, (e) => e.code);
+  assert.notEqual(outcome, 'confirmed', 'an archived product is not for sale');
+  assert.equal((await admin.call('inventory.get', { sku: 'gone-a' })).onHand, 100);
+});

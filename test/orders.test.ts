@@ -235,6 +235,23 @@ test('the owner cancels a confirmed order: refunded and restocked once; others g
   assert.deepEqual([byAdmin.status, byAdmin.payment.refunded], ['cancelled', second.totals.total]);
   assert.equal((await admin.call('inventory.get', { sku: 'can-a' })).onHand, 5);
 
+  assert.equal((await admin.call('order.get', { orderId: second.orderId })).userId, owner.session!.userId, 'admins read any order');
+
+  // Ship racing the owner's cancel: one wins, and the order is wholly one or the other.
+  const raced = await buy(owner, 'can-a', 1);
+  const [ship, cancelRace] = await Promise.allSettled([admin.call('order.ship', { orderId: raced.orderId }), owner.call('order.cancel', { orderId: raced.orderId })]);
+  assert.equal([ship, cancelRace].filter((r) => r.status === 'fulfilled').length, 1, 'exactly one of ship and cancel succeeds');
+  for (const r of [ship, cancelRace]) if (r.status === 'rejected') assert.equal(r.reason.code, 'CONFLICT');
+  const outcome = await owner.call('order.get', { orderId: raced.orderId });
+  if (ship.status === 'fulfilled') {
+    assert.deepEqual([outcome.status, outcome.payment.refunded], ['shipped', 0]);
+    assert.equal((await admin.call('inventory.get', { sku: 'can-a' })).onHand, 4);
+    await admin.call('inventory.adjust', { sku: 'can-a', type: 'purchase', qty: 1, reason: 'keep the count' });
+  } else {
+    assert.deepEqual([outcome.status, outcome.payment.refunded], ['cancelled', raced.totals.total]);
+    assert.equal((await admin.call('inventory.get', { sku: 'can-a' })).onHand, 5);
+  }
+
   // A partial refund racing the owner's cancel: whichever runs first, the money adds up and the
   // stock comes back once.
   const third = await buy(owner, 'can-a', 2);
@@ -316,7 +333,10 @@ test('a checkout emits each domain event once to the admin feed, the metrics cou
   const decliner = await r.guest();
   await buyer.call('event.view', { productId: 'p-ev-a' });
   await refused(buyer.call('event.view', { productId: 'p-nope' }), 'NOT_FOUND', 'viewing an unknown product');
-  const paid = await buy(buyer, 'ev-a', 2);
+  await buyer.call('cart.add', { sku: 'ev-a', qty: 2 });
+  const paidArgs = { idempotencyKey: 'ev-paid', payment: { token: 'tok_visa' }, shippingAddress: ADDRESS };
+  const paid = await buyer.call('checkout', paidArgs);
+  assert.equal((await buyer.call('checkout', paidArgs)).orderId, paid.orderId, 'a retry of the key: the same order, and no new event');
   const declined = await refused(buy(decliner, 'ev-a', 1, 'tok_chargeDeclined'), 'PAYMENT_DECLINED', 'a declined card');
   const failedId = declined.orderId as string;
   await admin.call('order.ship', { orderId: paid.orderId, carrier: 'UPS' });
@@ -486,4 +506,12 @@ test('order.subscribe pushes order.updated for the caller\'s own orders only, on
   assert.deepEqual(versions, versions.map((_, i) => i + 1), 'every version of her order once, in order');
   assert.deepEqual([...new Set(alicePushes.map(([, d]) => d.status))], ['pending', 'confirmed', 'shipped']);
   assert.deepEqual(idlePushes, [], 'a connection that did not subscribe gets nothing');
+
+  // A connection that signs in as someone else stops following the previous user's orders.
+  await alice.call('auth.guest', {});
+  const seen = alicePushes.length;
+  await admin.call('order.deliver', { orderId: a.orderId });
+  await buy(aliceToo, 'sub-a', 1);
+  await Promise.all([alice.call('ping', {}), admin.call('ping', {})]);
+  assert.equal(alicePushes.length, seen, 'no push for the old identity, none for another user');
 });
