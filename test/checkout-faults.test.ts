@@ -23,11 +23,7 @@ const ENV = { SHARDS: '2', SEED_DEMO: '0', GATEWAY_TIMEOUT_MS: '300', CHECKOUT_D
 /** Steps after which the gateway has captured: the order must be completed, not cancelled. */
 const CAPTURED: ReadonlySet<FaultStep> = new Set(['charged', 'committed', 'confirmed']);
 /** Known server bugs these tests expose (the case still runs and reports; it does not fail the file). */
-const KNOWN_BUGS: Partial<Record<FaultStep, string>> = {
-  frozen:
-    'bug: a crash after the cart froze and before the order was created leaves the cart frozen for good: ' +
-    'no order exists, so nothing resumes it; a retry of the key answers NOT_FOUND, a new key and every cart change answer CONFLICT',
-};
+const KNOWN_BUGS: Partial<Record<FaultStep, string>> = {};
 
 type Outcome = { ok: true; order: OrderView } | { ok: false; code: string; orderId: unknown; details: Record<string, unknown> | undefined };
 

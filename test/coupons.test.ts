@@ -163,7 +163,9 @@ test('refusals: unknown is NOT_FOUND; expired, below minSubtotal and another cur
   const dropped = await buyer.call('cart.setQty', { sku: 'r-1000', qty: 4 });
   assert.deepEqual([dropped.coupon, dropped.discount], ['MIN50', 0], 'a coupon that no longer applies gives 0');
   const atCheckout = await refused(buyer.call('checkout', { idempotencyKey: 'min', payment: { token: 'tok_visa' }, shippingAddress: GB }), 'CONFLICT', 'checkout below minSubtotal');
-  assert.deepEqual([atCheckout.code, atCheckout.reason, typeof atCheckout.orderId], ['MIN50', 'min_subtotal', 'string']);
+  // The coupon is held before the order is created: a refused coupon leaves no order behind.
+  assert.deepEqual([atCheckout.code, atCheckout.reason, atCheckout.orderId], ['MIN50', 'min_subtotal', undefined]);
+  assert.deepEqual((await buyer.call('order.list', {})).items, [], 'no order for a refused coupon');
   const inv = await admin.call('inventory.get', { sku: 'r-1000' });
   assert.deepEqual([inv.onHand, inv.reserved], [100, 0], 'nothing stays reserved');
 
@@ -172,8 +174,8 @@ test('refusals: unknown is NOT_FOUND; expired, below minSubtotal and another cur
   await admin.call('coupon.upsert', { code: 'LATER', percentOff: 20, expiresAt: Date.now() - 1 });
   const late = await refused(buyer.call('checkout', { idempotencyKey: 'later', payment: { token: 'tok_visa' }, shippingAddress: GB }), 'CONFLICT', 'checkout of an expired coupon');
   assert.deepEqual([late.code, late.reason], ['LATER', 'expired']);
-  const failed = await buyer.call('order.get', { orderId: late.orderId as string });
-  assert.deepEqual([failed.status, failed.payment.status, failed.failure?.code], ['cancelled', 'voided', 'CONFLICT']);
+  // The cart thawed: it can change again (and a retry of the key starts afresh).
+  await buyer.call('cart.setQty', { sku: 'r-1000', qty: 4 });
 
   // Expiring by the clock between apply and checkout.
   const soon = Date.now() + 400;
@@ -189,7 +191,7 @@ test('refusals: unknown is NOT_FOUND; expired, below minSubtotal and another cur
   assert.deepEqual([order.status, order.coupon, order.totals.discount, order.totals.subtotal], ['confirmed', undefined, 0, 4000]);
 });
 
-test('a coupon changed after it was applied: checkout uses its current terms, not the copy in the cart', { todo: 'bug: the order is priced with the terms copied into the cart at apply time' }, async (t) => {
+test('a coupon changed after it was applied: checkout uses its current terms, not the copy in the cart', async (t) => {
   const { admin, stock, guest } = await rig(t);
   await stock('f-2000', 2000);
   await admin.call('coupon.upsert', { code: 'FLASH', percentOff: 50 });

@@ -89,7 +89,7 @@ test('a price change reaches a subscribed cart at once (one push, one new versio
   assert.equal(feed.length, 1);
 });
 
-test('an unwatched cart that takes a new price with its next change moves one version, as every change does', { todo: 'bug: the reprice and the change are separate events, each bumping the version (+2)' }, async (t) => {
+test('an unwatched cart that takes a new price with its next change moves one version, as every change does', async (t) => {
   const { admin, guest, product, stock } = await rig(t);
   await product({ 'lp-a': 1000, 'lp-b': 500 });
   await Promise.all([stock('lp-a'), stock('lp-b')]);
@@ -102,7 +102,7 @@ test('an unwatched cart that takes a new price with its next change moves one ve
   assert.equal(next.version, before.version + 1, 'docs/protocol.md: version grows by one per change');
 });
 
-test('two prices of a watched cart changed in one upsert: one push whose version follows the previous one', { todo: 'bug: one reprice of n lines bumps the version by n, so subscribers see a gap in "one push per version"' }, async (t) => {
+test('two prices of a watched cart changed in one upsert: one push whose version follows the previous one', async (t) => {
   const { guest, product, stock } = await rig(t);
   await product({ 'lp-a': 1000, 'lp-b': 500 });
   await Promise.all([stock('lp-a'), stock('lp-b')]);
@@ -146,7 +146,7 @@ test('checkout charges the current price, up or down, also for a cart that never
   assert.equal(over.details.captured, 6000);
 });
 
-test('a line whose product was archived after it was added is not sold at checkout', { todo: 'bug: checkout confirms and charges a line whose product is archived (reprice skips inactive skus, nothing else checks)' }, async (t) => {
+test('a line whose product was archived after it was added is not sold at checkout', async (t) => {
   const { admin, guest, stock } = await rig(t);
   await admin.call('catalog.upsert', { productId: 'gone', name: 'Gone soon', category: 'test', variants: [{ sku: 'gone-a', price: 1000 }] });
   await stock('gone-a');

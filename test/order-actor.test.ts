@@ -266,7 +266,7 @@ test('the domain events of each fact: created, confirmed (payment + paid), faile
   ok(paid, CREATE);
   const [processed, orderPaid] = OrderActor.domain!(paid, { type: 'confirmed', transactionId: 'txn_9', riskScore: 0.55, reviewReasons: ['x'], at: T0 }) as { name: string; data: Record<string, unknown> }[];
   assert.deepEqual(processed.data, { orderId: 'ord_3', userId: OWNER, at: T0, amount: TOTAL, currency: 'USD', transactionId: 'txn_9', riskScore: 0.55 });
-  assert.deepEqual(orderPaid.data, { orderId: 'ord_3', userId: OWNER, at: T0, orderNumber: 'CW-2311-ABCDEF', total: TOTAL, currency: 'USD', flagged: true, items: [{ sku: 'sku-a', productId: 'p-a', qty: 2 }] });
+  assert.deepEqual(orderPaid.data, { orderId: 'ord_3', userId: OWNER, at: T0, orderNumber: 'CW-2311-ABCDEF', total: TOTAL, currency: 'USD', flagged: true, reviewReasons: ['x'], items: [{ sku: 'sku-a', productId: 'p-a', qty: 2 }] });
 });
 
 test('the timer asks for a resume only when the order is open and due, backing off', () => {

@@ -178,6 +178,7 @@ export function assessFraud(input: FraudInput, cfg: FraudConfig = DEFAULT_FRAUD)
   return {
     score,
     decision: fraudDecision(score, cfg),
-    reasons: parts.map((p) => ({ rule: p.rule, weight: round3(p.value), detail: p.detail })),
+    // A contribution that rounds to 0 (an amount just past a ramp's start) explains nothing.
+    reasons: parts.map((p) => ({ rule: p.rule, weight: round3(p.value), detail: p.detail })).filter((r) => r.weight > 0),
   };
 }

@@ -63,7 +63,8 @@ export class RecsOps {
     this.service.setProducts(this.catalog.allProducts().map(features));
     for (let shard = 0; shard < this.pool.shards; shard++) {
       for (let after = 0; ; ) {
-        const page = await this.pool.askShard<InteractionsPage>(shard, (ask) => ({ t: 'interactions', ask, afterG: after, limit: LOAD_PAGE }));
+        const page = await this.pool.askShard<InteractionsPage | undefined>(shard, (ask) => ({ t: 'interactions', ask, afterG: after, limit: LOAD_PAGE }));
+        if (!page) return; // the server is stopping
         const f = page.flat;
         for (let i = 0; i < f.length; i += 4) this.service.record({ kind: KINDS[f[i] as number], userId: f[i + 1] as string, productId: f[i + 2] as string, at: f[i + 3] as number });
         if (page.lastG === after) break;

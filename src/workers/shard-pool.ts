@@ -282,12 +282,20 @@ export class ShardPool {
           }),
       ),
     );
+    this.abandonAsks();
   }
 
   /** Stops the workers at once, without draining (a start that failed half-way). */
   async terminate(): Promise<void> {
     this.stopping = true;
     await Promise.all(this.workers.map((w) => w.terminate()));
+    this.abandonAsks();
+  }
+
+  /** Control questions nobody will answer any more (the workers stopped) resolve with undefined. */
+  private abandonAsks(): void {
+    for (const resolve of this.asks.values()) resolve(undefined);
+    this.asks.clear();
   }
 
   /** Total requests sent to shards and not yet answered (mailbox depth). */

@@ -107,7 +107,11 @@ function control(m: Exclude<ToShard, { t: 'batch' }>): void {
   }
 }
 
+let stopped = false;
 port.on('message', (first: ToShard) => {
+  // Messages still in flight when `stop` closed the database are dropped (their askers are
+  // answered by the pool when the worker exits).
+  if (stopped) return;
   let batches: { batch: number; reqs: ShardRequest[] }[] = [];
   for (let m: ToShard | undefined = first; m; m = receiveMessageOnPort(port)?.message as ToShard | undefined) {
     if (m.t === 'batch') {
@@ -117,7 +121,10 @@ port.on('message', (first: ToShard) => {
     runBatches(batches);
     batches = [];
     control(m);
-    if (m.t === 'stop') return;
+    if (m.t === 'stop') {
+      stopped = true;
+      return;
+    }
   }
   runBatches(batches);
 });
