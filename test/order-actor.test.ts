@@ -276,8 +276,9 @@ test('the timer asks for a resume only when the order is open and due, backing o
   assert.deepEqual([o.stalls, o.checkAt], [1, T0 + 30_000 + 1000]);
   ok(o, { type: 'timer' }, T0 + 31_000);
   assert.deepEqual([o.stalls, o.checkAt], [2, T0 + 31_000 + 2000]);
+  // A confirmed order is finished: no settle step, no timer.
   ok(o, { type: 'confirm', transactionId: 'txn_1', riskScore: null });
-  ok(o, { type: 'settle' });
+  assert.deepEqual(decide(o, { type: 'settle' }, T0 + 40_000), { events: [] });
   assert.deepEqual([o.open, o.stalls, OrderActor.nextTimer!(o)], [false, 0, undefined]);
   assert.deepEqual(decide(o, { type: 'timer' }, T0 + 10_000_000), { events: [] });
 });

@@ -210,6 +210,9 @@ export function apply(o: Order, e: OrderEvent): Order {
       break;
     }
     case 'confirmed':
+      // Done: the cart is emptied in the same hop, and if that is lost the cart's own timer ends it.
+      o.open = false;
+      o.stalls = 0;
       o.status = 'confirmed';
       o.payment = { status: 'approved', transactionId: e.transactionId, riskScore: e.riskScore, refunded: 0 };
       if (e.reviewReasons) o.review = { flagged: true, reasons: e.reviewReasons };

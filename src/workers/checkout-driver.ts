@@ -66,6 +66,8 @@ export class CheckoutDriver {
       // The key's checkout died before its order existed: its cart is thawed and the key
       // forgotten now, so this request starts it afresh.
       if (!joined.ok && joined.error.code === 'NOT_FOUND' && (await this.unfreeze(who.userId, start.orderId))) return this.checkout(who, args);
+      // A finished order whose cart may still be frozen (its end was lost in a crash): end it now.
+      if (!this.running.has(start.orderId)) void this.unfreeze(who.userId, start.orderId).catch(() => undefined);
       return joined;
     }
     this.fault('frozen');
@@ -94,7 +96,10 @@ export class CheckoutDriver {
     if (this.running.has(orderId)) return false;
     const st = await this.state(orderId);
     if (st.ok) {
-      await this.resume(orderId);
+      const o = st.order;
+      if (o.open) await this.resume(orderId);
+      // A finished order whose cart end was lost (a crash right after the confirm).
+      else await this.call(cartKey(userId), { type: 'checkoutEnded', orderId, placed: o.status !== 'cancelled' || !o.failure, total: o.totals.total, country: o.shippingAddress.country } satisfies CartCommand);
       return false;
     }
     if (st.error.code !== 'NOT_FOUND' || this.running.has(orderId)) return false;
@@ -232,7 +237,6 @@ export class CheckoutDriver {
     ]);
     if (!confirmed.ok) return confirmed;
     this.fault('confirmed');
-    void this.call(orderKey(orderId), { type: 'settle' });
     return { ok: true, order: confirmed.result as OrderView };
   }
 
