@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setImmediate as tick } from 'node:timers/promises';
 import { RecsService } from '../src/workers/recs/recs-service.js';
+import { syntheticInteractions } from '../bench/recs/synthetic.js';
 import type { Interaction, ProductFeatures, Recommendation, RecsCandidateFilter } from '../src/workers/recs/types.js';
 
 const DAY = 86_400_000;
@@ -140,7 +141,14 @@ test('a built shop', async (t) => {
 });
 
 test('serves from the old model while a rebuild runs in the pool, then switches', async (t) => {
-  const svc = await builtService(t);
+  const svc = new RecsService({ now: () => NOW, rebuildIntervalMs: 0, rebuildEveryEvents: 1_000_000 });
+  t.after(() => svc.close());
+  svc.setProducts(PRODUCTS);
+  for (const e of EVENTS) svc.record(e);
+  // background traffic on other products, so that a build takes a while (tens of ms, not µs)
+  const bg = syntheticInteractions({ users: 1500, items: 1000, interactions: 150_000, seed: 7 });
+  for (let e = 0; e < bg.count; e++) svc.record({ userId: `bg${bg.user[e]}`, productId: `bg${bg.item[e]}`, kind: 'view', at: NOW });
+  await svc.rebuild();
   const all = shopFilter();
   svc.record(ev('u9', 'tee-black', 'view'));
   svc.record(ev('u9', 'tee-white', 'view'));
