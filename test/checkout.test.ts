@@ -4,24 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { connectAdmin, connectGuest, startTestServer } from './helpers/server.js';
-import { CartwireError, type CartwireClient } from '../src/client/index.js';
+import { errorOf, stockedSku } from './helpers/commerce.js';
 
 export const ADDRESS = { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' };
 
-async function stockedSku(admin: CartwireClient, sku: string, qty: number, price = 1000): Promise<void> {
-  await admin.call('catalog.upsert', { productId: sku, name: `Product ${sku}`, category: 'test', variants: [{ sku, price }] });
-  await admin.call('inventory.adjust', { sku, type: 'adjustment', qty, reason: 'test stock' });
-}
 
-async function errorOf(p: Promise<unknown>): Promise<CartwireError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof CartwireError) return err;
-    throw err;
-  }
-  assert.fail('expected an error answer');
-}
 
 async function setup(t: TestContext, env: Record<string, string> = {}) {
   const srv = await startTestServer(t, { GATEWAY_TIMEOUT_MS: '300', ...env });

@@ -5,27 +5,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { connectAdmin, connectGuest, startTestServer, until } from './helpers/server.js';
+import { refused } from './helpers/commerce.js';
 import { CartwireError, type CartwireClient } from '../src/client/index.js';
 import type { CartView, OrderView } from '../src/protocol/types.js';
 
 const GB = { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' };
 const SE = { name: 'Greta Garbo', line1: 'Drottninggatan 1', city: 'Stockholm', postalCode: '111 51', country: 'SE' };
 
-async function errorOf(p: Promise<unknown>): Promise<CartwireError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof CartwireError) return err;
-    throw err;
-  }
-  assert.fail('expected an error answer');
-}
 
-async function refused(p: Promise<unknown>, code: string, what: string): Promise<Record<string, unknown>> {
-  const e = await errorOf(p);
-  assert.equal(e.code, code, `${what}: ${e.message}`);
-  return e.details ?? {};
-}
 
 const totals = (c: CartView | OrderView) => ('totals' in c ? c.totals : { subtotal: c.subtotal, discount: c.discount, tax: c.tax, shipping: c.shipping, total: c.total });
 

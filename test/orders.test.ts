@@ -8,33 +8,16 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { connectAdmin, connectGuest, startTestServer, until } from './helpers/server.js';
-import { CartwireError, type CartwireClient } from '../src/client/index.js';
+import type { CartwireClient } from '../src/client/index.js';
+import { errorOf, refused, stockedSku as stockSku } from './helpers/commerce.js';
+const stockedSku = (admin: CartwireClient, sku: string, qty: number, price = 1000) => stockSku(admin, sku, qty, price, `p-${sku}`);
 import { decodeRow } from '../src/persistence/journal.js';
 import type { OrderView } from '../src/protocol/types.js';
 
 const ADDRESS = { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' };
 
-async function stockedSku(admin: CartwireClient, sku: string, qty: number, price = 1000): Promise<void> {
-  await admin.call('catalog.upsert', { productId: `p-${sku}`, name: `Product ${sku}`, category: 'test', variants: [{ sku, price }] });
-  await admin.call('inventory.adjust', { sku, type: 'adjustment', qty, reason: 'test stock' });
-}
 
-async function errorOf(p: Promise<unknown>): Promise<CartwireError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof CartwireError) return err;
-    throw err;
-  }
-  assert.fail('expected an error answer');
-}
 
-/** Asserts the answer is `code`, and returns its details. */
-async function refused(p: Promise<unknown>, code: string, what: string): Promise<Record<string, unknown>> {
-  const e = await errorOf(p);
-  assert.equal(e.code, code, `${what}: ${e.message}`);
-  return e.details ?? {};
-}
 
 let keys = 0;
 /** Adds `qty` of `sku` to the buyer's cart and checks out; the order (or the error). */

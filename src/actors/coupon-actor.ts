@@ -3,6 +3,7 @@
 // Redemptions are reserved like stock: a checkout holds one for its orderId (the hold expires by
 // the actor's own timer, so a lost saga strands nothing), then commits it once the order is
 // confirmed or releases it on failure. Always: redeemed + holds.size <= maxRedemptions.
+import type { CouponView } from '../protocol/ops.js';
 import { accept, reject, unchanged, type ActorType, type Decision } from './actor.js';
 import { couponApplies, normalizeCouponCode, type CouponTerms } from './pricing.js';
 
@@ -44,20 +45,8 @@ export type CouponEvent =
 /** Why a hold was refused: CONFLICT details `{ code, reason, ... }`. */
 export type HoldRefusal = 'expired' | 'exhausted' | 'min_subtotal' | 'currency' | 'unknown';
 
-/** The coupon object of PROTOCOL.md (`coupon.upsert` returns it). */
-export interface CouponView {
-  code: string;
-  percentOff?: number;
-  amountOff?: number;
-  currency?: string;
-  minSubtotal?: number;
-  expiresAt?: number;
-  maxRedemptions?: number;
-  redeemed: number;
-  held: number;
-  version: number;
-  updatedAt: number;
-}
+/** The coupon object of PROTOCOL.md (`coupon.upsert` returns it); declared with the protocol. */
+export type { CouponView };
 
 const OPTIONAL_KEYS = ['percentOff', 'amountOff', 'currency', 'minSubtotal', 'expiresAt', 'maxRedemptions'] as const;
 
