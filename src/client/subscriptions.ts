@@ -1,11 +1,11 @@
 // Topics the SDK follows for the application: one wire subscription per topic whatever the number
 // of handlers, pushes held while the subscribe reply is on its way, stale versions dropped, and
 // every topic subscribed again (fresh full object) after a reconnect.
-import type { CartView, InventoryView } from '../protocol/types.js';
+import type { CartView, InventoryView, OrderView } from '../protocol/types.js';
 import { CartwireError, closedError } from './errors.js';
 
-/** `'cart'` (the caller's cart), `{ inventory: sku }`, or `'admin'` (the admin feed). */
-export type Topic = 'cart' | 'admin' | { inventory: string };
+/** `'cart'` (the caller's cart), `'orders'` (the caller's orders), `{ inventory: sku }`, or `'admin'` (the admin feed). */
+export type Topic = 'cart' | 'orders' | 'admin' | { inventory: string };
 
 /** One message of the admin feed (`inventory.lowStock`, domain events). */
 export interface AdminEvent {
@@ -13,7 +13,7 @@ export interface AdminEvent {
   data: unknown;
 }
 
-export type TopicValue<T extends Topic> = T extends 'cart' ? CartView : T extends 'admin' ? AdminEvent : InventoryView;
+export type TopicValue<T extends Topic> = T extends 'cart' ? CartView : T extends 'orders' ? OrderView : T extends 'admin' ? AdminEvent : InventoryView;
 
 export interface SubscribeOptions {
   /** Called when the subscription ends for good on an error (e.g. the sku is gone after a reconnect). */
@@ -46,21 +46,26 @@ interface Spec {
   unsub: [string, Record<string, unknown>];
   /** Carries `version`: stale pushes are dropped. The admin feed mixes objects and is not. */
   versioned: boolean;
+  /** Several objects on one topic (orders): stale pushes are dropped per object, by this field. */
+  perObject?: 'orderId';
 }
 
 function specOf(topic: Topic): Spec {
   if (topic === 'cart') return { key: 'cart', sub: ['cart.subscribe', {}], unsub: ['cart.unsubscribe', {}], versioned: true };
   if (topic === 'admin') return { key: 'admin', sub: ['admin.subscribe', {}], unsub: ['admin.unsubscribe', {}], versioned: false };
+  // v1 has no order.unsubscribe: unsubscribing drops the pushes here (they stop with the connection).
+  if (topic === 'orders') return { key: 'orders', sub: ['order.subscribe', {}], unsub: ['', {}], versioned: false, perObject: 'orderId' };
   if (topic && typeof topic === 'object' && typeof topic.inventory === 'string') {
     const args = { sku: topic.inventory };
     return { key: `inventory:${topic.inventory}`, sub: ['inventory.subscribe', args], unsub: ['inventory.unsubscribe', args], versioned: true };
   }
-  throw new TypeError(`topic must be 'cart', 'admin' or { inventory: sku }, got ${JSON.stringify(topic)}`);
+  throw new TypeError(`topic must be 'cart', 'orders', 'admin' or { inventory: sku }, got ${JSON.stringify(topic)}`);
 }
 
 /** The topic a push belongs to: versioned objects by name, everything else is the admin feed. */
 function keyOfPush(push: string, data: unknown): string {
   if (push === 'cart.updated') return 'cart';
+  if (push === 'order.updated') return 'orders';
   if (push === 'inventory.updated') return `inventory:${(data as { sku?: unknown })?.sku}`;
   return 'admin';
 }
@@ -91,6 +96,8 @@ interface Entry {
   last?: { version: number | undefined; identity: unknown; value: unknown };
   /** Pushes that arrived while the subscribe reply was on its way. */
   held: { push: string; data: unknown }[];
+  /** perObject topics: the last version delivered per object. */
+  versions?: Map<unknown, number | undefined>;
 }
 
 export class Subscriptions {
@@ -138,7 +145,7 @@ export class Subscriptions {
     const wasOn = entry.status !== 'idle';
     entry.status = 'idle';
     entry.gen++;
-    if (wasOn && this.link.isReady()) await this.link.request(...entry.spec.unsub).then(noop, noop); // a close ends it anyway
+    if (wasOn && this.link.isReady() && entry.spec.unsub[0]) await this.link.request(...entry.spec.unsub).then(noop, noop); // a close ends it anyway
   }
 
   /** After (re-)authentication: every followed topic is subscribed again. */
@@ -224,6 +231,15 @@ export class Subscriptions {
   }
 
   private offer(entry: Entry, push: string, data: unknown): boolean {
+    if (entry.spec.perObject) {
+      const id = (data as Record<string, unknown>)?.[entry.spec.perObject];
+      const version = versionOf(data);
+      const seen = (entry.versions ??= new Map());
+      if (version !== undefined && (seen.get(id) ?? -1) >= version) return false;
+      seen.set(id, version);
+      for (const l of [...entry.listeners]) this.call(l, data);
+      return true;
+    }
     if (!entry.spec.versioned) {
       for (const l of [...entry.listeners]) this.call(l, { push, data });
       return true;
