@@ -4,6 +4,7 @@
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { Algorithm, hash, verify } from '@node-rs/argon2';
 import { randomBytes } from 'node:crypto';
+import { randomId } from './random-id.js';
 import type { Role, AuthResult } from '../protocol/ops.js';
 import type { UserStore } from '../persistence/user-store.js';
 
@@ -21,7 +22,7 @@ export interface Identity {
   role: Role;
 }
 
-export const newUserId = (prefix: 'g' | 'u'): string => `${prefix}_${randomBytes(12).toString('base64url')}`;
+export const newUserId = (prefix: 'g' | 'u'): string => randomId(prefix, 12);
 
 export class Auth {
   private readonly key: Uint8Array;

@@ -11,7 +11,7 @@ import type { WireError } from '../protocol/errors.js';
 import type { OrderView } from '../protocol/types.js';
 import type { ShardPool } from '../workers/shard-pool.js';
 import { couponTerms, type CheckoutDriver, type SagaResult } from '../workers/checkout-driver.js';
-import { randomBytes } from 'node:crypto';
+import { randomId } from './random-id.js';
 import type { Identity } from './auth.js';
 
 export type OpOutcome = { ok: true; result: unknown } | { ok: false; error: WireError };
@@ -97,7 +97,7 @@ export class CommerceOps {
 
 const sagaOutcome = (r: SagaResult): OpOutcome => (r.ok ? { ok: true, result: r.order } : r);
 
-const workId = (kind: string): string => `${kind}_${randomBytes(9).toString('base64url')}`;
+const workId = (kind: string): string => randomId(kind, 9);
 
 function encodeCursor(at: number, orderId: string): string {
   return Buffer.from(JSON.stringify([at, orderId])).toString('base64url');

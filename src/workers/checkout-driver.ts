@@ -2,7 +2,7 @@
 // step is a command to an actor whose reply comes after its group commit, so each step the
 // driver has seen is durable. The driver holds nothing that matters: after a crash the orders'
 // own state says what is left (resumeAction), and their timers ask for a resume if nobody does.
-import { randomBytes } from 'node:crypto';
+import { randomId, randomView } from '../transport/random-id.js';
 import { createHash } from 'node:crypto';
 import { cartKey, orderKey, skuKey } from '../actors/registry.js';
 import { couponKey, type CouponView } from '../actors/coupon-actor.js';
@@ -56,7 +56,7 @@ export class CheckoutDriver {
 
   /** `checkout`: freezes the cart under the idempotency key, then runs the saga (or joins the key's). */
   async checkout(who: Buyer, args: OpArgs<'checkout'>): Promise<SagaResult> {
-    const orderId = `ord_${randomBytes(15).toString('base64url')}`;
+    const orderId = randomId('ord', 15);
     const fingerprint = createHash('sha256').update(fingerprintSource(args.payment.token, args.shippingAddress)).digest('base64url');
     const frozen = await this.call(cartKey(who.userId), { type: 'checkout', key: args.idempotencyKey, fingerprint, orderId, deadlineMs: this.d.config.deadlineMs } satisfies CartCommand);
     if (!frozen.ok) return frozen;
@@ -162,7 +162,7 @@ export class CheckoutDriver {
     }
     const totals = orderTotals({ ...start, coupon: terms }, address, now, cfg.pricing);
     const create: OrderCommand = {
-      type: 'create', orderNumber: orderNumber(now, randomBytes(6)), userId: who.userId, items, totals, currency,
+      type: 'create', orderNumber: orderNumber(now, randomView(6)), userId: who.userId, items, totals, currency,
       shippingAddress: address, paymentToken: args.payment.token, idempotencyKey: args.idempotencyKey, deadlineMs: cfg.deadlineMs,
       ...(coupon === undefined ? {} : { coupon }),
     };

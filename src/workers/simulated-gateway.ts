@@ -2,7 +2,7 @@
 // and benchmarks. Its ledger is an actor per order (src/actors/payment-actor.ts) on the shards, so
 // it remembers charges across crashes the way a real provider does: a retried charge with the
 // same order id never charges twice. `tok_timeout` answers only after the caller's timeout.
-import { randomBytes } from 'node:crypto';
+import { randomId } from '../transport/random-id.js';
 import type { ChargeOutcome, ChargeRequest, PaymentGateway } from '../actors/payment-gateway.js';
 import { paymentKey, tokenBehaviour, type PaymentCharge } from '../actors/payment-actor.js';
 import type { ShardPool } from './shard-pool.js';
@@ -17,7 +17,7 @@ export class SimulatedGateway implements PaymentGateway {
   ) {}
 
   async charge(req: ChargeRequest): Promise<ChargeOutcome> {
-    const transactionId = `txn_${randomBytes(12).toString('base64url')}`;
+    const transactionId = randomId('txn', 12);
     const charge = await this.call(req.orderId, { type: 'charge', amount: req.amount, currency: req.currency, token: req.token, transactionId });
     if (tokenBehaviour(req.token) === 'timeout') await new Promise((resolve) => setTimeout(resolve, this.hangMs).unref());
     return outcome(charge!);
