@@ -8,7 +8,7 @@ import { TokenMinter, benchUserId } from '../bench/lib/jwt.js';
 import { cpuMicros, memStatus } from '../bench/lib/procfs.js';
 import { newHistogram, encodeHistogram, mergeHistograms, summarize } from '../bench/lib/histogram.js';
 import { promValues } from '../bench/lib/server.js';
-import { stockedSkus } from '../bench/scenarios/cart.js';
+import { stockedSkus } from '../bench/lib/catalog.js';
 
 const SECRET = 'a-bench-secret-of-at-least-32-characters';
 

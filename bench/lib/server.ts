@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import type { ShardSummary } from '../../src/workers/shard-messages.js';
+import { killOnExit } from './cleanup.js';
 
 export const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 export const ADMIN_PASSWORD = 'bench-admin-password';
@@ -86,6 +87,7 @@ export function spawnServer(o: ServerOptions): ServerProcess {
   };
   const spawnedAt = performance.now();
   const proc = spawn(process.execPath, [...(o.nodeArgs ?? []), MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  killOnExit(proc);
   let out = '';
   const keep = (d: Buffer) => {
     const s = d.toString();
