@@ -190,7 +190,8 @@ class RedisChannel implements Channel {
 export async function openChannel(spec: ChannelSpec, connIndex: number): Promise<Channel> {
   if (spec.redisSha) {
     const url = new URL(spec.url);
-    const redis = new Redis(Number(url.port), url.hostname, { enableAutoPipelining: true, maxRetriesPerRequest: 0, lazyConnect: true });
+    const redis = new Redis(Number(url.port), url.hostname, { enableAutoPipelining: true, maxRetriesPerRequest: 0, lazyConnect: true, retryStrategy: () => null });
+    redis.on('error', () => undefined); // failed commands reject on their own
     await redis.connect();
     return new RedisChannel(redis, spec.redisSha, spec, connIndex);
   }

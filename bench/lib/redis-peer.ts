@@ -23,7 +23,7 @@ local cur = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0')
 local want = qty
 if ARGV[1] == 'add' then want = cur + qty end
 if want > 999 then return redis.error_reply('LIMIT_EXCEEDED a line holds at most 999') end
-if want > tonumber(avail) then return redis.error_reply('OUT_OF_STOCK') end
+if want > tonumber(avail) then return redis.error_reply('OUT_OF_STOCK line over the stock') end
 if want == cur then return tonumber(redis.call('HGET', KEYS[2], '_v') or '0') end
 if ARGV[1] == 'add' then redis.call('HINCRBY', KEYS[2], ARGV[2], qty)
 elseif want == 0 then redis.call('HDEL', KEYS[2], ARGV[2])
@@ -67,9 +67,10 @@ export async function startRedis(fsync: AppendFsync, stock: Record<string, numbe
   const port = await freePort();
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', fsync, '--save', '', '--daemonize', 'no', '--logfile', ''];
   // An asynchronous list of a non-interactive sh reads /dev/null, so the guard reads our pipe
-  // through fd 3, duplicated from stdin before anything is put in the background.
-  const guard = 'exec 3<&0; bin="$1"; shift; "$bin" "$@" </dev/null & p=$!; echo "guarded pid $p"; (read _ <&3; kill -9 "$p" 2>/dev/null) & wait "$p"';
-  const sh: ChildProcess = spawn('sh', ['-c', guard, 'sh', bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  // through fd 3, duplicated from stdin before anything is put in the background. When the pipe
+  // closes, the guard kills redis-server and removes its dir.
+  const guard = 'exec 3<&0; bin="$1"; dir="$2"; shift 2; "$bin" "$@" </dev/null & p=$!; echo "guarded pid $p"; (read _ <&3; kill -9 "$p" 2>/dev/null; rm -rf "$dir") & wait "$p"';
+  const sh: ChildProcess = spawn('sh', ['-c', guard, 'sh', bin, dir, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   killOnExit(sh);
   let out = '';
   const exited = new Promise<void>((resolve) => sh.once('exit', () => resolve()));
@@ -89,7 +90,8 @@ export async function startRedis(fsync: AppendFsync, stock: Record<string, numbe
     void exited.then(() => reject(new Error(`redis-server exited before it was ready:\n${out.slice(-2000)}`)));
   });
   const url = `redis://127.0.0.1:${port}`;
-  const admin = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const admin = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  admin.on('error', () => undefined); // SHUTDOWN drops the connection; commands report their own errors
   const stop = async () => {
     try {
       await admin.call('SHUTDOWN', 'NOSAVE').catch(() => undefined); // the connection closes under it
