@@ -111,7 +111,7 @@ export async function runMemory(o: MemoryOptions & CommonOptions): Promise<RunRe
       [`after ${o.settleS} s more`, after.t, fixed(after.rssMiB, 1), fixed(after.rssAnonMiB, 1), after.rssMiB < 500 ? 'ok (< 500 MiB)' : 'NOT < 500 MiB'],
       ['lowest after passivation', lowest.t, fixed(lowest.rssMiB, 1), fixed(lowest.rssAnonMiB, 1), ''],
     ];
-    const facts: [string, string][] = rows.map(([label, t, rss, anon, target]) => [String(label), `RSS ${rss} MiB, anon ${anon} MiB${t !== '-' ? `, t=${t} s after fill` : ''}${target ? ` - ${target}` : ''}`]);
+    const facts: [string, string][] = rows.map(([label, t, rss, anon, target]) => [String(label), `RSS ${rss} MiB${anon !== '-' ? `, anon ${anon} MiB` : ''}${t !== '-' ? `, t=${t} s after fill` : ''}${target ? ` - ${target}` : ''}`]);
     console.log(`largest anonymous mappings after passivation (${maps.length} in all): ${mapsTop.slice(0, 8).map((m) => `${m.path || 'anon'} ${fixed(m.anonMiB, 1)}/${fixed(m.sizeMiB, 1)} MiB`).join(', ')}`);
     const perCartBytes = ((active.rssAnonMiB - mib(idle.rssAnonKiB)) * 2 ** 20) / Math.max(1, fill.carts);
     console.log(`anon RSS per active cart: ${fmtInt(perCartBytes)} B; main-thread V8 heap ${fixed(mainHeap.nodejs_heap_size_used_bytes / 2 ** 20, 1)} MiB used`);
