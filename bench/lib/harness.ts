@@ -1,5 +1,6 @@
 // A cartwire server and its load processes for the length of a scenario: started from the
 // common options, stopped (and the DATA_DIR removed) however the scenario ends.
+import { atExit } from './cleanup.js';
 import { LoadGroup } from './load.js';
 import { envPairs, spawnServer, tmpDataDir, removeDir, newJwtSecret, type ServerProcess } from './server.js';
 import type { CommonOptions } from './scenario.js';
@@ -19,6 +20,8 @@ export interface Cartwire {
 /** Runs `fn` against a fresh server (SHARDS, SYNCHRONOUS, --server-env, --server-prof) and --load-procs load processes. */
 export async function withCartwire<T>(scenario: string, o: CommonOptions, fn: (c: Cartwire) => Promise<T>, extraEnv: Record<string, string> = {}): Promise<T> {
   const dataDir = tmpDataDir();
+  // Interrupted (Ctrl-C): the children are killed first (cleanup.ts), then the dir goes.
+  const forget = o.keepData ? () => undefined : atExit(() => removeDir(dataDir));
   const jwtSecret = newJwtSecret();
   const nodeArgs = o.serverProf ? ['--cpu-prof', '--cpu-prof-dir', o.serverProf] : [];
   const env = { SHARDS: String(o.shards), SYNCHRONOUS: o.synchronous, ...extraEnv, ...envPairs(o.serverEnv) };
@@ -38,5 +41,6 @@ export async function withCartwire<T>(scenario: string, o: CommonOptions, fn: (c
     if (code !== 0) console.error(`${scenario}: server exited with ${code}\n${server.output().slice(-2000)}`);
     if (o.serverProf) console.log(`${scenario}: server profiles in ${o.serverProf} (npm run bench -- prof ${o.serverProf}/*.cpuprofile)`);
     if (!o.keepData) removeDir(dataDir);
+    forget();
   }
 }
