@@ -59,7 +59,7 @@ export function buildReportHtml(r: RunResult, charts: RenderedChart[]): string {
   }
   if (r.facts.length) parts.push('<h2>Figures</h2>', htmlTable(['measure', 'value'], r.facts));
   for (const { chart, svg } of charts) {
-    parts.push(`<figure><figcaption><strong>${esc(chart.title)}</strong><br>${esc(chart.caption)}</figcaption>${inlineSvg(svg)}</figure>`);
+    parts.push(`<figure>${inlineSvg(svg)}<figcaption>${esc(chart.caption)}</figcaption></figure>`);
   }
   if (r.notes.length) parts.push('<h2>Notes</h2>', `<ul>${r.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>`);
   parts.push(`<h2>Options</h2><pre>${esc(JSON.stringify(r.options, null, 2))}</pre>`);
@@ -72,7 +72,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
 .meta{color:#666;margin:0 0 8px}pre{background:#f6f6f6;padding:8px 10px;overflow-x:auto;font-size:12px}
 table{border-collapse:collapse;font-size:13px;margin:4px 0}th,td{border-bottom:1px solid #e3e3e3;padding:4px 8px;text-align:left;white-space:nowrap}
 td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#fafafa}
-figure{margin:24px 0}figcaption{margin-bottom:6px;color:#444}.note{color:#555;font-size:13px}
+figure{margin:24px 0}figcaption{margin-top:4px;color:#555;font-size:13px}.note{color:#555;font-size:13px}
 </style></head><body>
 ${parts.join('\n')}
 </body></html>

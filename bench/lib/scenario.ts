@@ -88,6 +88,8 @@ export interface StepReport {
   windowS: number;
   /** Answers inside the steady window per second (deliveries for push-fanout). */
   opsPerSec: number;
+  /** What opsPerSec counts, for charts (default `answers/s`). */
+  opsLabel?: string;
   /** Requests the latency counts (closed: sent and answered in the window; open: intended in it). */
   completed: number;
   errors: Record<string, number>;

@@ -96,6 +96,7 @@ export const scenario = defineScenario<FanoutOptions>({
         phases: { warmupS: o.warmup, rampS: 0, steadyS: o.duration },
         windowS,
         opsPerSec: delivered / windowS,
+        opsLabel: 'deliveries/s',
         completed: counted,
         errors: adjust?.errors ?? {},
         lost: 0,
