@@ -27,10 +27,10 @@ const modelOf = (s: StepReport) => (s.model.kind === 'closed' ? `closed ${s.mode
 const errorsOf = (s: StepReport) => Object.values(s.errors).reduce((a, b) => a + b, 0) + s.lost + s.notSent;
 
 function stepsTable(steps: StepReport[]): string {
-  const head = ['step', 'target', 'model', 'ops/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'p99 uncorr.', 'srv µs/req', 'srv CPU', 'cli µs/req', 'errors'];
+  const head = ['step', 'target', 'model', 'ops/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'p99 uncorr.', 'srv µs/req', 'srv CPU', 'cli µs/req', 'other CPU', 'errors'];
   const rows = steps.map((s) => [
     s.name, s.target, modelOf(s), fmtInt(s.opsPerSec), us(s.latencyUs.p50), us(s.latencyUs.p90), us(s.latencyUs.p99), us(s.latencyUs.p999), us(s.latencyUs.max),
-    s.uncorrectedUs ? us(s.uncorrectedUs.p99) : '–', fixed(s.serverCpuUsPerReq, 1), `${fixed(s.serverCpuPct, 0)}%`, fixed(s.clientCpuUsPerReq, 1), fmtInt(errorsOf(s)),
+    s.uncorrectedUs ? us(s.uncorrectedUs.p99) : '–', fixed(s.serverCpuUsPerReq, 1), `${fixed(s.serverCpuPct, 0)}%`, fixed(s.clientCpuUsPerReq, 1), s.otherCpuPct === undefined ? '–' : `${fixed(s.otherCpuPct, 0)}%`, fmtInt(errorsOf(s)),
   ]);
   return htmlTable(head, rows);
 }
@@ -51,7 +51,7 @@ export function buildReportHtml(r: RunResult, charts: RenderedChart[]): string {
   if (r.steps.length) {
     parts.push('<h2>Steps</h2>', stepsTable(r.steps));
     parts.push(
-      '<p class="note">ops/s: answers inside the steady window per second. Latency: closed model from send to answer of requests sent and answered in the window; open model from the <em>intended</em> send time (corrected for coordinated omission), with the uncorrected p99 (from the actual send) beside it. srv µs/req: CPU time of the server process (all threads, /proc) over the window per answer.</p>',
+      '<p class="note">ops/s: answers inside the steady window per second. Latency: closed model from send to answer of requests sent and answered in the window; open model from the <em>intended</em> send time (corrected for coordinated omission), with the uncorrected p99 (from the actual send) beside it. srv µs/req: CPU time of the server process (all threads, /proc) over the window per answer. other CPU: what the rest of the machine took meanwhile (shared machine), % of one core.</p>',
     );
   }
   if (r.ratios.length) {

@@ -1,5 +1,6 @@
 // Running a scenario from the CLI: the run's id and command line, the summary tables on stdout,
 // the run directory (result.json, report.html, PNGs), and the thresholds' exit code.
+import { loadavg } from 'node:os';
 import type { Cartwire } from './harness.js';
 import { Progress } from './progress.js';
 import { writeRun } from './results.js';
@@ -40,11 +41,11 @@ export function summaryText(r: RunResult): string {
   if (r.steps.length) {
     out.push(
       table(
-        ['step', 'ops/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'p99 uncorr.', 'srv µs/req', 'srv CPU', 'cli µs/req', 'rows/commit', 'commit ms', 'errors'],
+        ['step', 'ops/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'p99 uncorr.', 'srv µs/req', 'srv CPU', 'cli µs/req', 'other CPU', 'rows/commit', 'commit ms', 'errors'],
         r.steps.map((s) => [
           s.name, fmtInt(s.opsPerSec), us(s.latencyUs.p50), us(s.latencyUs.p90), us(s.latencyUs.p99), us(s.latencyUs.p999), us(s.latencyUs.max),
           s.uncorrectedUs ? us(s.uncorrectedUs.p99) : '-', fixed(s.serverCpuUsPerReq, 1), `${fixed(s.serverCpuPct, 0)}%`, fixed(s.clientCpuUsPerReq, 1),
-          s.commits ? fixed(s.commits.rowsPerCommit, 1) : '-', s.commits ? fixed(s.commits.meanCommitMs, 2) : '-', fmtInt(errorsOf(s)),
+          s.otherCpuPct === undefined ? '-' : `${fixed(s.otherCpuPct, 0)}%`, s.commits ? fixed(s.commits.rowsPerCommit, 1) : '-', s.commits ? fixed(s.commits.meanCommitMs, 2) : '-', fmtInt(errorsOf(s)),
         ]),
       ),
     );
@@ -61,7 +62,11 @@ export const commandLine = (argv: string[]): string => `npm run bench -- ${argv.
 /** Runs a scenario with its parsed options; resolves with the process exit code. */
 export async function executeScenario<O>(s: Scenario<O>, o: O & CommonOptions, argv = process.argv): Promise<number> {
   const progress = Progress.create(o.progress);
+  const startedAt = new Date();
+  const loadAtStart = loadavg();
   const r = await s.run(o, { progress });
+  r.at = startedAt.toISOString();
+  r.machine.loadAvg = { atStart: loadAtStart, atEnd: loadavg() };
   r.command = commandLine(argv);
   r.runId = runIdOf(s.name, new Date(r.at));
   const misses = checkThresholds(r.steps, { maxP99Ms: o.maxP99Ms, minOps: o.minOps });

@@ -112,6 +112,14 @@ export interface StepReport {
   serverCpuPct: number;
   clientCpuUsPerReq: number;
   clientCpuPct: number;
+  /**
+   * CPU the rest of the machine took in the window, % of one core (/proc/stat busy minus the
+   * server's and the load processes'; the harness itself is in it, ~1%). On a shared machine,
+   * what the run competed with.
+   */
+  otherCpuPct?: number;
+  /** 1-minute load average at the end of the window. */
+  loadAvg1?: number;
   /** Group commits in the window (cartwire): count, mean rows per commit, mean commit ms. */
   commits?: { count: number; rowsPerCommit: number; meanCommitMs: number };
   serverRssMiB?: number;

@@ -1,12 +1,13 @@
 // One load step from the parent's side: prepare the workers' connections, start them all at one
 // instant, sample the target's CPU every second and over the steady window, build the timeline
 // from the workers' ticks, and turn the merged histograms into a StepReport.
+import { loadavg } from 'node:os';
 import { phaseAt, totalMs, type Timing } from './arrivals.js';
 import type { ChannelSpec } from './channels.js';
 import type { ModelSpec } from './drive.js';
 import { encodeHistogram, summarize, percentileCurve, type Histogram } from './histogram.js';
 import type { LoadGroup, MergedTick } from './load.js';
-import { cpuMicros, cpuMicrosOf, memStatus, mib } from './procfs.js';
+import { cpuMicros, cpuMicrosOf, machineBusyMicros, memStatus, mib } from './procfs.js';
 import type { Progress } from './progress.js';
 import type { LoadOptions, StepModel, StepReport, StepRole, TimelinePoint } from './scenario.js';
 import { getText, promValues, sleep } from './server.js';
@@ -98,6 +99,7 @@ export async function runStep(load: LoadGroup, def: StepDef, progress: Progress)
     at: performance.now(),
     server: cpuMicros(target.pid),
     clients: cpuMicrosOf(load.pids),
+    machine: machineBusyMicros(),
     metrics: target.metricsUrl ? promValues(await getText(`${target.metricsUrl}/metrics`), METRICS) : undefined,
   });
   await sleep(windowStart - Date.now());
@@ -151,6 +153,8 @@ export async function runStep(load: LoadGroup, def: StepDef, progress: Progress)
     serverCpuPct: ((b.server - a.server) / 1e6 / windowS) * 100,
     clientCpuUsPerReq: (b.clients - a.clients) / Math.max(1, n),
     clientCpuPct: ((b.clients - a.clients) / 1e6 / windowS) * 100,
+    otherCpuPct: otherCpuPct(a, b, windowS),
+    loadAvg1: loadavg()[0],
     commits:
       ma && mb && commits > 0
         ? {
@@ -162,6 +166,12 @@ export async function runStep(load: LoadGroup, def: StepDef, progress: Progress)
     serverRssMiB: rss,
     extra: def.model.kind === 'open' ? { maxOutstanding: merged.maxOutstanding, sent: merged.sent } : undefined,
   };
+}
+
+/** CPU the rest of the machine took in the window (busy minus server and load), % of one core. */
+export function otherCpuPct(a: { server: number; clients: number; machine: number }, b: { server: number; clients: number; machine: number }, windowS: number): number {
+  const other = b.machine - a.machine - (b.server - a.server) - (b.clients - a.clients);
+  return Math.max(0, (other / 1e6 / windowS) * 100);
 }
 
 const round1 = (x: number) => (Number.isFinite(x) ? Math.round(x * 10) / 10 : NaN);

@@ -9,7 +9,9 @@ import { fixed, fmtInt, us } from '../lib/format.js';
 import { withCartwire } from '../lib/harness.js';
 import { mergeHistograms, summarize, percentileCurve, encodeHistogram } from '../lib/histogram.js';
 import { sumCounts, type MergedTick } from '../lib/load.js';
-import { cpuMicros, cpuMicrosOf } from '../lib/procfs.js';
+import { loadavg } from 'node:os';
+import { cpuMicros, cpuMicrosOf, machineBusyMicros } from '../lib/procfs.js';
+import { otherCpuPct } from '../lib/step.js';
 import { baseResult, stepLine } from '../lib/run.js';
 import { defineScenario, int, nonNeg, num, type StepReport, type TimelinePoint } from '../lib/scenario.js';
 import { ADMIN_PASSWORD, sleep } from '../lib/server.js';
@@ -51,7 +53,7 @@ export const scenario = defineScenario<FanoutOptions>({
         ctx.progress.update(t.sec + 1, { phase: phaseAt(timing, t.sec * 1000 + 500), ops: fmtInt(t.count), p99: us(summarize(t.histogram).p99) });
       });
       const cpuAt: number[] = [];
-      const sample = () => ({ at: performance.now(), server: cpuMicros(cw.server.pid), clients: cpuMicrosOf(cw.load.pids) });
+      const sample = () => ({ at: performance.now(), server: cpuMicros(cw.server.pid), clients: cpuMicrosOf(cw.load.pids), machine: machineBusyMicros() });
       let winA: ReturnType<typeof sample> | undefined;
       for (let k = 0; k <= Math.ceil(totalMs(timing) / 1000); k++) {
         await sleep(t0 + k * 1000 - Date.now());
@@ -110,6 +112,8 @@ export const scenario = defineScenario<FanoutOptions>({
         serverCpuPct: ((b.server - a.server) / 1e6 / ((b.at - a.at) / 1000)) * 100,
         clientCpuUsPerReq: (b.clients - a.clients) / Math.max(1, delivered),
         clientCpuPct: ((b.clients - a.clients) / 1e6 / ((b.at - a.at) / 1000)) * 100,
+        otherCpuPct: otherCpuPct(a, b, (b.at - a.at) / 1000),
+        loadAvg1: loadavg()[0],
         extra: { fromReplyUs: summarize(fromReply), beforeReply, missed, outOfOrder, closedSubscribers: closedSubs, changesInWindow, adjustUs: adjustHist, expected: changesInWindow * o.subscribers },
       };
       console.log(`  ${stepLine(step)}`);
