@@ -7,8 +7,8 @@ import { RawConn, type Reply, type Req } from './raw-client.js';
 import { opSource, needsUser, userSkus, type Op, type WorkloadSpec } from './workloads.js';
 import { STOCK_KEY, cartKey } from './redis-peer.js';
 
-/** An answer: intended and actual send time, arrival time (performance.now() ms), error code if any. */
-export type AnswerFn = (intended: number, sent: number, now: number, errorCode: string | undefined) => void;
+/** An answer: intended and actual send time, arrival time (performance.now() ms), error code if any, and the op when the channel tracks ops. */
+export type AnswerFn = (intended: number, sent: number, now: number, errorCode: string | undefined, op?: string) => void;
 
 export interface Channel {
   /** Queues one request meant to leave at `intended`; `flush` sends what is queued. */
@@ -30,6 +30,8 @@ export interface ChannelSpec extends WorkloadSpec {
   client: ClientKind;
   /** Redis peer: EVALSHA of this script instead of cartwire ops. */
   redisSha?: string;
+  /** Report each answer's op (per-op latency of a mix; one more map entry per request). */
+  trackOps?: boolean;
 }
 
 const noAnswer: AnswerFn = () => undefined;
@@ -41,12 +43,15 @@ class RawChannel implements Channel {
   onAnswered: (n: number) => void = () => undefined;
   private readonly intendedAt = new Map<number, number>();
   private readonly sentAt = new Map<number, number>();
+  private readonly opOf: Map<number, string> | undefined;
   private queue: Req[] = [];
 
   constructor(
     private readonly conn: RawConn,
     private readonly next: () => Op,
+    trackOps = false,
   ) {
+    if (trackOps) this.opOf = new Map();
     conn.onFrame = (replies: Reply[]) => {
       const now = performance.now();
       let n = 0;
@@ -57,7 +62,12 @@ class RawChannel implements Channel {
         this.intendedAt.delete(r.id);
         const sent = this.sentAt.get(r.id)!;
         this.sentAt.delete(r.id);
-        this.onAnswer(intended, sent, now, r.ok ? undefined : (r.error?.code ?? 'UNKNOWN'));
+        let op: string | undefined;
+        if (this.opOf) {
+          op = this.opOf.get(r.id);
+          this.opOf.delete(r.id);
+        }
+        this.onAnswer(intended, sent, now, r.ok ? undefined : (r.error?.code ?? 'UNKNOWN'), op);
         n++;
       }
       if (n > 0) this.onAnswered(n);
@@ -76,6 +86,7 @@ class RawChannel implements Channel {
     const o = this.next();
     const id = this.conn.nextId();
     this.intendedAt.set(id, intended);
+    this.opOf?.set(id, o.op);
     // No `args: undefined`: msgpackr would encode it as an extension the server refuses.
     this.queue.push(o.args ? { id, op: o.op, args: o.args } : { id, op: o.op });
   }
@@ -117,14 +128,14 @@ class SdkChannel implements Channel {
     this.inFlight++;
     const call = this.client.call as (op: string, args: unknown) => Promise<unknown>;
     call.call(this.client, o.op, o.args ?? {}).then(
-      () => this.answered(intended, sent, undefined),
-      (err: unknown) => this.answered(intended, sent, codeOf(err)),
+      () => this.answered(intended, sent, undefined, o.op),
+      (err: unknown) => this.answered(intended, sent, codeOf(err), o.op),
     );
   }
 
-  private answered(intended: number, sent: number, code: string | undefined): void {
+  private answered(intended: number, sent: number, code: string | undefined, op: string): void {
     this.inFlight--;
-    this.onAnswer(intended, sent, performance.now(), code);
+    this.onAnswer(intended, sent, performance.now(), code, op);
     this.onAnswered(1);
   }
 
@@ -206,5 +217,5 @@ export async function openChannel(spec: ChannelSpec, connIndex: number): Promise
     const r = await conn.call('auth.guest');
     if (!r.ok) throw new Error(`auth.guest failed: ${JSON.stringify(r.error)}`);
   }
-  return new RawChannel(conn, next);
+  return new RawChannel(conn, next, spec.trackOps);
 }

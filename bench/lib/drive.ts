@@ -46,7 +46,7 @@ const sleepUntil = (t: number) => new Promise<void>((r) => setTimeout(r, Math.ma
 
 /** Runs the step's load from t0 to t0 + warm-up + ramp + steady, then waits for the last answers. */
 export async function drive(channels: Channel[], rec: Recorder, o: DriveOptions): Promise<DriveOutcome> {
-  for (const ch of channels) ch.onAnswer = (i, s, now, code) => rec.record(i, s, now, code);
+  for (const ch of channels) ch.onAnswer = (i, s, now, code, op) => rec.record(i, s, now, code, op);
   await sleepUntil(o.t0);
   const end = o.t0 + totalMs(o.timing);
   const outcome: DriveOutcome = { notSent: 0, maxOutstanding: 0 };

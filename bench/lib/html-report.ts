@@ -54,6 +54,11 @@ export function buildReportHtml(r: RunResult, charts: RenderedChart[]): string {
       '<p class="note">ops/s: answers inside the steady window per second. Latency: closed model from send to answer of requests sent and answered in the window; open model from the <em>intended</em> send time (corrected for coordinated omission), with the uncorrected p99 (from the actual send) beside it. srv µs/req: CPU time of the server process (all threads, /proc) over the window per answer. other CPU: what the rest of the machine took meanwhile (shared machine), % of one core.</p>',
     );
   }
+  for (const s of r.steps.filter((x) => x.perOp)) {
+    const rows = Object.entries(s.perOp!).sort((a, b) => b[1].count - a[1].count);
+    const total = rows.reduce((a, [, x]) => a + x.count, 0);
+    parts.push(`<h2>${esc(s.name)} by op</h2>`, htmlTable(['op', 'share', 'p50', 'p90', 'p99', 'max'], rows.map(([op, x]) => [op, `${fixed((x.count / Math.max(1, total)) * 100, 1)}%`, us(x.p50), us(x.p90), us(x.p99), us(x.max)])));
+  }
   if (r.ratios.length) {
     parts.push('<h2>Ratios</h2>', htmlTable(['ratio', 'value', 'goal', 'met'], r.ratios.map((x) => [x.name, fixed(x.value, 2), x.goal ?? '–', x.met === undefined ? '–' : x.met ? 'yes' : 'no'])));
   }

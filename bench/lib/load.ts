@@ -21,6 +21,7 @@ export interface MergedStep {
   lost: number;
   notSent: number;
   maxOutstanding: number;
+  perOp: Record<string, Histogram> | undefined;
 }
 
 export interface MergedFill {
@@ -263,5 +264,12 @@ function mergeStep(rs: StepResult[]): MergedStep {
     lost: sum((r) => r.lost),
     notSent: sum((r) => r.notSent),
     maxOutstanding: sum((r) => r.maxOutstanding),
+    perOp: mergePerOp(rs.map((r) => r.perOp)),
   };
+}
+
+function mergePerOp(list: (Record<string, string> | undefined)[]): Record<string, Histogram> | undefined {
+  const ops = new Set(list.flatMap((x) => Object.keys(x ?? {})));
+  if (ops.size === 0) return undefined;
+  return Object.fromEntries([...ops].map((op) => [op, mergeHistograms(list.flatMap((x) => (x?.[op] ? [x[op]] : [])))]));
 }

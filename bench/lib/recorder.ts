@@ -39,6 +39,8 @@ export interface RecorderResult {
   sent: number;
   /** Requests the window counts that were never answered before the worker gave up. */
   lost: number;
+  /** Per op (channels that track ops): the same latency as `histogram`, encoded. */
+  perOp?: Record<string, string>;
 }
 
 const toUs = (ms: number): number => Math.max(1, Math.round(ms * 1000));
@@ -58,6 +60,7 @@ export class Recorder {
   outstanding = 0;
   /** Of those, the ones the window counts (the lost ones, if nothing more comes). */
   outstandingCounted = 0;
+  private readonly perOp = new Map<string, Histogram>();
 
   constructor(
     readonly model: Model,
@@ -82,7 +85,7 @@ export class Recorder {
   }
 
   /** An answer (or an error code) arrived at `now` for a request meant at `intended`, sent at `sent`. */
-  record(intended: number, sent: number, now: number, errorCode: string | undefined): void {
+  record(intended: number, sent: number, now: number, errorCode: string | undefined, op?: string): void {
     this.outstanding--;
     const latency = toUs(now - intended);
     this.interval.recordValue(latency);
@@ -95,6 +98,11 @@ export class Recorder {
     if (this.model === 'closed' && now >= this.window.end) return;
     this.completed++;
     this.corrected.recordValue(latency);
+    if (op !== undefined) {
+      let h = this.perOp.get(op);
+      if (!h) this.perOp.set(op, (h = newHistogram()));
+      h.recordValue(latency);
+    }
     if (this.uncorrected) {
       this.uncorrected.recordValue(toUs(now - sent));
       this.sendLag!.recordValue(toUs(sent - intended));
@@ -127,6 +135,7 @@ export class Recorder {
       sent: this.sent,
       // Closed model: what was sent in the window and answered after it is not lost, only late.
       lost: Math.max(0, this.outstandingCounted),
+      perOp: this.perOp.size ? Object.fromEntries([...this.perOp].map(([op, h]) => [op, encodeHistogram(h)])) : undefined,
     };
   }
 }

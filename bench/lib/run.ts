@@ -50,10 +50,21 @@ export function summaryText(r: RunResult): string {
       ),
     );
   }
+  for (const s of r.steps.filter((x) => x.perOp)) out.push(perOpTable(s));
   if (r.ratios.length) out.push(table(['ratio', 'value', 'goal', 'met'], r.ratios.map((x) => [x.name, fixed(x.value, 2), x.goal ?? '-', x.met === undefined ? '-' : x.met ? 'yes' : 'NO'])));
   if (r.facts.length) out.push(table(['measure', 'value'], r.facts));
   if (r.notes.length) out.push(r.notes.map((n) => `note: ${n}`).join('\n'));
   return out.join('\n\n');
+}
+
+/** A mix step's latency by op. */
+function perOpTable(s: StepReport): string {
+  const rows = Object.entries(s.perOp!).sort((a, b) => b[1].count - a[1].count);
+  const total = rows.reduce((a, [, x]) => a + x.count, 0);
+  return table(
+    [`${s.name} by op`, 'share', 'p50', 'p90', 'p99', 'max'],
+    rows.map(([op, x]) => [op, `${fixed((x.count / Math.max(1, total)) * 100, 1)}%`, us(x.p50), us(x.p90), us(x.p99), us(x.max)]),
+  );
 }
 
 /** The command line that reproduces a run (what was typed, minus the node and script paths). */

@@ -107,6 +107,8 @@ export interface StepReport {
   /** HDR percentile distribution: [percentile, µs]. */
   percentiles: [number, number][];
   uncorrectedPercentiles?: [number, number][];
+  /** A mix's latency per op (same measure as latencyUs). */
+  perOp?: Record<string, LatencySummary>;
   timeline: TimelinePoint[];
   serverCpuUsPerReq: number;
   serverCpuPct: number;

@@ -148,6 +148,7 @@ export async function runStep(load: LoadGroup, def: StepDef, progress: Progress)
     uncorrectedHistogram: merged.uncorrected && encodeHistogram(merged.uncorrected),
     percentiles: percentileCurve(merged.histogram),
     uncorrectedPercentiles: merged.uncorrected && percentileCurve(merged.uncorrected),
+    perOp: merged.perOp && Object.fromEntries(Object.entries(merged.perOp).map(([op, h]) => [op, summarize(h)])),
     timeline,
     serverCpuUsPerReq: (b.server - a.server) / Math.max(1, n),
     serverCpuPct: ((b.server - a.server) / 1e6 / windowS) * 100,

@@ -56,7 +56,7 @@ export const scenario = defineScenario<CartMixOptions>({
       const model = modelOf(o);
       const label = modelLabel(model, o.connections);
       const def = (workload: Workload, role: StepRole, target: Target, name = `${workload} ${label}`): StepDef => ({
-        name, role, target, channel: { workload, client: o.client, skus, products, skusPerUser: o.skusPerUser, mix }, connections: o.connections, model, timing,
+        name, role, target, channel: { workload, client: o.client, skus, products, skusPerUser: o.skusPerUser, mix, trackOps: workload === 'cart-mix' }, connections: o.connections, model, timing,
       });
       const steps: StepReport[] = [];
       const notes: string[] = [];
