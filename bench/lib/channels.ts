@@ -114,6 +114,7 @@ class SdkChannel implements Channel {
   constructor(
     private readonly client: CartwireClient,
     private readonly next: () => Op,
+    private readonly trackOps = false,
   ) {
     void client.whenClosed().then(() => (this.open = false));
   }
@@ -135,7 +136,7 @@ class SdkChannel implements Channel {
 
   private answered(intended: number, sent: number, code: string | undefined, op: string): void {
     this.inFlight--;
-    this.onAnswer(intended, sent, performance.now(), code, op);
+    this.onAnswer(intended, sent, performance.now(), code, this.trackOps ? op : undefined);
     this.onAnswered(1);
   }
 
@@ -210,7 +211,7 @@ export async function openChannel(spec: ChannelSpec, connIndex: number): Promise
   if (spec.client === 'sdk') {
     const client = await CartwireClient.connect(spec.url, { timeoutMs: 30_000 });
     if (needsUser(spec.workload)) await client.call('auth.guest', {});
-    return new SdkChannel(client, next);
+    return new SdkChannel(client, next, spec.trackOps);
   }
   const conn = await RawConn.open(spec.url);
   if (needsUser(spec.workload)) {
