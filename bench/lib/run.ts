@@ -41,11 +41,12 @@ export function summaryText(r: RunResult): string {
   if (r.steps.length) {
     out.push(
       table(
-        ['step', 'ops/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'p99 uncorr.', 'srv µs/req', 'srv CPU', 'cli µs/req', 'other CPU', 'rows/commit', 'commit ms', 'errors'],
+        ['step', 'ops/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'p99 uncorr.', 'srv µs/req', 'srv CPU', 'cli µs/req', 'other CPU', 'rows/commit', 'commit ms', 'commit p99', 'errors'],
         r.steps.map((s) => [
           s.name, fmtInt(s.opsPerSec), us(s.latencyUs.p50), us(s.latencyUs.p90), us(s.latencyUs.p99), us(s.latencyUs.p999), us(s.latencyUs.max),
           s.uncorrectedUs ? us(s.uncorrectedUs.p99) : '-', fixed(s.serverCpuUsPerReq, 1), `${fixed(s.serverCpuPct, 0)}%`, fixed(s.clientCpuUsPerReq, 1),
-          s.otherCpuPct === undefined ? '-' : `${fixed(s.otherCpuPct, 0)}%`, s.commits ? fixed(s.commits.rowsPerCommit, 1) : '-', s.commits ? fixed(s.commits.meanCommitMs, 2) : '-', fmtInt(errorsOf(s)),
+          s.otherCpuPct === undefined ? '-' : `${fixed(s.otherCpuPct, 0)}%`, s.commits ? fixed(s.commits.rowsPerCommit, 1) : '-', s.commits ? fixed(s.commits.meanCommitMs, 2) : '-',
+          s.commits?.p99LeMs !== undefined ? `<= ${s.commits.p99LeMs} ms` : '-', fmtInt(errorsOf(s)),
         ]),
       ),
     );

@@ -122,8 +122,12 @@ export interface StepReport {
   otherCpuPct?: number;
   /** 1-minute load average at the end of the window. */
   loadAvg1?: number;
-  /** Group commits in the window (cartwire): count, mean rows per commit, mean commit ms. */
-  commits?: { count: number; rowsPerCommit: number; meanCommitMs: number };
+  /**
+   * Group commits in the window (cartwire): count, mean rows per commit, mean commit ms, and
+   * from the server's histogram buckets the bound under which 99% of commits took and the share
+   * over 5 ms.
+   */
+  commits?: { count: number; rowsPerCommit: number; meanCommitMs: number; p99LeMs?: number; over5msShare?: number };
   serverRssMiB?: number;
   /** Scenario-specific figures (push-fanout: missed pushes, ...). */
   extra?: Record<string, unknown>;

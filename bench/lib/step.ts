@@ -10,7 +10,7 @@ import type { LoadGroup, MergedTick } from './load.js';
 import { cpuMicros, cpuMicrosOf, machineBusyMicros, memStatus, mib } from './procfs.js';
 import type { Progress } from './progress.js';
 import type { LoadOptions, StepModel, StepReport, StepRole, TimelinePoint } from './scenario.js';
-import { getText, promValues, sleep } from './server.js';
+import { bucketTail, getText, promBuckets, promValues, sleep } from './server.js';
 import { fmtInt, us } from './format.js';
 
 /** What answers a step: the cartwire server, or the Redis peer. */
@@ -95,13 +95,17 @@ export async function runStep(load: LoadGroup, def: StepDef, progress: Progress)
     const s = summarize(tick.histogram);
     progress.update(tick.sec + 1, { phase: phaseAt(timing, tick.sec * 1000 + 500), ops: fmtInt(tick.count), p99: us(s.p99) });
   });
-  const sample = async () => ({
-    at: performance.now(),
-    server: cpuMicros(target.pid),
-    clients: cpuMicrosOf(load.pids),
-    machine: machineBusyMicros(),
-    metrics: target.metricsUrl ? promValues(await getText(`${target.metricsUrl}/metrics`), METRICS) : undefined,
-  });
+  const sample = async () => {
+    const text = target.metricsUrl ? await getText(`${target.metricsUrl}/metrics`) : undefined;
+    return {
+      at: performance.now(),
+      server: cpuMicros(target.pid),
+      clients: cpuMicrosOf(load.pids),
+      machine: machineBusyMicros(),
+      metrics: text === undefined ? undefined : promValues(text, METRICS),
+      commitBuckets: text === undefined ? undefined : promBuckets(text, 'cartwire_journal_commit_duration_seconds'),
+    };
+  };
   await sleep(windowStart - Date.now());
   const a = await sample();
   await sleep(windowEnd - Date.now());
@@ -162,11 +166,18 @@ export async function runStep(load: LoadGroup, def: StepDef, progress: Progress)
             count: commits,
             rowsPerCommit: (mb.cartwire_journal_batch_rows_sum - ma.cartwire_journal_batch_rows_sum) / commits,
             meanCommitMs: ((mb.cartwire_journal_commit_duration_seconds_sum - ma.cartwire_journal_commit_duration_seconds_sum) / commits) * 1000,
+            ...commitTail(a.commitBuckets!, b.commitBuckets!),
           }
         : undefined,
     serverRssMiB: rss,
     extra: def.model.kind === 'open' ? { maxOutstanding: merged.maxOutstanding, sent: merged.sent } : undefined,
   };
+}
+
+/** The commit-duration tail over the window from the server's histogram buckets (coarse: 1, 2, 5, 10, 25 ms...). */
+function commitTail(a: [number, number][], b: [number, number][]): { p99LeMs: number; over5msShare: number } {
+  const t = bucketTail(a, b, 0.99, 0.005);
+  return { p99LeMs: t.quantileLe * 1000, over5msShare: t.shareOver };
 }
 
 /** CPU the rest of the machine took in the window (busy minus server and load), % of one core. */
