@@ -72,9 +72,13 @@ export class Recorder {
     }
   }
 
-  /** True when the window counts a request meant to leave at `intended`, sent at `sent`. */
-  counts(intended: number, sent: number): boolean {
-    return this.model === 'open' ? intended >= this.window.start && intended < this.window.end : sent >= this.window.start && sent < this.window.end;
+  /**
+   * True when the window counts a request meant to leave at `intended` (closed model: the moment
+   * the loop sent it; a channel's own send stamp may be a few µs later, so `intended` decides on
+   * both sides, onSend and record, and a request at the edge of the window is counted once or not at all).
+   */
+  counts(intended: number, _sent?: number): boolean {
+    return intended >= this.window.start && intended < this.window.end;
   }
 
   /** A request left. */
