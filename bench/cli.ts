@@ -5,7 +5,7 @@ import { Command, Option } from 'commander';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import { selfTimes } from './lib/cpuprofile.js';
+import { longTasks, selfTimes } from './lib/cpuprofile.js';
 import { table } from './lib/format.js';
 import { executeScenario, summaryText } from './lib/run.js';
 import { renderReport } from './lib/results.js';
@@ -46,11 +46,17 @@ async function buildProgram(): Promise<Command> {
     .description('self time per function of .cpuprofile files (e.g. from --server-prof)')
     .argument('<files...>')
     .option('--top <n>', 'functions per profile', int(1), 25)
-    .action((files: string[], o: { top: number }) => {
+    .option('--long-tasks <n>', 'also the n longest stretches without an idle sample (stalls: commits, GC)', int(0), 0)
+    .action((files: string[], o: { top: number; longTasks: number }) => {
       for (const f of files) {
         const s = selfTimes(f);
         console.log(`\n${f}: ${s.totalMs} ms busy, ${s.idleMs} ms idle`);
         console.log(table(['function', 'self ms', '%'], s.top.slice(0, o.top).map((t) => [t.fn, t.ms, t.pct])));
+        if (o.longTasks > 0) {
+          const l = longTasks(f);
+          console.log(`busy stretches over ${l.profileS.toFixed(1)} s: ${l.count} of >= 5 ms, ${l.over10ms} of >= 10 ms; the longest:`);
+          console.log(table(['at s', 'ms', 'where (project frames)'], l.top.slice(0, o.longTasks).map((x) => [x.atS.toFixed(2), x.ms.toFixed(1), x.top.map((y) => `${y.fn} ${y.ms}`).join(' | ')]), ['right', 'right', 'left']));
+        }
       }
     });
 

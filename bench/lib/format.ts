@@ -14,12 +14,12 @@ export function machine(): Record<string, unknown> {
   };
 }
 
-/** A table as text: first column left-aligned, the others right-aligned (plain, no colours). */
-export function table(header: string[], rows: (string | number)[][]): string {
+/** A table as text: by default the first column left-aligned, the others right-aligned (plain, no colours). */
+export function table(header: string[], rows: (string | number)[][], aligns?: ('left' | 'right')[]): string {
   const t = new Table({
     head: header,
     style: { head: [], border: [], compact: true, 'padding-left': 1, 'padding-right': 1 },
-    colAligns: header.map((_, i) => (i === 0 ? 'left' : 'right')),
+    colAligns: aligns ?? header.map((_, i) => (i === 0 ? 'left' : 'right')),
   });
   for (const r of rows) t.push(r.map(String));
   return t.toString();
