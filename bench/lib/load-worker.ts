@@ -34,23 +34,31 @@ async function prepare(spec: StepSpec): Promise<void> {
 }
 
 /**
- * Sends `take()` for each second after t0 (epoch ms), at the end of that second plus a little,
- * while `running()`; the parent merges the seconds of every worker into the timeline.
+ * Sends `take()` for each of `seconds` seconds after t0 (epoch ms), at the end of that second;
+ * the parent merges the seconds of every worker into the timeline. The returned stop sends the
+ * seconds not sent yet at once (the last one's answers included), so every worker sends each.
  */
 function ticker(t0: number, seconds: number, take: () => Interval): () => void {
   let sec = 0;
-  let timer: NodeJS.Timeout;
+  let timer: NodeJS.Timeout | undefined;
+  const tick = () => {
+    send({ t: 'tick', sec, interval: take() });
+    sec++;
+  };
   const arm = () => {
     timer = setTimeout(
       () => {
-        send({ t: 'tick', sec, interval: take() });
-        if (++sec < seconds) arm();
+        tick();
+        if (sec < seconds) arm();
       },
       Math.max(0, perfOf(t0 + (sec + 1) * 1000) - performance.now()),
     );
   };
   arm();
-  return () => clearTimeout(timer);
+  return () => {
+    clearTimeout(timer);
+    while (sec < seconds) tick();
+  };
 }
 
 async function go(t0: number): Promise<void> {
