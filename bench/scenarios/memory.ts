@@ -116,6 +116,7 @@ export async function runMemory(o: MemoryOptions & CommonOptions): Promise<RunRe
     const perCartBytes = ((active.rssAnonMiB - mib(idle.rssAnonKiB)) * 2 ** 20) / Math.max(1, fill.carts);
     console.log(`anon RSS per active cart: ${fmtInt(perCartBytes)} B; main-thread V8 heap ${fixed(mainHeap.nodejs_heap_size_used_bytes / 2 ** 20, 1)} MiB used`);
     facts.push(['anon RSS per active cart', `${fmtInt(perCartBytes)} B`]);
+    facts.push(['fill: carts/s, server CPU per cart (resume + adds)', `${fmtInt(fill.carts / fill.seconds)}/s, ${fixed(fill.serverCpuUsPerCart, 1)} µs`]);
     return {
       ...baseResult('memory', o),
       server: { env, nodeArgs, pid: server.pid },

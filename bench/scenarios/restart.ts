@@ -5,7 +5,7 @@
 import { LoadGroup } from '../lib/load.js';
 import { RawConn, type Reply } from '../lib/raw-client.js';
 import { TokenMinter, benchUserId } from '../lib/jwt.js';
-import { memStatus, mib, type MemStatus } from '../lib/procfs.js';
+import { cpuMicros, memStatus, mib, type MemStatus } from '../lib/procfs.js';
 import {
   envPairs, spawnServer, tmpDataDir, removeDir, newJwtSecret, freePort, dirFiles, snapshotSummary, sleep, type ServerProcess, type ShardSummary,
 } from '../lib/server.js';
@@ -76,9 +76,10 @@ export async function fillServer(
   server: ServerProcess,
   url: string,
   opts: { carts: number; lines: number; connections: number; loadProcs: number; jwtSecret: string; run: string; client: ClientKind },
-): Promise<{ seconds: number; carts: number; failedCarts: number; errors: Record<string, number>; addLatencyUs: ReturnType<typeof summarize> }> {
+): Promise<{ seconds: number; carts: number; failedCarts: number; errors: Record<string, number>; addLatencyUs: ReturnType<typeof summarize>; serverCpuUsPerCart: number }> {
   const load = LoadGroup.start(opts.loadProcs);
   const t0 = performance.now();
+  const cpu0 = cpuMicros(server.pid);
   let lastPrint = 0;
   try {
     const res = await load.fill(
@@ -99,7 +100,9 @@ export async function fillServer(
       },
     );
     const seconds = (performance.now() - t0) / 1000;
-    return { seconds, carts: res.carts, failedCarts: res.failedCarts, errors: res.errors, addLatencyUs: summarize(res.histogram) };
+    // Server CPU (every thread, /proc) per filled cart: one auth.resume and `lines` cart.adds.
+    const serverCpuUsPerCart = (cpuMicros(server.pid) - cpu0) / Math.max(1, res.carts);
+    return { seconds, carts: res.carts, failedCarts: res.failedCarts, errors: res.errors, addLatencyUs: summarize(res.histogram), serverCpuUsPerCart };
   } finally {
     await load.stop();
   }
@@ -203,6 +206,7 @@ export async function runRestart(o: RestartOptions & CommonOptions): Promise<Run
       probes: { count: o.probes, seconds: probeSeconds, wrong, latencyUs: probeLat, rssAfterMiB: mib(rssAfterProbes.vmRssKiB) },
     };
     const facts: [string, string][] = [
+      ['fill: carts/s, server CPU per cart (resume + adds)', `${fmtInt(fill.carts / fill.seconds)}/s, ${fixed(fill.serverCpuUsPerCart, 1)} µs`],
       ['carts / journal rows in the tail', `${fmtInt(fill.carts)} / ${fmtInt(tailRows)}`],
       ['on disk (db + wal)', `${fmtInt(files.reduce((a, f) => a + f.bytes, 0) / 2 ** 20)} MiB`],
       ['spawn -> /healthz 200', `${ms(tHealth)} ms`],
