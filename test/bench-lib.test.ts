@@ -1,4 +1,5 @@
-// The harness's own building blocks: tokens the server accepts, /proc readers, histogram merging.
+// The harness's own building blocks: tokens the server accepts, /proc readers, histogram merging,
+// the scenario registry and the cart-mix workload.
 // (The scenarios themselves are measurements, not tests: no timing is asserted anywhere.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,7 +9,9 @@ import { TokenMinter, benchUserId } from '../bench/lib/jwt.js';
 import { cpuMicros, memStatus } from '../bench/lib/procfs.js';
 import { newHistogram, encodeHistogram, mergeHistograms, summarize } from '../bench/lib/histogram.js';
 import { promValues } from '../bench/lib/server.js';
-import { stockedSkus } from '../bench/scenarios/cart.js';
+import { stockedSkus, productIds } from '../bench/lib/catalog.js';
+import { loadScenarios } from '../bench/lib/registry.js';
+import { DEFAULT_MIX, opSource, parseMix, userSkus } from '../bench/lib/workloads.js';
 
 const SECRET = 'a-bench-secret-of-at-least-32-characters';
 
@@ -51,4 +54,41 @@ test('the cart load has stocked skus from the demo catalog', () => {
   const skus = stockedSkus();
   assert.ok(skus.length >= 8);
   assert.equal(new Set(skus).size, skus.length);
+});
+
+test('every scenario module is found, each name once', async () => {
+  const names = (await loadScenarios()).map((s) => s.name);
+  for (const n of ['cart', 'cart-mix', 'memory', 'ping', 'push-fanout', 'restart']) assert.ok(names.includes(n), `${n} in ${names}`);
+  assert.equal(new Set(names).size, names.length);
+});
+
+test('cart-mix sends its ops in the weighted proportions and never takes a line past the cap', () => {
+  const spec = { workload: 'cart-mix' as const, skus: stockedSkus(), products: productIds(), skusPerUser: 4, mix: DEFAULT_MIX };
+  const counts: Record<string, number> = {};
+  const lines = new Map<string, number>();
+  const next = opSource(spec, 3);
+  const n = 20_000;
+  for (let i = 0; i < n; i++) {
+    const o = next();
+    counts[o.op] = (counts[o.op] ?? 0) + 1;
+    const a = o.args as { sku?: string; qty?: number; productId?: string } | undefined;
+    if (o.op === 'cart.add') lines.set(a!.sku!, (lines.get(a!.sku!) ?? 0) + a!.qty!);
+    if (o.op === 'cart.setQty') lines.set(a!.sku!, a!.qty!);
+    if (o.op === 'catalog.get') assert.ok(spec.products.includes(a!.productId!));
+    for (const q of lines.values()) assert.ok(q <= 8, `a line reached ${q}`);
+  }
+  // add turns into setQty only at the cap (rare), so adds stay near 25%.
+  for (const [op, w] of [['catalog.get', 40], ['cart.get', 15]] as const) assert.ok(Math.abs(counts[op] / n - w / 100) < 0.02, `${op}: ${counts[op]}`);
+  assert.ok(Math.abs((counts['cart.add'] + counts['cart.setQty']) / n - 0.45) < 0.02);
+  assert.ok(counts['cart.add'] / n > 0.2, `cart.add ${counts['cart.add']}`);
+  assert.equal(lines.size, 4);
+  // Same connection, same sequence; another connection, another user and other skus.
+  assert.deepEqual(opSource(spec, 3)(), opSource(spec, 3)());
+  assert.notDeepEqual(userSkus(spec, 3), userSkus(spec, 4));
+});
+
+test('--mix parses weights and rejects unknown ops', () => {
+  assert.deepEqual(parseMix('catalog.get=1,cart.get=3'), { 'catalog.get': 1, 'cart.add': 0, 'cart.setQty': 0, 'cart.get': 3 });
+  assert.throws(() => parseMix('cart.checkout=1'), /unknown op "cart.checkout"/);
+  assert.throws(() => parseMix('cart.get=0'), /every weight is 0/);
 });

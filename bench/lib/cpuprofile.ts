@@ -45,3 +45,54 @@ export function selfTimes(path: string): { totalMs: number; idleMs: number; top:
     .map(([fn, ms]) => ({ fn, ms: Math.round(ms), pct: Math.round((ms / Math.max(1, total)) * 1000) / 10 }));
   return { totalMs: Math.round(total), idleMs: Math.round(idle), top };
 }
+
+export interface LongTask {
+  /** Seconds after the profile's start. */
+  atS: number;
+  ms: number;
+  /** Where the time went, by the innermost frame of the project's own code (src/...), heaviest first. */
+  top: { fn: string; ms: number }[];
+}
+
+/**
+ * Stretches of a thread's profile without an idle sample, longest first: the stalls everything
+ * queued on that thread waited for (a synchronous commit, a GC pause). A shard thread blocked in
+ * fsync shows as busy here, since it is inside a native call.
+ */
+export function longTasks(path: string, minMs = 5): { count: number; over10ms: number; top: LongTask[]; profileS: number } {
+  const p = JSON.parse(readFileSync(path, 'utf8')) as Profile;
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const label = (id: number): string => {
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const f = byId.get(cur)!.callFrame;
+      if (/\/(src|bench)\//.test(f.url)) return `${f.functionName || '(anonymous)'} ${f.url.replace(/.*\/dist\//, '')}:${f.lineNumber + 1}`;
+    }
+    return byId.get(id)!.callFrame.functionName || '(anonymous)';
+  };
+  const runs: LongTask[] = [];
+  let t = p.startTime;
+  let start: number | undefined;
+  let fns = new Map<string, number>();
+  const close = (end: number) => {
+    if (start === undefined) return;
+    const ms = (end - start) / 1000;
+    if (ms >= minMs) runs.push({ atS: (start - p.startTime) / 1e6, ms, top: [...fns].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([fn, v]) => ({ fn, ms: Math.round(v * 10) / 10 })) });
+    start = undefined;
+    fns = new Map();
+  };
+  for (let i = 0; i < p.samples.length; i++) {
+    t += p.timeDeltas[i] ?? 0;
+    if (byId.get(p.samples[i])!.callFrame.functionName === '(idle)') {
+      close(t);
+      continue;
+    }
+    start ??= t;
+    const l = label(p.samples[i]);
+    fns.set(l, (fns.get(l) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000);
+  }
+  close(t);
+  runs.sort((a, b) => b.ms - a.ms);
+  return { count: runs.length, over10ms: runs.filter((r) => r.ms >= 10).length, top: runs, profileS: (p.endTime - p.startTime) / 1e6 };
+}

@@ -38,3 +38,20 @@ export function summarize(h: Histogram): LatencySummary {
     max: h.maxValue,
   };
 }
+
+/**
+ * The HDR percentile distribution as [percentile, µs] points, evenly spaced in log10(1/(1-p))
+ * (the x axis of a percentile plot: 90%, 99%, 99.9% equally apart) up to the count's
+ * resolution, then the max as 100%.
+ */
+export function percentileCurve(h: Histogram, step = 0.05): [number, number][] {
+  const out: [number, number][] = [];
+  if (h.totalCount === 0) return out;
+  const top = Math.log10(h.totalCount);
+  for (let x = 0; x <= top; x += step) {
+    const p = 100 * (1 - 10 ** -x);
+    out.push([Math.round(p * 1e6) / 1e6, h.getValueAtPercentile(p)]);
+  }
+  out.push([100, h.maxValue]);
+  return out;
+}

@@ -1,28 +1,72 @@
 // Messages between the harness (parent) and its load worker processes (child_process.fork).
+import type { Timing } from './arrivals.js';
+import type { ChannelSpec, ClientKind } from './channels.js';
+import type { ModelSpec } from './drive.js';
+import type { Interval, RecorderResult } from './recorder.js';
 
-/** What each request of a closed-loop phase is. */
-export type LoadOp = 'ping' | 'cart';
-export type ClientKind = 'raw' | 'sdk';
+export type { ClientKind };
 
-export interface PhaseSpec {
-  url: string;
-  op: LoadOp;
+/** One step of load on this worker: its connections, the model and the phases. */
+export interface StepSpec extends ChannelSpec {
   /** Connections opened by this worker. */
   connections: number;
-  /** Requests kept in flight per connection (closed loop). */
-  inflight: number;
-  client: ClientKind;
-  /** Skus a cart connection cycles through (cart.add then cart.setQty on each). */
-  skus: string[];
-  /** Skus per user (a few lines per cart). */
-  skusPerUser: number;
-  /** Index of this worker's first connection over all workers (spreads the skus). */
+  /** Index of this worker's first connection over all workers (users and skus spread by it). */
   connOffset: number;
+  model: ModelSpec;
+  timing: Timing;
+}
+
+export interface StepResult extends RecorderResult {
+  notSent: number;
+  maxOutstanding: number;
+}
+
+/** push-fanout on this worker: subscribers of one sku, and on one worker the admin changing it. */
+export interface FanoutSpec {
+  url: string;
+  client: ClientKind;
+  sku: string;
+  subscribers: number;
+  connOffset: number;
+  /** This worker also runs the admin connection that changes the sku. */
+  admin?: { email: string; password: string; changeRate: number; baseQty: number };
+  timing: Timing;
+}
+
+/** One change made by the admin: the version it produced and its instants (epoch ms). */
+export interface Change {
+  version: number;
+  intended: number;
+  sent: number;
+  replied: number;
+}
+
+export interface FanoutResult {
+  /** Push latency from the change's send, µs (changes intended in the window). */
+  fromSend: string;
+  /** Push latency from the change's reply at the admin, µs (earlier receipts count as 1 µs). */
+  fromReply: string;
+  /** Deliveries received before the admin had the change's reply. */
+  beforeReply: number;
+  /** Deliveries of changes intended in the window. */
+  delivered: number;
+  /** Deliveries that arrived inside the window (throughput). */
+  deliveredInWindow: number;
+  /** Changes in the window x subscribers open, minus what arrived. */
+  missed: number;
+  /** Pushes whose version was not above the subscriber's last one. */
+  outOfOrder: number;
+  /** Subscriber connections closed during the run (slow-consumer closes). */
+  closedSubscribers: number;
+  subscribers: number;
+  /** Admin only: inventory.adjust latency from the intended time (changes in the window), µs, and counts. */
+  adjust?: { histogram: string; changes: number; changesInWindow: number; errors: Record<string, number> };
 }
 
 export interface FillSpec {
   url: string;
   jwtSecret: string;
+  client: ClientKind;
   /** Users `run-from` .. `run-(to-1)` get a cart; user ids from benchUserId(run, n). */
   run: string;
   from: number;
@@ -30,25 +74,6 @@ export interface FillSpec {
   lines: number;
   skus: string[];
   connections: number;
-}
-
-export type ToWorker =
-  | { t: 'phase'; spec: PhaseSpec }
-  | { t: 'go'; measureStart: number; measureEnd: number }
-  | { t: 'fill'; spec: FillSpec }
-  | { t: 'exit' };
-
-export interface PhaseResult {
-  /** Encoded HDR histogram (µs) of the requests completed inside the window. */
-  histogram: string;
-  /** Requests completed inside the window (ok or not). */
-  completed: number;
-  /** Error codes of those requests. */
-  errors: Record<string, number>;
-  /** Requests sent over the whole phase (warm-up included). */
-  sentTotal: number;
-  /** Requests left unanswered when the worker gave up waiting. */
-  lost: number;
 }
 
 export interface FillResult {
@@ -59,9 +84,25 @@ export interface FillResult {
   histogram: string;
 }
 
+export type ToWorker =
+  | { t: 'prepare'; spec: StepSpec }
+  | { t: 'fanout-prepare'; spec: FanoutSpec }
+  /** Start the prepared step; t0 = epoch ms of the start of warm-up. */
+  | { t: 'go'; t0: number }
+  | { t: 'changes'; changes: Change[] }
+  /** push-fanout: every change is relayed; report. */
+  | { t: 'finish' }
+  | { t: 'fill'; spec: FillSpec }
+  | { t: 'exit' };
+
 export type FromWorker =
   | { t: 'ready' }
-  | { t: 'result'; result: PhaseResult }
+  /** Answers (or deliveries) of second `sec` after t0. */
+  | { t: 'tick'; sec: number; interval: Interval }
+  | { t: 'result'; result: StepResult }
+  | { t: 'changes'; changes: Change[] }
+  | { t: 'admin-done' }
+  | { t: 'fanout-result'; result: FanoutResult }
   | { t: 'progress'; carts: number }
   | { t: 'filled'; result: FillResult }
   | { t: 'error'; message: string };

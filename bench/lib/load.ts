@@ -1,18 +1,27 @@
-// The parent's side of the load workers: forks them, hands out connections, starts every
-// worker's measured window at the same wall-clock instants, and merges what they report.
+// The parent's side of the load workers: forks them, splits a step's connections (and the open
+// model's rate) over them, starts every worker at the same wall-clock instant, merges the
+// per-second ticks into a timeline as they come, and merges what they report at the end.
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { killOnExit } from './cleanup.js';
 import { mergeHistograms, type Histogram } from './histogram.js';
-import type { FillResult, FillSpec, FromWorker, PhaseResult, PhaseSpec, ToWorker } from './load-protocol.js';
+import type { Interval } from './recorder.js';
+import type { Change, FanoutResult, FanoutSpec, FillResult, FillSpec, FromWorker, StepResult, StepSpec, ToWorker } from './load-protocol.js';
 
 const WORKER = fileURLToPath(new URL('./load-worker.js', import.meta.url));
 
-export interface MergedPhase {
+export interface MergedStep {
   histogram: Histogram;
+  uncorrected: Histogram | undefined;
+  sendLag: Histogram | undefined;
   completed: number;
+  answeredInWindow: number;
   errors: Record<string, number>;
-  sentTotal: number;
+  sent: number;
   lost: number;
+  notSent: number;
+  maxOutstanding: number;
+  perOp: Record<string, Histogram> | undefined;
 }
 
 export interface MergedFill {
@@ -22,14 +31,27 @@ export interface MergedFill {
   histogram: Histogram;
 }
 
+/** One second of the timeline, merged over the workers. */
+export interface MergedTick {
+  sec: number;
+  count: number;
+  errors: number;
+  histogram: Histogram;
+}
+
 class Worker {
   private waiters: ((m: FromWorker) => boolean)[] = [];
   onProgress: ((carts: number) => void) | undefined;
+  onTick: ((sec: number, interval: Interval) => void) | undefined;
+  onChanges: ((changes: Change[]) => void) | undefined;
   readonly exited: Promise<void>;
 
   constructor(readonly proc: ChildProcess) {
+    killOnExit(proc);
     proc.on('message', (m: FromWorker) => {
       if (m.t === 'progress') return this.onProgress?.(m.carts);
+      if (m.t === 'tick') return this.onTick?.(m.sec, m.interval);
+      if (m.t === 'changes') return this.onChanges?.(m.changes);
       if (m.t === 'error') {
         const err = new Error(`load worker ${proc.pid}: ${m.message}`);
         for (const w of this.waiters.splice(0)) w({ t: 'error', message: err.message });
@@ -45,7 +67,7 @@ class Worker {
   }
 
   post(m: ToWorker): void {
-    this.proc.send(m);
+    if (this.proc.connected) this.proc.send(m);
   }
 
   /** The next message of kind `t` (an error message rejects). */
@@ -64,7 +86,32 @@ class Worker {
   }
 }
 
+/** Merges the workers' ticks of each second once every active worker has sent it. */
+class TickMerger {
+  private readonly pending = new Map<number, Interval[]>();
+  constructor(
+    private readonly workers: number,
+    private readonly onTick: (t: MergedTick) => void,
+  ) {}
+
+  add(sec: number, i: Interval): void {
+    const list = this.pending.get(sec) ?? [];
+    list.push(i);
+    this.pending.set(sec, list);
+    if (list.length < this.workers) return;
+    this.pending.delete(sec);
+    this.onTick({
+      sec,
+      count: list.reduce((a, x) => a + x.count, 0),
+      errors: list.reduce((a, x) => a + x.errors, 0),
+      histogram: mergeHistograms(list.map((x) => x.histogram)),
+    });
+  }
+}
+
 export class LoadGroup {
+  private active: Worker[] = [];
+
   private constructor(private readonly workers: Worker[]) {}
 
   /** Forks `n` load processes (plain `node`, no flags of ours). */
@@ -81,30 +128,83 @@ export class LoadGroup {
     return this.workers.length;
   }
 
-  /** Opens the phase's connections (split over the workers) and waits until all are ready. */
-  async prepare(spec: Omit<PhaseSpec, 'connections' | 'connOffset'>, totalConnections: number): Promise<void> {
-    const per = split(totalConnections, this.workers.length);
+  /**
+   * Opens the step's connections, split over the workers (an open model's rate too, each
+   * worker's arrivals shifted to interleave), and waits until all are ready.
+   */
+  async prepare(spec: Omit<StepSpec, 'connections' | 'connOffset'>, totalConnections: number): Promise<void> {
+    const n = Math.min(this.workers.length, totalConnections);
+    this.active = this.workers.slice(0, n);
+    const per = split(totalConnections, n);
     let offset = 0;
     await Promise.all(
-      this.workers.map((w, i) => {
+      this.active.map((w, i) => {
         const ready = w.next('ready');
-        w.post({ t: 'phase', spec: { ...spec, connections: per[i], connOffset: offset } });
+        const model = spec.model.kind === 'open' ? { ...spec.model, rate: spec.model.rate / n, warmupRate: spec.model.warmupRate / n, offset: i / n } : spec.model;
+        w.post({ t: 'prepare', spec: { ...spec, model, connections: per[i], connOffset: offset } });
         offset += per[i];
         return ready;
       }),
     );
   }
 
-  /** Starts the load now; the window [measureStart, measureEnd] is in epoch ms. Resolves with the merged results. */
-  async run(measureStart: number, measureEnd: number): Promise<MergedPhase> {
+  /** Runs the prepared step from t0 (epoch ms); `onTick` gets each merged second. Resolves with the merged results. */
+  async run(t0: number, onTick: (t: MergedTick) => void): Promise<MergedStep> {
+    const merger = new TickMerger(this.active.length, onTick);
     const results = await Promise.all(
-      this.workers.map((w) => {
+      this.active.map((w) => {
+        w.onTick = (sec, i) => merger.add(sec, i);
         const done = w.next('result');
-        w.post({ t: 'go', measureStart, measureEnd });
+        w.post({ t: 'go', t0 });
         return done;
       }),
     );
-    return mergePhase(results.map((r) => r.result));
+    for (const w of this.active) w.onTick = undefined;
+    return mergeStep(results.map((r) => r.result));
+  }
+
+  /** push-fanout: opens the subscribers (split over the workers) and the admin (on the first). */
+  async prepareFanout(spec: Omit<FanoutSpec, 'subscribers' | 'connOffset' | 'admin'>, admin: NonNullable<FanoutSpec['admin']>, subscribers: number): Promise<void> {
+    const per = split(subscribers, this.workers.length);
+    let offset = 0;
+    await Promise.all(
+      this.workers.map((w, i) => {
+        const ready = w.next('ready');
+        w.post({ t: 'fanout-prepare', spec: { ...spec, subscribers: per[i], connOffset: offset, admin: i === 0 ? admin : undefined } });
+        offset += per[i];
+        return ready;
+      }),
+    );
+  }
+
+  /**
+   * Runs the prepared push-fanout from t0 (epoch ms), relaying the admin's changes to every
+   * worker; `settleMs` after the admin's last change, asks each worker for its results.
+   */
+  async runFanout(t0: number, settleMs: number, onTick: (t: MergedTick) => void): Promise<FanoutResult[]> {
+    const merger = new TickMerger(this.workers.length, onTick);
+    for (const w of this.workers) {
+      w.onTick = (sec, i) => merger.add(sec, i);
+      w.onChanges = (changes) => {
+        for (const x of this.workers) x.post({ t: 'changes', changes });
+      };
+    }
+    const adminDone = this.workers[0].next('admin-done');
+    for (const w of this.workers) w.post({ t: 'go', t0 });
+    await adminDone;
+    await new Promise((r) => setTimeout(r, settleMs));
+    const results = await Promise.all(
+      this.workers.map((w) => {
+        const done = w.next('fanout-result');
+        w.post({ t: 'finish' });
+        return done;
+      }),
+    );
+    for (const w of this.workers) {
+      w.onTick = undefined;
+      w.onChanges = undefined;
+    }
+    return results.map((r) => r.result);
   }
 
   /** Fills carts for users [0, carts) split over the workers; `onProgress` gets the running total. */
@@ -126,36 +226,50 @@ export class LoadGroup {
     );
     for (const w of this.workers) w.onProgress = undefined;
     const rs: FillResult[] = results.map((r) => r.result);
-    const errors: Record<string, number> = {};
-    for (const r of rs) for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
     return {
       carts: rs.reduce((a, r) => a + r.carts, 0),
       failedCarts: rs.reduce((a, r) => a + r.failedCarts, 0),
-      errors,
+      errors: sumCounts(rs.map((r) => r.errors)),
       histogram: mergeHistograms(rs.map((r) => r.histogram)),
     };
   }
 
   async stop(): Promise<void> {
-    for (const w of this.workers) {
-      if (w.proc.connected) w.post({ t: 'exit' });
-    }
+    for (const w of this.workers) w.post({ t: 'exit' });
     await Promise.all(this.workers.map((w) => w.exited));
   }
 }
 
-function split(total: number, parts: number): number[] {
+export function split(total: number, parts: number): number[] {
   return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
 }
 
-function mergePhase(rs: PhaseResult[]): MergedPhase {
-  const errors: Record<string, number> = {};
-  for (const r of rs) for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
+export function sumCounts(list: Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of list) for (const [k, v] of Object.entries(r)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
+function mergeStep(rs: StepResult[]): MergedStep {
+  const sum = (f: (r: StepResult) => number) => rs.reduce((a, r) => a + f(r), 0);
+  const optional = (list: (string | undefined)[]) => (list.every((x) => x !== undefined) && list.length ? mergeHistograms(list as string[]) : undefined);
   return {
     histogram: mergeHistograms(rs.map((r) => r.histogram)),
-    completed: rs.reduce((a, r) => a + r.completed, 0),
-    errors,
-    sentTotal: rs.reduce((a, r) => a + r.sentTotal, 0),
-    lost: rs.reduce((a, r) => a + r.lost, 0),
+    uncorrected: optional(rs.map((r) => r.uncorrected)),
+    sendLag: optional(rs.map((r) => r.sendLag)),
+    completed: sum((r) => r.completed),
+    answeredInWindow: sum((r) => r.answeredInWindow),
+    errors: sumCounts(rs.map((r) => r.errors)),
+    sent: sum((r) => r.sent),
+    lost: sum((r) => r.lost),
+    notSent: sum((r) => r.notSent),
+    maxOutstanding: sum((r) => r.maxOutstanding),
+    perOp: mergePerOp(rs.map((r) => r.perOp)),
   };
+}
+
+function mergePerOp(list: (Record<string, string> | undefined)[]): Record<string, Histogram> | undefined {
+  const ops = new Set(list.flatMap((x) => Object.keys(x ?? {})));
+  if (ops.size === 0) return undefined;
+  return Object.fromEntries([...ops].map((op) => [op, mergeHistograms(list.flatMap((x) => (x?.[op] ? [x[op]] : [])))]));
 }

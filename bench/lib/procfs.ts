@@ -100,3 +100,16 @@ export function anonMappings(pid: number): AnonMapping[] {
   if (cur && cur.anonKiB > 0) out.push(cur);
   return out.sort((a, b) => b.anonKiB - a.anonKiB);
 }
+
+/**
+ * CPU time the whole machine has been busy (every core: user, nice, system, irq, softirq,
+ * steal of /proc/stat), in microseconds. Minus the server's and the load's, it is what others
+ * on a shared machine took during a window.
+ */
+export function machineBusyMicros(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0];
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal guest guest_nice (guest time is inside user)
+  const busy = f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0);
+  return (busy * 1e6) / clockTicks();
+}

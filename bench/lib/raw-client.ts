@@ -28,12 +28,16 @@ export class RawConn {
   /** Called once per received frame with its responses, in frame order. */
   onFrame: (replies: Reply[]) => void = () => undefined;
   readonly closed: Promise<void>;
+  /** Replies awaited by `call`, by id; every other reply goes to onFrame. */
+  private readonly calls = new Map<number, (r: Reply) => void>();
 
   private constructor(private readonly ws: WebSocket) {
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data: Buffer) => {
       const v = unpackr.unpack(data) as Reply | Reply[];
-      this.onFrame(Array.isArray(v) ? v : [v]);
+      let replies = Array.isArray(v) ? v : [v];
+      if (this.calls.size > 0) replies = replies.filter((r) => !this.answerCall(r));
+      if (replies.length > 0) this.onFrame(replies);
     });
     this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
   }
@@ -72,21 +76,22 @@ export class RawConn {
     return this.closed;
   }
 
-  /** One request, answered through a one-off frame handler (setup calls only, not the hot loop); rejects if the connection closes first. */
+  /** One request awaited by id (setup calls; the hot loop uses send/onFrame); rejects if the connection closes first. */
   call(op: string, args: Record<string, unknown> = {}): Promise<Reply> {
     const id = this.nextId();
     return new Promise((resolve, reject) => {
       void this.closed.then(() => reject(new Error(`connection closed before ${op} was answered`)));
-      const prev = this.onFrame;
-      this.onFrame = (replies) => {
-        for (const r of replies) {
-          if (r.id === id) {
-            this.onFrame = prev;
-            resolve(r);
-          }
-        }
-      };
+      this.calls.set(id, resolve);
       this.send({ id, op, args });
     });
+  }
+
+  private answerCall(r: Reply): boolean {
+    if (typeof r.id !== 'number') return false;
+    const resolve = this.calls.get(r.id);
+    if (!resolve) return false;
+    this.calls.delete(r.id);
+    resolve(r);
+    return true;
   }
 }

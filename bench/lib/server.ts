@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import type { ShardSummary } from '../../src/workers/shard-messages.js';
+import { killOnExit } from './cleanup.js';
 
 export const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 export const ADMIN_PASSWORD = 'bench-admin-password';
@@ -86,6 +87,7 @@ export function spawnServer(o: ServerOptions): ServerProcess {
   };
   const spawnedAt = performance.now();
   const proc = spawn(process.execPath, [...(o.nodeArgs ?? []), MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  killOnExit(proc);
   let out = '';
   const keep = (d: Buffer) => {
     const s = d.toString();
@@ -172,6 +174,33 @@ export function promValues(text: string, names: string[]): Record<string, number
     if (name in out) out[name] += Number(line.slice(sp + 1));
   }
   return out;
+}
+
+/** Cumulative bucket counts of a Prometheus histogram, summed over its labels: [le, count], by le. */
+export function promBuckets(text: string, name: string): [number, number][] {
+  const byLe = new Map<number, number>();
+  const prefix = `${name}_bucket{`;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(prefix)) continue;
+    const m = /le="([^"]+)"/.exec(line);
+    if (!m) continue;
+    const le = m[1] === '+Inf' ? Infinity : Number(m[1]);
+    byLe.set(le, (byLe.get(le) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
+  }
+  return [...byLe].sort((a, b) => a[0] - b[0]);
+}
+
+/**
+ * The bucket bound under which `q` (0..1) of the observations between two scrapes fall, and the
+ * share above `over`: a coarse tail of a server-side histogram over a window.
+ */
+export function bucketTail(a: [number, number][], b: [number, number][], q: number, over: number): { quantileLe: number; shareOver: number; count: number } {
+  const before = new Map(a);
+  const d = b.map(([le, n]) => [le, n - (before.get(le) ?? 0)] as [number, number]);
+  const count = d.at(-1)?.[1] ?? 0;
+  const quantileLe = d.find(([, n]) => n >= q * count)?.[0] ?? Infinity;
+  const under = d.filter(([le]) => le <= over).at(-1)?.[1] ?? 0;
+  return { quantileLe, shareOver: count ? (count - under) / count : 0, count };
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

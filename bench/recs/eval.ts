@@ -4,7 +4,8 @@
 //   node dist/bench/recs/eval.js [--seeds 5] [--tune] [--cache-dir DIR]
 import { Command, InvalidArgumentError } from 'commander';
 import Table from 'cli-table3';
-import { machine, writeResult } from '../lib/report.js';
+import { machine } from '../lib/format.js';
+import { writeResult } from '../lib/results.js';
 import { DEFAULT_CACHE, loadMovieLens } from './movielens.js';
 import { EVAL_BUILD, EVAL_MODELS, evaluate, trainModel } from './protocol.js';
 import { holdoutSplit } from './split.js';

@@ -4,7 +4,9 @@
 import { TokenMinter } from '../lib/jwt.js';
 import { anonMappings, memStatus, mib, type MemStatus } from '../lib/procfs.js';
 import { envPairs, spawnServer, tmpDataDir, removeDir, newJwtSecret, snapshotSummary, getText, promValues, sleep, type ShardSummary } from '../lib/server.js';
-import { machine, table, writeResult, fmtInt, fixed } from '../lib/report.js';
+import { fmtInt, fixed } from '../lib/format.js';
+import { baseResult } from '../lib/run.js';
+import { defineScenario, int, num, type CommonOptions, type RunResult } from '../lib/scenario.js';
 import { fillServer } from './restart.js';
 
 export interface MemoryOptions {
@@ -16,12 +18,6 @@ export interface MemoryOptions {
   maxOldSpaceSize: number;
   nodeArg?: string[];
   settleS: number;
-  shards: number;
-  loadProcs: number;
-  synchronous: string;
-  serverEnv?: string[];
-  keepData: boolean;
-  echo: boolean;
 }
 
 const GiB = 1024;
@@ -32,7 +28,7 @@ interface Sample {
   rssAnonMiB: number;
 }
 
-export async function runMemory(o: MemoryOptions): Promise<void> {
+export async function runMemory(o: MemoryOptions & CommonOptions): Promise<RunResult> {
   const dataDir = tmpDataDir();
   const jwtSecret = newJwtSecret();
   const admin = new TokenMinter(jwtSecret).mint('bench-admin', 'admin');
@@ -115,17 +111,17 @@ export async function runMemory(o: MemoryOptions): Promise<void> {
       [`after ${o.settleS} s more`, after.t, fixed(after.rssMiB, 1), fixed(after.rssAnonMiB, 1), after.rssMiB < 500 ? 'ok (< 500 MiB)' : 'NOT < 500 MiB'],
       ['lowest after passivation', lowest.t, fixed(lowest.rssMiB, 1), fixed(lowest.rssAnonMiB, 1), ''],
     ];
-    console.log();
-    console.log(table(['memory', 't after fill (s)', 'RSS MiB', 'RssAnon MiB', 'target'], rows));
+    const facts: [string, string][] = rows.map(([label, t, rss, anon, target]) => [String(label), `RSS ${rss} MiB${anon !== '-' ? `, anon ${anon} MiB` : ''}${t !== '-' ? `, t=${t} s after fill` : ''}${target ? ` - ${target}` : ''}`]);
     console.log(`largest anonymous mappings after passivation (${maps.length} in all): ${mapsTop.slice(0, 8).map((m) => `${m.path || 'anon'} ${fixed(m.anonMiB, 1)}/${fixed(m.sizeMiB, 1)} MiB`).join(', ')}`);
     const perCartBytes = ((active.rssAnonMiB - mib(idle.rssAnonKiB)) * 2 ** 20) / Math.max(1, fill.carts);
     console.log(`anon RSS per active cart: ${fmtInt(perCartBytes)} B; main-thread V8 heap ${fixed(mainHeap.nodejs_heap_size_used_bytes / 2 ** 20, 1)} MiB used`);
-    const path = writeResult('memory', {
-      scenario: 'memory',
-      at: new Date().toISOString(),
-      machine: machine(),
-      options: o,
-      server: { env, nodeArgs },
+    facts.push(['anon RSS per active cart', `${fmtInt(perCartBytes)} B`]);
+    facts.push(['fill: carts/s, server CPU per cart (resume + adds)', `${fmtInt(fill.carts / fill.seconds)}/s, ${fixed(fill.serverCpuUsPerCart, 1)} µs`]);
+    return {
+      ...baseResult('memory', o),
+      server: { env, nodeArgs, pid: server.pid },
+      facts,
+      extra: {
       fill,
       idle: { rssMiB: mib(idle.vmRssKiB), rssAnonMiB: mib(idle.rssAnonKiB) },
       active,
@@ -138,8 +134,8 @@ export async function runMemory(o: MemoryOptions): Promise<void> {
       anonMappingsAfter: { count: maps.length, top: mapsTop },
       timeline,
       targets: { activeMaxMiB: 2 * GiB, activeOk: active.rssMiB <= 2 * GiB, afterMaxMiB: 500, afterOk: after.rssMiB < 500 },
-    });
-    console.log(`results: ${path}`);
+      },
+    };
   } catch (err) {
     console.error(`memory: failed: ${err instanceof Error ? err.message : err}\n--- server output ---\n${server.output().slice(-4000)}`);
     throw err;
@@ -148,3 +144,19 @@ export async function runMemory(o: MemoryOptions): Promise<void> {
     if (!o.keepData) removeDir(dataDir);
   }
 }
+
+export const scenario = defineScenario<MemoryOptions>({
+  name: 'memory',
+  summary: 'RSS with many active carts, then after passivation',
+  configure: (c) =>
+    c
+      .option('--carts <n>', 'carts (distinct users)', int(1), 1_000_000)
+      .option('--lines <n>', 'lines per cart', int(1), 3)
+      .option('--connections <n>', 'fill connections', int(1), 128)
+      .option('--passivate-after-ms <ms>', 'PASSIVATE_AFTER_MS of the server (must outlast the fill for the "all active" figure)', int(1), 600_000)
+      .option('--sweep-interval-ms <ms>', 'SWEEP_INTERVAL_MS of the server', int(10), 1000)
+      .option('--max-old-space-size <mib>', 'V8 heap limit of the server (per isolate)', int(64), 4096)
+      .option('--node-arg <flag...>', 'extra node flags for the server (e.g. --expose-gc)')
+      .option('--settle-s <s>', 'seconds to watch RSS after the last actor is passivated', num, 30),
+  run: (o) => runMemory(o),
+});

@@ -5,26 +5,23 @@
 import { LoadGroup } from '../lib/load.js';
 import { RawConn, type Reply } from '../lib/raw-client.js';
 import { TokenMinter, benchUserId } from '../lib/jwt.js';
-import { memStatus, mib, type MemStatus } from '../lib/procfs.js';
+import { cpuMicros, memStatus, mib, type MemStatus } from '../lib/procfs.js';
 import {
   envPairs, spawnServer, tmpDataDir, removeDir, newJwtSecret, freePort, dirFiles, snapshotSummary, sleep, type ServerProcess, type ShardSummary,
 } from '../lib/server.js';
 import { newHistogram, summarize } from '../lib/histogram.js';
-import { machine, table, us, writeResult, fmtInt, fixed } from '../lib/report.js';
-import { stockedSkus } from './cart.js';
+import { us, fmtInt, fixed } from '../lib/format.js';
+import { stockedSkus } from '../lib/catalog.js';
+import { CartwireClient } from '../../src/client/index.js';
+import { baseResult } from '../lib/run.js';
+import { defineScenario, int, type CommonOptions, type RunResult } from '../lib/scenario.js';
+import type { ClientKind } from '../lib/channels.js';
 
 export interface RestartOptions {
   carts: number;
   lines: number;
   connections: number;
   probes: number;
-  shards: number;
-  loadProcs: number;
-  synchronous: string;
-  serverEnv?: string[];
-  serverProf?: string;
-  keepData: boolean;
-  echo: boolean;
 }
 
 const DAY_MS = 86_400_000;
@@ -43,24 +40,50 @@ async function pollUntil(check: () => Promise<boolean>, everyMs: number, timeout
   }
 }
 
-/** auth.resume as `userId` on `conn`, then cart.get; the reply of the get. */
-async function getCartAs(conn: RawConn, token: string): Promise<Reply> {
-  const r = await conn.call('auth.resume', { token });
-  if (!r.ok) return r;
-  return conn.call('cart.get');
+/** A probe connection: auth.resume as a user, then cart.get; raw or through the SDK. */
+interface Prober {
+  getCartAs(token: string): Promise<Reply>;
+  close(): Promise<unknown>;
+}
+
+async function openProber(base: string, client: ClientKind): Promise<Prober> {
+  if (client === 'sdk') {
+    const c = await CartwireClient.connect(base, { timeoutMs: 30_000 });
+    return {
+      getCartAs: async (token) => {
+        try {
+          await c.call('auth.resume', { token });
+          return { id: 0, ok: true, result: await c.call('cart.get', {}) };
+        } catch (err) {
+          return { id: 0, ok: false, error: { code: (err as { code?: string }).code ?? 'UNKNOWN', message: String(err) } };
+        }
+      },
+      close: () => c.close(),
+    };
+  }
+  const conn = await RawConn.open(base);
+  return {
+    getCartAs: async (token) => {
+      const r = await conn.call('auth.resume', { token });
+      if (!r.ok) return r;
+      return conn.call('cart.get');
+    },
+    close: () => conn.close(),
+  };
 }
 
 export async function fillServer(
   server: ServerProcess,
   url: string,
-  opts: { carts: number; lines: number; connections: number; loadProcs: number; jwtSecret: string; run: string },
-): Promise<{ seconds: number; carts: number; failedCarts: number; errors: Record<string, number>; addLatencyUs: ReturnType<typeof summarize> }> {
+  opts: { carts: number; lines: number; connections: number; loadProcs: number; jwtSecret: string; run: string; client: ClientKind },
+): Promise<{ seconds: number; carts: number; failedCarts: number; errors: Record<string, number>; addLatencyUs: ReturnType<typeof summarize>; serverCpuUsPerCart: number }> {
   const load = LoadGroup.start(opts.loadProcs);
   const t0 = performance.now();
+  const cpu0 = cpuMicros(server.pid);
   let lastPrint = 0;
   try {
     const res = await load.fill(
-      { url, jwtSecret: opts.jwtSecret, run: opts.run, lines: opts.lines, skus: stockedSkus(1), connections: Math.ceil(opts.connections / opts.loadProcs) },
+      { url, jwtSecret: opts.jwtSecret, run: opts.run, client: opts.client, lines: opts.lines, skus: stockedSkus(1), connections: Math.ceil(opts.connections / opts.loadProcs) },
       opts.carts,
       (done) => {
         const now = performance.now();
@@ -77,13 +100,15 @@ export async function fillServer(
       },
     );
     const seconds = (performance.now() - t0) / 1000;
-    return { seconds, carts: res.carts, failedCarts: res.failedCarts, errors: res.errors, addLatencyUs: summarize(res.histogram) };
+    // Server CPU (every thread, /proc) per filled cart: one auth.resume and `lines` cart.adds.
+    const serverCpuUsPerCart = (cpuMicros(server.pid) - cpu0) / Math.max(1, res.carts);
+    return { seconds, carts: res.carts, failedCarts: res.failedCarts, errors: res.errors, addLatencyUs: summarize(res.histogram), serverCpuUsPerCart };
   } finally {
     await load.stop();
   }
 }
 
-export async function runRestart(o: RestartOptions): Promise<void> {
+export async function runRestart(o: RestartOptions & CommonOptions): Promise<RunResult> {
   const dataDir = tmpDataDir();
   const jwtSecret = newJwtSecret();
   const minter = new TokenMinter(jwtSecret);
@@ -123,13 +148,13 @@ export async function runRestart(o: RestartOptions): Promise<void> {
     const healthAt = pollUntil(async () => (await fetch(`${base}/healthz`)).status === 200, 2, 300_000, '/healthz 200');
     const firstGetAt = pollUntil(
       async () => {
-        const conn = await RawConn.open(base);
+        const p = await openProber(base, o.client);
         try {
-          const r = await getCartAs(conn, probeToken);
+          const r = await p.getCartAs(probeToken);
           if (r.ok) probeCart = r.result as { items: unknown[] };
           return r.ok === true;
         } finally {
-          void conn.close();
+          void p.close();
         }
       },
       2, 300_000, 'the first cart.get',
@@ -143,7 +168,7 @@ export async function runRestart(o: RestartOptions): Promise<void> {
     // Then a sample of other old carts, each recovered lazily on its first use.
     const probeHist = newHistogram();
     let wrong = 0;
-    const conns = await Promise.all(Array.from({ length: 8 }, () => RawConn.open(base)));
+    const conns = await Promise.all(Array.from({ length: 8 }, () => openProber(base, o.client)));
     const tp0 = performance.now();
     let nextProbe = 0;
     await Promise.all(
@@ -152,7 +177,7 @@ export async function runRestart(o: RestartOptions): Promise<void> {
           const i = nextProbe++;
           const user = Math.floor(((i + 0.5) / o.probes) * o.carts);
           const t = performance.now();
-          const r = await getCartAs(c, minter.mint(benchUserId(run, user)));
+          const r = await c.getCartAs(minter.mint(benchUserId(run, user)));
           probeHist.recordValue(Math.max(1, Math.round((performance.now() - t) * 1000)));
           if (!r.ok || (r.result as { items: unknown[] }).items.length !== o.lines) wrong++;
         }
@@ -164,12 +189,7 @@ export async function runRestart(o: RestartOptions): Promise<void> {
     const probeLat = summarize(probeHist);
 
     const ms = (t: number) => Math.round(t - t0);
-    const report = {
-      scenario: 'restart',
-      at: new Date().toISOString(),
-      machine: machine(),
-      options: o,
-      server: { env },
+    const extra = {
       fill: { ...fill, journalRowsBeforeKill: before.reduce((a, s) => a + s.journalRows, 0), rssBeforeKillMiB: mib(rssBefore.vmRssKiB), shards: before },
       files,
       restart: {
@@ -185,25 +205,20 @@ export async function runRestart(o: RestartOptions): Promise<void> {
       },
       probes: { count: o.probes, seconds: probeSeconds, wrong, latencyUs: probeLat, rssAfterMiB: mib(rssAfterProbes.vmRssKiB) },
     };
-    console.log();
-    console.log(
-      table(
-        ['restart after kill -9', 'value'],
-        [
-          ['carts / journal rows in the tail', `${fmtInt(fill.carts)} / ${fmtInt(tailRows)}`],
-          ['on disk (db + wal)', `${fmtInt(files.reduce((a, f) => a + f.bytes, 0) / 2 ** 20)} MiB`],
-          ['spawn -> /healthz 200', `${ms(tHealth)} ms`],
-          ['spawn -> /readyz 200', `${ms(tReady)} ms`],
-          ['spawn -> "listening on" printed', `${ms(listening.at)} ms`],
-          ['spawn -> first cart.get of an old cart', `${ms(tGet)} ms (${probeCart?.items.length ?? '?'} lines)`],
-          ['RSS after start (anon)', `${fixed(mib(rssAfterStart.vmRssKiB), 1)} MiB (${fixed(mib(rssAfterStart.rssAnonKiB), 1)} MiB)`],
-          [`${o.probes} more old carts (8 conns)`, `${probeSeconds.toFixed(2)} s, p50 ${us(probeLat.p50)}, p99 ${us(probeLat.p99)}, wrong ${wrong}`],
-          ['RSS after those', `${fixed(mib(rssAfterProbes.vmRssKiB), 1)} MiB`],
-          ['RSS of the first server before kill', `${fixed(mib(rssBefore.vmRssKiB), 1)} MiB`],
-        ],
-      ),
-    );
-    console.log(`results: ${writeResult('restart', report)}`);
+    const facts: [string, string][] = [
+      ['fill: carts/s, server CPU per cart (resume + adds)', `${fmtInt(fill.carts / fill.seconds)}/s, ${fixed(fill.serverCpuUsPerCart, 1)} µs`],
+      ['carts / journal rows in the tail', `${fmtInt(fill.carts)} / ${fmtInt(tailRows)}`],
+      ['on disk (db + wal)', `${fmtInt(files.reduce((a, f) => a + f.bytes, 0) / 2 ** 20)} MiB`],
+      ['spawn -> /healthz 200', `${ms(tHealth)} ms`],
+      ['spawn -> /readyz 200', `${ms(tReady)} ms`],
+      ['spawn -> "listening on" printed', `${ms(listening.at)} ms`],
+      ['spawn -> first cart.get of an old cart', `${ms(tGet)} ms (${probeCart?.items.length ?? '?'} lines)`],
+      ['RSS after start (anon)', `${fixed(mib(rssAfterStart.vmRssKiB), 1)} MiB (${fixed(mib(rssAfterStart.rssAnonKiB), 1)} MiB)`],
+      [`${o.probes} more old carts (8 conns)`, `${probeSeconds.toFixed(2)} s, p50 ${us(probeLat.p50)}, p99 ${us(probeLat.p99)}, wrong ${wrong}`],
+      ['RSS after those', `${fixed(mib(rssAfterProbes.vmRssKiB), 1)} MiB`],
+      ['RSS of the first server before kill', `${fixed(mib(rssBefore.vmRssKiB), 1)} MiB`],
+    ];
+    return { ...baseResult('restart', o), server: { env, nodeArgs, pid: second.pid }, facts, extra };
   } catch (err) {
     console.error(`restart: failed: ${err instanceof Error ? err.message : err}`);
     for (const s of [first, second]) if (s) console.error(`--- server ${s.pid} output ---\n${s.output().slice(-4000)}`);
@@ -217,3 +232,15 @@ export async function runRestart(o: RestartOptions): Promise<void> {
     if (!o.keepData) removeDir(dataDir);
   }
 }
+
+export const scenario = defineScenario<RestartOptions>({
+  name: 'restart',
+  summary: 'fill carts, kill -9, restart on the same DATA_DIR: time to ready and to the first old cart',
+  configure: (c) =>
+    c
+      .option('--carts <n>', 'carts (distinct users)', int(1), 100_000)
+      .option('--lines <n>', 'lines per cart', int(1), 3)
+      .option('--connections <n>', 'fill connections', int(1), 128)
+      .option('--probes <n>', 'old carts read after the restart', int(1), 1000),
+  run: (o) => runRestart(o),
+});
