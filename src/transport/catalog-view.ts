@@ -3,6 +3,7 @@
 import type { ItemInfo } from '../actors/cart-actor.js';
 import type { ProductView, VariantView } from '../protocol/types.js';
 import { CatalogSearch, type SearchQuery } from './catalog-search.js';
+import { encodeValue } from './frame-codec.js';
 
 interface SkuEntry {
   product: ProductView;
@@ -14,6 +15,8 @@ export class CatalogView {
   private readonly bySku = new Map<string, SkuEntry>();
   private readonly stock = new Map<string, number>();
   private readonly index = new CatalogSearch();
+  /** catalog.get reply bodies (product with live stock), encoded once until the product or its stock changes. */
+  private readonly encoded = new Map<string, Uint8Array>();
 
   get productCount(): number {
     return this.products.size;
@@ -26,11 +29,17 @@ export class CatalogView {
       this.products.set(p.productId, p);
       for (const variant of p.variants) this.bySku.set(variant.sku, { product: p, variant });
       this.index.upsert(p);
+      this.encoded.delete(p.productId);
     }
   }
 
   applyStock(entries: readonly [string, number][]): void {
-    for (const [sku, available] of entries) this.stock.set(sku, available);
+    for (const [sku, available] of entries) {
+      if (this.stock.get(sku) === available) continue;
+      this.stock.set(sku, available);
+      const e = this.bySku.get(sku);
+      if (e) this.encoded.delete(e.product.productId);
+    }
   }
 
   allProducts(): ProductView[] {
@@ -50,6 +59,15 @@ export class CatalogView {
     const e = this.bySku.get(sku);
     if (!e || e.product.status !== 'active') return undefined;
     return { productId: e.product.productId, name: e.product.name, unitPrice: e.variant.price, currency: e.variant.currency, available: this.available(sku) };
+  }
+
+  /** product() encoded for a reply (cached: catalog.get is the hottest read), or undefined. */
+  productEncoded(productId: string, admin: boolean): Uint8Array | undefined {
+    const p = this.products.get(productId);
+    if (!p || (!admin && p.status !== 'active')) return undefined;
+    let bytes = this.encoded.get(productId);
+    if (!bytes) this.encoded.set(productId, (bytes = encodeValue(this.live(p))));
+    return bytes;
   }
 
   /** A product with each variant's live `available`; non-admins see active products only. */

@@ -8,7 +8,7 @@ import { CloseCode, Limits, outcomeIndex, type ErrorCode } from '../protocol/err
 import { ADMIN_TOPIC } from '../workers/shard-runtime.js';
 import { cartKey } from '../actors/registry.js';
 import type { ReplySink, ShardPool } from '../workers/shard-pool.js';
-import { decodeFrame, encodeError, encodeOk, isWireId, ForbiddenRequest } from './frame-codec.js';
+import { decodeFrame, encodeError, encodeOk, encodeOkEncoded, isWireId, ForbiddenRequest } from './frame-codec.js';
 import { shardRoute } from './routes.js';
 import type { Connection } from './connection.js';
 import type { CatalogView } from './catalog-view.js';
@@ -272,8 +272,8 @@ export class Edge {
         conn.push(encodeOk(id, { now: Date.now() }), id);
         return this.d.metrics.done(op.index, (performance.now() - t0) / 1000, 0);
       case 'catalog.get': {
-        const product = this.d.catalog.product(args.productId as string, conn.identity?.role === 'admin');
-        if (product) conn.push(encodeOk(id, product), id);
+        const product = this.d.catalog.productEncoded(args.productId as string, conn.identity?.role === 'admin');
+        if (product) conn.push(encodeOkEncoded(id, product), id);
         else conn.push(encodeError(id, 'NOT_FOUND', `unknown product ${args.productId as string}`), id);
         return this.d.metrics.done(op.index, (performance.now() - t0) / 1000, product ? 0 : outcomeIndex('NOT_FOUND'));
       }

@@ -69,6 +69,16 @@ export function encodeOk(id: number, result: unknown): Uint8Array {
   return packr.pack({ id, ok: true, result });
 }
 
+/** An ok response whose result is already encoded (a cached reply body), without re-encoding it. */
+export function encodeOkEncoded(id: number, result: Uint8Array): Uint8Array {
+  // `result` is the last key: the header packed with a nil result ends in that one nil byte.
+  const head = packr.pack({ id, ok: true, result: null });
+  const out = new Uint8Array(head.length - 1 + result.length);
+  out.set(head.subarray(0, head.length - 1));
+  out.set(result, head.length - 1);
+  return out;
+}
+
 export function encodeError(id: number | null, code: ErrorCode, message: string, details?: Record<string, unknown>): Uint8Array {
   const error: WireError = details ? { code, message, details } : { code, message };
   return packr.pack({ id, ok: false, error });
