@@ -80,7 +80,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   });
   const metrics = new Metrics(config.shards, (s) => pool.depth(s));
   const limits = config.limits;
-  const accounts = new Accounts({ auth, pool, catalog, limits, publish: (topic, frame) => app.publish(topic, frame, true) });
+  const accounts = new Accounts({ auth, pool, catalog, limits });
   const commerce = config.commerce;
   configurePricing(commerce.pricing);
   const gateway = new SimulatedGateway(pool, commerce.gatewayTimeoutMs + 1_000);

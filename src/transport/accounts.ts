@@ -10,10 +10,8 @@ import type { CartView } from '../protocol/types.js';
 import type { LimitsConfig } from '../config.js';
 import { normalizeEmail } from '../persistence/user-store.js';
 import type { ShardPool } from '../workers/shard-pool.js';
-import { ADMIN_TOPIC } from '../workers/shard-runtime.js';
 import { newUserId, type Auth } from './auth.js';
 import type { CatalogView } from './catalog-view.js';
-import { encodePush } from './frame-codec.js';
 import { KeyedLimiter } from './rate-limit.js';
 
 export type AuthOutcome = { ok: true; result: AuthResult } | { ok: false; error: WireError };
@@ -30,8 +28,6 @@ export interface AccountsDeps {
   pool: ShardPool;
   catalog: CatalogView;
   limits: LimitsConfig;
-  /** Publishes a committed fact to a uWS topic (the admin feed). */
-  publish(topic: string, frame: Uint8Array): void;
 }
 
 const GET: CartCommand = Object.freeze({ type: 'get' });
@@ -64,7 +60,7 @@ export class Accounts {
       const error = await this.mergeGuest(from.guestId, r.userId);
       if (error) return fail(error); // not signed in; a retry merges nothing twice
     }
-    this.event('user_logged_in', { userId: r.userId, role: r.role, at: Date.now(), via: from.via, ...merged(from) });
+    await this.event('user_logged_in', { userId: r.userId, role: r.role, at: Date.now(), via: from.via, ...merged(from) });
     return { ok: true, result: r };
   }
 
@@ -93,7 +89,7 @@ export class Accounts {
     this.byEmail.give(email);
     if (guest) await this.clearGuest(guest, userId);
     const name = args.name === undefined ? {} : { name: args.name };
-    this.event('user_registered', { userId, email, ...name, role: r.role, at: Date.now(), via: from.via, ...merged(from) });
+    await this.event('user_registered', { userId, email, ...name, role: r.role, at: Date.now(), via: from.via, ...merged(from) });
     return { ok: true, result: r };
   }
 
@@ -162,9 +158,13 @@ export class Accounts {
   }
 
   /** Domain events go to the admin feed after the fact is committed; never a password or hash. */
-  private event(name: 'user_registered' | 'user_logged_in', data: Record<string, unknown>): void {
-    this.d.publish(ADMIN_TOPIC, encodePush(name, data));
+  private async event(name: 'user_registered' | 'user_logged_in', data: Record<string, unknown>): Promise<void> {
+    // Logged on the user's shard like every domain event (durable, then pushed to the admin feed
+    // by that commit). A failure here does not undo the sign-in: it is logged and the event lost.
+    const r = await this.call(cartKey(data.userId as string), { type: 'log', event: { name, data } } as unknown as CartCommand);
+    if (!r.ok) console.error(`${name} for ${data.userId as string} not logged: ${r.error.code}`);
   }
+
 }
 
 const merged = (from: Caller): { guestId?: string } => (from.guestId === undefined ? {} : { guestId: from.guestId });
