@@ -27,8 +27,9 @@ export interface SessionSpec {
   productIds?: string[];
   pingEveryMs?: number;
   recsLimit?: number;
-  /** Seed (recs): event.views per connection before `ready`, pipelined. */
+  /** Seed (recs): event.views per connection before `ready`, pipelined; a new guest every `viewsPerGuest`. */
   seedViews?: number;
+  viewsPerGuest?: number;
 }
 
 export interface SessionResult {
@@ -145,9 +146,16 @@ export class SessionWorker {
     await Promise.all(
       this.conns.map(async (c, ci) => {
         let sent = 0;
-        const seedOf = (this.spec.connOffset + ci) * 7919;
+        let seedOf = (this.spec.connOffset + ci) * 7919;
+        const perGuest = this.spec.viewsPerGuest ?? perConn;
         while (sent < perConn) {
-          const n = Math.min(32, perConn - sent);
+          if (sent > 0 && sent % perGuest === 0) {
+            // The next guest on this connection: many users, each with a short history.
+            const g = await c.call('auth.guest', {});
+            if (!g.ok) throw new Error(`auth.guest failed: ${JSON.stringify(g.error)}`);
+            seedOf += 104_729;
+          }
+          const n = Math.min(32, perConn - sent, perGuest - (sent % perGuest));
           // Each guest leans on a few products (its own taste) with some spread.
           const reqs = Array.from({ length: n }, (_, j) => {
             const k = sent + j;
