@@ -248,6 +248,10 @@ export class SessionWorker {
       const t = performance.now();
       const r = await call(c, 'recs.forUser', { limit });
       rec.answer('recs.forUser', t, r);
+      // What came back: items summed, and empty lists counted (`recs.items:OK`, `recs.empty:OK`).
+      const n = r?.ok && Array.isArray(r.result) ? r.result.length : 0;
+      rec.counts['recs.items:OK'] = (rec.counts['recs.items:OK'] ?? 0) + n;
+      if (r?.ok && n === 0) rec.counts['recs.empty:OK'] = (rec.counts['recs.empty:OK'] ?? 0) + 1;
     }
   }
 

@@ -115,6 +115,7 @@ export const scenario = defineScenario<RecsOptions>({
           ['recs.forUser ops/s (closed, readers x 1)', fmtInt(step.opsPerSec)],
           ['recs.forUser p50 / p99 / max', `${us(step.latencyUs.p50)} / ${us(step.latencyUs.p99)} / ${us(step.latencyUs.max)}`],
           ['ping (main-thread responsiveness) p50 / p99 / max', ping ? `${us(ping.p50)} / ${us(ping.p99)} / ${us(ping.max)}` : '-'],
+          ['items per recs.forUser answer (mean) / empty answers (whole run)', `${fixed((merged.counts['recs.items:OK'] ?? 0) / Math.max(1, merged.counts['recs.forUser:OK'] ?? 0), 2)} / ${fmtInt(merged.counts['recs.empty:OK'] ?? 0)} of ${fmtInt(merged.counts['recs.forUser:OK'] ?? 0)}`],
           ['event.views/s during the window', fmtInt(views / o.duration)],
           ['model builds in the window (cartwire_recs_builds)', fmtInt(buildsInWindow)],
           ['their durations (cartwire_recs_job_duration_seconds, polled)', durations.length ? durations.map((d) => `${fmtInt(d)} ms`).join(', ') : '-'],
