@@ -34,7 +34,7 @@ export const scenario = defineScenario<RecsOptions>({
       .option('--readers <n>', 'connections calling recs.forUser, closed loop, 1 in flight', int(1), 64)
       .option('--viewers <n>', 'connections sending event.view (16 per frame, closed loop) during the run', int(0), 2)
       .option('--seed-views <n>', 'event.views before the run, over all connections', int(0), 200_000)
-      .option('--views-per-guest <n>', 'seed views per guest (each connection signs in as a new guest after that many)', int(1), 200)
+      .option('--views-per-guest <n>', 'seed views per guest (each connection signs in as a new guest after that many)', int(1), 20)
       .option('--limit <n>', 'recs.forUser limit', int(1), 10)
       .option('--rebuild-events <n>', 'RECS_REBUILD_EVENTS of the server', int(1), 20_000)
       .option('--rebuild-interval-ms <ms>', 'RECS_REBUILD_INTERVAL_MS of the server', int(0), 60_000)
