@@ -56,12 +56,14 @@ export function sampleAt(cw: Cartwire, startEpoch: number, endEpoch: number): Pr
   return Promise.all([at(startEpoch), at(endEpoch)]);
 }
 
-export function mergeSessions(rs: SessionResult[]): { hist: Record<string, Histogram>; counts: Record<string, number>; inWindow: Record<string, number>; perSecond: number[] } {
+export function mergeSessions(rs: SessionResult[]): { hist: Record<string, Histogram>; counts: Record<string, number>; inWindow: Record<string, number>; perSecond: number[]; perSecondHist: Histogram[] } {
   const names = new Set(rs.flatMap((r) => Object.keys(r.histograms)));
   const hist = Object.fromEntries([...names].map((n) => [n, mergeHistograms(rs.flatMap((r) => (r.histograms[n] ? [r.histograms[n]] : [])))]));
   const perSecond: number[] = [];
   for (const r of rs) r.perSecond.forEach((x, i) => (perSecond[i] = (perSecond[i] ?? 0) + x));
-  return { hist, counts: sumCounts(rs.map((r) => r.counts)), inWindow: sumCounts(rs.map((r) => r.inWindow)), perSecond: Array.from(perSecond, (x) => x ?? 0) };
+  const seconds = perSecond.length;
+  const perSecondHist = Array.from({ length: seconds }, (_, i) => mergeHistograms(rs.flatMap((r) => (r.perSecondHist[i] ? [r.perSecondHist[i] as string] : []))));
+  return { hist, counts: sumCounts(rs.map((r) => r.counts)), inWindow: sumCounts(rs.map((r) => r.inWindow)), perSecond: Array.from(perSecond, (x) => x ?? 0), perSecondHist };
 }
 
 /** Errors of one op from `op:CODE` counts (everything but OK). */
@@ -113,7 +115,11 @@ export function sessionStep(p: {
     histogram: encodeHistogram(h),
     percentiles: percentileCurve(h),
     perOp,
-    timeline: merged.perSecond.map((ops, t) => ({ t, phase: t * 1000 < p.phases.warmupS * 1000 ? 'warmup' : 'steady', ops, errors: 0, p50: NaN, p99: NaN, max: NaN, cpuPct: NaN })),
+    // Answers per second and their latency (the server's CPU per second is not sampled: NaN).
+    timeline: merged.perSecond.map((ops, t) => {
+      const x = summarize(merged.perSecondHist[t]);
+      return { t, phase: t * 1000 < p.phases.warmupS * 1000 ? 'warmup' : 'steady', ops, errors: 0, p50: x.p50, p99: x.p99, max: x.max, cpuPct: NaN };
+    }),
     serverCpuUsPerReq: (b.server - a.server) / Math.max(1, n),
     serverCpuPct: ((b.server - a.server) / 1e6 / windowS) * 100,
     clientCpuUsPerReq: (b.clients - a.clients) / Math.max(1, n),
@@ -136,3 +142,6 @@ export function sessionStep(p: {
     extra: p.extra,
   };
 }
+
+/** Session scenarios drive the raw client only: a note when --client asked for another. */
+export const clientNotes = (client: string): string[] => (client === 'raw' ? [] : [`--client ${client} does not apply: session scenarios use the raw ws+msgpackr client`]);

@@ -42,8 +42,9 @@ export interface SessionResult {
   /** flash-sale: epoch ms of every confirmed checkout; and of the first checkout send. */
   confirmedAt?: number[];
   firstSendAt?: number;
-  /** Per second after t0: measured answers (checkout / recs.forUser). */
+  /** Per second after t0: measured answers (checkout / recs.forUser), and their latency (encoded). */
   perSecond: number[];
+  perSecondHist: (string | null)[];
 }
 
 const GUEST_ADDRESS = { name: 'Bench Buyer', line1: '1 Load St', city: 'Springfield', postalCode: '12345', country: 'US' };
@@ -64,6 +65,7 @@ class Rec {
   readonly counts: Record<string, number> = {};
   readonly inWindow: Record<string, number> = {};
   readonly perSecond: number[] = [];
+  readonly perSecondHist: Histogram[] = [];
   constructor(
     private readonly t0: number,
     private readonly ws: number,
@@ -80,6 +82,7 @@ class Rec {
     if (measured) {
       const sec = Math.floor((now - this.t0) / 1000);
       this.perSecond[sec] = (this.perSecond[sec] ?? 0) + 1;
+      (this.perSecondHist[sec] ??= newHistogram()).recordValue(Math.max(1, Math.round((now - sent) * 1000)));
     }
     let h = this.hist.get(op);
     if (!h) this.hist.set(op, (h = newHistogram()));
@@ -92,6 +95,7 @@ class Rec {
       counts: this.counts,
       inWindow: this.inWindow,
       perSecond: Array.from(this.perSecond, (x) => x ?? 0),
+      perSecondHist: Array.from(this.perSecondHist, (h) => (h ? encodeHistogram(h) : null)),
     };
   }
 }

@@ -7,7 +7,7 @@ import { fixed, fmtInt, us } from '../lib/format.js';
 import { withCartwire } from '../lib/harness.js';
 import { baseResult, stepLine } from '../lib/run.js';
 import { defineScenario, int, nonNeg, num } from '../lib/scenario.js';
-import { adminConn, errorsOf, mergeSessions, sampleAt, sessionStep } from '../lib/session-step.js';
+import { adminConn, clientNotes, errorsOf, mergeSessions, sampleAt, sessionStep } from '../lib/session-step.js';
 import { skusOnDistinctShards } from '../lib/sessions.js';
 import { summarize } from '../lib/histogram.js';
 import { stableHash } from '../../src/workers/shard-pool.js';
@@ -81,7 +81,7 @@ export const scenario = defineScenario<CheckoutOptions>({
         ['group commits: rows/commit, mean commit ms, p99', step.commits ? `${fixed(step.commits.rowsPerCommit, 1)}, ${fixed(step.commits.meanCommitMs, 2)} ms, <= ${step.commits.p99LeMs} ms` : '-'],
         ['units sold per sku (inventory.get) vs confirmed orders (whole run)', `${soldOf.map(fmtInt).join(' / ')} vs ${fmtInt(confirmedAll)}; reserved ${reserved.join(' / ')}`],
       ];
-      const notes: string[] = [];
+      const notes: string[] = clientNotes(o.client);
       if (new Set(shardsOf).size < Math.min(o.lines, o.shards)) notes.push('the lines do not cover distinct shards');
       if (soldOf.some((x) => x !== confirmedAll)) notes.push(`units sold (${soldOf.join(', ')}) differ from confirmed checkouts (${confirmedAll})`);
       return {

@@ -8,7 +8,7 @@ import { fixed, fmtInt, us } from '../lib/format.js';
 import { withCartwire } from '../lib/harness.js';
 import { baseResult, stepLine } from '../lib/run.js';
 import { defineScenario, int, num } from '../lib/scenario.js';
-import { adminConn, mergeSessions, sampleServer, sessionStep } from '../lib/session-step.js';
+import { adminConn, clientNotes, mergeSessions, sampleServer, sessionStep } from '../lib/session-step.js';
 import { sellOutMs } from '../lib/sessions.js';
 
 interface FlashOptions {
@@ -106,7 +106,7 @@ export const scenario = defineScenario<FlashOptions>({
           ...baseResult('flash-sale', o, cw),
           steps: [step],
           facts,
-          notes: invOk ? [] : ['the final inventory does not match the confirmed checkouts'],
+          notes: [...clientNotes(o.client), ...(invOk ? [] : ['the final inventory does not match the confirmed checkouts'])],
           ratios: [
             { name: 'sell-out s vs goal 5', value: (sellOut ?? NaN) / 5000, goal: '<= 1', met: goalTime },
             { name: 'oversold units', value: oversold, goal: '0', met: oversold === 0 },

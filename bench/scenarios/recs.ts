@@ -9,7 +9,7 @@ import { withCartwire } from '../lib/harness.js';
 import { summarize } from '../lib/histogram.js';
 import { baseResult, stepLine } from '../lib/run.js';
 import { defineScenario, int, nonNeg, num } from '../lib/scenario.js';
-import { mergeSessions, sampleAt, sampleServer, sessionStep, type ServerSample } from '../lib/session-step.js';
+import { clientNotes, mergeSessions, sampleAt, sampleServer, sessionStep, type ServerSample } from '../lib/session-step.js';
 import { sleep } from '../lib/server.js';
 
 interface RecsOptions {
@@ -122,7 +122,7 @@ export const scenario = defineScenario<RecsOptions>({
           ['errors by op and code', Object.entries(merged.counts).filter(([k]) => !k.endsWith(':OK')).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ') || 'none'],
           ['server CPU per recs.forUser', `${fixed(step.serverCpuUsPerReq, 0)} µs (${fixed(step.serverCpuPct, 0)}% of a core, the build pool and the views included)`],
         ];
-        const notes = buildsInWindow === 0 ? ['no model build completed in the window: lower --rebuild-events or add --viewers'] : [];
+        const notes = [...clientNotes(o.client), ...(buildsInWindow === 0 ? ['no model build completed in the window: lower --rebuild-events or add --viewers'] : [])];
         return { ...baseResult('recs', o, cw), steps: [step], facts, notes };
       },
       { RECS_REBUILD_EVENTS: String(o.rebuildEvents), RECS_REBUILD_INTERVAL_MS: String(o.rebuildIntervalMs), RECS_POOL_THREADS: String(o.poolThreads) },
