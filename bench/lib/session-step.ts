@@ -88,9 +88,13 @@ export function sessionStep(p: {
   b: ServerSample;
   opsLabel?: string;
   extra?: Record<string, unknown>;
+  /** Open model: the op whose histogram is the latency (from the intended time), and its uncorrected twin; opsPerSec still counts `op`. */
+  latencyOp?: string;
+  uncorrectedOp?: string;
 }): StepReport {
   const { merged, a, b } = p;
-  const h = merged.hist[p.op] ?? mergeHistograms([]);
+  const h = merged.hist[p.latencyOp ?? p.op] ?? mergeHistograms([]);
+  const hu = p.uncorrectedOp ? merged.hist[p.uncorrectedOp] : undefined;
   const windowS = (b.at - a.at) / 1000;
   const n = merged.inWindow[p.op] ?? 0;
   const commits = b.metrics.cartwire_journal_batch_rows_count - a.metrics.cartwire_journal_batch_rows_count;
@@ -109,11 +113,14 @@ export function sessionStep(p: {
     completed: h.totalCount,
     errors: errorsOf(merged.counts, p.op),
     lost: 0,
-    notSent: 0,
-    latencyOf: `${p.op}: send -> answer`,
+    notSent: merged.counts['session:NOT_STARTED'] ?? 0,
+    latencyOf: p.latencyOp ? `${p.latencyOp}: intended start -> answer (CO-corrected)` : `${p.op}: send -> answer`,
     latencyUs: summarize(h),
     histogram: encodeHistogram(h),
     percentiles: percentileCurve(h),
+    uncorrectedUs: hu && summarize(hu),
+    uncorrectedHistogram: hu && encodeHistogram(hu),
+    uncorrectedPercentiles: hu && percentileCurve(hu),
     perOp,
     // Answers per second and their latency (the server's CPU per second is not sampled: NaN).
     timeline: merged.perSecond.map((ops, t) => {

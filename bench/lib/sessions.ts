@@ -19,6 +19,12 @@ export interface SessionSpec {
   windowEndMs: number;
   /** checkout: the skus of each cart (one line each). flash-sale: [the sku]. */
   skus?: string[];
+  /**
+   * checkout, open model: buyer sessions arriving per second on this worker (the k-th at
+   * t0 + (k + rateOffset) / rate), each on an idle connection or queued for the next one.
+   */
+  rate?: number;
+  rateOffset?: number;
   /** flash-sale: token shares, [token, weight][]; and the give-up time after t0. */
   tokens?: [string, number][];
   giveUpMs?: number;
@@ -72,11 +78,12 @@ class Rec {
     private readonly we: number,
   ) {}
   /** Records one answer of `op` sent at `sent` (performance.now()), answered now. */
-  answer(op: string, sent: number, r: Reply | undefined, measured = true): boolean {
+  answer(op: string, sent: number, r: Reply | undefined, measured = true, lateAnswersToo = false): boolean {
     const now = performance.now();
     const code = r === undefined ? 'LOST' : r.ok ? 'OK' : (r.error?.code ?? 'UNKNOWN');
     this.counts[`${op}:${code}`] = (this.counts[`${op}:${code}`] ?? 0) + 1;
-    const inWin = sent >= this.t0 + this.ws && now <= this.t0 + this.we;
+    // Sent (or intended) in the window; answered in it too, unless late answers count (open model).
+    const inWin = sent >= this.t0 + this.ws && sent < this.t0 + this.we && (lateAnswersToo || now <= this.t0 + this.we);
     if (!inWin) return false;
     this.inWindow[op] = (this.inWindow[op] ?? 0) + 1;
     if (measured) {
@@ -181,7 +188,10 @@ export class SessionWorker {
     const rec = new Rec(t0, s.windowStartMs, s.windowEndMs);
     const end = t0 + s.windowEndMs;
     let out: SessionResult;
-    if (s.kind === 'checkout') {
+    if (s.kind === 'checkout' && s.rate) {
+      await this.openBuyers(rec, t0, end);
+      out = rec.result();
+    } else if (s.kind === 'checkout') {
       await Promise.all(this.conns.map((c, i) => this.buyer(c, i, rec, end)));
       out = rec.result();
     } else if (s.kind === 'flash-sale') {
@@ -221,6 +231,76 @@ export class SessionWorker {
       const r = await call(c, 'checkout', { idempotencyKey: key, payment: { token: 'tok_visa' }, shippingAddress: GUEST_ADDRESS });
       rec.answer('checkout', t2, r);
     }
+  }
+
+  /**
+   * checkout, open model: sessions due at a constant rate from t0 to the end, each on an idle
+   * connection (a guest with one cart runs one session at a time) or queued until one is idle.
+   * `session` runs intended start -> checkout answered (CO-corrected: the queueing counts),
+   * `session.actual` from the actual start; sessions intended in the window count whenever they
+   * end (up to 15 s after). Sessions still queued at the end count as `session:NOT_STARTED`.
+   */
+  private openBuyers(rec: Rec, t0: number, end: number): Promise<void> {
+    const rate = this.spec.rate!;
+    const offset = this.spec.rateOffset ?? 0;
+    const queue: number[] = [];
+    const idle = this.conns.map((_, i) => i).reverse();
+    const keys = this.conns.map(() => 0);
+    let k = 0;
+    let running = 0;
+    let scheduling = true;
+    return new Promise<void>((resolve) => {
+      const maybeDone = () => {
+        if (scheduling || running > 0) return;
+        rec.counts['session:NOT_STARTED'] = (rec.counts['session:NOT_STARTED'] ?? 0) + queue.length;
+        resolve();
+      };
+      const start = (ci: number, intended: number) => {
+        running++;
+        void this.openSession(ci, intended, rec, keys[ci]++).then(() => {
+          running--;
+          const next = queue.shift();
+          if (next !== undefined && performance.now() < end + 15_000) start(ci, next);
+          else idle.push(ci);
+          maybeDone();
+        });
+      };
+      const tick = () => {
+        const now = performance.now();
+        for (;;) {
+          const due = t0 + ((k + offset) / rate) * 1000;
+          if (due > now || due >= end) break;
+          k++;
+          const ci = idle.pop();
+          if (ci !== undefined) start(ci, due);
+          else queue.push(due);
+        }
+        const nextDue = t0 + ((k + offset) / rate) * 1000;
+        if (nextDue < end) setTimeout(tick, Math.max(0, nextDue - performance.now()));
+        else {
+          // Past the end, queued sessions still start (their latency counts) for up to 15 s.
+          scheduling = false;
+          maybeDone();
+        }
+      };
+      tick();
+    });
+  }
+
+  private async openSession(ci: number, intended: number, rec: Rec, n: number): Promise<void> {
+    const c = this.conns[ci];
+    if (!c.open) return;
+    const skus = this.spec.skus!;
+    const t1 = performance.now();
+    const adds = await callBatch(c, skus.map((sku) => ({ op: 'cart.add', args: { sku, qty: 1 } })));
+    const failed = adds.find((r) => !r?.ok);
+    rec.answer('cart.fill', t1, failed ?? adds[adds.length - 1], false);
+    const t2 = performance.now();
+    const key = `o${this.spec.connOffset + ci}-${n}-${Math.random().toString(36).slice(2, 8)}`;
+    const r = await call(c, 'checkout', { idempotencyKey: key, payment: { token: 'tok_visa' }, shippingAddress: GUEST_ADDRESS });
+    rec.answer('checkout', t2, r);
+    rec.answer('session', intended, r, false, true);
+    rec.answer('session.actual', t1, r, false, true);
   }
 
   /** flash-sale: checkout the unit held; on success add 1 more; stop at OUT_OF_STOCK. */
