@@ -3,6 +3,7 @@ import type { Timing } from './arrivals.js';
 import type { ChannelSpec, ClientKind } from './channels.js';
 import type { ModelSpec } from './drive.js';
 import type { Interval, RecorderResult } from './recorder.js';
+import type { SessionResult, SessionSpec } from './sessions.js';
 
 export type { ClientKind };
 
@@ -93,6 +94,9 @@ export type ToWorker =
   /** push-fanout: every change is relayed; report. */
   | { t: 'finish' }
   | { t: 'fill'; spec: FillSpec }
+  /** Session workloads (checkout, flash-sale, recs): open and prepare; then `session-go`. */
+  | { t: 'session-prepare'; spec: SessionSpec }
+  | { t: 'session-go'; t0: number }
   | { t: 'exit' };
 
 export type FromWorker =
@@ -105,4 +109,5 @@ export type FromWorker =
   | { t: 'fanout-result'; result: FanoutResult }
   | { t: 'progress'; carts: number }
   | { t: 'filled'; result: FillResult }
+  | { t: 'session-result'; result: SessionResult }
   | { t: 'error'; message: string };

@@ -7,6 +7,7 @@ import { drive } from './drive.js';
 import { FanoutWorker } from './fanout.js';
 import { fillRaw, fillSdk } from './fill.js';
 import { Recorder, type Interval } from './recorder.js';
+import { SessionWorker } from './sessions.js';
 import type { FromWorker, StepResult, StepSpec, ToWorker } from './load-protocol.js';
 
 const send = (m: FromWorker) => process.send!(m);
@@ -20,6 +21,7 @@ const GIVE_UP_MS = 15_000;
 let step: { spec: StepSpec; channels: Channel[] } | undefined;
 let fanout: FanoutWorker | undefined;
 let stopFanoutTicks = () => undefined as void;
+let session: SessionWorker | undefined;
 
 async function prepare(spec: StepSpec): Promise<void> {
   // Open in small groups: a burst of hundreds of upgrades at once only measures the accept queue.
@@ -108,6 +110,19 @@ process.on('message', (m: ToWorker) => {
       break;
     case 'fill':
       (m.spec.client === 'sdk' ? fillSdk : fillRaw)(m.spec, send).catch(fail);
+      break;
+    case 'session-prepare': {
+      const w = new SessionWorker(m.spec);
+      session = w;
+      w.prepare().then(() => send({ t: 'ready' }), fail);
+      break;
+    }
+    case 'session-go':
+      if (!session) return fail(new Error('session-go without session-prepare'));
+      session.go(m.t0).then((result) => {
+        session = undefined;
+        send({ t: 'session-result', result });
+      }, fail);
       break;
     case 'exit':
       process.exit(0);

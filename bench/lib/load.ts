@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { killOnExit } from './cleanup.js';
 import { mergeHistograms, type Histogram } from './histogram.js';
 import type { Interval } from './recorder.js';
+import type { SessionResult, SessionSpec } from './sessions.js';
 import type { Change, FanoutResult, FanoutSpec, FillResult, FillSpec, FromWorker, StepResult, StepSpec, ToWorker } from './load-protocol.js';
 
 const WORKER = fileURLToPath(new URL('./load-worker.js', import.meta.url));
@@ -232,6 +233,36 @@ export class LoadGroup {
       errors: sumCounts(rs.map((r) => r.errors)),
       histogram: mergeHistograms(rs.map((r) => r.histogram)),
     };
+  }
+
+  /**
+   * Session workloads: opens `connections` (split over the workers, each with `perWorker(i)`
+   * merged into its spec), waits until every worker is ready (guests signed in, setup done),
+   * starts them all at t0 = now + 200 ms and resolves with t0 and each worker's result.
+   */
+  async session(spec: Omit<SessionSpec, 'connections' | 'connOffset'>, connections: number, perWorker: (i: number) => Partial<SessionSpec> = () => ({}), onGo: (t0: number) => void = () => undefined): Promise<{ t0: number; results: SessionResult[] }> {
+    const n = Math.min(this.workers.length, connections);
+    const active = this.workers.slice(0, n);
+    const per = split(connections, n);
+    let offset = 0;
+    await Promise.all(
+      active.map((w, i) => {
+        const ready = w.next('ready');
+        w.post({ t: 'session-prepare', spec: { ...spec, ...perWorker(i), connections: per[i], connOffset: offset } });
+        offset += per[i];
+        return ready;
+      }),
+    );
+    const t0 = Date.now() + 200;
+    onGo(t0);
+    const results = await Promise.all(
+      active.map((w) => {
+        const done = w.next('session-result');
+        w.post({ t: 'session-go', t0 });
+        return done;
+      }),
+    );
+    return { t0, results: results.map((r) => r.result) };
   }
 
   async stop(): Promise<void> {

@@ -36,7 +36,7 @@ export interface StepDef {
   timing: Timing;
 }
 
-const METRICS = [
+export const METRICS = [
   'cartwire_journal_batch_rows_sum',
   'cartwire_journal_batch_rows_count',
   'cartwire_journal_commit_duration_seconds_sum',
