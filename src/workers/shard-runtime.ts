@@ -156,7 +156,8 @@ export class ShardRuntime {
       }
       stock = this.stageDerivedWrites();
       if (this.domain) this.writes.domain = encodeRow(this.domain.map((d) => [d.name, d.data]));
-      rowCount = this.writes.journal.length / 3;
+      // Journal rows, plus the event log row of a batch that logged only domain events (event.view).
+      rowCount = this.writes.journal.length / 3 + (this.writes.journal.length === 0 && this.writes.domain ? 1 : 0);
       if (this.opts.failCommitsFor !== undefined && [...this.touched].some((c) => c.key === this.opts.failCommitsFor)) {
         throw new Error('simulated I/O error (failCommitsFor)');
       }
