@@ -124,7 +124,7 @@ export function decide(o: Order, c: OrderCommand, now: number): Decision<OrderEv
   const exists = o.version > 0;
   if (c.type === 'create') {
     if (exists) return unchanged(); // a resumed saga creating again
-    const { type: _t, deadlineMs, ...facts } = c;
+    const { type: _t, deadlineMs, quiet: _q, ...facts } = c as typeof c & { quiet?: boolean };
     return accept([{ type: 'created', ...facts, at: now, checkAt: now + deadlineMs }]);
   }
   if (!exists) return notFound(o);
@@ -333,7 +333,7 @@ function orderDomainEvents(o: Order, e: OrderEvent): DomainEvent[] | undefined {
 export const OrderActor: ActorType<Order, OrderCommand, OrderEvent> = {
   kind: 'order',
   pushName: 'order.updated',
-  pushAlways: true,
+  // Pushed while a connection of the user follows `orders:<userId>` (counted on every shard).
   pushTopic: (o) => ordersTopic(o.userId),
   domain: orderDomainEvents,
   create,

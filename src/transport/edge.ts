@@ -80,6 +80,7 @@ export class Edge {
     const keys = conn.subs.closeAll();
     if (keys.length > 0) this.d.pool.unwatch(keys);
     if (conn.adminFeed) this.setAdminFeed(conn, false);
+    if (conn.ordersTopic) void this.d.pool.watchTopic(conn.ordersTopic, -1);
     conn.ordersTopic = undefined;
     if (conn.identity) this.d.metrics.business.userConnection(conn.identity.userId, -1);
   }
@@ -109,7 +110,10 @@ export class Edge {
     if (before && before.userId !== who.userId) {
       const key = cartKey(before.userId);
       if (conn.subs.end(conn, key)) this.d.pool.unwatch([key]);
-      if (conn.ordersTopic) conn.ws?.unsubscribe(conn.ordersTopic);
+      if (conn.ordersTopic) {
+        conn.ws?.unsubscribe(conn.ordersTopic);
+        void this.d.pool.watchTopic(conn.ordersTopic, -1);
+      }
       conn.ordersTopic = undefined;
     }
     if (who.role !== 'admin' && conn.adminFeed) this.setAdminFeed(conn, false);
@@ -297,11 +301,14 @@ export class Edge {
         this.setAdminFeed(conn, op.name === 'admin.subscribe');
         conn.push(encodeOk(id, {}), id);
         return this.d.metrics.done(op.index, (performance.now() - t0) / 1000, 0);
-      case 'order.subscribe':
-        conn.ordersTopic = this.d.commerce.ordersTopic(conn.identity!.userId);
-        conn.ws?.subscribe(conn.ordersTopic);
-        conn.push(encodeOk(id, {}), id);
-        return this.d.metrics.done(op.index, (performance.now() - t0) / 1000, 0);
+      case 'order.subscribe': {
+        const topic = this.d.commerce.ordersTopic(conn.identity!.userId);
+        if (conn.ordersTopic === topic) return ok({});
+        conn.ordersTopic = topic;
+        conn.ws?.subscribe(topic);
+        // Answered once every shard counts the watch: no order change after the reply is missed.
+        return void this.d.pool.watchTopic(topic, 1).then(() => ok({}));
+      }
       case 'checkout':
       case 'order.list':
       case 'order.cancel':

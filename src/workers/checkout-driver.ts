@@ -168,8 +168,8 @@ export class CheckoutDriver {
     };
     // One hop for the order and every stock hold: the shards commit them in parallel.
     const [created, ...held] = await Promise.all([
-      this.call(orderKey(orderId), create),
-      ...items.map((l) => this.call(skuKey(l.sku), { type: 'reserve', holdId: orderId, qty: l.qty, ttlMs: cfg.holdTtlMs })),
+      this.call(orderKey(orderId), quiet(create)),
+      ...items.map((l) => this.call(skuKey(l.sku), quiet({ type: 'reserve', holdId: orderId, qty: l.qty, ttlMs: cfg.holdTtlMs }))),
     ]);
     if (!created.ok) {
       // No order exists: release, and let a retry of the key start afresh.
@@ -220,8 +220,8 @@ export class CheckoutDriver {
     if (!st.ok) return st;
     const o = st.order;
     const commits = await Promise.all([
-      ...o.items.map((l) => this.call(skuKey(l.sku), { type: 'commit', holdId: orderId })),
-      ...(o.coupon === undefined ? [] : [this.call(couponKey(o.coupon), { type: 'commit', orderId })]),
+      ...o.items.map((l) => this.call(skuKey(l.sku), quiet({ type: 'commit', holdId: orderId }))),
+      ...(o.coupon === undefined ? [] : [this.call(couponKey(o.coupon), quiet({ type: 'commit', orderId }))]),
     ]);
     // A sku keeps no memory of committed holds. While the holds cannot have expired yet, "no
     // such hold" means this commit already happened (a resumed saga); after that it is ambiguous
@@ -233,7 +233,7 @@ export class CheckoutDriver {
     const review = fraud && fraud.decision === 'review' ? { reviewReasons: fraud.reasons.map((r) => r.detail) } : {};
     const [confirmed] = await Promise.all([
       this.call(orderKey(orderId), { type: 'confirm', transactionId, riskScore: fraud?.score ?? null, ...review } as OrderCommand),
-      this.call(cartKey(o.userId), { type: 'checkoutEnded', orderId, placed: true, total: o.totals.total, country: o.shippingAddress.country }),
+      this.call(cartKey(o.userId), quiet({ type: 'checkoutEnded', orderId, placed: true, total: o.totals.total, country: o.shippingAddress.country })),
     ]);
     if (!confirmed.ok) return confirmed;
     this.fault('confirmed');
@@ -272,9 +272,9 @@ export class CheckoutDriver {
   /** Releases the holds of a checkout and thaws the cart (all idempotent). */
   private async release(orderId: string, items: readonly CartLineView[], coupon: string | undefined, userId: string, end: { placed: false; total: number; country: string; forget?: boolean }): Promise<void> {
     await Promise.all([
-      ...items.map((l) => this.call(skuKey(l.sku), { type: 'release', holdId: orderId })),
-      coupon === undefined ? OK : this.call(couponKey(coupon), { type: 'release', orderId }),
-      this.call(cartKey(userId), { type: 'checkoutEnded', orderId, ...end } satisfies CartCommand),
+      ...items.map((l) => this.call(skuKey(l.sku), quiet({ type: 'release', holdId: orderId }))),
+      coupon === undefined ? OK : this.call(couponKey(coupon), quiet({ type: 'release', orderId })),
+      this.call(cartKey(userId), quiet({ type: 'checkoutEnded', orderId, ...end } satisfies CartCommand)),
     ]);
   }
 
@@ -329,6 +329,9 @@ export class CheckoutDriver {
 }
 
 const OK: Called = { ok: true, result: undefined };
+/** A command whose reply the driver reads only for ok or error: the shard skips encoding the object. */
+const quiet = <C extends { type: string }>(cmd: C): C => ({ ...cmd, quiet: true });
+
 /** Clock skew and slowness allowance when judging whether a hold may have expired. */
 const HOLD_EXPIRY_MARGIN_MS = 30_000;
 

@@ -46,6 +46,8 @@ export type ToShard =
   | { t: 'inspect'; ask: number; key: string }
   /** Subscriptions ended without a reply (connection closed): one per key occurrence. */
   | { t: 'unwatch'; keys: string[] }
+  /** A topic whose actors live on every shard (a user's orders): followed (+1) or not (-1) by one more connection. */
+  | { t: 'watch-topic'; ask: number; topic: string; delta: 1 | -1 }
   | { t: 'admin-feed'; on: boolean }
   | { t: 'prices'; entries: PriceEntry[] }
   /** Order ids, newest first, of one user or of all (userId undefined), before a (createdAt, orderId) position. */

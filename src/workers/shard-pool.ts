@@ -223,6 +223,12 @@ export class ShardPool {
     for (const [shard, list] of byShard) this.post(shard, { t: 'unwatch', keys: list });
   }
 
+  /** One more (or one less) connection follows `topic` on every shard; resolves once all of them count it. */
+  async watchTopic(topic: string, delta: 1 | -1): Promise<void> {
+    if (this.stopping) return;
+    await this.askAll((ask) => ({ t: 'watch-topic', ask, topic, delta }));
+  }
+
   /** Turns the admin feed (low stock, domain events) on or off in every shard. */
   adminFeed(on: boolean): void {
     for (let shard = 0; shard < this.shards; shard++) this.post(shard, { t: 'admin-feed', on });

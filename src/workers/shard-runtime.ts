@@ -249,7 +249,8 @@ export class ShardRuntime {
       if (type.kind === 'sku' && this.adminWatch) this.checkLowStock(cell.state as Sku, before);
     }
     this.lastOutcome = 0;
-    return encodeOk(req.id, type.view(cell.state, req.cmd));
+    // `quiet`: an internal caller (the checkout driver) needs only ok or the error, not the object.
+    return encodeOk(req.id, (req.cmd as { quiet?: boolean }).quiet ? null : type.view(cell.state, req.cmd));
   }
 
   /** A push per visible change: to the actor's watchers, or always (per-user order topics), and orders to the admin feed. */

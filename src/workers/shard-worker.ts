@@ -75,6 +75,9 @@ function control(m: Exclude<ToShard, { t: 'batch' }>): void {
       }
       return post({ t: 'answer', ask: m.ask, value });
     }
+    case 'watch-topic':
+      runtime.watch(m.topic, m.delta);
+      return post({ t: 'answer', ask: m.ask, value: true });
     case 'unwatch':
       for (const key of m.keys) runtime.watch(key, -1);
       return;
