@@ -47,7 +47,14 @@ class Gen {
 // so the final check can still add it to a cart.
 const SKUS = ['soap-bar', 'kite', 'tee-classic-m', 'tent-2p', 'fuzz-1-a', 'no-such-sku', ''];
 const ADMIN_SKUS = ['kite', 'tent-2p', 'tee-classic-m', 'fuzz-1-a', 'fuzz-2-a', 'no-such-sku'];
-const OPS = ['ping', 'cart.get', 'cart.add', 'cart.setQty', 'cart.remove', 'cart.clear', 'inventory.get', 'catalog.get', 'auth.guest', 'auth.resume', 'inventory.adjust', 'catalog.upsert', 'no.such.op'];
+const OPS = [
+  'ping', 'cart.get', 'cart.add', 'cart.setQty', 'cart.remove', 'cart.clear', 'inventory.get', 'catalog.get', 'auth.guest', 'auth.resume',
+  'inventory.adjust', 'catalog.upsert', 'no.such.op',
+  // Commerce and recommendations: several actors and hops per request.
+  'checkout', 'checkout', 'order.get', 'order.list', 'order.cancel', 'order.refund', 'order.ship', 'order.return', 'order.subscribe',
+  'coupon.upsert', 'cart.applyCoupon', 'cart.removeCoupon', 'event.view', 'recs.forUser', 'recs.similar',
+];
+const TOKENS = ['tok_visa', 'tok_mastercard', 'tok_chargeDeclined', 'tok_insufficientFunds', 'tok_unknown', 'tok_timeout'];
 const KEYS = ['id', 'op', 'args', 'sku', 'qty', 'productId', 'token', '__proto__', 'constructor', 'prototype', 'toString', '', 'x'];
 const TX_TYPES = ['purchase', 'return', 'sale', 'damage', 'expiry', 'adjustment', 'transfer', 'bogus'];
 
@@ -95,6 +102,22 @@ function request(g: Gen, admin: boolean): Record<string, unknown> {
     'inventory.get': { sku },
     'catalog.get': { productId: g.pick(['kite', 'soap-bar', 'fuzz-1', 'nope']) },
     'auth.resume': { token: g.pick(['not-a-jwt', 'a.b.c', 'eyJhbGciOiJub25lIn0.e30.']) },
+    checkout: {
+      idempotencyKey: g.pick(['k1', 'k2', `k${g.int(50)}`, '']),
+      payment: { token: g.pick(TOKENS) },
+      shippingAddress: { name: 'F', line1: 'L', city: 'C', postalCode: 'P', country: g.pick(['US', 'DE', 'GB', 'XX', 'us', 'constructor']) },
+    },
+    'order.get': { orderId: g.pick(['ord_nope', 'x', '']) },
+    'order.list': g.pick([{}, { limit: 5 }, { cursor: 'AAAA' }, { cursor: 'WzEsIngiXQ' }, { limit: 0 }]),
+    'order.cancel': { orderId: 'ord_nope' },
+    'order.refund': { orderId: 'ord_nope', amount: g.pick([1, 0, -5]) },
+    'order.ship': { orderId: 'ord_nope' },
+    'order.return': { orderId: 'ord_nope' },
+    'coupon.upsert': g.pick([{ code: 'FUZZ', percentOff: g.pick([1, 50, 100, 101]) }, { code: 'FUZZ2', amountOff: 100, percentOff: 5 }, { code: 'fuzz', maxRedemptions: 0, percentOff: 10 }]),
+    'cart.applyCoupon': { code: g.pick(['FUZZ', 'fuzz', 'NOPE', 'x'.repeat(40)]) },
+    'event.view': { productId: g.pick(['kite', 'soap-bar', 'nope']) },
+    'recs.forUser': g.pick([{}, { limit: 3 }, { context: { category: 'kitchen' } }, { context: { priceRange: { min: 10, max: 1 } } }]),
+    'recs.similar': { productId: g.pick(['kite', 'nope']), limit: g.pick([1, 10, 101]) },
   };
   return { id, op, args: adminArgs(g, op) ?? args[op] ?? {} };
 }
