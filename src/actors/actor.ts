@@ -59,6 +59,11 @@ export interface ActorType<S, C, E> {
   view(state: S, command: C): unknown;
   /** Epoch ms at which the actor wants a `timer` command, if any (must survive restarts). */
   nextTimer?(state: S): number | undefined;
+  /**
+   * Idle time after which an actor of this type leaves memory, when shorter than
+   * PASSIVATE_AFTER_MS: one actor per order would otherwise pile up at thousands per second.
+   */
+  readonly idleMs?: number;
   /** Journal rows between inline snapshots grow with this (a sku with 5,000 holds snapshots less often). */
   snapshotWeight?(state: S): number;
   snapshot(state: S): unknown;

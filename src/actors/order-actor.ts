@@ -333,6 +333,8 @@ function orderDomainEvents(o: Order, e: OrderEvent): DomainEvent[] | undefined {
 export const OrderActor: ActorType<Order, OrderCommand, OrderEvent> = {
   kind: 'order',
   pushName: 'order.updated',
+  // A finished order is rarely read again soon; its snapshot brings it back when it is.
+  idleMs: 60_000,
   // Pushed while a connection of the user follows `orders:<userId>` (counted on every shard).
   pushTopic: (o) => ordersTopic(o.userId),
   domain: orderDomainEvents,

@@ -204,6 +204,8 @@ export const paymentKey = (orderId: string): string => `payment:${orderId}`;
 
 export const PaymentActor: ActorType<PaymentLedger, PaymentCommand, PaymentEvent> = {
   kind: 'payment',
+  // One ledger per order: out of memory a minute after its last use (see ActorType.idleMs).
+  idleMs: 60_000,
   create,
   decide,
   apply,

@@ -450,7 +450,8 @@ export class ShardRuntime {
   passivate(now: number, olderThanMs: number, limit: number): number {
     const idle: Cell[] = [];
     for (const cell of this.actors.values()) {
-      if (cell.type.kind !== 'catalog' && now - cell.lastUsed >= olderThanMs) idle.push(cell);
+      const after = cell.type.idleMs === undefined ? olderThanMs : Math.min(olderThanMs, cell.type.idleMs);
+      if (cell.type.kind !== 'catalog' && now - cell.lastUsed >= after) idle.push(cell);
       if (idle.length >= limit) break;
     }
     for (const cell of idle) if (cell.seq > cell.snapSeq) this.stageSnapshot(cell);
