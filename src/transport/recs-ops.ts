@@ -14,7 +14,8 @@ import type { OpOutcome } from './commerce-ops.js';
 import type { Identity } from './auth.js';
 
 const KINDS = ['view', 'cart', 'purchase'] as const;
-const LOAD_PAGE = 20_000;
+// Small pages: each one holds its shard thread (decoding rows) between the batches of requests.
+const LOAD_PAGE = 2_000;
 const DEFAULT_LIMIT = 10;
 
 export class RecsOps {
