@@ -1,6 +1,7 @@
 // `npm start`: read the environment, start the server, drain on SIGTERM/SIGINT.
 import { resolveConfig, ConfigError } from './config.js';
-import { startServer } from './server.js';
+import { ShardPool } from './workers/shard-pool.js';
+import { shardOptions } from './workers/shard-options.js';
 
 async function main(): Promise<void> {
   let config;
@@ -13,7 +14,13 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // The shard workers boot (import their code, open and index their databases) while this thread
+  // loads the rest of the server: about as long each, so the start takes one of them, not both.
+  const pool = new ShardPool(config.shards, config.maxShardBacklog);
+  pool.spawn(shardOptions(config));
+  const { startServer } = await import('./server.js');
   const server = await startServer(config, {
+    pool,
     onAdminPassword: (password) =>
       console.log(`created admin ${config.adminEmail} with generated password: ${password}\n(shown once; set ADMIN_PASSWORD to choose it)`),
   });

@@ -2,7 +2,8 @@
 import { uws, type TemplatedApp, type us_listen_socket, type WebSocket } from './transport/uws.js';
 import type { Config } from './config.js';
 import { CATALOG_KEY, skuKey } from './actors/registry.js';
-import { ShardPool } from './workers/shard-pool.js';
+import { ShardPool, type PoolHooks } from './workers/shard-pool.js';
+import { shardOptions } from './workers/shard-options.js';
 import { CatalogView } from './transport/catalog-view.js';
 import { Metrics } from './transport/metrics.js';
 import { Auth } from './transport/auth.js';
@@ -31,6 +32,8 @@ export interface RunningServer {
 }
 
 export interface StartOptions {
+  /** Shard workers main.ts spawned before loading the server (see ShardPool.spawn). */
+  pool?: ShardPool;
   /** Called once with the generated admin password on first start (printed once by main). */
   onAdminPassword?: (password: string) => void;
   onFatal?: (message: string) => void;
@@ -48,7 +51,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   if (adminPassword) opts.onAdminPassword?.(adminPassword);
 
   const catalog = new CatalogView();
-  const pool: ShardPool = new ShardPool(config.shards, config.maxShardBacklog, {
+  // Prespawned by main.ts (the workers boot while this module graph loads), or started here.
+  const pool: ShardPool = opts.pool ?? new ShardPool(config.shards, config.maxShardBacklog);
+  // Set on the pool only once everything they use exists (a prespawned pool replays what came early).
+  const hooks: PoolHooks = {
     onViews: (stock, products) => {
       if (products) {
         catalog.applyProducts(products);
@@ -78,7 +84,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       metrics.pushes(topics.length);
     },
     onFatal: (message) => (opts.onFatal ?? defaultFatal)(message),
-  });
+  };
   const metrics = new Metrics(config.shards, (s) => pool.depth(s));
   const limits = config.limits;
   const accounts = new Accounts({ auth, pool, catalog, limits });
@@ -185,14 +191,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const port = uws.us_socket_local_port(listenSocket);
 
   try {
-    await pool.start(
-      {
-        dataDir: config.dataDir, synchronous: config.synchronous, snapshotEvery: config.snapshotEvery,
-        sweepIntervalMs: config.sweepIntervalMs, passivateAfterMs: config.passivateAfterMs, failCommitsFor: config.faultFailCommitsFor,
-        checkpointRows: config.checkpointRows, checkpointIntervalMs: config.checkpointIntervalMs,
-        pricing: commerce.pricing, eventLogKeepRows: config.eventLogKeepRows,
-      },
-    );
+    pool.setHooks(hooks);
+    await pool.start(shardOptions(config));
     pool.prices(priceEntries(catalog.allProducts()));
     if (config.seedDemo) await seedDemo(pool, catalog, config.maxShardBacklog);
   } catch (err) {

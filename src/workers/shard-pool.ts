@@ -73,11 +73,18 @@ export class ShardPool {
   /** Orders whose saga or work was unfinished when the shards started (to resume). */
   readonly openOrders: string[] = [];
 
+  /** Set at construction, or later by `setHooks` when the workers were spawned first (main.ts). */
+  private hooks: PoolHooks | undefined;
+  /** Messages that came before the hooks were set (a prespawned pool), replayed by `setHooks`. */
+  private early: [number, FromShard][] = [];
+  private ready: Promise<void>[] | undefined;
+
   constructor(
     readonly shards: number,
     private readonly maxBacklog: number,
-    private readonly hooks: PoolHooks,
+    hooks?: PoolHooks,
   ) {
+    this.hooks = hooks;
     this.queued = Array.from({ length: shards }, newQueue);
     this.backlog = new Array(shards).fill(0);
     this.batchesOut = new Array(shards).fill(0);
@@ -87,10 +94,21 @@ export class ShardPool {
     return stableHash(key) % this.shards;
   }
 
-  /** Starts the workers; resolves once every shard has opened its database. */
-  async start(base: Omit<ShardOptions, 'shard'>): Promise<void> {
+  setHooks(hooks: PoolHooks): void {
+    this.hooks = hooks;
+    const early = this.early;
+    this.early = [];
+    for (const [shard, m] of early) this.receive(shard, m);
+  }
+
+  /**
+   * Starts the worker threads without waiting for them: they import their code and open their
+   * databases while the main thread loads the rest of the server (main.ts), which takes as long.
+   */
+  spawn(base: Omit<ShardOptions, 'shard'>): void {
+    if (this.ready) return;
     const catalogShard = this.shardOf(CATALOG_KEY);
-    const ready: Promise<void>[] = [];
+    this.ready = [];
     for (let shard = 0; shard < this.shards; shard++) {
       const { port1, port2 } = new MessageChannel();
       const worker = new Worker(new URL('./shard-worker.js', import.meta.url), {
@@ -99,25 +117,42 @@ export class ShardPool {
       });
       this.workers.push(worker);
       this.ports.push(port1);
-      worker.on('error', (err) => this.hooks.onFatal(`shard ${shard} crashed: ${err.stack ?? err}`));
+      worker.on('error', (err) => this.fatal(`shard ${shard} crashed: ${err.stack ?? err}`));
       worker.on('exit', (code) => {
-        if (!this.stopping) this.hooks.onFatal(`shard ${shard} exited unexpectedly (code ${code})`);
+        if (!this.stopping) this.fatal(`shard ${shard} exited unexpectedly (code ${code})`);
       });
-      ready.push(
+      this.ready.push(
         new Promise((resolve) => {
-          const onReady = (m: FromShard) => {
-            if (m.t !== 'ready') return;
-            this.hooks.onViews(m.stock, m.products);
-            this.openOrders.push(...m.openOrders);
-            port1.off('message', onReady);
-            port1.on('message', (msg: FromShard) => this.onMessage(shard, msg));
-            resolve();
-          };
-          port1.on('message', onReady);
+          port1.on('message', (m: FromShard) => {
+            this.receive(shard, m);
+            if (m.t === 'ready') resolve();
+          });
         }),
       );
     }
-    await Promise.all(ready);
+  }
+
+  /** Starts the workers (unless spawned already); resolves once every shard has opened its database. */
+  async start(base: Omit<ShardOptions, 'shard'>): Promise<void> {
+    this.spawn(base);
+    await Promise.all(this.ready!);
+  }
+
+  private receive(shard: number, m: FromShard): void {
+    if (!this.hooks) {
+      this.early.push([shard, m]);
+      return;
+    }
+    if (m.t === 'ready') {
+      this.hooks.onViews(m.stock, m.products);
+      this.openOrders.push(...m.openOrders);
+    } else this.onMessage(shard, m);
+  }
+
+  private fatal(message: string): void {
+    if (this.hooks) return this.hooks.onFatal(message);
+    console.error(`cartwire: ${message}`);
+    process.exit(70);
   }
 
   /** Queues request `id` for the shard owning `key`. False when that shard is overloaded. */
@@ -163,13 +198,14 @@ export class ShardPool {
   }
 
   private onMessage(shard: number, m: FromShard): void {
+    const hooks = this.hooks!; // receive() calls this only once the hooks are set
     if (m.t === 'replies') {
-      if (m.stock || m.products) this.hooks.onViews(m.stock, m.products);
-      if (m.stats) this.hooks.onStats(shard, m.stats);
+      if (m.stock || m.products) hooks.onViews(m.stock, m.products);
+      if (m.stats) hooks.onStats(shard, m.stats);
       if (m.batch < 0) {
         // Timer batches: nobody waits for the replies; their pushes still go out.
-        if (m.pushTopics) this.hooks.onPushes(m.pushTopics, m.pushFrames!, m.pushEnds!);
-        if (m.domain) this.hooks.onDomain(m.domain);
+        if (m.pushTopics) hooks.onPushes(m.pushTopics, m.pushFrames!, m.pushEnds!);
+        if (m.domain) hooks.onDomain(m.domain);
         return;
       }
       const q = this.inflight.get(m.batch);
@@ -185,14 +221,14 @@ export class ShardPool {
         const end = m.ends[i];
         if (q.sinks[i].push(m.frames.subarray(start, end), q.ids[i], m.outcomes[i])) dirty.push(q.sinks[i]);
         start = end;
-        this.hooks.onDone(q.tags[i], (now - q.starts[i]) / 1000, m.outcomes[i]);
+        hooks.onDone(q.tags[i], (now - q.starts[i]) / 1000, m.outcomes[i]);
       }
       for (const s of dirty) s.flush();
-      if (m.pushTopics) this.hooks.onPushes(m.pushTopics, m.pushFrames!, m.pushEnds!);
-      if (m.domain) this.hooks.onDomain(m.domain);
+      if (m.pushTopics) hooks.onPushes(m.pushTopics, m.pushFrames!, m.pushEnds!);
+      if (m.domain) hooks.onDomain(m.domain);
       if (this.inflight.size === 0) this.onIdle?.();
     } else if (m.t === 'checkpoint') {
-      this.hooks.onCheckpoint(m.durationMs, m.snapshots);
+      hooks.onCheckpoint(m.durationMs, m.snapshots);
     } else if (m.t === 'answer') {
       this.asks.get(m.ask)?.(m.value);
       this.asks.delete(m.ask);

@@ -1,0 +1,13 @@
+// The options every shard worker starts with, from the server's configuration (one place for
+// main.ts, which spawns the workers first, and server.ts).
+import type { Config } from '../config.js';
+import type { ShardOptions } from './shard-messages.js';
+
+export function shardOptions(config: Config): Omit<ShardOptions, 'shard'> {
+  return {
+    dataDir: config.dataDir, synchronous: config.synchronous, snapshotEvery: config.snapshotEvery,
+    sweepIntervalMs: config.sweepIntervalMs, passivateAfterMs: config.passivateAfterMs, failCommitsFor: config.faultFailCommitsFor,
+    checkpointRows: config.checkpointRows, checkpointIntervalMs: config.checkpointIntervalMs,
+    pricing: config.commerce.pricing, eventLogKeepRows: config.eventLogKeepRows,
+  };
+}
