@@ -225,6 +225,12 @@ const ERROR_CODES = new Set<string>(Object.values(ErrorCode));
 /** Checks one response against PROTOCOL.md "Messages"; returns its code ('ok' on success). */
 function checkResponse(r: WireResponse, frameHex: () => string): string {
   assert.ok(r !== null && typeof r === 'object' && !Array.isArray(r), `not a response map: ${JSON.stringify(r)}`);
+  // A lane that sent order.subscribe or cart.subscribe also gets pushes: named, with data, no id.
+  const push = (r as unknown as { push?: unknown; data?: unknown }).push;
+  if (push !== undefined) {
+    assert.ok(typeof push === 'string' && 'data' in r && !('id' in r), `bad push: ${JSON.stringify(r)}`);
+    return 'push';
+  }
   assert.ok(r.id === null || (Number.isInteger(r.id) && r.id >= 0 && r.id <= 0xffffffff), `bad id in ${JSON.stringify(r)}`);
   if (r.ok === true) {
     assert.ok('result' in r, `ok without a result: ${JSON.stringify(r)}`);
