@@ -75,6 +75,13 @@ function canonicalTerms(code: string, t: CouponTerms): CouponTerms | string {
   return out;
 }
 
+/** The terms in a coupon's view: what a cart applies and a checkout prices with. */
+export function couponTermsOf(v: CouponView): CouponTerms {
+  const t: CouponTerms = { code: v.code };
+  for (const k of OPTIONAL_KEYS) if (v[k] !== undefined) (t as unknown as Record<string, unknown>)[k] = v[k];
+  return t;
+}
+
 function sameTerms(a: CouponTerms, b: CouponTerms): boolean {
   return OPTIONAL_KEYS.every((k) => a[k] === b[k]);
 }

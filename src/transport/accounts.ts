@@ -122,7 +122,7 @@ export class Accounts {
 
   /** The guest cart if it has lines; undefined for an empty one. */
   private async readGuest(guestId: string): Promise<CartView | { error: WireError } | undefined> {
-    const r = await this.call(cartKey(guestId), GET);
+    const r = await this.d.pool.call(cartKey(guestId), GET);
     if (!r.ok) return { error: r.error };
     const cart = r.result as CartView;
     return cart.items.length > 0 ? cart : undefined;
@@ -134,7 +134,7 @@ export class Accounts {
       const item = this.d.catalog.itemInfo(l.sku);
       return item ? { sku: l.sku, qty: l.qty, item } : { sku: l.sku, qty: l.qty };
     });
-    const r = await this.call(cartKey(accountId), { type: 'merge', guestId: guest.userId, guestVersion: guest.version, lines });
+    const r = await this.d.pool.call(cartKey(accountId), { type: 'merge', guestId: guest.userId, guestVersion: guest.version, lines });
     return r.ok ? undefined : r.error;
   }
 
@@ -144,24 +144,17 @@ export class Accounts {
    * copy would merge as a no-op.
    */
   private async clearGuest(guest: CartView, accountId: string): Promise<void> {
-    const r = await this.call(cartKey(guest.userId), { type: 'clear', ifVersion: guest.version, mergedInto: accountId });
+    const r = await this.d.pool.call(cartKey(guest.userId), { type: 'clear', ifVersion: guest.version, mergedInto: accountId });
     if (!r.ok) console.error(`guest cart ${guest.userId} merged into ${accountId} but not cleared: ${r.error.code}`);
   }
 
-  private async call(key: string, cmd: CartCommand): Promise<{ ok: true; result: unknown } | { ok: false; error: WireError }> {
-    try {
-      const r = await this.d.pool.call(key, cmd);
-      return r.ok ? { ok: true, result: r.result } : { ok: false, error: (r.error ?? { code: 'INTERNAL', message: 'internal error' }) as WireError };
-    } catch {
-      return { ok: false, error: { code: 'OVERLOADED', message: 'the shard owning the cart is over its backlog limit; retry later' } };
-    }
-  }
+
 
   /** Domain events go to the admin feed after the fact is committed; never a password or hash. */
   private async event(name: 'user_registered' | 'user_logged_in', data: Record<string, unknown>): Promise<void> {
     // Logged on the user's shard like every domain event (durable, then pushed to the admin feed
     // by that commit). A failure here does not undo the sign-in: it is logged and the event lost.
-    const r = await this.call(cartKey(data.userId as string), { type: 'log', event: { name, data } } as unknown as CartCommand);
+    const r = await this.d.pool.call(cartKey(data.userId as string), { type: 'log', event: { name, data } } as unknown as CartCommand);
     if (!r.ok) console.error(`${name} for ${data.userId as string} not logged: ${r.error.code}`);
   }
 

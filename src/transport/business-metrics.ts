@@ -14,6 +14,7 @@ export class BusinessMetrics {
   private readonly productsViewed: client.Counter;
   private readonly domainEvents: client.Counter<'event'>;
   private readonly users = new Map<string, number>();
+  private readonly eventChildren = new Map<string, client.Counter.Internal>();
 
   constructor(r: client.Registry) {
     this.ordersCreated = new client.Counter({ name: 'cartwire_orders_created_total', help: 'Orders created (checkouts that passed the cart freeze).', registers: [r] });
@@ -34,7 +35,7 @@ export class BusinessMetrics {
 
   onDomain(events: readonly DomainEvent[]): void {
     for (const e of events) {
-      this.domainEvents.labels(e.name).inc();
+      this.eventCounter(e.name).inc();
       switch (e.name) {
         case 'order_created':
           this.ordersCreated.inc();
@@ -57,6 +58,13 @@ export class BusinessMetrics {
           break;
       }
     }
+  }
+
+  /** Label children made once per event name (prom-client hashes the labels on every labels() call). */
+  private eventCounter(name: string): client.Counter.Internal {
+    let c = this.eventChildren.get(name);
+    if (!c) this.eventChildren.set(name, (c = this.domainEvents.labels(name)));
+    return c;
   }
 
   /** A connection of `userId` signed in (+1) or went away (-1). */

@@ -63,18 +63,29 @@ export class CatalogView {
 
   /** product() encoded for a reply (cached: catalog.get is the hottest read), or undefined. */
   productEncoded(productId: string, admin: boolean): Uint8Array | undefined {
-    const p = this.products.get(productId);
-    if (!p || (!admin && p.status !== 'active')) return undefined;
+    const p = this.stored(productId, admin);
+    if (!p) return undefined;
     let bytes = this.encoded.get(productId);
     if (!bytes) this.encoded.set(productId, (bytes = encodeValue(this.live(p))));
     return bytes;
   }
 
+  /** The stored product (no live stock, nothing copied: for checks on hot paths), if visible. */
+  stored(productId: string, admin: boolean): ProductView | undefined {
+    const p = this.products.get(productId);
+    return p && (admin || p.status === 'active') ? p : undefined;
+  }
+
+  /** Whether some variant of the product has stock now. */
+  inStock(p: ProductView): boolean {
+    for (const v of p.variants) if (this.available(v.sku) > 0) return true;
+    return false;
+  }
+
   /** A product with each variant's live `available`; non-admins see active products only. */
   product(productId: string, admin: boolean): ProductView | undefined {
-    const p = this.products.get(productId);
-    if (!p || (!admin && p.status !== 'active')) return undefined;
-    return this.live(p);
+    const p = this.stored(productId, admin);
+    return p && this.live(p);
   }
 
   /**

@@ -2,19 +2,19 @@
 // driver), order.list (every shard's page, merged), cart.applyCoupon (the coupon's terms, then
 // the cart). Each returns the reply object or a coded error; the edge sends it.
 import { cartKey } from '../actors/registry.js';
-import { couponKey } from '../actors/coupon-actor.js';
+import { couponKey, couponTermsOf } from '../actors/coupon-actor.js';
 import { ordersTopic } from '../actors/order-actor.js';
 import { normalizeCouponCode } from '../actors/pricing.js';
 import type { CouponView, OpName } from '../protocol/ops.js';
 import type { OpArgs } from '../protocol/schemas.js';
-import type { WireError } from '../protocol/errors.js';
 import type { OrderView } from '../protocol/types.js';
-import type { ShardPool } from '../workers/shard-pool.js';
-import { couponTerms, type CheckoutDriver, type SagaResult } from '../workers/checkout-driver.js';
+import type { ActorAnswer, ShardPool } from '../workers/shard-pool.js';
+import type { CheckoutDriver, SagaResult } from '../workers/checkout-driver.js';
 import { randomId } from './random-id.js';
 import type { Identity } from './auth.js';
 
-export type OpOutcome = { ok: true; result: unknown } | { ok: false; error: WireError };
+/** An op's answer: its reply object or a coded error (the shape of a committed actor answer). */
+export type OpOutcome = ActorAnswer;
 
 const DEFAULT_ORDER_PAGE = 20;
 
@@ -76,23 +76,16 @@ export class CommerceOps {
   /** The coupon's current terms from its actor, then the cart checks they apply and records them. */
   private async applyCoupon(rawCode: string, who: Identity): Promise<OpOutcome> {
     const code = normalizeCouponCode(rawCode);
-    const c = await this.call(couponKey(code), { type: 'get' });
+    const c = await this.pool.call(couponKey(code), { type: 'get' });
     if (!c.ok) return c.error.code === 'NOT_FOUND' ? { ok: false, error: { code: 'NOT_FOUND', message: `unknown coupon ${code}`, details: { code } } } : c;
     const v = c.result as CouponView;
     if (v.maxRedemptions !== undefined && v.redeemed >= v.maxRedemptions) {
       return { ok: false, error: { code: 'CONFLICT', message: `coupon ${code} is used up`, details: { code, reason: 'exhausted' } } };
     }
-    return this.call(cartKey(who.userId), { type: 'applyCoupon', terms: couponTerms(v) });
+    return this.pool.call(cartKey(who.userId), { type: 'applyCoupon', terms: couponTermsOf(v) });
   }
 
-  private async call<C extends { type: string }>(key: string, cmd: C): Promise<OpOutcome> {
-    try {
-      const r = await this.pool.call(key, cmd);
-      return r.ok ? { ok: true, result: r.result } : { ok: false, error: r.error as WireError };
-    } catch {
-      return { ok: false, error: { code: 'OVERLOADED', message: 'the shard is over its backlog limit; retry later' } };
-    }
-  }
+
 }
 
 const sagaOutcome = (r: SagaResult): OpOutcome => (r.ok ? { ok: true, result: r.order } : r);

@@ -27,16 +27,17 @@ export class RecsOps {
     private readonly catalog: CatalogView,
     private readonly pool: ShardPool,
   ) {
+    // Called per candidate: reads the stored products, copies nothing.
     this.filter = {
       eligible: (id) => {
-        const p = catalog.product(id, false);
-        return p !== undefined && p.variants.some((v) => catalog.available(v.sku) > 0);
+        const p = catalog.stored(id, false);
+        return p !== undefined && catalog.inStock(p);
       },
       price: (id) => {
-        const p = catalog.product(id, false);
-        return p ? Math.min(...p.variants.map((v) => v.price)) : undefined;
+        const p = catalog.stored(id, false);
+        return p ? lowestPrice(p) : undefined;
       },
-      category: (id) => catalog.product(id, false)?.category,
+      category: (id) => catalog.stored(id, false)?.category,
     };
   }
 
@@ -89,7 +90,7 @@ export class RecsOps {
   }
 
   async similar(args: OpArgs<'recs.similar'>, who: Identity): Promise<OpOutcome> {
-    if (!this.catalog.product(args.productId, false)) return { ok: false, error: { code: 'NOT_FOUND', message: `unknown product ${args.productId}`, details: { productId: args.productId } } };
+    if (!this.catalog.stored(args.productId, false)) return { ok: false, error: { code: 'NOT_FOUND', message: `unknown product ${args.productId}`, details: { productId: args.productId } } };
     const exclude = await this.inCart(who.userId);
     if (!exclude.ok) return exclude;
     exclude.ids.add(args.productId);
@@ -99,18 +100,19 @@ export class RecsOps {
 
   /** The products in the caller's cart, read from the cart actor (never recommended). */
   private async inCart(userId: string): Promise<{ ok: true; ids: Set<string> } | Extract<OpOutcome, { ok: false }>> {
-    try {
-      const r = await this.pool.call(cartKey(userId), { type: 'get' });
-      if (!r.ok) return { ok: false, error: r.error as never };
-      return { ok: true, ids: new Set((r.result as CartView).items.map((l) => l.productId)) };
-    } catch {
-      return { ok: false, error: { code: 'OVERLOADED', message: 'the shard of the cart is over its backlog limit; retry later' } };
-    }
+    const r = await this.pool.call(cartKey(userId), { type: 'get' });
+    return r.ok ? { ok: true, ids: new Set((r.result as CartView).items.map((l) => l.productId)) } : r;
   }
 }
 
+function lowestPrice(p: ProductView): number {
+  let min = Infinity;
+  for (const v of p.variants) if (v.price < min) min = v.price;
+  return min;
+}
+
 function features(p: ProductView): ProductFeatures {
-  const f: ProductFeatures = { productId: p.productId, category: p.category, price: Math.min(...p.variants.map((v) => v.price)), name: p.name };
+  const f: ProductFeatures = { productId: p.productId, category: p.category, price: lowestPrice(p), name: p.name };
   if (p.brand !== undefined) f.brand = p.brand;
   if (p.attributes !== undefined) f.attributes = p.attributes;
   return f;

@@ -51,7 +51,7 @@ const builders: { [O in OpName]?: (args: OpArgs<O>, who: Identity, catalog: Cata
   'order.deliver': (args) => ({ key: orderKey(args.orderId), cmd: { type: 'deliver' } }),
   // Logged on the viewer's shard: a durable domain event, no actor state.
   'event.view': (args, who, catalog) => {
-    const p = catalog.product(args.productId, false);
+    const p = catalog.stored(args.productId, false);
     if (!p) return { error: { code: 'NOT_FOUND', message: `unknown product ${args.productId}`, details: { productId: args.productId } } };
     const event = { name: 'product_viewed', data: { userId: who.userId, productId: args.productId, category: p.category, at: Date.now() } };
     return { key: cartKey(who.userId), cmd: { type: 'log', event } as { type: string } };

@@ -5,19 +5,19 @@
 import { randomId, randomView } from '../transport/random-id.js';
 import { createHash } from 'node:crypto';
 import { cartKey, orderKey, skuKey } from '../actors/registry.js';
-import { couponKey, type CouponView } from '../actors/coupon-actor.js';
+import { couponKey, couponTermsOf, type CouponView } from '../actors/coupon-actor.js';
 import { view as orderView, type Order, type OrderCommand } from '../actors/order-actor.js';
 import type { CartCommand, CheckoutStart } from '../actors/cart-actor.js';
 import { fingerprintSource, orderNumber, orderTotals, resumeAction, type FaultStep } from '../actors/checkout-saga.js';
 import { assessFraud, type FraudAssessment } from '../actors/fraud.js';
-import type { CouponTerms, PricingConfig } from '../actors/pricing.js';
+import type { PricingConfig } from '../actors/pricing.js';
 import type { PaymentGateway } from '../actors/payment-gateway.js';
 import type { DomainEvent } from '../actors/actor.js';
 import type { WireError } from '../protocol/errors.js';
 import type { OpArgs } from '../protocol/schemas.js';
 import type { CartLineView, OrderView } from '../protocol/types.js';
-import type { ShardPool } from './shard-pool.js';
-import { runOrderWork, type Called } from './order-work.js';
+import type { ActorAnswer, ShardPool } from './shard-pool.js';
+import { runOrderWork } from './order-work.js';
 
 export type SagaResult = { ok: true; order: OrderView } | { ok: false; error: WireError };
 
@@ -58,7 +58,7 @@ export class CheckoutDriver {
   async checkout(who: Buyer, args: OpArgs<'checkout'>): Promise<SagaResult> {
     const orderId = randomId('ord', 15);
     const fingerprint = createHash('sha256').update(fingerprintSource(args.payment.token, args.shippingAddress)).digest('base64url');
-    const frozen = await this.call(cartKey(who.userId), { type: 'checkout', key: args.idempotencyKey, fingerprint, orderId, deadlineMs: this.d.config.deadlineMs } satisfies CartCommand);
+    const frozen = await this.d.pool.call(cartKey(who.userId), { type: 'checkout', key: args.idempotencyKey, fingerprint, orderId, deadlineMs: this.d.config.deadlineMs } satisfies CartCommand);
     if (!frozen.ok) return frozen;
     const start = frozen.result as CheckoutStart;
     if (start.existing) {
@@ -99,21 +99,21 @@ export class CheckoutDriver {
       const o = st.order;
       if (o.open) await this.resume(orderId);
       // A finished order whose cart end was lost (a crash right after the confirm).
-      else await this.call(cartKey(userId), { type: 'checkoutEnded', orderId, placed: o.status !== 'cancelled' || !o.failure, total: o.totals.total, country: o.shippingAddress.country } satisfies CartCommand);
+      else await this.d.pool.call(cartKey(userId), { type: 'checkoutEnded', orderId, placed: o.status !== 'cancelled' || !o.failure, total: o.totals.total, country: o.shippingAddress.country } satisfies CartCommand);
       return false;
     }
     if (st.error.code !== 'NOT_FOUND' || this.running.has(orderId)) return false;
-    const r = await this.call(cartKey(userId), { type: 'checkoutEnded', orderId, placed: false, total: 0, country: '', forget: true } satisfies CartCommand);
+    const r = await this.d.pool.call(cartKey(userId), { type: 'checkoutEnded', orderId, placed: false, total: 0, country: '', forget: true } satisfies CartCommand);
     return r.ok;
   }
 
   /** Owner cancel, admin refund and return: record the work on the order, then do it. */
   async change(orderId: string, cmd: Extract<OrderCommand, { type: 'cancel' | 'refund' | 'return' }>): Promise<SagaResult> {
-    const r = await this.call(orderKey(orderId), cmd);
+    const r = await this.d.pool.call(orderKey(orderId), cmd);
     if (!r.ok) return r;
     const o = r.result as Order;
     if (!o.work) return { ok: true, order: orderView(o) };
-    return this.track(orderId, runOrderWork(o, this.d.gateway, (k, c) => this.call(k, c)));
+    return this.track(orderId, runOrderWork(o, this.d.gateway, this.d.pool));
   }
 
   get inFlight(): number {
@@ -153,12 +153,12 @@ export class CheckoutDriver {
     if (coupon !== undefined) {
       // The coupon first: its redemption is held, and the order is priced with its terms as they
       // are now (an admin may have changed them since the cart took them).
-      const held = await this.call(couponKey(coupon), { type: 'hold', orderId, ttlMs: cfg.holdTtlMs, subtotal: start.cart.subtotal, currency });
+      const held = await this.d.pool.call(couponKey(coupon), { type: 'hold', orderId, ttlMs: cfg.holdTtlMs, subtotal: start.cart.subtotal, currency });
       if (!held.ok) {
         await this.release(orderId, [], coupon, who.userId, { placed: false, total: 0, country: address.country, forget: true });
         return held;
       }
-      terms = couponTerms(held.result as CouponView);
+      terms = couponTermsOf(held.result as CouponView);
     }
     const totals = orderTotals({ ...start, coupon: terms }, address, now, cfg.pricing);
     const create: OrderCommand = {
@@ -168,8 +168,8 @@ export class CheckoutDriver {
     };
     // One hop for the order and every stock hold: the shards commit them in parallel.
     const [created, ...held] = await Promise.all([
-      this.call(orderKey(orderId), quiet(create)),
-      ...items.map((l) => this.call(skuKey(l.sku), quiet({ type: 'reserve', holdId: orderId, qty: l.qty, ttlMs: cfg.holdTtlMs }))),
+      this.d.pool.call(orderKey(orderId), quiet(create)),
+      ...items.map((l) => this.d.pool.call(skuKey(l.sku), quiet({ type: 'reserve', holdId: orderId, qty: l.qty, ttlMs: cfg.holdTtlMs }))),
     ]);
     if (!created.ok) {
       // No order exists: release, and let a retry of the key start afresh.
@@ -220,8 +220,8 @@ export class CheckoutDriver {
     if (!st.ok) return st;
     const o = st.order;
     const commits = await Promise.all([
-      ...o.items.map((l) => this.call(skuKey(l.sku), quiet({ type: 'commit', holdId: orderId }))),
-      ...(o.coupon === undefined ? [] : [this.call(couponKey(o.coupon), quiet({ type: 'commit', orderId }))]),
+      ...o.items.map((l) => this.d.pool.call(skuKey(l.sku), quiet({ type: 'commit', holdId: orderId }))),
+      ...(o.coupon === undefined ? [] : [this.d.pool.call(couponKey(o.coupon), quiet({ type: 'commit', orderId }))]),
     ]);
     // A sku keeps no memory of committed holds. While the holds cannot have expired yet, "no
     // such hold" means this commit already happened (a resumed saga); after that it is ambiguous
@@ -232,8 +232,8 @@ export class CheckoutDriver {
     this.fault('committed');
     const review = fraud && fraud.decision === 'review' ? { reviewReasons: fraud.reasons.map((r) => r.detail) } : {};
     const [confirmed] = await Promise.all([
-      this.call(orderKey(orderId), { type: 'confirm', transactionId, riskScore: fraud?.score ?? null, ...review } as OrderCommand),
-      this.call(cartKey(o.userId), quiet({ type: 'checkoutEnded', orderId, placed: true, total: o.totals.total, country: o.shippingAddress.country })),
+      this.d.pool.call(orderKey(orderId), { type: 'confirm', transactionId, riskScore: fraud?.score ?? null, ...review } as OrderCommand),
+      this.d.pool.call(cartKey(o.userId), quiet({ type: 'checkoutEnded', orderId, placed: true, total: o.totals.total, country: o.shippingAddress.country })),
     ]);
     if (!confirmed.ok) return confirmed;
     this.fault('confirmed');
@@ -248,7 +248,7 @@ export class CheckoutDriver {
     await this.d.gateway.void(o.orderId);
     await Promise.all(
       o.items.map((l, i) =>
-        committed[i] ? this.call(skuKey(l.sku), { type: 'restock', ref: `unwind:${o.orderId}`, qty: l.qty, txType: 'return', reason: `order ${o.orderId} unwound (reservation expired)` }) : OK,
+        committed[i] ? this.d.pool.call(skuKey(l.sku), { type: 'restock', ref: `unwind:${o.orderId}`, qty: l.qty, txType: 'return', reason: `order ${o.orderId} unwound (reservation expired)` }) : OK,
       ),
     );
     return this.fail(o.orderId, { code: 'CONFLICT', message: 'the reservation expired before the order could be confirmed; the payment was refunded' }, 'voided');
@@ -261,20 +261,20 @@ export class CheckoutDriver {
     const o = st.order;
     const failCmd: OrderCommand = { type: 'fail', code: error.code, message: error.message, payment, ...(error.details ? { details: error.details } : {}), ...(riskScore === undefined ? {} : { riskScore }) };
     const [failed] = await Promise.all([
-      this.call(orderKey(orderId), failCmd),
+      this.d.pool.call(orderKey(orderId), failCmd),
       this.release(orderId, o.items, o.coupon, o.userId, { placed: false, total: 0, country: o.shippingAddress.country }),
     ]);
     if (!failed.ok) return failed;
-    void this.call(orderKey(orderId), { type: 'settle' });
+    void this.d.pool.call(orderKey(orderId), { type: 'settle' });
     return { ok: false, error: { ...error, details: { ...error.details, orderId } } };
   }
 
   /** Releases the holds of a checkout and thaws the cart (all idempotent). */
   private async release(orderId: string, items: readonly CartLineView[], coupon: string | undefined, userId: string, end: { placed: false; total: number; country: string; forget?: boolean }): Promise<void> {
     await Promise.all([
-      ...items.map((l) => this.call(skuKey(l.sku), quiet({ type: 'release', holdId: orderId }))),
-      coupon === undefined ? OK : this.call(couponKey(coupon), quiet({ type: 'release', orderId })),
-      this.call(cartKey(userId), quiet({ type: 'checkoutEnded', orderId, ...end } satisfies CartCommand)),
+      ...items.map((l) => this.d.pool.call(skuKey(l.sku), quiet({ type: 'release', holdId: orderId }))),
+      coupon === undefined ? OK : this.d.pool.call(couponKey(coupon), quiet({ type: 'release', orderId })),
+      this.d.pool.call(cartKey(userId), quiet({ type: 'checkoutEnded', orderId, ...end } satisfies CartCommand)),
     ]);
   }
 
@@ -294,31 +294,24 @@ export class CheckoutDriver {
         return this.fail(orderId, { code: 'INTERNAL', message: 'the checkout was interrupted before payment; nothing was charged' }, 'voided');
       case 'compensate':
         await this.release(orderId, o.items, o.coupon, o.userId, { placed: false, total: 0, country: o.shippingAddress.country });
-        await this.call(orderKey(orderId), { type: 'settle' });
+        await this.d.pool.call(orderKey(orderId), { type: 'settle' });
         return outcome(o);
       case 'finish': {
-        await this.call(cartKey(o.userId), { type: 'checkoutEnded', orderId, placed: true, total: o.totals.total, country: o.shippingAddress.country });
-        const settled = await this.call(orderKey(orderId), { type: 'settle' });
+        await this.d.pool.call(cartKey(o.userId), { type: 'checkoutEnded', orderId, placed: true, total: o.totals.total, country: o.shippingAddress.country });
+        const settled = await this.d.pool.call(orderKey(orderId), { type: 'settle' });
         return settled.ok ? { ok: true, order: settled.result as OrderView } : settled;
       }
       case 'work':
-        return runOrderWork(o, this.d.gateway, (k, c) => this.call(k, c));
+        return runOrderWork(o, this.d.gateway, this.d.pool);
     }
   }
 
   private async state(orderId: string): Promise<{ ok: true; order: Order } | { ok: false; error: WireError }> {
-    const r = await this.call(orderKey(orderId), { type: 'state' });
+    const r = await this.d.pool.call(orderKey(orderId), { type: 'state' });
     return r.ok ? { ok: true, order: r.result as Order } : r;
   }
 
-  private async call<C extends { type: string }>(key: string, cmd: C): Promise<Called> {
-    try {
-      const r = await this.d.pool.call(key, cmd);
-      return r.ok ? { ok: true, result: r.result } : { ok: false, error: (r.error ?? { code: 'INTERNAL', message: 'internal error' }) as WireError };
-    } catch {
-      return { ok: false, error: { code: 'OVERLOADED', message: 'a shard of this checkout is over its backlog limit; retry later' } };
-    }
-  }
+
 
   private fault(step: FaultStep): void {
     if (this.d.config.faultExitAfter === step) {
@@ -328,24 +321,13 @@ export class CheckoutDriver {
   }
 }
 
-const OK: Called = { ok: true, result: undefined };
+const OK: ActorAnswer = { ok: true, result: undefined };
 /** A command whose reply the driver reads only for ok or error: the shard skips encoding the object. */
 const quiet = <C extends { type: string }>(cmd: C): C => ({ ...cmd, quiet: true });
 
 /** Clock skew and slowness allowance when judging whether a hold may have expired. */
 const HOLD_EXPIRY_MARGIN_MS = 30_000;
 
-/** A coupon's terms from its view (what the hold was decided on). */
-export function couponTerms(v: CouponView): CouponTerms {
-  const t: CouponTerms = { code: v.code };
-  if (v.percentOff !== undefined) t.percentOff = v.percentOff;
-  if (v.amountOff !== undefined) t.amountOff = v.amountOff;
-  if (v.currency !== undefined) t.currency = v.currency;
-  if (v.minSubtotal !== undefined) t.minSubtotal = v.minSubtotal;
-  if (v.expiresAt !== undefined) t.expiresAt = v.expiresAt;
-  if (v.maxRedemptions !== undefined) t.maxRedemptions = v.maxRedemptions;
-  return t;
-}
 
 /** The answer a finished order gives to a retry of its key. */
 function outcome(o: Order): SagaResult {

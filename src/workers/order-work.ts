@@ -6,19 +6,17 @@ import type { Order } from '../actors/order-actor.js';
 import type { PaymentGateway } from '../actors/payment-gateway.js';
 import type { WireError } from '../protocol/errors.js';
 import type { OrderView } from '../protocol/types.js';
+import type { ShardPool } from './shard-pool.js';
 
-export type Called = { ok: true; result: unknown } | { ok: false; error: WireError };
-type Call = <C extends { type: string }>(key: string, cmd: C) => Promise<Called>;
-
-export async function runOrderWork(o: Order, gateway: PaymentGateway, call: Call): Promise<{ ok: true; order: OrderView } | { ok: false; error: WireError }> {
+export async function runOrderWork(o: Order, gateway: PaymentGateway, pool: ShardPool): Promise<{ ok: true; order: OrderView } | { ok: false; error: WireError }> {
   const w = o.work!;
   if (w.amount > 0) await gateway.refund(o.orderId, w.id, w.amount, w.reason);
   if (w.restock) {
-    const done = await Promise.all(o.items.map((l) => call(skuKey(l.sku), { type: 'restock', ref: w.id, qty: l.qty, txType: 'return', reason: `order ${o.orderId} ${w.kind}` })));
+    const done = await Promise.all(o.items.map((l) => pool.call(skuKey(l.sku), { type: 'restock', ref: w.id, qty: l.qty, txType: 'return', reason: `order ${o.orderId} ${w.kind}` })));
     const failed = done.find((r) => !r.ok);
     // The order's timer retries the whole (idempotent) work later.
     if (failed) return failed;
   }
-  const r = await call(orderKey(o.orderId), { type: 'workDone', workId: w.id });
+  const r = await pool.call(orderKey(o.orderId), { type: 'workDone', workId: w.id });
   return r.ok ? { ok: true, order: r.result as OrderView } : r;
 }

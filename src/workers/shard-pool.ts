@@ -7,6 +7,7 @@ import { decodeValue } from '../transport/frame-codec.js';
 import type { ProductView } from '../protocol/types.js';
 import type { FromShard, PriceEntry, ShardOptions, ShardRequest, ShardStats, ToShard } from './shard-messages.js';
 import type { DomainEvent } from '../actors/actor.js';
+import type { WireError } from '../protocol/errors.js';
 import { appendRequest } from './request-codec.js';
 
 /** Where a reply goes: a connection (or an internal caller). */
@@ -54,6 +55,10 @@ export function stableHash(key: string): number {
 }
 
 const MAX_BATCHES_IN_FLIGHT = 2;
+
+/** A command's committed answer, as `call` gives it to the server's own callers. */
+export type ActorAnswer = { ok: true; result: unknown } | { ok: false; error: WireError };
+const OVERLOADED: ActorAnswer = { ok: false, error: { code: 'OVERLOADED', message: 'the shard owning this actor is over its backlog limit; retry later' } };
 
 const newQueue = (): Queued => ({ flat: [], ids: [], sinks: [], tags: [], starts: [] });
 
@@ -235,15 +240,18 @@ export class ShardPool {
     }
   }
 
-  /** Runs a command for the server itself (demo seeding, admin reads); resolves with the decoded response. */
-  call<C extends ShardRequest['cmd']>(key: string, cmd: C): Promise<{ ok: boolean; result?: unknown; error?: { code: string; message: string } }> {
-    return new Promise((resolve, reject) => {
+  /**
+   * Runs a command for the server itself (the checkout driver, sign-in merges, demo seeding) and
+   * resolves with its committed answer; a shard over its backlog answers OVERLOADED. Never rejects.
+   */
+  call<C extends ShardRequest['cmd']>(key: string, cmd: C): Promise<ActorAnswer> {
+    return new Promise((resolve) => {
       let frame: Uint8Array | undefined;
       const sink: ReplySink = {
         push: (f) => ((frame = f), true),
-        flush: () => resolve(decodeValue(frame!) as never),
+        flush: () => resolve(decodeValue(frame!) as ActorAnswer),
       };
-      if (!this.submit(key, 0, cmd, sink, -1)) reject(new Error('shard overloaded'));
+      if (!this.submit(key, 0, cmd, sink, -1)) resolve(OVERLOADED);
     });
   }
 
@@ -298,11 +306,7 @@ export class ShardPool {
   }
 
   askOne<T>(key: string, make: (ask: number) => ToShard): Promise<T> {
-    const ask = this.nextAsk++;
-    return new Promise<T>((resolve) => {
-      this.asks.set(ask, resolve as (v: unknown) => void);
-      this.post(this.shardOf(key), make(ask));
-    });
+    return this.askShard<T>(this.shardOf(key), make);
   }
 
   private onIdle?: () => void;

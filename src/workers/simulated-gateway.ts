@@ -37,15 +37,10 @@ export class SimulatedGateway implements PaymentGateway {
   }
 
   private async call<C extends { type: string }>(orderId: string, cmd: C, missingOk = false): Promise<PaymentCharge | undefined> {
-    let r;
-    try {
-      r = await this.pool.call(paymentKey(orderId), cmd);
-    } catch (err) {
-      throw new GatewayError(`payment gateway unavailable: ${(err as Error).message}`);
-    }
+    const r = await this.pool.call(paymentKey(orderId), cmd);
     if (r.ok) return r.result as PaymentCharge;
-    if (missingOk && r.error?.code === 'NOT_FOUND') return undefined;
-    throw new GatewayError(`payment gateway refused ${cmd.type} for ${orderId}: ${r.error?.code} ${r.error?.message}`);
+    if (missingOk && r.error.code === 'NOT_FOUND') return undefined;
+    throw new GatewayError(`payment gateway refused ${cmd.type} for ${orderId}: ${r.error.code} ${r.error.message}`);
   }
 }
 
