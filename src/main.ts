@@ -1,7 +1,7 @@
 // `npm start`: read the environment, start the server, drain on SIGTERM/SIGINT.
 import { resolveConfig, ConfigError } from './config.js';
-import { ShardPool } from './workers/shard-pool.js';
-import { shardOptions } from './workers/shard-options.js';
+import { ShardPool } from './app/shard-pool.js';
+import { shardOptions } from './app/shard-options.js';
 
 async function main(): Promise<void> {
   let config;
@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   // loads the rest of the server: about as long each, so the start takes one of them, not both.
   const pool = new ShardPool(config.shards, config.maxShardBacklog);
   pool.spawn(shardOptions(config));
-  const { startServer } = await import('./server.js');
+  const { startServer } = await import('./app/server.js');
   const server = await startServer(config, {
     pool,
     onAdminPassword: (password) =>

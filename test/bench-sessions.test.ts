@@ -6,7 +6,7 @@ import { pickToken, sellOutMs, skusOnDistinctShards } from '../bench/lib/session
 import { errorsOf } from '../bench/lib/session-step.js';
 import { loadScenarios } from '../bench/lib/registry.js';
 import { stockedSkus } from '../bench/lib/catalog.js';
-import { stableHash } from '../src/workers/shard-pool.js';
+import { stableHash } from '../src/protocol/keys.js';
 
 test('skusOnDistinctShards takes one sku per shard first, then fills from the list', () => {
   const hash = (k: string) => Number(k.slice(-1)); // 'sku:a0' -> 0 ...

@@ -5,12 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import {
-  COMMITTED_KEPT, CouponActor, couponKey, create, decide, apply, nextTimer, view,
-  type Coupon, type CouponCommand, type CouponEvent,
-} from '../src/actors/coupon-actor.js';
+import { COMMITTED_KEPT, CouponActor, create, decide, apply, nextTimer, view, type Coupon, type CouponCommand, type CouponEvent } from '../src/actors/coupon-actor.js';
 import { couponApplies, type CouponTerms } from '../src/actors/pricing.js';
 import { decodeRow, encodeRow } from '../src/persistence/journal.js';
+import { couponKey } from '../src/protocol/keys.js';
 
 const T0 = 1_700_000_000_000;
 

@@ -23,7 +23,7 @@ import { ShardRuntime } from '../src/workers/shard-runtime.js';
 import { DEFAULT_PRICING } from '../src/actors/pricing.js';
 import type { ShardOptions, ShardRequest } from '../src/workers/shard-messages.js';
 import { decodeRow, encodeRow } from '../src/persistence/journal.js';
-import { decodeValue, encodeError, encodeOk } from '../src/transport/frame-codec.js';
+import { decodeValue, encodeError, encodeOk } from '../src/protocol/frames.js';
 
 const WAREHOUSES = ['main', 'east', 'west'] as const;
 const HOLDS = ['h0', 'h1', 'h2', 'h3'] as const;

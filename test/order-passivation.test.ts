@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ShardRuntime } from '../src/workers/shard-runtime.js';
-import { decodeValue } from '../src/transport/frame-codec.js';
+import { decodeValue } from '../src/protocol/frames.js';
 import { shardOptions } from './helpers/holds.js';
 
 test('order and payment actors passivate after their own idle time; carts keep PASSIVATE_AFTER_MS', (t) => {

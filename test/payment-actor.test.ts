@@ -4,13 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import {
-  PaymentActor, TEST_TOKENS, VOID_REFUND_ID, paymentKey, tokenBehaviour, view,
-  type PaymentCharge, type PaymentCommand, type PaymentEvent, type PaymentLedger,
-} from '../src/actors/payment-actor.js';
+import { PaymentActor, TEST_TOKENS, VOID_REFUND_ID, tokenBehaviour, view, type PaymentCharge, type PaymentCommand, type PaymentEvent, type PaymentLedger } from '../src/actors/payment-actor.js';
 import type { Decision } from '../src/actors/actor.js';
 import type { ErrorCode } from '../src/protocol/errors.js';
 import { decodeRow, encodeRow } from '../src/persistence/journal.js';
+import { paymentKey } from '../src/protocol/keys.js';
 
 const T0 = 1_700_000_000_000;
 const ORDER = 'ord_1';

@@ -3,10 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import {
-  couponApplies, DEFAULT_PRICING, discountFor, mulDivHalfUp, normalizeCouponCode, parseTaxRates, taxRateBp, totalsFor,
-  type CouponTerms, type PricingConfig,
-} from '../src/actors/pricing.js';
+import { couponApplies, DEFAULT_PRICING, discountFor, mulDivHalfUp, parseTaxRates, taxRateBp, totalsFor, type CouponTerms, type PricingConfig } from '../src/actors/pricing.js';
+import { normalizeCouponCode } from '../src/protocol/keys.js';
 
 const NOW = 1_700_000_000_000;
 const CFG: PricingConfig = { taxRatesBp: { US: 0, DE: 1900, NL: 2100, XS: 825 }, defaultCountry: 'US', defaultTaxRateBp: 1000, shippingFlat: 499, freeShippingMin: 5000 };

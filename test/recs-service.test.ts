@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setImmediate as tick } from 'node:timers/promises';
-import { RecsService } from '../src/workers/recs/recs-service.js';
+import { RecsService } from '../src/app/recs/recs-service.js';
 import { syntheticInteractions } from '../bench/recs/synthetic.js';
 import type { Interaction, ProductFeatures, Recommendation, RecsCandidateFilter } from '../src/workers/recs/types.js';
 

@@ -5,7 +5,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadavg } from 'node:os';
-import { RecsService } from '../../src/workers/recs/recs-service.js';
+import { RecsService } from '../../src/app/recs/recs-service.js';
 import { INTERACTION_KINDS, type RecsCandidateFilter } from '../../src/workers/recs/types.js';
 import type { EventColumns } from '../../src/workers/recs/event-log.js';
 import { loadMovieLens } from './movielens.js';

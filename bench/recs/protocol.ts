@@ -3,10 +3,10 @@
 // users. The models are the production code (buildModel + Scorer), not copies.
 import { buildModel, DEFAULT_BUILD_PARAMS, type BuildParams, type RecsModel } from '../../src/workers/recs/model.js';
 import { encodeFeatures, type FeatureWeights } from '../../src/workers/recs/content-features.js';
-import { Scorer, type BlendWeights } from '../../src/workers/recs/scorer.js';
+import { Scorer, type BlendWeights } from '../../src/app/recs/scorer.js';
 import type { EventColumns } from '../../src/workers/recs/event-log.js';
 import type { ProductFeatures } from '../../src/workers/recs/types.js';
-import { DEFAULT_BLEND } from '../../src/workers/recs/recs-options.js';
+import { DEFAULT_BLEND } from '../../src/app/recs/recs-options.js';
 import type { MovieLens } from './movielens.js';
 import type { Split } from './split.js';
 import { topNMetrics, type TopNMetrics } from './metrics.js';

@@ -4,7 +4,7 @@
 // (they are sorted, so the first k of a K-list is exactly the k-list).
 import type { Neighbours } from '../../src/workers/recs/cosine-neighbours.js';
 import type { RecsModel } from '../../src/workers/recs/model.js';
-import type { BlendWeights } from '../../src/workers/recs/scorer.js';
+import type { BlendWeights } from '../../src/app/recs/scorer.js';
 import type { MovieLens } from './movielens.js';
 import { EVAL_BUILD, NONE, evaluate, subset, trainModel, type BuildChoice } from './protocol.js';
 import { holdoutSplit } from './split.js';

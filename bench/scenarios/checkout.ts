@@ -10,7 +10,7 @@ import { defineScenario, int, nonNeg, num } from '../lib/scenario.js';
 import { adminConn, clientNotes, errorsOf, mergeSessions, sampleAt, sessionStep } from '../lib/session-step.js';
 import { skusOnDistinctShards } from '../lib/sessions.js';
 import { mergeHistograms, summarize } from '../lib/histogram.js';
-import { stableHash } from '../../src/workers/shard-pool.js';
+import { stableHash } from '../../src/protocol/keys.js';
 
 interface CheckoutOptions {
   connections: number;

@@ -5,7 +5,8 @@
 // confirmed or releases it on failure. Always: redeemed + holds.size <= maxRedemptions.
 import type { CouponView } from '../protocol/ops.js';
 import { accept, reject, unchanged, type ActorType, type Decision } from './actor.js';
-import { couponApplies, normalizeCouponCode, type CouponTerms } from './pricing.js';
+import { couponApplies, type CouponTerms } from './pricing.js';
+import { normalizeCouponCode } from '../protocol/keys.js';
 
 /**
  * Committed orderIds remembered when the coupon has no maxRedemptions (with one, all of them are
@@ -192,7 +193,6 @@ interface CouponSnapshot {
   updatedAt: number;
 }
 
-export const couponKey = (code: string): string => `coupon:${normalizeCouponCode(code)}`;
 
 export const CouponActor: ActorType<Coupon, CouponCommand, CouponEvent> = {
   kind: 'coupon',

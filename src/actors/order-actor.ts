@@ -5,6 +5,7 @@
 // done: an outbox, so a crash in between resumes instead of forgetting.
 import { accept, reject, unchanged, type ActorType, type Decision } from './actor.js';
 import type { DomainEvent } from './actor.js';
+import { ordersTopic } from '../protocol/keys.js';
 import type { CartLineView, OrderStatus, OrderTotals, OrderView, PaymentStatus, ShippingAddress } from '../protocol/types.js';
 
 /** External effects an order change still owes: a refund at the gateway, stock back on the shelf. */
@@ -93,8 +94,6 @@ export type OrderEvent =
   | { type: 'delivered'; at: number }
   | { type: 'stalled'; checkAt: number; at: number };
 
-/** The uWS topic of a user's order pushes (order.subscribe). */
-export const ordersTopic = (userId: string): string => `orders:${userId}`;
 
 /** Statuses from which each admin or owner transition may start (PROTOCOL.md "Checkout and orders"). */
 const CAN_CANCEL: ReadonlySet<OrderStatus> = new Set(['confirmed', 'processing']);

@@ -200,7 +200,6 @@ function copyCharge(ch: PaymentCharge): PaymentCharge {
   return { ...ch, refunds: ch.refunds.map((r) => ({ ...r })) };
 }
 
-export const paymentKey = (orderId: string): string => `payment:${orderId}`;
 
 export const PaymentActor: ActorType<PaymentLedger, PaymentCommand, PaymentEvent> = {
   kind: 'payment',

@@ -166,6 +166,3 @@ export function parseTaxRates(text: string): Record<string, number> {
 }
 
 /** The canonical form of a coupon code (trim + uppercase): what keys the coupon actor. */
-export function normalizeCouponCode(code: string): string {
-  return code.trim().toUpperCase();
-}

@@ -1,6 +1,7 @@
 // Actor keys name their type: `cart:<userId>`, `sku:<sku>`, `catalog`. The shard runtime finds
 // the actor type of a key here.
 import type { ActorType } from './actor.js';
+import { CATALOG_KEY } from '../protocol/keys.js';
 import { CartActor } from './cart-actor.js';
 import { InventoryActor } from './inventory-actor.js';
 import { CatalogActor } from './catalog-actor.js';
@@ -11,11 +12,6 @@ import { CouponActor } from './coupon-actor.js';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyActorType = ActorType<any, any, any>;
 
-export const CATALOG_KEY = 'catalog';
-
-export const cartKey = (userId: string): string => `cart:${userId}`;
-export const skuKey = (sku: string): string => `sku:${sku}`;
-export const orderKey = (orderId: string): string => `order:${orderId}`;
 
 /** The actor type and id of a key, or undefined for a key no type owns. */
 export function actorTypeOf(key: string): { type: AnyActorType; id: string } | undefined {

@@ -5,18 +5,18 @@ import { Compile } from 'typebox/compile';
 import { Args, Ops, OpNames, type OpName, type OpSpec } from '../protocol/ops.js';
 import type { OpArgs } from '../protocol/schemas.js';
 import { CloseCode, Limits, outcomeIndex, type ErrorCode } from '../protocol/errors.js';
-import { ADMIN_TOPIC } from '../workers/shard-runtime.js';
-import { cartKey } from '../actors/registry.js';
-import type { ReplySink, ShardPool } from '../workers/shard-pool.js';
-import { decodeFrame, encodeError, encodeOk, encodeOkEncoded, isWireId, ForbiddenRequest } from './frame-codec.js';
-import { shardRoute } from './routes.js';
+import type { ReplySink, ShardPool } from '../app/shard-pool.js';
+import { decodeFrame, ForbiddenRequest } from './frame-codec.js';
+import { encodeError, encodeOk, encodeOkEncoded, isWireId } from '../protocol/frames.js';
+import { shardRoute } from '../app/routes.js';
 import type { Connection } from './connection.js';
-import type { CatalogView } from './catalog-view.js';
-import type { Auth, Identity } from './auth.js';
-import type { Accounts, AuthOutcome } from './accounts.js';
+import type { CatalogView } from '../app/catalog-view.js';
+import type { Auth, Identity } from '../app/auth.js';
+import type { Accounts, AuthOutcome } from '../app/accounts.js';
 import type { Metrics } from './metrics.js';
-import type { CommerceOps, OpOutcome } from './commerce-ops.js';
-import type { RecsOps } from './recs-ops.js';
+import type { CommerceOps, OpOutcome } from '../app/commerce-ops.js';
+import type { RecsOps } from '../app/recs-ops.js';
+import { ADMIN_TOPIC, cartKey } from '../protocol/keys.js';
 
 interface CompiledOp {
   readonly name: OpName;

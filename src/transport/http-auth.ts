@@ -4,7 +4,7 @@
 import { Compile } from 'typebox/compile';
 import { Args } from '../protocol/schemas.js';
 import { Limits, type ErrorCode, type WireError } from '../protocol/errors.js';
-import type { Accounts, AuthOutcome } from './accounts.js';
+import type { Accounts, AuthOutcome } from '../app/accounts.js';
 import { readBody } from './http-body.js';
 import { ipKey } from './rate-limit.js';
 import type { HttpResponse, TemplatedApp } from './uws.js';

@@ -1,15 +1,13 @@
 // HTTP on the WebSocket's port: health, readiness, Prometheus metrics, sign-in (http-auth.ts)
 // and the admin snapshot endpoints. Handlers that await register onAborted first, as uWS requires.
-import { cartKey, orderKey, skuKey } from '../actors/registry.js';
-import { paymentKey } from '../actors/payment-actor.js';
-import { couponKey } from '../actors/coupon-actor.js';
-import type { ShardPool } from '../workers/shard-pool.js';
+import type { ShardPool } from '../app/shard-pool.js';
 import type { ShardSummary, SnapshotResult } from '../workers/shard-messages.js';
-import type { Auth } from './auth.js';
-import type { Accounts } from './accounts.js';
+import type { Auth } from '../app/auth.js';
+import type { Accounts } from '../app/accounts.js';
 import { mountAuthRoutes } from './http-auth.js';
 import type { Metrics } from './metrics.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
+import { cartKey, couponKey, orderKey, paymentKey, skuKey } from '../protocol/keys.js';
 
 export interface HttpDeps {
   pool: ShardPool;

@@ -2,7 +2,7 @@
 // counters). Per-request counts and latencies go to typed arrays (request-stats.ts); label
 // children of the other metrics are created once and kept.
 import client from 'prom-client';
-import { BusinessMetrics } from './business-metrics.js';
+import { BusinessMetrics } from '../app/business-metrics.js';
 import { OpNames } from '../protocol/ops.js';
 import { OUTCOMES } from '../protocol/errors.js';
 import type { ShardStats } from '../workers/shard-messages.js';

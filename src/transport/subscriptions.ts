@@ -2,7 +2,7 @@
 // is joined before the shard counts the watch, so no change committed after the subscribe reply
 // can be missed; the shard's count is trusted only once its reply says ok, and every counted
 // watch is given back exactly once (unsubscribe, close, or a reply that arrives too late).
-import type { ReplySink, ShardPool } from '../workers/shard-pool.js';
+import type { ReplySink, ShardPool } from '../app/shard-pool.js';
 import type { Connection } from './connection.js';
 
 /** pending: the watch is on its way to the shard; cancelled: unsubscribed before it was counted. */

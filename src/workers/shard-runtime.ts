@@ -10,9 +10,10 @@ import type { OrderEvent } from '../actors/order-actor.js';
 import type { ProductView } from '../protocol/types.js';
 import { openShardDb } from '../persistence/shard-db.js';
 import { BatchWrites, Journal, decodeRow, encodeRow } from '../persistence/journal.js';
-import { encodeError, encodeOk, encodePush } from '../transport/frame-codec.js';
+import { encodeError, encodeOk, encodePush } from '../protocol/frames.js';
 import { TimerQueue } from './timer-queue.js';
 import { outcomeIndex } from '../protocol/errors.js';
+import { ADMIN_TOPIC } from '../protocol/keys.js';
 
 const INTERNAL_OUTCOME = outcomeIndex('INTERNAL');
 import type { InteractionsPage, ShardOptions, ShardRequest, ShardStats, ShardSummary, SnapshotResult } from './shard-messages.js';
@@ -34,8 +35,6 @@ export interface BatchPushes {
   frames: Uint8Array[];
 }
 
-/** The uWS topic of the admin feed (inventory.lowStock, domain events). */
-export const ADMIN_TOPIC = 'admin';
 const GET = Object.freeze({ type: 'get' });
 const EMPTY = Object.freeze({});
 

@@ -2,12 +2,12 @@
 // through ShardRuntime on a stopped server's own shard file, and read durable timers from it.
 import assert from 'node:assert/strict';
 import { ShardRuntime } from '../../src/workers/shard-runtime.js';
-import { stableHash } from '../../src/workers/shard-pool.js';
 import { DEFAULT_PRICING } from '../../src/actors/pricing.js';
 import type { ShardOptions } from '../../src/workers/shard-messages.js';
 import type { InventoryView } from '../../src/protocol/types.js';
-import { decodeValue } from '../../src/transport/frame-codec.js';
+import { decodeValue } from '../../src/protocol/frames.js';
 import { openShardDb } from '../../src/persistence/shard-db.js';
+import { stableHash } from '../../src/protocol/keys.js';
 
 export function shardOptions(dataDir: string, shard: number): ShardOptions {
   return {

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import { resolveConfig } from '../../src/config.js';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { startServer, type RunningServer } from '../../src/app/server.js';
 import { CartwireClient } from '../../src/client/index.js';
 import type { ShardSummary } from '../../src/workers/shard-messages.js';
 

@@ -2,10 +2,9 @@
 // step is a command to an actor whose reply comes after its group commit, so each step the
 // driver has seen is durable. The driver holds nothing that matters: after a crash the orders'
 // own state says what is left (resumeAction), and their timers ask for a resume if nobody does.
-import { randomId, randomView } from '../transport/random-id.js';
+import { randomId, randomView } from '../protocol/ids.js';
 import { createHash } from 'node:crypto';
-import { cartKey, orderKey, skuKey } from '../actors/registry.js';
-import { couponKey, couponTermsOf, type CouponView } from '../actors/coupon-actor.js';
+import { couponTermsOf, type CouponView } from '../actors/coupon-actor.js';
 import { view as orderView, type Order, type OrderCommand } from '../actors/order-actor.js';
 import type { CartCommand, CheckoutStart } from '../actors/cart-actor.js';
 import { fingerprintSource, orderNumber, orderTotals, resumeAction, type FaultStep } from '../actors/checkout-saga.js';
@@ -18,6 +17,7 @@ import type { OpArgs } from '../protocol/schemas.js';
 import type { CartLineView, OrderView } from '../protocol/types.js';
 import type { ActorAnswer, ShardPool } from './shard-pool.js';
 import { runOrderWork } from './order-work.js';
+import { cartKey, couponKey, orderKey, skuKey } from '../protocol/keys.js';
 
 export type SagaResult = { ok: true; order: OrderView } | { ok: false; error: WireError };
 

@@ -1,14 +1,12 @@
 // From a validated request to the command of the actor that owns it. The edge adds what an
 // actor needs from elsewhere (price and availability from the committed catalog view), so
 // actors stay pure and never wait on another shard.
-import { CATALOG_KEY, cartKey, orderKey, skuKey } from '../actors/registry.js';
-import { couponKey } from '../actors/coupon-actor.js';
-import { normalizeCouponCode } from '../actors/pricing.js';
 import { DEFAULT_WAREHOUSE } from '../actors/inventory-actor.js';
 import type { OpArgs, OpName } from '../protocol/schemas.js';
 import type { WireError } from '../protocol/errors.js';
 import type { CatalogView } from './catalog-view.js';
 import type { Identity } from './auth.js';
+import { CATALOG_KEY, cartKey, couponKey, normalizeCouponCode, orderKey, skuKey } from '../protocol/keys.js';
 
 export type ShardRoute = { key: string; cmd: { type: string } } | { error: WireError };
 

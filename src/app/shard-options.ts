@@ -1,7 +1,7 @@
 // The options every shard worker starts with, from the server's configuration (one place for
 // main.ts, which spawns the workers first, and server.ts).
 import type { Config } from '../config.js';
-import type { ShardOptions } from './shard-messages.js';
+import type { ShardOptions } from '../workers/shard-messages.js';
 
 export function shardOptions(config: Config): Omit<ShardOptions, 'shard'> {
   return {

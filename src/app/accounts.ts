@@ -1,7 +1,6 @@
 // Sign-up and sign-in, for the WebSocket ops and the HTTP endpoints alike: attempt limits per
 // IP and per email, the guest-cart merge, and the user_registered / user_logged_in events on
 // the admin feed. Credentials and tokens themselves are auth.ts.
-import { cartKey } from '../actors/registry.js';
 import type { CartCommand, MergeLine } from '../actors/cart-actor.js';
 import type { AuthResult } from '../protocol/ops.js';
 import type { OpArgs } from '../protocol/schemas.js';
@@ -9,10 +8,11 @@ import type { WireError } from '../protocol/errors.js';
 import type { CartView } from '../protocol/types.js';
 import type { LimitsConfig } from '../config.js';
 import { normalizeEmail } from '../persistence/user-store.js';
-import type { ShardPool } from '../workers/shard-pool.js';
+import type { ShardPool } from './shard-pool.js';
 import { newUserId, type Auth } from './auth.js';
 import type { CatalogView } from './catalog-view.js';
-import { KeyedLimiter } from './rate-limit.js';
+import { KeyedLimiter } from '../transport/rate-limit.js';
+import { cartKey } from '../protocol/keys.js';
 
 export type AuthOutcome = { ok: true; result: AuthResult } | { ok: false; error: WireError };
 

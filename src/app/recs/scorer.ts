@@ -5,9 +5,9 @@
 // Cost per call is the neighbourhood touched (history x k, or k users x their histories), a few
 // thousand additions, never the catalog. Scratch arrays are allocated once per model and cleaned
 // through the touched list, so a call allocates only its result.
-import type { RecsModel } from './model.js';
-import type { Neighbours } from './cosine-neighbours.js';
-import { takeBest } from './top-k.js';
+import type { RecsModel } from '../../workers/recs/model.js';
+import type { Neighbours } from '../../workers/recs/cosine-neighbours.js';
+import { takeBest } from '../../workers/recs/top-k.js';
 
 export type Component = 'itemknn' | 'userknn' | 'content' | 'popularity';
 export const COMPONENTS: readonly Component[] = ['itemknn', 'userknn', 'content', 'popularity'];

@@ -2,10 +2,11 @@
 // and benchmarks. Its ledger is an actor per order (src/actors/payment-actor.ts) on the shards, so
 // it remembers charges across crashes the way a real provider does: a retried charge with the
 // same order id never charges twice. `tok_timeout` answers only after the caller's timeout.
-import { randomId } from '../transport/random-id.js';
+import { randomId } from '../protocol/ids.js';
 import type { ChargeOutcome, ChargeRequest, PaymentGateway } from '../actors/payment-gateway.js';
-import { paymentKey, tokenBehaviour, type PaymentCharge } from '../actors/payment-actor.js';
+import { tokenBehaviour, type PaymentCharge } from '../actors/payment-actor.js';
 import type { ShardPool } from './shard-pool.js';
+import { paymentKey } from '../protocol/keys.js';
 
 export class GatewayError extends Error {}
 

@@ -1,6 +1,6 @@
 // The demo shop loaded on first start when SEED_DEMO=1 (the default): 50 products over eight
 // categories, with variants and stock, so a newcomer sees a real catalog at once.
-import type { ProductInput } from './actors/catalog-actor.js';
+import type { ProductInput } from '../actors/catalog-actor.js';
 
 type Row = [id: string, name: string, brand: string, price: number, variants: string[] | null, stock: number];
 

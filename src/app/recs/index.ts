@@ -9,4 +9,4 @@ export type {
   RecsAlgorithm,
   RecsCandidateFilter,
   RecsContext,
-} from './types.js';
+} from '../../workers/recs/types.js';

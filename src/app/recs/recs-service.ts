@@ -2,15 +2,15 @@
 // in a Piscina pool and swap in a new model when done; forUser/similar answer from the live
 // model's precomputed neighbours (tens of microseconds) and never wait for a build.
 import { Piscina } from 'piscina';
-import { EventLog } from './event-log.js';
-import { encodeFeatures, type FeatureColumns } from './content-features.js';
-import { allocOutputs, assembleModel, type RecsModel, type ShardInput, type ShardResult } from './model.js';
+import { EventLog } from '../../workers/recs/event-log.js';
+import { encodeFeatures, type FeatureColumns } from '../../workers/recs/content-features.js';
+import { allocOutputs, assembleModel, type RecsModel, type ShardInput, type ShardResult } from '../../workers/recs/model.js';
 import { Scorer, type Scored } from './scorer.js';
 import { algorithmOf, reasonOf } from './reasons.js';
 import { UserCache } from './user-cache.js';
 import { resolveOptions, type RecsServiceOptions, type ResolvedOptions } from './recs-options.js';
-import { INTERACTION_KINDS } from './types.js';
-import type { Interaction, ProductFeatures, Recommendation, RecsCandidateFilter, RecsContext } from './types.js';
+import { INTERACTION_KINDS } from '../../workers/recs/types.js';
+import type { Interaction, ProductFeatures, Recommendation, RecsCandidateFilter, RecsContext } from '../../workers/recs/types.js';
 
 /** Candidates memoised per user (at least), and users memoised per model. */
 const MEMO_MIN = 50;
@@ -62,7 +62,7 @@ export class RecsService {
     this.o = resolveOptions(opts);
     this.log = new EventLog(this.o.maxEvents);
     this.pool = new Piscina({
-      filename: new URL('./build-task.js', import.meta.url).href,
+      filename: new URL('../../workers/recs/build-task.js', import.meta.url).href,
       minThreads: 0,
       maxThreads: this.o.poolThreads,
       idleTimeout: 30_000,

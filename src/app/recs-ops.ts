@@ -2,16 +2,16 @@
 // domain events (views, cart additions, purchases) and the catalog view, loads the event logs
 // of every shard at start, and answers recs.forUser / recs.similar from the precomputed model
 // with the live catalog (active, in stock) and the caller's cart as filters.
-import { cartKey } from '../actors/registry.js';
 import type { DomainEvent } from '../actors/actor.js';
 import type { CartView, ProductView } from '../protocol/types.js';
 import type { OpArgs } from '../protocol/schemas.js';
-import type { ShardPool } from '../workers/shard-pool.js';
+import type { ShardPool } from './shard-pool.js';
 import type { InteractionsPage } from '../workers/shard-messages.js';
-import { RecsService, type ProductFeatures, type RecsCandidateFilter, type Recommendation } from '../workers/recs/index.js';
+import { RecsService, type ProductFeatures, type RecsCandidateFilter, type Recommendation } from './recs/index.js';
 import type { CatalogView } from './catalog-view.js';
 import type { OpOutcome } from './commerce-ops.js';
 import type { Identity } from './auth.js';
+import { cartKey } from '../protocol/keys.js';
 
 const KINDS = ['view', 'cart', 'purchase'] as const;
 // Small pages: each one holds its shard thread (decoding rows) between the batches of requests.

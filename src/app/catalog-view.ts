@@ -3,7 +3,7 @@
 import type { ItemInfo } from '../actors/cart-actor.js';
 import type { ProductView, VariantView } from '../protocol/types.js';
 import { CatalogSearch, type SearchQuery } from './catalog-search.js';
-import { encodeValue } from './frame-codec.js';
+import { encodeValue } from '../protocol/frames.js';
 
 interface SkuEntry {
   product: ProductView;

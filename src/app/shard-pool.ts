@@ -2,13 +2,13 @@
 // message per event-loop turn, and hands the committed replies back to their sinks. A shard
 // whose backlog passes the limit answers OVERLOADED instead of queueing without bound.
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
-import { CATALOG_KEY } from '../actors/registry.js';
-import { decodeValue } from '../transport/frame-codec.js';
+import { decodeValue } from '../protocol/frames.js';
 import type { ProductView } from '../protocol/types.js';
-import type { FromShard, PriceEntry, ShardOptions, ShardRequest, ShardStats, ToShard } from './shard-messages.js';
+import type { FromShard, PriceEntry, ShardOptions, ShardRequest, ShardStats, ToShard } from '../workers/shard-messages.js';
 import type { DomainEvent } from '../actors/actor.js';
 import type { WireError } from '../protocol/errors.js';
-import { appendRequest } from './request-codec.js';
+import { appendRequest } from '../workers/request-codec.js';
+import { CATALOG_KEY, stableHash } from '../protocol/keys.js';
 
 /** Where a reply goes: a connection (or an internal caller). */
 export interface ReplySink {
@@ -42,16 +42,6 @@ interface Queued {
   sinks: ReplySink[];
   tags: number[];
   starts: number[];
-}
-
-/** FNV-1a over the key's UTF-16 code units: stable across processes and restarts. */
-export function stableHash(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }
 
 const MAX_BATCHES_IN_FLIGHT = 2;
@@ -116,7 +106,7 @@ export class ShardPool {
     this.ready = [];
     for (let shard = 0; shard < this.shards; shard++) {
       const { port1, port2 } = new MessageChannel();
-      const worker = new Worker(new URL('./shard-worker.js', import.meta.url), {
+      const worker = new Worker(new URL('../workers/shard-worker.js', import.meta.url), {
         workerData: { opts: { ...base, shard }, port: port2, catalogHere: shard === catalogShard },
         transferList: [port2],
       });

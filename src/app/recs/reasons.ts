@@ -1,6 +1,6 @@
 // The human side of a result: which algorithm produced it and one sentence why.
 import type { Scored } from './scorer.js';
-import type { RecsAlgorithm } from './types.js';
+import type { RecsAlgorithm } from '../../workers/recs/types.js';
 
 export interface ReasonContext {
   /** Display name of a dense item id (product name, else its id). */

@@ -1,17 +1,15 @@
 // Ops whose answer needs several actors: checkout and order changes (through the checkout
 // driver), order.list (every shard's page, merged), cart.applyCoupon (the coupon's terms, then
 // the cart). Each returns the reply object or a coded error; the edge sends it.
-import { cartKey } from '../actors/registry.js';
-import { couponKey, couponTermsOf } from '../actors/coupon-actor.js';
-import { ordersTopic } from '../actors/order-actor.js';
-import { normalizeCouponCode } from '../actors/pricing.js';
+import { couponTermsOf } from '../actors/coupon-actor.js';
 import type { CouponView, OpName } from '../protocol/ops.js';
 import type { OpArgs } from '../protocol/schemas.js';
 import type { OrderView } from '../protocol/types.js';
-import type { ActorAnswer, ShardPool } from '../workers/shard-pool.js';
-import type { CheckoutDriver, SagaResult } from '../workers/checkout-driver.js';
-import { randomId } from './random-id.js';
+import type { ActorAnswer, ShardPool } from './shard-pool.js';
+import type { CheckoutDriver, SagaResult } from './checkout-driver.js';
+import { randomId } from '../protocol/ids.js';
 import type { Identity } from './auth.js';
+import { cartKey, couponKey, normalizeCouponCode, ordersTopic } from '../protocol/keys.js';
 
 /** An op's answer: its reply object or a coded error (the shape of a committed actor answer). */
 export type OpOutcome = ActorAnswer;

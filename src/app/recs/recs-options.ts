@@ -1,9 +1,9 @@
 // RecsService options: defaults and validation. A bad value fails at construction with a message
 // naming the option, never later inside a build in the pool.
-import type { InteractionKind } from './types.js';
-import { INTERACTION_KINDS } from './types.js';
-import { DEFAULT_BUILD_PARAMS, type BuildParams } from './model.js';
-import { DEFAULT_FEATURE_WEIGHTS, type FeatureWeights } from './content-features.js';
+import type { InteractionKind } from '../../workers/recs/types.js';
+import { INTERACTION_KINDS } from '../../workers/recs/types.js';
+import { DEFAULT_BUILD_PARAMS, type BuildParams } from '../../workers/recs/model.js';
+import { DEFAULT_FEATURE_WEIGHTS, type FeatureWeights } from '../../workers/recs/content-features.js';
 import type { BlendWeights } from './scorer.js';
 
 export interface RecsServiceOptions {

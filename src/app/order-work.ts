@@ -1,12 +1,12 @@
 // The effects an order owes after a cancel, refund or return (the `work` the order actor recorded
 // first): a refund at the gateway (once per refund id) and the units back in stock (once per
 // reference). Both are idempotent, so a resumed work item simply runs again.
-import { orderKey, skuKey } from '../actors/registry.js';
 import type { Order } from '../actors/order-actor.js';
 import type { PaymentGateway } from '../actors/payment-gateway.js';
 import type { WireError } from '../protocol/errors.js';
 import type { OrderView } from '../protocol/types.js';
 import type { ShardPool } from './shard-pool.js';
+import { orderKey, skuKey } from '../protocol/keys.js';
 
 export async function runOrderWork(o: Order, gateway: PaymentGateway, pool: ShardPool): Promise<{ ok: true; order: OrderView } | { ok: false; error: WireError }> {
   const w = o.work!;

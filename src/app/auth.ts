@@ -4,7 +4,7 @@
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { Algorithm, hash, verify } from '@node-rs/argon2';
 import { randomBytes } from 'node:crypto';
-import { randomId } from './random-id.js';
+import { randomId } from '../protocol/ids.js';
 import type { Role, AuthResult } from '../protocol/ops.js';
 import type { UserStore } from '../persistence/user-store.js';
 
