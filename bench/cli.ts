@@ -2,14 +2,12 @@
 // child process and drives it from separate load processes; see bench/README.md.
 // Scenarios are found, not listed (lib/registry.ts): adding one is adding one file.
 import { Command, Option } from 'commander';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
 import { longTasks, selfTimes } from './lib/cpuprofile.js';
 import { table } from './lib/format.js';
 import { executeScenario, summaryText } from './lib/run.js';
-import { renderReport } from './lib/results.js';
-import { clientOption, int, num, type CommonOptions, type RunResult, type Scenario } from './lib/scenario.js';
+import { readRun, writeReport } from './lib/results.js';
+import { clientOption, int, num, type CommonOptions, type Scenario } from './lib/scenario.js';
 import { EXIT_FAILED } from './lib/thresholds.js';
 import { loadScenarios } from './lib/registry.js';
 
@@ -62,14 +60,16 @@ async function buildProgram(): Promise<Command> {
 
   program
     .command('report')
-    .description('print the summary of a result.json and write its report.html again')
-    .argument('<result.json>')
-    .action(async (file: string) => {
-      const r = JSON.parse(readFileSync(file, 'utf8')) as RunResult;
-      console.log(summaryText(r));
-      const out = join(dirname(file), 'report.html');
-      writeFileSync(out, (await renderReport(r)).html);
-      console.log(`report: ${out}`);
+    .description("print an earlier run's summary and write its report.html and PNG charts again, from its result.json alone")
+    .argument('<run>', 'a run directory (e.g. bench/results/<scenario>-<time>) or the result.json in it')
+    .option('--no-png', 'write report.html only, leave the PNGs as they are')
+    .action(async (path: string, o: { png: boolean }) => {
+      const { dir, result } = readRun(path);
+      const summary = summaryText(result);
+      if (summary) console.log(`${summary}\n`);
+      const w = await writeReport(result, dir, { png: o.png });
+      console.log(`report: ${w.html}`);
+      for (const p of w.pngs) console.log(`chart:  ${p}`);
     });
   return program;
 }

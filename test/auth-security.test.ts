@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { CartwireError, type CartwireClient } from '../src/client/index.js';
 import { OpNames, Ops } from '../src/protocol/ops.js';
-import type { OpArgs, OpName } from '../src/protocol/schemas.js';
+import type { OpArgs, OpName } from '../src/protocol/ops.js';
 import { connect, connectAdmin, connectGuest, startTestServer, until } from './helpers/server.js';
 
 const SECRET = 's'.repeat(40);
@@ -129,7 +129,7 @@ test('every op has a role in the op table, and the edge enforces it: anonymous, 
   const adminOps = OpNames.filter((op) => Ops[op].role === 'admin');
   assert.ok(adminOps.length >= 4, adminOps.join());
   for (const op of adminOps) {
-    // catalog.* is open to anonymous connections (PROTOCOL.md), so its admin op is FORBIDDEN there.
+    // catalog.* is open to anonymous connections (docs/protocol.md), so its admin op is FORBIDDEN there.
     assert.equal(await call(anon, op), op.startsWith('catalog.') ? 'FORBIDDEN' : 'UNAUTHENTICATED', `anonymous ${op}`);
     assert.equal(await call(guest, op), 'FORBIDDEN', `guest ${op}`);
     assert.equal(await call(customer, op), 'FORBIDDEN', `customer ${op}`);

@@ -3,7 +3,7 @@
 // (The scenarios themselves are measurements, not tests: no timing is asserted anywhere.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Auth } from '../src/app/auth.js';
+import { Auth } from '../src/app/accounts/auth.js';
 import type { UserStore } from '../src/persistence/user-store.js';
 import { TokenMinter, benchUserId } from '../bench/lib/jwt.js';
 import { cpuMicros, memStatus } from '../bench/lib/procfs.js';

@@ -2,7 +2,7 @@
 // real server), and the HTML report: charts inline as SVG, no URL of anything outside the file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,25 @@ import { inlineSvg } from '../bench/lib/html-report.js';
 import type { RunResult, StepReport, StepRole } from '../bench/lib/scenario.js';
 
 const CLI = fileURLToPath(new URL('../bench/cli.js', import.meta.url));
+
+/** Runs the bench CLI; killed (and the promise rejected) if it has not exited within `deadlineMs`. */
+function cli(args: string[], deadlineMs: number): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const deadline = setTimeout(() => {
+      p.kill('SIGKILL');
+      reject(new Error(`bench ${args.join(' ')}: still running after ${deadlineMs} ms\n${out}${err}`));
+    }, deadlineMs);
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (err += d));
+    p.on('exit', (code) => {
+      clearTimeout(deadline);
+      resolve({ code, out, err });
+    });
+  });
+}
 
 function fakeStep(name: string, role: StepRole, opsPerSec: number, p99Us: number, open = false): StepReport {
   const h = newHistogram();
@@ -49,15 +68,7 @@ test('the CLI exits 2 and says which threshold a real run missed; 0 when met', {
   const dir = mkdtempSync(join(tmpdir(), 'bench-cli-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const run = (extra: string[]) =>
-    new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-      const args = [CLI, 'ping', '--duration', '0.5', '--warmup', '0', '--ramp', '0', '--connections', '2', '--inflight', '2', '--shards', '1', '--no-report', '--no-progress', '--results-dir', dir, ...extra];
-      const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      p.stdout.on('data', (d) => (out += d));
-      p.stderr.on('data', (d) => (err += d));
-      p.on('exit', (code) => resolve({ code, out, err }));
-    });
+    cli(['ping', '--duration', '0.5', '--warmup', '0', '--ramp', '0', '--connections', '2', '--inflight', '2', '--shards', '1', '--no-report', '--no-progress', '--results-dir', dir, ...extra], 25_000);
   const [missed, met] = await Promise.all([run(['--min-ops', '1e12', '--max-p99-ms', '60000']), run(['--min-ops', '1', '--max-p99-ms', '60000'])]);
   assert.equal(missed.code, EXIT_THRESHOLD, missed.out + missed.err);
   assert.match(missed.err, /threshold missed: ping 2x2: [\d,]+ ops\/s < --min-ops 1,000,000,000,000/);
@@ -92,6 +103,52 @@ test('the HTML report holds its charts as inline SVG and names no URL', { timeou
   assert.deepEqual(w.pngs.map((p) => p.split('/').pop()).sort(), ['latency-over-time.png', 'percentiles.png', 'steps.png', 'throughput.png']);
   for (const p of w.pngs) assert.deepEqual([...readFileSync(p).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
   assert.equal(JSON.parse(readFileSync(w.json, 'utf8')).steps.length, 2);
+});
+
+test('`bench report <run dir>` writes report.html and the PNGs again from result.json alone', { timeout: 30_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-report-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const r: RunResult = {
+    scenario: 'push-fanout', runId: 'push-fanout-fixture', at: new Date().toISOString(), machine: { cpus: 2, cpuModel: 'test cpu', memoryMiB: 1024, node: process.version },
+    command: 'npm run bench -- push-fanout --no-report', options: { subscribers: 8 },
+    steps: [fakeStep('push-fanout 8 subscribers', 'measured', 160, 900)], ratios: [], facts: [['deliveries', '480']], notes: [],
+  };
+  // A run written with --no-report: its directory holds result.json and nothing else.
+  const w = await writeRun(r, { resultsDir: dir, report: false });
+  assert.deepEqual(readdirSync(w.dir), ['result.json']);
+
+  const res = await cli(['report', w.dir], 25_000);
+  assert.equal(res.code, 0, res.out + res.err);
+  const html = join(w.dir, 'report.html');
+  assert.ok(res.out.includes(`report: ${html}\n`), res.out); // the path written
+  assert.match(res.out, /push-fanout 8 subscribers/); // the summary
+  const page = readFileSync(html, 'utf8');
+  assert.match(page, /<title>cartwire bench push-fanout push-fanout-fixture<\/title>/);
+  assert.match(page, /<h1>cartwire bench: push-fanout<\/h1>/);
+  assert.equal(page.match(/<svg[\s>]/g)?.length, 3); // one step: throughput, latency over time, percentiles
+  assert.deepEqual(readdirSync(w.dir).sort(), ['latency-over-time.png', 'percentiles.png', 'report.html', 'result.json', 'throughput.png']);
+
+  // The result.json itself is accepted too, and --no-png leaves the charts alone.
+  rmSync(html);
+  rmSync(join(w.dir, 'throughput.png'));
+  const again = await cli(['report', w.json, '--no-png'], 25_000);
+  assert.equal(again.code, 0, again.out + again.err);
+  assert.match(readFileSync(html, 'utf8'), /<h1>cartwire bench: push-fanout<\/h1>/);
+  assert.equal(readdirSync(w.dir).includes('throughput.png'), false);
+  assert.doesNotMatch(again.out, /chart:/);
+
+  // Nothing to report from: exit 1 and say why.
+  const empty = mkdtempSync(join(dir, 'empty-'));
+  const none = await cli(['report', empty], 25_000);
+  assert.equal(none.code, 1, none.out + none.err);
+  assert.match(none.err, /no result\.json in this directory/);
+});
+
+test('no report.html is committed under bench/results (they are generated)', (t) => {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const ls = spawnSync('git', ['ls-files', '--', 'bench/results'], { cwd: root, encoding: 'utf8' });
+  if (ls.error || ls.status !== 0) return t.skip('not a git checkout');
+  assert.deepEqual(ls.stdout.split('\n').filter((f) => f.endsWith('/report.html')), []);
 });
 
 test('inline SVG drops the XML namespaces (HTML puts <svg> in its namespace)', () => {

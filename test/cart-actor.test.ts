@@ -1,13 +1,15 @@
 // The cart actor as pure functions: decide(cart, command, now) -> events or a coded rejection,
 // apply(cart, event) -> cart. No server, no disk: every case is a fact about the domain rules of
-// PROTOCOL.md "Cart".
+// docs/protocol.md "Cart".
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Compile } from 'typebox/compile';
 import { CartActor, view, type Cart, type CartCommand, type CartEvent, type ItemInfo } from '../src/actors/cart-actor.js';
 import type { Decision } from '../src/actors/actor.js';
 import { ErrorCode, Limits } from '../src/protocol/errors.js';
-import { Args } from '../src/protocol/schemas.js';
+import { Ops } from '../src/protocol/ops.js';
+import { NO_PRICES } from './helpers/actor-context.js';
+import { DEFAULT_PRICING } from '../src/actors/pricing.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -18,7 +20,7 @@ function item(over: Partial<ItemInfo> = {}): ItemInfo {
 /** Decides and applies like the shard runtime does, and checks that decide left the state alone. */
 function step(cart: Cart, cmd: CartCommand, now: number): Decision<CartEvent> {
   const before = structuredClone(cart);
-  const d = CartActor.decide(cart, cmd, now);
+  const d = CartActor.decide(cart, cmd, now, NO_PRICES);
   assert.deepEqual(cart, before, 'decide must not change the state');
   if (!d.error) for (const e of d.events) CartActor.apply(cart, e);
   return d;
@@ -39,7 +41,7 @@ function rejected(d: Decision<CartEvent>, code: ErrorCode): Record<string, unkno
 
 test('a new cart is empty, version 0, USD, with integer zero totals', () => {
   const c = CartActor.create('u1');
-  assert.deepEqual(view(c), {
+  assert.deepEqual(view(c, DEFAULT_PRICING), {
     cartId: 'cart_u1', userId: 'u1', version: 0, currency: 'USD', items: [],
     subtotal: 0, discount: 0, tax: 0, shipping: 0, total: 0, updatedAt: 0,
   });
@@ -53,12 +55,12 @@ test('add puts a line with the price captured from the item info, and a second a
   assert.deepEqual(events, [
     { type: 'line_set', sku: 'tee-m', productId: 'tee', name: 'Classic Cotton Tee', qty: 2, unitPrice: 1900, currency: 'USD', at: T0 },
   ]);
-  assert.deepEqual(view(c).items, [{ sku: 'tee-m', productId: 'tee', name: 'Classic Cotton Tee', qty: 2, unitPrice: 1900, lineTotal: 3800 }]);
-  assert.equal(view(c).version, 1);
-  assert.equal(view(c).updatedAt, T0);
+  assert.deepEqual(view(c, DEFAULT_PRICING).items, [{ sku: 'tee-m', productId: 'tee', name: 'Classic Cotton Tee', qty: 2, unitPrice: 1900, lineTotal: 3800 }]);
+  assert.equal(view(c, DEFAULT_PRICING).version, 1);
+  assert.equal(view(c, DEFAULT_PRICING).updatedAt, T0);
 
   accepted(step(c, { type: 'add', sku: 'tee-m', qty: 3, item: item() }, T0 + 5));
-  const v = view(c);
+  const v = view(c, DEFAULT_PRICING);
   assert.equal(v.items.length, 1);
   assert.equal(v.items[0].qty, 5);
   assert.equal(v.items[0].lineTotal, 9500);
@@ -73,10 +75,10 @@ test('the price of a line is the one seen when the line was last set, not a late
   accepted(step(c, { type: 'add', sku: 'tee-m', qty: 1, item: item({ unitPrice: 1900 }) }, T0));
   // The catalog price changes; another line is added: the first line keeps its captured price.
   accepted(step(c, { type: 'add', sku: 'mug', qty: 1, item: item({ productId: 'mug', name: 'Mug', unitPrice: 1400 }) }, T0 + 1));
-  assert.deepEqual(view(c).items.map((l) => [l.sku, l.unitPrice]), [['tee-m', 1900], ['mug', 1400]]);
+  assert.deepEqual(view(c, DEFAULT_PRICING).items.map((l) => [l.sku, l.unitPrice]), [['tee-m', 1900], ['mug', 1400]]);
   // Touching the line takes the price of the item info that comes with the command.
   accepted(step(c, { type: 'add', sku: 'tee-m', qty: 1, item: item({ unitPrice: 2100 }) }, T0 + 2));
-  const v = view(c);
+  const v = view(c, DEFAULT_PRICING);
   assert.deepEqual(v.items.map((l) => [l.sku, l.qty, l.unitPrice, l.lineTotal]), [['tee-m', 2, 2100, 4200], ['mug', 1, 1400, 1400]]);
   assert.equal(v.subtotal, 5600);
   assert.equal(v.version, 3);
@@ -92,19 +94,19 @@ test('setQty with the same qty and price changes nothing and keeps the version; 
   const ev = accepted(step(c, { type: 'setQty', sku: 'tee-m', qty: 4, item: item({ unitPrice: 1700 }) }, T0 + 2));
   assert.equal(ev.length, 1);
   assert.equal(c.version, 2);
-  assert.equal(view(c).items[0].lineTotal, 4 * 1700);
+  assert.equal(view(c, DEFAULT_PRICING).items[0].lineTotal, 4 * 1700);
 });
 
 test('setQty replaces the qty, adds a sku not in the cart, and 0 removes the line', () => {
   const c = CartActor.create('u1');
   accepted(step(c, { type: 'setQty', sku: 'a', qty: 7, item: item({ productId: 'pa', name: 'A', unitPrice: 100 }) }, T0));
-  assert.deepEqual(view(c).items.map((l) => [l.sku, l.qty]), [['a', 7]]);
+  assert.deepEqual(view(c, DEFAULT_PRICING).items.map((l) => [l.sku, l.qty]), [['a', 7]]);
   accepted(step(c, { type: 'setQty', sku: 'a', qty: 2, item: item({ productId: 'pa', name: 'A', unitPrice: 100 }) }, T0 + 1));
-  assert.deepEqual(view(c).items.map((l) => [l.sku, l.qty, l.lineTotal]), [['a', 2, 200]]);
+  assert.deepEqual(view(c, DEFAULT_PRICING).items.map((l) => [l.sku, l.qty, l.lineTotal]), [['a', 2, 200]]);
   assert.equal(c.version, 2);
 
   assert.deepEqual(accepted(step(c, { type: 'setQty', sku: 'a', qty: 0 }, T0 + 2)), [{ type: 'line_removed', sku: 'a', at: T0 + 2 }]);
-  assert.deepEqual(view(c).items, []);
+  assert.deepEqual(view(c, DEFAULT_PRICING).items, []);
   assert.equal(c.version, 3);
   // 0 on a sku that is not in the cart: nothing to do, the version stays.
   assert.deepEqual(accepted(step(c, { type: 'setQty', sku: 'a', qty: 0 }, T0 + 3)), []);
@@ -123,8 +125,8 @@ test('remove drops one line; removing a missing line keeps the version', () => {
   accepted(step(c, { type: 'add', sku: 'a', qty: 1, item: item({ unitPrice: 300 }) }, T0));
   accepted(step(c, { type: 'add', sku: 'b', qty: 2, item: item({ unitPrice: 500 }) }, T0 + 1));
   assert.deepEqual(accepted(step(c, { type: 'remove', sku: 'a' }, T0 + 2)), [{ type: 'line_removed', sku: 'a', at: T0 + 2 }]);
-  assert.deepEqual(view(c).items.map((l) => l.sku), ['b']);
-  assert.equal(view(c).subtotal, 1000);
+  assert.deepEqual(view(c, DEFAULT_PRICING).items.map((l) => l.sku), ['b']);
+  assert.equal(view(c, DEFAULT_PRICING).subtotal, 1000);
   assert.equal(c.version, 3);
   assert.deepEqual(accepted(step(c, { type: 'remove', sku: 'a' }, T0 + 3)), []);
   assert.equal(c.version, 3);
@@ -136,7 +138,7 @@ test('clear empties the cart once; clearing an empty cart keeps the version', ()
   accepted(step(c, { type: 'add', sku: 'a', qty: 1, item: item() }, T0));
   accepted(step(c, { type: 'add', sku: 'b', qty: 1, item: item() }, T0));
   assert.deepEqual(accepted(step(c, { type: 'clear' }, T0 + 1)), [{ type: 'cleared', at: T0 + 1 }]);
-  const v = view(c);
+  const v = view(c, DEFAULT_PRICING);
   assert.deepEqual(v.items, []);
   assert.equal(v.total, 0);
   assert.equal(v.version, 3);
@@ -145,8 +147,8 @@ test('clear empties the cart once; clearing an empty cart keeps the version', ()
 });
 
 test('qty is 1..999 at the edge schema; setQty also takes 0', () => {
-  const add = Compile(Args['cart.add']);
-  const setQty = Compile(Args['cart.setQty']);
+  const add = Compile(Ops['cart.add'].args);
+  const setQty = Compile(Ops['cart.setQty'].args);
   for (const qty of [1, 2, 998, 999]) assert.ok(add.Check({ sku: 'a', qty }), `add qty ${qty}`);
   for (const qty of [0, -1, 1000, 1.5, '3', null]) assert.ok(!add.Check({ sku: 'a', qty }), `add qty ${String(qty)}`);
   for (const qty of [0, 1, 999]) assert.ok(setQty.Check({ sku: 'a', qty }), `setQty qty ${qty}`);
@@ -160,9 +162,9 @@ test('an add that takes a line past 999 is LIMIT_EXCEEDED and changes nothing; e
   const details = rejected(step(c, { type: 'add', sku: 'a', qty: 2, item: item() }, T0 + 1), 'LIMIT_EXCEEDED');
   assert.deepEqual(details, { sku: 'a', maxQty: 999 });
   assert.equal(c.version, 1);
-  assert.equal(view(c).items[0].qty, 998);
+  assert.equal(view(c, DEFAULT_PRICING).items[0].qty, 998);
   accepted(step(c, { type: 'add', sku: 'a', qty: 1, item: item() }, T0 + 2));
-  assert.equal(view(c).items[0].qty, 999);
+  assert.equal(view(c, DEFAULT_PRICING).items[0].qty, 999);
   rejected(step(c, { type: 'add', sku: 'a', qty: 1, item: item() }, T0 + 3), 'LIMIT_EXCEEDED');
   assert.equal(c.version, 2);
 });
@@ -180,27 +182,27 @@ test('a line above the available stock is OUT_OF_STOCK with { sku, available }, 
     { sku: 'b', available: 0 },
   );
   assert.equal(c.version, 1);
-  assert.equal(view(c).items[0].qty, 3);
+  assert.equal(view(c, DEFAULT_PRICING).items[0].qty, 3);
   // Lowering a line that stock has fallen below is allowed down to what is available.
   accepted(step(c, { type: 'setQty', sku: 'a', qty: 1, item: item({ available: 1 }) }, T0 + 2));
-  assert.equal(view(c).items[0].qty, 1);
+  assert.equal(view(c, DEFAULT_PRICING).items[0].qty, 1);
 });
 
 test('at most 100 lines: the 101st distinct sku is LIMIT_EXCEEDED, existing lines still change', () => {
   const c = CartActor.create('u1');
   for (let i = 0; i < Limits.CART_MAX_LINES; i++) accepted(step(c, { type: 'add', sku: `s${i}`, qty: 1, item: item({ unitPrice: 100 + i }) }, T0 + i));
-  assert.equal(view(c).items.length, 100);
+  assert.equal(view(c, DEFAULT_PRICING).items.length, 100);
   assert.equal(c.version, 100);
   assert.deepEqual(rejected(step(c, { type: 'add', sku: 'one-more', qty: 1, item: item() }, T0 + 200), 'LIMIT_EXCEEDED'), { maxLines: 100 });
   rejected(step(c, { type: 'setQty', sku: 'one-more', qty: 1, item: item() }, T0 + 200), 'LIMIT_EXCEEDED');
   assert.equal(c.version, 100);
-  assert.equal(view(c).items.length, 100);
+  assert.equal(view(c, DEFAULT_PRICING).items.length, 100);
   accepted(step(c, { type: 'add', sku: 's50', qty: 1, item: item({ unitPrice: 150 }) }, T0 + 201));
-  assert.equal(view(c).items[50].qty, 2);
+  assert.equal(view(c, DEFAULT_PRICING).items[50].qty, 2);
   assert.equal(c.version, 101);
   accepted(step(c, { type: 'remove', sku: 's0' }, T0 + 202));
   accepted(step(c, { type: 'add', sku: 'one-more', qty: 1, item: item() }, T0 + 203));
-  assert.equal(view(c).items.length, 100);
+  assert.equal(view(c, DEFAULT_PRICING).items.length, 100);
   assert.equal(c.version, 103);
 });
 
@@ -219,7 +221,7 @@ test('totals are exact integers: lineTotal = qty x unitPrice, total = subtotal -
     accepted(step(c, { type: 'setQty', sku: `s${i}`, qty: 999, item: item({ unitPrice, available: 999 }) }, T0));
     expected += 999 * unitPrice;
   }
-  const v = view(c);
+  const v = view(c, DEFAULT_PRICING);
   for (const l of v.items) {
     assert.ok(Number.isSafeInteger(l.lineTotal));
     assert.equal(l.lineTotal, l.qty * l.unitPrice);
@@ -273,8 +275,8 @@ test('snapshot and restore give back the same cart, and replaying the events doe
   ];
   cmds.forEach((cmd, i) => events.push(...accepted(step(c, cmd, T0 + i))));
   const restored = CartActor.restore('u9', structuredClone(CartActor.snapshot(c)));
-  assert.deepEqual(view(restored), view(c));
+  assert.deepEqual(view(restored, DEFAULT_PRICING), view(c, DEFAULT_PRICING));
   const replayed = events.reduce((s, e) => CartActor.apply(s, e), CartActor.create('u9'));
-  assert.deepEqual(view(replayed), view(c));
+  assert.deepEqual(view(replayed, DEFAULT_PRICING), view(c, DEFAULT_PRICING));
   assert.equal(replayed.version, events.length);
 });

@@ -3,11 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CartActor, apply, create, decide, view, type Cart, type CartCommand, type ItemInfo } from '../src/actors/cart-actor.js';
+import { NO_PRICES } from './helpers/actor-context.js';
+import { DEFAULT_PRICING } from '../src/actors/pricing.js';
 
 const item = (sku: string, unitPrice = 100, available = 1_000, currency = 'USD'): ItemInfo => ({ productId: `p-${sku}`, name: `Name ${sku}`, unitPrice, currency, available });
 
 function run(cart: Cart, c: CartCommand, now = 1): { cart: Cart; changed: boolean; error?: string } {
-  const d = decide(cart, c, now);
+  const d = decide(cart, c, now, NO_PRICES);
   if (d.error) return { cart, changed: false, error: d.error.code };
   for (const e of d.events) cart = apply(cart, e);
   return { cart, changed: d.events.length > 0 };
@@ -24,8 +26,8 @@ test('a merge adds quantities of the same sku, adds new lines, refreshes the mer
   assert.equal(r.changed, true);
   assert.deepEqual(qtyOf(r.cart), { a: 5, b: 1, c: 1 });
   assert.equal(r.cart.version, 3, 'one version for the whole merge');
-  assert.equal(view(r.cart).items.find((l) => l.sku === 'a')!.unitPrice, 120, 'the merged line takes today\'s price');
-  assert.equal(view(r.cart).subtotal, 5 * 120 + 250 + 500);
+  assert.equal(view(r.cart, DEFAULT_PRICING).items.find((l) => l.sku === 'a')!.unitPrice, 120, 'the merged line takes today\'s price');
+  assert.equal(view(r.cart, DEFAULT_PRICING).subtotal, 5 * 120 + 250 + 500);
 });
 
 test('the same merge twice (a retry after a crash) adds nothing; a later version of that guest adds only what it gained', () => {

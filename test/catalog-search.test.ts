@@ -4,10 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, connect, connectAdmin, connectGuest, until } from './helpers/server.js';
 import { CartwireError, type CartwireClient } from '../src/client/index.js';
-import { CatalogSearch, decodeCursor, encodeCursor } from '../src/app/catalog-search.js';
-import { demoCatalog } from '../src/app/demo-catalog.js';
+import { CatalogSearch, decodeCursor, encodeCursor } from '../src/app/catalog/catalog-search.js';
+import { demoCatalog } from '../src/app/catalog/demo-catalog.js';
 import type { ProductView } from '../src/protocol/types.js';
-import type { OpArgs } from '../src/protocol/schemas.js';
+import type { OpArgs } from '../src/protocol/ops.js';
 
 async function code(p: Promise<unknown>): Promise<string> {
   return p.then(() => 'ok', (e: unknown) => (e instanceof CartwireError ? e.code : `thrown ${String(e)}`));

@@ -2,7 +2,7 @@
 // reply built from the cached body is byte for byte the one encoded from scratch.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CatalogView } from '../src/app/catalog-view.js';
+import { CatalogView } from '../src/app/catalog/catalog-view.js';
 import { decodeValue, encodeOk, encodeOkEncoded, encodeValue } from '../src/protocol/frames.js';
 import type { ProductView } from '../src/protocol/types.js';
 

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolveConfig, ConfigError } from '../src/config.js';
 
-test('defaults follow PROTOCOL.md', () => {
+test('defaults follow docs/protocol.md', () => {
   const c = resolveConfig({});
   assert.equal(c.port, 8080);
   assert.equal(c.host, '127.0.0.1');

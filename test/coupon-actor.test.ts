@@ -9,6 +9,7 @@ import { COMMITTED_KEPT, CouponActor, create, decide, apply, nextTimer, view, ty
 import { couponApplies, type CouponTerms } from '../src/actors/pricing.js';
 import { decodeRow, encodeRow } from '../src/persistence/journal.js';
 import { couponKey } from '../src/protocol/keys.js';
+import { NO_PRICES } from './helpers/actor-context.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -51,7 +52,7 @@ test('upsert returns the coupon view; the same terms again keep the version', ()
   const log: CouponEvent[] = [];
   run(s, { type: 'upsert', terms }, T0, log);
   const v = { code: 'SAVE10', percentOff: 10, minSubtotal: 2000, expiresAt: T0 + 1000, maxRedemptions: 5, redeemed: 0, held: 0, version: 1, updatedAt: T0 };
-  assert.deepEqual(CouponActor.view(s, { type: 'upsert', terms }), v);
+  assert.deepEqual(CouponActor.view(s, { type: 'upsert', terms }, NO_PRICES), v);
   assert.deepEqual(log, [{ type: 'upserted', terms: { code: 'SAVE10', percentOff: 10, minSubtotal: 2000, expiresAt: T0 + 1000, maxRedemptions: 5 }, at: T0 }]);
   assert.deepEqual(decide(s, { type: 'upsert', terms: { ...terms, code: 'SAVE10', currency: undefined } }, T0 + 5), { events: [] });
   assert.deepEqual(view(s), v);

@@ -1,25 +1,66 @@
-// docs/protocol.md is checked against the op table and the error/close code tables, so a new op
-// or code cannot ship undocumented.
+// docs/protocol.md against the op, push, error and close code tables, in both directions: the
+// reference tables in the page are generated from src/protocol/ (UPDATE_DOCS=1 rewrites them:
+// `npm run docs:tables`), every code is described, and nothing the page names as an op, push or
+// error code is missing from the tables.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { OpNames, Ops } from '../src/protocol/ops.js';
+import { Ops } from '../src/protocol/ops.js';
+import { Pushes } from '../src/protocol/pushes.js';
 import { CloseCode, ErrorCode } from '../src/protocol/errors.js';
+import { opTableMarkdown, pushTableMarkdown } from '../src/protocol/reference.js';
 
-const doc = readFileSync(fileURLToPath(new URL('../../docs/protocol.md', import.meta.url)), 'utf8');
+const PATH = fileURLToPath(new URL('../../docs/protocol.md', import.meta.url));
+const CONFIG_SOURCE = readFileSync(fileURLToPath(new URL('../../src/config.ts', import.meta.url)), 'utf8');
+let doc = readFileSync(PATH, 'utf8');
 
-test('docs/protocol.md has a row for every op with its role and actor', () => {
-  for (const op of OpNames) {
-    const row = doc.split('\n').find((l) => l.startsWith(`| \`${op}\` |`));
-    assert.ok(row, `docs/protocol.md has no table row for ${op}`);
-    const cells = row.split('|').map((c) => c.trim());
-    assert.equal(cells[2], Ops[op].role, `${op}: role in docs`);
-    assert.equal(cells[3], Ops[op].actor, `${op}: actor in docs`);
+const BLOCKS = [
+  { name: 'ops', render: opTableMarkdown },
+  { name: 'pushes', render: pushTableMarkdown },
+] as const;
+
+const begin = (name: string) => `<!-- ${name}:begin (generated from src/protocol/; npm run docs:tables) -->`;
+const end = (name: string) => `<!-- ${name}:end -->`;
+
+if (process.env.UPDATE_DOCS === '1') {
+  for (const b of BLOCKS) {
+    const from = doc.indexOf(begin(b.name));
+    const to = doc.indexOf(end(b.name));
+    assert.ok(from >= 0 && to > from, `docs/protocol.md has no ${b.name} markers to update`);
+    doc = doc.slice(0, from + begin(b.name).length) + '\n' + b.render() + '\n' + doc.slice(to);
   }
+  writeFileSync(PATH, doc);
+}
+
+for (const b of BLOCKS) {
+  test(`docs/protocol.md holds the ${b.name} table as the code defines it`, () => {
+    const from = doc.indexOf(begin(b.name));
+    const to = doc.indexOf(end(b.name));
+    assert.ok(from >= 0 && to > from, `docs/protocol.md lacks the ${b.name} markers`);
+    const block = doc.slice(from + begin(b.name).length, to).trim();
+    assert.equal(block, b.render(), `the ${b.name} table is stale: run npm run docs:tables`);
+  });
+}
+
+test('docs/protocol.md describes every error code and close code, and no other', () => {
+  const described = [...doc.matchAll(/^\| `([A-Z_]+)` \| /gm)].map((m) => m[1]);
+  assert.deepEqual(new Set(described), new Set(Object.values(ErrorCode)), 'the error code table lists exactly the codes');
+  for (const c of Object.values(CloseCode)) assert.match(doc, new RegExp(`^\\| ${c} \\|`, 'm'), `close code ${c}`);
+  const closeRows = [...doc.matchAll(/^\| (1\d{3}) \|/gm)].map((m) => Number(m[1]));
+  assert.deepEqual(new Set(closeRows), new Set(Object.values(CloseCode)), 'the close code table lists exactly the codes');
 });
 
-test('docs/protocol.md names every error code and close code', () => {
-  for (const code of Object.values(ErrorCode)) assert.match(doc, new RegExp(`\\| \`${code}\` \\|`), `error code ${code}`);
-  for (const code of Object.values(CloseCode)) assert.match(doc, new RegExp(`\\| ${code} \\|`), `close code ${code}`);
+test('every op, push and error code the prose names exists', () => {
+  const families = new Set(Object.keys(Ops).map((o) => o.split('.')[0]).filter((f) => !f.includes('_')));
+  for (const m of doc.matchAll(/`([a-z][A-Za-z]*)\.([A-Za-z]+)`/g)) {
+    if (!families.has(m[1])) continue; // `payment.status`, `system.db`: fields and files
+    const name = `${m[1]}.${m[2]}`;
+    assert.ok(name in Ops || name in Pushes, `docs/protocol.md names ${name}, which is neither an op nor a push`);
+  }
+  // Upper-case names are error codes or settings the server reads (or currency codes).
+  const settings = new Set([...CONFIG_SOURCE.matchAll(/(?:'|env\.)([A-Z][A-Z0-9_]+)/g)].map((m) => m[1]));
+  for (const m of doc.matchAll(/`([A-Z][A-Z0-9_]{3,})`/g)) {
+    assert.ok(m[1] in ErrorCode || settings.has(m[1]), `docs/protocol.md names ${m[1]}: neither an error code nor a setting the server reads`);
+  }
 });

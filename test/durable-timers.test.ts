@@ -4,7 +4,7 @@
 // through ShardRuntime on the server's own shard file while the server is down.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ShardRuntime } from '../src/workers/shard-runtime.js';
+import { ShardRuntime } from '../src/workers/shard/shard-runtime.js';
 import type { ShardSummary } from '../src/workers/shard-messages.js';
 import { serverRestarts, shardSummaries, connect, connectGuest, until, tmpDataDir, ADMIN_EMAIL, ADMIN_PASSWORD } from './helpers/server.js';
 import { holdOffline as holdOn, run, shardOf, shardOptions, timerRowsOnDisk, type TimerRow } from './helpers/holds.js';

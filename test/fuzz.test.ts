@@ -1,6 +1,6 @@
 // Random and mutated frames against the real server process. Seeded, so a failure reproduces:
 // FUZZ_SEED=<seed printed below> node --test dist/test/fuzz.test.js
-// The server may close a connection only as PROTOCOL.md "Transport" says (1008 after the 10th
+// The server may close a connection only as docs/protocol.md "Transport" says (1008 after the 10th
 // bad frame, 1009 for a frame over 64 KiB); it must never answer INTERNAL, never log an error,
 // and must still serve a fresh client afterwards.
 import { test } from 'node:test';
@@ -222,7 +222,7 @@ interface Tally {
 
 const ERROR_CODES = new Set<string>(Object.values(ErrorCode));
 
-/** Checks one response against PROTOCOL.md "Messages"; returns its code ('ok' on success). */
+/** Checks one response against docs/protocol.md "Messages"; returns its code ('ok' on success). */
 function checkResponse(r: WireResponse, frameHex: () => string): string {
   assert.ok(r !== null && typeof r === 'object' && !Array.isArray(r), `not a response map: ${JSON.stringify(r)}`);
   // A lane that sent order.subscribe or cart.subscribe also gets pushes: named, with data, no id.

@@ -1,4 +1,4 @@
-// The inventory (sku) actor as pure functions: every transaction type of PROTOCOL.md
+// The inventory (sku) actor as pure functions: every transaction type of docs/protocol.md
 // "Inventory" with its reason and reference, warehouses, the never-below-reserved rule, holds
 // (reserve / release / commit) and their expiry through nextTimer and the `timer` command.
 import { test } from 'node:test';
@@ -11,13 +11,14 @@ import type { Decision } from '../src/actors/actor.js';
 import type { ErrorCode } from '../src/protocol/errors.js';
 import type { InventoryTxType } from '../src/protocol/schemas.js';
 import { decodeRow, encodeRow } from '../src/persistence/journal.js';
+import { NO_PRICES } from './helpers/actor-context.js';
 
 const T0 = 1_700_000_000_000;
 
 /** Decides and applies like the shard runtime does, and checks that decide left the state alone. */
 function step(s: Sku, cmd: SkuCommand, now: number): Decision<SkuEvent> {
   const before = InventoryActor.snapshot(structuredClone(s));
-  const d = InventoryActor.decide(s, cmd, now);
+  const d = InventoryActor.decide(s, cmd, now, NO_PRICES);
   assert.deepEqual(InventoryActor.snapshot(s), before, 'decide must not change the state');
   if (!d.error) for (const e of d.events) InventoryActor.apply(s, e);
   return d;

@@ -19,11 +19,12 @@ import { CartActor, view as cartView, type Cart, type CartCommand, type ItemInfo
 import { actorTypeOf } from '../src/actors/registry.js';
 import { Limits } from '../src/protocol/errors.js';
 import type { InventoryTxType } from '../src/protocol/schemas.js';
-import { ShardRuntime } from '../src/workers/shard-runtime.js';
+import { ShardRuntime } from '../src/workers/shard/shard-runtime.js';
 import { DEFAULT_PRICING } from '../src/actors/pricing.js';
 import type { ShardOptions, ShardRequest } from '../src/workers/shard-messages.js';
 import { decodeRow, encodeRow } from '../src/persistence/journal.js';
 import { decodeValue, encodeError, encodeOk } from '../src/protocol/frames.js';
+import { NO_PRICES } from './helpers/actor-context.js';
 
 const WAREHOUSES = ['main', 'east', 'west'] as const;
 const HOLDS = ['h0', 'h1', 'h2', 'h3'] as const;
@@ -161,7 +162,7 @@ test('sku actor: random command sequences keep 0 <= reserved <= onHand and avail
         const due = nextTimer(s);
         if (c.type === 'timer' && toNextTimer && due !== undefined && due > now) now = due;
         const before = InventoryActor.restore('prop', decodeRow(encodeRow(InventoryActor.snapshot(s))));
-        const d = InventoryActor.decide(s, c, now);
+        const d = InventoryActor.decide(s, c, now, NO_PRICES);
         if (!d.error) for (const e of d.events) InventoryActor.apply(s, e);
         checkStep(before, c, now, d, s);
         checkSkuInvariants(s);
@@ -193,7 +194,7 @@ test('cart actor: random command sequences keep lines, quantities, totals and ve
       const c = CartActor.create('prop');
       let events = 0;
       cmds.forEach((cmd, i) => {
-        const d = CartActor.decide(c, cmd, 1000 + i);
+        const d = CartActor.decide(c, cmd, 1000 + i, NO_PRICES);
         if (!d.error) {
           for (const e of d.events) CartActor.apply(c, e);
           events += d.events.length;
@@ -203,7 +204,7 @@ test('cart actor: random command sequences keep lines, quantities, totals and ve
             assert.equal(line.unitPrice, cmd.item!.unitPrice, 'the line takes the price of the command');
           }
         }
-        const v = cartView(c);
+        const v = cartView(c, DEFAULT_PRICING);
         assert.equal(v.version, events);
         assert.ok(v.items.length <= Limits.CART_MAX_LINES);
         assert.equal(new Set(v.items.map((l) => l.sku)).size, v.items.length, 'one line per sku');
@@ -290,7 +291,7 @@ class Model {
 /** ShardRuntime keeps its actors private; views hide holds, so the deep comparison reads the cell. */
 function liveState(rt: ShardRuntime, key: string): unknown {
   rt.inspect(key); // activates the actor if it is not in memory
-  return (rt as unknown as { actors: Map<string, { state: unknown }> }).actors.get(key)!.state;
+  return (rt as unknown as { cells: { get(k: string): { state: unknown } | undefined } }).cells.get(key)!.state;
 }
 
 const persisted = (key: string, state: unknown): unknown => {
@@ -307,7 +308,7 @@ function checkEqualsModel(rt: ShardRuntime, model: Model, what: string): void {
       assert.equal(v, undefined, `${what}: ${key} never changed, so it does not exist`);
       continue;
     }
-    assert.deepEqual(v, type.view(model.state(key), { type: 'get' }), `${what}: view of ${key}`);
+    assert.deepEqual(v, type.view(model.state(key), { type: 'get' }, NO_PRICES), `${what}: view of ${key}`);
     assert.deepEqual(persisted(key, liveState(rt, key)), persisted(key, model.state(key)), `${what}: state of ${key}`);
   }
   const due = model.timers();
@@ -348,12 +349,12 @@ function runScenario(ops: Op[]): void {
           const { type } = actorTypeOf(r.key)!;
           if (!backups.has(r.key)) backups.set(r.key, model.copy(r.key));
           const s = model.state(r.key);
-          const d = type.decide(s, r.cmd, now);
+          const d = type.decide(s, r.cmd, now, NO_PRICES);
           if (d.error) frames.push(encodeError(r.id, d.error.code, d.error.message, d.error.details));
           else {
             for (const e of d.events) model.states.set(r.key, type.apply(model.state(r.key), e));
             if (d.events.length > 0) touched.add(r.key);
-            frames.push(encodeOk(r.id, type.view(model.state(r.key), r.cmd)));
+            frames.push(encodeOk(r.id, type.view(model.state(r.key), r.cmd, NO_PRICES)));
           }
         }
         expected.push(frames);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ShardRuntime } from '../src/workers/shard-runtime.js';
+import { ShardRuntime } from '../src/workers/shard/shard-runtime.js';
 import { decodeValue } from '../src/protocol/frames.js';
 import { shardOptions } from './helpers/holds.js';
 

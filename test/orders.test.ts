@@ -111,7 +111,7 @@ test('confirmed -> shipped -> delivered -> returned restocks and refunds; every 
   assert.deepEqual([stored.status, stored.payment.refunded], ['returned', 3499]);
 });
 
-test('restocking after a return or a cancel is an inventory `return` transaction on the feed (DESIGN.md: every change is an inventory transaction)', async (t) => {
+test('restocking after a return or a cancel is an inventory `return` transaction on the feed (every change is an inventory transaction)', async (t) => {
   const { admin, guest } = await rig(t);
   await stockedSku(admin, 'rt-a', 10, 700);
   const feed = pushesOf(admin);

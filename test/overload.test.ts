@@ -8,7 +8,7 @@ import { Packr, Unpackr } from 'msgpackr';
 import { startTestServer, connectGuest, connectAdmin, until, ADMIN_EMAIL, ADMIN_PASSWORD } from './helpers/server.js';
 import { ErrorCode } from '../src/protocol/errors.js';
 import type { CartView, InventoryView } from '../src/protocol/types.js';
-import { demoCatalog } from '../src/app/demo-catalog.js';
+import { demoCatalog } from '../src/app/catalog/demo-catalog.js';
 
 const BACKLOG = 8;
 const BATCH = 250; // one frame, under the protocol's 256

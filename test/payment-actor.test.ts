@@ -9,6 +9,7 @@ import type { Decision } from '../src/actors/actor.js';
 import type { ErrorCode } from '../src/protocol/errors.js';
 import { decodeRow, encodeRow } from '../src/persistence/journal.js';
 import { paymentKey } from '../src/protocol/keys.js';
+import { NO_PRICES } from './helpers/actor-context.js';
 
 const T0 = 1_700_000_000_000;
 const ORDER = 'ord_1';
@@ -16,7 +17,7 @@ const ORDER = 'ord_1';
 /** Decides and applies like the shard runtime does, and checks that decide left the state alone. */
 function step(s: PaymentLedger, cmd: PaymentCommand, now: number): Decision<PaymentEvent> {
   const before = structuredClone(PaymentActor.snapshot(s));
-  const d = PaymentActor.decide(s, cmd, now);
+  const d = PaymentActor.decide(s, cmd, now, NO_PRICES);
   assert.deepEqual(PaymentActor.snapshot(s), before, 'decide must not change the state');
   if (!d.error) for (const e of d.events) PaymentActor.apply(s, e);
   return d;
@@ -300,8 +301,8 @@ test('property: refunded <= captured always, the charge never changes once made,
       assert.deepEqual(view(restored), view(live));
       // The restored ledger carries on exactly as the live one.
       for (const cmd of cmds.slice(0, 5)) {
-        const a = PaymentActor.decide(live, cmd, now + 1);
-        const b = PaymentActor.decide(restored, cmd, now + 1);
+        const a = PaymentActor.decide(live, cmd, now + 1, NO_PRICES);
+        const b = PaymentActor.decide(restored, cmd, now + 1, NO_PRICES);
         assert.deepEqual(b, a);
         if (!a.error) for (const e of a.events) { PaymentActor.apply(live, e); PaymentActor.apply(restored, e); }
       }

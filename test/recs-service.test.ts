@@ -1,5 +1,5 @@
 // RecsService end to end on a small shop: builds in the real Piscina pool, then the rules of
-// PROTOCOL.md's recs.forUser / recs.similar (filters, exclusions, context, cold start, reasons),
+// docs/protocol.md's recs.forUser / recs.similar (filters, exclusions, context, cold start, reasons),
 // and serving from the old model while a rebuild runs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -3,7 +3,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import client from 'prom-client';
-import { RequestStats } from '../src/transport/request-stats.js';
+import { RequestStats } from '../src/app/metrics/request-stats.js';
 
 test('buckets, sums and counts match a prom-client histogram fed the same values', async () => {
   const bounds = [0.001, 0.01, 0.1];

@@ -4,7 +4,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, tmpDataDir, connectGuest } from './helpers/server.js';
-import { demoCatalog } from '../src/app/demo-catalog.js';
+import { demoCatalog } from '../src/app/catalog/demo-catalog.js';
 
 test('a seed that failed half-way is completed by the next start, stock set exactly once', async (t) => {
   const dataDir = tmpDataDir(t);

@@ -1,4 +1,4 @@
-// PROTOCOL.md "Transport" and "Messages" against a live server, over raw sockets that send what
+// docs/protocol.md "Transport" and "Messages" against a live server, over raw sockets that send what
 // no SDK would: text frames, oversized frames, bad msgpack, duplicate ids, forbidden keys.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +20,7 @@ async function openGuest(t: TestContext, url: string): Promise<RawSocket> {
   return s;
 }
 
-/** The error shape of PROTOCOL.md "Messages": `{ id, ok: false, error: { code, message, details? } }`. */
+/** The error shape of docs/protocol.md "Messages": `{ id, ok: false, error: { code, message, details? } }`. */
 function assertError(r: WireResponse, id: number | null, code: ErrorCode, message?: RegExp): void {
   assert.deepEqual(Object.keys(r).sort(), ['error', 'id', 'ok'], JSON.stringify(r));
   assert.equal(r.id, id, JSON.stringify(r));
@@ -281,7 +281,7 @@ test('roles: anonymous gets UNAUTHENTICATED, a guest gets FORBIDDEN for admin op
     assertError(await anon.answer(id), id, ErrorCode.UNAUTHENTICATED, new RegExp(`^${op.replace('.', '\\.')} needs a signed-in connection`));
   }
   assert.equal((await anon.answer(anon.request('catalog.get', { productId: 'soap-bar' }))).ok, true, 'catalog.get is open to anyone');
-  // catalog.* is open to anonymous connections (PROTOCOL.md), so its admin op is FORBIDDEN, not UNAUTHENTICATED.
+  // catalog.* is open to anonymous connections (docs/protocol.md), so its admin op is FORBIDDEN, not UNAUTHENTICATED.
   const upsertId = anon.request('catalog.upsert', { productId: 'p-0', name: 'P', category: 'c', variants: [{ sku: 'p-0-a', price: 100 }] });
   assertError(await anon.answer(upsertId), upsertId, ErrorCode.FORBIDDEN, /^catalog\.upsert is for admins$/);
   await assertStillServing(anon);

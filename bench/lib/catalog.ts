@@ -1,5 +1,5 @@
 // What the load asks for, from the demo catalog the server seeds (SEED_DEMO=1).
-import { demoCatalog } from '../../src/app/demo-catalog.js';
+import { demoCatalog } from '../../src/app/catalog/demo-catalog.js';
 
 /** Skus with stock enough for a line of qty `min`. */
 export function stockedSkus(min = 10): string[] {

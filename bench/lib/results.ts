@@ -1,6 +1,6 @@
 // A run's directory: bench/results/<run-id>/ with result.json, report.html and the charts as PNG.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chartsFor, renderSvg, svgToPng } from './charts.js';
 import { buildReportHtml, type RenderedChart } from './html-report.js';
@@ -11,6 +11,15 @@ export const RESULTS_DIR = fileURLToPath(new URL('../../../bench/results/', impo
 
 /** `<scenario>-<UTC time to the second>`, e.g. cart-mix-2026-11-25T17-02-52Z. */
 export const runIdOf = (scenario: string, at: Date): string => `${scenario}-${at.toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z')}`;
+
+/** The files of a run directory. */
+export const RESULT_JSON = 'result.json';
+export const REPORT_HTML = 'report.html';
+
+export interface WrittenReport {
+  html: string;
+  pngs: string[];
+}
 
 export interface WrittenRun {
   dir: string;
@@ -23,19 +32,45 @@ export interface WrittenRun {
 export async function writeRun(r: RunResult, opts: { resultsDir?: string; report: boolean }): Promise<WrittenRun> {
   const dir = join(opts.resultsDir ?? RESULTS_DIR, r.runId!);
   mkdirSync(dir, { recursive: true });
-  const json = join(dir, 'result.json');
+  const json = join(dir, RESULT_JSON);
   writeFileSync(json, JSON.stringify(r, null, 1) + '\n');
   if (!opts.report) return { dir, json, pngs: [] };
+  return { dir, json, ...(await writeReport(r, dir)) };
+}
+
+/**
+ * Writes report.html of a run into `dir`, and unless `png` is false one PNG per chart. Everything
+ * comes from the RunResult, so a run's result.json is enough to write its report again.
+ */
+export async function writeReport(r: RunResult, dir: string, opts: { png?: boolean } = {}): Promise<WrittenReport> {
   const { html, rendered } = await renderReport(r);
-  const htmlPath = join(dir, 'report.html');
+  const htmlPath = join(dir, REPORT_HTML);
   writeFileSync(htmlPath, html);
   const pngs: string[] = [];
+  if (opts.png === false) return { html: htmlPath, pngs };
   for (const { chart, svg } of rendered) {
     const p = join(dir, `${chart.id}.png`);
     writeFileSync(p, svgToPng(svg));
     pngs.push(p);
   }
-  return { dir, json, html: htmlPath, pngs };
+  return { html: htmlPath, pngs };
+}
+
+/** A run written earlier: `path` is its directory or the result.json in it. */
+export function readRun(path: string): { dir: string; result: RunResult } {
+  if (!existsSync(path)) throw new Error(`${path}: no such run directory or file`);
+  const json = statSync(path).isDirectory() ? join(path, RESULT_JSON) : path;
+  if (!existsSync(json)) throw new Error(`${path}: no ${RESULT_JSON} in this directory`);
+  let result: RunResult;
+  try {
+    result = JSON.parse(readFileSync(json, 'utf8')) as RunResult;
+  } catch (err) {
+    throw new Error(`${json}: not JSON (${err instanceof Error ? err.message : err})`);
+  }
+  if (typeof result?.scenario !== 'string' || !Array.isArray(result.steps)) {
+    throw new Error(`${json}: not the result of a bench run (no scenario and steps)`);
+  }
+  return { dir: dirname(json), result };
 }
 
 /** The report page of a run and its charts as SVG. */

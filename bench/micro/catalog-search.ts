@@ -4,7 +4,7 @@
 // latency percentiles per query kind for both. Same process, same data, same run.
 // Run: npm run build && node dist/bench/micro/catalog-search.js [products]
 import Database from 'better-sqlite3';
-import { CatalogView } from '../../src/app/catalog-view.js';
+import { CatalogView } from '../../src/app/catalog/catalog-view.js';
 import type { ProductView } from '../../src/protocol/types.js';
 import { newHistogram as histogram } from '../lib/histogram.js';
 

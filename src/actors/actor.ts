@@ -2,6 +2,8 @@
 // snapshot/restore. The shard runtime (src/workers/) is the only caller; actors do no I/O and
 // receive time and ids as arguments.
 import type { ErrorCode, WireError } from '../protocol/errors.js';
+import type { DomainEventName } from '../protocol/pushes.js';
+import type { PricingConfig } from './pricing.js';
 
 export type Decision<E> = { readonly events: readonly E[]; readonly error?: undefined } | { readonly error: WireError };
 
@@ -20,25 +22,38 @@ export function reject<E>(code: ErrorCode, message: string, details?: Record<str
   return { error: details ? { code, message, details } : { code, message } };
 }
 
-/** A fact of the domain (DESIGN.md "Events"): logged durably with the commit, then published. */
+/** A fact of the domain (the push table's domain events): logged durably with the commit, then published. */
 export interface DomainEvent {
-  name: string;
+  name: DomainEventName;
   data: Record<string, unknown>;
 }
 
-/** What a shard knows besides the actor's own state: the live price of every sku. */
-export interface ShardContext {
-  item(sku: string): { productId: string; name: string; unitPrice: number; currency: string; active: boolean } | undefined;
+/** A sku's live catalog facts, as every shard holds them. */
+export interface LivePrice {
+  productId: string;
+  name: string;
+  unitPrice: number;
+  currency: string;
+  active: boolean;
 }
 
-export const NO_CONTEXT: ShardContext = { item: () => undefined };
+/** What a shard knows besides the actor's own state: live prices and the shop's pricing rules. */
+export interface ShardContext {
+  item(sku: string): LivePrice | undefined;
+  readonly pricing: PricingConfig;
+}
 
-export interface ActorType<S, C, E> {
+/** A command's reply type by command type: what `view` answers to each command. */
+export type ResultsFor<C extends { type: string }> = { readonly [T in C['type']]: unknown };
+
+export interface ActorType<S, C extends { type: string }, E, R extends ResultsFor<C> = ResultsFor<C>> {
   /** Prefix of the actor keys of this type: `cart` for `cart:<userId>`. */
   readonly kind: string;
+  /** Phantom: the reply type of each command, for typed callers (registry.ts). */
+  readonly __results?: R;
   /** The state of an actor that has never recorded an event. */
   create(id: string): S;
-  decide(state: S, command: C, now: number, ctx?: ShardContext): Decision<E>;
+  decide(state: S, command: C, now: number, ctx: ShardContext): Decision<E>;
   /**
    * Applies an event and returns the state. Events are facts: no checks here. It may mutate the
    * state it is given (copying a sku's hold table per reservation would be quadratic); the
@@ -55,8 +70,8 @@ export interface ActorType<S, C, E> {
   version?(state: S): number;
   /** Domain events of an actor event, given the state before it is applied. */
   domain?(before: S, event: E): DomainEvent | readonly DomainEvent[] | undefined;
-  /** The reply object after a command (the full current object of PROTOCOL.md). */
-  view(state: S, command: C): unknown;
+  /** The reply object after a command (the full current object the protocol promises). */
+  view(state: S, command: C, ctx: ShardContext): R[C['type']];
   /** Epoch ms at which the actor wants a `timer` command, if any (must survive restarts). */
   nextTimer?(state: S): number | undefined;
   /**

@@ -1,148 +1,18 @@
 // The cart actor: one per user, single writer. Prices and stock come in with the command (the
 // edge reads them from the committed catalog view), so decide stays pure.
-import { accept, reject, unchanged, NO_CONTEXT, type ActorType, type Decision, type DomainEvent, type ShardContext } from './actor.js';
-import { DEFAULT_PRICING, couponApplies, totalsFor, type CouponTerms, type PricingConfig } from './pricing.js';
+import { accept, reject, unchanged, type ActorType, type Decision, type DomainEvent, type ShardContext } from './actor.js';
+import { couponApplies, totalsFor, type PricingConfig } from './pricing.js';
 import { Limits } from '../protocol/errors.js';
 import type { CartView } from '../protocol/types.js';
 import { DEFAULT_CURRENCY } from './money.js';
 import { shared } from './shared-strings.js';
+import { checkout, merge } from './cart-checkout.js';
+import {
+  ATTEMPTS_KEPT, COUNTRIES_KEPT, KEYS_KEPT, MERGES_KEPT, lineIndex, subtotalOf,
+  type Cart, type CartCommand, type CartEvent, type CartLine, type CartResults, type CheckoutStart, type ItemInfo, type LineFacts,
+} from './cart.js';
 
-export interface CartLine {
-  sku: string;
-  productId: string;
-  name: string;
-  qty: number;
-  unitPrice: number;
-}
-
-export interface Cart {
-  userId: string;
-  version: number;
-  currency: string;
-  items: CartLine[];
-  updatedAt: number;
-  /** The last guest carts merged in (absent until the first merge): what makes a merge idempotent. */
-  merges?: MergeRecord[];
-  coupon?: CouponTerms;
-  /**
-   * The checkout running on this cart: no change until it ends (the cart is frozen). At `checkAt`
-   * the cart's timer asks for the checkout to be resumed (a crash may have happened before its
-   * order existed, and then only the cart knows about it).
-   */
-  checkout?: { orderId: string; key: string; checkAt: number; stalls: number };
-  /** Idempotency keys of the latest checkouts (durable with the cart, per user). */
-  keys?: CheckoutKey[];
-  /** The user's order history, for fraud scoring. */
-  history?: PurchaseHistory;
-}
-
-export interface CheckoutKey {
-  key: string;
-  /** Hash of the request's payment and address. */
-  fingerprint: string;
-  orderId: string;
-  /** Cart versions at which a retry is the same checkout: when it began, and after it cleared the cart. */
-  versions: number[];
-}
-
-export interface PurchaseHistory {
-  orders: number;
-  spent: number;
-  /** Epoch ms of the latest checkout attempts (any outcome). */
-  attempts: number[];
-  countries: string[];
-}
-
-/** Keys remembered per user: a retry comes within minutes, not 50 checkouts later. */
-const KEYS_KEPT = 50;
-const ATTEMPTS_KEPT = 20;
-const COUNTRIES_KEPT = 10;
-
-let pricing: PricingConfig = DEFAULT_PRICING;
-/** Tax and shipping rules of this process (config TAX_RATES, SHIPPING_*), set once at start. */
-export function configurePricing(cfg: PricingConfig): void {
-  pricing = cfg;
-}
-
-/** A guest cart merged into this one: its id, the version merged and its quantities then. */
-export interface MergeRecord {
-  guestId: string;
-  guestVersion: number;
-  /** [sku, qty] of the guest cart at that version (pairs, not an object: a sku may be "__proto__"). */
-  guestQty: [string, number][];
-}
-
-/** Guest merges remembered per cart; a retry comes right after a crash, never 4 logins later. */
-const MERGES_KEPT = 4;
-
-/** Catalog facts about a sku at the moment of the command. */
-export interface ItemInfo {
-  productId: string;
-  name: string;
-  unitPrice: number;
-  currency: string;
-  /** Committed onHand - reserved as last seen by the edge; checkout reserves for real. */
-  available: number;
-}
-
-/** A line of a guest cart to merge, with fresh catalog facts (none: the sku left the catalog). */
-export interface MergeLine {
-  sku: string;
-  qty: number;
-  item?: ItemInfo;
-}
-
-export type CartCommand =
-  | { type: 'get' }
-  | { type: 'add'; sku: string; qty: number; item: ItemInfo }
-  | { type: 'setQty'; sku: string; qty: number; item?: ItemInfo }
-  | { type: 'remove'; sku: string }
-  /** `ifVersion`: clear only at that version (the guest side of a merge). */
-  | { type: 'clear'; ifVersion?: number; mergedInto?: string }
-  /** The guest cart `guestId` at `guestVersion` merges into this one (login/register). */
-  | { type: 'merge'; guestId: string; guestVersion: number; lines: MergeLine[] }
-  | { type: 'applyCoupon'; terms: CouponTerms }
-  /** A sku in this watched cart changed price: take the live prices now (the shard sends it). */
-  | { type: 'reprice' }
-  | { type: 'removeCoupon' }
-  /** Freezes the cart for checkout `orderId` under the user's idempotency key. */
-  | { type: 'checkout'; key: string; fingerprint: string; orderId: string; deadlineMs: number }
-  | { type: 'timer' }
-  /** The checkout ended: placed (the cart empties) or failed (the cart thaws unchanged). */
-  | { type: 'checkoutEnded'; orderId: string; placed: boolean; total: number; country: string; forget?: boolean };
-
-type LineFacts = Pick<CartLine, 'sku' | 'productId' | 'name' | 'qty' | 'unitPrice'>;
-
-export type CartEvent =
-  /** `quiet`: one of several events of a single change; only the last of them moves the version. */
-  | { type: 'line_set'; sku: string; productId: string; name: string; qty: number; unitPrice: number; currency: string; at: number; quiet?: true }
-  | { type: 'line_removed'; sku: string; at: number }
-  | { type: 'cleared'; at: number; mergedInto?: string }
-  | ({ type: 'merged'; lines: LineFacts[]; currency: string; at: number } & MergeRecord)
-  | { type: 'coupon_applied'; terms: CouponTerms; at: number }
-  | { type: 'coupon_removed'; at: number }
-  /** Bookkeeping (no new version): the cart is frozen for a checkout. */
-  | { type: 'checkout_started'; key: string; fingerprint: string; orderId: string; checkAt: number; at: number }
-  /** Bookkeeping: the checkout outlived its deadline; a driver is asked to resume it. */
-  | { type: 'checkout_stalled'; orderId: string; checkAt: number; at: number }
-  /** `forget`: the order was never created, so the key is dropped and a retry starts afresh. */
-  | { type: 'checkout_ended'; orderId: string; placed: boolean; total: number; country: string; forget?: boolean; at: number };
-
-/** What a `checkout` command answers: the frozen cart and what the saga needs to know. */
-export interface CheckoutStart {
-  orderId: string;
-  /** True when the key was used before: the saga of `orderId` is the answer. */
-  existing: boolean;
-  cart: CartView;
-  coupon?: CouponTerms;
-  history: PurchaseHistory;
-}
-
-function lineIndex(cart: Cart, sku: string): number {
-  const items = cart.items;
-  for (let i = 0; i < items.length; i++) if (items[i].sku === sku) return i;
-  return -1;
-}
+export type { Cart, CartCommand, CartEvent, CartLine, CartResults, CheckoutStart, ItemInfo, MergeLine } from './cart.js';
 
 function setLine(cart: Cart, sku: string, qty: number, item: ItemInfo, now: number): Decision<CartEvent> {
   const i = lineIndex(cart, sku);
@@ -166,7 +36,7 @@ const FROZEN_OK: ReadonlySet<string> = new Set(['get', 'checkout', 'checkoutEnde
 /** Longest wait between two resume requests of a stalled checkout. */
 const MAX_STALL_BACKOFF_MS = 60_000;
 
-export function decide(cart: Cart, c: CartCommand, now: number, ctx: ShardContext = NO_CONTEXT): Decision<CartEvent> {
+export function decide(cart: Cart, c: CartCommand, now: number, ctx: ShardContext): Decision<CartEvent> {
   if (cart.checkout && !FROZEN_OK.has(c.type)) {
     return reject('CONFLICT', 'a checkout of this cart is in progress', { orderId: cart.checkout.orderId });
   }
@@ -249,64 +119,6 @@ function decideChange(cart: Cart, c: CartCommand, now: number, ctx: ShardContext
   }
 }
 
-/**
- * A guest cart merges in: quantities of the same sku add up, within the limits (999 per line,
- * 100 lines, the available stock, the cart's currency), at today's catalog price. Lines that do
- * not fit are left out. The merge is one event that also records the guest id, version and
- * quantities, so the same merge sent twice (a retry after a crash) adds nothing, and a later
- * merge of the same guest adds only what its cart gained since.
- */
-function merge(cart: Cart, c: Extract<CartCommand, { type: 'merge' }>, now: number): Decision<CartEvent> {
-  const prior = cart.merges?.find((m) => m.guestId === c.guestId);
-  if (prior && prior.guestVersion >= c.guestVersion) return unchanged();
-  const before = new Map(prior?.guestQty);
-  let currency = cart.items.length > 0 ? cart.currency : undefined;
-  let lineCount = cart.items.length;
-  const lines: LineFacts[] = [];
-  for (const l of c.lines) {
-    const add = l.qty - (before.get(l.sku) ?? 0);
-    const item = l.item;
-    if (add <= 0 || !item || (currency !== undefined && item.currency !== currency)) continue;
-    const line = cart.items[lineIndex(cart, l.sku)] as CartLine | undefined;
-    if (!line && lineCount >= Limits.CART_MAX_LINES) continue;
-    const have = line ? line.qty : 0;
-    // Never below what the account already holds; never above the line limit or the stock.
-    const qty = Math.max(have, Math.min(have + add, Limits.LINE_MAX_QTY, item.available));
-    if (qty === 0 || (line && line.qty === qty && line.unitPrice === item.unitPrice && line.name === item.name)) continue;
-    if (!line) lineCount++;
-    currency ??= item.currency;
-    lines.push({ sku: l.sku, productId: item.productId, name: item.name, qty, unitPrice: item.unitPrice });
-  }
-  if (lines.length === 0) return unchanged();
-  const guestQty = c.lines.map((l): [string, number] => [l.sku, l.qty]);
-  return accept([{ type: 'merged', guestId: c.guestId, guestVersion: c.guestVersion, guestQty, lines, currency: currency!, at: now }]);
-}
-
-function checkout(cart: Cart, c: Extract<CartCommand, { type: 'checkout' }>, now: number, ctx: ShardContext): Decision<CartEvent> {
-  const known = cart.keys?.find((k) => k.key === c.key);
-  if (known) {
-    if (known.fingerprint !== c.fingerprint || !known.versions.includes(cart.version)) {
-      return reject('CONFLICT', 'this idempotencyKey was used for another checkout (a different cart or payment)', { idempotencyKey: c.key, orderId: known.orderId });
-    }
-    return unchanged(); // the view names the order of that key
-  }
-  if (cart.checkout) return reject('CONFLICT', 'a checkout of this cart is in progress', { orderId: cart.checkout.orderId });
-  if (cart.items.length === 0) return reject('CART_EMPTY', 'the cart is empty');
-  // Only what is still sold, as it is sold now (lines carry the price of their last change).
-  for (const l of cart.items) {
-    const live = ctx.item(l.sku);
-    if (live && !live.active) return reject('NOT_FOUND', `${l.sku} is no longer sold; remove it from the cart`, { sku: l.sku });
-    if (live && live.currency !== cart.currency) return reject('CONFLICT', `${l.sku} is now priced in ${live.currency}, the cart in ${cart.currency}`, { sku: l.sku, currency: live.currency });
-  }
-  return accept([{ type: 'checkout_started', key: c.key, fingerprint: c.fingerprint, orderId: c.orderId, checkAt: now + c.deadlineMs, at: now }]);
-}
-
-function subtotalOf(cart: Cart): number {
-  let subtotal = 0;
-  for (const l of cart.items) subtotal += l.qty * l.unitPrice;
-  return subtotal;
-}
-
 function setLineFacts(cart: Cart, l: LineFacts): void {
   const i = lineIndex(cart, l.sku);
   const line: CartLine = { sku: shared(l.sku), productId: shared(l.productId), name: shared(l.name), qty: l.qty, unitPrice: l.unitPrice };
@@ -382,16 +194,16 @@ export function apply(cart: Cart, e: CartEvent): Cart {
 }
 
 /** The reply of a command: the cart, or for `checkout` what the saga needs. */
-function replyView(cart: Cart, c?: CartCommand): CartView | CheckoutStart {
-  const v = view(cart);
-  if (c?.type !== 'checkout') return v;
+function replyView(cart: Cart, c: CartCommand, ctx: ShardContext): CartView | CheckoutStart {
+  const v = view(cart, ctx.pricing);
+  if (c.type !== 'checkout') return v;
   const key = cart.keys!.find((k) => k.key === c.key)!;
   const start: CheckoutStart = { orderId: key.orderId, existing: key.orderId !== c.orderId, cart: v, history: cart.history! };
   if (cart.coupon) start.coupon = cart.coupon;
   return start;
 }
 
-export function view(cart: Cart): CartView {
+export function view(cart: Cart, pricing: PricingConfig): CartView {
   let subtotal = 0;
   const items = new Array(cart.items.length);
   for (let i = 0; i < cart.items.length; i++) {
@@ -438,7 +250,7 @@ export function create(userId: string): Cart {
   return { userId, version: 0, currency: DEFAULT_CURRENCY, items: [], updatedAt: 0 };
 }
 
-export const CartActor: ActorType<Cart, CartCommand, CartEvent> = {
+export const CartActor: ActorType<Cart, CartCommand, CartEvent, CartResults> = {
   kind: 'cart',
   pushName: 'cart.updated',
   create,

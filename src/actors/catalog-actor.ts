@@ -85,13 +85,16 @@ function priceChanged(c: Catalog, e: CatalogEvent): DomainEvent | undefined {
   return changes.length === 0 ? undefined : { name: 'price_changed', data: { productId: e.product.productId, changes, at: e.at } };
 }
 
-export const CatalogActor: ActorType<Catalog, CatalogCommand, CatalogEvent> = {
+/** The product the command named (a `get` of an unknown product is rejected, so never undefined in a reply). */
+export type CatalogResults = { readonly [T in CatalogCommand['type']]: ProductView };
+
+export const CatalogActor: ActorType<Catalog, CatalogCommand, CatalogEvent, CatalogResults> = {
   kind: 'catalog',
   domain: priceChanged,
   create,
   decide,
   apply,
-  view: (c, cmd) => c.products.get(cmd.type === 'get' ? cmd.productId : cmd.product.productId),
+  view: (c, cmd) => c.products.get(cmd.type === 'get' ? cmd.productId : cmd.product.productId)!,
   snapshot: (c) => [...c.products.values()],
   restore(_id, data) {
     const c = create();

@@ -46,7 +46,7 @@ export type CouponEvent =
 /** Why a hold was refused: CONFLICT details `{ code, reason, ... }`. */
 export type HoldRefusal = 'expired' | 'exhausted' | 'min_subtotal' | 'currency' | 'unknown';
 
-/** The coupon object of PROTOCOL.md (`coupon.upsert` returns it); declared with the protocol. */
+/** The coupon object of docs/protocol.md (`coupon.upsert` returns it); declared with the protocol. */
 export type { CouponView };
 
 const OPTIONAL_KEYS = ['percentOff', 'amountOff', 'currency', 'minSubtotal', 'expiresAt', 'maxRedemptions'] as const;
@@ -194,7 +194,10 @@ interface CouponSnapshot {
 }
 
 
-export const CouponActor: ActorType<Coupon, CouponCommand, CouponEvent> = {
+/** Every coupon command answers the coupon as it is after it. */
+export type CouponResults = { readonly [T in CouponCommand['type']]: CouponView };
+
+export const CouponActor: ActorType<Coupon, CouponCommand, CouponEvent, CouponResults> = {
   kind: 'coupon',
   create,
   decide,

@@ -239,7 +239,10 @@ interface SkuSnapshot {
   updatedAt: number;
 }
 
-export const InventoryActor: ActorType<Sku, SkuCommand, SkuEvent> = {
+/** Every sku command answers the stock as it is after it. */
+export type SkuResults = { readonly [T in SkuCommand['type']]: InventoryView };
+
+export const InventoryActor: ActorType<Sku, SkuCommand, SkuEvent, SkuResults> = {
   kind: 'sku',
   pushName: 'inventory.updated',
   create,

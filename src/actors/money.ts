@@ -2,7 +2,7 @@
 
 export const DEFAULT_CURRENCY = 'USD';
 
-/** Rounds a non-negative rational amount half up to the minor unit (discounts, PROTOCOL.md). */
+/** Rounds a non-negative rational amount half up to the minor unit (discounts, docs/protocol.md). */
 export function roundHalfUp(numerator: number, denominator: number): number {
   return Math.floor((2 * numerator + denominator) / (2 * denominator));
 }

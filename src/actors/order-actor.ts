@@ -95,7 +95,7 @@ export type OrderEvent =
   | { type: 'stalled'; checkAt: number; at: number };
 
 
-/** Statuses from which each admin or owner transition may start (PROTOCOL.md "Checkout and orders"). */
+/** Statuses from which each admin or owner transition may start (docs/protocol.md "Checkout and orders"). */
 const CAN_CANCEL: ReadonlySet<OrderStatus> = new Set(['confirmed', 'processing']);
 const CAN_SHIP: ReadonlySet<OrderStatus> = new Set(['confirmed', 'processing']);
 const CAN_REFUND: ReadonlySet<OrderStatus> = new Set(['confirmed', 'processing', 'shipped', 'delivered']);
@@ -300,9 +300,12 @@ export function create(orderId: string): Order {
 }
 
 /** Commands from the driver get the internal state back (it needs `work` and `open`). */
-const INTERNAL: ReadonlySet<string> = new Set(['state', 'cancel', 'refund', 'return']);
+/** Commands of the server itself: their reply is the whole state (the driver reads saga and work). */
+const INTERNAL: ReadonlySet<string> = new Set<InternalOrderCommand>(['state', 'cancel', 'refund', 'return']);
+type InternalOrderCommand = 'state' | 'cancel' | 'refund' | 'return';
+export type OrderResults = { readonly [T in OrderCommand['type']]: T extends InternalOrderCommand ? Order : OrderView };
 
-/** The domain events of DESIGN.md an order produces (state before the event). */
+/** The domain events an order produces (state before the event). */
 function orderDomainEvents(o: Order, e: OrderEvent): DomainEvent[] | undefined {
   const base = { orderId: o.orderId, userId: e.type === 'created' ? e.userId : o.userId, at: e.at };
   switch (e.type) {
@@ -329,7 +332,7 @@ function orderDomainEvents(o: Order, e: OrderEvent): DomainEvent[] | undefined {
   }
 }
 
-export const OrderActor: ActorType<Order, OrderCommand, OrderEvent> = {
+export const OrderActor: ActorType<Order, OrderCommand, OrderEvent, OrderResults> = {
   kind: 'order',
   pushName: 'order.updated',
   // A finished order is rarely read again soon; its snapshot brings it back when it is.

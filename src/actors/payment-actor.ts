@@ -11,7 +11,7 @@
 //   approved --void--> approved, refunded = amount  (refund `void` of what remained)
 import { accept, reject, unchanged, type ActorType, type Decision } from './actor.js';
 
-/** Tokens the simulator knows and what each does (PROTOCOL.md "Checkout and orders"). */
+/** Tokens the simulator knows and what each does (docs/protocol.md "Checkout and orders"). */
 export const TEST_TOKENS = {
   tok_visa: 'approve',
   tok_mastercard: 'approve',
@@ -201,7 +201,10 @@ function copyCharge(ch: PaymentCharge): PaymentCharge {
 }
 
 
-export const PaymentActor: ActorType<PaymentLedger, PaymentCommand, PaymentEvent> = {
+/** The charge record after each command (null only for `get` of a ledger that never saw its order). */
+export type PaymentResults = { readonly [T in PaymentCommand['type']]: PaymentCharge | null };
+
+export const PaymentActor: ActorType<PaymentLedger, PaymentCommand, PaymentEvent, PaymentResults> = {
   kind: 'payment',
   // One ledger per order: out of memory a minute after its last use (see ActorType.idleMs).
   idleMs: 60_000,

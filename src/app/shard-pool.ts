@@ -3,23 +3,14 @@
 // whose backlog passes the limit answers OVERLOADED instead of queueing without bound.
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { decodeValue } from '../protocol/frames.js';
-import type { ProductView } from '../protocol/types.js';
+import type { ProductView, ShardSummary, SnapshotResult } from '../protocol/types.js';
 import type { FromShard, PriceEntry, ShardOptions, ShardRequest, ShardStats, ToShard } from '../workers/shard-messages.js';
 import type { DomainEvent } from '../actors/actor.js';
-import type { WireError } from '../protocol/errors.js';
+import type { CommandOf, ResultOf } from '../actors/registry.js';
 import { appendRequest } from '../workers/request-codec.js';
-import { CATALOG_KEY, stableHash } from '../protocol/keys.js';
-
-/** Where a reply goes: a connection (or an internal caller). */
-export interface ReplySink {
-  /**
-   * Takes one encoded response to request `id` (`outcome` 0: ok, else the error's index in
-   * OUTCOMES); returns true if the sink was idle before (needs a flush).
-   */
-  push(frame: Uint8Array, id: number, outcome: number): boolean;
-  /** Sends what was pushed since the last flush. */
-  flush(): void;
-}
+import { CATALOG_KEY, stableHash, type ActorKey, type ActorKind } from '../protocol/keys.js';
+import type { Answer, ReplySink, ShardPort } from '../transport/dispatch.js';
+import type { ShardAdminPort } from '../transport/http-routes.js';
 
 export interface PoolHooks {
   /** Committed stock and catalog changes, for the edge's catalog view. */
@@ -46,13 +37,11 @@ interface Queued {
 
 const MAX_BATCHES_IN_FLIGHT = 2;
 
-/** A command's committed answer, as `call` gives it to the server's own callers. */
-export type ActorAnswer = { ok: true; result: unknown } | { ok: false; error: WireError };
-const OVERLOADED: ActorAnswer = { ok: false, error: { code: 'OVERLOADED', message: 'the shard owning this actor is over its backlog limit; retry later' } };
+const OVERLOADED: Answer<never> = { ok: false, error: { code: 'OVERLOADED', message: 'the shard owning this actor is over its backlog limit; retry later' } };
 
 const newQueue = (): Queued => ({ flat: [], ids: [], sinks: [], tags: [], starts: [] });
 
-export class ShardPool {
+export class ShardPool implements ShardPort, ShardAdminPort {
   private readonly ports: MessagePort[] = [];
   private readonly workers: Worker[] = [];
   private readonly queued: Queued[];
@@ -106,7 +95,7 @@ export class ShardPool {
     this.ready = [];
     for (let shard = 0; shard < this.shards; shard++) {
       const { port1, port2 } = new MessageChannel();
-      const worker = new Worker(new URL('../workers/shard-worker.js', import.meta.url), {
+      const worker = new Worker(new URL('../workers/shard/shard-worker.js', import.meta.url), {
         workerData: { opts: { ...base, shard }, port: port2, catalogHere: shard === catalogShard },
         transferList: [port2],
       });
@@ -232,14 +221,30 @@ export class ShardPool {
 
   /**
    * Runs a command for the server itself (the checkout driver, sign-in merges, demo seeding) and
-   * resolves with its committed answer; a shard over its backlog answers OVERLOADED. Never rejects.
+   * resolves with its committed answer, typed by the actor's kind and the command; a shard over
+   * its backlog answers OVERLOADED. Never rejects.
    */
-  call<C extends ShardRequest['cmd']>(key: string, cmd: C): Promise<ActorAnswer> {
+  call<K extends ActorKind, const C extends CommandOf<K>>(key: ActorKey<K>, cmd: C): Promise<Answer<ResultOf<K, C>>> {
+    return this.ask(key, cmd);
+  }
+
+  /** Like `call`, for a caller that needs only ok or the error: the shard skips encoding the object. */
+  tell<K extends ActorKind, const C extends CommandOf<K>>(key: ActorKey<K>, cmd: C): Promise<Answer<null>> {
+    return this.ask(key, { ...cmd, quiet: true });
+  }
+
+  /** Logs a domain event on the shard of `key` (durable with its commit, then on the admin feed). */
+  log(key: ActorKey, event: DomainEvent): Promise<Answer<Record<string, never>>> {
+    return this.ask(key, { type: 'log', event } as ShardRequest['cmd']);
+  }
+
+  private ask<R>(key: string, cmd: ShardRequest['cmd']): Promise<Answer<R>> {
     return new Promise((resolve) => {
       let frame: Uint8Array | undefined;
       const sink: ReplySink = {
         push: (f) => ((frame = f), true),
-        flush: () => resolve(decodeValue(frame!) as ActorAnswer),
+        // The shard encoded `{ id, ok, result | error }`: an Answer with an id.
+        flush: () => resolve(decodeValue(frame!) as Answer<R>),
       };
       if (!this.submit(key, 0, cmd, sink, -1)) resolve(OVERLOADED);
     });
@@ -274,17 +279,24 @@ export class ShardPool {
     for (let shard = 0; shard < this.shards; shard++) this.post(shard, { t: 'prices', entries });
   }
 
+  /** Per-shard summaries for `GET /snapshot`. */
+  summary(): Promise<ShardSummary[]> {
+    return this.askAll((ask) => ({ t: 'summary', ask }));
+  }
+
+  /** Snapshots every actor of every shard now (`POST /snapshot`). */
+  snapshotAll(): Promise<SnapshotResult[]> {
+    return this.askAll((ask) => ({ t: 'snapshot', ask }));
+  }
+
+  /** The JSON-ready state of one actor, or null when it never existed. */
+  inspect(key: string): Promise<unknown> {
+    return this.askOne(key, (ask) => ({ t: 'inspect', ask, key }));
+  }
+
   /** Asks every shard a control question and collects the answers in shard order. */
   askAll<T>(make: (ask: number) => ToShard): Promise<T[]> {
-    return Promise.all(
-      this.ports.map((_, shard) => {
-        const ask = this.nextAsk++;
-        return new Promise<T>((resolve) => {
-          this.asks.set(ask, resolve as (v: unknown) => void);
-          this.post(shard, make(ask));
-        });
-      }),
-    );
+    return Promise.all(this.ports.map((_, shard) => this.askShard<T>(shard, make)));
   }
 
   askShard<T>(shard: number, make: (ask: number) => ToShard): Promise<T> {

@@ -2,6 +2,7 @@
 // and details; the SDK's own failures (timeout, abort, lost connection) have codes the server
 // never sends, so `err.code` alone tells whether the server answered.
 import type { ErrorCode, WireError } from '../protocol/errors.js';
+import type { CloseInfo } from './events.js';
 
 /**
  * Codes the SDK makes itself. `TIMEOUT`, `ABORTED` and `CLOSED` (with `details.sent: true`) mean
@@ -47,7 +48,7 @@ export function abortedError(op: string, reason: unknown, sent: boolean): Cartwi
  * The connection closed under a call. `sent: true`: the request left and its outcome is unknown
  * (it is never re-sent); `sent: false`: it never left this client.
  */
-export function closedError(op: string, close: { code: number; reason: string } | undefined, sent: boolean): CartwireError {
+export function closedError(op: string, close: CloseInfo | undefined, sent: boolean): CartwireError {
   const why = close ? `connection closed (${close.code}${close.reason ? ` ${close.reason}` : ''})` : 'client is closed';
   return new CartwireError('CLOSED', `${op}: ${why}`, { op, sent, closeCode: close?.code, closeReason: close?.reason });
 }
@@ -58,4 +59,9 @@ export function queueFullError(op: string, maxQueued: number): CartwireError {
 
 export function tooBigError(op: string, bytes: number, maxBytes: number): CartwireError {
   return new CartwireError('REQUEST_TOO_BIG', `${op}: request is ${bytes} bytes, over the ${maxBytes}-byte frame limit`, { op, bytes, maxBytes });
+}
+
+/** The wait a refusal asks for (`details.retryAfterMs` of RATE_LIMITED), else 0. */
+export function retryAfterMs(err: CartwireError): number {
+  return Number((err.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs) || 0;
 }

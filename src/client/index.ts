@@ -7,7 +7,6 @@ export type { CartwireErrorCode, ClientErrorCode } from './errors.js';
 export type { Topic, TopicValue, AdminEvent, Subscription, SubscribeOptions } from './subscriptions.js';
 export { backoffDelay, shouldReconnect, NO_RETRY_CLOSE_CODES } from './reconnect.js';
 export type { ReconnectOptions } from './reconnect.js';
-export type { OpName, OpArgs } from '../protocol/schemas.js';
-export type { OpResults, Role } from '../protocol/ops.js';
+export type { OpName, OpArgs, OpResults, Role } from '../protocol/ops.js';
 export type { ErrorCode } from '../protocol/errors.js';
 export type { CartView, InventoryView, ProductView } from '../protocol/types.js';

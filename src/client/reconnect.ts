@@ -17,11 +17,14 @@ export interface ReconnectPolicy {
   maxAttempts: number;
 }
 
+/** The backoff of `reconnect: true`, also the one subscriptions retry with when reconnect is off. */
+export const DEFAULT_BACKOFF: Readonly<Pick<ReconnectPolicy, 'baseDelayMs' | 'maxDelayMs'>> = { baseDelayMs: 100, maxDelayMs: 10_000 };
+
 /** `true` -> defaults; `false`/undefined -> no reconnect. Rejects nonsense with the option's name. */
 export function resolveReconnect(opt: boolean | ReconnectOptions | undefined): ReconnectPolicy | undefined {
   if (!opt) return undefined;
   const o = opt === true ? {} : opt;
-  const policy = { baseDelayMs: o.baseDelayMs ?? 100, maxDelayMs: o.maxDelayMs ?? 10_000, maxAttempts: o.maxAttempts ?? Infinity };
+  const policy = { baseDelayMs: o.baseDelayMs ?? DEFAULT_BACKOFF.baseDelayMs, maxDelayMs: o.maxDelayMs ?? DEFAULT_BACKOFF.maxDelayMs, maxAttempts: o.maxAttempts ?? Infinity };
   for (const [name, v] of Object.entries(policy)) {
     if (!(v > 0)) throw new RangeError(`reconnect.${name} must be a positive number, got ${String(v)}`);
   }

@@ -2,7 +2,7 @@
 // of handlers, pushes held while the subscribe reply is on its way, stale versions dropped, and
 // every topic subscribed again (fresh full object) after a reconnect.
 import type { CartView, InventoryView, OrderView } from '../protocol/types.js';
-import { CartwireError, closedError } from './errors.js';
+import { CartwireError, closedError, retryAfterMs } from './errors.js';
 
 /** `'cart'` (the caller's cart), `'orders'` (the caller's orders), `{ inventory: sku }`, or `'admin'` (the admin feed). */
 export type Topic = 'cart' | 'orders' | 'admin' | { inventory: string };
@@ -29,7 +29,7 @@ export interface Subscription {
 }
 
 /** What the registry needs from the client. */
-export interface Link {
+export interface SubscriptionsHost {
   /** An internal request on the current connection; rejects with a CartwireError. */
   request(op: string, args: Record<string, unknown>): Promise<unknown>;
   /** Connected and (re-)authenticated: requests go out now. */
@@ -103,7 +103,7 @@ interface Entry {
 export class Subscriptions {
   private readonly entries = new Map<string, Entry>();
 
-  constructor(private readonly link: Link) {}
+  constructor(private readonly host: SubscriptionsHost) {}
 
   get size(): number {
     return this.entries.size;
@@ -119,7 +119,7 @@ export class Subscriptions {
     const listener: Listener = { handler: handler as (value: never) => void, onError: opts.onError };
     entry.listeners.add(listener);
     const ready = new Promise<void>((resolve, reject) => {
-      if (this.link.isClosed()) return reject(closedError(spec.sub[0], undefined, false));
+      if (this.host.isClosed()) return reject(closedError(spec.sub[0], undefined, false));
       if (entry.status === 'active' && (entry.last || !spec.versioned)) {
         // Already followed: this handler starts from the object the others saw last.
         const last = entry.last;
@@ -130,7 +130,7 @@ export class Subscriptions {
         return;
       }
       listener.waiter = { resolve, reject };
-      if (entry.status === 'idle' && this.link.isReady()) this.start(entry);
+      if (entry.status === 'idle' && this.host.isReady()) this.start(entry);
     });
     ready.catch(() => {}); // the caller may not await it; the error also reaches opts.onError
     const unsubscribe = (): Promise<void> => this.remove(entry, listener);
@@ -140,12 +140,12 @@ export class Subscriptions {
   private async remove(entry: Entry, listener: Listener): Promise<void> {
     if (!entry.listeners.delete(listener)) return;
     listener.waiter?.resolve();
-    if (entry.listeners.size > 0 || this.entries.get(entry.spec.key) !== entry) return;
+    if (entry.listeners.size > 0 || !this.isFollowed(entry)) return;
     this.entries.delete(entry.spec.key);
     const wasOn = entry.status !== 'idle';
     entry.status = 'idle';
     entry.gen++;
-    if (wasOn && this.link.isReady() && entry.spec.unsub[0]) await this.link.request(...entry.spec.unsub).then(noop, noop); // a close ends it anyway
+    if (wasOn && this.host.isReady() && entry.spec.unsub[0]) await this.host.request(...entry.spec.unsub).then(noop, noop); // a close ends it anyway
   }
 
   /** After (re-)authentication: every followed topic is subscribed again. */
@@ -183,13 +183,13 @@ export class Subscriptions {
     const gen = entry.gen;
     entry.status = 'pending';
     entry.held = [];
-    this.link.request(...entry.spec.sub).then(
+    this.host.request(...entry.spec.sub).then(
       (value) => {
-        if (entry.gen !== gen || this.entries.get(entry.spec.key) !== entry) return;
+        if (entry.gen !== gen || !this.isFollowed(entry)) return;
         this.onReply(entry, value);
       },
       (err: CartwireError) => {
-        if (entry.gen !== gen || this.entries.get(entry.spec.key) !== entry || err.code === 'CLOSED') return; // the reconnect resubscribes
+        if (entry.gen !== gen || !this.isFollowed(entry) || err.code === 'CLOSED') return; // the reconnect resubscribes
         this.onRefused(entry, err);
       },
     );
@@ -203,7 +203,7 @@ export class Subscriptions {
     entry.held = [];
     if (entry.spec.versioned) {
       entry.last = { version: versionOf(value), identity: identityOf(value), value };
-      for (const l of [...entry.listeners]) this.call(l, value);
+      this.deliver(entry, value);
     }
     for (const l of entry.listeners) settle(l);
     for (const h of held) this.offer(entry, h.push, h.data);
@@ -213,10 +213,9 @@ export class Subscriptions {
     entry.status = 'idle';
     if (TRANSIENT.has(err.code)) {
       const gen = entry.gen;
-      const retryAfter = Number((err.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs) || 0;
       setTimeout(() => {
-        if (entry.gen === gen && entry.status === 'idle' && this.entries.get(entry.spec.key) === entry && this.link.isReady()) this.start(entry);
-      }, Math.max(retryAfter, this.link.retryDelay(++entry.attempt)));
+        if (entry.gen === gen && entry.status === 'idle' && this.isFollowed(entry) && this.host.isReady()) this.start(entry);
+      }, Math.max(retryAfterMs(err), this.host.retryDelay(++entry.attempt)));
       return;
     }
     // Refused for good (NOT_FOUND, FORBIDDEN, LIMIT_EXCEEDED...): the topic is dropped.
@@ -227,7 +226,7 @@ export class Subscriptions {
       settle(l, err);
       l.onError?.(err);
     }
-    if (!told) this.link.report(err); // a resubscription after a reconnect: nobody awaits it
+    if (!told) this.host.report(err); // a resubscription after a reconnect: nobody awaits it
   }
 
   private offer(entry: Entry, push: string, data: unknown): boolean {
@@ -237,11 +236,11 @@ export class Subscriptions {
       const seen = (entry.versions ??= new Map());
       if (version !== undefined && (seen.get(id) ?? -1) >= version) return false;
       seen.set(id, version);
-      for (const l of [...entry.listeners]) this.call(l, data);
+      this.deliver(entry, data);
       return true;
     }
     if (!entry.spec.versioned) {
-      for (const l of [...entry.listeners]) this.call(l, { push, data });
+      this.deliver(entry, { push, data });
       return true;
     }
     const version = versionOf(data);
@@ -249,15 +248,25 @@ export class Subscriptions {
     const last = entry.last;
     if (last && version !== undefined && last.version !== undefined && identity === last.identity && version <= last.version) return false;
     entry.last = { version, identity, value: data };
-    for (const l of [...entry.listeners]) this.call(l, data);
+    this.deliver(entry, data);
     return true;
+  }
+
+  /** Replies and retry timers of a topic that was dropped (and maybe followed anew since) are ignored. */
+  private isFollowed(entry: Entry): boolean {
+    return this.entries.get(entry.spec.key) === entry;
+  }
+
+  /** To every handler; a copy, since a handler may unsubscribe while we loop. */
+  private deliver(entry: Entry, value: unknown): void {
+    for (const l of [...entry.listeners]) this.call(l, value);
   }
 
   private call(l: Listener, value: unknown): void {
     try {
       l.handler(value as never);
     } catch (err) {
-      this.link.report(err);
+      this.host.report(err);
     }
   }
 }

@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS stock_view (
   sku       TEXT    PRIMARY KEY,
   available INTEGER NOT NULL
 ) WITHOUT ROWID;
--- The durable domain event log (DESIGN.md "Events"): one row per group commit holding every
+-- The durable domain event log (docs/protocol.md "Domain events"): one row per group commit holding every
 -- domain event of that commit, so logging costs one row per batch, not one per event.
 CREATE TABLE IF NOT EXISTS event_log (
   g      INTEGER PRIMARY KEY,

@@ -1,4 +1,5 @@
-// Accounts and server secrets in DATA_DIR/system.db (main thread; touched only by auth calls,
+// Accounts and server secrets. The UserStore interface is what the accounts service uses; the
+// embedded default keeps users in DATA_DIR/system.db (main thread; touched only by auth calls,
 // never on the cart or inventory hot path). Emails are stored normalized (trimmed, lowercased)
 // under a UNIQUE constraint; an insert is durable when it returns (synchronous=FULL by default).
 import Database from 'better-sqlite3';
@@ -7,7 +8,27 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Role } from '../protocol/ops.js';
 
-export interface UserRow {
+/** One account as the accounts service sees it. */
+export interface UserRecord {
+  id: string;
+  email: string;
+  name: string | null;
+  role: Role;
+  passwordHash: string;
+  createdAt: number;
+}
+
+/** Where accounts live. Inserts are durable when they return. */
+export interface UserStore {
+  findByEmail(email: string): UserRecord | undefined;
+  /** Inserts a user; false when the email is taken. */
+  tryInsert(user: UserRecord): boolean;
+  /** When the account was created (epoch ms), or undefined for an unknown id (a guest). */
+  createdAt(id: string): number | undefined;
+  close(): void;
+}
+
+interface UserRow {
   id: string;
   email: string;
   name: string | null;
@@ -16,7 +37,10 @@ export interface UserRow {
   created_at: number;
 }
 
-export class UserStore {
+const toRecord = (r: UserRow): UserRecord => ({ id: r.id, email: r.email, name: r.name, role: r.role, passwordHash: r.password_hash, createdAt: r.created_at });
+
+/** The embedded default: users in DATA_DIR/system.db. */
+export class SqliteUserStore implements UserStore {
   private readonly db: Database.Database;
   private readonly byEmail: Database.Statement<[string], UserRow>;
   private readonly insertUser: Database.Statement;
@@ -42,23 +66,18 @@ export class UserStore {
     );
   }
 
-  findByEmail(email: string): UserRow | undefined {
-    return this.byEmail.get(normalizeEmail(email));
+  findByEmail(email: string): UserRecord | undefined {
+    const row = this.byEmail.get(normalizeEmail(email));
+    return row && toRecord(row);
   }
 
-  insert(row: UserRow): void {
-    this.insertUser.run({ ...row, email: normalizeEmail(row.email) });
-  }
-
-  /** When the account was created (epoch ms), or undefined for an unknown id (a guest). */
   createdAt(id: string): number | undefined {
     return this.created.get(id)?.created_at;
   }
 
-  /** Inserts a user (committed on return); false when the email is taken. */
-  tryInsert(row: UserRow): boolean {
+  tryInsert(u: UserRecord): boolean {
     try {
-      this.insert(row);
+      this.insertUser.run({ id: u.id, email: normalizeEmail(u.email), name: u.name, role: u.role, password_hash: u.passwordHash, created_at: u.createdAt });
       return true;
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return false;

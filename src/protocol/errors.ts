@@ -1,4 +1,4 @@
-// Error and close codes of the wire protocol (PROTOCOL.md). Imports nothing: the server, the SDK,
+// Error and close codes of the wire protocol (docs/protocol.md). Imports nothing: the server, the SDK,
 // the docs and the tests all read these tables.
 
 export const ErrorCode = {
@@ -30,7 +30,7 @@ export const CloseCode = {
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
-/** Transport limits of PROTOCOL.md "Transport". */
+/** Transport limits of docs/protocol.md "Transport". */
 export const Limits = {
   MAX_FRAME_BYTES: 64 * 1024,
   MAX_BATCH: 256,

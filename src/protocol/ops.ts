@@ -1,7 +1,59 @@
-// The op table: one row per wire operation. It drives edge validation and routing on the server,
-// the SDK's method types and docs/protocol.md; nothing else lists the operations.
-import { Args, type OpName } from './schemas.js';
-import type { CartView, InventoryView, OrderView, ProductView } from './types.js';
+// The op table: one row per wire operation with its args schema, result type, required role,
+// owner, the errors it may answer besides the common ones, and the pushes it may cause. The
+// edge's validation, role check and dispatch, the server's handler map, the SDK's types and
+// docs/protocol.md all derive from this table; nothing else lists the operations.
+import Type, { type Static, type TSchema } from 'typebox';
+import { Limits, type ErrorCode } from './errors.js';
+import { result, type ResultOf } from './result.js';
+import type { PushName } from './pushes.js';
+import {
+  Attributes, CouponCode, Currency, Email, Empty, InventoryTxType, Money, OrderId, OrderListCursor, Password, ProductId,
+  ProductStatusArg, Qty, QtyOrZero, SearchCursor, ShippingAddressArg, Sku, Text, VariantInput, WarehouseId, strict,
+} from './schemas.js';
+import type { CartView, InventoryView, OrderView, ProductView, Role } from './types.js';
+
+/** Who may call an op. `user` is any signed-in role (guest, customer, admin). */
+export type RequiredRole = 'anonymous' | 'user' | 'admin';
+export type { Role };
+
+/**
+ * Who answers: `edge` on the main thread from the connection and the committed catalog view;
+ * `app` a main-thread service that may call several actors (accounts, checkout, search of
+ * orders, recommendations); otherwise the actor kind whose single writer serializes the op.
+ */
+export type Owner = 'edge' | 'app' | 'cart' | 'sku' | 'catalog' | 'order' | 'coupon';
+
+export interface OpSpec<A extends TSchema = TSchema, R = unknown> {
+  readonly args: A;
+  readonly result: ResultOf<R>;
+  readonly role: RequiredRole;
+  readonly owner: Owner;
+  /** True when the op may change state: its answer waits for the commit (the output gate). */
+  readonly writes: boolean;
+  /** Changes who the connection is: requests behind it wait for its answer. */
+  readonly session?: true;
+  /** Errors this op may answer besides those every op may (see `COMMON_ERRORS`). */
+  readonly errors: readonly ErrorCode[];
+  readonly pushes: readonly PushName[];
+  readonly summary: string;
+}
+
+const op = <A extends TSchema, R>(spec: OpSpec<A, R>): OpSpec<A, R> => spec;
+
+/** Errors any op may answer: malformed, limits, overload, restarts, bugs. */
+export const COMMON_ERRORS: readonly ErrorCode[] = ['BAD_REQUEST', 'RATE_LIMITED', 'LIMIT_EXCEEDED', 'OVERLOADED', 'INTERNAL'];
+/** Errors of ops that need a signed-in connection, and of admin ops. */
+export const ROLE_ERRORS: Readonly<Record<RequiredRole, readonly ErrorCode[]>> = {
+  anonymous: [],
+  user: ['UNAUTHENTICATED'],
+  admin: ['UNAUTHENTICATED', 'FORBIDDEN'],
+};
+
+export interface AuthResult {
+  token: string;
+  userId: string;
+  role: Role;
+}
 
 /** What coupon.upsert returns. */
 export interface CouponView {
@@ -18,111 +70,6 @@ export interface CouponView {
   updatedAt: number;
 }
 
-/** Who may call an op. `user` is any signed-in role (guest, customer, admin). */
-export type RequiredRole = 'anonymous' | 'user' | 'admin';
-export type Role = 'guest' | 'customer' | 'admin';
-
-/**
- * Which actor owns the op: the request goes to the shard of that actor's key. `edge` ops are
- * answered on the main thread (auth, ping, reads of the committed catalog view).
- */
-export type ActorKind = 'edge' | 'cart' | 'sku' | 'catalog' | 'order' | 'coupon';
-
-export interface OpSpec {
-  readonly role: RequiredRole;
-  readonly actor: ActorKind;
-  /** True when the op may change state: its reply waits for the group commit. */
-  readonly writes: boolean;
-  readonly summary: string;
-}
-
-export const Ops = {
-  ping: { role: 'anonymous', actor: 'edge', writes: false, summary: 'Server time; the transport ceiling.' },
-  'auth.guest': { role: 'anonymous', actor: 'edge', writes: false, summary: 'A new guest identity and its token.' },
-  'auth.register': { role: 'anonymous', actor: 'edge', writes: true, summary: 'Create a customer account and sign in; a guest cart merges in.' },
-  'auth.login': { role: 'anonymous', actor: 'edge', writes: true, summary: 'Sign in with email and password; a guest cart merges in.' },
-  'auth.resume': { role: 'anonymous', actor: 'edge', writes: false, summary: 'Authenticate this connection with a token.' },
-  'catalog.upsert': { role: 'admin', actor: 'catalog', writes: true, summary: 'Create or replace a product.' },
-  'catalog.get': { role: 'anonymous', actor: 'edge', writes: false, summary: 'A product with live availability.' },
-  'catalog.search': { role: 'anonymous', actor: 'edge', writes: false, summary: 'Products by text, category, brand and price; cursor pages.' },
-  'inventory.get': { role: 'user', actor: 'sku', writes: false, summary: 'Stock of one sku.' },
-  'inventory.adjust': { role: 'admin', actor: 'sku', writes: true, summary: 'Record an inventory transaction.' },
-  'cart.get': { role: 'user', actor: 'cart', writes: false, summary: "The caller's cart." },
-  'cart.add': { role: 'user', actor: 'cart', writes: true, summary: 'Add qty of a sku to its line.' },
-  'cart.setQty': { role: 'user', actor: 'cart', writes: true, summary: 'Set a line quantity (0 removes).' },
-  'cart.remove': { role: 'user', actor: 'cart', writes: true, summary: 'Remove a line.' },
-  'cart.clear': { role: 'user', actor: 'cart', writes: true, summary: 'Remove every line.' },
-  'cart.subscribe': { role: 'user', actor: 'cart', writes: false, summary: 'The cart now, then a cart.updated push per version.' },
-  'cart.unsubscribe': { role: 'user', actor: 'cart', writes: false, summary: 'Stop cart.updated pushes; returns the cart.' },
-  'inventory.subscribe': { role: 'user', actor: 'sku', writes: false, summary: 'The stock now, then an inventory.updated push per version.' },
-  'inventory.unsubscribe': { role: 'user', actor: 'sku', writes: false, summary: 'Stop inventory.updated pushes; returns the stock.' },
-  'admin.subscribe': { role: 'admin', actor: 'edge', writes: false, summary: 'Feed of inventory.lowStock and domain events.' },
-  'admin.unsubscribe': { role: 'admin', actor: 'edge', writes: false, summary: 'Stop the admin feed.' },
-  'coupon.upsert': { role: 'admin', actor: 'coupon', writes: true, summary: 'Create or change a coupon (its redemption count stays).' },
-  'cart.applyCoupon': { role: 'user', actor: 'edge', writes: true, summary: 'Apply a coupon to the cart (one at a time).' },
-  'cart.removeCoupon': { role: 'user', actor: 'cart', writes: true, summary: 'Remove the coupon.' },
-  checkout: { role: 'user', actor: 'edge', writes: true, summary: 'Reserve, score, charge, commit and confirm the cart as an order; idempotent per key.' },
-  'order.get': { role: 'user', actor: 'order', writes: false, summary: 'One order (own orders; admins any).' },
-  'order.list': { role: 'user', actor: 'edge', writes: false, summary: 'Orders newest first (own; admins all), cursor pages.' },
-  'order.cancel': { role: 'user', actor: 'edge', writes: true, summary: 'Cancel an own order before shipping: refunds and restocks.' },
-  'order.ship': { role: 'admin', actor: 'order', writes: true, summary: 'Mark an order shipped.' },
-  'order.deliver': { role: 'admin', actor: 'order', writes: true, summary: 'Mark a shipped order delivered.' },
-  'order.refund': { role: 'admin', actor: 'edge', writes: true, summary: 'Refund part or all of what remains of the capture.' },
-  'order.return': { role: 'admin', actor: 'edge', writes: true, summary: 'A delivered order came back: restock and refund what remains.' },
-  'order.subscribe': { role: 'user', actor: 'edge', writes: false, summary: 'order.updated pushes for the caller\'s orders.' },
-  'event.view': { role: 'user', actor: 'cart', writes: true, summary: 'Record product_viewed (recommendations).' },
-  'recs.forUser': { role: 'user', actor: 'edge', writes: false, summary: 'Recommendations for the caller (hybrid; popularity when cold).' },
-  'recs.similar': { role: 'user', actor: 'edge', writes: false, summary: 'Products similar to one (item-item and content).' },
-} as const satisfies Record<OpName, OpSpec>;
-
-export const OpNames = Object.keys(Ops) as OpName[];
-
-export interface AuthResult {
-  token: string;
-  userId: string;
-  role: Role;
-}
-
-/** Result type of each op, for the SDK's typed `call`. */
-export interface OpResults {
-  ping: { now: number };
-  'auth.guest': AuthResult;
-  'auth.register': AuthResult;
-  'auth.login': AuthResult;
-  'auth.resume': { userId: string; role: Role };
-  'catalog.upsert': ProductView;
-  'catalog.get': ProductView;
-  'catalog.search': { items: ProductView[]; nextCursor: string | null };
-  'inventory.get': InventoryView;
-  'inventory.adjust': InventoryView;
-  'cart.get': CartView;
-  'cart.add': CartView;
-  'cart.setQty': CartView;
-  'cart.remove': CartView;
-  'cart.clear': CartView;
-  'cart.subscribe': CartView;
-  'cart.unsubscribe': CartView;
-  'inventory.subscribe': InventoryView;
-  'inventory.unsubscribe': InventoryView;
-  'admin.subscribe': Record<string, never>;
-  'admin.unsubscribe': Record<string, never>;
-  'coupon.upsert': CouponView;
-  'cart.applyCoupon': CartView;
-  'cart.removeCoupon': CartView;
-  checkout: OrderView;
-  'order.get': OrderView;
-  'order.list': { items: OrderView[]; nextCursor: string | null };
-  'order.cancel': OrderView;
-  'order.ship': OrderView;
-  'order.deliver': OrderView;
-  'order.refund': OrderView;
-  'order.return': OrderView;
-  'order.subscribe': Record<string, never>;
-  'event.view': Record<string, never>;
-  'recs.forUser': RecommendationView[];
-  'recs.similar': RecommendationView[];
-}
-
 /** One recommended product and why. */
 export interface RecommendationView {
   productId: string;
@@ -131,5 +78,247 @@ export interface RecommendationView {
   algorithm: 'itemknn' | 'userknn' | 'content' | 'popularity' | 'hybrid';
 }
 
-export { Args };
-export type { OpName };
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+type Nothing = Record<string, never>;
+
+const cart = result<CartView>('cart');
+const inventory = result<InventoryView>('inventory');
+const order = result<OrderView>('order');
+const nothing = result<Nothing>('{}');
+const auth = result<AuthResult>('{ token, userId, role }');
+const recs = result<RecommendationView[]>('[{ productId, score, reason, algorithm }]');
+
+const CART_CHANGE: readonly PushName[] = ['cart.updated', 'product_added_to_cart', 'product_removed_from_cart'];
+const LINE_ERRORS: readonly ErrorCode[] = ['NOT_FOUND', 'OUT_OF_STOCK', 'LIMIT_EXCEEDED', 'CONFLICT'];
+const ORDER_WORK: readonly PushName[] = ['order.updated', 'inventory.updated', 'inventory_updated'];
+const Limit = (max: number) => Type.Optional(Type.Integer({ minimum: 1, maximum: max }));
+
+export const Ops = {
+  ping: op({ args: Empty, result: result<{ now: number }>('{ now }'), role: 'anonymous', owner: 'edge', writes: false, errors: [], pushes: [], summary: 'Server time; the transport ceiling.' }),
+  'auth.guest': op({
+    args: Empty, result: auth, role: 'anonymous', owner: 'app', writes: false, session: true, errors: [], pushes: [],
+    summary: 'A new guest identity and its token.',
+  }),
+  'auth.register': op({
+    args: Type.Object({ email: Email, password: Password, name: Type.Optional(Type.String({ minLength: 1, maxLength: Limits.NAME_MAX_LENGTH })) }, strict),
+    result: auth, role: 'anonymous', owner: 'app', writes: true, session: true, errors: ['CONFLICT'], pushes: ['user_registered', 'cart.updated'],
+    summary: 'Create a customer account and sign in; a guest cart merges in.',
+  }),
+  'auth.login': op({
+    // Any length up to the maximum: a short password is just a wrong one (same answer as any other).
+    args: Type.Object({ email: Email, password: Type.String({ minLength: 1, maxLength: Limits.PASSWORD_MAX_LENGTH }) }, strict),
+    result: auth, role: 'anonymous', owner: 'app', writes: true, session: true, errors: ['UNAUTHENTICATED'], pushes: ['user_logged_in', 'cart.updated'],
+    summary: 'Sign in with email and password; a guest cart merges in.',
+  }),
+  'auth.resume': op({
+    args: Type.Object({ token: Type.String({ minLength: 1, maxLength: 4096 }) }, strict),
+    result: result<{ userId: string; role: Role }>('{ userId, role }'), role: 'anonymous', owner: 'app', writes: false, session: true,
+    errors: ['UNAUTHENTICATED'], pushes: [], summary: 'Authenticate this connection with a token.',
+  }),
+  'catalog.upsert': op({
+    args: Type.Object(
+      {
+        productId: ProductId,
+        name: Text(200),
+        category: Text(64),
+        brand: Type.Optional(Type.String({ maxLength: 64 })),
+        description: Type.Optional(Type.String({ maxLength: 4000 })),
+        attributes: Type.Optional(Attributes),
+        status: Type.Optional(ProductStatusArg),
+        variants: Type.Array(VariantInput, { minItems: 1, maxItems: 100 }),
+      },
+      strict,
+    ),
+    result: result<ProductView>('product'), role: 'admin', owner: 'catalog', writes: true, errors: ['CONFLICT'], pushes: ['price_changed', 'cart.updated'],
+    summary: 'Create or replace a product.',
+  }),
+  'catalog.get': op({
+    args: Type.Object({ productId: ProductId }, strict), result: result<ProductView>('product'), role: 'anonymous', owner: 'edge', writes: false,
+    errors: ['NOT_FOUND'], pushes: [], summary: 'A product with live availability.',
+  }),
+  'catalog.search': op({
+    args: Type.Object(
+      {
+        q: Type.Optional(Type.String({ maxLength: 200 })),
+        category: Type.Optional(Text(64)),
+        brand: Type.Optional(Text(64)),
+        minPrice: Type.Optional(Money),
+        maxPrice: Type.Optional(Money),
+        limit: Limit(100),
+        cursor: Type.Optional(SearchCursor),
+      },
+      strict,
+    ),
+    result: result<Page<ProductView>>('{ items: [product], nextCursor }'), role: 'anonymous', owner: 'edge', writes: false, errors: [], pushes: [],
+    summary: 'Products by text, category, brand and price; cursor pages.',
+  }),
+  'inventory.get': op({
+    args: Type.Object({ sku: Sku }, strict), result: inventory, role: 'user', owner: 'sku', writes: false, errors: ['NOT_FOUND'], pushes: [],
+    summary: 'Stock of one sku.',
+  }),
+  'inventory.adjust': op({
+    args: Type.Object(
+      {
+        sku: Sku,
+        type: InventoryTxType,
+        // 0 is meaningful only for `adjustment` (set on-hand to zero); the actor rejects it elsewhere.
+        qty: Type.Integer({ minimum: 0, maximum: 1_000_000_000 }),
+        reason: Text(200),
+        warehouse: Type.Optional(WarehouseId),
+        toWarehouse: Type.Optional(WarehouseId),
+        referenceId: Type.Optional(Text(128)),
+      },
+      strict,
+    ),
+    result: inventory, role: 'admin', owner: 'sku', writes: true, errors: ['NOT_FOUND', 'CONFLICT'],
+    pushes: ['inventory.updated', 'inventory.lowStock', 'inventory_updated'], summary: 'Record an inventory transaction.',
+  }),
+  'cart.get': op({ args: Empty, result: cart, role: 'user', owner: 'cart', writes: false, errors: [], pushes: [], summary: "The caller's cart." }),
+  'cart.add': op({
+    args: Type.Object({ sku: Sku, qty: Qty }, strict), result: cart, role: 'user', owner: 'cart', writes: true, errors: LINE_ERRORS, pushes: CART_CHANGE,
+    summary: 'Add qty of a sku to its line.',
+  }),
+  'cart.setQty': op({
+    args: Type.Object({ sku: Sku, qty: QtyOrZero }, strict), result: cart, role: 'user', owner: 'cart', writes: true, errors: LINE_ERRORS, pushes: CART_CHANGE,
+    summary: 'Set a line quantity (0 removes).',
+  }),
+  'cart.remove': op({
+    args: Type.Object({ sku: Sku }, strict), result: cart, role: 'user', owner: 'cart', writes: true, errors: ['CONFLICT'], pushes: CART_CHANGE,
+    summary: 'Remove a line.',
+  }),
+  'cart.clear': op({ args: Empty, result: cart, role: 'user', owner: 'cart', writes: true, errors: ['CONFLICT'], pushes: CART_CHANGE, summary: 'Remove every line.' }),
+  'cart.subscribe': op({
+    args: Empty, result: cart, role: 'user', owner: 'cart', writes: false, errors: [], pushes: ['cart.updated'],
+    summary: 'The cart now, then a cart.updated push per version.',
+  }),
+  'cart.unsubscribe': op({ args: Empty, result: cart, role: 'user', owner: 'cart', writes: false, errors: [], pushes: [], summary: 'Stop cart.updated pushes; returns the cart.' }),
+  'inventory.subscribe': op({
+    args: Type.Object({ sku: Sku }, strict), result: inventory, role: 'user', owner: 'sku', writes: false, errors: ['NOT_FOUND'], pushes: ['inventory.updated'],
+    summary: 'The stock now, then an inventory.updated push per version.',
+  }),
+  'inventory.unsubscribe': op({
+    args: Type.Object({ sku: Sku }, strict), result: inventory, role: 'user', owner: 'sku', writes: false, errors: ['NOT_FOUND'], pushes: [],
+    summary: 'Stop inventory.updated pushes; returns the stock.',
+  }),
+  'admin.subscribe': op({
+    args: Empty, result: nothing, role: 'admin', owner: 'edge', writes: false, errors: [],
+    pushes: [
+      'inventory.lowStock', 'order.updated', 'user_registered', 'user_logged_in', 'product_viewed', 'product_added_to_cart', 'product_removed_from_cart',
+      'order_created', 'order_paid', 'order_shipped', 'order_delivered', 'payment_processed', 'payment_failed', 'inventory_updated', 'price_changed',
+      'order_stalled', 'checkout_stalled',
+    ],
+    summary: 'Feed of inventory.lowStock, order.updated and domain events.',
+  }),
+  'admin.unsubscribe': op({ args: Empty, result: nothing, role: 'admin', owner: 'edge', writes: false, errors: [], pushes: [], summary: 'Stop the admin feed.' }),
+  'coupon.upsert': op({
+    args: Type.Object(
+      {
+        code: CouponCode,
+        percentOff: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+        amountOff: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000_000 })),
+        currency: Type.Optional(Currency),
+        minSubtotal: Type.Optional(Money),
+        expiresAt: Type.Optional(Type.Integer({ minimum: 0, maximum: 8_640_000_000_000_000 })),
+        maxRedemptions: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000_000 })),
+      },
+      strict,
+    ),
+    result: result<CouponView>('coupon'), role: 'admin', owner: 'coupon', writes: true, errors: [], pushes: [],
+    summary: 'Create or change a coupon (its redemption count stays).',
+  }),
+  'cart.applyCoupon': op({
+    args: Type.Object({ code: CouponCode }, strict), result: cart, role: 'user', owner: 'app', writes: true, errors: ['NOT_FOUND', 'CONFLICT'], pushes: ['cart.updated'],
+    summary: 'Apply a coupon to the cart (one at a time).',
+  }),
+  'cart.removeCoupon': op({ args: Empty, result: cart, role: 'user', owner: 'cart', writes: true, errors: ['CONFLICT'], pushes: ['cart.updated'], summary: 'Remove the coupon.' }),
+  checkout: op({
+    args: Type.Object(
+      {
+        idempotencyKey: Text(128),
+        payment: Type.Object({ token: Text(64) }, strict),
+        shippingAddress: ShippingAddressArg,
+      },
+      strict,
+    ),
+    result: order, role: 'user', owner: 'app', writes: true,
+    errors: ['CART_EMPTY', 'OUT_OF_STOCK', 'PAYMENT_DECLINED', 'FRAUD_SUSPECTED', 'CONFLICT', 'NOT_FOUND'],
+    pushes: ['order.updated', 'cart.updated', 'inventory.updated', 'inventory.lowStock', 'order_created', 'order_paid', 'payment_processed', 'payment_failed', 'inventory_updated'],
+    summary: 'Reserve, score, charge, commit and confirm the cart as an order; idempotent per key.',
+  }),
+  'order.get': op({
+    args: Type.Object({ orderId: OrderId }, strict), result: order, role: 'user', owner: 'order', writes: false, errors: ['NOT_FOUND'], pushes: [],
+    summary: 'One order (own orders; admins any).',
+  }),
+  'order.list': op({
+    args: Type.Object({ limit: Limit(100), cursor: Type.Optional(OrderListCursor) }, strict),
+    result: result<Page<OrderView>>('{ items: [order], nextCursor }'), role: 'user', owner: 'app', writes: false, errors: [], pushes: [],
+    summary: 'Orders newest first (own; admins all), cursor pages.',
+  }),
+  'order.cancel': op({
+    args: Type.Object({ orderId: OrderId }, strict), result: order, role: 'user', owner: 'app', writes: true, errors: ['NOT_FOUND', 'CONFLICT'], pushes: ORDER_WORK,
+    summary: 'Cancel an own order before shipping: refunds and restocks.',
+  }),
+  'order.ship': op({
+    args: Type.Object({ orderId: OrderId, carrier: Type.Optional(Text(64)), trackingNumber: Type.Optional(Text(128)) }, strict),
+    result: order, role: 'admin', owner: 'order', writes: true, errors: ['NOT_FOUND', 'CONFLICT'], pushes: ['order.updated', 'order_shipped'],
+    summary: 'Mark an order shipped.',
+  }),
+  'order.deliver': op({
+    args: Type.Object({ orderId: OrderId }, strict), result: order, role: 'admin', owner: 'order', writes: true, errors: ['NOT_FOUND', 'CONFLICT'],
+    pushes: ['order.updated', 'order_delivered'], summary: 'Mark a shipped order delivered.',
+  }),
+  'order.refund': op({
+    args: Type.Object(
+      { orderId: OrderId, amount: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })), reason: Type.Optional(Text(200)) },
+      strict,
+    ),
+    result: order, role: 'admin', owner: 'app', writes: true, errors: ['NOT_FOUND', 'CONFLICT'], pushes: ['order.updated'],
+    summary: 'Refund part or all of what remains of the capture.',
+  }),
+  'order.return': op({
+    args: Type.Object({ orderId: OrderId }, strict), result: order, role: 'admin', owner: 'app', writes: true, errors: ['NOT_FOUND', 'CONFLICT'], pushes: ORDER_WORK,
+    summary: 'A delivered order came back: restock and refund what remains.',
+  }),
+  'order.subscribe': op({
+    args: Empty, result: nothing, role: 'user', owner: 'edge', writes: false, errors: [], pushes: ['order.updated'],
+    summary: "order.updated pushes for the caller's orders.",
+  }),
+  'event.view': op({
+    args: Type.Object({ productId: ProductId }, strict), result: nothing, role: 'user', owner: 'cart', writes: true, errors: ['NOT_FOUND'], pushes: ['product_viewed'],
+    summary: 'Record product_viewed (recommendations).',
+  }),
+  'recs.forUser': op({
+    args: Type.Object(
+      {
+        limit: Limit(100),
+        context: Type.Optional(
+          Type.Object({ category: Type.Optional(Text(64)), priceRange: Type.Optional(Type.Object({ min: Money, max: Money }, strict)) }, strict),
+        ),
+      },
+      strict,
+    ),
+    result: recs, role: 'user', owner: 'app', writes: false, errors: [], pushes: [],
+    summary: 'Recommendations for the caller (hybrid; popularity when cold).',
+  }),
+  'recs.similar': op({
+    args: Type.Object({ productId: ProductId, limit: Limit(100) }, strict), result: recs, role: 'user', owner: 'app', writes: false, errors: ['NOT_FOUND'], pushes: [],
+    summary: 'Products similar to one (item-item and content).',
+  }),
+} as const;
+
+export type OpName = keyof typeof Ops;
+export type OpArgs<O extends OpName> = Static<(typeof Ops)[O]['args']>;
+export type OpResult<O extends OpName> = (typeof Ops)[O]['result'] extends ResultOf<infer R> ? R : never;
+/** Result type of each op, for the SDK's typed `call`. */
+export type OpResults = { [O in OpName]: OpResult<O> };
+export const OpNames = Object.keys(Ops) as OpName[];
+
+/** Every error an op may answer: its own, its role's and the common ones. */
+export function opErrors(name: OpName): ErrorCode[] {
+  const spec: OpSpec = Ops[name];
+  return [...new Set([...spec.errors, ...ROLE_ERRORS[spec.role], ...COMMON_ERRORS])];
+}

@@ -1,5 +1,13 @@
-// Shapes of the objects the server returns (PROTOCOL.md "Operations"). Every result is the full
-// current object, so a client never merges.
+// Shapes of the objects the server returns. Every result is the full current object, so a
+// client never merges.
+
+export type Role = 'guest' | 'customer' | 'admin';
+
+/** Who a connection or token is. */
+export interface Identity {
+  userId: string;
+  role: Role;
+}
 
 export interface CartLineView {
   sku: string;
@@ -110,4 +118,29 @@ export interface OrderView {
   createdAt: number;
   updatedAt: number;
   version: number;
+}
+
+/** Per-shard summary of `GET /snapshot` (admin). */
+export interface ShardSummary {
+  shard: number;
+  actors: number;
+  /** Journal rows after the watermark (what a restart indexes). */
+  journalRows: number;
+  /** g of the last journal row, and the g up to which a checkpoint covers the journal. */
+  journalPosition: number;
+  watermark: number;
+  appendedSinceStart: number;
+  snapshots: number;
+  lastSnapshotAt: number | null;
+  timers: number;
+  /** Actors with at least one subscriber (their changes are encoded as pushes). */
+  watchedActors: number;
+  adminFeed: boolean;
+}
+
+/** One shard's part of `POST /snapshot` (admin). */
+export interface SnapshotResult {
+  shard: number;
+  actors: number;
+  durationMs: number;
 }

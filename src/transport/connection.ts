@@ -1,9 +1,9 @@
 // One client connection: who it is, which request ids are in flight, and the responses waiting
 // to be written. Responses that become ready together leave as one frame (an array frame when
 // there are several), written while the socket is corked.
-import type { ReplySink } from '../app/shard-pool.js';
+import type { ReplySink } from './dispatch.js';
 import { joinFrames } from '../protocol/frames.js';
-import type { Identity } from '../app/auth.js';
+import type { Identity } from '../protocol/types.js';
 import type { WebSocket } from './uws.js';
 import { Subscriptions } from './subscriptions.js';
 import type { TokenBucket } from './rate-limit.js';

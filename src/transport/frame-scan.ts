@@ -1,5 +1,5 @@
 // A structural pass over a client frame before anything is decoded: it enforces the transport
-// rules of PROTOCOL.md (one standard msgpack value, a map or an array of maps, string keys,
+// rules of docs/protocol.md (one standard msgpack value, a map or an array of maps, string keys,
 // nesting <= 16, no extension types) and finds forbidden keys, without building a single object.
 // Declared lengths are checked against the bytes left, so a "4 GiB array" header costs nothing.
 import { FORBIDDEN_KEYS, Limits } from '../protocol/errors.js';

@@ -2,14 +2,15 @@
 // validated against the same schemas. Answers are JSON: the auth result, or { error } with an
 // HTTP status that matches the wire error code.
 import { Compile } from 'typebox/compile';
-import { Args } from '../protocol/schemas.js';
+import { Ops } from '../protocol/ops.js';
 import { Limits, type ErrorCode, type WireError } from '../protocol/errors.js';
-import type { Accounts, AuthOutcome } from '../app/accounts.js';
+import type { AuthResult, OpArgs } from '../protocol/ops.js';
+import type { Answer, Caller } from './dispatch.js';
 import { readBody } from './http-body.js';
 import { ipKey } from './rate-limit.js';
 import type { HttpResponse, TemplatedApp } from './uws.js';
 
-/** The body limit of PROTOCOL.md: the same 64 KiB as a WebSocket frame. */
+/** The body limit of docs/protocol.md: the same 64 KiB as a WebSocket frame. */
 export const MAX_BODY_BYTES = Limits.MAX_FRAME_BYTES;
 
 const STATUS: Partial<Record<ErrorCode, string>> = {
@@ -21,8 +22,14 @@ const STATUS: Partial<Record<ErrorCode, string>> = {
   OVERLOADED: '503 Service Unavailable',
 };
 
+/** Sign-up and sign-in, as the accounts service offers them. */
+export interface AccountsPort {
+  login(args: OpArgs<'auth.login'>, from: Caller): Promise<Answer<AuthResult>>;
+  register(args: OpArgs<'auth.register'>, from: Caller): Promise<Answer<AuthResult>>;
+}
+
 export interface HttpAuthDeps {
-  accounts: Accounts;
+  accounts: AccountsPort;
   /** False while starting or draining: answered 503 then. */
   isReady: () => boolean;
 }
@@ -43,8 +50,8 @@ function answerError(res: HttpResponse, e: WireError): void {
 const badRequest = (message: string): WireError => ({ code: 'BAD_REQUEST', message });
 
 export function mountAuthRoutes(app: TemplatedApp, d: HttpAuthDeps): void {
-  const route = <O extends 'auth.login' | 'auth.register'>(op: O, run: (args: never, ip: string) => Promise<AuthOutcome>) => {
-    const validator = Compile(Args[op]);
+  const route = <O extends 'auth.login' | 'auth.register'>(op: O, run: (args: never, ip: string) => Promise<Answer<AuthResult>>) => {
+    const validator = Compile(Ops[op].args);
     app.post(op === 'auth.login' ? '/auth/login' : '/auth/register', (res, req) => {
       const ip = ipKey(res.getRemoteAddress());
       readBody(res, req, MAX_BODY_BYTES, (r, live) => {

@@ -2,7 +2,7 @@
 // is joined before the shard counts the watch, so no change committed after the subscribe reply
 // can be missed; the shard's count is trusted only once its reply says ok, and every counted
 // watch is given back exactly once (unsubscribe, close, or a reply that arrives too late).
-import type { ReplySink, ShardPool } from '../app/shard-pool.js';
+import type { ReplySink, ShardPort } from './dispatch.js';
 import type { Connection } from './connection.js';
 
 /** pending: the watch is on its way to the shard; cancelled: unsubscribed before it was counted. */
@@ -22,7 +22,7 @@ export class Subscriptions {
   }
 
   /** Joins the topic and returns the sink for the shard's reply to the watch command. */
-  begin(conn: Connection, key: string, pool: ShardPool): ReplySink {
+  begin(conn: Connection, key: string, pool: Pick<ShardPort, 'unwatch'>): ReplySink {
     conn.ws?.subscribe(key);
     this.topics.set(key, 'pending');
     return {

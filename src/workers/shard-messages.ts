@@ -1,6 +1,8 @@
 // Messages between the main thread and a shard worker. Requests cross in one message per shard
 // per event-loop turn; replies come back as one buffer of encoded response frames per batch.
-import type { ProductView } from '../protocol/types.js';
+import type { ProductView, ShardSummary, SnapshotResult } from '../protocol/types.js';
+
+export type { ShardSummary, SnapshotResult };
 import type { DomainEvent } from '../actors/actor.js';
 import type { PricingConfig } from '../actors/pricing.js';
 
@@ -60,29 +62,6 @@ export interface ShardStats {
   commitMs: number;
   rows: number;
   actors: number;
-}
-
-export interface SnapshotResult {
-  shard: number;
-  actors: number;
-  durationMs: number;
-}
-
-export interface ShardSummary {
-  shard: number;
-  actors: number;
-  /** Journal rows after the watermark (what a restart indexes). */
-  journalRows: number;
-  /** g of the last journal row, and the g up to which a checkpoint covers the journal. */
-  journalPosition: number;
-  watermark: number;
-  appendedSinceStart: number;
-  snapshots: number;
-  lastSnapshotAt: number | null;
-  timers: number;
-  /** Actors with at least one subscriber (their changes are encoded as pushes). */
-  watchedActors: number;
-  adminFeed: boolean;
 }
 
 export type FromShard =

@@ -1,7 +1,7 @@
 // Holds without a wire op: no client op creates holds yet (checkout will), so tests make them
 // through ShardRuntime on a stopped server's own shard file, and read durable timers from it.
 import assert from 'node:assert/strict';
-import { ShardRuntime } from '../../src/workers/shard-runtime.js';
+import { ShardRuntime } from '../../src/workers/shard/shard-runtime.js';
 import { DEFAULT_PRICING } from '../../src/actors/pricing.js';
 import type { ShardOptions } from '../../src/workers/shard-messages.js';
 import type { InventoryView } from '../../src/protocol/types.js';

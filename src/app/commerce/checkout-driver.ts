@@ -1,0 +1,335 @@
+// Runs the checkout saga (src/actors/checkout-saga.ts) across shards, on the main thread: every
+// step is a command to an actor whose reply comes after its group commit, so each step the
+// driver has seen is durable. The driver holds nothing that matters: after a crash the orders'
+// own state says what is left (resumeAction), and their timers ask for a resume if nobody does.
+import { randomId, randomView } from '../../protocol/ids.js';
+import { createHash } from 'node:crypto';
+import { couponTermsOf, type CouponView } from '../../actors/coupon-actor.js';
+import { view as orderView, type Order, type OrderCommand } from '../../actors/order-actor.js';
+import type { CartCommand, CheckoutStart } from '../../actors/cart-actor.js';
+import { fingerprintSource, orderNumber, orderTotals, resumeAction, type FaultStep } from '../../actors/checkout-saga.js';
+import { assessFraud, type FraudAssessment } from '../../actors/fraud.js';
+import type { PricingConfig } from '../../actors/pricing.js';
+import type { PaymentGateway } from '../../actors/payment-gateway.js';
+import type { DomainEvent } from '../../actors/actor.js';
+import type { WireError } from '../../protocol/errors.js';
+import type { OpArgs } from '../../protocol/ops.js';
+import type { CartLineView, OrderView } from '../../protocol/types.js';
+import type { ShardPool } from '../shard-pool.js';
+import type { Answer } from '../../transport/dispatch.js';
+import { runOrderWork } from './order-work.js';
+import { cartKey, couponKey, orderKey, skuKey } from '../../protocol/keys.js';
+
+export type SagaResult = Answer<OrderView>;
+
+export interface CheckoutConfig {
+  pricing: PricingConfig;
+  /** Expiry of the stock and coupon holds of a checkout (the SKU's timer releases them). */
+  holdTtlMs: number;
+  /** After this long an unfinished order's timer asks for a resume. */
+  deadlineMs: number;
+  /** How long the saga waits for the gateway before voiding the charge (docs/protocol.md: 2 s). */
+  gatewayTimeoutMs: number;
+  /** Test hook: the process dies (SIGKILL) right after this step is durable. */
+  faultExitAfter?: FaultStep;
+}
+
+export interface CheckoutDeps {
+  pool: ShardPool;
+  gateway: PaymentGateway;
+  /** Age of a customer's account in ms (0 for guests and unknown users). */
+  accountAgeMs(userId: string, now: number): number;
+  config: CheckoutConfig;
+}
+
+interface Buyer {
+  userId: string;
+  guest: boolean;
+}
+
+class Timeout extends Error {}
+
+export class CheckoutDriver {
+  /** Sagas and resumes running in this process, by order id: a second caller waits for the same one. */
+  private readonly running = new Map<string, Promise<SagaResult>>();
+
+  constructor(private readonly d: CheckoutDeps) {}
+
+  /** `checkout`: freezes the cart under the idempotency key, then runs the saga (or joins the key's). */
+  async checkout(who: Buyer, args: OpArgs<'checkout'>): Promise<SagaResult> {
+    const orderId = randomId('ord', 15);
+    const fingerprint = createHash('sha256').update(fingerprintSource(args.payment.token, args.shippingAddress)).digest('base64url');
+    const frozen = await this.d.pool.call(cartKey(who.userId), { type: 'checkout', key: args.idempotencyKey, fingerprint, orderId, deadlineMs: this.d.config.deadlineMs });
+    if (!frozen.ok) return frozen;
+    const start = frozen.result;
+    if (start.existing) {
+      const joined = await this.join(start.orderId);
+      // The key's checkout died before its order existed: its cart is thawed and the key
+      // forgotten now, so this request starts it afresh.
+      if (!joined.ok && joined.error.code === 'NOT_FOUND' && (await this.unfreeze(who.userId, start.orderId))) return this.checkout(who, args);
+      // A finished order whose cart may still be frozen (its end was lost in a crash): end it now.
+      if (!this.running.has(start.orderId)) void this.unfreeze(who.userId, start.orderId).catch(() => undefined);
+      return joined;
+    }
+    this.fault('frozen');
+    return this.track(orderId, this.run(orderId, who, args, start));
+  }
+
+  /** An order found unfinished (at start, or its timer fired): finish or compensate it. */
+  resume(orderId: string): Promise<SagaResult> {
+    return this.running.get(orderId) ?? this.track(orderId, this.resumeNow(orderId));
+  }
+
+  /** Domain events of every commit: an order or a frozen cart whose timer fired is resumed here. */
+  onDomain(events: readonly DomainEvent[]): void {
+    for (const e of events) {
+      if (e.name === 'order_stalled') void this.resume(e.data.orderId as string).catch((err) => console.error('resume failed:', err));
+      else if (e.name === 'checkout_stalled') void this.unfreeze(e.data.userId as string, e.data.orderId as string).catch((err) => console.error('cart resume failed:', err));
+    }
+  }
+
+  /**
+   * A cart frozen for a checkout nobody runs: when its order exists, the order's resume ends the
+   * checkout; when it was never created (a crash right after the freeze), the cart thaws and
+   * forgets the key. Returns true when it thawed the cart.
+   */
+  private async unfreeze(userId: string, orderId: string): Promise<boolean> {
+    if (this.running.has(orderId)) return false;
+    const st = await this.state(orderId);
+    if (st.ok) {
+      const o = st.result;
+      if (o.open) await this.resume(orderId);
+      // A finished order whose cart end was lost (a crash right after the confirm).
+      else await this.d.pool.call(cartKey(userId), { type: 'checkoutEnded', orderId, placed: o.status !== 'cancelled' || !o.failure, total: o.totals.total, country: o.shippingAddress.country });
+      return false;
+    }
+    if (st.error.code !== 'NOT_FOUND' || this.running.has(orderId)) return false;
+    const r = await this.d.pool.call(cartKey(userId), { type: 'checkoutEnded', orderId, placed: false, total: 0, country: '', forget: true });
+    return r.ok;
+  }
+
+  /** Owner cancel, admin refund and return: record the work on the order, then do it. */
+  async change(orderId: string, cmd: Extract<OrderCommand, { type: 'cancel' | 'refund' | 'return' }>): Promise<SagaResult> {
+    const r = await this.d.pool.call(orderKey(orderId), cmd);
+    if (!r.ok) return r;
+    const o = r.result;
+    if (!o.work) return { ok: true, result: orderView(o) };
+    return this.track(orderId, runOrderWork(o, this.d.gateway, this.d.pool));
+  }
+
+  get inFlight(): number {
+    return this.running.size;
+  }
+
+  private track(orderId: string, p: Promise<SagaResult>): Promise<SagaResult> {
+    const tracked = p
+      .catch((err): SagaResult => {
+        // A bug or an unreachable shard: the order keeps its state; its timer resumes it later.
+        console.error(`checkout ${orderId} stopped:`, err);
+        return { ok: false, error: { code: 'INTERNAL', message: 'the checkout could not finish; it resumes automatically', details: { orderId } } };
+      })
+      .finally(() => this.running.delete(orderId));
+    this.running.set(orderId, tracked);
+    return tracked;
+  }
+
+  /** The same key again: the answer is that order's outcome, waiting for it if it still runs. */
+  private async join(orderId: string): Promise<SagaResult> {
+    const running = this.running.get(orderId);
+    if (running) return running;
+    const r = await this.state(orderId);
+    if (!r.ok) return r;
+    const o = r.result;
+    return o.open ? this.resume(orderId) : outcome(o);
+  }
+
+  private async run(orderId: string, who: Buyer, args: OpArgs<'checkout'>, start: CheckoutStart): Promise<SagaResult> {
+    const cfg = this.d.config;
+    const now = Date.now();
+    const address = args.shippingAddress;
+    const items = start.cart.items;
+    const coupon = start.coupon?.code;
+    const currency = start.cart.currency;
+    let terms = start.coupon;
+    if (coupon !== undefined) {
+      // The coupon first: its redemption is held, and the order is priced with its terms as they
+      // are now (an admin may have changed them since the cart took them).
+      const held = await this.d.pool.call(couponKey(coupon), { type: 'hold', orderId, ttlMs: cfg.holdTtlMs, subtotal: start.cart.subtotal, currency });
+      if (!held.ok) {
+        await this.release(orderId, [], coupon, who.userId, { placed: false, total: 0, country: address.country, forget: true });
+        return held;
+      }
+      terms = couponTermsOf(held.result);
+    }
+    const totals = orderTotals({ ...start, coupon: terms }, address, now, cfg.pricing);
+    const create: OrderCommand = {
+      type: 'create', orderNumber: orderNumber(now, randomView(6)), userId: who.userId, items, totals, currency,
+      shippingAddress: address, paymentToken: args.payment.token, idempotencyKey: args.idempotencyKey, deadlineMs: cfg.deadlineMs,
+      ...(coupon === undefined ? {} : { coupon }),
+    };
+    // One hop for the order and every stock hold: the shards commit them in parallel.
+    const [created, ...held] = await Promise.all([
+      this.d.pool.tell(orderKey(orderId), (create)),
+      ...items.map((l) => this.d.pool.tell(skuKey(l.sku), ({ type: 'reserve', holdId: orderId, qty: l.qty, ttlMs: cfg.holdTtlMs }))),
+    ]);
+    if (!created.ok) {
+      // No order exists: release, and let a retry of the key start afresh.
+      await this.release(orderId, items, coupon, who.userId, { placed: false, total: 0, country: address.country, forget: true });
+      return created;
+    }
+    this.fault('reserved');
+    const refused = held.find((r) => !r.ok);
+    if (refused && !refused.ok) return this.fail(orderId, refused.error, 'voided');
+
+    const fraud = assessFraud({
+      amount: totals.total, currency,
+      // The last attempt is this one.
+      history: { orders: start.history.orders, spent: start.history.spent, recentAttempts: start.history.attempts.slice(0, -1) },
+      accountAgeMs: who.guest ? 0 : this.d.accountAgeMs(who.userId, now), guest: who.guest,
+      shippingCountry: address.country, knownCountries: start.history.countries, now,
+    });
+    if (fraud.decision === 'reject') {
+      return this.fail(orderId, { code: 'FRAUD_SUSPECTED', message: 'the payment was refused by risk checks', details: { riskScore: fraud.score } }, 'voided', fraud.score);
+    }
+    const charge = await this.charge(orderId, totals.total, currency, args.payment.token);
+    if (charge.status !== 'approved') {
+      return this.fail(orderId, { code: 'PAYMENT_DECLINED', message: `the payment was declined (${charge.reason})`, details: { reason: charge.reason } }, charge.reason === 'timeout' ? 'voided' : 'declined', fraud.score);
+    }
+    this.fault('charged');
+    return this.complete(orderId, charge.transactionId, fraud);
+  }
+
+  /** Charges, giving up after the gateway timeout: then the charge is voided so it can never capture. */
+  private async charge(orderId: string, amount: number, currency: string, token: string): Promise<{ status: 'approved'; transactionId: string } | { status: 'declined'; reason: string }> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Timeout()), this.d.config.gatewayTimeoutMs)));
+    try {
+      return await Promise.race([this.d.gateway.charge({ orderId, amount, currency, token }), timeout]);
+    } catch (err) {
+      const reason = err instanceof Timeout ? 'timeout' : 'gateway_unavailable';
+      if (!(err instanceof Timeout)) console.error(`charge of ${orderId} failed:`, err);
+      await this.d.gateway.void(orderId);
+      return { status: 'declined', reason };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Captured: commit the holds, then confirm the order and empty the cart together. */
+  private async complete(orderId: string, transactionId: string, fraud: FraudAssessment | undefined): Promise<SagaResult> {
+    const st = await this.state(orderId);
+    if (!st.ok) return st;
+    const o = st.result;
+    const commits = await Promise.all([
+      ...o.items.map((l) => this.d.pool.tell(skuKey(l.sku), ({ type: 'commit', holdId: orderId }))),
+      ...(o.coupon === undefined ? [] : [this.d.pool.tell(couponKey(o.coupon), ({ type: 'commit', orderId }))]),
+    ]);
+    // A sku keeps no memory of committed holds. While the holds cannot have expired yet, "no
+    // such hold" means this commit already happened (a resumed saga); after that it is ambiguous
+    // and the capture is unwound: the money goes back, never stock that was not taken.
+    const holdsLive = Date.now() < o.createdAt + this.d.config.holdTtlMs - HOLD_EXPIRY_MARGIN_MS;
+    const done = commits.map((r, i) => r.ok || (holdsLive && i < o.items.length && r.error.code === 'CONFLICT'));
+    if (done.some((ok) => !ok)) return this.unwindCapture(o, done.slice(0, o.items.length));
+    this.fault('committed');
+    const review = fraud && fraud.decision === 'review' ? { reviewReasons: fraud.reasons.map((r) => r.detail) } : {};
+    const [confirmed] = await Promise.all([
+      this.d.pool.call(orderKey(orderId), { type: 'confirm', transactionId, riskScore: fraud?.score ?? null, ...review }),
+      this.d.pool.tell(cartKey(o.userId), ({ type: 'checkoutEnded', orderId, placed: true, total: o.totals.total, country: o.shippingAddress.country })),
+    ]);
+    if (!confirmed.ok) return confirmed;
+    this.fault('confirmed');
+    return { ok: true, result: confirmed.result };
+  }
+
+  /**
+   * A hold expired before its commit (the process was down longer than the hold TTL): the charge
+   * is voided (refunded in full), what was committed goes back on the shelf, the rest is released.
+   */
+  private async unwindCapture(o: Order, committed: boolean[]): Promise<SagaResult> {
+    await this.d.gateway.void(o.orderId);
+    await Promise.all(
+      o.items.map((l, i) =>
+        committed[i] ? this.d.pool.call(skuKey(l.sku), { type: 'restock', ref: `unwind:${o.orderId}`, qty: l.qty, txType: 'return', reason: `order ${o.orderId} unwound (reservation expired)` }) : OK,
+      ),
+    );
+    return this.fail(o.orderId, { code: 'CONFLICT', message: 'the reservation expired before the order could be confirmed; the payment was refunded' }, 'voided');
+  }
+
+  /** Cancels the pending order and undoes its holds; the answer goes out once all of it is durable. */
+  private async fail(orderId: string, error: WireError, payment: 'declined' | 'voided', riskScore?: number): Promise<SagaResult> {
+    const st = await this.state(orderId);
+    if (!st.ok) return st;
+    const o = st.result;
+    const failCmd: OrderCommand = { type: 'fail', code: error.code, message: error.message, payment, ...(error.details ? { details: error.details } : {}), ...(riskScore === undefined ? {} : { riskScore }) };
+    const [failed] = await Promise.all([
+      this.d.pool.call(orderKey(orderId), failCmd),
+      this.release(orderId, o.items, o.coupon, o.userId, { placed: false, total: 0, country: o.shippingAddress.country }),
+    ]);
+    if (!failed.ok) return failed;
+    void this.d.pool.call(orderKey(orderId), { type: 'settle' });
+    return { ok: false, error: { ...error, details: { ...error.details, orderId } } };
+  }
+
+  /** Releases the holds of a checkout and thaws the cart (all idempotent). */
+  private async release(orderId: string, items: readonly CartLineView[], coupon: string | undefined, userId: string, end: { placed: false; total: number; country: string; forget?: boolean }): Promise<void> {
+    await Promise.all([
+      ...items.map((l) => this.d.pool.tell(skuKey(l.sku), ({ type: 'release', holdId: orderId }))),
+      coupon === undefined ? OK : this.d.pool.tell(couponKey(coupon), ({ type: 'release', orderId })),
+      this.d.pool.tell(cartKey(userId), ({ type: 'checkoutEnded', orderId, ...end })),
+    ]);
+  }
+
+  private async resumeNow(orderId: string): Promise<SagaResult> {
+    const st = await this.state(orderId);
+    if (!st.ok) return st;
+    const o = st.result;
+    const charge = o.status === 'pending' ? await this.d.gateway.lookup(orderId) : undefined;
+    switch (resumeAction(o, charge?.status === 'approved')) {
+      case 'none':
+        return outcome(o);
+      case 'complete':
+        return this.complete(orderId, (charge as { transactionId: string }).transactionId, undefined);
+      case 'abandon':
+        // Nothing was captured: make sure nothing can be, then undo the holds.
+        await this.d.gateway.void(orderId);
+        return this.fail(orderId, { code: 'INTERNAL', message: 'the checkout was interrupted before payment; nothing was charged' }, 'voided');
+      case 'compensate':
+        await this.release(orderId, o.items, o.coupon, o.userId, { placed: false, total: 0, country: o.shippingAddress.country });
+        await this.d.pool.call(orderKey(orderId), { type: 'settle' });
+        return outcome(o);
+      case 'finish': {
+        await this.d.pool.call(cartKey(o.userId), { type: 'checkoutEnded', orderId, placed: true, total: o.totals.total, country: o.shippingAddress.country });
+        const settled = await this.d.pool.call(orderKey(orderId), { type: 'settle' });
+        return settled.ok ? { ok: true, result: settled.result } : settled;
+      }
+      case 'work':
+        return runOrderWork(o, this.d.gateway, this.d.pool);
+    }
+  }
+
+  private state(orderId: string): Promise<Answer<Order>> {
+    return this.d.pool.call(orderKey(orderId), { type: 'state' });
+  }
+
+
+
+  private fault(step: FaultStep): void {
+    if (this.d.config.faultExitAfter === step) {
+      console.error(`FAULT_EXIT_AFTER=${step}: killing the process`);
+      process.kill(process.pid, 'SIGKILL');
+    }
+  }
+}
+
+const OK: Answer<null> = { ok: true, result: null };
+
+/** Clock skew and slowness allowance when judging whether a hold may have expired. */
+const HOLD_EXPIRY_MARGIN_MS = 30_000;
+
+
+/** The answer a finished order gives to a retry of its key. */
+function outcome(o: Order): SagaResult {
+  if (!o.failure) return { ok: true, result: orderView(o) };
+  const f = o.failure;
+  return { ok: false, error: { code: f.code as WireError['code'], message: f.message, details: { ...f.details, orderId: o.orderId } } };
+}

@@ -1,0 +1,87 @@
+// Ops whose answer needs several actors: checkout and order changes (through the checkout
+// driver), order.list (every shard's page, merged), cart.applyCoupon (the coupon's terms, then
+// the cart). Each resolves with the reply object or a coded error; the edge sends it.
+import { couponTermsOf } from '../../actors/coupon-actor.js';
+import type { OpArgs, Page } from '../../protocol/ops.js';
+import type { CartView, Identity, OrderView } from '../../protocol/types.js';
+import { cartKey, couponKey, normalizeCouponCode } from '../../protocol/keys.js';
+import { randomId } from '../../protocol/ids.js';
+import { fail, type Answer } from '../../transport/dispatch.js';
+import type { ShardPool } from '../shard-pool.js';
+import type { CheckoutDriver } from './checkout-driver.js';
+
+const DEFAULT_ORDER_PAGE = 20;
+
+export class CommerceOps {
+  constructor(
+    private readonly pool: ShardPool,
+    private readonly driver: CheckoutDriver,
+    /** How long a cancel, refund or return may run before its order's timer resumes it. */
+    private readonly deadlineMs: number,
+  ) {}
+
+  checkout(args: OpArgs<'checkout'>, who: Identity): Promise<Answer<OrderView>> {
+    return this.driver.checkout({ userId: who.userId, guest: who.role === 'guest' }, args);
+  }
+
+  /** The owner (or an admin) cancels: refund and restock are durable before the answer. */
+  cancel(args: OpArgs<'order.cancel'>, who: Identity): Promise<Answer<OrderView>> {
+    const as = who.role === 'admin' ? {} : { as: who.userId };
+    return this.driver.change(args.orderId, { type: 'cancel', workId: workId('cancel'), deadlineMs: this.deadlineMs, ...as });
+  }
+
+  refund(args: OpArgs<'order.refund'>): Promise<Answer<OrderView>> {
+    const amount = args.amount === undefined ? {} : { amount: args.amount };
+    const reason = args.reason === undefined ? {} : { reason: args.reason };
+    return this.driver.change(args.orderId, { type: 'refund', workId: workId('refund'), deadlineMs: this.deadlineMs, ...amount, ...reason });
+  }
+
+  return(args: OpArgs<'order.return'>): Promise<Answer<OrderView>> {
+    return this.driver.change(args.orderId, { type: 'return', workId: workId('return'), deadlineMs: this.deadlineMs });
+  }
+
+  /** Newest first over every shard: each returns its best page, the merge keeps the best `limit`. */
+  async listOrders(args: OpArgs<'order.list'>, who: Identity): Promise<Answer<Page<OrderView>>> {
+    const limit = args.limit ?? DEFAULT_ORDER_PAGE;
+    let before: [number, string] | undefined;
+    if (args.cursor !== undefined) {
+      before = decodeCursor(args.cursor);
+      if (!before) return fail('BAD_REQUEST', 'args.cursor is not a cursor of order.list');
+    }
+    const userId = who.role === 'admin' ? undefined : who.userId;
+    const pages = await this.pool.askAll<{ at: number; order: OrderView }[]>((ask) => ({
+      t: 'orders-page', ask, limit: limit + 1, ...(userId === undefined ? {} : { userId }), ...(before ? { before } : {}),
+    }));
+    const all = pages.flat().sort((a, b) => b.at - a.at || (a.order.orderId < b.order.orderId ? 1 : -1));
+    const items = all.slice(0, limit);
+    const last = items[items.length - 1];
+    const nextCursor = all.length > limit ? encodeCursor(last.at, last.order.orderId) : null;
+    return { ok: true, result: { items: items.map((i) => i.order), nextCursor } };
+  }
+
+  /** The coupon's current terms from its actor, then the cart checks they apply and records them. */
+  async applyCoupon(args: OpArgs<'cart.applyCoupon'>, who: Identity): Promise<Answer<CartView>> {
+    const code = normalizeCouponCode(args.code);
+    const c = await this.pool.call(couponKey(code), { type: 'get' });
+    if (!c.ok) return c.error.code === 'NOT_FOUND' ? fail('NOT_FOUND', `unknown coupon ${code}`, { code }) : c;
+    const v = c.result;
+    if (v.maxRedemptions !== undefined && v.redeemed >= v.maxRedemptions) return fail('CONFLICT', `coupon ${code} is used up`, { code, reason: 'exhausted' });
+    return this.pool.call(cartKey(who.userId), { type: 'applyCoupon', terms: couponTermsOf(v) });
+  }
+}
+
+const workId = (kind: string): string => randomId(kind, 9);
+
+function encodeCursor(at: number, orderId: string): string {
+  return Buffer.from(JSON.stringify([at, orderId])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): [number, string] | undefined {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(v) && v.length === 2 && Number.isSafeInteger(v[0]) && typeof v[1] === 'string' && v[1].length <= 64) return [v[0], v[1]];
+  } catch {
+    // not JSON: a bad cursor
+  }
+  return undefined;
+}

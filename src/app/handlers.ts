@@ -1,0 +1,123 @@
+// The server's handler of every op, keyed by the op table: a missing or mistyped handler is a
+// compile error. Shard ops are routed to the actor that owns them with the catalog facts the
+// actor needs (price, availability), so actors stay pure and never wait on another shard; the
+// shard's committed reply goes straight to the connection.
+import { DEFAULT_WAREHOUSE } from '../actors/inventory-actor.js';
+import type { DomainEvent } from '../actors/actor.js';
+import type { CommandOf, ResultOf } from '../actors/registry.js';
+import { CATALOG_KEY, cartKey, couponKey, normalizeCouponCode, orderKey, ordersTopic, skuKey, type ActorKey, type ActorKind } from '../protocol/keys.js';
+import type { Identity } from '../protocol/types.js';
+import { Encoded, ROUTED, fail, type Answer, type Handlers, type Request, type Routed } from '../transport/dispatch.js';
+import type { Caller } from './accounts/accounts.js';
+import type { Accounts } from './accounts/accounts.js';
+import type { CatalogView } from './catalog/catalog-view.js';
+import type { CommerceOps } from './commerce/commerce-ops.js';
+import type { RecsOps } from './recs/recs-ops.js';
+import type { ShardPool } from './shard-pool.js';
+
+export interface HandlerDeps {
+  pool: ShardPool;
+  catalog: CatalogView;
+  accounts: Accounts;
+  commerce: CommerceOps;
+  recs: RecsOps;
+}
+
+const GET = Object.freeze({ type: 'get' as const });
+const OVERLOADED = fail('OVERLOADED', 'the shard owning this actor is over its backlog limit; retry later');
+
+/** The caller of an op whose role is `user` or `admin` (the edge has checked it is signed in). */
+const user = (req: Request): Identity => req.who!;
+const isAdmin = (req: Request): boolean => req.who?.role === 'admin';
+const unknownSku = (sku: string) => fail('NOT_FOUND', `unknown sku ${sku}`, { sku });
+const unknownProduct = (productId: string) => fail('NOT_FOUND', `unknown product ${productId}`);
+
+/** Where a sign-in comes from: the connection's IP and the guest it was (its cart merges in). */
+function caller(req: Request): Caller {
+  const guestId = req.who?.role === 'guest' ? req.who.userId : undefined;
+  return { ip: req.conn.ip, via: 'ws', ...(guestId === undefined ? {} : { guestId }) };
+}
+
+export function createHandlers({ pool, catalog, accounts, commerce, recs }: HandlerDeps): Handlers {
+  /** Sends the request to the actor of `key`; its committed reply (typed by kind and command) goes to the connection. */
+  const route = <K extends ActorKind, const C extends CommandOf<K>>(req: Request, key: ActorKey<K>, cmd: C): Routed<ResultOf<K, C>> | Answer<never> =>
+    pool.submit(key, req.id, cmd, req.conn, req.tag) ? ROUTED : OVERLOADED;
+  /** (Un)subscribes the connection to an actor; the reply is its object now, as `get` gives it. */
+  const follow = <K extends ActorKind>(req: Request, key: ActorKey<K>, on: boolean) =>
+    req.follow(key, on) as Routed<ResultOf<K, typeof GET>> | Answer<never>;
+  /** A domain event with no actor state behind it, logged with the commit of `key`'s shard. */
+  const log = (req: Request, key: ActorKey, event: DomainEvent): Routed<Record<string, never>> | Answer<never> =>
+    pool.submit(key, req.id, { type: 'log', event } as { type: string }, req.conn, req.tag) ? ROUTED : OVERLOADED;
+
+  return {
+    ping: () => ({ ok: true, result: { now: Date.now() } }),
+    'auth.guest': () => accounts.guest(),
+    'auth.register': (req, a) => accounts.register(a, caller(req)),
+    'auth.login': (req, a) => accounts.login(a, caller(req)),
+    'auth.resume': (_req, a) => accounts.resume(a.token),
+
+    'catalog.upsert': (req, a) => route(req, CATALOG_KEY, { type: 'upsert', product: a }),
+    'catalog.get': (req, a) => {
+      const bytes = catalog.productEncoded(a.productId, isAdmin(req));
+      return bytes ? new Encoded(bytes) : unknownProduct(a.productId);
+    },
+    'catalog.search': (req, a) => catalog.searchEncoded(a, isAdmin(req)),
+
+    'inventory.get': (req, a) => (catalog.hasSku(a.sku) ? route(req, skuKey(a.sku), GET) : unknownSku(a.sku)),
+    'inventory.adjust': (req, a) => {
+      if (!catalog.hasSku(a.sku)) return unknownSku(a.sku);
+      return route(req, skuKey(a.sku), {
+        type: 'adjust', txType: a.type, qty: a.qty, reason: a.reason, warehouse: a.warehouse ?? DEFAULT_WAREHOUSE,
+        ...(a.toWarehouse === undefined ? {} : { toWarehouse: a.toWarehouse }), ...(a.referenceId === undefined ? {} : { referenceId: a.referenceId }),
+      });
+    },
+    'inventory.subscribe': (req, a) => (catalog.hasSku(a.sku) ? follow(req, skuKey(a.sku), true) : unknownSku(a.sku)),
+    'inventory.unsubscribe': (req, a) => (catalog.hasSku(a.sku) ? follow(req, skuKey(a.sku), false) : unknownSku(a.sku)),
+
+    'cart.get': (req) => route(req, cartKey(user(req).userId), GET),
+    'cart.add': (req, a) => {
+      const item = catalog.itemInfo(a.sku);
+      return item ? route(req, cartKey(user(req).userId), { type: 'add', sku: a.sku, qty: a.qty, item }) : unknownSku(a.sku);
+    },
+    'cart.setQty': (req, a) => {
+      // Setting 0 removes the line even when the sku has left the catalog since.
+      if (a.qty === 0) return route(req, cartKey(user(req).userId), { type: 'setQty', sku: a.sku, qty: 0 });
+      const item = catalog.itemInfo(a.sku);
+      return item ? route(req, cartKey(user(req).userId), { type: 'setQty', sku: a.sku, qty: a.qty, item }) : unknownSku(a.sku);
+    },
+    'cart.remove': (req, a) => route(req, cartKey(user(req).userId), { type: 'remove', sku: a.sku }),
+    'cart.clear': (req) => route(req, cartKey(user(req).userId), { type: 'clear' }),
+    'cart.subscribe': (req) => follow(req, cartKey(user(req).userId), true),
+    'cart.unsubscribe': (req) => follow(req, cartKey(user(req).userId), false),
+    'cart.applyCoupon': (req, a) => commerce.applyCoupon(a, user(req)),
+    'cart.removeCoupon': (req) => route(req, cartKey(user(req).userId), { type: 'removeCoupon' }),
+
+    'admin.subscribe': (req) => req.adminFeed(true),
+    'admin.unsubscribe': (req) => req.adminFeed(false),
+    'coupon.upsert': (req, a) => {
+      const code = normalizeCouponCode(a.code);
+      return route(req, couponKey(code), { type: 'upsert', terms: { ...a, code } });
+    },
+
+    checkout: (req, a) => commerce.checkout(a, user(req)),
+    // A customer asking for another user's order gets NOT_FOUND from the order itself (`as`).
+    'order.get': (req, a) => route(req, orderKey(a.orderId), isAdmin(req) ? GET : { type: 'get', as: user(req).userId }),
+    'order.list': (req, a) => commerce.listOrders(a, user(req)),
+    'order.cancel': (req, a) => commerce.cancel(a, user(req)),
+    'order.ship': (req, a) => route(req, orderKey(a.orderId), { type: 'ship', carrier: a.carrier, trackingNumber: a.trackingNumber }),
+    'order.deliver': (req, a) => route(req, orderKey(a.orderId), { type: 'deliver' }),
+    'order.refund': (_req, a) => commerce.refund(a),
+    'order.return': (_req, a) => commerce.return(a),
+    'order.subscribe': (req) => req.followTopic(ordersTopic(user(req).userId)),
+
+    // Logged on the viewer's shard: a durable domain event, no actor state.
+    'event.view': (req, a) => {
+      const p = catalog.stored(a.productId, false);
+      if (!p) return fail('NOT_FOUND', `unknown product ${a.productId}`, { productId: a.productId });
+      const who = user(req);
+      return log(req, cartKey(who.userId), { name: 'product_viewed', data: { userId: who.userId, productId: a.productId, category: p.category, at: Date.now() } });
+    },
+    'recs.forUser': (req, a) => recs.forUser(a, user(req)),
+    'recs.similar': (req, a) => recs.similar(a, user(req)),
+  };
+}

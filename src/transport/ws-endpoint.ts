@@ -1,0 +1,127 @@
+// The WebSocket endpoint `/ws`: upgrade admission (readiness, per-IP rate, capacity, Origin),
+// one Connection per socket, frames handed to the edge, and slow consumers cut off by uWS's
+// backpressure limit.
+import { CloseCode, Limits } from '../protocol/errors.js';
+import { uws, type TemplatedApp, type WebSocket } from './uws.js';
+import { Connection, type SocketData } from './connection.js';
+import { KeyedLimiter, TokenBucket, ipKey } from './rate-limit.js';
+import type { Edge } from './edge.js';
+
+/** Largest frame uWS accepts before we look at it: bigger ones are closed by uWS itself. */
+const UWS_MAX_PAYLOAD = 16 * Limits.MAX_FRAME_BYTES;
+/**
+ * Slow consumers: a connection with more than this unsent (replies and pushes it does not read)
+ * is closed, so one stalled client cannot grow the server's memory.
+ */
+const MAX_BACKPRESSURE_BYTES = 4 * 1024 * 1024;
+
+export type UpgradeRefusal = 'rate' | 'capacity' | 'origin' | 'starting' | 'draining';
+
+export interface WsLimits {
+  maxConnections: number;
+  ipConnectsPerSec: number;
+  ipConnectsBurst: number;
+  connRequestsPerSec: number;
+  connRequestsBurst: number;
+  idleTimeoutSec: number;
+}
+
+export interface WsEndpointDeps {
+  edge: Edge;
+  limits: WsLimits;
+  /** Origins allowed to open a WebSocket (browsers send one); undefined: any. */
+  allowedOrigins: string[] | undefined;
+  /** False until every shard has recovered: a client would get wrong answers such as NOT_FOUND. */
+  isReady: () => boolean;
+  metrics: { upgradeRefused(reason: UpgradeRefusal): void; connectionOpened(): void; connectionClosed(): void };
+}
+
+export interface WsEndpoint {
+  /** Closes every open connection with `code` (shutdown). */
+  closeAll(code: number, reason: string): void;
+  readonly size: number;
+}
+
+export function mountWebSocket(app: TemplatedApp, d: WsEndpointDeps): WsEndpoint {
+  const connections = new Set<Connection>();
+  const limits = d.limits;
+  const connectsByIp = new KeyedLimiter({ capacity: limits.ipConnectsBurst, ratePerSec: limits.ipConnectsPerSec });
+  const edge = d.edge;
+
+  app.ws<SocketData>('/ws', {
+    compression: uws.DISABLED,
+    maxPayloadLength: UWS_MAX_PAYLOAD,
+    idleTimeout: limits.idleTimeoutSec,
+    sendPingsAutomatically: true,
+    maxBackpressure: MAX_BACKPRESSURE_BYTES,
+    closeOnBackpressureLimit: 1,
+    upgrade: (res, req, context) => {
+      const origin = req.getHeader('origin');
+      const key = req.getHeader('sec-websocket-key');
+      const protocol = req.getHeader('sec-websocket-protocol');
+      const extensions = req.getHeader('sec-websocket-extensions');
+      if (edge.draining || !d.isReady()) {
+        d.metrics.upgradeRefused(edge.draining ? 'draining' : 'starting');
+        res.writeStatus('503 Service Unavailable').end(edge.draining ? 'shutting down' : 'starting');
+        return;
+      }
+      // Refusals are plain HTTP answers before the upgrade: nothing is allocated for them.
+      const ip = ipKey(res.getRemoteAddress());
+      const wait = connectsByIp.take(ip, performance.now());
+      if (wait > 0) {
+        d.metrics.upgradeRefused('rate');
+        res.writeStatus('429 Too Many Requests').writeHeader('retry-after', String(Math.ceil(wait / 1000))).end('too many connections from this address');
+        return;
+      }
+      if (connections.size >= limits.maxConnections) {
+        d.metrics.upgradeRefused('capacity');
+        res.writeStatus('503 Service Unavailable').writeHeader('retry-after', '5').end('connection limit reached');
+        return;
+      }
+      // Against cross-site WebSocket hijacking: browsers always send the page's Origin, so a
+      // foreign one is refused. No Origin at all is a non-browser client (which could claim any).
+      if (d.allowedOrigins && origin !== '' && !d.allowedOrigins.includes(origin)) {
+        d.metrics.upgradeRefused('origin');
+        res.writeStatus('403 Forbidden').end('origin not allowed');
+        return;
+      }
+      const rate = limits.connRequestsPerSec > 0 ? new TokenBucket(limits.connRequestsBurst, limits.connRequestsPerSec, performance.now()) : undefined;
+      res.upgrade<SocketData>({ conn: new Connection(ip, rate) }, key, protocol, extensions, context);
+    },
+    open: (ws) => {
+      const conn = ws.getUserData().conn;
+      conn.ws = ws;
+      connections.add(conn);
+      d.metrics.connectionOpened();
+    },
+    message: (ws, message, isBinary) => {
+      // Frames over the protocol's limit close with 1009 before anything is decoded.
+      if (message.byteLength > Limits.MAX_FRAME_BYTES) return ws.end(CloseCode.MESSAGE_TOO_BIG, 'frame over 64 KiB');
+      let close: number | undefined;
+      try {
+        close = edge.onMessage(ws.getUserData().conn, message, isBinary);
+      } catch (err) {
+        // A bug, not the client's fault: log it and keep serving everyone else.
+        console.error('edge failed on a frame:', err);
+      }
+      if (close !== undefined) ws.end(close, 'too many bad frames');
+    },
+    close: (ws: WebSocket<SocketData>) => {
+      const conn = ws.getUserData().conn;
+      conn.closed = true;
+      edge.onClose(conn);
+      conn.ws = undefined;
+      connections.delete(conn);
+      d.metrics.connectionClosed();
+    },
+  });
+
+  return {
+    closeAll(code, reason) {
+      for (const c of [...connections]) c.ws?.end(code, reason);
+    },
+    get size() {
+      return connections.size;
+    },
+  };
+}

@@ -1,0 +1,384 @@
+// One shard: its actors in memory, its journal on disk. Commands run strictly one at a time
+// (the worker is single-threaded and every command runs to completion), the events of a whole
+// batch go to disk in one transaction, and replies and pushes are released only after that
+// commit: the output gate.
+import type Database from 'better-sqlite3';
+import { available, type Sku } from '../../actors/inventory-actor.js';
+import type { CatalogEvent } from '../../actors/catalog-actor.js';
+import type { DomainEvent, LivePrice, ShardContext } from '../../actors/actor.js';
+import type { OrderEvent } from '../../actors/order-actor.js';
+import type { ProductView, ShardSummary, SnapshotResult } from '../../protocol/types.js';
+import { outcomeIndex } from '../../protocol/errors.js';
+import { CATALOG_KEY, parseKey } from '../../protocol/keys.js';
+import { encodeError, encodeOk } from '../../protocol/frames.js';
+import { openShardDb } from '../../persistence/shard-db.js';
+import { BatchWrites, Journal, encodeRow } from '../../persistence/journal.js';
+import type { InteractionsPage, PriceEntry, ShardOptions, ShardRequest, ShardStats } from '../shard-messages.js';
+import { TimerQueue } from './timer-queue.js';
+import { ActorCells, type Cell } from './actor-cells.js';
+import { PushStage, type BatchPushes } from './push-stage.js';
+import { Checkpoints, type CheckpointRecord } from './checkpoints.js';
+import { ShardQueries } from './shard-queries.js';
+
+const INTERNAL_OUTCOME = outcomeIndex('INTERNAL');
+const GET = Object.freeze({ type: 'get' });
+const EMPTY = Object.freeze({});
+
+export type { BatchPushes };
+
+export interface BatchOutcome {
+  /** One encoded response frame per request, in request order. */
+  frames: Uint8Array[];
+  /** Per request: 0 for ok, else the index of its error code in OUTCOMES (metrics). */
+  outcomes: Uint8Array;
+  stock: [string, number][] | null;
+  products: ProductView[] | null;
+  /** Pushes of the whole group commit (on the first outcome only), released with the replies. */
+  pushes: BatchPushes | null;
+  /** Domain events of the whole group commit (first outcome only), logged in it. */
+  domain: DomainEvent[] | null;
+  stats: ShardStats;
+}
+
+export class ShardRuntime {
+  readonly db: Database.Database;
+  private readonly journal: Journal;
+  private readonly cells: ActorCells;
+  private readonly timers = new TimerQueue();
+  private readonly writes = new BatchWrites();
+  private readonly touched = new Set<Cell>();
+  /** Timers taken by dueTimers: gone from the queue, but their durable row stays until rewritten. */
+  private readonly fired = new Map<string, number>();
+  private changedProducts: ProductView[] | null = null;
+  private lastOutcome = 0;
+  private readonly stage = new PushStage();
+  /** Live prices of every sku (the catalog lives on one shard; the edge sends each shard a copy). */
+  private readonly prices = new Map<string, LivePrice>();
+  private readonly ctx: ShardContext;
+  private readonly checkpoints: Checkpoints;
+  readonly queries: ShardQueries;
+
+  constructor(private readonly opts: ShardOptions) {
+    this.ctx = { item: (sku) => this.prices.get(sku), pricing: opts.pricing };
+    this.db = openShardDb(opts.dataDir, opts.shard, opts.synchronous);
+    this.journal = new Journal(this.db);
+    this.cells = new ActorCells(this.journal);
+    this.checkpoints = new Checkpoints(opts.shard, this.journal, this.cells, {
+      stageSnapshot: (cell) => this.stageSnapshot(cell),
+      commitMaintenance: () => this.commitMaintenance(),
+      discardStaged: () => this.writes.clear(),
+    });
+    this.queries = new ShardQueries(this.journal, this.cells, this.ctx);
+    for (const t of this.journal.timers()) this.timers.set(t.actor, t.due);
+  }
+
+  get actorCount(): number {
+    return this.cells.size;
+  }
+
+  get lastCheckpoint(): CheckpointRecord {
+    return this.checkpoints.last;
+  }
+
+  /**
+   * What the edge needs at start: committed availability of this shard's skus, the catalog if it
+   * lives here, and the orders whose saga or work is unfinished (to be resumed now).
+   */
+  startupView(catalogHere: boolean): { stock: [string, number][]; products: ProductView[]; openOrders: string[] } {
+    const products = catalogHere ? [...(this.cells.activate(CATALOG_KEY, Date.now()).state as { products: Map<string, ProductView> }).products.values()] : [];
+    const openOrders: string[] = [];
+    for (const k of this.timers.keys()) {
+      const parsed = parseKey(k);
+      if (parsed?.kind === 'order') openOrders.push(parsed.id);
+    }
+    return { stock: this.journal.stockView(), products, openOrders };
+  }
+
+  /** The live price list, from the edge's catalog view. Returns the watched carts in memory holding a sku whose price changed. */
+  setPrices(entries: PriceEntry[]): string[] {
+    const changed = new Set<string>();
+    for (const [sku, productId, name, unitPrice, currency, active] of entries) {
+      const before = this.prices.get(sku);
+      if (before && (before.unitPrice !== unitPrice || before.name !== name)) changed.add(sku);
+      this.prices.set(sku, { productId, name, unitPrice, currency, active });
+    }
+    if (changed.size === 0) return [];
+    const keys: string[] = [];
+    for (const key of this.stage.watchedTopics()) {
+      const cell = this.cells.get(key);
+      if (cell?.type.kind === 'cart' && (cell.state as { items: { sku: string }[] }).items.some((l) => changed.has(l.sku))) keys.push(key);
+    }
+    return keys;
+  }
+
+  /**
+   * Runs several batches as one group commit. Returns one outcome per batch; on a failed commit
+   * every request of every batch is answered INTERNAL and the touched actors are dropped from
+   * memory, so their next use recovers exactly what is on disk.
+   */
+  runBatches(batches: ShardRequest[][], now = Date.now()): BatchOutcome[] {
+    const framesPerBatch: Uint8Array[][] = [];
+    const outcomesPerBatch: Uint8Array[] = [];
+    let failed = false;
+    let stock: [string, number][] | null = null;
+    let commitMs = 0;
+    let rowCount = 0;
+    try {
+      for (const reqs of batches) {
+        const frames = new Array<Uint8Array>(reqs.length);
+        const outcomes = new Uint8Array(reqs.length);
+        for (let i = 0; i < reqs.length; i++) {
+          frames[i] = this.run(reqs[i], now);
+          outcomes[i] = this.lastOutcome;
+        }
+        framesPerBatch.push(frames);
+        outcomesPerBatch.push(outcomes);
+      }
+      stock = this.stageDerivedWrites();
+      const domain = this.stage.domainEvents;
+      if (domain) this.writes.domain = encodeRow(domain.map((d) => [d.name, d.data]));
+      // Journal rows, plus the event log row of a batch that logged only domain events (event.view).
+      rowCount = this.writes.journal.length / 3 + (this.writes.journal.length === 0 && this.writes.domain ? 1 : 0);
+      if (this.opts.failCommitsFor !== undefined && [...this.touched].some((c) => c.key === this.opts.failCommitsFor)) {
+        throw new Error('simulated I/O error (failCommitsFor)');
+      }
+      const t0 = performance.now();
+      if (!this.writes.empty) this.journal.commit(this.writes);
+      commitMs = performance.now() - t0;
+      this.afterCommit();
+    } catch (err) {
+      // A failed commit (disk full, I/O error) or a bug in an actor: nothing of the batch is
+      // acknowledged, and the touched actors are reloaded from what is really on disk.
+      failed = true;
+      this.afterFailedCommit(err);
+    }
+    const stats: ShardStats = { commitMs, rows: rowCount, actors: this.cells.size };
+    const products = failed ? null : this.changedProducts;
+    this.changedProducts = null;
+    const { pushes, domain } = this.stage.take(!failed); // the output gate: nothing before the commit
+    this.writes.clear();
+    this.touched.clear();
+    this.fired.clear();
+    return batches.map((reqs, b) => ({
+      frames: failed ? reqs.map((r) => encodeError(r.id, 'INTERNAL', 'the change could not be stored; nothing was applied')) : framesPerBatch[b],
+      outcomes: failed ? new Uint8Array(reqs.length).fill(INTERNAL_OUTCOME) : outcomesPerBatch[b],
+      stock: failed ? null : stock,
+      products,
+      pushes: b === 0 ? pushes : null,
+      domain: b === 0 ? domain : null,
+      stats,
+    }));
+  }
+
+  /** Runs one command on its actor and returns the encoded response. */
+  private run(req: ShardRequest, now: number): Uint8Array {
+    if (req.cmd.type === 'log') {
+      // A domain event with no actor state behind it (product_viewed): logged with this commit.
+      this.stage.domainEvent((req.cmd as unknown as { event: DomainEvent }).event);
+      this.lastOutcome = 0;
+      return encodeOk(req.id, EMPTY);
+    }
+    let cell: Cell;
+    try {
+      cell = this.cells.activate(req.key, now);
+    } catch (err) {
+      console.error(`shard ${this.opts.shard}: cannot recover ${req.key}:`, err);
+      this.lastOutcome = INTERNAL_OUTCOME;
+      return encodeError(req.id, 'INTERNAL', 'the actor could not be recovered');
+    }
+    const type = cell.type;
+    if (req.cmd.type === 'watch') {
+      // Counted in the actor's turn: every change after this reply is pushed, none before it is missed.
+      this.stage.watchInBatch(req.key);
+      this.lastOutcome = 0;
+      return encodeOk(req.id, type.view(cell.state, GET, this.ctx));
+    }
+    const before = type.kind === 'sku' ? available(cell.state as Sku) : 0;
+    const versionBefore = type.version ? type.version(cell.state) : -1;
+    const decision = type.decide(cell.state, req.cmd, now, this.ctx);
+    if (decision.error) {
+      const e = decision.error;
+      this.lastOutcome = outcomeIndex(e.code);
+      return encodeError(req.id, e.code, e.message, e.details);
+    }
+    const events = decision.events;
+    if (events.length > 0) this.applyEvents(cell, events, before, versionBefore);
+    this.lastOutcome = 0;
+    // `quiet`: an internal caller (the checkout driver) needs only ok or the error, not the object.
+    return encodeOk(req.id, (req.cmd as { quiet?: boolean }).quiet ? null : type.view(cell.state, req.cmd, this.ctx));
+  }
+
+  /**
+   * Applies a decision's events and stages what follows from them: the journal row, domain
+   * events, catalog and order bookkeeping, pushes. An apply that throws is a bug: it fails the
+   * whole batch (runBatches), which reloads every touched actor from disk, this one included.
+   */
+  private applyEvents(cell: Cell, events: readonly unknown[], availableBefore: number, versionBefore: number): void {
+    const type = cell.type;
+    this.touched.add(cell);
+    for (const e of events) {
+      if (type.domain) {
+        const d = type.domain(cell.state, e);
+        if (Array.isArray(d)) for (const one of d) this.stage.domainEvent(one);
+        else if (d) this.stage.domainEvent(d as DomainEvent);
+      }
+      cell.state = type.apply(cell.state, e);
+    }
+    this.writes.appendEvents(cell.key, ++cell.seq, events);
+    if (type.kind === 'catalog') {
+      this.changedProducts ??= [];
+      for (const e of events as CatalogEvent[]) this.changedProducts.push(e.product);
+    } else if (type.kind === 'order') {
+      for (const e of events as OrderEvent[]) if (e.type === 'created') this.writes.orders.push({ orderId: parseKey(cell.key)!.id, userId: e.userId, createdAt: e.at });
+    }
+    if (type.pushName && (versionBefore < 0 || type.version!(cell.state) !== versionBefore)) {
+      const topic = type.pushTopic ? type.pushTopic(cell.state) : cell.key;
+      this.stage.change(type.pushName, topic, type.pushAlways === true, type.kind === 'order', () => type.view(cell.state, GET, this.ctx));
+    }
+    if (type.kind === 'sku') {
+      // inventory.lowStock on the admin feed when available crosses down to the threshold.
+      const s = cell.state as Sku;
+      const after = available(s);
+      if (availableBefore > s.lowStockThreshold && after <= s.lowStockThreshold) {
+        this.stage.lowStock({ sku: s.sku, available: after, lowStockThreshold: s.lowStockThreshold, version: s.version });
+      }
+    }
+  }
+
+  /** Adds `delta` subscriptions to a topic; a topic at zero stops being pushed. */
+  watch(topic: string, delta: number): void {
+    this.stage.watch(topic, delta);
+  }
+
+  setAdminWatch(on: boolean): void {
+    this.stage.setAdminFeed(on);
+  }
+
+  /** Timers, the stock view and inline snapshots of the touched actors join the same commit. */
+  private stageDerivedWrites(): [string, number][] | null {
+    let stock: [string, number][] | null = null;
+    for (const cell of this.touched) {
+      const t = cell.type;
+      if (t.nextTimer) {
+        const due = t.nextTimer(cell.state);
+        if (due !== this.timers.dueOf(cell.key) || this.fired.has(cell.key)) this.writes.timers.push({ actor: cell.key, due });
+      }
+      if (t.kind === 'sku') {
+        const s = cell.state as Sku;
+        (stock ??= []).push([s.sku, available(s)]);
+        this.writes.stock.push({ sku: s.sku, available: available(s) });
+      }
+      const every = t.snapshotWeight ? Math.max(this.opts.snapshotEvery, t.snapshotWeight(cell.state)) : this.opts.snapshotEvery;
+      if (cell.seq - cell.snapSeq >= every) this.stageSnapshot(cell);
+    }
+    // A fired timer whose command changed nothing (a row left stale): rewrite it from the state.
+    for (const key of this.fired.keys()) {
+      const cell = this.cells.get(key);
+      if (cell?.type.nextTimer && !this.touched.has(cell)) this.writes.timers.push({ actor: key, due: cell.type.nextTimer(cell.state) });
+    }
+    return stock;
+  }
+
+  private stageSnapshot(cell: Cell): void {
+    this.writes.snapshots.push({ actor: cell.key, seq: cell.seq, state: encodeRow(cell.type.snapshot(cell.state)) });
+  }
+
+  private afterCommit(): void {
+    for (const s of this.writes.snapshots) {
+      const cell = this.cells.get(s.actor);
+      if (cell) cell.snapSeq = s.seq;
+    }
+    for (const t of this.writes.timers) this.timers.set(t.actor, t.due);
+  }
+
+  private afterFailedCommit(err: unknown): void {
+    console.error(`shard ${this.opts.shard}: group commit failed, ${this.touched.size} actors reloaded from disk:`, err);
+    for (const cell of this.touched) this.cells.evict(cell);
+    // Their rows were not rewritten: the timers are still due, or the holds would stay stranded.
+    for (const [key, at] of this.fired) this.timers.set(key, at);
+  }
+
+  /** Actor keys whose timers are due, and the time of the next one. */
+  dueTimers(now: number): string[] {
+    const keys: string[] = [];
+    for (const { key, at } of this.timers.takeDue(now)) {
+      this.fired.set(key, at);
+      keys.push(key);
+    }
+    return keys;
+  }
+
+  nextTimerAt(): number | undefined {
+    return this.timers.peek();
+  }
+
+  /** One step of a checkpoint (see checkpoints.ts); true when none is left in progress. */
+  checkpointStep(limit: number): boolean {
+    return this.checkpoints.step(limit);
+  }
+
+  checkpointDue(now: number): boolean {
+    return this.checkpoints.due(now, this.opts.checkpointRows, this.opts.checkpointIntervalMs);
+  }
+
+  /** A whole checkpoint at once (POST /snapshot, shutdown). */
+  snapshotAll(): SnapshotResult {
+    const t0 = performance.now();
+    const actors = this.checkpoints.all();
+    return { shard: this.opts.shard, actors, durationMs: performance.now() - t0 };
+  }
+
+  /** Journal rows a checkpoint covered and event log rows past the limit, a chunk at a time; true while more are left. */
+  cleanupStep(limit: number): boolean {
+    return this.checkpoints.cleanupStep(limit) || this.checkpoints.trimEventLog(this.opts.eventLogKeepRows, limit);
+  }
+
+  /**
+   * Drops up to `limit` actors idle for `olderThanMs`, snapshotting those with unsnapshotted rows
+   * first (one transaction per call, so a big sweep never stalls the shard for long).
+   */
+  passivate(now: number, olderThanMs: number, limit: number): number {
+    const idle = this.cells.idle(now, olderThanMs, limit);
+    for (const cell of idle) if (cell.seq > cell.snapSeq) this.stageSnapshot(cell);
+    if (!this.commitMaintenance()) return 0;
+    this.cells.drop(idle);
+    return idle.length;
+  }
+
+  private commitMaintenance(): boolean {
+    try {
+      if (!this.writes.empty) this.journal.commit(this.writes);
+      this.afterCommit();
+      return true;
+    } catch (err) {
+      console.error(`shard ${this.opts.shard}: snapshot write failed:`, err);
+      return false;
+    } finally {
+      this.writes.clear();
+    }
+  }
+
+  summary(): ShardSummary {
+    return {
+      shard: this.opts.shard, actors: this.cells.size, appendedSinceStart: this.journal.appended, timers: this.timers.size,
+      watchedActors: this.stage.watchedCount, adminFeed: this.stage.adminFeed, ...this.journal.summary(),
+    };
+  }
+
+  orderPage(userId: string | undefined, before: [number, string] | undefined, limit: number): { at: number; order: unknown }[] {
+    return this.queries.orderPage(userId, before, limit);
+  }
+
+  interactionsPage(afterG: number, limit: number): InteractionsPage {
+    return this.queries.interactionsPage(afterG, limit);
+  }
+
+  inspect(key: string): unknown {
+    return this.queries.inspect(key);
+  }
+
+  close(): void {
+    this.snapshotAll();
+    this.db.close();
+  }
+}
