@@ -7,7 +7,7 @@ import { longTasks, selfTimes } from './lib/cpuprofile.js';
 import { table } from './lib/format.js';
 import { executeScenario, summaryText } from './lib/run.js';
 import { readRun, writeReport } from './lib/results.js';
-import { clientOption, int, num, type CommonOptions, type Scenario } from './lib/scenario.js';
+import { clientOption, int, num, type CommonOptions } from './lib/scenario.js';
 import { EXIT_FAILED } from './lib/thresholds.js';
 import { loadScenarios } from './lib/registry.js';
 
@@ -49,11 +49,22 @@ async function buildProgram(): Promise<Command> {
       for (const f of files) {
         const s = selfTimes(f);
         console.log(`\n${f}: ${s.totalMs} ms busy, ${s.idleMs} ms idle`);
-        console.log(table(['function', 'self ms', '%'], s.top.slice(0, o.top).map((t) => [t.fn, t.ms, t.pct])));
+        console.log(
+          table(
+            ['function', 'self ms', '%'],
+            s.top.slice(0, o.top).map((t) => [t.fn, t.ms, t.pct]),
+          ),
+        );
         if (o.longTasks > 0) {
           const l = longTasks(f);
           console.log(`busy stretches over ${l.profileS.toFixed(1)} s: ${l.count} of >= 5 ms, ${l.over10ms} of >= 10 ms; the longest:`);
-          console.log(table(['at s', 'ms', 'where (project frames)'], l.top.slice(0, o.longTasks).map((x) => [x.atS.toFixed(2), x.ms.toFixed(1), x.top.map((y) => `${y.fn} ${y.ms}`).join(' | ')]), ['right', 'right', 'left']));
+          console.log(
+            table(
+              ['at s', 'ms', 'where (project frames)'],
+              l.top.slice(0, o.longTasks).map((x) => [x.atS.toFixed(2), x.ms.toFixed(1), x.top.map((y) => `${y.fn} ${y.ms}`).join(' | ')]),
+              ['right', 'right', 'left'],
+            ),
+          );
         }
       }
     });

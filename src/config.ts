@@ -1,13 +1,19 @@
 // Server configuration from the environment, validated once at start. Every message names the
 // variable and the value it got, so a typo fails loudly instead of running with a default.
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { resolve } from 'node:path';
+import { isIP } from 'node:net';
 import { DEFAULT_PRICING, parseTaxRates, type PricingConfig } from './actors/pricing.js';
 import { FAULT_STEPS, type FaultStep } from './actors/checkout-saga.js';
 
 export interface Config {
   port: number;
   host: string;
+  /** A listener of its own for /metrics, /healthz and /readyz (the shop port then has no /metrics). */
+  metricsPort: number | undefined;
+  metricsHost: string;
+  /** The bearer token /metrics requires; undefined: no token. */
+  metricsToken: string | undefined;
   dataDir: string;
   shards: number;
   adminEmail: string;
@@ -28,6 +34,14 @@ export interface Config {
   limits: LimitsConfig;
   /** Fault injection for tests: every group commit touching this actor key fails. */
   faultFailCommitsFor: string | undefined;
+  /** Fault injection for tests: a request for this actor key kills its shard's worker thread. */
+  faultCrashShardOn: string | undefined;
+  /** V8 heap limit of each shard worker thread, MiB. */
+  shardMaxHeapMb: number;
+  /** Actors one shard keeps in memory at most; the least recently used leave it beyond. */
+  maxActorsPerShard: number;
+  /** Guest carts unchanged this long are deleted (ms); 0 keeps them. */
+  guestCartRetentionMs: number;
   commerce: CommerceConfig;
   /** Domain event log rows (one per group commit) kept per shard. */
   eventLogKeepRows: number;
@@ -56,6 +70,12 @@ export interface CommerceConfig {
 export interface LimitsConfig {
   /** Open WebSocket connections in total; upgrades beyond get HTTP 503. */
   maxConnections: number;
+  /** Open WebSocket connections per client IP (IPv6: per /64); upgrades beyond get HTTP 429. */
+  maxConnectionsPerIp: number;
+  /** Unsent bytes over all connections; beyond, the slowest consumers are closed. */
+  maxUnsentBytes: number;
+  /** Proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client. */
+  trustProxy: string[];
   /** WebSocket upgrades per second per client IP (IPv6: per /64), and the burst; beyond: HTTP 429. */
   ipConnectsPerSec: number;
   ipConnectsBurst: number;
@@ -67,9 +87,16 @@ export interface LimitsConfig {
   /** auth.login/auth.register attempts per client IP per window (every attempt counts). */
   authIpAttempts: number;
   authIpWindowSec: number;
-  /** Failed (or still running) login/register attempts per email per window. */
+  /** Failed (or still running) login/register attempts per email and client IP per window. */
+  authPairAttempts: number;
+  authPairWindowSec: number;
+  /** Failed (or still running) attempts per email from all IPs together: a ceiling well above the pair's. */
   authEmailAttempts: number;
   authEmailWindowSec: number;
+  /** Failures per email and IP before delays start; then each failure doubles the wait from authDelayBaseMs up to authDelayMaxMs (base 0: no delays). */
+  authDelayAfter: number;
+  authDelayBaseMs: number;
+  authDelayMaxMs: number;
   /** Seconds without traffic (pings answered count as traffic) before a WebSocket is closed; 0: never. */
   idleTimeoutSec: number;
 }
@@ -88,6 +115,15 @@ function int(env: Env, name: string, fallback: number, min: number, max = Number
     const what = min === 1 ? 'a positive integer' : min === 0 ? 'a non-negative integer' : `an integer >= ${min}`;
     throw new ConfigError(`${name} must be ${what}${max < Number.MAX_SAFE_INTEGER ? ` <= ${max}` : ''}, got "${raw}"`);
   }
+  return n;
+}
+
+/** A non-negative decimal number (`30`, `0.5`). */
+function decimal(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw.trim()) || !Number.isFinite(n)) throw new ConfigError(`${name} must be a non-negative number, got "${raw}"`);
   return n;
 }
 
@@ -115,14 +151,19 @@ export function resolveConfig(env: Env = process.env): Config {
   if (adminPassword !== undefined && adminPassword.length < 8) throw new ConfigError('ADMIN_PASSWORD must be at least 8 characters');
   const jwtSecret = env.JWT_SECRET || undefined;
   if (jwtSecret !== undefined && jwtSecret.length < 32) throw new ConfigError('JWT_SECRET must be at least 32 characters');
-  const origins = env.ALLOWED_ORIGINS?.split(',').map((o) => o.trim()).filter(Boolean);
+  const origins = env.ALLOWED_ORIGINS?.split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
   const host = env.HOST || '127.0.0.1';
   if (!/^[A-Za-z0-9.:\-[\]]+$/.test(host)) throw new ConfigError(`HOST must be a host name or IP address, got "${host}"`);
+  const shards = int(env, 'SHARDS', availableParallelism(), 1, 256);
+  const shardMaxHeapMb = int(env, 'SHARD_MAX_HEAP_MB', defaultShardHeapMb(shards), 64, 65_536);
   return {
     port: int(env, 'PORT', 8080, 0, 65535),
     host,
+    ...resolveMetricsListener(env),
     dataDir: resolve(env.DATA_DIR || './data'),
-    shards: int(env, 'SHARDS', availableParallelism(), 1, 256),
+    shards,
     adminEmail,
     adminPassword,
     jwtSecret,
@@ -138,6 +179,11 @@ export function resolveConfig(env: Env = process.env): Config {
     tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 24 * 3600, 1),
     limits: resolveLimits(env),
     faultFailCommitsFor: env.FAULT_FAIL_COMMITS_FOR || undefined,
+    faultCrashShardOn: env.FAULT_CRASH_SHARD_ON || undefined,
+    shardMaxHeapMb,
+    // About 2 KiB of heap per actor (a 3-line cart is ~1 KiB): half the heap for actors.
+    guestCartRetentionMs: Math.round(decimal(env, 'GUEST_CART_RETENTION_DAYS', 30) * 86_400_000),
+    maxActorsPerShard: int(env, 'MAX_ACTORS_PER_SHARD', Math.max(10_000, Math.floor((shardMaxHeapMb * 1024) / 4)), 100),
     commerce: resolveCommerce(env),
     eventLogKeepRows: int(env, 'EVENT_LOG_KEEP_ROWS', 1_000_000, 1),
     recs: {
@@ -151,6 +197,11 @@ export function resolveConfig(env: Env = process.env): Config {
       },
     },
   };
+}
+
+/** Half the machine's memory shared by the shards, at least 512 MiB and at most 8 GiB each. */
+function defaultShardHeapMb(shards: number): number {
+  return Math.round(Math.min(8192, Math.max(512, totalmem() / 2 / 1024 / 1024 / shards)));
 }
 
 function resolveCommerce(env: Env): CommerceConfig {
@@ -193,8 +244,15 @@ function resolveLimits(env: Env): LimitsConfig {
   if (idleTimeoutSec > 0 && idleTimeoutSec < 8) throw new ConfigError(`IDLE_TIMEOUT_SEC must be 0 or 8..960, got "${env.IDLE_TIMEOUT_SEC}"`);
   const ipConnectsPerSec = int(env, 'IP_CONNECTS_PER_SEC', 1_000, 0);
   const connRequestsPerSec = int(env, 'CONN_REQUESTS_PER_SEC', 20_000, 0);
+  const authDelayBaseMs = int(env, 'AUTH_DELAY_BASE_MS', 1_000, 0, 3_600_000);
+  const authDelayMaxMs = int(env, 'AUTH_DELAY_MAX_MS', Math.max(authDelayBaseMs, 300_000), 0, 3_600_000);
+  if (authDelayMaxMs < authDelayBaseMs)
+    throw new ConfigError(`AUTH_DELAY_MAX_MS must be at least AUTH_DELAY_BASE_MS (${authDelayBaseMs}), got "${env.AUTH_DELAY_MAX_MS}"`);
   return {
     maxConnections: int(env, 'MAX_CONNECTIONS', 20_000, 1),
+    maxConnectionsPerIp: int(env, 'MAX_CONNECTIONS_PER_IP', 4_096, 1),
+    maxUnsentBytes: int(env, 'MAX_UNSENT_BYTES', 256 * 1024 * 1024, 1024 * 1024),
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
     ipConnectsPerSec,
     // Bursts follow their rate unless set: ten seconds of upgrades, one second of requests.
     ipConnectsBurst: int(env, 'IP_CONNECTS_BURST', Math.max(1, 10 * ipConnectsPerSec), 1),
@@ -203,8 +261,45 @@ function resolveLimits(env: Env): LimitsConfig {
     connMaxInflight: int(env, 'CONN_MAX_INFLIGHT', 4_096, 1),
     authIpAttempts: int(env, 'AUTH_IP_ATTEMPTS', 300, 0),
     authIpWindowSec: int(env, 'AUTH_IP_WINDOW_SEC', 60, 1),
-    authEmailAttempts: int(env, 'AUTH_EMAIL_ATTEMPTS', 10, 0),
+    authPairAttempts: int(env, 'AUTH_PAIR_ATTEMPTS', 10, 0),
+    authPairWindowSec: int(env, 'AUTH_PAIR_WINDOW_SEC', 900, 1),
+    authEmailAttempts: int(env, 'AUTH_EMAIL_ATTEMPTS', 100, 0),
     authEmailWindowSec: int(env, 'AUTH_EMAIL_WINDOW_SEC', 900, 1),
+    authDelayAfter: int(env, 'AUTH_DELAY_AFTER', 5, 0, 1000),
+    authDelayBaseMs,
+    authDelayMaxMs,
     idleTimeoutSec,
   };
+}
+
+/** METRICS_PORT, METRICS_HOST and METRICS_TOKEN. */
+function resolveMetricsListener(env: Env): Pick<Config, 'metricsPort' | 'metricsHost' | 'metricsToken'> {
+  const set = env.METRICS_PORT !== undefined && env.METRICS_PORT !== '';
+  const metricsPort = set ? int(env, 'METRICS_PORT', 0, 0, 65535) : undefined;
+  const port = int(env, 'PORT', 8080, 0, 65535);
+  if (metricsPort !== undefined && metricsPort !== 0 && metricsPort === port)
+    throw new ConfigError(`METRICS_PORT must differ from PORT, got "${env.METRICS_PORT}"`);
+  const metricsHost = env.METRICS_HOST || '127.0.0.1';
+  if (!/^[A-Za-z0-9.:\-[\]]+$/.test(metricsHost)) throw new ConfigError(`METRICS_HOST must be a host name or IP address, got "${metricsHost}"`);
+  if (env.METRICS_HOST && !set) throw new ConfigError('METRICS_HOST is set but METRICS_PORT is not: set both, or neither');
+  const metricsToken = env.METRICS_TOKEN || undefined;
+  if (metricsToken !== undefined && !/^[\x21-\x7e]{16,1024}$/.test(metricsToken)) {
+    throw new ConfigError('METRICS_TOKEN must be 16 to 1024 printable ASCII characters without spaces');
+  }
+  return { metricsPort, metricsHost, metricsToken };
+}
+
+/** TRUST_PROXY: comma-separated proxy addresses or CIDR ranges. */
+function parseTrustProxy(raw: string | undefined): string[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  return raw.split(',').map((p) => {
+    const t = p.trim();
+    const [addr, bits, extra] = t.split('/');
+    const family = isIP(addr);
+    const max = family === 6 ? 128 : 32;
+    if (family === 0 || extra !== undefined || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= max))) {
+      throw new ConfigError(`TRUST_PROXY must be a comma-separated list of IP addresses or CIDR ranges, got "${t}"`);
+    }
+    return t;
+  });
 }

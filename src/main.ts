@@ -1,7 +1,6 @@
 // `npm start`: read the environment, start the server, drain on SIGTERM/SIGINT.
 import { resolveConfig, ConfigError } from './config.js';
-import { ShardPool } from './app/shard-pool.js';
-import { shardOptions } from './app/shard-options.js';
+import { createPool, shardOptions } from './app/shard-options.js';
 
 async function main(): Promise<void> {
   let config;
@@ -16,7 +15,7 @@ async function main(): Promise<void> {
   }
   // The shard workers boot (import their code, open and index their databases) while this thread
   // loads the rest of the server: about as long each, so the start takes one of them, not both.
-  const pool = new ShardPool(config.shards, config.maxShardBacklog);
+  const pool = createPool(config);
   pool.spawn(shardOptions(config));
   const { startServer } = await import('./app/server.js');
   const server = await startServer(config, {

@@ -22,10 +22,13 @@ test('auth.resume and cart ops in one frame: the cart ops run as the resumed use
   assert.equal(resumed.userId, userId);
   assert.notEqual(me.userId, userId);
   assert.equal(cart.userId, userId, 'cart.get ran after the identity switch');
-  assert.deepEqual(cart.items.map((l) => l.sku), ['tee-classic-m']);
+  assert.deepEqual(
+    cart.items.map((l) => l.sku),
+    ['tee-classic-m'],
+  );
   assert.deepEqual(added.items.map((l) => l.sku).sort(), ['mug-stoneware-sand', 'tee-classic-m']);
-  owner.close();
-  other.close();
+  await owner.close();
+  await other.close();
 });
 
 test('a fresh connection may send auth.login (argon2, slow) and an admin op in one frame', async (t) => {
@@ -39,11 +42,11 @@ test('a fresh connection may send auth.login (argon2, slow) and an admin op in o
   assert.equal(stock.sku, 'kite');
   // A failed login leaves the queued request to the identity in force: anonymous.
   const d = await CartwireClient.connect(server.url);
-  const results = await Promise.allSettled([
-    d.call('auth.login', { email: ADMIN_EMAIL, password: 'wrong-password' }),
-    d.call('cart.get', {}),
-  ]);
-  assert.deepEqual(results.map((r) => (r.status === 'rejected' ? (r.reason as { code: string }).code : 'ok')), ['UNAUTHENTICATED', 'UNAUTHENTICATED']);
-  c.close();
-  d.close();
+  const results = await Promise.allSettled([d.call('auth.login', { email: ADMIN_EMAIL, password: 'wrong-password' }), d.call('cart.get', {})]);
+  assert.deepEqual(
+    results.map((r) => (r.status === 'rejected' ? (r.reason as { code: string }).code : 'ok')),
+    ['UNAUTHENTICATED', 'UNAUTHENTICATED'],
+  );
+  await c.close();
+  await d.close();
 });

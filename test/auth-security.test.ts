@@ -23,11 +23,22 @@ function jwt(header: Record<string, unknown>, claims: Record<string, unknown>, s
 }
 
 const now = () => Math.floor(Date.now() / 1000);
-const claims = (over: Record<string, unknown> = {}) => ({ sub: 'u_forged', role: 'admin', iss: 'cartwire', aud: 'cartwire', iat: now(), exp: now() + 600, ...over });
+const claims = (over: Record<string, unknown> = {}) => ({
+  sub: 'u_forged',
+  role: 'admin',
+  iss: 'cartwire',
+  aud: 'cartwire',
+  iat: now(),
+  exp: now() + 600,
+  ...over,
+});
 const HS256 = { alg: 'HS256', typ: 'JWT' };
 
 async function code(p: Promise<unknown>): Promise<string> {
-  return p.then(() => 'ok', (e: unknown) => (e instanceof CartwireError ? e.code : `thrown ${String(e)}`));
+  return p.then(
+    () => 'ok',
+    (e: unknown) => (e instanceof CartwireError ? e.code : `thrown ${String(e)}`),
+  );
 }
 
 test('forged, tampered, expired and foreign tokens are UNAUTHENTICATED over WebSocket and 401 over HTTP', async (t) => {
@@ -124,7 +135,7 @@ test('every op has a role in the op table, and the edge enforces it: anonymous, 
   await customer.call('auth.register', { email: 'customer@example.com', password: PASSWORD });
   const admin = await connectAdmin(srv.url);
   t.after(() => Promise.all([anon, guest, customer, admin].map((c) => c.close())));
-  const call = (c: CartwireClient, op: OpName) => code(c.call(op, SAMPLE[op] as never));
+  const call = (c: CartwireClient, op: OpName) => code(c.call(op, SAMPLE[op]));
 
   const adminOps = OpNames.filter((op) => Ops[op].role === 'admin');
   assert.ok(adminOps.length >= 4, adminOps.join());
@@ -147,7 +158,7 @@ test('every op has a role in the op table, and the edge enforces it: anonymous, 
   for (const op of adminOps) assert.equal(await call(admin, op), op.startsWith('order.') ? 'NOT_FOUND' : 'ok', `admin ${op}`);
 });
 
-test('a user only ever sees their own cart; another user\'s cart is not reachable over HTTP without admin', async (t) => {
+test("a user only ever sees their own cart; another user's cart is not reachable over HTTP without admin", async (t) => {
   const srv = await startTestServer(t);
   const a = await connect(srv.url);
   const b = await connect(srv.url);
@@ -158,14 +169,14 @@ test('a user only ever sees their own cart; another user\'s cart is not reachabl
   const cartB = await b.call('cart.get', {});
   assert.deepEqual([cartB.userId, cartB.items], [rb.userId, []]);
   await b.call('cart.clear', {});
-  assert.equal((await a.call('cart.get', {})).items.length, 1, 'b\'s clear touched only b\'s cart');
+  assert.equal((await a.call('cart.get', {})).items.length, 1, "b's clear touched only b's cart");
   for (const token of [rb.token, ra.token]) {
     const res = await fetch(`${srv.url}/snapshot/carts/${ra.userId}`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(res.status, 403);
   }
 });
 
-test('an identity change ends the admin feed for a non-admin and the old identity\'s cart pushes', async (t) => {
+test("an identity change ends the admin feed for a non-admin and the old identity's cart pushes", async (t) => {
   const srv = await startTestServer(t);
   const c = await connectAdmin(srv.url);
   t.after(() => c.close());
@@ -223,9 +234,16 @@ test('injection-looking strings in every string field are stored and returned ve
   const check = async (c: CartwireClient) => {
     for (const p of products) {
       const got = await c.call('catalog.get', { productId: p.productId });
-      assert.deepEqual({ ...got, createdAt: 0, updatedAt: 0, variants: got.variants.map((v) => ({ ...v, available: 0 })) }, {
-        ...p, status: 'active', createdAt: 0, updatedAt: 0, variants: p.variants.map((v) => ({ ...v, currency: 'USD', available: 0 })),
-      });
+      assert.deepEqual(
+        { ...got, createdAt: 0, updatedAt: 0, variants: got.variants.map((v) => ({ ...v, available: 0 })) },
+        {
+          ...p,
+          status: 'active',
+          createdAt: 0,
+          updatedAt: 0,
+          variants: p.variants.map((v) => ({ ...v, currency: 'USD', available: 0 })),
+        },
+      );
     }
   };
   await check(admin);
@@ -235,12 +253,15 @@ test('injection-looking strings in every string field are stored and returned ve
   const shopper = await connectGuest(srv.url);
   for (const [i] of NASTY.entries()) await shopper.call('cart.add', { sku: `inj-${i}-v`, qty: 1 });
   const cart = await shopper.call('cart.get', {});
-  assert.deepEqual(cart.items.map((l) => l.name), NASTY);
+  assert.deepEqual(
+    cart.items.map((l) => l.name),
+    NASTY,
+  );
   const registered: string[] = [];
   for (const [i, email] of emails.entries()) {
     const c = await connect(srv.url);
     registered.push((await c.call('auth.register', { email, password: `${NASTY[i]}-pw`, name: names[i] })).userId);
-    c.close();
+    await c.close();
   }
   // A SQL-looking email logs in only as itself.
   const who = await connect(srv.url);

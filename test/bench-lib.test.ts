@@ -58,7 +58,7 @@ test('the cart load has stocked skus from the demo catalog', () => {
 
 test('every scenario module is found, each name once', async () => {
   const names = (await loadScenarios()).map((s) => s.name);
-  for (const n of ['cart', 'cart-mix', 'memory', 'ping', 'push-fanout', 'restart']) assert.ok(names.includes(n), `${n} in ${names}`);
+  for (const n of ['cart', 'cart-mix', 'memory', 'ping', 'push-fanout', 'restart']) assert.ok(names.includes(n), `${n} in ${names.join(',')}`);
   assert.equal(new Set(names).size, names.length);
 });
 
@@ -78,7 +78,11 @@ test('cart-mix sends its ops in the weighted proportions and never takes a line 
     for (const q of lines.values()) assert.ok(q <= 8, `a line reached ${q}`);
   }
   // add turns into setQty only at the cap (rare), so adds stay near 25%.
-  for (const [op, w] of [['catalog.get', 40], ['cart.get', 15]] as const) assert.ok(Math.abs(counts[op] / n - w / 100) < 0.02, `${op}: ${counts[op]}`);
+  for (const [op, w] of [
+    ['catalog.get', 40],
+    ['cart.get', 15],
+  ] as const)
+    assert.ok(Math.abs(counts[op] / n - w / 100) < 0.02, `${op}: ${counts[op]}`);
   assert.ok(Math.abs((counts['cart.add'] + counts['cart.setQty']) / n - 0.45) < 0.02);
   assert.ok(counts['cart.add'] / n > 0.2, `cart.add ${counts['cart.add']}`);
   assert.equal(lines.size, 4);

@@ -38,7 +38,13 @@ test('the cart script: stock check, line cap 999, a version per change', { skip,
   });
   const cart = cartKey('u1');
   const call = (mode: string, sku: string, qty: number) => r.evalsha(peer.sha, 2, STOCK_KEY, cart, mode, sku, qty);
-  const err = async (p: Promise<unknown>) => ((await p.then(() => assert.fail('expected an error'), (e: Error) => e.message)) as string).split(' ')[0];
+  const err = async (p: Promise<unknown>) =>
+    (
+      await p.then(
+        () => assert.fail('expected an error'),
+        (e: Error) => e.message,
+      )
+    ).split(' ')[0];
 
   assert.equal(await call('add', 'tee', 2), 1);
   assert.equal(await call('add', 'tee', 1), 2);
@@ -52,14 +58,14 @@ test('the cart script: stock check, line cap 999, a version per change', { skip,
   assert.equal(await call('set', 'tee', 0), 4);
   assert.equal(await r.hget(cart, 'tee'), null);
   assert.equal(await r.hget(cart, 'big'), '999');
-  assert.equal(await r.config('GET', 'appendfsync').then((x) => (x as string[])[1]), 'everysec');
+  assert.equal(await r.config('GET', 'appendfsync').then((x) => x[1]), 'everysec');
 });
 
 test('stop() ends redis-server and removes its dir', { skip, timeout: 15_000 }, async () => {
   const peer = await startRedis('always', {}, bin);
   assert.ok(alive(peer.pid));
   const r = new Redis(peer.port, '127.0.0.1');
-  assert.equal(await r.config('GET', 'appendfsync').then((x) => (x as string[])[1]), 'always');
+  assert.equal(await r.config('GET', 'appendfsync').then((x) => x[1]), 'always');
   r.disconnect();
   await peer.stop();
   assert.ok(await until(() => !alive(peer.pid), 3000), `redis-server ${peer.pid} still runs`);

@@ -42,13 +42,39 @@ function fakeStep(name: string, role: StepRole, opsPerSec: number, p99Us: number
   for (let i = 0; i < 1000; i++) u.recordValue(150 + (i % 40));
   const s = summarize(h);
   return {
-    name, role, target: 'cartwire', workload: 'ping', client: 'raw',
+    name,
+    role,
+    target: 'cartwire',
+    workload: 'ping',
+    client: 'raw',
     model: open ? { kind: 'open', connections: 8, rate: 1000 } : { kind: 'closed', connections: 8, inflight: 4 },
-    phases: { warmupS: 1, rampS: 1, steadyS: 3 }, windowS: 3, opsPerSec, completed: 1000, errors: {}, lost: 0, notSent: 0,
-    latencyOf: 'send -> answer', latencyUs: { ...s, p99: p99Us }, histogram: encodeHistogram(h), percentiles: percentileCurve(h),
-    uncorrectedUs: open ? summarize(u) : undefined, uncorrectedPercentiles: open ? percentileCurve(u) : undefined,
-    timeline: [0, 1, 2, 3, 4].map((t) => ({ t, phase: t < 1 ? 'warmup' : t < 2 ? 'ramp' : 'steady', ops: opsPerSec * (t < 2 ? 0.5 : 1), errors: 0, p50: 210, p99: p99Us, max: p99Us * 2, cpuPct: 50 })),
-    serverCpuUsPerReq: 2, serverCpuPct: 50, clientCpuUsPerReq: 2, clientCpuPct: 40,
+    phases: { warmupS: 1, rampS: 1, steadyS: 3 },
+    windowS: 3,
+    opsPerSec,
+    completed: 1000,
+    errors: {},
+    lost: 0,
+    notSent: 0,
+    latencyOf: 'send -> answer',
+    latencyUs: { ...s, p99: p99Us },
+    histogram: encodeHistogram(h),
+    percentiles: percentileCurve(h),
+    uncorrectedUs: open ? summarize(u) : undefined,
+    uncorrectedPercentiles: open ? percentileCurve(u) : undefined,
+    timeline: [0, 1, 2, 3, 4].map((t) => ({
+      t,
+      phase: t < 1 ? 'warmup' : t < 2 ? 'ramp' : 'steady',
+      ops: opsPerSec * (t < 2 ? 0.5 : 1),
+      errors: 0,
+      p50: 210,
+      p99: p99Us,
+      max: p99Us * 2,
+      cpuPct: 50,
+    })),
+    serverCpuUsPerReq: 2,
+    serverCpuPct: 50,
+    clientCpuUsPerReq: 2,
+    clientCpuPct: 40,
   };
 }
 
@@ -57,7 +83,13 @@ test('thresholds apply to the measured steps only, and name what was missed', ()
   assert.deepEqual(checkThresholds(steps, {}), []);
   assert.deepEqual(checkThresholds(steps, { maxP99Ms: 10, minOps: 30_000 }), []);
   const misses = checkThresholds(steps, { maxP99Ms: 5, minOps: 50_000 });
-  assert.deepEqual(misses.map((m) => [m.step, m.what]), [['cart-mix 64x16', 'p99'], ['cart-mix 64x16', 'ops/s']]);
+  assert.deepEqual(
+    misses.map((m) => [m.step, m.what]),
+    [
+      ['cart-mix 64x16', 'p99'],
+      ['cart-mix 64x16', 'ops/s'],
+    ],
+  );
   assert.match(misses[0].message, /p99 7\.00 ms > --max-p99-ms 5/);
   assert.match(misses[1].message, /40,000 ops\/s < --min-ops 50,000/);
   assert.equal(exitCodeFor(misses), EXIT_THRESHOLD);
@@ -68,7 +100,29 @@ test('the CLI exits 2 and says which threshold a real run missed; 0 when met', {
   const dir = mkdtempSync(join(tmpdir(), 'bench-cli-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const run = (extra: string[]) =>
-    cli(['ping', '--duration', '0.5', '--warmup', '0', '--ramp', '0', '--connections', '2', '--inflight', '2', '--shards', '1', '--no-report', '--no-progress', '--results-dir', dir, ...extra], 25_000);
+    cli(
+      [
+        'ping',
+        '--duration',
+        '0.5',
+        '--warmup',
+        '0',
+        '--ramp',
+        '0',
+        '--connections',
+        '2',
+        '--inflight',
+        '2',
+        '--shards',
+        '1',
+        '--no-report',
+        '--no-progress',
+        '--results-dir',
+        dir,
+        ...extra,
+      ],
+      25_000,
+    );
   const [missed, met] = await Promise.all([run(['--min-ops', '1e12', '--max-p99-ms', '60000']), run(['--min-ops', '1', '--max-p99-ms', '60000'])]);
   assert.equal(missed.code, EXIT_THRESHOLD, missed.out + missed.err);
   assert.match(missed.err, /threshold missed: ping 2x2: [\d,]+ ops\/s < --min-ops 1,000,000,000,000/);
@@ -83,10 +137,16 @@ test('the HTML report holds its charts as inline SVG and names no URL', { timeou
   const dir = mkdtempSync(join(tmpdir(), 'bench-report-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const r: RunResult = {
-    scenario: 'cart-mix', runId: 'cart-mix-test', at: new Date().toISOString(), machine: { cpus: 2, cpuModel: 'test cpu', memoryMiB: 1024, node: process.version },
-    command: 'npm run bench -- cart-mix --peers ping', options: { connections: 8 },
+    scenario: 'cart-mix',
+    runId: 'cart-mix-test',
+    at: new Date().toISOString(),
+    machine: { cpus: 2, cpuModel: 'test cpu', memoryMiB: 1024, node: process.version },
+    command: 'npm run bench -- cart-mix --peers ping',
+    options: { connections: 8 },
     steps: [fakeStep('cart-mix @1,000/s', 'measured', 1000, 900, true), fakeStep('ping @1,000/s', 'ceiling', 1000, 300, true)],
-    ratios: [{ name: 'ping p99 / cart-mix p99', value: 0.33 }], facts: [['a <figure>', '1 & 2']], notes: ['a note'],
+    ratios: [{ name: 'ping p99 / cart-mix p99', value: 0.33 }],
+    facts: [['a <figure>', '1 & 2']],
+    notes: ['a note'],
   };
   const w = await writeRun(r, { resultsDir: dir, report: true });
   const html = readFileSync(w.html!, 'utf8');
@@ -102,16 +162,23 @@ test('the HTML report holds its charts as inline SVG and names no URL', { timeou
   // A PNG per chart next to it, and the JSON.
   assert.deepEqual(w.pngs.map((p) => p.split('/').pop()).sort(), ['latency-over-time.png', 'percentiles.png', 'steps.png', 'throughput.png']);
   for (const p of w.pngs) assert.deepEqual([...readFileSync(p).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
-  assert.equal(JSON.parse(readFileSync(w.json, 'utf8')).steps.length, 2);
+  assert.equal((JSON.parse(readFileSync(w.json, 'utf8')) as { steps: unknown[] }).steps.length, 2);
 });
 
 test('`bench report <run dir>` writes report.html and the PNGs again from result.json alone', { timeout: 30_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'bench-report-cli-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const r: RunResult = {
-    scenario: 'push-fanout', runId: 'push-fanout-fixture', at: new Date().toISOString(), machine: { cpus: 2, cpuModel: 'test cpu', memoryMiB: 1024, node: process.version },
-    command: 'npm run bench -- push-fanout --no-report', options: { subscribers: 8 },
-    steps: [fakeStep('push-fanout 8 subscribers', 'measured', 160, 900)], ratios: [], facts: [['deliveries', '480']], notes: [],
+    scenario: 'push-fanout',
+    runId: 'push-fanout-fixture',
+    at: new Date().toISOString(),
+    machine: { cpus: 2, cpuModel: 'test cpu', memoryMiB: 1024, node: process.version },
+    command: 'npm run bench -- push-fanout --no-report',
+    options: { subscribers: 8 },
+    steps: [fakeStep('push-fanout 8 subscribers', 'measured', 160, 900)],
+    ratios: [],
+    facts: [['deliveries', '480']],
+    notes: [],
   };
   // A run written with --no-report: its directory holds result.json and nothing else.
   const w = await writeRun(r, { resultsDir: dir, report: false });
@@ -148,7 +215,10 @@ test('no report.html is committed under bench/results (they are generated)', (t)
   const root = fileURLToPath(new URL('../../', import.meta.url));
   const ls = spawnSync('git', ['ls-files', '--', 'bench/results'], { cwd: root, encoding: 'utf8' });
   if (ls.error || ls.status !== 0) return t.skip('not a git checkout');
-  assert.deepEqual(ls.stdout.split('\n').filter((f) => f.endsWith('/report.html')), []);
+  assert.deepEqual(
+    ls.stdout.split('\n').filter((f) => f.endsWith('/report.html')),
+    [],
+  );
 });
 
 test('inline SVG drops the XML namespaces (HTML puts <svg> in its namespace)', () => {

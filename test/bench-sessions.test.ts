@@ -20,7 +20,11 @@ test('skusOnDistinctShards takes one sku per shard first, then fills from the li
 });
 
 test('pickToken follows the weights', () => {
-  const t: [string, number][] = [['v', 80], ['d', 10], ['t', 10]];
+  const t: [string, number][] = [
+    ['v', 80],
+    ['d', 10],
+    ['t', 10],
+  ];
   assert.equal(pickToken(t, 0), 'v');
   assert.equal(pickToken(t, 0.799), 'v');
   assert.equal(pickToken(t, 0.85), 'd');
@@ -43,5 +47,5 @@ test('errorsOf keeps one op and drops OK', () => {
 
 test('checkout, flash-sale and recs are registered', async () => {
   const names = (await loadScenarios()).map((s) => s.name);
-  for (const n of ['checkout', 'flash-sale', 'recs']) assert.ok(names.includes(n), `${n} in ${names}`);
+  for (const n of ['checkout', 'flash-sale', 'recs']) assert.ok(names.includes(n), `${n} in ${names.join(',')}`);
 });

@@ -28,7 +28,8 @@ const fixstr = (s: string): number[] => [0xa0 | utf8(s).length, ...utf8(s)];
 const be32 = (n: number): number[] => [(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
 const FOUR_GIB = 0xffffffff;
 /** `{ id: 1, op: "ping", args: { v: <value> } }` around the raw bytes of one value: the request map is level 1, args level 2. */
-const inArgs = (value: number[]): Buffer => Buffer.from([0x83, ...fixstr('id'), 1, ...fixstr('op'), ...fixstr('ping'), ...fixstr('args'), 0x81, ...fixstr('v'), ...value]);
+const inArgs = (value: number[]): Buffer =>
+  Buffer.from([0x83, ...fixstr('id'), 1, ...fixstr('op'), ...fixstr('ping'), ...fixstr('args'), 0x81, ...fixstr('v'), ...value]);
 const repeat = (unit: number[], n: number): number[] => {
   const out = new Array<number>(unit.length * n);
   for (let i = 0; i < n; i++) for (let j = 0; j < unit.length; j++) out[i * unit.length + j] = unit[j];
@@ -49,7 +50,6 @@ const BAD_FRAMES: [string, Buffer][] = [
   ['21,000 nested maps', inArgs([...repeat([0x81, ...fixstr('a')], 21_000), 0xc0])],
   ['65,000 nested arrays', inArgs([...new Array<number>(65_000).fill(0x91), 0xc0])],
 ];
-
 
 function assertBadFrame(m: Message | undefined, what: string): void {
   assert.equal(m?.id, null, `${what}: ${JSON.stringify(m)}`);
@@ -145,8 +145,16 @@ async function everyBomb(srv: ChildServer, checkpoint: (what: string) => void): 
   // (8 MiB at the server at once), and once complete each is closed with 1009 unanswered.
   const held = await Promise.all(Array.from({ length: LANES }, () => TcpWebSocket.open(srv.url)));
   const almost = Buffer.alloc(MiB - 1, 0x90);
-  await Promise.all(held.map((s) => new Promise<void>((resolve) => s.socket.write(Buffer.concat([frameHeader(almost.length), Buffer.alloc(4), almost.subarray(0, -1)]), () => resolve()))));
-  assert.ok(held.every((s) => !s.closed && s.closeFrame === undefined), 'an incomplete message is not answered yet');
+  await Promise.all(
+    held.map(
+      (s) =>
+        new Promise<void>((resolve) => s.socket.write(Buffer.concat([frameHeader(almost.length), Buffer.alloc(4), almost.subarray(0, -1)]), () => resolve())),
+    ),
+  );
+  assert.ok(
+    held.every((s) => !s.closed && s.closeFrame === undefined),
+    'an incomplete message is not answered yet',
+  );
   checkpoint('8 incomplete messages of 1 MiB - 1');
   for (const s of held) s.write(almost.subarray(-1));
   for (const s of held) {
@@ -158,59 +166,65 @@ async function everyBomb(srv: ChildServer, checkpoint: (what: string) => void): 
   return badFrames;
 }
 
-test('msgpack and WebSocket length bombs and deep nesting: answered or closed per docs/protocol.md; RSS bounded; the server keeps serving', { timeout: 30_000 }, async (t) => {
-  const started = Date.now();
-  const srv = await spawnServer(tmpDataDir(t));
-  t.after(() => srv.kill9());
-  const pid = srv.proc.pid!;
-  for (const [what, f] of BAD_FRAMES) assert.ok(f.length <= Limits.MAX_FRAME_BYTES, `${what} is ${f.length} bytes`);
+test(
+  'msgpack and WebSocket length bombs and deep nesting: answered or closed per docs/protocol.md; RSS bounded; the server keeps serving',
+  { timeout: 30_000 },
+  async (t) => {
+    const started = Date.now();
+    const srv = await spawnServer(tmpDataDir(t));
+    t.after(() => srv.kill9());
+    const pid = srv.proc.pid!;
+    for (const [what, f] of BAD_FRAMES) assert.ok(f.length <= Limits.MAX_FRAME_BYTES, `${what} is ${f.length} bytes`);
 
-  // Warm-up: a round of bombs on each lane, so that the baseline is past the start's transients.
-  // Its RSS high-water is the baseline.
-  const rss = { peak: rssBytes(pid) };
-  const sampler = setInterval(() => (rss.peak = Math.max(rss.peak, rssBytes(pid))), 10);
-  t.after(() => clearInterval(sampler));
-  let badFrames = 0;
-  for (let i = 0; i < LANES; i++) badFrames += await tenBombs(srv.url, i);
-  const before = rssBytes(pid);
-  const baseline = Math.max(rss.peak, before);
-  rss.peak = before;
-  const growthNow = () => Math.max(rss.peak, rssBytes(pid)) - baseline;
-  const checkpoint = (what: string) => {
-    const g = growthNow();
-    assert.ok(g < RSS_BOUND, `${what}: server RSS grew by ${(g / MiB).toFixed(1)} MiB (bound ${RSS_BOUND / MiB} MiB)`);
-  };
+    // Warm-up: a round of bombs on each lane, so that the baseline is past the start's transients.
+    // Its RSS high-water is the baseline.
+    const rss = { peak: rssBytes(pid) };
+    const sampler = setInterval(() => (rss.peak = Math.max(rss.peak, rssBytes(pid))), 10);
+    t.after(() => clearInterval(sampler));
+    let badFrames = 0;
+    for (let i = 0; i < LANES; i++) badFrames += await tenBombs(srv.url, i);
+    const before = rssBytes(pid);
+    const baseline = Math.max(rss.peak, before);
+    rss.peak = before;
+    const growthNow = () => Math.max(rss.peak, rssBytes(pid)) - baseline;
+    const checkpoint = (what: string) => {
+      const g = growthNow();
+      assert.ok(g < RSS_BOUND, `${what}: server RSS grew by ${(g / MiB).toFixed(1)} MiB (bound ${RSS_BOUND / MiB} MiB)`);
+    };
 
-  const bombStart = Date.now();
-  badFrames += await everyBomb(srv, checkpoint);
-  // Many of them over several connections at once: each lane opens connection after
-  // connection and sends ten bombs on each.
-  const lanes = await Promise.all(
-    Array.from({ length: LANES }, async (_, lane) => {
-      let n = 0;
-      for (let c = 0; c < CYCLES_PER_LANE; c++) n += await tenBombs(srv.url, lane * CYCLES_PER_LANE + c);
-      return n;
-    }),
-  );
-  badFrames += lanes.reduce((a, b) => a + b, 0);
-  const bombMs = Date.now() - bombStart;
-  clearInterval(sampler);
-  const growth = growthNow();
-  const peak = baseline + growth;
-  t.diagnostic(`${badFrames} BAD_FRAME answers, ${LANES * CYCLES_PER_LANE} bomb connections in ${bombMs} ms; RSS before ${(before / MiB).toFixed(1)} MiB, baseline (warm-up high-water) ${(baseline / MiB).toFixed(1)} MiB, peak ${(peak / MiB).toFixed(1)} MiB, growth ${(growth / MiB).toFixed(1)} MiB (bound ${RSS_BOUND / MiB})`);
-  checkpoint('after every bomb');
+    const bombStart = Date.now();
+    badFrames += await everyBomb(srv, checkpoint);
+    // Many of them over several connections at once: each lane opens connection after
+    // connection and sends ten bombs on each.
+    const lanes = await Promise.all(
+      Array.from({ length: LANES }, async (_, lane) => {
+        let n = 0;
+        for (let c = 0; c < CYCLES_PER_LANE; c++) n += await tenBombs(srv.url, lane * CYCLES_PER_LANE + c);
+        return n;
+      }),
+    );
+    badFrames += lanes.reduce((a, b) => a + b, 0);
+    const bombMs = Date.now() - bombStart;
+    clearInterval(sampler);
+    const growth = growthNow();
+    const peak = baseline + growth;
+    t.diagnostic(
+      `${badFrames} BAD_FRAME answers, ${LANES * CYCLES_PER_LANE} bomb connections in ${bombMs} ms; RSS before ${(before / MiB).toFixed(1)} MiB, baseline (warm-up high-water) ${(baseline / MiB).toFixed(1)} MiB, peak ${(peak / MiB).toFixed(1)} MiB, growth ${(growth / MiB).toFixed(1)} MiB (bound ${RSS_BOUND / MiB})`,
+    );
+    checkpoint('after every bomb');
 
-  // Every bomb was counted as a bad frame, and every bomb connection is gone.
-  assert.equal(await metricValue(srv.url, 'cartwire_bad_frames_total'), badFrames);
-  await until(async () => (await metricValue(srv.url, 'cartwire_connections')) === 0, { what: 'every bomb connection closed at the server' });
+    // Every bomb was counted as a bad frame, and every bomb connection is gone.
+    assert.equal(await metricValue(srv.url, 'cartwire_bad_frames_total'), badFrames);
+    await until(async () => (await metricValue(srv.url, 'cartwire_connections')) === 0, { what: 'every bomb connection closed at the server' });
 
-  // Still serving.
-  const fresh = await connectGuest(srv.url);
-  t.after(() => fresh.close());
-  assert.equal(typeof (await fresh.call('ping', {})).now, 'number');
-  assert.equal((await fresh.call('cart.add', { sku: 'soap-bar', qty: 2 })).version, 1);
-  await fresh.close();
-  assert.deepEqual(srv.output().trim().split('\n'), [`listening on ${srv.url}`], 'nothing logged');
-  assert.equal(await srv.term(), 0, srv.output());
-  t.diagnostic(`total ${Date.now() - started} ms`);
-});
+    // Still serving.
+    const fresh = await connectGuest(srv.url);
+    t.after(() => fresh.close());
+    assert.equal(typeof (await fresh.call('ping', {})).now, 'number');
+    assert.equal((await fresh.call('cart.add', { sku: 'soap-bar', qty: 2 })).version, 1);
+    await fresh.close();
+    assert.deepEqual(srv.output().trim().split('\n'), [`listening on ${srv.url}`], 'nothing logged');
+    assert.equal(await srv.term(), 0, srv.output());
+    t.diagnostic(`total ${Date.now() - started} ms`);
+  },
+);

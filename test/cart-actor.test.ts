@@ -42,8 +42,17 @@ function rejected(d: Decision<CartEvent>, code: ErrorCode): Record<string, unkno
 test('a new cart is empty, version 0, USD, with integer zero totals', () => {
   const c = CartActor.create('u1');
   assert.deepEqual(view(c, DEFAULT_PRICING), {
-    cartId: 'cart_u1', userId: 'u1', version: 0, currency: 'USD', items: [],
-    subtotal: 0, discount: 0, tax: 0, shipping: 0, total: 0, updatedAt: 0,
+    cartId: 'cart_u1',
+    userId: 'u1',
+    version: 0,
+    currency: 'USD',
+    items: [],
+    subtotal: 0,
+    discount: 0,
+    tax: 0,
+    shipping: 0,
+    total: 0,
+    updatedAt: 0,
   });
   assert.deepEqual(accepted(step(c, { type: 'get' }, T0)), []);
   assert.equal(c.version, 0);
@@ -75,11 +84,23 @@ test('the price of a line is the one seen when the line was last set, not a late
   accepted(step(c, { type: 'add', sku: 'tee-m', qty: 1, item: item({ unitPrice: 1900 }) }, T0));
   // The catalog price changes; another line is added: the first line keeps its captured price.
   accepted(step(c, { type: 'add', sku: 'mug', qty: 1, item: item({ productId: 'mug', name: 'Mug', unitPrice: 1400 }) }, T0 + 1));
-  assert.deepEqual(view(c, DEFAULT_PRICING).items.map((l) => [l.sku, l.unitPrice]), [['tee-m', 1900], ['mug', 1400]]);
+  assert.deepEqual(
+    view(c, DEFAULT_PRICING).items.map((l) => [l.sku, l.unitPrice]),
+    [
+      ['tee-m', 1900],
+      ['mug', 1400],
+    ],
+  );
   // Touching the line takes the price of the item info that comes with the command.
   accepted(step(c, { type: 'add', sku: 'tee-m', qty: 1, item: item({ unitPrice: 2100 }) }, T0 + 2));
   const v = view(c, DEFAULT_PRICING);
-  assert.deepEqual(v.items.map((l) => [l.sku, l.qty, l.unitPrice, l.lineTotal]), [['tee-m', 2, 2100, 4200], ['mug', 1, 1400, 1400]]);
+  assert.deepEqual(
+    v.items.map((l) => [l.sku, l.qty, l.unitPrice, l.lineTotal]),
+    [
+      ['tee-m', 2, 2100, 4200],
+      ['mug', 1, 1400, 1400],
+    ],
+  );
   assert.equal(v.subtotal, 5600);
   assert.equal(v.version, 3);
 });
@@ -100,9 +121,15 @@ test('setQty with the same qty and price changes nothing and keeps the version; 
 test('setQty replaces the qty, adds a sku not in the cart, and 0 removes the line', () => {
   const c = CartActor.create('u1');
   accepted(step(c, { type: 'setQty', sku: 'a', qty: 7, item: item({ productId: 'pa', name: 'A', unitPrice: 100 }) }, T0));
-  assert.deepEqual(view(c, DEFAULT_PRICING).items.map((l) => [l.sku, l.qty]), [['a', 7]]);
+  assert.deepEqual(
+    view(c, DEFAULT_PRICING).items.map((l) => [l.sku, l.qty]),
+    [['a', 7]],
+  );
   accepted(step(c, { type: 'setQty', sku: 'a', qty: 2, item: item({ productId: 'pa', name: 'A', unitPrice: 100 }) }, T0 + 1));
-  assert.deepEqual(view(c, DEFAULT_PRICING).items.map((l) => [l.sku, l.qty, l.lineTotal]), [['a', 2, 200]]);
+  assert.deepEqual(
+    view(c, DEFAULT_PRICING).items.map((l) => [l.sku, l.qty, l.lineTotal]),
+    [['a', 2, 200]],
+  );
   assert.equal(c.version, 2);
 
   assert.deepEqual(accepted(step(c, { type: 'setQty', sku: 'a', qty: 0 }, T0 + 2)), [{ type: 'line_removed', sku: 'a', at: T0 + 2 }]);
@@ -125,7 +152,10 @@ test('remove drops one line; removing a missing line keeps the version', () => {
   accepted(step(c, { type: 'add', sku: 'a', qty: 1, item: item({ unitPrice: 300 }) }, T0));
   accepted(step(c, { type: 'add', sku: 'b', qty: 2, item: item({ unitPrice: 500 }) }, T0 + 1));
   assert.deepEqual(accepted(step(c, { type: 'remove', sku: 'a' }, T0 + 2)), [{ type: 'line_removed', sku: 'a', at: T0 + 2 }]);
-  assert.deepEqual(view(c, DEFAULT_PRICING).items.map((l) => l.sku), ['b']);
+  assert.deepEqual(
+    view(c, DEFAULT_PRICING).items.map((l) => l.sku),
+    ['b'],
+  );
   assert.equal(view(c, DEFAULT_PRICING).subtotal, 1000);
   assert.equal(c.version, 3);
   assert.deepEqual(accepted(step(c, { type: 'remove', sku: 'a' }, T0 + 3)), []);
@@ -177,10 +207,7 @@ test('a line above the available stock is OUT_OF_STOCK with { sku, available }, 
   accepted(step(c, { type: 'add', sku: 'a', qty: 3, item: few }, T0));
   assert.deepEqual(rejected(step(c, { type: 'add', sku: 'a', qty: 1, item: few }, T0 + 1), 'OUT_OF_STOCK'), { sku: 'a', available: 3 });
   assert.deepEqual(rejected(step(c, { type: 'setQty', sku: 'a', qty: 4, item: few }, T0 + 1), 'OUT_OF_STOCK'), { sku: 'a', available: 3 });
-  assert.deepEqual(
-    rejected(step(c, { type: 'setQty', sku: 'b', qty: 1, item: item({ available: 0 }) }, T0 + 1), 'OUT_OF_STOCK'),
-    { sku: 'b', available: 0 },
-  );
+  assert.deepEqual(rejected(step(c, { type: 'setQty', sku: 'b', qty: 1, item: item({ available: 0 }) }, T0 + 1), 'OUT_OF_STOCK'), { sku: 'b', available: 0 });
   assert.equal(c.version, 1);
   assert.equal(view(c, DEFAULT_PRICING).items[0].qty, 3);
   // Lowering a line that stock has fallen below is allowed down to what is available.

@@ -30,5 +30,5 @@ test('search pages of big products stay under 1 MiB and still page through every
   }
   assert.deepEqual(seen, ids);
   assert.ok(pages >= 2);
-  admin.close();
+  await admin.close();
 });

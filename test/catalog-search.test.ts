@@ -10,7 +10,10 @@ import type { ProductView } from '../src/protocol/types.js';
 import type { OpArgs } from '../src/protocol/ops.js';
 
 async function code(p: Promise<unknown>): Promise<string> {
-  return p.then(() => 'ok', (e: unknown) => (e instanceof CartwireError ? e.code : `thrown ${String(e)}`));
+  return p.then(
+    () => 'ok',
+    (e: unknown) => (e instanceof CartwireError ? e.code : `thrown ${String(e)}`),
+  );
 }
 
 const ids = (r: { items: ProductView[] }) => r.items.map((p) => p.productId);
@@ -59,7 +62,10 @@ test('catalog.search over WebSocket', async (t) => {
     assert.deepEqual(ids(await anon.call('catalog.search', { q: 'soni' })), ['earbuds-pro', 'speaker-mini']);
     assert.deepEqual(ids(await anon.call('catalog.search', { q: 'otton' })), []);
     assert.deepEqual(ids(await anon.call('catalog.search', { q: 'cotton zzz' })), [], 'every word must match');
-    const expected = demo.filter((p) => /\bhearth\b/i.test(`${p.name} ${p.brand} ${p.description}`)).map((p) => p.productId).sort();
+    const expected = demo
+      .filter((p) => /\bhearth\b/i.test(`${p.name} ${p.brand} ${p.description}`))
+      .map((p) => p.productId)
+      .sort();
     assert.deepEqual(ids(await anon.call('catalog.search', { q: 'hEaRtH' })), expected);
     // Description words: the seed's descriptions read "<name> by <brand>."
     assert.equal((await anon.call('catalog.search', { q: 'by', limit: 100 })).items.length, demo.length);
@@ -67,19 +73,37 @@ test('catalog.search over WebSocket', async (t) => {
   });
 
   await t.test('filters: category and brand exact and case-insensitive, price range on any variant', async () => {
-    const footwear = demo.filter((p) => p.category === 'footwear').map((p) => p.productId).sort();
+    const footwear = demo
+      .filter((p) => p.category === 'footwear')
+      .map((p) => p.productId)
+      .sort();
     assert.deepEqual(ids(await anon.call('catalog.search', { category: 'FootWear' })), footwear);
     assert.deepEqual(ids(await anon.call('catalog.search', { category: 'foot' })), [], 'category is exact, not a prefix');
     assert.deepEqual(ids(await anon.call('catalog.search', { brand: 'harbor & co' })), ['canvas-low', 'polo-pique']);
     assert.deepEqual(ids(await anon.call('catalog.search', { brand: 'Stride', category: 'footwear', q: 'run' })), ['runner-one']);
     const inRange = (min: number, max: number) =>
-      demo.filter((p) => p.variants.some((v) => v.price >= min && v.price <= max)).map((p) => p.productId).sort();
+      demo
+        .filter((p) => p.variants.some((v) => v.price >= min && v.price <= max))
+        .map((p) => p.productId)
+        .sort();
     assert.deepEqual(ids(await anon.call('catalog.search', { minPrice: 1900, maxPrice: 2900, limit: 100 })), inRange(1900, 2900));
     assert.deepEqual(ids(await anon.call('catalog.search', { minPrice: 15000, limit: 100 })), inRange(15000, Infinity));
     assert.deepEqual(ids(await anon.call('catalog.search', { maxPrice: 1500, limit: 100 })), inRange(0, 1500));
     // A product with variants at two prices matches a range holding either.
-    await upsert({ productId: 'zz-two-price', name: 'Two Price Widget', category: 'test', variants: [{ sku: 'zz-tp-a', price: 100 }, { sku: 'zz-tp-b', price: 900 }] });
-    for (const [min, max, hit] of [[50, 150, true], [800, 1000, true], [200, 800, false]] as const) {
+    await upsert({
+      productId: 'zz-two-price',
+      name: 'Two Price Widget',
+      category: 'test',
+      variants: [
+        { sku: 'zz-tp-a', price: 100 },
+        { sku: 'zz-tp-b', price: 900 },
+      ],
+    });
+    for (const [min, max, hit] of [
+      [50, 150, true],
+      [800, 1000, true],
+      [200, 800, false],
+    ] as const) {
       const r = await anon.call('catalog.search', { q: 'widget', minPrice: min, maxPrice: max });
       assert.deepEqual(ids(r), hit ? ['zz-two-price'] : [], `${min}..${max}`);
     }
@@ -92,7 +116,13 @@ test('catalog.search over WebSocket', async (t) => {
     for (const c of [anon, guest]) assert.deepEqual(ids(await c.call('catalog.search', { q: 'gadget' })), ['zz-active']);
     assert.deepEqual(ids(await admin.call('catalog.search', { q: 'gadget' })), ['zz-active', 'zz-archived', 'zz-draft']);
     // A product that goes back to draft leaves guests' results; its old words are unindexed.
-    await admin.call('catalog.upsert', { productId: 'zz-active', name: 'Renamed Thing', category: 'test', status: 'draft', variants: [{ sku: 'zz-active-1', price: 500 }] });
+    await admin.call('catalog.upsert', {
+      productId: 'zz-active',
+      name: 'Renamed Thing',
+      category: 'test',
+      status: 'draft',
+      variants: [{ sku: 'zz-active-1', price: 500 }],
+    });
     await until(async () => ids(await guest.call('catalog.search', { category: 'test', q: 'new' })).length === 0, { what: 'draft hidden' });
     assert.deepEqual(ids(await admin.call('catalog.search', { q: 'renamed' })), ['zz-active']);
     assert.deepEqual(ids(await admin.call('catalog.search', { q: 'new gadget' })), [], 'old name no longer matches');
@@ -106,7 +136,9 @@ test('catalog.search over WebSocket', async (t) => {
     const before = mug.variants[0].available!;
     assert.ok(before > 0);
     await admin.call('inventory.adjust', { sku, type: 'purchase', qty: 7, reason: 'restock' });
-    await until(async () => (await anon.call('catalog.search', { q: 'stoneware' })).items[0].variants[0].available === before + 7, { what: 'new stock in search' });
+    await until(async () => (await anon.call('catalog.search', { q: 'stoneware' })).items[0].variants[0].available === before + 7, {
+      what: 'new stock in search',
+    });
   });
 
   await t.test('pages neither skip nor repeat when products are added between pages', async () => {
@@ -158,7 +190,13 @@ test('catalog.search over WebSocket', async (t) => {
 test('the index pages in productId order without skips or repeats while products are added', () => {
   const index = new CatalogSearch();
   const product = (id: string, name = 'Thing'): ProductView => ({
-    productId: id, name, category: 'c', status: 'active', variants: [{ sku: id, price: 100, currency: 'EUR' }], createdAt: 0, updatedAt: 0,
+    productId: id,
+    name,
+    category: 'c',
+    status: 'active',
+    variants: [{ sku: id, price: 100, currency: 'EUR' }],
+    createdAt: 0,
+    updatedAt: 0,
   });
   let seed = 7;
   const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
@@ -200,7 +238,10 @@ test('the index pages in productId order without skips or repeats while products
     const missed = all.filter((id) => !seen.includes(id) && !added.includes(id));
     assert.deepEqual(missed, [], 'no skips');
     assert.ok(seen.length >= (q === 'rare' ? 40 : 2000), `${q}: ${seen.length} seen`);
-    assert.ok(all.filter((id) => id > last).every((id) => added.includes(id)), 'only products added after the last page lie past it');
+    assert.ok(
+      all.filter((id) => id > last).every((id) => added.includes(id)),
+      'only products added after the last page lie past it',
+    );
   }
   assert.equal(decodeCursor(encodeCursor('pabc')), 'pabc');
   assert.equal(decodeCursor('cGFiYw=='), undefined, 'padded base64 is not our form');

@@ -7,8 +7,16 @@ import { decodeValue, encodeOk, encodeOkEncoded, encodeValue } from '../src/prot
 import type { ProductView } from '../src/protocol/types.js';
 
 const product = (price: number, status: ProductView['status'] = 'active'): ProductView => ({
-  productId: 'p1', name: 'Kettle', category: 'kitchen', status, createdAt: 1, updatedAt: 2,
-  variants: [{ sku: 'k-1', price, currency: 'USD' }, { sku: 'k-2', price: price + 1, currency: 'USD' }],
+  productId: 'p1',
+  name: 'Kettle',
+  category: 'kitchen',
+  status,
+  createdAt: 1,
+  updatedAt: 2,
+  variants: [
+    { sku: 'k-1', price, currency: 'USD' },
+    { sku: 'k-2', price: price + 1, currency: 'USD' },
+  ],
 });
 
 test('encodeOkEncoded equals encodeOk, for small and large ids and bodies', () => {
@@ -22,7 +30,10 @@ test('encodeOkEncoded equals encodeOk, for small and large ids and bodies', () =
 test('catalog.get bodies follow product and stock changes; hidden products stay hidden', () => {
   const v = new CatalogView();
   v.applyProducts([product(100)]);
-  v.applyStock([['k-1', 5], ['k-2', 0]]);
+  v.applyStock([
+    ['k-1', 5],
+    ['k-2', 0],
+  ]);
   const first = v.productEncoded('p1', false)!;
   assert.equal(v.productEncoded('p1', false), first, 'cached while nothing changed');
   assert.deepEqual(decodeValue(first), v.product('p1', false));
@@ -30,7 +41,10 @@ test('catalog.get bodies follow product and stock changes; hidden products stay 
   assert.equal(v.productEncoded('p1', false), first, 'the same stock again keeps the body');
   v.applyStock([['k-2', 3]]);
   const restocked = decodeValue(v.productEncoded('p1', false)!) as ProductView;
-  assert.deepEqual(restocked.variants.map((x) => x.available), [5, 3]);
+  assert.deepEqual(
+    restocked.variants.map((x) => x.available),
+    [5, 3],
+  );
   v.applyProducts([product(250)]);
   assert.equal((decodeValue(v.productEncoded('p1', false)!) as ProductView).variants[0].price, 250);
   v.applyProducts([product(250, 'draft')]);

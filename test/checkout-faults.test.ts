@@ -74,7 +74,7 @@ async function settle<T>(read: () => Promise<T>, done: (v: T) => boolean, what: 
   try {
     await until(async () => done((last = await read())), { timeoutMs, what });
   } catch (err) {
-    throw new Error(`${(err as Error).message}; last: ${JSON.stringify(last)}`);
+    throw new Error(`${(err as Error).message}; last: ${JSON.stringify(last)}`, { cause: err });
   }
   return last!;
 }
@@ -122,12 +122,20 @@ for (const step of FAULT_STEPS) {
     assert.match(String(orderId), /^ord_/);
 
     // The order: final status, and the one order of this user.
-    const order = await settle(() => buyer.call('order.get', { orderId: orderId as string }), (o) => o.status !== 'pending', 'the order to leave pending');
+    const order = await settle(
+      () => buyer.call('order.get', { orderId: orderId as string }),
+      (o) => o.status !== 'pending',
+      'the order to leave pending',
+    );
     assert.equal(order.status, placed ? 'confirmed' : 'cancelled');
     assert.equal(order.payment.status, placed ? 'approved' : 'voided');
     if (!placed) assert.equal(order.failure?.code, 'INTERNAL');
     const list = await buyer.call('order.list', {});
-    assert.deepEqual(list.items.map((o) => o.orderId), [orderId], 'exactly one order');
+    assert.deepEqual(
+      list.items.map((o) => o.orderId),
+      [orderId],
+      'exactly one order',
+    );
 
     // A later retry of the key still names it (and answers the same way).
     const r3 = await checkout(buyer, args);
@@ -136,16 +144,28 @@ for (const step of FAULT_STEPS) {
     if (!r3.ok && !r1.ok) assert.equal(r3.code, r1.code);
 
     // Stock: nothing reserved; sold exactly the quantity iff confirmed.
-    const inv = await settle(() => admin.call('inventory.get', { sku }), (v) => v.reserved === 0, 'reserved back to 0');
+    const inv = await settle(
+      () => admin.call('inventory.get', { sku }),
+      (v) => v.reserved === 0,
+      'reserved back to 0',
+    );
     assert.equal(inv.onHand, placed ? STOCK - QTY : STOCK);
 
     // The cart: thawed (changes are accepted), emptied iff the order was placed.
     const cart = await buyer.call('cart.get', {});
-    assert.deepEqual(cart.items.map((l) => [l.sku, l.qty]), placed ? [] : [[sku, QTY]]);
+    assert.deepEqual(
+      cart.items.map((l) => [l.sku, l.qty]),
+      placed ? [] : [[sku, QTY]],
+    );
     assert.equal(cart.version, placed ? cartBefore.version + 1 : cartBefore.version);
     const changed = await settle(
-      () => buyer.call('cart.add', { sku, qty: 1 }).then((c) => c.version, (e: CartwireError) => e.code),
-      (v) => typeof v === 'number', 'the cart to accept a change',
+      () =>
+        buyer.call('cart.add', { sku, qty: 1 }).then(
+          (c) => c.version,
+          (e: CartwireError) => e.code,
+        ),
+      (v) => typeof v === 'number',
+      'the cart to accept a change',
     );
     assert.equal(changed, cart.version + 1);
 
@@ -154,7 +174,11 @@ for (const step of FAULT_STEPS) {
     await stop(s2);
     const ledgers = paymentLedgers(dataDir);
     const charge = ledgers.get(orderId as string);
-    assert.deepEqual([...ledgers.keys()].filter((id) => id !== orderId), [], 'no ledger for any other order');
+    assert.deepEqual(
+      [...ledgers.keys()].filter((id) => id !== orderId),
+      [],
+      'no ledger for any other order',
+    );
     if (placed) {
       assert.ok(charge && charge.status === 'approved', `the confirmed order has an approved charge: ${JSON.stringify(charge)}`);
       assert.equal(keptAmount(charge), order.totals.total, 'captured exactly the total, nothing refunded');
@@ -163,166 +187,218 @@ for (const step of FAULT_STEPS) {
       assert.equal(keptAmount(charge), 0, `a cancelled order keeps no money: ${JSON.stringify(charge)}`);
     }
     const paid = loggedEvents(dataDir).filter((e) => e.name === 'order_paid');
-    assert.deepEqual(paid.map((e) => e.data.orderId), placed ? [orderId] : [], 'order_paid logged once iff confirmed');
+    assert.deepEqual(
+      paid.map((e) => e.data.orderId),
+      placed ? [orderId] : [],
+      'order_paid logged once iff confirmed',
+    );
   });
 }
 
-test('a hold whose checkout died after "reserved" is released by the sku\'s own timer, with no coordinator resuming the order', { timeout: 40_000 }, async (t) => {
-  const dataDir = tmpDataDir(t);
-  const holdTtlMs = 1500;
-  // A deadline far beyond the test: the order's own timer never asks for a resume.
-  const start = serverRestarts(t, dataDir, { ...ENV, CHECKOUT_HOLD_TTL_MS: String(holdTtlMs), CHECKOUT_DEADLINE_MS: '600000' });
-  const sku = 'fault-ttl';
-  const s1 = await start({ FAULT_EXIT_AFTER: 'reserved' });
-  const admin1 = await connectAdmin(s1.url);
-  await stockSku(admin1, sku, STOCK);
-  const buyer1 = await guest(s1.url);
-  await buyer1.c.call('cart.add', { sku, qty: QTY });
-  await checkoutDies(s1, buyer1.c, { idempotencyKey: 'ttl', payment: { token: 'tok_visa' }, shippingAddress: ADDRESS }, 'reserved');
+test(
+  'a hold whose checkout died after "reserved" is released by the sku\'s own timer, with no coordinator resuming the order',
+  { timeout: 40_000 },
+  async (t) => {
+    const dataDir = tmpDataDir(t);
+    const holdTtlMs = 1500;
+    // A deadline far beyond the test: the order's own timer never asks for a resume.
+    const start = serverRestarts(t, dataDir, { ...ENV, CHECKOUT_HOLD_TTL_MS: String(holdTtlMs), CHECKOUT_DEADLINE_MS: '600000' });
+    const sku = 'fault-ttl';
+    const s1 = await start({ FAULT_EXIT_AFTER: 'reserved' });
+    const admin1 = await connectAdmin(s1.url);
+    await stockSku(admin1, sku, STOCK);
+    const buyer1 = await guest(s1.url);
+    await buyer1.c.call('cart.add', { sku, qty: QTY });
+    await checkoutDies(s1, buyer1.c, { idempotencyKey: 'ttl', payment: { token: 'tok_visa' }, shippingAddress: ADDRESS }, 'reserved');
 
-  // The restart would resume every open order at once; drop the order's durable timer so nobody
-  // does (the coordinator is lost for good). Only the sku's hold timer is left.
-  const held = skuJournal(dataDir, sku).filter((e) => e.type === 'reserved');
-  assert.equal(held.length, 1, 'the hold was durable before the kill');
-  const orderId = held[0].holdId as string;
-  assert.equal(dropTimer(dataDir, `order:${orderId}`), 1, 'the open order had a durable timer');
+    // The restart would resume every open order at once; drop the order's durable timer so nobody
+    // does (the coordinator is lost for good). Only the sku's hold timer is left.
+    const held = skuJournal(dataDir, sku).filter((e) => e.type === 'reserved');
+    assert.equal(held.length, 1, 'the hold was durable before the kill');
+    const orderId = held[0].holdId as string;
+    assert.equal(dropTimer(dataDir, `order:${orderId}`), 1, 'the open order had a durable timer');
 
-  const s2 = await start();
-  const admin = await connectAdmin(s2.url);
-  t.after(() => admin.close());
-  const inv = await settle(() => admin.call('inventory.get', { sku }), (v) => v.reserved === 0, 'the expired hold to be released', holdTtlMs + 8000);
-  assert.deepEqual([inv.onHand, inv.available], [STOCK, STOCK]);
-  // The order was never resumed: it is still pending, so the release was the sku's own.
-  assert.equal((await admin.call('order.get', { orderId })).status, 'pending');
-  await admin.close();
-  await stop(s2);
-  const releases = skuJournal(dataDir, sku).filter((e) => e.type === 'released');
-  assert.deepEqual(releases.map((e) => [e.holdId, e.expired]), [[orderId, true]], 'released once, by expiry');
-  assert.ok((releases[0].at as number) >= (held[0].expiresAt as number), 'released at its expiry, not before');
-  assert.equal(keptAmount(paymentLedgers(dataDir).get(orderId)), 0);
-});
+    const s2 = await start();
+    const admin = await connectAdmin(s2.url);
+    t.after(() => admin.close());
+    const inv = await settle(
+      () => admin.call('inventory.get', { sku }),
+      (v) => v.reserved === 0,
+      'the expired hold to be released',
+      holdTtlMs + 8000,
+    );
+    assert.deepEqual([inv.onHand, inv.available], [STOCK, STOCK]);
+    // The order was never resumed: it is still pending, so the release was the sku's own.
+    assert.equal((await admin.call('order.get', { orderId })).status, 'pending');
+    await admin.close();
+    await stop(s2);
+    const releases = skuJournal(dataDir, sku).filter((e) => e.type === 'released');
+    assert.deepEqual(
+      releases.map((e) => [e.holdId, e.expired]),
+      [[orderId, true]],
+      'released once, by expiry',
+    );
+    assert.ok((releases[0].at as number) >= (held[0].expiresAt as number), 'released at its expiry, not before');
+    assert.equal(keptAmount(paymentLedgers(dataDir).get(orderId)), 0);
+  },
+);
 
-test('kill -9 after "charged" while the holds expire during the downtime: confirmed with the stock sold, or refunded in full', { timeout: 40_000 }, async (t) => {
-  const dataDir = tmpDataDir(t);
-  const holdTtlMs = 1000;
-  const start = serverRestarts(t, dataDir, { ...ENV, CHECKOUT_HOLD_TTL_MS: String(holdTtlMs) });
-  const sku = 'fault-late';
-  const s1 = await start({ FAULT_EXIT_AFTER: 'charged' });
-  const admin1 = await connectAdmin(s1.url);
-  await stockSku(admin1, sku, STOCK);
-  const buyer1 = await guest(s1.url);
-  await buyer1.c.call('cart.add', { sku, qty: QTY });
-  const args: CheckoutArgs = { idempotencyKey: 'late', payment: { token: 'tok_visa' }, shippingAddress: ADDRESS };
-  const sentAt = Date.now();
-  await checkoutDies(s1, buyer1.c, args, 'charged');
-  // Down for longer than the hold TTL (a deadline, not a guess: the hold expires at a known time).
-  await until(() => Date.now() > sentAt + holdTtlMs + 100, { timeoutMs: holdTtlMs + 1000, what: 'the holds to expire' });
+test(
+  'kill -9 after "charged" while the holds expire during the downtime: confirmed with the stock sold, or refunded in full',
+  { timeout: 40_000 },
+  async (t) => {
+    const dataDir = tmpDataDir(t);
+    const holdTtlMs = 1000;
+    const start = serverRestarts(t, dataDir, { ...ENV, CHECKOUT_HOLD_TTL_MS: String(holdTtlMs) });
+    const sku = 'fault-late';
+    const s1 = await start({ FAULT_EXIT_AFTER: 'charged' });
+    const admin1 = await connectAdmin(s1.url);
+    await stockSku(admin1, sku, STOCK);
+    const buyer1 = await guest(s1.url);
+    await buyer1.c.call('cart.add', { sku, qty: QTY });
+    const args: CheckoutArgs = { idempotencyKey: 'late', payment: { token: 'tok_visa' }, shippingAddress: ADDRESS };
+    const sentAt = Date.now();
+    await checkoutDies(s1, buyer1.c, args, 'charged');
+    // Down for longer than the hold TTL (a deadline, not a guess: the hold expires at a known time).
+    await until(() => Date.now() > sentAt + holdTtlMs + 100, { timeoutMs: holdTtlMs + 1000, what: 'the holds to expire' });
 
-  const s2 = await start();
-  const buyer = await resumeAs(s2.url, buyer1.token);
-  const admin = await connectAdmin(s2.url);
-  t.after(() => Promise.all([buyer.close(), admin.close()]));
-  const r = await checkout(buyer, args);
-  const orderId = orderIdOf(r) as string;
-  const order = await settle(() => buyer.call('order.get', { orderId }), (o) => o.status !== 'pending', 'the order to leave pending');
-  const inv = await settle(() => admin.call('inventory.get', { sku }), (v) => v.reserved === 0, 'reserved back to 0');
-  const confirmed = order.status === 'confirmed';
-  t.diagnostic(`outcome: ${describe(r)}`);
-  assert.ok(confirmed || (order.status === 'cancelled' && !r.ok && r.code === 'CONFLICT'), describe(r));
-  assert.equal(inv.onHand, confirmed ? STOCK - QTY : STOCK);
-  assert.equal((await buyer.call('cart.get', {})).items.length, confirmed ? 0 : 1);
-  assert.equal((await buyer.call('order.list', {})).items.length, 1);
-  await Promise.all([buyer.close(), admin.close()]);
-  await stop(s2);
-  const charge = paymentLedgers(dataDir).get(orderId);
-  assert.ok(charge && charge.status === 'approved', 'the charge had captured before the kill');
-  assert.equal(keptAmount(charge), confirmed ? order.totals.total : 0, `confirmed keeps the total, cancelled refunds it all: ${JSON.stringify(charge)}`);
-});
+    const s2 = await start();
+    const buyer = await resumeAs(s2.url, buyer1.token);
+    const admin = await connectAdmin(s2.url);
+    t.after(() => Promise.all([buyer.close(), admin.close()]));
+    const r = await checkout(buyer, args);
+    const orderId = orderIdOf(r) as string;
+    const order = await settle(
+      () => buyer.call('order.get', { orderId }),
+      (o) => o.status !== 'pending',
+      'the order to leave pending',
+    );
+    const inv = await settle(
+      () => admin.call('inventory.get', { sku }),
+      (v) => v.reserved === 0,
+      'reserved back to 0',
+    );
+    const confirmed = order.status === 'confirmed';
+    t.diagnostic(`outcome: ${describe(r)}`);
+    assert.ok(confirmed || (order.status === 'cancelled' && !r.ok && r.code === 'CONFLICT'), describe(r));
+    assert.equal(inv.onHand, confirmed ? STOCK - QTY : STOCK);
+    assert.equal((await buyer.call('cart.get', {})).items.length, confirmed ? 0 : 1);
+    assert.equal((await buyer.call('order.list', {})).items.length, 1);
+    await Promise.all([buyer.close(), admin.close()]);
+    await stop(s2);
+    const charge = paymentLedgers(dataDir).get(orderId);
+    assert.ok(charge && charge.status === 'approved', 'the charge had captured before the kill');
+    assert.equal(keptAmount(charge), confirmed ? order.totals.total : 0, `confirmed keeps the total, cancelled refunds it all: ${JSON.stringify(charge)}`);
+  },
+);
 
 /** Two buyers, one confirmed and one declined; their keys are retried after each kind of restart. */
-test('idempotency keys across a clean restart and a kill -9: the same order or the same error, never a second charge', { timeout: 40_000 }, async (t: TestContext) => {
-  const dataDir = tmpDataDir(t);
-  const start = serverRestarts(t, dataDir, ENV);
-  const sku = 'idem-restart';
-  let srv = await start();
-  const admin0 = await connectAdmin(srv.url);
-  await stockSku(admin0, sku, STOCK);
-  const payer = await guest(srv.url);
-  const decliner = await guest(srv.url);
-  await payer.c.call('cart.add', { sku, qty: QTY });
-  await decliner.c.call('cart.add', { sku, qty: 1 });
-  const paid: CheckoutArgs = { idempotencyKey: 'k-paid', payment: { token: 'tok_visa' }, shippingAddress: ADDRESS };
-  const declined: CheckoutArgs = { idempotencyKey: 'k-declined', payment: { token: 'tok_chargeDeclined' }, shippingAddress: ADDRESS };
-  const first = await checkout(payer.c, paid);
-  const refused = await checkout(decliner.c, declined);
-  assert.ok(first.ok && first.order.status === 'confirmed', describe(first));
-  assert.ok(!refused.ok && refused.code === 'PAYMENT_DECLINED', describe(refused));
-  await Promise.all([admin0.close(), payer.c.close(), decliner.c.close()]);
+test(
+  'idempotency keys across a clean restart and a kill -9: the same order or the same error, never a second charge',
+  { timeout: 40_000 },
+  async (t: TestContext) => {
+    const dataDir = tmpDataDir(t);
+    const start = serverRestarts(t, dataDir, ENV);
+    const sku = 'idem-restart';
+    let srv = await start();
+    const admin0 = await connectAdmin(srv.url);
+    await stockSku(admin0, sku, STOCK);
+    const payer = await guest(srv.url);
+    const decliner = await guest(srv.url);
+    await payer.c.call('cart.add', { sku, qty: QTY });
+    await decliner.c.call('cart.add', { sku, qty: 1 });
+    const paid: CheckoutArgs = { idempotencyKey: 'k-paid', payment: { token: 'tok_visa' }, shippingAddress: ADDRESS };
+    const declined: CheckoutArgs = { idempotencyKey: 'k-declined', payment: { token: 'tok_chargeDeclined' }, shippingAddress: ADDRESS };
+    const first = await checkout(payer.c, paid);
+    const refused = await checkout(decliner.c, declined);
+    assert.ok(first.ok && first.order.status === 'confirmed', describe(first));
+    assert.ok(!refused.ok && refused.code === 'PAYMENT_DECLINED', describe(refused));
+    await Promise.all([admin0.close(), payer.c.close(), decliner.c.close()]);
 
-  for (const how of ['SIGTERM', 'kill -9'] as const) {
-    if (how === 'SIGTERM') await stop(srv);
-    else await srv.kill9();
-    srv = await start();
-    const p = await resumeAs(srv.url, payer.token);
-    const d = await resumeAs(srv.url, decliner.token);
-    const admin = await connectAdmin(srv.url);
-    const again = await Promise.all([checkout(p, paid), checkout(p, paid), checkout(d, declined), checkout(d, declined)]);
-    for (const r of again.slice(0, 2)) {
-      assert.ok(r.ok && r.order.orderId === first.order.orderId && r.order.status === 'confirmed', `${how}: ${describe(r)}`);
+    for (const how of ['SIGTERM', 'kill -9'] as const) {
+      if (how === 'SIGTERM') await stop(srv);
+      else await srv.kill9();
+      srv = await start();
+      const p = await resumeAs(srv.url, payer.token);
+      const d = await resumeAs(srv.url, decliner.token);
+      const admin = await connectAdmin(srv.url);
+      const again = await Promise.all([checkout(p, paid), checkout(p, paid), checkout(d, declined), checkout(d, declined)]);
+      for (const r of again.slice(0, 2)) {
+        assert.ok(r.ok && r.order.orderId === first.order.orderId && r.order.status === 'confirmed', `${how}: ${describe(r)}`);
+      }
+      for (const r of again.slice(2)) {
+        assert.ok(!r.ok && r.code === 'PAYMENT_DECLINED' && r.orderId === refused.orderId && r.details?.reason === 'card_declined', `${how}: ${describe(r)}`);
+      }
+      assert.deepEqual(
+        (await p.call('order.list', {})).items.map((o) => o.orderId),
+        [first.order.orderId],
+        `${how}: one order`,
+      );
+      assert.deepEqual(
+        (await d.call('order.list', {})).items.map((o) => o.orderId),
+        [refused.orderId],
+        `${how}: one order`,
+      );
+      const inv = await admin.call('inventory.get', { sku });
+      assert.deepEqual([inv.onHand, inv.reserved], [STOCK - QTY, 0], `${how}: sold once`);
+      await Promise.all([p.close(), d.close(), admin.close()]);
     }
-    for (const r of again.slice(2)) {
-      assert.ok(!r.ok && r.code === 'PAYMENT_DECLINED' && r.orderId === refused.orderId && r.details?.reason === 'card_declined', `${how}: ${describe(r)}`);
+    await stop(srv);
+    const ledgers = paymentLedgers(dataDir);
+    assert.deepEqual([...ledgers.keys()].sort(), [first.order.orderId, refused.orderId].sort(), 'one ledger per order, no other');
+    assert.equal(keptAmount(ledgers.get(first.order.orderId)), first.order.totals.total, 'charged once, the total');
+    assert.equal(ledgers.get(first.order.orderId)!.version, 1, 'one ledger event: the charge');
+    assert.equal(ledgers.get(refused.orderId as string)!.status, 'declined');
+    assert.equal(loggedEvents(dataDir).filter((e) => e.name === 'order_paid').length, 1);
+  },
+);
+
+test(
+  'a crash during recovery: the saga dies after "charged", its resume after "committed", the next after "confirmed"; the order completes once',
+  { timeout: 40_000 },
+  async (t) => {
+    const dataDir = tmpDataDir(t);
+    const start = serverRestarts(t, dataDir, ENV);
+    const sku = 'fault-chain';
+    const s1 = await start({ FAULT_EXIT_AFTER: 'charged' });
+    const admin1 = await connectAdmin(s1.url);
+    await stockSku(admin1, sku, STOCK);
+    const buyer1 = await guest(s1.url);
+    await buyer1.c.call('cart.add', { sku, qty: QTY });
+    const args: CheckoutArgs = { idempotencyKey: 'chain', payment: { token: 'tok_visa' }, shippingAddress: ADDRESS };
+    await checkoutDies(s1, buyer1.c, args, 'charged');
+
+    // Each restart resumes the order at once and dies at the next step of that resume.
+    for (const step of ['committed', 'confirmed'] as const) {
+      const s = await start({ FAULT_EXIT_AFTER: step });
+      await until(() => s.proc.exitCode !== null || s.proc.signalCode !== null, { timeoutMs: 10_000, what: `the resume to die after ${step}` });
+      assert.equal(s.proc.signalCode, 'SIGKILL');
+      assert.match(s.output(), new RegExp(`FAULT_EXIT_AFTER=${step}: killing the process`));
     }
-    assert.deepEqual((await p.call('order.list', {})).items.map((o) => o.orderId), [first.order.orderId], `${how}: one order`);
-    assert.deepEqual((await d.call('order.list', {})).items.map((o) => o.orderId), [refused.orderId], `${how}: one order`);
-    const inv = await admin.call('inventory.get', { sku });
-    assert.deepEqual([inv.onHand, inv.reserved], [STOCK - QTY, 0], `${how}: sold once`);
-    await Promise.all([p.close(), d.close(), admin.close()]);
-  }
-  await stop(srv);
-  const ledgers = paymentLedgers(dataDir);
-  assert.deepEqual([...ledgers.keys()].sort(), [first.order.orderId, refused.orderId].sort(), 'one ledger per order, no other');
-  assert.equal(keptAmount(ledgers.get(first.order.orderId)), first.order.totals.total, 'charged once, the total');
-  assert.equal(ledgers.get(first.order.orderId)!.version, 1, 'one ledger event: the charge');
-  assert.equal(ledgers.get(refused.orderId as string)!.status, 'declined');
-  assert.equal(loggedEvents(dataDir).filter((e) => e.name === 'order_paid').length, 1);
-});
 
-test('a crash during recovery: the saga dies after "charged", its resume after "committed", the next after "confirmed"; the order completes once', { timeout: 40_000 }, async (t) => {
-  const dataDir = tmpDataDir(t);
-  const start = serverRestarts(t, dataDir, ENV);
-  const sku = 'fault-chain';
-  const s1 = await start({ FAULT_EXIT_AFTER: 'charged' });
-  const admin1 = await connectAdmin(s1.url);
-  await stockSku(admin1, sku, STOCK);
-  const buyer1 = await guest(s1.url);
-  await buyer1.c.call('cart.add', { sku, qty: QTY });
-  const args: CheckoutArgs = { idempotencyKey: 'chain', payment: { token: 'tok_visa' }, shippingAddress: ADDRESS };
-  await checkoutDies(s1, buyer1.c, args, 'charged');
-
-  // Each restart resumes the order at once and dies at the next step of that resume.
-  for (const step of ['committed', 'confirmed'] as const) {
-    const s = await start({ FAULT_EXIT_AFTER: step });
-    await until(() => s.proc.exitCode !== null || s.proc.signalCode !== null, { timeoutMs: 10_000, what: `the resume to die after ${step}` });
-    assert.equal(s.proc.signalCode, 'SIGKILL');
-    assert.match(s.output(), new RegExp(`FAULT_EXIT_AFTER=${step}: killing the process`));
-  }
-
-  const s4 = await start();
-  const buyer = await resumeAs(s4.url, buyer1.token);
-  const admin = await connectAdmin(s4.url);
-  t.after(() => Promise.all([buyer.close(), admin.close()]));
-  const r = await checkout(buyer, args);
-  assert.ok(r.ok && r.order.status === 'confirmed', describe(r));
-  assert.deepEqual((await buyer.call('order.list', {})).items.map((o) => [o.orderId, o.status]), [[r.order.orderId, 'confirmed']]);
-  const inv = await settle(() => admin.call('inventory.get', { sku }), (v) => v.reserved === 0, 'reserved back to 0');
-  assert.equal(inv.onHand, STOCK - QTY, 'sold once');
-  assert.deepEqual((await buyer.call('cart.get', {})).items, []);
-  await Promise.all([buyer.close(), admin.close()]);
-  await stop(s4);
-  const ledgers = paymentLedgers(dataDir);
-  assert.deepEqual([...ledgers.keys()], [r.order.orderId]);
-  assert.equal(keptAmount(ledgers.get(r.order.orderId)), r.order.totals.total);
-  assert.equal(ledgers.get(r.order.orderId)!.version, 1, 'charged once, never refunded');
-  assert.equal(loggedEvents(dataDir).filter((e) => e.name === 'order_paid').length, 1, 'order_paid once');
-});
+    const s4 = await start();
+    const buyer = await resumeAs(s4.url, buyer1.token);
+    const admin = await connectAdmin(s4.url);
+    t.after(() => Promise.all([buyer.close(), admin.close()]));
+    const r = await checkout(buyer, args);
+    assert.ok(r.ok && r.order.status === 'confirmed', describe(r));
+    assert.deepEqual(
+      (await buyer.call('order.list', {})).items.map((o) => [o.orderId, o.status]),
+      [[r.order.orderId, 'confirmed']],
+    );
+    const inv = await settle(
+      () => admin.call('inventory.get', { sku }),
+      (v) => v.reserved === 0,
+      'reserved back to 0',
+    );
+    assert.equal(inv.onHand, STOCK - QTY, 'sold once');
+    assert.deepEqual((await buyer.call('cart.get', {})).items, []);
+    await Promise.all([buyer.close(), admin.close()]);
+    await stop(s4);
+    const ledgers = paymentLedgers(dataDir);
+    assert.deepEqual([...ledgers.keys()], [r.order.orderId]);
+    assert.equal(keptAmount(ledgers.get(r.order.orderId)), r.order.totals.total);
+    assert.equal(ledgers.get(r.order.orderId)!.version, 1, 'charged once, never refunded');
+    assert.equal(loggedEvents(dataDir).filter((e) => e.name === 'order_paid').length, 1, 'order_paid once');
+  },
+);

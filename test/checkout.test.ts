@@ -8,8 +8,6 @@ import { errorOf, stockedSku } from './helpers/commerce.js';
 
 export const ADDRESS = { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' };
 
-
-
 async function setup(t: TestContext, env: Record<string, string> = {}) {
   const srv = await startTestServer(t, { GATEWAY_TIMEOUT_MS: '300', ...env });
   const admin = await connectAdmin(srv.url);
@@ -32,7 +30,13 @@ test('checkout confirms, charges once, sells the stock, empties the cart and pri
   assert.match(order.payment.transactionId!, /^txn_/);
   // GB: 20% VAT on 2900 = 580; under the free-shipping threshold (5000): flat 499.
   assert.deepEqual(order.totals, { subtotal: 2900, discount: 0, tax: 580, shipping: 499, total: 3979 });
-  assert.deepEqual(order.items.map((l) => [l.sku, l.qty, l.unitPrice]), [['ck-a', 2, 1250], ['ck-b', 1, 400]]);
+  assert.deepEqual(
+    order.items.map((l) => [l.sku, l.qty, l.unitPrice]),
+    [
+      ['ck-a', 2, 1250],
+      ['ck-b', 1, 400],
+    ],
+  );
   const a = await admin.call('inventory.get', { sku: 'ck-a' });
   assert.deepEqual([a.onHand, a.reserved, a.available], [8, 0, 8]);
   const after = await buyer.call('cart.get', {});
@@ -57,7 +61,10 @@ test('the same key returns the same order (also sent twice at once); another car
   await buyer.call('cart.add', { sku: 'ik-a', qty: 1 });
   assert.equal((await errorOf(buyer.call('checkout', args))).code, 'CONFLICT', 'the cart changed since the key was used');
   const list = await buyer.call('order.list', {});
-  assert.deepEqual(list.items.map((o) => o.orderId), [o1.orderId]);
+  assert.deepEqual(
+    list.items.map((o) => o.orderId),
+    [o1.orderId],
+  );
 });
 
 test('declines, timeouts, fraud and stock failures answer their codes and leave nothing reserved; the cart thaws', async (t) => {
@@ -66,7 +73,11 @@ test('declines, timeouts, fraud and stock failures answer their codes and leave 
   await buyer.call('cart.add', { sku: 'df-a', qty: 2 });
   let n = 0;
   const attempt = (token: string) => errorOf(buyer.call('checkout', { idempotencyKey: `d-${n++}`, payment: { token }, shippingAddress: ADDRESS }));
-  for (const [token, reason] of [['tok_chargeDeclined', 'card_declined'], ['tok_insufficientFunds', 'insufficient_funds'], ['tok_unknown', 'invalid_token']]) {
+  for (const [token, reason] of [
+    ['tok_chargeDeclined', 'card_declined'],
+    ['tok_insufficientFunds', 'insufficient_funds'],
+    ['tok_unknown', 'invalid_token'],
+  ]) {
     const e = await attempt(token);
     assert.equal(e.code, 'PAYMENT_DECLINED', token);
     assert.equal(e.details?.reason, reason);
@@ -78,7 +89,7 @@ test('declines, timeouts, fraud and stock failures answer their codes and leave 
   assert.equal(timedOut.details?.reason, 'timeout');
   assert.ok(performance.now() - t0 >= 290, 'answered after the gateway timeout');
   assert.equal((await admin.call('inventory.get', { sku: 'df-a' })).reserved, 0, 'timeout: nothing stays reserved once answered');
-  const failed = await buyer.call('order.get', { orderId: timedOut.details!.orderId as string });
+  const failed = await buyer.call('order.get', { orderId: timedOut.details.orderId as string });
   assert.deepEqual([failed.status, failed.payment.status, failed.failure?.code], ['cancelled', 'voided', 'PAYMENT_DECLINED']);
   // The cart was never emptied and can change again.
   await buyer.call('cart.setQty', { sku: 'df-a', qty: 3 });

@@ -1,5 +1,5 @@
 // A group commit that fails (simulated with FAULT_FAIL_COMMITS_FOR=<actor key>, the test hook of
-// the shard runtime) answers INTERNAL to the requests of that commit and never ok; other actors
+// the shard runtime) answers UNAVAILABLE to the requests of that commit and never ok; other actors
 // keep working, the server keeps running, and the failed change is visible nowhere: not in
 // memory, not after kill -9 and a restart.
 import { test } from 'node:test';
@@ -29,8 +29,7 @@ async function metric(url: string, line: string): Promise<number> {
   return m === undefined ? 0 : Number(m.slice(line.length + 1));
 }
 
-
-test('FAULT_FAIL_COMMITS_FOR=cart:<user>: that cart answers INTERNAL to every change, nothing of it persists, everyone else goes on', async (t) => {
+test('FAULT_FAIL_COMMITS_FOR=cart:<user>: that cart answers UNAVAILABLE to every change, nothing of it persists, everyone else goes on', async (t) => {
   const dataDir = tmpDataDir(t);
   const start = serverRestarts(t, dataDir);
 
@@ -52,10 +51,10 @@ test('FAULT_FAIL_COMMITS_FOR=cart:<user>: that cart answers INTERNAL to every ch
   t.after(() => Promise.all([v.close(), o.close()]));
   for (let i = 0; i < 5; i++) {
     // One at a time, so each failing commit is a batch of its own.
-    await rejects(v.call('cart.add', { sku: 'mug-stoneware-sand', qty: 1 }), 'INTERNAL');
-    await rejects(v.call('cart.setQty', { sku: 'soap-bar', qty: 7 }), 'INTERNAL');
-    await rejects(v.call('cart.remove', { sku: 'soap-bar' }), 'INTERNAL');
-    await rejects(v.call('cart.clear', {}), 'INTERNAL');
+    await rejects(v.call('cart.add', { sku: 'mug-stoneware-sand', qty: 1 }), 'UNAVAILABLE');
+    await rejects(v.call('cart.setQty', { sku: 'soap-bar', qty: 7 }), 'UNAVAILABLE');
+    await rejects(v.call('cart.remove', { sku: 'soap-bar' }), 'UNAVAILABLE');
+    await rejects(v.call('cart.clear', {}), 'UNAVAILABLE');
     // Between the failures, other actors' requests in other batches commit as usual.
     const oc = await o.call('cart.setQty', { sku: 'kite', qty: 2 + i });
     assert.equal(oc.version, otherBefore.version + 1 + i);
@@ -75,10 +74,10 @@ test('FAULT_FAIL_COMMITS_FOR=cart:<user>: that cart answers INTERNAL to every ch
   // The server kept running and counted exactly the failures.
   assert.equal(b.proc.exitCode, null);
   assert.equal((await fetch(`${b.url}/healthz`)).status, 200);
-  assert.equal(await metric(b.url, 'cartwire_requests_total{op="cart.add",outcome="INTERNAL"}'), 5);
-  assert.equal(await metric(b.url, 'cartwire_requests_total{op="cart.setQty",outcome="INTERNAL"}'), 5);
-  assert.equal(await metric(b.url, 'cartwire_requests_total{op="cart.remove",outcome="INTERNAL"}'), 5);
-  assert.equal(await metric(b.url, 'cartwire_requests_total{op="cart.clear",outcome="INTERNAL"}'), 5);
+  assert.equal(await metric(b.url, 'cartwire_requests_total{op="cart.add",outcome="UNAVAILABLE"}'), 5);
+  assert.equal(await metric(b.url, 'cartwire_requests_total{op="cart.setQty",outcome="UNAVAILABLE"}'), 5);
+  assert.equal(await metric(b.url, 'cartwire_requests_total{op="cart.remove",outcome="UNAVAILABLE"}'), 5);
+  assert.equal(await metric(b.url, 'cartwire_requests_total{op="cart.clear",outcome="UNAVAILABLE"}'), 5);
   assert.equal(await metric(b.url, 'cartwire_requests_total{op="cart.setQty",outcome="ok"}'), 6);
   assert.doesNotMatch(b.output(), /exiting|crashed|exited unexpectedly/);
   assert.match(b.output(), /simulated I\/O error \(failCommitsFor\)/, 'the failure is logged');
@@ -102,7 +101,7 @@ test('FAULT_FAIL_COMMITS_FOR=cart:<user>: that cart answers INTERNAL to every ch
   assert.equal(next.items[0].qty, 3);
 });
 
-test('FAULT_FAIL_COMMITS_FOR=sku:<sku>: stock changes of that sku fail with INTERNAL and are not kept; carts and other skus work', async (t) => {
+test('FAULT_FAIL_COMMITS_FOR=sku:<sku>: stock changes of that sku fail with UNAVAILABLE and are not kept; carts and other skus work', async (t) => {
   const dataDir = tmpDataDir(t);
   const start = serverRestarts(t, dataDir);
 
@@ -120,7 +119,7 @@ test('FAULT_FAIL_COMMITS_FOR=sku:<sku>: stock changes of that sku fail with INTE
   t.after(() => Promise.all([admin.close(), guest.close()]));
   assert.deepEqual(await admin.call('inventory.get', { sku: 'kite' }), kite);
   for (const type of ['purchase', 'sale', 'adjustment'] as const) {
-    await rejects(admin.call('inventory.adjust', { sku: 'kite', type, qty: 1, reason: `${type} during the fault` }), 'INTERNAL');
+    await rejects(admin.call('inventory.adjust', { sku: 'kite', type, qty: 1, reason: `${type} during the fault` }), 'UNAVAILABLE');
     assert.deepEqual(await admin.call('inventory.get', { sku: 'kite' }), kite, `after the failed ${type}`);
   }
   const tent = await admin.call('inventory.adjust', { sku: 'tent-2p', type: 'purchase', qty: 4, reason: 'restock', referenceId: 'po-1' });
@@ -173,10 +172,13 @@ test('a hold whose release cannot be committed stays held, is retried about once
   const b = await start({ FAULT_FAIL_COMMITS_FOR: 'sku:kite' });
   const attempts = () => (b.output().match(/simulated I\/O error/g) ?? []).length;
   const seenAt: number[] = []; // when each failed attempt was first seen
-  await until(() => {
-    for (let n = attempts(); seenAt.length < n; ) seenAt.push(Date.now());
-    return seenAt.length >= 3;
-  }, { timeoutMs: 10_000, what: 'three attempts to release the expired hold' });
+  await until(
+    () => {
+      for (let n = attempts(); seenAt.length < n;) seenAt.push(Date.now());
+      return seenAt.length >= 3;
+    },
+    { timeoutMs: 10_000, what: 'three attempts to release the expired hold' },
+  );
   assert.ok(seenAt[2] - seenAt[1] >= 500, `a retry ${seenAt[2] - seenAt[1]} ms after the previous failure: a spin`);
   assert.ok(attempts() <= 4, `${attempts()} attempts`);
   assert.equal(await available(b.url), before - 3, 'the failed release is not visible');

@@ -27,6 +27,10 @@ test('bad values are rejected with the variable name and the value', () => {
     [{ ADMIN_EMAIL: 'nope' }, /ADMIN_EMAIL must be an email address, got "nope"/],
   ];
   for (const [env, message] of cases) {
-    assert.throws(() => resolveConfig(env), (e: unknown) => e instanceof ConfigError && message.test(e.message), JSON.stringify(env));
+    assert.throws(
+      () => resolveConfig(env),
+      (e: unknown) => e instanceof ConfigError && message.test(e.message),
+      JSON.stringify(env),
+    );
   }
 });

@@ -5,7 +5,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { COMMITTED_KEPT, CouponActor, create, decide, apply, nextTimer, view, type Coupon, type CouponCommand, type CouponEvent } from '../src/actors/coupon-actor.js';
+import {
+  COMMITTED_KEPT,
+  CouponActor,
+  create,
+  decide,
+  apply,
+  nextTimer,
+  view,
+  type Coupon,
+  type CouponCommand,
+  type CouponEvent,
+} from '../src/actors/coupon-actor.js';
 import { couponApplies, type CouponTerms } from '../src/actors/pricing.js';
 import { decodeRow, encodeRow } from '../src/persistence/journal.js';
 import { couponKey } from '../src/protocol/keys.js';
@@ -16,7 +27,11 @@ const T0 = 1_700_000_000_000;
 /** Runs one command like the shard runtime: decide, then apply each event; returns the decision. */
 function run(s: Coupon, c: CouponCommand, now: number, log?: CouponEvent[]): ReturnType<typeof decide> {
   const d = decide(s, c, now);
-  if (!d.error) for (const e of d.events) { apply(s, e); log?.push(e); }
+  if (!d.error)
+    for (const e of d.events) {
+      apply(s, e);
+      log?.push(e);
+    }
   return d;
 }
 
@@ -68,10 +83,22 @@ test('upsert replaces the terms: a key left out is cleared', () => {
 
 test('upsert rejects bad terms with BAD_REQUEST', () => {
   const bad: Omit<CouponTerms, 'code'>[] = [
-    {}, { percentOff: 10, amountOff: 100 }, { percentOff: 0 }, { percentOff: 101 }, { percentOff: 2.5 }, { percentOff: -5 },
-    { amountOff: 0 }, { amountOff: -1 }, { amountOff: 1.5 }, { amountOff: 2 ** 53 }, { percentOff: 10, currency: 'usd' },
-    { percentOff: 10, currency: 'EURO' }, { percentOff: 10, minSubtotal: -1 }, { percentOff: 10, expiresAt: 1.5 },
-    { percentOff: 10, maxRedemptions: -1 }, { percentOff: 10, maxRedemptions: 0.5 },
+    {},
+    { percentOff: 10, amountOff: 100 },
+    { percentOff: 0 },
+    { percentOff: 101 },
+    { percentOff: 2.5 },
+    { percentOff: -5 },
+    { amountOff: 0 },
+    { amountOff: -1 },
+    { amountOff: 1.5 },
+    { amountOff: 2 ** 53 },
+    { percentOff: 10, currency: 'usd' },
+    { percentOff: 10, currency: 'EURO' },
+    { percentOff: 10, minSubtotal: -1 },
+    { percentOff: 10, expiresAt: 1.5 },
+    { percentOff: 10, maxRedemptions: -1 },
+    { percentOff: 10, maxRedemptions: 0.5 },
   ];
   for (const t of bad) {
     const s = create('SAVE10');
@@ -165,16 +192,17 @@ test('commit without a hold (never held, released, expired) is CONFLICT', () => 
   assert.equal(view(s).redeemed, 0);
 });
 
-test(`without maxRedemptions the last ${COMMITTED_KEPT} committed orders are remembered; with one, all`, () => {
+test(`the last ${COMMITTED_KEPT} committed orders are remembered, with or without maxRedemptions`, () => {
   const n = COMMITTED_KEPT + 5;
   const s = upserted({ percentOff: 10, maxRedemptions: n });
   for (let i = 0; i < n; i++) {
     run(s, hold(`o${i}`), T0 + i);
     run(s, { type: 'commit', orderId: `o${i}` }, T0 + i);
   }
-  assert.equal(s.committed.size, n);
-  assert.deepEqual(decide(s, { type: 'commit', orderId: 'o0' }, T0 + n), { events: [] });
-  // Lifting the limit trims to the most recent COMMITTED_KEPT, in replay as well as live.
+  // The limit no longer keeps every id: the count enforces it, the ids are only the recent ones.
+  assert.equal(s.committed.size, COMMITTED_KEPT);
+  assertConflict(decide(s, hold('late'), T0 + n), { reason: 'exhausted' });
+  // Lifting the limit keeps the same most recent COMMITTED_KEPT.
   run(s, { type: 'upsert', terms: { code: 'SAVE10', percentOff: 10 } }, T0 + n);
   assert.equal(s.committed.size, COMMITTED_KEPT);
   assert.equal(s.committed.has('o4'), false);
@@ -191,6 +219,84 @@ test(`without maxRedemptions the last ${COMMITTED_KEPT} committed orders are rem
   assert.deepEqual(plain(CouponActor.restore('SAVE10', decodeRow(encodeRow(CouponActor.snapshot(s))))), plain(s));
 });
 
+/** Holds and commits `n` orders `${prefix}0..` in batches of `batch` holds then their commits; returns the accepted holds. */
+function redeem(s: Coupon, n: number, prefix = 'o', batch = 1, at = T0): number {
+  let held = 0;
+  for (let i = 0; i < n; i += batch) {
+    const ids = Array.from({ length: Math.min(batch, n - i) }, (_, b) => `${prefix}${i + b}`);
+    for (const id of ids) if (!run(s, hold(id), at).error) held++;
+    for (const id of ids) run(s, { type: 'commit', orderId: id }, at);
+  }
+  return held;
+}
+
+test('many redemptions keep the coupon bounded in memory and in its snapshot; maxRedemptions still holds exactly', () => {
+  const max = 5 * COMMITTED_KEPT + 3;
+  const s = upserted({ percentOff: 10, maxRedemptions: max });
+  // Several holds in flight at once, so the limit counts holds too; the last batch overshoots.
+  const held = redeem(s, max + 4, 'o', 7);
+  assert.equal(held, max, 'exactly maxRedemptions holds were granted');
+  assert.deepEqual([view(s).redeemed, view(s).held], [max, 0]);
+  assert.equal(s.committed.size, COMMITTED_KEPT);
+  assert.deepEqual([...s.committed].at(0), `o${max - COMMITTED_KEPT}`);
+  assert.deepEqual([...s.committed].at(-1), `o${max - 1}`);
+  const snap = CouponActor.snapshot(s) as { committed: string[] };
+  assert.equal(snap.committed.length, COMMITTED_KEPT);
+  assert.ok(encodeRow(snap).length < COMMITTED_KEPT * 16, `snapshot of ${encodeRow(snap).length} bytes`);
+  // No room left, live or restored; an order forgotten long ago neither holds nor counts again.
+  const restored = CouponActor.restore('SAVE10', decodeRow(encodeRow(snap)));
+  assert.deepEqual(plain(restored), plain(s));
+  for (const c of [s, restored]) {
+    assertConflict(decide(c, hold('new'), T0 + 1), { reason: 'exhausted', maxRedemptions: max });
+    assertConflict(decide(c, hold('o0'), T0 + 1), { reason: 'exhausted' });
+    assertConflict(decide(c, { type: 'commit', orderId: 'o0' }, T0 + 1), { code: 'SAVE10', orderId: 'o0' });
+    assertConflict(decide(c, { type: 'commit', orderId: `o${max}` }, T0 + 1), { orderId: `o${max}` }); // refused its hold
+    assert.equal(c.redeemed, max);
+  }
+  // Raising the limit by one grants exactly one more.
+  run(s, { type: 'upsert', terms: { code: 'SAVE10', percentOff: 10, maxRedemptions: max + 1 } }, T0 + 2);
+  assert.equal(redeem(s, 3, 'more', 3, T0 + 3), 1);
+  assert.deepEqual([view(s).redeemed, view(s).held, s.committed.size], [max + 1, 0, COMMITTED_KEPT]);
+});
+
+test('a retried commit (or hold) of a recent order is idempotent after many redemptions, live and after a restore', () => {
+  const n = 3 * COMMITTED_KEPT;
+  const s = upserted({ percentOff: 10, maxRedemptions: 1e9 });
+  assert.equal(redeem(s, n), n);
+  const restored = CouponActor.restore('SAVE10', decodeRow(encodeRow(CouponActor.snapshot(s))));
+  for (const c of [s, restored]) {
+    const before = plain(c);
+    for (const i of [n - 1, n - 2, n - 500, n - COMMITTED_KEPT]) {
+      assert.deepEqual(decide(c, { type: 'commit', orderId: `o${i}` }, T0 + 1), { events: [] }, `commit o${i} again`);
+      assert.deepEqual(decide(c, hold(`o${i}`), T0 + 1), { events: [] }, `hold o${i} again`);
+    }
+    // Just past the remembered window: a CONFLICT, never a second count.
+    assertConflict(decide(c, { type: 'commit', orderId: `o${n - COMMITTED_KEPT - 1}` }, T0 + 1), { orderId: `o${n - COMMITTED_KEPT - 1}` });
+    assert.deepEqual(plain(c), before);
+    assert.equal(c.redeemed, n);
+  }
+});
+
+test('a snapshot from before the bound (every committed orderId) restores compacted', () => {
+  const n = 2 * COMMITTED_KEPT + 11;
+  const s = upserted({ percentOff: 10, maxRedemptions: 1e9 });
+  redeem(s, n);
+  run(s, hold('pending'), T0 + 5);
+  // What the old code wrote for this state: the same fields with all n orderIds.
+  const old = { ...(CouponActor.snapshot(s) as object), committed: Array.from({ length: n }, (_, i) => `o${i}`) };
+  const restored = CouponActor.restore('SAVE10', decodeRow(encodeRow(old)));
+  assert.deepEqual(plain(restored), plain(s));
+  assert.equal(restored.committed.size, COMMITTED_KEPT);
+  assert.deepEqual([view(restored).redeemed, view(restored).held], [n, 1]);
+  assert.deepEqual(decide(restored, { type: 'commit', orderId: `o${n - 1}` }, T0 + 6), { events: [] });
+  assertConflict(decide(restored, { type: 'commit', orderId: 'o0' }, T0 + 6), { orderId: 'o0' });
+  run(restored, { type: 'commit', orderId: 'pending' }, T0 + 6);
+  assert.deepEqual([restored.redeemed, restored.committed.size, [...restored.committed].at(-1)], [n + 1, COMMITTED_KEPT, 'pending']);
+  // And a snapshot already within the bound restores as it is.
+  const small = { ...(CouponActor.snapshot(s) as object), committed: ['a', 'b'] };
+  assert.deepEqual([...CouponActor.restore('SAVE10', small).committed], ['a', 'b']);
+});
+
 test('snapshot/restore and replay on a fresh coupon', () => {
   const fresh = create('NEW');
   assert.deepEqual(plain(CouponActor.restore('NEW', decodeRow(encodeRow(CouponActor.snapshot(fresh))))), plain(fresh));
@@ -203,25 +309,30 @@ test('snapshot/restore and replay on a fresh coupon', () => {
 
 const ORDERS = ['o0', 'o1', 'o2', 'o3', 'o4', 'o5'] as const;
 
-const termsArb: fc.Arbitrary<CouponTerms> = fc.record(
-  {
-    code: fc.constantFrom('SAVE10', ' save10'),
-    kind: fc.oneof(fc.record({ percentOff: fc.integer({ min: 1, max: 100 }) }), fc.record({ amountOff: fc.integer({ min: 1, max: 2000 }) })),
-    currency: fc.option(fc.constantFrom('USD', 'EUR'), { nil: undefined, freq: 2 }),
-    minSubtotal: fc.option(fc.integer({ min: 0, max: 3000 }), { nil: undefined, freq: 2 }),
-    expiresAt: fc.option(fc.integer({ min: T0, max: T0 + 60_000 }), { nil: undefined, freq: 2 }),
-    maxRedemptions: fc.option(fc.integer({ min: 0, max: 4 }), { nil: undefined, freq: 2 }),
-  },
-  { requiredKeys: ['code', 'kind'] },
-).map(({ kind, ...rest }) => ({ ...rest, ...kind }) as CouponTerms);
+const termsArb: fc.Arbitrary<CouponTerms> = fc
+  .record(
+    {
+      code: fc.constantFrom('SAVE10', ' save10'),
+      kind: fc.oneof(fc.record({ percentOff: fc.integer({ min: 1, max: 100 }) }), fc.record({ amountOff: fc.integer({ min: 1, max: 2000 }) })),
+      currency: fc.option(fc.constantFrom('USD', 'EUR'), { nil: undefined, freq: 2 }),
+      minSubtotal: fc.option(fc.integer({ min: 0, max: 3000 }), { nil: undefined, freq: 2 }),
+      expiresAt: fc.option(fc.integer({ min: T0, max: T0 + 60_000 }), { nil: undefined, freq: 2 }),
+      maxRedemptions: fc.option(fc.integer({ min: 0, max: 4 }), { nil: undefined, freq: 2 }),
+    },
+    { requiredKeys: ['code', 'kind'] },
+  )
+  .map(({ kind, ...rest }) => ({ ...rest, ...kind }));
 
 const order = fc.constantFrom(...ORDERS);
 const cmdArb: fc.Arbitrary<CouponCommand> = fc.oneof(
   { arbitrary: termsArb.map((terms) => ({ type: 'upsert' as const, terms })), weight: 2 },
   {
     arbitrary: fc.record({
-      type: fc.constant('hold' as const), orderId: order, ttlMs: fc.integer({ min: 1, max: 3000 }),
-      subtotal: fc.integer({ min: 0, max: 5000 }), currency: fc.constantFrom('USD', 'USD', 'EUR'),
+      type: fc.constant('hold' as const),
+      orderId: order,
+      ttlMs: fc.integer({ min: 1, max: 3000 }),
+      subtotal: fc.integer({ min: 0, max: 5000 }),
+      currency: fc.constantFrom('USD', 'USD', 'EUR'),
     }),
     weight: 6,
   },
@@ -258,7 +369,8 @@ test('property: redemptions never exceed the limit, each order redeems once, rep
           if (repeat) assert.deepEqual(events, []);
           else if (applies && room) assert.deepEqual(events, [{ type: 'held', orderId: cmd.orderId, expiresAt: now + cmd.ttlMs, at: now }]);
           else {
-            const want = t === undefined ? 'unknown' : !applies ? (couponApplies(t, cmd.subtotal, cmd.currency, now) as { reason: string }).reason : 'exhausted';
+            const want =
+              t === undefined ? 'unknown' : !applies ? (couponApplies(t, cmd.subtotal, cmd.currency, now) as { reason: string }).reason : 'exhausted';
             assertConflict(d, { code: 'SAVE10', reason: want });
           }
         }
@@ -269,7 +381,8 @@ test('property: redemptions never exceed the limit, each order redeems once, rep
         }
         if (cmd.type === 'upsert') {
           const inUse = before.redeemed + before.holds.size;
-          if (cmd.terms.maxRedemptions !== undefined && cmd.terms.maxRedemptions < inUse) assertConflict(d, { redeemed: before.redeemed, held: before.holds.size });
+          if (cmd.terms.maxRedemptions !== undefined && cmd.terms.maxRedemptions < inUse)
+            assertConflict(d, { redeemed: before.redeemed, held: before.holds.size });
           else assert.equal(d.error, undefined);
         }
         if (cmd.type === 'timer') {

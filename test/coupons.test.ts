@@ -12,9 +12,8 @@ import type { CartView, OrderView } from '../src/protocol/types.js';
 const GB = { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' };
 const SE = { name: 'Greta Garbo', line1: 'Drottninggatan 1', city: 'Stockholm', postalCode: '111 51', country: 'SE' };
 
-
-
-const totals = (c: CartView | OrderView) => ('totals' in c ? c.totals : { subtotal: c.subtotal, discount: c.discount, tax: c.tax, shipping: c.shipping, total: c.total });
+const totals = (c: CartView | OrderView) =>
+  'totals' in c ? c.totals : { subtotal: c.subtotal, discount: c.discount, tax: c.tax, shipping: c.shipping, total: c.total };
 
 async function rig(t: TestContext, env: Record<string, string> = {}) {
   // The cart has no address: its tax is DEFAULT_COUNTRY's, GB here (20%), so carts show tax too.
@@ -41,11 +40,18 @@ test('coupon.upsert: percent or amount with its terms; codes are case-insensitiv
   const pct = await admin.call('coupon.upsert', { code: 'save15', percentOff: 15 });
   assert.deepEqual({ ...pct, updatedAt: 0 }, { code: 'SAVE15', percentOff: 15, redeemed: 0, held: 0, version: 1, updatedAt: 0 });
   const amt = await admin.call('coupon.upsert', { code: 'TenOff', amountOff: 1000, currency: 'USD', minSubtotal: 3000, expiresAt, maxRedemptions: 5 });
-  assert.deepEqual({ ...amt, updatedAt: 0 }, { code: 'TENOFF', amountOff: 1000, currency: 'USD', minSubtotal: 3000, expiresAt, maxRedemptions: 5, redeemed: 0, held: 0, version: 1, updatedAt: 0 });
+  assert.deepEqual(
+    { ...amt, updatedAt: 0 },
+    { code: 'TENOFF', amountOff: 1000, currency: 'USD', minSubtotal: 3000, expiresAt, maxRedemptions: 5, redeemed: 0, held: 0, version: 1, updatedAt: 0 },
+  );
   const again = await admin.call('coupon.upsert', { code: 'TENOFF', amountOff: 1000, currency: 'USD', minSubtotal: 3000, expiresAt, maxRedemptions: 5 });
   assert.equal(again.version, 1, 'the same terms change nothing');
   const changed = await admin.call('coupon.upsert', { code: 'tenoff', amountOff: 1200 });
-  assert.deepEqual({ ...changed, updatedAt: 0 }, { code: 'TENOFF', amountOff: 1200, redeemed: 0, held: 0, version: 2, updatedAt: 0 }, 'an upsert replaces every term');
+  assert.deepEqual(
+    { ...changed, updatedAt: 0 },
+    { code: 'TENOFF', amountOff: 1200, redeemed: 0, held: 0, version: 2, updatedAt: 0 },
+    'an upsert replaces every term',
+  );
 
   await refused(admin.call('coupon.upsert', { code: 'BOTH', percentOff: 10, amountOff: 100 }), 'BAD_REQUEST', 'percent and amount');
   await refused(admin.call('coupon.upsert', { code: 'NONE' }), 'BAD_REQUEST', 'neither percent nor amount');
@@ -149,7 +155,11 @@ test('refusals: unknown is NOT_FOUND; expired, below minSubtotal and another cur
   assert.equal((await buyer.call('cart.applyCoupon', { code: 'MIN50' })).discount, 600);
   const dropped = await buyer.call('cart.setQty', { sku: 'r-1000', qty: 4 });
   assert.deepEqual([dropped.coupon, dropped.discount], ['MIN50', 0], 'a coupon that no longer applies gives 0');
-  const atCheckout = await refused(buyer.call('checkout', { idempotencyKey: 'min', payment: { token: 'tok_visa' }, shippingAddress: GB }), 'CONFLICT', 'checkout below minSubtotal');
+  const atCheckout = await refused(
+    buyer.call('checkout', { idempotencyKey: 'min', payment: { token: 'tok_visa' }, shippingAddress: GB }),
+    'CONFLICT',
+    'checkout below minSubtotal',
+  );
   // The coupon is held before the order is created: a refused coupon leaves no order behind.
   assert.deepEqual([atCheckout.code, atCheckout.reason, atCheckout.orderId], ['MIN50', 'min_subtotal', undefined]);
   assert.deepEqual((await buyer.call('order.list', {})).items, [], 'no order for a refused coupon');
@@ -159,7 +169,11 @@ test('refusals: unknown is NOT_FOUND; expired, below minSubtotal and another cur
   // Applied while valid, expired by the admin before checkout.
   await buyer.call('cart.applyCoupon', { code: 'LATER' });
   await admin.call('coupon.upsert', { code: 'LATER', percentOff: 20, expiresAt: Date.now() - 1 });
-  const late = await refused(buyer.call('checkout', { idempotencyKey: 'later', payment: { token: 'tok_visa' }, shippingAddress: GB }), 'CONFLICT', 'checkout of an expired coupon');
+  const late = await refused(
+    buyer.call('checkout', { idempotencyKey: 'later', payment: { token: 'tok_visa' }, shippingAddress: GB }),
+    'CONFLICT',
+    'checkout of an expired coupon',
+  );
   assert.deepEqual([late.code, late.reason], ['LATER', 'expired']);
   // The cart thawed: it can change again (and a retry of the key starts afresh).
   await buyer.call('cart.setQty', { sku: 'r-1000', qty: 4 });
@@ -169,7 +183,11 @@ test('refusals: unknown is NOT_FOUND; expired, below minSubtotal and another cur
   await admin.call('coupon.upsert', { code: 'SOON', percentOff: 5, expiresAt: soon });
   await buyer.call('cart.applyCoupon', { code: 'SOON' });
   await until(() => Date.now() > soon, { what: 'the coupon expiry' });
-  const clock = await refused(buyer.call('checkout', { idempotencyKey: 'soon', payment: { token: 'tok_visa' }, shippingAddress: GB }), 'CONFLICT', 'checkout after expiry');
+  const clock = await refused(
+    buyer.call('checkout', { idempotencyKey: 'soon', payment: { token: 'tok_visa' }, shippingAddress: GB }),
+    'CONFLICT',
+    'checkout after expiry',
+  );
   assert.deepEqual([clock.code, clock.reason], ['SOON', 'expired']);
 
   // The cart thawed each time: without the coupon it checks out at full price.
@@ -198,17 +216,25 @@ test('maxRedemptions holds under 200 concurrent checkouts: exactly 50 redeem, th
   const terms = { code: 'RACE', percentOff: 10, maxRedemptions: MAX };
   await admin.call('coupon.upsert', terms);
   const buyers = await Promise.all(Array.from({ length: BUYERS }, () => guest()));
-  await Promise.all(buyers.map(async (b) => {
-    await b.call('cart.add', { sku: 'race-a', qty: 1 });
-    const c = await b.call('cart.applyCoupon', { code: 'RACE' });
-    assert.equal(c.discount, 100);
-  }));
+  await Promise.all(
+    buyers.map(async (b) => {
+      await b.call('cart.add', { sku: 'race-a', qty: 1 });
+      const c = await b.call('cart.applyCoupon', { code: 'RACE' });
+      assert.equal(c.discount, 100);
+    }),
+  );
 
-  const outcomes = await Promise.allSettled(buyers.map((b, i) => b.call('checkout', { idempotencyKey: `race-${i}`, payment: { token: 'tok_visa' }, shippingAddress: GB }, { timeoutMs: 30_000 })));
-  const confirmed = outcomes.filter((o) => o.status === 'fulfilled').map((o) => (o as PromiseFulfilledResult<OrderView>).value);
-  const refusals = outcomes.filter((o) => o.status === 'rejected').map((o) => (o as PromiseRejectedResult).reason as CartwireError);
+  const outcomes = await Promise.allSettled(
+    buyers.map((b, i) => b.call('checkout', { idempotencyKey: `race-${i}`, payment: { token: 'tok_visa' }, shippingAddress: GB }, { timeoutMs: 30_000 })),
+  );
+  const confirmed = outcomes.filter((o) => o.status === 'fulfilled').map((o) => o.value);
+  const refusals = outcomes.filter((o) => o.status === 'rejected').map((o) => o.reason as CartwireError);
   const other = refusals.filter((e) => e.code !== 'CONFLICT' || e.details?.reason !== 'exhausted' || e.details?.code !== 'RACE');
-  assert.deepEqual(other.map((e) => `${e.code} ${JSON.stringify(e.details)}`), [], 'every refusal is the coupon being used up');
+  assert.deepEqual(
+    other.map((e) => `${e.code} ${JSON.stringify(e.details)}`),
+    [],
+    'every refusal is the coupon being used up',
+  );
   assert.equal(confirmed.length, MAX, 'exactly maxRedemptions orders got the coupon');
   for (const o of confirmed) assert.deepEqual([o.status, o.coupon, o.totals.discount], ['confirmed', 'RACE', 100]);
 

@@ -182,7 +182,17 @@ test('kill -9 at random moments under load loses no acknowledged change', { time
   let srv: ChildServer = await spawnServer(dataDir, SERVER_ENV);
   t.after(() => srv.kill9());
 
-  const figures = { ackedCartOps: 0, ackedAdjustments: 0, ackedUpserts: 0, kills: 0, restarts: 0, inflightAtKill: 0, inflightApplied: 0, lost: 0, unexplained: 0 };
+  const figures = {
+    ackedCartOps: 0,
+    ackedAdjustments: 0,
+    ackedUpserts: 0,
+    kills: 0,
+    restarts: 0,
+    inflightAtKill: 0,
+    inflightApplied: 0,
+    lost: 0,
+    unexplained: 0,
+  };
   const problems: string[] = [];
 
   // Identities and the starting state.
@@ -219,7 +229,7 @@ test('kill -9 at random moments under load loses no acknowledged change', { time
         g.inflight = op;
         let cart: CartView;
         try {
-          cart = await c.call(op.op, op.args as never);
+          cart = await c.call(op.op, op.args);
         } catch (err) {
           if (isClosed(err)) return;
           throw err;
@@ -309,17 +319,23 @@ test('kill -9 at random moments under load loses no acknowledged change', { time
       ...admins.flatMap((c, a) => Array.from({ length: ADMIN_LANES }, (_, lane) => adminLane(c, a, lane, prng(Math.floor(rng() * 2 ** 32))))),
     ];
     // Surface a lane's failure at once instead of after the kill.
-    let laneError: unknown;
-    const allLanes = Promise.all(lanes.map((p) => p.catch((err) => (laneError ??= err))));
+    let laneError: Error | undefined;
+    const allLanes = Promise.all(lanes.map((p) => p.catch((err: unknown) => (laneError ??= err instanceof Error ? err : new Error(String(err))))));
+    const throwLaneError = (): void => {
+      if (laneError) throw laneError;
+    };
 
     // A random moment, once the load is really running.
-    await until(() => laneError !== undefined || ackedThisEpoch >= MIN_ACKS_PER_EPOCH, { timeoutMs: 30_000, what: `${MIN_ACKS_PER_EPOCH} acks in epoch ${epoch}` });
-    if (laneError) throw laneError;
+    await until(() => laneError !== undefined || ackedThisEpoch >= MIN_ACKS_PER_EPOCH, {
+      timeoutMs: 30_000,
+      what: `${MIN_ACKS_PER_EPOCH} acks in epoch ${epoch}`,
+    });
+    throwLaneError();
     await sleep(Math.floor(rng() * 2500));
     await srv.kill9();
     figures.kills++;
     await within(allLanes, 15_000, 'every lane ends once the connections drop');
-    if (laneError) throw laneError;
+    throwLaneError();
     const inflightAtKill = guests.filter((g) => g.inflight).length + skus.reduce((n, m) => n + m.unanswered.size, 0) + (catalog.inflight ? 1 : 0);
     figures.inflightAtKill += inflightAtKill;
 
@@ -347,7 +363,10 @@ test('kill -9 at random moments under load loses no acknowledged change', { time
         }
       } else if (rev === catalog.inflight) {
         figures.inflightApplied++;
-        assert.deepEqual(withoutAvailable(p!).variants, productInput(rev).variants.map((v) => ({ ...v, currency: 'USD' })));
+        assert.deepEqual(
+          withoutAvailable(p!).variants,
+          productInput(rev).variants.map((v) => ({ ...v, currency: 'USD' })),
+        );
       } else {
         figures.unexplained++;
         problems.push(`epoch ${epoch}: ${CATALOG_PRODUCT} is at rev ${rev}, acknowledged ${catalog.rev}, unanswered ${catalog.inflight}`);
@@ -374,7 +393,9 @@ test('kill -9 at random moments under load loses no acknowledged change', { time
           assert.deepEqual(cart, k);
         } catch {
           figures.lost++;
-          problems.push(`epoch ${epoch}: cart of ${g.userId} at acknowledged version ${k.version} differs: ${JSON.stringify(linesOf(cart))} != ${JSON.stringify(linesOf(k))}`);
+          problems.push(
+            `epoch ${epoch}: cart of ${g.userId} at acknowledged version ${k.version} differs: ${JSON.stringify(linesOf(cart))} != ${JSON.stringify(linesOf(k))}`,
+          );
         }
       } else if (cart.version === k.version + 1 && g.inflight) {
         // The unanswered request was applied: exactly it, on top of the acknowledged state.
@@ -382,11 +403,15 @@ test('kill -9 at random moments under load loses no acknowledged change', { time
         if (JSON.stringify(linesOf(cart)) === JSON.stringify(want)) figures.inflightApplied++;
         else {
           figures.unexplained++;
-          problems.push(`epoch ${epoch}: cart of ${g.userId} at version ${cart.version} is not acked state + ${g.inflight.op}: ${JSON.stringify(linesOf(cart))} != ${JSON.stringify(want)}`);
+          problems.push(
+            `epoch ${epoch}: cart of ${g.userId} at version ${cart.version} is not acked state + ${g.inflight.op}: ${JSON.stringify(linesOf(cart))} != ${JSON.stringify(want)}`,
+          );
         }
       } else {
         figures.unexplained++;
-        problems.push(`epoch ${epoch}: cart of ${g.userId} is at version ${cart.version}, acknowledged ${k.version}, ${g.inflight ? 'one' : 'no'} request unanswered`);
+        problems.push(
+          `epoch ${epoch}: cart of ${g.userId} is at version ${cart.version}, acknowledged ${k.version}, ${g.inflight ? 'one' : 'no'} request unanswered`,
+        );
       }
       g.known = cart;
       g.inflight = undefined;
@@ -406,16 +431,20 @@ test('kill -9 at random moments under load loses no acknowledged change', { time
       // (1) Since the epoch began: base + all acked + k of the unanswered, k = versions not explained by acks.
       const extra = v.version - m.base.version - m.acked.length;
       const fromBase = subsetExists(
-        unanswered, extra,
+        unanswered,
+        extra,
         stockIn(v, 'main') - stockIn(m.base, 'main') - sum.main,
         stockIn(v, 'backroom') - stockIn(m.base, 'backroom') - sum.backroom,
       );
       // (2) After the newest acknowledged reply: only unanswered requests may follow it.
-      const fromTop = v.version >= m.top.version &&
+      const fromTop =
+        v.version >= m.top.version &&
         subsetExists(unanswered, v.version - m.top.version, stockIn(v, 'main') - stockIn(m.top, 'main'), stockIn(v, 'backroom') - stockIn(m.top, 'backroom'));
       if (extra < 0 || v.version < m.top.version) {
         figures.lost += Math.max(-extra, m.top.version - v.version);
-        problems.push(`epoch ${epoch}: ${m.sku} at version ${v.version}: ${m.acked.length} acked adjustments since version ${m.base.version}, newest acked version ${m.top.version}`);
+        problems.push(
+          `epoch ${epoch}: ${m.sku} at version ${v.version}: ${m.acked.length} acked adjustments since version ${m.base.version}, newest acked version ${m.top.version}`,
+        );
       } else if (!fromBase || !fromTop) {
         figures.lost++;
         problems.push(
@@ -434,7 +463,8 @@ test('kill -9 at random moments under load loses no acknowledged change', { time
     }
   }
 
-  const summary = `acked ops ${figures.ackedCartOps + figures.ackedAdjustments + figures.ackedUpserts} ` +
+  const summary =
+    `acked ops ${figures.ackedCartOps + figures.ackedAdjustments + figures.ackedUpserts} ` +
     `(cart ${figures.ackedCartOps}, inventory ${figures.ackedAdjustments}, catalog ${figures.ackedUpserts}), ` +
     `kills ${figures.kills}, restarts ${figures.restarts}, unanswered at kill ${figures.inflightAtKill} (applied ${figures.inflightApplied}), ` +
     `lost acknowledged changes ${figures.lost}, unexplained states ${figures.unexplained}`;
@@ -470,14 +500,17 @@ test('clients reconnecting while the server recovers from kill -9 get the right 
   const restarting = spawnServer(dataDir, env);
   t.after(async () => (await restarting).kill9());
   let c: CartwireClient | undefined;
-  await until(async () => {
-    try {
-      c = await connect(srv.url);
-      return true;
-    } catch {
-      return false;
-    }
-  }, { timeoutMs: 20_000, what: 'the restarted server to accept a connection' });
+  await until(
+    async () => {
+      try {
+        c = await connect(srv.url);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { timeoutMs: 20_000, what: 'the restarted server to accept a connection' },
+  );
   const client = c!;
   t.after(() => client.close());
   await client.call('auth.resume', { token });
@@ -485,18 +518,21 @@ test('clients reconnecting while the server recovers from kill -9 get the right 
   /** Retries while the answer is OVERLOADED; any other error is a wrong answer. */
   const settle = async <T>(what: string, call: () => Promise<T>): Promise<T> => {
     let result: T | undefined;
-    await until(async () => {
-      try {
-        result = await call();
-        return true;
-      } catch (err) {
-        if (err instanceof CartwireError && err.code === 'OVERLOADED') {
-          refused[what] = (refused[what] ?? 0) + 1;
-          return false;
+    await until(
+      async () => {
+        try {
+          result = await call();
+          return true;
+        } catch (err) {
+          if (err instanceof CartwireError && err.code === 'OVERLOADED') {
+            refused[what] = (refused[what] ?? 0) + 1;
+            return false;
+          }
+          throw new Error(`${what} during recovery: ${String(err)}`, { cause: err });
         }
-        throw new Error(`${what} during recovery: ${err}`);
-      }
-    }, { timeoutMs: 20_000, what });
+      },
+      { timeoutMs: 20_000, what },
+    );
     return result!;
   };
   const [cart, product, inv, added] = await Promise.all([
@@ -508,10 +544,19 @@ test('clients reconnecting while the server recovers from kill -9 get the right 
   await restarting;
   t.diagnostic(`OVERLOADED while recovering: ${JSON.stringify(refused)}`);
   assert.ok(cart.version === acked.version || cart.version === acked.version + 1, `cart version ${cart.version}`);
-  assert.deepEqual(cart.items.find((l) => l.sku === 'soap-bar'), acked.items[0]);
+  assert.deepEqual(
+    cart.items.find((l) => l.sku === 'soap-bar'),
+    acked.items[0],
+  );
   assert.equal(product.variants[0].sku, 'soap-bar');
   assert.equal(product.variants[0].available, stock.available);
   assert.equal(inv.onHand, stock.onHand);
-  assert.deepEqual(added.items.map((l) => [l.sku, l.qty]), [['soap-bar', 2], ['lip-balm-plain', 1]]);
+  assert.deepEqual(
+    added.items.map((l) => [l.sku, l.qty]),
+    [
+      ['soap-bar', 2],
+      ['lip-balm-plain', 1],
+    ],
+  );
   assert.equal(added.version, acked.version + 1);
 });

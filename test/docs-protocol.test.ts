@@ -52,7 +52,11 @@ test('docs/protocol.md describes every error code and close code, and no other',
 });
 
 test('every op, push and error code the prose names exists', () => {
-  const families = new Set(Object.keys(Ops).map((o) => o.split('.')[0]).filter((f) => !f.includes('_')));
+  const families = new Set(
+    Object.keys(Ops)
+      .map((o) => o.split('.')[0])
+      .filter((f) => !f.includes('_')),
+  );
   for (const m of doc.matchAll(/`([a-z][A-Za-z]*)\.([A-Za-z]+)`/g)) {
     if (!families.has(m[1])) continue; // `payment.status`, `system.db`: fields and files
     const name = `${m[1]}.${m[2]}`;

@@ -5,7 +5,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ShardRuntime } from '../src/workers/shard/shard-runtime.js';
-import type { ShardSummary } from '../src/workers/shard-messages.js';
 import { serverRestarts, shardSummaries, connect, connectGuest, until, tmpDataDir, ADMIN_EMAIL, ADMIN_PASSWORD } from './helpers/server.js';
 import { holdOffline as holdOn, run, shardOf, shardOptions, timerRowsOnDisk, type TimerRow } from './helpers/holds.js';
 
@@ -69,7 +68,7 @@ test('a timer command whose commit fails is due again, and releases the hold onc
   opts.failCommitsFor = 'sku:a';
   assert.deepEqual(rt.dueTimers(T + 1000), ['sku:a']);
   const [failed] = run(rt, 'sku:a', [{ type: 'timer' }], T + 1000);
-  assert.equal(failed.error?.code, 'INTERNAL');
+  assert.equal(failed.error?.code, 'UNAVAILABLE');
   assert.equal(rt.nextTimerAt(), T + 1000, 'the timer is armed again at its due time');
   assert.deepEqual(timerRows(rt), [{ actor: 'sku:a', due: T + 1000 }]);
 
@@ -135,7 +134,10 @@ test('after kill -9 before the expiry and a restart, the sku releases its hold b
 
   // Restarted: nobody touches the sku; the timer alone releases the hold at (not before) its expiry.
   const c = await start();
-  await until(async () => (await summary(c.url, token))[shard].timers === 0, { timeoutMs: held.expiresAt - Date.now() + 10_000, what: 'the hold timer to fire after the restart' });
+  await until(async () => (await summary(c.url, token))[shard].timers === 0, {
+    timeoutMs: held.expiresAt - Date.now() + 10_000,
+    what: 'the hold timer to fire after the restart',
+  });
   const releasedBy = Date.now();
   assert.ok(releasedBy >= held.expiresAt, 'not released before its expiry');
   assert.equal(await catalogAvailable(c.url, sku, sku), before.available, 'available restored in the committed stock view');
@@ -154,7 +156,10 @@ test('after kill -9 before the expiry and a restart, the sku releases its hold b
   const late = holdOffline(dataDir, sku, 'order-expired-while-down', 2, 1);
   await until(() => Date.now() > late.expiresAt, { what: 'the second hold to be past its expiry' });
   const d = await start();
-  await until(async () => (await catalogAvailable(d.url, sku, sku)) === before.available, { timeoutMs: 10_000, what: 'the overdue hold to be released at start' });
+  await until(async () => (await catalogAvailable(d.url, sku, sku)) === before.available, {
+    timeoutMs: 10_000,
+    what: 'the overdue hold to be released at start',
+  });
   assert.equal((await summary(d.url, token))[shard].timers, 0);
   await d.kill9();
   assert.deepEqual(timerRowsOnDisk(dataDir, shard), [], 'the released hold left no durable timer');

@@ -22,7 +22,10 @@ const BUYERS = 1000;
 const CONNECT_CONCURRENCY = 100;
 const PRICE = 2500;
 const ENV = {
-  SHARDS: '2', SEED_DEMO: '0', GATEWAY_TIMEOUT_MS: '300', CHECKOUT_DEADLINE_MS: '5000',
+  SHARDS: '2',
+  SEED_DEMO: '0',
+  GATEWAY_TIMEOUT_MS: '300',
+  CHECKOUT_DEADLINE_MS: '5000',
   // Every buyer connects from 127.0.0.1: the per-IP upgrade limit would count them all together.
   IP_CONNECTS_PER_SEC: '0',
 };
@@ -63,7 +66,7 @@ const orderIdOf = (a: Answer): unknown => (a.ok ? a.order.orderId : a.details.or
 
 /** Runs `fn` over `items` with at most `limit` at a time, in order of start. */
 async function bounded<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
+  const out = new Array<R>(items.length);
   let next = 0;
   const lane = async () => {
     while (next < items.length) {
@@ -131,23 +134,25 @@ test('flash sale: 1,000 buyers on 100 units never oversell, leave nothing reserv
   const problems: string[] = [];
   const addRefused = new Set<number>();
   const answers = new Map<number, Answer>();
-  await Promise.all(buyers.map(async (b, i) => {
-    const added = await answer(b.c.call('cart.add', { sku: SKU, qty: 1 }));
-    if (!added.ok) {
-      // The edge saw no stock left: a legitimate loss, if it really is out of stock.
-      if (added.code === 'OUT_OF_STOCK') checkOutOfStock(added, `buyer ${i} cart.add`, problems);
-      else problems.push(`buyer ${i} cart.add: ${added.code} ${JSON.stringify(added.details)}`);
-      addRefused.add(i);
-      return;
-    }
-    answers.set(i, await checkout(b.c, `flash-${i}`, tokens[i]));
-  }));
+  await Promise.all(
+    buyers.map(async (b, i) => {
+      const added = await answer(b.c.call('cart.add', { sku: SKU, qty: 1 }));
+      if (!added.ok) {
+        // The edge saw no stock left: a legitimate loss, if it really is out of stock.
+        if (added.code === 'OUT_OF_STOCK') checkOutOfStock(added, `buyer ${i} cart.add`, problems);
+        else problems.push(`buyer ${i} cart.add: ${added.code} ${JSON.stringify(added.details)}`);
+        addRefused.add(i);
+        return;
+      }
+      answers.set(i, await checkout(b.c, `flash-${i}`, tokens[i]));
+    }),
+  );
   const rushMs = performance.now() - t0 - connectedMs;
 
   const tally: Record<string, number> = {};
   let rushConfirmed = 0;
   for (const [i, a] of answers) {
-    const kind = a.ok ? a.order.status : `${a.code}${a.details.reason ? `/${a.details.reason}` : ''}`;
+    const kind = a.ok ? a.order.status : `${a.code}${a.details.reason ? `/${a.details.reason as string}` : ''}`;
     tally[kind] = (tally[kind] ?? 0) + 1;
     if (a.ok) {
       rushConfirmed++;
@@ -155,13 +160,16 @@ test('flash sale: 1,000 buyers on 100 units never oversell, leave nothing reserv
     } else if (a.code === 'OUT_OF_STOCK') {
       checkOutOfStock(a, `buyer ${i} checkout`, problems);
     } else if (a.code === 'PAYMENT_DECLINED') {
-      if (!DECLINE_REASONS[tokens[i]].includes(a.details.reason as string)) problems.push(`buyer ${i} (${tokens[i]}): PAYMENT_DECLINED ${JSON.stringify(a.details)}`);
+      if (!DECLINE_REASONS[tokens[i]].includes(a.details.reason as string))
+        problems.push(`buyer ${i} (${tokens[i]}): PAYMENT_DECLINED ${JSON.stringify(a.details)}`);
     } else {
       problems.push(`buyer ${i} (${tokens[i]}): ${a.code} ${JSON.stringify(a.details)}`);
     }
     if (typeof orderIdOf(a) !== 'string') problems.push(`buyer ${i}: no orderId in ${JSON.stringify(a)}`);
   }
-  t.diagnostic(`connected ${BUYERS} in ${Math.round(connectedMs)} ms; rush ${Math.round(rushMs)} ms; cart.add refused ${addRefused.size}; ${JSON.stringify(tally)}`);
+  t.diagnostic(
+    `connected ${BUYERS} in ${Math.round(connectedMs)} ms; rush ${Math.round(rushMs)} ms; cart.add refused ${addRefused.size}; ${JSON.stringify(tally)}`,
+  );
   assert.deepEqual(problems.slice(0, 20), [], `seed ${seed}`);
   assert.ok(rushConfirmed <= STOCK, `seed ${seed}: ${rushConfirmed} confirmed out of ${STOCK}`);
 
@@ -181,7 +189,7 @@ test('flash sale: 1,000 buyers on 100 units never oversell, leave nothing reserv
     if (confirmed === STOCK) {
       // One more buyer after the sell-out: refused, at the cart or at checkout.
       const refused = set.ok ? await checkout(c, `late-${i}`, 'tok_visa') : set;
-      if (set.ok) late.push({ i, answer: refused as Answer });
+      if (set.ok) late.push({ i, answer: refused });
       assert.ok(!refused.ok && refused.code === 'OUT_OF_STOCK', `sold out: ${JSON.stringify(refused)}`);
       break;
     }
@@ -215,7 +223,11 @@ test('flash sale: 1,000 buyers on 100 units never oversell, leave nothing reserv
   }
   const confirmedOrders = orders.filter((o) => o.status === 'confirmed');
   assert.equal(confirmedOrders.length, STOCK);
-  assert.equal(confirmedOrders.reduce((n, o) => n + o.items.reduce((m, l) => m + l.qty, 0), 0), STOCK, 'sold = confirmed quantity');
+  assert.equal(
+    confirmedOrders.reduce((n, o) => n + o.items.reduce((m, l) => m + l.qty, 0), 0),
+    STOCK,
+    'sold = confirmed quantity',
+  );
   const completedMetric = await metricValue(srv.url, 'cartwire_orders_completed_total');
   await admin.close();
   assert.equal(await srv.term(), 0);
@@ -234,7 +246,11 @@ test('flash sale: 1,000 buyers on 100 units never oversell, leave nothing reserv
     }
   }
   const known = new Set(orders.map((o) => o.orderId));
-  assert.deepEqual([...ledgers.keys()].filter((id) => !known.has(id)), [], 'no charge without an order');
+  assert.deepEqual(
+    [...ledgers.keys()].filter((id) => !known.has(id)),
+    [],
+    'no charge without an order',
+  );
   const paid = loggedEvents(dataDir).filter((e) => e.name === 'order_paid');
   assert.equal(paid.length, STOCK, 'order_paid logged once per confirmed order');
   assert.deepEqual(new Set(paid.map((e) => e.data.orderId)), new Set(confirmedOrders.map((o) => o.orderId)));
@@ -249,13 +265,15 @@ test('the same checkout sent twice at once and once more after: one order per bu
   const tokens: Token[] = Array.from({ length: 20 }, (_, i) => (i % 4 === 3 ? 'tok_chargeDeclined' : 'tok_visa'));
   const buyers = await Promise.all(tokens.map(() => guestConnection(srv.url)));
   t.after(() => Promise.all(buyers.map((b) => b.c.close())));
-  const results = await Promise.all(buyers.map(async (b, i) => {
-    await b.c.call('cart.add', { sku, qty: 1 });
-    const key = `twice-${i}`;
-    const [a, b2] = await Promise.all([checkout(b.c, key, tokens[i]), checkout(b.c, key, tokens[i])]);
-    const c = await checkout(b.c, key, tokens[i]);
-    return [a, b2, c];
-  }));
+  const results = await Promise.all(
+    buyers.map(async (b, i) => {
+      await b.c.call('cart.add', { sku, qty: 1 });
+      const key = `twice-${i}`;
+      const [a, b2] = await Promise.all([checkout(b.c, key, tokens[i]), checkout(b.c, key, tokens[i])]);
+      const c = await checkout(b.c, key, tokens[i]);
+      return [a, b2, c];
+    }),
+  );
   const approved = tokens.filter((tok) => tok === 'tok_visa').length;
   for (const [i, rs] of results.entries()) {
     const ids = new Set(rs.map(orderIdOf));
@@ -265,7 +283,11 @@ test('the same checkout sent twice at once and once more after: one order per bu
       else assert.ok(!r.ok && r.code === 'PAYMENT_DECLINED' && r.details.reason === 'card_declined', `buyer ${i}: ${JSON.stringify(r)}`);
     }
     const list = await buyers[i].c.call('order.list', {});
-    assert.deepEqual(list.items.map((o) => o.orderId), [...ids], `buyer ${i}: order.list has the one order`);
+    assert.deepEqual(
+      list.items.map((o) => o.orderId),
+      [...ids],
+      `buyer ${i}: order.list has the one order`,
+    );
   }
   const inv = await admin.call('inventory.get', { sku });
   assert.deepEqual([inv.onHand, inv.reserved], [100 - approved, 0]);
@@ -282,120 +304,128 @@ test('the same checkout sent twice at once and once more after: one order per bu
   assert.equal(loggedEvents(dataDir).filter((e) => e.name === 'order_paid').length, approved);
 });
 
-test('kill -9 in the middle of a flash sale: after the restart every checkout ends confirmed or cancelled, and stock, keys and money agree', { timeout: 90_000 }, async (t) => {
-  const seed = Number(process.env.FLASH_SEED ?? Date.now() % 1_000_000);
-  t.diagnostic(`FLASH_SEED=${seed}`);
-  const rng = prng(seed);
-  const n = 300;
-  const stock = 50;
-  const dataDir = tmpDataDir(t);
-  const start = serverRestarts(t, dataDir, ENV);
-  const s1 = await start();
-  const admin1 = await connectAdmin(s1.url);
-  await stockSku(admin1, SKU, stock);
-  const tokens = Array.from({ length: n }, () => tokenFor(rng()));
-  const first = await bounded(tokens, CONNECT_CONCURRENCY, async () => {
-    const c = await CartwireClient.connect(s1.url, { timeoutMs: CALL_TIMEOUT_MS });
-    const { token, userId } = await c.call('auth.guest', {});
-    return { c, token, userId };
-  });
-  await Promise.all(first.map((b) => b.c.call('cart.add', { sku: SKU, qty: 1 })));
+test(
+  'kill -9 in the middle of a flash sale: after the restart every checkout ends confirmed or cancelled, and stock, keys and money agree',
+  { timeout: 90_000 },
+  async (t) => {
+    const seed = Number(process.env.FLASH_SEED ?? Date.now() % 1_000_000);
+    t.diagnostic(`FLASH_SEED=${seed}`);
+    const rng = prng(seed);
+    const n = 300;
+    const stock = 50;
+    const dataDir = tmpDataDir(t);
+    const start = serverRestarts(t, dataDir, ENV);
+    const s1 = await start();
+    const admin1 = await connectAdmin(s1.url);
+    await stockSku(admin1, SKU, stock);
+    const tokens = Array.from({ length: n }, () => tokenFor(rng()));
+    const first = await bounded(tokens, CONNECT_CONCURRENCY, async () => {
+      const c = await CartwireClient.connect(s1.url, { timeoutMs: CALL_TIMEOUT_MS });
+      const { token, userId } = await c.call('auth.guest', {});
+      return { c, token, userId };
+    });
+    await Promise.all(first.map((b) => b.c.call('cart.add', { sku: SKU, qty: 1 })));
 
-  // The rush, cut short: SIGKILL at a seeded moment from the send to shortly after the first
-  // answers, so the kill lands anywhere from the cart freezes to the last commits.
-  const key = (i: number) => `rush-${i}`;
-  const killAfterMs = Number(process.env.FLASH_KILL_MS ?? Math.floor(rng() * 800));
-  const lost = (err: unknown) => {
-    if (err instanceof CartwireError && err.code === 'CLOSED') return undefined;
-    throw err;
-  };
-  const sentAt = performance.now();
-  let answered = 0;
-  const rush = first.map((b, i) => checkout(b.c, key(i), tokens[i]).then((a) => (answered++, a), lost));
-  await until(() => performance.now() - sentAt >= killAfterMs || answered === n, { timeoutMs: 30_000, what: 'the moment of the kill' });
-  await s1.kill9();
-  const before = await Promise.all(rush);
-  await Promise.all([admin1.close(), ...first.map((b) => b.c.close())]);
+    // The rush, cut short: SIGKILL at a seeded moment from the send to shortly after the first
+    // answers, so the kill lands anywhere from the cart freezes to the last commits.
+    const key = (i: number) => `rush-${i}`;
+    const killAfterMs = Number(process.env.FLASH_KILL_MS ?? Math.floor(rng() * 800));
+    const lost = (err: unknown) => {
+      if (err instanceof CartwireError && err.code === 'CLOSED') return undefined;
+      throw err;
+    };
+    const sentAt = performance.now();
+    let answered = 0;
+    const rush = first.map((b, i) => checkout(b.c, key(i), tokens[i]).then((a) => (answered++, a), lost));
+    await until(() => performance.now() - sentAt >= killAfterMs || answered === n, { timeoutMs: 30_000, what: 'the moment of the kill' });
+    await s1.kill9();
+    const before = await Promise.all(rush);
+    await Promise.all([admin1.close(), ...first.map((b) => b.c.close())]);
 
-  const s2 = await start();
-  const admin = await connectAdmin(s2.url);
-  const buyers = await bounded(first, CONNECT_CONCURRENCY, async (b) => {
-    const c = await CartwireClient.connect(s2.url, { timeoutMs: CALL_TIMEOUT_MS });
-    await c.call('auth.resume', { token: b.token });
-    return c;
-  });
-  t.after(() => Promise.all([admin.close(), ...buyers.map((c) => c.close())]));
+    const s2 = await start();
+    const admin = await connectAdmin(s2.url);
+    const buyers = await bounded(first, CONNECT_CONCURRENCY, async (b) => {
+      const c = await CartwireClient.connect(s2.url, { timeoutMs: CALL_TIMEOUT_MS });
+      await c.call('auth.resume', { token: b.token });
+      return c;
+    });
+    t.after(() => Promise.all([admin.close(), ...buyers.map((c) => c.close())]));
 
-  // Every buyer retries the key: an answered checkout answers the same; a lost one is finished,
-  // compensated, or (if the freeze never became durable) runs now for the first time.
-  const after = await Promise.all(buyers.map((c, i) => checkout(c, key(i), tokens[i])));
-  const problems: string[] = [];
-  /** Carts frozen by a checkout whose order was never created (known bug, reported below). */
-  const orphans: string[] = [];
-  for (const [i, a] of after.entries()) {
-    const b = before[i];
-    if (!a.ok && a.code === 'NOT_FOUND') {
-      orphans.push(`buyer ${i}: retry of ${key(i)} answers NOT_FOUND ${JSON.stringify(a.details)}`);
-      continue;
+    // Every buyer retries the key: an answered checkout answers the same; a lost one is finished,
+    // compensated, or (if the freeze never became durable) runs now for the first time.
+    const after = await Promise.all(buyers.map((c, i) => checkout(c, key(i), tokens[i])));
+    const problems: string[] = [];
+    /** Carts frozen by a checkout whose order was never created (known bug, reported below). */
+    const orphans: string[] = [];
+    for (const [i, a] of after.entries()) {
+      const b = before[i];
+      if (!a.ok && a.code === 'NOT_FOUND') {
+        orphans.push(`buyer ${i}: retry of ${key(i)} answers NOT_FOUND ${JSON.stringify(a.details)}`);
+        continue;
+      }
+      if (typeof orderIdOf(a) !== 'string') problems.push(`buyer ${i}: retry answered ${JSON.stringify(a)} without an order`);
+      if (b && (orderIdOf(b) !== orderIdOf(a) || b.ok !== a.ok || (!b.ok && !a.ok && b.code !== a.code))) {
+        problems.push(`buyer ${i}: answered ${JSON.stringify(b)} before the kill, ${JSON.stringify(a)} after`);
+      }
+      if (a.ok && tokens[i] !== 'tok_visa') problems.push(`buyer ${i} (${tokens[i]}) confirmed`);
     }
-    if (typeof orderIdOf(a) !== 'string') problems.push(`buyer ${i}: retry answered ${JSON.stringify(a)} without an order`);
-    if (b && (orderIdOf(b) !== orderIdOf(a) || b.ok !== a.ok || (!b.ok && !a.ok && b.code !== a.code))) {
-      problems.push(`buyer ${i}: answered ${JSON.stringify(b)} before the kill, ${JSON.stringify(a)} after`);
+
+    const orders = await settleOrders(admin);
+    const byUser = new Map<string, OrderView[]>();
+    for (const o of orders) byUser.set(o.userId, [...(byUser.get(o.userId) ?? []), o]);
+    const orphanSet = new Set(orphans.map((o) => Number(/^buyer (\d+)/.exec(o)![1])));
+    for (const [i, a] of after.entries()) {
+      const mine = byUser.get(first[i].userId) ?? [];
+      if (orphanSet.has(i)) {
+        if (mine.length > 0) problems.push(`buyer ${i}: NOT_FOUND for the key, yet orders ${JSON.stringify(mine.map((o) => o.orderId))}`);
+        continue;
+      }
+      if (mine.length > 1) problems.push(`buyer ${i}: ${mine.length} orders for one key`);
+      const id = orderIdOf(a);
+      if (typeof id === 'string' && !(mine.length === 1 && mine[0].orderId === id && mine[0].status === (a.ok ? 'confirmed' : 'cancelled'))) {
+        problems.push(`buyer ${i}: answer ${JSON.stringify(a)} but orders ${JSON.stringify(mine.map((o) => [o.orderId, o.status]))}`);
+      }
     }
-    if (a.ok && tokens[i] !== 'tok_visa') problems.push(`buyer ${i} (${tokens[i]}) confirmed`);
-  }
+    const confirmed = orders.filter((o) => o.status === 'confirmed');
+    const sold = confirmed.reduce((s, o) => s + o.items.reduce((m, l) => m + l.qty, 0), 0);
+    const inv = await admin.call('inventory.get', { sku: SKU });
+    t.diagnostic(
+      `killed after ${killAfterMs} ms, ${before.filter(Boolean).length}/${n} answered; orders ${orders.length}, confirmed ${confirmed.length}; ${JSON.stringify(inv)}; orphan frozen carts ${orphans.length}`,
+    );
+    assert.ok(sold <= stock, `seed ${seed}: sold ${sold} of ${stock}`);
+    assert.deepEqual([inv.onHand, inv.reserved], [stock - sold, 0], `seed ${seed}: stock = sold + available, nothing reserved`);
 
-  const orders = await settleOrders(admin);
-  const byUser = new Map<string, OrderView[]>();
-  for (const o of orders) byUser.set(o.userId, [...(byUser.get(o.userId) ?? []), o]);
-  const orphanSet = new Set(orphans.map((o) => Number(/^buyer (\d+)/.exec(o)![1])));
-  for (const [i, a] of after.entries()) {
-    const mine = byUser.get(first[i].userId) ?? [];
-    if (orphanSet.has(i)) {
-      if (mine.length > 0) problems.push(`buyer ${i}: NOT_FOUND for the key, yet orders ${JSON.stringify(mine.map((o) => o.orderId))}`);
-      continue;
+    // Carts: thawed (a change is accepted) and empty iff the buyer's order was placed.
+    await Promise.all(
+      buyers.map(async (c, i) => {
+        if (orphanSet.has(i)) return;
+        const placed = (byUser.get(first[i].userId) ?? []).some((o) => o.status === 'confirmed');
+        const cart = await c.call('cart.get', {});
+        if ((cart.items.length === 0) !== placed) problems.push(`buyer ${i}: cart ${JSON.stringify(cart.items)} but placed=${placed}`);
+        const cleared = await answer(c.call('cart.clear', {}));
+        if (!cleared.ok) problems.push(`buyer ${i}: cart.clear ${cleared.code} ${JSON.stringify(cleared.details)}`);
+      }),
+    );
+    assert.deepEqual(problems.slice(0, 20), [], `seed ${seed}`);
+
+    await Promise.all([admin.close(), ...buyers.map((c) => c.close())]);
+    assert.equal(await s2.term(), 0);
+    const ledgers = paymentLedgers(dataDir);
+    const byId = new Map(orders.map((o) => [o.orderId, o]));
+    for (const [orderId, charge] of ledgers) {
+      const o = byId.get(orderId);
+      assert.ok(o, `seed ${seed}: a ledger for ${orderId} without an order`);
+      assert.equal(keptAmount(charge), o.status === 'confirmed' ? o.totals.total : 0, `seed ${seed}: ${o.status} ${orderId} vs ${JSON.stringify(charge)}`);
     }
-    if (mine.length > 1) problems.push(`buyer ${i}: ${mine.length} orders for one key`);
-    const id = orderIdOf(a);
-    if (typeof id === 'string' && !(mine.length === 1 && mine[0].orderId === id && mine[0].status === (a.ok ? 'confirmed' : 'cancelled'))) {
-      problems.push(`buyer ${i}: answer ${JSON.stringify(a)} but orders ${JSON.stringify(mine.map((o) => [o.orderId, o.status]))}`);
-    }
-  }
-  const confirmed = orders.filter((o) => o.status === 'confirmed');
-  const sold = confirmed.reduce((s, o) => s + o.items.reduce((m, l) => m + l.qty, 0), 0);
-  const inv = await admin.call('inventory.get', { sku: SKU });
-  t.diagnostic(`killed after ${killAfterMs} ms, ${before.filter(Boolean).length}/${n} answered; orders ${orders.length}, confirmed ${confirmed.length}; ${JSON.stringify(inv)}; orphan frozen carts ${orphans.length}`);
-  assert.ok(sold <= stock, `seed ${seed}: sold ${sold} of ${stock}`);
-  assert.deepEqual([inv.onHand, inv.reserved], [stock - sold, 0], `seed ${seed}: stock = sold + available, nothing reserved`);
+    for (const o of confirmed) assert.ok(ledgers.has(o.orderId), `confirmed ${o.orderId} was charged`);
+    const paid = loggedEvents(dataDir).filter((e) => e.name === 'order_paid');
+    assert.deepEqual(paid.map((e) => e.data.orderId).sort(), confirmed.map((o) => o.orderId).sort(), 'order_paid once per confirmed order');
 
-  // Carts: thawed (a change is accepted) and empty iff the buyer's order was placed.
-  await Promise.all(buyers.map(async (c, i) => {
-    if (orphanSet.has(i)) return;
-    const placed = (byUser.get(first[i].userId) ?? []).some((o) => o.status === 'confirmed');
-    const cart = await c.call('cart.get', {});
-    if ((cart.items.length === 0) !== placed) problems.push(`buyer ${i}: cart ${JSON.stringify(cart.items)} but placed=${placed}`);
-    const cleared = await answer(c.call('cart.clear', {}));
-    if (!cleared.ok) problems.push(`buyer ${i}: cart.clear ${cleared.code} ${JSON.stringify(cleared.details)}`);
-  }));
-  assert.deepEqual(problems.slice(0, 20), [], `seed ${seed}`);
-
-  await Promise.all([admin.close(), ...buyers.map((c) => c.close())]);
-  assert.equal(await s2.term(), 0);
-  const ledgers = paymentLedgers(dataDir);
-  const byId = new Map(orders.map((o) => [o.orderId, o]));
-  for (const [orderId, charge] of ledgers) {
-    const o = byId.get(orderId);
-    assert.ok(o, `seed ${seed}: a ledger for ${orderId} without an order`);
-    assert.equal(keptAmount(charge), o.status === 'confirmed' ? o.totals.total : 0, `seed ${seed}: ${o.status} ${orderId} vs ${JSON.stringify(charge)}`);
-  }
-  for (const o of confirmed) assert.ok(ledgers.has(o.orderId), `confirmed ${o.orderId} was charged`);
-  const paid = loggedEvents(dataDir).filter((e) => e.name === 'order_paid');
-  assert.deepEqual(paid.map((e) => e.data.orderId).sort(), confirmed.map((o) => o.orderId).sort(), 'order_paid once per confirmed order');
-
-  await t.test('no cart stays frozen without an order', () => {
-    assert.deepEqual(orphans, []);
-  });
-});
+    await t.test('no cart stays frozen without an order', () => {
+      assert.deepEqual(orphans, []);
+    });
+  },
+);
 
 /** Every order, once none is pending any more (resumed sagas finish on their own). */
 async function settleOrders(admin: CartwireClient): Promise<OrderView[]> {

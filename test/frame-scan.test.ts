@@ -130,10 +130,18 @@ test('byte 0xc1 and every extension type are refused, wherever they appear', () 
 test('what msgpackr writes with records, bundled strings or a Date is refused', () => {
   const id1ping = { id: 1, op: 'ping' };
   assertBad(new Packr({ useRecords: true }).pack(id1ping), /request map/, 'record (ext 0x72 up front)');
-  assertBad(new Packr({ useRecords: false, bundleStrings: true }).pack({ ...id1ping, args: { s: 'a bundled string' } }), /extension/, 'bundled strings (ext 0x62)');
+  assertBad(
+    new Packr({ useRecords: false, bundleStrings: true }).pack({ ...id1ping, args: { s: 'a bundled string' } }),
+    /extension/,
+    'bundled strings (ext 0x62)',
+  );
   assertBad(pack({ ...id1ping, args: { at: new Date(0) } }), /extension/, 'Date (timestamp ext -1)');
   // The same request written as standard maps goes through.
-  assert.deepEqual(decodeFrame(pack({ ...id1ping, args: { s: 'plain' } })), { kind: 'requests', batch: false, requests: [{ ...id1ping, args: { s: 'plain' } }] });
+  assert.deepEqual(decodeFrame(pack({ ...id1ping, args: { s: 'plain' } })), {
+    kind: 'requests',
+    batch: false,
+    requests: [{ ...id1ping, args: { s: 'plain' } }],
+  });
 });
 
 test('map keys must be strings, at the top and at any depth', () => {
@@ -186,8 +194,12 @@ function nested(kinds: ('map' | 'array')[], id = 1): number[] {
 
 test('nesting of 16 levels is accepted and 17 refused (the request map is level 1)', () => {
   const maps = (n: number) => new Array<'map'>(n).fill('map');
-  const mixed = (n: number) => Array.from({ length: n }, (_, i) => (i % 2 === 0 ? 'map' : 'array') as 'map' | 'array');
-  for (const [name, build] of [['maps', maps], ['arrays and maps', mixed], ['arrays', (n: number) => ['map', ...new Array<'array'>(n - 1).fill('array')] as ('map' | 'array')[]]] as const) {
+  const mixed = (n: number) => Array.from({ length: n }, (_, i) => (i % 2 === 0 ? 'map' : 'array'));
+  for (const [name, build] of [
+    ['maps', maps],
+    ['arrays and maps', mixed],
+    ['arrays', (n: number) => ['map', ...new Array<'array'>(n - 1).fill('array')] as ('map' | 'array')[]],
+  ] as const) {
     const ok16 = nested(build(Limits.MAX_DEPTH - 1));
     assert.deepEqual(scanFrame(frame(ok16)), { ok: true, batch: false, count: 1, forbidden: [] }, `${name}: 16 levels`);
     assert.equal(decodeFrame(frame(ok16)).kind, 'requests', `${name}: 16 levels decode`);
@@ -211,8 +223,16 @@ test('__proto__, constructor and prototype keys are found at any depth and in an
       ['in args', [0x83, ...str('id'), 9, ...str('op'), ...str('ping'), ...str('args'), 0x81, ...str(key), 0x01]],
       ['as str8', [0x83, ...str('id'), 9, ...str('op'), ...str('ping'), ...str('args'), 0x81, 0xd9, key.length, ...utf8(key), 0x01]],
       ['as str32', [0x83, ...str('id'), 9, ...str('op'), ...str('ping'), ...str('args'), 0x81, 0xdb, ...be32(key.length), ...utf8(key), 0x01]],
-      ['in a map inside an array', [0x83, ...str('id'), 9, ...str('op'), ...str('ping'), ...str('args'), 0x81, ...str('list'), 0x92, 0x80, 0x81, ...str(key), 0xc0]],
-      ['at level 16', nested(new Array<'map'>(15).fill('map'), 9).slice(0, -1).concat([0x81, ...str(key), 0x01])],
+      [
+        'in a map inside an array',
+        [0x83, ...str('id'), 9, ...str('op'), ...str('ping'), ...str('args'), 0x81, ...str('list'), 0x92, 0x80, 0x81, ...str(key), 0xc0],
+      ],
+      [
+        'at level 16',
+        nested(new Array<'map'>(15).fill('map'), 9)
+          .slice(0, -1)
+          .concat([0x81, ...str(key), 0x01]),
+      ],
     ];
     for (const [where, bytes] of placements) {
       assert.deepEqual(scanFrame(frame(bytes)), { ok: true, batch: false, count: 1, forbidden: [0] }, `${key} ${where}`);
@@ -230,7 +250,13 @@ test('a forbidden key marks only its own request of a batch; the others decode a
   const bytes = Buffer.concat([
     Buffer.from([0x93]),
     pack({ id: 1, op: 'ping' }),
-    pack(new Map<string, unknown>([['id', 2], ['op', 'ping'], ['args', new Map([['__proto__', { polluted: true }]])]])),
+    pack(
+      new Map<string, unknown>([
+        ['id', 2],
+        ['op', 'ping'],
+        ['args', new Map([['__proto__', { polluted: true }]])],
+      ]),
+    ),
     pack(clean),
   ]);
   assert.deepEqual(scanFrame(bytes), { ok: true, batch: true, count: 3, forbidden: [1] });
@@ -245,7 +271,13 @@ test('a forbidden key marks only its own request of a batch; the others decode a
 });
 
 test('a forbidden request without a readable id is answered with id null', () => {
-  for (const idBytes of [[], [...str('id'), ...str('7')], [...str('id'), 0xff], [...str('id'), 0xcf, 0, 0, 0, 1, 0, 0, 0, 0], [...str('id'), 0xcb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0]]) {
+  for (const idBytes of [
+    [],
+    [...str('id'), ...str('7')],
+    [...str('id'), 0xff],
+    [...str('id'), 0xcf, 0, 0, 0, 1, 0, 0, 0, 0],
+    [...str('id'), 0xcb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0],
+  ]) {
     const entries = idBytes.length ? 3 : 2;
     const bytes = frame([0x80 | entries, ...idBytes, ...str('op'), ...str('ping'), ...str('constructor'), 0x01]);
     const [r] = (decodeFrame(bytes) as { requests: unknown[] }).requests;
@@ -266,7 +298,10 @@ test('names near the forbidden ones, and forbidden names as values, are ordinary
 test('every proper prefix of a valid frame is refused as truncated', () => {
   const frames = [
     pack({ id: 1, op: 'cart.add', args: { sku: 'tee-classic-m', qty: 2, note: 'x'.repeat(40), n: [1, 300, 70000, 2 ** 40, -5, 1.5, null, true] } }),
-    pack([{ id: 1, op: 'ping' }, { id: 2, op: 'cart.get', args: {} }]),
+    pack([
+      { id: 1, op: 'ping' },
+      { id: 2, op: 'cart.get', args: {} },
+    ]),
     frame(withArg([0xc6, ...be32(3), 1, 2, 3])),
   ];
   for (const f of frames) {
@@ -304,7 +339,13 @@ test('declared lengths beyond the bytes present are refused', () => {
 
 test('a batch holds up to 256 requests; 257 is an oversized batch; an empty one runs nothing', () => {
   const batch = (n: number, header: number[]) => frame([...header, ...Array.from({ length: n }, () => PING).flat()]);
-  for (const [n, header] of [[1, [0x91]], [15, [0x9f]], [16, [0xdc, ...be16(16)]], [256, [0xdc, ...be16(256)]], [256, [0xdd, ...be32(256)]]] as [number, number[]][]) {
+  for (const [n, header] of [
+    [1, [0x91]],
+    [15, [0x9f]],
+    [16, [0xdc, ...be16(16)]],
+    [256, [0xdc, ...be16(256)]],
+    [256, [0xdd, ...be32(256)]],
+  ] as [number, number[]][]) {
     assert.deepEqual(scanFrame(batch(n, header)), { ok: true, batch: true, count: n, forbidden: [] }, `${n} requests`);
     const d = decodeFrame(batch(n, header)) as { kind: string; requests: unknown[] };
     assert.equal(d.kind, 'requests');
@@ -313,7 +354,16 @@ test('a batch holds up to 256 requests; 257 is an oversized batch; an empty one 
   assert.deepEqual(decodeFrame(batch(257, [0xdc, ...be16(257)])), { kind: 'oversized-batch', count: 257 });
   assert.deepEqual(decodeFrame(batch(257, [0xdd, ...be32(257)])), { kind: 'oversized-batch', count: 257 });
   // Even with a forbidden key inside, the batch as a whole is refused first.
-  const withForbidden = Buffer.concat([Buffer.from([0xdc, ...be16(257)]), pack(new Map([['id', 1], ['constructor', 1]])), batch(256, [])]);
+  const withForbidden = Buffer.concat([
+    Buffer.from([0xdc, ...be16(257)]),
+    pack(
+      new Map([
+        ['id', 1],
+        ['constructor', 1],
+      ]),
+    ),
+    batch(256, []),
+  ]);
   assert.deepEqual(decodeFrame(withForbidden), { kind: 'oversized-batch', count: 257 });
   assert.deepEqual(decodeFrame(frame([0x90])), { kind: 'requests', batch: true, requests: [] });
 });
@@ -346,14 +396,15 @@ test('property: any plain value inside a request decodes to itself', () => {
 });
 
 test('property: neither the scan nor the decoder throws on arbitrary or mutated bytes', () => {
-  const valid = pack([{ id: 1, op: 'cart.add', args: { sku: 'tee-classic-m', qty: 2 } }, { id: 2, op: 'ping' }]);
-  const mutated = fc
-    .array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 })
-    .map((edits) => {
-      const b = Buffer.from(valid);
-      for (const [at, byte] of edits) b[at] = byte;
-      return b;
-    });
+  const valid = pack([
+    { id: 1, op: 'cart.add', args: { sku: 'tee-classic-m', qty: 2 } },
+    { id: 2, op: 'ping' },
+  ]);
+  const mutated = fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }).map((edits) => {
+    const b = Buffer.from(valid);
+    for (const [at, byte] of edits) b[at] = byte;
+    return b;
+  });
   fc.assert(
     fc.property(fc.oneof(fc.uint8Array({ maxLength: 64 }), mutated), (bytes) => {
       const scan = scanFrame(bytes);

@@ -14,16 +14,30 @@ const DAY = 24 * HOUR;
 /** A first purchase by a guest: no history, no earlier attempts. */
 function guest(more: Partial<FraudInput> = {}): FraudInput {
   return {
-    amount: 10_000, currency: 'USD', history: { orders: 0, spent: 0, recentAttempts: [] }, accountAgeMs: 0, guest: true,
-    shippingCountry: 'US', knownCountries: [], now: NOW, ...more,
+    amount: 10_000,
+    currency: 'USD',
+    history: { orders: 0, spent: 0, recentAttempts: [] },
+    accountAgeMs: 0,
+    guest: true,
+    shippingCountry: 'US',
+    knownCountries: [],
+    now: NOW,
+    ...more,
   };
 }
 
 /** A customer of two years: 12 confirmed orders averaging 8,000, always shipped to the US or CA. */
 function trusted(more: Partial<FraudInput> = {}): FraudInput {
   return {
-    amount: 9_900, currency: 'USD', history: { orders: 12, spent: 96_000, recentAttempts: [] }, accountAgeMs: 730 * DAY, guest: false,
-    shippingCountry: 'US', knownCountries: ['US', 'CA'], now: NOW, ...more,
+    amount: 9_900,
+    currency: 'USD',
+    history: { orders: 12, spent: 96_000, recentAttempts: [] },
+    accountAgeMs: 730 * DAY,
+    guest: false,
+    shippingCountry: 'US',
+    knownCountries: ['US', 'CA'],
+    now: NOW,
+    ...more,
   };
 }
 
@@ -73,7 +87,9 @@ test('calibration: a trusted customer ordering a normal amount at home scores 0'
 });
 
 test('calibration: a new account far above the limit with velocity is rejected; far above alone is review', () => {
-  const fraud = assessFraud(guest({ guest: false, accountAgeMs: 20 * MIN, amount: 300_000, history: { orders: 0, spent: 0, recentAttempts: attempts(5, MIN) } }));
+  const fraud = assessFraud(
+    guest({ guest: false, accountAgeMs: 20 * MIN, amount: 300_000, history: { orders: 0, spent: 0, recentAttempts: attempts(5, MIN) } }),
+  );
   assert.equal(fraud.score, 0.883);
   assert.equal(fraud.decision, 'reject');
   assert.deepEqual(rules(fraud), { amount_vs_history: 0.45, velocity: 0.233, new_account: 0.2 });
@@ -88,7 +104,9 @@ test('calibration: a new account far above the limit with velocity is rejected; 
   assert.equal(big.decision, 'review');
 
   // Every rule at full weight sums to 1.25: clamped to 1.
-  const worst = assessFraud(trusted({ accountAgeMs: HOUR, amount: 1_000_000, shippingCountry: 'BR', history: { orders: 1, spent: 8_000, recentAttempts: attempts(20, MIN) } }));
+  const worst = assessFraud(
+    trusted({ accountAgeMs: HOUR, amount: 1_000_000, shippingCountry: 'BR', history: { orders: 1, spent: 8_000, recentAttempts: attempts(20, MIN) } }),
+  );
   assert.equal(worst.reasons.length, 4);
   assert.equal(worst.score, 1);
   assert.equal(worst.decision, 'reject');
@@ -101,7 +119,8 @@ test('amount_vs_history: absolute limit without history, ratio to the (floored) 
   assert.equal(none(200_000), 0.45);
   assert.equal(none(5_000_000), 0.45);
 
-  const hist = (amount: number, orders: number, spent: number) => rules(assessFraud(trusted({ amount, history: { orders, spent, recentAttempts: [] } }))).amount_vs_history ?? 0;
+  const hist = (amount: number, orders: number, spent: number) =>
+    rules(assessFraud(trusted({ amount, history: { orders, spent, recentAttempts: [] } }))).amount_vs_history ?? 0;
   assert.equal(hist(30_000, 3, 30_000), 0, '3x the average');
   assert.equal(hist(65_000, 3, 30_000), 0.225, '6.5x: half way');
   assert.equal(hist(100_000, 3, 30_000), 0.45, '10x');
@@ -186,7 +205,14 @@ const inputArb: fc.Arbitrary<FraudInput> = fc
     avg: fc.integer({ min: 0, max: 100_000 }),
     // Some spread over the day, some in the last hour, some in the last 10 minutes (bursts).
     recentAttempts: fc
-      .tuple(...[DAY, HOUR, 10 * MIN].map((w) => fc.array(fc.integer({ min: -w, max: 0 }).map((d) => NOW + d), { maxLength: 12 })))
+      .tuple(
+        ...[DAY, HOUR, 10 * MIN].map((w) =>
+          fc.array(
+            fc.integer({ min: -w, max: 0 }).map((d) => NOW + d),
+            { maxLength: 12 },
+          ),
+        ),
+      )
       .map((lists) => lists.flat()),
     accountAgeMs: fc.integer({ min: 0, max: 3 * DAY }),
     guest: fc.boolean(),
@@ -194,8 +220,14 @@ const inputArb: fc.Arbitrary<FraudInput> = fc
     knownCountries: fc.subarray(COUNTRIES),
   })
   .map((r) => ({
-    amount: r.amount, currency: 'USD', history: { orders: r.orders, spent: r.orders * r.avg, recentAttempts: r.recentAttempts },
-    accountAgeMs: r.guest ? 0 : r.accountAgeMs, guest: r.guest, shippingCountry: r.shippingCountry, knownCountries: r.knownCountries, now: NOW,
+    amount: r.amount,
+    currency: 'USD',
+    history: { orders: r.orders, spent: r.orders * r.avg, recentAttempts: r.recentAttempts },
+    accountAgeMs: r.guest ? 0 : r.accountAgeMs,
+    guest: r.guest,
+    shippingCountry: r.shippingCountry,
+    knownCountries: r.knownCountries,
+    now: NOW,
   }));
 
 test('property: score in [0, 1] with 3 decimals, decision follows the thresholds, reasons explain the score', () => {
@@ -217,10 +249,17 @@ test('property: score in [0, 1] with 3 decimals, decision follows the thresholds
 
 test('property: more velocity never lowers the score', () => {
   fc.assert(
-    fc.property(inputArb, fc.array(fc.integer({ min: -2 * HOUR, max: 0 }).map((d) => NOW + d), { minLength: 1, maxLength: 10 }), (input, extra) => {
-      const more = { ...input, history: { ...input.history, recentAttempts: [...input.history.recentAttempts, ...extra] } };
-      assert.ok(assessFraud(more).score >= assessFraud(input).score);
-    }),
+    fc.property(
+      inputArb,
+      fc.array(
+        fc.integer({ min: -2 * HOUR, max: 0 }).map((d) => NOW + d),
+        { minLength: 1, maxLength: 10 },
+      ),
+      (input, extra) => {
+        const more = { ...input, history: { ...input.history, recentAttempts: [...input.history.recentAttempts, ...extra] } };
+        assert.ok(assessFraud(more).score >= assessFraud(input).score);
+      },
+    ),
     { numRuns: 2000 },
   );
 });

@@ -17,7 +17,6 @@ const LANES = 4;
 const ADMIN_LANE = LANES - 1;
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 32));
 
-
 // useRecords off: every frame is standard msgpack. Maps keep keys such as __proto__ as written.
 const packr = new Packr({ useRecords: false });
 const pack = (v: unknown): Buffer => packr.pack(v);
@@ -48,11 +47,35 @@ class Gen {
 const SKUS = ['soap-bar', 'kite', 'tee-classic-m', 'tent-2p', 'fuzz-1-a', 'no-such-sku', ''];
 const ADMIN_SKUS = ['kite', 'tent-2p', 'tee-classic-m', 'fuzz-1-a', 'fuzz-2-a', 'no-such-sku'];
 const OPS = [
-  'ping', 'cart.get', 'cart.add', 'cart.setQty', 'cart.remove', 'cart.clear', 'inventory.get', 'catalog.get', 'auth.guest', 'auth.resume',
-  'inventory.adjust', 'catalog.upsert', 'no.such.op',
+  'ping',
+  'cart.get',
+  'cart.add',
+  'cart.setQty',
+  'cart.remove',
+  'cart.clear',
+  'inventory.get',
+  'catalog.get',
+  'auth.guest',
+  'auth.resume',
+  'inventory.adjust',
+  'catalog.upsert',
+  'no.such.op',
   // Commerce and recommendations: several actors and hops per request.
-  'checkout', 'checkout', 'order.get', 'order.list', 'order.cancel', 'order.refund', 'order.ship', 'order.return', 'order.subscribe',
-  'coupon.upsert', 'cart.applyCoupon', 'cart.removeCoupon', 'event.view', 'recs.forUser', 'recs.similar',
+  'checkout',
+  'checkout',
+  'order.get',
+  'order.list',
+  'order.cancel',
+  'order.refund',
+  'order.ship',
+  'order.return',
+  'order.subscribe',
+  'coupon.upsert',
+  'cart.applyCoupon',
+  'cart.removeCoupon',
+  'event.view',
+  'recs.forUser',
+  'recs.similar',
 ];
 const TOKENS = ['tok_visa', 'tok_mastercard', 'tok_chargeDeclined', 'tok_insufficientFunds', 'tok_unknown', 'tok_timeout'];
 const KEYS = ['id', 'op', 'args', 'sku', 'qty', 'productId', 'token', '__proto__', 'constructor', 'prototype', 'toString', '', 'x'];
@@ -113,7 +136,11 @@ function request(g: Gen, admin: boolean): Record<string, unknown> {
     'order.refund': { orderId: 'ord_nope', amount: g.pick([1, 0, -5]) },
     'order.ship': { orderId: 'ord_nope' },
     'order.return': { orderId: 'ord_nope' },
-    'coupon.upsert': g.pick([{ code: 'FUZZ', percentOff: g.pick([1, 50, 100, 101]) }, { code: 'FUZZ2', amountOff: 100, percentOff: 5 }, { code: 'fuzz', maxRedemptions: 0, percentOff: 10 }]),
+    'coupon.upsert': g.pick([
+      { code: 'FUZZ', percentOff: g.pick([1, 50, 100, 101]) },
+      { code: 'FUZZ2', amountOff: 100, percentOff: 5 },
+      { code: 'fuzz', maxRedemptions: 0, percentOff: 10 },
+    ]),
     'cart.applyCoupon': { code: g.pick(['FUZZ', 'fuzz', 'NOPE', 'x'.repeat(40)]) },
     'event.view': { productId: g.pick(['kite', 'soap-bar', 'nope']) },
     'recs.forUser': g.pick([{}, { limit: 3 }, { context: { category: 'kitchen' } }, { context: { priceRange: { min: 10, max: 1 } } }]),
@@ -125,17 +152,27 @@ function request(g: Gen, admin: boolean): Record<string, unknown> {
 /** Any msgpack value, nested up to `depth`. */
 function value(g: Gen, depth: number): unknown {
   switch (g.int(depth > 0 ? 12 : 8)) {
-    case 0: return null;
-    case 1: return g.chance(0.5);
-    case 2: return g.int(256) - 128;
-    case 3: return g.pick([2 ** 31, 2 ** 32, -(2 ** 31) - 1, Number.MAX_SAFE_INTEGER, 2 ** 63, 1.5, NaN, Infinity, -0]);
-    case 4: return g.bytes(g.int(8)).toString('latin1');
-    case 5: return 'x'.repeat(g.pick([0, 31, 32, 255, 256, 4000]));
-    case 6: return g.bytes(g.int(16));
-    case 7: return g.pick(KEYS);
+    case 0:
+      return null;
+    case 1:
+      return g.chance(0.5);
+    case 2:
+      return g.int(256) - 128;
+    case 3:
+      return g.pick([2 ** 31, 2 ** 32, -(2 ** 31) - 1, Number.MAX_SAFE_INTEGER, 2 ** 63, 1.5, NaN, Infinity, -0]);
+    case 4:
+      return g.bytes(g.int(8)).toString('latin1');
+    case 5:
+      return 'x'.repeat(g.pick([0, 31, 32, 255, 256, 4000]));
+    case 6:
+      return g.bytes(g.int(16));
+    case 7:
+      return g.pick(KEYS);
     case 8:
-    case 9: return Array.from({ length: g.int(5) }, () => value(g, depth - 1));
-    default: return new Map(Array.from({ length: g.int(5) }, () => [g.pick(KEYS), value(g, depth - 1)]));
+    case 9:
+      return Array.from({ length: g.int(5) }, () => value(g, depth - 1));
+    default:
+      return new Map(Array.from({ length: g.int(5) }, () => [g.pick(KEYS), value(g, depth - 1)]));
   }
 }
 
@@ -152,7 +189,18 @@ function nestedRequest(g: Gen): Buffer {
   const depth = 10 + g.int(30);
   if (g.chance(0.3)) {
     // Thousands of one-element arrays: refused at level 17 without recursing through the rest.
-    const head = Buffer.from([0x83, 0xa2, ...Buffer.from('id'), g.int(128), 0xa2, ...Buffer.from('op'), 0xa4, ...Buffer.from('ping'), 0xa4, ...Buffer.from('args')]);
+    const head = Buffer.from([
+      0x83,
+      0xa2,
+      ...Buffer.from('id'),
+      g.int(128),
+      0xa2,
+      ...Buffer.from('op'),
+      0xa4,
+      ...Buffer.from('ping'),
+      0xa4,
+      ...Buffer.from('args'),
+    ]);
     return Buffer.concat([head, Buffer.alloc(depth * 50, 0x91), Buffer.from([0xc0])]);
   }
   let v: unknown = 1;
@@ -167,22 +215,30 @@ function frame(g: Gen, admin: boolean): Frame {
   const valid = () => (g.chance(0.7) ? pack(request(g, admin)) : pack(Array.from({ length: 1 + g.int(8) }, () => request(g, admin))));
   const base = valid();
   switch (g.int(14)) {
-    case 0: { // bit flips
+    case 0: {
+      // bit flips
       const b = Buffer.from(base);
       for (let i = 1 + g.int(8); i > 0; i--) b[g.int(b.length)] ^= 1 << g.int(8);
       return b;
     }
-    case 1: { // bytes set to values that mean something to a msgpack reader
+    case 1: {
+      // bytes set to values that mean something to a msgpack reader
       const b = Buffer.from(base);
-      for (let i = 1 + g.int(4); i > 0; i--) b[g.int(b.length)] = g.chance(0.5) ? g.int(256) : g.pick([0xc1, 0xd4, 0xd6, 0xd8, 0xc7, 0xc9, 0xdc, 0xdd, 0xde, 0xdf, 0xdb, 0xc6, 0xff, 0x00, 0x80, 0x90, 0xa0]);
+      for (let i = 1 + g.int(4); i > 0; i--)
+        b[g.int(b.length)] = g.chance(0.5)
+          ? g.int(256)
+          : g.pick([0xc1, 0xd4, 0xd6, 0xd8, 0xc7, 0xc9, 0xdc, 0xdd, 0xde, 0xdf, 0xdb, 0xc6, 0xff, 0x00, 0x80, 0x90, 0xa0]);
       return b;
     }
-    case 2: return base.subarray(0, g.int(base.length)); // truncation (length 0 included)
-    case 3: { // splice two frames at random points
+    case 2:
+      return base.subarray(0, g.int(base.length)); // truncation (length 0 included)
+    case 3: {
+      // splice two frames at random points
       const other = valid();
       return Buffer.concat([base.subarray(0, g.int(base.length + 1)), other.subarray(g.int(other.length))]);
     }
-    case 4: { // insert, delete or repeat a chunk
+    case 4: {
+      // insert, delete or repeat a chunk
       const at = g.int(base.length);
       const len = 1 + g.int(8);
       const op = g.int(3);
@@ -190,21 +246,33 @@ function frame(g: Gen, admin: boolean): Frame {
       if (op === 1) return Buffer.concat([base.subarray(0, at), base.subarray(at + len)]);
       return Buffer.concat([base.subarray(0, at + len), base.subarray(at)]);
     }
-    case 5: { // a huge declared length, in place of a header or inserted
+    case 5: {
+      // a huge declared length, in place of a header or inserted
       const at = g.int(base.length);
       return Buffer.concat([base.subarray(0, at), hugeHeader(g), base.subarray(at + (g.chance(0.5) ? 1 : 0))]);
     }
-    case 6: return g.chance(0.5) ? hugeHeader(g) : Buffer.concat([Buffer.from([0x91]), hugeHeader(g)]);
-    case 7: return pack(value(g, 5)); // any value at all
-    case 8: { // a request whose fields are random values
-      const m = new Map<string, unknown>([['id', g.chance(0.5) ? g.int(1000) : value(g, 1)], ['op', g.chance(0.5) ? g.pick(OPS) : value(g, 1)], ['args', value(g, 4)]]);
+    case 6:
+      return g.chance(0.5) ? hugeHeader(g) : Buffer.concat([Buffer.from([0x91]), hugeHeader(g)]);
+    case 7:
+      return pack(value(g, 5)); // any value at all
+    case 8: {
+      // a request whose fields are random values
+      const m = new Map<string, unknown>([
+        ['id', g.chance(0.5) ? g.int(1000) : value(g, 1)],
+        ['op', g.chance(0.5) ? g.pick(OPS) : value(g, 1)],
+        ['args', value(g, 4)],
+      ]);
       if (g.chance(0.3)) m.set(g.pick(KEYS), value(g, 2));
       return pack(g.chance(0.8) ? m : [m, request(g, admin)]);
     }
-    case 9: return nestedRequest(g);
-    case 10: return g.bytes(g.int(200)); // noise
-    case 11: return g.chance(0.5) ? base.toString('latin1') : g.bytes(g.int(40)).toString('latin1'); // text frames
-    case 12: { // batches around the 256 limit
+    case 9:
+      return nestedRequest(g);
+    case 10:
+      return g.bytes(g.int(200)); // noise
+    case 11:
+      return g.chance(0.5) ? base.toString('latin1') : g.bytes(g.int(40)).toString('latin1'); // text frames
+    case 12: {
+      // batches around the 256 limit
       const n = Limits.MAX_BATCH - 3 + g.int(8);
       return pack(Array.from({ length: n }, (_, i) => ({ id: i, op: g.chance(0.9) ? 'ping' : 'cart.get' })));
     }
@@ -261,7 +329,8 @@ async function runLane(url: string, frames: Frame[], firstIndex: number, adminTo
   let sentinel = 4_000_000_000;
   for (let i = 0; i < frames.length; i++) {
     const f = frames[i];
-    const hex = () => `#${firstIndex + i * LANES} ${typeof f === 'string' ? `text ${JSON.stringify(f.slice(0, 80))}` : Buffer.from(f.subarray(0, 80)).toString('hex')}`;
+    const hex = () =>
+      `#${firstIndex + i * LANES} ${typeof f === 'string' ? `text ${JSON.stringify(f.slice(0, 80))}` : Buffer.from(f.subarray(0, 80)).toString('hex')}`;
     s.send(f);
     tally.frames++;
     if (typeof f !== 'string' && f.length > Limits.MAX_FRAME_BYTES) oversizedSent = true;
@@ -300,7 +369,9 @@ test(`the server survives ${FRAMES} random and mutated frames (FUZZ_SEED=${SEED}
   const { token: adminToken } = await admin.call('auth.login', { email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
   await admin.close();
   await Promise.all(lanes.map((fs, lane) => runLane(srv.url, fs, lane, lane === ADMIN_LANE ? adminToken : undefined, tally)));
-  t.diagnostic(`seed ${SEED}: ${tally.frames} frames over ${tally.connections} connections; answers ${JSON.stringify([...tally.codes])}; closes ${JSON.stringify([...tally.closes])}`);
+  t.diagnostic(
+    `seed ${SEED}: ${tally.frames} frames over ${tally.connections} connections; answers ${JSON.stringify([...tally.codes])}; closes ${JSON.stringify([...tally.closes])}`,
+  );
   assert.equal(tally.frames, FRAMES);
   // The mix must exercise both close rules and the main codes, or the fuzzer has gone blind.
   assert.ok((tally.closes.get(CloseCode.POLICY_VIOLATION) ?? 0) > 0, 'no connection reached 10 bad frames');
@@ -313,12 +384,18 @@ test(`the server survives ${FRAMES} random and mutated frames (FUZZ_SEED=${SEED}
   assert.equal(typeof (await fresh.call('ping', {})).now, 'number');
   const cart = await fresh.call('cart.add', { sku: 'soap-bar', qty: 2 });
   assert.equal(cart.version, 1);
-  assert.deepEqual(cart.items.map((l) => [l.sku, l.qty]), [['soap-bar', 2]]);
+  assert.deepEqual(
+    cart.items.map((l) => [l.sku, l.qty]),
+    [['soap-bar', 2]],
+  );
   // The admin lane reached the sku actors, or the fuzzer has gone blind to them (each sku starts at version 1).
   const admin2 = await connectAdmin(srv.url);
   t.after(() => admin2.close());
   const versions = await Promise.all(['kite', 'tent-2p', 'tee-classic-m'].map(async (sku) => (await admin2.call('inventory.get', { sku })).version));
-  assert.ok(versions.some((v) => v > 1), `no admin adjustment went through: versions ${versions}`);
+  assert.ok(
+    versions.some((v) => v > 1),
+    `no admin adjustment went through: versions ${versions.join(',')}`,
+  );
   await admin2.close();
   await fresh.close();
   // Nothing but the start line: no "edge failed on a frame", no handler or shard errors.

@@ -54,7 +54,10 @@ function check(rule: string, bad: Edge[]): void {
 
 test('the graph was read (sanity: every folder has files and imports)', () => {
   for (const f of ['protocol', 'actors', 'persistence', 'transport', 'app', 'workers', 'client']) {
-    assert.ok(edges.some((e) => folder(e.from) === f), `no imports found in src/${f}`);
+    assert.ok(
+      edges.some((e) => folder(e.from) === f),
+      `no imports found in src/${f}`,
+    );
   }
   for (const e of edges.filter((x) => x.local)) assert.ok(files.includes(join(SRC, e.to)), `${e.from} imports ${e.to}, which does not exist`);
 });
@@ -62,33 +65,61 @@ test('the graph was read (sanity: every folder has files and imports)', () => {
 test('protocol imports nothing of the server (only typebox, msgpackr, and node:crypto for ids)', () => {
   check(
     'protocol must stay dependency-free: the SDK and docs build on it',
-    edges.filter((e) => folder(e.from) === 'protocol' && (e.local ? folder(e.to) !== 'protocol' : !['typebox', 'msgpackr'].includes(e.to) && !(e.from === 'protocol/ids.ts' && e.to === 'node:crypto'))),
+    edges.filter(
+      (e) =>
+        folder(e.from) === 'protocol' &&
+        (e.local ? folder(e.to) !== 'protocol' : !['typebox', 'msgpackr'].includes(e.to) && !(e.from === 'protocol/ids.ts' && e.to === 'node:crypto')),
+    ),
   );
 });
 
 test('actors import only protocol and each other, and do no I/O', () => {
-  check('actors are pure domain', edges.filter((e) => folder(e.from) === 'actors' && (!e.local || !['actors', 'protocol'].includes(folder(e.to)))));
+  check(
+    'actors are pure domain',
+    edges.filter((e) => folder(e.from) === 'actors' && (!e.local || !['actors', 'protocol'].includes(folder(e.to)))),
+  );
   for (const f of files.filter((p) => folder(relative(SRC, p)) === 'actors')) {
-    const text = readFileSync(f, 'utf8').replace(/\/\/.*$/gm, '').replace(/\/\*[\s\S]*?\*\//g, '');
-    assert.doesNotMatch(text, /Date\.now\(|Math\.random\(|performance\.now\(|randomBytes|setTimeout\(|setInterval\(/, `${relative(SRC, f)}: actors take time and ids as arguments`);
+    const text = readFileSync(f, 'utf8')
+      .replace(/\/\/.*$/gm, '')
+      .replace(/\/\*[\s\S]*?\*\//g, '');
+    assert.doesNotMatch(
+      text,
+      /Date\.now\(|Math\.random\(|performance\.now\(|randomBytes|setTimeout\(|setInterval\(/,
+      `${relative(SRC, f)}: actors take time and ids as arguments`,
+    );
   }
 });
 
 test('the client SDK imports only protocol and msgpackr (ws is loaded optionally at run time)', () => {
-  check('client must not pull the server in', edges.filter((e) => folder(e.from) === 'client' && (e.local ? !['client', 'protocol'].includes(folder(e.to)) : !['msgpackr', 'ws'].includes(e.to))));
+  check(
+    'client must not pull the server in',
+    edges.filter((e) => folder(e.from) === 'client' && (e.local ? !['client', 'protocol'].includes(folder(e.to)) : !['msgpackr', 'ws'].includes(e.to))),
+  );
 });
 
 test('transport is the edge only: it imports protocol and itself, never persistence, workers, actors or app', () => {
-  check('transport', edges.filter((e) => folder(e.from) === 'transport' && e.local && !['transport', 'protocol'].includes(folder(e.to))));
-  check('transport and SQLite', edges.filter((e) => folder(e.from) === 'transport' && e.to === 'better-sqlite3'));
+  check(
+    'transport',
+    edges.filter((e) => folder(e.from) === 'transport' && e.local && !['transport', 'protocol'].includes(folder(e.to))),
+  );
+  check(
+    'transport and SQLite',
+    edges.filter((e) => folder(e.from) === 'transport' && e.to === 'better-sqlite3'),
+  );
 });
 
 test('persistence knows rows and bytes: it imports only protocol and itself', () => {
-  check('persistence', edges.filter((e) => folder(e.from) === 'persistence' && e.local && !['persistence', 'protocol'].includes(folder(e.to))));
+  check(
+    'persistence',
+    edges.filter((e) => folder(e.from) === 'persistence' && e.local && !['persistence', 'protocol'].includes(folder(e.to))),
+  );
 });
 
 test('workers run inside worker threads: they never import app or transport', () => {
-  check('workers', edges.filter((e) => folder(e.from) === 'workers' && e.local && ['app', 'transport', 'main.ts'].includes(folder(e.to))));
+  check(
+    'workers',
+    edges.filter((e) => folder(e.from) === 'workers' && e.local && ['app', 'transport', 'main.ts'].includes(folder(e.to))),
+  );
 });
 
 test("the main thread never loads a shard's runtime: app reaches workers only through the thread contracts", () => {

@@ -4,8 +4,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  InventoryActor, DEFAULT_LOW_STOCK_THRESHOLD, DEFAULT_WAREHOUSE, available, nextTimer, view,
-  type Sku, type SkuCommand, type SkuEvent,
+  InventoryActor,
+  DEFAULT_LOW_STOCK_THRESHOLD,
+  DEFAULT_WAREHOUSE,
+  available,
+  nextTimer,
+  view,
+  type Sku,
+  type SkuCommand,
+  type SkuEvent,
 } from '../src/actors/inventory-actor.js';
 import type { Decision } from '../src/actors/actor.js';
 import type { ErrorCode } from '../src/protocol/errors.js';
@@ -37,7 +44,12 @@ function rejected(d: Decision<SkuEvent>, code: ErrorCode): Record<string, unknow
 }
 
 const adjust = (txType: InventoryTxType, qty: number, more: Partial<Extract<SkuCommand, { type: 'adjust' }>> = {}): SkuCommand => ({
-  type: 'adjust', txType, qty, reason: `${txType} reason`, warehouse: DEFAULT_WAREHOUSE, ...more,
+  type: 'adjust',
+  txType,
+  qty,
+  reason: `${txType} reason`,
+  warehouse: DEFAULT_WAREHOUSE,
+  ...more,
 });
 
 /** A sku with stock per warehouse, built through purchases. */
@@ -67,8 +79,14 @@ function checkInvariants(s: Sku): void {
 test('a new sku has nothing, the default low-stock threshold and version 0', () => {
   const s = InventoryActor.create('tee-m');
   assert.deepEqual(view(s), {
-    sku: 'tee-m', onHand: 0, reserved: 0, available: 0, lowStockThreshold: DEFAULT_LOW_STOCK_THRESHOLD,
-    warehouses: {}, version: 0, updatedAt: 0,
+    sku: 'tee-m',
+    onHand: 0,
+    reserved: 0,
+    available: 0,
+    lowStockThreshold: DEFAULT_LOW_STOCK_THRESHOLD,
+    warehouses: {},
+    version: 0,
+    updatedAt: 0,
   });
   assert.equal(DEFAULT_LOW_STOCK_THRESHOLD, 5);
   assert.equal(nextTimer(s), undefined);
@@ -78,13 +96,21 @@ test('a new sku has nothing, the default low-stock threshold and version 0', () 
 test('purchase and return add on-hand, each one transaction event with its reason and reference', () => {
   const s = InventoryActor.create('tee-m');
   const p = accepted(step(s, adjust('purchase', 10, { reason: 'PO 17 arrived', referenceId: 'po-17' }), T0));
-  assert.deepEqual(p, [{ type: 'transaction', txType: 'purchase', reason: 'PO 17 arrived', referenceId: 'po-17', changes: [{ warehouse: 'main', delta: 10 }], at: T0 }]);
+  assert.deepEqual(p, [
+    { type: 'transaction', txType: 'purchase', reason: 'PO 17 arrived', referenceId: 'po-17', changes: [{ warehouse: 'main', delta: 10 }], at: T0 },
+  ]);
   const r = accepted(step(s, adjust('return', 2, { reason: 'customer return' }), T0 + 1));
   assert.deepEqual(r, [{ type: 'transaction', txType: 'return', reason: 'customer return', changes: [{ warehouse: 'main', delta: 2 }], at: T0 + 1 }]);
   assert.ok(!('referenceId' in r[0]), 'no referenceId key when none was given');
   assert.deepEqual(view(s), {
-    sku: 'tee-m', onHand: 12, reserved: 0, available: 12, lowStockThreshold: 5,
-    warehouses: { main: { onHand: 12, reserved: 0 } }, version: 2, updatedAt: T0 + 1,
+    sku: 'tee-m',
+    onHand: 12,
+    reserved: 0,
+    available: 12,
+    lowStockThreshold: 5,
+    warehouses: { main: { onHand: 12, reserved: 0 } },
+    version: 2,
+    updatedAt: T0 + 1,
   });
   checkInvariants(s);
 });
@@ -94,7 +120,9 @@ for (const txType of ['sale', 'damage', 'expiry'] as const) {
     const s = stocked({ main: 10 });
     accepted(step(s, { type: 'reserve', holdId: 'h1', qty: 4, ttlMs: 60_000 }, T0));
     const ev = accepted(step(s, adjust(txType, 5, { reason: `${txType} of 5`, referenceId: `ref-${txType}` }), T0 + 1));
-    assert.deepEqual(ev, [{ type: 'transaction', txType, reason: `${txType} of 5`, referenceId: `ref-${txType}`, changes: [{ warehouse: 'main', delta: -5 }], at: T0 + 1 }]);
+    assert.deepEqual(ev, [
+      { type: 'transaction', txType, reason: `${txType} of 5`, referenceId: `ref-${txType}`, changes: [{ warehouse: 'main', delta: -5 }], at: T0 + 1 },
+    ]);
     assert.equal(s.onHand, 5);
     assert.equal(s.version, 3);
     // 5 on hand, 4 reserved: removing 2 would leave 3 < 4.
@@ -127,7 +155,9 @@ test('adjustment sets on-hand in the warehouse to a counted qty, not below reser
   const s = stocked({ main: 10, east: 3 });
   accepted(step(s, { type: 'reserve', holdId: 'h1', qty: 6, ttlMs: 1000 }, T0));
   const ev = accepted(step(s, adjust('adjustment', 8, { reason: 'cycle count', referenceId: 'count-3' }), T0 + 1));
-  assert.deepEqual(ev, [{ type: 'transaction', txType: 'adjustment', reason: 'cycle count', referenceId: 'count-3', changes: [{ warehouse: 'main', delta: -2 }], at: T0 + 1 }]);
+  assert.deepEqual(ev, [
+    { type: 'transaction', txType: 'adjustment', reason: 'cycle count', referenceId: 'count-3', changes: [{ warehouse: 'main', delta: -2 }], at: T0 + 1 },
+  ]);
   assert.deepEqual(view(s).warehouses, { main: { onHand: 8, reserved: 6 }, east: { onHand: 3, reserved: 0 } });
   assert.equal(s.onHand, 11);
   const v = s.version;
@@ -145,16 +175,28 @@ test('transfer moves free stock between warehouses and keeps the total', () => {
   const s = stocked({ main: 10 });
   accepted(step(s, { type: 'reserve', holdId: 'h1', qty: 7, ttlMs: 1000 }, T0));
   const ev = accepted(step(s, adjust('transfer', 3, { toWarehouse: 'east', reason: 'rebalance', referenceId: 'tr-1' }), T0 + 1));
-  assert.deepEqual(ev, [{
-    type: 'transaction', txType: 'transfer', reason: 'rebalance', referenceId: 'tr-1',
-    changes: [{ warehouse: 'main', delta: -3 }, { warehouse: 'east', delta: 3 }], at: T0 + 1,
-  }]);
+  assert.deepEqual(ev, [
+    {
+      type: 'transaction',
+      txType: 'transfer',
+      reason: 'rebalance',
+      referenceId: 'tr-1',
+      changes: [
+        { warehouse: 'main', delta: -3 },
+        { warehouse: 'east', delta: 3 },
+      ],
+      at: T0 + 1,
+    },
+  ]);
   assert.deepEqual(view(s).warehouses, { main: { onHand: 7, reserved: 7 }, east: { onHand: 3, reserved: 0 } });
   assert.equal(s.onHand, 10);
   assert.equal(s.reserved, 7);
   // Reserved units cannot move.
   assert.deepEqual(rejected(step(s, adjust('transfer', 1, { toWarehouse: 'east' }), T0 + 2), 'CONFLICT'), {
-    sku: 'tee-m', warehouse: 'main', onHand: 7, reserved: 7,
+    sku: 'tee-m',
+    warehouse: 'main',
+    onHand: 7,
+    reserved: 7,
   });
   rejected(step(s, adjust('transfer', 1, { warehouse: 'east', toWarehouse: 'east' }), T0 + 2), 'BAD_REQUEST');
   rejected(step(s, adjust('transfer', 1, { warehouse: 'east' }), T0 + 2), 'BAD_REQUEST');
@@ -167,11 +209,28 @@ test('transfer moves free stock between warehouses and keeps the total', () => {
 test('reserve holds stock across warehouses in their order, up to what is available', () => {
   const s = stocked({ main: 2, east: 5, west: 1 });
   const ev = accepted(step(s, { type: 'reserve', holdId: 'order-1', qty: 6, ttlMs: 30_000 }, T0));
-  assert.deepEqual(ev, [{ type: 'reserved', holdId: 'order-1', qty: 6, parts: [{ warehouse: 'main', qty: 2 }, { warehouse: 'east', qty: 4 }], expiresAt: T0 + 30_000, at: T0 }]);
+  assert.deepEqual(ev, [
+    {
+      type: 'reserved',
+      holdId: 'order-1',
+      qty: 6,
+      parts: [
+        { warehouse: 'main', qty: 2 },
+        { warehouse: 'east', qty: 4 },
+      ],
+      expiresAt: T0 + 30_000,
+      at: T0,
+    },
+  ]);
   assert.deepEqual(view(s), {
-    sku: 'tee-m', onHand: 8, reserved: 6, available: 2, lowStockThreshold: 5,
+    sku: 'tee-m',
+    onHand: 8,
+    reserved: 6,
+    available: 2,
+    lowStockThreshold: 5,
     warehouses: { main: { onHand: 2, reserved: 2 }, east: { onHand: 5, reserved: 4 }, west: { onHand: 1, reserved: 0 } },
-    version: 4, updatedAt: T0,
+    version: 4,
+    updatedAt: T0,
   });
   assert.deepEqual(rejected(step(s, { type: 'reserve', holdId: 'order-2', qty: 3, ttlMs: 1 }, T0 + 1), 'OUT_OF_STOCK'), { sku: 'tee-m', available: 2 });
   assert.equal(s.version, 4);
@@ -236,7 +295,10 @@ test('holds expire through nextTimer and the timer command: only the due ones, e
 
   // Overdue timers (a restart after the expiry) release everything that is due at once.
   const late = accepted(step(s, { type: 'timer' }, T0 + 60_000));
-  assert.deepEqual(late.map((e) => e.type === 'released' && [e.holdId, e.expired]).sort(), [['also-soon', true], ['late', true]]);
+  assert.deepEqual(late.map((e) => e.type === 'released' && [e.holdId, e.expired]).sort(), [
+    ['also-soon', true],
+    ['late', true],
+  ]);
   assert.equal(s.reserved, 0);
   assert.equal(view(s).available, 10);
   assert.equal(nextTimer(s), undefined);
@@ -309,9 +371,12 @@ test('snapshot -> msgpack -> restore and replay of the events both give back the
   const s = InventoryActor.create('tee-m');
   const events: SkuEvent[] = [];
   const cmds: SkuCommand[] = [
-    adjust('purchase', 10), adjust('purchase', 4, { warehouse: 'east' }),
-    { type: 'reserve', holdId: 'a', qty: 11, ttlMs: 100 }, { type: 'reserve', holdId: 'b', qty: 2, ttlMs: 50 },
-    adjust('transfer', 1, { warehouse: 'east', toWarehouse: 'west' }), { type: 'commit', holdId: 'b' },
+    adjust('purchase', 10),
+    adjust('purchase', 4, { warehouse: 'east' }),
+    { type: 'reserve', holdId: 'a', qty: 11, ttlMs: 100 },
+    { type: 'reserve', holdId: 'b', qty: 2, ttlMs: 50 },
+    adjust('transfer', 1, { warehouse: 'east', toWarehouse: 'west' }),
+    { type: 'commit', holdId: 'b' },
   ];
   cmds.forEach((c, i) => events.push(...accepted(step(s, c, T0 + i))));
   const restored = InventoryActor.restore('tee-m', decodeRow(encodeRow(InventoryActor.snapshot(s))));

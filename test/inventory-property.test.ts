@@ -42,7 +42,15 @@ const adjustArb: fc.Arbitrary<SkuCommand> = fc.record({
 
 const skuCmdArb: fc.Arbitrary<SkuCommand> = fc.oneof(
   { arbitrary: adjustArb, weight: 4 },
-  { arbitrary: fc.record({ type: fc.constant('reserve' as const), holdId: fc.constantFrom(...HOLDS), qty: fc.integer({ min: 1, max: 30 }), ttlMs: fc.integer({ min: 1, max: 600 }) }), weight: 3 },
+  {
+    arbitrary: fc.record({
+      type: fc.constant('reserve' as const),
+      holdId: fc.constantFrom(...HOLDS),
+      qty: fc.integer({ min: 1, max: 30 }),
+      ttlMs: fc.integer({ min: 1, max: 600 }),
+    }),
+    weight: 3,
+  },
   { arbitrary: fc.record({ type: fc.constant('release' as const), holdId: fc.constantFrom(...HOLDS) }), weight: 1 },
   { arbitrary: fc.record({ type: fc.constant('commit' as const), holdId: fc.constantFrom(...HOLDS) }), weight: 1 },
   { arbitrary: fc.constant({ type: 'timer' as const }), weight: 1 },
@@ -67,7 +75,12 @@ function checkSkuInvariants(s: Sku): void {
   assert.equal(s.onHand, onHand, 'onHand is the sum of the warehouses');
   assert.equal(s.reserved, reserved, 'reserved is the sum of the warehouses');
   assert.equal(s.reserved, totals(s).held, 'reserved is the sum of the holds');
-  for (const h of s.holds.values()) assert.equal(h.parts.reduce((n, p) => n + p.qty, 0), h.qty, 'a hold is the sum of its parts');
+  for (const h of s.holds.values())
+    assert.equal(
+      h.parts.reduce((n, p) => n + p.qty, 0),
+      h.qty,
+      'a hold is the sum of its parts',
+    );
   const v = skuView(s);
   assert.equal(v.available, v.onHand - v.reserved);
   assert.ok(v.available >= 0);
@@ -181,8 +194,19 @@ const itemArb: fc.Arbitrary<ItemInfo> = fc.record({
 });
 const CART_SKUS = ['c0', 'c1', 'c2', 'c3', 'c4'] as const;
 const cartCmdArb: fc.Arbitrary<CartCommand> = fc.oneof(
-  { arbitrary: fc.record({ type: fc.constant('add' as const), sku: fc.constantFrom(...CART_SKUS), qty: fc.integer({ min: 1, max: 999 }), item: itemArb }), weight: 4 },
-  { arbitrary: fc.record({ type: fc.constant('setQty' as const), sku: fc.constantFrom(...CART_SKUS), qty: fc.integer({ min: 0, max: 999 }), item: fc.option(itemArb, { nil: undefined }) }), weight: 3 },
+  {
+    arbitrary: fc.record({ type: fc.constant('add' as const), sku: fc.constantFrom(...CART_SKUS), qty: fc.integer({ min: 1, max: 999 }), item: itemArb }),
+    weight: 4,
+  },
+  {
+    arbitrary: fc.record({
+      type: fc.constant('setQty' as const),
+      sku: fc.constantFrom(...CART_SKUS),
+      qty: fc.integer({ min: 0, max: 999 }),
+      item: fc.option(itemArb, { nil: undefined }),
+    }),
+    weight: 3,
+  },
   { arbitrary: fc.record({ type: fc.constant('remove' as const), sku: fc.constantFrom(...CART_SKUS) }), weight: 1 },
   { arbitrary: fc.constant({ type: 'clear' as const }), weight: 1 },
   { arbitrary: fc.constant({ type: 'get' as const }), weight: 1 },
@@ -238,9 +262,9 @@ type Op =
   | { t: 'passivate'; olderThanMs: number; limit: number }
   | { t: 'recover'; swap: boolean };
 
-const smallCartCmdArb: fc.Arbitrary<CartCommand> = cartCmdArb.map((c) =>
-  'qty' in c ? { ...c, qty: c.qty % 12 } as CartCommand : c,
-).filter((c) => c.type !== 'add' || c.qty > 0);
+const smallCartCmdArb: fc.Arbitrary<CartCommand> = cartCmdArb
+  .map((c) => ('qty' in c ? { ...c, qty: c.qty % 12 } : c))
+  .filter((c) => c.type !== 'add' || c.qty > 0);
 const reqArb: fc.Arbitrary<Req> = fc.oneof(
   { arbitrary: fc.record({ key: fc.constantFrom(...SKU_KEYS), cmd: skuCmdArb }), weight: 3 },
   { arbitrary: fc.record({ key: fc.constantFrom(...CART_KEYS), cmd: smallCartCmdArb }), weight: 2 },
@@ -250,11 +274,22 @@ const failArb: fc.Arbitrary<string | undefined> = fc.oneof(
   { arbitrary: fc.constantFrom(...ALL_KEYS), weight: 1 },
 );
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { arbitrary: fc.record({ t: fc.constant('group' as const), batches: fc.array(fc.array(reqArb, { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 3 }), failKey: failArb, dt: fc.integer({ min: 0, max: 200 }) }), weight: 8 },
+  {
+    arbitrary: fc.record({
+      t: fc.constant('group' as const),
+      batches: fc.array(fc.array(reqArb, { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 3 }),
+      failKey: failArb,
+      dt: fc.integer({ min: 0, max: 200 }),
+    }),
+    weight: 8,
+  },
   { arbitrary: fc.record({ t: fc.constant('timers' as const), failKey: failArb, dt: fc.integer({ min: 0, max: 400 }), toNextTimer: fc.boolean() }), weight: 3 },
   { arbitrary: fc.record({ t: fc.constant('checkpointStep' as const), limit: fc.integer({ min: 1, max: 3 }) }), weight: 2 },
   { arbitrary: fc.constant({ t: 'snapshotAll' as const }), weight: 1 },
-  { arbitrary: fc.record({ t: fc.constant('passivate' as const), olderThanMs: fc.integer({ min: 0, max: 400 }), limit: fc.integer({ min: 1, max: 4 }) }), weight: 2 },
+  {
+    arbitrary: fc.record({ t: fc.constant('passivate' as const), olderThanMs: fc.integer({ min: 0, max: 400 }), limit: fc.integer({ min: 1, max: 4 }) }),
+    weight: 2,
+  },
   { arbitrary: fc.record({ t: fc.constant('recover' as const), swap: fc.boolean() }), weight: 2 },
 );
 
@@ -325,9 +360,18 @@ const exercised = { failedGroups: 0, passivated: 0, truncations: 0, swaps: 0, ti
 function runScenario(ops: Op[]): void {
   const dir = mkdtempSync(join(tmpdir(), 'cartwire-prop-'));
   const opts: ShardOptions = {
-    shard: 0, dataDir: dir, synchronous: 'NORMAL', snapshotEvery: 3,
-    sweepIntervalMs: 1000, checkpointRows: 10, checkpointIntervalMs: 1000, passivateAfterMs: 100,
-    pricing: DEFAULT_PRICING, eventLogKeepRows: 1_000_000,
+    shard: 0,
+    dataDir: dir,
+    synchronous: 'NORMAL',
+    snapshotEvery: 3,
+    sweepIntervalMs: 1000,
+    checkpointRows: 10,
+    checkpointIntervalMs: 1000,
+    passivateAfterMs: 100,
+    pricing: DEFAULT_PRICING,
+    eventLogKeepRows: 1_000_000,
+    maxActors: 1_000_000,
+    guestCartRetentionMs: 0,
   };
   const open: ShardRuntime[] = [];
   const model = new Model();
@@ -368,7 +412,11 @@ function runScenario(ops: Op[]): void {
         exercised.failedGroups++;
         for (const [b, o] of out.entries()) {
           for (const [i, f] of decoded(o.frames).entries()) {
-            assert.deepEqual(f, { id: reqs[b][i].id, ok: false, error: { code: 'INTERNAL', message: 'the change could not be stored; nothing was applied' } });
+            assert.deepEqual(f, {
+              id: reqs[b][i].id,
+              ok: false,
+              error: { code: 'UNAVAILABLE', message: 'the shard cannot write its journal now; nothing was changed', details: { retryAfterMs: 1000 } },
+            });
           }
         }
         for (const [key, s] of backups) model.states.set(key, s);
@@ -441,7 +489,10 @@ test('ShardRuntime on SQLite: random batches answer like the pure actors, and a 
   const error = console.error;
   console.error = () => {};
   try {
-    fc.assert(fc.property(fc.array(opArb, { minLength: 5, maxLength: 50 }), (ops) => runScenario(ops)), { numRuns: 300, includeErrorInReport: true });
+    fc.assert(
+      fc.property(fc.array(opArb, { minLength: 5, maxLength: 50 }), (ops) => runScenario(ops)),
+      { numRuns: 300, includeErrorInReport: true },
+    );
   } finally {
     console.error = error;
   }

@@ -20,7 +20,7 @@ function upgrade(url: string, headers: Record<string, string> = {}): Promise<{ s
       resolve({ status: 101 });
     });
     ws.once('unexpected-response', (req, res) => {
-      resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined });
+      resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] });
       req.destroy();
     });
     ws.once('error', reject);
@@ -58,7 +58,11 @@ test('limit settings are validated and default to values a benchmark from one ho
     [{ IDLE_TIMEOUT_SEC: '2000' }, /IDLE_TIMEOUT_SEC must be a non-negative integer <= 960/],
   ];
   for (const [env, message] of cases) {
-    assert.throws(() => resolveConfig(env), (e: unknown) => e instanceof ConfigError && message.test(e.message), JSON.stringify(env));
+    assert.throws(
+      () => resolveConfig(env),
+      (e: unknown) => e instanceof ConfigError && message.test(e.message),
+      JSON.stringify(env),
+    );
   }
 });
 
@@ -93,7 +97,10 @@ test('the in-flight cap answers LIMIT_EXCEEDED with maxInFlight beyond it, and f
 test('per-IP upgrade rate: 429 with Retry-After beyond the burst, then recovers', async (t) => {
   const srv = await startTestServer(t, { IP_CONNECTS_PER_SEC: '2', IP_CONNECTS_BURST: '3' });
   const first = await Promise.all([0, 1, 2].map(() => upgrade(srv.url)));
-  assert.deepEqual(first.map((r) => r.status), [101, 101, 101]);
+  assert.deepEqual(
+    first.map((r) => r.status),
+    [101, 101, 101],
+  );
   const refused = await upgrade(srv.url);
   assert.deepEqual(refused, { status: 429, retryAfter: '1' });
   assert.match(await metricsText(srv.url), /^cartwire_upgrades_refused_total\{reason="rate"\} 1$/m);
@@ -125,24 +132,35 @@ test('ALLOWED_ORIGINS refuses a foreign Origin at upgrade (403) and lets listed 
   assert.equal((await upgrade(open.url, { origin: 'https://evil.example' })).status, 101, 'unset: every origin');
 });
 
-test('sign-in attempts per email: failures lock that email (even for the right password) until tokens refill; successes do not count', async (t) => {
-  const srv = await startTestServer(t, { AUTH_EMAIL_ATTEMPTS: '3', AUTH_EMAIL_WINDOW_SEC: '3' });
+test('sign-in attempts per email, from every IP together: past the ceiling the email is refused (even the right password) until tokens refill; successes do not count', async (t) => {
+  // TRUST_PROXY: the test's requests come from loopback and name their client in X-Forwarded-For.
+  const srv = await startTestServer(t, { AUTH_EMAIL_ATTEMPTS: '3', AUTH_EMAIL_WINDOW_SEC: '3', TRUST_PROXY: '127.0.0.1' });
+  const login = (email: string, password: string, from: string) =>
+    fetch(`${srv.url}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': from },
+      body: JSON.stringify({ email, password }),
+    });
   const c = await connect(srv.url);
   t.after(() => c.close());
   await c.call('auth.register', { email: 'locked@example.com', password: PASSWORD });
-  for (let i = 0; i < 4; i++) assert.equal((await c.call('auth.login', { email: 'locked@example.com', password: PASSWORD })).role, 'customer', 'successes give their token back');
-  const wrong = () => c.call('auth.login', { email: 'Locked@Example.com', password: 'wrong password' });
-  const { codes, errors } = await outcomes(Array.from({ length: 5 }, wrong));
-  assert.deepEqual(codes, { UNAUTHENTICATED: 3, RATE_LIMITED: 2 });
-  const limited = errors.find((e) => e.code === 'RATE_LIMITED')!;
-  assert.ok((limited.details!.retryAfterMs as number) > 0 && (limited.details!.retryAfterMs as number) <= 1000, JSON.stringify(limited.details));
-  assert.equal((await outcomes([c.call('auth.login', { email: 'locked@example.com', password: PASSWORD })])).codes.RATE_LIMITED, 1, 'locked for the right password too');
-  assert.equal((await outcomes([c.call('auth.login', { email: 'someone-else@example.com', password: PASSWORD })])).codes.UNAUTHENTICATED, 1, 'other emails are not locked');
-  const http = await fetch(`${srv.url}/auth/login`, { method: 'POST', body: JSON.stringify({ email: 'locked@example.com', password: PASSWORD }) });
-  assert.equal(http.status, 429);
-  assert.equal(http.headers.get('retry-after'), '1');
-  assert.equal(((await http.json()) as { error: { code: string } }).error.code, 'RATE_LIMITED');
-  await until(async () => (await outcomes([c.call('auth.login', { email: 'locked@example.com', password: PASSWORD })])).codes.ok === 1, { what: 'unlocked after a refill', timeoutMs: 3000 });
+  for (let i = 0; i < 4; i++)
+    assert.equal((await c.call('auth.login', { email: 'locked@example.com', password: PASSWORD })).role, 'customer', 'successes give their token back');
+  // Five addresses, one wrong password each (no address comes near its own limits), all at once.
+  const wrong = await Promise.all([1, 2, 3, 4, 5].map((i) => login('Locked@Example.com', 'wrong password', `203.0.113.${i}`)));
+  assert.deepEqual(wrong.map((r) => r.status).sort(), [401, 401, 401, 429, 429]);
+  const limited = wrong.find((r) => r.status === 429)!;
+  assert.equal(limited.headers.get('retry-after'), '1');
+  const details = ((await limited.json()) as { error: { code: string; details: { retryAfterMs: number } } }).error;
+  assert.equal(details.code, 'RATE_LIMITED');
+  assert.ok(details.details.retryAfterMs > 0 && details.details.retryAfterMs <= 1000, JSON.stringify(details));
+  assert.equal((await login('locked@example.com', PASSWORD, '198.51.100.1')).status, 429, 'locked for the right password too, from a fresh address');
+  assert.equal((await outcomes([c.call('auth.login', { email: 'locked@example.com', password: PASSWORD })])).codes.RATE_LIMITED, 1, 'and over the WebSocket');
+  assert.equal((await login('someone-else@example.com', PASSWORD, '203.0.113.1')).status, 401, 'other emails are not locked');
+  await until(async () => (await outcomes([c.call('auth.login', { email: 'locked@example.com', password: PASSWORD })])).codes.ok === 1, {
+    what: 'unlocked after a refill',
+    timeoutMs: 3000,
+  });
 });
 
 test('sign-in attempts per IP: every login and register counts; beyond the limit RATE_LIMITED (429 over HTTP), then recovers', async (t) => {
@@ -158,11 +176,18 @@ test('sign-in attempts per IP: every login and register counts; beyond the limit
     c.call('auth.login', { email: 'nobody4@example.com', password: PASSWORD }),
   ]);
   assert.deepEqual(codes, { ok: 1, UNAUTHENTICATED: 3, RATE_LIMITED: 2 });
-  const http = await fetch(`${srv.url}/auth/register`, { method: 'POST', body: JSON.stringify({ email: 'ip3@example.com', password: PASSWORD }) });
+  const http = await fetch(`${srv.url}/auth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'ip3@example.com', password: PASSWORD }),
+  });
   assert.equal(http.status, 429);
   assert.ok(Number(http.headers.get('retry-after')) >= 1);
   assert.equal((await c.call('ping', {})).now > 0, true, 'other ops are not limited');
-  await until(async () => (await outcomes([c.call('auth.register', { email: 'ip2@example.com', password: PASSWORD })])).codes.ok === 1, { what: 'a refilled token', timeoutMs: 3000 });
+  await until(async () => (await outcomes([c.call('auth.register', { email: 'ip2@example.com', password: PASSWORD })])).codes.ok === 1, {
+    what: 'a refilled token',
+    timeoutMs: 3000,
+  });
 });
 
 test('idle timeout: a client that answers no pings is closed; one that does stays', { timeout: 40_000 }, async (t) => {
@@ -173,7 +198,9 @@ test('idle timeout: a client that answers no pings is closed; one that does stay
   const started = Date.now();
   const closedAfter = await new Promise<number>((resolve, reject) => {
     const s = netConnect(Number(port), '127.0.0.1', () => {
-      s.write(`GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      s.write(
+        `GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
     });
     let head = '';
     s.on('data', (d) => (head += d.toString('latin1'))); // pings arrive and are never answered

@@ -5,8 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { connectAdmin, connectGuest, startTestServer, until } from './helpers/server.js';
-import { CartwireClient } from '../src/client/index.js';
+import { CartwireClient, type CartwireError } from '../src/client/index.js';
 import type { CartView } from '../src/protocol/types.js';
+import { errorOf } from './helpers/commerce.js';
 
 const ADDRESS = { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' };
 
@@ -31,7 +32,12 @@ async function rig(t: TestContext) {
   };
   /** Upserts product `lp` with these prices and gives each sku stock. */
   const product = async (prices: Record<string, number>, productId = 'lp') => {
-    await admin.call('catalog.upsert', { productId, name: 'Live priced', category: 'test', variants: Object.entries(prices).map(([sku, p]) => ({ sku, price: p })) });
+    await admin.call('catalog.upsert', {
+      productId,
+      name: 'Live priced',
+      category: 'test',
+      variants: Object.entries(prices).map(([sku, p]) => ({ sku, price: p })),
+    });
   };
   const stock = (sku: string) => admin.call('inventory.adjust', { sku, type: 'adjustment', qty: 100, reason: 'test stock' });
   return { srv, admin, guest, product, stock, clients };
@@ -114,7 +120,11 @@ test('two prices of a watched cart changed in one upsert: one push whose version
   await product({ 'lp-a': 900, 'lp-b': 450 });
   await until(() => pushes.some((c) => price(c, 'lp-a') === 900 && price(c, 'lp-b') === 450), { what: 'both lines repriced' });
   await watcher.call('ping', {});
-  assert.deepEqual(pushes.map((c) => c.version), [before.version + 1], 'one push, the next version');
+  assert.deepEqual(
+    pushes.map((c) => c.version),
+    [before.version + 1],
+    'one push, the next version',
+  );
 });
 
 test('checkout charges the current price, up or down, also for a cart that never saw the change; a retry of the key returns the same order', async (t) => {
@@ -133,7 +143,13 @@ test('checkout charges the current price, up or down, also for a cart that never
   const args = { idempotencyKey: 'live', payment: { token: 'tok_visa' }, shippingAddress: ADDRESS };
   const order = await buyer.call('checkout', args);
   assert.equal(order.status, 'confirmed');
-  assert.deepEqual(order.items.map((l) => [l.sku, l.unitPrice, l.lineTotal]), [['lp-up', 1250, 2500], ['lp-down', 2500, 2500]]);
+  assert.deepEqual(
+    order.items.map((l) => [l.sku, l.unitPrice, l.lineTotal]),
+    [
+      ['lp-up', 1250, 2500],
+      ['lp-down', 2500, 2500],
+    ],
+  );
   // 5000 at the new prices too: free shipping, GB 20%.
   assert.deepEqual(order.totals, { subtotal: 5000, discount: 0, tax: 1000, shipping: 0, total: 6000 });
   const again = await buyer.call('checkout', args);
@@ -141,9 +157,9 @@ test('checkout charges the current price, up or down, also for a cart that never
   assert.equal((await admin.call('inventory.get', { sku: 'lp-up' })).onHand, 98, 'sold once');
 
   // The gateway captured the new total: a full refund of it is accepted, one unit more is not.
-  const over = await admin.call('order.refund', { orderId: order.orderId, amount: 6001 }).catch((e) => e);
+  const over = await errorOf(admin.call('order.refund', { orderId: order.orderId, amount: 6001 }));
   assert.equal(over.code, 'CONFLICT');
-  assert.equal(over.details.captured, 6000);
+  assert.equal(over.details?.captured, 6000);
 });
 
 test('a line whose product was archived after it was added is not sold at checkout', async (t) => {
@@ -152,9 +168,18 @@ test('a line whose product was archived after it was added is not sold at checko
   await stock('gone-a');
   const buyer = await guest();
   await buyer.call('cart.add', { sku: 'gone-a', qty: 1 });
-  await admin.call('catalog.upsert', { productId: 'gone', name: 'Gone soon', category: 'test', status: 'archived', variants: [{ sku: 'gone-a', price: 1000 }] });
+  await admin.call('catalog.upsert', {
+    productId: 'gone',
+    name: 'Gone soon',
+    category: 'test',
+    status: 'archived',
+    variants: [{ sku: 'gone-a', price: 1000 }],
+  });
   await admin.call('ping', {});
-  const outcome = await buyer.call('checkout', { idempotencyKey: 'gone', payment: { token: 'tok_visa' }, shippingAddress: ADDRESS }).then((o) => o.status, (e) => e.code);
+  const outcome = await buyer.call('checkout', { idempotencyKey: 'gone', payment: { token: 'tok_visa' }, shippingAddress: ADDRESS }).then(
+    (o) => o.status,
+    (e: CartwireError) => e.code,
+  );
   assert.notEqual(outcome, 'confirmed', 'an archived product is not for sale');
   assert.equal((await admin.call('inventory.get', { sku: 'gone-a' })).onHand, 100);
 });

@@ -16,11 +16,16 @@ const OTHER = 'u_other';
 const TOTAL = 3979;
 
 const CREATE: OrderCommand = {
-  type: 'create', orderNumber: 'CW-2311-ABCDEF', userId: OWNER,
+  type: 'create',
+  orderNumber: 'CW-2311-ABCDEF',
+  userId: OWNER,
   items: [{ sku: 'sku-a', productId: 'p-a', name: 'A', qty: 2, unitPrice: 1450, lineTotal: 2900 }],
-  totals: { subtotal: 2900, discount: 0, tax: 580, shipping: 499, total: TOTAL }, currency: 'USD',
+  totals: { subtotal: 2900, discount: 0, tax: 580, shipping: 499, total: TOTAL },
+  currency: 'USD',
   shippingAddress: { name: 'Ada', line1: '1 St', city: 'London', postalCode: 'SW1', country: 'GB' },
-  paymentToken: 'tok_visa', idempotencyKey: 'k1', deadlineMs: 30_000,
+  paymentToken: 'tok_visa',
+  idempotencyKey: 'k1',
+  deadlineMs: 30_000,
 };
 
 type Decision = ReturnType<typeof decide>;
@@ -28,7 +33,11 @@ type Decision = ReturnType<typeof decide>;
 /** Runs one command like the shard runtime: decide, then apply every event; returns the decision. */
 function run(o: Order, c: OrderCommand, now = T0, log?: OrderEvent[]): Decision {
   const d = decide(o, c, now);
-  if (!d.error) for (const e of d.events) { apply(o, e); log?.push(e); }
+  if (!d.error)
+    for (const e of d.events) {
+      apply(o, e);
+      log?.push(e);
+    }
   return d;
 }
 
@@ -56,7 +65,10 @@ const STATES = {
   confirmed: () => [{ type: 'confirm', transactionId: 'txn_1', riskScore: 0.2 }],
   // No v1 op sets `processing` (it is for fulfilment integrations): put there by hand.
   processing: () => [{ type: 'confirm', transactionId: 'txn_1', riskScore: 0.2 }, 'processing'],
-  shipped: () => [{ type: 'confirm', transactionId: 'txn_1', riskScore: 0.2 }, { type: 'ship', carrier: 'DHL' }],
+  shipped: () => [
+    { type: 'confirm', transactionId: 'txn_1', riskScore: 0.2 },
+    { type: 'ship', carrier: 'DHL' },
+  ],
   delivered: () => [{ type: 'confirm', transactionId: 'txn_1', riskScore: 0.2 }, { type: 'ship' }, { type: 'deliver' }],
   cancelled: () => [{ type: 'confirm', transactionId: 'txn_1', riskScore: 0.2 }, cmd.cancel(OWNER), 'work'],
   'cancelled at checkout': () => [{ type: 'fail', code: 'PAYMENT_DECLINED', message: 'declined', details: { reason: 'card_declined' }, payment: 'declined' }],
@@ -103,15 +115,15 @@ const CMD_NAMES = Object.keys(COMMANDS) as CommandName[];
 //                                 cancel   cancel   cancel  ship       deliver      refund      refund        return      confirm      confirm   fail        get  get
 //                                 owner    admin    other                           all         1 unit                    same txn     other txn             own  other
 const TABLE: Record<StateName, Outcome[]> = {
-  pending:                           ['C', 'C', 'N', 'C', 'C', 'C', 'C', 'C', 'confirmed', 'confirmed', 'cancelled', '=', 'N'],
-  confirmed:                         ['cancelled', 'cancelled', 'N', 'shipped', 'C', 'refunded', 'confirmed', 'C', '=', '=', 'C', '=', 'N'],
-  processing:                        ['cancelled', 'cancelled', 'N', 'shipped', 'C', 'refunded', 'processing', 'C', '=', 'C', 'C', '=', 'N'],
-  shipped:                           ['C', 'C', 'N', 'C', 'delivered', 'refunded', 'shipped', 'C', '=', 'C', 'C', '=', 'N'],
-  delivered:                         ['C', 'C', 'N', 'C', 'C', 'refunded', 'delivered', 'returned', '=', 'C', 'C', '=', 'N'],
-  cancelled:                         ['C', 'C', 'N', 'C', 'C', 'C', 'C', 'C', '=', 'C', 'C', '=', 'N'],
-  'cancelled at checkout':           ['C', 'C', 'N', 'C', 'C', 'C', 'C', 'C', 'C', 'C', '=', '=', 'N'],
-  refunded:                          ['C', 'C', 'N', 'C', 'C', 'C', 'C', 'C', '=', 'C', 'C', '=', 'N'],
-  returned:                          ['C', 'C', 'N', 'C', 'C', 'C', 'C', 'C', '=', 'C', 'C', '=', 'N'],
+  pending: ['C', 'C', 'N', 'C', 'C', 'C', 'C', 'C', 'confirmed', 'confirmed', 'cancelled', '=', 'N'],
+  confirmed: ['cancelled', 'cancelled', 'N', 'shipped', 'C', 'refunded', 'confirmed', 'C', '=', '=', 'C', '=', 'N'],
+  processing: ['cancelled', 'cancelled', 'N', 'shipped', 'C', 'refunded', 'processing', 'C', '=', 'C', 'C', '=', 'N'],
+  shipped: ['C', 'C', 'N', 'C', 'delivered', 'refunded', 'shipped', 'C', '=', 'C', 'C', '=', 'N'],
+  delivered: ['C', 'C', 'N', 'C', 'C', 'refunded', 'delivered', 'returned', '=', 'C', 'C', '=', 'N'],
+  cancelled: ['C', 'C', 'N', 'C', 'C', 'C', 'C', 'C', '=', 'C', 'C', '=', 'N'],
+  'cancelled at checkout': ['C', 'C', 'N', 'C', 'C', 'C', 'C', 'C', 'C', 'C', '=', '=', 'N'],
+  refunded: ['C', 'C', 'N', 'C', 'C', 'C', 'C', 'C', '=', 'C', 'C', '=', 'N'],
+  returned: ['C', 'C', 'N', 'C', 'C', 'C', 'C', 'C', '=', 'C', 'C', '=', 'N'],
   'confirmed, partial refund running': ['C', 'C', 'N', 'C', 'C', 'C', 'C', 'C', '=', '=', 'C', '=', 'N'],
 };
 
@@ -192,7 +204,10 @@ test('cancel and return record restocking work with a refund of what remains; th
 
 test('refunds: partials summing to exactly the capture make it refunded; one unit more is CONFLICT with captured/refunded/requested', () => {
   const o = orderIn('shipped');
-  for (const [amount, status, pay] of [[1000, 'shipped', 'partially_refunded'], [2000, 'shipped', 'partially_refunded']] as const) {
+  for (const [amount, status, pay] of [
+    [1000, 'shipped', 'partially_refunded'],
+    [2000, 'shipped', 'partially_refunded'],
+  ] as const) {
     ok(o, cmd.refund(amount));
     assert.equal(o.payment.refunded, amount === 1000 ? 0 : 1000, 'the refund counts once the gateway confirmed it');
     finishWork(o);
@@ -244,7 +259,7 @@ test('the domain events of each fact: created, confirmed (payment + paid), faile
     const out: string[] = [];
     for (const e of d.events) {
       const got = OrderActor.domain!(o, e);
-      for (const x of got === undefined ? [] : Array.isArray(got) ? got : [got]) out.push(x.name);
+      for (const x of got === undefined ? [] : [got].flat()) out.push(x.name);
       apply(o, e);
     }
     return out;
@@ -260,13 +275,28 @@ test('the domain events of each fact: created, confirmed (payment + paid), faile
   assert.deepEqual(names(o, cmd.ret()), []);
   const f = create('ord_2');
   names(f, CREATE);
-  assert.deepEqual(names(f, { type: 'fail', code: 'PAYMENT_DECLINED', message: 'no', details: { reason: 'card_declined' }, payment: 'declined' }), ['payment_failed']);
+  assert.deepEqual(names(f, { type: 'fail', code: 'PAYMENT_DECLINED', message: 'no', details: { reason: 'card_declined' }, payment: 'declined' }), [
+    'payment_failed',
+  ]);
 
   const paid = create('ord_3');
   ok(paid, CREATE);
-  const [processed, orderPaid] = OrderActor.domain!(paid, { type: 'confirmed', transactionId: 'txn_9', riskScore: 0.55, reviewReasons: ['x'], at: T0 }) as { name: string; data: Record<string, unknown> }[];
+  const [processed, orderPaid] = OrderActor.domain!(paid, { type: 'confirmed', transactionId: 'txn_9', riskScore: 0.55, reviewReasons: ['x'], at: T0 }) as {
+    name: string;
+    data: Record<string, unknown>;
+  }[];
   assert.deepEqual(processed.data, { orderId: 'ord_3', userId: OWNER, at: T0, amount: TOTAL, currency: 'USD', transactionId: 'txn_9', riskScore: 0.55 });
-  assert.deepEqual(orderPaid.data, { orderId: 'ord_3', userId: OWNER, at: T0, orderNumber: 'CW-2311-ABCDEF', total: TOTAL, currency: 'USD', flagged: true, reviewReasons: ['x'], items: [{ sku: 'sku-a', productId: 'p-a', qty: 2 }] });
+  assert.deepEqual(orderPaid.data, {
+    orderId: 'ord_3',
+    userId: OWNER,
+    at: T0,
+    orderNumber: 'CW-2311-ABCDEF',
+    total: TOTAL,
+    currency: 'USD',
+    flagged: true,
+    reviewReasons: ['x'],
+    items: [{ sku: 'sku-a', productId: 'p-a', qty: 2 }],
+  });
 });
 
 test('the timer asks for a resume only when the order is open and due, backing off', () => {
@@ -306,12 +336,27 @@ test('property: random command sequences never refund more than was captured, an
       let now = T0;
       for (const s of steps) {
         now += 1000;
-        const c: OrderCommand = s === 'cancel' ? cmd.cancel(OWNER) : s === 'return' ? cmd.ret() : s === 'done' ? { type: 'workDone', workId: o.work?.id ?? 'none' }
-          : s === 'rest' ? cmd.refund(Math.max(1, refundable(o))) : s === 'over' ? cmd.refund(refundable(o) + 1) : 'refund' in s ? cmd.refund(s.refund) : s;
+        const c: OrderCommand =
+          s === 'cancel'
+            ? cmd.cancel(OWNER)
+            : s === 'return'
+              ? cmd.ret()
+              : s === 'done'
+                ? { type: 'workDone', workId: o.work?.id ?? 'none' }
+                : s === 'rest'
+                  ? cmd.refund(Math.max(1, refundable(o)))
+                  : s === 'over'
+                    ? cmd.refund(refundable(o) + 1)
+                    : 'refund' in s
+                      ? cmd.refund(s.refund)
+                      : s;
         const d = run(o, c, now, log);
         // Invariants after every step.
         assert.ok(o.payment.refunded <= o.totals.total, 'never refunds more than the total');
-        assert.equal(o.payment.refunded, o.refunds.reduce((n, r) => n + r.amount, 0));
+        assert.equal(
+          o.payment.refunded,
+          o.refunds.reduce((n, r) => n + r.amount, 0),
+        );
         if (o.status === 'refunded') assert.equal(o.payment.refunded + (o.work?.amount ?? 0), TOTAL);
         if (o.payment.refunded === TOTAL) assert.equal(o.payment.status, 'refunded');
         else if (o.payment.refunded > 0) assert.equal(o.payment.status, 'partially_refunded');

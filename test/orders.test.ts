@@ -16,9 +16,6 @@ import type { OrderView } from '../src/protocol/types.js';
 
 const ADDRESS = { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' };
 
-
-
-
 let keys = 0;
 /** Adds `qty` of `sku` to the buyer's cart and checks out; the order (or the error). */
 async function buy(buyer: CartwireClient, sku: string, qty: number, token = 'tok_visa'): Promise<OrderView> {
@@ -29,9 +26,9 @@ async function buy(buyer: CartwireClient, sku: string, qty: number, token = 'tok
 interface Rig {
   url: string;
   dataDir: string;
-  close(): Promise<void>;
+  close: () => Promise<void>;
   admin: CartwireClient;
-  guest(): Promise<CartwireClient>;
+  guest: () => Promise<CartwireClient>;
 }
 
 async function rig(t: TestContext, env: Record<string, string> = {}): Promise<Rig> {
@@ -41,7 +38,10 @@ async function rig(t: TestContext, env: Record<string, string> = {}): Promise<Ri
   const admin = await connectAdmin(srv.url);
   clients.push(admin);
   return {
-    url: srv.url, dataDir: srv.dataDir, close: () => srv.close(), admin,
+    url: srv.url,
+    dataDir: srv.dataDir,
+    close: () => srv.close(),
+    admin,
     guest: async () => {
       const c = await connectGuest(srv.url);
       clients.push(c);
@@ -82,7 +82,7 @@ test('confirmed -> shipped -> delivered -> returned restocks and refunds; every 
   assert.equal(shipped.status, 'shipped');
   assert.equal(shipped.shipment?.carrier, 'DHL');
   assert.equal(shipped.shipment?.trackingNumber, 'JD0001');
-  assert.ok(shipped.shipment!.shippedAt >= order.createdAt);
+  assert.ok(shipped.shipment.shippedAt >= order.createdAt);
   await conflict(admin.call('order.ship', id), 'shipped', 'ship twice');
   await conflict(admin.call('order.return', id), 'shipped', 'return from shipped');
   await conflict(buyer.call('order.cancel', id), 'shipped', 'cancel after shipped');
@@ -98,11 +98,19 @@ test('confirmed -> shipped -> delivered -> returned restocks and refunds; every 
   const returned = await admin.call('order.return', id);
   assert.equal(returned.status, 'returned');
   assert.deepEqual([returned.payment.status, returned.payment.refunded], ['refunded', 3499]);
-  assert.deepEqual(returned.refunds.map((r) => r.amount), [3499]);
+  assert.deepEqual(
+    returned.refunds.map((r) => r.amount),
+    [3499],
+  );
   const inv = await admin.call('inventory.get', { sku: 'life-a' });
   assert.deepEqual([inv.onHand, inv.reserved, inv.available], [10, 0, 10], 'the two units are back on the shelf');
 
-  for (const [op, what] of [['order.return', 'return twice'], ['order.ship', 'ship a returned order'], ['order.deliver', 'deliver a returned order'], ['order.refund', 'refund a returned order']] as const) {
+  for (const [op, what] of [
+    ['order.return', 'return twice'],
+    ['order.ship', 'ship a returned order'],
+    ['order.deliver', 'deliver a returned order'],
+    ['order.refund', 'refund a returned order'],
+  ] as const) {
     await conflict(admin.call(op, id), 'returned', what);
   }
   await conflict(buyer.call('order.cancel', id), 'returned', 'cancel a returned order');
@@ -126,7 +134,10 @@ test('restocking after a return or a cancel is an inventory `return` transaction
   await until(() => feed.filter(([n, d]) => n === 'inventory_updated' && d.sku === 'rt-a').length >= 6, { what: 'six stock changes of rt-a' });
   const changes = feed.filter(([n, d]) => n === 'inventory_updated' && d.sku === 'rt-a').map(([, d]) => d.change);
   // The holds and their commits aside, the two restocks.
-  assert.deepEqual(changes.filter((c) => !['reservation', 'release', 'sale'].includes(c as string)), ['return', 'return']);
+  assert.deepEqual(
+    changes.filter((c) => !['reservation', 'release', 'sale'].includes(c as string)),
+    ['return', 'return'],
+  );
   assert.equal((await admin.call('inventory.get', { sku: 'rt-a' })).onHand, 10);
 });
 
@@ -138,10 +149,20 @@ test('a checkout that fails before any payment (out of stock) logs no payment_fa
   const buyer = await r.guest();
   await buyer.call('cart.add', { sku: 'oos-a', qty: 1 });
   await r.admin.call('inventory.adjust', { sku: 'oos-a', type: 'damage', qty: 1, reason: 'broken' });
-  const d = await refused(buyer.call('checkout', { idempotencyKey: 'oos', payment: { token: 'tok_visa' }, shippingAddress: ADDRESS }), 'OUT_OF_STOCK', 'checkout of a sold-out line');
-  await until(() => feed.some(([n, x]) => n === 'order.updated' && x.orderId === d.orderId && x.status === 'cancelled'), { what: 'the failed order on the feed' });
+  const d = await refused(
+    buyer.call('checkout', { idempotencyKey: 'oos', payment: { token: 'tok_visa' }, shippingAddress: ADDRESS }),
+    'OUT_OF_STOCK',
+    'checkout of a sold-out line',
+  );
+  await until(() => feed.some(([n, x]) => n === 'order.updated' && x.orderId === d.orderId && x.status === 'cancelled'), {
+    what: 'the failed order on the feed',
+  });
   await r.admin.call('ping', {});
-  assert.deepEqual(feed.filter(([n]) => n.startsWith('payment_')), [], 'no payment event: the gateway was never asked');
+  assert.deepEqual(
+    feed.filter(([n]) => n.startsWith('payment_')),
+    [],
+    'no payment event: the gateway was never asked',
+  );
   const text = await (await fetch(`${r.url}/metrics`)).text();
   assert.ok(!/^cartwire_payments_total\{outcome="failed"\} [1-9]/m.test(text), 'no failed payment counted');
 });
@@ -193,10 +214,10 @@ test('the owner cancels a confirmed order: refunded and restocked once; others g
 
   // Twice at once: one cancel wins; the money and the stock move once.
   const [a, b] = await Promise.allSettled([owner.call('order.cancel', id), owner.call('order.cancel', id)]);
-  const wins = [a, b].filter((r) => r.status === 'fulfilled') as PromiseFulfilledResult<OrderView>[];
-  const losses = [a, b].filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+  const wins = [a, b].filter((r) => r.status === 'fulfilled');
+  const losses = [a, b].filter((r) => r.status === 'rejected');
   assert.equal(wins.length, 1, 'exactly one cancel succeeds');
-  assert.equal(losses[0].reason.code, 'CONFLICT');
+  assert.equal((losses[0].reason as { code: string }).code, 'CONFLICT');
   const cancelled = wins[0].value;
   assert.equal(cancelled.status, 'cancelled');
   assert.deepEqual([cancelled.payment.status, cancelled.payment.refunded], ['refunded', order.totals.total]);
@@ -222,9 +243,12 @@ test('the owner cancels a confirmed order: refunded and restocked once; others g
 
   // Ship racing the owner's cancel: one wins, and the order is wholly one or the other.
   const raced = await buy(owner, 'can-a', 1);
-  const [ship, cancelRace] = await Promise.allSettled([admin.call('order.ship', { orderId: raced.orderId }), owner.call('order.cancel', { orderId: raced.orderId })]);
+  const [ship, cancelRace] = await Promise.allSettled([
+    admin.call('order.ship', { orderId: raced.orderId }),
+    owner.call('order.cancel', { orderId: raced.orderId }),
+  ]);
   assert.equal([ship, cancelRace].filter((r) => r.status === 'fulfilled').length, 1, 'exactly one of ship and cancel succeeds');
-  for (const r of [ship, cancelRace]) if (r.status === 'rejected') assert.equal(r.reason.code, 'CONFLICT');
+  for (const r of [ship, cancelRace]) if (r.status === 'rejected') assert.equal((r.reason as { code: string }).code, 'CONFLICT');
   const outcome = await owner.call('order.get', { orderId: raced.orderId });
   if (ship.status === 'fulfilled') {
     assert.deepEqual([outcome.status, outcome.payment.refunded], ['shipped', 0]);
@@ -242,11 +266,14 @@ test('the owner cancels a confirmed order: refunded and restocked once; others g
     admin.call('order.refund', { orderId: third.orderId, amount: 100 }),
     owner.call('order.cancel', { orderId: third.orderId }),
   ]);
-  for (const r of [refund, cancel]) if (r.status === 'rejected') assert.equal(r.reason.code, 'CONFLICT');
+  for (const r of [refund, cancel]) if (r.status === 'rejected') assert.equal((r.reason as { code: string }).code, 'CONFLICT');
   let end = await owner.call('order.get', { orderId: third.orderId });
   if (end.status !== 'cancelled') end = await owner.call('order.cancel', { orderId: third.orderId }); // the refund won: cancel now
   assert.deepEqual([end.status, end.payment.refunded, end.payment.status], ['cancelled', third.totals.total, 'refunded']);
-  assert.equal(end.refunds.reduce((n, r) => n + r.amount, 0), third.totals.total);
+  assert.equal(
+    end.refunds.reduce((n, r) => n + r.amount, 0),
+    third.totals.total,
+  );
   assert.equal((await admin.call('inventory.get', { sku: 'can-a' })).onHand, 5, 'restocked once');
 });
 
@@ -262,7 +289,10 @@ test('refund arithmetic: partials up to exactly the capture, one unit more is CO
   const id = { orderId: o.orderId };
   const r1 = await admin.call('order.refund', { ...id, amount: 1000, reason: 'damaged box' });
   assert.deepEqual([r1.status, r1.payment.status, r1.payment.refunded], ['confirmed', 'partially_refunded', 1000]);
-  assert.deepEqual(r1.refunds.map((r) => [r.amount, r.reason]), [[1000, 'damaged box']]);
+  assert.deepEqual(
+    r1.refunds.map((r) => [r.amount, r.reason]),
+    [[1000, 'damaged box']],
+  );
   const r2 = await admin.call('order.refund', { ...id, amount: 1500 });
   assert.deepEqual([r2.status, r2.payment.refunded], ['confirmed', 2500]);
   const over = await refused(admin.call('order.refund', { ...id, amount: total - 2500 + 1 }), 'CONFLICT', 'one unit more than remains');
@@ -289,13 +319,16 @@ test('refund arithmetic: partials up to exactly the capture, one unit more is CO
   await admin.call('order.deliver', qid);
   const returned = await admin.call('order.return', qid);
   assert.deepEqual([returned.status, returned.payment.refunded, returned.payment.status], ['returned', q.totals.total, 'refunded']);
-  assert.deepEqual(returned.refunds.map((r) => r.amount), [700, 300, q.totals.total - 1000]);
+  assert.deepEqual(
+    returned.refunds.map((r) => r.amount),
+    [700, 300, q.totals.total - 1000],
+  );
 
   // Many refunds at once: the order serializes them; the sum never passes the total.
   const s = await buy(buyer, 'ref-a', 1);
   const half = Math.ceil(s.totals.total / 2);
   const results = await Promise.allSettled(Array.from({ length: 6 }, () => admin.call('order.refund', { orderId: s.orderId, amount: half })));
-  for (const r of results) if (r.status === 'rejected') assert.equal(r.reason.code, 'CONFLICT');
+  for (const r of results) if (r.status === 'rejected') assert.equal((r.reason as { code: string }).code, 'CONFLICT');
   const final = await admin.call('order.get', { orderId: s.orderId });
   const sum = final.refunds.reduce((n, r) => n + r.amount, 0);
   assert.equal(final.payment.refunded, sum);
@@ -327,29 +360,55 @@ test('a checkout emits each domain event once to the admin feed, the metrics cou
   await until(() => feed.some(([n, d]) => n === 'order_delivered' && d.orderId === paid.orderId), { what: 'order_delivered on the feed' });
   await admin.call('ping', {});
 
-  const named = (name: string, match: (d: Record<string, unknown>) => boolean = () => true) => feed.filter(([n, d]) => n === name && match(d)).map(([, d]) => d);
+  const named = (name: string, match: (d: Record<string, unknown>) => boolean = () => true) =>
+    feed.filter(([n, d]) => n === name && match(d)).map(([, d]) => d);
   const of = (orderId: string) => (d: Record<string, unknown>) => d.orderId === orderId;
-  const counts = (orderId: string) => Object.fromEntries(
-    ['order_created', 'payment_processed', 'order_paid', 'payment_failed', 'order_shipped', 'order_delivered'].map((n) => [n, named(n, of(orderId)).length]),
-  );
+  const counts = (orderId: string) =>
+    Object.fromEntries(
+      ['order_created', 'payment_processed', 'order_paid', 'payment_failed', 'order_shipped', 'order_delivered'].map((n) => [n, named(n, of(orderId)).length]),
+    );
   assert.deepEqual(counts(paid.orderId), { order_created: 1, payment_processed: 1, order_paid: 1, payment_failed: 0, order_shipped: 1, order_delivered: 1 });
   assert.deepEqual(counts(failedId), { order_created: 1, payment_processed: 0, order_paid: 0, payment_failed: 1, order_shipped: 0, order_delivered: 0 });
   const [paidEvent] = named('order_paid', of(paid.orderId));
   assert.deepEqual(
     { ...paidEvent, at: 0 },
-    { orderId: paid.orderId, userId: paid.userId, at: 0, orderNumber: paid.orderNumber, total: paid.totals.total, currency: 'USD', flagged: false, items: [{ sku: 'ev-a', productId: 'p-ev-a', qty: 2 }] },
+    {
+      orderId: paid.orderId,
+      userId: paid.userId,
+      at: 0,
+      orderNumber: paid.orderNumber,
+      total: paid.totals.total,
+      currency: 'USD',
+      flagged: false,
+      items: [{ sku: 'ev-a', productId: 'p-ev-a', qty: 2 }],
+    },
   );
   const [processed] = named('payment_processed', of(paid.orderId));
   assert.deepEqual([processed.amount, processed.currency, processed.transactionId], [paid.totals.total, 'USD', paid.payment.transactionId]);
   const [failed] = named('payment_failed', of(failedId));
   assert.deepEqual([failed.code, failed.reason, failed.currency], ['PAYMENT_DECLINED', 'card_declined', 'USD']);
-  assert.deepEqual(named('product_viewed').map((d) => [d.userId, d.productId, d.category]), [[paid.userId, 'p-ev-a', 'test']]);
-  assert.deepEqual(named('product_added_to_cart').map((d) => [d.sku, d.productId, d.qty]), [['ev-a', 'p-ev-a', 2], ['ev-a', 'p-ev-a', 1]]);
+  assert.deepEqual(
+    named('product_viewed').map((d) => [d.userId, d.productId, d.category]),
+    [[paid.userId, 'p-ev-a', 'test']],
+  );
+  assert.deepEqual(
+    named('product_added_to_cart').map((d) => [d.sku, d.productId, d.qty]),
+    [
+      ['ev-a', 'p-ev-a', 2],
+      ['ev-a', 'p-ev-a', 1],
+    ],
+  );
   // The sku's own history: every stock change once, in order (the initial stock came before the feed).
-  assert.deepEqual(named('inventory_updated', (d) => d.sku === 'ev-a').map((d) => d.change), ['reservation', 'sale', 'reservation', 'release']);
+  assert.deepEqual(
+    named('inventory_updated', (d) => d.sku === 'ev-a').map((d) => d.change),
+    ['reservation', 'sale', 'reservation', 'release'],
+  );
   // order.updated: every version of the paid order once, in order, ending delivered.
   const updates = feed.filter(([n, d]) => n === 'order.updated' && d.orderId === paid.orderId).map(([, d]) => d as unknown as OrderView);
-  assert.deepEqual(updates.map((u) => u.version), updates.map((_, i) => i + 1));
+  assert.deepEqual(
+    updates.map((u) => u.version),
+    updates.map((_, i) => i + 1),
+  );
   assert.deepEqual([...new Set(updates.map((u) => u.status))], ['pending', 'confirmed', 'shipped', 'delivered']);
 
   // /metrics: counted from the committed events.
@@ -363,10 +422,14 @@ test('a checkout emits each domain event once to the admin feed, the metrics cou
   const m = await metrics();
   assert.deepEqual(
     {
-      created: m('cartwire_orders_created_total'), completed: m('cartwire_orders_completed_total'),
+      created: m('cartwire_orders_created_total'),
+      completed: m('cartwire_orders_completed_total'),
       revenue: m('cartwire_revenue_minor_units_total{currency="USD"}'),
-      processed: m('cartwire_payments_total{outcome="processed"}'), failed: m('cartwire_payments_total{outcome="failed"}'),
-      additions: m('cartwire_cart_additions_total'), viewed: m('cartwire_products_viewed_total'), active: m('cartwire_active_users'),
+      processed: m('cartwire_payments_total{outcome="processed"}'),
+      failed: m('cartwire_payments_total{outcome="failed"}'),
+      additions: m('cartwire_cart_additions_total'),
+      viewed: m('cartwire_products_viewed_total'),
+      active: m('cartwire_active_users'),
     },
     { created: 2, completed: 1, revenue: paid.totals.total, processed: 1, failed: 1, additions: 3, viewed: 1, active: 3 },
   );
@@ -374,7 +437,10 @@ test('a checkout emits each domain event once to the admin feed, the metrics cou
   await until(async () => (await metrics())('cartwire_active_users') === 2, { what: 'active users down to 2 once a buyer left' });
 
   // Durable: the event log of the shards, read after the server stopped, holds the same events once.
-  const fromFeed = feed.filter(([n]) => !n.includes('.') && !n.startsWith('user_')).map(([n, d]) => `${n} ${JSON.stringify(d)}`).sort();
+  const fromFeed = feed
+    .filter(([n]) => !n.includes('.') && !n.startsWith('user_'))
+    .map(([n, d]) => `${n} ${JSON.stringify(d)}`)
+    .sort();
   await r.close();
   const logged: string[] = [];
   for (const file of readdirSync(r.dataDir).filter((f) => /^shard-\d+\.db$/.test(f))) {
@@ -428,21 +494,34 @@ test('order.list pages newest first with a cursor: own orders only, admins see a
 
   const own = await pages(alice, 2);
   assert.deepEqual(own.sizes, [2, 2, 1]);
-  assert.deepEqual(own.seen.map((o) => o.orderId), mine.map((o) => o.orderId).reverse(), 'her five orders, newest first');
+  assert.deepEqual(
+    own.seen.map((o) => o.orderId),
+    mine.map((o) => o.orderId).reverse(),
+    'her five orders, newest first',
+  );
   newestFirst(own.seen);
   assert.ok(own.seen.every((o) => o.userId === alice.session!.userId));
   // An order placed between two pages: the next page goes on behind the cursor, no repeat.
   const first = await alice.call('order.list', { limit: 2 });
   mine.push(await buy(alice, 'list-a', 1));
   const rest = await alice.call('order.list', { limit: 10, cursor: first.nextCursor! });
-  assert.deepEqual([...first.items, ...rest.items].map((o) => o.orderId), mine.slice(0, 5).map((o) => o.orderId).reverse());
+  assert.deepEqual(
+    [...first.items, ...rest.items].map((o) => o.orderId),
+    mine
+      .slice(0, 5)
+      .map((o) => o.orderId)
+      .reverse(),
+  );
   assert.equal((await alice.call('order.list', { limit: 1 })).items[0].orderId, mine[5].orderId, 'the new order heads a new listing');
   mine.pop();
   const whole = await alice.call('order.list', { limit: 5 });
   assert.deepEqual([whole.items.length, typeof whole.nextCursor], [5, 'string']);
   assert.equal((await alice.call('order.list', {})).items.length, 6, 'the default limit (20) holds all six');
   const one = await others[0].call('order.list', {});
-  assert.deepEqual(one.items.map((o) => o.orderId), [theirs[0].orderId]);
+  assert.deepEqual(
+    one.items.map((o) => o.orderId),
+    [theirs[0].orderId],
+  );
   const fresh = await guest();
   assert.deepEqual(await fresh.call('order.list', {}), { items: [], nextCursor: null });
 
@@ -452,7 +531,11 @@ test('order.list pages newest first with a cursor: own orders only, admins see a
   assert.deepEqual(new Set(all.seen.map((o) => o.orderId)), new Set([...mine, extra, ...theirs].map((o) => o.orderId)), 'admins see every order once');
   newestFirst(all.seen);
   const ones = await pages(admin, 1);
-  assert.deepEqual(ones.seen.map((o) => o.orderId), all.seen.map((o) => o.orderId), 'pages of one give the same sequence');
+  assert.deepEqual(
+    ones.seen.map((o) => o.orderId),
+    all.seen.map((o) => o.orderId),
+    'pages of one give the same sequence',
+  );
 
   for (const cursor of ['garbage', 'abc', Buffer.from('[1,2,3]').toString('base64url'), Buffer.from('"x"').toString('base64url')]) {
     await refused(alice.call('order.list', { cursor }), 'BAD_REQUEST', `cursor ${cursor}`);
@@ -461,7 +544,7 @@ test('order.list pages newest first with a cursor: own orders only, admins see a
   await refused(alice.call('order.list', { limit: 101 }), 'BAD_REQUEST', 'limit 101');
 });
 
-test('order.subscribe pushes order.updated for the caller\'s own orders only, on every connection that subscribed', async (t) => {
+test("order.subscribe pushes order.updated for the caller's own orders only, on every connection that subscribed", async (t) => {
   const { admin, guest, url } = await rig(t);
   await stockedSku(admin, 'sub-a', 20, 500);
   const alice = await guest();
@@ -482,11 +565,21 @@ test('order.subscribe pushes order.updated for the caller\'s own orders only, on
   await until(() => bobPushes.some(([, d]) => d.orderId === bDeclined.orderId && d.status === 'cancelled'), { what: 'bob sees his declined order' });
   await Promise.all([alice.call('ping', {}), bob.call('ping', {}), aliceToo.call('ping', {})]);
 
-  assert.ok(alicePushes.every(([n, d]) => n === 'order.updated' && d.userId === alice.session!.userId && d.orderId === a.orderId), 'alice gets only her order');
-  assert.ok(bobPushes.every(([n, d]) => n === 'order.updated' && d.userId === bob.session!.userId), 'bob gets only his orders');
+  assert.ok(
+    alicePushes.every(([n, d]) => n === 'order.updated' && d.userId === alice.session!.userId && d.orderId === a.orderId),
+    'alice gets only her order',
+  );
+  assert.ok(
+    bobPushes.every(([n, d]) => n === 'order.updated' && d.userId === bob.session!.userId),
+    'bob gets only his orders',
+  );
   assert.ok(bobPushes.some(([, d]) => d.orderId === b.orderId && d.status === 'confirmed'));
   const versions = alicePushes.map(([, d]) => d.version as number);
-  assert.deepEqual(versions, versions.map((_, i) => i + 1), 'every version of her order once, in order');
+  assert.deepEqual(
+    versions,
+    versions.map((_, i) => i + 1),
+    'every version of her order once, in order',
+  );
   assert.deepEqual([...new Set(alicePushes.map(([, d]) => d.status))], ['pending', 'confirmed', 'shipped']);
   assert.deepEqual(idlePushes, [], 'a connection that did not subscribe gets nothing');
 

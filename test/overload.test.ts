@@ -144,7 +144,9 @@ test('past MAX_SHARD_BACKLOG: OVERLOADED, one reply per request, nothing applied
   // distinct, so the stock tells exactly which purchases ran).
   const guestReq = (id: number): Req => ({ id, op: 'cart.add', args: { sku: BURST_SKUS[id % BURST_SKUS.length], qty: 1 } });
   const adminReq = (id: number): Req => ({
-    id, op: 'inventory.adjust', args: { sku: ADMIN_SKU, type: 'purchase', qty: id, reason: 'overload test', referenceId: `burst-${id}` },
+    id,
+    op: 'inventory.adjust',
+    args: { sku: ADMIN_SKU, type: 'purchase', qty: id, reason: 'overload test', referenceId: `burst-${id}` },
   });
   for (const [c, make] of [...guests.map((g) => [g, guestReq] as const), [admin, adminReq] as const]) {
     c.send(range(1, BATCH).map(make));
@@ -203,7 +205,11 @@ test('past MAX_SHARD_BACKLOG: OVERLOADED, one reply per request, nothing applied
   // The refusals are counted as such.
   const metrics = await (await fetch(`${srv.url}/metrics`)).text();
   for (const [op, n] of Object.entries(perOpOverloaded)) {
-    assert.match(metrics, new RegExp(`^cartwire_requests_total\\{op="${op.replace('.', '\\.')}",outcome="OVERLOADED"\\} ${n}$`, 'm'), `metrics count ${n} OVERLOADED ${op}`);
+    assert.match(
+      metrics,
+      new RegExp(`^cartwire_requests_total\\{op="${op.replace('.', '\\.')}",outcome="OVERLOADED"\\} ${n}$`, 'm'),
+      `metrics count ${n} OVERLOADED ${op}`,
+    );
   }
 
   // After the burst: the ids are free again, a batch within the limit is served whole, and a
@@ -212,12 +218,24 @@ test('past MAX_SHARD_BACKLOG: OVERLOADED, one reply per request, nothing applied
     g.log.length = 0;
     g.send(range(1, 4).map((id) => ({ id, op: 'cart.add', args: { sku: 'soap-bar', qty: 1 } })));
     await until(() => g.answered(range(1, 4)), { what: 'the batch after the burst' });
-    assert.deepEqual(g.log.map((r) => [r.id, r.ok, r.error?.code]).sort(), range(1, 4).map((id) => [id, true, undefined]));
+    assert.deepEqual(
+      g.log.map((r) => [r.id, r.ok, r.error?.code]).sort(),
+      range(1, 4).map((id) => [id, true, undefined]),
+    );
   }
   admin.log.length = 0;
-  admin.send(range(1, 4).map((id) => ({ id, op: 'inventory.adjust', args: { sku: ADMIN_SKU, type: 'sale', qty: 1, reason: 'after burst', referenceId: `after-${id}` } })));
+  admin.send(
+    range(1, 4).map((id) => ({
+      id,
+      op: 'inventory.adjust',
+      args: { sku: ADMIN_SKU, type: 'sale', qty: 1, reason: 'after burst', referenceId: `after-${id}` },
+    })),
+  );
   await until(() => admin.answered(range(1, 4)), { what: 'the admin batch after the burst' });
-  assert.ok(admin.log.every((r) => r.ok), JSON.stringify(admin.log.map((r) => r.error)));
+  assert.ok(
+    admin.log.every((r) => r.ok),
+    JSON.stringify(admin.log.map((r) => r.error)),
+  );
   assert.equal((await admin.ok<InventoryView>('inventory.get', { sku: ADMIN_SKU })).onHand, inv.onHand - 4);
 
   const fresh = await connectGuest(srv.url);

@@ -4,7 +4,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { PaymentActor, TEST_TOKENS, VOID_REFUND_ID, tokenBehaviour, view, type PaymentCharge, type PaymentCommand, type PaymentEvent, type PaymentLedger } from '../src/actors/payment-actor.js';
+import {
+  PaymentActor,
+  TEST_TOKENS,
+  VOID_REFUND_ID,
+  tokenBehaviour,
+  view,
+  type PaymentCharge,
+  type PaymentCommand,
+  type PaymentEvent,
+  type PaymentLedger,
+} from '../src/actors/payment-actor.js';
 import type { Decision } from '../src/actors/actor.js';
 import type { ErrorCode } from '../src/protocol/errors.js';
 import { decodeRow, encodeRow } from '../src/persistence/journal.js';
@@ -35,8 +45,15 @@ function rejected(d: Decision<PaymentEvent>, code: ErrorCode): Record<string, un
   return d.error.details;
 }
 
-const charge = (token: string, amount = 10_000, currency = 'USD', transactionId = 'txn_1'): PaymentCommand => ({ type: 'charge', amount, currency, token, transactionId });
-const refund = (refundId: string, amount: number, reason?: string): PaymentCommand => (reason === undefined ? { type: 'refund', refundId, amount } : { type: 'refund', refundId, amount, reason });
+const charge = (token: string, amount = 10_000, currency = 'USD', transactionId = 'txn_1'): PaymentCommand => ({
+  type: 'charge',
+  amount,
+  currency,
+  token,
+  transactionId,
+});
+const refund = (refundId: string, amount: number, reason?: string): PaymentCommand =>
+  reason === undefined ? { type: 'refund', refundId, amount } : { type: 'refund', refundId, amount, reason };
 
 function current(s: PaymentLedger): PaymentCharge {
   const v = view(s);
@@ -70,7 +87,12 @@ test('every token: approve records the transaction id, the others decline with t
     tok_timeout: { status: 'declined', reason: 'timeout' },
     tok_made_up: { status: 'declined', reason: 'invalid_token' },
   };
-  assert.deepEqual(Object.keys(TEST_TOKENS).sort(), Object.keys(expected).filter((t) => t !== 'tok_made_up').sort());
+  assert.deepEqual(
+    Object.keys(TEST_TOKENS).sort(),
+    Object.keys(expected)
+      .filter((t) => t !== 'tok_made_up')
+      .sort(),
+  );
   for (const [token, want] of Object.entries(expected)) {
     const s = PaymentActor.create(ORDER);
     const events = accepted(step(s, charge(token, 12_345, 'EUR', 'txn_x'), T0 + 5));
@@ -80,7 +102,17 @@ test('every token: approve records the transaction id, the others decline with t
     assert.equal(c.declineReason, want.reason, token);
     assert.equal(c.transactionId, want.status === 'approved' ? 'txn_x' : undefined, token);
     assert.deepEqual(
-      { orderId: c.orderId, amount: c.amount, currency: c.currency, token: c.token, refunded: c.refunded, refunds: c.refunds, createdAt: c.createdAt, updatedAt: c.updatedAt, version: c.version },
+      {
+        orderId: c.orderId,
+        amount: c.amount,
+        currency: c.currency,
+        token: c.token,
+        refunded: c.refunded,
+        refunds: c.refunds,
+        createdAt: c.createdAt,
+        updatedAt: c.updatedAt,
+        version: c.version,
+      },
       { orderId: ORDER, amount: 12_345, currency: 'EUR', token, refunded: 0, refunds: [], createdAt: T0 + 5, updatedAt: T0 + 5, version: 1 },
       token,
     );
@@ -260,7 +292,11 @@ function checkInvariants(s: PaymentLedger): void {
   const c = s.charge;
   if (!c) return;
   assert.ok(c.refunded >= 0 && c.refunded <= c.amount, `0 <= refunded ${c.refunded} <= captured ${c.amount}`);
-  assert.equal(c.refunded, c.refunds.reduce((n, r) => n + r.amount, 0), 'refunded is the sum of the refunds');
+  assert.equal(
+    c.refunded,
+    c.refunds.reduce((n, r) => n + r.amount, 0),
+    'refunded is the sum of the refunds',
+  );
   assert.equal(new Set(c.refunds.map((r) => r.refundId)).size, c.refunds.length, 'refund ids are unique');
   if (c.status !== 'approved') assert.equal(c.refunded, 0, 'only approved charges have refunds');
   assert.equal(c.transactionId !== undefined, c.status === 'approved', 'a transaction id exactly on approved charges');
@@ -294,7 +330,7 @@ test('property: refunded <= captured always, the charge never changes once made,
         if (d.error === undefined && d.events.length > 0) assert.equal(after?.version, (before?.version ?? 0) + d.events.length);
       }
       // Replay of the journal (through the msgpack row codec, as on disk) equals the live state.
-      const replayed = (decodeRow(encodeRow(journal)) as PaymentEvent[]).reduce(PaymentActor.apply, PaymentActor.create(ORDER));
+      const replayed = (decodeRow(encodeRow(journal)) as PaymentEvent[]).reduce((state, e) => PaymentActor.apply(state, e), PaymentActor.create(ORDER));
       assert.deepEqual(replayed, live);
       const restored = PaymentActor.restore(ORDER, decodeRow(encodeRow(PaymentActor.snapshot(live))));
       assert.deepEqual(restored, live);
@@ -304,7 +340,11 @@ test('property: refunded <= captured always, the charge never changes once made,
         const a = PaymentActor.decide(live, cmd, now + 1, NO_PRICES);
         const b = PaymentActor.decide(restored, cmd, now + 1, NO_PRICES);
         assert.deepEqual(b, a);
-        if (!a.error) for (const e of a.events) { PaymentActor.apply(live, e); PaymentActor.apply(restored, e); }
+        if (!a.error)
+          for (const e of a.events) {
+            PaymentActor.apply(live, e);
+            PaymentActor.apply(restored, e);
+          }
       }
       assert.deepEqual(restored, live);
     }),

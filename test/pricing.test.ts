@@ -3,11 +3,27 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { couponApplies, DEFAULT_PRICING, discountFor, mulDivHalfUp, parseTaxRates, taxRateBp, totalsFor, type CouponTerms, type PricingConfig } from '../src/actors/pricing.js';
+import {
+  couponApplies,
+  DEFAULT_PRICING,
+  discountFor,
+  mulDivHalfUp,
+  parseTaxRates,
+  taxRateBp,
+  totalsFor,
+  type CouponTerms,
+  type PricingConfig,
+} from '../src/actors/pricing.js';
 import { normalizeCouponCode } from '../src/protocol/keys.js';
 
 const NOW = 1_700_000_000_000;
-const CFG: PricingConfig = { taxRatesBp: { US: 0, DE: 1900, NL: 2100, XS: 825 }, defaultCountry: 'US', defaultTaxRateBp: 1000, shippingFlat: 499, freeShippingMin: 5000 };
+const CFG: PricingConfig = {
+  taxRatesBp: { US: 0, DE: 1900, NL: 2100, XS: 825 },
+  defaultCountry: 'US',
+  defaultTaxRateBp: 1000,
+  shippingFlat: 499,
+  freeShippingMin: 5000,
+};
 const pct = (percentOff: number, more: Partial<CouponTerms> = {}): CouponTerms => ({ code: 'P', percentOff, ...more });
 const amt = (amountOff: number, more: Partial<CouponTerms> = {}): CouponTerms => ({ code: 'A', amountOff, ...more });
 
@@ -44,7 +60,9 @@ test('minSubtotal applies from a subtotal equal to it', () => {
   assert.deepEqual(couponApplies(pct(10, { minSubtotal: 5000 }), 5000, 'USD', NOW), { ok: true });
   assert.equal(discountFor(pct(10, { minSubtotal: 5000 }), 5000, 'USD', NOW), 500);
   assert.deepEqual(couponApplies(pct(10, { minSubtotal: 5000 }), 4999, 'USD', NOW), {
-    ok: false, reason: 'min_subtotal', details: { code: 'P', minSubtotal: 5000, subtotal: 4999 },
+    ok: false,
+    reason: 'min_subtotal',
+    details: { code: 'P', minSubtotal: 5000, subtotal: 4999 },
   });
   assert.equal(discountFor(pct(10, { minSubtotal: 5000 }), 4999, 'USD', NOW), 0);
 });
@@ -52,7 +70,9 @@ test('minSubtotal applies from a subtotal equal to it', () => {
 test('a coupon is expired at now === expiresAt', () => {
   assert.deepEqual(couponApplies(pct(10, { expiresAt: NOW + 1 }), 100, 'USD', NOW), { ok: true });
   assert.deepEqual(couponApplies(pct(10, { expiresAt: NOW }), 100, 'USD', NOW), {
-    ok: false, reason: 'expired', details: { code: 'P', expiresAt: NOW },
+    ok: false,
+    reason: 'expired',
+    details: { code: 'P', expiresAt: NOW },
   });
   assert.equal(discountFor(amt(50, { expiresAt: NOW }), 100, 'USD', NOW), 0);
   assert.equal(discountFor(amt(50, { expiresAt: NOW }), 100, 'USD', NOW - 1), 50);
@@ -60,7 +80,9 @@ test('a coupon is expired at now === expiresAt', () => {
 
 test('amounts in the terms are in the coupon currency (default USD); a bare percentage applies in any', () => {
   assert.deepEqual(couponApplies(amt(500), 1000, 'EUR', NOW), {
-    ok: false, reason: 'currency', details: { code: 'A', currency: 'USD', cartCurrency: 'EUR' },
+    ok: false,
+    reason: 'currency',
+    details: { code: 'A', currency: 'USD', cartCurrency: 'EUR' },
   });
   assert.equal(discountFor(amt(500), 1000, 'EUR', NOW), 0);
   assert.equal(discountFor(amt(500, { currency: 'EUR' }), 1000, 'EUR', NOW), 500);
@@ -123,9 +145,19 @@ test('an empty cart totals 0 everywhere, coupon or not', () => {
 test('exact past 2^53: the largest cart, and rates whose naive product rounds wrong', () => {
   const max = 100 * 999 * 1_000_000_000; // 100 lines x 999 x 1e9
   assert.ok(max * 2100 > Number.MAX_SAFE_INTEGER);
-  assert.deepEqual(totalsFor(max, undefined, 'USD', 'DE', NOW, CFG), { subtotal: max, discount: 0, tax: 18_981_000_000_000, shipping: 0, total: 118_881_000_000_000 });
+  assert.deepEqual(totalsFor(max, undefined, 'USD', 'DE', NOW, CFG), {
+    subtotal: max,
+    discount: 0,
+    tax: 18_981_000_000_000,
+    shipping: 0,
+    total: 118_881_000_000_000,
+  });
   assert.deepEqual(totalsFor(max, pct(15), 'USD', 'NL', NOW, CFG), {
-    subtotal: max, discount: 14_985_000_000_000, tax: 17_832_150_000_000, shipping: 0, total: 102_747_150_000_000,
+    subtotal: max,
+    discount: 14_985_000_000_000,
+    tax: 17_832_150_000_000,
+    shipping: 0,
+    total: 102_747_150_000_000,
   });
   // 99,900,000,000,200 x 8.25% = 8,241,750,000,016.5 -> ...017. roundHalfUp(a * 825, 10000) in
   // plain Number arithmetic gives ...016 here: the product is past 2^53 and loses its half.
@@ -137,41 +169,57 @@ test('exact past 2^53: the largest cart, and rates whose naive product rounds wr
 
 test('property: mulDivHalfUp equals the BigInt reference for every safe amount, percent and rate', () => {
   const amount = fc.oneof(fc.integer({ min: 0, max: 1_000_000 }), fc.integer({ min: 0, max: 100_000_000_000_000 }), fc.maxSafeNat());
-  fc.assert(fc.property(amount, fc.integer({ min: 0, max: 10_000 }), (a, bp) => mulDivHalfUp(a, bp, 10_000) === exact(a, bp, 10_000)), { numRuns: 5000 });
-  fc.assert(fc.property(amount, fc.integer({ min: 1, max: 100 }), (a, p) => mulDivHalfUp(a, p, 100) === exact(a, p, 100)), { numRuns: 5000 });
+  fc.assert(
+    fc.property(amount, fc.integer({ min: 0, max: 10_000 }), (a, bp) => mulDivHalfUp(a, bp, 10_000) === exact(a, bp, 10_000)),
+    { numRuns: 5000 },
+  );
+  fc.assert(
+    fc.property(amount, fc.integer({ min: 1, max: 100 }), (a, p) => mulDivHalfUp(a, p, 100) === exact(a, p, 100)),
+    { numRuns: 5000 },
+  );
   // Half-way cases specifically: a*bp ≡ 5000 (mod 10000) with a large.
-  fc.assert(fc.property(fc.integer({ min: 0, max: 450_000_000_000 }), (k) => {
-    const a = 20_000 * k + 200; // 200 * 825 = 165,000: the product ends in 5000, an exact half
-    return mulDivHalfUp(a, 825, 10_000) === exact(a, 825, 10_000);
-  }));
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 450_000_000_000 }), (k) => {
+      const a = 20_000 * k + 200; // 200 * 825 = 165,000: the product ends in 5000, an exact half
+      return mulDivHalfUp(a, 825, 10_000) === exact(a, 825, 10_000);
+    }),
+  );
 });
 
-const termsArb: fc.Arbitrary<CouponTerms> = fc.record(
-  {
-    code: fc.constant('X'),
-    kind: fc.oneof(fc.record({ percentOff: fc.integer({ min: 1, max: 100 }) }), fc.record({ amountOff: fc.oneof(fc.integer({ min: 1, max: 10_000 }), fc.maxSafeNat()) })),
-    currency: fc.option(fc.constantFrom('USD', 'EUR'), { nil: undefined }),
-    minSubtotal: fc.option(fc.integer({ min: 0, max: 20_000 }), { nil: undefined }),
-    expiresAt: fc.option(fc.integer({ min: NOW - 10, max: NOW + 10 }), { nil: undefined }),
-  },
-  { requiredKeys: ['code', 'kind'] },
-).map(({ kind, ...rest }) => ({ ...rest, ...kind }) as CouponTerms);
+const termsArb: fc.Arbitrary<CouponTerms> = fc
+  .record(
+    {
+      code: fc.constant('X'),
+      kind: fc.oneof(
+        fc.record({ percentOff: fc.integer({ min: 1, max: 100 }) }),
+        fc.record({ amountOff: fc.oneof(fc.integer({ min: 1, max: 10_000 }), fc.maxSafeNat()) }),
+      ),
+      currency: fc.option(fc.constantFrom('USD', 'EUR'), { nil: undefined }),
+      minSubtotal: fc.option(fc.integer({ min: 0, max: 20_000 }), { nil: undefined }),
+      expiresAt: fc.option(fc.integer({ min: NOW - 10, max: NOW + 10 }), { nil: undefined }),
+    },
+    { requiredKeys: ['code', 'kind'] },
+  )
+  .map(({ kind, ...rest }) => ({ ...rest, ...kind }));
 
 test('property: 0 <= discount <= subtotal, total = subtotal - discount + tax + shipping, all integers', () => {
   const subtotal = fc.oneof(fc.integer({ min: 0, max: 20_000 }), fc.integer({ min: 0, max: 100 * 999 * 1_000_000_000 }));
   const country = fc.option(fc.constantFrom('US', 'DE', 'nl', 'XS', 'JP', 'constructor'), { nil: undefined });
   const cfg = fc.constantFrom(CFG, DEFAULT_PRICING);
-  fc.assert(fc.property(subtotal, fc.option(termsArb, { nil: undefined }), fc.constantFrom('USD', 'EUR'), country, cfg, (sub, c, cur, cc, conf) => {
-    const t = totalsFor(sub, c, cur, cc, NOW, conf);
-    for (const v of Object.values(t)) assert.ok(Number.isSafeInteger(v) && v >= 0, `integer >= 0: ${JSON.stringify(t)}`);
-    assert.equal(t.subtotal, sub);
-    assert.ok(t.discount <= sub);
-    assert.equal(t.total, t.subtotal - t.discount + t.tax + t.shipping);
-    assert.equal(t.discount, discountFor(c, sub, cur, NOW));
-    assert.equal(t.tax, exact(sub - t.discount, taxRateBp(cc, conf), 10_000));
-    assert.equal(t.shipping, sub === 0 || sub - t.discount >= conf.freeShippingMin ? 0 : conf.shippingFlat);
-    if (c === undefined || !couponApplies(c, sub, cur, NOW).ok) assert.equal(t.discount, 0);
-  }), { numRuns: 3000 });
+  fc.assert(
+    fc.property(subtotal, fc.option(termsArb, { nil: undefined }), fc.constantFrom('USD', 'EUR'), country, cfg, (sub, c, cur, cc, conf) => {
+      const t = totalsFor(sub, c, cur, cc, NOW, conf);
+      for (const v of Object.values(t)) assert.ok(Number.isSafeInteger(v) && v >= 0, `integer >= 0: ${JSON.stringify(t)}`);
+      assert.equal(t.subtotal, sub);
+      assert.ok(t.discount <= sub);
+      assert.equal(t.total, t.subtotal - t.discount + t.tax + t.shipping);
+      assert.equal(t.discount, discountFor(c, sub, cur, NOW));
+      assert.equal(t.tax, exact(sub - t.discount, taxRateBp(cc, conf), 10_000));
+      assert.equal(t.shipping, sub === 0 || sub - t.discount >= conf.freeShippingMin ? 0 : conf.shippingFlat);
+      if (c === undefined || !couponApplies(c, sub, cur, NOW).ok) assert.equal(t.discount, 0);
+    }),
+    { numRuns: 3000 },
+  );
 });
 
 test('parseTaxRates reads COUNTRY:BP lists', () => {
@@ -180,18 +228,34 @@ test('parseTaxRates reads COUNTRY:BP lists', () => {
   assert.deepEqual(parseTaxRates('XX:10000'), { XX: 10000 });
   assert.deepEqual(parseTaxRates(''), {});
   assert.deepEqual(parseTaxRates('  '), {});
-  const text = Object.entries(DEFAULT_PRICING.taxRatesBp).map(([c, bp]) => `${c}:${bp}`).join(',');
+  const text = Object.entries(DEFAULT_PRICING.taxRatesBp)
+    .map(([c, bp]) => `${c}:${bp}`)
+    .join(',');
   assert.deepEqual(parseTaxRates(text), { ...DEFAULT_PRICING.taxRatesBp });
 });
 
 test('parseTaxRates names the bad entry', () => {
   const bad: [text: string, entry: string][] = [
-    ['DE', 'DE'], ['DE:abc', 'DE:abc'], ['DE:19.5', 'DE:19.5'], ['DE:-1', 'DE:-1'], ['DEU:1900', 'DEU:1900'],
-    ['FR:2000,DE:10001', 'DE:10001'], ['DE:1900,de:2000', 'de:2000'], ['DE:1900,,FR:2000', ''], ['DE:1900,', ''],
-    ['__proto__:1', '__proto__:1'], ['D1:5', 'D1:5'], ['DE:', 'DE:'], ['DE:1900;FR:2000', 'DE:1900;FR:2000'],
+    ['DE', 'DE'],
+    ['DE:abc', 'DE:abc'],
+    ['DE:19.5', 'DE:19.5'],
+    ['DE:-1', 'DE:-1'],
+    ['DEU:1900', 'DEU:1900'],
+    ['FR:2000,DE:10001', 'DE:10001'],
+    ['DE:1900,de:2000', 'de:2000'],
+    ['DE:1900,,FR:2000', ''],
+    ['DE:1900,', ''],
+    ['__proto__:1', '__proto__:1'],
+    ['D1:5', 'D1:5'],
+    ['DE:', 'DE:'],
+    ['DE:1900;FR:2000', 'DE:1900;FR:2000'],
   ];
   for (const [text, entry] of bad) {
-    assert.throws(() => parseTaxRates(text), (e: Error) => e instanceof Error && e.message.includes(`"${entry}"`), text);
+    assert.throws(
+      () => parseTaxRates(text),
+      (e: Error) => e instanceof Error && e.message.includes(`"${entry}"`),
+      text,
+    );
   }
   assert.throws(() => parseTaxRates('DE:1900,de:2000'), /DE is listed twice/);
   assert.throws(() => parseTaxRates('DE:10001'), /0\.\.10000/);

@@ -20,8 +20,7 @@ function fromDense(rows: number[][]): Csr {
 }
 
 const itemNeighbours = (ui: Csr, k: number, shrink = 0) => cosineNeighbours(transpose(ui), ui, { k, shrink });
-const listOf = (nb: Neighbours, row: number) =>
-  Array.from({ length: nb.count[row] }, (_, t) => [nb.idx[row * nb.k + t], nb.sim[row * nb.k + t]] as const);
+const listOf = (nb: Neighbours, row: number) => Array.from({ length: nb.count[row] }, (_, t) => [nb.idx[row * nb.k + t], nb.sim[row * nb.k + t]] as const);
 
 test('csrFromTriples sums duplicates and transpose is exact', () => {
   const m = csrFromTriples(2, 3, [0, 1, 0, 0], [2, 0, 2, 1], [1, 4, 2, 5], 4);
@@ -43,16 +42,34 @@ test('item-item cosine: known neighbours and exact scores on a hand-built matrix
   ]);
   const nb = itemNeighbours(ui, 5);
   const close = (got: readonly (readonly [number, number])[], want: [number, number][]) => {
-    assert.deepEqual(got.map((x) => x[0]), want.map((x) => x[0]));
+    assert.deepEqual(
+      got.map((x) => x[0]),
+      want.map((x) => x[0]),
+    );
     got.forEach(([, s], t) => assert.ok(Math.abs(s - want[t][1]) < 1e-6, `${s} vs ${want[t][1]}`));
   };
-  close(listOf(nb, 0), [[1, 2 / Math.sqrt(10)], [2, 3 / Math.sqrt(50)]]);
-  close(listOf(nb, 1), [[0, 2 / Math.sqrt(10)], [2, 1 / Math.sqrt(20)]]);
-  close(listOf(nb, 2), [[0, 3 / Math.sqrt(50)], [1, 1 / Math.sqrt(20)]]);
+  close(listOf(nb, 0), [
+    [1, 2 / Math.sqrt(10)],
+    [2, 3 / Math.sqrt(50)],
+  ]);
+  close(listOf(nb, 1), [
+    [0, 2 / Math.sqrt(10)],
+    [2, 1 / Math.sqrt(20)],
+  ]);
+  close(listOf(nb, 2), [
+    [0, 3 / Math.sqrt(50)],
+    [1, 1 / Math.sqrt(20)],
+  ]);
   // shrink: dot / (|a||b| + s) favours the pair with more co-occurrence mass (i2 overtakes i1)
-  close(listOf(itemNeighbours(ui, 5, 10), 0), [[2, 3 / (Math.sqrt(50) + 10)], [1, 2 / (Math.sqrt(10) + 10)]]);
+  close(listOf(itemNeighbours(ui, 5, 10), 0), [
+    [2, 3 / (Math.sqrt(50) + 10)],
+    [1, 2 / (Math.sqrt(10) + 10)],
+  ]);
   // top-1 keeps only the best
-  assert.deepEqual(listOf(itemNeighbours(ui, 1), 2).map((x) => x[0]), [0]);
+  assert.deepEqual(
+    listOf(itemNeighbours(ui, 1), 2).map((x) => x[0]),
+    [0],
+  );
 });
 
 test('ties are broken by the lower id, whatever the input order', () => {
@@ -62,15 +79,33 @@ test('ties are broken by the lower id, whatever the input order', () => {
     [0, 0, 0, 1],
   ]);
   const nb = itemNeighbours(ui, 2);
-  assert.deepEqual(listOf(nb, 3).map((x) => x[0]), [0, 1]);
-  assert.deepEqual(listOf(nb, 2).map((x) => x[0]), [0, 1]);
+  assert.deepEqual(
+    listOf(nb, 3).map((x) => x[0]),
+    [0, 1],
+  );
+  assert.deepEqual(
+    listOf(nb, 2).map((x) => x[0]),
+    [0, 1],
+  );
   // the same matrix with users in the other order gives the same lists
-  const flipped = itemNeighbours(fromDense([[0, 0, 0, 1], [1, 1, 1, 1]]), 2);
+  const flipped = itemNeighbours(
+    fromDense([
+      [0, 0, 0, 1],
+      [1, 1, 1, 1],
+    ]),
+    2,
+  );
   assert.deepEqual([...flipped.idx], [...nb.idx]);
 });
 
 test('a row is never its own neighbour; rows without co-occurrence have none', () => {
-  const nb = itemNeighbours(fromDense([[1, 0, 1], [0, 0, 1]]), 3);
+  const nb = itemNeighbours(
+    fromDense([
+      [1, 0, 1],
+      [0, 0, 1],
+    ]),
+    3,
+  );
   assert.equal(nb.count[1], 0);
   for (let r = 0; r < 3; r++) for (const [j] of listOf(nb, r)) assert.notEqual(j, r);
 });
@@ -81,7 +116,10 @@ test('selectTop equals a full sort (property)', () => {
       const n = scores.length;
       const s = Float64Array.from(scores);
       const ids = Int32Array.from({ length: n }, (_, i) => (i * 7919) % 1009); // distinct, shuffled
-      const want = [...ids.keys()].sort((a, b) => scores[b] - scores[a] || ids[a] - ids[b]).slice(0, k).map((i) => ids[i]);
+      const want = [...ids.keys()]
+        .sort((a, b) => scores[b] - scores[a] || ids[a] - ids[b])
+        .slice(0, k)
+        .map((i) => ids[i]);
       const m = selectTop(s, ids, n, k);
       assert.deepEqual([...ids.subarray(0, m)], want);
     }),
@@ -98,25 +136,22 @@ test('takeBest walks best-first and asks accept only as far as needed', () => {
 
 test('sparse cosine matches ml-matrix dense cosine on random data (property)', () => {
   fc.assert(
-    fc.property(
-      fc.array(fc.array(fc.constantFrom(0, 0, 0, 1, 2, 5), { minLength: 6, maxLength: 6 }), { minLength: 1, maxLength: 12 }),
-      (rows) => {
-        const ui = fromDense(rows);
-        const nb = itemNeighbours(ui, 6);
-        const x = new Matrix(rows);
-        const gram = x.transpose().mmul(x); // items x items dot products, the dense way
-        for (let i = 0; i < 6; i++) {
-          const want = new Map<number, number>();
-          for (let j = 0; j < 6; j++) {
-            const dot = gram.get(i, j);
-            if (j !== i && dot > 0) want.set(j, dot / Math.sqrt(gram.get(i, i) * gram.get(j, j)));
-          }
-          const got = listOf(nb, i);
-          assert.equal(got.length, want.size);
-          for (const [j, s] of got) assert.ok(Math.abs(s - want.get(j)!) < 1e-5);
+    fc.property(fc.array(fc.array(fc.constantFrom(0, 0, 0, 1, 2, 5), { minLength: 6, maxLength: 6 }), { minLength: 1, maxLength: 12 }), (rows) => {
+      const ui = fromDense(rows);
+      const nb = itemNeighbours(ui, 6);
+      const x = new Matrix(rows);
+      const gram = x.transpose().mmul(x); // items x items dot products, the dense way
+      for (let i = 0; i < 6; i++) {
+        const want = new Map<number, number>();
+        for (let j = 0; j < 6; j++) {
+          const dot = gram.get(i, j);
+          if (j !== i && dot > 0) want.set(j, dot / Math.sqrt(gram.get(i, i) * gram.get(j, j)));
         }
-      },
-    ),
+        const got = listOf(nb, i);
+        assert.equal(got.length, want.size);
+        for (const [j, s] of got) assert.ok(Math.abs(s - want.get(j)!) < 1e-5);
+      }
+    }),
   );
 });
 
@@ -163,4 +198,25 @@ test('the event log drops the oldest half at its cap and keeps appending', () =>
   const s = log.snapshot();
   assert.equal(s.count, 3);
   assert.deepEqual([...s.user.subarray(0, 3)], [2, 3, 4]);
+});
+
+test('the event log names the users of its newest rows and renumbers them in new buffers', () => {
+  const log = new EventLog(100, 4);
+  const users = [0, 1, 2, 1, 3, 2, 4, 2];
+  users.forEach((u, e) => log.append(u, 10 + e, e % 3, 1000 + e));
+  // the newest rows name 2, 4, 3, 1, then 0: at most 3 users means from row 4 (user 3) on
+  const three = log.newestUsers(3, 6);
+  assert.deepEqual([three.from, [...three.named]], [4, [0, 0, 1, 1, 1, 0]]);
+  const all = log.newestUsers(10, 6);
+  assert.deepEqual([all.from, [...all.named]], [0, [1, 1, 1, 1, 1, 0]]);
+  const before = log.snapshot();
+  log.rewrite(three.from, Int32Array.from([-1, -1, 0, 1, 2, -1]));
+  const after = log.snapshot();
+  assert.deepEqual([after.count, [...after.user.subarray(0, 4)], [...after.item.subarray(0, 4)]], [4, [1, 0, 2, 0], [14, 15, 16, 17]]);
+  assert.deepEqual([...after.kind.subarray(0, 4)], [1, 2, 0, 1]);
+  assert.deepEqual([...after.at.subarray(0, 4)], [1004, 1005, 1006, 1007]);
+  // a build holding the old buffers still reads them unchanged; appends go to the new ones
+  assert.deepEqual([before.count, [...before.user.subarray(0, 8)]], [8, users]);
+  log.append(1, 99, 2, 2000);
+  assert.deepEqual([log.count, log.snapshot().user[4], before.user[4]], [5, 1, 3]);
 });

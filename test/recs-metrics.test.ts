@@ -39,16 +39,28 @@ test('holdout: 20% per user (at least one), disjoint, and the same for the same 
   const item: number[] = [];
   const sizes = [1, 3, 10, 23];
   sizes.forEach((n, u) => {
-    for (let i = 0; i < n; i++) (user.push(u), item.push(100 * u + i));
+    for (let i = 0; i < n; i++) {
+      user.push(u);
+      item.push(100 * u + i);
+    }
   });
   const U = Int32Array.from(user);
   const I = Int32Array.from(item);
   const a = holdoutSplit(U, I, sizes.length, 1);
-  assert.deepEqual(a.test.map((s) => s.size), [1, 1, 2, 5]);
+  assert.deepEqual(
+    a.test.map((s) => s.size),
+    [1, 1, 2, 5],
+  );
   assert.equal(a.train.length, I.length - 9);
   for (const r of a.train) assert.ok(!a.test[U[r]].has(I[r]));
   const again = holdoutSplit(U, I, sizes.length, 1);
-  assert.deepEqual(again.test.map((s) => [...s]), a.test.map((s) => [...s]));
+  assert.deepEqual(
+    again.test.map((s) => [...s]),
+    a.test.map((s) => [...s]),
+  );
   const other = holdoutSplit(U, I, sizes.length, 2);
-  assert.notDeepEqual(other.test.map((s) => [...s]), a.test.map((s) => [...s]));
+  assert.notDeepEqual(
+    other.test.map((s) => [...s]),
+    a.test.map((s) => [...s]),
+  );
 });

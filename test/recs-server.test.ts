@@ -18,7 +18,7 @@ async function catalog(admin: CartwireClient): Promise<void> {
 
 /** Eight shoppers who look at a and b together, four at a and c: a's neighbours are b, then c. */
 async function shoppers(url: string): Promise<void> {
-  const pattern = [...Array(8).fill(['rx-a', 'rx-b']), ...Array(4).fill(['rx-a', 'rx-c']), ['rx-e'], ['rx-e'], ['rx-e']];
+  const pattern = [...Array<string[]>(8).fill(['rx-a', 'rx-b']), ...Array<string[]>(4).fill(['rx-a', 'rx-c']), ['rx-e'], ['rx-e'], ['rx-e']];
   await Promise.all(
     pattern.map(async (ids: string[]) => {
       const c = await connectGuest(url);
@@ -37,13 +37,17 @@ test('recs: neighbours from views and cart adds; never the cart, an archived or 
   await shoppers(srv.url);
   assert.equal(await metricValue(srv.url, 'cartwire_recs_interactions'), 42, '27 views and 15 cart adds, each recorded once');
   // Builds run every 300 ms while there are new interactions: wait for one that has them all.
-  await until(async () => (await admin.call('recs.similar', { productId: 'rx-a', limit: 5 }))[0]?.productId === 'rx-b', { what: 'a model with every interaction', timeoutMs: 15_000 });
+  await until(async () => (await admin.call('recs.similar', { productId: 'rx-a', limit: 5 }))[0]?.productId === 'rx-b', {
+    what: 'a model with every interaction',
+    timeoutMs: 15_000,
+  });
 
   const similar = await admin.call('recs.similar', { productId: 'rx-a', limit: 5 });
   assert.ok(similar.length > 0, 'a has neighbours');
   assert.equal(similar[0].productId, 'rx-b', 'viewed together most often');
   assert.ok(!similar.some((r) => r.productId === 'rx-a'), 'never the product itself');
-  for (const r of similar) assert.ok(r.score > 0 && r.reason.length > 0 && ['itemknn', 'content', 'hybrid', 'userknn', 'popularity'].includes(r.algorithm), JSON.stringify(r));
+  for (const r of similar)
+    assert.ok(r.score > 0 && r.reason.length > 0 && ['itemknn', 'content', 'hybrid', 'userknn', 'popularity'].includes(r.algorithm), JSON.stringify(r));
 
   // A new shopper who viewed a: b is recommended, unless it is in the cart, archived or sold out.
   const u = await connectGuest(srv.url);
@@ -51,14 +55,23 @@ test('recs: neighbours from views and cart adds; never the cart, an archived or 
   // Cold start: a shopper the models know nothing of gets popularity (a: 12 views + 12 adds). A
   // build that began while the shoppers were still at it may rank on part of them: wait for one
   // with all of them (the neighbour check above can pass on such a partial model).
-  await until(async () => (await u.call('recs.forUser', { limit: 3 }))[0]?.productId === 'rx-a', { what: 'popularity from every interaction', timeoutMs: 15_000 });
+  await until(async () => (await u.call('recs.forUser', { limit: 3 }))[0]?.productId === 'rx-a', {
+    what: 'popularity from every interaction',
+    timeoutMs: 15_000,
+  });
   const cold = await u.call('recs.forUser', { limit: 3 });
   assert.ok(cold.length > 0 && cold.length <= 3, 'limit respected');
-  assert.ok(cold.every((r) => r.algorithm === 'popularity'), JSON.stringify(cold));
+  assert.ok(
+    cold.every((r) => r.algorithm === 'popularity'),
+    JSON.stringify(cold),
+  );
   assert.equal(cold[0].productId, 'rx-a', 'a is the most popular');
   assert.match(cold[0].reason, /popular/);
   await u.call('event.view', { productId: 'rx-a' });
-  await until(async () => (await u.call('recs.forUser', { limit: 5 }))[0]?.algorithm !== 'popularity', { what: 'a model that knows the view', timeoutMs: 15_000 });
+  await until(async () => (await u.call('recs.forUser', { limit: 5 }))[0]?.algorithm !== 'popularity', {
+    what: 'a model that knows the view',
+    timeoutMs: 15_000,
+  });
   const warm = await u.call('recs.forUser', { limit: 5 });
   assert.equal(warm[0].productId, 'rx-b', `a's closest neighbour first: ${JSON.stringify(warm)}`);
   assert.notEqual(warm[0].algorithm, 'popularity');
@@ -69,9 +82,17 @@ test('recs: neighbours from views and cart adds; never the cart, an archived or 
   assert.ok(!(await u.call('recs.similar', { productId: 'rx-a', limit: 5 })).some((r) => r.productId === 'rx-b'), 'similar excludes the cart too');
   await u.call('cart.clear', {});
 
-  await admin.call('catalog.upsert', { productId: 'rx-c', name: 'Recs rx-c', category: 'recs-test', status: 'archived', variants: [{ sku: 'rx-c', price: 1000 }] });
+  await admin.call('catalog.upsert', {
+    productId: 'rx-c',
+    name: 'Recs rx-c',
+    category: 'recs-test',
+    status: 'archived',
+    variants: [{ sku: 'rx-c', price: 1000 }],
+  });
   await admin.call('inventory.adjust', { sku: 'rx-b', type: 'adjustment', qty: 0, reason: 'sold out' });
-  await until(async () => !(await u.call('recs.similar', { productId: 'rx-a', limit: 5 })).some((r) => r.productId === 'rx-b'), { what: 'the edge sees b sold out' });
+  await until(async () => !(await u.call('recs.similar', { productId: 'rx-a', limit: 5 })).some((r) => r.productId === 'rx-b'), {
+    what: 'the edge sees b sold out',
+  });
   const filtered = await u.call('recs.similar', { productId: 'rx-a', limit: 5 });
   assert.ok(!filtered.some((r) => r.productId === 'rx-b' || r.productId === 'rx-c'), JSON.stringify(filtered));
   // Context filters: a category nothing is in, and a price range nothing fits.

@@ -23,11 +23,18 @@ const PRODUCTS: ProductFeatures[] = [
 
 const ev = (userId: string, productId: string, kind: Interaction['kind'], daysAgo = 0): Interaction => ({ userId, productId, kind, at: NOW - daysAgo * DAY });
 const EVENTS: Interaction[] = [
-  ev('u1', 'tee-black', 'view'), ev('u1', 'tee-white', 'view'), ev('u1', 'hoodie', 'cart'),
-  ev('u2', 'tee-black', 'view'), ev('u2', 'tee-white', 'view'), ev('u2', 'hoodie', 'purchase'),
-  ev('u3', 'mug', 'view'), ev('u3', 'kettle', 'purchase', 60), // bought long ago: decayed
-  ev('u4', 'tee-black', 'view'), ev('u4', 'mug', 'view'),
-  ev('u5', 'tee-white', 'view'), ev('u5', 'socks', 'view'),
+  ev('u1', 'tee-black', 'view'),
+  ev('u1', 'tee-white', 'view'),
+  ev('u1', 'hoodie', 'cart'),
+  ev('u2', 'tee-black', 'view'),
+  ev('u2', 'tee-white', 'view'),
+  ev('u2', 'hoodie', 'purchase'),
+  ev('u3', 'mug', 'view'),
+  ev('u3', 'kettle', 'purchase', 60), // bought long ago: decayed
+  ev('u4', 'tee-black', 'view'),
+  ev('u4', 'mug', 'view'),
+  ev('u5', 'tee-white', 'view'),
+  ev('u5', 'socks', 'view'),
 ];
 
 function shopFilter(inactive: ReadonlySet<string> = new Set()): RecsCandidateFilter {
@@ -65,7 +72,10 @@ test('a built shop', async (t) => {
     assert.ok(fresh, 'new-tee (no interactions) reached through content');
     assert.equal(fresh.algorithm, 'content');
     assert.equal(fresh.reason, 'similar to Black Tee');
-    assert.deepEqual(rs.map((r) => r.score), [...rs.map((r) => r.score)].sort((a, b) => b - a));
+    assert.deepEqual(
+      rs.map((r) => r.score),
+      [...rs.map((r) => r.score)].sort((a, b) => b - a),
+    );
   });
 
   await t.test('similar respects exclude (cart), eligibility and limit', () => {
@@ -153,7 +163,10 @@ test('serves from the old model while a rebuild runs in the pool, then switches'
   svc.record(ev('u9', 'tee-black', 'view'));
   svc.record(ev('u9', 'tee-white', 'view'));
   const cold = svc.forUser('u9', 3, all, NONE);
-  assert.ok(cold.every((r) => r.algorithm === 'popularity'), 'u9 is new to the live model');
+  assert.ok(
+    cold.every((r) => r.algorithm === 'popularity'),
+    'u9 is new to the live model',
+  );
   let done = false;
   const rebuilt = svc.rebuild().then(() => (done = true));
   let turns = 0;
@@ -172,7 +185,7 @@ test('serves from the old model while a rebuild runs in the pool, then switches'
   assert.notEqual(warm[0].algorithm, 'popularity');
 });
 
-test('before the first build there is nothing to serve', async (t) => {
+test('before the first build there is nothing to serve', (t) => {
   const svc = new RecsService({ rebuildIntervalMs: 0 });
   t.after(() => svc.close());
   assert.deepEqual(svc.forUser('u1', 5, shopFilter(), NONE), []);
@@ -198,4 +211,52 @@ test('options are validated with the option name and value', () => {
   assert.throws(() => new RecsService({ weights: { view: 1, cart: -3, purchase: 5 } }), /recs\.weights\.cart must be a finite number > 0, got -3/);
   assert.throws(() => new RecsService({ blend: { itemknnn: 1 } as never }), /recs\.blend\.itemknnn must be one of/);
   assert.throws(() => new RecsService({ poolThreads: 1.5 }), /recs\.poolThreads/);
+  assert.throws(() => new RecsService({ maxUsers: 1 }), /recs\.maxUsers must be an integer >= 2, got 1/);
+  assert.throws(() => new RecsService({ maxUsers: 2 ** 24 + 1 }), /recs\.maxUsers must be an integer 2\.\.16777216/);
+});
+
+test('past maxUsers the users with no event left are forgotten: the interner stays bounded, recent users keep their recommendations', async (t) => {
+  const maxUsers = 1_000;
+  const svc = new RecsService({ now: () => NOW, rebuildIntervalMs: 0, rebuildEveryEvents: 1_000_000, maxEvents: 4_000, maxUsers });
+  t.after(() => svc.close());
+  svc.setProducts(PRODUCTS);
+  const all = shopFilter();
+  const reference = await builtService(t); // the shop alone, never a guest
+  const expected = (userId: string) => reference.forUser(userId, 10, all, NONE).map((r) => [r.productId, r.algorithm]);
+  const got = (userId: string) => svc.forUser(userId, 10, all, NONE).map((r) => [r.productId, r.algorithm]);
+  let guests = 0;
+  let most = 0;
+  const guest = (views = 1) => {
+    const g = guests++;
+    for (let v = 0; v < views; v++) svc.record({ userId: `guest${g}`, productId: `bg${(g * 7 + v) % 40}`, kind: 'view', at: NOW - (v + 1) * DAY });
+    most = Math.max(most, svc.stats().users);
+    assert.ok(svc.stats().logEvents <= 4_000);
+  };
+
+  // Weeks of guests, each a view or two of other products than the shop's: 20 x maxUsers of them.
+  for (let g = 0; g < 20 * maxUsers; g++) guest(1 + (g % 2));
+  assert.equal(most, maxUsers, 'the interner filled up to maxUsers and never passed it');
+  // Then the shop's users, after as many guests as leave 400 more before the next forgetting.
+  while (svc.stats().users !== maxUsers - 5 - 400) guest();
+  for (const e of EVENTS) svc.record(e);
+  await svc.rebuild();
+  for (const u of ['u1', 'u4', 'u5']) assert.deepEqual(got(u), expected(u), u);
+  assert.notEqual(got('u4')[0][1], 'popularity');
+  assert.ok(
+    got('guest0').every(([, algorithm]) => algorithm === 'popularity'),
+    'a guest forgotten long ago is a stranger',
+  );
+
+  // A build starts, then more guests make the service forget again while it runs: the build's
+  // model (on the old ids) and the next one (on the new ids) both answer for the shop's users.
+  const building = svc.rebuild();
+  const full = svc.stats().users;
+  while (svc.stats().users >= full) guest();
+  assert.equal(svc.stats().users, maxUsers / 2 + 1, 'forgotten down to the users of the newest events, then the new one');
+  assert.deepEqual(got('u4'), expected('u4'), 'the live model keeps its own ids');
+  await building;
+  assert.deepEqual(got('u4'), expected('u4'), 'the model built before the forgetting keeps its own ids');
+  await svc.rebuild();
+  for (const u of ['u1', 'u4', 'u5']) assert.deepEqual(got(u), expected(u), `${u} after the forgetting`);
+  assert.equal(most, maxUsers);
 });

@@ -15,7 +15,11 @@ const requests: ShardRequest[] = [
   { id: 5, key: 'cart:g_c', cmd: { type: 'remove', sku: 'tee-classic-m' } as ShardRequest['cmd'] },
   { id: 6, key: 'cart:g_c', cmd: { type: 'clear' } },
   { id: 0, key: 'sku:tee-classic-m', cmd: { type: 'timer' } },
-  { id: 7, key: 'sku:tee-classic-m', cmd: { type: 'adjust', txType: 'transfer', qty: 3, reason: 'rebalance', warehouse: 'main', toWarehouse: 'east' } as ShardRequest['cmd'] },
+  {
+    id: 7,
+    key: 'sku:tee-classic-m',
+    cmd: { type: 'adjust', txType: 'transfer', qty: 3, reason: 'rebalance', warehouse: 'main', toWarehouse: 'east' } as ShardRequest['cmd'],
+  },
   { id: 8, key: 'catalog', cmd: { type: 'upsert', product: { productId: 'p', variants: [{ sku: 's', price: 1 }] } } as ShardRequest['cmd'] },
   // A `get` with extra fields must not lose them to the short layout.
   { id: 9, key: 'sku:x', cmd: { type: 'get', warehouse: 'east' } as ShardRequest['cmd'] },
@@ -32,7 +36,10 @@ test('every request shape survives the flat layout, in order', () => {
 test('the hot cart commands cross as primitives only (no objects to clone)', () => {
   const flat: unknown[] = [];
   for (const r of requests.slice(0, 7)) appendRequest(flat, r.id, r.key, r.cmd);
-  assert.deepEqual(flat.filter((v) => typeof v === 'object' && v !== null), []);
+  assert.deepEqual(
+    flat.filter((v) => typeof v === 'object' && v !== null),
+    [],
+  );
 });
 
 test('a corrupt layout fails loudly instead of misreading fields', () => {

@@ -22,9 +22,19 @@ test("SDK subscribe('orders') gets each of the caller's orders as it changes, in
   const order = await buyer.call('checkout', { idempotencyKey: 'k', payment: { token: 'tok_visa' }, shippingAddress: ADDRESS_GB });
   await admin.call('order.ship', { orderId: order.orderId });
   await until(() => seen.some((o) => o.status === 'shipped'), { what: 'the shipped push' });
-  assert.ok(seen.every((o) => o.userId === buyer.session!.userId && o.orderId === order.orderId), 'only the caller\'s order');
-  assert.deepEqual(seen.map((o) => o.status), ['pending', 'confirmed', 'shipped']);
+  assert.ok(
+    seen.every((o) => o.userId === buyer.session!.userId && o.orderId === order.orderId),
+    "only the caller's order",
+  );
+  assert.deepEqual(
+    seen.map((o) => o.status),
+    ['pending', 'confirmed', 'shipped'],
+  );
   const versions = seen.map((o) => o.version);
-  assert.deepEqual(versions, [...versions].sort((a, b) => a - b), 'in version order');
+  assert.deepEqual(
+    versions,
+    [...versions].sort((a, b) => a - b),
+    'in version order',
+  );
   await sub();
 });

@@ -51,8 +51,7 @@ test('kill -9 and restart on the same port: the SDK reconnects, re-auths as the 
   await until(() => c.state === 'open', { timeoutMs: 20_000, what: 'reconnected' });
   assert.equal(c.session?.userId, me.userId, 'resumed as the same user');
   const v2 = await whileDown;
-  assert.ok(!(v2 instanceof Error), `the call made while down failed: ${String(v2)}`);
-  if (v2 instanceof Error) return;
+  if (v2 instanceof Error) assert.fail(`the call made while down failed: ${String(v2)}`);
   assert.equal(v2.version, 2);
   assert.deepEqual(v2.items.map((i) => i.sku).sort(), ['mug-stoneware-sand', 'tee-classic-m']);
   // The resubscription's reply (v1, fresh from the restarted server) or, if the waiting add ran
@@ -67,7 +66,7 @@ test('kill -9 and restart on the same port: the SDK reconnects, re-auths as the 
   t.after(() => phone.close());
   await phone.call('auth.resume', { token: me.token });
   const v3 = await phone.call('cart.setQty', { sku: 'tee-classic-m', qty: 5 });
-  await until(() => carts.at(-1)?.version === 3, { what: 'the other device\'s change pushed' });
+  await until(() => carts.at(-1)?.version === 3, { what: "the other device's change pushed" });
   assert.deepEqual(carts.at(-1), v3);
 
   const seq = states.map((s) => s.state);
@@ -81,7 +80,12 @@ test('kill -9 and restart on the same port: the SDK reconnects, re-auths as the 
 test('no reconnect after a policy close (1008, 10 bad frames) or a frame over 64 KiB (1009)', async (t) => {
   const server = await startTestServer(t);
   for (const [code, misbehave] of [
-    [1008, (c: CartwireClient) => { for (let i = 0; i < 10; i++) c.sendRaw('not binary'); }],
+    [
+      1008,
+      (c: CartwireClient) => {
+        for (let i = 0; i < 10; i++) c.sendRaw('not binary');
+      },
+    ],
     [1009, (c: CartwireClient) => c.sendRaw(new Uint8Array(70_000))],
   ] as const) {
     const c = await CartwireClient.connect(server.url, { reconnect: FAST });
@@ -94,7 +98,11 @@ test('no reconnect after a policy close (1008, 10 bad frames) or a frame over 64
     misbehave(c);
     const closed = await c.whenClosed();
     assert.equal(closed.code, code);
-    assert.deepEqual(states.map((s) => s.state), ['closed'], `${code}: closed for good, no reconnecting`);
+    assert.deepEqual(
+      states.map((s) => s.state),
+      ['closed'],
+      `${code}: closed for good, no reconnecting`,
+    );
     assert.equal(c.state, 'closed');
     await pending.then(
       (r) => assert.ok(r.now > 0), // answered before the close
@@ -138,8 +146,14 @@ test('a token the restarted server refuses (signed with another key) stops recon
 
 test('backoff is exponential with full jitter, capped; the no-retry close codes', async () => {
   const p = { baseDelayMs: 100, maxDelayMs: 10_000 };
-  assert.deepEqual([1, 2, 3, 4, 8, 20].map((n) => backoffDelay(n, p, () => 0.999999)), [99, 199, 399, 799, 9999, 9999]);
-  assert.equal(backoffDelay(5, p, () => 0), 0);
+  assert.deepEqual(
+    [1, 2, 3, 4, 8, 20].map((n) => backoffDelay(n, p, () => 0.999999)),
+    [99, 199, 399, 799, 9999, 9999],
+  );
+  assert.equal(
+    backoffDelay(5, p, () => 0),
+    0,
+  );
   const spread = Array.from({ length: 200 }, () => backoffDelay(3, p));
   assert.ok(spread.every((d) => d >= 0 && d < 400) && new Set(spread).size > 50, 'uniform over [0, 400)');
   for (const code of [1008, 1009, 1002, 1003, 1007]) assert.equal(shouldReconnect(code), false, String(code));

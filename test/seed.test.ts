@@ -17,5 +17,5 @@ test('a seed that failed half-way is completed by the next start, stock set exac
       assert.equal(view.variants.find((v) => v.sku === sku)?.available, qty, `${sku} stock`);
     }
   }
-  guest.close();
+  await guest.close();
 });

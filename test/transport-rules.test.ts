@@ -119,7 +119,28 @@ test('9 bad frames leave the connection open; the 10th is answered, then the clo
     Buffer.concat([pack({ id: 2, op: 'ping' }), Buffer.from([0x00])]), // trailing byte
     Buffer.from([0x81, 0x01, 0x01]), // an int key
     Buffer.from([0x92, 0x80, 0x01]), // a batch holding a non-map
-    Buffer.from([0x83, 0xa2, 0x69, 0x64, 0x03, 0xa2, 0x6f, 0x70, 0xa4, 0x70, 0x69, 0x6e, 0x67, 0xa4, 0x61, 0x72, 0x67, 0x73, ...new Array<number>(16).fill(0x91), 0x90]), // 17 levels
+    Buffer.from([
+      0x83,
+      0xa2,
+      0x69,
+      0x64,
+      0x03,
+      0xa2,
+      0x6f,
+      0x70,
+      0xa4,
+      0x70,
+      0x69,
+      0x6e,
+      0x67,
+      0xa4,
+      0x61,
+      0x72,
+      0x67,
+      0x73,
+      ...new Array<number>(16).fill(0x91),
+      0x90,
+    ]), // 17 levels
   ];
   assert.equal(bad.length, Limits.BAD_FRAMES_BEFORE_CLOSE - 1);
   for (const f of bad) s.send(f);
@@ -128,7 +149,10 @@ test('9 bad frames leave the connection open; the 10th is answered, then the clo
   s.send(pack({ op: 'ping' }));
   s.send(pack([]));
   const answers = await nullIdAnswers(s, 0, bad.length + 2);
-  assert.deepEqual(answers.map((r) => r.error!.code), [...new Array<string>(bad.length).fill(ErrorCode.BAD_FRAME), ErrorCode.BAD_REQUEST, ErrorCode.BAD_REQUEST]);
+  assert.deepEqual(
+    answers.map((r) => r.error!.code),
+    [...new Array<string>(bad.length).fill(ErrorCode.BAD_FRAME), ErrorCode.BAD_REQUEST, ErrorCode.BAD_REQUEST],
+  );
   for (const r of answers) assertError(r, null, r.error!.code as ErrorCode);
   await assertStillServing(s);
 
@@ -199,12 +223,28 @@ test('a second request with an id in flight is BAD_REQUEST; the first still answ
   assert.equal(again[2].ok, true, JSON.stringify(again[2]));
 
   // Inside one batch too: a shard op whose reply waits for the group commit, then the same id.
-  s.send(pack([{ id: 8, op: 'cart.add', args: { sku: 'soap-bar', qty: 1 } }, { id: 8, op: 'ping' }, { id: 9, op: 'ping' }, { id: 9, op: 'ping' }]));
+  s.send(
+    pack([
+      { id: 8, op: 'cart.add', args: { sku: 'soap-bar', qty: 1 } },
+      { id: 8, op: 'ping' },
+      { id: 9, op: 'ping' },
+      { id: 9, op: 'ping' },
+    ]),
+  );
   const eights = await s.answers(8, 2);
   const nines = await s.answers(9, 2);
-  assertError(eights.find((r) => !r.ok)!, 8, ErrorCode.BAD_REQUEST, /already in flight/);
+  assertError(
+    eights.find((r) => !r.ok)!,
+    8,
+    ErrorCode.BAD_REQUEST,
+    /already in flight/,
+  );
   assert.equal((eights.find((r) => r.ok)!.result as { version: number }).version, 1);
-  assert.deepEqual(nines.map((r) => r.ok), [true, false], 'the first ping answers, the second is the duplicate');
+  assert.deepEqual(
+    nines.map((r) => r.ok),
+    [true, false],
+    'the first ping answers, the second is the duplicate',
+  );
   assertError(nines[1], 9, ErrorCode.BAD_REQUEST, /already in flight/);
   const cart = await s.answer(s.request('cart.get', {}));
   assert.equal((cart.result as { items: { qty: number }[] }).items[0].qty, 1, 'the duplicate did not run');
@@ -222,10 +262,19 @@ test('a batch of 256 requests runs every one; 257 get one BAD_REQUEST and none r
   s.send(pack(batch));
   await s.waitFor(() => s.responses.length - from >= Limits.MAX_BATCH, '256 answers');
   const answered = s.responses.slice(from);
-  assert.deepEqual(answered.map((r) => r.id).sort((a, b) => a! - b!), batch.map((r) => r.id));
-  assert.ok(answered.every((r) => r.ok), JSON.stringify(answered.find((r) => !r.ok)));
+  assert.deepEqual(
+    answered.map((r) => r.id).sort((a, b) => a! - b!),
+    batch.map((r) => r.id),
+  );
+  assert.ok(
+    answered.every((r) => r.ok),
+    JSON.stringify(answered.find((r) => !r.ok)),
+  );
   const versions = answered.filter((r) => r.id! <= adds).map((r) => (r.result as { version: number }).version);
-  assert.deepEqual(versions.sort((a, b) => a - b), Array.from({ length: adds }, (_, i) => i + 1));
+  assert.deepEqual(
+    versions.sort((a, b) => a - b),
+    Array.from({ length: adds }, (_, i) => i + 1),
+  );
 
   const tooMany = Array.from({ length: Limits.MAX_BATCH + 1 }, (_, i) => ({ id: 1000 + i, op: 'cart.add', args: { sku: 'soap-bar', qty: 1 } }));
   const before = s.responses.length;
@@ -259,7 +308,7 @@ test('args that do not match the op schema are BAD_REQUEST naming the field; not
     ['cart.add', { sku: 'soap-bar', qty: 1, extra: true }, /^args has unknown field extra$/],
     ['cart.setQty', { sku: 'soap-bar', qty: -1 }, /^args\.qty /],
     ['ping', { x: 1 }, /^args has unknown field x$/],
-    ['catalog.upsert', { productId: 'p-1', name: 'P', category: 'c', variants: [{ sku: 'p-1-a', price: 100, colour: 'red' }] }, /^args\.variants\.0 has unknown field colour$/],
+    ['checkout', { idempotencyKey: 'k', payment: { token: 'tok_visa', pin: 1 }, shippingAddress: {} }, /^args\.payment has unknown field pin$/],
     ['cart.add', [1, 2], /args must be a map/],
     ['cart.add', 'soap-bar', /args must be a map/],
     ['cart.add', 5, /args must be a map/],
@@ -273,10 +322,26 @@ test('args that do not match the op schema are BAD_REQUEST naming the field; not
   await assertStillServing(s);
 });
 
+test('the role is checked before the args: a guest sending a malformed admin op gets FORBIDDEN, not a schema message', async (t) => {
+  const srv = await startTestServer(t);
+  const s = await openGuest(t, srv.url);
+  const bad = { productId: 'p-1', name: 'P', category: 'c', variants: [{ sku: 'p-1-a', price: 100, colour: 'red' }] };
+  const a = s.request('catalog.upsert', bad);
+  assertError(await s.answer(a), a, ErrorCode.FORBIDDEN, /for admins/);
+  const b = s.request('inventory.adjust', 'not a map');
+  assertError(await s.answer(b), b, ErrorCode.FORBIDDEN);
+  await assertStillServing(s);
+});
+
 test('roles: anonymous gets UNAUTHENTICATED, a guest gets FORBIDDEN for admin ops, an admin passes', async (t) => {
   const srv = await startTestServer(t);
   const anon = await open(t, srv.url);
-  for (const [op, args] of [['cart.get', {}], ['cart.add', { sku: 'soap-bar', qty: 1 }], ['inventory.get', { sku: 'soap-bar' }], ['inventory.adjust', { sku: 'soap-bar', type: 'purchase', qty: 1, reason: 'x' }]] as const) {
+  for (const [op, args] of [
+    ['cart.get', {}],
+    ['cart.add', { sku: 'soap-bar', qty: 1 }],
+    ['inventory.get', { sku: 'soap-bar' }],
+    ['inventory.adjust', { sku: 'soap-bar', type: 'purchase', qty: 1, reason: 'x' }],
+  ] as const) {
     const id = anon.request(op, args);
     assertError(await anon.answer(id), id, ErrorCode.UNAUTHENTICATED, new RegExp(`^${op.replace('.', '\\.')} needs a signed-in connection`));
   }
@@ -289,7 +354,10 @@ test('roles: anonymous gets UNAUTHENTICATED, a guest gets FORBIDDEN for admin op
   const guest = await openGuest(t, srv.url);
   const adjust = { sku: 'soap-bar', type: 'purchase', qty: 5, reason: 'restock' };
   const upsert = { productId: 'p-1', name: 'P', category: 'c', variants: [{ sku: 'p-1-a', price: 100 }] };
-  for (const [op, args] of [['inventory.adjust', adjust], ['catalog.upsert', upsert]] as const) {
+  for (const [op, args] of [
+    ['inventory.adjust', adjust],
+    ['catalog.upsert', upsert],
+  ] as const) {
     const id = guest.request(op, args);
     assertError(await guest.answer(id), id, ErrorCode.FORBIDDEN, /admins/);
   }
@@ -305,7 +373,11 @@ test('roles: anonymous gets UNAUTHENTICATED, a guest gets FORBIDDEN for admin op
 
 /** A request map with `key` inside args, written as a Map so the encoder keeps the key as it is. */
 const withKeyInArgs = (id: number, op: string, key: string, args: Record<string, unknown> = {}) =>
-  new Map<string, unknown>([['id', id], ['op', op], ['args', new Map<string, unknown>([...Object.entries(args), [key, new Map([['polluted', 'yes']])]])]]);
+  new Map<string, unknown>([
+    ['id', id],
+    ['op', op],
+    ['args', new Map<string, unknown>([...Object.entries(args), [key, new Map([['polluted', 'yes']])]])],
+  ]);
 
 test('__proto__, constructor and prototype keys are BAD_REQUEST with the id; the rest of the batch runs; nothing is polluted', async (t) => {
   const srv = await startTestServer(t);
@@ -313,12 +385,20 @@ test('__proto__, constructor and prototype keys are BAD_REQUEST with the id; the
   let id = 50;
   for (const key of ['__proto__', 'constructor', 'prototype']) {
     // At the top of the request, inside args, and deep inside a nested value.
-    const top = new Map<string, unknown>([['id', ++id], ['op', 'ping'], [key, new Map([['polluted', 'yes']])]]);
+    const top = new Map<string, unknown>([
+      ['id', ++id],
+      ['op', 'ping'],
+      [key, new Map([['polluted', 'yes']])],
+    ]);
     s.send(pack(top));
     assertError(await s.answer(id), id, ErrorCode.BAD_REQUEST, /__proto__, constructor or prototype/);
     s.send(pack(withKeyInArgs(++id, 'cart.add', key, { sku: 'soap-bar', qty: 1 })));
     assertError(await s.answer(id), id, ErrorCode.BAD_REQUEST, /__proto__, constructor or prototype/);
-    const deep = new Map<string, unknown>([['id', ++id], ['op', 'cart.add'], ['args', { sku: 'soap-bar', qty: 1, list: [{ a: [new Map([[key, 1]])] }] }]]);
+    const deep = new Map<string, unknown>([
+      ['id', ++id],
+      ['op', 'cart.add'],
+      ['args', { sku: 'soap-bar', qty: 1, list: [{ a: [new Map([[key, 1]])] }] }],
+    ]);
     s.send(pack(deep));
     assertError(await s.answer(id), id, ErrorCode.BAD_REQUEST, /__proto__, constructor or prototype/);
     await assertStillServing(s);
@@ -327,13 +407,22 @@ test('__proto__, constructor and prototype keys are BAD_REQUEST with the id; the
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
   assert.equal(Object.prototype.hasOwnProperty.call(Object.prototype, 'polluted'), false);
 
-  s.send(pack([{ id: 90, op: 'cart.add', args: { sku: 'soap-bar', qty: 2 } }, withKeyInArgs(91, 'cart.add', '__proto__', { sku: 'soap-bar', qty: 5 }), { id: 92, op: 'ping' }]));
+  s.send(
+    pack([
+      { id: 90, op: 'cart.add', args: { sku: 'soap-bar', qty: 2 } },
+      withKeyInArgs(91, 'cart.add', '__proto__', { sku: 'soap-bar', qty: 5 }),
+      { id: 92, op: 'ping' },
+    ]),
+  );
   const [ok90, bad91, ok92] = [await s.answer(90), await s.answer(91), await s.answer(92)];
   assert.equal(ok90.ok, true, JSON.stringify(ok90));
   assertError(bad91, 91, ErrorCode.BAD_REQUEST, /__proto__/);
   assert.equal(ok92.ok, true);
   const cart = await s.answer(s.request('cart.get', {}));
-  assert.deepEqual((cart.result as { items: { sku: string; qty: number }[] }).items.map((l) => [l.sku, l.qty]), [['soap-bar', 2]]);
+  assert.deepEqual(
+    (cart.result as { items: { sku: string; qty: number }[] }).items.map((l) => [l.sku, l.qty]),
+    [['soap-bar', 2]],
+  );
   assert.equal((cart.result as { version: number }).version, 1, 'only the clean request of the batch changed the cart');
 });
 

@@ -127,8 +127,9 @@ class SdkChannel implements Channel {
     const o = this.next();
     const sent = performance.now();
     this.inFlight++;
-    const call = this.client.call as (op: string, args: unknown) => Promise<unknown>;
-    call.call(this.client, o.op, o.args ?? {}).then(
+    // Ops come from the workload by name: the SDK's per-op typing does not apply here.
+    const client = this.client as unknown as { call(op: string, args: unknown): Promise<unknown> };
+    client.call(o.op, o.args ?? {}).then(
       () => this.answered(intended, sent, undefined, o.op),
       (err: unknown) => this.answered(intended, sent, codeOf(err), o.op),
     );
@@ -202,7 +203,12 @@ class RedisChannel implements Channel {
 export async function openChannel(spec: ChannelSpec, connIndex: number): Promise<Channel> {
   if (spec.redisSha) {
     const url = new URL(spec.url);
-    const redis = new Redis(Number(url.port), url.hostname, { enableAutoPipelining: true, maxRetriesPerRequest: 0, lazyConnect: true, retryStrategy: () => null });
+    const redis = new Redis(Number(url.port), url.hostname, {
+      enableAutoPipelining: true,
+      maxRetriesPerRequest: 0,
+      lazyConnect: true,
+      retryStrategy: () => null,
+    });
     redis.on('error', () => undefined); // failed commands reject on their own
     await redis.connect();
     return new RedisChannel(redis, spec.redisSha, spec, connIndex);

@@ -37,7 +37,18 @@ export function throughputChart(steps: StepReport[], what = 'answers/s'): Chart 
       config,
       width: WIDTH,
       height: 220,
-      layer: [steadyBand(steps), { data: { values }, mark: { type: 'line', point: { size: 14 } }, encoding: { x: { field: 't', type: 'quantitative', title: 'seconds into the step' }, y: { field: 'ops', type: 'quantitative', title: what }, color: { field: 'step', type: 'nominal', title: null } } }],
+      layer: [
+        steadyBand(steps),
+        {
+          data: { values },
+          mark: { type: 'line', point: { size: 14 } },
+          encoding: {
+            x: { field: 't', type: 'quantitative', title: 'seconds into the step' },
+            y: { field: 'ops', type: 'quantitative', title: what },
+            color: { field: 'step', type: 'nominal', title: null },
+          },
+        },
+      ],
     } as TopLevelSpec,
   };
 }
@@ -45,10 +56,12 @@ export function throughputChart(steps: StepReport[], what = 'answers/s'): Chart 
 /** p50 and p99 of each second (log scale). */
 export function latencyOverTimeChart(steps: StepReport[]): Chart {
   const values = steps.flatMap((s) =>
-    s.timeline.filter((p) => p.ops > 0).flatMap((p) => [
-      { step: s.name, t: p.t + 0.5, pct: 'p50', ms: Math.max(0.001, ms(p.p50)) },
-      { step: s.name, t: p.t + 0.5, pct: 'p99', ms: Math.max(0.001, ms(p.p99)) },
-    ]),
+    s.timeline
+      .filter((p) => p.ops > 0)
+      .flatMap((p) => [
+        { step: s.name, t: p.t + 0.5, pct: 'p50', ms: Math.max(0.001, ms(p.p50)) },
+        { step: s.name, t: p.t + 0.5, pct: 'p99', ms: Math.max(0.001, ms(p.p99)) },
+      ]),
   );
   return {
     id: 'latency-over-time',
@@ -67,7 +80,18 @@ export function latencyOverTimeChart(steps: StepReport[]): Chart {
             x: { field: 't', type: 'quantitative', title: 'seconds into the step' },
             y: { field: 'ms', type: 'quantitative', title: 'ms', scale: { type: 'log' } },
             color: { field: 'step', type: 'nominal', title: null },
-            strokeDash: { field: 'pct', type: 'nominal', title: null, scale: { domain: ['p50', 'p99'], range: [[1, 0], [5, 3]] } },
+            strokeDash: {
+              field: 'pct',
+              type: 'nominal',
+              title: null,
+              scale: {
+                domain: ['p50', 'p99'],
+                range: [
+                  [1, 0],
+                  [5, 3],
+                ],
+              },
+            },
           },
         },
       ],
@@ -104,9 +128,21 @@ export function percentileChart(steps: StepReport[]): Chart {
         x: { field: 'x', type: 'quantitative', title: 'percentile', scale: { type: 'log' }, axis: { values: PCT_VALUES, labelExpr: PCT_LABEL } },
         y: { field: 'ms', type: 'quantitative', title: 'ms', scale: { type: 'log' } },
         color: { field: 'step', type: 'nominal', title: null },
-        strokeDash: { field: 'series', type: 'nominal', title: null, scale: { domain: series, range: [[1, 0], [5, 3], [2, 2]].slice(0, series.length) } },
+        strokeDash: {
+          field: 'series',
+          type: 'nominal',
+          title: null,
+          scale: {
+            domain: series,
+            range: [
+              [1, 0],
+              [5, 3],
+              [2, 2],
+            ].slice(0, series.length),
+          },
+        },
       },
-    } as TopLevelSpec,
+    },
   };
 }
 
@@ -120,7 +156,12 @@ export function stepsBarChart(steps: StepReport[]): Chart {
     encoding: {
       y: { field: 'step', type: 'nominal', title: null, sort: null },
       x: { field, type: 'quantitative', title },
-      color: { field: 'role', type: 'nominal', title: null, scale: { domain: ['measured', 'compare', 'ceiling', 'peer'], range: ['#4c78a8', '#72b7b2', '#bab0ac', '#f58518'] } },
+      color: {
+        field: 'role',
+        type: 'nominal',
+        title: null,
+        scale: { domain: ['measured', 'compare', 'ceiling', 'peer'], range: ['#4c78a8', '#72b7b2', '#bab0ac', '#f58518'] },
+      },
       tooltip: [{ field: 'step' }, { field }],
     },
   });

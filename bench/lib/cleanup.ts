@@ -26,7 +26,11 @@ function install(): void {
   if (installed) return;
   installed = true;
   process.on('exit', killAll);
-  for (const [sig, n] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]] as const) {
+  for (const [sig, n] of [
+    ['SIGINT', 2],
+    ['SIGTERM', 15],
+    ['SIGHUP', 1],
+  ] as const) {
     process.once(sig, () => {
       killAll();
       process.exit(128 + n);

@@ -36,7 +36,10 @@ export function selfTimes(path: string): { totalMs: number; idleMs: number; top:
       continue;
     }
     total += dt;
-    const url = f.url.replace(/^file:\/\//, '').replace(/.*\/node_modules\//, '~/').replace(/.*\/dist\//, '');
+    const url = f.url
+      .replace(/^file:\/\//, '')
+      .replace(/.*\/node_modules\//, '~/')
+      .replace(/.*\/dist\//, '');
     const key = `${f.functionName || '(anonymous)'} ${url ? `${url}:${f.lineNumber + 1}` : ''}`.trim();
     self.set(key, (self.get(key) ?? 0) + dt);
   }
@@ -78,7 +81,15 @@ export function longTasks(path: string, minMs = 5): { count: number; over10ms: n
   const close = (end: number) => {
     if (start === undefined) return;
     const ms = (end - start) / 1000;
-    if (ms >= minMs) runs.push({ atS: (start - p.startTime) / 1e6, ms, top: [...fns].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([fn, v]) => ({ fn, ms: Math.round(v * 10) / 10 })) });
+    if (ms >= minMs)
+      runs.push({
+        atS: (start - p.startTime) / 1e6,
+        ms,
+        top: [...fns]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 3)
+          .map(([fn, v]) => ({ fn, ms: Math.round(v * 10) / 10 })),
+      });
     start = undefined;
     fns = new Map();
   };

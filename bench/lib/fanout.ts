@@ -147,7 +147,8 @@ export class FanoutWorker {
   go(t0: number): void {
     const { timing } = this.spec;
     this.window = { start: t0 + timing.warmupMs + timing.rampMs, end: t0 + totalMs(timing) };
-    if (this.spec.admin) void this.runAdmin(t0).catch((err) => this.send({ t: 'error', message: String(err?.stack ?? err) }));
+    if (this.spec.admin)
+      void this.runAdmin(t0).catch((err: unknown) => this.send({ t: 'error', message: String((err as { stack?: unknown } | null | undefined)?.stack ?? err) }));
   }
 
   /** inventory.adjust (set on-hand, alternating two values so every change is one) at the change rate. */
@@ -199,7 +200,7 @@ export class FanoutWorker {
     const admin = this.admin!;
     if (admin instanceof CartwireClient) return (await admin.call('inventory.adjust', args as never)).version;
     const r = await admin.call('inventory.adjust', args);
-    if (!r.ok) throw { code: r.error?.code };
+    if (!r.ok) throw Object.assign(new Error(`inventory.adjust failed: ${r.error?.code ?? 'no error code'}`), { code: r.error?.code });
     return (r.result as { version: number }).version;
   }
 

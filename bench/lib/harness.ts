@@ -33,7 +33,7 @@ export async function withCartwire<T>(scenario: string, o: CommonOptions, fn: (c
     console.log(`${scenario}: server pid ${server.pid} at ${url}; load pids ${load.pids.join(', ')}`);
     return await fn({ url, server, load, jwtSecret, env, nodeArgs, target: { label: 'cartwire', url, pid: server.pid, metricsUrl: url } });
   } catch (err) {
-    console.error(`${scenario}: failed: ${err instanceof Error ? err.message : err}\n--- server output ---\n${server.output().slice(-4000)}`);
+    console.error(`${scenario}: failed: ${err instanceof Error ? err.message : String(err)}\n--- server output ---\n${server.output().slice(-4000)}`);
     throw err;
   } finally {
     await load.stop();

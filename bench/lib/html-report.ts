@@ -23,14 +23,44 @@ export function inlineSvg(svg: string): string {
     .replace(/xlink:href=/g, 'href=');
 }
 
-const modelOf = (s: StepReport) => (s.model.kind === 'closed' ? `closed ${s.model.connections}×${s.model.inflight}` : `open ${fmtInt(s.model.rate)}/s on ${s.model.connections}`);
+const modelOf = (s: StepReport) =>
+  s.model.kind === 'closed' ? `closed ${s.model.connections}×${s.model.inflight}` : `open ${fmtInt(s.model.rate)}/s on ${s.model.connections}`;
 const errorsOf = (s: StepReport) => Object.values(s.errors).reduce((a, b) => a + b, 0) + s.lost + s.notSent;
 
 function stepsTable(steps: StepReport[]): string {
-  const head = ['step', 'target', 'model', 'ops/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'p99 uncorr.', 'srv µs/req', 'srv CPU', 'cli µs/req', 'other CPU', 'errors'];
+  const head = [
+    'step',
+    'target',
+    'model',
+    'ops/s',
+    'p50',
+    'p90',
+    'p99',
+    'p99.9',
+    'max',
+    'p99 uncorr.',
+    'srv µs/req',
+    'srv CPU',
+    'cli µs/req',
+    'other CPU',
+    'errors',
+  ];
   const rows = steps.map((s) => [
-    s.name, s.target, modelOf(s), fmtInt(s.opsPerSec), us(s.latencyUs.p50), us(s.latencyUs.p90), us(s.latencyUs.p99), us(s.latencyUs.p999), us(s.latencyUs.max),
-    s.uncorrectedUs ? us(s.uncorrectedUs.p99) : '–', fixed(s.serverCpuUsPerReq, 1), `${fixed(s.serverCpuPct, 0)}%`, fixed(s.clientCpuUsPerReq, 1), s.otherCpuPct === undefined ? '–' : `${fixed(s.otherCpuPct, 0)}%`, fmtInt(errorsOf(s)),
+    s.name,
+    s.target,
+    modelOf(s),
+    fmtInt(s.opsPerSec),
+    us(s.latencyUs.p50),
+    us(s.latencyUs.p90),
+    us(s.latencyUs.p99),
+    us(s.latencyUs.p999),
+    us(s.latencyUs.max),
+    s.uncorrectedUs ? us(s.uncorrectedUs.p99) : '–',
+    fixed(s.serverCpuUsPerReq, 1),
+    `${fixed(s.serverCpuPct, 0)}%`,
+    fixed(s.clientCpuUsPerReq, 1),
+    s.otherCpuPct === undefined ? '–' : `${fixed(s.otherCpuPct, 0)}%`,
+    fmtInt(errorsOf(s)),
   ]);
   return htmlTable(head, rows);
 }
@@ -46,7 +76,9 @@ export function buildReportHtml(r: RunResult, charts: RenderedChart[]): string {
   const m = r.machine as Record<string, string | number>;
   const parts: string[] = [];
   parts.push(`<h1>cartwire bench: ${esc(r.scenario)}</h1>`);
-  parts.push(`<p class="meta">${esc(r.runId ?? '')} · ${esc(r.at)} · ${esc(m.cpus)} × ${esc(m.cpuModel)} · ${esc(fmtInt(Number(m.memoryMiB)))} MiB · Node ${esc(m.node)} · ${esc(m.kernel ?? m.platform)}</p>`);
+  parts.push(
+    `<p class="meta">${esc(r.runId ?? '')} · ${esc(r.at)} · ${esc(m.cpus)} × ${esc(m.cpuModel)} · ${esc(fmtInt(Number(m.memoryMiB)))} MiB · Node ${esc(m.node)} · ${esc(m.kernel ?? m.platform)}</p>`,
+  );
   parts.push(`<pre class="cmd">${esc(r.command)}</pre>`);
   if (r.steps.length) {
     parts.push('<h2>Steps</h2>', stepsTable(r.steps));
@@ -57,10 +89,22 @@ export function buildReportHtml(r: RunResult, charts: RenderedChart[]): string {
   for (const s of r.steps.filter((x) => x.perOp)) {
     const rows = Object.entries(s.perOp!).sort((a, b) => b[1].count - a[1].count);
     const total = rows.reduce((a, [, x]) => a + x.count, 0);
-    parts.push(`<h2>${esc(s.name)} by op</h2>`, htmlTable(['op', 'share', 'p50', 'p90', 'p99', 'max'], rows.map(([op, x]) => [op, `${fixed((x.count / Math.max(1, total)) * 100, 1)}%`, us(x.p50), us(x.p90), us(x.p99), us(x.max)])));
+    parts.push(
+      `<h2>${esc(s.name)} by op</h2>`,
+      htmlTable(
+        ['op', 'share', 'p50', 'p90', 'p99', 'max'],
+        rows.map(([op, x]) => [op, `${fixed((x.count / Math.max(1, total)) * 100, 1)}%`, us(x.p50), us(x.p90), us(x.p99), us(x.max)]),
+      ),
+    );
   }
   if (r.ratios.length) {
-    parts.push('<h2>Ratios</h2>', htmlTable(['ratio', 'value', 'goal', 'met'], r.ratios.map((x) => [x.name, fixed(x.value, 2), x.goal ?? '–', x.met === undefined ? '–' : x.met ? 'yes' : 'no'])));
+    parts.push(
+      '<h2>Ratios</h2>',
+      htmlTable(
+        ['ratio', 'value', 'goal', 'met'],
+        r.ratios.map((x) => [x.name, fixed(x.value, 2), x.goal ?? '–', x.met === undefined ? '–' : x.met ? 'yes' : 'no']),
+      ),
+    );
   }
   if (r.facts.length) parts.push('<h2>Figures</h2>', htmlTable(['measure', 'value'], r.facts));
   for (const { chart, svg } of charts) {

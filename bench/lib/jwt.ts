@@ -11,7 +11,10 @@ export class TokenMinter {
   private readonly key: Buffer;
   private readonly iat = Math.floor(Date.now() / 1000);
 
-  constructor(secret: string, private readonly ttlSeconds = 24 * 3600) {
+  constructor(
+    secret: string,
+    private readonly ttlSeconds = 24 * 3600,
+  ) {
     this.key = Buffer.from(secret, 'utf8');
   }
 

@@ -141,7 +141,8 @@ export class LoadGroup {
     await Promise.all(
       this.active.map((w, i) => {
         const ready = w.next('ready');
-        const model = spec.model.kind === 'open' ? { ...spec.model, rate: spec.model.rate / n, warmupRate: spec.model.warmupRate / n, offset: i / n } : spec.model;
+        const model =
+          spec.model.kind === 'open' ? { ...spec.model, rate: spec.model.rate / n, warmupRate: spec.model.warmupRate / n, offset: i / n } : spec.model;
         w.post({ t: 'prepare', spec: { ...spec, model, connections: per[i], connOffset: offset } });
         offset += per[i];
         return ready;
@@ -165,7 +166,11 @@ export class LoadGroup {
   }
 
   /** push-fanout: opens the subscribers (split over the workers) and the admin (on the first). */
-  async prepareFanout(spec: Omit<FanoutSpec, 'subscribers' | 'connOffset' | 'admin'>, admin: NonNullable<FanoutSpec['admin']>, subscribers: number): Promise<void> {
+  async prepareFanout(
+    spec: Omit<FanoutSpec, 'subscribers' | 'connOffset' | 'admin'>,
+    admin: NonNullable<FanoutSpec['admin']>,
+    subscribers: number,
+  ): Promise<void> {
     const per = split(subscribers, this.workers.length);
     let offset = 0;
     await Promise.all(
@@ -240,7 +245,12 @@ export class LoadGroup {
    * merged into its spec), waits until every worker is ready (guests signed in, setup done),
    * starts them all at t0 = now + 200 ms and resolves with t0 and each worker's result.
    */
-  async session(spec: Omit<SessionSpec, 'connections' | 'connOffset'>, connections: number, perWorker: (i: number) => Partial<SessionSpec> = () => ({}), onGo: (t0: number) => void = () => undefined): Promise<{ t0: number; results: SessionResult[] }> {
+  async session(
+    spec: Omit<SessionSpec, 'connections' | 'connOffset'>,
+    connections: number,
+    perWorker: (i: number) => Partial<SessionSpec> = () => ({}),
+    onGo: (t0: number) => void = () => undefined,
+  ): Promise<{ t0: number; results: SessionResult[] }> {
     const n = Math.min(this.workers.length, connections);
     const active = this.workers.slice(0, n);
     const per = split(connections, n);
@@ -283,7 +293,7 @@ export function sumCounts(list: Record<string, number>[]): Record<string, number
 
 function mergeStep(rs: StepResult[]): MergedStep {
   const sum = (f: (r: StepResult) => number) => rs.reduce((a, r) => a + f(r), 0);
-  const optional = (list: (string | undefined)[]) => (list.every((x) => x !== undefined) && list.length ? mergeHistograms(list as string[]) : undefined);
+  const optional = (list: (string | undefined)[]) => (list.every((x) => x !== undefined) && list.length ? mergeHistograms(list) : undefined);
   return {
     histogram: mergeHistograms(rs.map((r) => r.histogram)),
     uncorrected: optional(rs.map((r) => r.uncorrected)),

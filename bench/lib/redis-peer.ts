@@ -65,11 +65,29 @@ export async function startRedis(fsync: AppendFsync, stock: Record<string, numbe
   if (!bin) throw new Error('redis-server is not installed (bench/setup.sh installs it)');
   const dir = tmpDataDir('cartwire-bench-redis-');
   const port = await freePort();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', fsync, '--save', '', '--daemonize', 'no', '--logfile', ''];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    fsync,
+    '--save',
+    '',
+    '--daemonize',
+    'no',
+    '--logfile',
+    '',
+  ];
   // An asynchronous list of a non-interactive sh reads /dev/null, so the guard reads our pipe
   // through fd 3, duplicated from stdin before anything is put in the background. When the pipe
   // closes, the guard kills redis-server and removes its dir.
-  const guard = 'exec 3<&0; bin="$1"; dir="$2"; shift 2; "$bin" "$@" </dev/null & p=$!; echo "guarded pid $p"; (read _ <&3; kill -9 "$p" 2>/dev/null; rm -rf "$dir") & wait "$p"';
+  const guard =
+    'exec 3<&0; bin="$1"; dir="$2"; shift 2; "$bin" "$@" </dev/null & p=$!; echo "guarded pid $p"; (read _ <&3; kill -9 "$p" 2>/dev/null; rm -rf "$dir") & wait "$p"';
   const sh: ChildProcess = spawn('sh', ['-c', guard, 'sh', bin, dir, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   killOnExit(sh);
   let out = '';

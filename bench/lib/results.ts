@@ -10,7 +10,11 @@ import type { RunResult } from './scenario.js';
 export const RESULTS_DIR = fileURLToPath(new URL('../../../bench/results/', import.meta.url));
 
 /** `<scenario>-<UTC time to the second>`, e.g. cart-mix-2026-11-25T17-02-52Z. */
-export const runIdOf = (scenario: string, at: Date): string => `${scenario}-${at.toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z')}`;
+export const runIdOf = (scenario: string, at: Date): string =>
+  `${scenario}-${at
+    .toISOString()
+    .replace(/[:]/g, '-')
+    .replace(/\.\d+Z$/, 'Z')}`;
 
 /** The files of a run directory. */
 export const RESULT_JSON = 'result.json';
@@ -65,7 +69,7 @@ export function readRun(path: string): { dir: string; result: RunResult } {
   try {
     result = JSON.parse(readFileSync(json, 'utf8')) as RunResult;
   } catch (err) {
-    throw new Error(`${json}: not JSON (${err instanceof Error ? err.message : err})`);
+    throw new Error(`${json}: not JSON (${err instanceof Error ? err.message : String(err)})`, { cause: err });
   }
   if (typeof result?.scenario !== 'string' || !Array.isArray(result.steps)) {
     throw new Error(`${json}: not the result of a bench run (no scenario and steps)`);

@@ -29,7 +29,9 @@ const errorsOf = (s: StepReport) => Object.values(s.errors).reduce((a, b) => a +
 
 /** One line per finished step, printed as the run goes. */
 export function stepLine(s: StepReport): string {
-  const errs = Object.entries(s.errors).map(([k, v]) => `${k}=${v}`).join(' ');
+  const errs = Object.entries(s.errors)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
   const extra = [errs && `errors ${errs}`, s.lost && `${s.lost} lost`, s.notSent && `${s.notSent} not sent`].filter(Boolean).join(', ');
   const uncorr = s.uncorrectedUs ? ` (uncorrected ${us(s.uncorrectedUs.p99)})` : '';
   return `${s.name}: ${fmtInt(s.opsPerSec)} ops/s, p50 ${us(s.latencyUs.p50)}, p99 ${us(s.latencyUs.p99)}${uncorr}${extra ? `, ${extra}` : ''}`;
@@ -41,18 +43,53 @@ export function summaryText(r: RunResult): string {
   if (r.steps.length) {
     out.push(
       table(
-        ['step', 'ops/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'p99 uncorr.', 'srv µs/req', 'srv CPU', 'cli µs/req', 'other CPU', 'rows/commit', 'commit ms', 'commit p99', 'errors'],
+        [
+          'step',
+          'ops/s',
+          'p50',
+          'p90',
+          'p99',
+          'p99.9',
+          'max',
+          'p99 uncorr.',
+          'srv µs/req',
+          'srv CPU',
+          'cli µs/req',
+          'other CPU',
+          'rows/commit',
+          'commit ms',
+          'commit p99',
+          'errors',
+        ],
         r.steps.map((s) => [
-          s.name, fmtInt(s.opsPerSec), us(s.latencyUs.p50), us(s.latencyUs.p90), us(s.latencyUs.p99), us(s.latencyUs.p999), us(s.latencyUs.max),
-          s.uncorrectedUs ? us(s.uncorrectedUs.p99) : '-', fixed(s.serverCpuUsPerReq, 1), `${fixed(s.serverCpuPct, 0)}%`, fixed(s.clientCpuUsPerReq, 1),
-          s.otherCpuPct === undefined ? '-' : `${fixed(s.otherCpuPct, 0)}%`, s.commits ? fixed(s.commits.rowsPerCommit, 1) : '-', s.commits ? fixed(s.commits.meanCommitMs, 2) : '-',
-          s.commits?.p99LeMs !== undefined ? `<= ${s.commits.p99LeMs} ms` : '-', fmtInt(errorsOf(s)),
+          s.name,
+          fmtInt(s.opsPerSec),
+          us(s.latencyUs.p50),
+          us(s.latencyUs.p90),
+          us(s.latencyUs.p99),
+          us(s.latencyUs.p999),
+          us(s.latencyUs.max),
+          s.uncorrectedUs ? us(s.uncorrectedUs.p99) : '-',
+          fixed(s.serverCpuUsPerReq, 1),
+          `${fixed(s.serverCpuPct, 0)}%`,
+          fixed(s.clientCpuUsPerReq, 1),
+          s.otherCpuPct === undefined ? '-' : `${fixed(s.otherCpuPct, 0)}%`,
+          s.commits ? fixed(s.commits.rowsPerCommit, 1) : '-',
+          s.commits ? fixed(s.commits.meanCommitMs, 2) : '-',
+          s.commits?.p99LeMs !== undefined ? `<= ${s.commits.p99LeMs} ms` : '-',
+          fmtInt(errorsOf(s)),
         ]),
       ),
     );
   }
   for (const s of r.steps.filter((x) => x.perOp)) out.push(perOpTable(s));
-  if (r.ratios.length) out.push(table(['ratio', 'value', 'goal', 'met'], r.ratios.map((x) => [x.name, fixed(x.value, 2), x.goal ?? '-', x.met === undefined ? '-' : x.met ? 'yes' : 'NO'])));
+  if (r.ratios.length)
+    out.push(
+      table(
+        ['ratio', 'value', 'goal', 'met'],
+        r.ratios.map((x) => [x.name, fixed(x.value, 2), x.goal ?? '-', x.met === undefined ? '-' : x.met ? 'yes' : 'NO']),
+      ),
+    );
   if (r.facts.length) out.push(table(['measure', 'value'], r.facts));
   if (r.notes.length) out.push(r.notes.map((n) => `note: ${n}`).join('\n'));
   return out.join('\n\n');
@@ -69,7 +106,11 @@ function perOpTable(s: StepReport): string {
 }
 
 /** The command line that reproduces a run (what was typed, minus the node and script paths). */
-export const commandLine = (argv: string[]): string => `npm run bench -- ${argv.slice(2).map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' ')}`;
+export const commandLine = (argv: string[]): string =>
+  `npm run bench -- ${argv
+    .slice(2)
+    .map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`))
+    .join(' ')}`;
 
 /** Runs a scenario with its parsed options; resolves with the process exit code. */
 export async function executeScenario<O>(s: Scenario<O>, o: O & CommonOptions, argv = process.argv): Promise<number> {

@@ -188,4 +188,5 @@ export function addLoadOptions(c: Command, d: { duration?: number; warmup?: numb
     .option('--warmup-rate <ops/s>', 'open model: arrival rate during warm-up (default: a tenth of --rate)', num);
 }
 
-export const clientOption = () => new Option('--client <kind>', 'load client: raw ws+msgpackr, or the project SDK (CartwireClient)').choices(['raw', 'sdk']).default('raw');
+export const clientOption = () =>
+  new Option('--client <kind>', 'load client: raw ws+msgpackr, or the project SDK (CartwireClient)').choices(['raw', 'sdk']).default('raw');

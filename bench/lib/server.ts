@@ -95,18 +95,18 @@ export function spawnServer(o: ServerOptions): ServerProcess {
     if (out.length > 200_000) out = out.slice(-100_000);
     if (o.echo) for (const line of s.split('\n')) if (line) process.stdout.write(`  [server] ${line}\n`);
   };
-  proc.stdout!.on('data', keep);
-  proc.stderr!.on('data', keep);
+  proc.stdout.on('data', keep);
+  proc.stderr.on('data', keep);
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
   const listening = new Promise<{ url: string; at: number }>((resolve, reject) => {
     const onData = () => {
       const m = /listening on (http:\/\/\S+)/.exec(out);
       if (m) {
-        proc.stdout!.off('data', onData);
+        proc.stdout.off('data', onData);
         resolve({ url: m[1], at: performance.now() });
       }
     };
-    proc.stdout!.on('data', onData);
+    proc.stdout.on('data', onData);
     void exited.then((code) => reject(new Error(`server exited with ${code} before listening:\n${out.slice(-4000)}`)));
   });
   listening.catch(() => undefined);

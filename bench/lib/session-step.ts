@@ -52,18 +52,38 @@ export async function sampleServer(cw: Cartwire): Promise<ServerSample> {
 
 /** Samples at two epoch-ms instants (window start and end). */
 export function sampleAt(cw: Cartwire, startEpoch: number, endEpoch: number): Promise<[ServerSample, ServerSample]> {
-  const at = (t: number) => new Promise<ServerSample>((resolve, reject) => setTimeout(() => sampleServer(cw).then(resolve, reject), Math.max(0, t - Date.now())));
+  const at = (t: number) =>
+    new Promise<ServerSample>((resolve, reject) =>
+      setTimeout(
+        () => {
+          sampleServer(cw).then(resolve, reject);
+        },
+        Math.max(0, t - Date.now()),
+      ),
+    );
   return Promise.all([at(startEpoch), at(endEpoch)]);
 }
 
-export function mergeSessions(rs: SessionResult[]): { hist: Record<string, Histogram>; counts: Record<string, number>; inWindow: Record<string, number>; perSecond: number[]; perSecondHist: Histogram[] } {
+export function mergeSessions(rs: SessionResult[]): {
+  hist: Record<string, Histogram>;
+  counts: Record<string, number>;
+  inWindow: Record<string, number>;
+  perSecond: number[];
+  perSecondHist: Histogram[];
+} {
   const names = new Set(rs.flatMap((r) => Object.keys(r.histograms)));
   const hist = Object.fromEntries([...names].map((n) => [n, mergeHistograms(rs.flatMap((r) => (r.histograms[n] ? [r.histograms[n]] : [])))]));
   const perSecond: number[] = [];
   for (const r of rs) r.perSecond.forEach((x, i) => (perSecond[i] = (perSecond[i] ?? 0) + x));
   const seconds = perSecond.length;
-  const perSecondHist = Array.from({ length: seconds }, (_, i) => mergeHistograms(rs.flatMap((r) => (r.perSecondHist[i] ? [r.perSecondHist[i] as string] : []))));
-  return { hist, counts: sumCounts(rs.map((r) => r.counts)), inWindow: sumCounts(rs.map((r) => r.inWindow)), perSecond: Array.from(perSecond, (x) => x ?? 0), perSecondHist };
+  const perSecondHist = Array.from({ length: seconds }, (_, i) => mergeHistograms(rs.flatMap((r) => (r.perSecondHist[i] ? [r.perSecondHist[i]] : []))));
+  return {
+    hist,
+    counts: sumCounts(rs.map((r) => r.counts)),
+    inWindow: sumCounts(rs.map((r) => r.inWindow)),
+    perSecond: Array.from(perSecond, (x) => x ?? 0),
+    perSecondHist,
+  };
 }
 
 /** Errors of one op from `op:CODE` counts (everything but OK). */
@@ -140,7 +160,8 @@ export function sessionStep(p: {
             return {
               count: commits,
               rowsPerCommit: (b.metrics.cartwire_journal_batch_rows_sum - a.metrics.cartwire_journal_batch_rows_sum) / commits,
-              meanCommitMs: ((b.metrics.cartwire_journal_commit_duration_seconds_sum - a.metrics.cartwire_journal_commit_duration_seconds_sum) / commits) * 1000,
+              meanCommitMs:
+                ((b.metrics.cartwire_journal_commit_duration_seconds_sum - a.metrics.cartwire_journal_commit_duration_seconds_sum) / commits) * 1000,
               p99LeMs: t.quantileLe * 1000,
               over5msShare: t.shareOver,
             };
@@ -151,4 +172,5 @@ export function sessionStep(p: {
 }
 
 /** Session scenarios drive the raw client only: a note when --client asked for another. */
-export const clientNotes = (client: string): string[] => (client === 'raw' ? [] : [`--client ${client} does not apply: session scenarios use the raw ws+msgpackr client`]);
+export const clientNotes = (client: string): string[] =>
+  client === 'raw' ? [] : [`--client ${client} does not apply: session scenarios use the raw ws+msgpackr client`];

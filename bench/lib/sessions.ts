@@ -204,10 +204,7 @@ export class SessionWorker {
       let stop = false;
       const ping = this.conns.length > viewers ? this.pinger(this.conns[this.conns.length - 1], rec, end, () => stop) : Promise.resolve();
       const readers = this.conns.slice(viewers, this.conns.length - 1);
-      await Promise.all([
-        ...this.conns.slice(0, viewers).map((c, i) => this.viewer(c, i, rec, end)),
-        ...readers.map((c) => this.reader(c, rec, end)),
-      ]);
+      await Promise.all([...this.conns.slice(0, viewers).map((c, i) => this.viewer(c, i, rec, end)), ...readers.map((c) => this.reader(c, rec, end))]);
       stop = true;
       await ping;
       out = rec.result();
@@ -222,7 +219,10 @@ export class SessionWorker {
     let k = 0;
     while (performance.now() < end && c.open) {
       const t1 = performance.now();
-      const adds = await callBatch(c, skus.map((sku) => ({ op: 'cart.add', args: { sku, qty: 1 } })));
+      const adds = await callBatch(
+        c,
+        skus.map((sku) => ({ op: 'cart.add', args: { sku, qty: 1 } })),
+      );
       // The fill is one measure: send of the frame -> last add answered.
       const failed = adds.find((r) => !r?.ok);
       rec.answer('cart.fill', t1, failed ?? adds[adds.length - 1], false);
@@ -292,7 +292,10 @@ export class SessionWorker {
     if (!c.open) return;
     const skus = this.spec.skus!;
     const t1 = performance.now();
-    const adds = await callBatch(c, skus.map((sku) => ({ op: 'cart.add', args: { sku, qty: 1 } })));
+    const adds = await callBatch(
+      c,
+      skus.map((sku) => ({ op: 'cart.add', args: { sku, qty: 1 } })),
+    );
     const failed = adds.find((r) => !r?.ok);
     rec.answer('cart.fill', t1, failed ?? adds[adds.length - 1], false);
     const t2 = performance.now();
@@ -345,7 +348,10 @@ export class SessionWorker {
     let k = (this.spec.connOffset + i) * 31;
     while (performance.now() < end && c.open) {
       const t = performance.now();
-      const rs = await callBatch(c, Array.from({ length: 16 }, () => ({ op: 'event.view', args: { productId: ids[k++ % ids.length] } })));
+      const rs = await callBatch(
+        c,
+        Array.from({ length: 16 }, () => ({ op: 'event.view', args: { productId: ids[k++ % ids.length] } })),
+      );
       for (const r of rs) rec.answer('event.view', t, r, false);
     }
   }

@@ -127,9 +127,21 @@ export async function runStep(load: LoadGroup, def: StepDef, progress: Progress)
     .sort((x, y) => x.sec - y.sec)
     .map((t) => {
       const s = summarize(t.histogram);
-      return { t: t.sec, phase: phaseAt(timing, t.sec * 1000 + 500), ops: t.count, errors: t.errors, p50: s.p50, p99: s.p99, max: s.max, cpuPct: round1(cpu.pct(t.sec)) };
+      return {
+        t: t.sec,
+        phase: phaseAt(timing, t.sec * 1000 + 500),
+        ops: t.count,
+        errors: t.errors,
+        p50: s.p50,
+        p99: s.p99,
+        max: s.max,
+        cpuPct: round1(cpu.pct(t.sec)),
+      };
     });
-  const model: StepModel = def.model.kind === 'closed' ? { kind: 'closed', connections: def.connections, inflight: def.model.inflight } : { kind: 'open', connections: def.connections, rate: def.model.rate };
+  const model: StepModel =
+    def.model.kind === 'closed'
+      ? { kind: 'closed', connections: def.connections, inflight: def.model.inflight }
+      : { kind: 'open', connections: def.connections, rate: def.model.rate };
   return {
     name: def.name,
     role: def.role,
@@ -181,7 +193,11 @@ function commitTail(a: [number, number][], b: [number, number][]): { p99LeMs: nu
 }
 
 /** CPU the rest of the machine took in the window (busy minus server and load), % of one core. */
-export function otherCpuPct(a: { server: number; clients: number; machine: number }, b: { server: number; clients: number; machine: number }, windowS: number): number {
+export function otherCpuPct(
+  a: { server: number; clients: number; machine: number },
+  b: { server: number; clients: number; machine: number },
+  windowS: number,
+): number {
   const other = b.machine - a.machine - (b.server - a.server) - (b.clients - a.clients);
   return Math.max(0, (other / 1e6 / windowS) * 100);
 }

@@ -25,10 +25,22 @@ export function checkThresholds(steps: StepReport[], t: Thresholds): Miss[] {
   for (const s of steps.filter((x) => x.role === 'measured')) {
     const p99Ms = s.latencyUs.p99 / 1000;
     if (t.maxP99Ms !== undefined && !(p99Ms <= t.maxP99Ms)) {
-      misses.push({ step: s.name, what: 'p99', value: p99Ms, limit: t.maxP99Ms, message: `${s.name}: p99 ${p99Ms.toFixed(2)} ms > --max-p99-ms ${t.maxP99Ms}` });
+      misses.push({
+        step: s.name,
+        what: 'p99',
+        value: p99Ms,
+        limit: t.maxP99Ms,
+        message: `${s.name}: p99 ${p99Ms.toFixed(2)} ms > --max-p99-ms ${t.maxP99Ms}`,
+      });
     }
     if (t.minOps !== undefined && !(s.opsPerSec >= t.minOps)) {
-      misses.push({ step: s.name, what: 'ops/s', value: s.opsPerSec, limit: t.minOps, message: `${s.name}: ${fmtInt(s.opsPerSec)} ops/s < --min-ops ${fmtInt(t.minOps)}` });
+      misses.push({
+        step: s.name,
+        what: 'ops/s',
+        value: s.opsPerSec,
+        limit: t.minOps,
+        message: `${s.name}: ${fmtInt(s.opsPerSec)} ops/s < --min-ops ${fmtInt(t.minOps)}`,
+      });
     }
   }
   return misses;

@@ -9,13 +9,55 @@ import type { ProductView } from '../../src/protocol/types.js';
 import { newHistogram as histogram } from '../lib/histogram.js';
 
 const N = Number(process.argv[2] ?? 100_000);
-const WORDS = ['organic', 'cotton', 'wool', 'linen', 'steel', 'ceramic', 'bamboo', 'leather', 'vintage', 'classic', 'travel', 'kitchen', 'garden', 'outdoor', 'smart', 'wireless', 'compact', 'premium', 'eco', 'handmade'];
-const NOUNS = ['shirt', 'mug', 'lamp', 'kettle', 'backpack', 'speaker', 'blanket', 'chair', 'bottle', 'jacket', 'towel', 'knife', 'pan', 'watch', 'wallet', 'candle', 'scarf', 'planter', 'headphones', 'notebook'];
+const WORDS = [
+  'organic',
+  'cotton',
+  'wool',
+  'linen',
+  'steel',
+  'ceramic',
+  'bamboo',
+  'leather',
+  'vintage',
+  'classic',
+  'travel',
+  'kitchen',
+  'garden',
+  'outdoor',
+  'smart',
+  'wireless',
+  'compact',
+  'premium',
+  'eco',
+  'handmade',
+];
+const NOUNS = [
+  'shirt',
+  'mug',
+  'lamp',
+  'kettle',
+  'backpack',
+  'speaker',
+  'blanket',
+  'chair',
+  'bottle',
+  'jacket',
+  'towel',
+  'knife',
+  'pan',
+  'watch',
+  'wallet',
+  'candle',
+  'scarf',
+  'planter',
+  'headphones',
+  'notebook',
+];
 const BRANDS = Array.from({ length: 200 }, (_, i) => `brand${i}`);
 const CATEGORIES = Array.from({ length: 40 }, (_, i) => `cat${i}`);
 
 let seed = 42;
-const rand = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+const rand = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
 const pick = <T>(a: readonly T[]): T => a[Math.floor(rand() * a.length)];
 
 const products: ProductView[] = [];
@@ -23,9 +65,18 @@ for (let i = 0; i < N; i++) {
   const name = `${pick(WORDS)} ${pick(WORDS)} ${pick(NOUNS)}`;
   const price = 100 + Math.floor(rand() * 20_000);
   products.push({
-    productId: `p${String(i).padStart(7, '0')}`, name, category: pick(CATEGORIES), brand: pick(BRANDS),
-    description: `A ${pick(WORDS)} ${pick(NOUNS)} for every ${pick(WORDS)} home, made to last.`, status: 'active',
-    variants: [{ sku: `s${i}a`, price, currency: 'USD' }, { sku: `s${i}b`, price: price + 500, currency: 'USD' }], createdAt: 0, updatedAt: 0,
+    productId: `p${String(i).padStart(7, '0')}`,
+    name,
+    category: pick(CATEGORIES),
+    brand: pick(BRANDS),
+    description: `A ${pick(WORDS)} ${pick(NOUNS)} for every ${pick(WORDS)} home, made to last.`,
+    status: 'active',
+    variants: [
+      { sku: `s${i}a`, price, currency: 'USD' },
+      { sku: `s${i}b`, price: price + 500, currency: 'USD' },
+    ],
+    createdAt: 0,
+    updatedAt: 0,
   });
 }
 
@@ -87,12 +138,30 @@ function ftsSearch(q: Query): ProductView[] {
   const args: unknown[] = [];
   if (q.q) {
     where.push('p.id IN (SELECT id FROM fts WHERE fts MATCH ?)');
-    args.push(q.q.split(/\s+/).filter(Boolean).map((w) => `"${w.replaceAll('"', '')}"*`).join(' '));
+    args.push(
+      q.q
+        .split(/\s+/)
+        .filter(Boolean)
+        .map((w) => `"${w.replaceAll('"', '')}"*`)
+        .join(' '),
+    );
   }
-  if (q.category) (where.push('p.category = ?'), args.push(q.category));
-  if (q.brand) (where.push('p.brand = ?'), args.push(q.brand));
-  if (q.minPrice !== undefined) (where.push('p.max_price >= ?'), args.push(q.minPrice));
-  if (q.maxPrice !== undefined) (where.push('p.min_price <= ?'), args.push(q.maxPrice));
+  if (q.category) {
+    where.push('p.category = ?');
+    args.push(q.category);
+  }
+  if (q.brand) {
+    where.push('p.brand = ?');
+    args.push(q.brand);
+  }
+  if (q.minPrice !== undefined) {
+    where.push('p.max_price >= ?');
+    args.push(q.minPrice);
+  }
+  if (q.maxPrice !== undefined) {
+    where.push('p.min_price <= ?');
+    args.push(q.maxPrice);
+  }
   const sql = `SELECT p.id FROM products p ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY p.id LIMIT 20`;
   let st = stmts.get(sql);
   if (!st) stmts.set(sql, (st = db.prepare(sql).pluck()));

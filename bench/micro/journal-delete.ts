@@ -14,7 +14,10 @@ db.exec('CREATE TABLE journal (g INTEGER PRIMARY KEY, actor TEXT NOT NULL, seq I
 const insert = db.prepare('INSERT INTO journal VALUES (?, ?, ?, ?)');
 const events = Buffer.alloc(150, 7);
 let g = 0;
-for (let b = 0; b < 200; b++) db.transaction(() => { for (let i = 0; i < 1000; i++) insert.run(++g, `cart:g_${g % 5000}`, g, events); })();
+for (let b = 0; b < 200; b++)
+  db.transaction(() => {
+    for (let i = 0; i < 1000; i++) insert.run(++g, `cart:g_${g % 5000}`, g, events);
+  })();
 
 let t0 = performance.now();
 db.prepare('DELETE FROM journal WHERE g <= ?').run(100_000);

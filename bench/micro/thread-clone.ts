@@ -20,7 +20,9 @@ function nsPerRequest(make: (round: number) => unknown): number {
 }
 
 const objects = nsPerRequest((batch) => ({
-  t: 'batch', batch, reqs: keys.map((key, id) => ({ id, key, cmd: { type: 'setQty', sku: 'tee-classic-m', qty: 3, item } })),
+  t: 'batch',
+  batch,
+  reqs: keys.map((key, id) => ({ id, key, cmd: { type: 'setQty', sku: 'tee-classic-m', qty: 3, item } })),
 }));
 const flat = nsPerRequest((batch) => {
   const out: unknown[] = [];

@@ -28,9 +28,13 @@ const opts = new Command('build-time')
 const ANY: RecsCandidateFilter = { eligible: () => true, price: () => undefined, category: () => undefined };
 
 function serviceWith(ev: EventColumns): RecsService {
-  const svc = new RecsService({ poolThreads: opts.threads, ...(opts.nice === undefined ? {} : { poolNice: opts.nice }), rebuildEveryEvents: Number.MAX_SAFE_INTEGER, rebuildIntervalMs: 0 });
-  for (let e = 0; e < ev.count; e++)
-    svc.record({ userId: `u${ev.user[e]}`, productId: `p${ev.item[e]}`, kind: INTERACTION_KINDS[ev.kind[e]], at: ev.at[e] });
+  const svc = new RecsService({
+    poolThreads: opts.threads,
+    ...(opts.nice === undefined ? {} : { poolNice: opts.nice }),
+    rebuildEveryEvents: Number.MAX_SAFE_INTEGER,
+    rebuildIntervalMs: 0,
+  });
+  for (let e = 0; e < ev.count; e++) svc.record({ userId: `u${ev.user[e]}`, productId: `p${ev.item[e]}`, kind: INTERACTION_KINDS[ev.kind[e]], at: ev.at[e] });
   return svc;
 }
 
@@ -43,7 +47,9 @@ async function timeRebuilds(name: string, svc: RecsService): Promise<void> {
   }
   const sorted = [...runs].sort((a, b) => a.ms - b.ms);
   // stage times are wall time inside the slowest shard: on a busy machine they include preemption
-  const stages = Object.entries(sorted[0].stages).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ');
+  const stages = Object.entries(sorted[0].stages)
+    .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+    .join(', ');
   console.log(
     `${name}: rebuild best ${sorted[0].ms.toFixed(0)} ms, median ${sorted[sorted.length >> 1].ms.toFixed(0)} ms ` +
       `(${opts.threads} threads, load average ${loadavg()[0].toFixed(1)}; best run's stages, ms: ${stages})`,

@@ -68,16 +68,21 @@ function compare(product: string, rowsOf: Csr, k: number, slice: number): Row {
   };
 }
 
-const rows = [
-  compare('item-item (ratings)', iu, 50, 1500),
-  compare('user-user (ratings)', ui, 80, ml.users),
-  compare('content (genres)', features, 50, 3000),
-];
+const rows = [compare('item-item (ratings)', iu, 50, 1500), compare('user-user (ratings)', ui, 80, ml.users), compare('content (genres)', features, 50, 3000)];
 const table = new Table({
   head: ['product', 'full shape', 'slice rows', 'ml-matrix slice', 'ml-matrix full (scaled)', 'sparse slice', 'sparse full', 'ml-matrix GFLOP/s'],
   style: { head: [], border: [] },
 });
 for (const r of rows)
-  table.push([r.product, r.full, r.slice, `${r.mlSlice.toFixed(0)} ms`, `${(r.mlFull / 1000).toFixed(1)} s`, `${r.sparseSlice.toFixed(0)} ms`, `${r.sparseFull.toFixed(0)} ms`, r.gflops.toFixed(2)]);
+  table.push([
+    r.product,
+    r.full,
+    r.slice,
+    `${r.mlSlice.toFixed(0)} ms`,
+    `${(r.mlFull / 1000).toFixed(1)} s`,
+    `${r.sparseSlice.toFixed(0)} ms`,
+    `${r.sparseFull.toFixed(0)} ms`,
+    r.gflops.toFixed(2),
+  ]);
 console.log(table.toString());
 console.log('ml-matrix: X^T X only (no norms, no top-k); sparse: cosine + top-k per row, one thread.');

@@ -66,7 +66,7 @@ export function loadMovieLens(cacheDir = DEFAULT_CACHE): MovieLens {
   };
   const u = dense(userId);
   const m = dense(movieId);
-  const title: string[] = new Array(m.n).fill('');
+  const title = new Array<string>(m.n).fill('');
   const itemGenres: string[][] = Array.from({ length: m.n }, () => []);
   for (let r = 0; r < movieId.length; r++) {
     const i = m.of[r];

@@ -107,4 +107,3 @@ export function evaluate(model: RecsModel, split: Split, models: readonly EvalMo
   }
   return out;
 }
-

@@ -18,7 +18,19 @@ export type RAttributes = Map<string, RValue>;
 export const NA_INTEGER = -2147483648;
 
 const SXP = { NIL: 0, SYM: 1, LIST: 2, ENV: 4, LANG: 6, CHAR: 9, LGL: 10, INT: 13, REAL: 14, STR: 16, VEC: 19, EXPR: 20, RAW: 24 } as const;
-const SPECIAL = { REF: 255, NILVALUE: 254, GLOBALENV: 253, EMPTYENV: 242, BASEENV: 241, BASENAMESPACE: 250, MISSINGARG: 251, UNBOUND: 252, ALTREP: 238, ATTRLIST: 239, ATTRLANG: 240 } as const;
+const SPECIAL = {
+  REF: 255,
+  NILVALUE: 254,
+  GLOBALENV: 253,
+  EMPTYENV: 242,
+  BASEENV: 241,
+  BASENAMESPACE: 250,
+  MISSINGARG: 251,
+  UNBOUND: 252,
+  ALTREP: 238,
+  ATTRLIST: 239,
+  ATTRLANG: 240,
+} as const;
 
 class Reader {
   private pos = 0;
@@ -34,7 +46,8 @@ class Reader {
     return v;
   }
   header(): void {
-    if (this.buf[0] === 0x58 && this.buf[1] === 0x0a) this.pos = 2; // "X\n": XDR
+    if (this.buf[0] === 0x58 && this.buf[1] === 0x0a)
+      this.pos = 2; // "X\n": XDR
     else if (this.buf[0] === 0x41 || this.buf[0] === 0x42) throw new Error('rdata: only the XDR format is supported');
     const version = this.int();
     this.int(); // writer's R version
@@ -42,8 +55,7 @@ class Reader {
     if (version === 3) {
       const n = this.int(); // native encoding name
       this.pos += n;
-    }
-    else if (version !== 2) throw new Error(`rdata: serialization version ${version} is not supported`);
+    } else if (version !== 2) throw new Error(`rdata: serialization version ${version} is not supported`);
   }
   length(): number {
     const n = this.int();
@@ -55,8 +67,13 @@ class Reader {
     const type = flags & 0xff;
     const hasAttr = (flags & (1 << 9)) !== 0;
     switch (type) {
-      case SPECIAL.NILVALUE: case SPECIAL.EMPTYENV: case SPECIAL.BASEENV: case SPECIAL.GLOBALENV:
-      case SPECIAL.BASENAMESPACE: case SPECIAL.MISSINGARG: case SPECIAL.UNBOUND:
+      case SPECIAL.NILVALUE:
+      case SPECIAL.EMPTYENV:
+      case SPECIAL.BASEENV:
+      case SPECIAL.GLOBALENV:
+      case SPECIAL.BASENAMESPACE:
+      case SPECIAL.MISSINGARG:
+      case SPECIAL.UNBOUND:
         return null;
       case SPECIAL.REF: {
         const i = flags >> 8 || this.int();
@@ -72,10 +89,16 @@ class Reader {
         const env = { type: 'environment' as const };
         this.refs.push(env);
         this.int(); // locked
-        this.item(); this.item(); this.item(); this.item(); // enclosure, frame, hash table, attributes
+        this.item();
+        this.item();
+        this.item();
+        this.item(); // enclosure, frame, hash table, attributes
         return env;
       }
-      case SXP.LIST: case SXP.LANG: case SPECIAL.ATTRLIST: case SPECIAL.ATTRLANG: {
+      case SXP.LIST:
+      case SXP.LANG:
+      case SPECIAL.ATTRLIST:
+      case SPECIAL.ATTRLANG: {
         // a pairlist cell: [attributes] [tag] car cdr, with the cdr chain read iteratively
         const items: [string | null, RValue][] = [];
         let f = flags;
@@ -107,7 +130,8 @@ class Reader {
     const n = this.length();
     const attributes: RAttributes = new Map();
     switch (type) {
-      case SXP.LGL: case SXP.INT: {
+      case SXP.LGL:
+      case SXP.INT: {
         const data = new Int32Array(n);
         for (let i = 0; i < n; i++) data[i] = this.int();
         return { type: type === SXP.LGL ? 'logical' : 'integer', data, attributes };
@@ -118,12 +142,13 @@ class Reader {
         return { type: 'double', data, attributes };
       }
       case SXP.STR: {
-        const data: (string | null)[] = new Array(n);
+        const data = new Array<string | null>(n);
         for (let i = 0; i < n; i++) data[i] = (this.item() as RVector & { type: 'character' }).data[0];
         return { type: 'character', data, attributes };
       }
-      case SXP.VEC: case SXP.EXPR: {
-        const data: RValue[] = new Array(n);
+      case SXP.VEC:
+      case SXP.EXPR: {
+        const data = new Array<RValue>(n);
         for (let i = 0; i < n; i++) data[i] = this.item();
         return { type: 'list', data, attributes };
       }

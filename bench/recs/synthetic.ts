@@ -56,14 +56,17 @@ export function syntheticInteractions(shape: SyntheticShape = ML1M_SHAPE): Event
       short--;
     }
   }
-  const draw = aliasSampler(Float64Array.from({ length: shape.items }, (_, i) => 1 / (i + 50) ** 1.05), rand);
+  const draw = aliasSampler(
+    Float64Array.from({ length: shape.items }, (_, i) => 1 / (i + 50) ** 1.05),
+    rand,
+  );
   const n = shape.interactions;
   const ev: EventColumns = { count: n, user: new Int32Array(n), item: new Int32Array(n), kind: new Uint8Array(n), at: new Float64Array(n) };
   const mark = new Int32Array(shape.items).fill(-1);
   const year = 365 * 24 * 3600_000;
   let e = 0;
   for (let u = 0; u < shape.users; u++) {
-    for (let got = 0; got < perUser[u]; ) {
+    for (let got = 0; got < perUser[u];) {
       const i = draw();
       if (mark[i] === u) continue; // one interaction per (user, item), as in MovieLens
       mark[i] = u;

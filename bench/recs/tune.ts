@@ -31,13 +31,18 @@ export function tune(ml: MovieLens, log: (s: string) => void): { lines: TuneLine
   const pick = (stage: string, tried: [string, number][]) => {
     tried.sort((a, b) => b[1] - a[1]);
     best[stage] = tried[0][0];
-    log(`${stage}: ${tried.slice(0, 5).map(([w, n]) => `${w} ${n.toFixed(4)}`).join(' | ')}`);
+    log(
+      `${stage}: ${tried
+        .slice(0, 5)
+        .map(([w, n]) => `${w} ${n.toFixed(4)}`)
+        .join(' | ')}`,
+    );
     return tried[0][0];
   };
   const kMax = 400;
   const cf: [string, number][] = [];
   const uf: [string, number][] = [];
-  let models = new Map<number, RecsModel>();
+  const models = new Map<number, RecsModel>();
   for (const shrink of [0, 5, 10, 20, 50]) {
     const choice: BuildChoice = { ...EVAL_BUILD, params: { ...EVAL_BUILD.params, itemK: kMax, userK: kMax, itemShrink: shrink, userShrink: shrink } };
     const m = trainModel(train, inner, choice, false);
@@ -75,7 +80,7 @@ export function tune(ml: MovieLens, log: (s: string) => void): { lines: TuneLine
     },
     features: { ...EVAL_BUILD.features, category: num(contentBest, 'category') },
   };
-  models = new Map();
+  models.clear(); // the shrink sweep's models go before the blend's model is trained
   const m = trainModel(train, inner, choice);
   const hy: [string, number][] = [];
   for (const itemknn of [0, 0.25, 0.5, 1])

@@ -43,7 +43,12 @@ export const scenario = defineScenario<CartMixOptions>({
   configure: (c) =>
     addLoadOptions(c)
       .option('--skus-per-user <n>', 'skus each cart uses', int(1), 4)
-      .option('--mix <weights>', `op weights, e.g. ${Object.entries(DEFAULT_MIX).map(([k, v]) => `${k}=${v}`).join(',')}`)
+      .option(
+        '--mix <weights>',
+        `op weights, e.g. ${Object.entries(DEFAULT_MIX)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(',')}`,
+      )
       .addOption(new Option('--peers <list...>', 'also measure: ping, redis (= redis-always,redis-everysec), redis-always, redis-everysec, all').default([]))
       .option('--redis-server <path>', 'redis-server binary (default: from PATH)'),
   run: (o, ctx) => {
@@ -56,7 +61,13 @@ export const scenario = defineScenario<CartMixOptions>({
       const model = modelOf(o);
       const label = modelLabel(model, o.connections);
       const def = (workload: Workload, role: StepRole, target: Target, name = `${workload} ${label}`): StepDef => ({
-        name, role, target, channel: { workload, client: o.client, skus, products, skusPerUser: o.skusPerUser, mix, trackOps: workload === 'cart-mix' }, connections: o.connections, model, timing,
+        name,
+        role,
+        target,
+        channel: { workload, client: o.client, skus, products, skusPerUser: o.skusPerUser, mix, trackOps: workload === 'cart-mix' },
+        connections: o.connections,
+        model,
+        timing,
       });
       const steps: StepReport[] = [];
       const notes: string[] = [];
@@ -97,13 +108,18 @@ export const scenario = defineScenario<CartMixOptions>({
       // rate, so the ratio is of p99 latency, other / cartwire (above 1: cartwire answers faster).
       const ratio = (a: StepReport, b: StepReport, goal?: number): Ratio => {
         const value = closed ? a.opsPerSec / b.opsPerSec : b.latencyUs.p99 / a.latencyUs.p99;
-        return { name: closed ? `${a.name} / ${b.name} ops/s` : `${b.name} p99 / ${a.name} p99`, value, goal: goal === undefined ? undefined : `>= ${goal}`, met: goal === undefined ? undefined : value >= goal };
+        return {
+          name: closed ? `${a.name} / ${b.name} ops/s` : `${b.name} p99 / ${a.name} p99`,
+          value,
+          goal: goal === undefined ? undefined : `>= ${goal}`,
+          met: goal === undefined ? undefined : value >= goal,
+        };
       };
       if (ping) ratios.push(ratio(mixStep, ping, closed ? 0.5 : undefined));
       for (const r of redis) if (cartAdd) ratios.push(ratio(cartAdd, r.step, r.fsync === 'always' ? 1 : undefined));
       if (redis.length) {
         notes.push(
-          'The Redis peer does the cart step\'s add/setQty decision in one Lua script (stock check, line cap 999, version) and answers a version number; cartwire also prices the cart and answers the full cart. Both answer only after their write is on disk (cartwire: SQLite SYNCHRONOUS=FULL group commits; Redis: appendfsync always), except Redis everysec, which may lose the last second.',
+          "The Redis peer does the cart step's add/setQty decision in one Lua script (stock check, line cap 999, version) and answers a version number; cartwire also prices the cart and answers the full cart. Both answer only after their write is on disk (cartwire: SQLite SYNCHRONOUS=FULL group commits; Redis: appendfsync always), except Redis everysec, which may lose the last second.",
         );
       }
       return { ...baseResult('cart-mix', o, cw), steps, ratios, notes, extra: { mix, peers } };

@@ -19,9 +19,33 @@ export const scenario = defineScenario<CartOptions>({
       const skus = stockedSkus();
       const timing = timingOf(o);
       const defs: StepDef[] = [
-        { name: '', role: 'ceiling', target: cw.target, channel: { workload: 'ping', client: o.client, skus, products: [], skusPerUser: 1 }, connections: o.connections, model: modelOf(o), timing },
-        { name: '', role: 'measured', target: cw.target, channel: { workload: 'cart', client: o.client, skus, products: [], skusPerUser: o.skusPerUser }, connections: o.connections, model: modelOf(o, 1), timing },
-        { name: '', role: 'measured', target: cw.target, channel: { workload: 'cart', client: o.client, skus, products: [], skusPerUser: o.skusPerUser }, connections: o.connections, model: modelOf(o), timing },
+        {
+          name: '',
+          role: 'ceiling',
+          target: cw.target,
+          channel: { workload: 'ping', client: o.client, skus, products: [], skusPerUser: 1 },
+          connections: o.connections,
+          model: modelOf(o),
+          timing,
+        },
+        {
+          name: '',
+          role: 'measured',
+          target: cw.target,
+          channel: { workload: 'cart', client: o.client, skus, products: [], skusPerUser: o.skusPerUser },
+          connections: o.connections,
+          model: modelOf(o, 1),
+          timing,
+        },
+        {
+          name: '',
+          role: 'measured',
+          target: cw.target,
+          channel: { workload: 'cart', client: o.client, skus, products: [], skusPerUser: o.skusPerUser },
+          connections: o.connections,
+          model: modelOf(o),
+          timing,
+        },
       ];
       // At a fixed --rate the C x 1 and C x I steps would be the same load: run it once.
       if (o.rate !== undefined) defs.splice(1, 1);

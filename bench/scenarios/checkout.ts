@@ -31,7 +31,11 @@ export const scenario = defineScenario<CheckoutOptions>({
       .option('--stock <n>', 'units set on each sku before the run (inventory.adjust)', int(1), 1_000_000_000)
       .option('--duration <s>', 'measured window, seconds', num, 10)
       .option('--warmup <s>', 'warm-up, seconds (same loop, not measured)', nonNeg, 2)
-      .option('--rate <orders/s>', 'open model: buyer sessions (fill + checkout) arriving per second over all connections; a session waits for an idle connection (closed model when absent)', num),
+      .option(
+        '--rate <orders/s>',
+        'open model: buyer sessions (fill + checkout) arriving per second over all connections; a session waits for an idle connection (closed model when absent)',
+        num,
+      ),
   run: (o, ctx) =>
     withCartwire('checkout', o, async (cw) => {
       void ctx;
@@ -65,12 +69,24 @@ export const scenario = defineScenario<CheckoutOptions>({
         a,
         b,
         opsLabel: 'orders/s',
-        extra: { skus, shards: shardsOf, fillUs: merged.hist['cart.fill'] && summarize(merged.hist['cart.fill']), fillErrors: errorsOf(merged.counts, 'cart.fill'), counts: merged.counts },
+        extra: {
+          skus,
+          shards: shardsOf,
+          fillUs: merged.hist['cart.fill'] && summarize(merged.hist['cart.fill']),
+          fillErrors: errorsOf(merged.counts, 'cart.fill'),
+          counts: merged.counts,
+        },
       });
       console.log(`  ${stepLine(step)}`);
       const fill = merged.hist['cart.fill'] ? summarize(merged.hist['cart.fill']) : undefined;
-      const errs = Object.entries(step.errors).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ') || 'none';
-      const fillErrs = Object.entries(errorsOf(merged.counts, 'cart.fill')).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ') || 'none';
+      const errs =
+        Object.entries(step.errors)
+          .map(([k, v]) => `${k} ${fmtInt(v)}`)
+          .join(', ') || 'none';
+      const fillErrs =
+        Object.entries(errorsOf(merged.counts, 'cart.fill'))
+          .map(([k, v]) => `${k} ${fmtInt(v)}`)
+          .join(', ') || 'none';
       const confirmedAll = merged.counts['checkout:OK'] ?? 0;
       const soldOf = inv.map((r) => o.stock - (r.result as { onHand: number }).onHand);
       const reserved = inv.map((r) => (r.result as { reserved: number }).reserved);
@@ -80,11 +96,20 @@ export const scenario = defineScenario<CheckoutOptions>({
       const facts: [string, string][] = [
         ['buyers / lines per order / skus (shard)', `${o.connections} / ${o.lines} / ${skus.map((s, i) => `${s} (${shardsOf[i]})`).join(', ')}`],
         ['orders/s in the window (confirmed checkouts)', `${fmtInt(step.opsPerSec)} (goal >= 5,000: ${goalOps ? 'met' : 'MISSED'})`],
-        ['checkout latency (send -> answer) p50 / p99 / max', `${us(co.p50)} / ${us(co.p99)} / ${us(co.max)} (goal p99 <= 20 ms: ${goalP99 ? 'met' : 'MISSED'})`],
+        [
+          'checkout latency (send -> answer) p50 / p99 / max',
+          `${us(co.p50)} / ${us(co.p99)} / ${us(co.max)} (goal p99 <= 20 ms: ${goalP99 ? 'met' : 'MISSED'})`,
+        ],
         ...(o.rate
           ? ([
-              ['open model: session (intended start -> checkout answered, CO-corrected) p50 / p99 / max', `${us(step.latencyUs.p50)} / ${us(step.latencyUs.p99)} / ${us(step.latencyUs.max)}`],
-              ['open model: session from its actual start p50 / p99', step.uncorrectedUs ? `${us(step.uncorrectedUs.p50)} / ${us(step.uncorrectedUs.p99)}` : '-'],
+              [
+                'open model: session (intended start -> checkout answered, CO-corrected) p50 / p99 / max',
+                `${us(step.latencyUs.p50)} / ${us(step.latencyUs.p99)} / ${us(step.latencyUs.max)}`,
+              ],
+              [
+                'open model: session from its actual start p50 / p99',
+                step.uncorrectedUs ? `${us(step.uncorrectedUs.p50)} / ${us(step.uncorrectedUs.p99)}` : '-',
+              ],
               ['open model: sessions never started (no idle buyer within 15 s of the end)', fmtInt(step.notSent)],
             ] as [string, string][])
           : []),
@@ -92,8 +117,14 @@ export const scenario = defineScenario<CheckoutOptions>({
         ['checkout errors by code (whole run)', errs],
         ['cart fill errors by code (whole run)', fillErrs],
         ['server CPU per order', `${fixed(step.serverCpuUsPerReq, 0)} µs (${fixed(step.serverCpuPct, 0)}% of a core)`],
-        ['group commits: rows/commit, mean commit ms, p99', step.commits ? `${fixed(step.commits.rowsPerCommit, 1)}, ${fixed(step.commits.meanCommitMs, 2)} ms, <= ${step.commits.p99LeMs} ms` : '-'],
-        ['units sold per sku (inventory.get) vs confirmed orders (whole run)', `${soldOf.map(fmtInt).join(' / ')} vs ${fmtInt(confirmedAll)}; reserved ${reserved.join(' / ')}`],
+        [
+          'group commits: rows/commit, mean commit ms, p99',
+          step.commits ? `${fixed(step.commits.rowsPerCommit, 1)}, ${fixed(step.commits.meanCommitMs, 2)} ms, <= ${step.commits.p99LeMs} ms` : '-',
+        ],
+        [
+          'units sold per sku (inventory.get) vs confirmed orders (whole run)',
+          `${soldOf.map(fmtInt).join(' / ')} vs ${fmtInt(confirmedAll)}; reserved ${reserved.join(' / ')}`,
+        ],
       ];
       const notes: string[] = clientNotes(o.client);
       if (new Set(shardsOf).size < Math.min(o.lines, o.shards)) notes.push('the lines do not cover distinct shards');

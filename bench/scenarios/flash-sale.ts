@@ -50,7 +50,11 @@ export const scenario = defineScenario<FlashOptions>({
         const sku = o.sku ?? stockedSkus()[0];
         const admin = await adminConn(cw.url);
         await admin.call('inventory.adjust', { sku, type: 'adjustment', qty: o.units, reason: 'bench flash-sale' });
-        const tokens: [string, number][] = [['tok_visa', o.visa], ['tok_chargeDeclined', o.declined], ['tok_timeout', o.timeout]];
+        const tokens: [string, number][] = [
+          ['tok_visa', o.visa],
+          ['tok_chargeDeclined', o.declined],
+          ['tok_timeout', o.timeout],
+        ];
         console.log(`  ${sku}: ${fmtInt(o.units)} units; opening ${fmtInt(o.buyers)} buyers (each adds 1 unit) ...`);
         const tOpen = performance.now();
         let a: Promise<Awaited<ReturnType<typeof sampleServer>>> | undefined;
@@ -60,7 +64,14 @@ export const scenario = defineScenario<FlashOptions>({
           undefined,
           (t0) => {
             console.log(`  ${fmtInt(o.buyers)} buyers ready in ${((performance.now() - tOpen) / 1000).toFixed(1)} s; checkout at once`);
-            a = new Promise((resolve, reject) => setTimeout(() => sampleServer(cw).then(resolve, reject), Math.max(0, t0 - Date.now())));
+            a = new Promise((resolve, reject) =>
+              setTimeout(
+                () => {
+                  sampleServer(cw).then(resolve, reject);
+                },
+                Math.max(0, t0 - Date.now()),
+              ),
+            );
           },
         );
         const b = await sampleServer(cw);
@@ -80,23 +91,45 @@ export const scenario = defineScenario<FlashOptions>({
           workload: `checkout of 1 unit of ${sku}, tokens visa ${o.visa}% / declined ${o.declined}% / timeout ${o.timeout}%`,
           op: 'checkout',
           model: { kind: 'closed', connections: o.buyers, inflight: 1 },
-          phases: { warmupS: 0, rampS: 0, steadyS: ((b.at - (await a!).at) / 1000) },
+          phases: { warmupS: 0, rampS: 0, steadyS: (b.at - (await a!).at) / 1000 },
           merged,
           a: await a!,
           b,
           opsLabel: 'checkout answers/s',
-          extra: { sku, units: o.units, confirmed, oversold, sellOutMs: sellOut, lastConfirmMs, inventory: inv, inventoryConsistent: invOk, counts: merged.counts, gatewayTimeoutMs: o.gatewayTimeoutMs },
+          extra: {
+            sku,
+            units: o.units,
+            confirmed,
+            oversold,
+            sellOutMs: sellOut,
+            lastConfirmMs,
+            inventory: inv,
+            inventoryConsistent: invOk,
+            counts: merged.counts,
+            gatewayTimeoutMs: o.gatewayTimeoutMs,
+          },
         });
         console.log(`  ${stepLine(step)}`);
-        const byCode = Object.entries(merged.counts).sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ');
+        const byCode = Object.entries(merged.counts)
+          .sort((x, y) => y[1] - x[1])
+          .map(([k, v]) => `${k} ${fmtInt(v)}`)
+          .join(', ');
         const goalTime = sellOut !== undefined && sellOut <= 5000;
         const facts: [string, string][] = [
           ['sku / units / buyers', `${sku} / ${fmtInt(o.units)} / ${fmtInt(o.buyers)}`],
           ['tokens per attempt (GATEWAY_TIMEOUT_MS)', `visa ${o.visa}%, chargeDeclined ${o.declined}%, timeout ${o.timeout}% (${o.gatewayTimeoutMs} ms)`],
-          ['time to sell out (first checkout send -> U-th confirmed)', sellOut === undefined ? `not sold out (${fmtInt(confirmed)} confirmed)` : `${fixed(sellOut / 1000, 2)} s (goal <= 5 s: ${goalTime ? 'met' : 'MISSED'})`],
+          [
+            'time to sell out (first checkout send -> U-th confirmed)',
+            sellOut === undefined
+              ? `not sold out (${fmtInt(confirmed)} confirmed)`
+              : `${fixed(sellOut / 1000, 2)} s (goal <= 5 s: ${goalTime ? 'met' : 'MISSED'})`,
+          ],
           ['last confirmation after the first send', `${fixed(lastConfirmMs / 1000, 2)} s`],
           ['confirmed / oversold (confirmed - U)', `${fmtInt(confirmed)} / ${fmtInt(oversold)} (goal 0: ${oversold === 0 ? 'met' : 'MISSED'})`],
-          ['inventory at the end: onHand / reserved / available', `${fmtInt(inv.onHand)} / ${fmtInt(inv.reserved)} / ${fmtInt(inv.available)} (onHand == U - confirmed, reserved == 0, sold + available + reserved == U: ${invOk ? 'yes' : 'NO'})`],
+          [
+            'inventory at the end: onHand / reserved / available',
+            `${fmtInt(inv.onHand)} / ${fmtInt(inv.reserved)} / ${fmtInt(inv.available)} (onHand == U - confirmed, reserved == 0, sold + available + reserved == U: ${invOk ? 'yes' : 'NO'})`,
+          ],
           ['answers by op and code', byCode],
           ['checkout latency p50 / p99 / max (all attempts)', `${us(step.latencyUs.p50)} / ${us(step.latencyUs.p99)} / ${us(step.latencyUs.max)}`],
           ['checkout answers/s over the sale', fmtInt(step.opsPerSec)],

@@ -33,12 +33,18 @@ export async function runMemory(o: MemoryOptions & CommonOptions): Promise<RunRe
   const jwtSecret = newJwtSecret();
   const admin = new TokenMinter(jwtSecret).mint('bench-admin', 'admin');
   const env = {
-    SHARDS: String(o.shards), SYNCHRONOUS: o.synchronous,
-    PASSIVATE_AFTER_MS: String(o.passivateAfterMs), SWEEP_INTERVAL_MS: String(o.sweepIntervalMs),
+    SHARDS: String(o.shards),
+    SYNCHRONOUS: o.synchronous,
+    PASSIVATE_AFTER_MS: String(o.passivateAfterMs),
+    SWEEP_INTERVAL_MS: String(o.sweepIntervalMs),
     ...envPairs(o.serverEnv),
   };
   const nodeArgs = [`--max-old-space-size=${o.maxOldSpaceSize}`, ...(o.nodeArg ?? [])];
-  console.log(`memory: ${fmtInt(o.carts)} carts x ${o.lines} lines; server ${nodeArgs.join(' ')} ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  console.log(
+    `memory: ${fmtInt(o.carts)} carts x ${o.lines} lines; server ${nodeArgs.join(' ')} ${Object.entries(env)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}`,
+  );
   const server = spawnServer({ dataDir, jwtSecret, env, nodeArgs, echo: o.echo });
   const actorsOf = (s: ShardSummary[]) => s.reduce((a, x) => a + x.actors, 0);
   try {
@@ -55,7 +61,12 @@ export async function runMemory(o: MemoryOptions & CommonOptions): Promise<RunRe
     // All carts in memory: a few samples, since a major GC may still be on its way.
     const sample = async (t0: number): Promise<Sample> => {
       const m = memStatus(server.pid);
-      return { t: Math.round((Date.now() - t0) / 1000), actors: actorsOf(await snapshotSummary(url, admin)), rssMiB: mib(m.vmRssKiB), rssAnonMiB: mib(m.rssAnonKiB) };
+      return {
+        t: Math.round((Date.now() - t0) / 1000),
+        actors: actorsOf(await snapshotSummary(url, admin)),
+        rssMiB: mib(m.vmRssKiB),
+        rssAnonMiB: mib(m.rssAnonKiB),
+      };
     };
     const activeSamples: Sample[] = [];
     const fillEnd = Date.now();
@@ -66,14 +77,20 @@ export async function runMemory(o: MemoryOptions & CommonOptions): Promise<RunRe
     const active = activeSamples.reduce((a, b) => (b.rssMiB > a.rssMiB ? b : a));
     const peak = mib(memStatus(server.pid).vmHwmKiB);
     const mainHeap = promValues(await getText(`${url}/metrics`), ['nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes']);
-    console.log(`  all active: ${fmtInt(active.actors)} actors, RSS ${fixed(active.rssMiB, 1)} MiB (anon ${fixed(active.rssAnonMiB, 1)} MiB), peak ${fixed(peak, 1)} MiB`);
+    console.log(
+      `  all active: ${fmtInt(active.actors)} actors, RSS ${fixed(active.rssMiB, 1)} MiB (anon ${fixed(active.rssAnonMiB, 1)} MiB), peak ${fixed(peak, 1)} MiB`,
+    );
     if (active.actors < fill.carts) {
-      console.log(`  warning: only ${fmtInt(active.actors)} of ${fmtInt(fill.carts)} carts were in memory: the fill outlasted PASSIVATE_AFTER_MS=${o.passivateAfterMs}`);
+      console.log(
+        `  warning: only ${fmtInt(active.actors)} of ${fmtInt(fill.carts)} carts were in memory: the fill outlasted PASSIVATE_AFTER_MS=${o.passivateAfterMs}`,
+      );
     }
 
     // Passivation: every cart is idle from its fill on; the sweep drops them in chunks.
     const dueBy = fillStart + o.passivateAfterMs;
-    console.log(`  waiting for passivation (PASSIVATE_AFTER_MS=${o.passivateAfterMs}, the last carts are due in ~${Math.max(0, Math.round((fillEnd + o.passivateAfterMs - Date.now()) / 1000))} s)`);
+    console.log(
+      `  waiting for passivation (PASSIVATE_AFTER_MS=${o.passivateAfterMs}, the last carts are due in ~${Math.max(0, Math.round((fillEnd + o.passivateAfterMs - Date.now()) / 1000))} s)`,
+    );
     const timeline: Sample[] = [];
     let lastPrint = 0;
     const deadline = fillEnd + o.passivateAfterMs + 10 * o.sweepIntervalMs + 120_000;
@@ -92,7 +109,9 @@ export async function runMemory(o: MemoryOptions & CommonOptions): Promise<RunRe
       if (Date.now() > deadline) throw new Error(`actors still in memory ${Math.round((Date.now() - dueBy) / 1000)} s after they were due: ${s.actors}`);
       await sleep(2000);
     }
-    console.log(`  passivated at t=${passivatedAt.t}s: ${passivatedAt.actors} actors left, RSS ${fixed(passivatedAt.rssMiB, 1)} MiB; watching ${o.settleS} s more`);
+    console.log(
+      `  passivated at t=${passivatedAt.t}s: ${passivatedAt.actors} actors left, RSS ${fixed(passivatedAt.rssMiB, 1)} MiB; watching ${o.settleS} s more`,
+    );
     const settleEnd = Date.now() + o.settleS * 1000;
     while (Date.now() < settleEnd) {
       await sleep(2000);
@@ -102,19 +121,35 @@ export async function runMemory(o: MemoryOptions & CommonOptions): Promise<RunRe
     // Where the anonymous memory that stayed lives (brk heap, malloc arenas, V8 pages).
     const maps = anonMappings(server.pid);
     const mapsTop = maps.slice(0, 12).map((m) => ({ ...m, anonMiB: mib(m.anonKiB), sizeMiB: mib(m.sizeKiB) }));
-    const lowest = timeline.filter((s) => s.t >= passivatedAt!.t).reduce((a, b) => (b.rssMiB < a.rssMiB ? b : a));
+    const lowest = timeline.filter((s) => s.t >= passivatedAt.t).reduce((a, b) => (b.rssMiB < a.rssMiB ? b : a));
     const rows: (string | number)[][] = [
       ['server at start (no carts)', '-', fixed(mib(idle.vmRssKiB), 1), fixed(mib(idle.rssAnonKiB), 1), ''],
-      [`all active (${fmtInt(active.actors)} actors)`, active.t, fixed(active.rssMiB, 1), fixed(active.rssAnonMiB, 1), active.rssMiB <= 2 * GiB ? 'ok (<= 2 GiB)' : 'OVER 2 GiB'],
+      [
+        `all active (${fmtInt(active.actors)} actors)`,
+        active.t,
+        fixed(active.rssMiB, 1),
+        fixed(active.rssAnonMiB, 1),
+        active.rssMiB <= 2 * GiB ? 'ok (<= 2 GiB)' : 'OVER 2 GiB',
+      ],
       ['peak during the run (VmHWM)', '-', fixed(peak, 1), '-', ''],
       [`passivated (${fmtInt(passivatedAt.actors)} actors)`, passivatedAt.t, fixed(passivatedAt.rssMiB, 1), fixed(passivatedAt.rssAnonMiB, 1), ''],
       [`after ${o.settleS} s more`, after.t, fixed(after.rssMiB, 1), fixed(after.rssAnonMiB, 1), after.rssMiB < 500 ? 'ok (< 500 MiB)' : 'NOT < 500 MiB'],
       ['lowest after passivation', lowest.t, fixed(lowest.rssMiB, 1), fixed(lowest.rssAnonMiB, 1), ''],
     ];
-    const facts: [string, string][] = rows.map(([label, t, rss, anon, target]) => [String(label), `RSS ${rss} MiB${anon !== '-' ? `, anon ${anon} MiB` : ''}${t !== '-' ? `, t=${t} s after fill` : ''}${target ? ` - ${target}` : ''}`]);
-    console.log(`largest anonymous mappings after passivation (${maps.length} in all): ${mapsTop.slice(0, 8).map((m) => `${m.path || 'anon'} ${fixed(m.anonMiB, 1)}/${fixed(m.sizeMiB, 1)} MiB`).join(', ')}`);
+    const facts: [string, string][] = rows.map(([label, t, rss, anon, target]) => [
+      String(label),
+      `RSS ${rss} MiB${anon !== '-' ? `, anon ${anon} MiB` : ''}${t !== '-' ? `, t=${t} s after fill` : ''}${target ? ` - ${target}` : ''}`,
+    ]);
+    console.log(
+      `largest anonymous mappings after passivation (${maps.length} in all): ${mapsTop
+        .slice(0, 8)
+        .map((m) => `${m.path || 'anon'} ${fixed(m.anonMiB, 1)}/${fixed(m.sizeMiB, 1)} MiB`)
+        .join(', ')}`,
+    );
     const perCartBytes = ((active.rssAnonMiB - mib(idle.rssAnonKiB)) * 2 ** 20) / Math.max(1, fill.carts);
-    console.log(`anon RSS per active cart: ${fmtInt(perCartBytes)} B; main-thread V8 heap ${fixed(mainHeap.nodejs_heap_size_used_bytes / 2 ** 20, 1)} MiB used`);
+    console.log(
+      `anon RSS per active cart: ${fmtInt(perCartBytes)} B; main-thread V8 heap ${fixed(mainHeap.nodejs_heap_size_used_bytes / 2 ** 20, 1)} MiB used`,
+    );
     facts.push(['anon RSS per active cart', `${fmtInt(perCartBytes)} B`]);
     facts.push(['fill: carts/s, server CPU per cart (resume + adds)', `${fmtInt(fill.carts / fill.seconds)}/s, ${fixed(fill.serverCpuUsPerCart, 1)} µs`]);
     return {
@@ -122,22 +157,22 @@ export async function runMemory(o: MemoryOptions & CommonOptions): Promise<RunRe
       server: { env, nodeArgs, pid: server.pid },
       facts,
       extra: {
-      fill,
-      idle: { rssMiB: mib(idle.vmRssKiB), rssAnonMiB: mib(idle.rssAnonKiB) },
-      active,
-      activeSamples,
-      peakMiB: peak,
-      perActiveCartBytes: Math.round(perCartBytes),
-      passivated: passivatedAt,
-      after,
-      lowest,
-      anonMappingsAfter: { count: maps.length, top: mapsTop },
-      timeline,
-      targets: { activeMaxMiB: 2 * GiB, activeOk: active.rssMiB <= 2 * GiB, afterMaxMiB: 500, afterOk: after.rssMiB < 500 },
+        fill,
+        idle: { rssMiB: mib(idle.vmRssKiB), rssAnonMiB: mib(idle.rssAnonKiB) },
+        active,
+        activeSamples,
+        peakMiB: peak,
+        perActiveCartBytes: Math.round(perCartBytes),
+        passivated: passivatedAt,
+        after,
+        lowest,
+        anonMappingsAfter: { count: maps.length, top: mapsTop },
+        timeline,
+        targets: { activeMaxMiB: 2 * GiB, activeOk: active.rssMiB <= 2 * GiB, afterMaxMiB: 500, afterOk: after.rssMiB < 500 },
       },
     };
   } catch (err) {
-    console.error(`memory: failed: ${err instanceof Error ? err.message : err}\n--- server output ---\n${server.output().slice(-4000)}`);
+    console.error(`memory: failed: ${err instanceof Error ? err.message : String(err)}\n--- server output ---\n${server.output().slice(-4000)}`);
     throw err;
   } finally {
     await server.kill9(); // a SIGTERM would snapshot every actor first; nothing here needs it

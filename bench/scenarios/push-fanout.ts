@@ -42,7 +42,11 @@ export const scenario = defineScenario<FanoutOptions>({
       const timing: Timing = { warmupMs: o.warmup * 1000, rampMs: 0, steadyMs: o.duration * 1000 };
       const name = `push-fanout ${o.subscribers} subs @ ${o.changeRate}/s`;
       console.log(`  ${name}: opening ${o.subscribers} subscribers of ${sku} ...`);
-      await cw.load.prepareFanout({ url: cw.url, client: o.client, sku, timing }, { email: 'admin@example.com', password: ADMIN_PASSWORD, changeRate: o.changeRate, baseQty: 500 }, o.subscribers);
+      await cw.load.prepareFanout(
+        { url: cw.url, client: o.client, sku, timing },
+        { email: 'admin@example.com', password: ADMIN_PASSWORD, changeRate: o.changeRate, baseQty: 500 },
+        o.subscribers,
+      );
       const t0 = Date.now() + 200;
       const windowStart = t0 + timing.warmupMs;
       const windowEnd = t0 + totalMs(timing);
@@ -86,7 +90,16 @@ export const scenario = defineScenario<FanoutOptions>({
         .map((t) => {
           const s = summarize(t.histogram);
           const cpu = cpuAt[t.sec + 1] !== undefined ? (cpuAt[t.sec + 1] - cpuAt[t.sec]) / 1e4 : NaN;
-          return { t: t.sec, phase: phaseAt(timing, t.sec * 1000 + 500), ops: t.count, errors: t.errors, p50: s.p50, p99: s.p99, max: s.max, cpuPct: Math.round(cpu * 10) / 10 };
+          return {
+            t: t.sec,
+            phase: phaseAt(timing, t.sec * 1000 + 500),
+            ops: t.count,
+            errors: t.errors,
+            p50: s.p50,
+            p99: s.p99,
+            max: s.max,
+            cpuPct: Math.round(cpu * 10) / 10,
+          };
         });
       const step: StepReport = {
         name,
@@ -114,7 +127,16 @@ export const scenario = defineScenario<FanoutOptions>({
         clientCpuPct: ((b.clients - a.clients) / 1e6 / ((b.at - a.at) / 1000)) * 100,
         otherCpuPct: otherCpuPct(a, b, (b.at - a.at) / 1000),
         loadAvg1: loadavg()[0],
-        extra: { fromReplyUs: summarize(fromReply), beforeReply, missed, outOfOrder, closedSubscribers: closedSubs, changesInWindow, adjustUs: adjustHist, expected: changesInWindow * o.subscribers },
+        extra: {
+          fromReplyUs: summarize(fromReply),
+          beforeReply,
+          missed,
+          outOfOrder,
+          closedSubscribers: closedSubs,
+          changesInWindow,
+          adjustUs: adjustHist,
+          expected: changesInWindow * o.subscribers,
+        },
       };
       console.log(`  ${stepLine(step)}`);
       const errs = sumCounts([adjust?.errors ?? {}]);
@@ -122,8 +144,11 @@ export const scenario = defineScenario<FanoutOptions>({
         ['subscribers / changes per second', `${fmtInt(o.subscribers)} / ${o.changeRate}`],
         ['changes in the window (inventory.adjust)', `${fmtInt(changesInWindow)}${Object.keys(errs).length ? ` (errors ${JSON.stringify(errs)})` : ''}`],
         ['deliveries/s in the window', fmtInt(step.opsPerSec)],
-        ['push latency from the change\'s send: p50 / p99 / max', `${us(step.latencyUs.p50)} / ${us(step.latencyUs.p99)} / ${us(step.latencyUs.max)}`],
-        ['push latency from the change\'s reply: p50 / p99 / max', `${us(summarize(fromReply).p50)} / ${us(summarize(fromReply).p99)} / ${us(summarize(fromReply).max)}`],
+        ["push latency from the change's send: p50 / p99 / max", `${us(step.latencyUs.p50)} / ${us(step.latencyUs.p99)} / ${us(step.latencyUs.max)}`],
+        [
+          "push latency from the change's reply: p50 / p99 / max",
+          `${us(summarize(fromReply).p50)} / ${us(summarize(fromReply).p99)} / ${us(summarize(fromReply).max)}`,
+        ],
         ['deliveries that beat the reply to the admin', `${fmtInt(beforeReply)} of ${fmtInt(counted)}`],
         ['inventory.adjust latency p50 / p99', adjustHist ? `${us(adjustHist.p50)} / ${us(adjustHist.p99)}` : '-'],
         ['missed pushes (expected - received)', `${fmtInt(missed)} of ${fmtInt(changesInWindow * o.subscribers)}`],

@@ -75,13 +75,26 @@ export const scenario = defineScenario<RecsOptions>({
         };
         let polled: Promise<void> | undefined;
         const { results } = await cw.load.session(
-          { kind: 'recs', url: cw.url, windowStartMs, windowEndMs, productIds: ids, viewers: 0, pingEveryMs: o.pingEveryMs, recsLimit: o.limit, seedViews: seedPerConn, viewsPerGuest: o.viewsPerGuest },
+          {
+            kind: 'recs',
+            url: cw.url,
+            windowStartMs,
+            windowEndMs,
+            productIds: ids,
+            viewers: 0,
+            pingEveryMs: o.pingEveryMs,
+            recsLimit: o.limit,
+            seedViews: seedPerConn,
+            viewsPerGuest: o.viewsPerGuest,
+          },
           connections,
           // The viewers and the prober on the first worker; readers everywhere.
           (i) => ({ viewers: i === 0 ? o.viewers : 0 }),
           (t0) => {
             seedS = (performance.now() - tSeed) / 1000;
-            console.log(`  seeded in ${seedS.toFixed(1)} s; ${o.readers} readers, ${o.viewers} viewers, 1 prober: ${o.warmup} s warm-up, ${o.duration} s measured ...`);
+            console.log(
+              `  seeded in ${seedS.toFixed(1)} s; ${o.readers} readers, ${o.viewers} viewers, 1 prober: ${o.warmup} s warm-up, ${o.duration} s measured ...`,
+            );
             samples = sampleAt(cw, t0 + windowStartMs, t0 + windowEndMs);
             polled = poll(t0);
             void sampleServer(cw).then((s) => (before = s));
@@ -110,19 +123,40 @@ export const scenario = defineScenario<RecsOptions>({
         console.log(`  ${stepLine(step)}`);
         const durations = windowBuilds.map((x) => x.durationMs);
         const facts: [string, string][] = [
-          ['seed: event.views / guests / seconds', `${fmtInt(seedPerConn * connections)} / ~${fmtInt((seedPerConn * connections) / o.viewsPerGuest)} / ${fixed(seedS, 1)} s (incl. opening connections)`],
-          ['server: RECS_REBUILD_EVENTS / RECS_REBUILD_INTERVAL_MS / RECS_POOL_THREADS', `${fmtInt(o.rebuildEvents)} / ${fmtInt(o.rebuildIntervalMs)} / ${o.poolThreads}`],
+          [
+            'seed: event.views / guests / seconds',
+            `${fmtInt(seedPerConn * connections)} / ~${fmtInt((seedPerConn * connections) / o.viewsPerGuest)} / ${fixed(seedS, 1)} s (incl. opening connections)`,
+          ],
+          [
+            'server: RECS_REBUILD_EVENTS / RECS_REBUILD_INTERVAL_MS / RECS_POOL_THREADS',
+            `${fmtInt(o.rebuildEvents)} / ${fmtInt(o.rebuildIntervalMs)} / ${o.poolThreads}`,
+          ],
           ['recs.forUser ops/s (closed, readers x 1)', fmtInt(step.opsPerSec)],
           ['recs.forUser p50 / p99 / max', `${us(step.latencyUs.p50)} / ${us(step.latencyUs.p99)} / ${us(step.latencyUs.max)}`],
           ['ping (main-thread responsiveness) p50 / p99 / max', ping ? `${us(ping.p50)} / ${us(ping.p99)} / ${us(ping.max)}` : '-'],
-          ['items per recs.forUser answer (mean) / empty answers (whole run)', `${fixed((merged.counts['recs.items:OK'] ?? 0) / Math.max(1, merged.counts['recs.forUser:OK'] ?? 0), 2)} / ${fmtInt(merged.counts['recs.empty:OK'] ?? 0)} of ${fmtInt(merged.counts['recs.forUser:OK'] ?? 0)}`],
+          [
+            'items per recs.forUser answer (mean) / empty answers (whole run)',
+            `${fixed((merged.counts['recs.items:OK'] ?? 0) / Math.max(1, merged.counts['recs.forUser:OK'] ?? 0), 2)} / ${fmtInt(merged.counts['recs.empty:OK'] ?? 0)} of ${fmtInt(merged.counts['recs.forUser:OK'] ?? 0)}`,
+          ],
           ['event.views/s during the window', fmtInt(views / o.duration)],
           ['model builds in the window (cartwire_recs_builds)', fmtInt(buildsInWindow)],
           ['their durations (cartwire_recs_job_duration_seconds, polled)', durations.length ? durations.map((d) => `${fmtInt(d)} ms`).join(', ') : '-'],
-          ['errors by op and code', Object.entries(merged.counts).filter(([k]) => !k.endsWith(':OK')).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ') || 'none'],
-          ['server CPU per recs.forUser', `${fixed(step.serverCpuUsPerReq, 0)} µs (${fixed(step.serverCpuPct, 0)}% of a core, the build pool and the views included)`],
+          [
+            'errors by op and code',
+            Object.entries(merged.counts)
+              .filter(([k]) => !k.endsWith(':OK'))
+              .map(([k, v]) => `${k} ${fmtInt(v)}`)
+              .join(', ') || 'none',
+          ],
+          [
+            'server CPU per recs.forUser',
+            `${fixed(step.serverCpuUsPerReq, 0)} µs (${fixed(step.serverCpuPct, 0)}% of a core, the build pool and the views included)`,
+          ],
         ];
-        const notes = [...clientNotes(o.client), ...(buildsInWindow === 0 ? ['no model build completed in the window: lower --rebuild-events or add --viewers'] : [])];
+        const notes = [
+          ...clientNotes(o.client),
+          ...(buildsInWindow === 0 ? ['no model build completed in the window: lower --rebuild-events or add --viewers'] : []),
+        ];
         return { ...baseResult('recs', o, cw), steps: [step], facts, notes };
       },
       { RECS_REBUILD_EVENTS: String(o.rebuildEvents), RECS_REBUILD_INTERVAL_MS: String(o.rebuildIntervalMs), RECS_POOL_THREADS: String(o.poolThreads) },

@@ -7,7 +7,17 @@ import { RawConn, type Reply } from '../lib/raw-client.js';
 import { TokenMinter, benchUserId } from '../lib/jwt.js';
 import { cpuMicros, memStatus, mib, type MemStatus } from '../lib/procfs.js';
 import {
-  envPairs, spawnServer, tmpDataDir, removeDir, newJwtSecret, freePort, dirFiles, snapshotSummary, sleep, type ServerProcess, type ShardSummary,
+  envPairs,
+  spawnServer,
+  tmpDataDir,
+  removeDir,
+  newJwtSecret,
+  freePort,
+  dirFiles,
+  snapshotSummary,
+  sleep,
+  type ServerProcess,
+  type ShardSummary,
 } from '../lib/server.js';
 import { newHistogram, summarize } from '../lib/histogram.js';
 import { us, fmtInt, fixed } from '../lib/format.js';
@@ -76,14 +86,29 @@ export async function fillServer(
   server: ServerProcess,
   url: string,
   opts: { carts: number; lines: number; connections: number; loadProcs: number; jwtSecret: string; run: string; client: ClientKind },
-): Promise<{ seconds: number; carts: number; failedCarts: number; errors: Record<string, number>; addLatencyUs: ReturnType<typeof summarize>; serverCpuUsPerCart: number }> {
+): Promise<{
+  seconds: number;
+  carts: number;
+  failedCarts: number;
+  errors: Record<string, number>;
+  addLatencyUs: ReturnType<typeof summarize>;
+  serverCpuUsPerCart: number;
+}> {
   const load = LoadGroup.start(opts.loadProcs);
   const t0 = performance.now();
   const cpu0 = cpuMicros(server.pid);
   let lastPrint = 0;
   try {
     const res = await load.fill(
-      { url, jwtSecret: opts.jwtSecret, run: opts.run, client: opts.client, lines: opts.lines, skus: stockedSkus(1), connections: Math.ceil(opts.connections / opts.loadProcs) },
+      {
+        url,
+        jwtSecret: opts.jwtSecret,
+        run: opts.run,
+        client: opts.client,
+        lines: opts.lines,
+        skus: stockedSkus(1),
+        connections: Math.ceil(opts.connections / opts.loadProcs),
+      },
       opts.carts,
       (done) => {
         const now = performance.now();
@@ -116,8 +141,11 @@ export async function runRestart(o: RestartOptions & CommonOptions): Promise<Run
   const run = Date.now().toString(36);
   // No checkpoint and no passivation while filling: every row stays in the journal tail.
   const env = {
-    SHARDS: String(o.shards), SYNCHRONOUS: o.synchronous,
-    CHECKPOINT_ROWS: String(Number.MAX_SAFE_INTEGER), CHECKPOINT_INTERVAL_MS: String(DAY_MS), PASSIVATE_AFTER_MS: String(DAY_MS),
+    SHARDS: String(o.shards),
+    SYNCHRONOUS: o.synchronous,
+    CHECKPOINT_ROWS: String(Number.MAX_SAFE_INTEGER),
+    CHECKPOINT_INTERVAL_MS: String(DAY_MS),
+    PASSIVATE_AFTER_MS: String(DAY_MS),
     ...envPairs(o.serverEnv),
   };
   console.log(`restart: ${fmtInt(o.carts)} carts x ${o.lines} lines, SHARDS=${o.shards}, DATA_DIR=${dataDir}`);
@@ -126,14 +154,18 @@ export async function runRestart(o: RestartOptions & CommonOptions): Promise<Run
   try {
     const { url } = await first.listening;
     const fill = await fillServer(first, url, { ...o, jwtSecret, run });
-    console.log(`  filled ${fmtInt(fill.carts)} carts in ${fill.seconds.toFixed(1)} s (${fmtInt(fill.carts / fill.seconds)} carts/s; cart.add p50 ${us(fill.addLatencyUs.p50)}, p99 ${us(fill.addLatencyUs.p99)})`);
+    console.log(
+      `  filled ${fmtInt(fill.carts)} carts in ${fill.seconds.toFixed(1)} s (${fmtInt(fill.carts / fill.seconds)} carts/s; cart.add p50 ${us(fill.addLatencyUs.p50)}, p99 ${us(fill.addLatencyUs.p99)})`,
+    );
     if (fill.failedCarts) console.log(`  failed carts: ${fill.failedCarts} ${JSON.stringify(fill.errors)}`);
     const before: ShardSummary[] = await snapshotSummary(url, admin);
     const rssBefore: MemStatus = memStatus(first.pid);
     await first.kill9();
     first = undefined;
     const files = dirFiles(dataDir);
-    console.log(`  kill -9; journal rows in the tail ${fmtInt(before.reduce((a, s) => a + s.journalRows, 0))}; files ${files.map((f) => `${f.name} ${fmtInt(f.bytes / 1024)} KiB`).join(', ')}`);
+    console.log(
+      `  kill -9; journal rows in the tail ${fmtInt(before.reduce((a, s) => a + s.journalRows, 0))}; files ${files.map((f) => `${f.name} ${fmtInt(f.bytes / 1024)} KiB`).join(', ')}`,
+    );
 
     // The restart: a fixed port so that /readyz and the WebSocket can be tried from spawn on.
     const port = await freePort();
@@ -157,7 +189,9 @@ export async function runRestart(o: RestartOptions & CommonOptions): Promise<Run
           void p.close();
         }
       },
-      2, 300_000, 'the first cart.get',
+      2,
+      300_000,
+      'the first cart.get',
     );
     const [tReady, tHealth, tGet] = await Promise.all([readyAt, healthAt, firstGetAt]);
     const listening = await second.listening;
@@ -220,7 +254,7 @@ export async function runRestart(o: RestartOptions & CommonOptions): Promise<Run
     ];
     return { ...baseResult('restart', o), server: { env, nodeArgs, pid: second.pid }, facts, extra };
   } catch (err) {
-    console.error(`restart: failed: ${err instanceof Error ? err.message : err}`);
+    console.error(`restart: failed: ${err instanceof Error ? err.message : String(err)}`);
     for (const s of [first, second]) if (s) console.error(`--- server ${s.pid} output ---\n${s.output().slice(-4000)}`);
     throw err;
   } finally {

@@ -3,13 +3,25 @@
 import { accept, reject, unchanged, type ActorType, type Decision, type DomainEvent, type ShardContext } from './actor.js';
 import { couponApplies, totalsFor, type PricingConfig } from './pricing.js';
 import { Limits } from '../protocol/errors.js';
-import type { CartView } from '../protocol/types.js';
+import type { CartLineView, CartView } from '../protocol/types.js';
 import { DEFAULT_CURRENCY } from './money.js';
 import { shared } from './shared-strings.js';
 import { checkout, merge } from './cart-checkout.js';
 import {
-  ATTEMPTS_KEPT, COUNTRIES_KEPT, KEYS_KEPT, MERGES_KEPT, lineIndex, subtotalOf,
-  type Cart, type CartCommand, type CartEvent, type CartLine, type CartResults, type CheckoutStart, type ItemInfo, type LineFacts,
+  ATTEMPTS_KEPT,
+  COUNTRIES_KEPT,
+  KEYS_KEPT,
+  MERGES_KEPT,
+  lineIndex,
+  subtotalOf,
+  type Cart,
+  type CartCommand,
+  type CartEvent,
+  type CartLine,
+  type CartResults,
+  type CheckoutStart,
+  type ItemInfo,
+  type LineFacts,
 } from './cart.js';
 
 export type { Cart, CartCommand, CartEvent, CartLine, CartResults, CheckoutStart, ItemInfo, MergeLine } from './cart.js';
@@ -27,9 +39,7 @@ function setLine(cart: Cart, sku: string, qty: number, item: ItemInfo, now: numb
   }
   const line = i < 0 ? undefined : cart.items[i];
   if (line && line.qty === qty && line.unitPrice === item.unitPrice && line.name === item.name) return unchanged();
-  return accept([
-    { type: 'line_set', sku, productId: item.productId, name: item.name, qty, unitPrice: item.unitPrice, currency: item.currency, at: now },
-  ]);
+  return accept([{ type: 'line_set', sku, productId: item.productId, name: item.name, qty, unitPrice: item.unitPrice, currency: item.currency, at: now }]);
 }
 
 const FROZEN_OK: ReadonlySet<string> = new Set(['get', 'checkout', 'checkoutEnded', 'reprice', 'timer']);
@@ -67,7 +77,16 @@ function reprice(cart: Cart, ctx: ShardContext, now: number, skip?: string): Car
     if (l.sku === skip) continue;
     const live = ctx.item(l.sku);
     if (!live || !live.active || live.currency !== cart.currency || (live.unitPrice === l.unitPrice && live.name === l.name)) continue;
-    (out ??= []).push({ type: 'line_set', sku: l.sku, productId: live.productId, name: live.name, qty: l.qty, unitPrice: live.unitPrice, currency: live.currency, at: now });
+    (out ??= []).push({
+      type: 'line_set',
+      sku: l.sku,
+      productId: live.productId,
+      name: live.name,
+      qty: l.qty,
+      unitPrice: live.unitPrice,
+      currency: live.currency,
+      at: now,
+    });
   }
   return out ?? [];
 }
@@ -95,7 +114,9 @@ function decideChange(cart: Cart, c: CartCommand, now: number, ctx: ShardContext
     }
     case 'checkoutEnded':
       if (cart.checkout?.orderId !== c.orderId) return unchanged(); // ended before (a resumed saga)
-      return accept([{ type: 'checkout_ended', orderId: c.orderId, placed: c.placed, total: c.total, country: c.country, ...(c.forget ? { forget: true } : {}), at: now }]);
+      return accept([
+        { type: 'checkout_ended', orderId: c.orderId, placed: c.placed, total: c.total, country: c.country, ...(c.forget ? { forget: true } : {}), at: now },
+      ]);
     case 'add': {
       const i = lineIndex(cart, c.sku);
       const qty = (i < 0 ? 0 : cart.items[i].qty) + c.qty;
@@ -205,7 +226,7 @@ function replyView(cart: Cart, c: CartCommand, ctx: ShardContext): CartView | Ch
 
 export function view(cart: Cart, pricing: PricingConfig): CartView {
   let subtotal = 0;
-  const items = new Array(cart.items.length);
+  const items = new Array<CartLineView>(cart.items.length);
   for (let i = 0; i < cart.items.length; i++) {
     const l = cart.items[i];
     const lineTotal = l.qty * l.unitPrice;

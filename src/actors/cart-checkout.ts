@@ -4,7 +4,6 @@ import { accept, reject, unchanged, type Decision, type ShardContext } from './a
 import { Limits } from '../protocol/errors.js';
 import { lineIndex, type Cart, type CartCommand, type CartEvent, type CartLine, type LineFacts } from './cart.js';
 
-
 /**
  * A guest cart merges in: quantities of the same sku add up, within the limits (999 per line,
  * 100 lines, the available stock, the cart's currency), at today's catalog price. Lines that do
@@ -42,7 +41,10 @@ export function checkout(cart: Cart, c: Extract<CartCommand, { type: 'checkout' 
   const known = cart.keys?.find((k) => k.key === c.key);
   if (known) {
     if (known.fingerprint !== c.fingerprint || !known.versions.includes(cart.version)) {
-      return reject('CONFLICT', 'this idempotencyKey was used for another checkout (a different cart or payment)', { idempotencyKey: c.key, orderId: known.orderId });
+      return reject('CONFLICT', 'this idempotencyKey was used for another checkout (a different cart or payment)', {
+        idempotencyKey: c.key,
+        orderId: known.orderId,
+      });
     }
     return unchanged(); // the view names the order of that key
   }
@@ -52,7 +54,8 @@ export function checkout(cart: Cart, c: Extract<CartCommand, { type: 'checkout' 
   for (const l of cart.items) {
     const live = ctx.item(l.sku);
     if (live && !live.active) return reject('NOT_FOUND', `${l.sku} is no longer sold; remove it from the cart`, { sku: l.sku });
-    if (live && live.currency !== cart.currency) return reject('CONFLICT', `${l.sku} is now priced in ${live.currency}, the cart in ${cart.currency}`, { sku: l.sku, currency: live.currency });
+    if (live && live.currency !== cart.currency)
+      return reject('CONFLICT', `${l.sku} is now priced in ${live.currency}, the cart in ${cart.currency}`, { sku: l.sku, currency: live.currency });
   }
   return accept([{ type: 'checkout_started', key: c.key, fingerprint: c.fingerprint, orderId: c.orderId, checkAt: now + c.deadlineMs, at: now }]);
 }

@@ -9,8 +9,10 @@ import { couponApplies, type CouponTerms } from './pricing.js';
 import { normalizeCouponCode } from '../protocol/keys.js';
 
 /**
- * Committed orderIds remembered when the coupon has no maxRedemptions (with one, all of them are
- * kept: at most maxRedemptions). A retried commit comes right after a crash or a lost reply, not
+ * The most recent committed orderIds a coupon remembers, with or without maxRedemptions: the
+ * redemption record is the count (`redeemed`, which enforces maxRedemptions) plus these ids, so a
+ * coupon redeemed millions of times stays small in memory and in its snapshot. The ids only make a
+ * retried commit idempotent, and a retried commit comes right after a crash or a lost reply, not
  * 10,000 redemptions later; past that, a stray commit without a hold is a CONFLICT, never a count.
  */
 export const COMMITTED_KEPT = 10_000;
@@ -23,7 +25,7 @@ export interface Coupon {
   redeemed: number;
   /** orderId -> expiresAt of the redemption it holds; insertion-ordered. */
   holds: Map<string, number>;
-  /** orderIds whose redemption is committed, oldest first (bounded, see COMMITTED_KEPT). */
+  /** The most recent orderIds whose redemption is committed, oldest first (at most COMMITTED_KEPT). */
   committed: Set<string>;
   version: number;
   updatedAt: number;
@@ -69,7 +71,7 @@ function canonicalTerms(code: string, t: CouponTerms): CouponTerms | string {
     return `currency must be a three-letter code, got ${String(t.currency)}`;
   }
   for (const k of ['minSubtotal', 'expiresAt', 'maxRedemptions'] as const) {
-    if (t[k] !== undefined && !isCount(t[k])) return `${k} must be a non-negative integer, got ${t[k]}`;
+    if (t[k] !== undefined && !isCount(t[k])) return `${k} must be a non-negative integer, got ${String(t[k])}`;
   }
   const out: CouponTerms = { code };
   for (const k of OPTIONAL_KEYS) if (t[k] !== undefined) (out as unknown as Record<string, unknown>)[k] = t[k];
@@ -114,7 +116,9 @@ export function decide(s: Coupon, c: CouponCommand, now: number): Decision<Coupo
       const inUse = s.redeemed + s.holds.size;
       if (terms.maxRedemptions !== undefined && terms.maxRedemptions < inUse) {
         return reject('CONFLICT', `maxRedemptions cannot go below the ${inUse} redeemed or held`, {
-          code: s.code, redeemed: s.redeemed, held: s.holds.size,
+          code: s.code,
+          redeemed: s.redeemed,
+          held: s.holds.size,
         });
       }
       if (s.terms !== undefined && sameTerms(s.terms, terms)) return unchanged();
@@ -136,9 +140,8 @@ export function decide(s: Coupon, c: CouponCommand, now: number): Decision<Coupo
   }
 }
 
-/** Forgets the oldest committed orderIds beyond what the current terms keep. */
+/** Forgets the oldest committed orderIds beyond COMMITTED_KEPT (the count stays in `redeemed`). */
 function trimCommitted(s: Coupon): void {
-  if (s.terms?.maxRedemptions !== undefined) return; // at most maxRedemptions: keep them all
   for (const orderId of s.committed) {
     if (s.committed.size <= COMMITTED_KEPT) break;
     s.committed.delete(orderId);
@@ -149,7 +152,6 @@ export function apply(s: Coupon, e: CouponEvent): Coupon {
   switch (e.type) {
     case 'upserted':
       s.terms = e.terms;
-      trimCommitted(s);
       break;
     case 'held':
       s.holds.set(e.orderId, e.expiresAt);
@@ -188,11 +190,11 @@ interface CouponSnapshot {
   terms?: CouponTerms;
   redeemed: number;
   holds: [string, number][];
+  /** The most recent COMMITTED_KEPT, oldest first (snapshots of older versions: every one). */
   committed: string[];
   version: number;
   updatedAt: number;
 }
-
 
 /** Every coupon command answers the coupon as it is after it. */
 export type CouponResults = { readonly [T in CouponCommand['type']]: CouponView };
@@ -206,7 +208,11 @@ export const CouponActor: ActorType<Coupon, CouponCommand, CouponEvent, CouponRe
   nextTimer,
   snapshot: (s): CouponSnapshot => ({
     ...(s.terms === undefined ? {} : { terms: { ...s.terms } }),
-    redeemed: s.redeemed, holds: [...s.holds], committed: [...s.committed], version: s.version, updatedAt: s.updatedAt,
+    redeemed: s.redeemed,
+    holds: [...s.holds],
+    committed: [...s.committed],
+    version: s.version,
+    updatedAt: s.updatedAt,
   }),
   restore(code, data) {
     const d = data as CouponSnapshot;
@@ -214,7 +220,8 @@ export const CouponActor: ActorType<Coupon, CouponCommand, CouponEvent, CouponRe
     if (d.terms !== undefined && d.terms !== null) s.terms = { ...d.terms };
     s.redeemed = d.redeemed;
     s.holds = new Map(d.holds);
-    s.committed = new Set(d.committed);
+    // Snapshots written before the record was bounded carry every committed orderId: keep the newest.
+    s.committed = new Set(d.committed.length > COMMITTED_KEPT ? d.committed.slice(-COMMITTED_KEPT) : d.committed);
     s.version = d.version;
     s.updatedAt = d.updatedAt;
     return s;

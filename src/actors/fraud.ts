@@ -94,7 +94,13 @@ export const DEFAULT_FRAUD: FraudConfig = Object.freeze({
   rejectAbove: 0.8,
   amount: Object.freeze({ weight: 0.45, limit: 50_000, limitFullAt: 200_000, ratioStart: 3, ratioFull: 10, minReferenceAverage: 5_000 }),
   velocity: Object.freeze({
-    weight: 0.35, shortWindowMs: 10 * 60_000, shortStart: 3, shortFull: 6, longWindowMs: 60 * 60_000, longStart: 5, longFull: 10,
+    weight: 0.35,
+    shortWindowMs: 10 * 60_000,
+    shortStart: 3,
+    shortFull: 6,
+    longWindowMs: 60 * 60_000,
+    longStart: 5,
+    longFull: 10,
   }),
   newAccount: Object.freeze({ weight: 0.2, maxAgeMs: 24 * 60 * 60_000 }),
   addressMismatch: Object.freeze({ weight: 0.25 }),
@@ -143,8 +149,12 @@ export function assessFraud(input: FraudInput, cfg: FraudConfig = DEFAULT_FRAUD)
     const average = h.spent / h.orders;
     const reference = Math.max(average, a.minReferenceAverage);
     const ratio = amount / reference;
-    add('amount_vs_history', a.weight, ramp(ratio, a.ratioStart, a.ratioFull),
-      `amount ${amount} is ${ratio.toFixed(1)}x the reference order ${Math.round(reference)} (average ${Math.round(average)} over ${h.orders} orders)`);
+    add(
+      'amount_vs_history',
+      a.weight,
+      ramp(ratio, a.ratioStart, a.ratioFull),
+      `amount ${amount} is ${ratio.toFixed(1)}x the reference order ${Math.round(reference)} (average ${Math.round(average)} over ${h.orders} orders)`,
+    );
   } else {
     add('amount_vs_history', a.weight, ramp(amount, a.limit, a.limitFullAt), `amount ${amount} above ${a.limit} with no order history`);
   }
@@ -158,8 +168,12 @@ export function assessFraud(input: FraudInput, cfg: FraudConfig = DEFAULT_FRAUD)
   }
   const fShort = ramp(short, v.shortStart, v.shortFull);
   const fLong = ramp(long, v.longStart, v.longFull);
-  add('velocity', v.weight, Math.max(fShort, fLong),
-    `${short} earlier attempts in ${v.shortWindowMs / 60_000} min (over ${v.shortStart}), ${long} in ${v.longWindowMs / 60_000} min (over ${v.longStart})`);
+  add(
+    'velocity',
+    v.weight,
+    Math.max(fShort, fLong),
+    `${short} earlier attempts in ${v.shortWindowMs / 60_000} min (over ${v.shortStart}), ${long} in ${v.longWindowMs / 60_000} min (over ${v.longStart})`,
+  );
 
   const n = cfg.newAccount;
   if (input.guest) add('new_account', n.weight, 1, 'guest checkout');
@@ -168,7 +182,12 @@ export function assessFraud(input: FraudInput, cfg: FraudConfig = DEFAULT_FRAUD)
   if (h.orders > 0 && input.knownCountries.length > 0) {
     const country = input.shippingCountry.toUpperCase();
     if (!input.knownCountries.some((k) => k.toUpperCase() === country)) {
-      add('address_mismatch', cfg.addressMismatch.weight, 1, `ships to ${input.shippingCountry}, never used before (known: ${input.knownCountries.join(', ')})`);
+      add(
+        'address_mismatch',
+        cfg.addressMismatch.weight,
+        1,
+        `ships to ${input.shippingCountry}, never used before (known: ${input.knownCountries.join(', ')})`,
+      );
     }
   }
 

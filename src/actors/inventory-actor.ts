@@ -79,26 +79,34 @@ export function available(s: Sku): number {
 function decideAdjust(s: Sku, c: Extract<SkuCommand, { type: 'adjust' }>, now: number): Decision<SkuEvent> {
   const w = stock(s, c.warehouse);
   const ref = c.referenceId === undefined ? {} : { referenceId: c.referenceId };
-  const tx = (changes: StockChange[]): Decision<SkuEvent> =>
-    accept([{ type: 'transaction', txType: c.txType, reason: c.reason, ...ref, changes, at: now }]);
+  const tx = (changes: StockChange[]): Decision<SkuEvent> => accept([{ type: 'transaction', txType: c.txType, reason: c.reason, ...ref, changes, at: now }]);
   if (c.txType !== 'adjustment' && c.qty === 0) return reject('BAD_REQUEST', `qty must be at least 1 for ${c.txType}`);
   if (ADDS.has(c.txType)) return tx([{ warehouse: c.warehouse, delta: c.qty }]);
   if (REMOVES.has(c.txType) || c.txType === 'transfer') {
     if (w.onHand - c.qty < w.reserved) {
       return reject('CONFLICT', `on-hand in ${c.warehouse} cannot go below reserved`, {
-        sku: s.sku, warehouse: c.warehouse, onHand: w.onHand, reserved: w.reserved,
+        sku: s.sku,
+        warehouse: c.warehouse,
+        onHand: w.onHand,
+        reserved: w.reserved,
       });
     }
     if (c.txType !== 'transfer') return tx([{ warehouse: c.warehouse, delta: -c.qty }]);
     if (c.toWarehouse === undefined || c.toWarehouse === c.warehouse) {
       return reject('BAD_REQUEST', 'transfer needs a toWarehouse different from warehouse');
     }
-    return tx([{ warehouse: c.warehouse, delta: -c.qty }, { warehouse: c.toWarehouse, delta: c.qty }]);
+    return tx([
+      { warehouse: c.warehouse, delta: -c.qty },
+      { warehouse: c.toWarehouse, delta: c.qty },
+    ]);
   }
   // adjustment: set on-hand in the warehouse to qty (a stock count).
   if (c.qty < w.reserved) {
     return reject('CONFLICT', `on-hand in ${c.warehouse} cannot go below reserved`, {
-      sku: s.sku, warehouse: c.warehouse, onHand: w.onHand, reserved: w.reserved,
+      sku: s.sku,
+      warehouse: c.warehouse,
+      onHand: w.onHand,
+      reserved: w.reserved,
     });
   }
   if (c.qty === w.onHand && s.warehouses.has(c.warehouse)) return unchanged();
@@ -136,13 +144,16 @@ export function decide(s: Sku, c: SkuCommand, now: number): Decision<SkuEvent> {
     case 'commit':
       // No memory of committed holds (it would grow with every sale): a saga that retries a
       // commit after a crash reads CONFLICT before the hold could have expired as "done".
-      if (!s.holds.has(c.holdId)) return reject('CONFLICT', `no hold ${c.holdId} on ${s.sku} (committed, released or expired)`, { sku: s.sku, holdId: c.holdId });
+      if (!s.holds.has(c.holdId))
+        return reject('CONFLICT', `no hold ${c.holdId} on ${s.sku} (committed, released or expired)`, { sku: s.sku, holdId: c.holdId });
       return accept([{ type: 'hold_committed', holdId: c.holdId, at: now }]);
     case 'restock': {
       // An inventory `return` transaction referencing the order's work (cancel, return, unwind).
       if (s.restocks.has(c.ref)) return unchanged();
       const warehouse = s.warehouses.keys().next().value ?? DEFAULT_WAREHOUSE;
-      return accept([{ type: 'transaction', txType: c.txType, reason: c.reason, referenceId: c.ref, changes: [{ warehouse, delta: c.qty }], at: now, restock: true }]);
+      return accept([
+        { type: 'transaction', txType: c.txType, reason: c.reason, referenceId: c.ref, changes: [{ warehouse, delta: c.qty }], at: now, restock: true },
+      ]);
     }
     case 'timer': {
       const events: SkuEvent[] = [];
@@ -184,7 +195,6 @@ export function apply(s: Sku, e: SkuEvent): Sku {
       s.holds.delete(e.holdId);
       break;
     }
-
   }
   s.version++;
   s.updatedAt = e.at;
@@ -225,8 +235,15 @@ export function nextTimer(s: Sku): number | undefined {
 
 export function create(sku: string): Sku {
   return {
-    sku, warehouses: new Map(), holds: new Map(), restocks: new Map(), onHand: 0, reserved: 0,
-    lowStockThreshold: DEFAULT_LOW_STOCK_THRESHOLD, version: 0, updatedAt: 0,
+    sku,
+    warehouses: new Map(),
+    holds: new Map(),
+    restocks: new Map(),
+    onHand: 0,
+    reserved: 0,
+    lowStockThreshold: DEFAULT_LOW_STOCK_THRESHOLD,
+    version: 0,
+    updatedAt: 0,
   };
 }
 
@@ -253,11 +270,21 @@ export const InventoryActor: ActorType<Sku, SkuCommand, SkuEvent, SkuResults> = 
   version: (s) => s.version,
   domain: (before, e) => ({
     name: 'inventory_updated',
-    data: { sku: before.sku, change: e.type === 'transaction' ? e.txType : CHANGE[e.type], ...(e.type === 'transaction' ? {} : { referenceId: e.holdId }), at: e.at },
+    data: {
+      sku: before.sku,
+      change: e.type === 'transaction' ? e.txType : CHANGE[e.type],
+      ...(e.type === 'transaction' ? {} : { referenceId: e.holdId }),
+      at: e.at,
+    },
   }),
   snapshotWeight: (s) => s.holds.size,
   snapshot: (s): SkuSnapshot => ({
-    warehouses: [...s.warehouses], holds: [...s.holds], restocks: [...s.restocks], lowStockThreshold: s.lowStockThreshold, version: s.version, updatedAt: s.updatedAt,
+    warehouses: [...s.warehouses],
+    holds: [...s.holds],
+    restocks: [...s.restocks],
+    lowStockThreshold: s.lowStockThreshold,
+    version: s.version,
+    updatedAt: s.updatedAt,
   }),
   restore(sku, data) {
     const d = data as SkuSnapshot;

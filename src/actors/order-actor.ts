@@ -94,7 +94,6 @@ export type OrderEvent =
   | { type: 'delivered'; at: number }
   | { type: 'stalled'; checkAt: number; at: number };
 
-
 /** Statuses from which each admin or owner transition may start (docs/protocol.md "Checkout and orders"). */
 const CAN_CANCEL: ReadonlySet<OrderStatus> = new Set(['confirmed', 'processing']);
 const CAN_SHIP: ReadonlySet<OrderStatus> = new Set(['confirmed', 'processing']);
@@ -102,7 +101,8 @@ const CAN_REFUND: ReadonlySet<OrderStatus> = new Set(['confirmed', 'processing',
 /** Longest wait between two resume attempts of a stalled order. */
 const MAX_STALL_BACKOFF_MS = 60_000;
 
-const captured = (o: Order): number => (o.payment.status === 'pending' || o.payment.status === 'declined' || o.payment.status === 'voided' ? 0 : o.totals.total);
+const captured = (o: Order): number =>
+  o.payment.status === 'pending' || o.payment.status === 'declined' || o.payment.status === 'voided' ? 0 : o.totals.total;
 export const refundable = (o: Order): number => captured(o) - o.payment.refunded;
 
 function illegal(o: Order, what: string): Decision<OrderEvent> {
@@ -134,7 +134,9 @@ export function decide(o: Order, c: OrderCommand, now: number): Decision<OrderEv
       return unchanged();
     case 'confirm':
       if (o.status !== 'pending') return o.status === 'confirmed' || o.payment.transactionId === c.transactionId ? unchanged() : illegal(o, 'confirm');
-      return accept([{ type: 'confirmed', transactionId: c.transactionId, riskScore: c.riskScore, ...(c.reviewReasons ? { reviewReasons: c.reviewReasons } : {}), at: now }]);
+      return accept([
+        { type: 'confirmed', transactionId: c.transactionId, riskScore: c.riskScore, ...(c.reviewReasons ? { reviewReasons: c.reviewReasons } : {}), at: now },
+      ]);
     case 'fail': {
       if (o.status !== 'pending') return o.failure ? unchanged() : illegal(o, 'fail');
       const { type: _t, ...facts } = c;
@@ -152,7 +154,10 @@ export function decide(o: Order, c: OrderCommand, now: number): Decision<OrderEv
     }
     case 'ship':
       if (!CAN_SHIP.has(o.status)) return illegal(o, 'ship');
-      return busy(o) ?? accept([{ type: 'shipped', ...(c.carrier ? { carrier: c.carrier } : {}), ...(c.trackingNumber ? { trackingNumber: c.trackingNumber } : {}), at: now }]);
+      return (
+        busy(o) ??
+        accept([{ type: 'shipped', ...(c.carrier ? { carrier: c.carrier } : {}), ...(c.trackingNumber ? { trackingNumber: c.trackingNumber } : {}), at: now }])
+      );
     case 'deliver':
       if (o.status !== 'shipped') return illegal(o, 'deliver');
       return busy(o) ?? accept([{ type: 'delivered', at: now }]);
@@ -165,7 +170,10 @@ export function decide(o: Order, c: OrderCommand, now: number): Decision<OrderEv
       const amount = c.amount ?? left;
       if (left === 0 || amount > left) {
         return reject('CONFLICT', left === 0 ? 'nothing is left to refund' : `at most ${left} can be refunded`, {
-          orderId: o.orderId, captured: captured(o), refunded: o.payment.refunded, requested: amount,
+          orderId: o.orderId,
+          captured: captured(o),
+          refunded: o.payment.refunded,
+          requested: amount,
         });
       }
       const then = amount === left ? 'refunded' : o.status;
@@ -290,12 +298,24 @@ export function view(o: Order): OrderView {
 
 export function create(orderId: string): Order {
   return {
-    orderId, orderNumber: '', userId: '', status: 'pending', items: [],
-    totals: { subtotal: 0, discount: 0, tax: 0, shipping: 0, total: 0 }, currency: '',
+    orderId,
+    orderNumber: '',
+    userId: '',
+    status: 'pending',
+    items: [],
+    totals: { subtotal: 0, discount: 0, tax: 0, shipping: 0, total: 0 },
+    currency: '',
     shippingAddress: { name: '', line1: '', city: '', postalCode: '', country: '' },
-    paymentToken: '', idempotencyKey: '',
+    paymentToken: '',
+    idempotencyKey: '',
     payment: { status: 'pending', transactionId: null, riskScore: null, refunded: 0 },
-    refunds: [], open: false, checkAt: 0, stalls: 0, createdAt: 0, updatedAt: 0, version: 0,
+    refunds: [],
+    open: false,
+    checkAt: 0,
+    stalls: 0,
+    createdAt: 0,
+    updatedAt: 0,
+    version: 0,
   };
 }
 
@@ -310,16 +330,38 @@ function orderDomainEvents(o: Order, e: OrderEvent): DomainEvent[] | undefined {
   const base = { orderId: o.orderId, userId: e.type === 'created' ? e.userId : o.userId, at: e.at };
   switch (e.type) {
     case 'created':
-      return [{ name: 'order_created', data: { ...base, orderNumber: e.orderNumber, total: e.totals.total, currency: e.currency, items: e.items.map((l) => ({ sku: l.sku, productId: l.productId, qty: l.qty })) } }];
+      return [
+        {
+          name: 'order_created',
+          data: {
+            ...base,
+            orderNumber: e.orderNumber,
+            total: e.totals.total,
+            currency: e.currency,
+            items: e.items.map((l) => ({ sku: l.sku, productId: l.productId, qty: l.qty })),
+          },
+        },
+      ];
     case 'confirmed':
       return [
         { name: 'payment_processed', data: { ...base, amount: o.totals.total, currency: o.currency, transactionId: e.transactionId, riskScore: e.riskScore } },
-        { name: 'order_paid', data: { ...base, orderNumber: o.orderNumber, total: o.totals.total, currency: o.currency, flagged: e.reviewReasons !== undefined, ...(e.reviewReasons ? { reviewReasons: e.reviewReasons } : {}), items: o.items.map((l) => ({ sku: l.sku, productId: l.productId, qty: l.qty })) } },
+        {
+          name: 'order_paid',
+          data: {
+            ...base,
+            orderNumber: o.orderNumber,
+            total: o.totals.total,
+            currency: o.currency,
+            flagged: e.reviewReasons !== undefined,
+            ...(e.reviewReasons ? { reviewReasons: e.reviewReasons } : {}),
+            items: o.items.map((l) => ({ sku: l.sku, productId: l.productId, qty: l.qty })),
+          },
+        },
       ];
     case 'failed':
       // Only a charge the gateway or the risk rules refused; a stock-out never reached payment.
       if (e.code !== 'PAYMENT_DECLINED' && e.code !== 'FRAUD_SUSPECTED') return undefined;
-      return [{ name: 'payment_failed', data: { ...base, amount: o.totals.total, currency: o.currency, code: e.code, reason: (e.details?.reason as string | undefined) ?? e.code } }];
+      return [{ name: 'payment_failed', data: { ...base, amount: o.totals.total, currency: o.currency, code: e.code, reason: e.details?.reason ?? e.code } }];
     case 'shipped':
       return [{ name: 'order_shipped', data: { ...base, carrier: e.carrier, trackingNumber: e.trackingNumber } }];
     case 'delivered':

@@ -93,7 +93,10 @@ function decideCharge(s: PaymentLedger, c: Extract<PaymentCommand, { type: 'char
     // The idempotency key is the orderId: a retry gets the recorded answer, never a second charge.
     if (ch.amount === c.amount && ch.currency === c.currency && ch.token === c.token) return unchanged();
     return reject('CONFLICT', `order ${s.orderId} was already charged with other terms`, {
-      orderId: s.orderId, status: ch.status, amount: ch.amount, currency: ch.currency,
+      orderId: s.orderId,
+      status: ch.status,
+      amount: ch.amount,
+      currency: ch.currency,
     });
   }
   const terms = { amount: c.amount, currency: c.currency, token: c.token, at: now };
@@ -117,12 +120,16 @@ function decideRefund(s: PaymentLedger, c: Extract<PaymentCommand, { type: 'refu
     // Idempotent by refundId, checked before the sum: a retry after the last refund still answers.
     if (prior.amount === c.amount) return unchanged();
     return reject('CONFLICT', `refund ${c.refundId} was already made with amount ${prior.amount}`, {
-      refundId: c.refundId, amount: prior.amount, requested: c.amount,
+      refundId: c.refundId,
+      amount: prior.amount,
+      requested: c.amount,
     });
   }
   if (ch.refunded + c.amount > ch.amount) {
     return reject('CONFLICT', `refunds would exceed the captured ${ch.amount} (${ch.refunded} already refunded)`, {
-      captured: ch.amount, refunded: ch.refunded, requested: c.amount,
+      captured: ch.amount,
+      refunded: ch.refunded,
+      requested: c.amount,
     });
   }
   const reason = c.reason === undefined ? {} : { reason: c.reason };
@@ -178,7 +185,9 @@ export function apply(s: PaymentLedger, e: PaymentEvent): PaymentLedger {
       ch.status = 'voided';
       break;
     case 'refunded':
-      ch.refunds.push(e.reason === undefined ? { refundId: e.refundId, amount: e.amount, at: e.at } : { refundId: e.refundId, amount: e.amount, at: e.at, reason: e.reason });
+      ch.refunds.push(
+        e.reason === undefined ? { refundId: e.refundId, amount: e.amount, at: e.at } : { refundId: e.refundId, amount: e.amount, at: e.at, reason: e.reason },
+      );
       ch.refunded += e.amount;
       break;
   }
@@ -199,7 +208,6 @@ export function create(orderId: string): PaymentLedger {
 function copyCharge(ch: PaymentCharge): PaymentCharge {
   return { ...ch, refunds: ch.refunds.map((r) => ({ ...r })) };
 }
-
 
 /** The charge record after each command (null only for `get` of a ledger that never saw its order). */
 export type PaymentResults = { readonly [T in PaymentCommand['type']]: PaymentCharge | null };

@@ -2,9 +2,7 @@
 // (src/workers/simulated-gateway.ts) implements it over a durable ledger actor; a real provider's
 // adapter would implement the same four calls with the order id as the idempotency key.
 
-export type ChargeOutcome =
-  | { status: 'approved'; transactionId: string }
-  | { status: 'declined'; reason: string };
+export type ChargeOutcome = { status: 'approved'; transactionId: string } | { status: 'declined'; reason: string };
 
 export interface ChargeRequest {
   /** The idempotency key at the provider: a charge retried with it never charges twice. */

@@ -112,7 +112,12 @@ export function taxRateBp(country: string | undefined, cfg: PricingConfig): numb
  * total = subtotal - discount + tax + shipping. Integers only; subtotal is a safe integer.
  */
 export function totalsFor(
-  subtotal: number, coupon: CouponTerms | undefined, currency: string, country: string | undefined, now: number, cfg: PricingConfig,
+  subtotal: number,
+  coupon: CouponTerms | undefined,
+  currency: string,
+  country: string | undefined,
+  now: number,
+  cfg: PricingConfig,
 ): Totals {
   if (subtotal <= 0) return { subtotal, discount: 0, tax: 0, shipping: 0, total: subtotal };
   const discount = discountFor(coupon, subtotal, currency, now);

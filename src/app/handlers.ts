@@ -24,7 +24,6 @@ export interface HandlerDeps {
 }
 
 const GET = Object.freeze({ type: 'get' as const });
-const OVERLOADED = fail('OVERLOADED', 'the shard owning this actor is over its backlog limit; retry later');
 
 /** The caller of an op whose role is `user` or `admin` (the edge has checked it is signed in). */
 const user = (req: Request): Identity => req.who!;
@@ -41,13 +40,12 @@ function caller(req: Request): Caller {
 export function createHandlers({ pool, catalog, accounts, commerce, recs }: HandlerDeps): Handlers {
   /** Sends the request to the actor of `key`; its committed reply (typed by kind and command) goes to the connection. */
   const route = <K extends ActorKind, const C extends CommandOf<K>>(req: Request, key: ActorKey<K>, cmd: C): Routed<ResultOf<K, C>> | Answer<never> =>
-    pool.submit(key, req.id, cmd, req.conn, req.tag) ? ROUTED : OVERLOADED;
+    pool.submit(key, req.id, cmd, req.conn, req.tag) ?? ROUTED;
   /** (Un)subscribes the connection to an actor; the reply is its object now, as `get` gives it. */
-  const follow = <K extends ActorKind>(req: Request, key: ActorKey<K>, on: boolean) =>
-    req.follow(key, on) as Routed<ResultOf<K, typeof GET>> | Answer<never>;
+  const follow = <K extends ActorKind>(req: Request, key: ActorKey<K>, on: boolean) => req.follow(key, on) as Routed<ResultOf<K, typeof GET>> | Answer<never>;
   /** A domain event with no actor state behind it, logged with the commit of `key`'s shard. */
   const log = (req: Request, key: ActorKey, event: DomainEvent): Routed<Record<string, never>> | Answer<never> =>
-    pool.submit(key, req.id, { type: 'log', event } as { type: string }, req.conn, req.tag) ? ROUTED : OVERLOADED;
+    pool.submit(key, req.id, { type: 'log', event } as { type: string }, req.conn, req.tag) ?? ROUTED;
 
   return {
     ping: () => ({ ok: true, result: { now: Date.now() } }),
@@ -67,8 +65,13 @@ export function createHandlers({ pool, catalog, accounts, commerce, recs }: Hand
     'inventory.adjust': (req, a) => {
       if (!catalog.hasSku(a.sku)) return unknownSku(a.sku);
       return route(req, skuKey(a.sku), {
-        type: 'adjust', txType: a.type, qty: a.qty, reason: a.reason, warehouse: a.warehouse ?? DEFAULT_WAREHOUSE,
-        ...(a.toWarehouse === undefined ? {} : { toWarehouse: a.toWarehouse }), ...(a.referenceId === undefined ? {} : { referenceId: a.referenceId }),
+        type: 'adjust',
+        txType: a.type,
+        qty: a.qty,
+        reason: a.reason,
+        warehouse: a.warehouse ?? DEFAULT_WAREHOUSE,
+        ...(a.toWarehouse === undefined ? {} : { toWarehouse: a.toWarehouse }),
+        ...(a.referenceId === undefined ? {} : { referenceId: a.referenceId }),
       });
     },
     'inventory.subscribe': (req, a) => (catalog.hasSku(a.sku) ? follow(req, skuKey(a.sku), true) : unknownSku(a.sku)),
@@ -115,7 +118,10 @@ export function createHandlers({ pool, catalog, accounts, commerce, recs }: Hand
       const p = catalog.stored(a.productId, false);
       if (!p) return fail('NOT_FOUND', `unknown product ${a.productId}`, { productId: a.productId });
       const who = user(req);
-      return log(req, cartKey(who.userId), { name: 'product_viewed', data: { userId: who.userId, productId: a.productId, category: p.category, at: Date.now() } });
+      return log(req, cartKey(who.userId), {
+        name: 'product_viewed',
+        data: { userId: who.userId, productId: a.productId, category: p.category, at: Date.now() },
+      });
     },
     'recs.forUser': (req, a) => recs.forUser(a, user(req)),
     'recs.similar': (req, a) => recs.similar(a, user(req)),

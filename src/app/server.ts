@@ -2,15 +2,16 @@
 // HTTP on one port.
 import { uws, type TemplatedApp, type us_listen_socket } from '../transport/uws.js';
 import type { Config } from '../config.js';
-import { ShardPool, type PoolHooks } from './shard-pool.js';
-import { shardOptions } from './shard-options.js';
+import type { ShardPool, PoolHooks } from './shard-pool.js';
+import { createPool, shardOptions } from './shard-options.js';
 import { CatalogView } from './catalog/catalog-view.js';
 import { Metrics } from './metrics/metrics.js';
 import { Auth } from './accounts/auth.js';
 import { Accounts } from './accounts/accounts.js';
 import { Edge } from '../transport/edge.js';
 import { mountWebSocket } from '../transport/ws-endpoint.js';
-import { mountHttpRoutes } from '../transport/http-routes.js';
+import { ClientIp } from '../transport/client-ip.js';
+import { mountHttpRoutes, mountOpsRoutes, type OpsDeps } from '../transport/http-routes.js';
 import { SqliteUserStore, loadJwtSecret } from '../persistence/user-store.js';
 import { CloseCode } from '../protocol/errors.js';
 import { seedDemo } from './catalog/demo-catalog.js';
@@ -26,6 +27,9 @@ import type { ProductView } from '../protocol/types.js';
 export interface RunningServer {
   readonly port: number;
   readonly url: string;
+  /** The METRICS_PORT listener (/metrics, /healthz, /readyz), when configured. */
+  readonly metricsPort?: number;
+  readonly metricsUrl?: string;
   /** Stops accepting, finishes in-flight batches, snapshots and closes the shards. */
   close(): Promise<void>;
 }
@@ -35,7 +39,6 @@ export interface StartOptions {
   pool?: ShardPool;
   /** Called once with the generated admin password on first start (printed once by main). */
   onAdminPassword?: (password: string) => void;
-  onFatal?: (message: string) => void;
 }
 
 const RECS_LOAD_DELAY_MS = 2_000;
@@ -48,7 +51,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
   const catalog = new CatalogView();
   // Prespawned by main.ts (the workers boot while this module graph loads), or started here.
-  const pool: ShardPool = opts.pool ?? new ShardPool(config.shards, config.maxShardBacklog);
+  const pool: ShardPool = opts.pool ?? createPool(config);
+  /** Orders left unfinished by a crash, reported by shards before the server is ready. */
+  const toResume: string[] = [];
+  const resume = (orderId: string) => void driver.resume(orderId).catch((err) => console.error(`resume of ${orderId} failed:`, err));
   // Set on the pool only once everything they use exists (a prespawned pool replays what came early).
   const hooks: PoolHooks = {
     onViews: (stock, products) => {
@@ -79,7 +85,17 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       }
       metrics.pushes(topics.length);
     },
-    onFatal: (message) => (opts.onFatal ?? defaultFatal)(message),
+    onShardUp: (shard, openOrders, restarted) => {
+      if (restarted) {
+        // The restarted worker prices carts from its own copy: give it the live list again.
+        pool.prices(priceEntries(catalog.allProducts()), shard);
+        metrics.shardRestarted(shard);
+      }
+      // Checkouts and order changes a crash left unfinished: finished or compensated once serving.
+      if (ready) for (const orderId of openOrders) resume(orderId);
+      else toResume.push(...openOrders);
+    },
+    onShardDown: (shard) => metrics.shardDown(shard),
   };
   const metrics = new Metrics(config.shards, (s) => pool.depth(s));
   const limits = config.limits;
@@ -87,7 +103,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const commerce = config.commerce;
   const gateway = new SimulatedGateway(pool, commerce.gatewayTimeoutMs + 1_000);
   const driver: CheckoutDriver = new CheckoutDriver({
-    pool, gateway, config: commerce,
+    pool,
+    gateway,
+    config: commerce,
     accountAgeMs: (userId, now) => {
       const created = users.createdAt(userId);
       return created === undefined ? 0 : Math.max(0, now - created);
@@ -106,12 +124,34 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   let ready = false;
 
   const app: TemplatedApp = uws.App();
-  const sockets = mountWebSocket(app, { edge, limits, allowedOrigins: config.allowedOrigins, isReady: () => ready, metrics });
-  mountHttpRoutes(app, {
-    shards: pool, accounts, isReady: () => ready,
-    verifyToken: (token) => auth.verifyToken(token),
+  const clientIp = new ClientIp(limits.trustProxy);
+  const sockets = mountWebSocket(app, { edge, limits, allowedOrigins: config.allowedOrigins, isReady: () => ready, clientIp, metrics });
+  const ops: OpsDeps = {
+    // Ready for traffic: started, every shard's worker up and able to write its journal.
+    health: () =>
+      ready
+        ? { ready: pool.allUp && !metrics.commitFailing(), down: pool.downShards(), commitFailing: metrics.failingShards() }
+        : { ready: false, starting: true },
     metricsText: () => metrics.text(),
+    metricsToken: config.metricsToken,
+  };
+  mountHttpRoutes(app, {
+    ...ops,
+    shards: pool,
+    accounts,
+    isReady: () => ready,
+    clientIp,
+    verifyToken: (token) => auth.verifyToken(token),
+    serveMetrics: config.metricsPort === undefined,
   });
+  // METRICS_PORT: metrics, health and readiness on a listener of their own (METRICS_HOST).
+  const opsApp: TemplatedApp | undefined = config.metricsPort === undefined ? undefined : uws.App();
+  if (opsApp) mountOpsRoutes(opsApp, ops);
+  let opsSocket: us_listen_socket | undefined;
+  const closeOps = () => {
+    if (opsSocket) uws.us_listen_socket_close(opsSocket);
+    (opsApp as (TemplatedApp & { close(): void }) | undefined)?.close();
+  };
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) =>
     app.listen(config.host, config.port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${config.host}:${config.port}`)))),
@@ -119,6 +159,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const port = uws.us_socket_local_port(listenSocket);
 
   try {
+    if (opsApp) {
+      const [h, p] = [config.metricsHost, config.metricsPort ?? 0];
+      opsSocket = await new Promise<us_listen_socket>((resolve, reject) =>
+        opsApp.listen(h, p, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${h}:${p} (METRICS_HOST:METRICS_PORT)`)))),
+      );
+    }
     pool.setHooks(hooks);
     await pool.start(shardOptions(config));
     pool.prices(priceEntries(catalog.allProducts()));
@@ -126,6 +172,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   } catch (err) {
     // Do not leave worker threads and the port behind: the caller may be a test runner.
     uws.us_listen_socket_close(listenSocket);
+    closeOps();
     await pool.terminate();
     await recs.service.close();
     users.close();
@@ -133,8 +180,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     throw err;
   }
   ready = true;
-  // Checkouts and order changes a crash left unfinished: finished or compensated now.
-  for (const orderId of pool.openOrders.splice(0)) void driver.resume(orderId);
+  for (const orderId of toResume.splice(0)) resume(orderId);
   // The recommendation models load from the event logs in the background (the pool builds them),
   // a moment after ready: reading the logs holds the shards, and the clients reconnecting after a
   // restart come first (it delayed the first cart read by ~300 ms with 300k logged adds).
@@ -142,9 +188,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   recsLoad.unref();
 
   let closing: Promise<void> | undefined;
+  const metricsPort = opsSocket ? uws.us_socket_local_port(opsSocket) : undefined;
   return {
     port,
     url: `http://${config.host}:${port}`,
+    ...(metricsPort === undefined ? {} : { metricsPort, metricsUrl: `http://${config.metricsHost}:${metricsPort}` }),
     close: () =>
       (closing ??= (async () => {
         edge.draining = true;
@@ -156,6 +204,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         sockets.closeAll(CloseCode.GOING_AWAY, 'server shutting down');
         users.close();
         (app as TemplatedApp & { close(): void }).close();
+        closeOps(); // last: /readyz there answers 503 while draining
       })()),
   };
 }
@@ -165,9 +214,4 @@ function priceEntries(products: readonly ProductView[]): PriceEntry[] {
   const out: PriceEntry[] = [];
   for (const p of products) for (const v of p.variants) out.push([v.sku, p.productId, p.name, v.price, v.currency, p.status === 'active']);
   return out;
-}
-
-function defaultFatal(message: string): never {
-  console.error(`cartwire: ${message}; exiting so a supervisor can restart it (acknowledged data is on disk)`);
-  process.exit(70);
 }

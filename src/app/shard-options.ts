@@ -1,13 +1,27 @@
-// The options every shard worker starts with, from the server's configuration (one place for
-// main.ts, which spawns the workers first, and server.ts).
+// The shard pool and the options every shard worker starts with, from the server's configuration
+// (one place for main.ts, which spawns the workers first, and server.ts).
 import type { Config } from '../config.js';
 import type { ShardOptions } from '../workers/shard-messages.js';
+import { ShardPool } from './shard-pool.js';
 
-export function shardOptions(config: Config): Omit<ShardOptions, 'shard'> {
+export function shardOptions(config: Config): Omit<ShardOptions, 'shard' | 'epoch'> {
   return {
-    dataDir: config.dataDir, synchronous: config.synchronous, snapshotEvery: config.snapshotEvery,
-    sweepIntervalMs: config.sweepIntervalMs, passivateAfterMs: config.passivateAfterMs, failCommitsFor: config.faultFailCommitsFor,
-    checkpointRows: config.checkpointRows, checkpointIntervalMs: config.checkpointIntervalMs,
-    pricing: config.commerce.pricing, eventLogKeepRows: config.eventLogKeepRows,
+    dataDir: config.dataDir,
+    synchronous: config.synchronous,
+    snapshotEvery: config.snapshotEvery,
+    sweepIntervalMs: config.sweepIntervalMs,
+    passivateAfterMs: config.passivateAfterMs,
+    failCommitsFor: config.faultFailCommitsFor,
+    checkpointRows: config.checkpointRows,
+    checkpointIntervalMs: config.checkpointIntervalMs,
+    pricing: config.commerce.pricing,
+    eventLogKeepRows: config.eventLogKeepRows,
+    maxActors: config.maxActorsPerShard,
+    guestCartRetentionMs: config.guestCartRetentionMs,
+    ...(config.faultCrashShardOn === undefined ? {} : { crashOn: config.faultCrashShardOn }),
   };
+}
+
+export function createPool(config: Config): ShardPool {
+  return new ShardPool({ shards: config.shards, maxBacklog: config.maxShardBacklog, maxHeapMb: config.shardMaxHeapMb });
 }

@@ -1,16 +1,20 @@
 // The main thread's side of the shards: routes requests by actor key, sends each shard one
 // message per event-loop turn, and hands the committed replies back to their sinks. A shard
-// whose backlog passes the limit answers OVERLOADED instead of queueing without bound.
-import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
-import { decodeValue } from '../protocol/frames.js';
+// whose backlog passes the limit answers OVERLOADED instead of queueing without bound; a shard
+// whose worker died answers UNAVAILABLE until its restarted worker has recovered.
+import { decodeValue, encodeError } from '../protocol/frames.js';
+import { outcomeIndex, type WireError } from '../protocol/errors.js';
 import type { ProductView, ShardSummary, SnapshotResult } from '../protocol/types.js';
 import type { FromShard, PriceEntry, ShardOptions, ShardRequest, ShardStats, ToShard } from '../workers/shard-messages.js';
 import type { DomainEvent } from '../actors/actor.js';
 import type { CommandOf, ResultOf } from '../actors/registry.js';
 import { appendRequest } from '../workers/request-codec.js';
 import { CATALOG_KEY, stableHash, type ActorKey, type ActorKind } from '../protocol/keys.js';
-import type { Answer, ReplySink, ShardPort } from '../transport/dispatch.js';
+import { readCommitMarker } from '../persistence/shard-db.js';
+import { UnavailableError, type Answer, type ReplySink, type ShardPort } from '../transport/dispatch.js';
 import type { ShardAdminPort } from '../transport/http-routes.js';
+import { ShardLink } from './shard-link.js';
+import { WatchMirror } from './watch-mirror.js';
 
 export interface PoolHooks {
   /** Committed stock and catalog changes, for the edge's catalog view. */
@@ -23,27 +27,60 @@ export interface PoolHooks {
   onPushes(topics: string[], frames: Uint8Array, ends: Uint32Array): void;
   /** Domain events of a commit (after it): metrics, recommendations, the checkout driver. */
   onDomain(events: DomainEvent[]): void;
-  onFatal(message: string): void;
+  /** A shard (re)started: its orders left unfinished, to resume. */
+  onShardUp(shard: number, openOrders: string[], restarted: boolean): void;
+  /** A shard's worker died; it restarts after `restartInMs`. */
+  onShardDown(shard: number, reason: string, restartInMs: number): void;
+}
+
+export interface PoolOptions {
+  shards: number;
+  /** Requests queued or in flight per shard beyond which new ones get OVERLOADED. */
+  maxBacklog: number;
+  /** V8 heap limit of each shard worker, MiB. */
+  maxHeapMb: number;
 }
 
 interface Queued {
+  shard: number;
   /** The requests, flattened for a cheap structured clone (request-codec.ts). */
   flat: unknown[];
   ids: number[];
   sinks: ReplySink[];
   tags: number[];
   starts: number[];
+  /** Indexes of `watch` requests: counted in the watch mirror once the shard says ok. */
+  watches: number[] | null;
+  keys: string[] | null;
+}
+
+interface PendingAsk {
+  shard: number;
+  resolve(v: unknown): void;
+  reject(e: Error): void;
 }
 
 const MAX_BATCHES_IN_FLIGHT = 2;
+const UNAVAILABLE_OUTCOME = outcomeIndex('UNAVAILABLE');
 
 const OVERLOADED: Answer<never> = { ok: false, error: { code: 'OVERLOADED', message: 'the shard owning this actor is over its backlog limit; retry later' } };
 
-const newQueue = (): Queued => ({ flat: [], ids: [], sinks: [], tags: [], starts: [] });
+const newQueue = (shard: number): Queued => ({ shard, flat: [], ids: [], sinks: [], tags: [], starts: [], watches: null, keys: null });
+
+/** A control question to a shard whose worker is down, or died before answering it. */
+export class ShardUnavailableError extends UnavailableError {
+  override name = 'ShardUnavailableError';
+  constructor(
+    readonly shard: number,
+    retryAfterMs: number,
+  ) {
+    super(`shard ${shard} is restarting`, retryAfterMs);
+  }
+}
 
 export class ShardPool implements ShardPort, ShardAdminPort {
-  private readonly ports: MessagePort[] = [];
-  private readonly workers: Worker[] = [];
+  readonly shards: number;
+  private readonly links: ShardLink[] = [];
   private readonly queued: Queued[];
   private readonly inflight = new Map<number, Queued>();
   private readonly backlog: number[];
@@ -51,27 +88,33 @@ export class ShardPool implements ShardPort, ShardAdminPort {
   private readonly batchesOut: number[];
   private nextBatch = 1;
   private nextAsk = 1;
-  private readonly asks = new Map<number, (v: unknown) => void>();
+  private readonly asks = new Map<number, PendingAsk>();
   private flushScheduled = false;
   private stopping = false;
-  /** Orders whose saga or work was unfinished when the shards started (to resume). */
-  readonly openOrders: string[] = [];
+  private readonly watches: WatchMirror;
+  /** Marks this process's batches in the shards' commit markers (a marker of an earlier run means nothing). */
+  private readonly epoch = `${process.pid}-${Date.now()}`;
+  private readonly maxBacklog: number;
+  private readonly maxHeapMb: number;
+  private base: Omit<ShardOptions, 'shard' | 'epoch'> | undefined;
 
   /** Set at construction, or later by `setHooks` when the workers were spawned first (main.ts). */
   private hooks: PoolHooks | undefined;
   /** Messages that came before the hooks were set (a prespawned pool), replayed by `setHooks`. */
   private early: [number, FromShard][] = [];
-  private ready: Promise<void>[] | undefined;
+  private firstReady: Promise<void>[] | undefined;
+  private readonly readyResolvers: (() => void)[] = [];
+  private onIdle?: () => void;
 
-  constructor(
-    readonly shards: number,
-    private readonly maxBacklog: number,
-    hooks?: PoolHooks,
-  ) {
+  constructor(opts: PoolOptions, hooks?: PoolHooks) {
+    this.shards = opts.shards;
+    this.maxBacklog = opts.maxBacklog;
+    this.maxHeapMb = opts.maxHeapMb;
     this.hooks = hooks;
-    this.queued = Array.from({ length: shards }, newQueue);
-    this.backlog = new Array(shards).fill(0);
-    this.batchesOut = new Array(shards).fill(0);
+    this.queued = Array.from({ length: opts.shards }, (_, s) => newQueue(s));
+    this.backlog = new Array<number>(opts.shards).fill(0);
+    this.batchesOut = new Array<number>(opts.shards).fill(0);
+    this.watches = new WatchMirror(opts.shards);
   }
 
   shardOf(key: string): number {
@@ -89,37 +132,43 @@ export class ShardPool implements ShardPort, ShardAdminPort {
    * Starts the worker threads without waiting for them: they import their code and open their
    * databases while the main thread loads the rest of the server (main.ts), which takes as long.
    */
-  spawn(base: Omit<ShardOptions, 'shard'>): void {
-    if (this.ready) return;
+  spawn(base: Omit<ShardOptions, 'shard' | 'epoch'>): void {
+    if (this.firstReady) return;
+    this.base = base;
     const catalogShard = this.shardOf(CATALOG_KEY);
-    this.ready = [];
+    this.firstReady = [];
     for (let shard = 0; shard < this.shards; shard++) {
-      const { port1, port2 } = new MessageChannel();
-      const worker = new Worker(new URL('../workers/shard/shard-worker.js', import.meta.url), {
-        workerData: { opts: { ...base, shard }, port: port2, catalogHere: shard === catalogShard },
-        transferList: [port2],
-      });
-      this.workers.push(worker);
-      this.ports.push(port1);
-      worker.on('error', (err) => this.fatal(`shard ${shard} crashed: ${err.stack ?? err}`));
-      worker.on('exit', (code) => {
-        if (!this.stopping) this.fatal(`shard ${shard} exited unexpectedly (code ${code})`);
-      });
-      this.ready.push(
-        new Promise((resolve) => {
-          port1.on('message', (m: FromShard) => {
-            this.receive(shard, m);
-            if (m.t === 'ready') resolve();
-          });
-        }),
+      this.firstReady.push(new Promise((resolve) => (this.readyResolvers[shard] = resolve)));
+      const link = new ShardLink(
+        shard,
+        { opts: { ...base, shard, epoch: this.epoch }, catalogHere: shard === catalogShard, maxHeapMb: this.maxHeapMb },
+        { message: (m) => this.receive(shard, m), down: (reason, inMs) => this.onDown(shard, reason, inMs) },
       );
+      this.links.push(link);
+      link.start();
     }
   }
 
   /** Starts the workers (unless spawned already); resolves once every shard has opened its database. */
-  async start(base: Omit<ShardOptions, 'shard'>): Promise<void> {
+  async start(base: Omit<ShardOptions, 'shard' | 'epoch'>): Promise<void> {
     this.spawn(base);
-    await Promise.all(this.ready!);
+    await Promise.all(this.firstReady!);
+  }
+
+  /** Whether every shard's worker is up (for /readyz). */
+  get allUp(): boolean {
+    return this.links.every((l) => l.isUp);
+  }
+
+  /** Shards that are not serving, with why (for /readyz and logs). */
+  downShards(): { shard: number; reason: string; backInMs: number }[] {
+    const now = Date.now();
+    return this.links.filter((l) => !l.isUp).map((l) => ({ shard: l.shard, reason: l.lastCrash ?? l.state, backInMs: Math.max(0, l.backAt - now) }));
+  }
+
+  /** Worker restarts per shard since start (for metrics). */
+  restarts(shard: number): number {
+    return this.links[shard]?.restarts ?? 0;
   }
 
   private receive(shard: number, m: FromShard): void {
@@ -127,23 +176,85 @@ export class ShardPool implements ShardPort, ShardAdminPort {
       this.early.push([shard, m]);
       return;
     }
-    if (m.t === 'ready') {
-      this.hooks.onViews(m.stock, m.products);
-      this.openOrders.push(...m.openOrders);
-    } else this.onMessage(shard, m);
+    if (m.t === 'ready') return this.onReady(shard, m.stock, m.products, m.openOrders);
+    this.onMessage(shard, m);
   }
 
-  private fatal(message: string): void {
-    if (this.hooks) return this.hooks.onFatal(message);
-    console.error(`cartwire: ${message}`);
-    process.exit(70);
+  private onReady(shard: number, stock: [string, number][], products: ProductView[], openOrders: string[]): void {
+    const hooks = this.hooks!;
+    const link = this.links[shard];
+    const restarted = link.restarts > 0;
+    if (restarted) {
+      // What the dead worker knew only in memory: which keys and topics connections follow.
+      const w = this.watches.of(shard);
+      link.post({ t: 'restore-watches', keys: w.keys, topics: w.topics, adminFeed: this.watches.adminFeed });
+    }
+    hooks.onViews(stock, products);
+    hooks.onShardUp(shard, openOrders, restarted);
+    this.readyResolvers[shard]?.();
+    if (restarted) console.error(`cartwire: shard ${shard} serving again after restart ${link.restarts}`);
   }
 
-  /** Queues request `id` for the shard owning `key`. False when that shard is overloaded. */
-  submit(key: string, id: number, cmd: ShardRequest['cmd'], sink: ReplySink, tag: number): boolean {
-    const shard = this.shardOf(key);
+  /**
+   * A shard's worker died. Every request it held is answered now: UNAVAILABLE when its batch was
+   * not committed (nothing changed), UNAVAILABLE with `applied: true` when the commit marker says
+   * it was (the answer was lost, not the change). Requests queued for it and control questions to
+   * it are answered too; new ones are refused until the restarted worker is up.
+   */
+  private onDown(shard: number, reason: string, restartInMs: number): void {
+    console.error(`cartwire: shard ${shard} ${reason.split('\n')[0]}; restarting in ${restartInMs} ms (acknowledged data is on disk)`);
+    const link = this.links[shard];
+    const retryAfterMs = link.retryAfterMs();
+    let committed = 0;
+    try {
+      committed = this.base ? readCommitMarker(this.base.dataDir, shard, this.epoch) : 0;
+    } catch (err) {
+      console.error(`cartwire: shard ${shard}: cannot read its commit marker; in-flight requests answered as not applied:`, err);
+    }
+    const answered: ReplySink[] = [];
+    for (const [batch, q] of this.inflight) {
+      if (q.shard !== shard) continue;
+      this.inflight.delete(batch);
+      this.refuseAll(q, retryAfterMs, batch <= committed, answered);
+    }
+    this.backlog[shard] = 0;
+    this.batchesOut[shard] = 0;
     const q = this.queued[shard];
-    if (this.backlog[shard] + q.ids.length >= this.maxBacklog) return false;
+    this.queued[shard] = newQueue(shard);
+    this.refuseAll(q, retryAfterMs, false, answered);
+    for (const s of answered) s.flush();
+    for (const [ask, p] of this.asks) {
+      if (p.shard !== shard) continue;
+      this.asks.delete(ask);
+      p.reject(new ShardUnavailableError(shard, retryAfterMs));
+    }
+    this.hooks?.onShardDown(shard, reason, restartInMs);
+    if (this.inflight.size === 0) this.onIdle?.();
+  }
+
+  private refuseAll(q: Queued, retryAfterMs: number, applied: boolean, dirty: ReplySink[]): void {
+    const message = applied
+      ? 'the shard stopped after storing this change, before answering; read the object again'
+      : 'the shard owning this actor is restarting; nothing was changed';
+    const details = applied ? { retryAfterMs, applied: true } : { retryAfterMs };
+    const now = performance.now();
+    for (let i = 0; i < q.ids.length; i++) {
+      if (q.sinks[i].push(encodeError(q.ids[i], 'UNAVAILABLE', message, details), q.ids[i], UNAVAILABLE_OUTCOME)) dirty.push(q.sinks[i]);
+      this.hooks?.onDone(q.tags[i], (now - q.starts[i]) / 1000, UNAVAILABLE_OUTCOME);
+    }
+  }
+
+  /** Queues request `id` for the shard owning `key`; a refusal (OVERLOADED, UNAVAILABLE) when it cannot take it now. */
+  submit(key: string, id: number, cmd: ShardRequest['cmd'], sink: ReplySink, tag: number): Answer<never> | undefined {
+    const shard = this.shardOf(key);
+    const link = this.links[shard];
+    if (link.state !== 'up' && (link.restarts > 0 || link.state === 'down')) return this.unavailable(shard);
+    const q = this.queued[shard];
+    if (this.backlog[shard] + q.ids.length >= this.maxBacklog) return OVERLOADED;
+    if (cmd.type === 'watch') {
+      (q.watches ??= []).push(q.ids.length);
+      (q.keys ??= []).push(key);
+    }
     appendRequest(q.flat, id, key, cmd);
     q.ids.push(id);
     q.sinks.push(sink);
@@ -154,7 +265,13 @@ export class ShardPool implements ShardPort, ShardAdminPort {
       // One message per shard per event-loop turn: everything read from sockets in this turn.
       setImmediate(this.flush);
     }
-    return true;
+    return undefined;
+  }
+
+  private unavailable(shard: number): Answer<never> {
+    const retryAfterMs = this.links[shard].retryAfterMs();
+    const error: WireError = { code: 'UNAVAILABLE', message: 'the shard owning this actor is restarting; nothing was changed', details: { retryAfterMs } };
+    return { ok: false, error };
   }
 
   private readonly flush = (): void => {
@@ -173,12 +290,8 @@ export class ShardPool implements ShardPort, ShardAdminPort {
     this.inflight.set(batch, q);
     this.backlog[shard] += q.ids.length;
     this.batchesOut[shard]++;
-    this.queued[shard] = newQueue();
-    this.post(shard, { t: 'batch', batch, flat: q.flat });
-  }
-
-  private post(shard: number, m: ToShard): void {
-    this.ports[shard].postMessage(m);
+    this.queued[shard] = newQueue(shard);
+    this.links[shard].post({ t: 'batch', batch, flat: q.flat });
   }
 
   private onMessage(shard: number, m: FromShard): void {
@@ -198,6 +311,8 @@ export class ShardPool implements ShardPort, ShardAdminPort {
       this.backlog[shard] -= q.ids.length;
       this.batchesOut[shard]--;
       this.send(shard);
+      // Counted before the sinks run: a subscription cancelled meanwhile gives it back from its sink.
+      if (q.watches) for (let j = 0; j < q.watches.length; j++) if (m.outcomes[q.watches[j]] === 0) this.watches.add(shard, q.keys![j], 1);
       const dirty: ReplySink[] = [];
       const now = performance.now();
       let start = 0;
@@ -214,15 +329,18 @@ export class ShardPool implements ShardPort, ShardAdminPort {
     } else if (m.t === 'checkpoint') {
       hooks.onCheckpoint(m.durationMs, m.snapshots);
     } else if (m.t === 'answer') {
-      this.asks.get(m.ask)?.(m.value);
+      const p = this.asks.get(m.ask);
       this.asks.delete(m.ask);
+      if (!p) return;
+      if (m.error !== undefined) p.reject(new Error(`shard ${shard}: ${m.error}`));
+      else p.resolve(m.value);
     }
   }
 
   /**
    * Runs a command for the server itself (the checkout driver, sign-in merges, demo seeding) and
-   * resolves with its committed answer, typed by the actor's kind and the command; a shard over
-   * its backlog answers OVERLOADED. Never rejects.
+   * resolves with its committed answer, typed by the actor's kind and the command; a shard that
+   * cannot take it answers OVERLOADED or UNAVAILABLE. Never rejects.
    */
   call<K extends ActorKind, const C extends CommandOf<K>>(key: ActorKey<K>, cmd: C): Promise<Answer<ResultOf<K, C>>> {
     return this.ask(key, cmd);
@@ -246,7 +364,8 @@ export class ShardPool implements ShardPort, ShardAdminPort {
         // The shard encoded `{ id, ok, result | error }`: an Answer with an id.
         flush: () => resolve(decodeValue(frame!) as Answer<R>),
       };
-      if (!this.submit(key, 0, cmd, sink, -1)) resolve(OVERLOADED);
+      const refused = this.submit(key, 0, cmd, sink, -1);
+      if (refused) resolve(refused);
     });
   }
 
@@ -255,28 +374,32 @@ export class ShardPool implements ShardPort, ShardAdminPort {
     const byShard = new Map<number, string[]>();
     for (const key of keys) {
       const shard = this.shardOf(key);
+      this.watches.add(shard, key, -1);
       let list = byShard.get(shard);
       if (!list) byShard.set(shard, (list = []));
       list.push(key);
     }
-    for (const [shard, list] of byShard) this.post(shard, { t: 'unwatch', keys: list });
+    for (const [shard, list] of byShard) this.links[shard].post({ t: 'unwatch', keys: list });
   }
 
   /** One more (or one less) connection follows `topic` on every shard; resolves once all of them count it. */
   async watchTopic(topic: string, delta: 1 | -1): Promise<void> {
     if (this.stopping) return;
-    await this.askAll((ask) => ({ t: 'watch-topic', ask, topic, delta }));
+    this.watches.addTopic(topic, delta);
+    // A shard that is down counts it when it comes back (the mirror restores it).
+    await Promise.allSettled(this.links.filter((l) => l.isUp).map((l) => this.askShard(l.shard, (ask) => ({ t: 'watch-topic', ask, topic, delta }))));
   }
 
   /** Turns the admin feed (low stock, domain events) on or off in every shard. */
   adminFeed(on: boolean): void {
-    for (let shard = 0; shard < this.shards; shard++) this.post(shard, { t: 'admin-feed', on });
+    this.watches.adminFeed = on;
+    for (const l of this.links) l.post({ t: 'admin-feed', on });
   }
 
-  /** Sends every shard the live prices of changed skus. */
-  prices(entries: PriceEntry[]): void {
+  /** Sends the live prices of changed skus to every shard (or one that just restarted). */
+  prices(entries: PriceEntry[], shard?: number): void {
     if (entries.length === 0) return;
-    for (let shard = 0; shard < this.shards; shard++) this.post(shard, { t: 'prices', entries });
+    for (const l of this.links) if (shard === undefined || l.shard === shard) l.post({ t: 'prices', entries });
   }
 
   /** Per-shard summaries for `GET /snapshot`. */
@@ -291,58 +414,46 @@ export class ShardPool implements ShardPort, ShardAdminPort {
 
   /** The JSON-ready state of one actor, or null when it never existed. */
   inspect(key: string): Promise<unknown> {
-    return this.askOne(key, (ask) => ({ t: 'inspect', ask, key }));
+    return this.askShard(this.shardOf(key), (ask) => ({ t: 'inspect', ask, key }));
   }
 
-  /** Asks every shard a control question and collects the answers in shard order. */
+  /** Asks every shard a control question and collects the answers in shard order; rejects if one is down. */
   askAll<T>(make: (ask: number) => ToShard): Promise<T[]> {
-    return Promise.all(this.ports.map((_, shard) => this.askShard<T>(shard, make)));
+    return Promise.all(this.links.map((l) => this.askShard<T>(l.shard, make)));
   }
 
+  /** A control question to one shard; rejects with ShardUnavailableError while it is down. */
   askShard<T>(shard: number, make: (ask: number) => ToShard): Promise<T> {
+    const link = this.links[shard];
+    if (this.stopping || link.state === 'down' || (link.state === 'starting' && link.restarts > 0)) {
+      return Promise.reject(new ShardUnavailableError(shard, link.retryAfterMs()));
+    }
     const ask = this.nextAsk++;
-    return new Promise<T>((resolve) => {
-      this.asks.set(ask, resolve as (v: unknown) => void);
-      this.post(shard, make(ask));
+    return new Promise<T>((resolve, reject) => {
+      this.asks.set(ask, { shard, resolve, reject });
+      link.post(make(ask));
     });
   }
-
-  askOne<T>(key: string, make: (ask: number) => ToShard): Promise<T> {
-    return this.askShard<T>(this.shardOf(key), make);
-  }
-
-  private onIdle?: () => void;
 
   /** Waits until every queued and in-flight batch is answered, then stops the workers (they snapshot and close). */
   async stop(): Promise<void> {
     this.flush();
     if (this.inflight.size > 0 || this.queued.some((q) => q.ids.length > 0)) await new Promise<void>((resolve) => (this.onIdle = resolve));
     this.stopping = true;
-    await Promise.all(
-      this.workers.map(
-        (w, shard) =>
-          new Promise<void>((resolve) => {
-            w.once('exit', () => resolve());
-            this.ports[shard].on('message', (m: FromShard) => {
-              if (m.t === 'stopped') void w.terminate();
-            });
-            this.post(shard, { t: 'stop' });
-          }),
-      ),
-    );
+    await Promise.all(this.links.map((l) => l.stop()));
     this.abandonAsks();
   }
 
   /** Stops the workers at once, without draining (a start that failed half-way). */
   async terminate(): Promise<void> {
     this.stopping = true;
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await Promise.all(this.links.map((l) => l.terminate()));
     this.abandonAsks();
   }
 
-  /** Control questions nobody will answer any more (the workers stopped) resolve with undefined. */
+  /** Control questions nobody will answer any more (the workers stopped) are rejected. */
   private abandonAsks(): void {
-    for (const resolve of this.asks.values()) resolve(undefined);
+    for (const p of this.asks.values()) p.reject(new ShardUnavailableError(p.shard, 0));
     this.asks.clear();
   }
 

@@ -6,7 +6,17 @@
 import type { OpArgs, OpName, OpResults } from '../protocol/ops.js';
 import { Calls } from './calls.js';
 import { Connection } from './connection.js';
-import { Listeners, type CallOptions, type ClientEvents, type ClientOptions, type CloseInfo, type ConnectionState, type PushHandler, type Session, type StateInfo } from './events.js';
+import {
+  Listeners,
+  type CallOptions,
+  type ClientEvents,
+  type ClientOptions,
+  type CloseInfo,
+  type ConnectionState,
+  type PushHandler,
+  type Session,
+  type StateInfo,
+} from './events.js';
 import { receiveFrame, type Receivers } from './incoming.js';
 import { DEFAULT_BACKOFF, backoffDelay, resolveReconnect } from './reconnect.js';
 import { SessionMemory } from './session.js';

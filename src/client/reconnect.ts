@@ -24,11 +24,16 @@ export const DEFAULT_BACKOFF: Readonly<Pick<ReconnectPolicy, 'baseDelayMs' | 'ma
 export function resolveReconnect(opt: boolean | ReconnectOptions | undefined): ReconnectPolicy | undefined {
   if (!opt) return undefined;
   const o = opt === true ? {} : opt;
-  const policy = { baseDelayMs: o.baseDelayMs ?? DEFAULT_BACKOFF.baseDelayMs, maxDelayMs: o.maxDelayMs ?? DEFAULT_BACKOFF.maxDelayMs, maxAttempts: o.maxAttempts ?? Infinity };
+  const policy = {
+    baseDelayMs: o.baseDelayMs ?? DEFAULT_BACKOFF.baseDelayMs,
+    maxDelayMs: o.maxDelayMs ?? DEFAULT_BACKOFF.maxDelayMs,
+    maxAttempts: o.maxAttempts ?? Infinity,
+  };
   for (const [name, v] of Object.entries(policy)) {
     if (!(v > 0)) throw new RangeError(`reconnect.${name} must be a positive number, got ${String(v)}`);
   }
-  if (policy.maxDelayMs < policy.baseDelayMs) throw new RangeError(`reconnect.maxDelayMs (${policy.maxDelayMs}) must be >= reconnect.baseDelayMs (${policy.baseDelayMs})`);
+  if (policy.maxDelayMs < policy.baseDelayMs)
+    throw new RangeError(`reconnect.maxDelayMs (${policy.maxDelayMs}) must be >= reconnect.baseDelayMs (${policy.baseDelayMs})`);
   return policy;
 }
 

@@ -29,7 +29,10 @@ export function socketCtor(given?: SocketCtor): SocketCtor | Promise<SocketCtor>
 
 /** `http://host:port`, `ws://host:port` or either with `/ws` -> `ws://host:port/ws`. */
 export function wsUrl(url: string): string {
-  return url.replace(/^http/, 'ws').replace(/\/?$/, '').replace(/(\/ws)?$/, '/ws');
+  return url
+    .replace(/^http/, 'ws')
+    .replace(/\/?$/, '')
+    .replace(/(\/ws)?$/, '/ws');
 }
 
 /** Bytes of a message event (ArrayBuffer with binaryType 'arraybuffer'; Buffer from some `ws` setups). */

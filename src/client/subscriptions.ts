@@ -66,7 +66,7 @@ function specOf(topic: Topic): Spec {
 function keyOfPush(push: string, data: unknown): string {
   if (push === 'cart.updated') return 'cart';
   if (push === 'order.updated') return 'orders';
-  if (push === 'inventory.updated') return `inventory:${(data as { sku?: unknown })?.sku}`;
+  if (push === 'inventory.updated') return `inventory:${String((data as { sku?: unknown })?.sku)}`;
   return 'admin';
 }
 
@@ -116,7 +116,7 @@ export class Subscriptions {
       entry = { spec, listeners: new Set(), status: 'idle', gen: 0, attempt: 0, held: [] };
       this.entries.set(spec.key, entry);
     }
-    const listener: Listener = { handler: handler as (value: never) => void, onError: opts.onError };
+    const listener: Listener = { handler, onError: opts.onError };
     entry.listeners.add(listener);
     const ready = new Promise<void>((resolve, reject) => {
       if (this.host.isClosed()) return reject(closedError(spec.sub[0], undefined, false));
@@ -213,9 +213,12 @@ export class Subscriptions {
     entry.status = 'idle';
     if (TRANSIENT.has(err.code)) {
       const gen = entry.gen;
-      setTimeout(() => {
-        if (entry.gen === gen && entry.status === 'idle' && this.isFollowed(entry) && this.host.isReady()) this.start(entry);
-      }, Math.max(retryAfterMs(err), this.host.retryDelay(++entry.attempt)));
+      setTimeout(
+        () => {
+          if (entry.gen === gen && entry.status === 'idle' && this.isFollowed(entry) && this.host.isReady()) this.start(entry);
+        },
+        Math.max(retryAfterMs(err), this.host.retryDelay(++entry.attempt)),
+      );
       return;
     }
     // Refused for good (NOT_FOUND, FORBIDDEN, LIMIT_EXCEEDED...): the topic is dropped.
@@ -274,7 +277,9 @@ export class Subscriptions {
 function settle(l: Listener, err?: CartwireError): void {
   const w = l.waiter;
   l.waiter = undefined;
-  if (w) err ? w.reject(err) : w.resolve();
+  if (!w) return;
+  if (err) w.reject(err);
+  else w.resolve();
 }
 
 const noop = (): void => {};

@@ -30,11 +30,7 @@ export interface Encoded<R> {
  * Packs requests into as few frames as the limits allow: chunks of `maxBatch`, halved until each
  * frame fits `maxBytes`. One request alone is sent as a map, not a one-element array.
  */
-export function encodeRequests<R extends Sendable>(
-  requests: R[],
-  maxBatch: number = Limits.MAX_BATCH,
-  maxBytes: number = Limits.MAX_FRAME_BYTES,
-): Encoded<R> {
+export function encodeRequests<R extends Sendable>(requests: R[], maxBatch: number = Limits.MAX_BATCH, maxBytes: number = Limits.MAX_FRAME_BYTES): Encoded<R> {
   const out: Encoded<R> = { frames: [], parts: [], tooBig: [] };
   const pack = (part: R[]): void => {
     // msgpackr hands out views of a buffer it never rewrites, so frames stay valid until sent.

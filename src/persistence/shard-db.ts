@@ -3,6 +3,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { COMMIT_MARKER } from './journal.js';
 
 export type Synchronous = 'FULL' | 'NORMAL' | 'OFF';
 
@@ -14,13 +15,15 @@ CREATE TABLE IF NOT EXISTS journal (
   g      INTEGER PRIMARY KEY,
   actor  TEXT    NOT NULL,
   seq    INTEGER NOT NULL,
-  events BLOB    NOT NULL
+  events BLOB    NOT NULL,
+  crc    INTEGER -- CRC32C of the row (checksum.ts); NULL in rows written before schema 4
 );
 CREATE TABLE IF NOT EXISTS snapshots (
   actor TEXT    PRIMARY KEY,
   seq   INTEGER NOT NULL,
   state BLOB    NOT NULL,
-  at    INTEGER NOT NULL
+  at    INTEGER NOT NULL,
+  crc   INTEGER -- as journal.crc
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS timers (
   actor TEXT    PRIMARY KEY,
@@ -35,7 +38,8 @@ CREATE TABLE IF NOT EXISTS stock_view (
 CREATE TABLE IF NOT EXISTS event_log (
   g      INTEGER PRIMARY KEY,
   at     INTEGER NOT NULL,
-  events BLOB    NOT NULL
+  events BLOB    NOT NULL,
+  crc    INTEGER -- as journal.crc
 );
 -- Orders by user and time, for order.list (the orders themselves are actors).
 CREATE TABLE IF NOT EXISTS orders (
@@ -51,9 +55,15 @@ CREATE TABLE IF NOT EXISTS meta (
 ) WITHOUT ROWID;
 `;
 
-export const SCHEMA_VERSION = '3';
-/** Versions this code opens by adding what is missing (CREATE ... IF NOT EXISTS above). */
-const UPGRADABLE = new Set(['2']);
+export const SCHEMA_VERSION = '4';
+/**
+ * Versions this code opens by adding what is missing: tables (CREATE ... IF NOT EXISTS above) and
+ * the crc columns of schema 4 (ALTER TABLE ... ADD COLUMN rewrites no row; rows written before
+ * have crc NULL and are read unchecked).
+ */
+const UPGRADABLE = new Set(['2', '3']);
+/** Tables whose rows carry a checksum since schema 4. */
+const CHECKSUMMED = ['journal', 'snapshots', 'event_log'];
 
 export function shardDbPath(dataDir: string, shard: number): string {
   return join(dataDir, `shard-${shard}.db`);
@@ -69,9 +79,33 @@ export function openShardDb(dataDir: string, shard: number, synchronous: Synchro
   db.exec(SCHEMA);
   const version = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema'").get();
   if (!version) db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(SCHEMA_VERSION);
-  else if (UPGRADABLE.has(version.value)) db.prepare("UPDATE meta SET value = ? WHERE key = 'schema'").run(SCHEMA_VERSION);
-  else if (version.value !== SCHEMA_VERSION) {
+  else if (UPGRADABLE.has(version.value)) {
+    db.transaction(() => {
+      for (const table of CHECKSUMMED) {
+        const columns = db.prepare<[], { name: string }>(`SELECT name FROM pragma_table_info('${table}')`).all();
+        if (!columns.some((c) => c.name === 'crc')) db.exec(`ALTER TABLE ${table} ADD COLUMN crc INTEGER`);
+      }
+      db.prepare("UPDATE meta SET value = ? WHERE key = 'schema'").run(SCHEMA_VERSION);
+    })();
+  } else if (version.value !== SCHEMA_VERSION) {
     throw new Error(`shard ${shard}: database schema ${version.value} is not the supported ${SCHEMA_VERSION}`);
   }
   return db;
+}
+
+/**
+ * The last batch of process `epoch` that the shard committed, read from its database by another
+ * connection after its worker died: batches up to it were stored, later ones were not. 0 when the
+ * marker is of another process (or absent).
+ */
+export function readCommitMarker(dataDir: string, shard: number, epoch: string): number {
+  const db = new Database(shardDbPath(dataDir, shard), { readonly: true, fileMustExist: true });
+  try {
+    const row = db.prepare<[], { value: string }>(`SELECT value FROM meta WHERE key = '${COMMIT_MARKER}'`).get();
+    if (!row) return 0;
+    const at = row.value.lastIndexOf(':');
+    return row.value.slice(0, at) === epoch ? Number(row.value.slice(at + 1)) : 0;
+  } finally {
+    db.close();
+  }
 }

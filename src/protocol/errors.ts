@@ -15,6 +15,8 @@ export const ErrorCode = {
   FRAUD_SUSPECTED: 'FRAUD_SUSPECTED',
   RATE_LIMITED: 'RATE_LIMITED',
   OVERLOADED: 'OVERLOADED',
+  /** The actor's shard or partition is restarting, moving, or cannot write its journal; nothing was changed. */
+  UNAVAILABLE: 'UNAVAILABLE',
   INTERNAL: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

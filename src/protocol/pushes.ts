@@ -24,12 +24,21 @@ interface PushSpec<D> {
 }
 
 const push = <D>(p: PushSpec<D>): PushSpec<D> => p;
-const domain = (summary: string): PushSpec<DomainEventData> & { readonly domain: true } => ({ data: result<DomainEventData>('event data'), topic: 'admin', summary, domain: true });
+const domain = (summary: string): PushSpec<DomainEventData> & { readonly domain: true } => ({
+  data: result<DomainEventData>('event data'),
+  topic: 'admin',
+  summary,
+  domain: true,
+});
 
 export const Pushes = {
   'cart.updated': push({ data: result<CartView>('cart'), topic: 'cart:<userId>', summary: 'The full cart after each change, one push per version.' }),
   'inventory.updated': push({ data: result<InventoryView>('inventory'), topic: 'sku:<sku>', summary: 'The stock of a sku after each change.' }),
-  'inventory.lowStock': push({ data: result<LowStockAlert>('{ sku, available, lowStockThreshold, version }'), topic: 'admin', summary: 'Available stock fell to the threshold.' }),
+  'inventory.lowStock': push({
+    data: result<LowStockAlert>('{ sku, available, lowStockThreshold, version }'),
+    topic: 'admin',
+    summary: 'Available stock fell to the threshold.',
+  }),
   'order.updated': push({ data: result<OrderView>('order'), topic: 'orders:<userId>, admin', summary: 'The full order after each change.' }),
   user_registered: domain('An account was created.'),
   user_logged_in: domain('An account signed in.'),

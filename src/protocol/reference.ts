@@ -28,7 +28,7 @@ const cell = (text: string): string => text.replaceAll('|', '\\|');
 export function opTableMarkdown(): string {
   const rows = OpNames.map((name) => {
     const spec: OpSpec = Ops[name];
-    return `| \`${name}\` | ${spec.role} | ${spec.owner} | \`${cell(argsShape(spec.args as SchemaLike))}\` | ${cell(spec.result.name)} | ${code(spec.errors)} | ${code(spec.pushes)} |`;
+    return `| \`${name}\` | ${spec.role} | ${spec.owner} | \`${cell(argsShape(spec.args))}\` | ${cell(spec.result.name)} | ${code(spec.errors)} | ${code(spec.pushes)} |`;
   });
   return ['| op | role | owner | args | result | errors | pushes |', '| --- | --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
 }
@@ -36,7 +36,10 @@ export function opTableMarkdown(): string {
 export function pushTableMarkdown(): string {
   const rows = PushNames.map((name) => {
     const p = Pushes[name];
-    return `| \`${name}\` | ${cell(p.data.name)} | ${p.topic.split(", ").map((t) => `\`${t}\``).join(", ")} | ${cell(p.summary)} |`;
+    return `| \`${name}\` | ${cell(p.data.name)} | ${p.topic
+      .split(', ')
+      .map((t) => `\`${t}\``)
+      .join(', ')} | ${cell(p.summary)} |`;
   });
   return ['| push | data | to | when |', '| --- | --- | --- | --- |', ...rows].join('\n');
 }

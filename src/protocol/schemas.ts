@@ -23,10 +23,7 @@ export const Attributes = Type.Record(Type.String({ pattern: '^.{1,64}$' }), Typ
 export const Empty = Type.Object({}, { additionalProperties: false });
 export const strict = { additionalProperties: false } as const;
 
-export const VariantInput = Type.Object(
-  { sku: Sku, price: Money, currency: Type.Optional(Currency), attributes: Type.Optional(Attributes) },
-  strict,
-);
+export const VariantInput = Type.Object({ sku: Sku, price: Money, currency: Type.Optional(Currency), attributes: Type.Optional(Attributes) }, strict);
 
 export const ProductStatusArg = Type.Union([Type.Literal('active'), Type.Literal('draft'), Type.Literal('archived')]);
 
@@ -50,8 +47,12 @@ export const SearchCursor = Type.String({ minLength: 1, maxLength: 88, pattern: 
 export const OrderListCursor = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' });
 
 export const ShippingAddressArg = Type.Object(
-  { name: Text(200), line1: Text(200), city: Text(100), postalCode: Text(20), country: Type.String({ pattern: '^[A-Z]{2}$', description: 'ISO 3166-1 alpha-2' }) },
+  {
+    name: Text(200),
+    line1: Text(200),
+    city: Text(100),
+    postalCode: Text(20),
+    country: Type.String({ pattern: '^[A-Z]{2}$', description: 'ISO 3166-1 alpha-2' }),
+  },
   strict,
 );
-
-

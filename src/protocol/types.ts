@@ -136,6 +136,12 @@ export interface ShardSummary {
   /** Actors with at least one subscriber (their changes are encoded as pushes). */
   watchedActors: number;
   adminFeed: boolean;
+  /**
+   * Keys of the actors quarantined since start: a stored record of theirs is corrupt, so every
+   * request for them answers UNAVAILABLE (reason `corrupt`) until an operator repairs them
+   * (docs/operations.md "Corrupt records"). Its length is the count.
+   */
+  quarantined: string[];
 }
 
 /** One shard's part of `POST /snapshot` (admin). */

@@ -20,6 +20,8 @@ export class Connection implements ReplySink {
    * it produced — a client may send `auth.resume` and its first cart op in one frame.
    */
   authQueue: unknown[] | undefined;
+  /** Frame bytes of the requests in `authQueue` (bounded: MAX_AUTH_QUEUE_BYTES in edge.ts). */
+  authQueueBytes = 0;
   /** Ids answered by no frame yet: a second request with one of them is BAD_REQUEST. */
   readonly inflight = new Set<number>();
   badFrames = 0;

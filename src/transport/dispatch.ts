@@ -19,8 +19,11 @@ export interface ReplySink {
 
 /** The shards as the edge sees them. */
 export interface ShardPort {
-  /** Queues request `id` for the shard owning `key`; false when that shard is over its backlog. */
-  submit(key: string, id: number, cmd: { type: string }, sink: ReplySink, tag: number): boolean;
+  /**
+   * Queues request `id` for the shard owning `key`, whose committed reply goes to `sink`; the
+   * refusal to answer instead when the shard cannot take it (OVERLOADED, UNAVAILABLE).
+   */
+  submit(key: string, id: number, cmd: { type: string }, sink: ReplySink, tag: number): Answer<never> | undefined;
   /** Gives back watches whose connection went away (one per key occurrence). */
   unwatch(keys: Iterable<string>): void;
   /** One more (or one less) connection follows `topic` on every shard; resolves once all count it. */
@@ -37,6 +40,17 @@ export const fail = (code: WireError['code'], message: string, details?: Record<
   ok: false,
   error: details ? { code, message, details } : { code, message },
 });
+
+/** A part of the server that is restarting or cannot write (a shard worker, its journal); retry later. */
+export class UnavailableError extends Error {
+  override name = 'UnavailableError';
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
+}
 
 /** A result already encoded as msgpack (a cached reply body), sent without re-encoding. */
 export class Encoded<R> {

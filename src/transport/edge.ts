@@ -8,7 +8,19 @@ import { ADMIN_TOPIC, cartKey } from '../protocol/keys.js';
 import type { Identity } from '../protocol/types.js';
 import { encodeError, encodeOk, encodeOkEncoded, isWireId } from '../protocol/frames.js';
 import { decodeFrame, ForbiddenRequest } from './frame-codec.js';
-import { Encoded, ROUTED, type Answer, type EdgeMetrics, type Handler, type Handlers, type ReplySink, type Reply, type Request, type Routed, type ShardPort } from './dispatch.js';
+import {
+  Encoded,
+  ROUTED,
+  type Answer,
+  type EdgeMetrics,
+  type Handler,
+  type Handlers,
+  type ReplySink,
+  type Reply,
+  type Request,
+  type Routed,
+  type ShardPort,
+} from './dispatch.js';
 import type { Connection } from './connection.js';
 
 interface CompiledOp {
@@ -20,6 +32,8 @@ interface CompiledOp {
 }
 
 const EMPTY_ARGS = Object.freeze({});
+/** Bytes of requests a connection may queue behind a sign-in that has not answered yet. */
+const MAX_AUTH_QUEUE_BYTES = 256 * 1024;
 const WATCH = Object.freeze({ type: 'watch' });
 const GET = Object.freeze({ type: 'get' });
 const NOTHING: Answer<Record<string, never>> = Object.freeze({ ok: true, result: Object.freeze({}) as Record<string, never> });
@@ -53,9 +67,7 @@ export class Edge {
   private readonly ops: Map<string, CompiledOp>;
 
   constructor(private readonly d: EdgeDeps) {
-    this.ops = new Map(
-      OpNames.map((name, index) => [name, { name, index, spec: Ops[name], validator: Compile(Ops[name].args), handler: d.handlers[name] as Handler<OpName> }]),
-    );
+    this.ops = new Map(OpNames.map((name, index) => [name, { name, index, spec: Ops[name], validator: Compile(Ops[name].args), handler: d.handlers[name] }]));
   }
 
   /** A connection closed: give back its subscriptions. */
@@ -63,7 +75,7 @@ export class Edge {
     const keys = conn.subs.closeAll();
     if (keys.length > 0) this.d.shards.unwatch(keys);
     if (conn.adminFeed) this.setAdminFeed(conn, false);
-    if (conn.ordersTopic) void this.d.shards.watchTopic(conn.ordersTopic, -1);
+    if (conn.ordersTopic) void this.d.shards.watchTopic(conn.ordersTopic, -1).catch((err) => console.error('unwatching an orders topic failed:', err));
     conn.ordersTopic = undefined;
     if (conn.identity) this.d.metrics.userConnection(conn.identity.userId, -1);
   }
@@ -95,7 +107,7 @@ export class Edge {
       if (conn.subs.end(conn, key)) this.d.shards.unwatch([key]);
       if (conn.ordersTopic) {
         conn.ws?.unsubscribe(conn.ordersTopic);
-        void this.d.shards.watchTopic(conn.ordersTopic, -1);
+        void this.d.shards.watchTopic(conn.ordersTopic, -1).catch((err) => console.error('unwatching an orders topic failed:', err));
       }
       conn.ordersTopic = undefined;
     }
@@ -113,7 +125,9 @@ export class Edge {
       this.error(conn, null, -1, 'BAD_REQUEST', 'an empty batch has nothing to run');
     } else {
       const now = performance.now(); // one clock read per frame for the rate limit
-      for (const r of frame.requests) this.request(conn, r, now);
+      // What a request weighs while it waits for a sign-in: its share of the frame.
+      const cost = Math.ceil(data.byteLength / frame.requests.length);
+      for (const r of frame.requests) this.request(conn, r, now, cost);
     }
     conn.flush();
     return undefined;
@@ -132,7 +146,7 @@ export class Edge {
     else this.d.metrics.rejected(outcomeIndex(code));
   }
 
-  private request(conn: Connection, r: Record<string, unknown> | ForbiddenRequest, now: number): void {
+  private request(conn: Connection, r: Record<string, unknown> | ForbiddenRequest, now: number, cost: number): void {
     if (r instanceof ForbiddenRequest) {
       return this.error(conn, r.id, -1, 'BAD_REQUEST', 'keys named __proto__, constructor or prototype are not accepted');
     }
@@ -143,20 +157,30 @@ export class Edge {
     if (conn.inflight.has(id)) return this.error(conn, id, -1, 'BAD_REQUEST', `id ${id} is already in flight`, undefined, op.index);
     // Limits before the id is taken: these answers release nothing.
     const wait = conn.rate ? conn.rate.take(now) : 0;
-    if (wait > 0) return this.error(conn, id, -1, 'RATE_LIMITED', `too many requests on this connection; retry in ${wait} ms`, { retryAfterMs: wait }, op.index);
+    if (wait > 0)
+      return this.error(conn, id, -1, 'RATE_LIMITED', `too many requests on this connection; retry in ${wait} ms`, { retryAfterMs: wait }, op.index);
     if (conn.inflight.size >= this.d.maxInflight) {
       const max = this.d.maxInflight;
       return this.error(conn, id, -1, 'LIMIT_EXCEEDED', `at most ${max} requests of a connection wait for their answer`, { maxInFlight: max }, op.index);
     }
+    if (conn.authQueue && conn.authQueueBytes + cost > MAX_AUTH_QUEUE_BYTES) {
+      return this.error(
+        conn,
+        id,
+        -1,
+        'LIMIT_EXCEEDED',
+        `requests waiting for a sign-in hold at most ${MAX_AUTH_QUEUE_BYTES} bytes`,
+        { maxBytes: MAX_AUTH_QUEUE_BYTES },
+        op.index,
+      );
+    }
     // From here on, every answer to this request releases its id.
     conn.inflight.add(id);
     const args = r.args === undefined ? EMPTY_ARGS : r.args;
-    if (typeof args !== 'object' || args === null || Array.isArray(args) || ArrayBuffer.isView(args)) {
-      return this.error(conn, id, id, 'BAD_REQUEST', 'args must be a map', undefined, op.index);
-    }
-    if (!op.validator.Check(args)) return this.error(conn, id, id, 'BAD_REQUEST', describe(op.validator, args), undefined, op.index);
     if (conn.authQueue) {
-      conn.authQueue.push(id, op, args); // bounded: each holds an in-flight id
+      // Checked once the sign-in it waits for has answered: the role depends on it.
+      conn.authQueue.push(id, op, args);
+      conn.authQueueBytes += cost;
       return;
     }
     this.execute(conn, id, op, args);
@@ -166,6 +190,7 @@ export class Edge {
   private afterAuth(conn: Connection): void {
     const queue = conn.authQueue!;
     conn.authQueue = undefined;
+    conn.authQueueBytes = 0;
     for (let i = 0; i < queue.length; i += 3) {
       // A queued auth op makes the rest wait for it in turn.
       const waiting = conn.authQueue as unknown[] | undefined; // set again by a queued auth op
@@ -175,22 +200,37 @@ export class Edge {
     conn.flush();
   }
 
-  /** Role checks and dispatch, under the identity the connection has now. */
+  /**
+   * Role check, validation and dispatch, under the identity the connection has now. The role is
+   * checked first: a request its caller may not make costs no schema work.
+   */
   private execute(conn: Connection, id: number, op: CompiledOp, args: unknown): void {
     const who = conn.identity;
     const role = op.spec.role;
     if (role !== 'anonymous') {
       // Anonymous connections may call catalog.*: an admin one among them is FORBIDDEN, not UNAUTHENTICATED.
       if (!who && !op.name.startsWith('catalog.')) {
-        return this.error(conn, id, id, 'UNAUTHENTICATED', `${op.name} needs a signed-in connection (auth.guest, auth.login or auth.resume)`, undefined, op.index);
+        return this.error(
+          conn,
+          id,
+          id,
+          'UNAUTHENTICATED',
+          `${op.name} needs a signed-in connection (auth.guest, auth.login or auth.resume)`,
+          undefined,
+          op.index,
+        );
       }
       if (role === 'admin' && who?.role !== 'admin') return this.error(conn, id, id, 'FORBIDDEN', `${op.name} is for admins`, undefined, op.index);
     }
+    if (typeof args !== 'object' || args === null || Array.isArray(args) || ArrayBuffer.isView(args)) {
+      return this.error(conn, id, id, 'BAD_REQUEST', 'args must be a map', undefined, op.index);
+    }
+    if (!op.validator.Check(args)) return this.error(conn, id, id, 'BAD_REQUEST', describe(op.validator, args), undefined, op.index);
     if (this.draining) return this.error(conn, id, id, 'OVERLOADED', 'the server is shutting down', undefined, op.index);
     const t0 = performance.now();
     let reply: Reply<unknown>;
     try {
-      reply = op.handler(new EdgeRequest(this, conn, id, op.index, who), args as never);
+      reply = op.handler(new EdgeRequest(this, conn, id, op.index, who), args);
     } catch (err) {
       console.error(`${op.name} failed:`, err);
       return this.error(conn, id, id, 'INTERNAL', 'internal error', undefined, op.index);
@@ -199,10 +239,13 @@ export class Edge {
     if (op.spec.session) conn.authQueue ??= []; // requests behind it wait for the identity it makes
     if (reply instanceof Promise) {
       void reply
-        .then((a) => this.answer(conn, id, op, a, t0, true), (err) => {
-          console.error(`${op.name} failed:`, err);
-          this.answer(conn, id, op, { ok: false, error: { code: 'INTERNAL', message: 'internal error' } }, t0, true);
-        })
+        .then(
+          (a) => this.answer(conn, id, op, a, t0, true),
+          (err) => {
+            console.error(`${op.name} failed:`, err);
+            this.answer(conn, id, op, { ok: false, error: { code: 'INTERNAL', message: 'internal error' } }, t0, true);
+          },
+        )
         .finally(() => op.spec.session && this.afterAuth(conn));
       return;
     }
@@ -242,9 +285,10 @@ export class Edge {
     } else if (!on && conn.subs.end(conn, key)) {
       shards.unwatch([key]);
     }
-    if (!shards.submit(key, id, cmd, sink, tag)) {
+    const refused = shards.submit(key, id, cmd, sink, tag);
+    if (refused) {
       if (cmd === WATCH) conn.subs.abort(conn, key);
-      return { ok: false, error: { code: 'OVERLOADED', message: 'the shard owning this actor is over its backlog limit; retry later' } };
+      return refused;
     }
     return ROUTED;
   }

@@ -17,9 +17,7 @@ export class ForbiddenRequest {
 export type RawRequest = Record<string, unknown> | ForbiddenRequest;
 
 export type DecodedFrame =
-  | { kind: 'bad'; reason: string }
-  | { kind: 'oversized-batch'; count: number }
-  | { kind: 'requests'; batch: boolean; requests: RawRequest[] };
+  { kind: 'bad'; reason: string } | { kind: 'oversized-batch'; count: number } | { kind: 'requests'; batch: boolean; requests: RawRequest[] };
 
 export function decodeFrame(bytes: Uint8Array): DecodedFrame {
   try {
@@ -43,7 +41,11 @@ function decodeScanned(bytes: Uint8Array): DecodedFrame {
   const value = maps.unpack(bytes) as Map<string, unknown> | Map<string, unknown>[];
   const list = scan.batch ? (value as Map<string, unknown>[]) : [value as Map<string, unknown>];
   const bad = new Set(scan.forbidden);
-  return { kind: 'requests', batch: scan.batch, requests: list.map((m, i) => (bad.has(i) ? new ForbiddenRequest(idOf(m)) : (toObject(m) as Record<string, unknown>))) };
+  return {
+    kind: 'requests',
+    batch: scan.batch,
+    requests: list.map((m, i) => (bad.has(i) ? new ForbiddenRequest(idOf(m)) : (toObject(m) as Record<string, unknown>))),
+  };
 }
 
 /** Only for requests the scan proved free of forbidden keys. */
@@ -61,4 +63,3 @@ function idOf(m: Map<string, unknown>): number | null {
   const id = m.get('id');
   return isWireId(id) ? id : null;
 }
-

@@ -61,9 +61,9 @@ class Scanner {
   /** Reads a map header at the current position; undefined when the value is not a map. */
   mapHeader(): number | undefined {
     const t = this.b[this.pos];
-    if (t >= 0x80 && t <= 0x8f) return this.pos++, t & 0x0f;
-    if (t === 0xde) return this.pos++, this.u16();
-    if (t === 0xdf) return this.pos++, this.u32();
+    if (t >= 0x80 && t <= 0x8f) return (this.pos++, t & 0x0f);
+    if (t === 0xde) return (this.pos++, this.u16());
+    if (t === 0xdf) return (this.pos++, this.u32());
     return undefined;
   }
 
@@ -102,22 +102,47 @@ class Scanner {
     if (t <= 0x9f) return this.array(t & 0x0f, parentLevel + 1);
     if (t <= 0xbf) return this.skip(t & 0x1f);
     switch (t) {
-      case 0xc0: case 0xc2: case 0xc3: return;
-      case 0xc4: case 0xd9: return this.skip(this.u8());
-      case 0xc5: case 0xda: return this.skip(this.u16());
-      case 0xc6: case 0xdb: return this.skip(this.u32());
-      case 0xca: return this.skip(4);
-      case 0xcb: return this.skip(8);
-      case 0xcc: case 0xd0: return this.skip(1);
-      case 0xcd: case 0xd1: return this.skip(2);
-      case 0xce: case 0xd2: return this.skip(4);
-      case 0xcf: case 0xd3: return this.skip(8);
-      case 0xdc: return this.array(this.u16(), parentLevel + 1);
-      case 0xdd: return this.array(this.u32(), parentLevel + 1);
-      case 0xde: return this.map(this.u16(), parentLevel + 1);
-      case 0xdf: return this.map(this.u32(), parentLevel + 1);
-      case 0xc1: return bad('byte 0xc1 is never used in msgpack');
-      default: return bad('msgpack extension types are not accepted'); // 0xc7-0xc9, 0xd4-0xd8
+      case 0xc0:
+      case 0xc2:
+      case 0xc3:
+        return;
+      case 0xc4:
+      case 0xd9:
+        return this.skip(this.u8());
+      case 0xc5:
+      case 0xda:
+        return this.skip(this.u16());
+      case 0xc6:
+      case 0xdb:
+        return this.skip(this.u32());
+      case 0xca:
+        return this.skip(4);
+      case 0xcb:
+        return this.skip(8);
+      case 0xcc:
+      case 0xd0:
+        return this.skip(1);
+      case 0xcd:
+      case 0xd1:
+        return this.skip(2);
+      case 0xce:
+      case 0xd2:
+        return this.skip(4);
+      case 0xcf:
+      case 0xd3:
+        return this.skip(8);
+      case 0xdc:
+        return this.array(this.u16(), parentLevel + 1);
+      case 0xdd:
+        return this.array(this.u32(), parentLevel + 1);
+      case 0xde:
+        return this.map(this.u16(), parentLevel + 1);
+      case 0xdf:
+        return this.map(this.u32(), parentLevel + 1);
+      case 0xc1:
+        return bad('byte 0xc1 is never used in msgpack');
+      default:
+        return bad('msgpack extension types are not accepted'); // 0xc7-0xc9, 0xd4-0xd8
     }
   }
 
@@ -130,9 +155,9 @@ class Scanner {
   /** Array header of a batch frame, or undefined. */
   arrayHeader(): number | undefined {
     const t = this.b[this.pos];
-    if (t >= 0x90 && t <= 0x9f) return this.pos++, t & 0x0f;
-    if (t === 0xdc) return this.pos++, this.u16();
-    if (t === 0xdd) return this.pos++, this.u32();
+    if (t >= 0x90 && t <= 0x9f) return (this.pos++, t & 0x0f);
+    if (t === 0xdc) return (this.pos++, this.u16());
+    if (t === 0xdd) return (this.pos++, this.u32());
     return undefined;
   }
 

@@ -1,13 +1,15 @@
 // POST /auth/login and POST /auth/register: the WebSocket auth ops over HTTP, with JSON bodies
 // validated against the same schemas. Answers are JSON: the auth result, or { error } with an
-// HTTP status that matches the wire error code.
+// HTTP status that matches the wire error code. Only `Content-Type: application/json` is read:
+// a browser sends that cross-site only after a CORS preflight (which nothing here grants), so a
+// hostile page cannot post sign-ins as a "simple request" (text/plain or a form).
 import { Compile } from 'typebox/compile';
 import { Ops } from '../protocol/ops.js';
 import { Limits, type ErrorCode, type WireError } from '../protocol/errors.js';
 import type { AuthResult, OpArgs } from '../protocol/ops.js';
 import type { Answer, Caller } from './dispatch.js';
 import { readBody } from './http-body.js';
-import { ipKey } from './rate-limit.js';
+import { addressText, type ClientIp } from './client-ip.js';
 import type { HttpResponse, TemplatedApp } from './uws.js';
 
 /** The body limit of docs/protocol.md: the same 64 KiB as a WebSocket frame. */
@@ -32,6 +34,8 @@ export interface HttpAuthDeps {
   accounts: AccountsPort;
   /** False while starting or draining: answered 503 then. */
   isReady: () => boolean;
+  /** The client behind a request (X-Forwarded-For from TRUST_PROXY proxies), for the per-IP limits. */
+  clientIp: ClientIp;
 }
 
 function answer(res: HttpResponse, status: string, value: unknown, retryAfterMs?: number): void {
@@ -49,17 +53,48 @@ function answerError(res: HttpResponse, e: WireError): void {
 
 const badRequest = (message: string): WireError => ({ code: 'BAD_REQUEST', message });
 
+/**
+ * Answers without reading the body, and closes the connection: the unread rest of the request
+ * must not be taken for the next one.
+ */
+function refuse(res: HttpResponse, status: string, message: string, headers: Record<string, string> = {}): void {
+  const body = JSON.stringify({ error: badRequest(message) });
+  res.cork(() => {
+    res.writeStatus(status).writeHeader('content-type', 'application/json').writeHeader('cache-control', 'no-store');
+    for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
+    res.end(body, true);
+  });
+}
+
+/** `application/json`, with or without parameters; a charset other than UTF-8 is not JSON we read. */
+export function isJsonContentType(header: string): boolean {
+  const [type, ...params] = header.split(';');
+  if (type.trim().toLowerCase() !== 'application/json') return false;
+  for (const p of params) {
+    const eq = p.indexOf('=');
+    if (eq < 0 || p.slice(0, eq).trim().toLowerCase() !== 'charset') continue;
+    const charset = p
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase();
+    if (charset !== 'utf-8' && charset !== 'utf8') return false;
+  }
+  return true;
+}
+
 export function mountAuthRoutes(app: TemplatedApp, d: HttpAuthDeps): void {
   const route = <O extends 'auth.login' | 'auth.register'>(op: O, run: (args: never, ip: string) => Promise<Answer<AuthResult>>) => {
     const validator = Compile(Ops[op].args);
-    app.post(op === 'auth.login' ? '/auth/login' : '/auth/register', (res, req) => {
-      const ip = ipKey(res.getRemoteAddress());
+    const path = op === 'auth.login' ? '/auth/login' : '/auth/register';
+    app.post(path, (res, req) => {
+      if (!isJsonContentType(req.getHeader('content-type'))) {
+        return refuse(res, '415 Unsupported Media Type', 'the body must be JSON sent with Content-Type: application/json');
+      }
+      const ip = d.clientIp.keyOf(addressText(res.getRemoteAddress()), req.getHeader('x-forwarded-for'));
       readBody(res, req, MAX_BODY_BYTES, (r, live) => {
-        if (!r.ok) {
-          // The rest of an oversized body is not read: answer, and close the connection.
-          const body = JSON.stringify({ error: badRequest(`the body is over ${MAX_BODY_BYTES} bytes`) });
-          return void res.cork(() => res.writeStatus('400 Bad Request').writeHeader('content-type', 'application/json').end(body, true));
-        }
+        // The rest of an oversized body is not read: answer, and close the connection.
+        if (!r.ok) return refuse(res, '413 Content Too Large', `the body is over ${MAX_BODY_BYTES} bytes`);
         if (!d.isReady()) return answerError(res, { code: 'OVERLOADED', message: 'the server is starting or shutting down' });
         let args: unknown;
         try {
@@ -82,6 +117,8 @@ export function mountAuthRoutes(app: TemplatedApp, d: HttpAuthDeps): void {
         );
       });
     });
+    // Any other method (GET, PUT, OPTIONS...): uWS tries method-specific routes first.
+    app.any(path, (res) => refuse(res, '405 Method Not Allowed', `${path} takes POST only`, { allow: 'POST' }));
   };
   route('auth.login', (args, ip) => d.accounts.login(args, { ip, via: 'http' }));
   route('auth.register', (args, ip) => d.accounts.register(args, { ip, via: 'http' }));

@@ -1,8 +1,12 @@
 // HTTP on the WebSocket's port: health, readiness, Prometheus metrics, sign-in (http-auth.ts)
-// and the admin snapshot endpoints. Handlers that await register onAborted first, as uWS requires.
+// and the admin snapshot endpoints; with METRICS_PORT, metrics, health and readiness on a listener
+// of their own (mountOpsRoutes). Handlers that await register onAborted first, as uWS requires.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Identity, ShardSummary, SnapshotResult } from '../protocol/types.js';
 import { cartKey, couponKey, orderKey, paymentKey, skuKey } from '../protocol/keys.js';
 import { mountAuthRoutes, type AccountsPort } from './http-auth.js';
+import { UnavailableError } from './dispatch.js';
+import type { ClientIp } from './client-ip.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
 
 /** What the admin endpoints read from the shards. */
@@ -14,12 +18,25 @@ export interface ShardAdminPort {
   inspect(key: string): Promise<unknown>;
 }
 
-export interface HttpDeps {
+/** What /metrics, /healthz and /readyz read. */
+export interface OpsDeps {
+  metricsText(): Promise<string>;
+  /** The bearer token /metrics requires (METRICS_TOKEN); undefined: none. */
+  metricsToken: string | undefined;
+  /** Readiness for traffic, with the reasons when not ready (shards down, journals failing). */
+  health: () => { ready: boolean } & Record<string, unknown>;
+}
+
+export interface HttpDeps extends OpsDeps {
   shards: ShardAdminPort;
   verifyToken(token: string): Promise<Identity | undefined>;
   accounts: AccountsPort;
-  metricsText(): Promise<string>;
+  /** False while starting or draining. */
   isReady: () => boolean;
+  /** False when /metrics has a listener of its own (METRICS_PORT): it is then 404 here. */
+  serveMetrics: boolean;
+  /** The client behind a request, for the per-IP sign-in limits. */
+  clientIp: ClientIp;
 }
 
 const JSON_TYPE = 'application/json';
@@ -36,22 +53,65 @@ function handle(fn: (res: HttpResponse, req: HttpRequest, live: () => boolean) =
   return (res: HttpResponse, req: HttpRequest) => {
     let aborted = false;
     res.onAborted(() => (aborted = true));
-    fn(res, req, () => !aborted).catch((err) => {
+    fn(res, req, () => !aborted).catch((err: unknown) => {
+      if (aborted) return;
+      if (err instanceof UnavailableError) {
+        const body = JSON.stringify({ error: { code: 'UNAVAILABLE', message: err.message, details: { retryAfterMs: err.retryAfterMs } } });
+        res.cork(() =>
+          res
+            .writeStatus('503 Service Unavailable')
+            .writeHeader('content-type', JSON_TYPE)
+            .writeHeader('retry-after', String(Math.ceil(err.retryAfterMs / 1000)))
+            .end(body),
+        );
+        return;
+      }
       console.error('http handler failed:', err);
-      if (!aborted) fail(res, '500 Internal Server Error', 'INTERNAL', 'internal error');
+      fail(res, '500 Internal Server Error', 'INTERNAL', 'internal error');
     });
   };
 }
 
-export function mountHttpRoutes(app: TemplatedApp, d: HttpDeps): void {
+const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/** /healthz, /readyz and /metrics (behind METRICS_TOKEN when set). */
+function mountOps(app: TemplatedApp, d: OpsDeps, metrics: boolean): void {
   app.get('/healthz', (res) => json(res, '200 OK', { status: 'ok' }));
-  app.get('/readyz', (res) => (d.isReady() ? json(res, '200 OK', { status: 'ready' }) : json(res, '503 Service Unavailable', { status: 'recovering' })));
-  app.get('/metrics', handle(async (res, _req, live) => {
+  app.get('/readyz', (res) => {
+    const h = d.health();
+    if (h.ready) return json(res, '200 OK', { status: 'ready' });
+    json(res, '503 Service Unavailable', { ...h, status: h.starting ? 'recovering' : 'degraded' });
+  });
+  if (!metrics) return;
+  // Digests compared in constant time: equal lengths whatever was sent, no early exit.
+  const expected = d.metricsToken === undefined ? undefined : sha256(d.metricsToken);
+  const serve = handle(async (res, _req, live) => {
     const text = await d.metricsText();
     if (live()) send(res, '200 OK', text, 'text/plain; version=0.0.4; charset=utf-8');
-  }));
+  });
+  app.get('/metrics', (res, req) => {
+    if (expected) {
+      const m = /^Bearer +(\S+) *$/i.exec(req.getHeader('authorization'));
+      if (!timingSafeEqual(sha256(m?.[1] ?? ''), expected)) {
+        const body = JSON.stringify({ error: { code: 'UNAUTHENTICATED', message: 'a metrics bearer token is required' } });
+        return void res.cork(() =>
+          res.writeStatus('401 Unauthorized').writeHeader('content-type', JSON_TYPE).writeHeader('www-authenticate', 'Bearer realm="metrics"').end(body),
+        );
+      }
+    }
+    serve(res, req);
+  });
+}
 
-  mountAuthRoutes(app, { accounts: d.accounts, isReady: d.isReady });
+/** The listener of METRICS_PORT: /metrics, /healthz and /readyz, 404 for anything else. */
+export function mountOpsRoutes(app: TemplatedApp, d: OpsDeps): void {
+  mountOps(app, d, true);
+  app.any('/*', (res) => fail(res, '404 Not Found', 'NOT_FOUND', 'no such endpoint'));
+}
+
+export function mountHttpRoutes(app: TemplatedApp, d: HttpDeps): void {
+  mountOps(app, d, d.serveMetrics);
+  mountAuthRoutes(app, { accounts: d.accounts, isReady: d.isReady, clientIp: d.clientIp });
 
   /** Reads the bearer token before any await (the request object dies with the callback). */
   const admin = (fn: (res: HttpResponse, params: string[], live: () => boolean) => Promise<void>) =>
@@ -66,10 +126,13 @@ export function mountHttpRoutes(app: TemplatedApp, d: HttpDeps): void {
       await fn(res, params, live);
     });
 
-  app.get('/snapshot', admin(async (res, _p, live) => {
-    const shards = await d.shards.summary();
-    if (live()) json(res, '200 OK', { shards });
-  }));
+  app.get(
+    '/snapshot',
+    admin(async (res, _p, live) => {
+      const shards = await d.shards.summary();
+      if (live()) json(res, '200 OK', { shards });
+    }),
+  );
   const inspect = (keyOf: (id: string) => string, what: string) =>
     admin(async (res, [id], live) => {
       const state = await d.shards.inspect(keyOf(id));
@@ -83,11 +146,14 @@ export function mountHttpRoutes(app: TemplatedApp, d: HttpDeps): void {
   // Beyond docs/protocol.md, for operators: the gateway simulator's ledger of an order, and a coupon.
   app.get('/snapshot/payments/:orderId', inspect(paymentKey, 'payment ledger for order'));
   app.get('/snapshot/coupons/:code', inspect(couponKey, 'coupon'));
-  app.post('/snapshot', admin(async (res, _p, live) => {
-    const t0 = performance.now();
-    const shards = await d.shards.snapshotAll();
-    const actors = shards.reduce((n, s) => n + s.actors, 0);
-    if (live()) json(res, '200 OK', { actors, durationMs: Math.round(performance.now() - t0), shards });
-  }));
+  app.post(
+    '/snapshot',
+    admin(async (res, _p, live) => {
+      const t0 = performance.now();
+      const shards = await d.shards.snapshotAll();
+      const actors = shards.reduce((n, s) => n + s.actors, 0);
+      if (live()) json(res, '200 OK', { actors, durationMs: Math.round(performance.now() - t0), shards });
+    }),
+  );
   app.any('/*', (res) => fail(res, '404 Not Found', 'NOT_FOUND', 'no such endpoint'));
 }

@@ -1,6 +1,7 @@
 // Token buckets for the abuse limits: one per connection (requests), and keyed families (per IP,
-// per email) with a bounded number of keys. Time is passed in (ms, any monotonic clock), so the
-// buckets are plain arithmetic and tests need no fake timers.
+// per email, per email and IP) with a bounded number of keys, and growing delays after failures.
+// Time is passed in (ms, any monotonic clock), so they are plain arithmetic and tests need no
+// fake timers.
 
 /** A bucket of `capacity` tokens refilled at `ratePerSec`; a request takes one or more. */
 export class TokenBucket {
@@ -94,12 +95,102 @@ export class KeyedLimiter {
     this.buckets.get(key)?.give();
   }
 
+  /** Forgets `key`: its next take starts from a full bucket (a success wipes the slate). */
+  reset(key: string): void {
+    this.buckets.delete(key);
+  }
+
   private sweep(now: number): void {
     for (const [key, b] of this.buckets) if (b.isFull(now)) this.buckets.delete(key);
     const target = Math.floor(this.maxKeys * 0.9);
     for (const key of this.buckets.keys()) {
       if (this.buckets.size <= target) break;
       this.buckets.delete(key);
+    }
+  }
+}
+
+/** Growing delays after repeated failures; a `baseMs` of 0 turns them off. */
+export interface BackoffSpec {
+  /** Failures that cost no wait. */
+  free: number;
+  /** The wait after the first failure beyond `free`, ms; each further failure doubles it... */
+  baseMs: number;
+  /** ...up to this. */
+  maxMs: number;
+  /** A key with no failure for this long (and at least `maxMs`) starts over. */
+  forgetMs: number;
+}
+
+/**
+ * Failures per key (an email and an IP) and the earliest time the key may try again: after
+ * `free` failures, each failure sets a wait of `baseMs`, `2 x baseMs`, `4 x baseMs` ... at most
+ * `maxMs`, counted from that failure. Memory is bounded like KeyedLimiter's: the map is kept in
+ * the order of last failure, so a sweep at `maxKeys` drops forgotten keys from the front, then
+ * the oldest until a tenth of the room is free.
+ */
+export class KeyedBackoff {
+  private readonly entries = new Map<string, { failures: number; last: number; until: number }>();
+  private readonly forgetMs: number;
+
+  constructor(
+    readonly spec: BackoffSpec,
+    private readonly maxKeys = 100_000,
+  ) {
+    this.forgetMs = Math.max(spec.forgetMs, spec.maxMs);
+  }
+
+  get disabled(): boolean {
+    return this.spec.baseMs === 0;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The ms until `key` may try again: 0 when it may now. */
+  wait(key: string, now: number): number {
+    const e = this.live(key, now);
+    return e && e.until > now ? Math.max(1, Math.ceil(e.until - now)) : 0;
+  }
+
+  /** Counts a failure of `key` at `now`; returns the wait it sets (0 while failures are free). */
+  fail(key: string, now: number): number {
+    if (this.disabled) return 0;
+    let e = this.live(key, now);
+    if (e)
+      this.entries.delete(key); // set again below: the map stays in order of last failure
+    else {
+      if (this.entries.size >= this.maxKeys) this.sweep(now);
+      e = { failures: 0, last: now, until: now };
+    }
+    e.failures++;
+    e.last = now;
+    const beyond = e.failures - this.spec.free;
+    e.until = beyond > 0 ? now + Math.min(this.spec.maxMs, this.spec.baseMs * 2 ** (beyond - 1)) : now;
+    this.entries.set(key, e);
+    return e.until - now;
+  }
+
+  /** Forgets `key`'s failures (it succeeded). */
+  reset(key: string): void {
+    this.entries.delete(key);
+  }
+
+  private live(key: string, now: number): { failures: number; last: number; until: number } | undefined {
+    const e = this.entries.get(key);
+    if (e && now - e.last >= this.forgetMs) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return e;
+  }
+
+  private sweep(now: number): void {
+    const target = Math.floor(this.maxKeys * 0.9);
+    for (const [key, e] of this.entries) {
+      if (now - e.last < this.forgetMs && this.entries.size <= target) break;
+      this.entries.delete(key);
     }
   }
 }

@@ -13,7 +13,7 @@ function load(): typeof UWS {
     const why = err instanceof Error ? err.message : String(err);
     console.error(
       `cartwire: the native uWebSockets.js binary did not load (${binary}): ${why}\n` +
-        'cartwire does not run on the package\'s JavaScript fallback. Use Node 20 on linux/darwin x64/arm64, or win32 x64.',
+        "cartwire does not run on the package's JavaScript fallback. Use Node 20 on linux/darwin x64/arm64, or win32 x64.",
     );
     process.exit(1);
   }

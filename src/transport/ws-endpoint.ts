@@ -4,7 +4,8 @@
 import { CloseCode, Limits } from '../protocol/errors.js';
 import { uws, type TemplatedApp, type WebSocket } from './uws.js';
 import { Connection, type SocketData } from './connection.js';
-import { KeyedLimiter, TokenBucket, ipKey } from './rate-limit.js';
+import { KeyedLimiter, TokenBucket } from './rate-limit.js';
+import { addressText, type ClientIp } from './client-ip.js';
 import type { Edge } from './edge.js';
 
 /** Largest frame uWS accepts before we look at it: bigger ones are closed by uWS itself. */
@@ -15,10 +16,14 @@ const UWS_MAX_PAYLOAD = 16 * Limits.MAX_FRAME_BYTES;
  */
 const MAX_BACKPRESSURE_BYTES = 4 * 1024 * 1024;
 
-export type UpgradeRefusal = 'rate' | 'capacity' | 'origin' | 'starting' | 'draining';
+export type UpgradeRefusal = 'rate' | 'capacity' | 'per-ip' | 'origin' | 'starting' | 'draining';
 
 export interface WsLimits {
   maxConnections: number;
+  /** Open connections from one client IP (IPv6: one /64). */
+  maxConnectionsPerIp: number;
+  /** Unsent bytes over all connections beyond which the slowest consumers are closed. */
+  maxUnsentBytes: number;
   ipConnectsPerSec: number;
   ipConnectsBurst: number;
   connRequestsPerSec: number;
@@ -33,7 +38,8 @@ export interface WsEndpointDeps {
   allowedOrigins: string[] | undefined;
   /** False until every shard has recovered: a client would get wrong answers such as NOT_FOUND. */
   isReady: () => boolean;
-  metrics: { upgradeRefused(reason: UpgradeRefusal): void; connectionOpened(): void; connectionClosed(): void };
+  clientIp: ClientIp;
+  metrics: { upgradeRefused(reason: UpgradeRefusal): void; connectionOpened(): void; connectionClosed(): void; slowConsumersShed(n: number): void };
 }
 
 export interface WsEndpoint {
@@ -42,8 +48,13 @@ export interface WsEndpoint {
   readonly size: number;
 }
 
+/** How often the unsent bytes of all connections are added up. */
+const UNSENT_SWEEP_MS = 250;
+
 export function mountWebSocket(app: TemplatedApp, d: WsEndpointDeps): WsEndpoint {
   const connections = new Set<Connection>();
+  /** Open connections per client key: bounded by the connections themselves. */
+  const perIp = new Map<string, number>();
   const limits = d.limits;
   const connectsByIp = new KeyedLimiter({ capacity: limits.ipConnectsBurst, ratePerSec: limits.ipConnectsPerSec });
   const edge = d.edge;
@@ -66,16 +77,24 @@ export function mountWebSocket(app: TemplatedApp, d: WsEndpointDeps): WsEndpoint
         return;
       }
       // Refusals are plain HTTP answers before the upgrade: nothing is allocated for them.
-      const ip = ipKey(res.getRemoteAddress());
+      const ip = d.clientIp.keyOf(addressText(res.getRemoteAddress()), req.getHeader('x-forwarded-for'));
       const wait = connectsByIp.take(ip, performance.now());
       if (wait > 0) {
         d.metrics.upgradeRefused('rate');
-        res.writeStatus('429 Too Many Requests').writeHeader('retry-after', String(Math.ceil(wait / 1000))).end('too many connections from this address');
+        res
+          .writeStatus('429 Too Many Requests')
+          .writeHeader('retry-after', String(Math.ceil(wait / 1000)))
+          .end('too many connections from this address');
         return;
       }
       if (connections.size >= limits.maxConnections) {
         d.metrics.upgradeRefused('capacity');
         res.writeStatus('503 Service Unavailable').writeHeader('retry-after', '5').end('connection limit reached');
+        return;
+      }
+      if ((perIp.get(ip) ?? 0) >= limits.maxConnectionsPerIp) {
+        d.metrics.upgradeRefused('per-ip');
+        res.writeStatus('429 Too Many Requests').writeHeader('retry-after', '5').end('too many open connections from this address');
         return;
       }
       // Against cross-site WebSocket hijacking: browsers always send the page's Origin, so a
@@ -92,6 +111,7 @@ export function mountWebSocket(app: TemplatedApp, d: WsEndpointDeps): WsEndpoint
       const conn = ws.getUserData().conn;
       conn.ws = ws;
       connections.add(conn);
+      perIp.set(conn.ip, (perIp.get(conn.ip) ?? 0) + 1);
       d.metrics.connectionOpened();
     },
     message: (ws, message, isBinary) => {
@@ -112,12 +132,35 @@ export function mountWebSocket(app: TemplatedApp, d: WsEndpointDeps): WsEndpoint
       edge.onClose(conn);
       conn.ws = undefined;
       connections.delete(conn);
+      const n = (perIp.get(conn.ip) ?? 1) - 1;
+      if (n > 0) perIp.set(conn.ip, n);
+      else perIp.delete(conn.ip);
       d.metrics.connectionClosed();
     },
   });
 
+  // Each connection may buffer up to MAX_BACKPRESSURE_BYTES; many slow readers together could
+  // still take the machine's memory. Past the global cap the connections with the most unsent
+  // bytes are closed first, until the rest fit.
+  const sweep = setInterval(() => {
+    let total = 0;
+    for (const c of connections) total += c.ws?.getBufferedAmount() ?? 0;
+    if (total <= limits.maxUnsentBytes) return;
+    const slowest = [...connections].map((c) => ({ c, n: c.ws?.getBufferedAmount() ?? 0 })).sort((a, b) => b.n - a.n);
+    let shed = 0;
+    for (const { c, n } of slowest) {
+      if (total <= limits.maxUnsentBytes || n === 0) break;
+      c.ws?.close(); // abrupt: a consumer this slow would not read a close frame either
+      total -= n;
+      shed++;
+    }
+    d.metrics.slowConsumersShed(shed);
+  }, UNSENT_SWEEP_MS);
+  sweep.unref();
+
   return {
     closeAll(code, reason) {
+      clearInterval(sweep);
       for (const c of [...connections]) c.ws?.end(code, reason);
     },
     get size() {

@@ -31,12 +31,23 @@ export interface ShardOptions {
   checkpointIntervalMs: number;
   /** Actors unused for this long are written to a snapshot and dropped from memory. */
   passivateAfterMs: number;
+  /** Actors in memory beyond which the least recently used leave it (snapshotted first when dirty). */
+  maxActors: number;
+  /** Guest carts unchanged this long are deleted; 0 keeps them forever. */
+  guestCartRetentionMs: number;
   /** Test hook: fail every commit whose batch touches this actor key (simulated I/O error). */
   failCommitsFor?: string;
   /** Tax and shipping rules for cart totals. */
   pricing: PricingConfig;
   /** Domain event log rows kept (one per group commit). */
   eventLogKeepRows: number;
+  /**
+   * Names this process's batches in the shard's commit marker: each group commit records the last
+   * batch it covers, so after a worker dies the pool knows which in-flight batches were stored.
+   */
+  epoch?: string;
+  /** Test hook: a command touching this actor key kills the worker thread (an uncaught exception). */
+  crashOn?: string;
 }
 
 export type ToShard =
@@ -51,6 +62,8 @@ export type ToShard =
   /** A topic whose actors live on every shard (a user's orders): followed (+1) or not (-1) by one more connection. */
   | { t: 'watch-topic'; ask: number; topic: string; delta: 1 | -1 }
   | { t: 'admin-feed'; on: boolean }
+  /** A restarted worker gets back what its predecessor counted in memory (watch-mirror.ts). */
+  | { t: 'restore-watches'; keys: [string, number][]; topics: [string, number][]; adminFeed: boolean }
   | { t: 'prices'; entries: PriceEntry[] }
   /** Order ids, newest first, of one user or of all (userId undefined), before a (createdAt, orderId) position. */
   | { t: 'orders-page'; ask: number; userId?: string; before?: [number, string]; limit: number }
@@ -62,6 +75,8 @@ export interface ShardStats {
   commitMs: number;
   rows: number;
   actors: number;
+  /** The last group commit failed (disk full, I/O error): the shard answers writes UNAVAILABLE. */
+  commitFailing: boolean;
 }
 
 export type FromShard =
@@ -85,11 +100,11 @@ export type FromShard =
       domain: DomainEvent[] | null;
       stats: ShardStats | null;
     }
-  | { t: 'answer'; ask: number; value: unknown }
+  /** `error`: the question could not be answered (the worker logged why). */
+  | { t: 'answer'; ask: number; value: unknown; error?: string }
   | { t: 'stopped'; shard: number }
   /** A checkpoint completed: how long it took (wall time, batches ran between its steps) and its snapshots. */
-  | { t: 'checkpoint'; shard: number; at: number; snapshots: number; durationMs: number }
-  | { t: 'fatal'; shard: number; message: string };
+  | { t: 'checkpoint'; shard: number; at: number; snapshots: number; durationMs: number };
 
 /** Interactions read from a shard's event log: flat [kind (0 view, 1 cart, 2 purchase), userId, productId, at], and the last row read. */
 export interface InteractionsPage {

@@ -11,9 +11,18 @@ import { stableHash } from '../../src/protocol/keys.js';
 
 export function shardOptions(dataDir: string, shard: number): ShardOptions {
   return {
-    shard, dataDir, synchronous: 'FULL', snapshotEvery: 200,
-    sweepIntervalMs: 5000, checkpointRows: 100_000, checkpointIntervalMs: 60_000, passivateAfterMs: 600_000,
-    pricing: DEFAULT_PRICING, eventLogKeepRows: 1_000_000,
+    shard,
+    dataDir,
+    synchronous: 'FULL',
+    snapshotEvery: 200,
+    sweepIntervalMs: 5000,
+    checkpointRows: 100_000,
+    checkpointIntervalMs: 60_000,
+    passivateAfterMs: 600_000,
+    pricing: DEFAULT_PRICING,
+    eventLogKeepRows: 1_000_000,
+    maxActors: 1_000_000,
+    guestCartRetentionMs: 0,
   };
 }
 
@@ -29,7 +38,14 @@ export function run(rt: ShardRuntime, key: string, cmds: { type: string }[], now
 }
 
 /** Makes a hold on `sku` through the shard's own runtime, then drops the runtime like a crash (no checkpoint). */
-export function holdOffline(dataDir: string, shards: number, sku: string, holdId: string, qty: number, ttlMs: number): { expiresAt: number; view: InventoryView } {
+export function holdOffline(
+  dataDir: string,
+  shards: number,
+  sku: string,
+  holdId: string,
+  qty: number,
+  ttlMs: number,
+): { expiresAt: number; view: InventoryView } {
   const key = `sku:${sku}`;
   const rt = new ShardRuntime(shardOptions(dataDir, shardOf(key, shards)));
   try {

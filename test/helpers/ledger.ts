@@ -8,7 +8,9 @@ import { decodeRow } from '../../src/persistence/journal.js';
 import { PaymentActor, type PaymentCharge, type PaymentEvent } from '../../src/actors/payment-actor.js';
 
 function shardFiles(dataDir: string): string[] {
-  return readdirSync(dataDir).filter((f) => /^shard-\d+\.db$/.test(f)).map((f) => join(dataDir, f));
+  return readdirSync(dataDir)
+    .filter((f) => /^shard-\d+\.db$/.test(f))
+    .map((f) => join(dataDir, f));
 }
 
 function withShards<T>(dataDir: string, read: (db: Database.Database) => T[]): T[] {
@@ -29,7 +31,9 @@ export function paymentLedgers(dataDir: string): Map<string, PaymentCharge> {
   const ledgers = new Map<string, PaymentCharge>();
   const rows = withShards(dataDir, (db) => {
     const snaps = db.prepare<[], { actor: string; seq: number; state: Buffer }>("SELECT actor, seq, state FROM snapshots WHERE actor LIKE 'payment:%'").all();
-    const journal = db.prepare<[], { actor: string; seq: number; events: Buffer }>("SELECT actor, seq, events FROM journal WHERE actor LIKE 'payment:%' ORDER BY g").all();
+    const journal = db
+      .prepare<[], { actor: string; seq: number; events: Buffer }>("SELECT actor, seq, events FROM journal WHERE actor LIKE 'payment:%' ORDER BY g")
+      .all();
     return [{ snaps, journal }];
   });
   for (const { snaps, journal } of rows) {
@@ -60,7 +64,9 @@ export type LoggedEvent = { name: string; data: Record<string, unknown> };
 /** Every domain event in the shards' durable event logs. */
 export function loggedEvents(dataDir: string): LoggedEvent[] {
   return withShards(dataDir, (db) =>
-    db.prepare<[], { events: Buffer }>('SELECT events FROM event_log ORDER BY g').all()
+    db
+      .prepare<[], { events: Buffer }>('SELECT events FROM event_log ORDER BY g')
+      .all()
       .flatMap((r) => (decodeRow(r.events) as [string, Record<string, unknown>][]).map(([name, data]) => ({ name, data }))),
   );
 }
@@ -68,7 +74,9 @@ export function loggedEvents(dataDir: string): LoggedEvent[] {
 /** The inventory events journaled for one sku (its snapshot is not replayed: tests look at the tail). */
 export function skuJournal(dataDir: string, sku: string): Record<string, unknown>[] {
   return withShards(dataDir, (db) =>
-    db.prepare<[string], { events: Buffer }>('SELECT events FROM journal WHERE actor = ? ORDER BY g').all(`sku:${sku}`)
+    db
+      .prepare<[string], { events: Buffer }>('SELECT events FROM journal WHERE actor = ? ORDER BY g')
+      .all(`sku:${sku}`)
       .flatMap((r) => decodeRow(r.events) as Record<string, unknown>[]),
   );
 }

@@ -34,11 +34,7 @@ const baseEnv = (dataDir: string, env: Record<string, string> = {}): Record<stri
 /** A server in this process on port 0; closed after the test. */
 export async function startTestServer(t: TestContext, env: Record<string, string> = {}): Promise<RunningServer & { dataDir: string }> {
   const dataDir = env.DATA_DIR ?? tmpDataDir(t);
-  const server = await startServer(resolveConfig(baseEnv(dataDir, env)), {
-    onFatal: (m) => {
-      throw new Error(m);
-    },
-  });
+  const server = await startServer(resolveConfig(baseEnv(dataDir, env)));
   t.after(() => server.close());
   return Object.assign(server, { dataDir });
 }
@@ -60,8 +56,8 @@ const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 export async function spawnServer(dataDir: string, env: Record<string, string> = {}, timeoutMs = 20_000): Promise<ChildServer> {
   const proc = spawn(process.execPath, [MAIN], { env: { ...process.env, ...baseEnv(dataDir, env) }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (out += d));
+  proc.stdout.on('data', (d) => (out += d));
+  proc.stderr.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start in ${timeoutMs} ms:\n${out}`)), timeoutMs);
@@ -72,7 +68,7 @@ export async function spawnServer(dataDir: string, env: Record<string, string> =
         resolve(m[1]);
       }
     };
-    proc.stdout!.on('data', onData);
+    proc.stdout.on('data', onData);
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`server exited with ${code} before listening:\n${out}`));
@@ -131,7 +127,7 @@ export async function shardSummaries(url: string, token: string): Promise<ShardS
 export async function adminToken(url: string): Promise<string> {
   const c = await CartwireClient.connect(url);
   const { token } = await c.call('auth.login', { email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
-  c.close();
+  await c.close();
   return token;
 }
 

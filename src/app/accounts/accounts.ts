@@ -1,6 +1,7 @@
-// Sign-up and sign-in, for the WebSocket ops and the HTTP endpoints alike: attempt limits per
-// IP and per email, the guest-cart merge, and the user_registered / user_logged_in events on
-// the admin feed. Credentials and tokens themselves are auth.ts.
+// Sign-up and sign-in, for the WebSocket ops and the HTTP endpoints alike: attempt limits per IP,
+// per email and IP (with growing delays) and per email, the guest-cart merge, and the
+// user_registered / user_logged_in events on the admin feed. Credentials and tokens themselves
+// are auth.ts.
 import type { CartCommand, MergeLine } from '../../actors/cart-actor.js';
 import type { AuthResult, OpArgs } from '../../protocol/ops.js';
 import type { WireError } from '../../protocol/errors.js';
@@ -12,7 +13,7 @@ import { normalizeEmail } from '../../persistence/user-store.js';
 import type { ShardPool } from '../shard-pool.js';
 import { newUserId, type Auth } from './auth.js';
 import type { CatalogView } from '../catalog/catalog-view.js';
-import { KeyedLimiter } from '../../transport/rate-limit.js';
+import { KeyedBackoff, KeyedLimiter } from '../../transport/rate-limit.js';
 import { cartKey } from '../../protocol/keys.js';
 
 export type AuthOutcome = Answer<AuthResult>;
@@ -31,16 +32,30 @@ const refused = (error: WireError): Answer<never> => ({ ok: false, error });
 const wrongCredentials = (): Answer<never> => fail('UNAUTHENTICATED', 'wrong email or password');
 const rateLimited = (retryAfterMs: number): Answer<never> => fail('RATE_LIMITED', `too many sign-in attempts; retry in ${retryAfterMs} ms`, { retryAfterMs });
 
+/**
+ * The attempt limits. Failures are counted when an attempt starts (a success undoes its count), so
+ * attempts sent together see each other. The per-email ceiling is far above the per-pair limit:
+ * one address guessing a password locks out only itself, and only many addresses together can
+ * shut an email for everyone. Every refusal comes before any hashing and whether or not the
+ * account exists, so it tells nothing about the account.
+ */
 export class Accounts {
   /** Every attempt counts per IP: each costs an argon2id hash. */
   private readonly byIp: KeyedLimiter;
-  /** Per email, attempts that did not succeed (a success gives its token back). */
+  /** Per email and IP, attempts that did not succeed (a success forgets the pair). */
+  private readonly byPair: KeyedLimiter;
+  /** Growing waits per email and IP after repeated failures (a success forgets them). */
+  private readonly delays: KeyedBackoff;
+  /** Per email from every IP, attempts that did not succeed (a success gives its token back). */
   private readonly byEmail: KeyedLimiter;
 
   constructor(private readonly d: AccountsDeps) {
     const l = d.limits;
-    this.byIp = new KeyedLimiter({ capacity: l.authIpAttempts, ratePerSec: l.authIpAttempts / l.authIpWindowSec });
-    this.byEmail = new KeyedLimiter({ capacity: l.authEmailAttempts, ratePerSec: l.authEmailAttempts / l.authEmailWindowSec });
+    const bucket = (attempts: number, windowSec: number) => new KeyedLimiter({ capacity: attempts, ratePerSec: attempts / windowSec });
+    this.byIp = bucket(l.authIpAttempts, l.authIpWindowSec);
+    this.byPair = bucket(l.authPairAttempts, l.authPairWindowSec);
+    this.byEmail = bucket(l.authEmailAttempts, l.authEmailWindowSec);
+    this.delays = new KeyedBackoff({ free: l.authDelayAfter, baseMs: l.authDelayBaseMs, maxMs: l.authDelayMaxMs, forgetMs: l.authPairWindowSec * 1000 });
   }
 
   /** `auth.guest`: a new guest identity. */
@@ -60,7 +75,7 @@ export class Accounts {
     if (limited) return limited;
     const r = await this.d.auth.login(email, args.password);
     if (!r) return wrongCredentials();
-    this.byEmail.give(email);
+    this.succeeded(from.ip, email);
     if (from.guestId !== undefined && from.guestId !== r.userId) {
       const error = await this.mergeGuest(from.guestId, r.userId);
       if (error) return refused(error); // not signed in; a retry merges nothing twice
@@ -91,20 +106,42 @@ export class Accounts {
     }
     const r = await this.d.auth.register(userId, email, args.password, args.name);
     if (!r) return taken();
-    this.byEmail.give(email);
+    this.succeeded(from.ip, email);
     if (guest) await this.clearGuest(guest, userId);
     const name = args.name === undefined ? {} : { name: args.name };
     await this.event('user_registered', userId, { email, ...name, role: r.role, at: Date.now(), via: from.via, ...merged(from) });
     return { ok: true, result: r };
   }
 
-  /** An attempt against the per-IP and per-email buckets: a RATE_LIMITED outcome, or undefined. */
+  /**
+   * An attempt against the limits: a RATE_LIMITED outcome, or undefined when it may run (it then
+   * counts as a failure of its email and IP until succeeded() says otherwise). A refused attempt
+   * costs only the per-IP token: it neither lengthens the wait nor spends the email's tokens.
+   */
   private takeAttempt(ip: string, email: string): AuthOutcome | undefined {
     const now = performance.now();
     const ipWait = this.byIp.take(ip, now);
     if (ipWait > 0) return rateLimited(ipWait);
+    const pair = pairKey(email, ip);
+    const delay = this.delays.wait(pair, now);
+    if (delay > 0) return rateLimited(delay);
+    const pairWait = this.byPair.take(pair, now);
+    if (pairWait > 0) return rateLimited(pairWait);
     const emailWait = this.byEmail.take(email, now);
-    return emailWait > 0 ? rateLimited(emailWait) : undefined;
+    if (emailWait > 0) {
+      this.byPair.give(pair);
+      return rateLimited(emailWait);
+    }
+    this.delays.fail(pair, now);
+    return undefined;
+  }
+
+  /** The credentials were right: the pair starts over, and the email gets its token back. */
+  private succeeded(ip: string, email: string): void {
+    const pair = pairKey(email, ip);
+    this.byPair.reset(pair);
+    this.delays.reset(pair);
+    this.byEmail.give(email);
   }
 
   /**
@@ -153,8 +190,6 @@ export class Accounts {
     if (!r.ok) console.error(`guest cart ${guest.userId} merged into ${accountId} but not cleared: ${r.error.code}`);
   }
 
-
-
   /** Domain events go to the admin feed after the fact is committed; never a password or hash. */
   private async event(name: DomainEventName, userId: string, data: Record<string, unknown>): Promise<void> {
     // Logged on the user's shard like every domain event (durable, then pushed to the admin feed
@@ -162,7 +197,9 @@ export class Accounts {
     const r = await this.d.pool.log(cartKey(userId), { name, data: { userId, ...data } });
     if (!r.ok) console.error(`${name} for ${userId} not logged: ${r.error.code}`);
   }
-
 }
+
+/** A normalized email holds no whitespace (the Email schema), nor does an IP key: the space separates them unambiguously. */
+const pairKey = (email: string, ip: string): string => `${ip} ${email}`;
 
 const merged = (from: Caller): { guestId?: string } => (from.guestId === undefined ? {} : { guestId: from.guestId });

@@ -98,7 +98,14 @@ export class Auth {
   async bootstrapAdmin(email: string, configuredPassword: string | undefined): Promise<string | undefined> {
     if (this.users.findByEmail(email)) return undefined;
     const password = configuredPassword ?? randomBytes(18).toString('base64url');
-    const created = this.users.tryInsert({ id: newUserId('u'), email, name: 'Administrator', role: 'admin', passwordHash: await hash(password, ARGON2), createdAt: Date.now() });
+    const created = this.users.tryInsert({
+      id: newUserId('u'),
+      email,
+      name: 'Administrator',
+      role: 'admin',
+      passwordHash: await hash(password, ARGON2),
+      createdAt: Date.now(),
+    });
     // Not created: someone else created it meanwhile, with a password we did not make.
     return created && !configuredPassword ? password : undefined;
   }

@@ -89,7 +89,11 @@ export function demoCatalog(): DemoItem[] {
       const skus = variants ? variants.map((v) => ({ sku: `${id}-${v}`, price, attributes: { option: v } })) : [{ sku: id, price }];
       items.push({
         product: {
-          productId: id, name, category, brand, status: 'active',
+          productId: id,
+          name,
+          category,
+          brand,
+          status: 'active',
           description: `${name} by ${brand}.`,
           variants: skus,
         },
@@ -112,9 +116,9 @@ export async function seedDemo(pool: ShardPool, catalog: CatalogView, maxBacklog
   const stock = items.flatMap((i) => i.stock);
   for (let i = 0; i < stock.length; i += maxBacklog) {
     const results = await Promise.all(
-      stock.slice(i, i + maxBacklog).map(({ sku, qty }) =>
-        pool.call(skuKey(sku), { type: 'adjust', txType: 'adjustment', qty, reason: 'demo catalog', warehouse: 'main' }),
-      ),
+      stock
+        .slice(i, i + maxBacklog)
+        .map(({ sku, qty }) => pool.call(skuKey(sku), { type: 'adjust', txType: 'adjustment', qty, reason: 'demo catalog', warehouse: 'main' })),
     );
     const failed = results.flatMap((r, j) => (r.ok ? [] : [`${stock[i + j].sku} (${r.error.code})`]));
     // Products without their stock would look ready: stop the start instead.

@@ -4,9 +4,9 @@
 // own state says what is left (resumeAction), and their timers ask for a resume if nobody does.
 import { randomId, randomView } from '../../protocol/ids.js';
 import { createHash } from 'node:crypto';
-import { couponTermsOf, type CouponView } from '../../actors/coupon-actor.js';
+import { couponTermsOf } from '../../actors/coupon-actor.js';
 import { view as orderView, type Order, type OrderCommand } from '../../actors/order-actor.js';
-import type { CartCommand, CheckoutStart } from '../../actors/cart-actor.js';
+import type { CheckoutStart } from '../../actors/cart-actor.js';
 import { fingerprintSource, orderNumber, orderTotals, resumeAction, type FaultStep } from '../../actors/checkout-saga.js';
 import { assessFraud, type FraudAssessment } from '../../actors/fraud.js';
 import type { PricingConfig } from '../../actors/pricing.js';
@@ -59,7 +59,13 @@ export class CheckoutDriver {
   async checkout(who: Buyer, args: OpArgs<'checkout'>): Promise<SagaResult> {
     const orderId = randomId('ord', 15);
     const fingerprint = createHash('sha256').update(fingerprintSource(args.payment.token, args.shippingAddress)).digest('base64url');
-    const frozen = await this.d.pool.call(cartKey(who.userId), { type: 'checkout', key: args.idempotencyKey, fingerprint, orderId, deadlineMs: this.d.config.deadlineMs });
+    const frozen = await this.d.pool.call(cartKey(who.userId), {
+      type: 'checkout',
+      key: args.idempotencyKey,
+      fingerprint,
+      orderId,
+      deadlineMs: this.d.config.deadlineMs,
+    });
     if (!frozen.ok) return frozen;
     const start = frozen.result;
     if (start.existing) {
@@ -84,7 +90,8 @@ export class CheckoutDriver {
   onDomain(events: readonly DomainEvent[]): void {
     for (const e of events) {
       if (e.name === 'order_stalled') void this.resume(e.data.orderId as string).catch((err) => console.error('resume failed:', err));
-      else if (e.name === 'checkout_stalled') void this.unfreeze(e.data.userId as string, e.data.orderId as string).catch((err) => console.error('cart resume failed:', err));
+      else if (e.name === 'checkout_stalled')
+        void this.unfreeze(e.data.userId as string, e.data.orderId as string).catch((err) => console.error('cart resume failed:', err));
     }
   }
 
@@ -100,10 +107,26 @@ export class CheckoutDriver {
       const o = st.result;
       if (o.open) await this.resume(orderId);
       // A finished order whose cart end was lost (a crash right after the confirm).
-      else await this.d.pool.call(cartKey(userId), { type: 'checkoutEnded', orderId, placed: o.status !== 'cancelled' || !o.failure, total: o.totals.total, country: o.shippingAddress.country });
+      else
+        await this.d.pool.call(cartKey(userId), {
+          type: 'checkoutEnded',
+          orderId,
+          placed: o.status !== 'cancelled' || !o.failure,
+          total: o.totals.total,
+          country: o.shippingAddress.country,
+        });
       return false;
     }
     if (st.error.code !== 'NOT_FOUND' || this.running.has(orderId)) return false;
+    // The order was never created, but its stock and coupon holds may have been (they are made in
+    // the same hop, on other shards): release them for the frozen cart's lines before it thaws.
+    const cart = await this.d.pool.call(cartKey(userId), { type: 'get' });
+    if (!cart.ok || this.running.has(orderId)) return false;
+    const { items, coupon } = cart.result;
+    await Promise.all([
+      ...items.map((l) => this.d.pool.tell(skuKey(l.sku), { type: 'release', holdId: orderId })),
+      coupon === undefined ? OK : this.d.pool.tell(couponKey(coupon), { type: 'release', orderId }),
+    ]);
     const r = await this.d.pool.call(cartKey(userId), { type: 'checkoutEnded', orderId, placed: false, total: 0, country: '', forget: true });
     return r.ok;
   }
@@ -163,14 +186,22 @@ export class CheckoutDriver {
     }
     const totals = orderTotals({ ...start, coupon: terms }, address, now, cfg.pricing);
     const create: OrderCommand = {
-      type: 'create', orderNumber: orderNumber(now, randomView(6)), userId: who.userId, items, totals, currency,
-      shippingAddress: address, paymentToken: args.payment.token, idempotencyKey: args.idempotencyKey, deadlineMs: cfg.deadlineMs,
+      type: 'create',
+      orderNumber: orderNumber(now, randomView(6)),
+      userId: who.userId,
+      items,
+      totals,
+      currency,
+      shippingAddress: address,
+      paymentToken: args.payment.token,
+      idempotencyKey: args.idempotencyKey,
+      deadlineMs: cfg.deadlineMs,
       ...(coupon === undefined ? {} : { coupon }),
     };
     // One hop for the order and every stock hold: the shards commit them in parallel.
     const [created, ...held] = await Promise.all([
-      this.d.pool.tell(orderKey(orderId), (create)),
-      ...items.map((l) => this.d.pool.tell(skuKey(l.sku), ({ type: 'reserve', holdId: orderId, qty: l.qty, ttlMs: cfg.holdTtlMs }))),
+      this.d.pool.tell(orderKey(orderId), create),
+      ...items.map((l) => this.d.pool.tell(skuKey(l.sku), { type: 'reserve', holdId: orderId, qty: l.qty, ttlMs: cfg.holdTtlMs })),
     ]);
     if (!created.ok) {
       // No order exists: release, and let a retry of the key start afresh.
@@ -182,25 +213,44 @@ export class CheckoutDriver {
     if (refused && !refused.ok) return this.fail(orderId, refused.error, 'voided');
 
     const fraud = assessFraud({
-      amount: totals.total, currency,
+      amount: totals.total,
+      currency,
       // The last attempt is this one.
       history: { orders: start.history.orders, spent: start.history.spent, recentAttempts: start.history.attempts.slice(0, -1) },
-      accountAgeMs: who.guest ? 0 : this.d.accountAgeMs(who.userId, now), guest: who.guest,
-      shippingCountry: address.country, knownCountries: start.history.countries, now,
+      accountAgeMs: who.guest ? 0 : this.d.accountAgeMs(who.userId, now),
+      guest: who.guest,
+      shippingCountry: address.country,
+      knownCountries: start.history.countries,
+      now,
     });
     if (fraud.decision === 'reject') {
-      return this.fail(orderId, { code: 'FRAUD_SUSPECTED', message: 'the payment was refused by risk checks', details: { riskScore: fraud.score } }, 'voided', fraud.score);
+      return this.fail(
+        orderId,
+        { code: 'FRAUD_SUSPECTED', message: 'the payment was refused by risk checks', details: { riskScore: fraud.score } },
+        'voided',
+        fraud.score,
+      );
     }
     const charge = await this.charge(orderId, totals.total, currency, args.payment.token);
     if (charge.status !== 'approved') {
-      return this.fail(orderId, { code: 'PAYMENT_DECLINED', message: `the payment was declined (${charge.reason})`, details: { reason: charge.reason } }, charge.reason === 'timeout' ? 'voided' : 'declined', fraud.score);
+      return this.fail(
+        orderId,
+        { code: 'PAYMENT_DECLINED', message: `the payment was declined (${charge.reason})`, details: { reason: charge.reason } },
+        charge.reason === 'timeout' ? 'voided' : 'declined',
+        fraud.score,
+      );
     }
     this.fault('charged');
     return this.complete(orderId, charge.transactionId, fraud);
   }
 
   /** Charges, giving up after the gateway timeout: then the charge is voided so it can never capture. */
-  private async charge(orderId: string, amount: number, currency: string, token: string): Promise<{ status: 'approved'; transactionId: string } | { status: 'declined'; reason: string }> {
+  private async charge(
+    orderId: string,
+    amount: number,
+    currency: string,
+    token: string,
+  ): Promise<{ status: 'approved'; transactionId: string } | { status: 'declined'; reason: string }> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Timeout()), this.d.config.gatewayTimeoutMs)));
     try {
@@ -221,8 +271,8 @@ export class CheckoutDriver {
     if (!st.ok) return st;
     const o = st.result;
     const commits = await Promise.all([
-      ...o.items.map((l) => this.d.pool.tell(skuKey(l.sku), ({ type: 'commit', holdId: orderId }))),
-      ...(o.coupon === undefined ? [] : [this.d.pool.tell(couponKey(o.coupon), ({ type: 'commit', orderId }))]),
+      ...o.items.map((l) => this.d.pool.tell(skuKey(l.sku), { type: 'commit', holdId: orderId })),
+      ...(o.coupon === undefined ? [] : [this.d.pool.tell(couponKey(o.coupon), { type: 'commit', orderId })]),
     ]);
     // A sku keeps no memory of committed holds. While the holds cannot have expired yet, "no
     // such hold" means this commit already happened (a resumed saga); after that it is ambiguous
@@ -234,7 +284,7 @@ export class CheckoutDriver {
     const review = fraud && fraud.decision === 'review' ? { reviewReasons: fraud.reasons.map((r) => r.detail) } : {};
     const [confirmed] = await Promise.all([
       this.d.pool.call(orderKey(orderId), { type: 'confirm', transactionId, riskScore: fraud?.score ?? null, ...review }),
-      this.d.pool.tell(cartKey(o.userId), ({ type: 'checkoutEnded', orderId, placed: true, total: o.totals.total, country: o.shippingAddress.country })),
+      this.d.pool.tell(cartKey(o.userId), { type: 'checkoutEnded', orderId, placed: true, total: o.totals.total, country: o.shippingAddress.country }),
     ]);
     if (!confirmed.ok) return confirmed;
     this.fault('confirmed');
@@ -248,11 +298,23 @@ export class CheckoutDriver {
   private async unwindCapture(o: Order, committed: boolean[]): Promise<SagaResult> {
     await this.d.gateway.void(o.orderId);
     await Promise.all(
-      o.items.map((l, i) =>
-        committed[i] ? this.d.pool.call(skuKey(l.sku), { type: 'restock', ref: `unwind:${o.orderId}`, qty: l.qty, txType: 'return', reason: `order ${o.orderId} unwound (reservation expired)` }) : OK,
-      ),
+      o.items
+        .filter((_, i) => committed[i])
+        .map((l) =>
+          this.d.pool.call(skuKey(l.sku), {
+            type: 'restock',
+            ref: `unwind:${o.orderId}`,
+            qty: l.qty,
+            txType: 'return',
+            reason: `order ${o.orderId} unwound (reservation expired)`,
+          }),
+        ),
     );
-    return this.fail(o.orderId, { code: 'CONFLICT', message: 'the reservation expired before the order could be confirmed; the payment was refunded' }, 'voided');
+    return this.fail(
+      o.orderId,
+      { code: 'CONFLICT', message: 'the reservation expired before the order could be confirmed; the payment was refunded' },
+      'voided',
+    );
   }
 
   /** Cancels the pending order and undoes its holds; the answer goes out once all of it is durable. */
@@ -260,22 +322,35 @@ export class CheckoutDriver {
     const st = await this.state(orderId);
     if (!st.ok) return st;
     const o = st.result;
-    const failCmd: OrderCommand = { type: 'fail', code: error.code, message: error.message, payment, ...(error.details ? { details: error.details } : {}), ...(riskScore === undefined ? {} : { riskScore }) };
+    const failCmd: OrderCommand = {
+      type: 'fail',
+      code: error.code,
+      message: error.message,
+      payment,
+      ...(error.details ? { details: error.details } : {}),
+      ...(riskScore === undefined ? {} : { riskScore }),
+    };
     const [failed] = await Promise.all([
       this.d.pool.call(orderKey(orderId), failCmd),
       this.release(orderId, o.items, o.coupon, o.userId, { placed: false, total: 0, country: o.shippingAddress.country }),
     ]);
     if (!failed.ok) return failed;
-    void this.d.pool.call(orderKey(orderId), { type: 'settle' });
+    void this.d.pool.call(orderKey(orderId), { type: 'settle' }).catch((err) => console.error(`settle of ${orderId} failed:`, err));
     return { ok: false, error: { ...error, details: { ...error.details, orderId } } };
   }
 
   /** Releases the holds of a checkout and thaws the cart (all idempotent). */
-  private async release(orderId: string, items: readonly CartLineView[], coupon: string | undefined, userId: string, end: { placed: false; total: number; country: string; forget?: boolean }): Promise<void> {
+  private async release(
+    orderId: string,
+    items: readonly CartLineView[],
+    coupon: string | undefined,
+    userId: string,
+    end: { placed: false; total: number; country: string; forget?: boolean },
+  ): Promise<void> {
     await Promise.all([
-      ...items.map((l) => this.d.pool.tell(skuKey(l.sku), ({ type: 'release', holdId: orderId }))),
-      coupon === undefined ? OK : this.d.pool.tell(couponKey(coupon), ({ type: 'release', orderId })),
-      this.d.pool.tell(cartKey(userId), ({ type: 'checkoutEnded', orderId, ...end })),
+      ...items.map((l) => this.d.pool.tell(skuKey(l.sku), { type: 'release', holdId: orderId })),
+      coupon === undefined ? OK : this.d.pool.tell(couponKey(coupon), { type: 'release', orderId }),
+      this.d.pool.tell(cartKey(userId), { type: 'checkoutEnded', orderId, ...end }),
     ]);
   }
 
@@ -311,8 +386,6 @@ export class CheckoutDriver {
     return this.d.pool.call(orderKey(orderId), { type: 'state' });
   }
 
-
-
   private fault(step: FaultStep): void {
     if (this.d.config.faultExitAfter === step) {
       console.error(`FAULT_EXIT_AFTER=${step}: killing the process`);
@@ -325,7 +398,6 @@ const OK: Answer<null> = { ok: true, result: null };
 
 /** Clock skew and slowness allowance when judging whether a hold may have expired. */
 const HOLD_EXPIRY_MARGIN_MS = 30_000;
-
 
 /** The answer a finished order gives to a retry of its key. */
 function outcome(o: Order): SagaResult {

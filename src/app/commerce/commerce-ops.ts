@@ -6,7 +6,7 @@ import type { OpArgs, Page } from '../../protocol/ops.js';
 import type { CartView, Identity, OrderView } from '../../protocol/types.js';
 import { cartKey, couponKey, normalizeCouponCode } from '../../protocol/keys.js';
 import { randomId } from '../../protocol/ids.js';
-import { fail, type Answer } from '../../transport/dispatch.js';
+import { UnavailableError, fail, type Answer } from '../../transport/dispatch.js';
 import type { ShardPool } from '../shard-pool.js';
 import type { CheckoutDriver } from './checkout-driver.js';
 
@@ -49,9 +49,19 @@ export class CommerceOps {
       if (!before) return fail('BAD_REQUEST', 'args.cursor is not a cursor of order.list');
     }
     const userId = who.role === 'admin' ? undefined : who.userId;
-    const pages = await this.pool.askAll<{ at: number; order: OrderView }[]>((ask) => ({
-      t: 'orders-page', ask, limit: limit + 1, ...(userId === undefined ? {} : { userId }), ...(before ? { before } : {}),
-    }));
+    let pages: { at: number; order: OrderView }[][];
+    try {
+      pages = await this.pool.askAll((ask) => ({
+        t: 'orders-page',
+        ask,
+        limit: limit + 1,
+        ...(userId === undefined ? {} : { userId }),
+        ...(before ? { before } : {}),
+      }));
+    } catch (err) {
+      if (err instanceof UnavailableError) return fail('UNAVAILABLE', 'a shard holding orders is restarting; retry', { retryAfterMs: err.retryAfterMs });
+      throw err;
+    }
     const all = pages.flat().sort((a, b) => b.at - a.at || (a.order.orderId < b.order.orderId ? 1 : -1));
     const items = all.slice(0, limit);
     const last = items[items.length - 1];

@@ -12,7 +12,9 @@ export async function runOrderWork(o: Order, gateway: PaymentGateway, pool: Shar
   const w = o.work!;
   if (w.amount > 0) await gateway.refund(o.orderId, w.id, w.amount, w.reason);
   if (w.restock) {
-    const done = await Promise.all(o.items.map((l) => pool.call(skuKey(l.sku), { type: 'restock', ref: w.id, qty: l.qty, txType: 'return', reason: `order ${o.orderId} ${w.kind}` })));
+    const done = await Promise.all(
+      o.items.map((l) => pool.call(skuKey(l.sku), { type: 'restock', ref: w.id, qty: l.qty, txType: 'return', reason: `order ${o.orderId} ${w.kind}` })),
+    );
     const failed = done.find((r) => !r.ok);
     // The order's timer retries the whole (idempotent) work later.
     if (failed) return failed;

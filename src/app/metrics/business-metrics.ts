@@ -17,16 +17,37 @@ export class BusinessMetrics {
   private readonly eventChildren = new Map<string, client.Counter.Internal>();
 
   constructor(r: client.Registry) {
-    this.ordersCreated = new client.Counter({ name: 'cartwire_orders_created_total', help: 'Orders created (checkouts that passed the cart freeze).', registers: [r] });
+    this.ordersCreated = new client.Counter({
+      name: 'cartwire_orders_created_total',
+      help: 'Orders created (checkouts that passed the cart freeze).',
+      registers: [r],
+    });
     this.ordersCompleted = new client.Counter({ name: 'cartwire_orders_completed_total', help: 'Orders confirmed (paid).', registers: [r] });
-    this.revenue = new client.Counter({ name: 'cartwire_revenue_minor_units_total', help: 'Confirmed order totals in minor units, by currency (refunds not subtracted).', labelNames: ['currency'], registers: [r] });
-    this.payments = new client.Counter({ name: 'cartwire_payments_total', help: 'Checkout payments by outcome (processed, failed).', labelNames: ['outcome'], registers: [r] });
+    this.revenue = new client.Counter({
+      name: 'cartwire_revenue_minor_units_total',
+      help: 'Confirmed order totals in minor units, by currency (refunds not subtracted).',
+      labelNames: ['currency'],
+      registers: [r],
+    });
+    this.payments = new client.Counter({
+      name: 'cartwire_payments_total',
+      help: 'Checkout payments by outcome (processed, failed).',
+      labelNames: ['outcome'],
+      registers: [r],
+    });
     this.cartAdditions = new client.Counter({ name: 'cartwire_cart_additions_total', help: 'product_added_to_cart events (units added).', registers: [r] });
     this.productsViewed = new client.Counter({ name: 'cartwire_products_viewed_total', help: 'product_viewed events.', registers: [r] });
-    this.domainEvents = new client.Counter({ name: 'cartwire_domain_events_total', help: 'Domain events logged, by name.', labelNames: ['event'], registers: [r] });
+    this.domainEvents = new client.Counter({
+      name: 'cartwire_domain_events_total',
+      help: 'Domain events logged, by name.',
+      labelNames: ['event'],
+      registers: [r],
+    });
     const users = this.users;
     new client.Gauge({
-      name: 'cartwire_active_users', help: 'Distinct signed-in users with at least one open connection.', registers: [r],
+      name: 'cartwire_active_users',
+      help: 'Distinct signed-in users with at least one open connection.',
+      registers: [r],
       collect() {
         this.set(users.size);
       },

@@ -10,7 +10,6 @@ import { RequestStats } from './request-stats.js';
 import type { EdgeMetrics } from '../../transport/dispatch.js';
 import type { UpgradeRefusal } from '../../transport/ws-endpoint.js';
 
-
 /** Row of requests refused before their op was known (unknown op, bad id, forbidden key). */
 const UNKNOWN_OP = OpNames.length;
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
@@ -29,6 +28,12 @@ export class Metrics implements EdgeMetrics {
   private readonly snapshotsWritten: client.Counter;
   private readonly actorChildren: client.Gauge.Internal<string>[] = [];
   private readonly refused: Record<UpgradeRefusal, client.Counter.Internal>;
+  private readonly failing: boolean[];
+  private readonly shed: client.Counter;
+  private readonly journalFailing: client.Gauge;
+  private readonly commitFailures: client.Counter;
+  private readonly restartsTotal: client.Counter;
+  private readonly shardUp: client.Gauge;
 
   constructor(shards: number, mailboxDepth: (shard: number) => number) {
     const r = this.registry;
@@ -37,48 +42,148 @@ export class Metrics implements EdgeMetrics {
     this.connections = new client.Gauge({ name: 'cartwire_connections', help: 'Open WebSocket connections.', registers: [r] });
     r.registerMetric(this.requests.counter('cartwire_requests_total', 'Requests answered, by op and outcome (ok or error code).') as never);
     r.registerMetric(
-      this.requests.histogram('cartwire_request_duration_seconds', 'Time from frame decode to reply, by op (includes the group commit for shard ops).') as never,
+      this.requests.histogram(
+        'cartwire_request_duration_seconds',
+        'Time from frame decode to reply, by op (includes the group commit for shard ops).',
+      ) as never,
     );
     this.commitSeconds = new client.Histogram({
-      name: 'cartwire_journal_commit_duration_seconds', help: 'Duration of one group commit (one SQLite transaction with fsync).',
-      registers: [r], buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1],
+      name: 'cartwire_journal_commit_duration_seconds',
+      help: 'Duration of one group commit (one SQLite transaction with fsync).',
+      registers: [r],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1],
     });
     this.batchRows = new client.Histogram({
-      name: 'cartwire_journal_batch_rows', help: 'Journal rows written per group commit.',
-      registers: [r], buckets: [1, 4, 16, 64, 256, 1024, 4096],
+      name: 'cartwire_journal_batch_rows',
+      help: 'Journal rows written per group commit.',
+      registers: [r],
+      buckets: [1, 4, 16, 64, 256, 1024, 4096],
     });
     this.actors = new client.Gauge({ name: 'cartwire_shard_actors', help: 'Actors in memory, per shard.', labelNames: ['shard'], registers: [r] });
     this.badFrames = new client.Counter({ name: 'cartwire_bad_frames_total', help: 'Frames answered BAD_FRAME.', registers: [r] });
     this.checkpointSeconds = new client.Histogram({
-      name: 'cartwire_checkpoint_duration_seconds', help: 'Duration of one checkpoint (snapshots of every dirty actor, then journal truncation), batches running between its steps.',
-      registers: [r], buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30],
+      name: 'cartwire_checkpoint_duration_seconds',
+      help: 'Duration of one checkpoint (snapshots of every dirty actor, then journal truncation), batches running between its steps.',
+      registers: [r],
+      buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30],
     });
-    this.snapshotsWritten = new client.Counter({ name: 'cartwire_checkpoint_snapshots_total', help: 'Actor snapshots written by checkpoints.', registers: [r] });
-    this.pushCount = new client.Counter({ name: 'cartwire_pushes_published_total', help: 'Push frames published to topics (each reaches every subscriber).', registers: [r] });
+    this.snapshotsWritten = new client.Counter({
+      name: 'cartwire_checkpoint_snapshots_total',
+      help: 'Actor snapshots written by checkpoints.',
+      registers: [r],
+    });
+    this.pushCount = new client.Counter({
+      name: 'cartwire_pushes_published_total',
+      help: 'Push frames published to topics (each reaches every subscriber).',
+      registers: [r],
+    });
     new client.Gauge({
-      name: 'cartwire_shard_mailbox_depth', help: 'Requests queued or in flight per shard.', labelNames: ['shard'], registers: [r],
+      name: 'cartwire_shard_mailbox_depth',
+      help: 'Requests queued or in flight per shard.',
+      labelNames: ['shard'],
+      registers: [r],
       collect() {
         for (let s = 0; s < shards; s++) this.labels(String(s)).set(mailboxDepth(s));
       },
     });
     for (let s = 0; s < shards; s++) this.actorChildren.push(this.actors.labels(String(s)));
-    const refused = new client.Counter({
-      name: 'cartwire_upgrades_refused_total', help: 'WebSocket upgrades refused, by reason (rate: per-IP rate 429, capacity: MAX_CONNECTIONS 503, origin: 403, starting and draining: 503).',
-      labelNames: ['reason'], registers: [r],
+    this.failing = new Array<boolean>(shards).fill(false);
+    this.journalFailing = new client.Gauge({
+      name: 'cartwire_shard_journal_failing',
+      help: '1 while a shard cannot commit to its journal (disk full, I/O error): its writes answer UNAVAILABLE.',
+      labelNames: ['shard'],
+      registers: [r],
     });
-    this.refused = { rate: refused.labels('rate'), capacity: refused.labels('capacity'), origin: refused.labels('origin'),
-      starting: refused.labels('starting'), draining: refused.labels('draining'),
+    this.commitFailures = new client.Counter({
+      name: 'cartwire_journal_commit_failures_total',
+      help: 'Times a shard went from committing to failing commits.',
+      registers: [r],
+    });
+    this.restartsTotal = new client.Counter({
+      name: 'cartwire_shard_restarts_total',
+      help: 'Shard worker threads that died and were restarted (out of memory, an uncaught error).',
+      labelNames: ['shard'],
+      registers: [r],
+    });
+    this.shardUp = new client.Gauge({
+      name: 'cartwire_shard_up',
+      help: '1 while the shard worker serves, 0 while it restarts.',
+      labelNames: ['shard'],
+      registers: [r],
+    });
+    for (let s = 0; s < shards; s++) {
+      this.journalFailing.labels(String(s)).set(0);
+      this.restartsTotal.labels(String(s)).inc(0);
+      this.shardUp.labels(String(s)).set(1);
+    }
+    const refused = new client.Counter({
+      name: 'cartwire_upgrades_refused_total',
+      help: 'WebSocket upgrades refused, by reason (rate: per-IP rate 429, capacity: MAX_CONNECTIONS 503, per-ip: MAX_CONNECTIONS_PER_IP 429, origin: 403, starting and draining: 503).',
+      labelNames: ['reason'],
+      registers: [r],
+    });
+    this.refused = {
+      rate: refused.labels('rate'),
+      capacity: refused.labels('capacity'),
+      'per-ip': refused.labels('per-ip'),
+      origin: refused.labels('origin'),
+      starting: refused.labels('starting'),
+      draining: refused.labels('draining'),
     };
+    this.shed = new client.Counter({
+      name: 'cartwire_slow_consumers_closed_total',
+      help: 'Connections closed because the unsent bytes of all connections passed MAX_UNSENT_BYTES (slowest first).',
+      registers: [r],
+    });
   }
 
   /** Recommendation model gauges, read at scrape time. */
   recs(stats: () => { modelAgeMs: number; lastBuildMs: number; builds: number; events: number; poolUtilization: number }): void {
     const r = this.registry;
-    new client.Gauge({ name: 'cartwire_recs_model_age_seconds', help: 'Age of the live recommendation model.', registers: [r], collect() { this.set(stats().modelAgeMs / 1000); } });
-    new client.Gauge({ name: 'cartwire_recs_job_duration_seconds', help: 'Duration of the last recommendation build (Piscina pool).', registers: [r], collect() { this.set(stats().lastBuildMs / 1000); } });
-    new client.Gauge({ name: 'cartwire_recs_builds', help: 'Recommendation builds completed since start.', registers: [r], collect() { this.set(stats().builds); } });
-    new client.Gauge({ name: 'cartwire_recs_interactions', help: 'Interactions the recommendation models learn from.', registers: [r], collect() { this.set(stats().events); } });
-    new client.Gauge({ name: 'cartwire_recs_pool_utilization', help: 'Piscina build pool utilization (0..1).', registers: [r], collect() { this.set(stats().poolUtilization); } });
+    new client.Gauge({
+      name: 'cartwire_recs_model_age_seconds',
+      help: 'Age of the live recommendation model.',
+      registers: [r],
+      collect() {
+        this.set(stats().modelAgeMs / 1000);
+      },
+    });
+    new client.Gauge({
+      name: 'cartwire_recs_job_duration_seconds',
+      help: 'Duration of the last recommendation build (Piscina pool).',
+      registers: [r],
+      collect() {
+        this.set(stats().lastBuildMs / 1000);
+      },
+    });
+    new client.Gauge({
+      name: 'cartwire_recs_builds',
+      help: 'Recommendation builds completed since start.',
+      registers: [r],
+      collect() {
+        this.set(stats().builds);
+      },
+    });
+    new client.Gauge({
+      name: 'cartwire_recs_interactions',
+      help: 'Interactions the recommendation models learn from.',
+      registers: [r],
+      collect() {
+        this.set(stats().events);
+      },
+    });
+    new client.Gauge({
+      name: 'cartwire_recs_pool_utilization',
+      help: 'Piscina build pool utilization (0..1).',
+      registers: [r],
+      collect() {
+        this.set(stats().poolUtilization);
+      },
+    });
+  }
+
+  slowConsumersShed(n: number): void {
+    this.shed.inc(n);
   }
 
   connectionOpened(): void {
@@ -121,11 +226,38 @@ export class Metrics implements EdgeMetrics {
   }
 
   shardStats(shard: number, s: ShardStats): void {
-    if (s.rows > 0) {
+    if (s.rows > 0 && !s.commitFailing) {
       this.commitSeconds.observe(s.commitMs / 1000);
       this.batchRows.observe(s.rows);
     }
     this.actorChildren[shard]?.set(s.actors);
+    if (s.commitFailing !== this.failing[shard]) {
+      this.failing[shard] = s.commitFailing;
+      this.journalFailing.labels(String(shard)).set(s.commitFailing ? 1 : 0);
+      if (s.commitFailing) this.commitFailures.inc();
+    }
+  }
+
+  /** Whether any shard's last group commit failed (the shard refuses writes until one succeeds). */
+  commitFailing(): boolean {
+    return this.failing.some(Boolean);
+  }
+
+  failingShards(): number[] {
+    return this.failing.flatMap((f, shard) => (f ? [shard] : []));
+  }
+
+  shardRestarted(shard: number): void {
+    this.shardUp.labels(String(shard)).set(1);
+  }
+
+  /** A shard's worker died: it counts as a restart (it restarts by itself). */
+  shardDown(shard: number): void {
+    this.restartsTotal.labels(String(shard)).inc();
+    this.shardUp.labels(String(shard)).set(0);
+    // Its in-memory count went with it.
+    this.actorChildren[shard]?.set(0);
+    this.failing[shard] = false;
   }
 
   text(): Promise<string> {

@@ -54,8 +54,11 @@ export class RequestStats {
 
   counter(name: string, help: string): CustomMetric {
     return {
-      name, help, type: 'counter', aggregator: 'sum',
-      get: async () => {
+      name,
+      help,
+      type: 'counter',
+      aggregator: 'sum',
+      get: () => {
         const values: Series[] = [];
         const no = this.outcomes.length;
         for (let op = 0; op < this.ops.length; op++) {
@@ -64,7 +67,7 @@ export class RequestStats {
             if (value > 0) values.push({ labels: { op: this.ops[op], outcome: this.outcomes[o] }, value });
           }
         }
-        return { name, help, type: 'counter', aggregator: 'sum', values };
+        return Promise.resolve({ name, help, type: 'counter', aggregator: 'sum', values });
       },
       reset: () => this.counts.fill(0),
     };
@@ -72,8 +75,11 @@ export class RequestStats {
 
   histogram(name: string, help: string): CustomMetric {
     return {
-      name, help, type: 'histogram', aggregator: 'sum',
-      get: async () => {
+      name,
+      help,
+      type: 'histogram',
+      aggregator: 'sum',
+      get: () => {
         const values: Series[] = [];
         for (let op = 0; op < this.ops.length; op++) {
           const base = op * this.nb;
@@ -90,7 +96,7 @@ export class RequestStats {
           values.push({ metricName: `${name}_sum`, labels: { op: label }, value: this.sums[op] });
           values.push({ metricName: `${name}_count`, labels: { op: label }, value: total });
         }
-        return { name, help, type: 'histogram', aggregator: 'sum', values };
+        return Promise.resolve({ name, help, type: 'histogram', aggregator: 'sum', values });
       },
       reset: () => {
         this.buckets.fill(0);

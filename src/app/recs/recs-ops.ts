@@ -3,7 +3,7 @@
 // of every shard at start, and answers recs.forUser / recs.similar from the precomputed model
 // with the live catalog (active, in stock) and the caller's cart as filters.
 import type { DomainEvent } from '../../actors/actor.js';
-import type { CartView, ProductView } from '../../protocol/types.js';
+import type { ProductView } from '../../protocol/types.js';
 import type { OpArgs } from '../../protocol/ops.js';
 import type { ShardPool } from '../shard-pool.js';
 import type { InteractionsPage } from '../../workers/shard-messages.js';
@@ -47,9 +47,11 @@ export class RecsOps {
     for (const e of events) {
       const d = e.data;
       if (e.name === 'product_viewed') this.service.record({ userId: d.userId as string, productId: d.productId as string, kind: 'view', at: d.at as number });
-      else if (e.name === 'product_added_to_cart') this.service.record({ userId: d.userId as string, productId: d.productId as string, kind: 'cart', at: d.at as number });
+      else if (e.name === 'product_added_to_cart')
+        this.service.record({ userId: d.userId as string, productId: d.productId as string, kind: 'cart', at: d.at as number });
       else if (e.name === 'order_paid') {
-        for (const l of d.items as { productId: string }[]) this.service.record({ userId: d.userId as string, productId: l.productId, kind: 'purchase', at: d.at as number });
+        for (const l of d.items as { productId: string }[])
+          this.service.record({ userId: d.userId as string, productId: l.productId, kind: 'purchase', at: d.at as number });
       }
     }
   }
@@ -65,11 +67,12 @@ export class RecsOps {
   async load(): Promise<void> {
     this.service.setProducts(this.catalog.allProducts().map(features));
     for (let shard = 0; shard < this.pool.shards; shard++) {
-      for (let after = 0; ; ) {
+      for (let after = 0; ;) {
         const page = await this.pool.askShard<InteractionsPage | undefined>(shard, (ask) => ({ t: 'interactions', ask, afterG: after, limit: LOAD_PAGE }));
         if (!page) return; // the server is stopping
         const f = page.flat;
-        for (let i = 0; i < f.length; i += 4) this.service.record({ kind: KINDS[f[i] as number], userId: f[i + 1] as string, productId: f[i + 2] as string, at: f[i + 3] as number });
+        for (let i = 0; i < f.length; i += 4)
+          this.service.record({ kind: KINDS[f[i] as number], userId: f[i + 1] as string, productId: f[i + 2] as string, at: f[i + 3] as number });
         if (page.lastG === after) break;
         after = page.lastG;
       }

@@ -30,8 +30,15 @@ export interface RecsServiceOptions {
   featureWeights?: Partial<FeatureWeights>;
   /** The event log keeps at most this many events (the oldest half goes when full; default 5M). */
   maxEvents?: number;
+  /**
+   * Users remembered by id at most (default 2M, up to 2^24): past it, users with no event left in
+   * the log are forgotten, and the oldest events too if the log still names more than half of it.
+   */
+  maxUsers?: number;
   /** nice(2) increment of the build threads, so builds yield the cores to request work (default 10). */
   poolNice?: number;
+  /** V8 heap limit of a build thread, MiB (default 2048): a runaway build fails alone. */
+  poolHeapMb?: number;
 }
 
 /** Blend chosen on a MovieLens validation split (docs/recommendations.md). */
@@ -44,7 +51,9 @@ export interface ResolvedOptions {
   rebuildIntervalMs: number;
   poolThreads: number;
   poolNice: number;
+  poolHeapMb: number;
   maxEvents: number;
+  maxUsers: number;
   now: () => number;
   build: Omit<BuildParams, 'now'>;
   blend: BlendWeights;
@@ -58,9 +67,15 @@ export function recsOptionError(path: string, rule: string, got: unknown): Error
 
 const positiveInt = (path: string, v: unknown, dflt: number, min = 1): number => {
   if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
-    throw recsOptionError(path, min === 0 ? 'a non-negative integer' : `an integer >= ${min}`, v);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw recsOptionError(path, min === 0 ? 'a non-negative integer' : `an integer >= ${min}`, v);
   return v;
+};
+/** A Map holds at most 2^24 entries (V8): the users' interner is one. */
+const MAX_USERS_LIMIT = 2 ** 24;
+const maxUsers = (v: unknown): number => {
+  const n = positiveInt('maxUsers', v, 2_000_000, 2);
+  if (n > MAX_USERS_LIMIT) throw recsOptionError('maxUsers', `an integer 2..${MAX_USERS_LIMIT}`, v);
+  return n;
 };
 const positive = (path: string, v: unknown, dflt: number, allowZero = false): number => {
   if (v === undefined) return dflt;
@@ -86,7 +101,9 @@ export function resolveOptions(o: RecsServiceOptions = {}): ResolvedOptions {
     rebuildIntervalMs: positiveInt('rebuildIntervalMs', o.rebuildIntervalMs, 60_000, 0),
     poolThreads: positiveInt('poolThreads', o.poolThreads, 1),
     poolNice: positiveInt('poolNice', o.poolNice, 10, 0),
+    poolHeapMb: positiveInt('poolHeapMb', o.poolHeapMb, 2048, 64),
     maxEvents: positiveInt('maxEvents', o.maxEvents, 5_000_000, 2),
+    maxUsers: maxUsers(o.maxUsers),
     now: o.now ?? Date.now,
     build: {
       ...DEFAULT_BUILD_PARAMS,

@@ -18,7 +18,10 @@ const MEMO_USERS = 20_000;
 
 const KIND_CODE = new Map<string, number>(INTERACTION_KINDS.map((k, i) => [k, i]));
 
-/** Interns strings to dense ids (append-only, so a model's ids stay valid across builds). */
+/**
+ * Interns strings to dense ids (append-only, so a model's ids stay valid across builds). The users'
+ * interner is bounded (maxUsers): full, it is replaced by a new one, never renumbered in place.
+ */
 class Ids {
   readonly byId = new Map<string, number>();
   readonly names: string[] = [];
@@ -34,13 +37,21 @@ class Ids {
     }
     return i;
   }
+  /** intern() for a string known to be new here (one Map operation instead of two). */
+  add(s: string): number {
+    this.byId.set(s, this.names.length);
+    return this.names.push(s) - 1;
+  }
 }
 
 export class RecsService {
   private readonly o: ResolvedOptions;
   private readonly pool: Piscina;
   private readonly log: EventLog;
-  private readonly users = new Ids();
+  /** Users of the log's rows: record() interns here. */
+  private users = new Ids();
+  /** Users of the live model's rows: the interner it was built from (`users` unless forgetUsers() replaced that since). */
+  private modelUsers = this.users;
   private readonly items = new Ids();
   private readonly displayName = new Map<number, string>();
   private features: FeatureColumns | null = null;
@@ -67,6 +78,8 @@ export class RecsService {
       maxThreads: this.o.poolThreads,
       idleTimeout: 30_000,
       niceIncrement: this.o.poolNice,
+      // A build that outgrows its heap dies alone (the build fails, the old model keeps serving).
+      resourceLimits: { maxOldGenerationSizeMb: this.o.poolHeapMb },
     });
     this.timer =
       this.o.rebuildIntervalMs > 0
@@ -80,7 +93,7 @@ export class RecsService {
   record(i: Interaction): void {
     const kind = KIND_CODE.get(i.kind);
     if (kind === undefined) throw new TypeError(`recs.record: unknown interaction kind ${JSON.stringify(i.kind)}`);
-    this.log.append(this.users.intern(i.userId), this.items.intern(i.productId), kind, i.at);
+    this.log.append(this.userId(i.userId), this.items.intern(i.productId), kind, i.at);
     this.events++;
     if (++this.sinceBuild >= this.o.rebuildEveryEvents && !this.inFlight) this.autoRebuild();
   }
@@ -91,16 +104,10 @@ export class RecsService {
     this.features = encodeFeatures(products, (id) => this.items.intern(id), this.o.featureWeights);
   }
 
-  forUser(
-    userId: string,
-    limit: number,
-    filter: RecsCandidateFilter,
-    exclude: ReadonlySet<string>,
-    context?: RecsContext,
-  ): Recommendation[] {
+  forUser(userId: string, limit: number, filter: RecsCandidateFilter, exclude: ReadonlySet<string>, context?: RecsContext): Recommendation[] {
     const scorer = this.scorer;
     if (!scorer || limit <= 0) return [];
-    const user = this.users.byId.get(userId) ?? -1;
+    const user = this.modelUsers.byId.get(userId) ?? -1;
     const inContext = this.contextTest(filter, context);
     const picked = new Set<number>();
     const accept = (j: number) => {
@@ -151,12 +158,15 @@ export class RecsService {
     return this.queued;
   }
 
-  stats(): { modelAgeMs: number; lastBuildMs: number; builds: number; events: number; poolUtilization: number } {
+  /** `events`: recorded since start; `logEvents`: kept in the log; `users`: interned (<= maxUsers). */
+  stats(): { modelAgeMs: number; lastBuildMs: number; builds: number; events: number; logEvents: number; users: number; poolUtilization: number } {
     return {
       modelAgeMs: this.model ? this.o.now() - this.model.builtAt : -1,
       lastBuildMs: this.lastBuildMs,
       builds: this.builds,
       events: this.events,
+      logEvents: this.log.count,
+      users: this.users.size,
       poolUtilization: this.pool.utilization,
     };
   }
@@ -190,6 +200,31 @@ export class RecsService {
     return out;
   }
 
+  /** The log's dense id of `userId`, interning it; a new user past maxUsers first forgets others. */
+  private userId(userId: string): number {
+    const known = this.users.byId.get(userId);
+    if (known !== undefined) return known;
+    if (this.users.size >= this.o.maxUsers) this.forgetUsers();
+    return this.users.intern(userId);
+  }
+
+  /**
+   * The interner is full: a new one takes only the users the newest events name, at most half of
+   * maxUsers (normally every user with an event left in the log; if the log names more, its oldest
+   * events go too), and the log is rewritten to their new ids. O(log + users), at most once per
+   * maxUsers / 2 new users. The live model and a running build keep the interner and the log
+   * buffers they were made from, so their ids stay valid until the next build replaces them.
+   */
+  private forgetUsers(): void {
+    const old = this.users;
+    const { from, named } = this.log.newestUsers(this.o.maxUsers >> 1, old.size);
+    const next = new Ids();
+    const renumber = new Int32Array(old.size).fill(-1);
+    for (let u = 0; u < old.size; u++) if (named[u] === 1) renumber[u] = next.add(old.names[u]);
+    this.log.rewrite(from, renumber);
+    this.users = next;
+  }
+
   private autoRebuild(): void {
     this.rebuild().catch((err: unknown) => {
       this.lastError = err;
@@ -207,7 +242,8 @@ export class RecsService {
   private async build(): Promise<void> {
     const t0 = performance.now();
     const params = { ...this.o.build, now: this.o.now() };
-    const users = this.users.size;
+    const userIds = this.users; // the interner of these rows, whatever forgetUsers() does meanwhile
+    const users = userIds.size;
     const items = this.items.size;
     const features = this.features;
     const input: Omit<ShardInput, 'shard'> = {
@@ -224,6 +260,7 @@ export class RecsService {
     const model = assembleModel(input, await Promise.all(shards));
     if (this.closed) return;
     this.model = model;
+    this.modelUsers = userIds;
     this.scorer = new Scorer(model);
     this.memo = new UserCache(MEMO_USERS);
     this.builds++;
@@ -252,4 +289,3 @@ export class RecsService {
     };
   }
 }
-

@@ -1,8 +1,8 @@
 // The interaction log: four append-only columns in SharedArrayBuffers. A build gets the buffers
 // and a count and reads rows [0, count) in the pool while the main thread keeps appending past
 // count, so nothing is copied per build and the two threads never touch the same rows.
-// Growing (or dropping the oldest half at the cap) swaps in new buffers; a build that holds the
-// old ones still reads a consistent prefix.
+// Growing (or dropping the oldest half at the cap, or renumbering the users when the service
+// forgets some) swaps in new buffers; a build that holds the old ones still reads a consistent prefix.
 
 /** What crosses to the pool: shared buffers plus how many rows are valid. */
 export interface EventColumns {
@@ -46,6 +46,42 @@ export class EventLog {
   /** The current rows for a build: a frozen count over the live buffers. */
   snapshot(): EventColumns {
     return { ...this.cols };
+  }
+
+  /**
+   * The longest run of newest rows that names at most `maxUsers` distinct users (ids < `users`):
+   * its first row, and a mark per user id for the users it names. O(rows + users).
+   */
+  newestUsers(maxUsers: number, users: number): { from: number; named: Uint8Array } {
+    const { user, count } = this.cols;
+    const named = new Uint8Array(users);
+    let distinct = 0;
+    let from = count;
+    for (; from > 0; from--) {
+      const u = user[from - 1];
+      if (named[u] === 1) continue;
+      if (distinct === maxUsers) break;
+      named[u] = 1;
+      distinct++;
+    }
+    return { from, named };
+  }
+
+  /**
+   * Keeps rows [from, count) with each user id mapped through `userMap` (>= 0 for every user they
+   * name), in new buffers of the same capacity, like a regrow: a build holding the old ones still
+   * reads them unchanged.
+   */
+  rewrite(from: number, userMap: Int32Array): void {
+    const c = this.cols;
+    const next = EventLog.alloc(c.user.length);
+    const kept = c.count - from;
+    for (let r = 0; r < kept; r++) next.user[r] = userMap[c.user[from + r]];
+    next.item.set(c.item.subarray(from, c.count));
+    next.kind.set(c.kind.subarray(from, c.count));
+    next.at.set(c.at.subarray(from, c.count));
+    next.count = kept;
+    this.cols = next;
   }
 
   private regrow(c: EventColumns): EventColumns {

@@ -17,13 +17,7 @@ export function userItemMatrix(ev: EventColumns, users: number, items: number, k
  * pop(i) = sum of kind weight x 2^(-age / halfLife) over i's events: a burst of purchases this week
  * outranks a bigger one last year. Events stamped in the future count as age 0.
  */
-export function decayedPopularity(
-  ev: EventColumns,
-  items: number,
-  kindWeight: ArrayLike<number>,
-  now: number,
-  halfLifeMs: number,
-): Float64Array {
+export function decayedPopularity(ev: EventColumns, items: number, kindWeight: ArrayLike<number>, now: number, halfLifeMs: number): Float64Array {
   const pop = new Float64Array(items);
   const rate = Math.LN2 / halfLifeMs;
   for (let e = 0; e < ev.count; e++) {

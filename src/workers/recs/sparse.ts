@@ -14,14 +14,7 @@ export interface Csr {
  * Builds a CSR from triples, summing duplicates. Row order is ascending; within a row the
  * columns keep their first-seen order (deterministic for a given input).
  */
-export function csrFromTriples(
-  rows: number,
-  cols: number,
-  r: ArrayLike<number>,
-  c: ArrayLike<number>,
-  v: ArrayLike<number>,
-  n: number,
-): Csr {
+export function csrFromTriples(rows: number, cols: number, r: ArrayLike<number>, c: ArrayLike<number>, v: ArrayLike<number>, n: number): Csr {
   const count = new Int32Array(rows + 1);
   for (let e = 0; e < n; e++) count[r[e] + 1]++;
   for (let i = 0; i < rows; i++) count[i + 1] += count[i];

@@ -84,13 +84,7 @@ function sortRange(score: Float64Array, index: Int32Array, lo: number, hi: numbe
  * A max-heap is built in O(n) and popped lazily, so `accept` (which may be a string lookup) runs
  * only for the candidates actually looked at, not for all of them.
  */
-export function takeBest(
-  score: ArrayLike<number>,
-  candidates: Int32Array,
-  n: number,
-  limit: number,
-  accept: (index: number) => boolean,
-): number[] {
+export function takeBest(score: ArrayLike<number>, candidates: Int32Array, n: number, limit: number, accept: (index: number) => boolean): number[] {
   const heap = candidates.slice(0, n);
   const better = (a: number, b: number) => ranksBefore(score[a], a, score[b], b);
   const down = (c: number, size: number) => {

@@ -1,8 +1,16 @@
 // The actors a shard holds in memory, each in a cell with its journal position. An actor is
 // activated on first use from its snapshot plus the journal rows after it, and passivated
-// (dropped from memory, its state safe on disk) once idle.
+// (dropped from memory, its state safe on disk) once idle or when the shard holds too many. A key
+// with nothing on disk that a command leaves unchanged (a lookup of an unknown order, coupon or
+// cart) is not kept: hostile lookups cannot fill memory. The map is in recency order (a use moves
+// a cell to the end), so the least recently used come first.
+//
+// An actor whose stored records are damaged (checksum, decoding, a missing row) is quarantined:
+// never activated, every request for it answered UNAVAILABLE (reason `corrupt`, see
+// shard-runtime.ts), one log line naming the record. The catalog is salvaged instead (see
+// activateCatalog): without it there is no shop.
 import { actorTypeOf, type AnyActorType } from '../../actors/registry.js';
-import type { Journal } from '../../persistence/journal.js';
+import { CorruptRecordError, type Journal, type RecoveredActor } from '../../persistence/journal.js';
 
 export interface Cell {
   readonly key: string;
@@ -15,8 +23,13 @@ export interface Cell {
   lastUsed: number;
 }
 
+/** Keys known to have nothing on disk, remembered so that a repeated lookup costs no read. */
+const ABSENT_KEPT = 10_000;
+
 export class ActorCells {
   private readonly cells = new Map<string, Cell>();
+  /** Bounded, oldest first: keys whose recovery found neither snapshot nor journal rows. */
+  private readonly absent = new Set<string>();
 
   constructor(private readonly journal: Journal) {}
 
@@ -36,14 +49,28 @@ export class ActorCells {
   activate(key: string, lastUsed: number): Cell {
     let cell = this.cells.get(key);
     if (cell) {
-      if (lastUsed > 0) cell.lastUsed = lastUsed;
+      if (lastUsed > 0) {
+        cell.lastUsed = lastUsed;
+        this.cells.delete(key); // most recent last
+        this.cells.set(key, cell);
+      }
       return cell;
     }
     const found = actorTypeOf(key);
     if (!found) throw new Error(`no actor type owns key ${key}`);
     const { type, id } = found;
-    const rec = this.journal.recover(key);
-    let state = rec.snapshot ? type.restore(id, rec.snapshot.state) : type.create(id);
+    if (this.absent.has(key)) {
+      cell = { key, type, state: type.create(id), seq: 0, snapSeq: 0, lastUsed };
+      this.cells.set(key, cell);
+      return cell;
+    }
+    if (type.kind === 'catalog') {
+      cell = this.activateCatalog(key, type, id, lastUsed);
+      this.cells.set(key, cell);
+      return cell;
+    }
+    const rec = this.recover(key);
+    let state: unknown = rec.snapshot ? type.restore(id, rec.snapshot.state) : type.create(id);
     let seq = rec.snapshot ? rec.snapshot.seq : 0;
     const snapSeq = seq;
     for (const row of rec.rows) {
@@ -53,6 +80,119 @@ export class ActorCells {
     cell = { key, type, state, seq, snapSeq, lastUsed };
     this.cells.set(key, cell);
     return cell;
+  }
+
+  /**
+   * The actor's stored records, or its quarantine: a damaged record throws CorruptRecordError, now
+   * and for every later use of the key (the journal remembers it, keeps its rows and lists it in
+   * the summary), and is logged here once.
+   */
+  private recover(key: string): RecoveredActor {
+    const known = this.journal.corruptRecord(key);
+    if (known) throw known;
+    try {
+      return this.journal.recover(key);
+    } catch (err) {
+      if (err instanceof CorruptRecordError) {
+        console.error(
+          `shard ${err.shard ?? '?'}: actor ${key} quarantined: its ${err.where} is corrupt: ${err.problem}. ` +
+            'Its requests answer UNAVAILABLE (reason corrupt) until it is repaired; its stored records are kept as they are (docs/operations.md "Corrupt records")',
+        );
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * The catalog holds every product: quarantined, it would take the shop down. Its damaged records
+   * are reported and left out instead: a damaged journal row loses the change it held, a damaged
+   * snapshot is rebuilt from the catalog's journal rows still stored. What loads is snapshotted by
+   * the next checkpoint (seq is above the snapshot's), which replaces the damaged records.
+   */
+  private activateCatalog(key: string, type: AnyActorType, id: string, lastUsed: number): Cell {
+    const rec = this.journal.recover(key, true);
+    const damaged = rec.damaged ?? [];
+    let state: unknown = rec.snapshot ? type.restore(id, rec.snapshot.state) : type.create(id);
+    let seq = rec.snapshot ? rec.snapshot.seq : 0;
+    for (const row of rec.rows) {
+      try {
+        for (const e of row.events) state = type.apply(state, e);
+      } catch (err) {
+        // A row from before checksums that decodes to something else: as damaged as a bad checksum.
+        damaged.push(
+          new CorruptRecordError(
+            this.journal.shard,
+            key,
+            'journal',
+            row.g,
+            row.seq,
+            `its events do not apply (${err instanceof Error ? err.message : String(err)})`,
+          ),
+        );
+      }
+      seq = row.seq;
+    }
+    seq = Math.max(seq, rec.seqFloor ?? 0);
+    const snapSeq = rec.rebuilt || !rec.snapshot ? 0 : rec.snapshot.seq;
+    const products = (state as { products?: Map<string, unknown> }).products?.size ?? 0;
+    const shard = `shard ${this.journal.shard ?? '?'}`;
+    const advice = `upsert the products again, or restore shard-${this.journal.shard ?? 'N'}.db from a backup (docs/operations.md "Corrupt records")`;
+    for (const d of damaged) {
+      if (d.table === 'snapshots') {
+        const first = rec.rows[0]?.seq;
+        const rows = first === undefined ? '' : `${rec.rows.length} journal rows are left (seq ${first}..${rec.rows[rec.rows.length - 1].seq})`;
+        const from =
+          first === undefined
+            ? 'no journal row is left: every product is lost'
+            : first === 1
+              ? `${rows}, every change since the catalog began: nothing is lost but what other lines here name`
+              : `${rows}: changes before seq ${first} are lost, so a product last upserted before it is missing`;
+        console.error(
+          `${shard}: catalog ${d.where} is corrupt: ${d.problem}; rebuilt from the journal, ${products} products loaded; ${from}. To get them back: ${advice}`,
+        );
+      } else if (d.missing) {
+        console.error(
+          `${shard}: catalog journal rows are missing before ${d.where}: ${d.problem}; the catalog loaded without them (${products} products). The product changes they held are lost: ${advice}`,
+        );
+      } else {
+        console.error(
+          `${shard}: catalog ${d.where} is corrupt: ${d.problem}; skipped, the rest of the catalog loaded (${products} products). ` +
+            `The product change it held is lost (that product is missing or at its earlier version): ${advice}`,
+        );
+      }
+    }
+    return { key, type, state, seq, snapSeq, lastUsed };
+  }
+
+  /**
+   * After a command: a cell with nothing on disk and nothing new (seq 0) leaves memory at once,
+   * and its key is remembered as absent. The catalog, read at every start, stays.
+   */
+  release(cell: Cell): void {
+    if (cell.seq !== 0 || cell.type.kind === 'catalog') return;
+    this.cells.delete(cell.key);
+    if (this.absent.size >= ABSENT_KEPT) this.absent.delete(this.absent.values().next().value!);
+    this.absent.add(cell.key);
+  }
+
+  /** The key's state was deleted from disk: it reads as new again. */
+  forget(key: string): void {
+    this.absent.delete(key);
+  }
+
+  /** The key now has state on disk (its first events are being committed). */
+  exists(key: string): void {
+    this.absent.delete(key);
+  }
+
+  /** Up to `n` cells, least recently used first, that may leave memory (not the catalog). */
+  leastRecent(n: number): Cell[] {
+    const out: Cell[] = [];
+    for (const cell of this.cells.values()) {
+      if (out.length >= n) break;
+      if (cell.type.kind !== 'catalog') out.push(cell);
+    }
+    return out;
   }
 
   /**

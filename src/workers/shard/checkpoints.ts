@@ -2,6 +2,7 @@
 // watermark past them, so a restart replays only the short tail. Done in small steps with
 // batches running between them; the rows below the watermark are deleted in chunks afterwards.
 import type { Journal } from '../../persistence/journal.js';
+import { CorruptRecordError } from '../../persistence/checksum.js';
 import type { ActorCells, Cell } from './actor-cells.js';
 
 export interface CheckpointRecord {
@@ -46,7 +47,14 @@ export class Checkpoints {
     const end = Math.min(plan.keys.length, plan.next + limit);
     try {
       for (; plan.next < end; plan.next++) {
-        const cell = this.cells.activate(plan.keys[plan.next], 0);
+        let cell: Cell;
+        try {
+          cell = this.cells.activate(plan.keys[plan.next], 0);
+        } catch (err) {
+          // A quarantined actor (logged by the cells): the journal keeps its rows below the watermark.
+          if (err instanceof CorruptRecordError) continue;
+          throw err;
+        }
         if (cell.seq > cell.snapSeq) {
           this.writer.stageSnapshot(cell);
           plan.snapshots++;

@@ -12,7 +12,9 @@ import { outcomeIndex } from '../../protocol/errors.js';
 import { CATALOG_KEY, parseKey } from '../../protocol/keys.js';
 import { encodeError, encodeOk } from '../../protocol/frames.js';
 import { openShardDb } from '../../persistence/shard-db.js';
+import { GuestCartRetention } from '../../persistence/retention.js';
 import { BatchWrites, Journal, encodeRow } from '../../persistence/journal.js';
+import { CorruptRecordError } from '../../persistence/checksum.js';
 import type { InteractionsPage, PriceEntry, ShardOptions, ShardRequest, ShardStats } from '../shard-messages.js';
 import { TimerQueue } from './timer-queue.js';
 import { ActorCells, type Cell } from './actor-cells.js';
@@ -21,8 +23,13 @@ import { Checkpoints, type CheckpointRecord } from './checkpoints.js';
 import { ShardQueries } from './shard-queries.js';
 
 const INTERNAL_OUTCOME = outcomeIndex('INTERNAL');
+const UNAVAILABLE_OUTCOME = outcomeIndex('UNAVAILABLE');
+/** What a client is told to wait after a failed commit before retrying. */
+const COMMIT_RETRY_MS = 1000;
 const GET = Object.freeze({ type: 'get' });
 const EMPTY = Object.freeze({});
+/** Array.isArray narrows a readonly array to any[]; this keeps its element type. */
+const isEventList = (d: DomainEvent | readonly DomainEvent[] | undefined): d is readonly DomainEvent[] => Array.isArray(d);
 
 export type { BatchPushes };
 
@@ -57,11 +64,12 @@ export class ShardRuntime {
   private readonly ctx: ShardContext;
   private readonly checkpoints: Checkpoints;
   readonly queries: ShardQueries;
+  private readonly retention: GuestCartRetention;
 
   constructor(private readonly opts: ShardOptions) {
     this.ctx = { item: (sku) => this.prices.get(sku), pricing: opts.pricing };
     this.db = openShardDb(opts.dataDir, opts.shard, opts.synchronous);
-    this.journal = new Journal(this.db);
+    this.journal = new Journal(this.db, opts.epoch);
     this.cells = new ActorCells(this.journal);
     this.checkpoints = new Checkpoints(opts.shard, this.journal, this.cells, {
       stageSnapshot: (cell) => this.stageSnapshot(cell),
@@ -69,12 +77,16 @@ export class ShardRuntime {
       discardStaged: () => this.writes.clear(),
     });
     this.queries = new ShardQueries(this.journal, this.cells, this.ctx);
+    this.retention = new GuestCartRetention(this.db);
     for (const t of this.journal.timers()) this.timers.set(t.actor, t.due);
   }
 
   get actorCount(): number {
     return this.cells.size;
   }
+
+  /** The last group commit failed (disk full, I/O error): writes are answered UNAVAILABLE until one succeeds. */
+  commitFailing = false;
 
   get lastCheckpoint(): CheckpointRecord {
     return this.checkpoints.last;
@@ -116,10 +128,12 @@ export class ShardRuntime {
    * every request of every batch is answered INTERNAL and the touched actors are dropped from
    * memory, so their next use recovers exactly what is on disk.
    */
-  runBatches(batches: ShardRequest[][], now = Date.now()): BatchOutcome[] {
+  runBatches(batches: ShardRequest[][], now = Date.now(), marker?: number): BatchOutcome[] {
     const framesPerBatch: Uint8Array[][] = [];
     const outcomesPerBatch: Uint8Array[] = [];
     let failed = false;
+    /** The failure was the disk's (the commit), not a bug in an actor. */
+    let diskFailed = false;
     let stock: [string, number][] | null = null;
     let commitMs = 0;
     let rowCount = 0;
@@ -139,11 +153,17 @@ export class ShardRuntime {
       if (domain) this.writes.domain = encodeRow(domain.map((d) => [d.name, d.data]));
       // Journal rows, plus the event log row of a batch that logged only domain events (event.view).
       rowCount = this.writes.journal.length / 3 + (this.writes.journal.length === 0 && this.writes.domain ? 1 : 0);
-      if (this.opts.failCommitsFor !== undefined && [...this.touched].some((c) => c.key === this.opts.failCommitsFor)) {
-        throw new Error('simulated I/O error (failCommitsFor)');
-      }
       const t0 = performance.now();
-      if (!this.writes.empty) this.journal.commit(this.writes);
+      if (!this.writes.empty) {
+        this.writes.marker = marker;
+        diskFailed = true; // until the commit returns
+        if (this.opts.failCommitsFor !== undefined && [...this.touched].some((c) => c.key === this.opts.failCommitsFor)) {
+          throw new Error('simulated I/O error (failCommitsFor)');
+        }
+        this.journal.commit(this.writes);
+        diskFailed = false;
+        this.commitFailing = false;
+      }
       commitMs = performance.now() - t0;
       this.afterCommit();
     } catch (err) {
@@ -151,17 +171,21 @@ export class ShardRuntime {
       // acknowledged, and the touched actors are reloaded from what is really on disk.
       failed = true;
       this.afterFailedCommit(err);
+      if (diskFailed) this.onCommitFailed();
     }
-    const stats: ShardStats = { commitMs, rows: rowCount, actors: this.cells.size };
+    const stats: ShardStats = { commitMs, rows: rowCount, actors: this.cells.size, commitFailing: this.commitFailing };
     const products = failed ? null : this.changedProducts;
     this.changedProducts = null;
     const { pushes, domain } = this.stage.take(!failed); // the output gate: nothing before the commit
     this.writes.clear();
     this.touched.clear();
     this.fired.clear();
+    const refusal = diskFailed
+      ? (id: number) => encodeError(id, 'UNAVAILABLE', 'the shard cannot write its journal now; nothing was changed', { retryAfterMs: COMMIT_RETRY_MS })
+      : (id: number) => encodeError(id, 'INTERNAL', 'the change could not be stored; nothing was applied');
     return batches.map((reqs, b) => ({
-      frames: failed ? reqs.map((r) => encodeError(r.id, 'INTERNAL', 'the change could not be stored; nothing was applied')) : framesPerBatch[b],
-      outcomes: failed ? new Uint8Array(reqs.length).fill(INTERNAL_OUTCOME) : outcomesPerBatch[b],
+      frames: failed ? reqs.map((r) => refusal(r.id)) : framesPerBatch[b],
+      outcomes: failed ? new Uint8Array(reqs.length).fill(diskFailed ? UNAVAILABLE_OUTCOME : INTERNAL_OUTCOME) : outcomesPerBatch[b],
       stock: failed ? null : stock,
       products,
       pushes: b === 0 ? pushes : null,
@@ -182,6 +206,15 @@ export class ShardRuntime {
     try {
       cell = this.cells.activate(req.key, now);
     } catch (err) {
+      if (err instanceof CorruptRecordError) {
+        // Quarantined (actor-cells.ts logged it once): refused, the rest of the shard serves on.
+        // An operator has to repair it, so the client is told to come back in a minute, not a second.
+        this.lastOutcome = UNAVAILABLE_OUTCOME;
+        return encodeError(req.id, 'UNAVAILABLE', 'this object cannot be read: its stored data is damaged; an operator has to restore it', {
+          retryAfterMs: 60_000,
+          reason: 'corrupt',
+        });
+      }
       console.error(`shard ${this.opts.shard}: cannot recover ${req.key}:`, err);
       this.lastOutcome = INTERNAL_OUTCOME;
       return encodeError(req.id, 'INTERNAL', 'the actor could not be recovered');
@@ -191,7 +224,9 @@ export class ShardRuntime {
       // Counted in the actor's turn: every change after this reply is pushed, none before it is missed.
       this.stage.watchInBatch(req.key);
       this.lastOutcome = 0;
-      return encodeOk(req.id, type.view(cell.state, GET, this.ctx));
+      const frame = encodeOk(req.id, type.view(cell.state, GET, this.ctx));
+      this.cells.release(cell);
+      return frame;
     }
     const before = type.kind === 'sku' ? available(cell.state as Sku) : 0;
     const versionBefore = type.version ? type.version(cell.state) : -1;
@@ -199,13 +234,16 @@ export class ShardRuntime {
     if (decision.error) {
       const e = decision.error;
       this.lastOutcome = outcomeIndex(e.code);
+      this.cells.release(cell); // a lookup of a key that does not exist leaves nothing in memory
       return encodeError(req.id, e.code, e.message, e.details);
     }
     const events = decision.events;
     if (events.length > 0) this.applyEvents(cell, events, before, versionBefore);
     this.lastOutcome = 0;
     // `quiet`: an internal caller (the checkout driver) needs only ok or the error, not the object.
-    return encodeOk(req.id, (req.cmd as { quiet?: boolean }).quiet ? null : type.view(cell.state, req.cmd, this.ctx));
+    const frame = encodeOk(req.id, (req.cmd as { quiet?: boolean }).quiet ? null : type.view(cell.state, req.cmd, this.ctx));
+    this.cells.release(cell);
+    return frame;
   }
 
   /**
@@ -216,11 +254,12 @@ export class ShardRuntime {
   private applyEvents(cell: Cell, events: readonly unknown[], availableBefore: number, versionBefore: number): void {
     const type = cell.type;
     this.touched.add(cell);
+    if (cell.seq === 0) this.cells.exists(cell.key);
     for (const e of events) {
       if (type.domain) {
         const d = type.domain(cell.state, e);
-        if (Array.isArray(d)) for (const one of d) this.stage.domainEvent(one);
-        else if (d) this.stage.domainEvent(d as DomainEvent);
+        if (isEventList(d)) for (const one of d) this.stage.domainEvent(one);
+        else if (d) this.stage.domainEvent(d);
       }
       cell.state = type.apply(cell.state, e);
     }
@@ -229,7 +268,8 @@ export class ShardRuntime {
       this.changedProducts ??= [];
       for (const e of events as CatalogEvent[]) this.changedProducts.push(e.product);
     } else if (type.kind === 'order') {
-      for (const e of events as OrderEvent[]) if (e.type === 'created') this.writes.orders.push({ orderId: parseKey(cell.key)!.id, userId: e.userId, createdAt: e.at });
+      for (const e of events as OrderEvent[])
+        if (e.type === 'created') this.writes.orders.push({ orderId: parseKey(cell.key)!.id, userId: e.userId, createdAt: e.at });
     }
     if (type.pushName && (versionBefore < 0 || type.version!(cell.state) !== versionBefore)) {
       const topic = type.pushTopic ? type.pushTopic(cell.state) : cell.key;
@@ -298,6 +338,33 @@ export class ShardRuntime {
     for (const [key, at] of this.fired) this.timers.set(key, at);
   }
 
+  /**
+   * A commit failed on the disk. SQLite rolled the transaction back, but the frames it wrote may
+   * sit in the WAL file; truncating the WAL (a checkpoint) makes sure a later crash cannot bring
+   * them back as committed. If that fails too, the probe retries it.
+   */
+  private onCommitFailed(): void {
+    this.commitFailing = true;
+    this.probeDisk();
+  }
+
+  /** Tries to make the journal writable again; true when it is. */
+  probeDisk(): boolean {
+    try {
+      this.journal.scrub();
+      this.commitFailing = false;
+      return true;
+    } catch (err) {
+      console.error(`shard ${this.opts.shard}: journal still not writable:`, err instanceof Error ? err.message : err);
+      this.commitFailing = true;
+      return false;
+    }
+  }
+
+  stats(): ShardStats {
+    return { commitMs: 0, rows: 0, actors: this.cells.size, commitFailing: this.commitFailing };
+  }
+
   /** Actor keys whose timers are due, and the time of the next one. */
   dueTimers(now: number): string[] {
     const keys: string[] = [];
@@ -328,6 +395,24 @@ export class ShardRuntime {
     return { shard: this.opts.shard, actors, durationMs: performance.now() - t0 };
   }
 
+  /**
+   * Deletes up to `limit` guest carts unchanged since `before` (epoch ms): not in memory, no
+   * timer (no checkout in progress), no journal rows waiting. Returns how many went.
+   */
+  expireGuestCarts(before: number, limit: number): number {
+    try {
+      const stale = this.retention
+        .stale(before, limit)
+        .filter((key) => !this.cells.get(key) && this.timers.dueOf(key) === undefined && !this.journal.hasPendingRows(key));
+      if (stale.length > 0) this.retention.delete(stale);
+      for (const key of stale) this.cells.forget(key);
+      return stale.length;
+    } catch (err) {
+      console.error(`shard ${this.opts.shard}: guest cart retention failed (retried later):`, err);
+      return 0;
+    }
+  }
+
   /** Journal rows a checkpoint covered and event log rows past the limit, a chunk at a time; true while more are left. */
   cleanupStep(limit: number): boolean {
     return this.checkpoints.cleanupStep(limit) || this.checkpoints.trimEventLog(this.opts.eventLogKeepRows, limit);
@@ -338,11 +423,25 @@ export class ShardRuntime {
    * first (one transaction per call, so a big sweep never stalls the shard for long).
    */
   passivate(now: number, olderThanMs: number, limit: number): number {
-    const idle = this.cells.idle(now, olderThanMs, limit);
-    for (const cell of idle) if (cell.seq > cell.snapSeq) this.stageSnapshot(cell);
+    return this.dropFromMemory(this.cells.idle(now, olderThanMs, limit));
+  }
+
+  /**
+   * Over `maxActors` in memory: passivates up to `limit` of the least recently used, whatever
+   * their idle time. Returns how many left memory.
+   */
+  enforceActorCap(maxActors: number, limit: number): number {
+    const over = this.cells.size - maxActors;
+    return over > 0 ? this.dropFromMemory(this.cells.leastRecent(Math.min(over, limit))) : 0;
+  }
+
+  /** Snapshots the cells that have rows no snapshot covers (one transaction), then drops them all; nothing when that fails. */
+  private dropFromMemory(cells: Cell[]): number {
+    if (cells.length === 0) return 0;
+    for (const cell of cells) if (cell.seq > cell.snapSeq) this.stageSnapshot(cell);
     if (!this.commitMaintenance()) return 0;
-    this.cells.drop(idle);
-    return idle.length;
+    this.cells.drop(cells);
+    return cells.length;
   }
 
   private commitMaintenance(): boolean {
@@ -360,8 +459,13 @@ export class ShardRuntime {
 
   summary(): ShardSummary {
     return {
-      shard: this.opts.shard, actors: this.cells.size, appendedSinceStart: this.journal.appended, timers: this.timers.size,
-      watchedActors: this.stage.watchedCount, adminFeed: this.stage.adminFeed, ...this.journal.summary(),
+      shard: this.opts.shard,
+      actors: this.cells.size,
+      appendedSinceStart: this.journal.appended,
+      timers: this.timers.size,
+      watchedActors: this.stage.watchedCount,
+      adminFeed: this.stage.adminFeed,
+      ...this.journal.summary(),
     };
   }
 

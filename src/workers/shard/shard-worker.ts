@@ -11,6 +11,19 @@ const { opts, port, catalogHere } = workerData as { opts: ShardOptions; port: Me
 
 const runtime = new ShardRuntime(opts);
 const post = (m: FromShard, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer ?? []);
+/** A reply message with no requests: carries the stats of a probe (batch -1: nobody waits). */
+const EMPTY_REPLIES = {
+  batch: -1,
+  frames: new Uint8Array(0),
+  ends: new Uint32Array(0),
+  outcomes: new Uint8Array(0),
+  stock: null,
+  products: null,
+  pushFrames: null,
+  pushEnds: null,
+  pushTopics: null,
+  domain: null,
+} as const;
 
 post({ t: 'ready', shard: opts.shard, ...runtime.startupView(catalogHere) });
 
@@ -40,8 +53,18 @@ function sendReplies(batch: number, out: BatchOutcome, includeStats: boolean): v
   }
   post(
     {
-      t: 'replies', batch, frames, ends, outcomes: out.outcomes, stock: out.stock, products: out.products,
-      pushFrames, pushEnds, pushTopics: out.pushes ? out.pushes.topics : null, domain: out.domain, stats: includeStats ? out.stats : null,
+      t: 'replies',
+      batch,
+      frames,
+      ends,
+      outcomes: out.outcomes,
+      stock: out.stock,
+      products: out.products,
+      pushFrames,
+      pushEnds,
+      pushTopics: out.pushes ? out.pushes.topics : null,
+      domain: out.domain,
+      stats: includeStats ? out.stats : null,
     },
     transfer,
   );
@@ -49,33 +72,52 @@ function sendReplies(batch: number, out: BatchOutcome, includeStats: boolean): v
 
 function runBatches(batches: { batch: number; reqs: ShardRequest[] }[]): void {
   if (batches.length === 0) return;
-  const outcomes = runtime.runBatches(batches.map((b) => b.reqs));
+  if (opts.crashOn !== undefined && batches.some((b) => b.reqs.some((r) => r.key === opts.crashOn))) {
+    throw new Error(`crashOn ${opts.crashOn}: the worker dies with this batch in flight (test hook)`);
+  }
+  // The commit marker names the last batch the group commit covers (see ShardOptions.epoch).
+  const outcomes = runtime.runBatches(
+    batches.map((b) => b.reqs),
+    Date.now(),
+    batches[batches.length - 1].batch,
+  );
   // Stats and view updates ride on the first reply only: they describe the whole group commit.
   for (let i = 0; i < batches.length; i++) {
     const out = i === 0 ? outcomes[0] : { ...outcomes[i], stock: null, products: null, pushes: null, domain: null };
     sendReplies(batches[i].batch, out, i === 0);
   }
+  // Over the cap: a bounded step after the replies left, so a batch never waits long behind it.
+  if (runtime.actorCount > opts.maxActors) heap.note(runtime.enforceActorCap(opts.maxActors, CAP_STEP));
   scheduleTimers();
 }
 
-function control(m: Exclude<ToShard, { t: 'batch' }>): void {
+type Control = Exclude<ToShard, { t: 'batch' }>;
+
+/** Runs a control message; one that fails is logged and answered with an error, never thrown. */
+function control(m: Control): void {
+  try {
+    controlUnsafe(m);
+  } catch (err) {
+    console.error(`shard ${opts.shard}: ${m.t} failed:`, err);
+    if ('ask' in m) post({ t: 'answer', ask: m.ask, value: null, error: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+function controlUnsafe(m: Control): void {
   switch (m.t) {
     case 'snapshot':
       return post({ t: 'answer', ask: m.ask, value: runtime.snapshotAll() });
     case 'summary':
       return post({ t: 'answer', ask: m.ask, value: runtime.summary() });
-    case 'inspect': {
-      let value: unknown = null;
-      try {
-        value = runtime.inspect(m.key) ?? null;
-      } catch (err) {
-        console.error(`shard ${opts.shard}: inspect ${m.key} failed:`, err);
-      }
-      return post({ t: 'answer', ask: m.ask, value });
-    }
+    case 'inspect':
+      return post({ t: 'answer', ask: m.ask, value: runtime.inspect(m.key) ?? null });
     case 'watch-topic':
       runtime.watch(m.topic, m.delta);
       return post({ t: 'answer', ask: m.ask, value: true });
+    case 'restore-watches':
+      for (const [key, n] of m.keys) runtime.watch(key, n);
+      for (const [topic, n] of m.topics) runtime.watch(topic, n);
+      return runtime.setAdminWatch(m.adminFeed);
     case 'unwatch':
       for (const key of m.keys) runtime.watch(key, -1);
       return;
@@ -100,6 +142,7 @@ function control(m: Exclude<ToShard, { t: 'batch' }>): void {
     }
     case 'stop':
       clearInterval(sweep);
+      clearInterval(probe);
       clearTimeout(timer);
       runtime.close();
       post({ t: 'stopped', shard: opts.shard });
@@ -158,33 +201,58 @@ function fireTimers(): void {
   }
   scheduleTimers();
 }
+/** A failing commit leaves the shard refusing writes: probe the disk now and then so it comes back without traffic. */
+const PROBE_MS = 1000;
+const probe = setInterval(() => {
+  if (runtime.commitFailing && runtime.probeDisk()) post({ t: 'replies', ...EMPTY_REPLIES, stats: runtime.stats() });
+}, PROBE_MS);
+probe.unref();
 scheduleTimers();
 
 // Maintenance: passivate idle actors and checkpoint the journal, both in bounded chunks with
 // the event loop free between them, so batches keep flowing while it runs.
 // A chunk is a few ms of work: batches wait at most that long behind maintenance.
 const CHUNK = 5_000;
+/** Actors passivated after one batch when the shard is over MAX_ACTORS_PER_SHARD (a few ms at most). */
+const CAP_STEP = 1_000;
 let maintaining = false;
 const heap = new HeapRelease(runtime.db);
 function passivateAll(now: number, olderThanMs: number): number {
   let total = 0;
-  for (let n; (n = runtime.passivate(now, olderThanMs, CHUNK)) > 0; ) total += n;
+  for (let n; (n = runtime.passivate(now, olderThanMs, CHUNK)) > 0;) total += n;
   heap.note(total);
   heap.maybeCollect(runtime.actorCount);
   return total;
+}
+/** Guest carts past their retention go a chunk per sweep, looked for at most once a minute when none are left. */
+let retentionIdleUntil = 0;
+function expireGuestCarts(now: number): boolean {
+  if (opts.guestCartRetentionMs <= 0 || now < retentionIdleUntil) return false;
+  const n = runtime.expireGuestCarts(now - opts.guestCartRetentionMs, CHUNK);
+  if (n < CHUNK) retentionIdleUntil = now + Math.min(60_000, opts.guestCartRetentionMs / 10);
+  return n === CHUNK;
 }
 function maintain(): void {
   if (maintaining) return;
   maintaining = true;
   const step = () => {
+    try {
+      maintainStep();
+    } catch (err) {
+      // Maintenance is retried by the next sweep; a bug here must not end the shard.
+      console.error(`shard ${opts.shard}: maintenance failed:`, err);
+      maintaining = false;
+    }
+  };
+  const maintainStep = () => {
     const now = Date.now();
-    const passivated = runtime.passivate(now, opts.passivateAfterMs, CHUNK);
+    const passivated = runtime.passivate(now, opts.passivateAfterMs, CHUNK) + runtime.enforceActorCap(opts.maxActors, CHUNK);
     heap.note(passivated);
     const more = passivated === CHUNK;
     const last = runtime.lastCheckpoint;
     const checkpointing = runtime.checkpointDue(now) && !runtime.checkpointStep(CHUNK);
     if (runtime.lastCheckpoint !== last) post({ t: 'checkpoint', shard: opts.shard, ...runtime.lastCheckpoint });
-    const cleaning = runtime.cleanupStep(CHUNK);
+    const cleaning = runtime.cleanupStep(CHUNK) || expireGuestCarts(now);
     if (more || checkpointing || cleaning) return void setImmediate(step);
     maintaining = false;
     heap.maybeCollect(runtime.actorCount);
