@@ -1,6 +1,6 @@
 // Server configuration from the environment, validated once at start. Every message names the
 // variable and the value it got, so a typo fails loudly instead of running with a default.
-import { availableParallelism, totalmem } from 'node:os';
+import { availableParallelism, hostname, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { isIP } from 'node:net';
 import { DEFAULT_PRICING, parseTaxRates, type PricingConfig } from './actors/pricing.js';
@@ -46,6 +46,21 @@ export interface Config {
   /** Domain event log rows (one per group commit) kept per shard. */
   eventLogKeepRows: number;
   recs: RecsConfig;
+  /** Cluster mode (NATS_URL set): the node shares the actors with others through NATS JetStream. */
+  cluster: ClusterConfig | undefined;
+}
+
+export interface ClusterConfig {
+  /** NATS servers with JetStream (NATS_URL, comma-separated). */
+  servers: string[];
+  /** This node's name (NODE_ID; default hostname:port). */
+  nodeId: string;
+  /** Partitions of the actor key space, the same on every node (PARTITIONS). */
+  partitions: number;
+  /** Replicas of the journal stream and the buckets (CLUSTER_REPLICAS): 1 on one NATS server, 3 on three. */
+  replicas: number;
+  /** How long a partition's owner lease lasts without renewal (LEASE_MS). */
+  leaseMs: number;
 }
 
 export interface RecsConfig {
@@ -186,6 +201,7 @@ export function resolveConfig(env: Env = process.env): Config {
     maxActorsPerShard: int(env, 'MAX_ACTORS_PER_SHARD', Math.max(10_000, Math.floor((shardMaxHeapMb * 1024) / 4)), 100),
     commerce: resolveCommerce(env),
     eventLogKeepRows: int(env, 'EVENT_LOG_KEEP_ROWS', 1_000_000, 1),
+    cluster: resolveCluster(env),
     recs: {
       rebuildEveryEvents: int(env, 'RECS_REBUILD_EVENTS', 10_000, 1),
       rebuildIntervalMs: int(env, 'RECS_REBUILD_INTERVAL_MS', 60_000, 0),
@@ -302,4 +318,32 @@ function parseTrustProxy(raw: string | undefined): string[] {
     }
     return t;
   });
+}
+
+/** Cluster mode when NATS_URL is set; its other settings are refused without it. */
+function resolveCluster(env: Env): ClusterConfig | undefined {
+  const raw = env.NATS_URL?.trim();
+  if (!raw) {
+    for (const name of ['NODE_ID', 'PARTITIONS', 'CLUSTER_REPLICAS', 'LEASE_MS']) {
+      if (env[name]) throw new ConfigError(`${name} is a cluster setting: set NATS_URL too (or unset ${name})`);
+    }
+    return undefined;
+  }
+  const servers = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const s of servers) {
+    if (!/^(nats|tls):\/\/[^\s/]+$|^[A-Za-z0-9.\-[\]:]+$/.test(s))
+      throw new ConfigError(`NATS_URL must be comma-separated NATS servers (nats://host:port), got "${s}"`);
+  }
+  const nodeId = env.NODE_ID?.trim() || `${hostname()}:${env.PORT || 8080}`;
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(nodeId)) throw new ConfigError(`NODE_ID must be 1-64 chars [A-Za-z0-9_.:-], got "${nodeId}"`);
+  return {
+    servers,
+    nodeId,
+    partitions: int(env, 'PARTITIONS', 64, 1, 4096),
+    replicas: int(env, 'CLUSTER_REPLICAS', 1, 1, 5),
+    leaseMs: int(env, 'LEASE_MS', 2000, 500, 60_000),
+  };
 }

@@ -21,6 +21,8 @@ import { CommerceOps } from './commerce/commerce-ops.js';
 import { RecsOps } from './recs/recs-ops.js';
 import { RecsService } from './recs/index.js';
 import { createHandlers } from './handlers.js';
+import { ClusterNode } from './cluster/cluster-node.js';
+import { CATALOG_KEY } from '../protocol/keys.js';
 import type { PriceEntry } from '../workers/shard-messages.js';
 import type { ProductView } from '../protocol/types.js';
 
@@ -44,8 +46,11 @@ export interface StartOptions {
 const RECS_LOAD_DELAY_MS = 2_000;
 
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
-  const users = new SqliteUserStore(config.dataDir, config.synchronous);
-  const auth = new Auth(loadJwtSecret(config.dataDir, config.jwtSecret), config.tokenTtlSeconds, users);
+  // Cluster mode: accounts and the token secret are the cluster's; the journal is replicated.
+  const node = config.cluster ? await ClusterNode.open(config.cluster) : undefined;
+  const users = node ? node.users : new SqliteUserStore(config.dataDir, config.synchronous);
+  const secret = node ? await node.jwtSecret(config.jwtSecret) : loadJwtSecret(config.dataDir, config.jwtSecret);
+  const auth = new Auth(secret, config.tokenTtlSeconds, users);
   const adminPassword = await auth.bootstrapAdmin(config.adminEmail, config.adminPassword);
   if (adminPassword) opts.onAdminPassword?.(adminPassword);
 
@@ -56,17 +61,23 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const toResume: string[] = [];
   const resume = (orderId: string) => void driver.resume(orderId).catch((err) => console.error(`resume of ${orderId} failed:`, err));
   // Set on the pool only once everything they use exists (a prespawned pool replays what came early).
+  /** Committed stock and product changes into the catalog read model (and the shards' price lists). */
+  const applyViews = (stock: [string, number][] | null, products: ProductView[] | null): void => {
+    if (products) {
+      catalog.applyProducts(products);
+      // Every shard prices the carts it holds from its own copy (live prices).
+      if (ready) {
+        pool.prices(priceEntries(products));
+        recs.onProducts(products);
+      }
+    }
+    if (stock) catalog.applyStock(stock);
+  };
   const hooks: PoolHooks = {
     onViews: (stock, products) => {
-      if (products) {
-        catalog.applyProducts(products);
-        // Every shard prices the carts it holds from its own copy (live prices).
-        if (ready) {
-          pool.prices(priceEntries(products));
-          recs.onProducts(products);
-        }
-      }
-      if (stock) catalog.applyStock(stock);
+      applyViews(stock, products);
+      // Other nodes' read models learn this node's commits too.
+      node?.publishViews({ stock, products });
     },
     onDomain: (events) => {
       metrics.business.onDomain(events);
@@ -81,6 +92,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       let start = 0;
       for (let i = 0; i < topics.length; i++) {
         app.publish(topics[i], frames.subarray(start, ends[i]), true);
+        // The other nodes' followers hear it through NATS (this node's connection does not echo).
+        node?.publishPush(topics[i], frames.slice(start, ends[i]));
         start = ends[i];
       }
       metrics.pushes(topics.length);
@@ -106,8 +119,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     pool,
     gateway,
     config: commerce,
-    accountAgeMs: (userId, now) => {
-      const created = users.createdAt(userId);
+    accountAgeMs: async (userId, now) => {
+      const created = await users.createdAt(userId);
       return created === undefined ? 0 : Math.max(0, now - created);
     },
   });
@@ -130,7 +143,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     // Ready for traffic: started, every shard's worker up and able to write its journal.
     health: () =>
       ready
-        ? { ready: pool.allUp && !metrics.commitFailing(), down: pool.downShards(), commitFailing: metrics.failingShards() }
+        ? {
+            ready: pool.allUp && !metrics.commitFailing() && (node?.healthy() ?? true),
+            down: pool.downShards(),
+            commitFailing: metrics.failingShards(),
+            ...(node ? { cluster: node.healthy() ? 'connected' : 'NATS unreachable or ownership stale' } : {}),
+          }
         : { ready: false, starting: true },
     metricsText: () => metrics.text(),
     metricsToken: config.metricsToken,
@@ -143,6 +161,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     clientIp,
     verifyToken: (token) => auth.verifyToken(token),
     serveMetrics: config.metricsPort === undefined,
+    ...(node ? { clusterStatus: () => node.status() } : {}),
   });
   // METRICS_PORT: metrics, health and readiness on a listener of their own (METRICS_HOST).
   const opsApp: TemplatedApp | undefined = config.metricsPort === undefined ? undefined : uws.App();
@@ -165,8 +184,20 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         opsApp.listen(h, p, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${h}:${p} (METRICS_HOST:METRICS_PORT)`)))),
       );
     }
+    if (node)
+      node.attach(
+        pool,
+        (topic, frame) => app.publish(topic, frame, true),
+        (outcome) => metrics.rejected(outcome),
+      );
     pool.setHooks(hooks);
     await pool.start(shardOptions(config));
+    if (node) {
+      await node.start({
+        apply: (u) => applyViews(u.stock, u.products),
+        own: (serving) => ({ stock: catalog.stockWhere(serving), products: serving(CATALOG_KEY) ? catalog.allProducts() : null }),
+      });
+    }
     pool.prices(priceEntries(catalog.allProducts()));
     if (config.seedDemo) await seedDemo(pool, catalog, config.maxShardBacklog);
   } catch (err) {
@@ -176,6 +207,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     await pool.terminate();
     await recs.service.close();
     users.close();
+    await node?.close();
     (app as TemplatedApp & { close(): void }).close();
     throw err;
   }
@@ -199,10 +231,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         ready = false;
         clearTimeout(recsLoad);
         uws.us_listen_socket_close(listenSocket);
+        // A cluster node hands its partitions over (drained) before its shards stop.
+        await node?.leave();
         await pool.stop();
         await recs.service.close();
         sockets.closeAll(CloseCode.GOING_AWAY, 'server shutting down');
         users.close();
+        await node?.close();
         (app as TemplatedApp & { close(): void }).close();
         closeOps(); // last: /readyz there answers 503 while draining
       })()),

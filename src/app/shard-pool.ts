@@ -9,7 +9,7 @@ import type { FromShard, PriceEntry, ShardOptions, ShardRequest, ShardStats, ToS
 import type { DomainEvent } from '../actors/actor.js';
 import type { CommandOf, ResultOf } from '../actors/registry.js';
 import { appendRequest } from '../workers/request-codec.js';
-import { CATALOG_KEY, stableHash, type ActorKey, type ActorKind } from '../protocol/keys.js';
+import { ADMIN_TOPIC, CATALOG_KEY, stableHash, type ActorKey, type ActorKind } from '../protocol/keys.js';
 import { readCommitMarker } from '../persistence/shard-db.js';
 import { UnavailableError, type Answer, type ReplySink, type ShardPort } from '../transport/dispatch.js';
 import type { ShardAdminPort } from '../transport/http-routes.js';
@@ -31,6 +31,20 @@ export interface PoolHooks {
   onShardUp(shard: number, openOrders: string[], restarted: boolean): void;
   /** A shard's worker died; it restarts after `restartInMs`. */
   onShardDown(shard: number, reason: string, restartInMs: number): void;
+}
+
+/** Cluster mode: where each partition is served, and how requests reach another node. */
+export interface ClusterRouting {
+  readonly me: string;
+  partitionOf(key: string): number;
+  /** Whether this node serves the partition now (owned and caught up). */
+  serving(p: number): boolean;
+  ownerOf(p: number): string | undefined;
+  forward(nodeId: string, key: string, id: number, cmd: ShardRequest['cmd'], sink: ReplySink): void;
+  /** A local connection follows (+1) or stops following (-1) a topic published by whichever node commits. */
+  interest(topic: string, delta: number): void;
+  /** The journal refused appends to these partitions: another node owns them now. */
+  fenced(partitions: number[]): void;
 }
 
 export interface PoolOptions {
@@ -64,6 +78,11 @@ const MAX_BATCHES_IN_FLIGHT = 2;
 const UNAVAILABLE_OUTCOME = outcomeIndex('UNAVAILABLE');
 
 const OVERLOADED: Answer<never> = { ok: false, error: { code: 'OVERLOADED', message: 'the shard owning this actor is over its backlog limit; retry later' } };
+
+const MOVING: Answer<never> = {
+  ok: false,
+  error: { code: 'UNAVAILABLE', message: 'the partition of this actor is moving between nodes; nothing was changed', details: { retryAfterMs: 200 } },
+};
 
 const newQueue = (shard: number): Queued => ({ shard, flat: [], ids: [], sinks: [], tags: [], starts: [], watches: null, keys: null });
 
@@ -118,7 +137,35 @@ export class ShardPool implements ShardPort, ShardAdminPort {
   }
 
   shardOf(key: string): number {
-    return stableHash(key) % this.shards;
+    return this.cluster ? this.cluster.partitionOf(key) % this.shards : stableHash(key) % this.shards;
+  }
+
+  private cluster: ClusterRouting | undefined;
+  private readonly partitionWaiters = new Map<string, () => void>();
+
+  /** Cluster mode: routing by partition owner; set before the workers start. */
+  useCluster(routing: ClusterRouting): void {
+    this.cluster = routing;
+  }
+
+  /** Cluster mode: catches partition `p` up on its shard and resolves once it is served there. */
+  acquirePartition(p: number): Promise<void> {
+    return this.partitionStep(p, 'acquire', 'acquired');
+  }
+
+  /** Cluster mode: the shard of `p` stops serving it, after the requests already sent to it. */
+  releasePartition(p: number): Promise<void> {
+    return this.partitionStep(p, 'release', 'released');
+  }
+
+  private partitionStep(p: number, t: 'acquire' | 'release', done: 'acquired' | 'released'): Promise<void> {
+    const shard = p % this.shards;
+    const link = this.links[shard];
+    if (!link.isUp) return Promise.reject(new ShardUnavailableError(shard, link.retryAfterMs()));
+    return new Promise((resolve) => {
+      this.partitionWaiters.set(`${done}:${p}`, resolve);
+      link.post({ t, partition: p });
+    });
   }
 
   setHooks(hooks: PoolHooks): void {
@@ -246,6 +293,25 @@ export class ShardPool implements ShardPort, ShardAdminPort {
 
   /** Queues request `id` for the shard owning `key`; a refusal (OVERLOADED, UNAVAILABLE) when it cannot take it now. */
   submit(key: string, id: number, cmd: ShardRequest['cmd'], sink: ReplySink, tag: number): Answer<never> | undefined {
+    const c = this.cluster;
+    if (c) {
+      const p = c.partitionOf(key);
+      if (cmd.type === 'watch') c.interest(key, 1);
+      if (!c.serving(p)) {
+        const owner = c.ownerOf(p);
+        if (owner === undefined || owner === c.me) {
+          if (cmd.type === 'watch') c.interest(key, -1);
+          return MOVING;
+        }
+        c.forward(owner, key, id, cmd, sink);
+        return undefined;
+      }
+    }
+    return this.submitLocal(key, id, cmd, sink, tag);
+  }
+
+  /** Queues request `id` for the local shard owning `key`. */
+  submitLocal(key: string, id: number, cmd: ShardRequest['cmd'], sink: ReplySink, tag: number): Answer<never> | undefined {
     const shard = this.shardOf(key);
     const link = this.links[shard];
     if (link.state !== 'up' && (link.restarts > 0 || link.state === 'down')) return this.unavailable(shard);
@@ -328,6 +394,13 @@ export class ShardPool implements ShardPort, ShardAdminPort {
       if (this.inflight.size === 0) this.onIdle?.();
     } else if (m.t === 'checkpoint') {
       hooks.onCheckpoint(m.durationMs, m.snapshots);
+    } else if (m.t === 'acquired' || m.t === 'released') {
+      if (m.t === 'acquired') hooks.onShardUp(shard, m.openOrders, false);
+      const key = `${m.t}:${m.partition}`;
+      this.partitionWaiters.get(key)?.();
+      this.partitionWaiters.delete(key);
+    } else if (m.t === 'partitions-lost') {
+      this.cluster?.fenced(m.partitions);
     } else if (m.t === 'answer') {
       const p = this.asks.get(m.ask);
       this.asks.delete(m.ask);
@@ -375,6 +448,7 @@ export class ShardPool implements ShardPort, ShardAdminPort {
     for (const key of keys) {
       const shard = this.shardOf(key);
       this.watches.add(shard, key, -1);
+      this.cluster?.interest(key, -1);
       let list = byShard.get(shard);
       if (!list) byShard.set(shard, (list = []));
       list.push(key);
@@ -386,12 +460,14 @@ export class ShardPool implements ShardPort, ShardAdminPort {
   async watchTopic(topic: string, delta: 1 | -1): Promise<void> {
     if (this.stopping) return;
     this.watches.addTopic(topic, delta);
+    this.cluster?.interest(topic, delta);
     // A shard that is down counts it when it comes back (the mirror restores it).
     await Promise.allSettled(this.links.filter((l) => l.isUp).map((l) => this.askShard(l.shard, (ask) => ({ t: 'watch-topic', ask, topic, delta }))));
   }
 
   /** Turns the admin feed (low stock, domain events) on or off in every shard. */
   adminFeed(on: boolean): void {
+    if (this.cluster && on !== this.watches.adminFeed) this.cluster.interest(ADMIN_TOPIC, on ? 1 : -1);
     this.watches.adminFeed = on;
     for (const l of this.links) l.post({ t: 'admin-feed', on });
   }

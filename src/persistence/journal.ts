@@ -31,9 +31,23 @@ export class BatchWrites {
   domain: Buffer | null = null;
   /** The last main-thread batch this commit covers (the commit marker), if any. */
   marker: number | undefined;
+  /** meta rows written with the commit (cluster mode: replicated positions). */
+  readonly meta: [string, string][] = [];
 
   get empty(): boolean {
-    return this.journal.length === 0 && this.snapshots.length === 0 && this.timers.length === 0 && this.stock.length === 0 && this.domain === null;
+    return (
+      this.journal.length === 0 &&
+      this.snapshots.length === 0 &&
+      this.timers.length === 0 &&
+      this.stock.length === 0 &&
+      this.domain === null &&
+      this.meta.length === 0
+    );
+  }
+
+  /** Journal rows whose events are already encoded (replicated from another node). */
+  appendEncoded(actor: string, seq: number, events: Buffer): void {
+    this.journal.push(actor, seq, events);
   }
 
   appendEvents(actor: string, seq: number, events: readonly unknown[]): void {
@@ -48,6 +62,7 @@ export class BatchWrites {
     this.orders.length = 0;
     this.domain = null;
     this.marker = undefined;
+    this.meta.length = 0;
   }
 }
 
@@ -146,6 +161,7 @@ export class Journal {
     this.scanActor = db.prepare('SELECT g, seq, events, crc FROM journal WHERE g > ? AND actor = ? AND seq > ? ORDER BY g');
     this.putWatermark = db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('watermark', ?)");
     this.putProbe = db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('probe', ?)");
+    const putMeta = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
     const putMarker = db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('${COMMIT_MARKER}', ?)`);
     this.deleteRange = db.prepare('DELETE FROM journal WHERE g > ? AND g <= ?');
     const min = db.prepare<[], { g: number | null }>('SELECT min(g) AS g FROM journal').get();
@@ -169,6 +185,7 @@ export class Journal {
       for (const o of w.orders) this.putOrder.run(o.orderId, o.userId, o.createdAt);
       if (w.domain) this.appendEvents.run(now, w.domain, eventChecksum(now, w.domain));
       if (w.marker !== undefined) putMarker.run(`${epoch}:${w.marker}`);
+      for (const [k, v] of w.meta) putMeta.run(k, v);
     });
     this.indexTail();
   }
@@ -332,6 +349,11 @@ export class Journal {
   /** The actor's memory was dropped without a snapshot (failed commit): recover it by scan. */
   markUnindexed(actor: string): void {
     this.unindexed.add(actor);
+  }
+
+  /** A value of the meta table, or undefined. */
+  meta(key: string): string | undefined {
+    return this.db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(key)?.value;
   }
 
   /**

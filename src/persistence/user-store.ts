@@ -18,13 +18,16 @@ export interface UserRecord {
   createdAt: number;
 }
 
-/** Where accounts live. Inserts are durable when they return. */
+/**
+ * Where accounts live: SQLite on one node, a JetStream KV bucket in a cluster. Inserts are
+ * durable when they resolve.
+ */
 export interface UserStore {
-  findByEmail(email: string): UserRecord | undefined;
-  /** Inserts a user; false when the email is taken. */
-  tryInsert(user: UserRecord): boolean;
+  findByEmail(email: string): Promise<UserRecord | undefined>;
+  /** Inserts a user; false when the email is taken (also by a concurrent insert). */
+  tryInsert(user: UserRecord): Promise<boolean>;
   /** When the account was created (epoch ms), or undefined for an unknown id (a guest). */
-  createdAt(id: string): number | undefined;
+  createdAt(id: string): Promise<number | undefined>;
   close(): void;
 }
 
@@ -66,16 +69,20 @@ export class SqliteUserStore implements UserStore {
     );
   }
 
-  findByEmail(email: string): UserRecord | undefined {
+  findByEmail(email: string): Promise<UserRecord | undefined> {
     const row = this.byEmail.get(normalizeEmail(email));
-    return row && toRecord(row);
+    return Promise.resolve(row && toRecord(row));
   }
 
-  createdAt(id: string): number | undefined {
-    return this.created.get(id)?.created_at;
+  createdAt(id: string): Promise<number | undefined> {
+    return Promise.resolve(this.created.get(id)?.created_at);
   }
 
-  tryInsert(u: UserRecord): boolean {
+  tryInsert(u: UserRecord): Promise<boolean> {
+    return Promise.resolve(this.insertSync(u));
+  }
+
+  private insertSync(u: UserRecord): boolean {
     try {
       this.insertUser.run({ id: u.id, email: normalizeEmail(u.email), name: u.name, role: u.role, password_hash: u.passwordHash, created_at: u.createdAt });
       return true;

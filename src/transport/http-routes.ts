@@ -37,6 +37,8 @@ export interface HttpDeps extends OpsDeps {
   serveMetrics: boolean;
   /** The client behind a request, for the per-IP sign-in limits. */
   clientIp: ClientIp;
+  /** Cluster mode: nodes, partitions and owners for GET /cluster (undefined on one node). */
+  clusterStatus?: () => Promise<unknown>;
 }
 
 const JSON_TYPE = 'application/json';
@@ -131,6 +133,14 @@ export function mountHttpRoutes(app: TemplatedApp, d: HttpDeps): void {
     admin(async (res, _p, live) => {
       const shards = await d.shards.summary();
       if (live()) json(res, '200 OK', { shards });
+    }),
+  );
+  app.get(
+    '/cluster',
+    admin(async (res, _p, live) => {
+      if (!d.clusterStatus) return fail(res, '404 Not Found', 'NOT_FOUND', 'this server is not a cluster node (NATS_URL is not set)');
+      const status = await d.clusterStatus();
+      if (live()) json(res, '200 OK', status);
     }),
   );
   const inspect = (keyOf: (id: string) => string, what: string) =>

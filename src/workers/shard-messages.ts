@@ -17,6 +17,13 @@ export interface ShardRequest {
   cmd: { type: string };
 }
 
+/** Cluster mode, for a shard worker. */
+export interface ShardClusterOptions {
+  servers: string[];
+  nodeId: string;
+  partitions: number;
+}
+
 export interface ShardOptions {
   shard: number;
   dataDir: string;
@@ -46,6 +53,8 @@ export interface ShardOptions {
    * batch it covers, so after a worker dies the pool knows which in-flight batches were stored.
    */
   epoch?: string;
+  /** Cluster mode: the journal is replicated through NATS JetStream (undefined: one node). */
+  cluster?: ShardClusterOptions;
   /** Test hook: a command touching this actor key kills the worker thread (an uncaught exception). */
   crashOn?: string;
 }
@@ -62,6 +71,10 @@ export type ToShard =
   /** A topic whose actors live on every shard (a user's orders): followed (+1) or not (-1) by one more connection. */
   | { t: 'watch-topic'; ask: number; topic: string; delta: 1 | -1 }
   | { t: 'admin-feed'; on: boolean }
+  /** Cluster mode: catch partition `partition` up from the replicated journal, then serve it. */
+  | { t: 'acquire'; partition: number }
+  /** Cluster mode: stop serving `partition` (it moves to another node); answered `released`. */
+  | { t: 'release'; partition: number }
   /** A restarted worker gets back what its predecessor counted in memory (watch-mirror.ts). */
   | { t: 'restore-watches'; keys: [string, number][]; topics: [string, number][]; adminFeed: boolean }
   | { t: 'prices'; entries: PriceEntry[] }
@@ -104,7 +117,12 @@ export type FromShard =
   | { t: 'answer'; ask: number; value: unknown; error?: string }
   | { t: 'stopped'; shard: number }
   /** A checkpoint completed: how long it took (wall time, batches ran between its steps) and its snapshots. */
-  | { t: 'checkpoint'; shard: number; at: number; snapshots: number; durationMs: number };
+  | { t: 'checkpoint'; shard: number; at: number; snapshots: number; durationMs: number }
+  /** Cluster mode: the partition is caught up and served here; its unfinished orders to resume. */
+  | { t: 'acquired'; shard: number; partition: number; openOrders: string[] }
+  | { t: 'released'; shard: number; partition: number }
+  /** Cluster mode: another owner appended to these partitions' journals: they are not served here any more. */
+  | { t: 'partitions-lost'; shard: number; partitions: number[] };
 
 /** Interactions read from a shard's event log: flat [kind (0 view, 1 cart, 2 purchase), userId, productId, at], and the last row read. */
 export interface InteractionsPage {

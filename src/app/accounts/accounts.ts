@@ -96,7 +96,7 @@ export class Accounts {
     if (limited) return limited;
     const taken = (): AuthOutcome => fail('CONFLICT', 'an account with this email already exists');
     // Checked before hashing too, so a taken email costs no argon2 work.
-    if (this.d.auth.emailTaken(email)) return taken();
+    if (await this.d.auth.emailTaken(email)) return taken();
     const userId = newUserId('u');
     const guest = from.guestId !== undefined ? await this.readGuest(from.guestId) : undefined;
     if (guest && 'error' in guest) return refused(guest.error);

@@ -70,15 +70,15 @@ export class Auth {
    * verifies against a dummy hash of the same cost, so both failures take as long.
    */
   async login(email: string, password: string): Promise<AuthResult | undefined> {
-    const user = this.users.findByEmail(email);
+    const user = await this.users.findByEmail(email);
     const good = await verify(user ? user.passwordHash : await this.dummyHash, password);
     if (!user || !good) return undefined;
     return this.issue({ userId: user.id, role: user.role });
   }
 
   /** Whether an account has this email (normalized). */
-  emailTaken(email: string): boolean {
-    return this.users.findByEmail(email) !== undefined;
+  async emailTaken(email: string): Promise<boolean> {
+    return (await this.users.findByEmail(email)) !== undefined;
   }
 
   /**
@@ -87,7 +87,7 @@ export class Auth {
    */
   async register(userId: string, email: string, password: string, name: string | undefined): Promise<AuthResult | undefined> {
     const passwordHash = await hash(password, ARGON2);
-    if (!this.users.tryInsert({ id: userId, email, name: name ?? null, role: 'customer', passwordHash, createdAt: Date.now() })) return undefined;
+    if (!(await this.users.tryInsert({ id: userId, email, name: name ?? null, role: 'customer', passwordHash, createdAt: Date.now() }))) return undefined;
     return this.issue({ userId, role: 'customer' });
   }
 
@@ -96,9 +96,9 @@ export class Auth {
    * configured, for the caller to print once.
    */
   async bootstrapAdmin(email: string, configuredPassword: string | undefined): Promise<string | undefined> {
-    if (this.users.findByEmail(email)) return undefined;
+    if (await this.users.findByEmail(email)) return undefined;
     const password = configuredPassword ?? randomBytes(18).toString('base64url');
-    const created = this.users.tryInsert({
+    const created = await this.users.tryInsert({
       id: newUserId('u'),
       email,
       name: 'Administrator',

@@ -5,6 +5,7 @@ import type { ProductView, VariantView } from '../../protocol/types.js';
 import { CatalogSearch, type SearchQuery } from './catalog-search.js';
 import { encodeValue } from '../../protocol/frames.js';
 import type { Page } from '../../protocol/ops.js';
+import { skuKey } from '../../protocol/keys.js';
 import { Encoded, fail, type Answer } from '../../transport/dispatch.js';
 
 /** A search page stays far below the per-connection send limit: fewer items instead (nextCursor goes on). */
@@ -45,6 +46,13 @@ export class CatalogView {
       const e = this.bySku.get(sku);
       if (e) this.encoded.delete(e.product.productId);
     }
+  }
+
+  /** The committed availability of the skus `pick` selects (cluster mode: the partitions a node owns). */
+  stockWhere(pick: (skuKey: string) => boolean): [string, number][] {
+    const out: [string, number][] = [];
+    for (const [sku, n] of this.stock) if (pick(skuKey(sku))) out.push([sku, n]);
+    return out;
   }
 
   allProducts(): ProductView[] {

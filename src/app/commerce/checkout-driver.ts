@@ -38,7 +38,7 @@ export interface CheckoutDeps {
   pool: ShardPool;
   gateway: PaymentGateway;
   /** Age of a customer's account in ms (0 for guests and unknown users). */
-  accountAgeMs(userId: string, now: number): number;
+  accountAgeMs(userId: string, now: number): Promise<number>;
   config: CheckoutConfig;
 }
 
@@ -217,7 +217,7 @@ export class CheckoutDriver {
       currency,
       // The last attempt is this one.
       history: { orders: start.history.orders, spent: start.history.spent, recentAttempts: start.history.attempts.slice(0, -1) },
-      accountAgeMs: who.guest ? 0 : this.d.accountAgeMs(who.userId, now),
+      accountAgeMs: who.guest ? 0 : await this.d.accountAgeMs(who.userId, now),
       guest: who.guest,
       shippingCountry: address.country,
       knownCountries: start.history.countries,

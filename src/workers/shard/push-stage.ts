@@ -60,21 +60,32 @@ export class PushStage {
    * admin feed when `toAdmin`. `view` is called only when someone will get the frame.
    */
   change(name: string, topic: string, always: boolean, toAdmin: boolean, view: () => unknown): void {
-    const watched = always || this.watched.has(topic);
-    if (!watched && !(toAdmin && this.adminWatch)) return;
+    const watched = always || this.everything || this.watched.has(topic);
+    const admin = toAdmin && this.adminOn;
+    if (!watched && !admin) return;
     const frame = encodePush(name, view());
     if (watched) this.stage(topic, frame);
-    if (toAdmin && this.adminWatch) this.stage(ADMIN_TOPIC, frame);
+    if (admin) this.stage(ADMIN_TOPIC, frame);
   }
 
   /** A domain event logged by the open batch (and published on the admin feed after the commit). */
   domainEvent(d: DomainEvent): void {
     (this.domain ??= []).push(d);
-    if (this.adminWatch) this.stage(ADMIN_TOPIC, encodePush(d.name, d.data));
+    if (this.adminOn) this.stage(ADMIN_TOPIC, encodePush(d.name, d.data));
   }
 
   lowStock(alert: LowStockAlert): void {
-    if (this.adminWatch) this.stage(ADMIN_TOPIC, encodePush('inventory.lowStock', alert));
+    if (this.adminOn) this.stage(ADMIN_TOPIC, encodePush('inventory.lowStock', alert));
+  }
+
+  /**
+   * Cluster mode: followers may sit on any node, and watch counts stay on theirs: every change is
+   * published (NATS delivers it only to the nodes that subscribed to its topic).
+   */
+  everything = false;
+
+  private get adminOn(): boolean {
+    return this.adminWatch || this.everything;
   }
 
   get domainEvents(): readonly DomainEvent[] | null {

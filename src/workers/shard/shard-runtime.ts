@@ -8,12 +8,12 @@ import type { CatalogEvent } from '../../actors/catalog-actor.js';
 import type { DomainEvent, LivePrice, ShardContext } from '../../actors/actor.js';
 import type { OrderEvent } from '../../actors/order-actor.js';
 import type { ProductView, ShardSummary, SnapshotResult } from '../../protocol/types.js';
-import { outcomeIndex } from '../../protocol/errors.js';
+import { outcomeIndex, type WireError } from '../../protocol/errors.js';
 import { CATALOG_KEY, parseKey } from '../../protocol/keys.js';
 import { encodeError, encodeOk } from '../../protocol/frames.js';
 import { openShardDb } from '../../persistence/shard-db.js';
 import { GuestCartRetention } from '../../persistence/retention.js';
-import { BatchWrites, Journal, encodeRow } from '../../persistence/journal.js';
+import { BatchWrites, Journal, decodeRow, encodeRow } from '../../persistence/journal.js';
 import { CorruptRecordError } from '../../persistence/checksum.js';
 import type { InteractionsPage, PriceEntry, ShardOptions, ShardRequest, ShardStats } from '../shard-messages.js';
 import { TimerQueue } from './timer-queue.js';
@@ -26,12 +26,25 @@ const INTERNAL_OUTCOME = outcomeIndex('INTERNAL');
 const UNAVAILABLE_OUTCOME = outcomeIndex('UNAVAILABLE');
 /** What a client is told to wait after a failed commit before retrying. */
 const COMMIT_RETRY_MS = 1000;
+/** meta key of partition p's absorbed stream position (cluster mode). */
+const partitionPosKey = (p: number): string => `partition_pos.${p}`;
 const GET = Object.freeze({ type: 'get' });
 const EMPTY = Object.freeze({});
 /** Array.isArray narrows a readonly array to any[]; this keeps its element type. */
 const isEventList = (d: DomainEvent | readonly DomainEvent[] | undefined): d is readonly DomainEvent[] => Array.isArray(d);
 
 export type { BatchPushes };
+
+/** A group commit between its two halves (see prepare and complete). */
+export interface Prepared {
+  batches: ShardRequest[][];
+  frames: Uint8Array[][];
+  outcomes: Uint8Array[];
+  stock: [string, number][] | null;
+  rowCount: number;
+  /** Set when running the commands threw (a bug): the batch is answered INTERNAL. */
+  bug: unknown;
+}
 
 export interface BatchOutcome {
   /** One encoded response frame per request, in request order. */
@@ -64,6 +77,9 @@ export class ShardRuntime {
   private readonly ctx: ShardContext;
   private readonly checkpoints: Checkpoints;
   readonly queries: ShardQueries;
+  /** Cluster mode: the keys this shard serves (its owned partitions); undefined on a single node. */
+  private keyFilter: ((key: string) => boolean) | undefined;
+  private movingError: WireError | undefined;
   private readonly retention: GuestCartRetention;
 
   constructor(private readonly opts: ShardOptions) {
@@ -78,6 +94,7 @@ export class ShardRuntime {
     });
     this.queries = new ShardQueries(this.journal, this.cells, this.ctx);
     this.retention = new GuestCartRetention(this.db);
+    this.stage.everything = opts.cluster !== undefined;
     for (const t of this.journal.timers()) this.timers.set(t.actor, t.due);
   }
 
@@ -129,14 +146,16 @@ export class ShardRuntime {
    * memory, so their next use recovers exactly what is on disk.
    */
   runBatches(batches: ShardRequest[][], now = Date.now(), marker?: number): BatchOutcome[] {
-    const framesPerBatch: Uint8Array[][] = [];
-    const outcomesPerBatch: Uint8Array[] = [];
-    let failed = false;
-    /** The failure was the disk's (the commit), not a bug in an actor. */
-    let diskFailed = false;
-    let stock: [string, number][] | null = null;
-    let commitMs = 0;
-    let rowCount = 0;
+    return this.complete(this.prepare(batches, now), marker);
+  }
+
+  /**
+   * First half of a group commit: runs every command on its actor and stages what the commit
+   * will write. Nothing leaves the shard until `complete`. In cluster mode the staged journal rows
+   * are replicated (stagedRows) between the two halves.
+   */
+  prepare(batches: ShardRequest[][], now = Date.now()): Prepared {
+    const prep: Prepared = { batches, frames: [], outcomes: [], stock: null, rowCount: 0, bug: undefined };
     try {
       for (const reqs of batches) {
         const frames = new Array<Uint8Array>(reqs.length);
@@ -145,48 +164,82 @@ export class ShardRuntime {
           frames[i] = this.run(reqs[i], now);
           outcomes[i] = this.lastOutcome;
         }
-        framesPerBatch.push(frames);
-        outcomesPerBatch.push(outcomes);
+        prep.frames.push(frames);
+        prep.outcomes.push(outcomes);
       }
-      stock = this.stageDerivedWrites();
+      prep.stock = this.stageDerivedWrites();
       const domain = this.stage.domainEvents;
       if (domain) this.writes.domain = encodeRow(domain.map((d) => [d.name, d.data]));
       // Journal rows, plus the event log row of a batch that logged only domain events (event.view).
-      rowCount = this.writes.journal.length / 3 + (this.writes.journal.length === 0 && this.writes.domain ? 1 : 0);
-      const t0 = performance.now();
-      if (!this.writes.empty) {
-        this.writes.marker = marker;
-        diskFailed = true; // until the commit returns
-        if (this.opts.failCommitsFor !== undefined && [...this.touched].some((c) => c.key === this.opts.failCommitsFor)) {
-          throw new Error('simulated I/O error (failCommitsFor)');
-        }
-        this.journal.commit(this.writes);
-        diskFailed = false;
-        this.commitFailing = false;
-      }
-      commitMs = performance.now() - t0;
-      this.afterCommit();
+      prep.rowCount = this.writes.journal.length / 3 + (this.writes.journal.length === 0 && this.writes.domain ? 1 : 0);
     } catch (err) {
-      // A failed commit (disk full, I/O error) or a bug in an actor: nothing of the batch is
-      // acknowledged, and the touched actors are reloaded from what is really on disk.
-      failed = true;
-      this.afterFailedCommit(err);
+      prep.bug = err; // a bug in an actor: nothing of the batch is kept
+    }
+    return prep;
+  }
+
+  /** The journal rows a prepared batch will write: flat triples of actor key, seq and encoded events. */
+  stagedRows(): readonly unknown[] {
+    return this.writes.journal;
+  }
+
+  /** Extra rows of the local commit (cluster mode: each replicated partition's stream position). */
+  stageMeta(key: string, value: string): void {
+    this.writes.meta.push([key, value]);
+  }
+
+  /**
+   * Second half: commits what `prepare` staged in one local transaction and releases replies and
+   * pushes (the output gate). With `refused` (the replication refused the rows) or a failed
+   * local commit, nothing is applied: every request is refused and the touched actors are
+   * reloaded from what is really stored.
+   */
+  complete(prep: Prepared, marker?: number, refused?: WireError): BatchOutcome[] {
+    let failed = prep.bug !== undefined || refused !== undefined;
+    /** The failure was the disk's (the commit), not a bug in an actor. */
+    let diskFailed = false;
+    let commitMs = 0;
+    if (!failed) {
+      try {
+        const t0 = performance.now();
+        if (!this.writes.empty) {
+          this.writes.marker = marker;
+          diskFailed = true; // until the commit returns
+          if (this.opts.failCommitsFor !== undefined && [...this.touched].some((c) => c.key === this.opts.failCommitsFor)) {
+            throw new Error('simulated I/O error (failCommitsFor)');
+          }
+          this.journal.commit(this.writes);
+          diskFailed = false;
+          this.commitFailing = false;
+        }
+        commitMs = performance.now() - t0;
+        this.afterCommit();
+      } catch (err) {
+        failed = true;
+        prep.bug = err;
+      }
+    }
+    if (failed) {
+      this.afterFailedCommit(refused ?? prep.bug);
       if (diskFailed) this.onCommitFailed();
     }
-    const stats: ShardStats = { commitMs, rows: rowCount, actors: this.cells.size, commitFailing: this.commitFailing };
+    const stats: ShardStats = { commitMs, rows: prep.rowCount, actors: this.cells.size, commitFailing: this.commitFailing };
     const products = failed ? null : this.changedProducts;
     this.changedProducts = null;
     const { pushes, domain } = this.stage.take(!failed); // the output gate: nothing before the commit
     this.writes.clear();
     this.touched.clear();
     this.fired.clear();
-    const refusal = diskFailed
-      ? (id: number) => encodeError(id, 'UNAVAILABLE', 'the shard cannot write its journal now; nothing was changed', { retryAfterMs: COMMIT_RETRY_MS })
-      : (id: number) => encodeError(id, 'INTERNAL', 'the change could not be stored; nothing was applied');
-    return batches.map((reqs, b) => ({
-      frames: failed ? reqs.map((r) => refusal(r.id)) : framesPerBatch[b],
-      outcomes: failed ? new Uint8Array(reqs.length).fill(diskFailed ? UNAVAILABLE_OUTCOME : INTERNAL_OUTCOME) : outcomesPerBatch[b],
-      stock: failed ? null : stock,
+    const refusal = refused
+      ? (id: number) => encodeError(id, refused.code, refused.message, refused.details)
+      : diskFailed
+        ? (id: number) => encodeError(id, 'UNAVAILABLE', 'the shard cannot write its journal now; nothing was changed', { retryAfterMs: COMMIT_RETRY_MS })
+        : (id: number) => encodeError(id, 'INTERNAL', 'the change could not be stored; nothing was applied');
+    const failOutcome = refused ? outcomeIndex(refused.code) : diskFailed ? UNAVAILABLE_OUTCOME : INTERNAL_OUTCOME;
+    return prep.batches.map((reqs, b) => ({
+      frames: failed ? reqs.map((r) => refusal(r.id)) : prep.frames[b],
+      outcomes: failed ? new Uint8Array(reqs.length).fill(failOutcome) : prep.outcomes[b],
+      stock: failed ? null : prep.stock,
       products,
       pushes: b === 0 ? pushes : null,
       domain: b === 0 ? domain : null,
@@ -196,6 +249,11 @@ export class ShardRuntime {
 
   /** Runs one command on its actor and returns the encoded response. */
   private run(req: ShardRequest, now: number): Uint8Array {
+    if (this.keyFilter && !this.keyFilter(req.key)) {
+      const e = this.movingError!;
+      this.lastOutcome = UNAVAILABLE_OUTCOME;
+      return encodeError(req.id, e.code, e.message, e.details);
+    }
     if (req.cmd.type === 'log') {
       // A domain event with no actor state behind it (product_viewed): logged with this commit.
       this.stage.domainEvent((req.cmd as unknown as { event: DomainEvent }).event);
@@ -283,6 +341,87 @@ export class ShardRuntime {
         this.stage.lowStock({ sku: s.sku, available: after, lowStockThreshold: s.lowStockThreshold, version: s.version });
       }
     }
+  }
+
+  /**
+   * Cluster mode: rows another owner (or this node before) stored in partition `p`'s replicated
+   * journal, applied in order to their actors and to the local store, with the stream position
+   * they reach. Rows this store already has (seq not above the actor's) are skipped. No push or
+   * domain event is made again: they went out when the rows were first committed.
+   */
+  absorbReplicated(p: number, rows: readonly (readonly [string, number, Buffer])[], position: number, now = Date.now()): BatchOutcome {
+    for (const [key, seq, bytes] of rows) {
+      const cell = this.cells.activate(key, now);
+      if (seq <= cell.seq) continue;
+      this.touched.add(cell);
+      if (cell.seq === 0) this.cells.exists(cell.key);
+      const events = decodeRow(bytes) as unknown[];
+      for (const e of events) cell.state = cell.type.apply(cell.state, e);
+      cell.seq = seq;
+      this.writes.appendEncoded(key, seq, bytes);
+      if (cell.type.kind === 'catalog') for (const e of events as CatalogEvent[]) (this.changedProducts ??= []).push(e.product);
+      else if (cell.type.kind === 'order') {
+        for (const e of events as OrderEvent[])
+          if (e.type === 'created') this.writes.orders.push({ orderId: parseKey(key)!.id, userId: e.userId, createdAt: e.at });
+      }
+    }
+    this.stageMeta(partitionPosKey(p), String(position));
+    const prep: Prepared = {
+      batches: [],
+      frames: [],
+      outcomes: [],
+      stock: this.stageDerivedWrites(),
+      rowCount: this.writes.journal.length / 3,
+      bug: undefined,
+    };
+    const [out] = this.complete({ ...prep, batches: [[]], frames: [[]], outcomes: [new Uint8Array(0)] });
+    return out;
+  }
+
+  /** Cluster mode: the local commit records the stream position partition `p` reached. */
+  stagePartitionPosition(p: number, seq: number): void {
+    this.stageMeta(partitionPosKey(p), String(seq));
+  }
+
+  /** Cluster mode: the orders of partition `p` whose saga or work is unfinished (their timers are set). */
+  openOrdersOf(p: number, partitionOf: (key: string) => number): string[] {
+    const out: string[] = [];
+    for (const k of this.timers.keys()) {
+      const parsed = parseKey(k);
+      if (parsed?.kind === 'order' && partitionOf(k) === p) out.push(parsed.id);
+    }
+    return out;
+  }
+
+  /** Cluster mode: which keys this shard serves now; a request for another is refused with `moving`. */
+  servesOnly(test: (key: string) => boolean, moving: WireError): void {
+    this.keyFilter = test;
+    this.movingError = moving;
+    for (const key of this.timers.keys()) if (!test(key)) this.timers.set(key, undefined);
+  }
+
+  /** Cluster mode: the stream position of partition `p` this store has absorbed (0: none). */
+  partitionPosition(p: number): number {
+    return Number(this.journal.meta(partitionPosKey(p)) ?? 0);
+  }
+
+  /**
+   * Cluster mode: partition `p` moved to another owner (or this node was fenced from it). Its
+   * actors leave memory (snapshotted when they have rows no snapshot covers) and its timers stop
+   * firing here; what is stored stays, for the day the partition comes back.
+   */
+  dropPartition(p: number, partitionOf: (key: string) => number): number {
+    const mine = [...this.cells.values()].filter((c) => c.type.kind !== 'catalog' && partitionOf(c.key) === p);
+    for (const key of this.timers.keys()) if (partitionOf(key) === p) this.timers.set(key, undefined);
+    // Without the snapshot their runtime rows could only be found by a scan: drop them anyway,
+    // marked for the scan, when the snapshot cannot be written.
+    if (this.dropFromMemory(mine) === 0) for (const c of mine) this.cells.evict(c);
+    return mine.length;
+  }
+
+  /** Cluster mode: partition `p` is served here again: its durable timers are loaded. */
+  loadPartitionTimers(p: number, partitionOf: (key: string) => number): void {
+    for (const t of this.journal.timers()) if (partitionOf(t.actor) === p) this.timers.set(t.actor, t.due);
   }
 
   /** Adds `delta` subscriptions to a topic; a topic at zero stops being pushed. */

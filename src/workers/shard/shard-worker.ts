@@ -1,15 +1,48 @@
 // Entry of a shard worker thread. Messages that queued up while the previous group commit was
 // on disk are drained at once and run as one batch: under load the batches grow by themselves,
-// and the fsync cost is shared by more requests.
+// and the fsync cost is shared by more requests. In cluster mode a group commit also waits for
+// the replicated journal's ack: everything that touches the runtime then runs one task at a time.
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { ShardRuntime, type BatchOutcome } from './shard-runtime.js';
 import type { FromShard, ShardOptions, ShardRequest, ToShard } from '../shard-messages.js';
 import { readRequests } from '../request-codec.js';
 import { HeapRelease } from './heap-release.js';
+import { Replication } from './replication.js';
 
 const { opts, port, catalogHere } = workerData as { opts: ShardOptions; port: MessagePort; catalogHere: boolean };
 
 const runtime = new ShardRuntime(opts);
+const replication = opts.cluster ? await Replication.open(runtime, opts.cluster, `${opts.cluster.nodeId}.${opts.shard}.${opts.epoch ?? ''}`) : undefined;
+if (replication) runtime.servesOnly((key) => replication.serves(key), Replication.moving);
+
+/**
+ * Runs `task` with the runtime to itself. On one node every task is synchronous and runs at once;
+ * in cluster mode a task may wait for the journal's ack, and the next one waits for it.
+ */
+let chain: Promise<void> = Promise.resolve();
+function exclusive(task: () => void | Promise<void>): void {
+  if (!replication) return void task();
+  chain = chain.then(task).catch((err: unknown) => {
+    // A bug here would leave the shard half-way: die, and let the pool restart the worker.
+    console.error(`shard ${opts.shard}: a task failed, the worker stops:`, err);
+    setImmediate(() => {
+      throw err;
+    });
+  });
+}
+
+/** One group commit: local (sync) on one node; replicated first, then local, in cluster mode. */
+function commitGroup(reqs: ShardRequest[][], marker?: number): BatchOutcome[] | Promise<BatchOutcome[]> {
+  if (!replication) return runtime.runBatches(reqs, Date.now(), marker);
+  const prep = runtime.prepare(reqs, Date.now());
+  if (prep.bug !== undefined) return runtime.complete(prep, marker);
+  return replication.replicate().then((refused) => {
+    const out = runtime.complete(prep, marker, refused);
+    const lost = replication.takeLost();
+    if (lost.length > 0) post({ t: 'partitions-lost', shard: opts.shard, partitions: lost });
+    return out;
+  });
+}
 const post = (m: FromShard, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer ?? []);
 /** A reply message with no requests: carries the stats of a probe (batch -1: nobody waits). */
 const EMPTY_REPLIES = {
@@ -70,17 +103,21 @@ function sendReplies(batch: number, out: BatchOutcome, includeStats: boolean): v
   );
 }
 
-function runBatches(batches: { batch: number; reqs: ShardRequest[] }[]): void {
+function runBatches(batches: { batch: number; reqs: ShardRequest[] }[]): void | Promise<void> {
   if (batches.length === 0) return;
   if (opts.crashOn !== undefined && batches.some((b) => b.reqs.some((r) => r.key === opts.crashOn))) {
     throw new Error(`crashOn ${opts.crashOn}: the worker dies with this batch in flight (test hook)`);
   }
   // The commit marker names the last batch the group commit covers (see ShardOptions.epoch).
-  const outcomes = runtime.runBatches(
+  const done = commitGroup(
     batches.map((b) => b.reqs),
-    Date.now(),
     batches[batches.length - 1].batch,
   );
+  if (done instanceof Promise) return done.then((outcomes) => afterBatches(batches, outcomes));
+  afterBatches(batches, done);
+}
+
+function afterBatches(batches: { batch: number; reqs: ShardRequest[] }[], outcomes: BatchOutcome[]): void {
   // Stats and view updates ride on the first reply only: they describe the whole group commit.
   for (let i = 0; i < batches.length; i++) {
     const out = i === 0 ? outcomes[0] : { ...outcomes[i], stock: null, products: null, pushes: null, domain: null };
@@ -94,17 +131,26 @@ function runBatches(batches: { batch: number; reqs: ShardRequest[] }[]): void {
 type Control = Exclude<ToShard, { t: 'batch' }>;
 
 /** Runs a control message; one that fails is logged and answered with an error, never thrown. */
-function control(m: Control): void {
-  try {
-    controlUnsafe(m);
-  } catch (err) {
+function control(m: Control): void | Promise<void> {
+  const failed = (err: unknown) => {
     console.error(`shard ${opts.shard}: ${m.t} failed:`, err);
     if ('ask' in m) post({ t: 'answer', ask: m.ask, value: null, error: err instanceof Error ? err.message : String(err) });
+  };
+  try {
+    const r = controlUnsafe(m);
+    if (r instanceof Promise) return r.catch(failed);
+  } catch (err) {
+    failed(err);
   }
 }
 
-function controlUnsafe(m: Control): void {
+function controlUnsafe(m: Control): void | Promise<void> {
   switch (m.t) {
+    case 'acquire':
+      return acquire(m.partition);
+    case 'release':
+      replication?.release(m.partition);
+      return post({ t: 'released', shard: opts.shard, partition: m.partition });
     case 'snapshot':
       return post({ t: 'answer', ask: m.ask, value: runtime.snapshotAll() });
     case 'summary':
@@ -126,11 +172,10 @@ function controlUnsafe(m: Control): void {
     case 'prices': {
       // Watched carts holding a repriced sku get the new price now (and a push); the rest on their next change.
       const keys = runtime.setPrices(m.entries);
-      if (keys.length > 0) {
-        const out = runtime.runBatches([keys.map((key) => ({ id: 0, key, cmd: { type: 'reprice' } }))]);
-        sendReplies(-1, out[0], true);
-      }
-      return;
+      if (keys.length === 0) return;
+      const out = commitGroup([keys.map((key) => ({ id: 0, key, cmd: { type: 'reprice' } }))]);
+      if (out instanceof Promise) return out.then((o) => sendReplies(-1, o[0], true));
+      return sendReplies(-1, out[0], true);
     }
     case 'interactions':
       return post({ t: 'answer', ask: m.ask, value: runtime.interactionsPage(m.afterG, m.limit) });
@@ -145,33 +190,68 @@ function controlUnsafe(m: Control): void {
       clearInterval(probe);
       clearTimeout(timer);
       runtime.close();
-      post({ t: 'stopped', shard: opts.shard });
-      port.close();
-      return;
+      if (replication) return replication.close().finally(stopped);
+      return stopped();
   }
 }
 
-let stopped = false;
+function stopped(): void {
+  post({ t: 'stopped', shard: opts.shard });
+  port.close();
+}
+
+/** Cluster mode: catches partition `partition` up from the replicated journal, then serves it. */
+async function acquire(partition: number): Promise<void> {
+  if (!replication) throw new Error('acquire without cluster mode');
+  const { out, openOrders } = await replication.acquire(partition);
+  if (out) sendReplies(-1, out, true);
+  scheduleTimers();
+  post({ t: 'acquired', shard: opts.shard, partition, openOrders });
+}
+
+let stopping = false;
 port.on('message', (first: ToShard) => {
   // Messages still in flight when `stop` closed the database are dropped (their askers are
   // answered by the pool when the worker exits).
-  if (stopped) return;
-  let batches: { batch: number; reqs: ShardRequest[] }[] = [];
+  if (stopping) return;
+  const messages: ToShard[] = [];
   for (let m: ToShard | undefined = first; m; m = receiveMessageOnPort(port)?.message as ToShard | undefined) {
+    messages.push(m);
+    if (m.t === 'stop') {
+      stopping = true;
+      break;
+    }
+  }
+  exclusive(() => handle(messages));
+});
+
+/** Consecutive batches run as one group commit; control messages in their place in the order. */
+async function handleAsync(messages: ToShard[], from: number): Promise<void> {
+  for (let i = from; i < messages.length;) {
+    const batches: { batch: number; reqs: ShardRequest[] }[] = [];
+    for (; i < messages.length && messages[i].t === 'batch'; i++) {
+      const m = messages[i] as Extract<ToShard, { t: 'batch' }>;
+      batches.push({ batch: m.batch, reqs: readRequests(m.flat) });
+    }
+    await runBatches(batches);
+    if (i < messages.length) await control(messages[i++] as Control);
+  }
+}
+
+function handle(messages: ToShard[]): void | Promise<void> {
+  if (replication) return handleAsync(messages, 0);
+  let batches: { batch: number; reqs: ShardRequest[] }[] = [];
+  for (const m of messages) {
     if (m.t === 'batch') {
       batches.push({ batch: m.batch, reqs: readRequests(m.flat) });
       continue;
     }
-    runBatches(batches);
+    void runBatches(batches);
     batches = [];
-    control(m);
-    if (m.t === 'stop') {
-      stopped = true;
-      return;
-    }
+    void control(m);
   }
-  runBatches(batches);
-});
+  void runBatches(batches);
+}
 
 // Durable timers (hold expiry): due actors get a `timer` command through the normal batch path.
 let timer: NodeJS.Timeout | undefined;
@@ -192,19 +272,26 @@ function scheduleTimers(): void {
 }
 function fireTimers(): void {
   timerAt = Infinity;
-  const keys = runtime.dueTimers(Date.now());
-  if (keys.length > 0) {
-    const out = runtime.runBatches([keys.map((key) => ({ id: 0, key, cmd: { type: 'timer' } }))]);
-    if (out[0].outcomes.some((o) => o !== 0)) retryAt = Date.now() + TIMER_RETRY_MS;
-    // batch -1: nobody waits for these frames; the edge only takes the view updates.
-    sendReplies(-1, out[0], true);
-  }
-  scheduleTimers();
+  exclusive(() => {
+    const keys = runtime.dueTimers(Date.now());
+    if (keys.length === 0) return scheduleTimers();
+    const done = (out: BatchOutcome[]) => {
+      if (out[0].outcomes.some((o) => o !== 0)) retryAt = Date.now() + TIMER_RETRY_MS;
+      // batch -1: nobody waits for these frames; the edge only takes the view updates.
+      sendReplies(-1, out[0], true);
+      scheduleTimers();
+    };
+    const out = commitGroup([keys.map((key) => ({ id: 0, key, cmd: { type: 'timer' } }))]);
+    if (out instanceof Promise) return out.then(done);
+    done(out);
+  });
 }
 /** A failing commit leaves the shard refusing writes: probe the disk now and then so it comes back without traffic. */
 const PROBE_MS = 1000;
 const probe = setInterval(() => {
-  if (runtime.commitFailing && runtime.probeDisk()) post({ t: 'replies', ...EMPTY_REPLIES, stats: runtime.stats() });
+  exclusive(() => {
+    if (runtime.commitFailing && runtime.probeDisk()) post({ t: 'replies', ...EMPTY_REPLIES, stats: runtime.stats() });
+  });
 }, PROBE_MS);
 probe.unref();
 scheduleTimers();
@@ -235,15 +322,16 @@ function expireGuestCarts(now: number): boolean {
 function maintain(): void {
   if (maintaining) return;
   maintaining = true;
-  const step = () => {
-    try {
-      maintainStep();
-    } catch (err) {
-      // Maintenance is retried by the next sweep; a bug here must not end the shard.
-      console.error(`shard ${opts.shard}: maintenance failed:`, err);
-      maintaining = false;
-    }
-  };
+  const step = () =>
+    exclusive(() => {
+      try {
+        maintainStep();
+      } catch (err) {
+        // Maintenance is retried by the next sweep; a bug here must not end the shard.
+        console.error(`shard ${opts.shard}: maintenance failed:`, err);
+        maintaining = false;
+      }
+    });
   const maintainStep = () => {
     const now = Date.now();
     const passivated = runtime.passivate(now, opts.passivateAfterMs, CHUNK) + runtime.enforceActorCap(opts.maxActors, CHUNK);

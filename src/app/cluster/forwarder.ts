@@ -1,0 +1,141 @@
+// Requests for actors another node owns cross over NATS request/reply, batched per node per
+// event-loop turn like the shard batches: one request carries every request for that node read in
+// the turn, and its reply carries their encoded answer frames, which go to the client as they are.
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { Packr, Unpackr } from 'msgpackr';
+import { encodeError } from '../../protocol/frames.js';
+import { outcomeIndex } from '../../protocol/errors.js';
+import { appendRequest, readRequests } from '../../workers/request-codec.js';
+import type { ShardRequest } from '../../workers/shard-messages.js';
+import type { ReplySink } from '../../transport/dispatch.js';
+
+const packr = new Packr({ useRecords: false });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+/** How long a forwarded batch may take before its requests are answered UNAVAILABLE. */
+const FORWARD_TIMEOUT_MS = 10_000;
+const UNAVAILABLE = outcomeIndex('UNAVAILABLE');
+export const rpcSubject = (nodeId: string): string => `cw.rpc.${Buffer.from(nodeId).toString('hex')}`;
+
+interface Outgoing {
+  flat: unknown[];
+  ids: number[];
+  sinks: ReplySink[];
+}
+
+interface Reply {
+  frames: Uint8Array;
+  ends: number[];
+  outcomes: Uint8Array;
+}
+
+/** What the receiving node does with a forwarded request: its answer frame goes to `sink`. */
+export type LocalSubmit = (key: string, id: number, cmd: ShardRequest['cmd'], sink: ReplySink) => void;
+
+export class Forwarder {
+  private readonly queues = new Map<string, Outgoing>();
+  private scheduled = false;
+  private sub: Subscription | undefined;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly onDone: (outcome: number) => void,
+  ) {}
+
+  /** Serves requests other nodes forward here. */
+  listen(nodeId: string, submit: LocalSubmit): void {
+    this.sub = this.nc.subscribe(rpcSubject(nodeId), { callback: (err, msg) => (err ? undefined : this.serve(msg, submit)) });
+  }
+
+  /** Queues a request for `nodeId`; sent with the others of this turn. */
+  forward(nodeId: string, key: string, id: number, cmd: ShardRequest['cmd'], sink: ReplySink): void {
+    let q = this.queues.get(nodeId);
+    if (!q) this.queues.set(nodeId, (q = { flat: [], ids: [], sinks: [] }));
+    appendRequest(q.flat, id, key, cmd);
+    q.ids.push(id);
+    q.sinks.push(sink);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    for (const [nodeId, q] of this.queues) void this.send(nodeId, q);
+    this.queues.clear();
+  };
+
+  private async send(nodeId: string, q: Outgoing): Promise<void> {
+    let reply: Reply;
+    try {
+      const m = await this.nc.request(rpcSubject(nodeId), packr.pack({ flat: q.flat }), { timeout: FORWARD_TIMEOUT_MS });
+      reply = unpackr.unpack(m.data) as Reply;
+    } catch (err) {
+      // No responder: the node is gone, nothing ran. A timeout: it may have run; the answer is lost.
+      const timedOut = /timeout/i.test(String((err as Error).message));
+      const details = timedOut ? { retryAfterMs: 500, applied: 'unknown' } : { retryAfterMs: 500 };
+      const message = timedOut
+        ? `node ${nodeId} did not answer in time; the change may or may not have been made`
+        : `node ${nodeId} owning this actor is unreachable; nothing was changed`;
+      const dirty = new Set<ReplySink>();
+      for (let i = 0; i < q.ids.length; i++)
+        if (q.sinks[i].push(encodeError(q.ids[i], 'UNAVAILABLE', message, details), q.ids[i], UNAVAILABLE)) dirty.add(q.sinks[i]);
+      for (const s of dirty) s.flush();
+      for (let i = 0; i < q.ids.length; i++) this.onDone(UNAVAILABLE);
+      return;
+    }
+    const dirty = new Set<ReplySink>();
+    let start = 0;
+    for (let i = 0; i < q.ids.length; i++) {
+      const end = reply.ends[i];
+      if (q.sinks[i].push(reply.frames.subarray(start, end), q.ids[i], reply.outcomes[i])) dirty.add(q.sinks[i]);
+      start = end;
+      this.onDone(reply.outcomes[i]);
+    }
+    for (const s of dirty) s.flush();
+  }
+
+  /** Runs a forwarded batch here and answers once every request has its frame. */
+  private serve(msg: Msg, submit: LocalSubmit): void {
+    let reqs: ShardRequest[];
+    try {
+      reqs = readRequests((unpackr.unpack(msg.data) as { flat: unknown[] }).flat);
+    } catch (err) {
+      console.error('cartwire: cluster: a forwarded batch could not be read:', err);
+      return;
+    }
+    const frames = new Array<Uint8Array>(reqs.length);
+    const outcomes = new Uint8Array(reqs.length);
+    let left = reqs.length;
+    const finish = () => {
+      let size = 0;
+      for (const f of frames) size += f.length;
+      const out = new Uint8Array(size);
+      const ends: number[] = [];
+      let p = 0;
+      for (const f of frames) {
+        out.set(f, p);
+        p += f.length;
+        ends.push(p);
+      }
+      msg.respond(packr.pack({ frames: out, ends, outcomes }));
+    };
+    if (left === 0) return finish();
+    reqs.forEach((r, i) => {
+      submit(r.key, r.id, r.cmd, {
+        push: (frame, _id, outcome) => {
+          frames[i] = frame;
+          outcomes[i] = outcome;
+          return true;
+        },
+        flush: () => {
+          if (--left === 0) finish();
+        },
+      });
+    });
+  }
+
+  close(): void {
+    this.sub?.unsubscribe();
+  }
+}

@@ -1,0 +1,124 @@
+// Cluster mode's journal: one JetStream stream, a subject per partition. A shard's group commit
+// appends each touched partition's rows as one message, stating the subject's last sequence it
+// saw: a deposed owner (a paused process, a split) is refused by the server and must stop
+// serving the partition (fencing). An answer leaves the shard only after the stream's ack, i.e.
+// once the rows are stored on a quorum of the stream's replicas. A new owner reads the partition's
+// messages after its local store's position and applies them before it serves.
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type MsgRequest } from '@nats-io/jetstream';
+import { Packr, Unpackr } from 'msgpackr';
+
+export const JOURNAL_STREAM = 'CW_JOURNAL';
+export const journalSubject = (p: number): string => `cw.j.${p}`;
+
+/** One message of a partition: flat triples of actor key, actor seq and the encoded events. */
+export interface PartitionMessage {
+  rows: (string | number | Buffer)[];
+}
+
+const packr = new Packr({ useRecords: false });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+/** JetStream's "wrong last sequence" API error: someone else appended to the partition. */
+const WRONG_LAST_SEQUENCE = 10071;
+const MSG_ID = 'Nats-Msg-Id';
+
+export type AppendOutcome = { p: number; ok: true; seq: number } | { p: number; ok: false; fenced: boolean; error: string };
+
+export class ReplicatedJournal {
+  /** The subject sequence each owned partition's next append expects. */
+  private readonly last = new Map<number, number>();
+  private appends = 0;
+  private closing = false;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    /** Names this writer's messages (node and process), for the dedup window and to recognise its own appends. */
+    private readonly writer: string,
+  ) {}
+
+  static async open(servers: string[], writer: string): Promise<ReplicatedJournal> {
+    const nc = await connect({ servers, name: `cartwire-journal-${writer}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    return new ReplicatedJournal(nc, jetstream(nc), await jetstreamManager(nc), writer);
+  }
+
+  /**
+   * Reads partition `p`'s messages after sequence `after`, in order, handing each to `each`;
+   * returns the partition's last sequence, which the next append expects.
+   */
+  async catchUp(p: number, after: number, each: (seq: number, m: PartitionMessage) => void): Promise<number> {
+    const subject = journalSubject(p);
+    let seq = after;
+    for (;;) {
+      // STREAM.MSG.GET with next_by_subj (served by the stream leader, so never behind the last
+      // ack); the client types it for direct gets only, the server accepts it here too.
+      const m = await this.jsm.streams.getMessage(JOURNAL_STREAM, { seq: seq + 1, next_by_subj: subject } as unknown as MsgRequest);
+      if (!m) break;
+      each(m.seq, unpackr.unpack(m.data) as PartitionMessage);
+      seq = m.seq;
+    }
+    this.last.set(p, seq);
+    return seq;
+  }
+
+  /** The partition is not written from here any more. */
+  forget(p: number): void {
+    this.last.delete(p);
+  }
+
+  /**
+   * Appends one message per partition, all at once, each fenced by the partition's last
+   * sequence. A transient failure (a NATS server restarting, a lost connection) is retried with
+   * the same message id, which JetStream deduplicates, until it is stored or refused.
+   */
+  async append(groups: Map<number, PartitionMessage>): Promise<AppendOutcome[]> {
+    return Promise.all([...groups].map(([p, m]) => this.appendOne(p, packr.pack(m))));
+  }
+
+  private async appendOne(p: number, data: Uint8Array): Promise<AppendOutcome> {
+    const expected = this.last.get(p);
+    if (expected === undefined) return { p, ok: false, fenced: true, error: `partition ${p} is not owned here` };
+    const msgID = `${this.writer}.${++this.appends}`;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const ack = await this.js.publish(journalSubject(p), data, { expect: { lastSubjectSequence: expected }, msgID, timeout: 5_000 });
+        this.last.set(p, ack.seq);
+        return { p, ok: true, seq: ack.seq };
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        if (code === WRONG_LAST_SEQUENCE || /wrong last sequence/.test(String((err as Error).message))) {
+          // Ours after all (a retry past the dedup window), or another owner's: read the last one.
+          const mine = await this.lastIsMine(p, msgID);
+          if (mine !== undefined) {
+            this.last.set(p, mine);
+            return { p, ok: true, seq: mine };
+          }
+          this.last.delete(p);
+          return { p, ok: false, fenced: true, error: `partition ${p} was appended to by another owner` };
+        }
+        if (this.closing) return { p, ok: false, fenced: false, error: 'the journal is closing' };
+        // Not stored, or not known to be: retry the same message (deduplicated by its id).
+        await new Promise((r) => setTimeout(r, Math.min(2_000, 50 * 2 ** Math.min(attempt, 6))));
+      }
+    }
+  }
+
+  /** The sequence of partition `p`'s last message when this writer's `msgID` wrote it. */
+  private async lastIsMine(p: number, msgID: string): Promise<number | undefined> {
+    for (;;) {
+      try {
+        const m = await this.jsm.streams.getMessage(JOURNAL_STREAM, { last_by_subj: journalSubject(p) });
+        return m?.header?.get(MSG_ID) === msgID ? m.seq : undefined;
+      } catch (err) {
+        if (this.closing) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.nc.drain().catch(() => this.nc.close());
+  }
+}

@@ -1,0 +1,378 @@
+// Cluster mode for real: nats-server with JetStream and cartwire nodes as child processes on
+// loopback. A client may use any node; what a node acknowledges is stored in the replicated
+// journal, so a node killed with kill -9 loses nothing and its partitions are served again by the
+// others; a paused owner that wakes up cannot append any more (fencing).
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CartwireClient, CartwireError } from '../src/client/index.js';
+import { skuKey, stableHash } from '../src/protocol/keys.js';
+import type { CartView } from '../src/protocol/types.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, spawnServer, until, type ChildServer } from './helpers/server.js';
+import { haveNatsServer, startNats } from './helpers/nats.js';
+import { stockedSku } from './helpers/commerce.js';
+
+const PARTITIONS = 16;
+const LEASE_MS = 2000;
+const partitionOf = (key: string) => stableHash(key) % PARTITIONS;
+
+interface Node {
+  id: string;
+  server: ChildServer;
+  dataDir: string;
+}
+
+interface ClusterStatus {
+  nodeId: string;
+  nodes: string[];
+  owners: { partition: number; owner?: string; state?: string }[];
+}
+
+async function startNode(t: TestContext, natsUrl: string, id: string, env: Record<string, string> = {}, dataDir?: string): Promise<Node> {
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), `cartwire-node-${id}-`));
+  if (!dataDir) t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const server = await spawnServer(
+    dir,
+    { NATS_URL: natsUrl, NODE_ID: id, PARTITIONS: String(PARTITIONS), LEASE_MS: String(LEASE_MS), SHARDS: '2', ...env },
+    30_000,
+  );
+  t.after(async () => {
+    if (server.proc.exitCode === null && server.proc.signalCode === null) await server.kill9();
+  });
+  return { id, server, dataDir: dir };
+}
+
+async function admin(url: string): Promise<{ c: CartwireClient; token: string }> {
+  const c = await CartwireClient.connect(url);
+  const { token } = await c.call('auth.login', { email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
+  return { c, token };
+}
+
+async function clusterStatus(url: string, token: string): Promise<ClusterStatus> {
+  const res = await fetch(`${url}/cluster`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(res.status, 200, await res.clone().text());
+  return (await res.json()) as ClusterStatus;
+}
+
+/** Every partition owned, by exactly the expected nodes, and each served by its owner. */
+async function balanced(nodes: Node[], token: string, timeoutMs = 20_000): Promise<Map<number, string>> {
+  const ids = nodes.map((n) => n.id).sort();
+  let owners = new Map<number, string>();
+  await until(
+    async () => {
+      const views = await Promise.all(nodes.map((n) => clusterStatus(n.server.url, token).catch(() => undefined)));
+      if (views.some((v) => !v)) return false;
+      const table = views[0]!.owners;
+      if (table.some((o) => !o.owner || !ids.includes(o.owner))) return false;
+      if (new Set(table.map((o) => o.owner)).size !== ids.length) return false;
+      for (const v of views) {
+        const mine = table.filter((o) => o.owner === v!.nodeId).map((o) => o.partition);
+        const serving = v!.owners.filter((o) => o.state === 'serving').map((o) => o.partition);
+        if (mine.length !== serving.length || mine.some((p) => !serving.includes(p))) return false;
+      }
+      owners = new Map(table.map((o) => [o.partition, o.owner!]));
+      return true;
+    },
+    { timeoutMs, what: `partitions balanced over ${ids.join(', ')}` },
+  );
+  return owners;
+}
+
+async function outcome(p: Promise<unknown>): Promise<{ code: string; applied?: unknown }> {
+  try {
+    await p;
+    return { code: 'ok' };
+  } catch (err) {
+    if (err instanceof CartwireError) return { code: err.code, applied: err.details?.applied };
+    throw err;
+  }
+}
+
+async function code(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (err) {
+    if (err instanceof CartwireError) return err.code;
+    throw err;
+  }
+}
+
+test('three nodes share the shop: ops and pushes through any node, accounts everywhere, a checkout whose lines live on three owners', async (t) => {
+  if (!haveNatsServer()) return t.skip('nats-server is not installed and cannot be installed here');
+  const [nats] = await startNats(t, 1);
+  const a = await startNode(t, nats.url, 'a');
+  const b = await startNode(t, nats.url, 'b', { SEED_DEMO: '0' });
+  const c = await startNode(t, nats.url, 'c', { SEED_DEMO: '0' });
+  const { c: adm, token } = await admin(c.server.url);
+  t.after(() => adm.close());
+  const owners = await balanced([a, b, c], token);
+
+  // A sku on each node's partitions, stocked through one node.
+  const skus: Record<string, string> = {};
+  for (let i = 0; Object.keys(skus).length < 3 && i < 500; i++) {
+    const sku = `cl-sku-${i}`;
+    const owner = owners.get(partitionOf(skuKey(sku)))!;
+    if (!skus[owner]) skus[owner] = sku;
+  }
+  for (const sku of Object.values(skus)) await stockedSku(adm, sku, 10, 1000);
+
+  // A guest signed in on node a, its second device on node b: pushes cross nodes.
+  const onA = await CartwireClient.connect(a.server.url);
+  const onB = await CartwireClient.connect(b.server.url);
+  t.after(() => Promise.all([onA.close(), onB.close()]));
+  const guest = await onA.call('auth.guest', {});
+  await onB.call('auth.resume', { token: guest.token });
+  const heard: CartView[] = [];
+  onA.onPush((push, data) => {
+    if (push === 'cart.updated') heard.push(data as CartView);
+  });
+  await onA.call('cart.subscribe', {});
+  let last: CartView | undefined;
+  for (const sku of Object.values(skus)) last = await onB.call('cart.add', { sku, qty: 2 });
+  await until(() => heard.some((x) => x.version === last!.version), { what: 'the cart push on node a for changes made through node b' });
+  assert.deepEqual(
+    (await onA.call('cart.get', {})).items.map((l) => l.qty),
+    [2, 2, 2],
+  );
+
+  // Checkout through node c: holds on three owners, the order on a fourth partition.
+  const onC = await CartwireClient.connect(c.server.url);
+  t.after(() => onC.close());
+  await onC.call('auth.resume', { token: guest.token });
+  const order = await onC.call('checkout', {
+    idempotencyKey: 'k-cluster',
+    payment: { token: 'tok_visa' },
+    shippingAddress: { name: 'Ada', line1: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'US' },
+  });
+  assert.equal(order.status, 'confirmed');
+  for (const sku of Object.values(skus)) {
+    const inv = await adm.call('inventory.get', { sku });
+    assert.deepEqual([inv.onHand, inv.reserved], [8, 0], `${sku} sold on its owner`);
+  }
+  assert.equal((await onA.call('order.get', { orderId: order.orderId })).status, 'confirmed');
+  assert.deepEqual((await onB.call('cart.get', {})).items, [], 'the cart emptied');
+
+  // Accounts are the cluster's: registered through a, signed in through b.
+  const r = await onA.call('auth.register', { email: 'cluster@example.com', password: 'long enough password' });
+  const viaB = await CartwireClient.connect(b.server.url);
+  t.after(() => viaB.close());
+  assert.equal((await viaB.call('auth.login', { email: 'cluster@example.com', password: 'long enough password' })).userId, r.userId);
+  assert.equal(await code(viaB.call('auth.register', { email: 'cluster@example.com', password: 'another password' })), 'CONFLICT');
+});
+
+test('kill -9 of a node under write load: every acknowledged change survives, its partitions are served again within seconds, clients resume on another node', async (t) => {
+  if (!haveNatsServer()) return t.skip('nats-server is not installed and cannot be installed here');
+  const [nats] = await startNats(t, 1);
+  const a = await startNode(t, nats.url, 'a');
+  const b = await startNode(t, nats.url, 'b', { SEED_DEMO: '0' });
+  const c = await startNode(t, nats.url, 'c', { SEED_DEMO: '0' });
+  const { c: adm, token } = await admin(a.server.url);
+  t.after(() => adm.close());
+  await balanced([a, b, c], token);
+  await stockedSku(adm, 'load-sku', 1_000_000, 100);
+
+  const nodes = [a, b, c];
+  for (const [round, victim] of [b, c].entries()) {
+    // Shoppers spread over the nodes; each keeps adding one unit and counts what was acknowledged.
+    const shoppers = await Promise.all(
+      Array.from({ length: 9 }, async (_, i) => {
+        const node = nodes[i % nodes.length];
+        const cl = await CartwireClient.connect(node.server.url);
+        const g = await cl.call('auth.guest', {});
+        return { cl, token: g.token, node, acked: 0, maybe: 0 };
+      }),
+    );
+    let running = true;
+    const load = shoppers.map(async (s) => {
+      while (running) {
+        const o = await outcome(s.cl.call('cart.add', { sku: 'load-sku', qty: 1 }, { timeoutMs: 3000 }));
+        if (o.code === 'ok') s.acked++;
+        else if (o.code === 'UNAVAILABLE' && o.applied === undefined)
+          await new Promise((r) => setTimeout(r, 50)); // nothing changed
+        else if (o.code === 'CLOSED' || o.code === 'TIMEOUT' || o.code === 'UNAVAILABLE') {
+          // The answer was lost (the node died with it in flight): the add may or may not be stored.
+          s.maybe++;
+          await new Promise((r) => setTimeout(r, 50));
+        } else assert.fail(`unexpected ${o.code}`);
+        if (s.cl.state === 'closed') return;
+      }
+    });
+    await until(() => shoppers.every((s) => s.acked >= 3), { timeoutMs: 10_000, what: 'load on every node' });
+    const killedAt = Date.now();
+    await victim.server.kill9();
+    const survivors = nodes.filter((n) => n !== victim && n.server.proc.exitCode === null && n.server.proc.signalCode === null);
+    await balanced(survivors, token, 15_000);
+    const failoverMs = Date.now() - killedAt;
+    t.diagnostic(`round ${round + 1}: node ${victim.id} killed; every partition served again after ${failoverMs} ms`);
+    assert.ok(failoverMs < 10_000, `failover took ${failoverMs} ms`);
+    running = false;
+    await Promise.all(load);
+    // Every shopper reads its cart through a surviving node: every acknowledged add, plus at most
+    // the adds whose answer was lost with the node (they may or may not have been stored).
+    for (const s of shoppers) {
+      const cl = await CartwireClient.connect(survivors[0].server.url);
+      await cl.call('auth.resume', { token: s.token });
+      const qty = (await cl.call('cart.get', {})).items[0]?.qty ?? 0;
+      assert.ok(qty >= s.acked && qty <= s.acked + s.maybe, `cart of a shopper on ${s.node.id}: ${qty}, acknowledged ${s.acked}, answers lost ${s.maybe}`);
+      await cl.close();
+    }
+    const acked = shoppers.reduce((n, s) => n + s.acked, 0);
+    t.diagnostic(
+      `round ${round + 1}: ${acked} adds acknowledged, ${shoppers.reduce((n, s) => n + s.maybe, 0)} answers lost with the node, none lost of the acknowledged`,
+    );
+    await Promise.all(shoppers.map((s) => s.cl.close()));
+    // The killed node comes back on its data directory and takes its share again.
+    const back = await startNode(t, nats.url, victim.id, { SEED_DEMO: '0' }, victim.dataDir);
+    nodes[nodes.indexOf(victim)] = back;
+    await balanced(nodes, token);
+  }
+});
+
+test('fencing: an owner paused past its lease cannot append when it wakes up, and stops serving the partitions it lost', async (t) => {
+  if (!haveNatsServer()) return t.skip('nats-server is not installed and cannot be installed here');
+  const [nats] = await startNats(t, 1);
+  const a = await startNode(t, nats.url, 'a');
+  const b = await startNode(t, nats.url, 'b', { SEED_DEMO: '0' });
+  const { c: adm, token } = await admin(a.server.url);
+  t.after(() => adm.close());
+  const owners = await balanced([a, b], token);
+  await stockedSku(adm, 'fence-sku', 1_000_000, 100);
+
+  // Guests whose carts live on b's partitions, connected to b.
+  const onB: { cl: CartwireClient; token: string; acked: number }[] = [];
+  while (onB.length < 4) {
+    const cl = await CartwireClient.connect(b.server.url);
+    const g = await cl.call('auth.guest', {});
+    if (owners.get(partitionOf(`cart:${g.userId}`)) === 'b') onB.push({ cl, token: g.token, acked: 0 });
+    else await cl.close();
+  }
+  t.after(() => Promise.all(onB.map((s) => s.cl.close())));
+  for (const s of onB) if ((await code(s.cl.call('cart.add', { sku: 'fence-sku', qty: 1 }))) === 'ok') s.acked++;
+
+  b.server.proc.kill('SIGSTOP');
+  // While b sleeps, its shoppers' next adds wait in its socket buffer.
+  const late = onB.map((s) => code(s.cl.call('cart.add', { sku: 'fence-sku', qty: 1 }, { timeoutMs: 20_000 })));
+  await balanced([a], token, 15_000).catch(async () => {
+    // a alone lists b as live until b's node key expires; wait on a's own serving instead.
+    await until(async () => (await clusterStatus(a.server.url, token)).owners.filter((o) => o.owner === 'a' && o.state === 'serving').length === PARTITIONS, {
+      timeoutMs: 15_000,
+      what: 'a serving every partition',
+    });
+  });
+  // Meanwhile a serves b's old partitions: the shoppers go on through a.
+  for (const s of onB) {
+    const cl = await CartwireClient.connect(a.server.url);
+    await cl.call('auth.resume', { token: s.token });
+    if ((await code(cl.call('cart.add', { sku: 'fence-sku', qty: 1 }))) === 'ok') s.acked++;
+    await cl.close();
+  }
+  b.server.proc.kill('SIGCONT');
+  const lateAnswers = await Promise.all(late);
+  t.diagnostic(`answers b gave after waking up: ${lateAnswers.join(', ')}`);
+  for (const o of lateAnswers) assert.ok(o === 'UNAVAILABLE' || o === 'ok', `b answered ${o}`);
+  for (const [i, o] of lateAnswers.entries()) if (o === 'ok') onB[i].acked++;
+  await until(() => /fenced|lost/.test(b.server.output()), { timeoutMs: 10_000, what: "b's log saying it lost its partitions" });
+  t.diagnostic(
+    b.server
+      .output()
+      .split('\n')
+      .filter((l) => /fenced|lost/.test(l))
+      .slice(0, 3)
+      .join(' | '),
+  );
+  // Every acknowledged add is there, whoever answered it; nothing b refused appears.
+  for (const s of onB) {
+    const cl = await CartwireClient.connect(a.server.url);
+    await cl.call('auth.resume', { token: s.token });
+    assert.equal((await cl.call('cart.get', {})).items[0]?.qty, s.acked);
+    await cl.close();
+  }
+});
+
+/** Shoppers adding one unit at a time through the given nodes, counting acknowledged and lost answers. */
+async function shopLoad(nodes: Node[], n: number, sku: string) {
+  const shoppers = await Promise.all(
+    Array.from({ length: n }, async (_, i) => {
+      const cl = await CartwireClient.connect(nodes[i % nodes.length].server.url);
+      const g = await cl.call('auth.guest', {});
+      return { cl, token: g.token, acked: 0, maybe: 0, refused: 0 };
+    }),
+  );
+  let running = true;
+  const done = shoppers.map(async (s) => {
+    while (running && s.cl.state !== 'closed') {
+      const o = await outcome(s.cl.call('cart.add', { sku, qty: 1 }, { timeoutMs: 5000 }));
+      if (o.code === 'ok') s.acked++;
+      else if (o.code === 'UNAVAILABLE' && o.applied === undefined) s.refused++;
+      else if (o.code === 'CLOSED' || o.code === 'TIMEOUT' || o.code === 'UNAVAILABLE') s.maybe++;
+      else assert.fail(`unexpected ${o.code}`);
+      if (o.code !== 'ok') await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+  return {
+    shoppers,
+    total: () => shoppers.reduce((x, s) => x + s.acked, 0),
+    stop: async () => {
+      running = false;
+      await Promise.all(done);
+    },
+    /** Every acknowledged add is stored, read through `via`; at most the lost answers more. */
+    check: async (via: Node) => {
+      for (const s of shoppers) {
+        const cl = await CartwireClient.connect(via.server.url);
+        await cl.call('auth.resume', { token: s.token });
+        const qty = (await cl.call('cart.get', {})).items[0]?.qty ?? 0;
+        assert.ok(qty >= s.acked && qty <= s.acked + s.maybe, `cart ${qty}, acknowledged ${s.acked}, lost answers ${s.maybe}`);
+        await cl.close();
+        await s.cl.close();
+      }
+    },
+  };
+}
+
+test('three NATS servers (R3): kill -9 of one under load loses no acknowledged change, and writes go on', async (t) => {
+  if (!haveNatsServer()) return t.skip('nats-server is not installed and cannot be installed here');
+  const servers = await startNats(t, 3);
+  const url = servers.map((s) => s.url).join(',');
+  const env = { CLUSTER_REPLICAS: '3' };
+  const a = await startNode(t, url, 'a', env);
+  const b = await startNode(t, url, 'b', { ...env, SEED_DEMO: '0' });
+  const { c: adm, token } = await admin(a.server.url);
+  t.after(() => adm.close());
+  await balanced([a, b], token);
+  await stockedSku(adm, 'r3-sku', 1_000_000, 100);
+  const load = await shopLoad([a, b], 6, 'r3-sku');
+  await until(() => load.total() > 100, { timeoutMs: 15_000, what: 'load running' });
+  await servers[1].kill9();
+  const before = load.total();
+  await until(() => load.total() > before + 200, { timeoutMs: 20_000, what: 'writes acknowledged after a NATS server died' });
+  await load.stop();
+  t.diagnostic(`${load.total()} adds acknowledged across the kill of one of three NATS servers`);
+  await load.check(a);
+});
+
+test('a node joins and another leaves (SIGTERM) under load: partitions move, nothing acknowledged is lost', async (t) => {
+  if (!haveNatsServer()) return t.skip('nats-server is not installed and cannot be installed here');
+  const [nats] = await startNats(t, 1);
+  const a = await startNode(t, nats.url, 'a');
+  const b = await startNode(t, nats.url, 'b', { SEED_DEMO: '0' });
+  const { c: adm, token } = await admin(a.server.url);
+  t.after(() => adm.close());
+  await balanced([a, b], token);
+  await stockedSku(adm, 'move-sku', 1_000_000, 100);
+  const load = await shopLoad([a], 6, 'move-sku');
+  await until(() => load.total() > 50, { timeoutMs: 10_000, what: 'load running' });
+  const c = await startNode(t, nats.url, 'c', { SEED_DEMO: '0' });
+  await balanced([a, b, c], token);
+  const joined = load.total();
+  assert.equal(await b.server.term(), 0, 'b leaves cleanly');
+  await balanced([a, c], token);
+  await until(() => load.total() > joined + 50, { timeoutMs: 10_000, what: 'writes after the moves' });
+  await load.stop();
+  const refused = load.shoppers.reduce((n, s) => n + s.refused, 0);
+  t.diagnostic(`${load.total()} adds acknowledged while c joined and b left; ${refused} answered UNAVAILABLE (retry) during moves`);
+  await load.check(a);
+});
