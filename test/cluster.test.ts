@@ -153,6 +153,16 @@ test('three nodes share the shop: ops and pushes through any node, accounts ever
     assert.deepEqual([inv.onHand, inv.reserved], [8, 0], `${sku} sold on its owner`);
   }
   assert.equal((await onA.call('order.get', { orderId: order.orderId })).status, 'confirmed');
+  // order.list gathers every node's partitions, whichever node answers.
+  for (const cl of [onA, onB])
+    assert.deepEqual(
+      (await cl.call('order.list', {})).items.map((o) => o.orderId),
+      [order.orderId],
+    );
+  assert.ok(
+    (await adm.call('order.list', { limit: 100 })).items.some((o) => o.orderId === order.orderId),
+    'admins see it too',
+  );
   assert.deepEqual((await onB.call('cart.get', {})).items, [], 'the cart emptied');
 
   // Accounts are the cluster's: registered through a, signed in through b.

@@ -124,7 +124,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       return created === undefined ? 0 : Math.max(0, now - created);
     },
   });
-  const commerceOps = new CommerceOps(pool, driver, commerce.deadlineMs);
+  const commerceOps: CommerceOps = new CommerceOps(
+    pool,
+    driver,
+    commerce.deadlineMs,
+    node?.serveOrderPages((q) => commerceOps.localOrderPages(q)),
+  );
   const rc = config.recs;
   const recs: RecsOps = new RecsOps(
     new RecsService({ weights: rc.weights, rebuildEveryEvents: rc.rebuildEveryEvents, rebuildIntervalMs: rc.rebuildIntervalMs, poolThreads: rc.poolThreads }),

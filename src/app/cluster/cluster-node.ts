@@ -13,8 +13,13 @@ import { clusterJwtSecret, openCluster, type NatsCluster } from './nats-cluster.
 import { Ownership } from './ownership.js';
 import { Forwarder } from './forwarder.js';
 import { Relay, type ViewUpdate } from './relay.js';
+import { Packr, Unpackr } from 'msgpackr';
+import type { OrderPageItem, OrderPeers, OrdersQuery } from '../commerce/commerce-ops.js';
 
 const UNAVAILABLE = outcomeIndex('UNAVAILABLE');
+const ORDERS_PAGE = 'cw.orders.page';
+const packr = new Packr({ useRecords: false });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
 
 export class ClusterNode {
   readonly users: UserStore;
@@ -89,6 +94,37 @@ export class ClusterNode {
     relay.followViews(views.apply, () => views.own((key) => ownership.serving(this.partitionOf(key))));
     await ownership.start();
     await relay.syncViews(views.apply);
+  }
+
+  /**
+   * order.list across nodes: this node answers others with the pages of the partitions it
+   * serves (`local`), and asks them for theirs.
+   */
+  serveOrderPages(local: (q: OrdersQuery) => Promise<OrderPageItem[][]>): OrderPeers {
+    const nc = this.c.nc;
+    nc.subscribe(ORDERS_PAGE, {
+      callback: (err, msg) => {
+        if (err) return;
+        local(unpackr.unpack(msg.data) as OrdersQuery).then(
+          (pages) => msg.respond(packr.pack(pages)),
+          (e: unknown) => console.error('cartwire: cluster: an order page for another node failed:', e),
+        );
+      },
+    });
+    return {
+      orderPages: async (q) => {
+        const others = (this.ownership?.liveNodes().length ?? 1) - 1;
+        if (others <= 0) return [];
+        const out: OrderPageItem[][] = [];
+        try {
+          const answers = await nc.requestMany(ORDERS_PAGE, packr.pack(q), { maxWait: 2_000, strategy: 'count', maxMessages: others });
+          for await (const m of answers) out.push(...(unpackr.unpack(m.data) as OrderPageItem[][]));
+        } catch (err) {
+          if (!/no responders/i.test(String((err as Error).message))) throw err;
+        }
+        return out;
+      },
+    };
   }
 
   /** A committed change's push frame, for every node's connections following the topic. */

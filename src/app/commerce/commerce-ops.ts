@@ -12,12 +12,26 @@ import type { CheckoutDriver } from './checkout-driver.js';
 
 const DEFAULT_ORDER_PAGE = 20;
 
+/** A page request of order.list: one user's orders (all for admins), before a position. */
+export interface OrdersQuery {
+  limit: number;
+  userId?: string;
+  before?: [number, string];
+}
+export type OrderPageItem = { at: number; order: OrderView };
+
+/** Cluster mode: the other nodes' pages for the partitions they serve. */
+export interface OrderPeers {
+  orderPages(q: OrdersQuery): Promise<OrderPageItem[][]>;
+}
+
 export class CommerceOps {
   constructor(
     private readonly pool: ShardPool,
     private readonly driver: CheckoutDriver,
     /** How long a cancel, refund or return may run before its order's timer resumes it. */
     private readonly deadlineMs: number,
+    private readonly peers?: OrderPeers,
   ) {}
 
   checkout(args: OpArgs<'checkout'>, who: Identity): Promise<Answer<OrderView>> {
@@ -49,15 +63,12 @@ export class CommerceOps {
       if (!before) return fail('BAD_REQUEST', 'args.cursor is not a cursor of order.list');
     }
     const userId = who.role === 'admin' ? undefined : who.userId;
-    let pages: { at: number; order: OrderView }[][];
+    let pages: OrderPageItem[][];
     try {
-      pages = await this.pool.askAll((ask) => ({
-        t: 'orders-page',
-        ask,
-        limit: limit + 1,
-        ...(userId === undefined ? {} : { userId }),
-        ...(before ? { before } : {}),
-      }));
+      const query: OrdersQuery = { limit: limit + 1, ...(userId === undefined ? {} : { userId }), ...(before ? { before } : {}) };
+      // In a cluster each node answers for the partitions it serves.
+      const [local, remote] = await Promise.all([this.localOrderPages(query), this.peers ? this.peers.orderPages(query) : []]);
+      pages = [...local, ...remote];
     } catch (err) {
       if (err instanceof UnavailableError) return fail('UNAVAILABLE', 'a shard holding orders is restarting; retry', { retryAfterMs: err.retryAfterMs });
       throw err;
@@ -67,6 +78,11 @@ export class CommerceOps {
     const last = items[items.length - 1];
     const nextCursor = all.length > limit ? encodeCursor(last.at, last.order.orderId) : null;
     return { ok: true, result: { items: items.map((i) => i.order), nextCursor } };
+  }
+
+  /** Every local shard's best page of orders for `q`. */
+  localOrderPages(q: OrdersQuery): Promise<OrderPageItem[][]> {
+    return this.pool.askAll((ask) => ({ t: 'orders-page', ask, ...q }));
   }
 
   /** The coupon's current terms from its actor, then the cart checks they apply and records them. */

@@ -20,7 +20,12 @@ export class ShardQueries {
    * quarantined order (corrupt records, see actor-cells.ts) is left out, and the page filled from
    * the next ones: one damaged order must not fail every list that would show it.
    */
-  orderPage(userId: string | undefined, before: [number, string] | undefined, limit: number): { at: number; order: unknown }[] {
+  orderPage(
+    userId: string | undefined,
+    before: [number, string] | undefined,
+    limit: number,
+    keep?: (key: string) => boolean,
+  ): { at: number; order: unknown }[] {
     const now = Date.now();
     const page: { at: number; order: unknown }[] = [];
     let from = before;
@@ -29,6 +34,7 @@ export class ShardQueries {
       const ids = this.journal.orderPage(userId, from, wanted);
       for (const [orderId, at] of ids) {
         from = [at, orderId];
+        if (keep && !keep(orderKey(orderId))) continue; // cluster mode: another node serves it now
         let cell: Cell;
         try {
           cell = this.cells.activate(orderKey(orderId), now);

@@ -609,7 +609,7 @@ export class ShardRuntime {
   }
 
   orderPage(userId: string | undefined, before: [number, string] | undefined, limit: number): { at: number; order: unknown }[] {
-    return this.queries.orderPage(userId, before, limit);
+    return this.queries.orderPage(userId, before, limit, this.keyFilter);
   }
 
   interactionsPage(afterG: number, limit: number): InteractionsPage {
