@@ -80,6 +80,17 @@ async function balanced(nodes: Node[], token: string, timeoutMs = 20_000): Promi
   return owners;
 }
 
+/** One NATS server and three nodes (a seeds the demo catalog), with an admin signed in on `adminOn`. */
+async function threeNodes(t: TestContext, adminOn: 'a' | 'c') {
+  const [nats] = await startNats(t, 1);
+  const a = await startNode(t, nats.url, 'a');
+  const b = await startNode(t, nats.url, 'b', { SEED_DEMO: '0' });
+  const c = await startNode(t, nats.url, 'c', { SEED_DEMO: '0' });
+  const { c: adm, token } = await admin((adminOn === 'a' ? a : c).server.url);
+  t.after(() => adm.close());
+  return { nats, a, b, c, adm, token };
+}
+
 async function outcome(p: Promise<unknown>): Promise<{ code: string; applied?: unknown }> {
   try {
     await p;
@@ -102,12 +113,7 @@ async function code(p: Promise<unknown>): Promise<string> {
 
 test('three nodes share the shop: ops and pushes through any node, accounts everywhere, a checkout whose lines live on three owners', async (t) => {
   if (!haveNatsServer()) return t.skip('nats-server is not installed and cannot be installed here');
-  const [nats] = await startNats(t, 1);
-  const a = await startNode(t, nats.url, 'a');
-  const b = await startNode(t, nats.url, 'b', { SEED_DEMO: '0' });
-  const c = await startNode(t, nats.url, 'c', { SEED_DEMO: '0' });
-  const { c: adm, token } = await admin(c.server.url);
-  t.after(() => adm.close());
+  const { a, b, c, adm, token } = await threeNodes(t, 'c');
   const owners = await balanced([a, b, c], token);
 
   // A sku on each node's partitions, stocked through one node.
@@ -175,12 +181,7 @@ test('three nodes share the shop: ops and pushes through any node, accounts ever
 
 test('kill -9 of a node under write load: every acknowledged change survives, its partitions are served again within seconds, clients resume on another node', async (t) => {
   if (!haveNatsServer()) return t.skip('nats-server is not installed and cannot be installed here');
-  const [nats] = await startNats(t, 1);
-  const a = await startNode(t, nats.url, 'a');
-  const b = await startNode(t, nats.url, 'b', { SEED_DEMO: '0' });
-  const c = await startNode(t, nats.url, 'c', { SEED_DEMO: '0' });
-  const { c: adm, token } = await admin(a.server.url);
-  t.after(() => adm.close());
+  const { nats, a, b, c, adm, token } = await threeNodes(t, 'a');
   await balanced([a, b, c], token);
   await stockedSku(adm, 'load-sku', 1_000_000, 100);
 
