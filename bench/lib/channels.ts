@@ -38,7 +38,7 @@ const noAnswer: AnswerFn = () => undefined;
 const codeOf = (err: unknown): string => (err as { code?: string }).code ?? 'UNKNOWN';
 
 /** Raw ws + msgpackr: what is queued leaves as one batch frame (256 requests at most per frame). */
-class RawChannel implements Channel {
+export class RawChannel implements Channel {
   onAnswer = noAnswer;
   onAnswered: (n: number) => void = () => undefined;
   private readonly intendedAt = new Map<number, number>();
