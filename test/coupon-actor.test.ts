@@ -18,7 +18,7 @@ import {
   type CouponEvent,
 } from '../src/actors/coupon-actor.js';
 import { couponApplies, type CouponTerms } from '../src/actors/pricing.js';
-import { decodeRow, encodeRow } from '../src/persistence/journal.js';
+import { decodeRow, encodeRow } from '../src/persistence/row-codec.js';
 import { couponKey } from '../src/protocol/keys.js';
 import { NO_PRICES } from './helpers/actor-context.js';
 

@@ -17,7 +17,7 @@ import {
 import type { Decision } from '../src/actors/actor.js';
 import type { ErrorCode } from '../src/protocol/errors.js';
 import type { InventoryTxType } from '../src/protocol/schemas.js';
-import { decodeRow, encodeRow } from '../src/persistence/journal.js';
+import { decodeRow, encodeRow } from '../src/persistence/row-codec.js';
 import { NO_PRICES } from './helpers/actor-context.js';
 
 const T0 = 1_700_000_000_000;

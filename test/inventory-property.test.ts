@@ -22,7 +22,7 @@ import type { InventoryTxType } from '../src/protocol/schemas.js';
 import { ShardRuntime } from '../src/workers/shard/shard-runtime.js';
 import { DEFAULT_PRICING } from '../src/actors/pricing.js';
 import type { ShardOptions, ShardRequest } from '../src/workers/shard-messages.js';
-import { decodeRow, encodeRow } from '../src/persistence/journal.js';
+import { decodeRow, encodeRow } from '../src/persistence/row-codec.js';
 import { decodeValue, encodeError, encodeOk } from '../src/protocol/frames.js';
 import { NO_PRICES } from './helpers/actor-context.js';
 

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { OrderActor, apply, create, decide, refundable, view, type Order, type OrderCommand, type OrderEvent } from '../src/actors/order-actor.js';
-import { decodeRow, encodeRow } from '../src/persistence/journal.js';
+import { decodeRow, encodeRow } from '../src/persistence/row-codec.js';
 import type { OrderStatus } from '../src/protocol/types.js';
 
 const T0 = 1_700_000_000_000;

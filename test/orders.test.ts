@@ -11,7 +11,7 @@ import { connectAdmin, connectGuest, startTestServer, until } from './helpers/se
 import type { CartwireClient } from '../src/client/index.js';
 import { errorOf, refused, stockedSku as stockSku } from './helpers/commerce.js';
 const stockedSku = (admin: CartwireClient, sku: string, qty: number, price = 1000) => stockSku(admin, sku, qty, price, `p-${sku}`);
-import { decodeRow } from '../src/persistence/journal.js';
+import { decodeRow } from '../src/persistence/row-codec.js';
 import type { OrderView } from '../src/protocol/types.js';
 
 const ADDRESS = { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' };

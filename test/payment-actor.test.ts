@@ -17,7 +17,7 @@ import {
 } from '../src/actors/payment-actor.js';
 import type { Decision } from '../src/actors/actor.js';
 import type { ErrorCode } from '../src/protocol/errors.js';
-import { decodeRow, encodeRow } from '../src/persistence/journal.js';
+import { decodeRow, encodeRow } from '../src/persistence/row-codec.js';
 import { paymentKey } from '../src/protocol/keys.js';
 import { NO_PRICES } from './helpers/actor-context.js';
 

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TAG_JOURNAL, rowChecksum } from '../../src/persistence/checksum.js';
-import { encodeRow } from '../../src/persistence/journal.js';
+import { encodeRow } from '../../src/persistence/row-codec.js';
 
 const ROWS = 200_000;
 const BATCH = 500;

@@ -2,7 +2,8 @@
 // HTTP on one port.
 import { uws, type TemplatedApp, type us_listen_socket } from '../transport/uws.js';
 import type { Config } from '../config.js';
-import type { ShardPool, PoolHooks } from './shard-pool.js';
+import type { ShardPool } from './shard-pool.js';
+import type { PoolHooks } from './pool-hooks.js';
 import { createPool, shardOptions } from './shard-options.js';
 import { CatalogView } from './catalog/catalog-view.js';
 import { Metrics } from './metrics/metrics.js';

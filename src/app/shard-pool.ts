@@ -1,51 +1,25 @@
 // The main thread's side of the shards: routes requests by actor key, sends each shard one
 // message per event-loop turn, and hands the committed replies back to their sinks. A shard
 // whose backlog passes the limit answers OVERLOADED instead of queueing without bound; a shard
-// whose worker died answers UNAVAILABLE until its restarted worker has recovered.
-import { decodeValue, encodeError } from '../protocol/frames.js';
-import { outcomeIndex, type WireError } from '../protocol/errors.js';
+// whose worker died answers UNAVAILABLE until its restarted worker has recovered. Control
+// questions to the shards are in shard-asks.ts, the reactions to a worker's death and return in
+// shard-supervision.ts, cluster-mode routing and partition moves in pool-cluster.ts.
+import { decodeValue } from '../protocol/frames.js';
 import type { ProductView, ShardSummary, SnapshotResult } from '../protocol/types.js';
-import type { FromShard, PriceEntry, ShardOptions, ShardRequest, ShardStats, ToShard } from '../workers/shard-messages.js';
+import type { FromShard, PriceEntry, ShardOptions, ShardRequest, ToShard } from '../workers/shard-messages.js';
 import type { DomainEvent } from '../actors/actor.js';
 import type { CommandOf, ResultOf } from '../actors/registry.js';
 import { appendRequest } from '../workers/request-codec.js';
 import { ADMIN_TOPIC, CATALOG_KEY, stableHash, type ActorKey, type ActorKind } from '../protocol/keys.js';
-import { readCommitMarker } from '../persistence/shard-db.js';
-import { UnavailableError, type Answer, type ReplySink, type ShardPort } from '../transport/dispatch.js';
+import type { Answer, ReplySink, ShardPort } from '../transport/dispatch.js';
 import type { ShardAdminPort } from '../transport/http-routes.js';
-import { ShardLink } from './shard-link.js';
+import type { ShardLink } from './shard-link.js';
 import { WatchMirror } from './watch-mirror.js';
-
-export interface PoolHooks {
-  /** Committed stock and catalog changes, for the edge's catalog view. */
-  onViews(stock: [string, number][] | null, products: ProductView[] | null): void;
-  /** Per request: its op tag, latency in seconds and outcome index (0 ok). */
-  onDone(tag: number, seconds: number, outcome: number): void;
-  onStats(shard: number, stats: ShardStats): void;
-  onCheckpoint(durationMs: number, snapshots: number): void;
-  /** Committed push frames: frame i spans ends[i-1]..ends[i] and goes to topics[i]. */
-  onPushes(topics: string[], frames: Uint8Array, ends: Uint32Array): void;
-  /** Domain events of a commit (after it): metrics, recommendations, the checkout driver. */
-  onDomain(events: DomainEvent[]): void;
-  /** A shard (re)started: its orders left unfinished, to resume. */
-  onShardUp(shard: number, openOrders: string[], restarted: boolean): void;
-  /** A shard's worker died; it restarts after `restartInMs`. */
-  onShardDown(shard: number, reason: string, restartInMs: number): void;
-}
-
-/** Cluster mode: where each partition is served, and how requests reach another node. */
-export interface ClusterRouting {
-  readonly me: string;
-  partitionOf(key: string): number;
-  /** Whether this node serves the partition now (owned and caught up). */
-  serving(p: number): boolean;
-  ownerOf(p: number): string | undefined;
-  forward(nodeId: string, key: string, id: number, cmd: ShardRequest['cmd'], sink: ReplySink): void;
-  /** A local connection follows (+1) or stops following (-1) a topic published by whichever node commits. */
-  interest(topic: string, delta: number): void;
-  /** The journal refused appends to these partitions: another node owns them now. */
-  fenced(partitions: number[]): void;
-}
+import { newQueue, type Queued } from './pending-requests.js';
+import { ShardAsks, ShardUnavailableError } from './shard-asks.js';
+import { ShardSupervision, restarting } from './shard-supervision.js';
+import type { PoolHooks } from './pool-hooks.js';
+import { MOVING, PartitionMoves, type ClusterRouting } from './pool-cluster.js';
 
 export interface PoolOptions {
   shards: number;
@@ -55,85 +29,43 @@ export interface PoolOptions {
   maxHeapMb: number;
 }
 
-interface Queued {
-  shard: number;
-  /** The requests, flattened for a cheap structured clone (request-codec.ts). */
-  flat: unknown[];
-  ids: number[];
-  sinks: ReplySink[];
-  tags: number[];
-  starts: number[];
-  /** Indexes of `watch` requests: counted in the watch mirror once the shard says ok. */
-  watches: number[] | null;
-  keys: string[] | null;
-}
-
-interface PendingAsk {
-  shard: number;
-  resolve(v: unknown): void;
-  reject(e: Error): void;
-}
-
 const MAX_BATCHES_IN_FLIGHT = 2;
-const UNAVAILABLE_OUTCOME = outcomeIndex('UNAVAILABLE');
 
 const OVERLOADED: Answer<never> = { ok: false, error: { code: 'OVERLOADED', message: 'the shard owning this actor is over its backlog limit; retry later' } };
 
-const MOVING: Answer<never> = {
-  ok: false,
-  error: { code: 'UNAVAILABLE', message: 'the partition of this actor is moving between nodes; nothing was changed', details: { retryAfterMs: 200 } },
-};
-
-const newQueue = (shard: number): Queued => ({ shard, flat: [], ids: [], sinks: [], tags: [], starts: [], watches: null, keys: null });
-
-/** A control question to a shard whose worker is down, or died before answering it. */
-export class ShardUnavailableError extends UnavailableError {
-  override name = 'ShardUnavailableError';
-  constructor(
-    readonly shard: number,
-    retryAfterMs: number,
-  ) {
-    super(`shard ${shard} is restarting`, retryAfterMs);
-  }
-}
-
 export class ShardPool implements ShardPort, ShardAdminPort {
   readonly shards: number;
-  private readonly links: ShardLink[] = [];
+  private readonly links: ShardLink[];
   private readonly queued: Queued[];
   private readonly inflight = new Map<number, Queued>();
   private readonly backlog: number[];
   /** Batches posted to each shard and not answered yet. */
   private readonly batchesOut: number[];
   private nextBatch = 1;
-  private nextAsk = 1;
-  private readonly asks = new Map<number, PendingAsk>();
+  private readonly asks = new ShardAsks();
+  private readonly supervision: ShardSupervision;
   private flushScheduled = false;
   private stopping = false;
   private readonly watches: WatchMirror;
-  /** Marks this process's batches in the shards' commit markers (a marker of an earlier run means nothing). */
-  private readonly epoch = `${process.pid}-${Date.now()}`;
   private readonly maxBacklog: number;
-  private readonly maxHeapMb: number;
-  private base: Omit<ShardOptions, 'shard' | 'epoch'> | undefined;
 
   /** Set at construction, or later by `setHooks` when the workers were spawned first (main.ts). */
   private hooks: PoolHooks | undefined;
   /** Messages that came before the hooks were set (a prespawned pool), replayed by `setHooks`. */
   private early: [number, FromShard][] = [];
-  private firstReady: Promise<void>[] | undefined;
-  private readonly readyResolvers: (() => void)[] = [];
   private onIdle?: () => void;
 
   constructor(opts: PoolOptions, hooks?: PoolHooks) {
     this.shards = opts.shards;
     this.maxBacklog = opts.maxBacklog;
-    this.maxHeapMb = opts.maxHeapMb;
     this.hooks = hooks;
     this.queued = Array.from({ length: opts.shards }, (_, s) => newQueue(s));
     this.backlog = new Array<number>(opts.shards).fill(0);
     this.batchesOut = new Array<number>(opts.shards).fill(0);
     this.watches = new WatchMirror(opts.shards);
+    const books = { queued: this.queued, inflight: this.inflight, backlog: this.backlog, batchesOut: this.batchesOut };
+    this.supervision = new ShardSupervision(opts.shards, opts.maxHeapMb, books, this.asks, this.watches);
+    this.links = this.supervision.links;
   }
 
   shardOf(key: string): number {
@@ -141,7 +73,7 @@ export class ShardPool implements ShardPort, ShardAdminPort {
   }
 
   private cluster: ClusterRouting | undefined;
-  private readonly partitionWaiters = new Map<string, () => void>();
+  private readonly partitionMoves = new PartitionMoves();
 
   /** Cluster mode: routing by partition owner; set before the workers start. */
   useCluster(routing: ClusterRouting): void {
@@ -150,22 +82,12 @@ export class ShardPool implements ShardPort, ShardAdminPort {
 
   /** Cluster mode: catches partition `p` up on its shard and resolves once it is served there. */
   acquirePartition(p: number): Promise<void> {
-    return this.partitionStep(p, 'acquire', 'acquired');
+    return this.partitionMoves.run(this.links[p % this.shards], p, 'acquire');
   }
 
   /** Cluster mode: the shard of `p` stops serving it, after the requests already sent to it. */
   releasePartition(p: number): Promise<void> {
-    return this.partitionStep(p, 'release', 'released');
-  }
-
-  private partitionStep(p: number, t: 'acquire' | 'release', done: 'acquired' | 'released'): Promise<void> {
-    const shard = p % this.shards;
-    const link = this.links[shard];
-    if (!link.isUp) return Promise.reject(new ShardUnavailableError(shard, link.retryAfterMs()));
-    return new Promise((resolve) => {
-      this.partitionWaiters.set(`${done}:${p}`, resolve);
-      link.post({ t, partition: p });
-    });
+    return this.partitionMoves.run(this.links[p % this.shards], p, 'release');
   }
 
   setHooks(hooks: PoolHooks): void {
@@ -180,42 +102,32 @@ export class ShardPool implements ShardPort, ShardAdminPort {
    * databases while the main thread loads the rest of the server (main.ts), which takes as long.
    */
   spawn(base: Omit<ShardOptions, 'shard' | 'epoch'>): void {
-    if (this.firstReady) return;
-    this.base = base;
-    const catalogShard = this.shardOf(CATALOG_KEY);
-    this.firstReady = [];
-    for (let shard = 0; shard < this.shards; shard++) {
-      this.firstReady.push(new Promise((resolve) => (this.readyResolvers[shard] = resolve)));
-      const link = new ShardLink(
-        shard,
-        { opts: { ...base, shard, epoch: this.epoch }, catalogHere: shard === catalogShard, maxHeapMb: this.maxHeapMb },
-        { message: (m) => this.receive(shard, m), down: (reason, inMs) => this.onDown(shard, reason, inMs) },
-      );
-      this.links.push(link);
-      link.start();
-    }
+    if (this.supervision.spawned) return;
+    this.supervision.spawn(base, this.shardOf(CATALOG_KEY), (shard) => ({
+      message: (m) => this.receive(shard, m),
+      down: (reason, inMs) => this.onDown(shard, reason, inMs),
+    }));
   }
 
   /** Starts the workers (unless spawned already); resolves once every shard has opened its database. */
   async start(base: Omit<ShardOptions, 'shard' | 'epoch'>): Promise<void> {
     this.spawn(base);
-    await Promise.all(this.firstReady!);
+    await this.supervision.allReady();
   }
 
   /** Whether every shard's worker is up (for /readyz). */
   get allUp(): boolean {
-    return this.links.every((l) => l.isUp);
+    return this.supervision.allUp;
   }
 
   /** Shards that are not serving, with why (for /readyz and logs). */
   downShards(): { shard: number; reason: string; backInMs: number }[] {
-    const now = Date.now();
-    return this.links.filter((l) => !l.isUp).map((l) => ({ shard: l.shard, reason: l.lastCrash ?? l.state, backInMs: Math.max(0, l.backAt - now) }));
+    return this.supervision.downShards();
   }
 
   /** Worker restarts per shard since start (for metrics). */
   restarts(shard: number): number {
-    return this.links[shard]?.restarts ?? 0;
+    return this.supervision.restarts(shard);
   }
 
   private receive(shard: number, m: FromShard): void {
@@ -231,64 +143,18 @@ export class ShardPool implements ShardPort, ShardAdminPort {
     const hooks = this.hooks!;
     const link = this.links[shard];
     const restarted = link.restarts > 0;
-    if (restarted) {
-      // What the dead worker knew only in memory: which keys and topics connections follow.
-      const w = this.watches.of(shard);
-      link.post({ t: 'restore-watches', keys: w.keys, topics: w.topics, adminFeed: this.watches.adminFeed });
-    }
+    if (restarted) this.supervision.restore(link);
     hooks.onViews(stock, products);
     hooks.onShardUp(shard, openOrders, restarted);
-    this.readyResolvers[shard]?.();
+    this.supervision.ready(shard);
     if (restarted) console.error(`cartwire: shard ${shard} serving again after restart ${link.restarts}`);
   }
 
-  /**
-   * A shard's worker died. Every request it held is answered now: UNAVAILABLE when its batch was
-   * not committed (nothing changed), UNAVAILABLE with `applied: true` when the commit marker says
-   * it was (the answer was lost, not the change). Requests queued for it and control questions to
-   * it are answered too; new ones are refused until the restarted worker is up.
-   */
+  /** A shard's worker died: what it held is answered now (shard-supervision.ts); new requests are refused until it is back. */
   private onDown(shard: number, reason: string, restartInMs: number): void {
-    console.error(`cartwire: shard ${shard} ${reason.split('\n')[0]}; restarting in ${restartInMs} ms (acknowledged data is on disk)`);
-    const link = this.links[shard];
-    const retryAfterMs = link.retryAfterMs();
-    let committed = 0;
-    try {
-      committed = this.base ? readCommitMarker(this.base.dataDir, shard, this.epoch) : 0;
-    } catch (err) {
-      console.error(`cartwire: shard ${shard}: cannot read its commit marker; in-flight requests answered as not applied:`, err);
-    }
-    const answered: ReplySink[] = [];
-    for (const [batch, q] of this.inflight) {
-      if (q.shard !== shard) continue;
-      this.inflight.delete(batch);
-      this.refuseAll(q, retryAfterMs, batch <= committed, answered);
-    }
-    this.backlog[shard] = 0;
-    this.batchesOut[shard] = 0;
-    const q = this.queued[shard];
-    this.queued[shard] = newQueue(shard);
-    this.refuseAll(q, retryAfterMs, false, answered);
-    for (const s of answered) s.flush();
-    for (const [ask, p] of this.asks) {
-      if (p.shard !== shard) continue;
-      this.asks.delete(ask);
-      p.reject(new ShardUnavailableError(shard, retryAfterMs));
-    }
+    this.supervision.down(shard, reason, restartInMs, this.hooks);
     this.hooks?.onShardDown(shard, reason, restartInMs);
     if (this.inflight.size === 0) this.onIdle?.();
-  }
-
-  private refuseAll(q: Queued, retryAfterMs: number, applied: boolean, dirty: ReplySink[]): void {
-    const message = applied
-      ? 'the shard stopped after storing this change, before answering; read the object again'
-      : 'the shard owning this actor is restarting; nothing was changed';
-    const details = applied ? { retryAfterMs, applied: true } : { retryAfterMs };
-    const now = performance.now();
-    for (let i = 0; i < q.ids.length; i++) {
-      if (q.sinks[i].push(encodeError(q.ids[i], 'UNAVAILABLE', message, details), q.ids[i], UNAVAILABLE_OUTCOME)) dirty.push(q.sinks[i]);
-      this.hooks?.onDone(q.tags[i], (now - q.starts[i]) / 1000, UNAVAILABLE_OUTCOME);
-    }
   }
 
   /** Queues request `id` for the shard owning `key`; a refusal (OVERLOADED, UNAVAILABLE) when it cannot take it now. */
@@ -314,7 +180,7 @@ export class ShardPool implements ShardPort, ShardAdminPort {
   submitLocal(key: string, id: number, cmd: ShardRequest['cmd'], sink: ReplySink, tag: number): Answer<never> | undefined {
     const shard = this.shardOf(key);
     const link = this.links[shard];
-    if (link.state !== 'up' && (link.restarts > 0 || link.state === 'down')) return this.unavailable(shard);
+    if (link.state !== 'up' && (link.restarts > 0 || link.state === 'down')) return restarting(link.retryAfterMs());
     const q = this.queued[shard];
     if (this.backlog[shard] + q.ids.length >= this.maxBacklog) return OVERLOADED;
     if (cmd.type === 'watch') {
@@ -332,12 +198,6 @@ export class ShardPool implements ShardPort, ShardAdminPort {
       setImmediate(this.flush);
     }
     return undefined;
-  }
-
-  private unavailable(shard: number): Answer<never> {
-    const retryAfterMs = this.links[shard].retryAfterMs();
-    const error: WireError = { code: 'UNAVAILABLE', message: 'the shard owning this actor is restarting; nothing was changed', details: { retryAfterMs } };
-    return { ok: false, error };
   }
 
   private readonly flush = (): void => {
@@ -396,17 +256,11 @@ export class ShardPool implements ShardPort, ShardAdminPort {
       hooks.onCheckpoint(m.durationMs, m.snapshots);
     } else if (m.t === 'acquired' || m.t === 'released') {
       if (m.t === 'acquired') hooks.onShardUp(shard, m.openOrders, false);
-      const key = `${m.t}:${m.partition}`;
-      this.partitionWaiters.get(key)?.();
-      this.partitionWaiters.delete(key);
+      this.partitionMoves.settle(m);
     } else if (m.t === 'partitions-lost') {
       this.cluster?.fenced(m.partitions);
     } else if (m.t === 'answer') {
-      const p = this.asks.get(m.ask);
-      this.asks.delete(m.ask);
-      if (!p) return;
-      if (m.error !== undefined) p.reject(new Error(`shard ${shard}: ${m.error}`));
-      else p.resolve(m.value);
+      this.asks.answer(shard, m);
     }
   }
 
@@ -504,11 +358,7 @@ export class ShardPool implements ShardPort, ShardAdminPort {
     if (this.stopping || link.state === 'down' || (link.state === 'starting' && link.restarts > 0)) {
       return Promise.reject(new ShardUnavailableError(shard, link.retryAfterMs()));
     }
-    const ask = this.nextAsk++;
-    return new Promise<T>((resolve, reject) => {
-      this.asks.set(ask, { shard, resolve, reject });
-      link.post(make(ask));
-    });
+    return this.asks.ask(link, make);
   }
 
   /** Waits until every queued and in-flight batch is answered, then stops the workers (they snapshot and close). */
@@ -517,20 +367,14 @@ export class ShardPool implements ShardPort, ShardAdminPort {
     if (this.inflight.size > 0 || this.queued.some((q) => q.ids.length > 0)) await new Promise<void>((resolve) => (this.onIdle = resolve));
     this.stopping = true;
     await Promise.all(this.links.map((l) => l.stop()));
-    this.abandonAsks();
+    this.asks.abandon();
   }
 
   /** Stops the workers at once, without draining (a start that failed half-way). */
   async terminate(): Promise<void> {
     this.stopping = true;
     await Promise.all(this.links.map((l) => l.terminate()));
-    this.abandonAsks();
-  }
-
-  /** Control questions nobody will answer any more (the workers stopped) are rejected. */
-  private abandonAsks(): void {
-    for (const p of this.asks.values()) p.reject(new ShardUnavailableError(p.shard, 0));
-    this.asks.clear();
+    this.asks.abandon();
   }
 
   /** Total requests sent to shards and not yet answered (mailbox depth). */

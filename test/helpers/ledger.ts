@@ -4,7 +4,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { decodeRow } from '../../src/persistence/journal.js';
+import { decodeRow } from '../../src/persistence/row-codec.js';
 import { PaymentActor, type PaymentCharge, type PaymentEvent } from '../../src/actors/payment-actor.js';
 
 function shardFiles(dataDir: string): string[] {

@@ -2,25 +2,24 @@
 // step is a command to an actor whose reply comes after its group commit, so each step the
 // driver has seen is durable. The driver holds nothing that matters: after a crash the orders'
 // own state says what is left (resumeAction), and their timers ask for a resume if nobody does.
+// The steps a first run and a resume share (complete, fail, release) are in checkout-steps.ts.
 import { randomId, randomView } from '../../protocol/ids.js';
 import { createHash } from 'node:crypto';
 import { couponTermsOf } from '../../actors/coupon-actor.js';
-import { view as orderView, type Order, type OrderCommand } from '../../actors/order-actor.js';
+import { view as orderView, type OrderCommand } from '../../actors/order-actor.js';
 import type { CheckoutStart } from '../../actors/cart-actor.js';
 import { fingerprintSource, orderNumber, orderTotals, resumeAction, type FaultStep } from '../../actors/checkout-saga.js';
-import { assessFraud, type FraudAssessment } from '../../actors/fraud.js';
+import { assessFraud } from '../../actors/fraud.js';
 import type { PricingConfig } from '../../actors/pricing.js';
 import type { PaymentGateway } from '../../actors/payment-gateway.js';
 import type { DomainEvent } from '../../actors/actor.js';
-import type { WireError } from '../../protocol/errors.js';
 import type { OpArgs } from '../../protocol/ops.js';
-import type { CartLineView, OrderView } from '../../protocol/types.js';
 import type { ShardPool } from '../shard-pool.js';
-import type { Answer } from '../../transport/dispatch.js';
 import { runOrderWork } from './order-work.js';
+import { CheckoutSteps, outcome, type SagaResult } from './checkout-steps.js';
 import { cartKey, couponKey, orderKey, skuKey } from '../../protocol/keys.js';
 
-export type SagaResult = Answer<OrderView>;
+export type { SagaResult };
 
 export interface CheckoutConfig {
   pricing: PricingConfig;
@@ -52,8 +51,11 @@ class Timeout extends Error {}
 export class CheckoutDriver {
   /** Sagas and resumes running in this process, by order id: a second caller waits for the same one. */
   private readonly running = new Map<string, Promise<SagaResult>>();
+  private readonly steps: CheckoutSteps;
 
-  constructor(private readonly d: CheckoutDeps) {}
+  constructor(private readonly d: CheckoutDeps) {
+    this.steps = new CheckoutSteps(d.pool, d.gateway, d.config);
+  }
 
   /** `checkout`: freezes the cart under the idempotency key, then runs the saga (or joins the key's). */
   async checkout(who: Buyer, args: OpArgs<'checkout'>): Promise<SagaResult> {
@@ -77,7 +79,7 @@ export class CheckoutDriver {
       if (!this.running.has(start.orderId)) void this.unfreeze(who.userId, start.orderId).catch(() => undefined);
       return joined;
     }
-    this.fault('frozen');
+    this.steps.fault('frozen');
     return this.track(orderId, this.run(orderId, who, args, start));
   }
 
@@ -102,7 +104,7 @@ export class CheckoutDriver {
    */
   private async unfreeze(userId: string, orderId: string): Promise<boolean> {
     if (this.running.has(orderId)) return false;
-    const st = await this.state(orderId);
+    const st = await this.steps.state(orderId);
     if (st.ok) {
       const o = st.result;
       if (o.open) await this.resume(orderId);
@@ -123,10 +125,7 @@ export class CheckoutDriver {
     const cart = await this.d.pool.call(cartKey(userId), { type: 'get' });
     if (!cart.ok || this.running.has(orderId)) return false;
     const { items, coupon } = cart.result;
-    await Promise.all([
-      ...items.map((l) => this.d.pool.tell(skuKey(l.sku), { type: 'release', holdId: orderId })),
-      coupon === undefined ? OK : this.d.pool.tell(couponKey(coupon), { type: 'release', orderId }),
-    ]);
+    await Promise.all(this.steps.holdReleases(orderId, items, coupon));
     const r = await this.d.pool.call(cartKey(userId), { type: 'checkoutEnded', orderId, placed: false, total: 0, country: '', forget: true });
     return r.ok;
   }
@@ -160,7 +159,7 @@ export class CheckoutDriver {
   private async join(orderId: string): Promise<SagaResult> {
     const running = this.running.get(orderId);
     if (running) return running;
-    const r = await this.state(orderId);
+    const r = await this.steps.state(orderId);
     if (!r.ok) return r;
     const o = r.result;
     return o.open ? this.resume(orderId) : outcome(o);
@@ -179,7 +178,7 @@ export class CheckoutDriver {
       // are now (an admin may have changed them since the cart took them).
       const held = await this.d.pool.call(couponKey(coupon), { type: 'hold', orderId, ttlMs: cfg.holdTtlMs, subtotal: start.cart.subtotal, currency });
       if (!held.ok) {
-        await this.release(orderId, [], coupon, who.userId, { placed: false, total: 0, country: address.country, forget: true });
+        await this.steps.release(orderId, [], coupon, who.userId, { placed: false, total: 0, country: address.country, forget: true });
         return held;
       }
       terms = couponTermsOf(held.result);
@@ -205,12 +204,12 @@ export class CheckoutDriver {
     ]);
     if (!created.ok) {
       // No order exists: release, and let a retry of the key start afresh.
-      await this.release(orderId, items, coupon, who.userId, { placed: false, total: 0, country: address.country, forget: true });
+      await this.steps.release(orderId, items, coupon, who.userId, { placed: false, total: 0, country: address.country, forget: true });
       return created;
     }
-    this.fault('reserved');
+    this.steps.fault('reserved');
     const refused = held.find((r) => !r.ok);
-    if (refused && !refused.ok) return this.fail(orderId, refused.error, 'voided');
+    if (refused && !refused.ok) return this.steps.fail(orderId, refused.error, 'voided');
 
     const fraud = assessFraud({
       amount: totals.total,
@@ -224,7 +223,7 @@ export class CheckoutDriver {
       now,
     });
     if (fraud.decision === 'reject') {
-      return this.fail(
+      return this.steps.fail(
         orderId,
         { code: 'FRAUD_SUSPECTED', message: 'the payment was refused by risk checks', details: { riskScore: fraud.score } },
         'voided',
@@ -233,15 +232,15 @@ export class CheckoutDriver {
     }
     const charge = await this.charge(orderId, totals.total, currency, args.payment.token);
     if (charge.status !== 'approved') {
-      return this.fail(
+      return this.steps.fail(
         orderId,
         { code: 'PAYMENT_DECLINED', message: `the payment was declined (${charge.reason})`, details: { reason: charge.reason } },
         charge.reason === 'timeout' ? 'voided' : 'declined',
         fraud.score,
       );
     }
-    this.fault('charged');
-    return this.complete(orderId, charge.transactionId, fraud);
+    this.steps.fault('charged');
+    return this.steps.complete(orderId, charge.transactionId, fraud);
   }
 
   /** Charges, giving up after the gateway timeout: then the charge is voided so it can never capture. */
@@ -265,97 +264,8 @@ export class CheckoutDriver {
     }
   }
 
-  /** Captured: commit the holds, then confirm the order and empty the cart together. */
-  private async complete(orderId: string, transactionId: string, fraud: FraudAssessment | undefined): Promise<SagaResult> {
-    const st = await this.state(orderId);
-    if (!st.ok) return st;
-    const o = st.result;
-    const commits = await Promise.all([
-      ...o.items.map((l) => this.d.pool.tell(skuKey(l.sku), { type: 'commit', holdId: orderId })),
-      ...(o.coupon === undefined ? [] : [this.d.pool.tell(couponKey(o.coupon), { type: 'commit', orderId })]),
-    ]);
-    // A sku keeps no memory of committed holds. While the holds cannot have expired yet, "no
-    // such hold" means this commit already happened (a resumed saga); after that it is ambiguous
-    // and the capture is unwound: the money goes back, never stock that was not taken.
-    const holdsLive = Date.now() < o.createdAt + this.d.config.holdTtlMs - HOLD_EXPIRY_MARGIN_MS;
-    const done = commits.map((r, i) => r.ok || (holdsLive && i < o.items.length && r.error.code === 'CONFLICT'));
-    if (done.some((ok) => !ok)) return this.unwindCapture(o, done.slice(0, o.items.length));
-    this.fault('committed');
-    const review = fraud && fraud.decision === 'review' ? { reviewReasons: fraud.reasons.map((r) => r.detail) } : {};
-    const [confirmed] = await Promise.all([
-      this.d.pool.call(orderKey(orderId), { type: 'confirm', transactionId, riskScore: fraud?.score ?? null, ...review }),
-      this.d.pool.tell(cartKey(o.userId), { type: 'checkoutEnded', orderId, placed: true, total: o.totals.total, country: o.shippingAddress.country }),
-    ]);
-    if (!confirmed.ok) return confirmed;
-    this.fault('confirmed');
-    return { ok: true, result: confirmed.result };
-  }
-
-  /**
-   * A hold expired before its commit (the process was down longer than the hold TTL): the charge
-   * is voided (refunded in full), what was committed goes back on the shelf, the rest is released.
-   */
-  private async unwindCapture(o: Order, committed: boolean[]): Promise<SagaResult> {
-    await this.d.gateway.void(o.orderId);
-    await Promise.all(
-      o.items
-        .filter((_, i) => committed[i])
-        .map((l) =>
-          this.d.pool.call(skuKey(l.sku), {
-            type: 'restock',
-            ref: `unwind:${o.orderId}`,
-            qty: l.qty,
-            txType: 'return',
-            reason: `order ${o.orderId} unwound (reservation expired)`,
-          }),
-        ),
-    );
-    return this.fail(
-      o.orderId,
-      { code: 'CONFLICT', message: 'the reservation expired before the order could be confirmed; the payment was refunded' },
-      'voided',
-    );
-  }
-
-  /** Cancels the pending order and undoes its holds; the answer goes out once all of it is durable. */
-  private async fail(orderId: string, error: WireError, payment: 'declined' | 'voided', riskScore?: number): Promise<SagaResult> {
-    const st = await this.state(orderId);
-    if (!st.ok) return st;
-    const o = st.result;
-    const failCmd: OrderCommand = {
-      type: 'fail',
-      code: error.code,
-      message: error.message,
-      payment,
-      ...(error.details ? { details: error.details } : {}),
-      ...(riskScore === undefined ? {} : { riskScore }),
-    };
-    const [failed] = await Promise.all([
-      this.d.pool.call(orderKey(orderId), failCmd),
-      this.release(orderId, o.items, o.coupon, o.userId, { placed: false, total: 0, country: o.shippingAddress.country }),
-    ]);
-    if (!failed.ok) return failed;
-    void this.d.pool.call(orderKey(orderId), { type: 'settle' }).catch((err) => console.error(`settle of ${orderId} failed:`, err));
-    return { ok: false, error: { ...error, details: { ...error.details, orderId } } };
-  }
-
-  /** Releases the holds of a checkout and thaws the cart (all idempotent). */
-  private async release(
-    orderId: string,
-    items: readonly CartLineView[],
-    coupon: string | undefined,
-    userId: string,
-    end: { placed: false; total: number; country: string; forget?: boolean },
-  ): Promise<void> {
-    await Promise.all([
-      ...items.map((l) => this.d.pool.tell(skuKey(l.sku), { type: 'release', holdId: orderId })),
-      coupon === undefined ? OK : this.d.pool.tell(couponKey(coupon), { type: 'release', orderId }),
-      this.d.pool.tell(cartKey(userId), { type: 'checkoutEnded', orderId, ...end }),
-    ]);
-  }
-
   private async resumeNow(orderId: string): Promise<SagaResult> {
-    const st = await this.state(orderId);
+    const st = await this.steps.state(orderId);
     if (!st.ok) return st;
     const o = st.result;
     const charge = o.status === 'pending' ? await this.d.gateway.lookup(orderId) : undefined;
@@ -363,13 +273,13 @@ export class CheckoutDriver {
       case 'none':
         return outcome(o);
       case 'complete':
-        return this.complete(orderId, (charge as { transactionId: string }).transactionId, undefined);
+        return this.steps.complete(orderId, (charge as { transactionId: string }).transactionId, undefined);
       case 'abandon':
         // Nothing was captured: make sure nothing can be, then undo the holds.
         await this.d.gateway.void(orderId);
-        return this.fail(orderId, { code: 'INTERNAL', message: 'the checkout was interrupted before payment; nothing was charged' }, 'voided');
+        return this.steps.fail(orderId, { code: 'INTERNAL', message: 'the checkout was interrupted before payment; nothing was charged' }, 'voided');
       case 'compensate':
-        await this.release(orderId, o.items, o.coupon, o.userId, { placed: false, total: 0, country: o.shippingAddress.country });
+        await this.steps.release(orderId, o.items, o.coupon, o.userId, { placed: false, total: 0, country: o.shippingAddress.country });
         await this.d.pool.call(orderKey(orderId), { type: 'settle' });
         return outcome(o);
       case 'finish': {
@@ -381,27 +291,4 @@ export class CheckoutDriver {
         return runOrderWork(o, this.d.gateway, this.d.pool);
     }
   }
-
-  private state(orderId: string): Promise<Answer<Order>> {
-    return this.d.pool.call(orderKey(orderId), { type: 'state' });
-  }
-
-  private fault(step: FaultStep): void {
-    if (this.d.config.faultExitAfter === step) {
-      console.error(`FAULT_EXIT_AFTER=${step}: killing the process`);
-      process.kill(process.pid, 'SIGKILL');
-    }
-  }
-}
-
-const OK: Answer<null> = { ok: true, result: null };
-
-/** Clock skew and slowness allowance when judging whether a hold may have expired. */
-const HOLD_EXPIRY_MARGIN_MS = 30_000;
-
-/** The answer a finished order gives to a retry of its key. */
-function outcome(o: Order): SagaResult {
-  if (!o.failure) return { ok: true, result: orderView(o) };
-  const f = o.failure;
-  return { ok: false, error: { code: f.code as WireError['code'], message: f.message, details: { ...f.details, orderId: o.orderId } } };
 }

@@ -7,7 +7,7 @@
 //
 // An actor whose stored records are damaged (checksum, decoding, a missing row) is quarantined:
 // never activated, every request for it answered UNAVAILABLE (reason `corrupt`, see
-// shard-runtime.ts), one log line naming the record. The catalog is salvaged instead (see
+// command-runner.ts), one log line naming the record. The catalog is salvaged instead (see
 // activateCatalog): without it there is no shop.
 import { actorTypeOf, type AnyActorType } from '../../actors/registry.js';
 import { CorruptRecordError, type Journal, type RecoveredActor } from '../../persistence/journal.js';

@@ -1,6 +1,7 @@
 // Reads a shard answers between batches (so every state they see is committed): order pages,
 // recommendation interactions from the event log, one actor's state for the admin endpoints.
-import { CorruptRecordError, decodeRow, type Journal } from '../../persistence/journal.js';
+import { CorruptRecordError, type Journal } from '../../persistence/journal.js';
+import { decodeRow } from '../../persistence/row-codec.js';
 import type { ShardContext } from '../../actors/actor.js';
 import type { InteractionsPage } from '../shard-messages.js';
 import type { ActorCells, Cell } from './actor-cells.js';

@@ -1,0 +1,142 @@
+// The durable steps of a checkout that both its first run and a resume take (checkout-driver.ts):
+// completing a captured order (commit the holds, confirm it, empty the cart), unwinding a
+// capture that came too late, and failing an order (cancel it, release its holds, thaw the cart).
+// Each step is a command to an actor whose reply comes after its group commit, and each is
+// idempotent, so a resume may take it again.
+import { view as orderView, type Order, type OrderCommand } from '../../actors/order-actor.js';
+import type { FaultStep } from '../../actors/checkout-saga.js';
+import type { FraudAssessment } from '../../actors/fraud.js';
+import type { PaymentGateway } from '../../actors/payment-gateway.js';
+import type { WireError } from '../../protocol/errors.js';
+import type { CartLineView, OrderView } from '../../protocol/types.js';
+import { cartKey, couponKey, orderKey, skuKey } from '../../protocol/keys.js';
+import type { ShardPool } from '../shard-pool.js';
+import type { Answer } from '../../transport/dispatch.js';
+
+export type SagaResult = Answer<OrderView>;
+
+export class CheckoutSteps {
+  constructor(
+    private readonly pool: ShardPool,
+    private readonly gateway: PaymentGateway,
+    private readonly config: { holdTtlMs: number; faultExitAfter?: FaultStep },
+  ) {}
+
+  /** Captured: commit the holds, then confirm the order and empty the cart together. */
+  async complete(orderId: string, transactionId: string, fraud: FraudAssessment | undefined): Promise<SagaResult> {
+    const st = await this.state(orderId);
+    if (!st.ok) return st;
+    const o = st.result;
+    const commits = await Promise.all([
+      ...o.items.map((l) => this.pool.tell(skuKey(l.sku), { type: 'commit', holdId: orderId })),
+      ...(o.coupon === undefined ? [] : [this.pool.tell(couponKey(o.coupon), { type: 'commit', orderId })]),
+    ]);
+    // A sku keeps no memory of committed holds. While the holds cannot have expired yet, "no
+    // such hold" means this commit already happened (a resumed saga); after that it is ambiguous
+    // and the capture is unwound: the money goes back, never stock that was not taken.
+    const holdsLive = Date.now() < o.createdAt + this.config.holdTtlMs - HOLD_EXPIRY_MARGIN_MS;
+    const done = commits.map((r, i) => r.ok || (holdsLive && i < o.items.length && r.error.code === 'CONFLICT'));
+    if (done.some((ok) => !ok)) return this.unwindCapture(o, done.slice(0, o.items.length));
+    this.fault('committed');
+    const review = fraud && fraud.decision === 'review' ? { reviewReasons: fraud.reasons.map((r) => r.detail) } : {};
+    const [confirmed] = await Promise.all([
+      this.pool.call(orderKey(orderId), { type: 'confirm', transactionId, riskScore: fraud?.score ?? null, ...review }),
+      this.pool.tell(cartKey(o.userId), { type: 'checkoutEnded', orderId, placed: true, total: o.totals.total, country: o.shippingAddress.country }),
+    ]);
+    if (!confirmed.ok) return confirmed;
+    this.fault('confirmed');
+    return { ok: true, result: confirmed.result };
+  }
+
+  /**
+   * A hold expired before its commit (the process was down longer than the hold TTL): the charge
+   * is voided (refunded in full), what was committed goes back on the shelf, the rest is released.
+   */
+  private async unwindCapture(o: Order, committed: boolean[]): Promise<SagaResult> {
+    await this.gateway.void(o.orderId);
+    await Promise.all(
+      o.items
+        .filter((_, i) => committed[i])
+        .map((l) =>
+          this.pool.call(skuKey(l.sku), {
+            type: 'restock',
+            ref: `unwind:${o.orderId}`,
+            qty: l.qty,
+            txType: 'return',
+            reason: `order ${o.orderId} unwound (reservation expired)`,
+          }),
+        ),
+    );
+    return this.fail(
+      o.orderId,
+      { code: 'CONFLICT', message: 'the reservation expired before the order could be confirmed; the payment was refunded' },
+      'voided',
+    );
+  }
+
+  /** Cancels the pending order and undoes its holds; the answer goes out once all of it is durable. */
+  async fail(orderId: string, error: WireError, payment: 'declined' | 'voided', riskScore?: number): Promise<SagaResult> {
+    const st = await this.state(orderId);
+    if (!st.ok) return st;
+    const o = st.result;
+    const failCmd: OrderCommand = {
+      type: 'fail',
+      code: error.code,
+      message: error.message,
+      payment,
+      ...(error.details ? { details: error.details } : {}),
+      ...(riskScore === undefined ? {} : { riskScore }),
+    };
+    const [failed] = await Promise.all([
+      this.pool.call(orderKey(orderId), failCmd),
+      this.release(orderId, o.items, o.coupon, o.userId, { placed: false, total: 0, country: o.shippingAddress.country }),
+    ]);
+    if (!failed.ok) return failed;
+    void this.pool.call(orderKey(orderId), { type: 'settle' }).catch((err) => console.error(`settle of ${orderId} failed:`, err));
+    return { ok: false, error: { ...error, details: { ...error.details, orderId } } };
+  }
+
+  /** Releases the holds of a checkout and thaws the cart (all idempotent). */
+  async release(
+    orderId: string,
+    items: readonly CartLineView[],
+    coupon: string | undefined,
+    userId: string,
+    end: { placed: false; total: number; country: string; forget?: boolean },
+  ): Promise<void> {
+    await Promise.all([...this.holdReleases(orderId, items, coupon), this.pool.tell(cartKey(userId), { type: 'checkoutEnded', orderId, ...end })]);
+  }
+
+  /** Releases the stock and coupon holds of a checkout (idempotent): one command per hold, to await together. */
+  holdReleases(orderId: string, items: readonly { sku: string }[], coupon: string | undefined): Promise<Answer<null>>[] {
+    return [
+      ...items.map((l) => this.pool.tell(skuKey(l.sku), { type: 'release', holdId: orderId })),
+      coupon === undefined ? Promise.resolve(OK) : this.pool.tell(couponKey(coupon), { type: 'release', orderId }),
+    ];
+  }
+
+  /** The order's whole state: what a step (or a resume) has left to do is read from it. */
+  state(orderId: string): Promise<Answer<Order>> {
+    return this.pool.call(orderKey(orderId), { type: 'state' });
+  }
+
+  /** Test hook (FAULT_EXIT_AFTER): the process dies right after `step` is durable. */
+  fault(step: FaultStep): void {
+    if (this.config.faultExitAfter === step) {
+      console.error(`FAULT_EXIT_AFTER=${step}: killing the process`);
+      process.kill(process.pid, 'SIGKILL');
+    }
+  }
+}
+
+const OK: Answer<null> = { ok: true, result: null };
+
+/** Clock skew and slowness allowance when judging whether a hold may have expired. */
+const HOLD_EXPIRY_MARGIN_MS = 30_000;
+
+/** The answer a finished order gives to a retry of its key. */
+export function outcome(o: Order): SagaResult {
+  if (!o.failure) return { ok: true, result: orderView(o) };
+  const f = o.failure;
+  return { ok: false, error: { code: f.code as WireError['code'], message: f.message, details: { ...f.details, orderId: o.orderId } } };
+}
