@@ -6,7 +6,7 @@
 // partitions); an owner that is no longer preferred drains and hands the partition over, a few
 // at a time.
 import { stableHash } from '../../protocol/keys.js';
-import type { NatsCluster } from './nats-cluster.js';
+import { BUCKETS, type NatsCluster } from './nats-cluster.js';
 
 export interface OwnershipEvents {
   /** Catch partition `p` up and serve it; rejects when that failed (the lease is then given up). */
@@ -98,9 +98,7 @@ export class Ownership {
     if (this.stopped) return;
     const me = this.nodeId;
     await this.c.nodes.put(nodeKey(me), JSON.stringify({ nodeId: me, at: Date.now() }));
-    const keys: string[] = [];
-    for await (const k of await this.c.nodes.keys()) keys.push(k);
-    this.live = keys.map(nodeIdOf).sort();
+    this.live = (await this.beatingNodes()).sort();
     if (!this.live.includes(me)) this.live.push(me);
     const entries = await Promise.all(this.owners.map((_, p) => this.c.owners.get(partitionKey(p))));
     let moves = 0;
@@ -112,7 +110,11 @@ export class Ownership {
       const held = this.held.get(p);
       const preferred = this.preferred(p);
       if (held) {
-        if (owner !== me || e!.revision !== held.rev) {
+        // Only this node writes its own id: a newer revision under it is a renewal whose answer
+        // was lost (a NATS server died mid-request), not a takeover. Adopt it rather than drop
+        // the partition; a second process misconfigured with this id is still stopped by fencing.
+        if (owner === me && e!.revision !== held.rev) held.rev = e!.revision;
+        if (owner !== me) {
           this.loseHeld(p, owner === undefined ? 'the lease expired before it was renewed' : `node ${owner} holds it now`);
         } else if (held.state === 'serving' && preferred !== me && moves < MOVES_PER_ROUND) {
           moves++;
@@ -127,6 +129,19 @@ export class Ownership {
     }
     await Promise.all(work);
     this.lastRound = Date.now();
+  }
+
+  /**
+   * The nodes beating now. Listed from the bucket stream's subjects and read key by key: each a
+   * request with a timeout. (The KV client's `keys()` runs a consumer that can wait forever when
+   * the beats it counted expire before they are delivered, which would stall every later round.)
+   */
+  private async beatingNodes(): Promise<string[]> {
+    const prefix = `$KV.${BUCKETS.nodes}.`;
+    const info = await this.c.jsm.streams.info(`KV_${BUCKETS.nodes}`, { subjects_filter: `${prefix}>` });
+    const keys = Object.keys(info.state.subjects ?? {}).map((s) => s.slice(prefix.length));
+    const entries = await Promise.all(keys.map((k) => this.c.nodes.get(k)));
+    return entries.flatMap((e) => (e && e.operation === 'PUT' ? [nodeIdOf(e.key)] : []));
   }
 
   /** Rendezvous hashing: the live node with the highest score for `p`. */
