@@ -10,6 +10,8 @@ import { ShardUnavailableError } from './shard-asks.js';
 /** Cluster mode: where each partition is served, and how requests reach another node. */
 export interface ClusterRouting {
   readonly me: string;
+  /** PARTITIONS: partition p runs on shard p % SHARDS. */
+  readonly partitions: number;
   partitionOf(key: string): number;
   /** Whether this node serves the partition now (owned and caught up). */
   serving(p: number): boolean;
@@ -17,8 +19,8 @@ export interface ClusterRouting {
   forward(nodeId: string, key: string, id: number, cmd: ShardRequest['cmd'], sink: ReplySink): void;
   /** A local connection follows (+1) or stops following (-1) a topic published by whichever node commits. */
   interest(topic: string, delta: number): void;
-  /** The journal refused appends to these partitions: another node owns them now. */
-  fenced(partitions: number[]): void;
+  /** These partitions are not served here any more (`why`): another node owns them, or their shard died. */
+  lose(partitions: number[], why: string): void;
 }
 
 /** The refusal of a request whose partition no node serves now (it is moving between nodes). */
@@ -28,23 +30,32 @@ export const MOVING: Answer<never> = {
 };
 
 export class PartitionMoves {
-  /** Moves waiting for their shard's report, by `acquired:<p>` or `released:<p>`. */
-  private readonly waiters = new Map<string, () => void>();
+  private nextMove = 0;
+  /** Moves waiting for their shard's report, by move id. */
+  private readonly waiters = new Map<number, { shard: number; resolve: () => void; reject: (err: Error) => void }>();
 
   /** Asks `link`'s shard to acquire or release partition `p`; resolves once it reports it done. */
   run(link: ShardLink, p: number, t: 'acquire' | 'release'): Promise<void> {
     if (!link.isUp) return Promise.reject(new ShardUnavailableError(link.shard, link.retryAfterMs()));
-    const done = t === 'acquire' ? 'acquired' : 'released';
-    return new Promise((resolve) => {
-      this.waiters.set(`${done}:${p}`, resolve);
-      link.post({ t, partition: p });
+    const move = ++this.nextMove;
+    return new Promise((resolve, reject) => {
+      this.waiters.set(move, { shard: link.shard, resolve, reject });
+      link.post({ t, partition: p, move });
     });
   }
 
   /** A shard reports a move done. */
   settle(m: Extract<FromShard, { t: 'acquired' | 'released' }>): void {
-    const key = `${m.t}:${m.partition}`;
-    this.waiters.get(key)?.();
-    this.waiters.delete(key);
+    this.waiters.get(m.move)?.resolve();
+    this.waiters.delete(m.move);
+  }
+
+  /** The worker of `shard` died: its moves will never be reported. */
+  failShard(shard: number, retryAfterMs: number): void {
+    for (const [move, w] of this.waiters) {
+      if (w.shard !== shard) continue;
+      this.waiters.delete(move);
+      w.reject(new ShardUnavailableError(shard, retryAfterMs));
+    }
   }
 }

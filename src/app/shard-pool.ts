@@ -152,7 +152,16 @@ export class ShardPool implements ShardPort, ShardAdminPort {
 
   /** A shard's worker died: what it held is answered now (shard-supervision.ts); new requests are refused until it is back. */
   private onDown(shard: number, reason: string, restartInMs: number): void {
-    this.supervision.down(shard, reason, restartInMs, this.hooks);
+    this.supervision.down(shard, reason, restartInMs, this.hooks, this.cluster !== undefined);
+    const c = this.cluster;
+    if (c) {
+      // The partitions of the dead worker are not served by anyone now: their leases are given
+      // up, and taken (caught up again from the replicated journal) once the worker is back.
+      this.partitionMoves.failShard(shard, this.links[shard].retryAfterMs());
+      const mine: number[] = [];
+      for (let p = shard; p < c.partitions; p += this.shards) mine.push(p);
+      c.lose(mine, `its shard ${shard} stopped`);
+    }
     this.hooks?.onShardDown(shard, reason, restartInMs);
     if (this.inflight.size === 0) this.onIdle?.();
   }
@@ -258,7 +267,7 @@ export class ShardPool implements ShardPort, ShardAdminPort {
       if (m.t === 'acquired') hooks.onShardUp(shard, m.openOrders, false);
       this.partitionMoves.settle(m);
     } else if (m.t === 'partitions-lost') {
-      this.cluster?.fenced(m.partitions);
+      this.cluster?.lose(m.partitions, 'the journal refused an append (another owner wrote to it)');
     } else if (m.t === 'answer') {
       this.asks.answer(shard, m);
     }

@@ -88,7 +88,7 @@ export class ShardSupervision {
   }
 
   /** The worker of `shard` died: everything it held is answered now; `hooks` (unset in a pool spawned before them) get the metrics. */
-  down(shard: number, reason: string, restartInMs: number, hooks: PoolHooks | undefined): void {
+  down(shard: number, reason: string, restartInMs: number, hooks: PoolHooks | undefined, replicated = false): void {
     console.error(`cartwire: shard ${shard} ${reason.split('\n')[0]}; restarting in ${restartInMs} ms (acknowledged data is on disk)`);
     const retryAfterMs = this.links[shard].retryAfterMs();
     const books = this.books;
@@ -102,7 +102,8 @@ export class ShardSupervision {
     for (const [batch, q] of books.inflight) {
       if (q.shard !== shard) continue;
       books.inflight.delete(batch);
-      this.refuseAll(q, retryAfterMs, batch <= committed, answered, hooks);
+      // Replicated (cluster mode): a batch the local store lacks may still be in the stream.
+      this.refuseAll(q, retryAfterMs, batch <= committed ? true : replicated ? 'unknown' : false, answered, hooks);
     }
     books.backlog[shard] = 0;
     books.batchesOut[shard] = 0;
@@ -119,9 +120,14 @@ export class ShardSupervision {
     link.post({ t: 'restore-watches', keys: w.keys, topics: w.topics, adminFeed: this.watches.adminFeed });
   }
 
-  private refuseAll(q: Queued, retryAfterMs: number, applied: boolean, dirty: ReplySink[], hooks: PoolHooks | undefined): void {
-    const message = applied ? 'the shard stopped after storing this change, before answering; read the object again' : RESTARTING;
-    const details = applied ? { retryAfterMs, applied: true } : { retryAfterMs };
+  private refuseAll(q: Queued, retryAfterMs: number, applied: boolean | 'unknown', dirty: ReplySink[], hooks: PoolHooks | undefined): void {
+    const message =
+      applied === true
+        ? 'the shard stopped after storing this change, before answering; read the object again'
+        : applied === 'unknown'
+          ? 'the shard stopped before answering; the change may have been stored: read the object again'
+          : RESTARTING;
+    const details = applied === false ? { retryAfterMs } : { retryAfterMs, applied };
     const now = performance.now();
     for (let i = 0; i < q.ids.length; i++) {
       if (q.sinks[i].push(encodeError(q.ids[i], 'UNAVAILABLE', message, details), q.ids[i], UNAVAILABLE_OUTCOME)) dirty.push(q.sinks[i]);

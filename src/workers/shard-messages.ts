@@ -72,9 +72,9 @@ export type ToShard =
   | { t: 'watch-topic'; ask: number; topic: string; delta: 1 | -1 }
   | { t: 'admin-feed'; on: boolean }
   /** Cluster mode: catch partition `partition` up from the replicated journal, then serve it. */
-  | { t: 'acquire'; partition: number }
+  | { t: 'acquire'; partition: number; move: number }
   /** Cluster mode: stop serving `partition` (it moves to another node); answered `released`. */
-  | { t: 'release'; partition: number }
+  | { t: 'release'; partition: number; move: number }
   /** A restarted worker gets back what its predecessor counted in memory (watch-mirror.ts). */
   | { t: 'restore-watches'; keys: [string, number][]; topics: [string, number][]; adminFeed: boolean }
   | { t: 'prices'; entries: PriceEntry[] }
@@ -119,8 +119,8 @@ export type FromShard =
   /** A checkpoint completed: how long it took (wall time, batches ran between its steps) and its snapshots. */
   | { t: 'checkpoint'; shard: number; at: number; snapshots: number; durationMs: number }
   /** Cluster mode: the partition is caught up and served here; its unfinished orders to resume. */
-  | { t: 'acquired'; shard: number; partition: number; openOrders: string[] }
-  | { t: 'released'; shard: number; partition: number }
+  | { t: 'acquired'; shard: number; partition: number; move: number; openOrders: string[] }
+  | { t: 'released'; shard: number; partition: number; move: number }
   /** Cluster mode: another owner appended to these partitions' journals: they are not served here any more. */
   | { t: 'partitions-lost'; shard: number; partitions: number[] };
 

@@ -69,8 +69,9 @@ export class ClusterNode {
       ownerOf: (p) => ownership.ownerOf(p),
       forward: (node, key, id, cmd, sink) => forwarder.forward(node, key, id, cmd, sink),
       interest: (topic, delta) => relay.interest(topic, delta),
-      fenced: (ps) => {
-        for (const p of ps) ownership.fenced(p);
+      partitions: this.c.config.partitions,
+      lose: (ps, why) => {
+        for (const p of ps) ownership.lose(p, why);
       },
     };
     pool.useCluster(routing);

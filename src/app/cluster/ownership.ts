@@ -17,7 +17,23 @@ export interface OwnershipEvents {
   lost(p: number, why: string): void;
 }
 
-type Held = { rev: number; state: 'acquiring' | 'serving' | 'releasing'; since: number };
+type Held = {
+  rev: number;
+  state: 'acquiring' | 'serving' | 'releasing';
+  since: number;
+  /** Epoch ms until which this node may answer for the partition without a newer renewal. */
+  validUntil: number;
+  /** The renewal in flight, which a handover waits for before it deletes the key on its revision. */
+  renewing?: Promise<void>;
+};
+
+/**
+ * Share of the lease an owner trusts after it sent a take or a renewal. The key expires at the
+ * server LEASE_MS after it stored the write, which is later than the send: stopping at 3/4 of
+ * the lease leaves the rest for the requests already routed to a shard, so a node whose renewals
+ * stall (NATS unreachable, an overloaded machine) stops answering before another can take over.
+ */
+const TRUSTED_SHARE = 0.75;
 
 /** Partitions a node hands over per renewal round (a join moves a few at a time, not all at once). */
 const MOVES_PER_ROUND = 8;
@@ -42,6 +58,8 @@ export class Ownership {
   private live: string[] = [];
   private timer: NodeJS.Timeout | undefined;
   private round: Promise<void> | undefined;
+  /** Catch-ups started and not finished (start() waits for those of its first round). */
+  private readonly catchingUp = new Set<Promise<void>>();
   private stopped = false;
   /** When the partition table was last read in full (epoch ms). */
   lastRound = 0;
@@ -60,13 +78,16 @@ export class Ownership {
   /** Joins: beats, reads the table and takes the free partitions it prefers; then renews periodically. */
   async start(): Promise<void> {
     await this.tick();
+    // The partitions taken in the first round are served before the node says it is up.
+    await Promise.all([...this.catchingUp]);
     const every = Math.max(100, Math.floor(this.c.config.leaseMs / 4));
     this.timer = setInterval(() => void this.tick(), every);
   }
 
-  /** Whether this node serves partition `p` now. */
+  /** Whether this node serves partition `p` now: caught up, and its lease renewed recently enough. */
   serving(p: number): boolean {
-    return this.held.get(p)?.state === 'serving';
+    const h = this.held.get(p);
+    return h !== undefined && h.state === 'serving' && Date.now() < h.validUntil;
   }
 
   /** The node to send a request for `p` to (this node when it serves it), or undefined while it has none. */
@@ -118,7 +139,9 @@ export class Ownership {
           this.loseHeld(p, owner === undefined ? 'the lease expired before it was renewed' : `node ${owner} holds it now`);
         } else if (held.state === 'serving' && preferred !== me && moves < MOVES_PER_ROUND) {
           moves++;
-          work.push(this.handOver(p, held));
+          // Not awaited: a drain must not hold up the renewals of every other partition.
+          void this.handOver(p, held).catch(() => undefined);
+          work.push(this.renew(p, held));
         } else {
           work.push(this.renew(p, held));
         }
@@ -155,17 +178,28 @@ export class Ownership {
     return best;
   }
 
+  /** Takes the lease of `p`; the catch-up then runs on its own, while the rounds go on renewing. */
   private async take(p: number, staleRev: number | undefined): Promise<void> {
     let rev: number;
+    const sent = Date.now();
     try {
       rev =
         staleRev === undefined ? await this.c.owners.create(partitionKey(p), this.nodeId) : await this.c.owners.update(partitionKey(p), this.nodeId, staleRev);
     } catch {
       return; // another node was faster
     }
-    const held: Held = { rev, state: 'acquiring', since: Date.now() };
+    const held: Held = { rev, state: 'acquiring', since: Date.now(), validUntil: sent + this.trusted };
     this.held.set(p, held);
     this.owners[p] = this.nodeId;
+    const job: Promise<void> = this.acquire(p, held).finally(() => this.catchingUp.delete(job));
+    this.catchingUp.add(job);
+  }
+
+  private get trusted(): number {
+    return this.c.config.leaseMs * TRUSTED_SHARE;
+  }
+
+  private async acquire(p: number, held: Held): Promise<void> {
     try {
       await this.events.acquire(p);
       if (this.held.get(p) === held) held.state = 'serving';
@@ -175,9 +209,15 @@ export class Ownership {
     }
   }
 
-  private async renew(p: number, held: Held): Promise<void> {
+  private renew(p: number, held: Held): Promise<void> {
+    return (held.renewing ??= this.renewOnce(p, held).finally(() => (held.renewing = undefined)));
+  }
+
+  private async renewOnce(p: number, held: Held): Promise<void> {
+    const sent = Date.now();
     try {
       held.rev = await this.c.owners.update(partitionKey(p), this.nodeId, held.rev);
+      held.validUntil = sent + this.trusted;
     } catch (err) {
       if (/wrong last sequence/.test(String((err as Error).message))) this.loseHeld(p, 'another node took the lease');
       // Otherwise NATS is unreachable: the lease may run out; the journal's fencing protects the data.
@@ -197,6 +237,7 @@ export class Ownership {
   private async giveUp(p: number, held: Held): Promise<void> {
     this.held.delete(p);
     if (this.owners[p] === this.nodeId) this.owners[p] = undefined;
+    await held.renewing;
     try {
       await this.c.owners.delete(partitionKey(p), { previousSeq: held.rev });
     } catch {
@@ -218,8 +259,12 @@ export class Ownership {
     await this.c.nodes.delete(nodeKey(this.nodeId)).catch(() => undefined);
   }
 
-  /** Called when the journal refused this node's append to `p`: it is not the owner any more. */
-  fenced(p: number): void {
-    this.loseHeld(p, 'the journal refused an append (another owner wrote to it)');
+  /** `p` cannot be served here any more (the journal refused an append, its shard died): the lease is let go. */
+  lose(p: number, why: string): void {
+    const held = this.held.get(p);
+    if (!held) return;
+    this.loseHeld(p, why);
+    // Deleted on its revision, so the preferred owner (maybe this node again) takes it at once.
+    void this.c.owners.delete(partitionKey(p), { previousSeq: held.rev }).catch(() => undefined);
   }
 }

@@ -12,6 +12,8 @@ const MOVING_RETRY_MS = 200;
 
 export class Replication {
   private readonly owned = new Set<number>();
+  /** Releases per partition: a catch-up that a release overtook must not start serving after it. */
+  private readonly releases = new Map<number, number>();
   /** Partitions this shard was fenced from by another owner since the last `takeLost`. */
   private lost: number[] = [];
 
@@ -92,6 +94,7 @@ export class Replication {
    */
   async acquire(p: number): Promise<{ out: BatchOutcome | undefined; openOrders: string[] }> {
     const from = this.runtime.partitionPosition(p);
+    const releases = this.releases.get(p) ?? 0;
     let out: BatchOutcome | undefined;
     const pending: (readonly [string, number, Buffer])[] = [];
     let pendingAt = from;
@@ -106,6 +109,13 @@ export class Replication {
       if (pending.length >= 3_000) flush();
     });
     flush();
+    // Released while catching up (the lease was lost meanwhile): what was absorbed stays stored,
+    // but the partition is not served and its timers do not run here.
+    if ((this.releases.get(p) ?? 0) !== releases) {
+      this.journal.forget(p);
+      this.runtime.dropPartition(p, this.partitionOf);
+      return { out, openOrders: [] };
+    }
     this.runtime.loadPartitionTimers(p, this.partitionOf);
     this.owned.add(p);
     return { out, openOrders: this.runtime.openOrdersOf(p, this.partitionOf) };
@@ -113,6 +123,7 @@ export class Replication {
 
   /** Gives partition `p` up (it moves to another node): its actors leave memory. */
   release(p: number): void {
+    this.releases.set(p, (this.releases.get(p) ?? 0) + 1);
     this.owned.delete(p);
     this.journal.forget(p);
     this.runtime.dropPartition(p, this.partitionOf);

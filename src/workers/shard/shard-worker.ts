@@ -147,10 +147,10 @@ function control(m: Control): void | Promise<void> {
 function controlUnsafe(m: Control): void | Promise<void> {
   switch (m.t) {
     case 'acquire':
-      return acquire(m.partition);
+      return acquire(m.partition, m.move);
     case 'release':
       replication?.release(m.partition);
-      return post({ t: 'released', shard: opts.shard, partition: m.partition });
+      return post({ t: 'released', shard: opts.shard, partition: m.partition, move: m.move });
     case 'snapshot':
       return post({ t: 'answer', ask: m.ask, value: runtime.snapshotAll() });
     case 'summary':
@@ -201,12 +201,12 @@ function stopped(): void {
 }
 
 /** Cluster mode: catches partition `partition` up from the replicated journal, then serves it. */
-async function acquire(partition: number): Promise<void> {
+async function acquire(partition: number, move: number): Promise<void> {
   if (!replication) throw new Error('acquire without cluster mode');
   const { out, openOrders } = await replication.acquire(partition);
   if (out) sendReplies(-1, out, true);
   scheduleTimers();
-  post({ t: 'acquired', shard: opts.shard, partition, openOrders });
+  post({ t: 'acquired', shard: opts.shard, partition, move, openOrders });
 }
 
 let stopping = false;
