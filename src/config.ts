@@ -61,6 +61,8 @@ export interface ClusterConfig {
   replicas: number;
   /** How long a partition's owner lease lasts without renewal (LEASE_MS). */
   leaseMs: number;
+  /** Journal messages of a partition after which its owner snapshots it and trims the journal (CLUSTER_SNAPSHOT_EVERY). */
+  snapshotEvery: number;
 }
 
 export interface RecsConfig {
@@ -324,7 +326,7 @@ function parseTrustProxy(raw: string | undefined): string[] {
 function resolveCluster(env: Env): ClusterConfig | undefined {
   const raw = env.NATS_URL?.trim();
   if (!raw) {
-    for (const name of ['NODE_ID', 'PARTITIONS', 'CLUSTER_REPLICAS', 'LEASE_MS']) {
+    for (const name of ['NODE_ID', 'PARTITIONS', 'CLUSTER_REPLICAS', 'LEASE_MS', 'CLUSTER_SNAPSHOT_EVERY']) {
       if (env[name]) throw new ConfigError(`${name} is a cluster setting: set NATS_URL too (or unset ${name})`);
     }
     return undefined;
@@ -345,5 +347,6 @@ function resolveCluster(env: Env): ClusterConfig | undefined {
     partitions: int(env, 'PARTITIONS', 64, 1, 4096),
     replicas: int(env, 'CLUSTER_REPLICAS', 1, 1, 5),
     leaseMs: int(env, 'LEASE_MS', 2000, 500, 60_000),
+    snapshotEvery: int(env, 'CLUSTER_SNAPSHOT_EVERY', 1000, 10, 10_000_000),
   };
 }

@@ -12,6 +12,8 @@ import { skuKey, stableHash } from '../src/protocol/keys.js';
 import type { CartView } from '../src/protocol/types.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, spawnServer, until, type ChildServer } from './helpers/server.js';
 import { haveNatsServer, startNats } from './helpers/nats.js';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { stockedSku } from './helpers/commerce.js';
 
 const PARTITIONS = 16;
@@ -407,4 +409,50 @@ test('a node joins and another leaves (SIGTERM) under load: partitions move, not
   const refused = load.shoppers.reduce((n, s) => n + s.refused, 0);
   t.diagnostic(`${load.total()} adds acknowledged while c joined and b left; ${refused} answered UNAVAILABLE (retry) during moves`);
   await load.check(a);
+});
+
+/** Messages in the journal stream and snapshot heads stored, read straight from NATS. */
+async function journalCounts(natsUrl: string): Promise<{ journal: number; heads: number }> {
+  const nc = await connect({ servers: natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const journal = (await jsm.streams.info('CW_JOURNAL')).state.messages;
+    const snaps = await jsm.streams.info('CW_SNAPSHOTS', { subjects_filter: 'cw.sh.>' });
+    return { journal, heads: Object.keys(snaps.state.subjects ?? {}).length };
+  } finally {
+    await nc.close();
+  }
+}
+
+test('partition snapshots: the journal is trimmed behind them, and a node that never held a partition takes it over from its snapshot', async (t) => {
+  if (!haveNatsServer()) return t.skip('nats-server is not installed and cannot be installed here');
+  const [nats] = await startNats(t, 1);
+  const env = { CLUSTER_SNAPSHOT_EVERY: '20' };
+  const a = await startNode(t, nats.url, 'a', env);
+  const { c: adm, token } = await admin(a.server.url);
+  t.after(() => adm.close());
+  await stockedSku(adm, 'snap-sku', 1_000_000, 100);
+  const shopper = await CartwireClient.connect(a.server.url);
+  t.after(() => shopper.close());
+  const { token: guest } = await shopper.call('auth.guest', {});
+  const adds = 300;
+  for (let i = 0; i < adds; i++) await shopper.call('cart.add', { sku: 'snap-sku', qty: 1 });
+  // Each add was one journal message; snapshots taken every 20 messages of a partition trim them.
+  let counts = await journalCounts(nats.url);
+  await until(async () => ((counts = await journalCounts(nats.url)), counts.journal < adds / 2 && counts.heads > 0), {
+    timeoutMs: 20_000,
+    what: 'partitions snapshotted and the journal trimmed',
+  });
+  t.diagnostic(`after ${adds} adds: ${counts.journal} journal messages left, ${counts.heads} partition snapshots`);
+
+  // b starts with an empty store, a dies: b can only have the cart from a snapshot and the tail.
+  const b = await startNode(t, nats.url, 'b', { ...env, SEED_DEMO: '0' });
+  await balanced([a, b], token);
+  await a.server.kill9();
+  const onB = await CartwireClient.connect(b.server.url);
+  t.after(() => onB.close());
+  await onB.call('auth.resume', { token: guest });
+  assert.equal((await retryUnavailable(() => onB.call('cart.get', {}))).items[0]?.qty, adds, 'every acknowledged add, read through b');
+  await retryUnavailable(() => onB.call('cart.add', { sku: 'snap-sku', qty: 1 }));
+  assert.equal((await onB.call('cart.get', {})).items[0]?.qty, adds + 1, 'b appends after the snapshot and the tail');
 });

@@ -19,7 +19,16 @@ export function shardOptions(config: Config): Omit<ShardOptions, 'shard' | 'epoc
     maxActors: config.maxActorsPerShard,
     guestCartRetentionMs: config.guestCartRetentionMs,
     ...(config.faultCrashShardOn === undefined ? {} : { crashOn: config.faultCrashShardOn }),
-    ...(config.cluster ? { cluster: { servers: config.cluster.servers, nodeId: config.cluster.nodeId, partitions: config.cluster.partitions } } : {}),
+    ...(config.cluster
+      ? {
+          cluster: {
+            servers: config.cluster.servers,
+            nodeId: config.cluster.nodeId,
+            partitions: config.cluster.partitions,
+            snapshotEvery: config.cluster.snapshotEvery,
+          },
+        }
+      : {}),
   };
 }
 

@@ -148,6 +148,11 @@ export class Journal {
     this.recovery.markUnindexed(actor);
   }
 
+  /** Every stored snapshot: actor, seq, state, checksum (null before schema 4). */
+  snapshotRows(): IterableIterator<[string, number, Buffer, number | null]> {
+    return this.db.prepare<[], [string, number, Buffer, number | null]>('SELECT actor, seq, state, crc FROM snapshots').raw().iterate();
+  }
+
   /** A value of the meta table, or undefined. */
   meta(key: string): string | undefined {
     return this.db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(key)?.value;

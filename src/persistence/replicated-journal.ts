@@ -7,6 +7,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type MsgRequest } from '@nats-io/jetstream';
 import { Packr, Unpackr } from 'msgpackr';
+import { PartitionSnapshots } from './partition-snapshots.js';
 
 export const JOURNAL_STREAM = 'CW_JOURNAL';
 export const journalSubject = (p: number): string => `cw.j.${p}`;
@@ -14,6 +15,19 @@ export const journalSubject = (p: number): string => `cw.j.${p}`;
 /** One message of a partition: flat triples of actor key, actor seq and the encoded events. */
 export interface PartitionMessage {
   rows: (string | number | Buffer)[];
+  /** The subject sequence this message was appended after: a reader that finds another missed messages (purged behind a snapshot). */
+  prev?: number;
+}
+
+/** Partition `p`'s messages after `after` were purged (a snapshot covers them): read the snapshot, then the rest. */
+export class PurgedError extends Error {
+  override name = 'PurgedError';
+  constructor(
+    readonly p: number,
+    readonly after: number,
+  ) {
+    super(`partition ${p}: journal messages after ${after} were purged behind a snapshot`);
+  }
 }
 
 const packr = new Packr({ useRecords: false });
@@ -29,6 +43,7 @@ export class ReplicatedJournal {
   private readonly last = new Map<number, number>();
   private appends = 0;
   private closing = false;
+  private snapshotStore: PartitionSnapshots | undefined;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -55,7 +70,9 @@ export class ReplicatedJournal {
       // ack); the client types it for direct gets only, the server accepts it here too.
       const m = await this.jsm.streams.getMessage(JOURNAL_STREAM, { seq: seq + 1, next_by_subj: subject } as unknown as MsgRequest);
       if (!m) break;
-      each(m.seq, unpackr.unpack(m.data) as PartitionMessage);
+      const msg = unpackr.unpack(m.data) as PartitionMessage;
+      if (msg.prev !== undefined && msg.prev !== seq) throw new PurgedError(p, seq);
+      each(m.seq, msg);
       seq = m.seq;
     }
     this.last.set(p, seq);
@@ -73,12 +90,14 @@ export class ReplicatedJournal {
    * the same message id, which JetStream deduplicates, until it is stored or refused.
    */
   async append(groups: Map<number, PartitionMessage>): Promise<AppendOutcome[]> {
-    return Promise.all([...groups].map(([p, m]) => this.appendOne(p, packr.pack(m))));
+    return Promise.all([...groups].map(([p, m]) => this.appendOne(p, m)));
   }
 
-  private async appendOne(p: number, data: Uint8Array): Promise<AppendOutcome> {
+  private async appendOne(p: number, m: PartitionMessage): Promise<AppendOutcome> {
     const expected = this.last.get(p);
     if (expected === undefined) return { p, ok: false, fenced: true, error: `partition ${p} is not owned here` };
+    m.prev = expected;
+    const data = packr.pack(m);
     const msgID = `${this.writer}.${++this.appends}`;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -115,6 +134,19 @@ export class ReplicatedJournal {
         await new Promise((r) => setTimeout(r, 250));
       }
     }
+  }
+
+  /**
+   * Removes partition `p`'s messages below `below` (a snapshot covers them). The message at
+   * `below` stays: the next append is fenced on the subject's last sequence.
+   */
+  async trim(p: number, below: number): Promise<void> {
+    await this.jsm.streams.purge(JOURNAL_STREAM, { filter: journalSubject(p), seq: below });
+  }
+
+  /** Snapshots of partitions, on the same connection. */
+  snapshots(): PartitionSnapshots {
+    return (this.snapshotStore ??= new PartitionSnapshots(this.js, this.jsm));
   }
 
   async close(): Promise<void> {

@@ -22,6 +22,8 @@ export interface ShardClusterOptions {
   servers: string[];
   nodeId: string;
   partitions: number;
+  /** Messages of a partition after which it is snapshotted and its journal trimmed (CLUSTER_SNAPSHOT_EVERY). */
+  snapshotEvery: number;
 }
 
 export interface ShardOptions {

@@ -6,6 +6,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { Kvm, type KV } from '@nats-io/kv';
 import { randomBytes } from 'node:crypto';
 import { JOURNAL_STREAM } from '../../persistence/replicated-journal.js';
+import { PartitionSnapshots } from '../../persistence/partition-snapshots.js';
 import type { ClusterConfig } from '../../config.js';
 
 export const BUCKETS = {
@@ -46,6 +47,7 @@ export async function openCluster(config: ClusterConfig): Promise<NatsCluster> {
   try {
     const jsm = await jetstreamManager(nc);
     await ensureJournal(jsm, config);
+    await PartitionSnapshots.ensureStream(jsm, config.replicas);
     const kvm = new Kvm(nc);
     const replicas = config.replicas;
     const cluster: NatsCluster = {

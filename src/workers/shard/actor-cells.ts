@@ -83,6 +83,23 @@ export class ActorCells {
   }
 
   /**
+   * Sets an actor's state from a replicated partition snapshot (newer than what this store has):
+   * in memory now, and its snapshot written by the commit that records the snapshot's position.
+   */
+  install(key: string, type: AnyActorType, state: unknown, seq: number, now: number): Cell {
+    let cell = this.cells.get(key);
+    if (cell) {
+      cell.state = state;
+      cell.seq = seq;
+      cell.lastUsed = now;
+    } else {
+      cell = { key, type, state, seq, snapSeq: 0, lastUsed: now };
+      this.cells.set(key, cell);
+    }
+    return cell;
+  }
+
+  /**
    * The actor's stored records, or its quarantine: a damaged record throws CorruptRecordError, now
    * and for every later use of the key (the journal remembers it, keeps its rows and lists it in
    * the summary), and is logged here once.

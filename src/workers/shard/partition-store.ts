@@ -3,7 +3,12 @@
 // local journal, with the stream position they reach; a partition that leaves takes its actors
 // out of memory and its timers off the queue (what is stored stays), and one that comes back
 // has its timers loaded again. On a single node none of this runs.
-import { decodeRow } from '../../persistence/row-codec.js';
+import { decodeRow, encodeRow } from '../../persistence/row-codec.js';
+import { TAG_SNAPSHOT, rowChecksum } from '../../persistence/checksum.js';
+import type { SnapshotEntry } from '../../persistence/partition-snapshots.js';
+import { actorTypeOf } from '../../actors/registry.js';
+import type { Order } from '../../actors/order-actor.js';
+import { parseKey } from '../../protocol/keys.js';
 import type { Cell } from './actor-cells.js';
 import type { ShardMaintenance } from './shard-maintenance.js';
 import type { ShardState } from './shard-state.js';
@@ -47,6 +52,77 @@ export class PartitionStore {
       this.batch.noteApplied(cell, events);
     }
     this.stagePosition(p, position);
+    return this.batch.commitStaged();
+  }
+
+  /**
+   * The committed state of every actor of the partitions in `ps` (none of them may have a batch in
+   * flight): actors in memory as they are, actors with journal rows no snapshot covers recovered
+   * (activated), the others straight from their stored snapshot, checked against its checksum.
+   * An actor whose records are damaged makes its partition's snapshot impossible (its rows must
+   * stay in the replicated journal): that partition is left out of the result.
+   */
+  snapshotEntries(ps: ReadonlySet<number>, partitionOf: (key: string) => number): Map<number, SnapshotEntry[]> {
+    const { cells, journal } = this.s;
+    const out = new Map<number, SnapshotEntry[]>();
+    for (const p of ps) out.set(p, []);
+    const spoiled = new Set<number>();
+    const seen = new Set<string>();
+    const fromCell = (p: number, key: string): void => {
+      try {
+        const cell = cells.activate(key, 0);
+        if (cell.seq > 0) out.get(p)!.push([key, cell.seq, encodeRow(cell.type.snapshot(cell.state))]);
+      } catch {
+        spoiled.add(p); // quarantined: logged by the activation
+      }
+    };
+    for (const cell of cells.values()) {
+      if (cell.type.kind === 'catalog') continue;
+      const p = partitionOf(cell.key);
+      if (!ps.has(p)) continue;
+      seen.add(cell.key);
+      if (cell.seq > 0) out.get(p)!.push([cell.key, cell.seq, encodeRow(cell.type.snapshot(cell.state))]);
+    }
+    for (const key of journal.unrecoveredActors()) {
+      const p = partitionOf(key);
+      if (!ps.has(p) || seen.has(key)) continue;
+      seen.add(key);
+      fromCell(p, key);
+    }
+    // Activated after the scan: the connection runs one statement at a time.
+    const recover: [number, string][] = [];
+    for (const [key, seq, state, crc] of journal.snapshotRows()) {
+      const p = partitionOf(key);
+      if (!ps.has(p) || seen.has(key) || actorTypeOf(key)?.type.kind === 'catalog') continue;
+      if (journal.hasPendingRows(key) || (crc !== null && crc !== rowChecksum(TAG_SNAPSHOT, key, seq, state))) recover.push([p, key]);
+      else out.get(p)!.push([key, seq, state]);
+    }
+    for (const [p, key] of recover) fromCell(p, key);
+    for (const p of spoiled) out.delete(p);
+    return out;
+  }
+
+  /**
+   * Installs partition `p`'s snapshot at stream position `pos` (newer than this store's): each
+   * actor's state replaces what memory and the local store hold of it, with its timers, stock view
+   * and order index, in one local commit that also records the position.
+   */
+  install(p: number, entries: readonly SnapshotEntry[], pos: number, now: number): BatchOutcome {
+    const { cells, touched, writes } = this.s;
+    for (const [key, seq, bytes] of entries) {
+      const found = actorTypeOf(key);
+      if (!found) continue;
+      const state: unknown = found.type.restore(found.id, decodeRow(bytes));
+      const cell = cells.install(key, found.type, state, seq, now);
+      touched.add(cell);
+      cells.exists(key);
+      this.s.stageSnapshot(cell);
+      if (found.type.kind === 'order') {
+        const o = state as Order;
+        if (o.createdAt > 0) writes.orders.push({ orderId: parseKey(key)!.id, userId: o.userId, createdAt: o.createdAt });
+      }
+    }
+    this.stagePosition(p, pos);
     return this.batch.commitStaged();
   }
 

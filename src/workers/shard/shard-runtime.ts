@@ -4,6 +4,7 @@
 // commit: the output gate. A command's turn on its actor is in command-runner.ts, the work
 // between batches in shard-maintenance.ts, the cluster-mode partitions in partition-store.ts;
 // all of them share this shard's stores (shard-state.ts).
+import type { SnapshotEntry } from '../../persistence/partition-snapshots.js';
 import type Database from 'better-sqlite3';
 import { available, type Sku } from '../../actors/inventory-actor.js';
 import type { LivePrice, ShardContext } from '../../actors/actor.js';
@@ -230,6 +231,16 @@ export class ShardRuntime {
   /** Cluster mode: applies rows of partition `p`'s replicated journal up to `position` (see PartitionStore.absorb). */
   absorbReplicated(p: number, rows: readonly (readonly [string, number, Buffer])[], position: number, now = Date.now()): BatchOutcome {
     return this.partitions.absorb(p, rows, position, now);
+  }
+
+  /** Cluster mode: the committed state of every actor of the partitions `ps` (see PartitionStore.snapshotEntries). */
+  partitionSnapshotEntries(ps: ReadonlySet<number>, partitionOf: (key: string) => number): Map<number, SnapshotEntry[]> {
+    return this.partitions.snapshotEntries(ps, partitionOf);
+  }
+
+  /** Cluster mode: installs a replicated snapshot of partition `p` at stream position `pos`. */
+  installPartitionSnapshot(p: number, entries: readonly SnapshotEntry[], pos: number, now = Date.now()): BatchOutcome {
+    return this.partitions.install(p, entries, pos, now);
   }
 
   /** Cluster mode: the local commit records the stream position partition `p` reached. */

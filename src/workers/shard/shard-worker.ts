@@ -349,3 +349,13 @@ function maintain(): void {
 }
 const sweep = setInterval(maintain, opts.sweepIntervalMs);
 sweep.unref();
+
+// Cluster mode: partitions with enough journal messages since their last snapshot are
+// snapshotted (read between batches), stored and trimmed in the background.
+if (replication) {
+  const snapshots = setInterval(() => {
+    const due = replication.snapshotsDue(Date.now());
+    if (due.size > 0) exclusive(() => replication.snapshot(due, Date.now()));
+  }, 1_000);
+  snapshots.unref();
+}
