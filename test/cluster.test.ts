@@ -192,6 +192,11 @@ test('three nodes share the shop: ops and pushes through any node, accounts ever
   t.after(() => viaB.close());
   assert.equal((await viaB.call('auth.login', { email: 'cluster@example.com', password: 'long enough password' })).userId, r.userId);
   assert.equal(await code(viaB.call('auth.register', { email: 'cluster@example.com', password: 'another password' })), 'CONFLICT');
+
+  // Every series of a node's metrics carries its NODE_ID, so the nodes' scrapes add up.
+  const metrics = await (await fetch(`${b.server.url}/metrics`)).text();
+  assert.match(metrics, /^cartwire_requests_total\{[^}]*node="b"/m);
+  assert.doesNotMatch(metrics, /^cartwire_requests_total\{(?![^}]*node=)/m, 'no series without the node label');
 });
 
 test('kill -9 of a node under write load: every acknowledged change survives, its partitions are served again within seconds, clients resume on another node', async (t) => {

@@ -111,7 +111,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     },
     onShardDown: (shard) => metrics.shardDown(shard),
   };
-  const metrics = new Metrics(config.shards, (s) => pool.depth(s));
+  const metrics = new Metrics(config.shards, (s) => pool.depth(s), config.cluster?.nodeId);
   const limits = config.limits;
   const accounts = new Accounts({ auth, pool, catalog, limits });
   const commerce = config.commerce;

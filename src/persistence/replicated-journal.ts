@@ -5,7 +5,7 @@
 // once the rows are stored on a quorum of the stream's replicas. A new owner reads the partition's
 // messages after its local store's position and applies them before it serves.
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type MsgRequest } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type MsgRequest, type StoredMsg } from '@nats-io/jetstream';
 import { Packr, Unpackr } from 'msgpackr';
 import { PartitionSnapshots } from './partition-snapshots.js';
 
@@ -35,6 +35,9 @@ const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsTyp
 /** JetStream's "wrong last sequence" API error: someone else appended to the partition. */
 const WRONG_LAST_SEQUENCE = 10071;
 const MSG_ID = 'Nats-Msg-Id';
+/** Windows of a catch-up read at once, each of at least MIN_WINDOW stream sequences. */
+const CATCH_UP_WINDOWS = 16;
+const MIN_WINDOW = 256;
 
 export type AppendOutcome = { p: number; ok: true; seq: number } | { p: number; ok: false; fenced: boolean; error: string };
 
@@ -61,22 +64,48 @@ export class ReplicatedJournal {
   /**
    * Reads partition `p`'s messages after sequence `after`, in order, handing each to `each`;
    * returns the partition's last sequence, which the next append expects.
+   *
+   * The stream interleaves every partition, and a get by subject returns one message per round
+   * trip: the range up to the partition's last message is cut into windows walked at once, their
+   * messages handed over window after window, in order.
    */
   async catchUp(p: number, after: number, each: (seq: number, m: PartitionMessage) => void): Promise<number> {
     const subject = journalSubject(p);
+    const lastMsg = await this.getMessage({ last_by_subj: subject });
+    const end = lastMsg && lastMsg.seq > after ? lastMsg.seq : after;
+    const span = end - after;
+    const windows = Math.max(1, Math.min(CATCH_UP_WINDOWS, Math.ceil(span / MIN_WINDOW)));
+    const step = Math.ceil(span / windows);
+    const walks: Promise<{ seq: number; data: Uint8Array }[]>[] = [];
+    for (let from = after; from < end; from += step) walks.push(this.walk(subject, from, Math.min(end, from + step)));
     let seq = after;
-    for (;;) {
-      // STREAM.MSG.GET with next_by_subj (served by the stream leader, so never behind the last
-      // ack); the client types it for direct gets only, the server accepts it here too.
-      const m = await this.jsm.streams.getMessage(JOURNAL_STREAM, { seq: seq + 1, next_by_subj: subject } as unknown as MsgRequest);
-      if (!m) break;
-      const msg = unpackr.unpack(m.data) as PartitionMessage;
-      if (msg.prev !== undefined && msg.prev !== seq) throw new PurgedError(p, seq);
-      each(m.seq, msg);
-      seq = m.seq;
+    for (const walk of walks) {
+      for (const m of await walk) {
+        const msg = unpackr.unpack(m.data) as PartitionMessage;
+        if (msg.prev !== undefined && msg.prev !== seq) throw new PurgedError(p, seq);
+        each(m.seq, msg);
+        seq = m.seq;
+      }
     }
     this.last.set(p, seq);
     return seq;
+  }
+
+  /** The messages of `subject` with a sequence in (from, to]. */
+  private async walk(subject: string, from: number, to: number): Promise<{ seq: number; data: Uint8Array }[]> {
+    const out: { seq: number; data: Uint8Array }[] = [];
+    for (let seq = from; ;) {
+      // STREAM.MSG.GET with next_by_subj (served by the stream leader, so never behind the last
+      // ack); the client types it for direct gets only, the server accepts it here too.
+      const m = await this.getMessage({ seq: seq + 1, next_by_subj: subject } as unknown as MsgRequest);
+      if (!m || m.seq > to) return out;
+      out.push({ seq: m.seq, data: m.data });
+      seq = m.seq;
+    }
+  }
+
+  private getMessage(q: MsgRequest): Promise<StoredMsg | null> {
+    return this.jsm.streams.getMessage(JOURNAL_STREAM, q);
   }
 
   /** The partition is not written from here any more. */

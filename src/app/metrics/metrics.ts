@@ -35,8 +35,10 @@ export class Metrics implements EdgeMetrics {
   private readonly restartsTotal: client.Counter;
   private readonly shardUp: client.Gauge;
 
-  constructor(shards: number, mailboxDepth: (shard: number) => number) {
+  /** `node`: cluster mode's NODE_ID, a label on every series so the nodes' scrapes add up. */
+  constructor(shards: number, mailboxDepth: (shard: number) => number, node?: string) {
     const r = this.registry;
+    if (node !== undefined) r.setDefaultLabels({ node });
     client.collectDefaultMetrics({ register: r });
     this.business = new BusinessMetrics(r);
     this.connections = new client.Gauge({ name: 'cartwire_connections', help: 'Open WebSocket connections.', registers: [r] });
