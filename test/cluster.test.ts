@@ -128,7 +128,7 @@ async function code(p: Promise<unknown>): Promise<string> {
 
 test('three nodes share the shop: ops and pushes through any node, accounts everywhere, a checkout whose lines live on three owners', async (t) => {
   if (!haveNatsServer()) return t.skip('nats-server is not installed and cannot be installed here');
-  const { a, b, c, adm, token } = await threeNodes(t, 'c');
+  const { nats, a, b, c, adm, token } = await threeNodes(t, 'c');
   const owners = await balanced([a, b, c], token);
 
   // A sku on each node's partitions, stocked through one node.
@@ -197,6 +197,13 @@ test('three nodes share the shop: ops and pushes through any node, accounts ever
   const metrics = await (await fetch(`${b.server.url}/metrics`)).text();
   assert.match(metrics, /^cartwire_requests_total\{[^}]*node="b"/m);
   assert.doesNotMatch(metrics, /^cartwire_requests_total\{(?![^}]*node=)/m, 'no series without the node label');
+
+  // The domain events of every node's commits are in the cluster's event stream.
+  const nc = await connect({ servers: nats.url });
+  t.after(() => nc.close());
+  const events = await (await jetstreamManager(nc)).streams.info('CW_EVENTS', { subjects_filter: 'cw.ev.>' });
+  const writers = Object.keys(events.state.subjects ?? {}).map((s) => Buffer.from(s.slice('cw.ev.'.length), 'hex').toString());
+  assert.deepEqual(writers.sort(), ['a', 'b', 'c'], 'each node appended the events of its commits');
 });
 
 test('kill -9 of a node under write load: every acknowledged change survives, its partitions are served again within seconds, clients resume on another node', async (t) => {

@@ -23,6 +23,7 @@ import { RecsOps } from './recs/recs-ops.js';
 import { RecsService } from './recs/index.js';
 import { createHandlers } from './handlers.js';
 import { ClusterNode } from './cluster/cluster-node.js';
+import type { DomainEvent } from '../actors/actor.js';
 import { CATALOG_KEY } from '../protocol/keys.js';
 import type { PriceEntry } from '../workers/shard-messages.js';
 import type { ProductView } from '../protocol/types.js';
@@ -84,6 +85,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       metrics.business.onDomain(events);
       driver.onDomain(events);
       recs.onDomain(events);
+      node?.events.append(events);
     },
     onDone: (tag, seconds, outcome) => metrics.done(tag, seconds, outcome),
     onStats: (shard, stats) => metrics.shardStats(shard, stats),
@@ -222,7 +224,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   // The recommendation models load from the event logs in the background (the pool builds them),
   // a moment after ready: reading the logs holds the shards, and the clients reconnecting after a
   // restart come first (it delayed the first cart read by ~300 ms with 300k logged adds).
-  const recsLoad = setTimeout(() => void recs.load().catch((err) => console.error('recommendations: loading the event logs failed:', err)), RECS_LOAD_DELAY_MS);
+  // A cluster node hears the others' interactions as they commit, and reads the cluster's history.
+  node?.events.follow((events) => recs.onDomain(events));
+  const history = node ? (each: (events: readonly DomainEvent[]) => void) => node.events.readAll(each) : undefined;
+  const recsLoad = setTimeout(
+    () => void recs.load(history).catch((err) => console.error('recommendations: loading the event logs failed:', err)),
+    RECS_LOAD_DELAY_MS,
+  );
   recsLoad.unref();
 
   let closing: Promise<void> | undefined;

@@ -14,6 +14,7 @@ import { clusterJwtSecret, openCluster, type NatsCluster } from './nats-cluster.
 import { Ownership } from './ownership.js';
 import { Forwarder } from './forwarder.js';
 import { Relay, type ViewUpdate } from './relay.js';
+import { EventStream } from './event-stream.js';
 import { Packr, Unpackr } from 'msgpackr';
 import type { OrderPageItem, OrderPeers, OrdersQuery } from '../commerce/commerce-ops.js';
 
@@ -24,12 +25,15 @@ const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsTyp
 
 export class ClusterNode {
   readonly users: UserStore;
+  /** The cluster's domain event log (CW_EVENTS). */
+  readonly events: EventStream;
   private ownership: Ownership | undefined;
   private forwarder: Forwarder | undefined;
   private relay: Relay | undefined;
 
   private constructor(private readonly c: NatsCluster) {
     this.users = new KvUserStore(c.users);
+    this.events = new EventStream(c.nc, c.js, c.jsm, c.config.nodeId);
   }
 
   /** Connects to NATS (a clear error naming NATS_URL when it cannot) and checks the cluster's settings. */
@@ -170,6 +174,7 @@ export class ClusterNode {
   async close(): Promise<void> {
     this.forwarder?.close();
     this.relay?.close();
+    this.events.close();
     await this.c.nc.drain().catch(() => this.c.nc.close());
   }
 }

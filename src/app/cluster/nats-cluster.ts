@@ -7,6 +7,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { randomBytes } from 'node:crypto';
 import { JOURNAL_STREAM } from '../../persistence/replicated-journal.js';
 import { PartitionSnapshots } from '../../persistence/partition-snapshots.js';
+import { EventStream } from './event-stream.js';
 import type { ClusterConfig } from '../../config.js';
 
 export const BUCKETS = {
@@ -48,6 +49,7 @@ export async function openCluster(config: ClusterConfig): Promise<NatsCluster> {
     const jsm = await jetstreamManager(nc);
     await ensureJournal(jsm, config);
     await PartitionSnapshots.ensureStream(jsm, config.replicas);
+    await EventStream.ensure(jsm, config.replicas);
     const kvm = new Kvm(nc);
     const replicas = config.replicas;
     const cluster: NatsCluster = {

@@ -61,11 +61,16 @@ export class RecsOps {
   }
 
   /**
-   * Reads the interactions in every shard's event log, then builds the first model (in the pool:
-   * the server answers meanwhile, with no recommendations until it is ready).
+   * Reads the interactions in every shard's event log (or, given `history`, in the cluster's
+   * event stream), then builds the first model (in the pool: the server answers meanwhile, with
+   * no recommendations until it is ready).
    */
-  async load(): Promise<void> {
+  async load(history?: (each: (events: readonly DomainEvent[]) => void) => Promise<unknown>): Promise<void> {
     this.service.setProducts(this.catalog.allProducts().map(features));
+    if (history) {
+      await history((events) => this.onDomain(events));
+      return void (await this.service.rebuild());
+    }
     for (let shard = 0; shard < this.pool.shards; shard++) {
       for (let after = 0; ;) {
         const page = await this.pool.askShard<InteractionsPage | undefined>(shard, (ask) => ({ t: 'interactions', ask, afterG: after, limit: LOAD_PAGE }));
