@@ -7,6 +7,7 @@
 // Layout: chunks of the snapshot under `cw.s.<p>.<pos>.<i>`, then its head under `cw.sh.<p>`
 // ({ pos, chunks, bytes }). A head is written only over the head it read (expected last subject
 // sequence) and only when its position is higher, so heads only move forward, whoever writes.
+import { ensureStream } from './nats-streams.js';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { Packr, Unpackr } from 'msgpackr';
 
@@ -38,18 +39,14 @@ export class PartitionSnapshots {
   ) {}
 
   /** Creates the stream when it does not exist (one message per subject: a head keeps only its latest). */
-  static async ensureStream(jsm: JetStreamManager, replicas: number): Promise<void> {
-    try {
-      await jsm.streams.info(SNAPSHOT_STREAM);
-    } catch {
-      await jsm.streams.add({
-        name: SNAPSHOT_STREAM,
-        subjects: ['cw.s.>', 'cw.sh.>'],
-        storage: 'file',
-        num_replicas: replicas,
-        max_msgs_per_subject: 1,
-      });
-    }
+  static ensureStream(jsm: JetStreamManager, replicas: number): Promise<void> {
+    return ensureStream(jsm, {
+      name: SNAPSHOT_STREAM,
+      subjects: ['cw.s.>', 'cw.sh.>'],
+      storage: 'file',
+      num_replicas: replicas,
+      max_msgs_per_subject: 1,
+    });
   }
 
   /** The latest snapshot of partition `p`, or undefined when it has none. */

@@ -2,6 +2,7 @@
 // CW_EVENTS stream (one message per group commit, as the local event log holds one row), hears
 // the other nodes' as they are appended, and reads the whole stream at start. The stream is
 // bounded by age and size; what it drops first is the oldest history.
+import { ensureStream } from '../../persistence/nats-streams.js';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { DiscardPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Packr, Unpackr } from 'msgpackr';
@@ -29,20 +30,16 @@ export class EventStream {
     private readonly nodeId: string,
   ) {}
 
-  static async ensure(jsm: JetStreamManager, replicas: number): Promise<void> {
-    try {
-      await jsm.streams.info(EVENT_STREAM);
-    } catch {
-      await jsm.streams.add({
-        name: EVENT_STREAM,
-        subjects: ['cw.ev.>'],
-        storage: 'file',
-        num_replicas: replicas,
-        max_age: MAX_AGE_MS * 1_000_000,
-        max_bytes: MAX_BYTES,
-        discard: DiscardPolicy.Old,
-      });
-    }
+  static ensure(jsm: JetStreamManager, replicas: number): Promise<void> {
+    return ensureStream(jsm, {
+      name: EVENT_STREAM,
+      subjects: ['cw.ev.>'],
+      storage: 'file',
+      num_replicas: replicas,
+      max_age: MAX_AGE_MS * 1_000_000,
+      max_bytes: MAX_BYTES,
+      discard: DiscardPolicy.Old,
+    });
   }
 
   /**

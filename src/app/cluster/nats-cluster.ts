@@ -1,6 +1,7 @@
 // The connection of a node to its cluster: NATS with JetStream. At start it checks that NATS is
 // reachable (a clear error naming NATS_URL otherwise), creates the journal stream and the KV
 // buckets when they do not exist, and refuses to join a cluster whose PARTITIONS differ.
+import { ensureStream } from '../../persistence/nats-streams.js';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
@@ -76,19 +77,15 @@ export async function openCluster(config: ClusterConfig): Promise<NatsCluster> {
   }
 }
 
-async function ensureJournal(jsm: JetStreamManager, config: ClusterConfig): Promise<void> {
-  try {
-    await jsm.streams.info(JOURNAL_STREAM);
-  } catch {
-    await jsm.streams.add({
-      name: JOURNAL_STREAM,
-      subjects: ['cw.j.>'],
-      storage: 'file',
-      num_replicas: config.replicas,
-      // Appends retried after a lost connection are recognised by their id for this long.
-      duplicate_window: sec(120_000),
-    });
-  }
+function ensureJournal(jsm: JetStreamManager, config: ClusterConfig): Promise<void> {
+  return ensureStream(jsm, {
+    name: JOURNAL_STREAM,
+    subjects: ['cw.j.>'],
+    storage: 'file',
+    num_replicas: config.replicas,
+    // Appends retried after a lost connection are recognised by their id for this long.
+    duplicate_window: sec(120_000),
+  });
 }
 
 /** The first node sets PARTITIONS for the cluster; a node with another value may not join. */
