@@ -68,7 +68,8 @@ export const scenario = defineScenario<RecsOptions>({
             await sleep(100);
             const m = (await sampleServer(cw)).metrics;
             if (m.cartwire_recs_builds_total > last) {
-              for (let k = last; k < m.cartwire_recs_builds_total; k++) builds.push({ at: Date.now() - t0, durationMs: m.cartwire_recs_job_duration_seconds * 1000 });
+              for (let k = last; k < m.cartwire_recs_builds_total; k++)
+                builds.push({ at: Date.now() - t0, durationMs: m.cartwire_recs_job_duration_seconds * 1000 });
               last = m.cartwire_recs_builds_total;
             }
           }

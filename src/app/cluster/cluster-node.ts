@@ -16,6 +16,7 @@ import { Forwarder } from './forwarder.js';
 import { Relay, type ViewUpdate } from './relay.js';
 import { Packr, Unpackr } from 'msgpackr';
 import type { OrderPageItem, OrderPeers, OrdersQuery } from '../commerce/commerce-ops.js';
+import { log } from '../../log/log.js';
 
 const UNAVAILABLE = outcomeIndex('UNAVAILABLE');
 const ORDERS_PAGE = 'cw.orders.page';
@@ -58,7 +59,7 @@ export class ClusterNode {
       acquire: (p) => pool.acquirePartition(p),
       release: (p) => pool.releasePartition(p),
       lost: (p, why) => {
-        console.error(`cartwire: cluster: partition ${p} lost (${why}); this node stops serving it`);
+        log.warn(`cluster: partition ${p} lost (${why}); this node stops serving it`);
         pool.releasePartition(p).catch(() => undefined);
       },
     }));
@@ -108,7 +109,7 @@ export class ClusterNode {
         if (err) return;
         local(unpackr.unpack(msg.data) as OrdersQuery).then(
           (pages) => msg.respond(packr.pack(pages)),
-          (e: unknown) => console.error('cartwire: cluster: an order page for another node failed:', e),
+          (e: unknown) => log.error({ err: e }, 'cluster: an order page for another node failed'),
         );
       },
     });

@@ -6,6 +6,7 @@ import type { WireError } from '../../protocol/errors.js';
 import { ReplicatedJournal, type PartitionMessage } from '../../persistence/replicated-journal.js';
 import type { ShardClusterOptions } from '../shard-messages.js';
 import type { BatchOutcome, ShardRuntime } from './shard-runtime.js';
+import { log } from '../../log/log.js';
 
 /** How long a client waits before retrying a request for a partition that is moving. */
 const MOVING_RETRY_MS = 200;
@@ -73,7 +74,7 @@ export class Replication {
   private fence(p: number): void {
     if (!this.owned.delete(p)) return;
     this.lost.push(p);
-    console.error(`cartwire: partition ${p}: another owner appended to its journal; this node stops serving it (fenced)`);
+    log.warn(`partition ${p}: another owner appended to its journal; this node stops serving it (fenced)`);
   }
 
   takeLost(): number[] {
