@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/', '.build-*/', 'node_modules/', 'data/', 'bench/results/', 'eslint.config.js'] },
+  { ignores: ['dist/', 'packages/*/dist/', '.build-*/', 'node_modules/', 'data/', 'bench/results/', 'eslint.config.js'] },
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
   {

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { isIP } from 'node:net';
 import { DEFAULT_PRICING, parseTaxRates, type PricingConfig } from './actors/pricing.js';
 import { FAULT_STEPS, type FaultStep } from './actors/checkout-saga.js';
+import { LOG_FORMATS, LOG_LEVELS } from './log/settings.js';
 
 export interface Config {
   port: number;
@@ -175,6 +176,7 @@ export function resolveConfig(env: Env = process.env): Config {
   if (!/^[A-Za-z0-9.:\-[\]]+$/.test(host)) throw new ConfigError(`HOST must be a host name or IP address, got "${host}"`);
   const shards = int(env, 'SHARDS', availableParallelism(), 1, 256);
   const shardMaxHeapMb = int(env, 'SHARD_MAX_HEAP_MB', defaultShardHeapMb(shards), 64, 65_536);
+  checkLogSettings(env);
   return {
     port: int(env, 'PORT', 8080, 0, 65535),
     host,
@@ -215,6 +217,17 @@ export function resolveConfig(env: Env = process.env): Config {
       },
     },
   };
+}
+
+/** The logger reads LOG_LEVEL and LOG_FORMAT itself (worker threads too); here a bad value stops the start. */
+function checkLogSettings(env: Env): void {
+  for (const [name, values] of [
+    ['LOG_LEVEL', LOG_LEVELS],
+    ['LOG_FORMAT', LOG_FORMATS],
+  ] as const) {
+    const raw = env[name];
+    if (raw && !(values as readonly string[]).includes(raw.toLowerCase())) throw new ConfigError(`${name} must be one of ${values.join(', ')}, got "${raw}"`);
+  }
 }
 
 /** Half the machine's memory shared by the shards, at least 512 MiB and at most 8 GiB each. */

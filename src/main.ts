@@ -1,6 +1,10 @@
 // `npm start`: read the environment, start the server, drain on SIGTERM/SIGINT.
-import { resolveConfig, ConfigError } from './config.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { resolveConfig, ConfigError, type Config } from './config.js';
 import { createPool, shardOptions } from './app/shard-options.js';
+import { log } from './log/log.js';
 
 async function main(): Promise<void> {
   let config;
@@ -8,7 +12,7 @@ async function main(): Promise<void> {
     config = resolveConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
-      console.error(`cartwire: ${err.message}`);
+      log.fatal(err.message);
       process.exit(2);
     }
     throw err;
@@ -18,25 +22,23 @@ async function main(): Promise<void> {
   const pool = createPool(config);
   pool.spawn(shardOptions(config));
   const { startServer } = await import('./app/server.js');
-  const server = await startServer(config, {
-    pool,
-    onAdminPassword: (password) =>
-      console.log(`created admin ${config.adminEmail} with generated password: ${password}\n(shown once; set ADMIN_PASSWORD to choose it)`),
-  });
-  console.log(`listening on ${server.url}`);
+  const server = await startServer(config, { pool });
+  log.info(banner(config, server.transport), `cartwire ${version()} on Node ${process.version}: ${summary(config, server.transport)}`);
+  // Harnesses wait for this line and read the URL from it.
+  log.info({ url: server.url }, `listening on ${server.url}`);
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`${signal}: draining in-flight requests`);
+    log.info(`${signal}: draining in-flight requests`);
     server.close().then(
       () => {
-        console.log('stopped cleanly');
+        log.info('stopped cleanly');
         process.exit(0);
       },
       (err) => {
-        console.error('shutdown failed:', err);
+        log.error({ err }, 'shutdown failed');
         process.exit(1);
       },
     );
@@ -45,7 +47,38 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+/** What runs, as fields of the start line. */
+function banner(config: Config, transport: string): Record<string, unknown> {
+  return {
+    version: version(),
+    node: process.version,
+    transport,
+    shards: config.shards,
+    dataDir: config.dataDir,
+    synchronous: config.synchronous,
+    mode: config.cluster ? 'cluster' : 'single',
+    ...(config.cluster ? { nodeId: config.cluster.nodeId, partitions: config.cluster.partitions } : {}),
+  };
+}
+
+function summary(config: Config, transport: string): string {
+  const mode = config.cluster ? `cluster node ${config.cluster.nodeId} (${config.cluster.partitions} partitions)` : 'single node';
+  return `${config.shards} shards, data in ${config.dataDir}, SYNCHRONOUS=${config.synchronous}, ${mode}, ${transport}`;
+}
+
+/** cartwire's version: from the nearest package.json named cartwire above this file. */
+function version(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'cartwire') return pkg.version ?? 'unknown';
+    }
+    if (dirname(dir) === dir) return 'unknown';
+  }
+}
+
 main().catch((err) => {
-  console.error('cartwire failed to start:', err);
+  log.fatal({ err }, 'cartwire failed to start');
   process.exit(1);
 });

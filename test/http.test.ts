@@ -29,6 +29,18 @@ test('healthz, readyz and Prometheus metrics with the runtime set', async (t) =>
   assert.equal((await fetch(`${srv.url}/nope`)).status, 404);
 });
 
+test('metric names follow the Prometheus conventions: counters end in _total, nothing else does', async (t) => {
+  const srv = await startTestServer(t);
+  const text = await (await fetch(`${srv.url}/metrics`)).text();
+  const types = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => ({ name: m[1], type: m[2] }));
+  assert.ok(
+    types.some((m) => m.name === 'cartwire_recs_builds_total' && m.type === 'counter'),
+    'recommendation builds are a counter',
+  );
+  const wrong = types.filter((m) => m.name.startsWith('cartwire_') && (m.type === 'counter') !== m.name.endsWith('_total'));
+  assert.deepEqual(wrong, []);
+});
+
 test('admin snapshot endpoints: 401 without a token, 403 for a guest, state as JSON for an admin', async (t) => {
   const srv = await startTestServer(t);
   const guest = await connectGuest(srv.url);

@@ -2,7 +2,7 @@
 // is one thread's kind of work, and what may import what keeps it so.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -59,7 +59,7 @@ test('the graph was read (sanity: every folder has files and imports)', () => {
       `no imports found in src/${f}`,
     );
   }
-  for (const e of edges.filter((x) => x.local)) assert.ok(files.includes(join(SRC, e.to)), `${e.from} imports ${e.to}, which does not exist`);
+  for (const e of edges.filter((x) => x.local)) assert.ok(existsSync(join(SRC, e.to)), `${e.from} imports ${e.to}, which does not exist`);
 });
 
 test('protocol imports nothing of the server (only typebox, msgpackr, and node:crypto for ids)', () => {
@@ -90,17 +90,31 @@ test('actors import only protocol and each other, and do no I/O', () => {
   }
 });
 
-test('the client SDK imports only protocol and msgpackr (ws is loaded optionally at run time)', () => {
+test('the client SDK (packages/client) imports only itself and msgpackr (ws is loaded optionally at run time)', () => {
+  const PKG = fileURLToPath(new URL('../../packages/client/src/', import.meta.url));
+  const sdk = sources(PKG).flatMap(edgesOf);
+  assert.ok(sdk.length > 0, 'the SDK was read');
   check(
-    'client must not pull the server in',
-    edges.filter((e) => folder(e.from) === 'client' && (e.local ? !['client', 'protocol'].includes(folder(e.to)) : !['msgpackr', 'ws'].includes(e.to))),
+    'the SDK must not pull the server in',
+    sdk.filter((e) => (e.local ? !resolve(SRC, e.to).startsWith(PKG) : !['msgpackr', 'ws'].includes(e.to))),
+  );
+  check(
+    'src/client is the SDK for the tests and bench, nothing else',
+    edges.filter((e) => folder(e.from) === 'client' && !(e.local && resolve(SRC, e.to).startsWith(PKG))),
+  );
+});
+
+test('log imports only pino and Node built-ins', () => {
+  check(
+    'log',
+    edges.filter((e) => folder(e.from) === 'log' && (e.local ? folder(e.to) !== 'log' : !['pino', 'pino-pretty'].includes(e.to) && !e.to.startsWith('node:'))),
   );
 });
 
 test('transport is the edge only: it imports protocol and itself, never persistence, workers, actors or app', () => {
   check(
     'transport',
-    edges.filter((e) => folder(e.from) === 'transport' && e.local && !['transport', 'protocol'].includes(folder(e.to))),
+    edges.filter((e) => folder(e.from) === 'transport' && e.local && !['transport', 'protocol', 'log'].includes(folder(e.to))),
   );
   check(
     'transport and SQLite',
@@ -111,7 +125,7 @@ test('transport is the edge only: it imports protocol and itself, never persiste
 test('persistence knows rows and bytes: it imports only protocol and itself', () => {
   check(
     'persistence',
-    edges.filter((e) => folder(e.from) === 'persistence' && e.local && !['persistence', 'protocol'].includes(folder(e.to))),
+    edges.filter((e) => folder(e.from) === 'persistence' && e.local && !['persistence', 'protocol', 'log'].includes(folder(e.to))),
   );
 });
 

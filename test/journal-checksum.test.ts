@@ -13,6 +13,7 @@ import { BatchWrites } from '../src/persistence/batch-writes.js';
 import { encodeRow } from '../src/persistence/row-codec.js';
 import { TAG_EVENT_LOG, TAG_JOURNAL, TAG_SNAPSHOT, eventChecksum, rowChecksum } from '../src/persistence/checksum.js';
 import { tmpDataDir } from './helpers/server.js';
+import { log } from '../src/log/log.js';
 import { flipInFile, storedBlob } from './helpers/corrupt.js';
 
 /** The CorruptRecordError `fn` throws (fails the test when it throws nothing or something else). */
@@ -236,7 +237,7 @@ test('event log: a damaged row is skipped (logged once), the reader moves past i
   commitEvents(s.journal, [], [], [['product_viewed', { userId: 'u3' }]]);
   const blob = storedBlob(s.path, 'SELECT events FROM event_log WHERE g = 2');
   s.reopen((path) => assert.equal(flipInFile(path, blob, blob.indexOf('event-marker') + 2), 1));
-  const logged = t.mock.method(console, 'error', () => undefined);
+  const logged = t.mock.method(log, 'error', () => undefined);
   const page = s.journal.eventsAfter(0, 2);
   assert.deepEqual(
     page.rows.map((r) => r.g),

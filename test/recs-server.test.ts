@@ -35,7 +35,7 @@ test('recs: neighbours from views and cart adds; never the cart, an archived or 
   t.after(() => admin.close());
   await catalog(admin);
   await shoppers(srv.url);
-  assert.equal(await metricValue(srv.url, 'cartwire_recs_interactions'), 42, '27 views and 15 cart adds, each recorded once');
+  assert.equal(await metricValue(srv.url, 'cartwire_recs_interactions_total'), 42, '27 views and 15 cart adds, each recorded once');
   // Builds run every 300 ms while there are new interactions: wait for one that has them all.
   await until(async () => (await admin.call('recs.similar', { productId: 'rx-a', limit: 5 }))[0]?.productId === 'rx-b', {
     what: 'a model with every interaction',
@@ -113,8 +113,8 @@ test('recs after a restart: the models are rebuilt from the event logs of the sh
   await first.kill9();
   const second = await start();
   // No new interaction after the restart: only the logs can explain a's neighbour b.
-  await until(async () => (await metricValue(second.url, 'cartwire_recs_builds')) >= 1, { what: 'the first build after start', timeoutMs: 15_000 });
-  assert.equal(await metricValue(second.url, 'cartwire_recs_interactions'), 42, 'every logged interaction reloaded, once');
+  await until(async () => (await metricValue(second.url, 'cartwire_recs_builds_total')) >= 1, { what: 'the first build after start', timeoutMs: 15_000 });
+  assert.equal(await metricValue(second.url, 'cartwire_recs_interactions_total'), 42, 'every logged interaction reloaded, once');
   const probe = await connectGuest(second.url);
   t.after(() => probe.close());
   const similar = await probe.call('recs.similar', { productId: 'rx-a', limit: 3 });

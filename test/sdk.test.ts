@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import { Unpackr } from 'msgpackr';
 import { CartwireClient, CartwireError, type ConnectionState } from '../src/client/index.js';
-import { encodeRequests } from '../src/client/wire.js';
+import { encodeRequests } from '../packages/client/src/wire.js';
 import { startTestServer, until, ADMIN_EMAIL, ADMIN_PASSWORD } from './helpers/server.js';
 import type { CartView } from '../src/protocol/types.js';
 
@@ -412,9 +412,9 @@ test('calls waiting for a reconnect are bounded (QUEUE_FULL) and time out by the
   assert.equal(c.state, 'closed');
 });
 
-test('src/client imports the protocol and nothing else of the server, and nothing Node-only (ws is a lazy fallback)', () => {
-  const dir = new URL('../src/client/', import.meta.url); // the compiled SDK: type-only imports are gone
-  const allowed = /^(\.\/[a-z-]+\.js|\.\.\/protocol\/errors\.js|msgpackr)$/;
+test('the SDK imports its own files and msgpackr, nothing of the server, nothing Node-only (ws is a lazy fallback)', () => {
+  const dir = new URL('../packages/client/src/', import.meta.url); // the compiled SDK: type-only imports are gone
+  const allowed = /^(\.\/[a-z-]+\.js|\.\/protocol\/errors\.js|msgpackr)$/;
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.js'))) {
     const js = readFileSync(new URL(file, dir), 'utf8');
     const specifiers = [...js.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+'([^']+)'|import\('([^']+)'\)/g)].map((m) => m[1] ?? m[2]);

@@ -100,7 +100,7 @@ export function spawnServer(o: ServerOptions): ServerProcess {
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
   const listening = new Promise<{ url: string; at: number }>((resolve, reject) => {
     const onData = () => {
-      const m = /listening on (http:\/\/\S+)/.exec(out);
+      const m = /listening on (http:\/\/[^\s"]+)/.exec(out);
       if (m) {
         proc.stdout.off('data', onData);
         resolve({ url: m[1], at: performance.now() });

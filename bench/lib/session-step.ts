@@ -36,7 +36,7 @@ export interface ServerSample {
   commitBuckets: [number, number][];
 }
 
-const EXTRA_METRICS = ['cartwire_recs_builds', 'cartwire_recs_job_duration_seconds'];
+const EXTRA_METRICS = ['cartwire_recs_builds_total', 'cartwire_recs_job_duration_seconds'];
 
 export async function sampleServer(cw: Cartwire): Promise<ServerSample> {
   const text = await getText(`${cw.url}/metrics`);

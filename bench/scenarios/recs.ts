@@ -63,13 +63,14 @@ export const scenario = defineScenario<RecsOptions>({
         let before: ServerSample | undefined;
         const poll = async (t0: number) => {
           await sleep(t0 - Date.now());
-          let last = (await sampleServer(cw)).metrics.cartwire_recs_builds;
+          let last = (await sampleServer(cw)).metrics.cartwire_recs_builds_total;
           while (polling) {
             await sleep(100);
             const m = (await sampleServer(cw)).metrics;
-            if (m.cartwire_recs_builds > last) {
-              for (let k = last; k < m.cartwire_recs_builds; k++) builds.push({ at: Date.now() - t0, durationMs: m.cartwire_recs_job_duration_seconds * 1000 });
-              last = m.cartwire_recs_builds;
+            if (m.cartwire_recs_builds_total > last) {
+              for (let k = last; k < m.cartwire_recs_builds_total; k++)
+                builds.push({ at: Date.now() - t0, durationMs: m.cartwire_recs_job_duration_seconds * 1000 });
+              last = m.cartwire_recs_builds_total;
             }
           }
         };
@@ -105,7 +106,7 @@ export const scenario = defineScenario<RecsOptions>({
         const [a, b] = await samples!;
         void before;
         const merged = mergeSessions(results);
-        const buildsInWindow = b.metrics.cartwire_recs_builds - a.metrics.cartwire_recs_builds;
+        const buildsInWindow = b.metrics.cartwire_recs_builds_total - a.metrics.cartwire_recs_builds_total;
         const windowBuilds = builds.filter((x) => x.at >= windowStartMs && x.at <= windowEndMs);
         const ping = merged.hist.ping ? summarize(merged.hist.ping) : undefined;
         const views = merged.inWindow['event.view'] ?? 0;
@@ -139,7 +140,7 @@ export const scenario = defineScenario<RecsOptions>({
             `${fixed((merged.counts['recs.items:OK'] ?? 0) / Math.max(1, merged.counts['recs.forUser:OK'] ?? 0), 2)} / ${fmtInt(merged.counts['recs.empty:OK'] ?? 0)} of ${fmtInt(merged.counts['recs.forUser:OK'] ?? 0)}`,
           ],
           ['event.views/s during the window', fmtInt(views / o.duration)],
-          ['model builds in the window (cartwire_recs_builds)', fmtInt(buildsInWindow)],
+          ['model builds in the window (cartwire_recs_builds_total)', fmtInt(buildsInWindow)],
           ['their durations (cartwire_recs_job_duration_seconds, polled)', durations.length ? durations.map((d) => `${fmtInt(d)} ms`).join(', ') : '-'],
           [
             'errors by op and code',

@@ -13,7 +13,7 @@ import { Edge } from '../transport/edge.js';
 import { mountWebSocket } from '../transport/ws-endpoint.js';
 import { ClientIp } from '../transport/client-ip.js';
 import { mountHttpRoutes, mountOpsRoutes, type OpsDeps } from '../transport/http-routes.js';
-import { SqliteUserStore, loadJwtSecret } from '../persistence/user-store.js';
+import { SqliteUserStore, loadJwtSecret, writeAdminPassword } from '../persistence/user-store.js';
 import { CloseCode } from '../protocol/errors.js';
 import { seedDemo } from './catalog/demo-catalog.js';
 import { CheckoutDriver } from './commerce/checkout-driver.js';
@@ -27,6 +27,7 @@ import type { DomainEvent } from '../actors/actor.js';
 import { CATALOG_KEY } from '../protocol/keys.js';
 import type { PriceEntry } from '../workers/shard-messages.js';
 import type { ProductView } from '../protocol/types.js';
+import { log } from '../log/log.js';
 
 export interface RunningServer {
   readonly port: number;
@@ -34,6 +35,8 @@ export interface RunningServer {
   /** The METRICS_PORT listener (/metrics, /healthz, /readyz), when configured. */
   readonly metricsPort?: number;
   readonly metricsUrl?: string;
+  /** The WebSocket and HTTP implementation serving the port. */
+  readonly transport: string;
   /** Stops accepting, finishes in-flight batches, snapshots and closes the shards. */
   close(): Promise<void>;
 }
@@ -41,8 +44,6 @@ export interface RunningServer {
 export interface StartOptions {
   /** Shard workers main.ts spawned before loading the server (see ShardPool.spawn). */
   pool?: ShardPool;
-  /** Called once with the generated admin password on first start (printed once by main). */
-  onAdminPassword?: (password: string) => void;
 }
 
 const RECS_LOAD_DELAY_MS = 2_000;
@@ -54,14 +55,18 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const secret = node ? await node.jwtSecret(config.jwtSecret) : loadJwtSecret(config.dataDir, config.jwtSecret);
   const auth = new Auth(secret, config.tokenTtlSeconds, users);
   const adminPassword = await auth.bootstrapAdmin(config.adminEmail, config.adminPassword);
-  if (adminPassword) opts.onAdminPassword?.(adminPassword);
+  if (adminPassword) {
+    // The password goes to a file only the owner can read; the log says where, never what.
+    const path = writeAdminPassword(config.dataDir, adminPassword);
+    log.info({ path }, `created the admin account with a generated password, written to ${path} (set ADMIN_PASSWORD to choose it)`);
+  }
 
   const catalog = new CatalogView();
   // Prespawned by main.ts (the workers boot while this module graph loads), or started here.
   const pool: ShardPool = opts.pool ?? createPool(config);
   /** Orders left unfinished by a crash, reported by shards before the server is ready. */
   const toResume: string[] = [];
-  const resume = (orderId: string) => void driver.resume(orderId).catch((err) => console.error(`resume of ${orderId} failed:`, err));
+  const resume = (orderId: string) => void driver.resume(orderId).catch((err) => log.error({ err }, `resume of ${orderId} failed`));
   // Set on the pool only once everything they use exists (a prespawned pool replays what came early).
   /** Committed stock and product changes into the catalog read model (and the shards' price lists). */
   const applyViews = (stock: [string, number][] | null, products: ProductView[] | null): void => {
@@ -228,7 +233,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   node?.events.follow((events) => recs.onDomain(events));
   const history = node ? (each: (events: readonly DomainEvent[]) => void) => node.events.readAll(each) : undefined;
   const recsLoad = setTimeout(
-    () => void recs.load(history).catch((err) => console.error('recommendations: loading the event logs failed:', err)),
+    () => void recs.load(history).catch((err) => log.error({ err }, 'recommendations: loading the event logs failed')),
     RECS_LOAD_DELAY_MS,
   );
   recsLoad.unref();
@@ -238,6 +243,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   return {
     port,
     url: `http://${config.host}:${port}`,
+    transport: 'uWebSockets.js',
     ...(metricsPort === undefined ? {} : { metricsPort, metricsUrl: `http://${config.metricsHost}:${metricsPort}` }),
     close: () =>
       (closing ??= (async () => {

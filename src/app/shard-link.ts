@@ -3,6 +3,7 @@
 // keeps dying so a crash loop cannot spin. The pool answers the dead worker's requests.
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { FromShard, ShardOptions, ToShard } from '../workers/shard-messages.js';
+import { log } from '../log/log.js';
 
 export type LinkState = 'starting' | 'up' | 'down' | 'stopping' | 'stopped';
 
@@ -65,7 +66,7 @@ export class ShardLink {
       if (this.worker !== worker) return; // a late message of a dead worker
       if (m.t === 'ready') this.state = 'up';
       if (m.t === 'stopped') {
-        worker.terminate().catch((err: unknown) => console.error(`cartwire: stopping shard ${this.shard} failed:`, err));
+        worker.terminate().catch((err: unknown) => log.error({ err }, `stopping shard ${this.shard} failed`));
       }
       this.events.message(m);
     });

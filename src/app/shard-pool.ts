@@ -20,6 +20,7 @@ import { ShardAsks, ShardUnavailableError } from './shard-asks.js';
 import { ShardSupervision, restarting } from './shard-supervision.js';
 import type { PoolHooks } from './pool-hooks.js';
 import { MOVING, PartitionMoves, type ClusterRouting } from './pool-cluster.js';
+import { log } from '../log/log.js';
 
 export interface PoolOptions {
   shards: number;
@@ -147,7 +148,7 @@ export class ShardPool implements ShardPort, ShardAdminPort {
     hooks.onViews(stock, products);
     hooks.onShardUp(shard, openOrders, restarted);
     this.supervision.ready(shard);
-    if (restarted) console.error(`cartwire: shard ${shard} serving again after restart ${link.restarts}`);
+    if (restarted) log.info(`shard ${shard} serving again after restart ${link.restarts}`);
   }
 
   /** A shard's worker died: what it held is answered now (shard-supervision.ts); new requests are refused until it is back. */

@@ -16,6 +16,7 @@ import { newQueue, type Queued, type RequestBooks } from './pending-requests.js'
 import type { PoolHooks } from './pool-hooks.js';
 import type { ShardAsks } from './shard-asks.js';
 import type { WatchMirror } from './watch-mirror.js';
+import { log } from '../log/log.js';
 
 const UNAVAILABLE_OUTCOME = outcomeIndex('UNAVAILABLE');
 const RESTARTING = 'the shard owning this actor is restarting; nothing was changed';
@@ -89,14 +90,14 @@ export class ShardSupervision {
 
   /** The worker of `shard` died: everything it held is answered now; `hooks` (unset in a pool spawned before them) get the metrics. */
   down(shard: number, reason: string, restartInMs: number, hooks: PoolHooks | undefined, replicated = false): void {
-    console.error(`cartwire: shard ${shard} ${reason.split('\n')[0]}; restarting in ${restartInMs} ms (acknowledged data is on disk)`);
+    log.error(`shard ${shard} ${reason.split('\n')[0]}; restarting in ${restartInMs} ms (acknowledged data is on disk)`);
     const retryAfterMs = this.links[shard].retryAfterMs();
     const books = this.books;
     let committed = 0;
     try {
       committed = this.dataDir !== undefined ? readCommitMarker(this.dataDir, shard, this.epoch) : 0;
     } catch (err) {
-      console.error(`cartwire: shard ${shard}: cannot read its commit marker; in-flight requests answered as not applied:`, err);
+      log.error({ err }, `shard ${shard}: cannot read its commit marker; in-flight requests answered as not applied`);
     }
     const answered: ReplySink[] = [];
     for (const [batch, q] of books.inflight) {

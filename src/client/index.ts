@@ -1,12 +1,13 @@
-// The cartwire client SDK (Node with `ws`, or any browser WebSocket): typed calls batched per
-// tick, subscriptions with stale-push dropping, and opt-in reconnect. See docs/client.md.
-export { CartwireClient } from './client.js';
-export type { ClientOptions, CallOptions, ConnectionState, StateInfo, ClientEvents, PushHandler, Session } from './client.js';
-export { CartwireError } from './errors.js';
-export type { CartwireErrorCode, ClientErrorCode } from './errors.js';
-export type { Topic, TopicValue, AdminEvent, Subscription, SubscribeOptions } from './subscriptions.js';
-export { backoffDelay, shouldReconnect, NO_RETRY_CLOSE_CODES } from './reconnect.js';
-export type { ReconnectOptions } from './reconnect.js';
-export type { OpName, OpArgs, OpResults, Role } from '../protocol/ops.js';
-export type { ErrorCode } from '../protocol/errors.js';
-export type { CartView, InventoryView, ProductView } from '../protocol/types.js';
+// The SDK (packages/client, published as @cartwire/client) for the server's own tests and bench.
+// They drive the server's failures (kill -9, drains, refusals) and want to see each one, so a
+// client connected from here does not reconnect unless the caller asks (`reconnect: true`);
+// the published SDK reconnects by default.
+import { CartwireClient as Sdk, type ClientOptions } from '../../packages/client/src/index.js';
+
+export * from '../../packages/client/src/index.js';
+
+export class CartwireClient extends Sdk {
+  static override connect(url: string, opts: ClientOptions = {}): Promise<Sdk> {
+    return super.connect(url, { reconnect: false, ...opts });
+  }
+}

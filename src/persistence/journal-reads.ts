@@ -3,6 +3,7 @@
 // the stock view and the durable timers.
 import type Database from 'better-sqlite3';
 import { describeRecord, eventChecksum, mismatch } from './checksum.js';
+import { log } from '../log/log.js';
 
 export class JournalReads {
   /** event_log rows already reported as corrupt (a reader that starts over must not log them again). */
@@ -62,7 +63,7 @@ export class JournalReads {
     if (this.reportedEvents.has(g)) return;
     if (this.reportedEvents.size >= 10_000) this.reportedEvents.clear();
     this.reportedEvents.add(g);
-    console.error(
+    log.error(
       `shard ${this.shard ?? '?'}: ${describeRecord('event_log', g, undefined)} is corrupt: ${problem}; its domain events are skipped by readers (recommendations)`,
     );
   }

@@ -3,7 +3,7 @@
 // never on the cart or inventory hot path). Emails are stored normalized (trimmed, lowercased)
 // under a UNIQUE constraint; an insert is durable when it returns (synchronous=FULL by default).
 import Database from 'better-sqlite3';
-import { mkdirSync, readFileSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, chmodSync, existsSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Role } from '../protocol/ops.js';
@@ -105,6 +105,21 @@ export function normalizeEmail(email: string): string {
  * The JWT signing secret: JWT_SECRET when set, else one generated on first start and kept in
  * DATA_DIR/jwt-secret with mode 0600, so tokens survive restarts.
  */
+/**
+ * Writes a generated admin password to `DATA_DIR/admin-password`, readable by the owner only,
+ * and returns the file's path. The password is never logged; this file is the one place it is
+ * shown. A file left from an earlier data dir is replaced, never appended to.
+ */
+export function writeAdminPassword(dataDir: string, password: string): string {
+  const path = join(dataDir, 'admin-password');
+  mkdirSync(dataDir, { recursive: true });
+  rmSync(path, { force: true });
+  // Created with 0600 in one step (flag wx): there is no moment when others could read it.
+  writeFileSync(path, password + '\n', { mode: 0o600, flag: 'wx' });
+  chmodSync(path, 0o600); // the umask may have narrowed it further, never widened; keep it exact
+  return path;
+}
+
 export function loadJwtSecret(dataDir: string, configured: string | undefined): string {
   if (configured) return configured;
   const path = join(dataDir, 'jwt-secret');

@@ -29,7 +29,9 @@ import {
   WarehouseId,
   strict,
 } from './schemas.js';
-import type { CartView, InventoryView, OrderView, ProductView, Role } from './types.js';
+import type { AuthResult, CartView, CouponView, InventoryView, OrderView, Page, ProductView, RecommendationView, Role } from './types.js';
+
+export type { AuthResult, CouponView, Page, RecommendationView };
 
 /** Who may call an op. `user` is any signed-in role (guest, customer, admin). */
 export type RequiredRole = 'anonymous' | 'user' | 'admin';
@@ -67,40 +69,6 @@ export const ROLE_ERRORS: Readonly<Record<RequiredRole, readonly ErrorCode[]>> =
   user: ['UNAUTHENTICATED'],
   admin: ['UNAUTHENTICATED', 'FORBIDDEN'],
 };
-
-export interface AuthResult {
-  token: string;
-  userId: string;
-  role: Role;
-}
-
-/** What coupon.upsert returns. */
-export interface CouponView {
-  code: string;
-  percentOff?: number;
-  amountOff?: number;
-  currency?: string;
-  minSubtotal?: number;
-  expiresAt?: number;
-  maxRedemptions?: number;
-  redeemed: number;
-  held: number;
-  version: number;
-  updatedAt: number;
-}
-
-/** One recommended product and why. */
-export interface RecommendationView {
-  productId: string;
-  score: number;
-  reason: string;
-  algorithm: 'itemknn' | 'userknn' | 'content' | 'popularity' | 'hybrid';
-}
-
-export interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}
 
 type Nothing = Record<string, never>;
 

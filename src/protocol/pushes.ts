@@ -2,14 +2,9 @@
 // published on. Ops list the pushes they may cause (ops.ts); the shards, the SDK and the docs
 // take the names from here.
 import { result, type ResultOf } from './result.js';
-import type { CartView, InventoryView, OrderView } from './types.js';
+import type { CartView, InventoryView, LowStockAlert, OrderView } from './types.js';
 
-export interface LowStockAlert {
-  sku: string;
-  available: number;
-  lowStockThreshold: number;
-  version: number;
-}
+export type { LowStockAlert };
 
 /** Data of a domain event: its facts, with `at` (epoch ms) on most of them. */
 export type DomainEventData = Record<string, unknown>;

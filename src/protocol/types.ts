@@ -150,3 +150,45 @@ export interface SnapshotResult {
   actors: number;
   durationMs: number;
 }
+
+export interface AuthResult {
+  token: string;
+  userId: string;
+  role: Role;
+}
+
+/** What coupon.upsert returns. */
+export interface CouponView {
+  code: string;
+  percentOff?: number;
+  amountOff?: number;
+  currency?: string;
+  minSubtotal?: number;
+  expiresAt?: number;
+  maxRedemptions?: number;
+  redeemed: number;
+  held: number;
+  version: number;
+  updatedAt: number;
+}
+
+/** One recommended product and why. */
+export interface RecommendationView {
+  productId: string;
+  score: number;
+  reason: string;
+  algorithm: 'itemknn' | 'userknn' | 'content' | 'popularity' | 'hybrid';
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** The data of an inventory.lowStock push. */
+export interface LowStockAlert {
+  sku: string;
+  available: number;
+  lowStockThreshold: number;
+  version: number;
+}

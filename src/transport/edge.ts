@@ -22,6 +22,7 @@ import {
   type ShardPort,
 } from './dispatch.js';
 import type { Connection } from './connection.js';
+import { log } from '../log/log.js';
 
 interface CompiledOp {
   readonly name: OpName;
@@ -75,7 +76,7 @@ export class Edge {
     const keys = conn.subs.closeAll();
     if (keys.length > 0) this.d.shards.unwatch(keys);
     if (conn.adminFeed) this.setAdminFeed(conn, false);
-    if (conn.ordersTopic) void this.d.shards.watchTopic(conn.ordersTopic, -1).catch((err) => console.error('unwatching an orders topic failed:', err));
+    if (conn.ordersTopic) void this.d.shards.watchTopic(conn.ordersTopic, -1).catch((err) => log.error({ err }, 'unwatching an orders topic failed'));
     conn.ordersTopic = undefined;
     if (conn.identity) this.d.metrics.userConnection(conn.identity.userId, -1);
   }
@@ -107,7 +108,7 @@ export class Edge {
       if (conn.subs.end(conn, key)) this.d.shards.unwatch([key]);
       if (conn.ordersTopic) {
         conn.ws?.unsubscribe(conn.ordersTopic);
-        void this.d.shards.watchTopic(conn.ordersTopic, -1).catch((err) => console.error('unwatching an orders topic failed:', err));
+        void this.d.shards.watchTopic(conn.ordersTopic, -1).catch((err) => log.error({ err }, 'unwatching an orders topic failed'));
       }
       conn.ordersTopic = undefined;
     }
@@ -232,7 +233,7 @@ export class Edge {
     try {
       reply = op.handler(new EdgeRequest(this, conn, id, op.index, who), args);
     } catch (err) {
-      console.error(`${op.name} failed:`, err);
+      log.error({ err }, `${op.name} failed`);
       return this.error(conn, id, id, 'INTERNAL', 'internal error', undefined, op.index);
     }
     if (reply === ROUTED) return; // the shard answers
@@ -242,7 +243,7 @@ export class Edge {
         .then(
           (a) => this.answer(conn, id, op, a, t0, true),
           (err) => {
-            console.error(`${op.name} failed:`, err);
+            log.error({ err }, `${op.name} failed`);
             this.answer(conn, id, op, { ok: false, error: { code: 'INTERNAL', message: 'internal error' } }, t0, true);
           },
         )

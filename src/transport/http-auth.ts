@@ -11,6 +11,7 @@ import type { Answer, Caller } from './dispatch.js';
 import { readBody } from './http-body.js';
 import { addressText, type ClientIp } from './client-ip.js';
 import type { HttpResponse, TemplatedApp } from './uws.js';
+import { log } from '../log/log.js';
 
 /** The body limit of docs/protocol.md: the same 64 KiB as a WebSocket frame. */
 export const MAX_BODY_BYTES = Limits.MAX_FRAME_BYTES;
@@ -111,7 +112,7 @@ export function mountAuthRoutes(app: TemplatedApp, d: HttpAuthDeps): void {
             else answerError(res, o.error);
           },
           (err) => {
-            console.error(`POST ${op} failed:`, err);
+            log.error({ err }, `POST ${op} failed`);
             if (live()) answerError(res, { code: 'INTERNAL', message: 'internal error' });
           },
         );

@@ -8,6 +8,7 @@ import { mountAuthRoutes, type AccountsPort } from './http-auth.js';
 import { UnavailableError } from './dispatch.js';
 import type { ClientIp } from './client-ip.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
+import { log } from '../log/log.js';
 
 /** What the admin endpoints read from the shards. */
 export interface ShardAdminPort {
@@ -68,7 +69,7 @@ function handle(fn: (res: HttpResponse, req: HttpRequest, live: () => boolean) =
         );
         return;
       }
-      console.error('http handler failed:', err);
+      log.error({ err }, 'http handler failed');
       fail(res, '500 Internal Server Error', 'INTERNAL', 'internal error');
     });
   };

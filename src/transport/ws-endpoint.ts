@@ -7,6 +7,7 @@ import { Connection, type SocketData } from './connection.js';
 import { KeyedLimiter, TokenBucket } from './rate-limit.js';
 import { addressText, type ClientIp } from './client-ip.js';
 import type { Edge } from './edge.js';
+import { log } from '../log/log.js';
 
 /** Largest frame uWS accepts before we look at it: bigger ones are closed by uWS itself. */
 const UWS_MAX_PAYLOAD = 16 * Limits.MAX_FRAME_BYTES;
@@ -122,7 +123,7 @@ export function mountWebSocket(app: TemplatedApp, d: WsEndpointDeps): WsEndpoint
         close = edge.onMessage(ws.getUserData().conn, message, isBinary);
       } catch (err) {
         // A bug, not the client's fault: log it and keep serving everyone else.
-        console.error('edge failed on a frame:', err);
+        log.error({ err }, 'edge failed on a frame');
       }
       if (close !== undefined) ws.end(close, 'too many bad frames');
     },

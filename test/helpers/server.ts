@@ -52,7 +52,30 @@ export interface ChildServer {
 
 const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 
-/** The real server binary as a child process (for crash tests); resolves once it prints `listening on`. */
+/** One line of the server's log (pino JSON): level 30 info, 40 warn, 50 error, 60 fatal. */
+export interface LogLine {
+  level: number;
+  msg: string;
+  [field: string]: unknown;
+}
+
+/** The complete JSON lines of a server's output; anything else on stdout or stderr fails the test. */
+export function logLines(output: string): LogLine[] {
+  const lines = output.split('\n');
+  lines.pop(); // not terminated yet (or the empty rest after the last newline)
+  return lines.map((line) => {
+    try {
+      return JSON.parse(line) as LogLine;
+    } catch {
+      throw new Error(`not a JSON log line: ${line}`);
+    }
+  });
+}
+
+/** The messages logged at warn level or above. */
+export const loggedProblems = (output: string): string[] => logLines(output).flatMap((l) => (l.level >= 40 ? [l.msg] : []));
+
+/** The real server binary as a child process (for crash tests); resolves once it logs `listening on`. */
 export async function spawnServer(dataDir: string, env: Record<string, string> = {}, timeoutMs = 20_000): Promise<ChildServer> {
   const proc = spawn(process.execPath, [MAIN], { env: { ...process.env, ...baseEnv(dataDir, env) }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -62,10 +85,10 @@ export async function spawnServer(dataDir: string, env: Record<string, string> =
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start in ${timeoutMs} ms:\n${out}`)), timeoutMs);
     const onData = () => {
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) {
+      const line = logLines(out).find((l) => l.msg.startsWith('listening on '));
+      if (line) {
         clearTimeout(timer);
-        resolve(m[1]);
+        resolve(line.url as string);
       }
     };
     proc.stdout.on('data', onData);

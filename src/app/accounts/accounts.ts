@@ -15,6 +15,7 @@ import { newUserId, type Auth } from './auth.js';
 import type { CatalogView } from '../catalog/catalog-view.js';
 import { KeyedBackoff, KeyedLimiter } from '../../transport/rate-limit.js';
 import { cartKey } from '../../protocol/keys.js';
+import { log } from '../../log/log.js';
 
 export type AuthOutcome = Answer<AuthResult>;
 
@@ -187,7 +188,7 @@ export class Accounts {
    */
   private async clearGuest(guest: CartView, accountId: string): Promise<void> {
     const r = await this.d.pool.call(cartKey(guest.userId), { type: 'clear', ifVersion: guest.version, mergedInto: accountId });
-    if (!r.ok) console.error(`guest cart ${guest.userId} merged into ${accountId} but not cleared: ${r.error.code}`);
+    if (!r.ok) log.error(`guest cart ${guest.userId} merged into ${accountId} but not cleared: ${r.error.code}`);
   }
 
   /** Domain events go to the admin feed after the fact is committed; never a password or hash. */
@@ -195,7 +196,7 @@ export class Accounts {
     // Logged on the user's shard like every domain event (durable, then pushed to the admin feed
     // by that commit). A failure here does not undo the sign-in: it is logged and the event lost.
     const r = await this.d.pool.log(cartKey(userId), { name, data: { userId, ...data } });
-    if (!r.ok) console.error(`${name} for ${userId} not logged: ${r.error.code}`);
+    if (!r.ok) log.error(`${name} for ${userId} not logged: ${r.error.code}`);
   }
 }
 

@@ -17,6 +17,7 @@ import { Relay, type ViewUpdate } from './relay.js';
 import { EventStream } from './event-stream.js';
 import { Packr, Unpackr } from 'msgpackr';
 import type { OrderPageItem, OrderPeers, OrdersQuery } from '../commerce/commerce-ops.js';
+import { log } from '../../log/log.js';
 
 const UNAVAILABLE = outcomeIndex('UNAVAILABLE');
 const ORDERS_PAGE = 'cw.orders.page';
@@ -62,7 +63,7 @@ export class ClusterNode {
       acquire: (p) => pool.acquirePartition(p),
       release: (p) => pool.releasePartition(p),
       lost: (p, why) => {
-        console.error(`cartwire: cluster: partition ${p} lost (${why}); this node stops serving it`);
+        log.warn(`cluster: partition ${p} lost (${why}); this node stops serving it`);
         pool.releasePartition(p).catch(() => undefined);
       },
     }));
@@ -113,7 +114,7 @@ export class ClusterNode {
         if (err) return;
         local(unpackr.unpack(msg.data) as OrdersQuery).then(
           (pages) => msg.respond(packr.pack(pages)),
-          (e: unknown) => console.error('cartwire: cluster: an order page for another node failed:', e),
+          (e: unknown) => log.error({ err: e }, 'cluster: an order page for another node failed'),
         );
       },
     });

@@ -3,6 +3,7 @@
 // the other nodes' as they are appended, and reads the whole stream at start. The stream is
 // bounded by age and size; what it drops first is the oldest history.
 import { ensureStream } from '../../persistence/nats-streams.js';
+import { log } from '../../log/log.js';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { DiscardPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Packr, Unpackr } from 'msgpackr';
@@ -50,8 +51,7 @@ export class EventStream {
   append(events: readonly DomainEvent[]): void {
     if (events.length === 0) return;
     this.js.publish(eventSubject(this.nodeId), packr.pack(events)).catch((err: unknown) => {
-      if (this.failures++ % 1000 === 0)
-        console.error(`cartwire: cluster: domain events not appended to ${EVENT_STREAM} (${this.failures} so far):`, err instanceof Error ? err.message : err);
+      if (this.failures++ % 1000 === 0) log.error({ err }, `cluster: domain events not appended to ${EVENT_STREAM} (${this.failures} so far)`);
     });
   }
 

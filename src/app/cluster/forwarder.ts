@@ -8,6 +8,7 @@ import { outcomeIndex } from '../../protocol/errors.js';
 import { appendRequest, readRequests } from '../../workers/request-codec.js';
 import type { ShardRequest } from '../../workers/shard-messages.js';
 import type { ReplySink } from '../../transport/dispatch.js';
+import { log } from '../../log/log.js';
 
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
@@ -101,7 +102,7 @@ export class Forwarder {
     try {
       reqs = readRequests((unpackr.unpack(msg.data) as { flat: unknown[] }).flat);
     } catch (err) {
-      console.error('cartwire: cluster: a forwarded batch could not be read:', err);
+      log.error({ err }, 'cluster: a forwarded batch could not be read');
       return;
     }
     const frames = new Array<Uint8Array>(reqs.length);

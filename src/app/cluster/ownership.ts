@@ -7,6 +7,7 @@
 // at a time.
 import { stableHash } from '../../protocol/keys.js';
 import { BUCKETS, type NatsCluster } from './nats-cluster.js';
+import { log } from '../../log/log.js';
 
 export interface OwnershipEvents {
   /** Catch partition `p` up and serve it; rejects when that failed (the lease is then given up). */
@@ -111,7 +112,7 @@ export class Ownership {
   private tick(): Promise<void> {
     // One round at a time: a slow NATS must not pile rounds up.
     return (this.round ??= this.roundOnce()
-      .catch((err: unknown) => console.error('cartwire: cluster: ownership round failed:', err instanceof Error ? err.message : err))
+      .catch((err: unknown) => log.error({ err }, 'cluster: ownership round failed'))
       .finally(() => (this.round = undefined)));
   }
 
@@ -204,7 +205,7 @@ export class Ownership {
       await this.events.acquire(p);
       if (this.held.get(p) === held) held.state = 'serving';
     } catch (err) {
-      console.error(`cartwire: cluster: partition ${p} could not be taken over:`, err instanceof Error ? err.message : err);
+      log.error({ err }, `cluster: partition ${p} could not be taken over`);
       if (this.held.get(p) === held) await this.giveUp(p, held);
     }
   }

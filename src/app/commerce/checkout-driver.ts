@@ -18,6 +18,7 @@ import type { ShardPool } from '../shard-pool.js';
 import { runOrderWork } from './order-work.js';
 import { CheckoutSteps, outcome, type SagaResult } from './checkout-steps.js';
 import { cartKey, couponKey, orderKey, skuKey } from '../../protocol/keys.js';
+import { log } from '../../log/log.js';
 
 export type { SagaResult };
 
@@ -91,9 +92,9 @@ export class CheckoutDriver {
   /** Domain events of every commit: an order or a frozen cart whose timer fired is resumed here. */
   onDomain(events: readonly DomainEvent[]): void {
     for (const e of events) {
-      if (e.name === 'order_stalled') void this.resume(e.data.orderId as string).catch((err) => console.error('resume failed:', err));
+      if (e.name === 'order_stalled') void this.resume(e.data.orderId as string).catch((err) => log.error({ err }, 'resume failed'));
       else if (e.name === 'checkout_stalled')
-        void this.unfreeze(e.data.userId as string, e.data.orderId as string).catch((err) => console.error('cart resume failed:', err));
+        void this.unfreeze(e.data.userId as string, e.data.orderId as string).catch((err) => log.error({ err }, 'cart resume failed'));
     }
   }
 
@@ -147,7 +148,7 @@ export class CheckoutDriver {
     const tracked = p
       .catch((err): SagaResult => {
         // A bug or an unreachable shard: the order keeps its state; its timer resumes it later.
-        console.error(`checkout ${orderId} stopped:`, err);
+        log.error({ err }, `checkout ${orderId} stopped`);
         return { ok: false, error: { code: 'INTERNAL', message: 'the checkout could not finish; it resumes automatically', details: { orderId } } };
       })
       .finally(() => this.running.delete(orderId));
@@ -256,7 +257,7 @@ export class CheckoutDriver {
       return await Promise.race([this.d.gateway.charge({ orderId, amount, currency, token }), timeout]);
     } catch (err) {
       const reason = err instanceof Timeout ? 'timeout' : 'gateway_unavailable';
-      if (!(err instanceof Timeout)) console.error(`charge of ${orderId} failed:`, err);
+      if (!(err instanceof Timeout)) log.error({ err }, `charge of ${orderId} failed`);
       await this.d.gateway.void(orderId);
       return { status: 'declined', reason };
     } finally {

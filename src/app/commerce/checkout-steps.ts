@@ -12,6 +12,7 @@ import type { CartLineView, OrderView } from '../../protocol/types.js';
 import { cartKey, couponKey, orderKey, skuKey } from '../../protocol/keys.js';
 import type { ShardPool } from '../shard-pool.js';
 import type { Answer } from '../../transport/dispatch.js';
+import { log } from '../../log/log.js';
 
 export type SagaResult = Answer<OrderView>;
 
@@ -92,7 +93,7 @@ export class CheckoutSteps {
       this.release(orderId, o.items, o.coupon, o.userId, { placed: false, total: 0, country: o.shippingAddress.country }),
     ]);
     if (!failed.ok) return failed;
-    void this.pool.call(orderKey(orderId), { type: 'settle' }).catch((err) => console.error(`settle of ${orderId} failed:`, err));
+    void this.pool.call(orderKey(orderId), { type: 'settle' }).catch((err) => log.error({ err }, `settle of ${orderId} failed`));
     return { ok: false, error: { ...error, details: { ...error.details, orderId } } };
   }
 
@@ -123,7 +124,7 @@ export class CheckoutSteps {
   /** Test hook (FAULT_EXIT_AFTER): the process dies right after `step` is durable. */
   fault(step: FaultStep): void {
     if (this.config.faultExitAfter === step) {
-      console.error(`FAULT_EXIT_AFTER=${step}: killing the process`);
+      log.warn(`FAULT_EXIT_AFTER=${step}: killing the process`);
       process.kill(process.pid, 'SIGKILL');
     }
   }

@@ -158,20 +158,27 @@ export class Metrics implements EdgeMetrics {
         this.set(stats().lastBuildMs / 1000);
       },
     });
-    new client.Gauge({
-      name: 'cartwire_recs_builds',
+    // Counters read at scrape time: the service counts, the scrape adds what is new since the last one.
+    let builds = 0;
+    new client.Counter({
+      name: 'cartwire_recs_builds_total',
       help: 'Recommendation builds completed since start.',
       registers: [r],
       collect() {
-        this.set(stats().builds);
+        const now = stats().builds;
+        if (now > builds) this.inc(now - builds);
+        builds = now;
       },
     });
-    new client.Gauge({
-      name: 'cartwire_recs_interactions',
-      help: 'Interactions the recommendation models learn from.',
+    let interactions = 0;
+    new client.Counter({
+      name: 'cartwire_recs_interactions_total',
+      help: 'Interactions the recommendation models learn from (recorded or reloaded from the event logs since start).',
       registers: [r],
       collect() {
-        this.set(stats().events);
+        const now = stats().events;
+        if (now > interactions) this.inc(now - interactions);
+        interactions = now;
       },
     });
     new client.Gauge({

@@ -11,6 +11,7 @@
 // activateCatalog): without it there is no shop.
 import { actorTypeOf, type AnyActorType } from '../../actors/registry.js';
 import { CorruptRecordError, type Journal, type RecoveredActor } from '../../persistence/journal.js';
+import { log } from '../../log/log.js';
 
 export interface Cell {
   readonly key: string;
@@ -111,7 +112,7 @@ export class ActorCells {
       return this.journal.recover(key);
     } catch (err) {
       if (err instanceof CorruptRecordError) {
-        console.error(
+        log.error(
           `shard ${err.shard ?? '?'}: actor ${key} quarantined: its ${err.where} is corrupt: ${err.problem}. ` +
             'Its requests answer UNAVAILABLE (reason corrupt) until it is repaired; its stored records are kept as they are (docs/operations.md "Corrupt records")',
         );
@@ -164,15 +165,15 @@ export class ActorCells {
             : first === 1
               ? `${rows}, every change since the catalog began: nothing is lost but what other lines here name`
               : `${rows}: changes before seq ${first} are lost, so a product last upserted before it is missing`;
-        console.error(
+        log.error(
           `${shard}: catalog ${d.where} is corrupt: ${d.problem}; rebuilt from the journal, ${products} products loaded; ${from}. To get them back: ${advice}`,
         );
       } else if (d.missing) {
-        console.error(
+        log.error(
           `${shard}: catalog journal rows are missing before ${d.where}: ${d.problem}; the catalog loaded without them (${products} products). The product changes they held are lost: ${advice}`,
         );
       } else {
-        console.error(
+        log.error(
           `${shard}: catalog ${d.where} is corrupt: ${d.problem}; skipped, the rest of the catalog loaded (${products} products). ` +
             `The product change it held is lost (that product is missing or at its earlier version): ${advice}`,
         );

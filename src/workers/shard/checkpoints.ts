@@ -4,6 +4,7 @@
 import type { Journal } from '../../persistence/journal.js';
 import { CorruptRecordError } from '../../persistence/checksum.js';
 import type { ActorCells, Cell } from './actor-cells.js';
+import { log } from '../../log/log.js';
 
 export interface CheckpointRecord {
   at: number;
@@ -61,7 +62,7 @@ export class Checkpoints {
         }
       }
     } catch (err) {
-      console.error(`shard ${this.shard}: checkpoint stopped, journal kept:`, err);
+      log.error({ err }, `shard ${this.shard}: checkpoint stopped, journal kept`);
       this.writer.discardStaged();
       this.plan = undefined;
       return true;
@@ -95,7 +96,7 @@ export class Checkpoints {
     try {
       return this.journal.deleteStep(limit);
     } catch (err) {
-      console.error(`shard ${this.shard}: journal cleanup failed (retried by a later sweep):`, err);
+      log.warn({ err }, `shard ${this.shard}: journal cleanup failed (retried by a later sweep)`);
       return false;
     }
   }
@@ -105,7 +106,7 @@ export class Checkpoints {
     try {
       return this.journal.trimEvents(keep, limit) === limit;
     } catch (err) {
-      console.error(`shard ${this.shard}: event log trim failed:`, err);
+      log.error({ err }, `shard ${this.shard}: event log trim failed`);
       return false;
     }
   }

@@ -16,6 +16,7 @@ import type { ShardRequest } from '../shard-messages.js';
 import type { ActorCells, Cell } from './actor-cells.js';
 import type { PushStage } from './push-stage.js';
 import type { ShardState } from './shard-state.js';
+import { log } from '../../log/log.js';
 
 const INTERNAL_OUTCOME = outcomeIndex('INTERNAL');
 const UNAVAILABLE_OUTCOME = outcomeIndex('UNAVAILABLE');
@@ -80,7 +81,7 @@ export class CommandRunner {
           reason: 'corrupt',
         });
       }
-      console.error(`shard ${this.shard}: cannot recover ${req.key}:`, err);
+      log.error({ err }, `shard ${this.shard}: cannot recover ${req.key}`);
       this.lastOutcome = INTERNAL_OUTCOME;
       return encodeError(req.id, 'INTERNAL', 'the actor could not be recovered');
     }

@@ -7,6 +7,7 @@ import { PurgedError, ReplicatedJournal, type PartitionMessage } from '../../per
 import type { SnapshotEntry, SnapshotHead } from '../../persistence/partition-snapshots.js';
 import type { ShardClusterOptions } from '../shard-messages.js';
 import type { BatchOutcome, ShardRuntime } from './shard-runtime.js';
+import { log } from '../../log/log.js';
 
 /** How long a client waits before retrying a request for a partition that is moving. */
 const MOVING_RETRY_MS = 200;
@@ -90,7 +91,7 @@ export class Replication {
   private fence(p: number): void {
     if (!this.owned.delete(p)) return;
     this.lost.push(p);
-    console.error(`cartwire: partition ${p}: another owner appended to its journal; this node stops serving it (fenced)`);
+    log.warn(`partition ${p}: another owner appended to its journal; this node stops serving it (fenced)`);
   }
 
   takeLost(): number[] {
@@ -204,7 +205,7 @@ export class Replication {
         this.heads.set(p, (await store.write(p, pos, entries, over, (q, below) => this.journal.trim(q, below))) ?? (await store.head(p)));
       } catch (err) {
         this.heads.delete(p);
-        console.error(`cartwire: partition ${p}: its snapshot could not be stored (the journal is kept whole):`, err instanceof Error ? err.message : err);
+        log.error({ err }, `partition ${p}: its snapshot could not be stored (the journal is kept whole)`);
       }
     }
   }

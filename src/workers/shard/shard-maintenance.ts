@@ -7,6 +7,7 @@ import { GuestCartRetention } from '../../persistence/retention.js';
 import type { Cell } from './actor-cells.js';
 import { Checkpoints, type CheckpointRecord } from './checkpoints.js';
 import type { ShardState } from './shard-state.js';
+import { log } from '../../log/log.js';
 
 export class ShardMaintenance {
   private readonly checkpoints: Checkpoints;
@@ -53,7 +54,7 @@ export class ShardMaintenance {
       for (const key of stale) cells.forget(key);
       return stale.length;
     } catch (err) {
-      console.error(`shard ${this.s.opts.shard}: guest cart retention failed (retried later):`, err);
+      log.warn({ err }, `shard ${this.s.opts.shard}: guest cart retention failed (retried later)`);
       return 0;
     }
   }
@@ -97,7 +98,7 @@ export class ShardMaintenance {
       s.afterCommit();
       return true;
     } catch (err) {
-      console.error(`shard ${s.opts.shard}: snapshot write failed:`, err);
+      log.error({ err }, `shard ${s.opts.shard}: snapshot write failed`);
       return false;
     } finally {
       s.writes.clear();
@@ -114,7 +115,7 @@ export class ShardMaintenance {
       this.s.journal.scrub();
       return true;
     } catch (err) {
-      console.error(`shard ${this.s.opts.shard}: journal still not writable:`, err instanceof Error ? err.message : err);
+      log.warn({ err }, `shard ${this.s.opts.shard}: journal still not writable`);
       return false;
     }
   }

@@ -26,6 +26,7 @@ import { ShardState } from './shard-state.js';
 import { CommandRunner } from './command-runner.js';
 import { ShardMaintenance } from './shard-maintenance.js';
 import { PartitionStore } from './partition-store.js';
+import { log } from '../../log/log.js';
 
 const INTERNAL_OUTCOME = outcomeIndex('INTERNAL');
 const UNAVAILABLE_OUTCOME = outcomeIndex('UNAVAILABLE');
@@ -309,7 +310,7 @@ export class ShardRuntime {
   }
 
   private afterFailedCommit(err: unknown): void {
-    console.error(`shard ${this.opts.shard}: group commit failed, ${this.touched.size} actors reloaded from disk:`, err);
+    log.error({ err }, `shard ${this.opts.shard}: group commit failed, ${this.touched.size} actors reloaded from disk`);
     for (const cell of this.touched) this.cells.evict(cell);
     // Their rows were not rewritten: the timers are still due, or the holds would stay stranded.
     for (const [key, at] of this.fired) this.timers.set(key, at);

@@ -8,6 +8,7 @@ import type { FromShard, ShardOptions, ShardRequest, ToShard } from '../shard-me
 import { readRequests } from '../request-codec.js';
 import { HeapRelease } from './heap-release.js';
 import { Replication } from './replication.js';
+import { log } from '../../log/log.js';
 
 const { opts, port, catalogHere } = workerData as { opts: ShardOptions; port: MessagePort; catalogHere: boolean };
 
@@ -24,7 +25,7 @@ function exclusive(task: () => void | Promise<void>): void {
   if (!replication) return void task();
   chain = chain.then(task).catch((err: unknown) => {
     // A bug here would leave the shard half-way: die, and let the pool restart the worker.
-    console.error(`shard ${opts.shard}: a task failed, the worker stops:`, err);
+    log.error({ err }, `shard ${opts.shard}: a task failed, the worker stops`);
     setImmediate(() => {
       throw err;
     });
@@ -133,7 +134,7 @@ type Control = Exclude<ToShard, { t: 'batch' }>;
 /** Runs a control message; one that fails is logged and answered with an error, never thrown. */
 function control(m: Control): void | Promise<void> {
   const failed = (err: unknown) => {
-    console.error(`shard ${opts.shard}: ${m.t} failed:`, err);
+    log.error({ err }, `shard ${opts.shard}: ${m.t} failed`);
     if ('ask' in m) post({ t: 'answer', ask: m.ask, value: null, error: err instanceof Error ? err.message : String(err) });
   };
   try {
@@ -328,7 +329,7 @@ function maintain(): void {
         maintainStep();
       } catch (err) {
         // Maintenance is retried by the next sweep; a bug here must not end the shard.
-        console.error(`shard ${opts.shard}: maintenance failed:`, err);
+        log.error({ err }, `shard ${opts.shard}: maintenance failed`);
         maintaining = false;
       }
     });

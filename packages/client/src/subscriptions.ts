@@ -1,7 +1,7 @@
 // Topics the SDK follows for the application: one wire subscription per topic whatever the number
 // of handlers, pushes held while the subscribe reply is on its way, stale versions dropped, and
 // every topic subscribed again (fresh full object) after a reconnect.
-import type { CartView, InventoryView, OrderView } from '../protocol/types.js';
+import type { CartView, InventoryView, OrderView } from './protocol/types.js';
 import { CartwireError, closedError, retryAfterMs } from './errors.js';
 
 /** `'cart'` (the caller's cart), `'orders'` (the caller's orders), `{ inventory: sku }`, or `'admin'` (the admin feed). */

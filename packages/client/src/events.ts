@@ -1,5 +1,5 @@
 // The SDK's public option and event types, and the small listener registry behind `on()`.
-import type { Role } from '../protocol/ops.js';
+import type { Role } from './protocol/ops.js';
 import type { CartwireError } from './errors.js';
 import type { ReconnectOptions } from './reconnect.js';
 import type { SocketCtor } from './socket.js';
@@ -10,8 +10,8 @@ export interface ClientOptions {
   /** Per-call timeout in ms (default 10 s); a call's own `timeoutMs` wins. */
   timeoutMs?: number;
   /**
-   * Reconnect after the connection drops (default off: a close is final). `true` uses the
-   * defaults (backoff 100 ms .. 10 s, full jitter, no attempt limit).
+   * Reconnect after the connection drops (default on: backoff 100 ms .. 10 s, full jitter, no
+   * attempt limit). `false` makes a close final; an object tunes the backoff.
    */
   reconnect?: boolean | ReconnectOptions;
   /** Calls that may wait for a reconnect (default 1,000); more are refused with QUEUE_FULL. */

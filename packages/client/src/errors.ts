@@ -1,7 +1,7 @@
 // Errors of the client SDK, built in one place. A server error keeps the wire's code, message
 // and details; the SDK's own failures (timeout, abort, lost connection) have codes the server
 // never sends, so `err.code` alone tells whether the server answered.
-import type { ErrorCode, WireError } from '../protocol/errors.js';
+import type { ErrorCode, WireError } from './protocol/errors.js';
 import type { CloseInfo } from './events.js';
 
 /**

@@ -1,7 +1,7 @@
 // What the server sends, sorted: a push goes to every `onPush` handler and then to the
 // subscriptions; a response settles the call of its id; an error with `id: null` answers no call
 // (a bad frame, a refused batch) and is kept in `unmatched` for tests and tools.
-import type { WireError } from '../protocol/errors.js';
+import type { WireError } from './protocol/errors.js';
 import type { Calls } from './calls.js';
 import { CartwireError } from './errors.js';
 import type { PushHandler } from './events.js';

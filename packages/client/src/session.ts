@@ -1,6 +1,6 @@
 // Who the client is signed in as, and the token a reconnect resumes with: both come from the last
 // successful auth.guest / auth.login / auth.register / auth.resume (docs/client.md).
-import type { Role } from '../protocol/ops.js';
+import type { Role } from './protocol/ops.js';
 import type { Session } from './events.js';
 import type { WireRequest } from './wire.js';
 

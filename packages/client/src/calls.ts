@@ -1,7 +1,7 @@
 // The call table: ids, the outbox (calls made this tick, or while no socket is ready), the calls
 // in flight on the current socket by id, and each call's single settlement: its answer, timeout,
 // abort or close, whichever comes first.
-import { Limits, type WireError } from '../protocol/errors.js';
+import { Limits, type WireError } from './protocol/errors.js';
 import { abortedError, closedError, queueFullError, timeoutError, tooBigError, wireError, type CartwireError } from './errors.js';
 import type { CallOptions, CloseInfo } from './events.js';
 import { OPEN, type MinimalSocket } from './socket.js';

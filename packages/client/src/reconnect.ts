@@ -1,6 +1,6 @@
 // When and how soon the SDK reconnects. Pure functions, so the rule is testable and documented
 // in one place (docs/client.md "Reconnecting").
-import { CloseCode } from '../protocol/errors.js';
+import { CloseCode } from './protocol/errors.js';
 
 export interface ReconnectOptions {
   /** First backoff ceiling in ms (default 100). */
@@ -17,13 +17,13 @@ export interface ReconnectPolicy {
   maxAttempts: number;
 }
 
-/** The backoff of `reconnect: true`, also the one subscriptions retry with when reconnect is off. */
+/** The default backoff, also the one subscriptions retry with when reconnect is off. */
 export const DEFAULT_BACKOFF: Readonly<Pick<ReconnectPolicy, 'baseDelayMs' | 'maxDelayMs'>> = { baseDelayMs: 100, maxDelayMs: 10_000 };
 
-/** `true` -> defaults; `false`/undefined -> no reconnect. Rejects nonsense with the option's name. */
+/** `true`/undefined -> the defaults; `false` -> no reconnect. Rejects nonsense with the option's name. */
 export function resolveReconnect(opt: boolean | ReconnectOptions | undefined): ReconnectPolicy | undefined {
-  if (!opt) return undefined;
-  const o = opt === true ? {} : opt;
+  if (opt === false) return undefined;
+  const o = opt === true || opt === undefined ? {} : opt;
   const policy = {
     baseDelayMs: o.baseDelayMs ?? DEFAULT_BACKOFF.baseDelayMs,
     maxDelayMs: o.maxDelayMs ?? DEFAULT_BACKOFF.maxDelayMs,

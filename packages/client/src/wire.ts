@@ -2,7 +2,7 @@
 // batch is an array of at most 256 requests and a frame is at most 64 KiB (PROTOCOL.md
 // "Transport"; a bigger frame would get the connection closed with 1009).
 import { Packr, Unpackr } from 'msgpackr';
-import { Limits } from '../protocol/errors.js';
+import { Limits } from './protocol/errors.js';
 
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });

@@ -1,9 +1,9 @@
 // The cartwire client: typed calls batched per tick, per-call timeouts and AbortSignal, topic
-// subscriptions, and (opt-in) automatic reconnect with re-authentication and resubscription.
+// subscriptions, and automatic reconnect (on unless `reconnect: false`) with re-authentication and resubscription.
 // This is the public face; the work is done by calls.ts (the call table and batching),
 // connection.ts (the socket's life and reconnects), incoming.ts (what the server sends),
 // session.ts and subscriptions.ts. docs/client.md explains the rules to users.
-import type { OpArgs, OpName, OpResults } from '../protocol/ops.js';
+import type { OpArgs, OpName, OpResults } from './protocol/ops.js';
 import { Calls } from './calls.js';
 import { Connection } from './connection.js';
 import {
@@ -37,7 +37,7 @@ export class CartwireClient {
   /** Set once the client is closed for good (no reconnect follows). */
   closeInfo: CloseInfo | undefined;
 
-  private constructor(url: string, Ctor: SocketCtor, opts: ClientOptions) {
+  protected constructor(url: string, Ctor: SocketCtor, opts: ClientOptions) {
     const policy = resolveReconnect(opts.reconnect);
     const report = (err: unknown) => this.listeners.report(err);
     this.auth = new SessionMemory(opts.token);
@@ -69,7 +69,7 @@ export class CartwireClient {
    * the first connection fails (no retry), or when `opts.token` is refused.
    */
   static async connect(url: string, opts: ClientOptions = {}): Promise<CartwireClient> {
-    const client = new CartwireClient(wsUrl(url), await socketCtor(opts.WebSocket), opts);
+    const client = new this(wsUrl(url), await socketCtor(opts.WebSocket), opts);
     await client.conn.open();
     return client;
   }

@@ -1,0 +1,195 @@
+// Made from src/protocol/types.ts by `npm run sdk:protocol`; edit the original, not this copy.
+// Shapes of the objects the server returns. Every result is the full current object, so a
+// client never merges.
+
+export type Role = 'guest' | 'customer' | 'admin';
+
+/** Who a connection or token is. */
+export interface Identity {
+  userId: string;
+  role: Role;
+}
+
+export interface CartLineView {
+  sku: string;
+  productId: string;
+  name: string;
+  qty: number;
+  unitPrice: number;
+  lineTotal: number;
+}
+
+export interface CartView {
+  cartId: string;
+  userId: string;
+  version: number;
+  currency: string;
+  items: CartLineView[];
+  coupon?: string;
+  subtotal: number;
+  discount: number;
+  tax: number;
+  shipping: number;
+  total: number;
+  updatedAt: number;
+}
+
+export interface WarehouseStock {
+  onHand: number;
+  reserved: number;
+}
+
+export interface InventoryView {
+  sku: string;
+  onHand: number;
+  reserved: number;
+  available: number;
+  lowStockThreshold: number;
+  warehouses: Record<string, WarehouseStock>;
+  version: number;
+  updatedAt: number;
+}
+
+export interface VariantView {
+  sku: string;
+  price: number;
+  currency: string;
+  attributes?: Record<string, string>;
+  /** Live availability (onHand - reserved); present on catalog reads. */
+  available?: number;
+}
+
+export type ProductStatus = 'active' | 'draft' | 'archived';
+
+export interface ProductView {
+  productId: string;
+  name: string;
+  category: string;
+  brand?: string;
+  description?: string;
+  attributes?: Record<string, string>;
+  status: ProductStatus;
+  variants: VariantView[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface Push<T = unknown> {
+  push: string;
+  data: T;
+}
+
+export type OrderStatus = 'pending' | 'confirmed' | 'processing' | 'shipped' | 'delivered' | 'cancelled' | 'refunded' | 'returned';
+export type PaymentStatus = 'pending' | 'approved' | 'declined' | 'voided' | 'partially_refunded' | 'refunded';
+
+export interface ShippingAddress {
+  name: string;
+  line1: string;
+  city: string;
+  postalCode: string;
+  country: string;
+}
+
+export interface OrderTotals {
+  subtotal: number;
+  discount: number;
+  tax: number;
+  shipping: number;
+  total: number;
+}
+
+export interface OrderView {
+  orderId: string;
+  /** Human-readable, for receipts and support (`CW-2611-4F7K2Q`). */
+  orderNumber: string;
+  userId: string;
+  status: OrderStatus;
+  items: CartLineView[];
+  coupon?: string;
+  totals: OrderTotals;
+  currency: string;
+  payment: { status: PaymentStatus; transactionId: string | null; riskScore: number | null; refunded: number };
+  /** A risk score of 0.5-0.8 confirms the order but flags it for review (the reasons go to admins in `order_paid`). */
+  review?: { flagged: true };
+  /** Why a checkout did not complete (status `cancelled` before confirmation). */
+  failure?: { code: string; message: string; details?: Record<string, unknown> };
+  shipment?: { carrier?: string; trackingNumber?: string; shippedAt: number; deliveredAt?: number };
+  refunds: { refundId: string; amount: number; reason?: string; at: number }[];
+  shippingAddress: ShippingAddress;
+  createdAt: number;
+  updatedAt: number;
+  version: number;
+}
+
+/** Per-shard summary of `GET /snapshot` (admin). */
+export interface ShardSummary {
+  shard: number;
+  actors: number;
+  /** Journal rows after the watermark (what a restart indexes). */
+  journalRows: number;
+  /** g of the last journal row, and the g up to which a checkpoint covers the journal. */
+  journalPosition: number;
+  watermark: number;
+  appendedSinceStart: number;
+  snapshots: number;
+  lastSnapshotAt: number | null;
+  timers: number;
+  /** Actors with at least one subscriber (their changes are encoded as pushes). */
+  watchedActors: number;
+  adminFeed: boolean;
+  /**
+   * Keys of the actors quarantined since start: a stored record of theirs is corrupt, so every
+   * request for them answers UNAVAILABLE (reason `corrupt`) until an operator repairs them
+   * (docs/operations.md "Corrupt records"). Its length is the count.
+   */
+  quarantined: string[];
+}
+
+/** One shard's part of `POST /snapshot` (admin). */
+export interface SnapshotResult {
+  shard: number;
+  actors: number;
+  durationMs: number;
+}
+
+export interface AuthResult {
+  token: string;
+  userId: string;
+  role: Role;
+}
+
+/** What coupon.upsert returns. */
+export interface CouponView {
+  code: string;
+  percentOff?: number;
+  amountOff?: number;
+  currency?: string;
+  minSubtotal?: number;
+  expiresAt?: number;
+  maxRedemptions?: number;
+  redeemed: number;
+  held: number;
+  version: number;
+  updatedAt: number;
+}
+
+/** One recommended product and why. */
+export interface RecommendationView {
+  productId: string;
+  score: number;
+  reason: string;
+  algorithm: 'itemknn' | 'userknn' | 'content' | 'popularity' | 'hybrid';
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** The data of an inventory.lowStock push. */
+export interface LowStockAlert {
+  sku: string;
+  available: number;
+  lowStockThreshold: number;
+  version: number;
+}
