@@ -119,9 +119,15 @@ export class Ownership {
   private async roundOnce(): Promise<void> {
     if (this.stopped) return;
     const me = this.nodeId;
-    await this.c.nodes.put(nodeKey(me), JSON.stringify({ nodeId: me, at: Date.now() }));
-    this.live = (await this.beatingNodes()).sort();
-    if (!this.live.includes(me)) this.live.push(me);
+    // The beats live in another stream than the leases: while it has no leader (a NATS server
+    // died), the leases are still renewed, on the last known list of nodes.
+    try {
+      await this.c.nodes.put(nodeKey(me), JSON.stringify({ nodeId: me, at: Date.now() }));
+      this.live = (await this.beatingNodes()).sort();
+    } catch (err) {
+      log.warn({ err }, 'cluster: the node beat failed; the leases are renewed on the last known nodes');
+    }
+    if (!this.live.includes(me)) this.live = [...this.live, me].sort();
     const entries = await Promise.all(this.owners.map((_, p) => this.c.owners.get(partitionKey(p))));
     let moves = 0;
     const work: Promise<void>[] = [];
