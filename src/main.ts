@@ -1,6 +1,7 @@
 // `npm start`: read the environment, start the server, drain on SIGTERM/SIGINT.
 import { resolveConfig, ConfigError } from './config.js';
 import { createPool, shardOptions } from './app/shard-options.js';
+import { loadTransport, TransportUnavailableError } from './transport/transport.js';
 
 async function main(): Promise<void> {
   let config;
@@ -13,6 +14,17 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  let transport;
+  try {
+    transport = await loadTransport(config.transport);
+  } catch (err) {
+    if (err instanceof TransportUnavailableError) {
+      console.error(`cartwire: ${err.message}`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  console.log(`transport ${transport.name}: ${transport.description}`);
   // The shard workers boot (import their code, open and index their databases) while this thread
   // loads the rest of the server: about as long each, so the start takes one of them, not both.
   const pool = createPool(config);
@@ -20,6 +32,7 @@ async function main(): Promise<void> {
   const { startServer } = await import('./app/server.js');
   const server = await startServer(config, {
     pool,
+    transport,
     onAdminPassword: (password) =>
       console.log(`created admin ${config.adminEmail} with generated password: ${password}\n(shown once; set ADMIN_PASSWORD to choose it)`),
   });

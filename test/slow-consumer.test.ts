@@ -13,7 +13,7 @@
 // The server runs as a child process so that its RSS can be read from /proc/<pid>/status.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { connectGuest, spawnServer, tmpDataDir, until, ADMIN_EMAIL, ADMIN_PASSWORD } from './helpers/server.js';
+import { connectGuest, spawnServer, tmpDataDir, until, ADMIN_EMAIL, ADMIN_PASSWORD, logLines } from './helpers/server.js';
 import { TcpWebSocket } from './helpers/tcp-socket.js';
 import { pack } from './helpers/raw-socket.js';
 import { CartwireClient } from '../src/client/index.js';
@@ -183,7 +183,7 @@ test(
     await fresh.close();
     await reader.close();
     await admin.close();
-    assert.deepEqual(srv.output().trim().split('\n'), [`listening on ${srv.url}`], 'nothing logged');
+    assert.deepEqual(logLines(srv), [`listening on ${srv.url}`], 'nothing logged');
     assert.equal(await srv.term(), 0, srv.output());
     t.diagnostic(`total ${Date.now() - started} ms`);
   },

@@ -28,6 +28,8 @@ const baseEnv = (dataDir: string, env: Record<string, string> = {}): Record<stri
   SHARDS: '2',
   ADMIN_PASSWORD,
   SEED_DEMO: '1',
+  // The whole suite runs once per transport: TRANSPORT=ws npm test runs it on ws + node:http.
+  ...(process.env.TRANSPORT ? { TRANSPORT: process.env.TRANSPORT } : {}),
   ...env,
 });
 
@@ -42,6 +44,8 @@ export async function startTestServer(t: TestContext, env: Record<string, string
 export interface ChildServer {
   url: string;
   port: number;
+  /** The transport the server said it runs (its `transport <name>:` line). */
+  transport: 'uws' | 'ws';
   proc: ChildProcess;
   output: () => string;
   /** SIGKILL, then wait for the exit. */
@@ -77,6 +81,7 @@ export async function spawnServer(dataDir: string, env: Record<string, string> =
   return {
     url,
     port: Number(new URL(url).port),
+    transport: /^transport (uws|ws):/m.exec(out)?.[1] === 'ws' ? 'ws' : 'uws',
     proc,
     output: () => out,
     kill9: async () => {
@@ -88,6 +93,15 @@ export async function spawnServer(dataDir: string, env: Record<string, string> =
       return exited;
     },
   };
+}
+
+/** What the server printed, but the transport line every start prints. */
+export function logLines(srv: ChildServer): string[] {
+  return srv
+    .output()
+    .trim()
+    .split('\n')
+    .filter((l) => !/^transport (uws|ws): /.test(l));
 }
 
 /**
