@@ -22,7 +22,7 @@ import { CommerceOps } from './commerce/commerce-ops.js';
 import { RecsOps } from './recs/recs-ops.js';
 import { RecsService } from './recs/index.js';
 import { createHandlers } from './handlers.js';
-import { ClusterNode } from './cluster/cluster-node.js';
+import type { ClusterNode } from './cluster/cluster-node.js';
 import { CATALOG_KEY } from '../protocol/keys.js';
 import type { PriceEntry } from '../workers/shard-messages.js';
 import type { ProductView } from '../protocol/types.js';
@@ -54,7 +54,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   // First: TRANSPORT=uws where no native binary loads stops the start before anything is opened.
   const transport = opts.transport ?? (await loadTransport(config.transport));
   // Cluster mode: accounts and the token secret are the cluster's; the journal is replicated.
-  const node = config.cluster ? await ClusterNode.open(config.cluster) : undefined;
+  // The NATS client is loaded only in cluster mode (a single node starts faster without it).
+  const node: ClusterNode | undefined = config.cluster ? await (await import('./cluster/cluster-node.js')).ClusterNode.open(config.cluster) : undefined;
   const users = node ? node.users : new SqliteUserStore(config.dataDir, config.synchronous);
   const secret = node ? await node.jwtSecret(config.jwtSecret) : loadJwtSecret(config.dataDir, config.jwtSecret);
   const auth = new Auth(secret, config.tokenTtlSeconds, users);
