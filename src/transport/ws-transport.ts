@@ -1,7 +1,7 @@
 // The `ws` + `node:http` transport, for where no native uWebSockets.js binary loads (a newer Node,
 // an older glibc). It keeps uWS's semantics, which the rest of the server relies on:
-// - a message longer than maxPayloadLength is refused at its header (ws answers with the close
-//   1009 and drops the connection without reading the rest; uWS drops it without a close frame);
+// - a message longer than maxPayloadLength is refused at its header: the connection is dropped
+//   without reading the rest (ws may get its close 1009 out first; uWS sends no close frame);
 // - a send that finds more than maxBackpressure bytes unsent closes the socket (no close frame);
 // - `end` and `close` run the close handler at once (uWS does), whatever the peer does next;
 // - idle sockets are pinged and closed when silent for a whole check period (half the timeout);
@@ -304,8 +304,13 @@ class WsEndpointState<T> {
     });
     ws.on('pong', heard);
     ws.on('ping', heard);
-    // Protocol errors (a message over maxPayload, a bad frame): ws closes the socket itself.
-    ws.on('error', () => undefined);
+    // Protocol errors (a message over maxPayload, a bad frame): dropped at once, as uWS does. ws
+    // has written its close frame (1009, 1002...) but would go on reading what the peer sends
+    // until the peer closes (16 MiB streamed under a 256 MiB header, say).
+    ws.on('error', () => {
+      this.closed(s);
+      rawSocket(ws)?.destroy();
+    });
     ws.on('close', () => this.closed(s));
     this.behavior.open(s);
   }
