@@ -23,6 +23,8 @@ export interface Config {
   seedDemo: boolean;
   allowedOrigins: string[] | undefined;
   synchronous: 'FULL' | 'NORMAL' | 'OFF';
+  /** TRANSPORT: uWS or ws + node:http; `auto` takes uWS when a native binary loads. */
+  transport: 'auto' | 'uws' | 'ws';
   /** Requests queued or in flight per shard beyond which new ones get OVERLOADED. */
   maxShardBacklog: number;
   passivateAfterMs: number;
@@ -161,6 +163,13 @@ function oneOf<T extends string>(env: Env, name: string, values: readonly T[], f
   return v;
 }
 
+function transportOf(env: Env): Config['transport'] {
+  const raw = (env.TRANSPORT ?? '').trim().toLowerCase();
+  if (raw === '' || raw === 'auto') return 'auto';
+  if (raw === 'uws' || raw === 'ws') return raw;
+  throw new ConfigError(`TRANSPORT must be uws, ws or auto, got "${env.TRANSPORT}"`);
+}
+
 /** Reads and validates the configuration; throws ConfigError naming the first bad variable. */
 export function resolveConfig(env: Env = process.env): Config {
   const adminEmail = (env.ADMIN_EMAIL || 'admin@example.com').trim().toLowerCase();
@@ -189,6 +198,7 @@ export function resolveConfig(env: Env = process.env): Config {
     seedDemo: flag(env, 'SEED_DEMO', true),
     allowedOrigins: origins && origins.length > 0 ? origins : undefined,
     synchronous: oneOf(env, 'SYNCHRONOUS', ['FULL', 'NORMAL', 'OFF'] as const, 'FULL'),
+    transport: transportOf(env),
     maxShardBacklog: int(env, 'MAX_SHARD_BACKLOG', 50_000, 1),
     passivateAfterMs: int(env, 'PASSIVATE_AFTER_MS', 10 * 60_000, 0),
     snapshotEvery: int(env, 'SNAPSHOT_EVERY', 200, 1),
@@ -271,7 +281,7 @@ function resolveCommerce(env: Env): CommerceConfig {
  */
 function resolveLimits(env: Env): LimitsConfig {
   const idleTimeoutSec = int(env, 'IDLE_TIMEOUT_SEC', 120, 0, 960);
-  // uWS counts idle time in 4 s ticks and refuses timeouts under 8 s.
+  // uWS counts idle time in 4 s ticks and refuses timeouts under 8 s (the ws transport follows).
   if (idleTimeoutSec > 0 && idleTimeoutSec < 8) throw new ConfigError(`IDLE_TIMEOUT_SEC must be 0 or 8..960, got "${env.IDLE_TIMEOUT_SEC}"`);
   const ipConnectsPerSec = int(env, 'IP_CONNECTS_PER_SEC', 1_000, 0);
   const connRequestsPerSec = int(env, 'CONN_REQUESTS_PER_SEC', 20_000, 0);

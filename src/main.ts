@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { resolveConfig, ConfigError, type Config } from './config.js';
 import { createPool, shardOptions } from './app/shard-options.js';
 import { log } from './log/log.js';
+import { loadTransport, TransportUnavailableError } from './transport/transport.js';
 
 async function main(): Promise<void> {
   let config;
@@ -17,13 +18,24 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  let transport;
+  try {
+    transport = await loadTransport(config.transport);
+  } catch (err) {
+    if (err instanceof TransportUnavailableError) {
+      log.fatal(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+  log.info({ transport: transport.name }, `transport ${transport.name}: ${transport.description}`);
   // The shard workers boot (import their code, open and index their databases) while this thread
   // loads the rest of the server: about as long each, so the start takes one of them, not both.
   const pool = createPool(config);
   pool.spawn(shardOptions(config));
   const { startServer } = await import('./app/server.js');
-  const server = await startServer(config, { pool });
-  log.info(banner(config, server.transport), `cartwire ${version()} on Node ${process.version}: ${summary(config, server.transport)}`);
+  const server = await startServer(config, { pool, transport });
+  log.info(banner(config, server.transport.name), `cartwire ${version()} on Node ${process.version}: ${summary(config, server.transport.name)}`);
   // Harnesses wait for this line and read the URL from it.
   log.info({ url: server.url }, `listening on ${server.url}`);
 

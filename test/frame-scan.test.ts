@@ -10,7 +10,7 @@ import { Edge, type EdgeDeps } from '../src/transport/edge.js';
 import { Connection } from '../src/transport/connection.js';
 import { CloseCode, ErrorCode, Limits } from '../src/protocol/errors.js';
 import { pack } from './helpers/raw-socket.js';
-import type { WebSocket } from '../src/transport/uws.js';
+import type { ServerSocket } from '../src/transport/transport.js';
 
 const utf8 = (s: string): number[] => [...Buffer.from(s, 'utf8')];
 const be16 = (n: number): number[] => [(n >>> 8) & 0xff, n & 0xff];
@@ -427,10 +427,11 @@ function bareEdge(): { edge: Edge; conn: Connection; sent: unknown[] } {
   const sent: unknown[] = [];
   const conn = new Connection('127.0.0.1');
   const socket = { cork: (f: () => void) => f(), send: (bytes: Uint8Array) => sent.push(new Packr({ useRecords: false }).unpack(bytes)) };
-  conn.ws = socket as unknown as WebSocket<{ conn: Connection }>;
+  conn.ws = socket as unknown as ServerSocket<{ conn: Connection }>;
   return { edge: new Edge(deps), conn, sent };
 }
-const arrayBufferOf = (b: Uint8Array): ArrayBuffer => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+/** A copy of the bytes at offset 0, as the uWS transport hands a message over. */
+const arrayBufferOf = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 
 test('a text frame is a bad frame even when its bytes are a valid request; the 10th bad frame closes with 1008', () => {
   const { edge, conn, sent } = bareEdge();

@@ -1,6 +1,6 @@
 // Assembles a running server: shard workers, the main-thread services, the edge, WebSocket and
 // HTTP on one port.
-import { uws, type TemplatedApp, type us_listen_socket } from '../transport/uws.js';
+import { loadTransport, type Listener, type ServerApp, type Transport } from '../transport/transport.js';
 import type { Config } from '../config.js';
 import type { ShardPool } from './shard-pool.js';
 import type { PoolHooks } from './pool-hooks.js';
@@ -22,7 +22,7 @@ import { CommerceOps } from './commerce/commerce-ops.js';
 import { RecsOps } from './recs/recs-ops.js';
 import { RecsService } from './recs/index.js';
 import { createHandlers } from './handlers.js';
-import { ClusterNode } from './cluster/cluster-node.js';
+import type { ClusterNode } from './cluster/cluster-node.js';
 import type { DomainEvent } from '../actors/actor.js';
 import { CATALOG_KEY } from '../protocol/keys.js';
 import type { PriceEntry } from '../workers/shard-messages.js';
@@ -30,13 +30,13 @@ import type { ProductView } from '../protocol/types.js';
 import { log } from '../log/log.js';
 
 export interface RunningServer {
+  /** What serves HTTP and WebSocket (TRANSPORT), and why this one. */
+  readonly transport: { readonly name: Transport['name']; readonly description: string };
   readonly port: number;
   readonly url: string;
   /** The METRICS_PORT listener (/metrics, /healthz, /readyz), when configured. */
   readonly metricsPort?: number;
   readonly metricsUrl?: string;
-  /** The WebSocket and HTTP implementation serving the port. */
-  readonly transport: string;
   /** Stops accepting, finishes in-flight batches, snapshots and closes the shards. */
   close(): Promise<void>;
 }
@@ -44,13 +44,18 @@ export interface RunningServer {
 export interface StartOptions {
   /** Shard workers main.ts spawned before loading the server (see ShardPool.spawn). */
   pool?: ShardPool;
+  /** The transport, loaded already (main.ts loads it early); else loaded from config.transport. */
+  transport?: Transport;
 }
 
 const RECS_LOAD_DELAY_MS = 2_000;
 
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
+  // First: TRANSPORT=uws where no native binary loads stops the start before anything is opened.
+  const transport = opts.transport ?? (await loadTransport(config.transport));
   // Cluster mode: accounts and the token secret are the cluster's; the journal is replicated.
-  const node = config.cluster ? await ClusterNode.open(config.cluster) : undefined;
+  // The NATS client is loaded only in cluster mode (a single node starts faster without it).
+  const node: ClusterNode | undefined = config.cluster ? await (await import('./cluster/cluster-node.js')).ClusterNode.open(config.cluster) : undefined;
   const users = node ? node.users : new SqliteUserStore(config.dataDir, config.synchronous);
   const secret = node ? await node.jwtSecret(config.jwtSecret) : loadJwtSecret(config.dataDir, config.jwtSecret);
   const auth = new Auth(secret, config.tokenTtlSeconds, users);
@@ -149,7 +154,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const edge = new Edge({ handlers, shards: pool, metrics, maxInflight: limits.connMaxInflight });
   let ready = false;
 
-  const app: TemplatedApp = uws.App();
+  const app: ServerApp = transport.createApp();
   const clientIp = new ClientIp(limits.trustProxy);
   const sockets = mountWebSocket(app, { edge, limits, allowedOrigins: config.allowedOrigins, isReady: () => ready, clientIp, metrics });
   const ops: OpsDeps = {
@@ -177,25 +182,23 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     ...(node ? { clusterStatus: () => node.status() } : {}),
   });
   // METRICS_PORT: metrics, health and readiness on a listener of their own (METRICS_HOST).
-  const opsApp: TemplatedApp | undefined = config.metricsPort === undefined ? undefined : uws.App();
+  const opsApp: ServerApp | undefined = config.metricsPort === undefined ? undefined : transport.createApp();
   if (opsApp) mountOpsRoutes(opsApp, ops);
-  let opsSocket: us_listen_socket | undefined;
+  let opsSocket: Listener | undefined;
   const closeOps = () => {
-    if (opsSocket) uws.us_listen_socket_close(opsSocket);
-    (opsApp as (TemplatedApp & { close(): void }) | undefined)?.close();
+    opsSocket?.close();
+    opsApp?.close();
   };
 
-  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) =>
-    app.listen(config.host, config.port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${config.host}:${config.port}`)))),
-  );
-  const port = uws.us_socket_local_port(listenSocket);
+  const listenSocket = await app.listen(config.host, config.port);
+  const port = listenSocket.port;
 
   try {
     if (opsApp) {
       const [h, p] = [config.metricsHost, config.metricsPort ?? 0];
-      opsSocket = await new Promise<us_listen_socket>((resolve, reject) =>
-        opsApp.listen(h, p, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${h}:${p} (METRICS_HOST:METRICS_PORT)`)))),
-      );
+      opsSocket = await opsApp.listen(h, p).catch((err: Error) => {
+        throw new Error(`${err.message} (METRICS_HOST:METRICS_PORT)`);
+      });
     }
     if (node)
       node.attach(
@@ -215,13 +218,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     if (config.seedDemo) await seedDemo(pool, catalog, config.maxShardBacklog);
   } catch (err) {
     // Do not leave worker threads and the port behind: the caller may be a test runner.
-    uws.us_listen_socket_close(listenSocket);
+    listenSocket.close();
     closeOps();
     await pool.terminate();
     await recs.service.close();
     users.close();
     await node?.close();
-    (app as TemplatedApp & { close(): void }).close();
+    app.close();
     throw err;
   }
   ready = true;
@@ -239,18 +242,18 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   recsLoad.unref();
 
   let closing: Promise<void> | undefined;
-  const metricsPort = opsSocket ? uws.us_socket_local_port(opsSocket) : undefined;
+  const metricsPort = opsSocket?.port;
   return {
+    transport: { name: transport.name, description: transport.description },
     port,
     url: `http://${config.host}:${port}`,
-    transport: 'uWebSockets.js',
     ...(metricsPort === undefined ? {} : { metricsPort, metricsUrl: `http://${config.metricsHost}:${metricsPort}` }),
     close: () =>
       (closing ??= (async () => {
         edge.draining = true;
         ready = false;
         clearTimeout(recsLoad);
-        uws.us_listen_socket_close(listenSocket);
+        listenSocket.close();
         // A cluster node hands its partitions over (drained) before its shards stop.
         await node?.leave();
         await pool.stop();
@@ -258,7 +261,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         sockets.closeAll(CloseCode.GOING_AWAY, 'server shutting down');
         users.close();
         await node?.close();
-        (app as TemplatedApp & { close(): void }).close();
+        app.close();
         closeOps(); // last: /readyz there answers 503 while draining
       })()),
   };

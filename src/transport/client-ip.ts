@@ -29,7 +29,8 @@ export function addressText(raw: ArrayBuffer): string {
   return groups.join(':');
 }
 
-function expandV6(ip: string): number[] {
+/** The eight 16-bit groups of an IPv6 address (an embedded dotted IPv4 tail included). */
+export function expandV6(ip: string): number[] {
   const [head, tail] = ip.includes('::') ? ip.split('::') : [ip, undefined];
   const parse = (s: string | undefined) => (s ? s.split(':').flatMap((g) => (g.includes('.') ? v4Groups(g) : [parseInt(g, 16)])) : []);
   const h = parse(head);

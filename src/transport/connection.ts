@@ -4,7 +4,7 @@
 import type { ReplySink } from './dispatch.js';
 import { joinFrames } from '../protocol/frames.js';
 import type { Identity } from '../protocol/types.js';
-import type { WebSocket } from './uws.js';
+import type { ServerSocket } from './transport.js';
 import { Subscriptions } from './subscriptions.js';
 import type { TokenBucket } from './rate-limit.js';
 
@@ -34,7 +34,7 @@ export class Connection implements ReplySink {
   private readonly out: Uint8Array[] = [];
   /** Ids to release from `inflight` once `out` is written (-1: nothing to release). */
   private readonly outIds: number[] = [];
-  ws: WebSocket<SocketData> | undefined;
+  ws: ServerSocket<SocketData> | undefined;
   /** The frame `flush` hands to the corked send (one bound callback per connection, not per flush). */
   private sending: Uint8Array | undefined;
   private readonly sendCorked = (): void => {

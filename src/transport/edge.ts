@@ -116,9 +116,9 @@ export class Edge {
   }
 
   /** Handles one WebSocket message. Returns a close code when the connection must be closed (policy). */
-  onMessage(conn: Connection, data: ArrayBuffer, isBinary: boolean): CloseCode | undefined {
+  onMessage(conn: Connection, data: Uint8Array, isBinary: boolean): CloseCode | undefined {
     if (!isBinary) return this.badFrame(conn, 'text frames are not accepted; send binary msgpack');
-    const frame = decodeFrame(new Uint8Array(data));
+    const frame = decodeFrame(data);
     if (frame.kind === 'bad') return this.badFrame(conn, frame.reason);
     if (frame.kind === 'oversized-batch') {
       this.error(conn, null, -1, 'BAD_REQUEST', `a batch holds at most ${Limits.MAX_BATCH} requests, got ${frame.count}; none ran`);

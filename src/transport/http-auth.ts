@@ -10,7 +10,7 @@ import type { AuthResult, OpArgs } from '../protocol/ops.js';
 import type { Answer, Caller } from './dispatch.js';
 import { readBody } from './http-body.js';
 import { addressText, type ClientIp } from './client-ip.js';
-import type { HttpResponse, TemplatedApp } from './uws.js';
+import type { HttpResponse, ServerApp } from './transport.js';
 import { log } from '../log/log.js';
 
 /** The body limit of docs/protocol.md: the same 64 KiB as a WebSocket frame. */
@@ -84,7 +84,7 @@ export function isJsonContentType(header: string): boolean {
   return true;
 }
 
-export function mountAuthRoutes(app: TemplatedApp, d: HttpAuthDeps): void {
+export function mountAuthRoutes(app: ServerApp, d: HttpAuthDeps): void {
   const route = <O extends 'auth.login' | 'auth.register'>(op: O, run: (args: never, ip: string) => Promise<Answer<AuthResult>>) => {
     const validator = Compile(Ops[op].args);
     const path = op === 'auth.login' ? '/auth/login' : '/auth/register';

@@ -1,6 +1,6 @@
 // Request bodies over uWS: chunks arrive through onData and their ArrayBuffers are neutered when
 // the callback returns, so each is copied; a body over the limit stops being buffered at once.
-import type { HttpRequest, HttpResponse } from './uws.js';
+import type { HttpRequest, HttpResponse } from './transport.js';
 
 export type BodyResult = { ok: true; body: Buffer } | { ok: false; reason: 'too-large' };
 

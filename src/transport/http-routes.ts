@@ -7,7 +7,7 @@ import { cartKey, couponKey, orderKey, paymentKey, skuKey } from '../protocol/ke
 import { mountAuthRoutes, type AccountsPort } from './http-auth.js';
 import { UnavailableError } from './dispatch.js';
 import type { ClientIp } from './client-ip.js';
-import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
+import type { HttpRequest, HttpResponse, ServerApp } from './transport.js';
 import { log } from '../log/log.js';
 
 /** What the admin endpoints read from the shards. */
@@ -78,7 +78,7 @@ function handle(fn: (res: HttpResponse, req: HttpRequest, live: () => boolean) =
 const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest();
 
 /** /healthz, /readyz and /metrics (behind METRICS_TOKEN when set). */
-function mountOps(app: TemplatedApp, d: OpsDeps, metrics: boolean): void {
+function mountOps(app: ServerApp, d: OpsDeps, metrics: boolean): void {
   app.get('/healthz', (res) => json(res, '200 OK', { status: 'ok' }));
   app.get('/readyz', (res) => {
     const h = d.health();
@@ -107,12 +107,12 @@ function mountOps(app: TemplatedApp, d: OpsDeps, metrics: boolean): void {
 }
 
 /** The listener of METRICS_PORT: /metrics, /healthz and /readyz, 404 for anything else. */
-export function mountOpsRoutes(app: TemplatedApp, d: OpsDeps): void {
+export function mountOpsRoutes(app: ServerApp, d: OpsDeps): void {
   mountOps(app, d, true);
   app.any('/*', (res) => fail(res, '404 Not Found', 'NOT_FOUND', 'no such endpoint'));
 }
 
-export function mountHttpRoutes(app: TemplatedApp, d: HttpDeps): void {
+export function mountHttpRoutes(app: ServerApp, d: HttpDeps): void {
   mountOps(app, d, d.serveMetrics);
   mountAuthRoutes(app, { accounts: d.accounts, isReady: d.isReady, clientIp: d.clientIp });
 

@@ -1,16 +1,16 @@
 // The WebSocket endpoint `/ws`: upgrade admission (readiness, per-IP rate, capacity, Origin),
-// one Connection per socket, frames handed to the edge, and slow consumers cut off by uWS's
-// backpressure limit.
+// one Connection per socket, frames handed to the edge, and slow consumers cut off by the
+// transport's backpressure limit (transport.ts: uWS or ws + node:http).
 import { CloseCode, Limits } from '../protocol/errors.js';
-import { uws, type TemplatedApp, type WebSocket } from './uws.js';
+import type { ServerApp, ServerSocket } from './transport.js';
 import { Connection, type SocketData } from './connection.js';
 import { KeyedLimiter, TokenBucket } from './rate-limit.js';
 import { addressText, type ClientIp } from './client-ip.js';
 import type { Edge } from './edge.js';
 import { log } from '../log/log.js';
 
-/** Largest frame uWS accepts before we look at it: bigger ones are closed by uWS itself. */
-const UWS_MAX_PAYLOAD = 16 * Limits.MAX_FRAME_BYTES;
+/** Largest frame the transport accepts before we look at it: bigger ones are refused at their header. */
+const TRANSPORT_MAX_PAYLOAD = 16 * Limits.MAX_FRAME_BYTES;
 /**
  * Slow consumers: a connection with more than this unsent (replies and pushes it does not read)
  * is closed, so one stalled client cannot grow the server's memory.
@@ -52,7 +52,7 @@ export interface WsEndpoint {
 /** How often the unsent bytes of all connections are added up. */
 const UNSENT_SWEEP_MS = 250;
 
-export function mountWebSocket(app: TemplatedApp, d: WsEndpointDeps): WsEndpoint {
+export function mountWebSocket(app: ServerApp, d: WsEndpointDeps): WsEndpoint {
   const connections = new Set<Connection>();
   /** Open connections per client key: bounded by the connections themselves. */
   const perIp = new Map<string, number>();
@@ -61,12 +61,9 @@ export function mountWebSocket(app: TemplatedApp, d: WsEndpointDeps): WsEndpoint
   const edge = d.edge;
 
   app.ws<SocketData>('/ws', {
-    compression: uws.DISABLED,
-    maxPayloadLength: UWS_MAX_PAYLOAD,
+    maxPayloadLength: TRANSPORT_MAX_PAYLOAD,
     idleTimeout: limits.idleTimeoutSec,
-    sendPingsAutomatically: true,
     maxBackpressure: MAX_BACKPRESSURE_BYTES,
-    closeOnBackpressureLimit: 1,
     upgrade: (res, req, context) => {
       const origin = req.getHeader('origin');
       const key = req.getHeader('sec-websocket-key');
@@ -127,7 +124,7 @@ export function mountWebSocket(app: TemplatedApp, d: WsEndpointDeps): WsEndpoint
       }
       if (close !== undefined) ws.end(close, 'too many bad frames');
     },
-    close: (ws: WebSocket<SocketData>) => {
+    close: (ws: ServerSocket<SocketData>) => {
       const conn = ws.getUserData().conn;
       conn.closed = true;
       edge.onClose(conn);

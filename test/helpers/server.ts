@@ -28,6 +28,8 @@ const baseEnv = (dataDir: string, env: Record<string, string> = {}): Record<stri
   SHARDS: '2',
   ADMIN_PASSWORD,
   SEED_DEMO: '1',
+  // The whole suite runs once per transport: TRANSPORT=ws npm test runs it on ws + node:http.
+  ...(process.env.TRANSPORT ? { TRANSPORT: process.env.TRANSPORT } : {}),
   ...env,
 });
 
@@ -42,6 +44,8 @@ export async function startTestServer(t: TestContext, env: Record<string, string
 export interface ChildServer {
   url: string;
   port: number;
+  /** The transport the server said it runs (the `transport` field of its log line). */
+  transport: 'uws' | 'ws';
   proc: ChildProcess;
   output: () => string;
   /** SIGKILL, then wait for the exit. */
@@ -100,6 +104,7 @@ export async function spawnServer(dataDir: string, env: Record<string, string> =
   return {
     url,
     port: Number(new URL(url).port),
+    transport: /"transport":"(uws|ws)"/.exec(out)?.[1] === 'ws' ? 'ws' : 'uws',
     proc,
     output: () => out,
     kill9: async () => {

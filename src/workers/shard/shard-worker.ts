@@ -7,14 +7,20 @@ import { ShardRuntime, type BatchOutcome } from './shard-runtime.js';
 import type { FromShard, ShardOptions, ShardRequest, ToShard } from '../shard-messages.js';
 import { readRequests } from '../request-codec.js';
 import { HeapRelease } from './heap-release.js';
-import { Replication } from './replication.js';
+import type { Replication } from './replication.js';
 import { log } from '../../log/log.js';
 
 const { opts, port, catalogHere } = workerData as { opts: ShardOptions; port: MessagePort; catalogHere: boolean };
 
 const runtime = new ShardRuntime(opts);
-const replication = opts.cluster ? await Replication.open(runtime, opts.cluster, `${opts.cluster.nodeId}.${opts.shard}.${opts.epoch ?? ''}`) : undefined;
-if (replication) runtime.servesOnly((key) => replication.serves(key), Replication.moving);
+// Cluster mode only: the NATS client is loaded when it is used (a single node starts faster without it).
+let replication: Replication | undefined;
+if (opts.cluster) {
+  const { Replication } = await import('./replication.js');
+  const r = await Replication.open(runtime, opts.cluster, `${opts.cluster.nodeId}.${opts.shard}.${opts.epoch ?? ''}`);
+  runtime.servesOnly((key) => r.serves(key), Replication.moving);
+  replication = r;
+}
 
 /**
  * Runs `task` with the runtime to itself. On one node every task is synchronous and runs at once;
