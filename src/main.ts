@@ -1,10 +1,8 @@
 // `npm start`: read the environment, start the server, drain on SIGTERM/SIGINT.
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { resolveConfig, ConfigError, type Config } from './config.js';
 import { createPool, shardOptions } from './app/shard-options.js';
 import { log } from './log/log.js';
+import { serverVersion } from './app/version.js';
 import { loadTransport, TransportUnavailableError } from './transport/transport.js';
 
 async function main(): Promise<void> {
@@ -35,7 +33,7 @@ async function main(): Promise<void> {
   pool.spawn(shardOptions(config));
   const { startServer } = await import('./app/server.js');
   const server = await startServer(config, { pool, transport });
-  log.info(banner(config, server.transport.name), `cartwire ${version()} on Node ${process.version}: ${summary(config, server.transport.name)}`);
+  log.info(banner(config, server.transport.name), `cartwire ${serverVersion()} on Node ${process.version}: ${summary(config, server.transport.name)}`);
   // Harnesses wait for this line and read the URL from it.
   log.info({ url: server.url }, `listening on ${server.url}`);
 
@@ -62,7 +60,7 @@ async function main(): Promise<void> {
 /** What runs, as fields of the start line. */
 function banner(config: Config, transport: string): Record<string, unknown> {
   return {
-    version: version(),
+    version: serverVersion(),
     node: process.version,
     transport,
     shards: config.shards,
@@ -79,16 +77,6 @@ function summary(config: Config, transport: string): string {
 }
 
 /** cartwire's version: from the nearest package.json named cartwire above this file. */
-function version(): string {
-  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
-    const file = join(dir, 'package.json');
-    if (existsSync(file)) {
-      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'cartwire') return pkg.version ?? 'unknown';
-    }
-    if (dirname(dir) === dir) return 'unknown';
-  }
-}
 
 main().catch((err) => {
   log.fatal({ err }, 'cartwire failed to start');

@@ -28,6 +28,8 @@ import { CATALOG_KEY } from '../protocol/keys.js';
 import type { PriceEntry } from '../workers/shard-messages.js';
 import type { ProductView } from '../protocol/types.js';
 import { log } from '../log/log.js';
+import { asyncApiDocument } from '../protocol/asyncapi.js';
+import { serverVersion } from './version.js';
 
 export interface RunningServer {
   /** What serves HTTP and WebSocket (TRANSPORT), and why this one. */
@@ -180,6 +182,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     verifyToken: (token) => auth.verifyToken(token),
     serveMetrics: config.metricsPort === undefined,
     ...(node ? { clusterStatus: () => node.status() } : {}),
+    asyncApi: () => asyncApiDocument(serverVersion()),
   });
   // METRICS_PORT: metrics, health and readiness on a listener of their own (METRICS_HOST).
   const opsApp: ServerApp | undefined = config.metricsPort === undefined ? undefined : transport.createApp();

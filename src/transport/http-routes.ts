@@ -40,6 +40,8 @@ export interface HttpDeps extends OpsDeps {
   clientIp: ClientIp;
   /** Cluster mode: nodes, partitions and owners for GET /cluster (undefined on one node). */
   clusterStatus?: () => Promise<unknown>;
+  /** The AsyncAPI document of the WebSocket protocol (GET /asyncapi.json), made once. */
+  asyncApi: () => unknown;
 }
 
 const JSON_TYPE = 'application/json';
@@ -115,6 +117,8 @@ export function mountOpsRoutes(app: ServerApp, d: OpsDeps): void {
 export function mountHttpRoutes(app: ServerApp, d: HttpDeps): void {
   mountOps(app, d, d.serveMetrics);
   mountAuthRoutes(app, { accounts: d.accounts, isReady: d.isReady, clientIp: d.clientIp });
+  let asyncApi: string | undefined;
+  app.get('/asyncapi.json', (res) => send(res, '200 OK', (asyncApi ??= JSON.stringify(d.asyncApi()))));
 
   /** Reads the bearer token before any await (the request object dies with the callback). */
   const admin = (fn: (res: HttpResponse, params: string[], live: () => boolean) => Promise<void>) =>
