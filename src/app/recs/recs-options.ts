@@ -9,10 +9,18 @@ import type { BlendWeights } from './scorer.js';
 export interface RecsServiceOptions {
   /** Interaction weight per kind (default view 1, cart 3, purchase 5); each > 0. */
   weights?: Record<InteractionKind, number>;
-  /** Rebuild after this many new events (default 10,000). */
-  rebuildEveryEvents?: number;
-  /** Rebuild this often when there are new events (default 60 s; 0 = never by time). */
+  /**
+   * A build starts when there are new events and the live model is older (since it went live)
+   * than `rebuildCostFactor` x the last build's duration, at least `rebuildMinMs` and at most
+   * `rebuildIntervalMs` (docs/recommendations.md, "Freshness").
+   */
+  rebuildCostFactor?: number;
+  /** The floor of that wait (default 1 s). */
+  rebuildMinMs?: number;
+  /** The ceiling of that wait (default 60 s; 0 = no automatic build by time). */
   rebuildIntervalMs?: number;
+  /** This many new events start a build once the floor has passed, without the cost-scaled wait (default 0: off). */
+  rebuildEveryEvents?: number;
   /** Neighbours kept per item (default 50). */
   topK?: number;
   /** Build threads (default 1); a build is split into this many shards that run in parallel. */
@@ -42,13 +50,15 @@ export interface RecsServiceOptions {
 }
 
 /** Blend chosen on a MovieLens validation split (docs/recommendations.md). */
-export const DEFAULT_BLEND: BlendWeights = { itemknn: 0.25, userknn: 1, content: 0.3, popularity: 0 };
-export const DEFAULT_SIMILAR_BLEND: BlendWeights = { itemknn: 1, userknn: 0, content: 0.3, popularity: 0 };
+export const DEFAULT_BLEND: BlendWeights = { itemknn: 0.25, userknn: 0.5, content: 0.3, rp3beta: 0.5, ease: 1, popularity: 0 };
+export const DEFAULT_SIMILAR_BLEND: BlendWeights = { itemknn: 1, userknn: 0, content: 0.3, rp3beta: 0, ease: 0, popularity: 0 };
 
 export interface ResolvedOptions {
   kindWeights: number[];
   rebuildEveryEvents: number;
   rebuildIntervalMs: number;
+  rebuildMinMs: number;
+  rebuildCostFactor: number;
   poolThreads: number;
   poolNice: number;
   poolHeapMb: number;
@@ -59,6 +69,11 @@ export interface ResolvedOptions {
   blend: BlendWeights;
   similarBlend: BlendWeights;
   featureWeights: FeatureWeights;
+}
+
+/** The freshness rule: factor x the last build's duration, at least the floor, at most the interval. */
+export function freshnessWaitMs(lastBuildMs: number, o: Pick<ResolvedOptions, 'rebuildCostFactor' | 'rebuildMinMs' | 'rebuildIntervalMs'>): number {
+  return Math.min(o.rebuildIntervalMs, Math.max(o.rebuildMinMs, o.rebuildCostFactor * lastBuildMs));
 }
 
 export function recsOptionError(path: string, rule: string, got: unknown): Error {
@@ -97,8 +112,10 @@ export function resolveOptions(o: RecsServiceOptions = {}): ResolvedOptions {
   const kindWeights = INTERACTION_KINDS.map((k) => positive(`weights.${k}`, kinds[k], 1));
   return {
     kindWeights,
-    rebuildEveryEvents: positiveInt('rebuildEveryEvents', o.rebuildEveryEvents, 10_000),
+    rebuildEveryEvents: positiveInt('rebuildEveryEvents', o.rebuildEveryEvents, 0, 0),
     rebuildIntervalMs: positiveInt('rebuildIntervalMs', o.rebuildIntervalMs, 60_000, 0),
+    rebuildMinMs: positiveInt('rebuildMinMs', o.rebuildMinMs, 1_000, 0),
+    rebuildCostFactor: positive('rebuildCostFactor', o.rebuildCostFactor, 4, true),
     poolThreads: positiveInt('poolThreads', o.poolThreads, 1),
     poolNice: positiveInt('poolNice', o.poolNice, 10, 0),
     poolHeapMb: positiveInt('poolHeapMb', o.poolHeapMb, 2048, 64),

@@ -6,6 +6,8 @@ import { allocNeighbours, cosineNeighbours, type Neighbours } from './cosine-nei
 import { featureMatrix, type FeatureColumns } from './content-features.js';
 import { decayedPopularity, popularityOrder, userItemMatrix } from './interactions.js';
 import { transpose, type Csr } from './sparse.js';
+import { rp3betaNeighbours } from './rp3beta.js';
+import { easeNeighbours } from './ease.js';
 import type { EventColumns } from './event-log.js';
 
 export interface BuildParams {
@@ -17,6 +19,14 @@ export interface BuildParams {
   userShrink: number;
   contentK: number;
   contentIdf: boolean;
+  /** RP3beta: neighbours per item, walk exponent, popularity penalty (0 neighbours: off). */
+  rp3K: number;
+  rp3Alpha: number;
+  rp3Beta: number;
+  /** EASE: neighbours kept per item, L2 penalty, items it runs on at most (0: off). */
+  easeK: number;
+  easeLambda: number;
+  easeMaxItems: number;
   halfLifeMs: number;
   /** Popularity is decayed to this instant. */
   now: number;
@@ -31,6 +41,12 @@ export const DEFAULT_BUILD_PARAMS: Omit<BuildParams, 'now'> = {
   userShrink: 5,
   contentK: 50,
   contentIdf: false,
+  rp3K: 100,
+  rp3Alpha: 0.5,
+  rp3Beta: 0.4,
+  easeK: 200,
+  easeLambda: 500,
+  easeMaxItems: 800,
   halfLifeMs: 14 * 24 * 3600_000,
 };
 
@@ -39,6 +55,8 @@ export interface NeighbourOutputs {
   itemknn: Neighbours;
   userknn: Neighbours;
   content: Neighbours | null;
+  rp3beta: Neighbours | null;
+  ease: Neighbours | null;
 }
 
 export interface ShardInput {
@@ -69,6 +87,8 @@ export interface RecsModel {
   itemNeighbours: Neighbours;
   userNeighbours: Neighbours;
   contentNeighbours: Neighbours | null;
+  rp3Neighbours: Neighbours | null;
+  easeNeighbours: Neighbours | null;
   popularity: Float64Array;
   /** Items with popularity > 0, best first. */
   popOrder: Int32Array;
@@ -80,6 +100,8 @@ export function allocOutputs(users: number, items: number, params: BuildParams, 
     itemknn: allocNeighbours(items, params.itemK, shared),
     userknn: allocNeighbours(users, params.userK, shared),
     content: content ? allocNeighbours(items, params.contentK, shared) : null,
+    rp3beta: params.rp3K > 0 ? allocNeighbours(items, params.rp3K, shared) : null,
+    ease: params.easeK > 0 && params.easeMaxItems > 1 ? allocNeighbours(items, params.easeK, shared) : null,
   };
 }
 
@@ -105,6 +127,12 @@ export function buildShard(input: ShardInput): ShardResult {
       cosineNeighbours(m, transpose(m), { k: params.contentK, out: content, ...rows });
     });
   }
+  const rp3 = out.rp3beta;
+  if (rp3) timed('rp3beta', () => rp3betaNeighbours(userItems, itemUsers, { k: params.rp3K, alpha: params.rp3Alpha, beta: params.rp3Beta, out: rp3, ...rows }));
+  // EASE's dense inverse does not split by rows: the last shard runs it whole
+  const ease = out.ease;
+  if (ease && shard.index === shard.of - 1)
+    timed('ease', () => easeNeighbours(userItems, itemUsers, { k: params.easeK, lambda: params.easeLambda, maxItems: params.easeMaxItems, out: ease }));
   if (shard.index !== 0) return { timings, base: null };
   const popularity = timed('popularity', () => decayedPopularity(events, items, params.kindWeights, params.now, params.halfLifeMs));
   return { timings, base: { userItems, popularity, popOrder: popularityOrder(popularity) } };
@@ -125,6 +153,8 @@ export function assembleModel(input: Omit<ShardInput, 'shard'>, results: readonl
     itemNeighbours: input.out.itemknn,
     userNeighbours: input.out.userknn,
     contentNeighbours: input.out.content,
+    rp3Neighbours: input.out.rp3beta,
+    easeNeighbours: input.out.ease,
   };
 }
 
