@@ -50,7 +50,7 @@ export interface RecsServiceOptions {
 }
 
 /** Blend chosen on a MovieLens validation split (docs/recommendations.md). */
-export const DEFAULT_BLEND: BlendWeights = { itemknn: 0.25, userknn: 0.5, content: 0.3, rp3beta: 0.5, ease: 1, popularity: 0 };
+export const DEFAULT_BLEND: BlendWeights = { itemknn: 0.25, userknn: 0, content: 0.2, rp3beta: 0.25, ease: 1, popularity: 0.05 };
 export const DEFAULT_SIMILAR_BLEND: BlendWeights = { itemknn: 1, userknn: 0, content: 0.3, rp3beta: 0, ease: 0, popularity: 0 };
 
 export interface ResolvedOptions {
@@ -110,6 +110,10 @@ const weights = <T extends object>(path: string, given: Partial<T> | undefined, 
 export function resolveOptions(o: RecsServiceOptions = {}): ResolvedOptions {
   const kinds = { view: 1, cart: 3, purchase: 5, ...o.weights };
   const kindWeights = INTERACTION_KINDS.map((k) => positive(`weights.${k}`, kinds[k], 1));
+  const blend = weights('blend', o.blend, DEFAULT_BLEND);
+  const similarBlend = weights('similarBlend', o.similarBlend, DEFAULT_SIMILAR_BLEND);
+  // a lane neither blend reads is not built (k = 0)
+  const used = (c: keyof BlendWeights, k: number) => (blend[c] > 0 || similarBlend[c] > 0 ? k : 0);
   return {
     kindWeights,
     rebuildEveryEvents: positiveInt('rebuildEveryEvents', o.rebuildEveryEvents, 0, 0),
@@ -125,14 +129,17 @@ export function resolveOptions(o: RecsServiceOptions = {}): ResolvedOptions {
     build: {
       ...DEFAULT_BUILD_PARAMS,
       kindWeights,
-      itemK: positiveInt('topK', o.topK, DEFAULT_BUILD_PARAMS.itemK),
-      userK: positiveInt('userK', o.userK, DEFAULT_BUILD_PARAMS.userK),
+      itemK: used('itemknn', positiveInt('topK', o.topK, DEFAULT_BUILD_PARAMS.itemK)),
+      userK: used('userknn', positiveInt('userK', o.userK, DEFAULT_BUILD_PARAMS.userK)),
+      contentK: used('content', DEFAULT_BUILD_PARAMS.contentK),
+      rp3K: used('rp3beta', DEFAULT_BUILD_PARAMS.rp3K),
+      easeK: used('ease', DEFAULT_BUILD_PARAMS.easeK),
       itemShrink: positive('shrink', o.shrink, DEFAULT_BUILD_PARAMS.itemShrink, true),
       userShrink: positive('shrink', o.shrink, DEFAULT_BUILD_PARAMS.userShrink, true),
       halfLifeMs: positive('halfLifeMs', o.halfLifeMs, DEFAULT_BUILD_PARAMS.halfLifeMs),
     },
-    blend: weights('blend', o.blend, DEFAULT_BLEND),
-    similarBlend: weights('similarBlend', o.similarBlend, DEFAULT_SIMILAR_BLEND),
+    blend,
+    similarBlend,
     featureWeights: weights('featureWeights', o.featureWeights, DEFAULT_FEATURE_WEIGHTS),
   };
 }

@@ -13,11 +13,15 @@ import { algorithmOf, reasonOf } from './reasons.js';
 import { UserCache } from './user-cache.js';
 import { freshnessWaitMs, resolveOptions, type RecsServiceOptions, type ResolvedOptions } from './recs-options.js';
 import { INTERACTION_KINDS } from '../../workers/recs/types.js';
+import type { Neighbours } from '../../workers/recs/cosine-neighbours.js';
 import type { Interaction, ProductFeatures, Recommendation, RecsCandidateFilter, RecsContext } from '../../workers/recs/types.js';
 
 /** Candidates memoised per user (at least), and users memoised per model. */
 const MEMO_MIN = 50;
 const MEMO_USERS = 20_000;
+
+/** EASE's weights are kept across automatic builds until they are this many times their own build time old. */
+const EASE_REFRESH_FACTOR = 10;
 
 const KIND_CODE = new Map<string, number>(INTERACTION_KINDS.map((k, i) => [k, i]));
 
@@ -68,10 +72,18 @@ export class RecsService {
   private memo = new UserCache(MEMO_USERS);
   private inFlight: Promise<void> | null = null;
   private queued: Promise<void> | null = null;
+  private queuedFull = false;
   private sinceBuild = 0;
   private events = 0;
   private builds = 0;
   private lastBuildMs = 0;
+  /** The last build without the lanes it computed only now and then (EASE, content): the freshness wait scales with this. */
+  private lastFastMs = 0;
+  /** When EASE was last computed (performance.now()) and how long it took. */
+  private easeAt = 0;
+  private lastEaseMs = 0;
+  /** The catalog features the live model's content lane was computed from. */
+  private builtFeatures: FeatureColumns | null = null;
   /** performance.now() when the live model went live (the freshness wait counts from there). */
   private liveSince = performance.now();
   /** The one pending freshness check (a bounded timer: at most one). */
@@ -146,7 +158,7 @@ export class RecsService {
    * 1 / (1 + factor) of the time.
    */
   rebuildWaitMs(): number {
-    return freshnessWaitMs(this.lastBuildMs, this.o);
+    return freshnessWaitMs(this.lastFastMs, this.o);
   }
 
   /**
@@ -217,18 +229,9 @@ export class RecsService {
     return out.map((s) => this.present(s, 'item', (j) => filter.category(this.items.names[j])));
   }
 
-  /** Builds a model from every event so far in the pool; resolves once it is live. */
+  /** Builds a model from every event so far in the pool, every lane afresh; resolves once it is live. */
   rebuild(): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('recs: service is closed'));
-    if (!this.inFlight) return this.start();
-    // a build is running on older events: queue exactly one more after it (callers share it)
-    this.queued ??= this.inFlight
-      .catch(() => undefined)
-      .then(() => {
-        this.queued = null;
-        return this.start();
-      });
-    return this.queued;
+    return this.request(true);
   }
 
   /** `events`: recorded since start; `logEvents`: kept in the log; `users`: interned (<= maxUsers). */
@@ -341,15 +344,31 @@ export class RecsService {
   }
 
   private autoRebuild(): void {
-    this.rebuild().catch((err: unknown) => {
+    this.request(false).catch((err: unknown) => {
       this.lastError = err;
     });
   }
 
-  private start(): Promise<void> {
+  private request(full: boolean): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('recs: service is closed'));
+    if (!this.inFlight) return this.start(full);
+    // a build is running on older events: queue exactly one more after it (callers share it)
+    this.queuedFull ||= full;
+    this.queued ??= this.inFlight
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = null;
+        const queuedFull = this.queuedFull;
+        this.queuedFull = false;
+        return this.start(queuedFull);
+      });
+    return this.queued;
+  }
+
+  private start(full: boolean): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const p = this.build().finally(() => {
+    const p = this.build(full).finally(() => {
       if (this.inFlight === p) this.inFlight = null;
       // events that came during the build wait their turn from now
       if (!this.queued) this.schedule();
@@ -358,7 +377,8 @@ export class RecsService {
     return p;
   }
 
-  private async build(): Promise<void> {
+  /** `full`: every lane computed again (rebuild()); automatic builds may keep content and EASE. */
+  private async build(full: boolean): Promise<void> {
     const t0 = performance.now();
     this.refreshProducts();
     const params = { ...this.o.build, now: this.o.now() };
@@ -366,19 +386,30 @@ export class RecsService {
     const users = userIds.size;
     const items = this.items.size;
     const features = this.features;
+    // Lanes that do not follow a shopper's own interactions are kept from the live model when they
+    // can be: content while the catalog is unchanged, EASE (the dearest) until it is due again.
+    // The history rows, popularity and the other lanes are rebuilt every time.
+    const prev = this.model;
+    const keep: { content?: Neighbours; ease?: Neighbours } = {};
+    if (prev?.contentNeighbours && features === this.builtFeatures) keep.content = prev.contentNeighbours;
+    if (prev?.easeNeighbours && !full && performance.now() - this.easeAt < this.easeRefreshMs()) keep.ease = prev.easeNeighbours;
     const input: Omit<ShardInput, 'shard'> = {
       events: this.log.snapshot(),
       users,
       items,
       features,
       params,
-      out: allocOutputs(users, items, params, features !== null, true),
+      out: allocOutputs(users, items, params, features !== null, true, keep),
+      kept: { content: keep.content !== undefined, ease: keep.ease !== undefined },
     };
     this.sinceBuild = 0;
     const of = this.o.poolThreads;
     const shards = Array.from({ length: of }, (_, index) => this.pool.run({ ...input, shard: { index, of } }) as Promise<ShardResult>);
     const model = assembleModel(input, await Promise.all(shards));
     if (this.closed) return;
+    this.builtFeatures = features;
+    const slow = (model.timings.ease ?? 0) + (model.timings.content ?? 0);
+    if (model.timings.ease !== undefined) [this.easeAt, this.lastEaseMs] = [performance.now(), model.timings.ease];
     this.model = model;
     this.modelUsers = userIds;
     this.scorer = new Scorer(model);
@@ -386,6 +417,13 @@ export class RecsService {
     this.builds++;
     this.liveSince = performance.now();
     this.lastBuildMs = this.liveSince - t0;
+    this.lastFastMs = Math.max(0, this.lastBuildMs - slow);
+  }
+
+  /** EASE is computed again once its weights are this old: at most 1 / EASE_REFRESH_FACTOR of a thread's time. */
+  private easeRefreshMs(): number {
+    const ceiling = this.o.rebuildIntervalMs > 0 ? this.o.rebuildIntervalMs : Infinity;
+    return Math.min(ceiling, Math.max(this.o.rebuildMinMs, EASE_REFRESH_FACTOR * this.lastEaseMs));
   }
 
   private present(s: Scored, mode: 'user' | 'item', category: (j: number) => string | undefined): Recommendation {
