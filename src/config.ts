@@ -208,7 +208,7 @@ export function resolveConfig(env: Env = process.env): Config {
     eventLogKeepRows: int(env, 'EVENT_LOG_KEEP_ROWS', 1_000_000, 1),
     cluster: resolveCluster(env),
     recs: {
-      rebuildCostFactor: decimal(env, 'RECS_REBUILD_COST_FACTOR', 4),
+      rebuildCostFactor: decimal(env, 'RECS_REBUILD_COST_FACTOR', 2),
       rebuildMinMs: int(env, 'RECS_REBUILD_MIN_MS', 1_000, 0),
       rebuildIntervalMs: int(env, 'RECS_REBUILD_INTERVAL_MS', 60_000, 0),
       rebuildEveryEvents: int(env, 'RECS_REBUILD_EVENTS', 0, 0),

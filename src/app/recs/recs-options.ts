@@ -12,7 +12,7 @@ export interface RecsServiceOptions {
   /**
    * A build starts when there are new events and the live model is older (since it went live)
    * than `rebuildCostFactor` x the last build's duration, at least `rebuildMinMs` and at most
-   * `rebuildIntervalMs` (docs/recommendations.md, "Freshness").
+   * `rebuildIntervalMs` (docs/recommendations.md, "Freshness"). Default factor 2.
    */
   rebuildCostFactor?: number;
   /** The floor of that wait (default 1 s). */
@@ -119,7 +119,7 @@ export function resolveOptions(o: RecsServiceOptions = {}): ResolvedOptions {
     rebuildEveryEvents: positiveInt('rebuildEveryEvents', o.rebuildEveryEvents, 0, 0),
     rebuildIntervalMs: positiveInt('rebuildIntervalMs', o.rebuildIntervalMs, 60_000, 0),
     rebuildMinMs: positiveInt('rebuildMinMs', o.rebuildMinMs, 1_000, 0),
-    rebuildCostFactor: positive('rebuildCostFactor', o.rebuildCostFactor, 4, true),
+    rebuildCostFactor: positive('rebuildCostFactor', o.rebuildCostFactor, 2, true),
     poolThreads: positiveInt('poolThreads', o.poolThreads, 1),
     poolNice: positiveInt('poolNice', o.poolNice, 10, 0),
     poolHeapMb: positiveInt('poolHeapMb', o.poolHeapMb, 2048, 64),
