@@ -65,6 +65,7 @@ export class RecsService {
   /** The catalog, read when a build starts or a fallback needs it, only after productsChanged(). */
   private productSource: () => readonly ProductFeatures[] = () => [];
   private productsDirty = false;
+  private catalogRead: readonly ProductFeatures[] | null = null;
   /** Item ids, newest product first (the last fallback); null: to be computed from the source. */
   private newestOrder: Int32Array | null = null;
   private model: RecsModel | null = null;
@@ -134,6 +135,7 @@ export class RecsService {
   productsChanged(): void {
     this.productsDirty = true;
     this.newestOrder = null;
+    this.catalogRead = null;
   }
 
   /**
@@ -315,25 +317,34 @@ export class RecsService {
   }
 
   /** Reads the catalog again if it changed: names, content features, newest-first order. */
+  /** The catalog as last read from the source (read again only after productsChanged()). */
+  private catalog(): readonly ProductFeatures[] {
+    return (this.catalogRead ??= this.productSource());
+  }
+
+  /** Names and content features, when the catalog changed: once per build that needs them. */
   private refreshProducts(): void {
     if (!this.productsDirty) return;
     this.productsDirty = false;
-    const products = this.productSource();
+    const products = this.catalog();
     for (const p of products) if (p.name !== undefined) this.displayName.set(this.items.intern(p.productId), p.name);
     this.features = products.length > 0 ? encodeFeatures(products, (id) => this.items.intern(id), this.o.featureWeights) : null;
-    const order = products.map((p, at) => ({ item: this.items.intern(p.productId), createdAt: p.createdAt ?? 0, at }));
-    // newest first; equal times: later in the catalog first (the catalog lists in creation order)
-    order.sort((a, b) => b.createdAt - a.createdAt || b.at - a.at);
-    this.newestOrder = Int32Array.from(order, (o) => o.item);
+  }
+
+  /** Item ids, newest product first (equal times: later in the catalog first, as it lists in creation order). */
+  private newestItems(): Int32Array {
+    if (this.newestOrder === null) {
+      // one sort per catalog change, only when a fallback needs it (~ms for 10k products)
+      const order = this.catalog().map((p, at) => ({ item: this.items.intern(p.productId), createdAt: p.createdAt ?? 0, at }));
+      order.sort((a, b) => b.createdAt - a.createdAt || b.at - a.at);
+      this.newestOrder = Int32Array.from(order, (o) => o.item);
+    }
+    return this.newestOrder;
   }
 
   /** The newest products that `accept` takes: the last fallback, so that answers are never empty. */
   private newest(limit: number, accept: (j: number) => boolean): Scored[] {
-    if (this.newestOrder === null) {
-      this.productsDirty = true;
-      this.refreshProducts();
-    }
-    const order = this.newestOrder ?? new Int32Array(0);
+    const order = this.newestItems();
     const out: Scored[] = [];
     for (let r = 0; r < order.length && out.length < limit; r++) {
       const j = order[r];
