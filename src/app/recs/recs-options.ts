@@ -50,7 +50,7 @@ export interface RecsServiceOptions {
 }
 
 /** Blend chosen on a MovieLens validation split (docs/recommendations.md). */
-export const DEFAULT_BLEND: BlendWeights = { itemknn: 0.25, userknn: 0, content: 0.2, rp3beta: 0.25, ease: 1, popularity: 0.05 };
+export const DEFAULT_BLEND: BlendWeights = { itemknn: 0.1, userknn: 0, content: 0.1, rp3beta: 0.25, ease: 1, popularity: 0 };
 export const DEFAULT_SIMILAR_BLEND: BlendWeights = { itemknn: 1, userknn: 0, content: 0.3, rp3beta: 0, ease: 0, popularity: 0 };
 
 export interface ResolvedOptions {
