@@ -69,10 +69,15 @@ export interface ClusterConfig {
 }
 
 export interface RecsConfig {
-  /** Rebuild the models after this many new interactions... */
-  rebuildEveryEvents: number;
-  /** ...or this often while there are new ones (0: only by count). */
+  /**
+   * With new interactions, rebuild once the live model is older than costFactor x the last
+   * build's duration, at least minMs, at most intervalMs (0: no rebuild by time).
+   */
+  rebuildCostFactor: number;
+  rebuildMinMs: number;
   rebuildIntervalMs: number;
+  /** This many new interactions rebuild once minMs has passed, without the cost-scaled wait (0: off). */
+  rebuildEveryEvents: number;
   /** Worker threads of the Piscina build pool. */
   poolThreads: number;
   weights: { view: number; cart: number; purchase: number };
@@ -217,8 +222,10 @@ export function resolveConfig(env: Env = process.env): Config {
     eventLogKeepRows: int(env, 'EVENT_LOG_KEEP_ROWS', 1_000_000, 1),
     cluster: resolveCluster(env),
     recs: {
-      rebuildEveryEvents: int(env, 'RECS_REBUILD_EVENTS', 10_000, 1),
+      rebuildCostFactor: decimal(env, 'RECS_REBUILD_COST_FACTOR', 2),
+      rebuildMinMs: int(env, 'RECS_REBUILD_MIN_MS', 1_000, 0),
       rebuildIntervalMs: int(env, 'RECS_REBUILD_INTERVAL_MS', 60_000, 0),
+      rebuildEveryEvents: int(env, 'RECS_REBUILD_EVENTS', 0, 0),
       poolThreads: int(env, 'RECS_POOL_THREADS', 1, 1, 64),
       weights: {
         view: int(env, 'RECS_WEIGHT_VIEW', 1, 1, 1000),

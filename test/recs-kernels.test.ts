@@ -1,14 +1,17 @@
 // The build kernels: sparse matrices, top-k selection, cosine neighbours (hand-computed values,
-// ties, and ml-matrix's dense product as the oracle on random data), popularity decay.
+// ties, and ml-matrix's dense product as the oracle on random data), popularity decay, and the
+// RP3beta and EASE kernels against dense computations (ml-matrix's inverse for EASE).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Matrix } from 'ml-matrix';
+import { Matrix, inverse } from 'ml-matrix';
 import { csrFromTriples, transpose, type Csr } from '../src/workers/recs/sparse.js';
 import { cosineNeighbours, allocNeighbours, type Neighbours } from '../src/workers/recs/cosine-neighbours.js';
 import { selectTop, takeBest } from '../src/workers/recs/top-k.js';
 import { decayedPopularity, popularityOrder, userItemMatrix } from '../src/workers/recs/interactions.js';
 import { EventLog } from '../src/workers/recs/event-log.js';
+import { easeItems, easeNeighbours, spdInverse } from '../src/workers/recs/ease.js';
+import { rp3betaNeighbours } from '../src/workers/recs/rp3beta.js';
 
 /** users x items from dense rows (0 = no interaction). */
 function fromDense(rows: number[][]): Csr {
@@ -219,4 +222,81 @@ test('the event log names the users of its newest rows and renumbers them in new
   assert.deepEqual([before.count, [...before.user.subarray(0, 8)]], [8, users]);
   log.append(1, 99, 2, 2000);
   assert.deepEqual([log.count, log.snapshot().user[4], before.user[4]], [5, 1, 3]);
+});
+
+/** A random users x items 0/1..3 matrix (seeded by fast-check) as dense rows. */
+const denseArb = (users: number, items: number) =>
+  fc.array(fc.array(fc.constantFrom<number>(0, 0, 0, 1, 2, 3), { minLength: items, maxLength: items }), { minLength: users, maxLength: users });
+
+test('spdInverse matches ml-matrix on random positive-definite matrices', () => {
+  fc.assert(
+    fc.property(denseArb(12, 9), fc.double({ min: 0.5, max: 50, noNaN: true }), (rows, lambda) => {
+      const x = new Matrix(rows);
+      const g = x.transpose().mmul(x).add(Matrix.eye(9).mul(lambda));
+      const got = spdInverse(Float64Array.from(g.to1DArray()), 9);
+      const want = inverse(g).to1DArray();
+      want.forEach((w, i) => assert.ok(Math.abs(got[i] - w) < 1e-9 * Math.max(1, Math.abs(w)), `entry ${i}: ${got[i]} vs ${w}`));
+    }),
+    { numRuns: 40 },
+  );
+});
+
+test('EASE neighbours are the positive entries of -P / diag(P) (P = (X^T X + lambda I)^-1), best first, on the kept items only', () => {
+  fc.assert(
+    fc.property(denseArb(15, 7), (rows) => {
+      const ui = fromDense(rows);
+      const iu = transpose(ui);
+      const lambda = 3;
+      const keptItems = [...easeItems(iu, 5)];
+      const nb = easeNeighbours(ui, iu, { k: 7, lambda, maxItems: 5 });
+      // the oracle: dense EASE on the kept columns
+      const x = new Matrix(rows.map((r) => keptItems.map((j) => r[j])));
+      const p = inverse(x.transpose().mmul(x).add(Matrix.eye(keptItems.length).mul(lambda)));
+      for (let j = 0; j < 7; j++) {
+        const a = keptItems.indexOf(j);
+        if (a < 0) {
+          assert.equal(nb.count[j], 0, `item ${j} is not kept: no EASE weights`);
+          continue;
+        }
+        const want = keptItems
+          .map((i, b) => [i, -p.get(a, b) / p.get(b, b)] as [number, number])
+          .filter(([i, w]) => i !== j && w > 1e-12)
+          .sort((u, v) => v[1] - u[1] || u[0] - v[0]);
+        const got = listOf(nb, j);
+        assert.equal(got.length, want.length, `row ${j}`);
+        got.forEach(([i, w], t) => {
+          assert.ok(Math.abs(w - want[t][1]) < 1e-5, `row ${j}: ${w} vs ${want[t][1]}`);
+          if (Math.abs(want[t][1] - (want[t + 1]?.[1] ?? -1)) > 1e-6) assert.equal(i, want[t][0]);
+        });
+      }
+    }),
+    { numRuns: 40 },
+  );
+});
+
+test('RP3beta: W(i, j) = sum_u (1/deg i)^a (r(u, j) / |r(u)|)^a * deg(j)^-b, checked against a dense computation', () => {
+  fc.assert(
+    fc.property(denseArb(10, 8), fc.constantFrom(0.5, 1), fc.constantFrom(0, 0.5), (rows, alpha, beta) => {
+      const ui = fromDense(rows);
+      const nb = rp3betaNeighbours(ui, transpose(ui), { k: 8, alpha, beta });
+      const deg = Array.from({ length: 8 }, (_, j) => rows.filter((r) => r[j] > 0).length);
+      const rowSum = rows.map((r) => r.reduce((s, v) => s + v, 0));
+      for (let i = 0; i < 8; i++) {
+        const want: [number, number][] = [];
+        for (let j = 0; j < 8; j++) {
+          if (j === i || deg[i] === 0) continue;
+          let w = 0;
+          rows.forEach((r, u) => {
+            if (r[i] > 0 && r[j] > 0) w += (1 / deg[i]) ** alpha * (r[j] / rowSum[u]) ** alpha;
+          });
+          if (w > 0) want.push([j, w * deg[j] ** -beta]);
+        }
+        want.sort((u, v) => v[1] - u[1] || u[0] - v[0]);
+        const got = listOf(nb, i);
+        assert.equal(got.length, want.length, `row ${i}`);
+        got.forEach(([, w], t) => assert.ok(Math.abs(w - want[t][1]) < 1e-5, `row ${i}: ${w} vs ${want[t][1]}`));
+      }
+    }),
+    { numRuns: 60 },
+  );
 });

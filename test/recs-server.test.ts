@@ -120,3 +120,37 @@ test('recs after a restart: the models are rebuilt from the event logs of the sh
   const similar = await probe.call('recs.similar', { productId: 'rx-a', limit: 3 });
   assert.equal(similar[0]?.productId, 'rx-b');
 });
+
+test('recs on a new small shop: never empty, and a shopper sees their own new interactions within the 5 s of the freshness rule', async (t) => {
+  // The defaults: no RECS_REBUILD_* settings, so the cost-scaled freshness rule is what runs.
+  const srv = await startTestServer(t);
+  const admin = await connectAdmin(srv.url);
+  t.after(() => admin.close());
+  await catalog(admin);
+  const shopper = await connectGuest(srv.url);
+  t.after(() => shopper.close());
+  // No interaction yet: the newest in-stock products, saying so (waits for the catalog to reach the edge).
+  await until(async () => (await shopper.call('recs.forUser', { limit: 3 })).length === 3, { what: 'three newest products', timeoutMs: 15_000 });
+  const cold = await shopper.call('recs.forUser', { limit: 3 });
+  assert.ok(
+    cold.every((r) => r.algorithm === 'newest' && /^new in recs-test$/.test(r.reason) && PRODUCTS.includes(r.productId)),
+    JSON.stringify(cold),
+  );
+  assert.equal((await shopper.call('recs.similar', { productId: 'rx-a', limit: 3 })).length, 3, 'similar is not empty either');
+
+  await shoppers(srv.url);
+  // The shopper looks at a: within the freshness bound the answer is built from that view
+  // (a's neighbour b first), not from a fallback. The deadline is the 5 s of the contract.
+  await shopper.call('event.view', { productId: 'rx-a' });
+  const viewedAt = Date.now();
+  await until(
+    async () => {
+      const rs = await shopper.call('recs.forUser', { limit: 3 });
+      return rs[0]?.productId === 'rx-b' && !['popularity', 'newest'].includes(rs[0].algorithm);
+    },
+    { what: "recs.forUser built from the shopper's view", timeoutMs: 5_000 },
+  );
+  t.diagnostic(`reflected ${Date.now() - viewedAt} ms after the view was acknowledged`);
+  const warm = await shopper.call('recs.forUser', { limit: 3 });
+  assert.ok(!warm.some((r) => r.productId === 'rx-a'), 'never what the shopper has');
+});

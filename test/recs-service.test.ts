@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setImmediate as tick } from 'node:timers/promises';
 import { RecsService } from '../src/app/recs/recs-service.js';
+import { freshnessWaitMs } from '../src/app/recs/recs-options.js';
 import { syntheticInteractions } from '../bench/recs/synthetic.js';
 import type { Interaction, ProductFeatures, Recommendation, RecsCandidateFilter } from '../src/workers/recs/types.js';
 
@@ -87,10 +88,14 @@ test('a built shop', async (t) => {
     assert.deepEqual(svc.similar('tee-black', 0, all, NONE), []);
   });
 
-  await t.test('similar for a product unknown to the model: its category best sellers', () => {
+  await t.test('similar for a product unknown to the model: its category best sellers, then the shop', () => {
     const rs = svc.similar('brand-new-sku', 3, { ...all, category: (id) => (id === 'brand-new-sku' ? 'kitchen' : all.category(id)) }, NONE);
-    assert.deepEqual(ids(rs), ['mug', 'kettle']);
-    assert.ok(rs.every((r) => r.algorithm === 'popularity' && r.reason === 'popular in kitchen'));
+    assert.deepEqual(ids(rs), ['mug', 'kettle', 'hoodie']);
+    assert.ok(rs.every((r) => r.algorithm === 'popularity'));
+    assert.deepEqual(
+      rs.map((r) => r.reason),
+      ['popular in kitchen', 'popular in kitchen', 'popular in apparel'],
+    );
   });
 
   await t.test('forUser: never the user own history, cart items or ineligible products', () => {
@@ -114,10 +119,15 @@ test('a built shop', async (t) => {
 
   await t.test('cold start: time-decayed popularity, context-filtered, with its reason', () => {
     const rs = svc.forUser('stranger', 10, all, NONE);
-    // hoodie 3+5, tee-black 3, tee-white 3, mug 2, socks 1; the kettle purchase is 60 days old
-    assert.deepEqual(ids(rs), ['hoodie', 'tee-black', 'tee-white', 'mug', 'socks', 'kettle']);
-    assert.ok(rs.every((r) => r.algorithm === 'popularity'));
+    // hoodie 3+5, tee-black 3, tee-white 3, mug 2, socks 1; the kettle purchase is 60 days old;
+    // then the product nobody has touched yet, as the newest
+    assert.deepEqual(ids(rs), ['hoodie', 'tee-black', 'tee-white', 'mug', 'socks', 'kettle', 'new-tee']);
+    assert.deepEqual(
+      rs.map((r) => r.algorithm),
+      [...Array<string>(6).fill('popularity'), 'newest'],
+    );
     assert.equal(rs[0].reason, 'popular in apparel');
+    assert.equal(rs[6].reason, 'new in apparel');
     const kitchen = svc.forUser('stranger', 10, all, NONE, { category: 'kitchen' });
     assert.deepEqual(ids(kitchen), ['mug', 'kettle']);
     assert.equal(kitchen[0].reason, 'popular in kitchen');
@@ -129,8 +139,11 @@ test('a built shop', async (t) => {
       itemknn: /^viewed together with (Black Tee|mug)$/,
       content: /^similar to (Black Tee|mug) you viewed$/,
       userknn: /^customers like you bought this$/,
+      rp3beta: /^viewed together with (Black Tee|mug)$/,
+      ease: /^goes with (Black Tee|mug)$/,
       popularity: /^popular in (apparel|kitchen)$/,
-      hybrid: /^(viewed together with|similar to|customers like you|popular in)/,
+      newest: /^new in (apparel|kitchen)$/,
+      hybrid: /^(viewed together with|similar to|goes with|customers like you|popular in)/,
     };
     for (const r of rs) assert.match(r.reason, reasons[r.algorithm], JSON.stringify(r));
     const hybrid = rs.find((r) => r.algorithm === 'hybrid');
@@ -185,15 +198,23 @@ test('serves from the old model while a rebuild runs in the pool, then switches'
   assert.notEqual(warm[0].algorithm, 'popularity');
 });
 
-test('before the first build there is nothing to serve', (t) => {
+test('before the first build: the newest eligible products, newest first; nothing only when no product is eligible', (t) => {
   const svc = new RecsService({ rebuildIntervalMs: 0 });
   t.after(() => svc.close());
-  assert.deepEqual(svc.forUser('u1', 5, shopFilter(), NONE), []);
+  assert.deepEqual(svc.forUser('u1', 5, shopFilter(), NONE), [], 'no catalog yet');
+  const dated = PRODUCTS.map((p, i) => ({ ...p, createdAt: NOW + i * DAY }));
+  svc.setProducts(() => dated);
+  const rs = svc.forUser('u1', 3, shopFilter(new Set(['new-tee'])), new Set(['kettle']));
+  assert.deepEqual(ids(rs), ['mug', 'socks', 'hoodie'], 'newest first, never ineligible or excluded');
+  assert.ok(rs.every((r) => r.algorithm === 'newest' && r.score > 0));
+  assert.equal(rs[0].reason, 'new in kitchen');
+  assert.deepEqual(ids(svc.similar('mug', 2, shopFilter(), NONE)), ['kettle', 'new-tee'], "the product's category first");
+  assert.deepEqual(svc.forUser('u1', 5, shopFilter(new Set(PRODUCTS.map((p) => p.productId))), NONE), [], 'nothing eligible');
   assert.equal(svc.stats().modelAgeMs, -1);
 });
 
 test('record() starts a background build after rebuildEveryEvents events', async (t) => {
-  const svc = new RecsService({ now: () => NOW, rebuildEveryEvents: 5, rebuildIntervalMs: 0, poolThreads: 2 });
+  const svc = new RecsService({ now: () => NOW, rebuildEveryEvents: 5, rebuildIntervalMs: 0, rebuildMinMs: 0, poolThreads: 2 });
   t.after(() => svc.close());
   for (const e of EVENTS.slice(0, 4)) svc.record(e);
   assert.equal(svc.stats().builds, 0);
@@ -243,7 +264,7 @@ test('past maxUsers the users with no event left are forgotten: the interner sta
   for (const u of ['u1', 'u4', 'u5']) assert.deepEqual(got(u), expected(u), u);
   assert.notEqual(got('u4')[0][1], 'popularity');
   assert.ok(
-    got('guest0').every(([, algorithm]) => algorithm === 'popularity'),
+    got('guest0').every(([, algorithm]) => algorithm === 'popularity' || algorithm === 'newest'),
     'a guest forgotten long ago is a stranger',
   );
 
@@ -260,3 +281,39 @@ test('past maxUsers the users with no event left are forgotten: the interner sta
   for (const u of ['u1', 'u4', 'u5']) assert.deepEqual(got(u), expected(u), `${u} after the forgetting`);
   assert.equal(most, maxUsers);
 });
+
+test('freshness: the wait before a rebuild is a multiple of the last build, between the floor and the interval', () => {
+  const o = { rebuildCostFactor: 4, rebuildMinMs: 1_000, rebuildIntervalMs: 60_000 };
+  assert.equal(freshnessWaitMs(0, o), 1_000, 'no build yet: the floor');
+  assert.equal(freshnessWaitMs(100, o), 1_000, 'a cheap build: the floor');
+  assert.equal(freshnessWaitMs(2_500, o), 10_000, 'an expensive one: 4 x its duration');
+  assert.equal(freshnessWaitMs(30_000, o), 60_000, 'never longer than the interval');
+  assert.equal(freshnessWaitMs(100, { ...o, rebuildIntervalMs: 300 }), 300, 'an interval below the floor wins');
+  assert.throws(() => new RecsService({ rebuildCostFactor: -1 }), /recs\.rebuildCostFactor must be a finite number >= 0, got -1/);
+});
+
+test('freshness: new events rebuild the model on their own, and a user with history sees them', async (t) => {
+  const svc = new RecsService({ now: () => NOW, rebuildMinMs: 20, rebuildIntervalMs: 60_000 });
+  t.after(() => svc.close());
+  svc.setProducts(PRODUCTS);
+  const all = shopFilter();
+  for (const e of EVENTS) svc.record(e);
+  await until(() => svc.stats().builds >= 1, 'a build from the first events, with no rebuild() call');
+  const before = svc.forUser('u8', 5, all, NONE);
+  assert.ok(before.length > 0 && before.every((r) => r.algorithm === 'popularity' || r.algorithm === 'newest'), 'u8 is unknown: fallbacks');
+  svc.record(ev('u8', 'tee-black', 'view'));
+  svc.record(ev('u8', 'hoodie', 'cart'));
+  await until(() => svc.stats().builds >= 2, 'a second build, for the new events');
+  await until(() => !['popularity', 'newest'].includes(svc.forUser('u8', 5, all, NONE)[0].algorithm), 'u8 history reaches the model');
+  const after = ids(svc.forUser('u8', 5, all, NONE));
+  assert.ok(!after.includes('tee-black') && !after.includes('hoodie'), 'never the history');
+  assert.equal(after[0], 'tee-white', 'viewed with the black tee and the hoodie by u1 and u2');
+});
+
+async function until(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    assert.ok(Date.now() < deadline, `not within ${timeoutMs} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -16,7 +16,7 @@ export interface EvalModel {
   blend: BlendWeights;
 }
 
-export const NONE: BlendWeights = { itemknn: 0, userknn: 0, content: 0, popularity: 0 };
+export const NONE: BlendWeights = { itemknn: 0, userknn: 0, content: 0, rp3beta: 0, ease: 0, popularity: 0 };
 
 /** Movies as catalog products: each genre an attribute (the only content MovieLens has). */
 export function movieFeatures(ml: MovieLens): ProductFeatures[] {
@@ -67,6 +67,8 @@ export const EVAL_MODELS: readonly EvalModel[] = [
   { name: 'ItemKNN', blend: { ...NONE, itemknn: 1 } },
   { name: 'UserKNN', blend: { ...NONE, userknn: 1 } },
   { name: 'Content (genres)', blend: { ...NONE, content: 1 } },
+  { name: 'RP3beta', blend: { ...NONE, rp3beta: 1 } },
+  { name: 'EASE', blend: { ...NONE, ease: 1 } },
   { name: 'Hybrid', blend: DEFAULT_BLEND },
 ];
 

@@ -147,7 +147,14 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   );
   const rc = config.recs;
   const recs: RecsOps = new RecsOps(
-    new RecsService({ weights: rc.weights, rebuildEveryEvents: rc.rebuildEveryEvents, rebuildIntervalMs: rc.rebuildIntervalMs, poolThreads: rc.poolThreads }),
+    new RecsService({
+      weights: rc.weights,
+      rebuildCostFactor: rc.rebuildCostFactor,
+      rebuildMinMs: rc.rebuildMinMs,
+      rebuildIntervalMs: rc.rebuildIntervalMs,
+      rebuildEveryEvents: rc.rebuildEveryEvents,
+      poolThreads: rc.poolThreads,
+    }),
     catalog,
     pool,
   );

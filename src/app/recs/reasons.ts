@@ -19,14 +19,21 @@ export function algorithmOf(s: Scored): RecsAlgorithm {
 export function reasonOf(s: Scored, ctx: ReasonContext): string {
   switch (s.top) {
     case 'itemknn':
+    case 'rp3beta':
       return `viewed together with ${ctx.name(s.source)}`;
     case 'content':
       return ctx.mode === 'user' ? `similar to ${ctx.name(s.source)} you viewed` : `similar to ${ctx.name(s.source)}`;
+    case 'ease':
+      return `goes with ${ctx.name(s.source)}`;
     case 'userknn':
       return 'customers like you bought this';
     case 'popularity': {
       const c = ctx.category(s.item);
       return c === undefined ? 'popular right now' : `popular in ${c}`;
+    }
+    case 'newest': {
+      const c = ctx.category(s.item);
+      return c === undefined ? 'new in the shop' : `new in ${c}`;
     }
   }
 }

@@ -7,7 +7,7 @@ import type { ProductView } from '../../protocol/types.js';
 import type { OpArgs } from '../../protocol/ops.js';
 import type { ShardPool } from '../shard-pool.js';
 import type { InteractionsPage } from '../../workers/shard-messages.js';
-import { RecsService, type ProductFeatures, type RecsCandidateFilter, type Recommendation } from './index.js';
+import { RecsService, type Interaction, type ProductFeatures, type RecsCandidateFilter, type Recommendation } from './index.js';
 import type { CatalogView } from '../catalog/catalog-view.js';
 import type { Identity } from '../../protocol/types.js';
 import type { RecommendationView } from '../../protocol/ops.js';
@@ -19,6 +19,15 @@ const KINDS = ['view', 'cart', 'purchase'] as const;
 const LOAD_PAGE = 2_000;
 const DEFAULT_LIMIT = 10;
 
+/**
+ * Whether a user's interactions may be recorded and used for their recommendations (the user's
+ * `preferences.personalizedRecs`). Consulted for every interaction before it is recorded, and by
+ * recs.forUser (false: popularity only). Accounts keep no preferences yet, so the server passes
+ * `everyonePersonalized`; the accounts service plugs its own lookup in here.
+ */
+export type PersonalizedRecs = (userId: string) => boolean;
+export const everyonePersonalized: PersonalizedRecs = () => true;
+
 export class RecsOps {
   private readonly filter: RecsCandidateFilter;
   private loaded = false;
@@ -27,7 +36,10 @@ export class RecsOps {
     readonly service: RecsService,
     private readonly catalog: CatalogView,
     private readonly pool: ShardPool,
+    private readonly personalized: PersonalizedRecs = everyonePersonalized,
   ) {
+    // read only when the catalog changed since the last read (a build or a fallback needs it)
+    service.setProducts(() => catalog.allProducts().map(features));
     // Called per candidate: reads the stored products, copies nothing.
     this.filter = {
       eligible: (id) => {
@@ -46,18 +58,23 @@ export class RecsOps {
   onDomain(events: readonly DomainEvent[]): void {
     for (const e of events) {
       const d = e.data;
-      if (e.name === 'product_viewed') this.service.record({ userId: d.userId as string, productId: d.productId as string, kind: 'view', at: d.at as number });
+      if (e.name === 'product_viewed') this.record({ userId: d.userId as string, productId: d.productId as string, kind: 'view', at: d.at as number });
       else if (e.name === 'product_added_to_cart')
-        this.service.record({ userId: d.userId as string, productId: d.productId as string, kind: 'cart', at: d.at as number });
+        this.record({ userId: d.userId as string, productId: d.productId as string, kind: 'cart', at: d.at as number });
       else if (e.name === 'order_paid') {
         for (const l of d.items as { productId: string }[])
-          this.service.record({ userId: d.userId as string, productId: l.productId, kind: 'purchase', at: d.at as number });
+          this.record({ userId: d.userId as string, productId: l.productId, kind: 'purchase', at: d.at as number });
       }
     }
   }
 
+  /** The one way in for interactions: users who turned personalised recommendations off are not recorded. */
+  record(i: Interaction): void {
+    if (this.personalized(i.userId)) this.service.record(i);
+  }
+
   onProducts(products: readonly ProductView[]): void {
-    if (products.length > 0) this.service.setProducts(this.catalog.allProducts().map(features));
+    if (products.length > 0) this.service.productsChanged();
   }
 
   /**
@@ -66,24 +83,31 @@ export class RecsOps {
    * no recommendations until it is ready).
    */
   async load(history?: (each: (events: readonly DomainEvent[]) => void) => Promise<unknown>): Promise<void> {
-    this.service.setProducts(this.catalog.allProducts().map(features));
-    if (history) {
-      await history((events) => this.onDomain(events));
-      return void (await this.service.rebuild());
+    this.service.productsChanged();
+    // the first build sees every logged event: no automatic build on part of them
+    this.service.pause();
+    try {
+      if (history) await history((events) => this.onDomain(events));
+      else await this.readLogs();
+      await this.service.rebuild();
+    } finally {
+      this.service.resume();
     }
+    this.loaded = true;
+  }
+
+  private async readLogs(): Promise<void> {
     for (let shard = 0; shard < this.pool.shards; shard++) {
       for (let after = 0; ;) {
         const page = await this.pool.askShard<InteractionsPage | undefined>(shard, (ask) => ({ t: 'interactions', ask, afterG: after, limit: LOAD_PAGE }));
         if (!page) return; // the server is stopping
         const f = page.flat;
         for (let i = 0; i < f.length; i += 4)
-          this.service.record({ kind: KINDS[f[i] as number], userId: f[i + 1] as string, productId: f[i + 2] as string, at: f[i + 3] as number });
+          this.record({ kind: KINDS[f[i] as number], userId: f[i + 1] as string, productId: f[i + 2] as string, at: f[i + 3] as number });
         if (page.lastG === after) break;
         after = page.lastG;
       }
     }
-    await this.service.rebuild();
-    this.loaded = true;
   }
 
   get ready(): boolean {
@@ -95,7 +119,8 @@ export class RecsOps {
     if (!exclude.ok) return exclude;
     const ctx = args.context;
     if (ctx?.priceRange && ctx.priceRange.min > ctx.priceRange.max) return fail('BAD_REQUEST', 'args.context.priceRange.min is above max');
-    return { ok: true, result: this.service.forUser(who.userId, args.limit ?? DEFAULT_LIMIT, this.filter, exclude.ids, ctx) };
+    const personal = this.personalized(who.userId);
+    return { ok: true, result: this.service.forUser(who.userId, args.limit ?? DEFAULT_LIMIT, this.filter, exclude.ids, ctx, personal) };
   }
 
   async similar(args: OpArgs<'recs.similar'>, who: Identity): Promise<Answer<RecommendationView[]>> {
@@ -121,7 +146,7 @@ function lowestPrice(p: ProductView): number {
 }
 
 function features(p: ProductView): ProductFeatures {
-  const f: ProductFeatures = { productId: p.productId, category: p.category, price: lowestPrice(p), name: p.name };
+  const f: ProductFeatures = { productId: p.productId, category: p.category, price: lowestPrice(p), name: p.name, createdAt: p.createdAt };
   if (p.brand !== undefined) f.brand = p.brand;
   if (p.attributes !== undefined) f.attributes = p.attributes;
   return f;

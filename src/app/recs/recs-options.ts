@@ -9,10 +9,18 @@ import type { BlendWeights } from './scorer.js';
 export interface RecsServiceOptions {
   /** Interaction weight per kind (default view 1, cart 3, purchase 5); each > 0. */
   weights?: Record<InteractionKind, number>;
-  /** Rebuild after this many new events (default 10,000). */
-  rebuildEveryEvents?: number;
-  /** Rebuild this often when there are new events (default 60 s; 0 = never by time). */
+  /**
+   * A build starts when there are new events and the live model is older (since it went live)
+   * than `rebuildCostFactor` x the last build's duration, at least `rebuildMinMs` and at most
+   * `rebuildIntervalMs` (docs/recommendations.md, "Freshness"). Default factor 2.
+   */
+  rebuildCostFactor?: number;
+  /** The floor of that wait (default 1 s). */
+  rebuildMinMs?: number;
+  /** The ceiling of that wait (default 60 s; 0 = no automatic build by time). */
   rebuildIntervalMs?: number;
+  /** This many new events start a build once the floor has passed, without the cost-scaled wait (default 0: off). */
+  rebuildEveryEvents?: number;
   /** Neighbours kept per item (default 50). */
   topK?: number;
   /** Build threads (default 1); a build is split into this many shards that run in parallel. */
@@ -42,13 +50,15 @@ export interface RecsServiceOptions {
 }
 
 /** Blend chosen on a MovieLens validation split (docs/recommendations.md). */
-export const DEFAULT_BLEND: BlendWeights = { itemknn: 0.25, userknn: 1, content: 0.3, popularity: 0 };
-export const DEFAULT_SIMILAR_BLEND: BlendWeights = { itemknn: 1, userknn: 0, content: 0.3, popularity: 0 };
+export const DEFAULT_BLEND: BlendWeights = { itemknn: 0.1, userknn: 0, content: 0.1, rp3beta: 0.25, ease: 1, popularity: 0 };
+export const DEFAULT_SIMILAR_BLEND: BlendWeights = { itemknn: 1, userknn: 0, content: 0.3, rp3beta: 0, ease: 0, popularity: 0 };
 
 export interface ResolvedOptions {
   kindWeights: number[];
   rebuildEveryEvents: number;
   rebuildIntervalMs: number;
+  rebuildMinMs: number;
+  rebuildCostFactor: number;
   poolThreads: number;
   poolNice: number;
   poolHeapMb: number;
@@ -59,6 +69,11 @@ export interface ResolvedOptions {
   blend: BlendWeights;
   similarBlend: BlendWeights;
   featureWeights: FeatureWeights;
+}
+
+/** The freshness rule: factor x the last build's duration, at least the floor, at most the interval. */
+export function freshnessWaitMs(lastBuildMs: number, o: Pick<ResolvedOptions, 'rebuildCostFactor' | 'rebuildMinMs' | 'rebuildIntervalMs'>): number {
+  return Math.min(o.rebuildIntervalMs, Math.max(o.rebuildMinMs, o.rebuildCostFactor * lastBuildMs));
 }
 
 export function recsOptionError(path: string, rule: string, got: unknown): Error {
@@ -95,10 +110,16 @@ const weights = <T extends object>(path: string, given: Partial<T> | undefined, 
 export function resolveOptions(o: RecsServiceOptions = {}): ResolvedOptions {
   const kinds = { view: 1, cart: 3, purchase: 5, ...o.weights };
   const kindWeights = INTERACTION_KINDS.map((k) => positive(`weights.${k}`, kinds[k], 1));
+  const blend = weights('blend', o.blend, DEFAULT_BLEND);
+  const similarBlend = weights('similarBlend', o.similarBlend, DEFAULT_SIMILAR_BLEND);
+  // a lane neither blend reads is not built (k = 0)
+  const used = (c: keyof BlendWeights, k: number) => (blend[c] > 0 || similarBlend[c] > 0 ? k : 0);
   return {
     kindWeights,
-    rebuildEveryEvents: positiveInt('rebuildEveryEvents', o.rebuildEveryEvents, 10_000),
+    rebuildEveryEvents: positiveInt('rebuildEveryEvents', o.rebuildEveryEvents, 0, 0),
     rebuildIntervalMs: positiveInt('rebuildIntervalMs', o.rebuildIntervalMs, 60_000, 0),
+    rebuildMinMs: positiveInt('rebuildMinMs', o.rebuildMinMs, 1_000, 0),
+    rebuildCostFactor: positive('rebuildCostFactor', o.rebuildCostFactor, 2, true),
     poolThreads: positiveInt('poolThreads', o.poolThreads, 1),
     poolNice: positiveInt('poolNice', o.poolNice, 10, 0),
     poolHeapMb: positiveInt('poolHeapMb', o.poolHeapMb, 2048, 64),
@@ -108,14 +129,17 @@ export function resolveOptions(o: RecsServiceOptions = {}): ResolvedOptions {
     build: {
       ...DEFAULT_BUILD_PARAMS,
       kindWeights,
-      itemK: positiveInt('topK', o.topK, DEFAULT_BUILD_PARAMS.itemK),
-      userK: positiveInt('userK', o.userK, DEFAULT_BUILD_PARAMS.userK),
+      itemK: used('itemknn', positiveInt('topK', o.topK, DEFAULT_BUILD_PARAMS.itemK)),
+      userK: used('userknn', positiveInt('userK', o.userK, DEFAULT_BUILD_PARAMS.userK)),
+      contentK: used('content', DEFAULT_BUILD_PARAMS.contentK),
+      rp3K: used('rp3beta', DEFAULT_BUILD_PARAMS.rp3K),
+      easeK: used('ease', DEFAULT_BUILD_PARAMS.easeK),
       itemShrink: positive('shrink', o.shrink, DEFAULT_BUILD_PARAMS.itemShrink, true),
       userShrink: positive('shrink', o.shrink, DEFAULT_BUILD_PARAMS.userShrink, true),
       halfLifeMs: positive('halfLifeMs', o.halfLifeMs, DEFAULT_BUILD_PARAMS.halfLifeMs),
     },
-    blend: weights('blend', o.blend, DEFAULT_BLEND),
-    similarBlend: weights('similarBlend', o.similarBlend, DEFAULT_SIMILAR_BLEND),
+    blend,
+    similarBlend,
     featureWeights: weights('featureWeights', o.featureWeights, DEFAULT_FEATURE_WEIGHTS),
   };
 }

@@ -1,6 +1,9 @@
 // The main thread's recommendation service. record() appends to a shared event log; builds run
 // in a Piscina pool and swap in a new model when done; forUser/similar answer from the live
-// model's precomputed neighbours (tens of microseconds) and never wait for a build.
+// model's precomputed neighbours (tens of microseconds) and never wait for a build. When the
+// model has too little to say (no model yet, a new user, a thin model, a narrow filter), the
+// answer falls back to popularity, then to the newest products: never empty while an eligible
+// product exists.
 import { Piscina } from 'piscina';
 import { EventLog } from '../../workers/recs/event-log.js';
 import { encodeFeatures, type FeatureColumns } from '../../workers/recs/content-features.js';
@@ -8,13 +11,17 @@ import { allocOutputs, assembleModel, type RecsModel, type ShardInput, type Shar
 import { Scorer, type Scored } from './scorer.js';
 import { algorithmOf, reasonOf } from './reasons.js';
 import { UserCache } from './user-cache.js';
-import { resolveOptions, type RecsServiceOptions, type ResolvedOptions } from './recs-options.js';
+import { freshnessWaitMs, resolveOptions, type RecsServiceOptions, type ResolvedOptions } from './recs-options.js';
 import { INTERACTION_KINDS } from '../../workers/recs/types.js';
+import type { Neighbours } from '../../workers/recs/cosine-neighbours.js';
 import type { Interaction, ProductFeatures, Recommendation, RecsCandidateFilter, RecsContext } from '../../workers/recs/types.js';
 
 /** Candidates memoised per user (at least), and users memoised per model. */
 const MEMO_MIN = 50;
 const MEMO_USERS = 20_000;
+
+/** EASE's weights are kept across automatic builds until they are this many times their own build time old. */
+const EASE_REFRESH_FACTOR = 10;
 
 const KIND_CODE = new Map<string, number>(INTERACTION_KINDS.map((k, i) => [k, i]));
 
@@ -55,16 +62,34 @@ export class RecsService {
   private readonly items = new Ids();
   private readonly displayName = new Map<number, string>();
   private features: FeatureColumns | null = null;
+  /** The catalog, read when a build starts or a fallback needs it, only after productsChanged(). */
+  private productSource: () => readonly ProductFeatures[] = () => [];
+  private productsDirty = false;
+  private catalogRead: readonly ProductFeatures[] | null = null;
+  /** Item ids, newest product first (the last fallback); null: to be computed from the source. */
+  private newestOrder: Int32Array | null = null;
   private model: RecsModel | null = null;
   private scorer: Scorer | null = null;
   private memo = new UserCache(MEMO_USERS);
   private inFlight: Promise<void> | null = null;
   private queued: Promise<void> | null = null;
+  private queuedFull = false;
   private sinceBuild = 0;
   private events = 0;
   private builds = 0;
   private lastBuildMs = 0;
-  private readonly timer: NodeJS.Timeout | null;
+  /** The last build without the lanes it computed only now and then (EASE, content): the freshness wait scales with this. */
+  private lastFastMs = 0;
+  /** When EASE was last computed (performance.now()) and how long it took. */
+  private easeAt = 0;
+  private lastEaseMs = 0;
+  /** The catalog features the live model's content lane was computed from. */
+  private builtFeatures: FeatureColumns | null = null;
+  /** performance.now() when the live model went live (the freshness wait counts from there). */
+  private liveSince = performance.now();
+  /** The one pending freshness check (a bounded timer: at most one). */
+  private timer: NodeJS.Timeout | null = null;
+  private paused = false;
   private closed = false;
   /** The last failed automatic build (record/timer triggered), for diagnosis. */
   lastError: unknown = null;
@@ -81,12 +106,6 @@ export class RecsService {
       // A build that outgrows its heap dies alone (the build fails, the old model keeps serving).
       resourceLimits: { maxOldGenerationSizeMb: this.o.poolHeapMb },
     });
-    this.timer =
-      this.o.rebuildIntervalMs > 0
-        ? setInterval(() => {
-            if (this.sinceBuild > 0 && !this.inFlight) this.autoRebuild();
-          }, this.o.rebuildIntervalMs).unref()
-        : null;
   }
 
   /** O(1): interns the ids and appends to the log; may start a background build. */
@@ -95,67 +114,126 @@ export class RecsService {
     if (kind === undefined) throw new TypeError(`recs.record: unknown interaction kind ${JSON.stringify(i.kind)}`);
     this.log.append(this.userId(i.userId), this.items.intern(i.productId), kind, i.at);
     this.events++;
-    if (++this.sinceBuild >= this.o.rebuildEveryEvents && !this.inFlight) this.autoRebuild();
+    this.sinceBuild++;
+    const every = this.o.rebuildEveryEvents;
+    if (every > 0 && this.sinceBuild >= every && !this.inFlight && !this.paused && performance.now() - this.liveSince >= this.o.rebuildMinMs)
+      this.autoRebuild();
+    else this.schedule();
   }
 
-  /** Catalog features for content similarity; used from the next build on. */
-  setProducts(products: readonly ProductFeatures[]): void {
-    for (const p of products) if (p.name !== undefined) this.displayName.set(this.items.intern(p.productId), p.name);
-    this.features = encodeFeatures(products, (id) => this.items.intern(id), this.o.featureWeights);
+  /**
+   * The catalog (content features, display names, the newest-first fallback): a list, or a
+   * function that gives it. A function is called only after productsChanged(), once per build or
+   * fallback that needs it, so a burst of catalog changes costs one read, not one per change.
+   */
+  setProducts(products: readonly ProductFeatures[] | (() => readonly ProductFeatures[])): void {
+    this.productSource = typeof products === 'function' ? products : () => products;
+    this.productsChanged();
   }
 
-  forUser(userId: string, limit: number, filter: RecsCandidateFilter, exclude: ReadonlySet<string>, context?: RecsContext): Recommendation[] {
+  /** The catalog changed: read it again when next needed. O(1). */
+  productsChanged(): void {
+    this.productsDirty = true;
+    this.newestOrder = null;
+    this.catalogRead = null;
+  }
+
+  /**
+   * Holds automatic builds (record-, count- and time-triggered) until resume(): loading the
+   * event logs at start records every past event, and the first build should see them all.
+   */
+  pause(): void {
+    this.paused = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.schedule();
+  }
+
+  /**
+   * How long the live model may age before new events rebuild it: `rebuildCostFactor` x the last
+   * build's duration, at least `rebuildMinMs`, at most `rebuildIntervalMs`. Cheap builds (a small
+   * shop) come within about a second of the events; an expensive one keeps the pool busy at most
+   * 1 / (1 + factor) of the time.
+   */
+  rebuildWaitMs(): number {
+    return freshnessWaitMs(this.lastFastMs, this.o);
+  }
+
+  /**
+   * The user's recommendations: the blend, then popularity, then the newest products (each step
+   * fills what the one before left). `personalized: false` skips the blend (popularity only).
+   */
+  forUser(
+    userId: string,
+    limit: number,
+    filter: RecsCandidateFilter,
+    exclude: ReadonlySet<string>,
+    context?: RecsContext,
+    personalized = true,
+  ): Recommendation[] {
+    if (limit <= 0) return [];
     const scorer = this.scorer;
-    if (!scorer || limit <= 0) return [];
-    const user = this.modelUsers.byId.get(userId) ?? -1;
+    const user = personalized ? (this.modelUsers.byId.get(userId) ?? -1) : -1;
     const inContext = this.contextTest(filter, context);
     const picked = new Set<number>();
     const accept = (j: number) => {
       const pid = this.items.names[j];
       return !picked.has(j) && !exclude.has(pid) && inContext(pid) && filter.eligible(pid);
     };
-    const out = this.userCandidates(scorer, user, limit, accept);
-    for (const s of out) picked.add(s.item);
-    if (out.length < limit) {
-      // cold start, or too few neighbours passed the filter: popularity fills the rest
-      const seen = new Set(scorer.history(user).idx);
-      out.push(...scorer.popular(limit - out.length, (j) => !seen.has(j) && accept(j)));
-    }
+    const out: Scored[] = [];
+    const fill = (more: Scored[]) => {
+      for (const s of more) {
+        out.push(s);
+        picked.add(s.item);
+      }
+    };
+    if (scorer) fill(this.userCandidates(scorer, user, limit, accept));
+    // cold start, or too few neighbours passed the filter: popularity fills the rest
+    const seen = new Set(scorer?.history(user).idx);
+    const unseen = (j: number) => !seen.has(j) && accept(j);
+    if (scorer && out.length < limit) fill(scorer.popular(limit - out.length, unseen));
+    // no model yet, or a thin one: the newest products
+    if (out.length < limit) fill(this.newest(limit - out.length, unseen));
     const category = (j: number) => context?.category ?? filter.category(this.items.names[j]);
     return out.map((s) => this.present(s, 'user', category));
   }
 
+  /** Products like this one: the item lanes, then its category's popular and newest, then any popular and newest. */
   similar(productId: string, limit: number, filter: RecsCandidateFilter, exclude: ReadonlySet<string>): Recommendation[] {
+    if (limit <= 0) return [];
     const scorer = this.scorer;
-    if (!scorer || limit <= 0) return [];
     const item = this.items.byId.get(productId) ?? -1;
     const picked = new Set<number>();
     const accept = (j: number) => {
       const pid = this.items.names[j];
       return pid !== productId && !picked.has(j) && !exclude.has(pid) && filter.eligible(pid);
     };
-    const out = scorer.similar(item, limit, this.o.similarBlend, accept);
-    for (const s of out) picked.add(s.item);
+    const out: Scored[] = [];
+    const fill = (more: Scored[]) => {
+      for (const s of more) {
+        out.push(s);
+        picked.add(s.item);
+      }
+    };
+    if (scorer) fill(scorer.similar(item, limit, this.o.similarBlend, accept));
     const category = filter.category(productId);
-    if (out.length < limit && category !== undefined) {
-      // a product with no neighbours yet (new, or never viewed with others): its category's best sellers
-      out.push(...scorer.popular(limit - out.length, (j) => accept(j) && filter.category(this.items.names[j]) === category));
-    }
+    const sameCategory = (j: number) => accept(j) && filter.category(this.items.names[j]) === category;
+    // a product with no neighbours yet (new, or never viewed with others): its category's best
+    // sellers and newest, then the shop's
+    if (scorer && out.length < limit && category !== undefined) fill(scorer.popular(limit - out.length, sameCategory));
+    if (out.length < limit && category !== undefined) fill(this.newest(limit - out.length, sameCategory));
+    if (scorer && out.length < limit) fill(scorer.popular(limit - out.length, accept));
+    if (out.length < limit) fill(this.newest(limit - out.length, accept));
     return out.map((s) => this.present(s, 'item', (j) => filter.category(this.items.names[j])));
   }
 
-  /** Builds a model from every event so far in the pool; resolves once it is live. */
+  /** Builds a model from every event so far in the pool, every lane afresh; resolves once it is live. */
   rebuild(): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('recs: service is closed'));
-    if (!this.inFlight) return this.start();
-    // a build is running on older events: queue exactly one more after it (callers share it)
-    this.queued ??= this.inFlight
-      .catch(() => undefined)
-      .then(() => {
-        this.queued = null;
-        return this.start();
-      });
-    return this.queued;
+    return this.request(true);
   }
 
   /** `events`: recorded since start; `logEvents`: kept in the log; `users`: interned (<= maxUsers). */
@@ -179,7 +257,7 @@ export class RecsService {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     await Promise.allSettled([this.inFlight, this.queued]);
     await this.pool.destroy();
   }
@@ -225,46 +303,138 @@ export class RecsService {
     this.users = next;
   }
 
+  /** Arms the freshness timer when there are new events and nothing is building or armed. */
+  private schedule(): void {
+    if (this.timer || this.inFlight || this.paused || this.closed || this.sinceBuild === 0 || this.o.rebuildIntervalMs === 0) return;
+    const due = this.liveSince + this.rebuildWaitMs() - performance.now();
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        if (this.sinceBuild > 0 && !this.inFlight && !this.paused) this.autoRebuild();
+      },
+      Math.max(0, due),
+    ).unref();
+  }
+
+  /** Reads the catalog again if it changed: names, content features, newest-first order. */
+  /** The catalog as last read from the source (read again only after productsChanged()). */
+  private catalog(): readonly ProductFeatures[] {
+    return (this.catalogRead ??= this.productSource());
+  }
+
+  /** Names and content features, when the catalog changed: once per build that needs them. */
+  private refreshProducts(): void {
+    if (!this.productsDirty) return;
+    this.productsDirty = false;
+    const products = this.catalog();
+    for (const p of products) if (p.name !== undefined) this.displayName.set(this.items.intern(p.productId), p.name);
+    this.features = products.length > 0 ? encodeFeatures(products, (id) => this.items.intern(id), this.o.featureWeights) : null;
+  }
+
+  /** Item ids, newest product first (equal times: later in the catalog first, as it lists in creation order). */
+  private newestItems(): Int32Array {
+    if (this.newestOrder === null) {
+      // one sort per catalog change, only when a fallback needs it (~ms for 10k products)
+      const order = this.catalog().map((p, at) => ({ item: this.items.intern(p.productId), createdAt: p.createdAt ?? 0, at }));
+      order.sort((a, b) => b.createdAt - a.createdAt || b.at - a.at);
+      this.newestOrder = Int32Array.from(order, (o) => o.item);
+    }
+    return this.newestOrder;
+  }
+
+  /** The newest products that `accept` takes: the last fallback, so that answers are never empty. */
+  private newest(limit: number, accept: (j: number) => boolean): Scored[] {
+    const order = this.newestItems();
+    const out: Scored[] = [];
+    for (let r = 0; r < order.length && out.length < limit; r++) {
+      const j = order[r];
+      // scores below popularity's (which are > 0 and <= 1): newer first
+      if (accept(j)) out.push({ item: j, score: 1 / (order.length + 1 + r), top: 'newest', contributors: 1, source: -1 });
+    }
+    return out;
+  }
+
   private autoRebuild(): void {
-    this.rebuild().catch((err: unknown) => {
+    this.request(false).catch((err: unknown) => {
       this.lastError = err;
     });
   }
 
-  private start(): Promise<void> {
-    const p = this.build().finally(() => {
+  private request(full: boolean): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('recs: service is closed'));
+    if (!this.inFlight) return this.start(full);
+    // a build is running on older events: queue exactly one more after it (callers share it)
+    this.queuedFull ||= full;
+    this.queued ??= this.inFlight
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = null;
+        const queuedFull = this.queuedFull;
+        this.queuedFull = false;
+        return this.start(queuedFull);
+      });
+    return this.queued;
+  }
+
+  private start(full: boolean): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const p = this.build(full).finally(() => {
       if (this.inFlight === p) this.inFlight = null;
+      // events that came during the build wait their turn from now
+      if (!this.queued) this.schedule();
     });
     this.inFlight = p;
     return p;
   }
 
-  private async build(): Promise<void> {
+  /** `full`: every lane computed again (rebuild()); automatic builds may keep content and EASE. */
+  private async build(full: boolean): Promise<void> {
     const t0 = performance.now();
+    this.refreshProducts();
     const params = { ...this.o.build, now: this.o.now() };
     const userIds = this.users; // the interner of these rows, whatever forgetUsers() does meanwhile
     const users = userIds.size;
     const items = this.items.size;
     const features = this.features;
+    // Lanes that do not follow a shopper's own interactions are kept from the live model when they
+    // can be: content while the catalog is unchanged, EASE (the dearest) until it is due again.
+    // The history rows, popularity and the other lanes are rebuilt every time.
+    const prev = this.model;
+    const keep: { content?: Neighbours; ease?: Neighbours } = {};
+    if (prev?.contentNeighbours && features === this.builtFeatures) keep.content = prev.contentNeighbours;
+    if (prev?.easeNeighbours && !full && performance.now() - this.easeAt < this.easeRefreshMs()) keep.ease = prev.easeNeighbours;
     const input: Omit<ShardInput, 'shard'> = {
       events: this.log.snapshot(),
       users,
       items,
       features,
       params,
-      out: allocOutputs(users, items, params, features !== null, true),
+      out: allocOutputs(users, items, params, features !== null, true, keep),
+      kept: { content: keep.content !== undefined, ease: keep.ease !== undefined },
     };
     this.sinceBuild = 0;
     const of = this.o.poolThreads;
     const shards = Array.from({ length: of }, (_, index) => this.pool.run({ ...input, shard: { index, of } }) as Promise<ShardResult>);
     const model = assembleModel(input, await Promise.all(shards));
     if (this.closed) return;
+    this.builtFeatures = features;
+    const slow = (model.timings.ease ?? 0) + (model.timings.content ?? 0);
+    if (model.timings.ease !== undefined) [this.easeAt, this.lastEaseMs] = [performance.now(), model.timings.ease];
     this.model = model;
     this.modelUsers = userIds;
     this.scorer = new Scorer(model);
     this.memo = new UserCache(MEMO_USERS);
     this.builds++;
-    this.lastBuildMs = performance.now() - t0;
+    this.liveSince = performance.now();
+    this.lastBuildMs = this.liveSince - t0;
+    this.lastFastMs = Math.max(0, this.lastBuildMs - slow);
+  }
+
+  /** EASE is computed again once its weights are this old: at most 1 / EASE_REFRESH_FACTOR of a thread's time. */
+  private easeRefreshMs(): number {
+    const ceiling = this.o.rebuildIntervalMs > 0 ? this.o.rebuildIntervalMs : Infinity;
+    return Math.min(ceiling, Math.max(this.o.rebuildMinMs, EASE_REFRESH_FACTOR * this.lastEaseMs));
   }
 
   private present(s: Scored, mode: 'user' | 'item', category: (j: number) => string | undefined): Recommendation {

@@ -9,19 +9,24 @@ import type { RecsModel } from '../../workers/recs/model.js';
 import type { Neighbours } from '../../workers/recs/cosine-neighbours.js';
 import { takeBest } from '../../workers/recs/top-k.js';
 
-export type Component = 'itemknn' | 'userknn' | 'content' | 'popularity';
-export const COMPONENTS: readonly Component[] = ['itemknn', 'userknn', 'content', 'popularity'];
+export type Component = 'itemknn' | 'userknn' | 'content' | 'rp3beta' | 'ease' | 'popularity';
+export const COMPONENTS: readonly Component[] = ['itemknn', 'userknn', 'content', 'rp3beta', 'ease', 'popularity'];
+/** The lanes spread from the history through an item neighbour list of the model. */
+type ItemLane = 'itemknn' | 'content' | 'rp3beta' | 'ease';
+const ITEM_LANES: readonly ItemLane[] = ['itemknn', 'content', 'rp3beta', 'ease'];
 export type BlendWeights = Record<Component, number>;
 
 export interface Scored {
   item: number;
   score: number;
   /** The component that contributed most, and how many contributed (> 1: a hybrid result). */
-  top: Component;
+  top: Component | 'newest';
   contributors: number;
-  /** The history item behind an itemknn/content result (for the reason), else -1. */
+  /** The history item behind an item-lane result (itemknn, content, rp3beta, ease: for the reason), else -1. */
   source: number;
 }
+
+const LANE_NAMES: readonly Exclude<Component, 'popularity'>[] = ['itemknn', 'userknn', 'content', 'rp3beta', 'ease'];
 
 /** One component's scores over the items, with the strongest single contribution per item. */
 class Lane {
@@ -38,6 +43,7 @@ class Lane {
 
 export class Scorer {
   private readonly lanes: Record<Exclude<Component, 'popularity'>, Lane>;
+  private readonly lists: Record<ItemLane, Neighbours | null>;
   private readonly blended: Float64Array;
   private readonly mark: Uint8Array; // 1 candidate, 2 seen (never a candidate)
   private readonly touched: Int32Array;
@@ -47,7 +53,8 @@ export class Scorer {
 
   constructor(readonly model: RecsModel) {
     const n = model.items;
-    this.lanes = { itemknn: new Lane(n), userknn: new Lane(n), content: new Lane(n) };
+    this.lanes = { itemknn: new Lane(n), userknn: new Lane(n), content: new Lane(n), rp3beta: new Lane(n), ease: new Lane(n) };
+    this.lists = { itemknn: model.itemNeighbours, content: model.contentNeighbours, rp3beta: model.rp3Neighbours, ease: model.easeNeighbours };
     this.blended = new Float64Array(n);
     this.mark = new Uint8Array(n);
     this.touched = new Int32Array(n);
@@ -69,19 +76,17 @@ export class Scorer {
   forUser(user: number, limit: number, w: BlendWeights, accept: (item: number) => boolean): Scored[] {
     const h = this.history(user);
     for (let p = 0; p < h.idx.length; p++) this.touch(h.idx[p], 2);
-    if (w.itemknn > 0) this.spread(this.lanes.itemknn, this.model.itemNeighbours, h.idx, h.val);
-    if (w.content > 0) this.spread(this.lanes.content, this.model.contentNeighbours, h.idx, h.val);
+    for (const l of ITEM_LANES) if (w[l] > 0) this.spread(this.lanes[l], this.lists[l], h.idx, h.val);
     if (w.userknn > 0) this.fromUsers(user);
     return this.finish(limit, w, accept);
   }
 
-  /** Best `limit` items like `item` (itemknn and content neighbours by the blend `w`). */
+  /** Best `limit` items like `item` (the item lanes' neighbours by the blend `w`). */
   similar(item: number, limit: number, w: BlendWeights, accept: (item: number) => boolean): Scored[] {
     if (item < 0 || item >= this.model.items) return [];
     this.touch(item, 2);
     const one = { idx: Int32Array.of(item), val: Float32Array.of(1) };
-    if (w.itemknn > 0) this.spread(this.lanes.itemknn, this.model.itemNeighbours, one.idx, one.val);
-    if (w.content > 0) this.spread(this.lanes.content, this.model.contentNeighbours, one.idx, one.val);
+    for (const l of ITEM_LANES) if (w[l] > 0) this.spread(this.lanes[l], this.lists[l], one.idx, one.val);
     return this.finish(limit, { ...w, userknn: 0 }, accept);
   }
 
@@ -154,50 +159,42 @@ export class Scorer {
   /** Blends the lanes (each scaled to max 1), picks the best, describes them, cleans up. */
   private finish(limit: number, w: BlendWeights, accept: (item: number) => boolean): Scored[] {
     const { lanes, blended, touched, mark, candidates, nTouched } = this;
-    const I = lanes.itemknn.score;
-    const U = lanes.userknn.score;
-    const C = lanes.content.score;
-    let maxI = 0;
-    let maxU = 0;
-    let maxC = 0;
+    const names = LANE_NAMES;
+    const scores = names.map((c) => lanes[c].score);
+    const max = new Float64Array(names.length);
     for (let t = 0; t < nTouched; t++) {
       const j = touched[t];
       if (mark[j] !== 1) continue; // 1: reached and not seen
-      if (I[j] > maxI) maxI = I[j];
-      if (U[j] > maxU) maxU = U[j];
-      if (C[j] > maxC) maxC = C[j];
+      for (let l = 0; l < scores.length; l++) if (scores[l][j] > max[l]) max[l] = scores[l][j];
     }
     // each lane scaled so its best candidate scores its weight
-    const scale: Record<Component, number> = {
-      itemknn: maxI > 0 ? w.itemknn / maxI : 0,
-      userknn: maxU > 0 ? w.userknn / maxU : 0,
-      content: maxC > 0 ? w.content / maxC : 0,
-      popularity: this.maxPop > 0 ? w.popularity / this.maxPop : 0,
-    };
-    const { itemknn: sI, userknn: sU, content: sC, popularity: sP } = scale;
+    const scale = { popularity: this.maxPop > 0 ? w.popularity / this.maxPop : 0 } as Record<Component, number>;
+    names.forEach((c, l) => (scale[c] = max[l] > 0 ? w[c] / max[l] : 0));
+    const factors = names.map((c) => scale[c]);
+    const sP = scale.popularity;
     const pop = this.model.popularity;
     let nc = 0;
     for (let t = 0; t < nTouched; t++) {
       const j = touched[t];
       if (mark[j] !== 1) continue;
-      const fromLanes = sI * I[j] + sU * U[j] + sC * C[j];
+      let fromLanes = 0;
+      for (let l = 0; l < scores.length; l++) fromLanes += factors[l] * scores[l][j];
       // only items a neighbour lane reached are candidates (popularity alone is the filler)
       if (fromLanes <= 0) continue;
       blended[j] = fromLanes + sP * pop[j];
       candidates[nc++] = j;
     }
     const picked = takeBest(blended, candidates, nc, limit, accept);
-    const laneOf: Record<Component, ArrayLike<number>> = { itemknn: I, userknn: U, content: C, popularity: pop };
     const out = picked.map((j): Scored => {
       let top: Component = 'popularity';
       let best = -1;
       let contributors = 0;
       for (const c of COMPONENTS) {
-        const v = scale[c] * laneOf[c][j];
+        const v = scale[c] * (c === 'popularity' ? pop[j] : lanes[c].score[j]);
         if (v > 0) contributors++;
         if (v > best) [best, top] = [v, c];
       }
-      const source = top === 'itemknn' || top === 'content' ? lanes[top].source[j] : -1;
+      const source = top !== 'popularity' && top !== 'userknn' ? lanes[top].source[j] : -1;
       return { item: j, score: blended[j], top, contributors, source };
     });
     this.clear();

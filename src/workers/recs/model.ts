@@ -6,6 +6,8 @@ import { allocNeighbours, cosineNeighbours, type Neighbours } from './cosine-nei
 import { featureMatrix, type FeatureColumns } from './content-features.js';
 import { decayedPopularity, popularityOrder, userItemMatrix } from './interactions.js';
 import { transpose, type Csr } from './sparse.js';
+import { rp3betaNeighbours } from './rp3beta.js';
+import { easeNeighbours } from './ease.js';
 import type { EventColumns } from './event-log.js';
 
 export interface BuildParams {
@@ -17,6 +19,14 @@ export interface BuildParams {
   userShrink: number;
   contentK: number;
   contentIdf: boolean;
+  /** RP3beta: neighbours per item, walk exponent, popularity penalty (0 neighbours: off). */
+  rp3K: number;
+  rp3Alpha: number;
+  rp3Beta: number;
+  /** EASE: neighbours kept per item, L2 penalty, items it runs on at most (0: off). */
+  easeK: number;
+  easeLambda: number;
+  easeMaxItems: number;
   halfLifeMs: number;
   /** Popularity is decayed to this instant. */
   now: number;
@@ -31,14 +41,22 @@ export const DEFAULT_BUILD_PARAMS: Omit<BuildParams, 'now'> = {
   userShrink: 5,
   contentK: 50,
   contentIdf: false,
+  rp3K: 200,
+  rp3Alpha: 0.5,
+  rp3Beta: 0.5,
+  easeK: 200,
+  easeLambda: 500,
+  easeMaxItems: 800,
   halfLifeMs: 14 * 24 * 3600_000,
 };
 
 /** Where a build's neighbours go: allocated once per build by the caller, filled by the shards. */
 export interface NeighbourOutputs {
-  itemknn: Neighbours;
-  userknn: Neighbours;
+  itemknn: Neighbours | null;
+  userknn: Neighbours | null;
   content: Neighbours | null;
+  rp3beta: Neighbours | null;
+  ease: Neighbours | null;
 }
 
 export interface ShardInput {
@@ -50,6 +68,8 @@ export interface ShardInput {
   out: NeighbourOutputs;
   /** This shard computes rows r with r % of === index. */
   shard: { index: number; of: number };
+  /** Lanes whose `out` is the previous model's list, kept as it is (not computed again). */
+  kept?: { content?: boolean; ease?: boolean };
 }
 
 /** What a shard returns; only shard 0 carries the matrix and popularity. */
@@ -66,26 +86,41 @@ export interface RecsModel {
   timings: Record<string, number>;
   /** Weighted user x item interactions: a user's history, and what neighbours consumed. */
   userItems: Csr;
-  itemNeighbours: Neighbours;
-  userNeighbours: Neighbours;
+  itemNeighbours: Neighbours | null;
+  userNeighbours: Neighbours | null;
   contentNeighbours: Neighbours | null;
+  rp3Neighbours: Neighbours | null;
+  easeNeighbours: Neighbours | null;
   popularity: Float64Array;
   /** Items with popularity > 0, best first. */
   popOrder: Int32Array;
 }
 
-/** The shared outputs for a build of this size. */
-export function allocOutputs(users: number, items: number, params: BuildParams, content: boolean, shared: boolean): NeighbourOutputs {
+/**
+ * The shared outputs for a build of this size; a lane with k = 0 is off (null). `keep` lists are
+ * the previous model's, reused as they are (the shards are told so through ShardInput.kept).
+ */
+export function allocOutputs(
+  users: number,
+  items: number,
+  params: BuildParams,
+  content: boolean,
+  shared: boolean,
+  keep: { content?: Neighbours; ease?: Neighbours } = {},
+): NeighbourOutputs {
+  const list = (rows: number, k: number, on = true) => (on && k > 0 ? allocNeighbours(rows, k, shared) : null);
   return {
-    itemknn: allocNeighbours(items, params.itemK, shared),
-    userknn: allocNeighbours(users, params.userK, shared),
-    content: content ? allocNeighbours(items, params.contentK, shared) : null,
+    itemknn: list(items, params.itemK),
+    userknn: list(users, params.userK),
+    content: keep.content ?? list(items, params.contentK, content),
+    rp3beta: list(items, params.rp3K),
+    ease: keep.ease ?? list(items, params.easeK, params.easeMaxItems > 1),
   };
 }
 
 /** Pure: events and catalog features in, this shard's rows of every neighbour list out. */
 export function buildShard(input: ShardInput): ShardResult {
-  const { events, users, items, features, params, out, shard } = input;
+  const { events, users, items, features, params, out, shard, kept = {} } = input;
   const timings: Record<string, number> = {};
   const timed = <T>(name: string, f: () => T): T => {
     const t0 = performance.now();
@@ -96,15 +131,22 @@ export function buildShard(input: ShardInput): ShardResult {
   const rows = { stride: shard.of, offset: shard.index };
   const userItems = timed('matrix', () => userItemMatrix(events, users, items, params.kindWeights));
   const itemUsers = timed('transpose', () => transpose(userItems));
-  timed('itemknn', () => cosineNeighbours(itemUsers, userItems, { k: params.itemK, shrink: params.itemShrink, out: out.itemknn, ...rows }));
-  timed('userknn', () => cosineNeighbours(userItems, itemUsers, { k: params.userK, shrink: params.userShrink, out: out.userknn, ...rows }));
-  if (features && out.content) {
+  const { itemknn, userknn } = out;
+  if (itemknn) timed('itemknn', () => cosineNeighbours(itemUsers, userItems, { k: params.itemK, shrink: params.itemShrink, out: itemknn, ...rows }));
+  if (userknn) timed('userknn', () => cosineNeighbours(userItems, itemUsers, { k: params.userK, shrink: params.userShrink, out: userknn, ...rows }));
+  if (features && out.content && !kept.content) {
     const content = out.content;
     timed('content', () => {
       const m = featureMatrix(features, items, params.contentIdf);
       cosineNeighbours(m, transpose(m), { k: params.contentK, out: content, ...rows });
     });
   }
+  const rp3 = out.rp3beta;
+  if (rp3) timed('rp3beta', () => rp3betaNeighbours(userItems, itemUsers, { k: params.rp3K, alpha: params.rp3Alpha, beta: params.rp3Beta, out: rp3, ...rows }));
+  // EASE's dense inverse does not split by rows: the last shard runs it whole
+  const ease = out.ease;
+  if (ease && !kept.ease && shard.index === shard.of - 1)
+    timed('ease', () => easeNeighbours(userItems, itemUsers, { k: params.easeK, lambda: params.easeLambda, maxItems: params.easeMaxItems, out: ease }));
   if (shard.index !== 0) return { timings, base: null };
   const popularity = timed('popularity', () => decayedPopularity(events, items, params.kindWeights, params.now, params.halfLifeMs));
   return { timings, base: { userItems, popularity, popOrder: popularityOrder(popularity) } };
@@ -125,6 +167,8 @@ export function assembleModel(input: Omit<ShardInput, 'shard'>, results: readonl
     itemNeighbours: input.out.itemknn,
     userNeighbours: input.out.userknn,
     contentNeighbours: input.out.content,
+    rp3Neighbours: input.out.rp3beta,
+    easeNeighbours: input.out.ease,
   };
 }
 

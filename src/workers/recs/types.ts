@@ -20,6 +20,8 @@ export interface ProductFeatures {
   attributes?: Record<string, string>;
   /** Minor units, lowest variant. <= 0 means unknown: no price-band feature. */
   price: number;
+  /** Epoch ms the product was created: the newest come first in the last fallback (0 or absent: oldest). */
+  createdAt?: number;
   /** Display name for reasons ("viewed together with <name>"); the id is used without it. */
   name?: string;
 }
@@ -31,7 +33,7 @@ export interface RecsCandidateFilter {
   category(productId: string): string | undefined;
 }
 
-export type RecsAlgorithm = 'itemknn' | 'userknn' | 'content' | 'popularity' | 'hybrid';
+export type RecsAlgorithm = 'itemknn' | 'userknn' | 'content' | 'rp3beta' | 'ease' | 'popularity' | 'newest' | 'hybrid';
 
 export interface Recommendation {
   productId: string;

@@ -178,7 +178,7 @@ export interface RecommendationView {
   productId: string;
   score: number;
   reason: string;
-  algorithm: 'itemknn' | 'userknn' | 'content' | 'popularity' | 'hybrid';
+  algorithm: 'itemknn' | 'userknn' | 'content' | 'rp3beta' | 'ease' | 'popularity' | 'newest' | 'hybrid';
 }
 
 export interface Page<T> {
