@@ -394,8 +394,22 @@ test('three NATS servers (R3): kill -9 of one under load loses no acknowledged c
   const load = await shopLoad([a, b], 6, 'r3-sku');
   await until(() => load.total() > 100, { timeoutMs: 15_000, what: 'load running' });
   await servers[1].kill9();
+  const killedAt = Date.now();
   const before = load.total();
-  await until(() => load.total() > before + 200, { timeoutMs: 20_000, what: 'writes acknowledged after a NATS server died' });
+  // JetStream elects new leaders for the streams the dead server led; until then appends wait
+  // (retried) and leases may lapse. On failure, what the nodes logged says where it stalled.
+  await until(() => load.total() > before + 200, { timeoutMs: 60_000, what: 'writes acknowledged after a NATS server died' }).catch((err: unknown) => {
+    const logged = [a, b]
+      .flatMap((n) =>
+        n.server
+          .output()
+          .split('\n')
+          .filter((l) => /cluster|partition|journal/.test(l)),
+      )
+      .slice(-20);
+    throw new Error(`${String(err)}; the nodes logged:\n${logged.join('\n')}`);
+  });
+  t.diagnostic(`200 more adds acknowledged ${Date.now() - killedAt} ms after the NATS server was killed`);
   await load.stop();
   t.diagnostic(`${load.total()} adds acknowledged across the kill of one of three NATS servers`);
   const moved = [a, b].flatMap((n) =>
