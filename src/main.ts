@@ -34,9 +34,6 @@ async function main(): Promise<void> {
   const { startServer } = await import('./app/server.js');
   const server = await startServer(config, { pool, transport });
   log.info(banner(config, server.transport.name), `cartwire ${serverVersion()} on Node ${process.version}: ${summary(config, server.transport.name)}`);
-  // Harnesses wait for this line and read the URL from it.
-  log.info({ url: server.url }, `listening on ${server.url}`);
-
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -55,6 +52,9 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Harnesses wait for this line, read the URL from it and may signal at once: the handlers
+  // above are in place before it is written (a SIGTERM before them would kill the process).
+  log.info({ url: server.url }, `listening on ${server.url}`);
 }
 
 /** What runs, as fields of the start line. */
