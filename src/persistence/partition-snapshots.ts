@@ -32,6 +32,11 @@ export interface SnapshotHead {
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
 
+/** A snapshot read while a newer one replaced it (its chunks purged): read the head again. */
+export class SnapshotGoneError extends Error {
+  override name = 'SnapshotGoneError';
+}
+
 export class PartitionSnapshots {
   constructor(
     private readonly js: JetStreamClient,
@@ -64,11 +69,12 @@ export class PartitionSnapshots {
     const parts: Uint8Array[] = [];
     for (let i = 0; i < head.chunks; i++) {
       const m = await this.jsm.streams.getMessage(SNAPSHOT_STREAM, { last_by_subj: chunkSubject(p, head.pos, i) });
-      if (!m) throw new Error(`partition ${p}: chunk ${i} of the snapshot at ${head.pos} is missing`);
+      if (!m) throw new SnapshotGoneError(`partition ${p}: chunk ${i} of the snapshot at ${head.pos} is missing`);
       parts.push(m.data);
     }
     const all = Buffer.concat(parts);
-    if (all.length !== head.bytes) throw new Error(`partition ${p}: the snapshot at ${head.pos} has ${all.length} bytes, its head says ${head.bytes}`);
+    if (all.length !== head.bytes)
+      throw new SnapshotGoneError(`partition ${p}: the snapshot at ${head.pos} has ${all.length} bytes, its head says ${head.bytes}`);
     return unpackr.unpack(all) as SnapshotEntry[];
   }
 

@@ -4,7 +4,7 @@
 import { stableHash } from '../../protocol/keys.js';
 import type { WireError } from '../../protocol/errors.js';
 import { PurgedError, ReplicatedJournal, type PartitionMessage } from '../../persistence/replicated-journal.js';
-import type { SnapshotEntry, SnapshotHead } from '../../persistence/partition-snapshots.js';
+import { SnapshotGoneError, type SnapshotEntry, type SnapshotHead } from '../../persistence/partition-snapshots.js';
 import type { ShardClusterOptions } from '../shard-messages.js';
 import type { BatchOutcome, ShardRuntime } from './shard-runtime.js';
 import { log } from '../../log/log.js';
@@ -129,7 +129,7 @@ export class Replication {
         read = caught.messages;
         break;
       } catch (err) {
-        if (attempt >= CATCH_UP_TRIES || !(err instanceof PurgedError || /snapshot/.test(String((err as Error).message)))) throw err;
+        if (attempt >= CATCH_UP_TRIES || !(err instanceof PurgedError || err instanceof SnapshotGoneError)) throw err;
       }
     }
     // Released while catching up (the lease was lost meanwhile): what was absorbed stays stored,
