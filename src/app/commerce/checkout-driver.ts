@@ -19,6 +19,7 @@ import { runOrderWork } from './order-work.js';
 import { CheckoutSteps, outcome, type SagaResult } from './checkout-steps.js';
 import { cartKey, couponKey, orderKey, skuKey } from '../../protocol/keys.js';
 import { log } from '../../log/log.js';
+import type { CheckoutGate } from '../drops/drop-ops.js';
 
 export type { SagaResult };
 
@@ -40,6 +41,8 @@ export interface CheckoutDeps {
   /** Age of a customer's account in ms (0 for guests and unknown users). */
   accountAgeMs(userId: string, now: number): Promise<number>;
   config: CheckoutConfig;
+  /** Refuses a checkout of a product drop's sku to anyone not admitted (drop-ops.ts). */
+  gate?: CheckoutGate;
 }
 
 interface Buyer {
@@ -81,7 +84,31 @@ export class CheckoutDriver {
       return joined;
     }
     this.steps.fault('frozen');
-    return this.track(orderId, this.run(orderId, who, args, start));
+    return this.track(orderId, this.d.gate ? this.gated(this.d.gate, orderId, who, args, start) : this.run(orderId, who, args, start));
+  }
+
+  /**
+   * The saga behind the drop gate: a cart holding a drop's sku goes on only for an admitted buyer
+   * (its units then count against the buyer's limit); refused, the cart thaws and the key is forgotten.
+   * Tracked like the saga itself, so a second request with the key waits for the same answer.
+   */
+  private async gated(gate: CheckoutGate, orderId: string, who: Buyer, args: OpArgs<'checkout'>, start: CheckoutStart): Promise<SagaResult> {
+    const items = start.cart.items;
+    const thaw = () => this.steps.release(orderId, [], undefined, who.userId, { placed: false, total: 0, country: args.shippingAddress.country, forget: true });
+    let refused: SagaResult | undefined;
+    try {
+      refused = await gate.refuse(who.userId, items);
+    } catch (err) {
+      await thaw(); // the gate could not tell (a shard restarting): nothing was started
+      throw err;
+    }
+    if (refused) {
+      await thaw();
+      return refused;
+    }
+    const r = await this.run(orderId, who, args, start);
+    if (r.ok) await gate.bought(who.userId, orderId, items);
+    return r;
   }
 
   /** An order found unfinished (at start, or its timer fired): finish or compensate it. */
