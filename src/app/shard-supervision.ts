@@ -105,6 +105,7 @@ export class ShardSupervision {
       books.inflight.delete(batch);
       // Replicated (cluster mode): a batch the local store lacks may still be in the stream.
       this.refuseAll(q, retryAfterMs, batch <= committed ? true : replicated ? 'unknown' : false, answered, hooks);
+      if (q.held) answered.push(...q.held); // their settled answers wait in them, unsent
     }
     books.backlog[shard] = 0;
     books.batchesOut[shard] = 0;
