@@ -89,10 +89,27 @@ test('cart-mix sends its ops in the weighted proportions and never takes a line 
   // Same connection, same sequence; another connection, another user and other skus.
   assert.deepEqual(opSource(spec, 3)(), opSource(spec, 3)());
   assert.notDeepEqual(userSkus(spec, 3), userSkus(spec, 4));
+  assert.equal(counts['inventory.get'], undefined, 'inventory.get weighs 0 in the default mix');
+});
+
+test("cart-mix with inventory.get weighed reads the user's own skus in that proportion", () => {
+  const spec = { workload: 'cart-mix' as const, skus: stockedSkus(), products: productIds(), skusPerUser: 4, mix: parseMix('cart.add=50,inventory.get=50') };
+  const next = opSource(spec, 5);
+  const mine = userSkus(spec, 5);
+  let reads = 0;
+  const n = 10_000;
+  for (let i = 0; i < n; i++) {
+    const o = next();
+    if (o.op !== 'inventory.get') continue;
+    reads++;
+    assert.ok(mine.includes((o.args as { sku: string }).sku));
+  }
+  assert.ok(Math.abs(reads / n - 0.5) < 0.02, `inventory.get ${reads}`);
 });
 
 test('--mix parses weights and rejects unknown ops', () => {
-  assert.deepEqual(parseMix('catalog.get=1,cart.get=3'), { 'catalog.get': 1, 'cart.add': 0, 'cart.setQty': 0, 'cart.get': 3 });
+  assert.deepEqual(parseMix('catalog.get=1,cart.get=3'), { 'catalog.get': 1, 'cart.add': 0, 'cart.setQty': 0, 'cart.get': 3, 'inventory.get': 0 });
+  assert.equal(parseMix('inventory.get=2')['inventory.get'], 2);
   assert.throws(() => parseMix('cart.checkout=1'), /unknown op "cart.checkout"/);
   assert.throws(() => parseMix('cart.get=0'), /every weight is 0/);
 });

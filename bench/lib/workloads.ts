@@ -20,15 +20,18 @@ export interface Op {
   args?: Record<string, unknown>;
 }
 
-export type MixOp = 'catalog.get' | 'cart.add' | 'cart.setQty' | 'cart.get';
+export type MixOp = 'catalog.get' | 'cart.add' | 'cart.setQty' | 'cart.get' | 'inventory.get';
 export type Mix = Record<MixOp, number>;
 
-/** The default cart-mix: browsing, adding, changing quantities and looking at the cart. */
-export const DEFAULT_MIX: Mix = { 'catalog.get': 40, 'cart.add': 25, 'cart.setQty': 20, 'cart.get': 15 };
+/**
+ * The default cart-mix: browsing, adding, changing quantities and looking at the cart.
+ * `inventory.get` (a read of a sku actor that no cart op changes) is off unless weighed.
+ */
+export const DEFAULT_MIX: Mix = { 'catalog.get': 40, 'cart.add': 25, 'cart.setQty': 20, 'cart.get': 15, 'inventory.get': 0 };
 
 /** `catalog.get=40,cart.add=25,...` as a Mix (ops left out weigh 0). */
 export function parseMix(s: string): Mix {
-  const mix: Mix = { 'catalog.get': 0, 'cart.add': 0, 'cart.setQty': 0, 'cart.get': 0 };
+  const mix: Mix = { 'catalog.get': 0, 'cart.add': 0, 'cart.setQty': 0, 'cart.get': 0, 'inventory.get': 0 };
   for (const part of s.split(',')) {
     const [k, v] = part.split('=');
     if (!(k in mix)) throw new Error(`--mix: unknown op "${k}" (one of ${Object.keys(mix).join(', ')})`);
@@ -105,6 +108,8 @@ function cartMix(spec: WorkloadSpec, connIndex: number): () => Op {
         return { op: 'catalog.get', args: { productId: spec.products[Math.floor(rnd() * spec.products.length)] } };
       case 'cart.get':
         return { op: 'cart.get' };
+      case 'inventory.get':
+        return { op: 'inventory.get', args: { sku: mine[Math.floor(rnd() * mine.length)] } };
       case 'cart.add': {
         let sku = mine[0];
         for (const s of mine) if (qty.get(s)! < qty.get(sku)!) sku = s;

@@ -15,9 +15,24 @@ export interface Queued {
   /** Indexes of `watch` requests: counted in the watch mirror once the shard says ok. */
   watches: number[] | null;
   keys: string[] | null;
+  /** Per request: 1 once answered ahead of the batch's commit (a read of durable state); null while none was. */
+  answered: Uint8Array | null;
+  /** Sinks holding settled answers unsent until the batch's other answers join them; null while none. */
+  held: ReplySink[] | null;
 }
 
-export const newQueue = (shard: number): Queued => ({ shard, flat: [], ids: [], sinks: [], tags: [], starts: [], watches: null, keys: null });
+export const newQueue = (shard: number): Queued => ({
+  shard,
+  flat: [],
+  ids: [],
+  sinks: [],
+  tags: [],
+  starts: [],
+  watches: null,
+  keys: null,
+  answered: null,
+  held: null,
+});
 
 /** The books themselves: the pool's own arrays and map, shared with its failure handling. */
 export interface RequestBooks {

@@ -251,17 +251,23 @@ export class ShardPool implements ShardPort, ShardAdminPort {
       if (q.watches) for (let j = 0; j < q.watches.length; j++) if (m.outcomes[q.watches[j]] === 0) this.watches.add(shard, q.keys![j], 1);
       const dirty: ReplySink[] = [];
       const now = performance.now();
+      const answered = q.answered;
       let start = 0;
       for (let i = 0; i < q.ids.length; i++) {
         const end = m.ends[i];
-        if (q.sinks[i].push(m.frames.subarray(start, end), q.ids[i], m.outcomes[i])) dirty.push(q.sinks[i]);
+        if (answered === null || answered[i] === 0) {
+          if (q.sinks[i].push(m.frames.subarray(start, end), q.ids[i], m.outcomes[i])) dirty.push(q.sinks[i]);
+          hooks.onDone(q.tags[i], (now - q.starts[i]) / 1000, m.outcomes[i]);
+        }
         start = end;
-        hooks.onDone(q.tags[i], (now - q.starts[i]) / 1000, m.outcomes[i]);
       }
+      if (q.held) for (const s of q.held) dirty.push(s); // settled answers kept for this write (flushing twice is harmless)
       for (const s of dirty) s.flush();
       if (m.pushTopics) hooks.onPushes(m.pushTopics, m.pushFrames!, m.pushEnds!);
       if (m.domain) hooks.onDomain(m.domain);
       if (this.inflight.size === 0) this.onIdle?.();
+    } else if (m.t === 'settled') {
+      this.onSettled(m);
     } else if (m.t === 'checkpoint') {
       hooks.onCheckpoint(m.durationMs, m.snapshots);
     } else if (m.t === 'acquired' || m.t === 'released') {
@@ -271,6 +277,35 @@ export class ShardPool implements ShardPort, ShardAdminPort {
       this.cluster?.lose(m.partitions, 'the journal refused an append (another owner wrote to it)');
     } else if (m.t === 'answer') {
       this.asks.answer(shard, m);
+    }
+  }
+
+  /**
+   * Answers a shard released before its batch's commit: they depend on nothing it writes. They
+   * leave at once to a connection that waits for nothing else; one that still waits for other
+   * answers gets them together, at the latest with this batch's commit: one more socket write
+   * (and one more frame back from a pipelining client) per connection and batch costs the edge
+   * more than the early answer saves.
+   */
+  private onSettled(m: Extract<FromShard, { t: 'settled' }>): void {
+    const q = this.inflight.get(m.batch);
+    if (!q) return;
+    const hooks = this.hooks!;
+    const answered = (q.answered ??= new Uint8Array(q.ids.length));
+    const touched: ReplySink[] = [];
+    const now = performance.now();
+    let start = 0;
+    for (let k = 0; k < m.index.length; k++) {
+      const i = m.index[k];
+      const end = m.ends[k];
+      answered[i] = 1;
+      if (q.sinks[i].push(m.frames.subarray(start, end), q.ids[i], m.outcomes[k])) touched.push(q.sinks[i]);
+      hooks.onDone(q.tags[i], (now - q.starts[i]) / 1000, m.outcomes[k]);
+      start = end;
+    }
+    for (const s of touched) {
+      if ((s.waiting?.() ?? 0) > 0) (q.held ??= []).push(s);
+      else s.flush();
     }
   }
 

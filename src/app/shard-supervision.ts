@@ -105,6 +105,7 @@ export class ShardSupervision {
       books.inflight.delete(batch);
       // Replicated (cluster mode): a batch the local store lacks may still be in the stream.
       this.refuseAll(q, retryAfterMs, batch <= committed ? true : replicated ? 'unknown' : false, answered, hooks);
+      if (q.held) answered.push(...q.held); // their settled answers wait in them, unsent
     }
     books.backlog[shard] = 0;
     books.batchesOut[shard] = 0;
@@ -131,6 +132,7 @@ export class ShardSupervision {
     const details = applied === false ? { retryAfterMs } : { retryAfterMs, applied };
     const now = performance.now();
     for (let i = 0; i < q.ids.length; i++) {
+      if (q.answered?.[i] === 1) continue; // answered before the commit: a read of durable state
       if (q.sinks[i].push(encodeError(q.ids[i], 'UNAVAILABLE', message, details), q.ids[i], UNAVAILABLE_OUTCOME)) dirty.push(q.sinks[i]);
       hooks?.onDone(q.tags[i], (now - q.starts[i]) / 1000, UNAVAILABLE_OUTCOME);
     }

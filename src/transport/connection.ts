@@ -60,6 +60,11 @@ export class Connection implements ReplySink {
     return this.out.length === 1;
   }
 
+  /** Requests in flight with no response queued yet (an error answered without an id makes it one less). */
+  waiting(): number {
+    return Math.max(0, this.inflight.size - this.out.length);
+  }
+
   flush(): void {
     const n = this.out.length;
     if (n === 0) return;

@@ -15,6 +15,8 @@ export interface ReplySink {
   push(frame: Uint8Array, id: number, outcome: number): boolean;
   /** Sends what was pushed since the last flush. */
   flush(): void;
+  /** Requests of this sink with no response pushed yet (absent: a sink of one request). */
+  waiting?(): number;
 }
 
 /** The shards as the edge sees them. */

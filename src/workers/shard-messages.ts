@@ -123,6 +123,11 @@ export type FromShard =
       domain: DomainEvent[] | null;
       stats: ShardStats | null;
     }
+  /**
+   * Answers of `batch` that depend on no change of its group commit (reads of unchanged actors),
+   * sent before the commit; the batch's `replies` carry empty frames in their places.
+   */
+  | { t: 'settled'; batch: number; index: Uint32Array; frames: Uint8Array; ends: Uint32Array; outcomes: Uint8Array }
   /** `error`: the question could not be answered (the worker logged why). */
   | { t: 'answer'; ask: number; value: unknown; error?: string }
   | { t: 'stopped'; shard: number }

@@ -21,7 +21,24 @@ export interface Cell {
   seq: number;
   /** Seq covered by the actor's latest snapshot. */
   snapSeq: number;
-  lastUsed: number;
+  /**
+   * When the actor was last used, as `usedAt` returns it: ms since this thread started, a small
+   * integer V8 keeps inside the cell (an epoch-ms timestamp would be a 16-byte heap number of its
+   * own per actor).
+   */
+  used: number;
+}
+
+/** The origin of Cell.used. */
+const USE_BASE = Date.now();
+/** Cell.used of an actor activated with lastUsed 0: idle from the start. */
+const NEVER_USED = -(2 ** 30);
+function usedAt(epochMs: number): number {
+  if (epochMs === 0) return NEVER_USED;
+  const d = epochMs - USE_BASE;
+  // `| 0` makes it a small integer (a subtraction of two timestamps is a heap number); past
+  // ~12 days of uptime it stays a plain number, which costs memory, not correctness.
+  return d > NEVER_USED && d < -NEVER_USED ? d | 0 : d;
 }
 
 /** Keys known to have nothing on disk, remembered so that a repeated lookup costs no read. */
@@ -51,7 +68,7 @@ export class ActorCells {
     let cell = this.cells.get(key);
     if (cell) {
       if (lastUsed > 0) {
-        cell.lastUsed = lastUsed;
+        cell.used = usedAt(lastUsed);
         this.cells.delete(key); // most recent last
         this.cells.set(key, cell);
       }
@@ -61,7 +78,7 @@ export class ActorCells {
     if (!found) throw new Error(`no actor type owns key ${key}`);
     const { type, id } = found;
     if (this.absent.has(key)) {
-      cell = { key, type, state: type.create(id), seq: 0, snapSeq: 0, lastUsed };
+      cell = { key, type, state: type.create(id), seq: 0, snapSeq: 0, used: usedAt(lastUsed) };
       this.cells.set(key, cell);
       return cell;
     }
@@ -78,7 +95,7 @@ export class ActorCells {
       for (const e of row.events) state = type.apply(state, e);
       seq = row.seq;
     }
-    cell = { key, type, state, seq, snapSeq, lastUsed };
+    cell = { key, type, state, seq, snapSeq, used: usedAt(lastUsed) };
     this.cells.set(key, cell);
     return cell;
   }
@@ -92,9 +109,9 @@ export class ActorCells {
     if (cell) {
       cell.state = state;
       cell.seq = seq;
-      cell.lastUsed = now;
+      cell.used = usedAt(now);
     } else {
-      cell = { key, type, state, seq, snapSeq: 0, lastUsed: now };
+      cell = { key, type, state, seq, snapSeq: 0, used: usedAt(now) };
       this.cells.set(key, cell);
     }
     return cell;
@@ -179,7 +196,7 @@ export class ActorCells {
         );
       }
     }
-    return { key, type, state, seq, snapSeq, lastUsed };
+    return { key, type, state, seq, snapSeq, used: usedAt(lastUsed) };
   }
 
   /**
@@ -225,9 +242,10 @@ export class ActorCells {
   /** Up to `limit` actors idle for their type's idle time (at most `olderThanMs`); the catalog stays. */
   idle(now: number, olderThanMs: number, limit: number): Cell[] {
     const idle: Cell[] = [];
+    const at = usedAt(now);
     for (const cell of this.cells.values()) {
       const after = cell.type.idleMs === undefined ? olderThanMs : Math.min(olderThanMs, cell.type.idleMs);
-      if (cell.type.kind !== 'catalog' && now - cell.lastUsed >= after) idle.push(cell);
+      if (cell.type.kind !== 'catalog' && (cell.used === NEVER_USED || at - cell.used >= after)) idle.push(cell);
       if (idle.length >= limit) break;
     }
     return idle;

@@ -14,10 +14,19 @@ export interface Prepared {
   batches: ShardRequest[][];
   frames: Uint8Array[][];
   outcomes: Uint8Array[];
+  /** Per batch, per request: 1 when its answer depends on nothing undurable (see CommandRunner.lastSettled). */
+  settled: Uint8Array[];
   stock: [string, number][] | null;
   rowCount: number;
   /** Set when running the commands threw (a bug): the batch is answered INTERNAL. */
   bug: unknown;
+}
+
+/** Answers of one batch that may leave before its commit: request indexes, frames, outcomes. */
+export interface SettledAnswers {
+  index: number[];
+  frames: Uint8Array[];
+  outcomes: number[];
 }
 
 export interface BatchOutcome {

@@ -28,6 +28,12 @@ const isEventList = (d: DomainEvent | readonly DomainEvent[] | undefined): d is 
 export class CommandRunner {
   /** The outcome of the last command run: 0 for ok, else the index of its error code in OUTCOMES. */
   lastOutcome = 0;
+  /**
+   * Whether the last command's answer depends on nothing undurable: its actor had no change in
+   * the open group commit and it made none (a read, a refusal, a no-op). Such an answer may leave
+   * before the commit; every other one waits for it (the output gate).
+   */
+  lastSettled = false;
   /** Products the open batch changed (catalog events), for the edge's catalog view. */
   changedProducts: ProductView[] | null = null;
   /** Cluster mode: the keys this shard serves (its owned partitions); undefined on a single node. */
@@ -57,6 +63,7 @@ export class CommandRunner {
 
   /** Runs one command on its actor and returns the encoded response. */
   run(req: ShardRequest, now: number): Uint8Array {
+    this.lastSettled = false;
     if (this.keyFilter && !this.keyFilter(req.key)) {
       const e = this.movingError!;
       this.lastOutcome = UNAVAILABLE_OUTCOME;
@@ -86,6 +93,7 @@ export class CommandRunner {
       return encodeError(req.id, 'INTERNAL', 'the actor could not be recovered');
     }
     const type = cell.type;
+    const dirtyBefore = this.touched.has(cell);
     if (req.cmd.type === 'watch') {
       // Counted in the actor's turn: every change after this reply is pushed, none before it is missed.
       this.stage.watchInBatch(req.key);
@@ -100,12 +108,14 @@ export class CommandRunner {
     if (decision.error) {
       const e = decision.error;
       this.lastOutcome = outcomeIndex(e.code);
+      this.lastSettled = !dirtyBefore;
       this.cells.release(cell); // a lookup of a key that does not exist leaves nothing in memory
       return encodeError(req.id, e.code, e.message, e.details);
     }
     const events = decision.events;
     if (events.length > 0) this.applyEvents(cell, events, before, versionBefore);
     this.lastOutcome = 0;
+    this.lastSettled = !dirtyBefore && events.length === 0;
     // `quiet`: an internal caller (the checkout driver) needs only ok or the error, not the object.
     const frame = encodeOk(req.id, (req.cmd as { quiet?: boolean }).quiet ? null : type.view(cell.state, req.cmd, this.ctx));
     this.cells.release(cell);

@@ -19,7 +19,7 @@ import type { InteractionsPage, PriceEntry, ShardOptions, ShardRequest, ShardSta
 import type { TimerQueue } from './timer-queue.js';
 import type { ActorCells, Cell } from './actor-cells.js';
 import { PushStage } from './push-stage.js';
-import type { BatchOutcome, Prepared } from './batch-outcome.js';
+import type { BatchOutcome, Prepared, SettledAnswers } from './batch-outcome.js';
 import type { CheckpointRecord } from './checkpoints.js';
 import { ShardQueries } from './shard-queries.js';
 import { AuditQueries } from './audit-queries.js';
@@ -33,8 +33,9 @@ const INTERNAL_OUTCOME = outcomeIndex('INTERNAL');
 const UNAVAILABLE_OUTCOME = outcomeIndex('UNAVAILABLE');
 /** What a client is told to wait after a failed commit before retrying. */
 const COMMIT_RETRY_MS = 1000;
+const NO_FRAME = new Uint8Array(0);
 
-export type { BatchOutcome, BatchPushes, Prepared } from './batch-outcome.js';
+export type { BatchOutcome, BatchPushes, Prepared, SettledAnswers } from './batch-outcome.js';
 
 export class ShardRuntime {
   // The state's stores, held directly: the batch path reads them for every request.
@@ -130,18 +131,21 @@ export class ShardRuntime {
    * are replicated (stagedRows) between the two halves.
    */
   prepare(batches: ShardRequest[][], now = Date.now()): Prepared {
-    const prep: Prepared = { batches, frames: [], outcomes: [], stock: null, rowCount: 0, bug: undefined };
+    const prep: Prepared = { batches, frames: [], outcomes: [], settled: [], stock: null, rowCount: 0, bug: undefined };
     const runner = this.runner;
     try {
       for (const reqs of batches) {
         const frames = new Array<Uint8Array>(reqs.length);
         const outcomes = new Uint8Array(reqs.length);
+        const settled = new Uint8Array(reqs.length);
         for (let i = 0; i < reqs.length; i++) {
           frames[i] = runner.run(reqs[i], now);
           outcomes[i] = runner.lastOutcome;
+          settled[i] = runner.lastSettled ? 1 : 0;
         }
         prep.frames.push(frames);
         prep.outcomes.push(outcomes);
+        prep.settled.push(settled);
       }
       prep.stock = this.stageDerivedWrites();
       const domain = this.stage.domainEvents;
@@ -152,6 +156,32 @@ export class ShardRuntime {
       prep.bug = err; // a bug in an actor: nothing of the batch is kept
     }
     return prep;
+  }
+
+  /**
+   * The answers of a prepared group commit that depend on nothing it will write (reads of actors
+   * it leaves unchanged), taken out of it so they can leave before its fsync; null when there is
+   * no such answer or nothing to wait for. On one node only: in cluster mode a read waits for the
+   * replicated journal's verdict on this node's ownership like everything else.
+   */
+  takeSettled(prep: Prepared): (SettledAnswers | null)[] | null {
+    if (prep.bug !== undefined || this.writes.empty || this.opts.cluster !== undefined) return null;
+    let any = false;
+    const out = prep.settled.map((settled, b) => {
+      if (settled.indexOf(1) < 0) return null;
+      const taken: SettledAnswers = { index: [], frames: [], outcomes: [] };
+      const frames = prep.frames[b];
+      for (let i = 0; i < settled.length; i++) {
+        if (settled[i] === 0) continue;
+        taken.index.push(i);
+        taken.frames.push(frames[i]);
+        taken.outcomes.push(prep.outcomes[b][i]);
+        frames[i] = NO_FRAME; // answered already: the commit's reply carries an empty frame in its place
+      }
+      any = true;
+      return taken;
+    });
+    return any ? out : null;
   }
 
   /** The journal rows a prepared batch will write: flat triples of actor key, seq and encoded events. */
@@ -225,6 +255,7 @@ export class ShardRuntime {
       batches: [[]],
       frames: [[]],
       outcomes: [new Uint8Array(0)],
+      settled: [new Uint8Array(0)],
       stock,
       rowCount: this.writes.journal.length / 3,
       bug: undefined,

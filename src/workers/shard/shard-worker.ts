@@ -3,7 +3,7 @@
 // and the fsync cost is shared by more requests. In cluster mode a group commit also waits for
 // the replicated journal's ack: everything that touches the runtime then runs one task at a time.
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { ShardRuntime, type BatchOutcome } from './shard-runtime.js';
+import { ShardRuntime, type BatchOutcome, type SettledAnswers } from './shard-runtime.js';
 import type { FromShard, ShardOptions, ShardRequest, ToShard } from '../shard-messages.js';
 import { readRequests } from '../request-codec.js';
 import { HeapRelease } from './heap-release.js';
@@ -38,10 +38,20 @@ function exclusive(task: () => void | Promise<void>): void {
   });
 }
 
-/** One group commit: local (sync) on one node; replicated first, then local, in cluster mode. */
-function commitGroup(reqs: ShardRequest[][], marker?: number): BatchOutcome[] | Promise<BatchOutcome[]> {
-  if (!replication) return runtime.runBatches(reqs, Date.now(), marker);
+/**
+ * One group commit: local (sync) on one node; replicated first, then local, in cluster mode. On
+ * one node the answers that depend on nothing the commit writes leave before it (`batchIds`
+ * names the batches whose requests wait for an answer).
+ */
+function commitGroup(reqs: ShardRequest[][], marker?: number, batchIds?: number[]): BatchOutcome[] | Promise<BatchOutcome[]> {
   const prep = runtime.prepare(reqs, Date.now());
+  if (!replication) {
+    if (batchIds) {
+      const settled = runtime.takeSettled(prep);
+      if (settled) for (let b = 0; b < settled.length; b++) if (settled[b]) sendSettled(batchIds[b], settled[b]!);
+    }
+    return runtime.complete(prep, marker);
+  }
   if (prep.bug !== undefined) return runtime.complete(prep, marker);
   return replication.replicate().then((refused) => {
     const out = runtime.complete(prep, marker, refused);
@@ -82,6 +92,14 @@ function pack(list: Uint8Array[]): { frames: Uint8Array; ends: Uint32Array } {
   return { frames, ends };
 }
 
+/** Answers of `batch` released before its commit: they read only durable state. */
+function sendSettled(batch: number, answers: SettledAnswers): void {
+  const { frames, ends } = pack(answers.frames);
+  const index = Uint32Array.from(answers.index);
+  const outcomes = Uint8Array.from(answers.outcomes);
+  post({ t: 'settled', batch, index, frames, ends, outcomes }, [frames.buffer as ArrayBuffer, ends.buffer as ArrayBuffer, index.buffer]);
+}
+
 function sendReplies(batch: number, out: BatchOutcome, includeStats: boolean): void {
   const { frames, ends } = pack(out.frames);
   const transfer: ArrayBuffer[] = [frames.buffer as ArrayBuffer, ends.buffer as ArrayBuffer];
@@ -119,6 +137,7 @@ function runBatches(batches: { batch: number; reqs: ShardRequest[] }[]): void | 
   const done = commitGroup(
     batches.map((b) => b.reqs),
     batches[batches.length - 1].batch,
+    batches.map((b) => b.batch),
   );
   if (done instanceof Promise) return done.then((outcomes) => afterBatches(batches, outcomes));
   afterBatches(batches, done);
