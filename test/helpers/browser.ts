@@ -1,29 +1,12 @@
-// Headless Chromium for the page tests: Debian's own build, driven by playwright-core. When
-// /usr/bin/chromium is missing it is installed with apt; Playwright never downloads a browser.
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+// Headless Chromium for the page tests (Debian's own build, installed with apt when missing; see
+// bench/lib/chromium.ts) and the storefront's accessible names as outside suites use them.
 import type { TestContext } from 'node:test';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
-
-const CHROMIUM = '/usr/bin/chromium';
-
-function apt(args: string[]): boolean {
-  return spawnSync('apt-get', args, { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 600_000 }).status === 0;
-}
-
-/** The path of Debian's chromium, installed first when missing. */
-export function chromiumPath(): string {
-  if (existsSync(CHROMIUM)) return CHROMIUM;
-  if (!apt(['install', '-y', 'chromium'])) {
-    apt(['update']);
-    if (!apt(['install', '-y', 'chromium'])) throw new Error('chromium is missing and `apt-get install -y chromium` failed');
-  }
-  return CHROMIUM;
-}
+import type { Browser, Locator, Page } from 'playwright-core';
+import { launchChromium } from '../../bench/lib/chromium.js';
 
 /** A headless browser closed after the test (root needs --no-sandbox). */
 export async function launchBrowser(t: TestContext): Promise<Browser> {
-  const browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--no-sandbox'] });
+  const browser = await launchChromium();
   t.after(() => browser.close());
   return browser;
 }
