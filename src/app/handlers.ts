@@ -13,6 +13,8 @@ import type { Accounts } from './accounts/accounts.js';
 import type { CatalogView } from './catalog/catalog-view.js';
 import type { CommerceOps } from './commerce/commerce-ops.js';
 import type { RecsOps } from './recs/recs-ops.js';
+import type { DropOps } from './drops/drop-ops.js';
+import type { AuditOps } from './audit/audit-ops.js';
 import type { ShardPool } from './shard-pool.js';
 
 export interface HandlerDeps {
@@ -21,6 +23,8 @@ export interface HandlerDeps {
   accounts: Accounts;
   commerce: CommerceOps;
   recs: RecsOps;
+  drops: DropOps;
+  audit: AuditOps;
 }
 
 const GET = Object.freeze({ type: 'get' as const });
@@ -37,7 +41,7 @@ function caller(req: Request): Caller {
   return { ip: req.conn.ip, via: 'ws', ...(guestId === undefined ? {} : { guestId }) };
 }
 
-export function createHandlers({ pool, catalog, accounts, commerce, recs }: HandlerDeps): Handlers {
+export function createHandlers({ pool, catalog, accounts, commerce, recs, drops, audit }: HandlerDeps): Handlers {
   /** Sends the request to the actor of `key`; its committed reply (typed by kind and command) goes to the connection. */
   const route = <K extends ActorKind, const C extends CommandOf<K>>(req: Request, key: ActorKey<K>, cmd: C): Routed<ResultOf<K, C>> | Answer<never> =>
     pool.submit(key, req.id, cmd, req.conn, req.tag) ?? ROUTED;
@@ -125,5 +129,11 @@ export function createHandlers({ pool, catalog, accounts, commerce, recs }: Hand
     },
     'recs.forUser': (req, a) => recs.forUser(a, user(req)),
     'recs.similar': (req, a) => recs.similar(a, user(req)),
+
+    // Audit history and product drops.
+    'audit.history': (_req, a) => audit.history(a),
+    'audit.stateAt': (_req, a) => audit.stateAt(a),
+    'drop.create': (_req, a) => drops.create(a),
+    'drop.join': (req, a) => drops.join(req, a, user(req)),
   };
 }

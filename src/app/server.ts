@@ -23,6 +23,8 @@ import { CommerceOps } from './commerce/commerce-ops.js';
 import { RecsOps } from './recs/recs-ops.js';
 import { RecsService } from './recs/index.js';
 import { createHandlers } from './handlers.js';
+import { DropOps } from './drops/drop-ops.js';
+import { AuditOps } from './audit/audit-ops.js';
 import type { ClusterNode } from './cluster/cluster-node.js';
 import type { DomainEvent } from '../actors/actor.js';
 import { CATALOG_KEY } from '../protocol/keys.js';
@@ -135,9 +137,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const accounts = new Accounts({ auth, pool, catalog, limits });
   const commerce = config.commerce;
   const gateway = new SimulatedGateway(pool, commerce.gatewayTimeoutMs + 1_000);
+  const drops = new DropOps(pool, catalog, node !== undefined);
+  const audit = new AuditOps(pool, node !== undefined);
   const driver: CheckoutDriver = new CheckoutDriver({
     pool,
     gateway,
+    gate: drops,
     config: commerce,
     accountAgeMs: async (userId, now) => {
       const created = await users.createdAt(userId);
@@ -164,7 +169,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     pool,
   );
   metrics.recs(() => recs.service.stats());
-  const handlers = createHandlers({ pool, catalog, accounts, commerce: commerceOps, recs });
+  const handlers = createHandlers({ pool, catalog, accounts, commerce: commerceOps, recs, drops, audit });
   const edge = new Edge({ handlers, shards: pool, metrics, maxInflight: limits.connMaxInflight });
   let ready = false;
 
