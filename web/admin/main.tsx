@@ -1,6 +1,7 @@
 // The admin dashboard at /admin: the live domain event feed, live charts (orders, revenue,
-// payment outcomes), low-stock alerts, inventory adjustments, product and coupon editors, and
-// the orders with their fulfilment actions. Signs in as an admin over the shop's WebSocket.
+// payment outcomes), low-stock alerts, inventory adjustments, product, coupon and drop editors,
+// the orders with their fulfilment actions, and the audit history of any sku, cart, order or
+// coupon. Signs in as an admin over the shop's WebSocket.
 import type { CartwireClient } from '@cartwire/client';
 import { render } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
@@ -8,8 +9,10 @@ import '../shared/base.css';
 import './admin.css';
 import { SignInForm } from '../shared/sign-in.js';
 import { connect, errorText, forget, remember } from '../shared/session.js';
+import { AuditPanel } from './audit-panel.js';
 import { Charts } from './charts.js';
 import { CouponEditor } from './coupon-editor.js';
+import { DropEditor } from './drop-editor.js';
 import { Feed } from './feed.js';
 import { InventoryForm } from './inventory-form.js';
 import { LiveEvents, LowStockAlerts } from './live-events.js';
@@ -48,6 +51,10 @@ function Dashboard({ client, signOut }: { client: CartwireClient; signOut: () =>
         <div class="columns">
           <ProductEditor client={client} />
           <CouponEditor client={client} />
+        </div>
+        <div class="columns">
+          <AuditPanel client={client} />
+          <DropEditor client={client} />
         </div>
       </main>
     </>

@@ -10,11 +10,12 @@ import { connect, errorText, forget, remember } from '../shared/session.js';
 import { Browse } from './browse.js';
 import { CartPage } from './cart-page.js';
 import { CheckoutPage } from './checkout-page.js';
+import { DropPage } from './drop-page.js';
 import { OrdersPage } from './orders-page.js';
 import { ProductPage } from './product-page.js';
 import { cartQty, TOKEN_KEY, type Shop } from './shop.js';
 
-/** The view named by the URL's hash: #/, #/product/<id>, #/cart, #/checkout, #/orders. */
+/** The view named by the URL's hash: #/, #/product/<id>, #/cart, #/checkout, #/orders, #/drop/<id>. */
 function useRoute(): string[] {
   const read = () => location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
   const [route, setRoute] = useState(read);
@@ -71,6 +72,8 @@ function App({ client, initial }: { client: CartwireClient; initial: Session }) 
       <CartPage shop={shop} />
     ) : view === 'checkout' ? (
       <CheckoutPage shop={shop} />
+    ) : view === 'drop' && arg ? (
+      <DropPage shop={shop} dropId={arg} />
     ) : view === 'orders' ? (
       <OrdersPage shop={shop} />
     ) : (
