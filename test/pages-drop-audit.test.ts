@@ -123,5 +123,6 @@ test('the dashboard shows the audit history of a sku after a sale, and its state
     .getByRole('button', { name: /^State after change/ })
     .click();
   await state.getByText('"onHand": 48').waitFor();
-  if (process.env.UPDATE_SCREENSHOTS) await audit.screenshot({ path: fileURLToPath(new URL('../../docs/screenshots/admin-audit.png', import.meta.url)), style: '.top { position: static }' });
+  if (process.env.UPDATE_SCREENSHOTS)
+    await audit.screenshot({ path: fileURLToPath(new URL('../../docs/screenshots/admin-audit.png', import.meta.url)), style: '.top { position: static }' });
 });
