@@ -1,5 +1,6 @@
 // Assembles a running server: shard workers, the main-thread services, the edge, WebSocket and
 // HTTP on one port.
+import { fileURLToPath } from 'node:url';
 import { loadTransport, type Listener, type ServerApp, type Transport } from '../transport/transport.js';
 import type { Config } from '../config.js';
 import type { ShardPool } from './shard-pool.js';
@@ -32,6 +33,10 @@ import type { ProductView } from '../protocol/types.js';
 import { log } from '../log/log.js';
 import { asyncApiDocument } from '../protocol/asyncapi.js';
 import { serverVersion } from './version.js';
+import { loadPages } from '../transport/static-pages.js';
+
+/** Where the page build puts the storefront and the dashboard (dist/pages beside dist/src). */
+const PAGES_DIR = fileURLToPath(new URL('../../pages/', import.meta.url));
 
 export interface RunningServer {
   /** What serves HTTP and WebSocket (TRANSPORT), and why this one. */
@@ -169,6 +174,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   let ready = false;
 
   const app: ServerApp = transport.createApp(config.tls);
+  const pages = loadPages(PAGES_DIR);
+  if (!pages) log.info({ dir: PAGES_DIR }, 'the web pages are not built (npm run build): / and /admin answer 404');
   const clientIp = new ClientIp(limits.trustProxy);
   const sockets = mountWebSocket(app, { edge, limits, allowedOrigins: config.allowedOrigins, isReady: () => ready, clientIp, metrics });
   const ops: OpsDeps = {
@@ -195,6 +202,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     serveMetrics: config.metricsPort === undefined,
     ...(node ? { clusterStatus: () => node.status() } : {}),
     asyncApi: () => asyncApiDocument(serverVersion()),
+    pages,
   });
   // METRICS_PORT: metrics, health and readiness on a listener of their own (METRICS_HOST).
   const opsApp: ServerApp | undefined = config.metricsPort === undefined ? undefined : transport.createApp();

@@ -18,7 +18,7 @@ export interface HttpResponse {
   writeStatus(status: string): HttpResponse;
   writeHeader(name: string, value: string): HttpResponse;
   /** Ends the response; `closeConnection` also closes the connection (its unread rest is dropped). */
-  end(body?: string, closeConnection?: boolean): HttpResponse;
+  end(body?: string | Uint8Array, closeConnection?: boolean): HttpResponse;
   cork(fn: () => void): HttpResponse;
   /** Called if the client goes away before the response ended. Required of any handler that answers later. */
   onAborted(handler: () => void): HttpResponse;

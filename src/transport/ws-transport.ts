@@ -114,7 +114,7 @@ abstract class BufferedResponse implements HttpResponse {
     fn();
     return this;
   }
-  abstract end(body?: string, closeConnection?: boolean): HttpResponse;
+  abstract end(body?: string | Uint8Array, closeConnection?: boolean): HttpResponse;
   abstract onAborted(handler: () => void): HttpResponse;
   abstract onData(handler: (chunk: ArrayBuffer, isLast: boolean) => void): HttpResponse;
   abstract getRemoteAddress(): ArrayBuffer;
@@ -130,7 +130,7 @@ class NodeResponse extends BufferedResponse {
   ) {
     super();
   }
-  end(body = '', closeConnection = false): HttpResponse {
+  end(body: string | Uint8Array = '', closeConnection = false): HttpResponse {
     if (this.ended) return this;
     this.ended = true;
     const res = this.res;
@@ -169,12 +169,12 @@ class UpgradeResponse extends BufferedResponse {
   ) {
     super();
   }
-  end(body = ''): HttpResponse {
+  end(body: string | Uint8Array = ''): HttpResponse {
     if (this.ended) return this;
     this.ended = true;
     const head = [`HTTP/1.1 ${this.status} ${this.statusText}`, ...this.headers.map(([n, v]) => `${n}: ${v}`)];
-    head.push(`content-length: ${Buffer.byteLength(body)}`, 'connection: close', '', body);
-    if (this.socket.writable) this.socket.end(head.join('\r\n'));
+    head.push(`content-length: ${Buffer.byteLength(body)}`, 'connection: close', '', '');
+    if (this.socket.writable) this.socket.end(Buffer.concat([Buffer.from(head.join('\r\n')), Buffer.from(body)]));
     return this;
   }
   onAborted(handler: () => void): HttpResponse {
