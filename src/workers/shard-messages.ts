@@ -57,6 +57,8 @@ export interface ShardOptions {
   epoch?: string;
   /** Cluster mode: the journal is replicated through NATS JetStream (undefined: one node). */
   cluster?: ShardClusterOptions;
+  /** The master keys (hex, current first): orders' sealed address copies are opened with them. */
+  masterKeys?: string[];
   /** Test hook: a command touching this actor key kills the worker thread (an uncaught exception). */
   crashOn?: string;
 }
@@ -84,6 +86,8 @@ export type ToShard =
   | { t: 'orders-page'; ask: number; userId?: string; before?: [number, string]; limit: number }
   /** Recommendation interactions in the event log after row `afterG` (at most `limit` rows). */
   | { t: 'interactions'; ask: number; afterG: number; limit: number }
+  /** The domain events of one user logged after `afterG` (`user.export`), read `limit` rows at a time. */
+  | { t: 'user-events'; ask: number; userId: string; afterG: number; limit: number }
   | { t: 'stop' };
 
 export interface ShardStats {
@@ -130,4 +134,11 @@ export type FromShard =
 export interface InteractionsPage {
   flat: (string | number)[];
   lastG: number;
+}
+
+/** A page of one user's domain events; `lastG` is where the next page starts, `done` when the log ended. */
+export interface UserEventsPage {
+  events: { name: string; data: Record<string, unknown> }[];
+  lastG: number;
+  done: boolean;
 }

@@ -109,8 +109,8 @@ export class Accounts {
     if (!r) return taken();
     this.succeeded(from.ip, email);
     if (guest) await this.clearGuest(guest, userId);
-    const name = args.name === undefined ? {} : { name: args.name };
-    await this.event('user_registered', userId, { email, ...name, role: r.role, at: Date.now(), via: from.via, ...merged(from) });
+    // No email or name: the event log and the admin feed carry no personal data.
+    await this.event('user_registered', userId, { role: r.role, at: Date.now(), via: from.via, ...merged(from) });
     return { ok: true, result: r };
   }
 
@@ -118,8 +118,9 @@ export class Accounts {
    * An attempt against the limits: a RATE_LIMITED outcome, or undefined when it may run (it then
    * counts as a failure of its email and IP until succeeded() says otherwise). A refused attempt
    * costs only the per-IP token: it neither lengthens the wait nor spends the email's tokens.
+   * Password checks of signed-in users (password change, erasure) use it with their user id.
    */
-  private takeAttempt(ip: string, email: string): AuthOutcome | undefined {
+  takeAttempt(ip: string, email: string): Answer<never> | undefined {
     const now = performance.now();
     const ipWait = this.byIp.take(ip, now);
     if (ipWait > 0) return rateLimited(ipWait);
@@ -138,7 +139,7 @@ export class Accounts {
   }
 
   /** The credentials were right: the pair starts over, and the email gets its token back. */
-  private succeeded(ip: string, email: string): void {
+  succeeded(ip: string, email: string): void {
     const pair = pairKey(email, ip);
     this.byPair.reset(pair);
     this.delays.reset(pair);
