@@ -73,9 +73,14 @@ export class MasterKeyring {
     for (const k of [current, ...others]) this.byId.set(k.id, k);
   }
 
+  /** Every key, the current one first. */
+  keys(): NamedKey[] {
+    return [...this.byId.values()];
+  }
+
   /** Every key as hex, the current one first: for the shard workers of this process. */
   hexKeys(): string[] {
-    return [...this.byId.values()].map((k) => k.key.toString('hex'));
+    return this.keys().map((k) => k.key.toString('hex'));
   }
 
   has(id: string): boolean {
