@@ -9,6 +9,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import * as argon2 from '@node-rs/argon2';
 import { connect, connectAdmin, startTestServer, tmpDataDir } from './helpers/server.js';
 import { refused, stockedSku } from './helpers/commerce.js';
 
@@ -127,4 +128,28 @@ test('rotate-master-key: every wrapped key moves to the new master key; after a 
   assert.equal((await back.call('auth.login', { email: 'rota@example.com', password: PASSWORD })).userId, userId);
   assert.deepEqual([(await back.call('user.get', {})).name, (await back.call('address.list', {}))[0].line1], ['Rota', '5 Turnkey Lane']);
   assert.equal((await admin.call('order.get', { orderId: order.orderId })).shippingAddress.line1, '5 Turnkey Lane');
+});
+
+test('accounts of the first schema (plaintext email and name) are sealed and moved on the first start, and sign in as before', async (t) => {
+  const dataDir = tmpDataDir(t);
+  const hash = await argon2.hash('legacy-password', { algorithm: argon2.Algorithm.Argon2id });
+  const old = new Database(join(dataDir, 'system.db'));
+  old.exec(
+    `CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, name TEXT, role TEXT NOT NULL, password_hash TEXT NOT NULL, created_at INTEGER NOT NULL)`,
+  );
+  old.prepare('INSERT INTO users VALUES (?, ?, ?, ?, ?, ?)').run('u_legacy0001', 'olde.legacy@example.com', 'Olde Legacy', 'customer', hash, 1_700_000_000_000);
+  old.close();
+  const srv = await startTestServer(t, { DATA_DIR: dataDir });
+  const c = await connect(srv.url);
+  t.after(() => c.close());
+  assert.equal((await c.call('auth.login', { email: 'olde.legacy@example.com', password: 'legacy-password' })).userId, 'u_legacy0001');
+  const me = await c.call('user.get', {});
+  assert.deepEqual([me.email, me.name, me.createdAt], ['olde.legacy@example.com', 'Olde Legacy', 1_700_000_000_000]);
+  await c.close();
+  await srv.close();
+  const db = new Database(join(dataDir, 'system.db'), { readonly: true });
+  const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name);
+  db.close();
+  assert.ok(!tables.includes('users') && tables.includes('accounts'), tables.join());
+  for (const value of ['olde.legacy@example.com', 'Olde Legacy']) assert.deepEqual(holders(dataDir, value), [], value);
 });
