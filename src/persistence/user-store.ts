@@ -123,7 +123,8 @@ const toRow = (u: UserRecord): AccountRow => ({
   version: u.version,
 });
 
-const isUnique = (err: unknown): boolean => (err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
+// A taken email or username hash (UNIQUE), or an id inserted by a concurrent first write (PRIMARY KEY).
+const isUnique = (err: unknown): boolean => ['SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY'].includes((err as { code?: string }).code ?? '');
 
 /** The embedded default: accounts in DATA_DIR/system.db. */
 export class SqliteUserStore implements UserStore {

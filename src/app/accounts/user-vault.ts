@@ -32,7 +32,7 @@ const LOOKUP_KEY_SECRET = 'lookup-key';
 const PROFILE_AAD = (userId: string) => `profile:${userId}`;
 
 export class UserVault {
-  private readonly keys = new Map<string, NamedKey>();
+  private readonly keys = new Map<string, { wrapped: string; key: NamedKey }>();
 
   private constructor(
     readonly store: UserStore,
@@ -57,12 +57,13 @@ export class UserVault {
   /** The user's data key, or undefined once erased. */
   dataKey(u: UserRecord): NamedKey | undefined {
     if (u.wrappedKey === null) return undefined;
+    // Keyed by the wrapped value too: a row written by a concurrent first write has another key.
     const cached = this.keys.get(u.id);
-    if (cached) return cached;
-    const k = this.keyring.unwrap(u.wrappedKey, u.id);
+    if (cached?.wrapped === u.wrappedKey) return cached.key;
+    const key = this.keyring.unwrap(u.wrappedKey, u.id);
     if (this.keys.size >= KEY_CACHE_MAX) this.keys.delete(this.keys.keys().next().value!);
-    this.keys.set(u.id, k);
-    return k;
+    this.keys.set(u.id, { wrapped: u.wrappedKey, key });
+    return key;
   }
 
   /** Drops a key from memory (after erasure). */
@@ -94,6 +95,7 @@ export class UserVault {
   /** A new account with a fresh data key (version 0: not stored yet). */
   newRecord(id: string, role: Role, passwordHash: string | null, p: Profile, now: number): UserRecord {
     const k = newDataKey(id);
+    const wrappedKey = this.keyring.wrap(k, id);
     const bare: UserRecord = {
       id,
       role,
@@ -102,14 +104,14 @@ export class UserVault {
       passwordHash,
       tokenGen: 0,
       personalizedRecs: true,
-      wrappedKey: this.keyring.wrap(k, id),
+      wrappedKey,
       sealed: null,
       createdAt: now,
       updatedAt: now,
       erasedAt: null,
       version: 0,
     };
-    this.keys.set(id, k);
+    this.keys.set(id, { wrapped: wrappedKey, key: k });
     return this.withProfile(bare, p, now);
   }
 
