@@ -10,6 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync, chmodSync, existsSync, rmSync }
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Role } from '../protocol/ops.js';
+import { log } from '../log/log.js';
 
 /** One account as it is stored. Guests get a row only once they keep something (an address). */
 export interface UserRecord {
@@ -122,6 +123,9 @@ const toRow = (u: UserRecord): AccountRow => ({
   erased_at: u.erasedAt,
   version: u.version,
 });
+
+/** Checkpoints tried after an erasure before giving up on truncating the WAL at once. */
+const SCRUB_ATTEMPTS = 20;
 
 // A taken email or username hash (UNIQUE), or an id inserted by a concurrent first write (PRIMARY KEY).
 const isUnique = (err: unknown): boolean => ['SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY'].includes((err as { code?: string }).code ?? '');
@@ -252,10 +256,15 @@ export class SqliteUserStore implements UserStore {
     return this.scrub().then(() => rows.length);
   }
 
-  scrub(): Promise<void> {
+  async scrub(): Promise<void> {
     // The WAL still holds the frames of the rows as they were: copy them home and truncate it.
-    this.db.pragma('wal_checkpoint(TRUNCATE)');
-    return Promise.resolve();
+    // A reader in the middle of a read (a shard opening an address) makes it busy: try again.
+    for (let attempt = 0; attempt < SCRUB_ATTEMPTS; attempt++) {
+      const [r] = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+      if (r.busy === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    log.warn('system.db: the WAL could not be truncated after an erasure (readers kept it busy); a later checkpoint overwrites it');
   }
 
   close(): void {
