@@ -299,3 +299,38 @@ test('admin: user.list finds by email and pages by id; user.setRole changes the 
   assert.equal(back.role, 'admin');
   assert.equal((await probe.call('user.list', { limit: 1 })).items.length, 1, 'signed in again, as an admin');
 });
+
+test("a guest's saved addresses and payment methods move into the account it registers or signs in to", async (t) => {
+  const srv = await startTestServer(t);
+  const g = await connect(srv.url);
+  const guest = await g.call('auth.guest', {});
+  const saved = await g.call('address.add', HOME);
+  const card = await g.call('paymentMethod.add', VISA);
+  const reg = await g.call('auth.register', { email: 'mover@example.com', password: PASSWORD });
+  assert.deepEqual(
+    (await g.call('address.list', {})).map((a) => [a.addressId, a.isDefault]),
+    [[saved.addressId, true]],
+  );
+  assert.deepEqual(
+    (await g.call('paymentMethod.list', {})).map((p) => p.paymentMethodId),
+    [card.paymentMethodId],
+  );
+  const old = await connect(srv.url);
+  t.after(() => Promise.all([g.close(), old.close()]));
+  await old.call('auth.resume', { token: guest.token });
+  assert.deepEqual([await old.call('address.list', {}), await old.call('paymentMethod.list', {})], [[], []], 'the guest keeps no copy');
+
+  // Signing in from another guest adds its book after the account's; the account's default stays.
+  const g2 = await connectGuest(srv.url);
+  t.after(() => g2.close());
+  const second = await g2.call('address.add', WORK);
+  await g2.call('auth.login', { email: 'mover@example.com', password: PASSWORD });
+  assert.deepEqual(
+    (await g2.call('address.list', {})).map((a) => [a.addressId, a.isDefault]),
+    [
+      [saved.addressId, true],
+      [second.addressId, false],
+    ],
+  );
+  assert.equal((await g2.call('user.get', {})).userId, reg.userId);
+});

@@ -19,7 +19,7 @@ import { SealedReader, addressAad } from '../persistence/sealed-reader.js';
 import type { SealedOpener } from '../actors/actor.js';
 import { DEFAULT_PREFERENCES, UserVault, type Profile } from './accounts/user-vault.js';
 import { AccountRecords } from './accounts/account-records.js';
-import { AddressBook } from './accounts/address-book.js';
+import { AddressBook, MAX_ADDRESSES, MAX_PAYMENT_METHODS } from './accounts/address-book.js';
 import { ProfileService } from './accounts/profile-service.js';
 import { userEvents } from './accounts/user-events.js';
 import { CloseCode } from '../protocol/errors.js';
@@ -147,7 +147,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   };
   const metrics = new Metrics(config.shards, (s) => pool.depth(s), config.cluster?.nodeId);
   const limits = config.limits;
-  const accounts = new Accounts({ auth, pool, catalog, limits });
+  const accounts = new Accounts({
+    auth,
+    pool,
+    catalog,
+    limits,
+    adoptGuestBook: (guestId, account) => records.adoptGuestBook(guestId, account, { addresses: MAX_ADDRESSES, paymentMethods: MAX_PAYMENT_METHODS }),
+  });
   const commerce = config.commerce;
   const gateway = new SimulatedGateway(pool, commerce.gatewayTimeoutMs + 1_000);
   const driver: CheckoutDriver = new CheckoutDriver({

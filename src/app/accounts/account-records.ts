@@ -100,6 +100,36 @@ export class AccountRecords {
     return { ok: true, result: this.vault.sealFor(row, JSON.stringify(address), addressAad(who.userId)) };
   }
 
+  /**
+   * A guest signs in or registers: its saved addresses and payment methods join the account's
+   * (up to the limits; the account's default stays when it has one), then the guest's are
+   * removed. Ids already in the account are skipped, so a retry after a crash in between moves
+   * nothing twice.
+   */
+  async adoptGuestBook(guestId: string, account: Identity, limits: { addresses: number; paymentMethods: number }): Promise<WireError | undefined> {
+    const guestRow = await this.vault.store.get(guestId);
+    const guest = guestRow && guestRow.role === 'guest' ? this.vault.profile(guestRow) : undefined;
+    if (!guest || (guest.addresses.length === 0 && guest.paymentMethods.length === 0)) return undefined;
+    const moved = await this.mutate(account, (p) => {
+      const hadDefault = p.addresses.some((a) => a.isDefault);
+      for (const a of guest.addresses) {
+        if (p.addresses.length >= limits.addresses || p.addresses.some((x) => x.addressId === a.addressId)) continue;
+        p.addresses.push({ ...a, isDefault: !hadDefault && a.isDefault });
+      }
+      for (const m of guest.paymentMethods) {
+        if (p.paymentMethods.length >= limits.paymentMethods || p.paymentMethods.some((x) => x.paymentMethodId === m.paymentMethodId)) continue;
+        p.paymentMethods.push(m);
+      }
+      return { profile: p, result: () => undefined };
+    });
+    if (!moved.ok) return moved.error;
+    const cleared = await this.mutate({ userId: guestId, role: 'guest' }, (p) => ({
+      profile: { ...p, addresses: [], paymentMethods: [] },
+      result: () => undefined,
+    }));
+    return cleared.ok ? undefined : cleared.error;
+  }
+
   forgetOptOut(userId: string): void {
     this.optedOut.delete(userId);
   }
