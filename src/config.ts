@@ -24,6 +24,10 @@ export interface Config {
   adminEmail: string;
   adminPassword: string | undefined;
   jwtSecret: string | undefined;
+  /** MASTER_KEY: wraps every user's data key (else DATA_DIR/master-key, or the cluster's). */
+  masterKey: string | undefined;
+  /** PREVIOUS_MASTER_KEY: still unwraps, after MASTER_KEY was changed to rotate it. */
+  previousMasterKey: string | undefined;
   seedDemo: boolean;
   allowedOrigins: string[] | undefined;
   synchronous: 'FULL' | 'NORMAL' | 'OFF';
@@ -218,6 +222,8 @@ export function resolveConfig(env: Env = process.env): Config {
     adminEmail,
     adminPassword,
     jwtSecret,
+    masterKey: masterKeyOf(env, 'MASTER_KEY'),
+    previousMasterKey: masterKeyOf(env, 'PREVIOUS_MASTER_KEY'),
     seedDemo: flag(env, 'SEED_DEMO', true),
     allowedOrigins: origins && origins.length > 0 ? origins : undefined,
     synchronous: oneOf(env, 'SYNCHRONOUS', ['FULL', 'NORMAL', 'OFF'] as const, 'FULL'),
@@ -253,6 +259,15 @@ export function resolveConfig(env: Env = process.env): Config {
       },
     },
   };
+}
+
+/** A master key variable: 64 hex digits or the base64 of 32 bytes. */
+function masterKeyOf(env: Env, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  const bytes = /^[0-9a-fA-F]{64}$/.test(raw) ? 32 : /^[A-Za-z0-9+/_-]{43}=?$/.test(raw) ? Buffer.from(raw, 'base64').length : 0;
+  if (bytes !== 32) throw new ConfigError(`${name} must be 32 bytes as 64 hex digits or base64, got a value of ${raw.length} characters`);
+  return raw;
 }
 
 /** The logger reads LOG_LEVEL and LOG_FORMAT itself (worker threads too); here a bad value stops the start. */

@@ -60,19 +60,24 @@ test('register signs the connection in; login with the email in any case or padd
   assert.deepEqual([unknown.details, wrong.details], [undefined, undefined]);
 });
 
-test('passwords are stored only as argon2id hashes (m=19456, t=2, p=1) under the normalized email, and appear in no data file', async (t) => {
+test('passwords are stored only as argon2id hashes (m=19456, t=2, p=1), emails normalized and never in clear, and neither appears in a data file', async (t) => {
   const srv = await startTestServer(t);
   const secret = 'pa55word-that-must-not-leak';
-  const { c } = await register(srv.url, ' Grace@Example.com', secret);
+  const { c, userId } = await register(srv.url, ' Grace@Example.com', secret);
+  assert.equal((await c.call('user.get', {})).email, 'grace@example.com', 'the email is kept trimmed and lowercased');
   await c.close();
+  const again = await connect(srv.url);
+  assert.equal((await again.call('auth.login', { email: 'GRACE@example.com ', password: secret })).userId, userId);
+  await again.close();
   const db = new Database(join(srv.dataDir, 'system.db'), { readonly: true });
   t.after(() => db.close());
-  const row = db.prepare('SELECT email, password_hash FROM users WHERE email = ?').get('grace@example.com') as { email: string; password_hash: string };
-  assert.ok(row, 'the email is stored trimmed and lowercased');
+  const row = db.prepare('SELECT password_hash FROM accounts WHERE id = ?').get(userId) as { password_hash: string };
   assert.match(row.password_hash, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
   await srv.close();
   for (const f of readdirSync(srv.dataDir)) {
-    assert.ok(!readFileSync(join(srv.dataDir, f)).includes(secret), `${f} holds the password in clear`);
+    const bytes = readFileSync(join(srv.dataDir, f));
+    assert.ok(!bytes.includes(secret), `${f} holds the password in clear`);
+    assert.ok(!bytes.includes('grace@example.com'), `${f} holds the email in clear`);
   }
 });
 
@@ -236,7 +241,7 @@ test('a crash between the two steps of a merge (guest cart not cleared) never me
   assert.deepEqual((await guestAgain.call('cart.get', {})).items, [], 'and this time the guest cart was cleared');
 });
 
-test('user_registered and user_logged_in reach the admin feed, without password or hash', async (t) => {
+test('user_registered and user_logged_in reach the admin feed, without password, hash, email or name', async (t) => {
   const srv = await startTestServer(t);
   const admin = await connectAdmin(srv.url);
   t.after(() => admin.close());
@@ -253,14 +258,12 @@ test('user_registered and user_logged_in reach the admin feed, without password 
   await until(() => events.length >= 2, { what: 'two user events' });
   const [reg, login] = events;
   assert.equal(reg.push, 'user_registered');
-  assert.deepEqual(
-    { ...reg.data, at: 0, guestId: typeof reg.data.guestId },
-    { userId: r.userId, email: 'feed@example.com', name: 'Feed Person', role: 'customer', at: 0, via: 'ws', guestId: 'string' },
-  );
+  assert.deepEqual({ ...reg.data, at: 0, guestId: typeof reg.data.guestId }, { userId: r.userId, role: 'customer', at: 0, via: 'ws', guestId: 'string' });
   assert.equal(login.push, 'user_logged_in');
   assert.deepEqual({ ...login.data, at: 0 }, { userId: r.userId, role: 'customer', at: 0, via: 'ws' });
   const text = JSON.stringify(events);
   assert.ok(!text.includes(secret) && !text.includes('argon2') && !/password|hash/i.test(text), text);
+  assert.ok(!/feed@example\.com|Feed Person/i.test(text), 'no personal data on the feed');
 });
 
 test('POST /auth/register and /auth/login answer JSON; bad JSON or bad fields are 400, a body over 64 KiB 413, wrong credentials 401, another method 405', async (t) => {

@@ -200,6 +200,21 @@ test('three nodes share the shop: ops and pushes through any node, accounts ever
   t.after(() => viaB.close());
   assert.equal((await viaB.call('auth.login', { email: 'cluster@example.com', password: 'long enough password' })).userId, r.userId);
   assert.equal(await code(viaB.call('auth.register', { email: 'cluster@example.com', password: 'another password' })), 'CONFLICT');
+  // A profile written through one node reads through another; a username is unique cluster-wide.
+  await onA.call('user.update', { username: 'clusterer' });
+  await onA.call('address.add', { name: 'C', line1: '1 Node St', city: 'Natsville', postalCode: '4222', country: 'SE' });
+  const seen = await viaB.call('user.get', {});
+  assert.deepEqual([seen.email, seen.username], ['cluster@example.com', 'clusterer']);
+  assert.deepEqual(
+    (await viaB.call('address.list', {})).map((x) => x.line1),
+    ['1 Node St'],
+  );
+  assert.equal(await code(onB.call('user.update', { username: 'clusterer' })), 'CONFLICT');
+  // A logout through a refuses the token everywhere.
+  await onA.call('auth.logout', {});
+  const probe = await CartwireClient.connect(c.server.url);
+  t.after(() => probe.close());
+  assert.equal(await code(probe.call('auth.resume', { token: r.token })), 'UNAUTHENTICATED');
 
   // Every series of a node's metrics carries its NODE_ID, so the nodes' scrapes add up.
   const metrics = await (await fetch(`${b.server.url}/metrics`)).text();

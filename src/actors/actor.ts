@@ -37,10 +37,18 @@ export interface LivePrice {
   active: boolean;
 }
 
+/**
+ * Opens personal data sealed under a user's data key (an order's address copy): the plaintext,
+ * or undefined once the user's key is destroyed (erasure).
+ */
+export type SealedOpener = (userId: string, sealed: string) => string | undefined;
+
 /** What a shard knows besides the actor's own state: live prices and the shop's pricing rules. */
 export interface ShardContext {
   item(sku: string): LivePrice | undefined;
   readonly pricing: PricingConfig;
+  /** Present where sealed personal data can be opened. */
+  readonly openSealed?: SealedOpener;
 }
 
 /** A command's reply type by command type: what `view` answers to each command. */

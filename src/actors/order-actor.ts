@@ -4,7 +4,7 @@
 // order is confirmed (refunds, restocking) is recorded here first as `work` and acknowledged when
 // done: an outbox, so a crash in between resumes instead of forgetting.
 import { accept, reject, unchanged, type ActorType, type Decision } from './actor.js';
-import type { DomainEvent } from './actor.js';
+import type { DomainEvent, SealedOpener } from './actor.js';
 import { ordersTopic } from '../protocol/keys.js';
 import type { CartLineView, OrderStatus, OrderTotals, OrderView, PaymentStatus, ShippingAddress } from '../protocol/types.js';
 
@@ -29,7 +29,10 @@ export interface Order {
   coupon?: string;
   totals: OrderTotals;
   currency: string;
+  /** With `sealedAddress`, only the country (kept for the books); else the whole address. */
   shippingAddress: ShippingAddress;
+  /** The address as it was, sealed under the owner's data key (unreadable once they are erased). */
+  sealedAddress?: string;
   paymentToken: string;
   idempotencyKey: string;
   payment: OrderView['payment'];
@@ -66,6 +69,7 @@ export type OrderCommand =
       totals: OrderTotals;
       currency: string;
       shippingAddress: ShippingAddress;
+      sealedAddress?: string;
       paymentToken: string;
       idempotencyKey: string;
       /** How long the saga may run before the order's timer asks for it to be resumed. */
@@ -271,7 +275,14 @@ export function apply(o: Order, e: OrderEvent): Order {
   return o;
 }
 
-export function view(o: Order): OrderView {
+/** The address an order shows: opened from its sealed copy when there is one. */
+function addressOf(o: Order, openSealed: SealedOpener | undefined): ShippingAddress {
+  if (o.sealedAddress === undefined) return o.shippingAddress;
+  const plain = openSealed?.(o.userId, o.sealedAddress);
+  return plain === undefined ? { ...o.shippingAddress, erased: true } : (JSON.parse(plain) as ShippingAddress);
+}
+
+export function view(o: Order, openSealed?: SealedOpener): OrderView {
   const v: OrderView = {
     orderId: o.orderId,
     orderNumber: o.orderNumber,
@@ -282,7 +293,7 @@ export function view(o: Order): OrderView {
     currency: o.currency,
     payment: { ...o.payment },
     refunds: o.refunds,
-    shippingAddress: o.shippingAddress,
+    shippingAddress: addressOf(o, openSealed),
     createdAt: o.createdAt,
     updatedAt: o.updatedAt,
     version: o.version,
@@ -385,7 +396,7 @@ export const OrderActor: ActorType<Order, OrderCommand, OrderEvent, OrderResults
   create,
   decide,
   apply,
-  view: (o, c) => (INTERNAL.has(c.type) ? o : view(o)),
+  view: (o, c, ctx) => (INTERNAL.has(c.type) ? o : view(o, ctx.openSealed)),
   version: (o) => o.version,
   nextTimer: (o) => (o.open ? o.checkAt : undefined),
   snapshot: (o) => o,

@@ -10,6 +10,8 @@ import type { Identity } from '../protocol/types.js';
 import { Encoded, ROUTED, fail, type Answer, type Handlers, type Request, type Routed } from '../transport/dispatch.js';
 import type { Caller } from './accounts/accounts.js';
 import type { Accounts } from './accounts/accounts.js';
+import type { AddressBook } from './accounts/address-book.js';
+import type { ProfileService } from './accounts/profile-service.js';
 import type { CatalogView } from './catalog/catalog-view.js';
 import type { CommerceOps } from './commerce/commerce-ops.js';
 import type { RecsOps } from './recs/recs-ops.js';
@@ -21,6 +23,10 @@ export interface HandlerDeps {
   pool: ShardPool;
   catalog: CatalogView;
   accounts: Accounts;
+  profiles: ProfileService;
+  book: AddressBook;
+  /** Whether a user's interactions may be recorded (preferences.personalizedRecs). */
+  personalized: (userId: string) => boolean;
   commerce: CommerceOps;
   recs: RecsOps;
   drops: DropOps;
@@ -28,6 +34,7 @@ export interface HandlerDeps {
 }
 
 const GET = Object.freeze({ type: 'get' as const });
+const NOTHING = Object.freeze({ ok: true as const, result: Object.freeze({}) as Record<string, never> });
 
 /** The caller of an op whose role is `user` or `admin` (the edge has checked it is signed in). */
 const user = (req: Request): Identity => req.who!;
@@ -41,7 +48,7 @@ function caller(req: Request): Caller {
   return { ip: req.conn.ip, via: 'ws', ...(guestId === undefined ? {} : { guestId }) };
 }
 
-export function createHandlers({ pool, catalog, accounts, commerce, recs, drops, audit }: HandlerDeps): Handlers {
+export function createHandlers({ pool, catalog, accounts, profiles, book, personalized, commerce, recs, drops, audit }: HandlerDeps): Handlers {
   /** Sends the request to the actor of `key`; its committed reply (typed by kind and command) goes to the connection. */
   const route = <K extends ActorKind, const C extends CommandOf<K>>(req: Request, key: ActorKey<K>, cmd: C): Routed<ResultOf<K, C>> | Answer<never> =>
     pool.submit(key, req.id, cmd, req.conn, req.tag) ?? ROUTED;
@@ -106,7 +113,11 @@ export function createHandlers({ pool, catalog, accounts, commerce, recs, drops,
       return route(req, couponKey(code), { type: 'upsert', terms: { ...a, code } });
     },
 
-    checkout: (req, a) => commerce.checkout(a, user(req)),
+    checkout: async (req, a) => {
+      const who = user(req);
+      const refs = await book.checkoutRefs(who, a);
+      return refs.ok ? commerce.checkout(a, who, refs.result) : refs;
+    },
     // A customer asking for another user's order gets NOT_FOUND from the order itself (`as`).
     'order.get': (req, a) => route(req, orderKey(a.orderId), isAdmin(req) ? GET : { type: 'get', as: user(req).userId }),
     'order.list': (req, a) => commerce.listOrders(a, user(req)),
@@ -122,6 +133,8 @@ export function createHandlers({ pool, catalog, accounts, commerce, recs, drops,
       const p = catalog.stored(a.productId, false);
       if (!p) return fail('NOT_FOUND', `unknown product ${a.productId}`, { productId: a.productId });
       const who = user(req);
+      // personalizedRecs off: the view is not recorded at all.
+      if (!personalized(who.userId)) return NOTHING;
       return log(req, cartKey(who.userId), {
         name: 'product_viewed',
         data: { userId: who.userId, productId: a.productId, category: p.category, at: Date.now() },
@@ -135,5 +148,21 @@ export function createHandlers({ pool, catalog, accounts, commerce, recs, drops,
     'audit.stateAt': (_req, a) => audit.stateAt(a),
     'drop.create': (_req, a) => drops.create(a),
     'drop.join': (req, a) => drops.join(req, a, user(req)),
+    // Accounts: profile, address book, payment methods, sessions, export and erasure.
+    'user.get': (req) => profiles.get(user(req)),
+    'user.update': (req, a) => profiles.update(user(req), a),
+    'address.add': (req, a) => book.add(user(req), a),
+    'address.update': (req, a) => book.update(user(req), a),
+    'address.remove': (req, a) => book.remove(user(req), a.addressId),
+    'address.list': (req) => book.list(user(req)),
+    'paymentMethod.add': (req, a) => book.addPaymentMethod(user(req), a),
+    'paymentMethod.list': (req) => book.paymentMethods(user(req)),
+    'paymentMethod.remove': (req, a) => book.removePaymentMethod(user(req), a.paymentMethodId),
+    'auth.changePassword': (req, a) => profiles.changePassword(user(req), a, req.conn.ip),
+    'auth.logout': (req) => profiles.logout(user(req)),
+    'user.export': (req) => profiles.export(user(req)),
+    'user.erase': (req, a) => profiles.erase(user(req), a, req.conn.ip),
+    'user.list': (_req, a) => profiles.list(a),
+    'user.setRole': (_req, a) => profiles.setRole(a),
   };
 }

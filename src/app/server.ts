@@ -14,7 +14,15 @@ import { Edge } from '../transport/edge.js';
 import { mountWebSocket } from '../transport/ws-endpoint.js';
 import { ClientIp } from '../transport/client-ip.js';
 import { mountHttpRoutes, mountOpsRoutes, type OpsDeps } from '../transport/http-routes.js';
-import { SqliteUserStore, loadJwtSecret, writeAdminPassword } from '../persistence/user-store.js';
+import { SqliteUserStore, loadJwtSecret, writeAdminPassword, type LegacyUser } from '../persistence/user-store.js';
+import { loadMasterKeyring } from '../persistence/master-key.js';
+import { SealedReader, addressAad } from '../persistence/sealed-reader.js';
+import type { SealedOpener } from '../actors/actor.js';
+import { DEFAULT_PREFERENCES, UserVault, type Profile } from './accounts/user-vault.js';
+import { AccountRecords } from './accounts/account-records.js';
+import { AddressBook, MAX_ADDRESSES, MAX_PAYMENT_METHODS } from './accounts/address-book.js';
+import { ProfileService } from './accounts/profile-service.js';
+import { userEvents } from './accounts/user-events.js';
 import { CloseCode } from '../protocol/errors.js';
 import { seedDemo } from './catalog/demo-catalog.js';
 import { CheckoutDriver } from './commerce/checkout-driver.js';
@@ -67,7 +75,19 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const node: ClusterNode | undefined = config.cluster ? await (await import('./cluster/cluster-node.js')).ClusterNode.open(config.cluster) : undefined;
   const users = node ? node.users : new SqliteUserStore(config.dataDir, config.synchronous);
   const secret = node ? await node.jwtSecret(config.jwtSecret) : loadJwtSecret(config.dataDir, config.jwtSecret);
-  const auth = new Auth(secret, config.tokenTtlSeconds, users);
+  // Personal data is sealed under per-user keys wrapped by the master key (docs/operations.md).
+  const keyring = node
+    ? await node.masterKeyring(config.masterKey, config.previousMasterKey)
+    : loadMasterKeyring(config.dataDir, config.masterKey, config.previousMasterKey);
+  const vault = await UserVault.open(users, keyring);
+  const migrated = await users.migrateLegacy((u) => vault.newRecord(u.id, u.role, u.passwordHash, legacyProfile(u), u.createdAt));
+  if (migrated > 0) log.info(`sealed ${migrated} accounts of the first schema`);
+  const records = new AccountRecords(vault);
+  await records.load();
+  // One node: orders keep their address copies sealed, and this thread opens them as the shards do.
+  const sealedReader = node ? undefined : new SealedReader(config.dataDir, keyring);
+  const openSealed: SealedOpener | undefined = sealedReader && ((userId, value) => sealedReader.open(userId, value, addressAad(userId)));
+  const auth = new Auth(secret, config.tokenTtlSeconds, vault);
   const adminPassword = await auth.bootstrapAdmin(config.adminEmail, config.adminPassword);
   if (adminPassword) {
     // The password goes to a file only the owner can read; the log says where, never what.
@@ -134,7 +154,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   };
   const metrics = new Metrics(config.shards, (s) => pool.depth(s), config.cluster?.nodeId);
   const limits = config.limits;
-  const accounts = new Accounts({ auth, pool, catalog, limits });
+  const accounts = new Accounts({
+    auth,
+    pool,
+    catalog,
+    limits,
+    adoptGuestBook: (guestId, account) => records.adoptGuestBook(guestId, account, { addresses: MAX_ADDRESSES, paymentMethods: MAX_PAYMENT_METHODS }),
+  });
   const commerce = config.commerce;
   const gateway = new SimulatedGateway(pool, commerce.gatewayTimeoutMs + 1_000);
   const drops = new DropOps(pool, catalog, node !== undefined);
@@ -144,9 +170,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     gateway,
     gate: drops,
     config: commerce,
+    ...(openSealed ? { openSealed } : {}),
     accountAgeMs: async (userId, now) => {
-      const created = await users.createdAt(userId);
-      return created === undefined ? 0 : Math.max(0, now - created);
+      const u = await users.get(userId);
+      return u === undefined || u.role === 'guest' ? 0 : Math.max(0, now - u.createdAt);
     },
   });
   const commerceOps: CommerceOps = new CommerceOps(
@@ -154,7 +181,17 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     driver,
     commerce.deadlineMs,
     node?.serveOrderPages((q) => commerceOps.localOrderPages(q)),
+    sealedReader && ((who, address) => records.sealAddress(who, address)),
   );
+  const book = new AddressBook(records);
+  const profiles = new ProfileService({
+    records,
+    auth,
+    attempt: (ip, key) => accounts.takeAttempt(ip, key),
+    passed: (ip, key) => accounts.succeeded(ip, key),
+    orders: (who, cursor) => commerceOps.listOrders({ limit: 100, ...(cursor === undefined ? {} : { cursor }) }, who),
+    events: (userId) => userEvents(pool, userId),
+  });
   const rc = config.recs;
   const recs: RecsOps = new RecsOps(
     new RecsService({
@@ -167,10 +204,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     }),
     catalog,
     pool,
+    records.personalized,
   );
   metrics.recs(() => recs.service.stats());
-  const handlers = createHandlers({ pool, catalog, accounts, commerce: commerceOps, recs, drops, audit });
+  const handlers = createHandlers({ pool, catalog, accounts, profiles, book, personalized: records.personalized, commerce: commerceOps, recs, drops, audit });
   const edge = new Edge({ handlers, shards: pool, metrics, maxInflight: limits.connMaxInflight });
+  // A logout, password or role change, or erasure: this node's connections of the user sign out.
+  profiles.revoke = (userId) => edge.revokeUser(userId);
   let ready = false;
 
   const app: ServerApp = transport.createApp(config.tls);
@@ -246,6 +286,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     await pool.terminate();
     await recs.service.close();
     users.close();
+    sealedReader?.close();
     await node?.close();
     app.close();
     throw err;
@@ -285,11 +326,17 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         await recs.service.close();
         sockets.closeAll(CloseCode.GOING_AWAY, 'server shutting down');
         users.close();
+        sealedReader?.close();
         await node?.close();
         app.close();
         closeOps(); // last: /readyz there answers 503 while draining
       })()),
   };
+}
+
+/** An account of the first schema, as a profile to seal. */
+function legacyProfile(u: LegacyUser): Profile {
+  return { email: u.email, name: u.name ?? '', preferences: { ...DEFAULT_PREFERENCES }, addresses: [], paymentMethods: [] };
 }
 
 /** The live price of every variant of these products, for the shards. */

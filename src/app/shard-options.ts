@@ -3,6 +3,7 @@
 import type { Config } from '../config.js';
 import type { ShardOptions } from '../workers/shard-messages.js';
 import { ShardPool } from './shard-pool.js';
+import { loadMasterKeyring } from '../persistence/master-key.js';
 
 export function shardOptions(config: Config): Omit<ShardOptions, 'shard' | 'epoch'> {
   return {
@@ -19,6 +20,8 @@ export function shardOptions(config: Config): Omit<ShardOptions, 'shard' | 'epoc
     maxActors: config.maxActorsPerShard,
     guestCartRetentionMs: config.guestCartRetentionMs,
     auditRetentionMs: config.auditRetentionMs,
+    // One node: the shards open orders' sealed address copies themselves (a cluster seals none).
+    ...(config.cluster ? {} : { masterKeys: loadMasterKeyring(config.dataDir, config.masterKey, config.previousMasterKey).hexKeys() }),
     ...(config.faultCrashShardOn === undefined ? {} : { crashOn: config.faultCrashShardOn }),
     ...(config.cluster
       ? {

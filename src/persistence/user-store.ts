@@ -1,15 +1,43 @@
 // Accounts and server secrets. The UserStore interface is what the accounts service uses; the
-// embedded default keeps users in DATA_DIR/system.db (main thread; touched only by auth calls,
-// never on the cart or inventory hot path). Emails are stored normalized (trimmed, lowercased)
-// under a UNIQUE constraint; an insert is durable when it returns (synchronous=FULL by default).
+// embedded default keeps users in DATA_DIR/system.db (main thread; touched only by account ops,
+// never on the cart or inventory hot path). A row holds no personal data in the clear: the
+// profile (email, name, username, addresses, payment method summaries) is sealed under the
+// user's data key, the data key is wrapped by the master key, and emails and usernames are found
+// through keyed hashes under UNIQUE constraints. Writes are durable when they resolve
+// (synchronous=FULL by default) and compare-and-set on the row's version.
 import Database from 'better-sqlite3';
 import { mkdirSync, readFileSync, writeFileSync, chmodSync, existsSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Role } from '../protocol/ops.js';
+import { log } from '../log/log.js';
 
-/** One account as the accounts service sees it. */
+/** One account as it is stored. Guests get a row only once they keep something (an address). */
 export interface UserRecord {
+  id: string;
+  role: Role;
+  /** Keyed hash of the normalized email; null for guests and erased accounts. */
+  emailHash: string | null;
+  /** Keyed hash of the username, when one is set. */
+  usernameHash: string | null;
+  passwordHash: string | null;
+  /** Tokens issued under an earlier generation are refused (logout, password change, role change). */
+  tokenGen: number;
+  /** `preferences.personalizedRecs`, kept in the clear: the recommendations read it per interaction. */
+  personalizedRecs: boolean;
+  /** The data key wrapped by the master key; null once erased (crypto-shredding). */
+  wrappedKey: string | null;
+  /** The profile sealed under the data key; null once erased. */
+  sealed: string | null;
+  createdAt: number;
+  updatedAt: number;
+  erasedAt: number | null;
+  /** Grows by one per write; a write names the version it read. */
+  version: number;
+}
+
+/** An account of the first schema (plaintext email and name), read once to be converted. */
+export interface LegacyUser {
   id: string;
   email: string;
   name: string | null;
@@ -18,78 +46,225 @@ export interface UserRecord {
   createdAt: number;
 }
 
+export type UpdateOutcome = 'ok' | 'stale' | 'conflict';
+
 /**
- * Where accounts live: SQLite on one node, a JetStream KV bucket in a cluster. Inserts are
+ * Where accounts live: SQLite on one node, a JetStream KV bucket in a cluster. Writes are
  * durable when they resolve.
  */
 export interface UserStore {
-  findByEmail(email: string): Promise<UserRecord | undefined>;
-  /** Inserts a user; false when the email is taken (also by a concurrent insert). */
+  get(id: string): Promise<UserRecord | undefined>;
+  findByEmailHash(emailHash: string): Promise<UserRecord | undefined>;
+  findByUsernameHash(usernameHash: string): Promise<UserRecord | undefined>;
+  /** Inserts a user; false when its email or username hash is taken (also by a concurrent insert). */
   tryInsert(user: UserRecord): Promise<boolean>;
-  /** When the account was created (epoch ms), or undefined for an unknown id (a guest). */
-  createdAt(id: string): Promise<number | undefined>;
+  /**
+   * Replaces `before` (as read) by `after` at version before.version + 1: `stale` when someone
+   * wrote in between, `conflict` when the new username hash is taken.
+   */
+  update(before: UserRecord, after: UserRecord): Promise<UpdateOutcome>;
+  /** Accounts by id, after `afterId`. */
+  list(limit: number, afterId: string | undefined): Promise<UserRecord[]>;
+  /** Ids of the users who turned personalized recommendations off. */
+  optedOut(): Promise<string[]>;
+  /** A named secret, made by `make` and stored on first use (the same value for every caller after). */
+  secret(name: string, make: () => string): Promise<string>;
+  /** Accounts of the first schema, converted by `convert` and replaced in one step (no-op when none). */
+  migrateLegacy(convert: (u: LegacyUser) => UserRecord): Promise<number>;
+  /** After an erasure: leaves no freed page or log frame holding what was overwritten. */
+  scrub(): Promise<void>;
   close(): void;
 }
 
-interface UserRow {
+interface AccountRow {
   id: string;
-  email: string;
-  name: string | null;
   role: Role;
-  password_hash: string;
+  email_hash: string | null;
+  username_hash: string | null;
+  password_hash: string | null;
+  token_gen: number;
+  personalized: number;
+  wrapped_key: string | null;
+  sealed: string | null;
   created_at: number;
+  updated_at: number;
+  erased_at: number | null;
+  version: number;
 }
 
-const toRecord = (r: UserRow): UserRecord => ({ id: r.id, email: r.email, name: r.name, role: r.role, passwordHash: r.password_hash, createdAt: r.created_at });
+const toRecord = (r: AccountRow): UserRecord => ({
+  id: r.id,
+  role: r.role,
+  emailHash: r.email_hash,
+  usernameHash: r.username_hash,
+  passwordHash: r.password_hash,
+  tokenGen: r.token_gen,
+  personalizedRecs: r.personalized === 1,
+  wrappedKey: r.wrapped_key,
+  sealed: r.sealed,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  erasedAt: r.erased_at,
+  version: r.version,
+});
 
-/** The embedded default: users in DATA_DIR/system.db. */
+const toRow = (u: UserRecord): AccountRow => ({
+  id: u.id,
+  role: u.role,
+  email_hash: u.emailHash,
+  username_hash: u.usernameHash,
+  password_hash: u.passwordHash,
+  token_gen: u.tokenGen,
+  personalized: u.personalizedRecs ? 1 : 0,
+  wrapped_key: u.wrappedKey,
+  sealed: u.sealed,
+  created_at: u.createdAt,
+  updated_at: u.updatedAt,
+  erased_at: u.erasedAt,
+  version: u.version,
+});
+
+/** Checkpoints tried after an erasure before giving up on truncating the WAL at once. */
+const SCRUB_ATTEMPTS = 20;
+
+// A taken email or username hash (UNIQUE), or an id inserted by a concurrent first write (PRIMARY KEY).
+const isUnique = (err: unknown): boolean => ['SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY'].includes((err as { code?: string }).code ?? '');
+
+/** The embedded default: accounts in DATA_DIR/system.db. */
 export class SqliteUserStore implements UserStore {
   private readonly db: Database.Database;
-  private readonly byEmail: Database.Statement<[string], UserRow>;
-  private readonly insertUser: Database.Statement;
-  private readonly created: Database.Statement<[string], { created_at: number }>;
+  private readonly byId: Database.Statement<[string], AccountRow>;
+  private readonly byEmail: Database.Statement<[string], AccountRow>;
+  private readonly byUsername: Database.Statement<[string], AccountRow>;
+  private readonly insertRow: Database.Statement<[AccountRow]>;
+  private readonly updateRow: Database.Statement<[AccountRow & { before: number }]>;
+  private readonly page: Database.Statement<[string, number], AccountRow>;
+  private readonly optedOutRows: Database.Statement<[], { id: string }>;
+  private readonly getSecret: Database.Statement<[string], { value: string }>;
+  private readonly putSecret: Database.Statement<[string, string]>;
 
   constructor(dataDir: string, synchronous: string) {
     mkdirSync(dataDir, { recursive: true });
     this.db = new Database(join(dataDir, 'system.db'));
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${synchronous}`);
-    this.db.exec(`CREATE TABLE IF NOT EXISTS users (
+    // Overwritten and deleted content is zeroed, so an erased key leaves no copy in freed pages.
+    this.db.pragma('secure_delete = ON');
+    this.db.exec(`CREATE TABLE IF NOT EXISTS accounts (
       id            TEXT PRIMARY KEY,
-      email         TEXT NOT NULL UNIQUE,
-      name          TEXT,
       role          TEXT NOT NULL,
-      password_hash TEXT NOT NULL,
-      created_at    INTEGER NOT NULL
-    )`);
-    this.byEmail = this.db.prepare('SELECT * FROM users WHERE email = ?');
-    this.created = this.db.prepare('SELECT created_at FROM users WHERE id = ?');
-    this.insertUser = this.db.prepare(
-      'INSERT INTO users (id, email, name, role, password_hash, created_at) VALUES (@id, @email, @name, @role, @password_hash, @created_at)',
+      email_hash    TEXT UNIQUE,
+      username_hash TEXT UNIQUE,
+      password_hash TEXT,
+      token_gen     INTEGER NOT NULL,
+      personalized  INTEGER NOT NULL,
+      wrapped_key   TEXT,
+      sealed        TEXT,
+      created_at    INTEGER NOT NULL,
+      updated_at    INTEGER NOT NULL,
+      erased_at     INTEGER,
+      version       INTEGER NOT NULL
     );
+    CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)`);
+    const cols =
+      '(id, role, email_hash, username_hash, password_hash, token_gen, personalized, wrapped_key, sealed, created_at, updated_at, erased_at, version)';
+    const vals =
+      '(@id, @role, @email_hash, @username_hash, @password_hash, @token_gen, @personalized, @wrapped_key, @sealed, @created_at, @updated_at, @erased_at, @version)';
+    this.byId = this.db.prepare('SELECT * FROM accounts WHERE id = ?');
+    this.byEmail = this.db.prepare('SELECT * FROM accounts WHERE email_hash = ?');
+    this.byUsername = this.db.prepare('SELECT * FROM accounts WHERE username_hash = ?');
+    this.insertRow = this.db.prepare(`INSERT INTO accounts ${cols} VALUES ${vals}`);
+    this.updateRow = this.db.prepare(
+      `UPDATE accounts SET role = @role, email_hash = @email_hash, username_hash = @username_hash, password_hash = @password_hash,
+       token_gen = @token_gen, personalized = @personalized, wrapped_key = @wrapped_key, sealed = @sealed, updated_at = @updated_at,
+       erased_at = @erased_at, version = @version WHERE id = @id AND version = @before`,
+    );
+    this.page = this.db.prepare('SELECT * FROM accounts WHERE id > ? ORDER BY id LIMIT ?');
+    this.optedOutRows = this.db.prepare('SELECT id FROM accounts WHERE personalized = 0');
+    this.getSecret = this.db.prepare('SELECT value FROM secrets WHERE name = ?');
+    this.putSecret = this.db.prepare('INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)');
   }
 
-  findByEmail(email: string): Promise<UserRecord | undefined> {
-    const row = this.byEmail.get(normalizeEmail(email));
+  get(id: string): Promise<UserRecord | undefined> {
+    const row = this.byId.get(id);
     return Promise.resolve(row && toRecord(row));
   }
 
-  createdAt(id: string): Promise<number | undefined> {
-    return Promise.resolve(this.created.get(id)?.created_at);
+  findByEmailHash(emailHash: string): Promise<UserRecord | undefined> {
+    const row = this.byEmail.get(emailHash);
+    return Promise.resolve(row && toRecord(row));
+  }
+
+  findByUsernameHash(usernameHash: string): Promise<UserRecord | undefined> {
+    const row = this.byUsername.get(usernameHash);
+    return Promise.resolve(row && toRecord(row));
   }
 
   tryInsert(u: UserRecord): Promise<boolean> {
-    return Promise.resolve(this.insertSync(u));
-  }
-
-  private insertSync(u: UserRecord): boolean {
     try {
-      this.insertUser.run({ id: u.id, email: normalizeEmail(u.email), name: u.name, role: u.role, password_hash: u.passwordHash, created_at: u.createdAt });
-      return true;
+      this.insertRow.run(toRow(u));
+      return Promise.resolve(true);
     } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return false;
+      if (isUnique(err)) return Promise.resolve(false);
       throw err;
     }
+  }
+
+  update(before: UserRecord, after: UserRecord): Promise<UpdateOutcome> {
+    try {
+      const r = this.updateRow.run({ ...toRow(after), version: before.version + 1, before: before.version });
+      return Promise.resolve(r.changes === 1 ? 'ok' : 'stale');
+    } catch (err) {
+      if (isUnique(err)) return Promise.resolve('conflict');
+      throw err;
+    }
+  }
+
+  list(limit: number, afterId: string | undefined): Promise<UserRecord[]> {
+    return Promise.resolve(this.page.all(afterId ?? '', limit).map(toRecord));
+  }
+
+  optedOut(): Promise<string[]> {
+    return Promise.resolve(this.optedOutRows.all().map((r) => r.id));
+  }
+
+  secret(name: string, make: () => string): Promise<string> {
+    const have = this.getSecret.get(name);
+    if (have) return Promise.resolve(have.value);
+    this.putSecret.run(name, make());
+    return Promise.resolve(this.getSecret.get(name)!.value);
+  }
+
+  migrateLegacy(convert: (u: LegacyUser) => UserRecord): Promise<number> {
+    const legacy = this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'users'").get();
+    if (!legacy) return Promise.resolve(0);
+    const rows = this.db.prepare('SELECT * FROM users').all() as {
+      id: string;
+      email: string;
+      name: string | null;
+      role: Role;
+      password_hash: string;
+      created_at: number;
+    }[];
+    // One transaction: a crash leaves either the old table or the converted rows, never half.
+    this.db.transaction(() => {
+      for (const r of rows)
+        this.insertRow.run(toRow(convert({ id: r.id, email: r.email, name: r.name, role: r.role, passwordHash: r.password_hash, createdAt: r.created_at })));
+      this.db.exec('DROP TABLE users');
+    })();
+    this.db.exec('VACUUM');
+    return this.scrub().then(() => rows.length);
+  }
+
+  async scrub(): Promise<void> {
+    // The WAL still holds the frames of the rows as they were: copy them home and truncate it.
+    // A reader in the middle of a read (a shard opening an address) makes it busy: try again.
+    for (let attempt = 0; attempt < SCRUB_ATTEMPTS; attempt++) {
+      const [r] = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+      if (r.busy === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    log.warn('system.db: the WAL could not be truncated after an erasure (readers kept it busy); a later checkpoint overwrites it');
   }
 
   close(): void {

@@ -6,7 +6,9 @@ import Type, { type Static, type TSchema } from 'typebox';
 import { Limits, type ErrorCode } from './errors.js';
 import { result, type ResultOf } from './result.js';
 import type { PushName } from './pushes.js';
+import { AccountOps } from './account-ops.js';
 import {
+  AddressId,
   Attributes,
   AuditActorArg,
   AuditCursor,
@@ -21,6 +23,7 @@ import {
   Money,
   OrderId,
   OrderListCursor,
+  PaymentMethodId,
   Password,
   ProductId,
   ProductStatusArg,
@@ -408,8 +411,10 @@ export const Ops = {
     args: Type.Object(
       {
         idempotencyKey: Text(128),
-        payment: Type.Object({ token: Text(64) }, strict),
-        shippingAddress: ShippingAddressArg,
+        payment: Type.Union([Type.Object({ token: Text(64) }, strict), Type.Object({ paymentMethodId: PaymentMethodId }, strict)]),
+        shippingAddress: Type.Optional(ShippingAddressArg),
+        /** In place of shippingAddress: an address of the caller's book (the order keeps a copy). */
+        shippingAddressId: Type.Optional(AddressId),
       },
       strict,
     ),
@@ -603,6 +608,8 @@ export const Ops = {
     pushes: ['drop.position', 'drop.admitted'],
     summary: "Join a drop's queue (a second join keeps the first place).",
   }),
+  // Accounts: profile, address book, payment methods, sessions, export and erasure.
+  ...AccountOps,
 } as const;
 
 export type OpName = keyof typeof Ops;

@@ -65,3 +65,42 @@ export const AuditActorArg = Type.Union([Type.Literal('inventory'), Type.Literal
 export const AuditKey = Type.String({ pattern: ID, description: 'sku, userId, orderId or coupon code' });
 /** The nextCursor of an earlier audit.history page. */
 export const AuditCursor = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
+/** ISO 3166-1 alpha-2, upper case. */
+export const CountryCode = Type.String({ pattern: '^[A-Z]{2}$', description: 'ISO 3166-1 alpha-2' });
+export const Username = Type.String({ minLength: 3, maxLength: 32, pattern: '^[a-z0-9_]+$' });
+export const AddressId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
+export const PaymentMethodId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
+export const UserId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
+/** The fields of an address book entry; `address.update` takes each of them as optional. */
+export const AddressFields = {
+  name: Text(200),
+  line1: Text(200),
+  line2: Type.Optional(Type.String({ maxLength: 200 })),
+  city: Text(100),
+  region: Type.Optional(Type.String({ maxLength: 100 })),
+  postalCode: Type.String({ minLength: 2, maxLength: 12, pattern: '^[A-Za-z0-9][A-Za-z0-9 -]*$' }),
+  country: CountryCode,
+  phone: Type.Optional(Type.String({ minLength: 4, maxLength: 32, pattern: '^\\+?[0-9 ()-]+$' })),
+  isDefault: Type.Optional(Type.Boolean()),
+};
+export const PreferencesArg = Type.Object(
+  {
+    language: Type.Optional(Type.String({ pattern: '^[a-z]{2,3}(-[A-Z]{2})?$' })),
+    currency: Type.Optional(Currency),
+    marketing: Type.Optional(Type.Boolean()),
+    personalizedRecs: Type.Optional(Type.Boolean()),
+  },
+  strict,
+);
+/** `address.update`: each field optional; "" clears line2, region and phone. */
+export const AddressPatchFields = {
+  name: Type.Optional(AddressFields.name),
+  line1: Type.Optional(AddressFields.line1),
+  line2: AddressFields.line2,
+  city: Type.Optional(AddressFields.city),
+  region: AddressFields.region,
+  postalCode: Type.Optional(AddressFields.postalCode),
+  country: Type.Optional(CountryCode),
+  phone: Type.Optional(Type.String({ maxLength: 32, pattern: '^(\\+?[0-9 ()-]{4,})?$' })),
+  isDefault: AddressFields.isDefault,
+};

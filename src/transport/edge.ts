@@ -66,6 +66,8 @@ export class Edge {
   private adminSubscribers = 0;
   /** Compiled once; a Map so that op names like "__proto__" or "toString" find nothing. */
   private readonly ops: Map<string, CompiledOp>;
+  /** Signed-in connections by user (bounded by the open connections): a revocation reaches them all. */
+  private readonly byUser = new Map<string, Set<Connection>>();
 
   constructor(private readonly d: EdgeDeps) {
     this.ops = new Map(OpNames.map((name, index) => [name, { name, index, spec: Ops[name], validator: Compile(Ops[name].args), handler: d.handlers[name] }]));
@@ -78,7 +80,48 @@ export class Edge {
     if (conn.adminFeed) this.setAdminFeed(conn, false);
     if (conn.ordersTopic) void this.d.shards.watchTopic(conn.ordersTopic, -1).catch((err) => log.error({ err }, 'unwatching an orders topic failed'));
     conn.ordersTopic = undefined;
-    if (conn.identity) this.d.metrics.userConnection(conn.identity.userId, -1);
+    if (conn.identity) {
+      this.d.metrics.userConnection(conn.identity.userId, -1);
+      this.unindex(conn, conn.identity.userId);
+    }
+  }
+
+  private unindex(conn: Connection, userId: string): void {
+    const set = this.byUser.get(userId);
+    if (!set) return;
+    set.delete(conn);
+    if (set.size === 0) this.byUser.delete(userId);
+  }
+
+  /**
+   * The user's tokens were revoked (logout, password or role change, erasure): every connection
+   * signed in as them on this node becomes anonymous, and what it followed ends with it. Their
+   * next user op answers UNAUTHENTICATED.
+   */
+  revokeUser(userId: string): void {
+    const set = this.byUser.get(userId);
+    if (!set) return;
+    this.byUser.delete(userId);
+    for (const conn of set) {
+      if (conn.closed || conn.identity?.userId !== userId) continue;
+      this.leave(conn, userId);
+      this.d.metrics.userConnection(userId, -1);
+      conn.identity = undefined;
+      if (conn.adminFeed) this.setAdminFeed(conn, false);
+    }
+  }
+
+  /** Ends what a connection followed as `userId`: its cart subscription, its orders topic and its drops topic. */
+  private leave(conn: Connection, userId: string): void {
+    const key = cartKey(userId);
+    if (conn.subs.end(conn, key)) this.d.shards.unwatch([key]);
+    if (conn.ordersTopic) {
+      conn.ws?.unsubscribe(conn.ordersTopic);
+      void this.d.shards.watchTopic(conn.ordersTopic, -1).catch((err) => log.error({ err }, 'unwatching an orders topic failed'));
+    }
+    conn.ordersTopic = undefined;
+    if (conn.dropsTopic) conn.ws?.unsubscribe(conn.dropsTopic);
+    conn.dropsTopic = undefined;
   }
 
   setAdminFeed(conn: Connection, on: boolean): void {
@@ -100,20 +143,16 @@ export class Edge {
     conn.identity = { userId: who.userId, role: who.role };
     if (conn.closed) return; // onClose gave everything back
     if (before?.userId !== who.userId) {
-      if (before) this.d.metrics.userConnection(before.userId, -1);
+      if (before) {
+        this.d.metrics.userConnection(before.userId, -1);
+        this.unindex(conn, before.userId);
+      }
       this.d.metrics.userConnection(who.userId, 1);
     }
-    if (before && before.userId !== who.userId) {
-      const key = cartKey(before.userId);
-      if (conn.subs.end(conn, key)) this.d.shards.unwatch([key]);
-      if (conn.ordersTopic) {
-        conn.ws?.unsubscribe(conn.ordersTopic);
-        void this.d.shards.watchTopic(conn.ordersTopic, -1).catch((err) => log.error({ err }, 'unwatching an orders topic failed'));
-      }
-      conn.ordersTopic = undefined;
-      if (conn.dropsTopic) conn.ws?.unsubscribe(conn.dropsTopic);
-      conn.dropsTopic = undefined;
-    }
+    let set = this.byUser.get(who.userId);
+    if (!set) this.byUser.set(who.userId, (set = new Set()));
+    set.add(conn);
+    if (before && before.userId !== who.userId) this.leave(conn, before.userId);
     if (who.role !== 'admin' && conn.adminFeed) this.setAdminFeed(conn, false);
   }
 

@@ -59,6 +59,8 @@ export interface ShardOptions {
   epoch?: string;
   /** Cluster mode: the journal is replicated through NATS JetStream (undefined: one node). */
   cluster?: ShardClusterOptions;
+  /** The master keys (hex, current first): orders' sealed address copies are opened with them. */
+  masterKeys?: string[];
   /** Test hook: a command touching this actor key kills the worker thread (an uncaught exception). */
   crashOn?: string;
 }
@@ -92,6 +94,8 @@ export type ToShard =
   | { t: 'audit-state'; ask: number; key: string; at: number }
   /** Every drop on this shard: [dropId, sku] pairs. */
   | { t: 'drops'; ask: number }
+  /** The domain events of one user logged after `afterG` (`user.export`), read `limit` rows at a time. */
+  | { t: 'user-events'; ask: number; userId: string; afterG: number; limit: number }
   | { t: 'stop' };
 
 export interface ShardStats {
@@ -154,3 +158,9 @@ export interface AuditPage {
 /** audit.stateAt from a shard: the state after change `seq`, or why there is no answer. */
 export type AuditStateAnswer =
   { ok: true; seq: number; state: unknown } | { ok: false; code: 'NOT_FOUND' | 'LIMIT_EXCEEDED'; message: string; details: Record<string, unknown> };
+/** A page of one user's domain events; `lastG` is where the next page starts, `done` when the log ended. */
+export interface UserEventsPage {
+  events: { name: string; data: Record<string, unknown> }[];
+  lastG: number;
+  done: boolean;
+}

@@ -54,10 +54,26 @@ function opsTypes(): string {
     return type.getProperties().map((p) => `  '${p.name}': ${checker.typeToString(checker.getTypeOfSymbolAtLocation(p, source), undefined, flags)};`);
   };
   return `// The SDK's view of the op and push tables: argument and result types by op, data by push.
-import type { AuthResult, CartView, CouponView, InventoryView, LowStockAlert, OrderView, Page, ProductView, RecommendationView, Role } from './types.js';
-import type { AuditEntry, AuditState, DropAdmission, DropPlace, DropPosition, DropView } from './types.js';
+import type {
+  AddressView,
+  AuthResult,
+  CartView,
+  CouponView,
+  InventoryView,
+  LowStockAlert,
+  OrderView,
+  Page,
+  PaymentMethodView,
+  ProductView,
+  RecommendationView,
+  Role,
+  UserExport,
+  UserListItem,
+  UserView,
+} from './types.js';
 
-export type { AuthResult, CouponView, LowStockAlert, Page, RecommendationView, Role };
+export type { AddressView, AuthResult, CouponView, LowStockAlert, Page, PaymentMethodView, RecommendationView, Role, UserExport, UserListItem, UserView };
+import type { AuditEntry, AuditState, DropAdmission, DropPlace, DropPosition, DropView } from './types.js';
 export type { AuditEntry, AuditState, DropAdmission, DropPlace, DropPosition, DropView };
 
 /** Arguments of every op. */

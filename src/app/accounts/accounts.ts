@@ -26,6 +26,8 @@ export interface AccountsDeps {
   pool: ShardPool;
   catalog: CatalogView;
   limits: LimitsConfig;
+  /** Moves a guest's saved addresses and payment methods into the account it signs in to. */
+  adoptGuestBook?: (guestId: string, account: Identity) => Promise<WireError | undefined>;
 }
 
 const GET = Object.freeze({ type: 'get' }) satisfies CartCommand;
@@ -78,7 +80,7 @@ export class Accounts {
     if (!r) return wrongCredentials();
     this.succeeded(from.ip, email);
     if (from.guestId !== undefined && from.guestId !== r.userId) {
-      const error = await this.mergeGuest(from.guestId, r.userId);
+      const error = (await this.mergeGuest(from.guestId, r.userId)) ?? (await this.adoptBook(from.guestId, r));
       if (error) return refused(error); // not signed in; a retry merges nothing twice
     }
     await this.event('user_logged_in', r.userId, { role: r.role, at: Date.now(), via: from.via, ...merged(from) });
@@ -109,8 +111,13 @@ export class Accounts {
     if (!r) return taken();
     this.succeeded(from.ip, email);
     if (guest) await this.clearGuest(guest, userId);
-    const name = args.name === undefined ? {} : { name: args.name };
-    await this.event('user_registered', userId, { email, ...name, role: r.role, at: Date.now(), via: from.via, ...merged(from) });
+    if (from.guestId !== undefined) {
+      // The account exists and is signed in: a failure here leaves the book with the guest.
+      const error = await this.adoptBook(from.guestId, r);
+      if (error) log.error(`guest ${from.guestId} book not moved into ${userId}: ${error.code}`);
+    }
+    // No email or name: the event log and the admin feed carry no personal data.
+    await this.event('user_registered', userId, { role: r.role, at: Date.now(), via: from.via, ...merged(from) });
     return { ok: true, result: r };
   }
 
@@ -118,8 +125,9 @@ export class Accounts {
    * An attempt against the limits: a RATE_LIMITED outcome, or undefined when it may run (it then
    * counts as a failure of its email and IP until succeeded() says otherwise). A refused attempt
    * costs only the per-IP token: it neither lengthens the wait nor spends the email's tokens.
+   * Password checks of signed-in users (password change, erasure) use it with their user id.
    */
-  private takeAttempt(ip: string, email: string): AuthOutcome | undefined {
+  takeAttempt(ip: string, email: string): Answer<never> | undefined {
     const now = performance.now();
     const ipWait = this.byIp.take(ip, now);
     if (ipWait > 0) return rateLimited(ipWait);
@@ -138,7 +146,7 @@ export class Accounts {
   }
 
   /** The credentials were right: the pair starts over, and the email gets its token back. */
-  private succeeded(ip: string, email: string): void {
+  succeeded(ip: string, email: string): void {
     const pair = pairKey(email, ip);
     this.byPair.reset(pair);
     this.delays.reset(pair);
@@ -161,6 +169,11 @@ export class Accounts {
     const error = await this.mergeInto(accountId, guest);
     if (!error) await this.clearGuest(guest, accountId);
     return error;
+  }
+
+  /** The guest's saved addresses and payment methods move into the account (idempotent). */
+  private adoptBook(guestId: string, account: Identity): Promise<WireError | undefined> {
+    return this.d.adoptGuestBook ? this.d.adoptGuestBook(guestId, account) : Promise.resolve(undefined);
   }
 
   /** The guest cart if it has lines; undefined for an empty one. */

@@ -1,5 +1,5 @@
 // Credentials and tokens: JWTs (jose, HS256 only), guest identities, and accounts whose
-// passwords are argon2id hashes in system.db. Limits, guest-cart merge and events are in
+// passwords are argon2id hashes in the user store. Limits, guest-cart merge and events are in
 // accounts.ts. Passwords are never logged, stored or echoed; only their hashes are kept.
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { Algorithm, hash, verify } from '@node-rs/argon2';
@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { randomId } from '../../protocol/ids.js';
 import type { AuthResult } from '../../protocol/ops.js';
 import type { Identity, Role } from '../../protocol/types.js';
-import type { UserStore } from '../../persistence/user-store.js';
+import type { UserRecord, UserStore } from '../../persistence/user-store.js';
+import { DEFAULT_PREFERENCES, type Profile, type UserVault } from './user-vault.js';
 
 const ISSUER = 'cartwire';
 const AUDIENCE = 'cartwire';
@@ -30,14 +31,19 @@ export class Auth {
   constructor(
     secret: string,
     private readonly ttlSeconds: number,
-    private readonly users: UserStore,
+    readonly vault: UserVault,
   ) {
     this.key = new TextEncoder().encode(secret);
     this.dummyHash = hash(randomBytes(16).toString('hex'), ARGON2);
   }
 
-  async issue(id: Identity): Promise<AuthResult> {
-    const token = await new SignJWT({ role: id.role })
+  private get users(): UserStore {
+    return this.vault.store;
+  }
+
+  /** A token for `id` under the account's token generation (`gen`: earlier ones are refused). */
+  async issue(id: Identity, gen = 0): Promise<AuthResult> {
+    const token = await new SignJWT({ role: id.role, gen })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject(id.userId)
       .setIssuer(ISSUER)
@@ -48,17 +54,25 @@ export class Auth {
     return { token, userId: id.userId, role: id.role };
   }
 
-  /** The identity in a token, or undefined when it is malformed, forged, expired or not ours. */
+  /**
+   * The identity in a token, or undefined when it is malformed, forged, expired, not ours, or
+   * issued before the account's last logout, password or role change, or the account is erased.
+   */
   async verifyToken(token: string): Promise<Identity | undefined> {
+    let sub: string, role: string, gen: number;
     try {
       const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'], issuer: ISSUER, audience: AUDIENCE });
-      const role = payload.role;
-      if (typeof payload.sub !== 'string' || typeof role !== 'string' || !ROLES.has(role)) return undefined;
-      return { userId: payload.sub, role: role as Role };
+      if (typeof payload.sub !== 'string' || typeof payload.role !== 'string' || !ROLES.has(payload.role)) return undefined;
+      [sub, role, gen] = [payload.sub, payload.role, typeof payload.gen === 'number' ? payload.gen : 0];
     } catch (err) {
       if (err instanceof joseErrors.JOSEError || err instanceof TypeError) return undefined;
       throw err;
     }
+    const u = await this.users.get(sub);
+    // No row (a guest that kept nothing yet): nothing was ever revoked, the first generation holds.
+    if (!u) return gen === 0 ? { userId: sub, role: role as Role } : undefined;
+    if (u.erasedAt !== null || u.tokenGen !== gen || u.role !== role) return undefined;
+    return { userId: sub, role: u.role };
   }
 
   guest(): Promise<AuthResult> {
@@ -70,15 +84,24 @@ export class Auth {
    * verifies against a dummy hash of the same cost, so both failures take as long.
    */
   async login(email: string, password: string): Promise<AuthResult | undefined> {
-    const user = await this.users.findByEmail(email);
-    const good = await verify(user ? user.passwordHash : await this.dummyHash, password);
+    const user = await this.users.findByEmailHash(this.vault.emailHash(email));
+    const good = await verify(user?.passwordHash ?? (await this.dummyHash), password);
     if (!user || !good) return undefined;
-    return this.issue({ userId: user.id, role: user.role });
+    return this.issue({ userId: user.id, role: user.role }, user.tokenGen);
+  }
+
+  /** Whether the password is the account's (argon2id off the main thread). */
+  async checkPassword(u: UserRecord, password: string): Promise<boolean> {
+    return verify(u.passwordHash ?? (await this.dummyHash), password);
+  }
+
+  hashPassword(password: string): Promise<string> {
+    return hash(password, ARGON2);
   }
 
   /** Whether an account has this email (normalized). */
   async emailTaken(email: string): Promise<boolean> {
-    return (await this.users.findByEmail(email)) !== undefined;
+    return (await this.users.findByEmailHash(this.vault.emailHash(email))) !== undefined;
   }
 
   /**
@@ -87,7 +110,8 @@ export class Auth {
    */
   async register(userId: string, email: string, password: string, name: string | undefined): Promise<AuthResult | undefined> {
     const passwordHash = await hash(password, ARGON2);
-    if (!(await this.users.tryInsert({ id: userId, email, name: name ?? null, role: 'customer', passwordHash, createdAt: Date.now() }))) return undefined;
+    const profile: Profile = { email, name: name ?? '', preferences: { ...DEFAULT_PREFERENCES }, addresses: [], paymentMethods: [] };
+    if (!(await this.users.tryInsert(this.vault.newRecord(userId, 'customer', passwordHash, profile, Date.now())))) return undefined;
     return this.issue({ userId, role: 'customer' });
   }
 
@@ -96,16 +120,10 @@ export class Auth {
    * configured, for the caller to print once.
    */
   async bootstrapAdmin(email: string, configuredPassword: string | undefined): Promise<string | undefined> {
-    if (await this.users.findByEmail(email)) return undefined;
+    if (await this.emailTaken(email)) return undefined;
     const password = configuredPassword ?? randomBytes(18).toString('base64url');
-    const created = await this.users.tryInsert({
-      id: newUserId('u'),
-      email,
-      name: 'Administrator',
-      role: 'admin',
-      passwordHash: await hash(password, ARGON2),
-      createdAt: Date.now(),
-    });
+    const profile: Profile = { email, name: 'Administrator', preferences: { ...DEFAULT_PREFERENCES }, addresses: [], paymentMethods: [] };
+    const created = await this.users.tryInsert(this.vault.newRecord(newUserId('u'), 'admin', await hash(password, ARGON2), profile, Date.now()));
     // Not created: someone else created it meanwhile, with a password we did not make.
     return created && !configuredPassword ? password : undefined;
   }

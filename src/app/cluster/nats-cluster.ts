@@ -103,15 +103,21 @@ async function agreeOnPartitions(c: NatsCluster): Promise<void> {
 }
 
 /** JWT_SECRET when set; else the cluster's own, created once by the first node and shared by all. */
-export async function clusterJwtSecret(c: NatsCluster, configured: string | undefined): Promise<string> {
+/** A secret of the cluster (`name` in the meta bucket): the configured one, or made once by the first node. */
+export async function clusterJwtSecret(
+  c: NatsCluster,
+  configured: string | undefined,
+  name = 'jwt-secret',
+  make = () => randomBytes(48).toString('base64url'),
+): Promise<string> {
   if (configured) return configured;
-  const made = randomBytes(48).toString('base64url');
+  const made = make();
   try {
-    await c.meta.create('jwt-secret', made);
+    await c.meta.create(name, made);
     return made;
   } catch {
-    const e = await c.meta.get('jwt-secret');
-    if (!e) throw new ClusterError('the cluster has no jwt-secret and cannot create one');
+    const e = await c.meta.get(name);
+    if (!e) throw new ClusterError(`the cluster has no ${name} and cannot create one`);
     return e.string();
   }
 }

@@ -13,7 +13,8 @@ import { assessFraud } from '../../actors/fraud.js';
 import type { PricingConfig } from '../../actors/pricing.js';
 import type { PaymentGateway } from '../../actors/payment-gateway.js';
 import type { DomainEvent } from '../../actors/actor.js';
-import type { OpArgs } from '../../protocol/ops.js';
+import type { SealedOpener } from '../../actors/actor.js';
+import type { ShippingAddress } from '../../protocol/types.js';
 import type { ShardPool } from '../shard-pool.js';
 import { runOrderWork } from './order-work.js';
 import { CheckoutSteps, outcome, type SagaResult } from './checkout-steps.js';
@@ -38,6 +39,8 @@ export interface CheckoutConfig {
 export interface CheckoutDeps {
   pool: ShardPool;
   gateway: PaymentGateway;
+  /** Opens orders' sealed address copies for the answers made here (absent: none are sealed). */
+  openSealed?: SealedOpener;
   /** Age of a customer's account in ms (0 for guests and unknown users). */
   accountAgeMs(userId: string, now: number): Promise<number>;
   config: CheckoutConfig;
@@ -48,6 +51,17 @@ export interface CheckoutDeps {
 interface Buyer {
   userId: string;
   guest: boolean;
+}
+
+/** A checkout with its saved ids resolved: the gateway token and the address to ship to. */
+export interface CheckoutOrder {
+  idempotencyKey: string;
+  token: string;
+  /** What the key's fingerprint names as the payment: the token, or the saved method's id. */
+  paymentRef: string;
+  address: ShippingAddress;
+  /** The address sealed under the buyer's data key: the order stores this and only the country. */
+  sealedAddress?: string;
 }
 
 class Timeout extends Error {}
@@ -62,9 +76,9 @@ export class CheckoutDriver {
   }
 
   /** `checkout`: freezes the cart under the idempotency key, then runs the saga (or joins the key's). */
-  async checkout(who: Buyer, args: OpArgs<'checkout'>): Promise<SagaResult> {
+  async checkout(who: Buyer, args: CheckoutOrder): Promise<SagaResult> {
     const orderId = randomId('ord', 15);
-    const fingerprint = createHash('sha256').update(fingerprintSource(args.payment.token, args.shippingAddress)).digest('base64url');
+    const fingerprint = createHash('sha256').update(fingerprintSource(args.paymentRef, args.address)).digest('base64url');
     const frozen = await this.d.pool.call(cartKey(who.userId), {
       type: 'checkout',
       key: args.idempotencyKey,
@@ -92,9 +106,9 @@ export class CheckoutDriver {
    * (its units then count against the buyer's limit); refused, the cart thaws and the key is forgotten.
    * Tracked like the saga itself, so a second request with the key waits for the same answer.
    */
-  private async gated(gate: CheckoutGate, orderId: string, who: Buyer, args: OpArgs<'checkout'>, start: CheckoutStart): Promise<SagaResult> {
+  private async gated(gate: CheckoutGate, orderId: string, who: Buyer, args: CheckoutOrder, start: CheckoutStart): Promise<SagaResult> {
     const items = start.cart.items;
-    const thaw = () => this.steps.release(orderId, [], undefined, who.userId, { placed: false, total: 0, country: args.shippingAddress.country, forget: true });
+    const thaw = () => this.steps.release(orderId, [], undefined, who.userId, { placed: false, total: 0, country: args.address.country, forget: true });
     let refused: SagaResult | undefined;
     try {
       refused = await gate.refuse(who.userId, items);
@@ -163,7 +177,7 @@ export class CheckoutDriver {
     const r = await this.d.pool.call(orderKey(orderId), cmd);
     if (!r.ok) return r;
     const o = r.result;
-    if (!o.work) return { ok: true, result: orderView(o) };
+    if (!o.work) return { ok: true, result: orderView(o, this.d.openSealed) };
     return this.track(orderId, runOrderWork(o, this.d.gateway, this.d.pool));
   }
 
@@ -190,13 +204,13 @@ export class CheckoutDriver {
     const r = await this.steps.state(orderId);
     if (!r.ok) return r;
     const o = r.result;
-    return o.open ? this.resume(orderId) : outcome(o);
+    return o.open ? this.resume(orderId) : outcome(o, this.d.openSealed);
   }
 
-  private async run(orderId: string, who: Buyer, args: OpArgs<'checkout'>, start: CheckoutStart): Promise<SagaResult> {
+  private async run(orderId: string, who: Buyer, args: CheckoutOrder, start: CheckoutStart): Promise<SagaResult> {
     const cfg = this.d.config;
     const now = Date.now();
-    const address = args.shippingAddress;
+    const address = args.address;
     const items = start.cart.items;
     const coupon = start.coupon?.code;
     const currency = start.cart.currency;
@@ -219,8 +233,11 @@ export class CheckoutDriver {
       items,
       totals,
       currency,
-      shippingAddress: address,
-      paymentToken: args.payment.token,
+      // Sealed: the order keeps the country in the clear (tax and fraud rules, the books).
+      ...(args.sealedAddress === undefined
+        ? { shippingAddress: address }
+        : { shippingAddress: { name: '', line1: '', city: '', postalCode: '', country: address.country }, sealedAddress: args.sealedAddress }),
+      paymentToken: args.token,
       idempotencyKey: args.idempotencyKey,
       deadlineMs: cfg.deadlineMs,
       ...(coupon === undefined ? {} : { coupon }),
@@ -258,7 +275,7 @@ export class CheckoutDriver {
         fraud.score,
       );
     }
-    const charge = await this.charge(orderId, totals.total, currency, args.payment.token);
+    const charge = await this.charge(orderId, totals.total, currency, args.token);
     if (charge.status !== 'approved') {
       return this.steps.fail(
         orderId,
@@ -299,7 +316,7 @@ export class CheckoutDriver {
     const charge = o.status === 'pending' ? await this.d.gateway.lookup(orderId) : undefined;
     switch (resumeAction(o, charge?.status === 'approved')) {
       case 'none':
-        return outcome(o);
+        return outcome(o, this.d.openSealed);
       case 'complete':
         return this.steps.complete(orderId, (charge as { transactionId: string }).transactionId, undefined);
       case 'abandon':
@@ -309,7 +326,7 @@ export class CheckoutDriver {
       case 'compensate':
         await this.steps.release(orderId, o.items, o.coupon, o.userId, { placed: false, total: 0, country: o.shippingAddress.country });
         await this.d.pool.call(orderKey(orderId), { type: 'settle' });
-        return outcome(o);
+        return outcome(o, this.d.openSealed);
       case 'finish': {
         await this.d.pool.call(cartKey(o.userId), { type: 'checkoutEnded', orderId, placed: true, total: o.totals.total, country: o.shippingAddress.country });
         const settled = await this.d.pool.call(orderKey(orderId), { type: 'settle' });

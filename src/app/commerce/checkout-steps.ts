@@ -5,6 +5,7 @@
 // idempotent, so a resume may take it again.
 import { view as orderView, type Order, type OrderCommand } from '../../actors/order-actor.js';
 import type { FaultStep } from '../../actors/checkout-saga.js';
+import type { SealedOpener } from '../../actors/actor.js';
 import type { FraudAssessment } from '../../actors/fraud.js';
 import type { PaymentGateway } from '../../actors/payment-gateway.js';
 import type { WireError } from '../../protocol/errors.js';
@@ -136,8 +137,8 @@ const OK: Answer<null> = { ok: true, result: null };
 const HOLD_EXPIRY_MARGIN_MS = 30_000;
 
 /** The answer a finished order gives to a retry of its key. */
-export function outcome(o: Order): SagaResult {
-  if (!o.failure) return { ok: true, result: orderView(o) };
+export function outcome(o: Order, openSealed?: SealedOpener): SagaResult {
+  if (!o.failure) return { ok: true, result: orderView(o, openSealed) };
   const f = o.failure;
   return { ok: false, error: { code: f.code as WireError['code'], message: f.message, details: { ...f.details, orderId: o.orderId } } };
 }

@@ -3,7 +3,7 @@
 // the cart). Each resolves with the reply object or a coded error; the edge sends it.
 import { couponTermsOf } from '../../actors/coupon-actor.js';
 import type { OpArgs, Page } from '../../protocol/ops.js';
-import type { CartView, Identity, OrderView } from '../../protocol/types.js';
+import type { CartView, Identity, OrderView, ShippingAddress } from '../../protocol/types.js';
 import { cartKey, couponKey, normalizeCouponCode } from '../../protocol/keys.js';
 import { randomId } from '../../protocol/ids.js';
 import { UnavailableError, fail, type Answer } from '../../transport/dispatch.js';
@@ -25,6 +25,9 @@ export interface OrderPeers {
   orderPages(q: OrdersQuery): Promise<OrderPageItem[][]>;
 }
 
+/** Seals an order's copy of an address for its buyer; absent where orders keep it in the clear. */
+export type AddressSealer = (who: Identity, address: ShippingAddress) => Promise<Answer<string>>;
+
 export class CommerceOps {
   constructor(
     private readonly pool: ShardPool,
@@ -32,10 +35,24 @@ export class CommerceOps {
     /** How long a cancel, refund or return may run before its order's timer resumes it. */
     private readonly deadlineMs: number,
     private readonly peers?: OrderPeers,
+    private readonly sealAddress?: AddressSealer,
   ) {}
 
-  checkout(args: OpArgs<'checkout'>, who: Identity): Promise<Answer<OrderView>> {
-    return this.driver.checkout({ userId: who.userId, guest: who.role === 'guest' }, args);
+  /** `refs`: the saved payment method's token and the saved address, when the request named them by id. */
+  async checkout(args: OpArgs<'checkout'>, who: Identity, refs: { token?: string; address?: ShippingAddress }): Promise<Answer<OrderView>> {
+    const address = refs.address ?? args.shippingAddress!;
+    const paymentRef = 'token' in args.payment ? args.payment.token : args.payment.paymentMethodId;
+    const token = refs.token ?? paymentRef;
+    let sealedAddress: string | undefined;
+    if (this.sealAddress) {
+      const sealed = await this.sealAddress(who, address);
+      if (!sealed.ok) return sealed;
+      sealedAddress = sealed.result;
+    }
+    return this.driver.checkout(
+      { userId: who.userId, guest: who.role === 'guest' },
+      { idempotencyKey: args.idempotencyKey, token, paymentRef, address, ...(sealedAddress === undefined ? {} : { sealedAddress }) },
+    );
   }
 
   /** The owner (or an admin) cancels: refund and restock are durable before the answer. */

@@ -22,8 +22,8 @@ const DEFAULT_LIMIT = 10;
 /**
  * Whether a user's interactions may be recorded and used for their recommendations (the user's
  * `preferences.personalizedRecs`). Consulted for every interaction before it is recorded, and by
- * recs.forUser (false: popularity only). Accounts keep no preferences yet, so the server passes
- * `everyonePersonalized`; the accounts service plugs its own lookup in here.
+ * recs.forUser (false: popularity only). The server passes the accounts' mirror of the stored
+ * preference; `everyonePersonalized` is the default for a RecsOps without accounts.
  */
 export type PersonalizedRecs = (userId: string) => boolean;
 export const everyonePersonalized: PersonalizedRecs = () => true;

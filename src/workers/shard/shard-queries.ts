@@ -3,7 +3,7 @@
 import { CorruptRecordError, type Journal } from '../../persistence/journal.js';
 import { decodeRow } from '../../persistence/row-codec.js';
 import type { ShardContext } from '../../actors/actor.js';
-import type { InteractionsPage } from '../shard-messages.js';
+import type { InteractionsPage, UserEventsPage } from '../shard-messages.js';
 import type { ActorCells, Cell } from './actor-cells.js';
 import { orderKey } from '../../protocol/keys.js';
 
@@ -71,6 +71,20 @@ export class ShardQueries {
       }
     }
     return { flat, lastG };
+  }
+
+  /** One user's domain events among the next `limit` rows of the event log. */
+  userEventsPage(userId: string, afterG: number, limit: number): UserEventsPage {
+    const events: UserEventsPage['events'] = [];
+    const { rows, lastG } = this.journal.eventsAfter(afterG, limit);
+    for (const row of rows) {
+      try {
+        for (const [name, data] of decodeRow(row.events) as [string, Record<string, unknown>][]) if (data.userId === userId) events.push({ name, data });
+      } catch (err) {
+        this.journal.reportEventRow(row.g, `cannot be decoded (${err instanceof Error ? err.message : String(err)})`);
+      }
+    }
+    return { events, lastG, done: lastG === afterG };
   }
 
   /**

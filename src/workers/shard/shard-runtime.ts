@@ -4,6 +4,8 @@
 // commit: the output gate. A command's turn on its actor is in command-runner.ts, the work
 // between batches in shard-maintenance.ts, the cluster-mode partitions in partition-store.ts;
 // all of them share this shard's stores (shard-state.ts).
+import { SealedReader, addressAad } from '../../persistence/sealed-reader.js';
+import { MasterKeyring, masterKeyId } from '../../persistence/sealing.js';
 import type { SnapshotEntry } from '../../persistence/partition-snapshots.js';
 import type Database from 'better-sqlite3';
 import { available, type Sku } from '../../actors/inventory-actor.js';
@@ -15,7 +17,7 @@ import { encodeError } from '../../protocol/frames.js';
 import type { Journal } from '../../persistence/journal.js';
 import type { BatchWrites } from '../../persistence/batch-writes.js';
 import { encodeRow } from '../../persistence/row-codec.js';
-import type { InteractionsPage, PriceEntry, ShardOptions, ShardRequest, ShardStats } from '../shard-messages.js';
+import type { InteractionsPage, PriceEntry, ShardOptions, ShardRequest, ShardStats, UserEventsPage } from '../shard-messages.js';
 import type { TimerQueue } from './timer-queue.js';
 import type { ActorCells, Cell } from './actor-cells.js';
 import { PushStage } from './push-stage.js';
@@ -51,6 +53,8 @@ export class ShardRuntime {
   /** Live prices of every sku (the catalog lives on one shard; the edge sends each shard a copy). */
   private readonly prices = new Map<string, LivePrice>();
   private readonly ctx: ShardContext;
+  /** Where orders' sealed address copies are opened (single node only). */
+  private readonly sealed: SealedReader | undefined;
   private readonly state: ShardState;
   private readonly runner: CommandRunner;
   private readonly maintenance: ShardMaintenance;
@@ -59,7 +63,13 @@ export class ShardRuntime {
   readonly audit: AuditQueries;
 
   constructor(private readonly opts: ShardOptions) {
-    this.ctx = { item: (sku) => this.prices.get(sku), pricing: opts.pricing };
+    const sealed = openerOf(opts);
+    this.sealed = sealed;
+    this.ctx = {
+      item: (sku) => this.prices.get(sku),
+      pricing: opts.pricing,
+      ...(sealed ? { openSealed: (userId, value) => sealed.open(userId, value, addressAad(userId)) } : {}),
+    };
     const state = (this.state = new ShardState(opts));
     this.db = state.db;
     this.journal = state.journal;
@@ -428,12 +438,27 @@ export class ShardRuntime {
     return this.queries.interactionsPage(afterG, limit);
   }
 
+  userEventsPage(userId: string, afterG: number, limit: number): UserEventsPage {
+    return this.queries.userEventsPage(userId, afterG, limit);
+  }
+
   inspect(key: string): unknown {
     return this.queries.inspect(key);
   }
 
   close(): void {
+    this.sealed?.close();
     this.snapshotAll();
     this.db.close();
   }
+}
+
+/** The reader of sealed values when the options carry the master keys (a single node). */
+function openerOf(opts: ShardOptions): SealedReader | undefined {
+  if (!opts.masterKeys || opts.masterKeys.length === 0) return undefined;
+  const [current, ...others] = opts.masterKeys.map((hex) => {
+    const key = Buffer.from(hex, 'hex');
+    return { id: masterKeyId(key), key };
+  });
+  return new SealedReader(opts.dataDir, new MasterKeyring(current, others));
 }

@@ -205,6 +205,8 @@ function controlUnsafe(m: Control): void | Promise<void> {
     }
     case 'interactions':
       return post({ t: 'answer', ask: m.ask, value: runtime.interactionsPage(m.afterG, m.limit) });
+    case 'user-events':
+      return post({ t: 'answer', ask: m.ask, value: runtime.userEventsPage(m.userId, m.afterG, m.limit) });
     case 'orders-page':
       return post({ t: 'answer', ask: m.ask, value: runtime.orderPage(m.userId, m.before, m.limit) });
     case 'audit-history':

@@ -1,13 +1,44 @@
 // Made from src/protocol/ops.ts and pushes.ts by `npm run sdk:protocol`; edit the original, not this copy.
 // The SDK's view of the op and push tables: argument and result types by op, data by push.
-import type { AuthResult, CartView, CouponView, InventoryView, LowStockAlert, OrderView, Page, ProductView, RecommendationView, Role } from './types.js';
-import type { AuditEntry, AuditState, DropAdmission, DropPlace, DropPosition, DropView } from './types.js';
+import type {
+  AddressView,
+  AuthResult,
+  CartView,
+  CouponView,
+  InventoryView,
+  LowStockAlert,
+  OrderView,
+  Page,
+  PaymentMethodView,
+  ProductView,
+  RecommendationView,
+  Role,
+  UserExport,
+  UserListItem,
+  UserView,
+} from './types.js';
 
-export type { AuthResult, CouponView, LowStockAlert, Page, RecommendationView, Role };
+export type { AddressView, AuthResult, CouponView, LowStockAlert, Page, PaymentMethodView, RecommendationView, Role, UserExport, UserListItem, UserView };
+import type { AuditEntry, AuditState, DropAdmission, DropPlace, DropPosition, DropView } from './types.js';
 export type { AuditEntry, AuditState, DropAdmission, DropPlace, DropPosition, DropView };
 
 /** Arguments of every op. */
 export interface OpArgsByName {
+  'user.get': object;
+  'user.update': { name?: string | undefined; username?: string | undefined; preferences?: { currency?: string | undefined; language?: string | undefined; marketing?: boolean | undefined; personalizedRecs?: boolean | undefined; } | undefined; };
+  'address.add': { line2?: string | undefined; region?: string | undefined; phone?: string | undefined; isDefault?: boolean | undefined; name: string; line1: string; city: string; postalCode: string; country: string; };
+  'address.update': { name?: string | undefined; line1?: string | undefined; city?: string | undefined; postalCode?: string | undefined; country?: string | undefined; line2?: string | undefined; region?: string | undefined; phone?: string | undefined; isDefault?: boolean | undefined; addressId: string; };
+  'address.remove': { addressId: string; };
+  'address.list': object;
+  'paymentMethod.add': { cardNumber: string; expMonth: number; expYear: number; cvc: string; };
+  'paymentMethod.list': object;
+  'paymentMethod.remove': { paymentMethodId: string; };
+  'auth.changePassword': { oldPassword: string; newPassword: string; };
+  'auth.logout': object;
+  'user.export': object;
+  'user.erase': { password: string; };
+  'user.list': { q?: string | undefined; limit?: number | undefined; cursor?: string | undefined; };
+  'user.setRole': { userId: string; role: 'admin' | 'customer'; };
   'ping': object;
   'auth.guest': object;
   'auth.register': { name?: string | undefined; email: string; password: string; };
@@ -32,7 +63,7 @@ export interface OpArgsByName {
   'coupon.upsert': { currency?: string | undefined; percentOff?: number | undefined; amountOff?: number | undefined; minSubtotal?: number | undefined; expiresAt?: number | undefined; maxRedemptions?: number | undefined; code: string; };
   'cart.applyCoupon': { code: string; };
   'cart.removeCoupon': object;
-  'checkout': { idempotencyKey: string; payment: { token: string; }; shippingAddress: { name: string; line1: string; city: string; postalCode: string; country: string; }; };
+  'checkout': { shippingAddress?: { name: string; line1: string; city: string; postalCode: string; country: string; } | undefined; shippingAddressId?: string | undefined; idempotencyKey: string; payment: { token: string; } | { paymentMethodId: string; }; };
   'order.get': { orderId: string; };
   'order.list': { limit?: number | undefined; cursor?: string | undefined; };
   'order.cancel': { orderId: string; };
@@ -52,6 +83,21 @@ export interface OpArgsByName {
 
 /** Results of every op. */
 export interface OpResults {
+  'user.get': UserView;
+  'user.update': UserView;
+  'address.add': AddressView;
+  'address.update': AddressView;
+  'address.remove': AddressView[];
+  'address.list': AddressView[];
+  'paymentMethod.add': PaymentMethodView;
+  'paymentMethod.list': PaymentMethodView[];
+  'paymentMethod.remove': PaymentMethodView[];
+  'auth.changePassword': AuthResult;
+  'auth.logout': { [x: string]: never; };
+  'user.export': UserExport;
+  'user.erase': { [x: string]: never; };
+  'user.list': Page<UserListItem>;
+  'user.setRole': UserView;
   'ping': { now: number; };
   'auth.guest': AuthResult;
   'auth.register': AuthResult;

@@ -85,9 +85,14 @@ export type PaymentStatus = 'pending' | 'approved' | 'declined' | 'voided' | 'pa
 export interface ShippingAddress {
   name: string;
   line1: string;
+  line2?: string;
   city: string;
+  region?: string;
   postalCode: string;
   country: string;
+  phone?: string;
+  /** The owner's personal data was erased: only the country is left, for the books. */
+  erased?: true;
 }
 
 export interface OrderTotals {
@@ -260,4 +265,61 @@ export interface DropAdmission {
   sku: string;
   admittedAt: number;
   expiresAt: number;
+}
+
+// Accounts: profile, address book, payment methods.
+
+export interface Preferences {
+  language: string;
+  currency: string;
+  marketing: boolean;
+  /** false: recs.forUser answers popularity only and the user's interactions are not recorded. */
+  personalizedRecs: boolean;
+}
+
+export interface UserView {
+  userId: string;
+  email?: string;
+  name: string;
+  username?: string;
+  role: Role;
+  preferences: Preferences;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface AddressView {
+  addressId: string;
+  name: string;
+  line1: string;
+  line2?: string;
+  city: string;
+  region?: string;
+  postalCode: string;
+  country: string;
+  phone?: string;
+  isDefault: boolean;
+}
+
+/** What the gateway's tokenization leaves: never the card number or cvc. */
+export interface PaymentMethodView {
+  paymentMethodId: string;
+  brand: string;
+  last4: string;
+  expMonth: number;
+  expYear: number;
+}
+
+/** An account as `user.list` shows it to an admin. */
+export interface UserListItem extends UserView {
+  erased?: true;
+}
+
+/** `user.export`: every stored fact about the caller. */
+export interface UserExport {
+  user: UserView;
+  addresses: AddressView[];
+  paymentMethods: PaymentMethodView[];
+  orders: unknown[];
+  events: unknown[];
 }
