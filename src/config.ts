@@ -21,6 +21,9 @@ export interface Config {
   adminPassword: string | undefined;
   jwtSecret: string | undefined;
   seedDemo: boolean;
+  /** With the demo catalog, pictures for some of its products, rendered at seed time (SEED_DEMO_IMAGES). */
+  seedDemoImages: boolean;
+  media: MediaConfig;
   allowedOrigins: string[] | undefined;
   synchronous: 'FULL' | 'NORMAL' | 'OFF';
   /** TRANSPORT: uWS or ws + node:http; `auto` takes uWS when a native binary loads. */
@@ -51,6 +54,15 @@ export interface Config {
   recs: RecsConfig;
   /** Cluster mode (NATS_URL set): the node shares the actors with others through NATS JetStream. */
   cluster: ClusterConfig | undefined;
+}
+
+export interface MediaConfig {
+  /** How long a file no product references is kept, from its upload or its last reference (MEDIA_GC_GRACE_MS). */
+  gcGraceMs: number;
+  /** Memory for hot image files, bytes (MEDIA_CACHE_MB). */
+  cacheBytes: number;
+  /** Stored images at most; uploads beyond are refused (MEDIA_MAX_FILES). */
+  maxFiles: number;
 }
 
 export interface ClusterConfig {
@@ -201,6 +213,12 @@ export function resolveConfig(env: Env = process.env): Config {
     adminPassword,
     jwtSecret,
     seedDemo: flag(env, 'SEED_DEMO', true),
+    seedDemoImages: flag(env, 'SEED_DEMO_IMAGES', true),
+    media: {
+      gcGraceMs: int(env, 'MEDIA_GC_GRACE_MS', 24 * 3600_000, 1_000),
+      cacheBytes: int(env, 'MEDIA_CACHE_MB', 64, 1, 65_536) * 1024 * 1024,
+      maxFiles: int(env, 'MEDIA_MAX_FILES', 100_000, 1, 10_000_000),
+    },
     allowedOrigins: origins && origins.length > 0 ? origins : undefined,
     synchronous: oneOf(env, 'SYNCHRONOUS', ['FULL', 'NORMAL', 'OFF'] as const, 'FULL'),
     transport: transportOf(env),

@@ -15,7 +15,10 @@ import { ClientIp } from '../transport/client-ip.js';
 import { mountHttpRoutes, mountOpsRoutes, type OpsDeps } from '../transport/http-routes.js';
 import { SqliteUserStore, loadJwtSecret, writeAdminPassword } from '../persistence/user-store.js';
 import { CloseCode } from '../protocol/errors.js';
-import { seedDemo } from './catalog/demo-catalog.js';
+import { picturedDemoProducts, seedDemo } from './catalog/demo-catalog.js';
+import { PICTURED_PER_CATEGORY, seedDemoImages } from './catalog/demo-images.js';
+import { MediaService } from './media/media-service.js';
+import { mountMediaRoutes } from '../transport/http-media.js';
 import { CheckoutDriver } from './commerce/checkout-driver.js';
 import { SimulatedGateway } from './commerce/simulated-gateway.js';
 import { CommerceOps } from './commerce/commerce-ops.js';
@@ -69,6 +72,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   }
 
   const catalog = new CatalogView();
+  // Product images under DATA_DIR/media; files no product references are collected after a grace period.
+  const media = await MediaService.open(config.dataDir, config.media, () => catalog.referencedMedia());
   // Prespawned by main.ts (the workers boot while this module graph loads), or started here.
   const pool: ShardPool = opts.pool ?? createPool(config);
   /** Orders left unfinished by a crash, reported by shards before the server is ready. */
@@ -159,7 +164,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     pool,
   );
   metrics.recs(() => recs.service.stats());
-  const handlers = createHandlers({ pool, catalog, accounts, commerce: commerceOps, recs });
+  const handlers = createHandlers({ pool, catalog, media, accounts, commerce: commerceOps, recs });
   const edge = new Edge({ handlers, shards: pool, metrics, maxInflight: limits.connMaxInflight });
   let ready = false;
 
@@ -180,6 +185,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     metricsText: () => metrics.text(),
     metricsToken: config.metricsToken,
   };
+  mountMediaRoutes(app, { media, products: catalog, verifyToken: (token) => auth.verifyToken(token) });
   mountHttpRoutes(app, {
     ...ops,
     shards: pool,
@@ -226,12 +232,14 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     }
     pool.prices(priceEntries(catalog.allProducts()));
     if (config.seedDemo) await seedDemo(pool, catalog, config.maxShardBacklog);
+    if (config.seedDemo && config.seedDemoImages) await seedDemoImages(pool, catalog, media, picturedDemoProducts(PICTURED_PER_CATEGORY));
   } catch (err) {
     // Do not leave worker threads and the port behind: the caller may be a test runner.
     listenSocket.close();
     closeOps();
     await pool.terminate();
     await recs.service.close();
+    media.close();
     users.close();
     await node?.close();
     app.close();
@@ -268,6 +276,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         await node?.leave();
         await pool.stop();
         await recs.service.close();
+        media.close();
         sockets.closeAll(CloseCode.GOING_AWAY, 'server shutting down');
         users.close();
         await node?.close();

@@ -10,6 +10,8 @@ export interface HttpRequest {
   getHeader(lowerCaseName: string): string;
   /** The value of the route's n-th `:param`. */
   getParameter(index: number): string | undefined;
+  /** A query-string parameter, decoded; undefined when absent. */
+  getQuery(key: string): string | undefined;
 }
 
 /** The answer to one HTTP request; `cork` groups writes into one send. */
@@ -18,7 +20,7 @@ export interface HttpResponse {
   writeStatus(status: string): HttpResponse;
   writeHeader(name: string, value: string): HttpResponse;
   /** Ends the response; `closeConnection` also closes the connection (its unread rest is dropped). */
-  end(body?: string, closeConnection?: boolean): HttpResponse;
+  end(body?: string | Uint8Array, closeConnection?: boolean): HttpResponse;
   cork(fn: () => void): HttpResponse;
   /** Called if the client goes away before the response ended. Required of any handler that answers later. */
   onAborted(handler: () => void): HttpResponse;

@@ -85,6 +85,11 @@ class NodeRequest implements HttpRequest {
   getParameter(index: number): string | undefined {
     return this.params[index];
   }
+  getQuery(key: string): string | undefined {
+    const url = this.req.url ?? '';
+    const q = url.indexOf('?');
+    return q < 0 ? undefined : (new URLSearchParams(url.slice(q + 1)).get(key) ?? undefined);
+  }
 }
 
 /** Status and headers gathered until `end`, as uWS does. */
@@ -111,7 +116,7 @@ abstract class BufferedResponse implements HttpResponse {
     fn();
     return this;
   }
-  abstract end(body?: string, closeConnection?: boolean): HttpResponse;
+  abstract end(body?: string | Uint8Array, closeConnection?: boolean): HttpResponse;
   abstract onAborted(handler: () => void): HttpResponse;
   abstract onData(handler: (chunk: ArrayBuffer, isLast: boolean) => void): HttpResponse;
   abstract getRemoteAddress(): ArrayBuffer;
@@ -127,7 +132,7 @@ class NodeResponse extends BufferedResponse {
   ) {
     super();
   }
-  end(body = '', closeConnection = false): HttpResponse {
+  end(body: string | Uint8Array = '', closeConnection = false): HttpResponse {
     if (this.ended) return this;
     this.ended = true;
     const res = this.res;
@@ -166,12 +171,12 @@ class UpgradeResponse extends BufferedResponse {
   ) {
     super();
   }
-  end(body = ''): HttpResponse {
+  end(body: string | Uint8Array = ''): HttpResponse {
     if (this.ended) return this;
     this.ended = true;
     const head = [`HTTP/1.1 ${this.status} ${this.statusText}`, ...this.headers.map(([n, v]) => `${n}: ${v}`)];
-    head.push(`content-length: ${Buffer.byteLength(body)}`, 'connection: close', '', body);
-    if (this.socket.writable) this.socket.end(head.join('\r\n'));
+    head.push(`content-length: ${Buffer.byteLength(body)}`, 'connection: close', '', '');
+    if (this.socket.writable) this.socket.end(Buffer.concat([Buffer.from(head.join('\r\n')), typeof body === 'string' ? Buffer.from(body) : body]));
     return this;
   }
   onAborted(handler: () => void): HttpResponse {
