@@ -5,7 +5,10 @@
 // A file reaches its real name only by rename(2) after its bytes were fsynced, and the directory
 // is fsynced after the rename: after a crash a name holds a whole file or does not exist. The
 // original's name carries its size, so the index is rebuilt from a directory listing.
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+// The fsyncs of image files run one at a time: many large flushes at once on the disk that holds
+// the journals would stall the group commits that answer cart ops. A refused upload is never
+// flushed at all.
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
@@ -31,6 +34,8 @@ export class MediaFiles {
   readonly tmpDir: string;
   private readonly originals: string;
   private readonly variants: string;
+  /** The tail of the serial flush lane. */
+  private flushing: Promise<unknown> = Promise.resolve();
 
   constructor(dataDir: string) {
     this.root = join(dataDir, 'media');
@@ -63,16 +68,10 @@ export class MediaFiles {
     return join(this.tmpDir, `${randomBytes(12).toString('hex')}${suffix}`);
   }
 
-  /** Writes `bytes` to a new file in tmp/ and fsyncs it. */
+  /** Writes `bytes` to a new file in tmp/ (flushed by `commit`, if it gets there). */
   async writeTemp(bytes: Uint8Array): Promise<string> {
     const path = this.tempPath();
-    const fh = await open(path, 'wx', 0o644);
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await writeFile(path, bytes, { flag: 'wx', mode: 0o644 });
     return path;
   }
 
@@ -84,14 +83,22 @@ export class MediaFiles {
     return join(this.variants, `${mediaId}-w${width}.webp`);
   }
 
-  /** Moves fsynced temp files to their real names, then fsyncs the folders that changed. */
+  /** Flushes temp files, moves them to their real names in order, then flushes the folders that changed. */
   async commit(moves: readonly { from: string; to: string }[]): Promise<void> {
+    for (const { from } of moves) await this.flush(from);
     const dirs = new Set<string>();
     for (const { from, to } of moves) {
       await rename(from, to);
       dirs.add(to.slice(0, to.lastIndexOf('/')));
     }
-    for (const d of dirs) await fsyncDir(d);
+    for (const d of dirs) await this.flush(d);
+  }
+
+  /** fsync of a file or folder, in the serial flush lane. */
+  private flush(path: string): Promise<void> {
+    const done = this.flushing.then(() => fsyncPath(path));
+    this.flushing = done.catch(() => undefined);
+    return done;
   }
 
   read(path: string): Promise<Buffer> {
@@ -109,8 +116,8 @@ export class MediaFiles {
   }
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
+async function fsyncPath(path: string): Promise<void> {
+  const fh = await open(path, 'r');
   try {
     await fh.sync();
   } finally {

@@ -22,6 +22,8 @@ export interface MediaFile {
 }
 
 export interface MediaPort {
+  /** True when an upload now would be refused as overloaded (checked before the body is read). */
+  busy(): boolean;
   /** Checks and stores an upload (the caller is an admin); answers once it is durable. */
   upload(body: Buffer): Promise<UploadOutcome>;
   /** The original (no width) or its WebP copy; undefined for an unknown id. */
@@ -58,6 +60,15 @@ export function mountMediaRoutes(app: ServerApp, d: MediaRouteDeps): void {
     const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
     // No token at all: refused before a byte of the body is read (and the rest is not read).
     if (token === '') return json(res, '401 Unauthorized', error('UNAUTHENTICATED', 'an admin bearer token is required'), true);
+    if (d.media.busy()) {
+      return res.cork(() =>
+        res
+          .writeStatus('503 Service Unavailable')
+          .writeHeader('content-type', 'application/json')
+          .writeHeader('retry-after', '1')
+          .end(JSON.stringify(error('OVERLOADED', 'too many uploads at once; retry shortly', { retryAfterMs: 1000 })), true),
+      );
+    }
     const who = d.verifyToken(token);
     readBody(res, req, MediaLimits.MAX_UPLOAD_BYTES, (r, live) => {
       if (!r.ok) {

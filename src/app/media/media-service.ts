@@ -14,8 +14,8 @@ import { log } from '../../log/log.js';
 
 const CONTENT_TYPE: Record<MediaFormat, string> = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp' };
 
-/** Uploads being read, checked or stored at once; more are refused as overloaded. */
-const MAX_CONCURRENT_UPLOADS = 8;
+/** Uploads being checked or stored at once (at most 8 MiB each in memory); more are refused as overloaded. */
+const MAX_CONCURRENT_UPLOADS = 24;
 
 interface Entry extends StoredOriginal {
   /** Last time a product was set to it (catalog.setImages), or was seen referencing it. */
@@ -73,6 +73,11 @@ export class MediaService implements MediaPort {
     if (!e) return undefined;
     e.touchedAt = Date.now();
     return { width: e.width, height: e.height };
+  }
+
+  /** Whether a new upload would be refused as overloaded: answered before its body is read. */
+  busy(): boolean {
+    return this.uploads >= MAX_CONCURRENT_UPLOADS;
   }
 
   async upload(body: Buffer): Promise<UploadOutcome> {

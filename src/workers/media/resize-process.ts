@@ -4,7 +4,7 @@
 // the decoder takes down only this process (the server answers its job as failed and starts
 // another). It exits when the server goes away (the IPC channel closes).
 import { createHash, randomBytes } from 'node:crypto';
-import { open, readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { join } from 'node:path';
@@ -33,15 +33,8 @@ function lowerPriority(): void {
   }
 }
 
-async function writeSynced(path: string, bytes: Uint8Array): Promise<void> {
-  const fh = await open(path, 'wx', 0o644);
-  try {
-    await fh.writeFile(bytes);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
+/** A new file in the server's tmp/; the server flushes it before it gets its real name. */
+const writeNew = (path: string, bytes: Uint8Array) => writeFile(path, bytes, { flag: 'wx', mode: 0o644 });
 
 const refuse = (refusal: 'type' | 'corrupt' | 'pixels', message: string): IngestDone => ({ ok: false, refusal, message });
 
@@ -59,7 +52,7 @@ async function copies(input: Buffer, maxPixels: number, widths: readonly number[
   for (const w of widths) {
     const bytes = await sharp(data, raw).resize({ width: w, withoutEnlargement: true }).webp({ quality: WEBP_QUALITY }).toBuffer();
     const path = outOf(w);
-    await writeSynced(path, bytes);
+    await writeNew(path, bytes);
     out.push({ width: w, path });
   }
   return out;
@@ -99,7 +92,7 @@ async function run(job: ResizeJob): Promise<JobResult> {
     const [made] = await copies(input, job.maxPixels, [job.width], () => job.out);
     return made ? { ok: true } : { failed: 'no copy made' };
   }
-  await writeSynced(job.out, await sharp(Buffer.from(job.svg)).jpeg({ quality: 85 }).toBuffer());
+  await writeNew(job.out, await sharp(Buffer.from(job.svg)).jpeg({ quality: 85 }).toBuffer());
   return { ok: true };
 }
 
