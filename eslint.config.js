@@ -26,6 +26,8 @@ export default tseslint.config(
       ],
     },
   },
+  // The web pages run in browsers.
+  { files: ['web/**'], languageOptions: { globals: { ...globals.browser } } },
   // Plain JavaScript launchers (scripts/*.mjs) run before anything is built: no type information.
   { files: ['**/*.mjs'], extends: [tseslint.configs.disableTypeChecked] },
 );

@@ -1,7 +1,8 @@
 // `npm start`: builds the server (src/ only, incremental: tsc -b tsconfig.build.json) when a
-// source is newer than the last build, then runs it in this process. On an unchanged tree no
-// compiler is loaded at all. Without TypeScript (an install with --omit=dev) the built output
-// in dist/ runs as it is.
+// source is newer than the last build, and the web pages (web/, with the SDK they bundle) when
+// one of theirs is newer than dist/pages, then runs the server in this process. On an unchanged
+// tree no compiler or bundler is loaded at all. Without TypeScript (an install with --omit=dev)
+// the built output in dist/ runs as it is.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -44,6 +45,23 @@ if (sources > built || !existsSync(at('dist/src/main.js'))) {
   } else if (!existsSync(at('dist/src/main.js'))) {
     console.error('cartwire: dist/src/main.js is missing and TypeScript is not installed: run `npm ci && npm run build:server` first');
     process.exit(1);
+  }
+}
+// The pages: the bundler alone (type errors in them are for `npm run build`, not a reason not to start).
+const pagesBuilt = mtime(at('dist/pages/index.html'));
+const pageSources = Math.max(newest(at('web')), newest(at('packages/client/src')), mtime(at('scripts/build-pages.mjs')));
+if (pageSources > pagesBuilt) {
+  let bundler = true;
+  try {
+    createRequire(at('package.json')).resolve('esbuild');
+  } catch {
+    bundler = false;
+  }
+  if (bundler) {
+    const r = spawnSync(process.execPath, [at('scripts/build-pages.mjs')], { stdio: 'inherit' });
+    if (r.status !== 0) process.exit(r.status ?? 1);
+  } else if (!pagesBuilt) {
+    console.error('cartwire: the web pages are not built and esbuild is not installed: / and /admin will answer 404 (run `npm ci && npm run build`)');
   }
 }
 await import(new URL('../dist/src/main.js', import.meta.url).href);

@@ -124,6 +124,10 @@ const SAMPLE: { [O in OpName]: OpArgs<O> } = {
   'event.view': { productId: 'soap' },
   'recs.forUser': {},
   'recs.similar': { productId: 'soap-bar' },
+  'audit.history': { actor: 'inventory', key: 'soap-bar' },
+  'audit.stateAt': { actor: 'inventory', key: 'soap-bar', at: 0 },
+  'drop.create': { dropId: 'hijack', sku: 'soap-bar', startsAt: 0 },
+  'drop.join': { dropId: 'missing' },
 };
 
 test('every op has a role in the op table, and the edge enforces it: anonymous, guest and customer are refused what is not theirs', async (t) => {

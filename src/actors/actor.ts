@@ -66,6 +66,11 @@ export interface ActorType<S, C extends { type: string }, E, R extends ResultsFo
   pushTopic?(state: S): string;
   /** Push after every change whether or not anyone watches the actor (per-user topics such as orders). */
   readonly pushAlways?: boolean;
+  /**
+   * Pushes to other topics than the actor's own, after a change (a drop tells each user concerned):
+   * sent whether or not anyone follows them, like `pushAlways`.
+   */
+  userPushes?(state: S, events: readonly E[]): readonly { name: string; topic: string; data: unknown }[];
   /** The version clients see; when an event leaves it unchanged, no push is sent (internal bookkeeping). */
   version?(state: S): number;
   /** Domain events of an actor event, given the state before it is applied. */

@@ -9,6 +9,7 @@ import { CatalogActor } from './catalog-actor.js';
 import { OrderActor } from './order-actor.js';
 import { PaymentActor } from './payment-actor.js';
 import { CouponActor } from './coupon-actor.js';
+import { DropActor } from './drop-actor.js';
 
 export const ActorTypes = {
   cart: CartActor,
@@ -17,6 +18,7 @@ export const ActorTypes = {
   coupon: CouponActor,
   payment: PaymentActor,
   catalog: CatalogActor,
+  drop: DropActor,
 } as const satisfies Record<ActorKind, unknown>;
 
 type TypeOf<K extends ActorKind> = (typeof ActorTypes)[K];

@@ -13,6 +13,8 @@ import type { Accounts } from './accounts/accounts.js';
 import type { CatalogView } from './catalog/catalog-view.js';
 import type { CommerceOps } from './commerce/commerce-ops.js';
 import type { RecsOps } from './recs/recs-ops.js';
+import type { DropOps } from './drops/drop-ops.js';
+import type { AuditOps } from './audit/audit-ops.js';
 import type { ShardPool } from './shard-pool.js';
 import type { MediaService } from './media/media-service.js';
 import type { ImageInput } from '../actors/catalog-actor.js';
@@ -24,6 +26,8 @@ export interface HandlerDeps {
   accounts: Accounts;
   commerce: CommerceOps;
   recs: RecsOps;
+  drops: DropOps;
+  audit: AuditOps;
 }
 
 const GET = Object.freeze({ type: 'get' as const });
@@ -40,7 +44,7 @@ function caller(req: Request): Caller {
   return { ip: req.conn.ip, via: 'ws', ...(guestId === undefined ? {} : { guestId }) };
 }
 
-export function createHandlers({ pool, catalog, media, accounts, commerce, recs }: HandlerDeps): Handlers {
+export function createHandlers({ pool, catalog, media, accounts, commerce, recs, drops, audit }: HandlerDeps): Handlers {
   /** Sends the request to the actor of `key`; its committed reply (typed by kind and command) goes to the connection. */
   const route = <K extends ActorKind, const C extends CommandOf<K>>(req: Request, key: ActorKey<K>, cmd: C): Routed<ResultOf<K, C>> | Answer<never> =>
     pool.submit(key, req.id, cmd, req.conn, req.tag) ?? ROUTED;
@@ -141,5 +145,11 @@ export function createHandlers({ pool, catalog, media, accounts, commerce, recs 
     },
     'recs.forUser': (req, a) => recs.forUser(a, user(req)),
     'recs.similar': (req, a) => recs.similar(a, user(req)),
+
+    // Audit history and product drops.
+    'audit.history': (_req, a) => audit.history(a),
+    'audit.stateAt': (_req, a) => audit.stateAt(a),
+    'drop.create': (_req, a) => drops.create(a),
+    'drop.join': (req, a) => drops.join(req, a, user(req)),
   };
 }

@@ -1,5 +1,6 @@
 // Assembles a running server: shard workers, the main-thread services, the edge, WebSocket and
 // HTTP on one port.
+import { fileURLToPath } from 'node:url';
 import { loadTransport, type Listener, type ServerApp, type Transport } from '../transport/transport.js';
 import type { Config } from '../config.js';
 import type { ShardPool } from './shard-pool.js';
@@ -25,6 +26,8 @@ import { CommerceOps } from './commerce/commerce-ops.js';
 import { RecsOps } from './recs/recs-ops.js';
 import { RecsService } from './recs/index.js';
 import { createHandlers } from './handlers.js';
+import { DropOps } from './drops/drop-ops.js';
+import { AuditOps } from './audit/audit-ops.js';
 import type { ClusterNode } from './cluster/cluster-node.js';
 import type { DomainEvent } from '../actors/actor.js';
 import { CATALOG_KEY } from '../protocol/keys.js';
@@ -33,6 +36,10 @@ import type { ProductView } from '../protocol/types.js';
 import { log } from '../log/log.js';
 import { asyncApiDocument } from '../protocol/asyncapi.js';
 import { serverVersion } from './version.js';
+import { loadPages } from '../transport/static-pages.js';
+
+/** Where the page build puts the storefront and the dashboard (dist/pages beside dist/src). */
+const PAGES_DIR = fileURLToPath(new URL('../../pages/', import.meta.url));
 
 export interface RunningServer {
   /** What serves HTTP and WebSocket (TRANSPORT), and why this one. */
@@ -135,9 +142,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const accounts = new Accounts({ auth, pool, catalog, limits });
   const commerce = config.commerce;
   const gateway = new SimulatedGateway(pool, commerce.gatewayTimeoutMs + 1_000);
+  const drops = new DropOps(pool, catalog, node !== undefined);
+  const audit = new AuditOps(pool, node !== undefined);
   const driver: CheckoutDriver = new CheckoutDriver({
     pool,
     gateway,
+    gate: drops,
     config: commerce,
     accountAgeMs: async (userId, now) => {
       const created = await users.createdAt(userId);
@@ -164,11 +174,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     pool,
   );
   metrics.recs(() => recs.service.stats());
-  const handlers = createHandlers({ pool, catalog, media, accounts, commerce: commerceOps, recs });
+  const handlers = createHandlers({ pool, catalog, media, accounts, commerce: commerceOps, recs, drops, audit });
   const edge = new Edge({ handlers, shards: pool, metrics, maxInflight: limits.connMaxInflight });
   let ready = false;
 
   const app: ServerApp = transport.createApp();
+  const pages = loadPages(PAGES_DIR);
+  if (!pages) log.info({ dir: PAGES_DIR }, 'the web pages are not built (npm run build): / and /admin answer 404');
   const clientIp = new ClientIp(limits.trustProxy);
   const sockets = mountWebSocket(app, { edge, limits, allowedOrigins: config.allowedOrigins, isReady: () => ready, clientIp, metrics });
   const ops: OpsDeps = {
@@ -196,6 +208,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     serveMetrics: config.metricsPort === undefined,
     ...(node ? { clusterStatus: () => node.status() } : {}),
     asyncApi: () => asyncApiDocument(serverVersion()),
+    pages,
   });
   // METRICS_PORT: metrics, health and readiness on a listener of their own (METRICS_HOST).
   const opsApp: ServerApp | undefined = config.metricsPort === undefined ? undefined : transport.createApp();

@@ -18,6 +18,7 @@ export function shardOptions(config: Config): Omit<ShardOptions, 'shard' | 'epoc
     eventLogKeepRows: config.eventLogKeepRows,
     maxActors: config.maxActorsPerShard,
     guestCartRetentionMs: config.guestCartRetentionMs,
+    auditRetentionMs: config.auditRetentionMs,
     ...(config.faultCrashShardOn === undefined ? {} : { crashOn: config.faultCrashShardOn }),
     ...(config.cluster
       ? {

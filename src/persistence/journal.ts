@@ -8,6 +8,7 @@ import { TAG_JOURNAL, TAG_SNAPSHOT, eventChecksum, rowChecksum, type CorruptReco
 import type { BatchWrites } from './batch-writes.js';
 import { JournalRecovery, type RecoveredActor } from './journal-recovery.js';
 import { JournalReads } from './journal-reads.js';
+import { AuditHistory, type HistoryRow } from './audit-history.js';
 
 export { CorruptRecordError } from './checksum.js';
 export type { RecoveredActor } from './journal-recovery.js';
@@ -33,6 +34,10 @@ export class Journal {
   private readonly putWatermark: Database.Statement;
   private readonly putProbe: Database.Statement;
   private readonly deleteRange: Database.Statement;
+  private readonly moveRange: (from: number, to: number) => void;
+  private readonly history: AuditHistory;
+  /** Whether covered rows of audited actors go to the history instead of away (AUDIT_RETENTION_DAYS > 0). */
+  private keepingHistory = false;
   private readonly recovery: JournalRecovery;
   private readonly reads: JournalReads;
   /** Rows up to here are deleted; rows above it and up to the watermark wait for `deleteStep`. */
@@ -76,6 +81,11 @@ export class Journal {
     const putMeta = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
     const putMarker = db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('${COMMIT_MARKER}', ?)`);
     this.deleteRange = db.prepare('DELETE FROM journal WHERE g > ? AND g <= ?');
+    this.history = new AuditHistory(db);
+    this.moveRange = db.transaction((from: number, to: number) => {
+      this.history.keep(from, to, Date.now());
+      this.deleteRange.run(from, to);
+    });
     const min = db.prepare<[], { g: number | null }>('SELECT min(g) AS g FROM journal').get();
     this.deletedUpTo = min?.g == null ? this.watermark : Math.min(min.g - 1, this.watermark);
     this.writeBatch = db.transaction((w: BatchWrites) => {
@@ -153,6 +163,16 @@ export class Journal {
     return this.db.prepare<[], [string, number, Buffer, number | null]>('SELECT actor, seq, state, crc FROM snapshots').raw().iterate();
   }
 
+  /** Actors with a snapshot whose key starts with `prefix` (a range of the snapshots' key, no scan). */
+  snapshotKeys(prefix: string): string[] {
+    const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+    return this.db
+      .prepare<[string, string], [string]>('SELECT actor FROM snapshots WHERE actor >= ? AND actor < ?')
+      .raw()
+      .all(prefix, end)
+      .map((r) => r[0]);
+  }
+
   /** A value of the meta table, or undefined. */
   meta(key: string): string | undefined {
     return this.db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(key)?.value;
@@ -200,13 +220,32 @@ export class Journal {
     this.watermark = to;
   }
 
-  /** Deletes up to `limit` rows below the watermark; returns true while more are left. */
+  /** Covered rows of audited actors are kept in the history from now on (see audit-history.ts). */
+  keepHistory(on: boolean): void {
+    this.keepingHistory = on;
+  }
+
+  /**
+   * Deletes up to `limit` rows below the watermark (moving those of audited actors to the history
+   * when it is kept); returns true while more are left.
+   */
   deleteStep(limit: number): boolean {
     if (this.deletedUpTo >= this.watermark) return false;
     const to = Math.min(this.watermark, this.deletedUpTo + limit);
-    this.deleteRange.run(this.deletedUpTo, to);
+    if (this.keepingHistory) this.moveRange(this.deletedUpTo, to);
+    else this.deleteRange.run(this.deletedUpTo, to);
     this.deletedUpTo = to;
     return to < this.watermark;
+  }
+
+  /** Up to `limit` stored rows of `actor` from row `fromG` on, oldest first: its history, then its journal rows. */
+  actorRows(actor: string, fromG: number, limit: number): HistoryRow[] {
+    return this.history.rows(actor, fromG, limit, this.deletedUpTo);
+  }
+
+  /** Deletes up to `limit` of the oldest history rows kept before `before`; returns how many went. */
+  trimHistory(before: number, limit: number): number {
+    return this.history.trim(before, limit);
   }
 
   timers(): { actor: string; due: number }[] {

@@ -49,6 +49,17 @@ CREATE TABLE IF NOT EXISTS orders (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS orders_by_user ON orders (user_id, created_at);
 CREATE INDEX IF NOT EXISTS orders_by_time ON orders (created_at);
+-- Audit history (audit-history.ts): journal rows of carts, skus, orders and coupons that a
+-- checkpoint covered, kept AUDIT_RETENTION_DAYS after the move (kept_at) instead of deleted.
+CREATE TABLE IF NOT EXISTS history (
+  g       INTEGER PRIMARY KEY,
+  actor   TEXT    NOT NULL,
+  seq     INTEGER NOT NULL,
+  events  BLOB    NOT NULL,
+  crc     INTEGER, -- as journal.crc
+  kept_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS history_by_actor ON history (actor, g);
 CREATE TABLE IF NOT EXISTS meta (
   key   TEXT PRIMARY KEY,
   value TEXT NOT NULL

@@ -46,6 +46,12 @@ export const Limits = {
   PASSWORD_MIN_LENGTH: 8,
   PASSWORD_MAX_LENGTH: 1024,
   NAME_MAX_LENGTH: 200,
+  /** Entries in one audit.history page. */
+  AUDIT_PAGE_MAX: 100,
+  /** Journal rows one audit.stateAt replays at most (LIMIT_EXCEEDED beyond). */
+  AUDIT_REPLAY_MAX_ROWS: 200_000,
+  /** Users waiting or admitted in one product drop (LIMIT_EXCEEDED beyond). */
+  DROP_MAX_QUEUE: 10_000,
 } as const;
 
 export interface WireError {

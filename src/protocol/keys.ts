@@ -3,7 +3,7 @@
 // Keys are branded by kind, so a command can only be sent to an actor of the kind it is for.
 
 /** Every kind of actor the shards hold (`payment` is the built-in gateway's ledger, internal). */
-export const ActorKinds = ['cart', 'sku', 'order', 'coupon', 'payment', 'catalog'] as const;
+export const ActorKinds = ['cart', 'sku', 'order', 'coupon', 'payment', 'catalog', 'drop'] as const;
 export type ActorKind = (typeof ActorKinds)[number];
 
 /** An actor key of kind K: a string at run time, a kind at compile time. */
@@ -17,6 +17,7 @@ export const cartKey = (userId: string): ActorKey<'cart'> => key('cart', userId)
 export const skuKey = (sku: string): ActorKey<'sku'> => key('sku', sku);
 export const orderKey = (orderId: string): ActorKey<'order'> => key('order', orderId);
 export const paymentKey = (orderId: string): ActorKey<'payment'> => key('payment', orderId);
+export const dropKey = (dropId: string): ActorKey<'drop'> => key('drop', dropId);
 /** Coupon codes are case-insensitive: the key holds the trimmed, upper-cased code. */
 export const couponKey = (code: string): ActorKey<'coupon'> => key('coupon', normalizeCouponCode(code));
 

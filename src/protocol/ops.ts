@@ -8,9 +8,14 @@ import { result, type ResultOf } from './result.js';
 import type { PushName } from './pushes.js';
 import {
   Attributes,
+  AuditActorArg,
+  AuditCursor,
+  AuditKey,
   CouponCode,
   Currency,
+  DropId,
   Email,
+  EpochMs,
   Empty,
   ImageArg,
   InventoryTxType,
@@ -31,9 +36,23 @@ import {
   strict,
 } from './schemas.js';
 import { MediaLimits } from './media.js';
-import type { AuthResult, CartView, CouponView, InventoryView, OrderView, Page, ProductView, RecommendationView, Role } from './types.js';
+import type {
+  AuditEntry,
+  AuditState,
+  AuthResult,
+  CartView,
+  CouponView,
+  DropPlace,
+  DropView,
+  InventoryView,
+  OrderView,
+  Page,
+  ProductView,
+  RecommendationView,
+  Role,
+} from './types.js';
 
-export type { AuthResult, CouponView, Page, RecommendationView };
+export type { AuditEntry, AuditState, AuthResult, CouponView, DropPlace, DropView, Page, RecommendationView };
 
 /** Who may call an op. `user` is any signed-in role (guest, customer, admin). */
 export type RequiredRole = 'anonymous' | 'user' | 'admin';
@@ -547,6 +566,57 @@ export const Ops = {
     errors: ['NOT_FOUND'],
     pushes: [],
     summary: 'Products similar to one (item-item and content).',
+  }),
+  // Audit history and product drops (docs/protocol.md "Audit", "Product drops").
+  'audit.history': op({
+    args: Type.Object({ actor: AuditActorArg, key: AuditKey, limit: Limit(Limits.AUDIT_PAGE_MAX), cursor: Type.Optional(AuditCursor) }, strict),
+    result: result<Page<AuditEntry>>('{ items: [{ seq, at, event, data, by? }], nextCursor }'),
+    role: 'admin',
+    owner: 'app',
+    writes: false,
+    errors: [],
+    pushes: [],
+    summary: "An actor's journaled events, oldest first, cursor pages.",
+  }),
+  'audit.stateAt': op({
+    args: Type.Object({ actor: AuditActorArg, key: AuditKey, at: EpochMs }, strict),
+    result: result<AuditState>('{ actor, key, at, seq, state }'),
+    role: 'admin',
+    owner: 'app',
+    writes: false,
+    errors: ['NOT_FOUND', 'LIMIT_EXCEEDED'],
+    pushes: [],
+    summary: 'An actor replayed to its state at an epoch-ms time.',
+  }),
+  'drop.create': op({
+    args: Type.Object(
+      {
+        dropId: DropId,
+        sku: Sku,
+        startsAt: EpochMs,
+        perUserLimit: Type.Optional(Type.Integer({ minimum: 1, maximum: Limits.LINE_MAX_QTY })),
+        admitPerSecond: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+        checkoutWindowMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 86_400_000 })),
+      },
+      strict,
+    ),
+    result: result<DropView>('drop'),
+    role: 'admin',
+    owner: 'app',
+    writes: true,
+    errors: ['NOT_FOUND', 'CONFLICT'],
+    pushes: [],
+    summary: 'Create a product drop: a fair queue for one sku.',
+  }),
+  'drop.join': op({
+    args: Type.Object({ dropId: DropId }, strict),
+    result: result<DropPlace>('{ dropId, position, ahead, admitted, expiresAt?, startsAt }'),
+    role: 'user',
+    owner: 'app',
+    writes: true,
+    errors: ['NOT_FOUND', 'LIMIT_EXCEEDED'],
+    pushes: ['drop.position', 'drop.admitted'],
+    summary: "Join a drop's queue (a second join keeps the first place).",
   }),
 } as const;
 

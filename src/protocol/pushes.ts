@@ -2,7 +2,7 @@
 // published on. Ops list the pushes they may cause (ops.ts); the shards, the SDK and the docs
 // take the names from here.
 import { result, type ResultOf } from './result.js';
-import type { CartView, InventoryView, LowStockAlert, OrderView } from './types.js';
+import type { CartView, DropAdmission, DropPosition, InventoryView, LowStockAlert, OrderView } from './types.js';
 
 export type { LowStockAlert };
 
@@ -35,6 +35,16 @@ export const Pushes = {
     summary: 'Available stock fell to the threshold.',
   }),
   'order.updated': push({ data: result<OrderView>('order'), topic: 'orders:<userId>, admin', summary: 'The full order after each change.' }),
+  'drop.position': push({
+    data: result<DropPosition>('{ dropId, position, ahead }'),
+    topic: 'drops:<userId>',
+    summary: "A waiting user's place in a drop moved (at the start, then at most once a second).",
+  }),
+  'drop.admitted': push({
+    data: result<DropAdmission>('{ dropId, sku, admittedAt, expiresAt }'),
+    topic: 'drops:<userId>',
+    summary: "The user may check out the drop's sku until expiresAt.",
+  }),
   user_registered: domain('An account was created.'),
   user_logged_in: domain('An account signed in.'),
   product_viewed: domain('A product page was viewed (event.view).'),

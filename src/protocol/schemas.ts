@@ -58,6 +58,15 @@ export const ShippingAddressArg = Type.Object(
   strict,
 );
 
+/** Epoch milliseconds (up to the year 275760, the largest Date). */
+export const EpochMs = Type.Integer({ minimum: 0, maximum: 8_640_000_000_000_000 });
+export const DropId = Type.String({ pattern: ID, description: '1-64 chars [A-Za-z0-9._:-]' });
+export const AuditActorArg = Type.Union([Type.Literal('inventory'), Type.Literal('cart'), Type.Literal('order'), Type.Literal('coupon')]);
+/** A sku, userId, orderId or coupon code, by the actor kind. */
+export const AuditKey = Type.String({ pattern: ID, description: 'sku, userId, orderId or coupon code' });
+/** The nextCursor of an earlier audit.history page. */
+export const AuditCursor = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
+
 /** A product image by the id POST /media answered, with its alt text ('' for a decorative image). */
 export const ImageArg = Type.Object(
   {

@@ -204,3 +204,71 @@ export interface LowStockAlert {
   lowStockThreshold: number;
   version: number;
 }
+
+/** The actor kinds `audit.*` reads, as the wire names them. */
+export type AuditActor = 'inventory' | 'cart' | 'order' | 'coupon';
+
+/** One journaled event of an actor (`audit.history`): its change number, time, type and facts. */
+export interface AuditEntry {
+  /** The actor's change number (every event of one change shares it). */
+  seq: number;
+  at: number | null;
+  event: string;
+  data: Record<string, unknown>;
+  by?: string;
+}
+
+/** `audit.stateAt`: the actor as it was at `at`; `state` is null when it did not exist yet. */
+export interface AuditState {
+  actor: AuditActor;
+  key: string;
+  at: number;
+  /** The change the state is after (0: none). */
+  seq: number;
+  state: unknown;
+}
+
+/** A product drop as its admin sees it (`drop.create`). */
+export interface DropView {
+  dropId: string;
+  sku: string;
+  startsAt: number;
+  perUserLimit: number;
+  admitPerSecond: number;
+  checkoutWindowMs: number;
+  /** Whether the start has passed and the pre-start joiners were shuffled into the queue. */
+  started: boolean;
+  /** Users in the drop: waiting and admitted. */
+  joined: number;
+  admitted: number;
+  maxQueue: number;
+}
+
+/**
+ * A user's place in a drop (`drop.join`). Before the start the order is not drawn yet:
+ * `position` and `ahead` are null until the start.
+ */
+export interface DropPlace {
+  dropId: string;
+  position: number | null;
+  ahead: number | null;
+  admitted: boolean;
+  /** Admitted: when the checkout window closes. */
+  expiresAt?: number;
+  startsAt: number;
+}
+
+/** The data of a drop.position push. */
+export interface DropPosition {
+  dropId: string;
+  position: number;
+  ahead: number;
+}
+
+/** The data of a drop.admitted push. */
+export interface DropAdmission {
+  dropId: string;
+  sku: string;
+  admittedAt: number;
+  expiresAt: number;
+}

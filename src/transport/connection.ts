@@ -30,6 +30,8 @@ export class Connection implements ReplySink {
   adminFeed = false;
   /** The order-push topic this connection follows (order.subscribe), if any. */
   ordersTopic: string | undefined;
+  /** The drop-push topic of this connection's user (drop.join), if any. */
+  dropsTopic: string | undefined;
   closed = false;
   private readonly out: Uint8Array[] = [];
   /** Ids to release from `inflight` once `out` is written (-1: nothing to release). */

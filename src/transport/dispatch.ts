@@ -83,6 +83,8 @@ export interface Request {
   follow(key: string, on: boolean): Routed<unknown> | Answer<never>;
   /** Subscribes this connection to a topic published from every shard (a user's orders). */
   followTopic(topic: string): Promise<Answer<Record<string, never>>>;
+  /** Subscribes this connection to a topic pushed to whether or not anyone counts it (a user's drops). */
+  listen(topic: string): void;
   /** Turns the admin feed on or off for this connection. */
   adminFeed(on: boolean): Answer<Record<string, never>>;
 }

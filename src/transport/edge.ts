@@ -111,6 +111,8 @@ export class Edge {
         void this.d.shards.watchTopic(conn.ordersTopic, -1).catch((err) => log.error({ err }, 'unwatching an orders topic failed'));
       }
       conn.ordersTopic = undefined;
+      if (conn.dropsTopic) conn.ws?.unsubscribe(conn.dropsTopic);
+      conn.dropsTopic = undefined;
     }
     if (who.role !== 'admin' && conn.adminFeed) this.setAdminFeed(conn, false);
   }
@@ -302,6 +304,14 @@ export class Edge {
     await this.d.shards.watchTopic(topic, 1);
     return NOTHING;
   }
+
+  /** Subscribes the connection to a topic its actor pushes to whether or not anyone counts it (a user's drops). */
+  listen(conn: Connection, topic: string): void {
+    if (conn.dropsTopic === topic || conn.closed) return;
+    if (conn.dropsTopic) conn.ws?.unsubscribe(conn.dropsTopic);
+    conn.dropsTopic = topic;
+    conn.ws?.subscribe(topic);
+  }
 }
 
 /** The request a handler gets; its methods reach the connection's subscriptions through the edge. */
@@ -320,6 +330,10 @@ class EdgeRequest implements Request {
 
   followTopic(topic: string): Promise<Answer<Record<string, never>>> {
     return this.edge.followTopic(this.conn, topic);
+  }
+
+  listen(topic: string): void {
+    this.edge.listen(this.conn, topic);
   }
 
   adminFeed(on: boolean): Answer<Record<string, never>> {

@@ -5,6 +5,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Identity, ShardSummary, SnapshotResult } from '../protocol/types.js';
 import { cartKey, couponKey, orderKey, paymentKey, skuKey } from '../protocol/keys.js';
 import { mountAuthRoutes, type AccountsPort } from './http-auth.js';
+import { mountPages, type StaticPages } from './static-pages.js';
 import { UnavailableError } from './dispatch.js';
 import type { ClientIp } from './client-ip.js';
 import type { HttpRequest, HttpResponse, ServerApp } from './transport.js';
@@ -42,6 +43,8 @@ export interface HttpDeps extends OpsDeps {
   clusterStatus?: () => Promise<unknown>;
   /** The AsyncAPI document of the WebSocket protocol (GET /asyncapi.json), made once. */
   asyncApi: () => unknown;
+  /** The storefront and admin pages; undefined when they were not built (/ and /admin say so). */
+  pages: StaticPages | undefined;
 }
 
 const JSON_TYPE = 'application/json';
@@ -117,6 +120,12 @@ export function mountOpsRoutes(app: ServerApp, d: OpsDeps): void {
 export function mountHttpRoutes(app: ServerApp, d: HttpDeps): void {
   mountOps(app, d, d.serveMetrics);
   mountAuthRoutes(app, { accounts: d.accounts, isReady: d.isReady, clientIp: d.clientIp });
+  if (d.pages) mountPages(app, d.pages);
+  else {
+    const unbuilt = (res: HttpResponse) => fail(res, '404 Not Found', 'NOT_FOUND', 'the web pages are not built: run npm run build');
+    app.get('/', unbuilt);
+    app.get('/admin', unbuilt);
+  }
   let asyncApi: string | undefined;
   app.get('/asyncapi.json', (res) => send(res, '200 OK', (asyncApi ??= JSON.stringify(d.asyncApi()))));
 

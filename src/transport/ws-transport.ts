@@ -176,7 +176,7 @@ class UpgradeResponse extends BufferedResponse {
     this.ended = true;
     const head = [`HTTP/1.1 ${this.status} ${this.statusText}`, ...this.headers.map(([n, v]) => `${n}: ${v}`)];
     head.push(`content-length: ${Buffer.byteLength(body)}`, 'connection: close', '', '');
-    if (this.socket.writable) this.socket.end(Buffer.concat([Buffer.from(head.join('\r\n')), typeof body === 'string' ? Buffer.from(body) : body]));
+    if (this.socket.writable) this.socket.end(Buffer.concat([Buffer.from(head.join('\r\n')), Buffer.from(body)]));
     return this;
   }
   onAborted(handler: () => void): HttpResponse {

@@ -44,6 +44,8 @@ export interface ShardOptions {
   maxActors: number;
   /** Guest carts unchanged this long are deleted; 0 keeps them forever. */
   guestCartRetentionMs: number;
+  /** Journal rows of audited actors are kept this long after a checkpoint covers them; 0 or unset keeps none. */
+  auditRetentionMs?: number;
   /** Test hook: fail every commit whose batch touches this actor key (simulated I/O error). */
   failCommitsFor?: string;
   /** Tax and shipping rules for cart totals. */
@@ -84,6 +86,12 @@ export type ToShard =
   | { t: 'orders-page'; ask: number; userId?: string; before?: [number, string]; limit: number }
   /** Recommendation interactions in the event log after row `afterG` (at most `limit` rows). */
   | { t: 'interactions'; ask: number; afterG: number; limit: number }
+  /** audit.history: up to `limit` events of `key` from event `index` of journal row `fromG` on. */
+  | { t: 'audit-history'; ask: number; key: string; fromG: number; index: number; limit: number }
+  /** audit.stateAt: the actor `key` replayed to epoch-ms `at`. */
+  | { t: 'audit-state'; ask: number; key: string; at: number }
+  /** Every drop on this shard: [dropId, sku] pairs. */
+  | { t: 'drops'; ask: number }
   | { t: 'stop' };
 
 export interface ShardStats {
@@ -131,3 +139,13 @@ export interface InteractionsPage {
   flat: (string | number)[];
   lastG: number;
 }
+
+/** One page of audit.history from a shard; `next` is where the next page starts ([g, event index]). */
+export interface AuditPage {
+  items: { seq: number; at: number | null; event: string; data: Record<string, unknown> }[];
+  next: [number, number] | null;
+}
+
+/** audit.stateAt from a shard: the state after change `seq`, or why there is no answer. */
+export type AuditStateAnswer =
+  { ok: true; seq: number; state: unknown } | { ok: false; code: 'NOT_FOUND' | 'LIMIT_EXCEEDED'; message: string; details: Record<string, unknown> };

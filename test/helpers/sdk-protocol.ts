@@ -55,8 +55,10 @@ function opsTypes(): string {
   };
   return `// The SDK's view of the op and push tables: argument and result types by op, data by push.
 import type { AuthResult, CartView, CouponView, InventoryView, LowStockAlert, OrderView, Page, ProductView, RecommendationView, Role } from './types.js';
+import type { AuditEntry, AuditState, DropAdmission, DropPlace, DropPosition, DropView } from './types.js';
 
 export type { AuthResult, CouponView, LowStockAlert, Page, RecommendationView, Role };
+export type { AuditEntry, AuditState, DropAdmission, DropPlace, DropPosition, DropView };
 
 /** Arguments of every op. */
 export interface OpArgsByName {

@@ -19,6 +19,7 @@ import { runOrderWork } from './order-work.js';
 import { CheckoutSteps, outcome, type SagaResult } from './checkout-steps.js';
 import { cartKey, couponKey, orderKey, skuKey } from '../../protocol/keys.js';
 import { log } from '../../log/log.js';
+import type { CheckoutGate } from '../drops/drop-ops.js';
 
 export type { SagaResult };
 
@@ -40,6 +41,8 @@ export interface CheckoutDeps {
   /** Age of a customer's account in ms (0 for guests and unknown users). */
   accountAgeMs(userId: string, now: number): Promise<number>;
   config: CheckoutConfig;
+  /** Refuses a checkout of a product drop's sku to anyone not admitted (drop-ops.ts). */
+  gate?: CheckoutGate;
 }
 
 interface Buyer {
@@ -80,8 +83,33 @@ export class CheckoutDriver {
       if (!this.running.has(start.orderId)) void this.unfreeze(who.userId, start.orderId).catch(() => undefined);
       return joined;
     }
+    const gate = this.d.gate;
+    if (!gate) {
+      this.steps.fault('frozen');
+      return this.track(orderId, this.run(orderId, who, args, start));
+    }
+    const items = start.cart.items;
+    // Refused, or the gate could not tell: the cart thaws and the key is forgotten.
+    const thaw = () => this.steps.release(orderId, [], undefined, who.userId, { placed: false, total: 0, country: args.shippingAddress.country, forget: true });
+    let refused: SagaResult | undefined;
+    try {
+      refused = await gate.refuse(who.userId, items);
+    } catch (err) {
+      await thaw();
+      throw err;
+    }
+    if (refused) {
+      await thaw();
+      return refused;
+    }
     this.steps.fault('frozen');
-    return this.track(orderId, this.run(orderId, who, args, start));
+    return this.track(
+      orderId,
+      this.run(orderId, who, args, start).then(async (r) => {
+        if (r.ok) await gate.bought(who.userId, orderId, items);
+        return r;
+      }),
+    );
   }
 
   /** An order found unfinished (at start, or its timer fired): finish or compensate it. */

@@ -135,6 +135,7 @@ export class CommandRunner {
       const topic = type.pushTopic ? type.pushTopic(cell.state) : cell.key;
       this.stage.change(type.pushName, topic, type.pushAlways === true, type.kind === 'order', () => type.view(cell.state, GET, this.ctx));
     }
+    if (type.userPushes) for (const p of type.userPushes(cell.state, events)) this.stage.change(p.name, p.topic, true, false, () => p.data);
     if (type.kind === 'sku') {
       // inventory.lowStock on the admin feed when available crosses down to the threshold.
       const s = cell.state as Sku;

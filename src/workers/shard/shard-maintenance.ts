@@ -59,9 +59,23 @@ export class ShardMaintenance {
     }
   }
 
-  /** Journal rows a checkpoint covered and event log rows past the limit, a chunk at a time; true while more are left. */
+  /**
+   * Journal rows a checkpoint covered, event log rows past the limit and audit history past its
+   * retention, a chunk at a time; true while more are left.
+   */
   cleanupStep(limit: number): boolean {
-    return this.checkpoints.cleanupStep(limit) || this.checkpoints.trimEventLog(this.s.opts.eventLogKeepRows, limit);
+    return this.checkpoints.cleanupStep(limit) || this.checkpoints.trimEventLog(this.s.opts.eventLogKeepRows, limit) || this.trimHistory(limit);
+  }
+
+  private trimHistory(limit: number): boolean {
+    // 0 keeps none: history kept under an earlier setting goes too.
+    const keepMs = Math.max(0, this.s.opts.auditRetentionMs ?? 0);
+    try {
+      return this.s.journal.trimHistory(Date.now() - keepMs, limit) === limit;
+    } catch (err) {
+      log.warn({ err }, `shard ${this.s.opts.shard}: audit history trim failed (retried by a later sweep)`);
+      return false;
+    }
   }
 
   /**

@@ -22,6 +22,7 @@ import { PushStage } from './push-stage.js';
 import type { BatchOutcome, Prepared } from './batch-outcome.js';
 import type { CheckpointRecord } from './checkpoints.js';
 import { ShardQueries } from './shard-queries.js';
+import { AuditQueries } from './audit-queries.js';
 import { ShardState } from './shard-state.js';
 import { CommandRunner } from './command-runner.js';
 import { ShardMaintenance } from './shard-maintenance.js';
@@ -54,6 +55,7 @@ export class ShardRuntime {
   private readonly maintenance: ShardMaintenance;
   private readonly partitions: PartitionStore;
   readonly queries: ShardQueries;
+  readonly audit: AuditQueries;
 
   constructor(private readonly opts: ShardOptions) {
     this.ctx = { item: (sku) => this.prices.get(sku), pricing: opts.pricing };
@@ -71,6 +73,7 @@ export class ShardRuntime {
       commitStaged: () => this.commitStaged(),
     });
     this.queries = new ShardQueries(this.journal, this.cells, this.ctx);
+    this.audit = new AuditQueries(this.journal, this.cells, this.ctx);
     this.stage.everything = opts.cluster !== undefined;
   }
 

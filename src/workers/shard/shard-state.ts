@@ -26,6 +26,8 @@ export class ShardState {
   constructor(readonly opts: ShardOptions) {
     this.db = openShardDb(opts.dataDir, opts.shard, opts.synchronous);
     this.journal = new Journal(this.db, opts.epoch);
+    // Cluster mode keeps its journal on JetStream, purged below partition snapshots: no audit history.
+    this.journal.keepHistory((opts.auditRetentionMs ?? 0) > 0 && opts.cluster === undefined);
     this.cells = new ActorCells(this.journal);
     for (const t of this.journal.timers()) this.timers.set(t.actor, t.due);
   }

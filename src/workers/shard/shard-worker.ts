@@ -188,6 +188,12 @@ function controlUnsafe(m: Control): void | Promise<void> {
       return post({ t: 'answer', ask: m.ask, value: runtime.interactionsPage(m.afterG, m.limit) });
     case 'orders-page':
       return post({ t: 'answer', ask: m.ask, value: runtime.orderPage(m.userId, m.before, m.limit) });
+    case 'audit-history':
+      return post({ t: 'answer', ask: m.ask, value: runtime.audit.history(m.key, m.fromG, m.index, m.limit) });
+    case 'audit-state':
+      return post({ t: 'answer', ask: m.ask, value: runtime.audit.stateAt(m.key, m.at) });
+    case 'drops':
+      return post({ t: 'answer', ask: m.ask, value: runtime.audit.drops() });
     case 'passivate': {
       const dropped = passivateAll(Date.now(), m.olderThanMs);
       return post({ t: 'answer', ask: m.ask, value: { shard: opts.shard, passivated: dropped, actors: runtime.actorCount } });

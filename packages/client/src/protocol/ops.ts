@@ -1,8 +1,10 @@
 // Made from src/protocol/ops.ts and pushes.ts by `npm run sdk:protocol`; edit the original, not this copy.
 // The SDK's view of the op and push tables: argument and result types by op, data by push.
 import type { AuthResult, CartView, CouponView, InventoryView, LowStockAlert, OrderView, Page, ProductView, RecommendationView, Role } from './types.js';
+import type { AuditEntry, AuditState, DropAdmission, DropPlace, DropPosition, DropView } from './types.js';
 
 export type { AuthResult, CouponView, LowStockAlert, Page, RecommendationView, Role };
+export type { AuditEntry, AuditState, DropAdmission, DropPlace, DropPosition, DropView };
 
 /** Arguments of every op. */
 export interface OpArgsByName {
@@ -43,6 +45,10 @@ export interface OpArgsByName {
   'event.view': { productId: string; };
   'recs.forUser': { limit?: number | undefined; context?: { category?: string | undefined; priceRange?: { min: number; max: number; } | undefined; } | undefined; };
   'recs.similar': { limit?: number | undefined; productId: string; };
+  'audit.history': { limit?: number | undefined; cursor?: string | undefined; actor: 'cart' | 'order' | 'coupon' | 'inventory'; key: string; };
+  'audit.stateAt': { actor: 'cart' | 'order' | 'coupon' | 'inventory'; key: string; at: number; };
+  'drop.create': { perUserLimit?: number | undefined; admitPerSecond?: number | undefined; checkoutWindowMs?: number | undefined; sku: string; dropId: string; startsAt: number; };
+  'drop.join': { dropId: string; };
 }
 
 /** Results of every op. */
@@ -84,6 +90,10 @@ export interface OpResults {
   'event.view': { [x: string]: never; };
   'recs.forUser': RecommendationView[];
   'recs.similar': RecommendationView[];
+  'audit.history': Page<AuditEntry>;
+  'audit.stateAt': AuditState;
+  'drop.create': DropView;
+  'drop.join': DropPlace;
 }
 
 /** Data of every push. */
@@ -92,6 +102,8 @@ export interface PushDataByName {
   'inventory.updated': InventoryView;
   'inventory.lowStock': LowStockAlert;
   'order.updated': OrderView;
+  'drop.position': DropPosition;
+  'drop.admitted': DropAdmission;
   'user_registered': { [x: string]: unknown; };
   'user_logged_in': { [x: string]: unknown; };
   'product_viewed': { [x: string]: unknown; };

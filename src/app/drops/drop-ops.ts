@@ -1,0 +1,112 @@
+// Product drops on the main thread: `drop.create` and `drop.join`, and the checkout gate that
+// refuses a drop's sku to anyone not admitted. Each drop is a durable actor (drop-actor.ts);
+// this service only keeps which sku belongs to which drop, read back from the shards at start.
+import { randomInt } from 'node:crypto';
+import { dropsTopic } from '../../actors/drop-actor.js';
+import type { OpArgs } from '../../protocol/ops.js';
+import type { CartLineView, DropPlace, DropView, Identity } from '../../protocol/types.js';
+import { dropKey } from '../../protocol/keys.js';
+import { fail, type Answer, type Request } from '../../transport/dispatch.js';
+import type { CatalogView } from '../catalog/catalog-view.js';
+import type { ShardPool } from '../shard-pool.js';
+
+/** Drops one server holds at most (LIMIT_EXCEEDED beyond): each gates its sku's checkouts. */
+export const MAX_DROPS = 1_000;
+const DEFAULTS = { perUserLimit: 1, admitPerSecond: 10, checkoutWindowMs: 300_000 } as const;
+/** Ranks are uniform below this (randomInt's largest range): ties are vanishingly rare. */
+const RANK_RANGE = 2 ** 48 - 1;
+
+/** What the checkout driver asks before and after a checkout that holds a drop's sku. */
+export interface CheckoutGate {
+  /** A FORBIDDEN answer when a line is a drop's sku the buyer may not buy now; undefined to go on. */
+  refuse(userId: string, items: readonly CartLineView[]): Promise<Answer<never> | undefined>;
+  /** The order is confirmed: its drop units count against the buyer's limit. */
+  bought(userId: string, orderId: string, items: readonly CartLineView[]): Promise<void>;
+}
+
+export class DropOps implements CheckoutGate {
+  /** sku -> dropId of every drop (one drop per sku). */
+  private readonly bySku = new Map<string, string>();
+  private loaded: Promise<void> | undefined;
+
+  constructor(
+    private readonly pool: ShardPool,
+    private readonly catalog: CatalogView,
+    /** Cluster mode: drops are not served (docs/protocol.md "Product drops"). */
+    private readonly cluster: boolean,
+  ) {}
+
+  /** Reads every drop's sku from the shards (once; the gate waits for it). */
+  load(): Promise<void> {
+    return (this.loaded ??= this.pool
+      .askAll<[string, string][]>((ask) => ({ t: 'drops', ask }))
+      .then((lists) => {
+        for (const [dropId, sku] of lists.flat()) this.bySku.set(sku, dropId);
+      })
+      .catch((err: unknown) => {
+        this.loaded = undefined; // asked again by the next caller
+        throw err;
+      }));
+  }
+
+  async create(a: OpArgs<'drop.create'>): Promise<Answer<DropView>> {
+    if (this.cluster) return notInCluster();
+    if (!this.catalog.hasSku(a.sku)) return fail('NOT_FOUND', `unknown sku ${a.sku}`, { sku: a.sku });
+    await this.load();
+    const taken = this.bySku.get(a.sku);
+    if (taken !== undefined && taken !== a.dropId) return fail('CONFLICT', `sku ${a.sku} belongs to drop ${taken}`, { sku: a.sku, dropId: taken });
+    if (taken === undefined && this.bySku.size >= MAX_DROPS) return fail('LIMIT_EXCEEDED', `at most ${MAX_DROPS} drops`, { maxDrops: MAX_DROPS });
+    // Claimed before the actor answers, so two creates racing for one sku cannot both pass.
+    this.bySku.set(a.sku, a.dropId);
+    const config = {
+      sku: a.sku,
+      startsAt: a.startsAt,
+      perUserLimit: a.perUserLimit ?? DEFAULTS.perUserLimit,
+      admitPerSecond: a.admitPerSecond ?? DEFAULTS.admitPerSecond,
+      checkoutWindowMs: a.checkoutWindowMs ?? DEFAULTS.checkoutWindowMs,
+    };
+    const r = await this.pool.call(dropKey(a.dropId), { type: 'create', config });
+    if (!r.ok && taken === undefined) this.bySku.delete(a.sku);
+    return r;
+  }
+
+  /** Joins the caller to the queue; its connection then gets the drop pushes of its user. */
+  async join(req: Request, a: OpArgs<'drop.join'>, who: Identity): Promise<Answer<DropPlace>> {
+    if (this.cluster) return notInCluster();
+    req.listen(dropsTopic(who.userId));
+    return this.pool.call(dropKey(a.dropId), { type: 'join', userId: who.userId, rank: randomInt(RANK_RANGE) });
+  }
+
+  async refuse(userId: string, items: readonly CartLineView[]): Promise<Answer<never> | undefined> {
+    if (this.cluster) return undefined;
+    await this.load();
+    if (this.bySku.size === 0) return undefined;
+    const now = Date.now();
+    for (const l of items) {
+      const dropId = this.bySku.get(l.sku);
+      if (dropId === undefined) continue;
+      const r = await this.pool.call(dropKey(dropId), { type: 'check', userId, qty: l.qty, now });
+      if (!r.ok) return r;
+      const c = r.result;
+      if (c.allowed) continue;
+      const why = c.why!;
+      const message =
+        why === 'limit'
+          ? `at most ${c.perUserLimit} of ${l.sku} per user in drop ${dropId}`
+          : why === 'window_closed'
+            ? `the checkout window of drop ${dropId} has closed`
+            : `${l.sku} is sold through drop ${dropId}: join it and wait to be admitted`;
+      return fail('FORBIDDEN', message, { reason: 'drop', dropId, sku: l.sku, why, perUserLimit: c.perUserLimit, bought: c.bought });
+    }
+    return undefined;
+  }
+
+  async bought(userId: string, orderId: string, items: readonly CartLineView[]): Promise<void> {
+    for (const l of items) {
+      const dropId = this.bySku.get(l.sku);
+      if (dropId !== undefined) await this.pool.tell(dropKey(dropId), { type: 'bought', userId, orderId, qty: l.qty });
+    }
+  }
+}
+
+const notInCluster = () => fail('BAD_REQUEST', 'product drops are not served in cluster mode', { reason: 'cluster' });
