@@ -37,8 +37,8 @@ test('20 joiners before the start are admitted in a shuffled order at the drop r
   for (let i = 0; i < 20; i++) joiners.push(await joiner(srv.url));
   t.after(() => Promise.all(joiners.map((j) => j.c.close())));
 
-  const startsAt = Date.now() + 1_500;
-  const drop = await admin.call('drop.create', { dropId: 'tee-launch', sku: 'drop-tee', startsAt, admitPerSecond: 10, checkoutWindowMs: 2_000 });
+  const startsAt = Date.now() + 3_000;
+  const drop = await admin.call('drop.create', { dropId: 'tee-launch', sku: 'drop-tee', startsAt, admitPerSecond: 10, checkoutWindowMs: 4_000 });
   assert.deepEqual(
     { sku: drop.sku, started: drop.started, joined: drop.joined, perUserLimit: drop.perUserLimit, maxQueue: drop.maxQueue },
     { sku: 'drop-tee', started: false, joined: 0, perUserLimit: 1, maxQueue: Limits.DROP_MAX_QUEUE },
@@ -68,24 +68,25 @@ test('20 joiners before the start are admitted in a shuffled order at the drop r
   assert.equal((await outsider.call('cart.get', {})).items.length, 1, 'the refused checkout left the cart as it was');
 
   await until(() => joiners.every((j) => j.admitted.length === 1), { timeoutMs: 20_000, what: 'every joiner admitted' });
-  const byAdmission = [...joiners].sort((a, b) => a.admitted[0].admittedAt - b.admitted[0].admittedAt);
+  // One admission step may admit several when the timer ran late: within a step, by place.
+  const firstPlace = (j: Joiner) => j.positions[0]?.position ?? 0;
+  const byAdmission = [...joiners].sort((a, b) => a.admitted[0].admittedAt - b.admitted[0].admittedAt || firstPlace(a) - firstPlace(b));
   // The rate: the k-th admission is at least k / admitPerSecond after the start.
   byAdmission.forEach((j, k) => assert.ok(j.admitted[0].admittedAt >= startsAt + k * 100, `admission ${k} at +${j.admitted[0].admittedAt - startsAt} ms`));
   // Everyone admitted once, each with its own window.
-  for (const j of joiners) assert.equal(j.admitted[0].expiresAt - j.admitted[0].admittedAt, 2_000);
+  for (const j of joiners) assert.equal(j.admitted[0].expiresAt - j.admitted[0].admittedAt, 4_000);
   // The places pushed at the start are the admission order (the first is admitted at once).
-  const first = byAdmission[0];
-  assert.equal(first.positions.length, 0, 'the first in line was admitted at the start, no place to push');
+  assert.equal(byAdmission[0].positions.length, 0, 'the first in line was admitted at the start, no place to push');
   byAdmission.slice(1).forEach((j, i) => {
-    assert.equal(j.positions[0].position, i + 1, 'the first pushed place');
+    assert.equal(firstPlace(j), i + 1, 'the place pushed at the start');
     const seen = j.positions.map((p) => p.position);
-    assert.deepEqual(
-      seen,
-      [...seen].sort((a, b) => b - a),
-      'places only move forward',
+    assert.ok(
+      seen.every((p, k) => k === 0 || p < seen[k - 1]),
+      `places only move forward: ${seen.join(',')}`,
     );
-    assert.equal(seen[seen.length - 1], 1, 'the last place pushed before admission is 1');
   });
+  // The places told as the queue moved: at least one push per later admission step for the last in line.
+  assert.ok(byAdmission[19].positions.length > 1, 'the last in line heard its place move');
   const joinOrder = joiners.map((_, i) => i);
   const admittedOrder = byAdmission.map((j) => joiners.indexOf(j));
   assert.notDeepEqual(admittedOrder, joinOrder, 'the start shuffled the early joiners (1 in 20! to fail by chance)');
@@ -123,10 +124,10 @@ test('joins before the start are shuffled fairly: over 100 drops nobody is first
   });
   const users = await Promise.all(Array.from({ length: USERS }, () => joiner(srv.url)));
   t.after(() => Promise.all(users.map((u) => u.c.close())));
-  const startsAt = Date.now() + 2_000;
+  const startsAt = Date.now() + 3_000;
   await Promise.all(Array.from({ length: DROPS }, (_, i) => admin.call('drop.create', { dropId: `fair-${i}`, sku: `fair-${i}`, startsAt, admitPerSecond: 1 })));
-  // Always the same join order: user 0 first, then 1, ...
-  for (let i = 0; i < DROPS; i++) for (const u of users) await u.c.call('drop.join', { dropId: `fair-${i}` });
+  // Always the same join order: user 0 joins every drop first, then user 1, ...
+  for (const u of users) await Promise.all(Array.from({ length: DROPS }, (_, i) => u.c.call('drop.join', { dropId: `fair-${i}` })));
   assert.ok(Date.now() < startsAt, 'every join landed before the start');
   // At 1 a second only the first in line is admitted within the first second.
   const firstOf = (u: Joiner) => u.admitted.filter((a) => a.admittedAt < startsAt + 1_000);

@@ -5,7 +5,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gunzipSync } from 'node:zlib';
 import { startTestServer } from './helpers/server.js';
-import { chooseEncoding, notModified, type PageFile } from '../src/transport/static-pages.js';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chooseEncoding, loadPages, notModified, type PageFile } from '../src/transport/static-pages.js';
 
 const BUDGET = 150 * 1024;
 
@@ -110,4 +113,25 @@ test('Accept-Encoding and If-None-Match are read as RFC 9110 says', () => {
   assert.ok(notModified('*', '"x"'));
   assert.ok(!notModified('', '"x"'));
   assert.ok(!notModified('"y"', '"x"'));
+});
+
+test('loadPages: nothing without an index.html; HTML no-cache, assets immutable, precompressed forms beside them', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cartwire-pages-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  assert.equal(loadPages(dir), undefined, 'an unbuilt folder');
+  mkdirSync(join(dir, 'assets'));
+  writeFileSync(join(dir, 'index.html'), '<!doctype html>');
+  writeFileSync(join(dir, 'index.html.gz'), 'gz');
+  writeFileSync(join(dir, 'assets', 'shop-ABCDEFGH.js'), 'js');
+  writeFileSync(join(dir, 'assets', 'shop-ABCDEFGH.js.br'), 'br');
+  const pages = loadPages(dir);
+  assert.deepEqual([...(pages?.files.keys() ?? [])].sort(), ['/', '/assets/shop-ABCDEFGH.js']);
+  const html = pages!.files.get('/')!;
+  assert.equal(html.cacheControl, 'no-cache');
+  assert.deepEqual(Object.keys(html.variants).sort(), ['gzip', 'identity']);
+  const js = pages!.files.get('/assets/shop-ABCDEFGH.js')!;
+  assert.equal(js.cacheControl, 'public, max-age=31536000, immutable');
+  assert.equal(js.type, 'text/javascript; charset=utf-8');
+  assert.deepEqual(Object.keys(js.variants).sort(), ['br', 'identity']);
+  assert.notEqual(js.variants.br?.etag, js.variants.identity.etag);
 });

@@ -291,6 +291,8 @@ export const DropActor: ActorType<Drop, DropCommand, DropEvent, DropResults> = {
   },
   nextTimer,
   userPushes,
+  // A snapshot holds the whole queue: a long one is snapshotted less often (after as many joins).
+  snapshotWeight: (s) => members(s),
   snapshot: (s): DropSnapshot => ({
     ...(s.config ? { config: { ...s.config } } : {}),
     started: s.started,

@@ -260,6 +260,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   }
   ready = true;
   for (const orderId of toResume.splice(0)) resume(orderId);
+  // Which skus drops gate, known before the first checkout needs it (a failure is retried by that checkout).
+  if (!node) void drops.load().catch((err: unknown) => log.warn({ err }, 'reading the product drops failed (retried at the next checkout)'));
   // The recommendation models load from the event logs in the background (the pool builds them),
   // a moment after ready: reading the logs holds the shards, and the clients reconnecting after a
   // restart come first (it delayed the first cart read by ~300 ms with 300k logged adds).

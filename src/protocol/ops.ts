@@ -432,7 +432,7 @@ export const Ops = {
     role: 'user',
     owner: 'app',
     writes: true,
-    errors: ['CART_EMPTY', 'OUT_OF_STOCK', 'PAYMENT_DECLINED', 'FRAUD_SUSPECTED', 'CONFLICT', 'NOT_FOUND'],
+    errors: ['CART_EMPTY', 'OUT_OF_STOCK', 'PAYMENT_DECLINED', 'FRAUD_SUSPECTED', 'CONFLICT', 'NOT_FOUND', 'FORBIDDEN'],
     pushes: [
       'order.updated',
       'cart.updated',

@@ -1,4 +1,5 @@
 // "Live events": every admin-feed message, newest first, naming its type and what it is about.
+// A log (role=log, polite by default) holding a real list, so its entries stay list items.
 import { time } from '../shared/format.js';
 import type { Feed } from './feed.js';
 import { useFeed } from './use-feed.js';
@@ -11,14 +12,16 @@ export function LiveEvents({ feed }: { feed: Feed }) {
   return (
     <section class="panel" aria-labelledby="events-title">
       <h2 id="events-title">Live events</h2>
-      <ul class="feed" role="log" aria-label="Live events" aria-live="polite">
-        {feed.entries.length === 0 && <li class="meta">Waiting for the shop to move…</li>}
-        {feed.entries.slice(0, SHOWN).map((e) => (
-          <li key={e.n}>
-            <span class="meta">{time(e.at)}</span> <strong>{e.type}</strong> {e.subject} <span class="meta">{e.detail}</span>
-          </li>
-        ))}
-      </ul>
+      <div role="log" aria-label="Live events">
+        {feed.entries.length === 0 && <p class="meta">Waiting for the shop to move…</p>}
+        <ul class="feed">
+          {feed.entries.slice(0, SHOWN).map((e) => (
+            <li key={e.n}>
+              <span class="meta">{time(e.at)}</span> <strong>{e.type}</strong> {e.subject} <span class="meta">{e.detail}</span>
+            </li>
+          ))}
+        </ul>
+      </div>
     </section>
   );
 }

@@ -83,33 +83,32 @@ export class CheckoutDriver {
       if (!this.running.has(start.orderId)) void this.unfreeze(who.userId, start.orderId).catch(() => undefined);
       return joined;
     }
-    const gate = this.d.gate;
-    if (!gate) {
-      this.steps.fault('frozen');
-      return this.track(orderId, this.run(orderId, who, args, start));
-    }
+    this.steps.fault('frozen');
+    return this.track(orderId, this.d.gate ? this.gated(this.d.gate, orderId, who, args, start) : this.run(orderId, who, args, start));
+  }
+
+  /**
+   * The saga behind the drop gate: a cart holding a drop's sku goes on only for an admitted buyer
+   * (its units then count against the buyer's limit); refused, the cart thaws and the key is forgotten.
+   * Tracked like the saga itself, so a second request with the key waits for the same answer.
+   */
+  private async gated(gate: CheckoutGate, orderId: string, who: Buyer, args: OpArgs<'checkout'>, start: CheckoutStart): Promise<SagaResult> {
     const items = start.cart.items;
-    // Refused, or the gate could not tell: the cart thaws and the key is forgotten.
     const thaw = () => this.steps.release(orderId, [], undefined, who.userId, { placed: false, total: 0, country: args.shippingAddress.country, forget: true });
     let refused: SagaResult | undefined;
     try {
       refused = await gate.refuse(who.userId, items);
     } catch (err) {
-      await thaw();
+      await thaw(); // the gate could not tell (a shard restarting): nothing was started
       throw err;
     }
     if (refused) {
       await thaw();
       return refused;
     }
-    this.steps.fault('frozen');
-    return this.track(
-      orderId,
-      this.run(orderId, who, args, start).then(async (r) => {
-        if (r.ok) await gate.bought(who.userId, orderId, items);
-        return r;
-      }),
-    );
+    const r = await this.run(orderId, who, args, start);
+    if (r.ok) await gate.bought(who.userId, orderId, items);
+    return r;
   }
 
   /** An order found unfinished (at start, or its timer fired): finish or compensate it. */

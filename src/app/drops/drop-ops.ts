@@ -6,7 +6,7 @@ import { dropsTopic } from '../../actors/drop-actor.js';
 import type { OpArgs } from '../../protocol/ops.js';
 import type { CartLineView, DropPlace, DropView, Identity } from '../../protocol/types.js';
 import { dropKey } from '../../protocol/keys.js';
-import { fail, type Answer, type Request } from '../../transport/dispatch.js';
+import { UnavailableError, fail, type Answer, type Request } from '../../transport/dispatch.js';
 import type { CatalogView } from '../catalog/catalog-view.js';
 import type { ShardPool } from '../shard-pool.js';
 
@@ -49,10 +49,22 @@ export class DropOps implements CheckoutGate {
       }));
   }
 
+  /** The drops are known, or UNAVAILABLE while a shard that holds some is restarting. */
+  private async loadOrRefuse(): Promise<Answer<never> | undefined> {
+    try {
+      await this.load();
+      return undefined;
+    } catch (err) {
+      if (err instanceof UnavailableError) return fail('UNAVAILABLE', 'a shard is restarting; retry', { retryAfterMs: err.retryAfterMs });
+      throw err;
+    }
+  }
+
   async create(a: OpArgs<'drop.create'>): Promise<Answer<DropView>> {
     if (this.cluster) return notInCluster();
     if (!this.catalog.hasSku(a.sku)) return fail('NOT_FOUND', `unknown sku ${a.sku}`, { sku: a.sku });
-    await this.load();
+    const unknown = await this.loadOrRefuse();
+    if (unknown) return unknown;
     const taken = this.bySku.get(a.sku);
     if (taken !== undefined && taken !== a.dropId) return fail('CONFLICT', `sku ${a.sku} belongs to drop ${taken}`, { sku: a.sku, dropId: taken });
     if (taken === undefined && this.bySku.size >= MAX_DROPS) return fail('LIMIT_EXCEEDED', `at most ${MAX_DROPS} drops`, { maxDrops: MAX_DROPS });
@@ -79,7 +91,8 @@ export class DropOps implements CheckoutGate {
 
   async refuse(userId: string, items: readonly CartLineView[]): Promise<Answer<never> | undefined> {
     if (this.cluster) return undefined;
-    await this.load();
+    const unknown = await this.loadOrRefuse();
+    if (unknown) return unknown;
     if (this.bySku.size === 0) return undefined;
     const now = Date.now();
     for (const l of items) {

@@ -16,7 +16,7 @@ import type { ActorCells } from './actor-cells.js';
 const GET = Object.freeze({ type: 'get' });
 /** Stored bytes one page reads at most (its frame stays well under 64 KiB plus the keys). */
 const PAGE_BYTES = 48 * 1024;
-/** Rows read from SQLite at a time while replaying. */
+/** Rows read and replayed between two yields to the shard's batches (about 10 ms). */
 const REPLAY_CHUNK = 1_000;
 
 type Entry = AuditPage['items'][number];
@@ -50,8 +50,12 @@ export class AuditQueries {
     }
   }
 
-  /** The actor replayed from its first event up to the last change made at or before `at`. */
-  stateAt(key: string, at: number): AuditStateAnswer {
+  /**
+   * The actor replayed from its first event up to the last change made at or before `at`. It
+   * yields to the shard's batches between chunks of rows (a long replay takes seconds): rows are
+   * only ever appended or moved to the history under the same position, so the reads stay whole.
+   */
+  async stateAt(key: string, at: number): Promise<AuditStateAnswer> {
     const t = actorTypeOf(key)!;
     let state: unknown = t.type.create(t.id);
     let seq = 0;
@@ -76,6 +80,7 @@ export class AuditQueries {
       }
       if (rows.length < REPLAY_CHUNK) break;
       from = rows[rows.length - 1].g + 1;
+      await new Promise((resolve) => setImmediate(resolve));
     }
     if (read === 0 && this.exists(key)) return refuse('NOT_FOUND', 'the history of this actor is past its retention', { reason: 'retention' });
     return this.answer(t.type, state, seq);

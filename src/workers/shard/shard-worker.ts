@@ -191,7 +191,8 @@ function controlUnsafe(m: Control): void | Promise<void> {
     case 'audit-history':
       return post({ t: 'answer', ask: m.ask, value: runtime.audit.history(m.key, m.fromG, m.index, m.limit) });
     case 'audit-state':
-      return post({ t: 'answer', ask: m.ask, value: runtime.audit.stateAt(m.key, m.at) });
+      // Yields between chunks: on one node, batches run on while a long history replays.
+      return runtime.audit.stateAt(m.key, m.at).then((value) => post({ t: 'answer', ask: m.ask, value }));
     case 'drops':
       return post({ t: 'answer', ask: m.ask, value: runtime.audit.drops() });
     case 'passivate': {
