@@ -29,6 +29,9 @@ export interface Config {
   /** PREVIOUS_MASTER_KEY: still unwraps, after MASTER_KEY was changed to rotate it. */
   previousMasterKey: string | undefined;
   seedDemo: boolean;
+  /** With the demo catalog, pictures for some of its products, rendered at seed time (SEED_DEMO_IMAGES). */
+  seedDemoImages: boolean;
+  media: MediaConfig;
   allowedOrigins: string[] | undefined;
   synchronous: 'FULL' | 'NORMAL' | 'OFF';
   /** TRANSPORT: uWS or ws + node:http; `auto` takes uWS when a native binary loads. */
@@ -72,6 +75,15 @@ export interface TlsFiles {
   passphrase?: string;
   /** CAs that client certificates are verified against; a client may still connect without one. */
   caFile?: string;
+}
+
+export interface MediaConfig {
+  /** How long a file no product references is kept, from its upload or its last reference (MEDIA_GC_GRACE_MS). */
+  gcGraceMs: number;
+  /** Memory for hot image files, bytes (MEDIA_CACHE_MB). */
+  cacheBytes: number;
+  /** Stored images at most; uploads beyond are refused (MEDIA_MAX_FILES). */
+  maxFiles: number;
 }
 
 export interface ClusterConfig {
@@ -225,6 +237,12 @@ export function resolveConfig(env: Env = process.env): Config {
     masterKey: masterKeyOf(env, 'MASTER_KEY'),
     previousMasterKey: masterKeyOf(env, 'PREVIOUS_MASTER_KEY'),
     seedDemo: flag(env, 'SEED_DEMO', true),
+    seedDemoImages: flag(env, 'SEED_DEMO_IMAGES', true),
+    media: {
+      gcGraceMs: int(env, 'MEDIA_GC_GRACE_MS', 24 * 3600_000, 1_000),
+      cacheBytes: int(env, 'MEDIA_CACHE_MB', 64, 1, 65_536) * 1024 * 1024,
+      maxFiles: int(env, 'MEDIA_MAX_FILES', 100_000, 1, 10_000_000),
+    },
     allowedOrigins: origins && origins.length > 0 ? origins : undefined,
     synchronous: oneOf(env, 'SYNCHRONOUS', ['FULL', 'NORMAL', 'OFF'] as const, 'FULL'),
     transport: transportOf(env),

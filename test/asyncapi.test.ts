@@ -34,4 +34,12 @@ test('GET /asyncapi.json serves the document, with the server version', async (t
   assert.equal(doc.asyncapi, '3.0.0');
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   assert.equal(doc.info.version, pkg.version);
+  // A text response: compressed as Accept-Encoding allows, revalidated by its ETag.
+  const gz = await fetch(`${srv.url}/asyncapi.json`, { headers: { 'accept-encoding': 'gzip' } });
+  assert.equal(gz.headers.get('content-encoding'), 'gzip');
+  assert.deepEqual(await gz.json(), doc);
+  const etag = gz.headers.get('etag') ?? '';
+  assert.match(etag, /^"[^"]+"$/);
+  assert.equal(gz.headers.get('cache-control'), 'no-cache');
+  assert.equal((await fetch(`${srv.url}/asyncapi.json`, { headers: { 'if-none-match': etag } })).status, 304);
 });

@@ -91,6 +91,7 @@ const SAMPLE: { [O in OpName]: OpArgs<O> } = {
   'auth.login': { email: 'sample@example.com', password: PASSWORD },
   'auth.resume': { token: 'x' },
   'catalog.upsert': { productId: 'soap-bar', name: 'Hijacked', category: 'x', variants: [{ sku: 'soap-bar', price: 1 }] },
+  'catalog.setImages': { productId: 'soap-bar', images: [] },
   'catalog.get': { productId: 'soap-bar' },
   'catalog.search': { q: 'soap' },
   'inventory.get': { sku: 'soap-bar' },
@@ -261,6 +262,7 @@ test('injection-looking strings in every string field are stored and returned ve
         {
           ...p,
           status: 'active',
+          images: [],
           createdAt: 0,
           updatedAt: 0,
           variants: p.variants.map((v) => ({ ...v, currency: 'USD', available: 0 })),

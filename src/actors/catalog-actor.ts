@@ -2,7 +2,8 @@
 // whatever the concurrency. Catalog writes are rare admin operations; reads are served from the
 // committed catalog view that the edge keeps (src/transport/catalog-view.ts).
 import { accept, reject, type ActorType, type Decision, type DomainEvent } from './actor.js';
-import type { ProductStatus, ProductView, VariantView } from '../protocol/types.js';
+import type { ImageView, ProductStatus, ProductView, VariantView } from '../protocol/types.js';
+import { mediaSrcset, mediaUrl } from '../protocol/media.js';
 import { DEFAULT_CURRENCY } from './money.js';
 
 export interface ProductInput {
@@ -22,13 +23,24 @@ export interface Catalog {
   owners: Map<string, string>;
 }
 
-export type CatalogCommand = { type: 'upsert'; product: ProductInput } | { type: 'get'; productId: string };
-export type CatalogEvent = { type: 'product_upserted'; product: ProductView; at: number };
+/** An image as catalog.setImages names it, with the size the media store read from its header. */
+export interface ImageInput {
+  mediaId: string;
+  alt: string;
+  width: number;
+  height: number;
+}
+
+export type CatalogCommand =
+  { type: 'upsert'; product: ProductInput } | { type: 'get'; productId: string } | { type: 'setImages'; productId: string; images: ImageInput[] };
+/** Every catalog event carries the whole product as it is after the event. */
+export type CatalogEvent = { type: 'product_upserted'; product: ProductView; at: number } | { type: 'images_set'; product: ProductView; at: number };
 
 export function decide(c: Catalog, cmd: CatalogCommand, now: number): Decision<CatalogEvent> {
   if (cmd.type === 'get') {
     return c.products.has(cmd.productId) ? { events: [] } : reject('NOT_FOUND', `unknown product ${cmd.productId}`);
   }
+  if (cmd.type === 'setImages') return setImages(c, cmd.productId, cmd.images, now);
   const p = cmd.product;
   const seen = new Set<string>();
   const variants: VariantView[] = [];
@@ -56,7 +68,23 @@ export function decide(c: Catalog, cmd: CatalogCommand, now: number): Decision<C
   if (p.brand !== undefined) product.brand = p.brand;
   if (p.description !== undefined) product.description = p.description;
   if (p.attributes !== undefined) product.attributes = p.attributes;
+  // Images are set apart (catalog.setImages): replacing the product's fields keeps them.
+  product.images = before?.images ?? [];
   return accept([{ type: 'product_upserted', product, at: now }]);
+}
+
+function setImages(c: Catalog, productId: string, images: ImageInput[], now: number): Decision<CatalogEvent> {
+  const before = c.products.get(productId);
+  if (!before) return reject('NOT_FOUND', `unknown product ${productId}`);
+  const views: ImageView[] = images.map(({ mediaId, alt, width, height }) => ({
+    mediaId,
+    alt,
+    width,
+    height,
+    url: mediaUrl(mediaId),
+    srcset: mediaSrcset(mediaId, width),
+  }));
+  return accept([{ type: 'images_set', product: { ...before, images: views, updatedAt: now }, at: now }]);
 }
 
 export function apply(c: Catalog, e: CatalogEvent): Catalog {
@@ -94,7 +122,7 @@ export const CatalogActor: ActorType<Catalog, CatalogCommand, CatalogEvent, Cata
   create,
   decide,
   apply,
-  view: (c, cmd) => c.products.get(cmd.type === 'get' ? cmd.productId : cmd.product.productId)!,
+  view: (c, cmd) => c.products.get(cmd.type === 'upsert' ? cmd.product.productId : cmd.productId)!,
   snapshot: (c) => [...c.products.values()],
   restore(_id, data) {
     const c = create();

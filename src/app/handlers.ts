@@ -18,10 +18,13 @@ import type { RecsOps } from './recs/recs-ops.js';
 import type { DropOps } from './drops/drop-ops.js';
 import type { AuditOps } from './audit/audit-ops.js';
 import type { ShardPool } from './shard-pool.js';
+import type { MediaService } from './media/media-service.js';
+import type { ImageInput } from '../actors/catalog-actor.js';
 
 export interface HandlerDeps {
   pool: ShardPool;
   catalog: CatalogView;
+  media: Pick<MediaService, 'describe'>;
   accounts: Accounts;
   profiles: ProfileService;
   book: AddressBook;
@@ -48,7 +51,7 @@ function caller(req: Request): Caller {
   return { ip: req.conn.ip, via: 'ws', ...(guestId === undefined ? {} : { guestId }) };
 }
 
-export function createHandlers({ pool, catalog, accounts, profiles, book, personalized, commerce, recs, drops, audit }: HandlerDeps): Handlers {
+export function createHandlers({ pool, catalog, media, accounts, profiles, book, personalized, commerce, recs, drops, audit }: HandlerDeps): Handlers {
   /** Sends the request to the actor of `key`; its committed reply (typed by kind and command) goes to the connection. */
   const route = <K extends ActorKind, const C extends CommandOf<K>>(req: Request, key: ActorKey<K>, cmd: C): Routed<ResultOf<K, C>> | Answer<never> =>
     pool.submit(key, req.id, cmd, req.conn, req.tag) ?? ROUTED;
@@ -66,6 +69,19 @@ export function createHandlers({ pool, catalog, accounts, profiles, book, person
     'auth.resume': (_req, a) => accounts.resume(a.token),
 
     'catalog.upsert': (req, a) => route(req, CATALOG_KEY, { type: 'upsert', product: a }),
+    'catalog.setImages': (req, a) => {
+      // Sizes from the media store; an id it no longer holds cannot be set (see MediaService).
+      const images: ImageInput[] = [];
+      const seen = new Set<string>();
+      for (const { mediaId, alt } of a.images) {
+        if (seen.has(mediaId)) return fail('BAD_REQUEST', `media ${mediaId} appears twice`, { mediaId });
+        seen.add(mediaId);
+        const size = media.describe(mediaId);
+        if (!size) return fail('NOT_FOUND', `unknown media ${mediaId}`, { mediaId });
+        images.push({ mediaId, alt, ...size });
+      }
+      return route(req, CATALOG_KEY, { type: 'setImages', productId: a.productId, images });
+    },
     'catalog.get': (req, a) => {
       const bytes = catalog.productEncoded(a.productId, isAdmin(req));
       return bytes ? new Encoded(bytes) : unknownProduct(a.productId);

@@ -24,7 +24,10 @@ import { AddressBook, MAX_ADDRESSES, MAX_PAYMENT_METHODS } from './accounts/addr
 import { ProfileService } from './accounts/profile-service.js';
 import { userEvents } from './accounts/user-events.js';
 import { CloseCode } from '../protocol/errors.js';
-import { seedDemo } from './catalog/demo-catalog.js';
+import { picturedDemoProducts, seedDemo } from './catalog/demo-catalog.js';
+import { PICTURED_PER_CATEGORY, seedDemoImages } from './catalog/demo-images.js';
+import { MediaService } from './media/media-service.js';
+import { mountMediaRoutes } from '../transport/http-media.js';
 import { CheckoutDriver } from './commerce/checkout-driver.js';
 import { SimulatedGateway } from './commerce/simulated-gateway.js';
 import { CommerceOps } from './commerce/commerce-ops.js';
@@ -96,6 +99,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   }
 
   const catalog = new CatalogView();
+  // Product images under DATA_DIR/media; files no product references are collected after a grace period.
+  const media = await MediaService.open(config.dataDir, config.media, () => catalog.referencedMedia());
   // Prespawned by main.ts (the workers boot while this module graph loads), or started here.
   const pool: ShardPool = opts.pool ?? createPool(config);
   /** Orders left unfinished by a crash, reported by shards before the server is ready. */
@@ -207,7 +212,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     records.personalized,
   );
   metrics.recs(() => recs.service.stats());
-  const handlers = createHandlers({ pool, catalog, accounts, profiles, book, personalized: records.personalized, commerce: commerceOps, recs, drops, audit });
+  const handlers = createHandlers({ pool, catalog, media, accounts, profiles, book, personalized: records.personalized, commerce: commerceOps, recs, drops, audit });
   const edge = new Edge({ handlers, shards: pool, metrics, maxInflight: limits.connMaxInflight });
   // A logout, password or role change, or erasure: this node's connections of the user sign out.
   profiles.revoke = (userId) => edge.revokeUser(userId);
@@ -232,6 +237,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     metricsText: () => metrics.text(),
     metricsToken: config.metricsToken,
   };
+  mountMediaRoutes(app, { media, products: catalog, verifyToken: (token) => auth.verifyToken(token) });
   mountHttpRoutes(app, {
     ...ops,
     shards: pool,
@@ -279,12 +285,14 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     }
     pool.prices(priceEntries(catalog.allProducts()));
     if (config.seedDemo) await seedDemo(pool, catalog, config.maxShardBacklog);
+    if (config.seedDemo && config.seedDemoImages) await seedDemoImages(pool, catalog, media, picturedDemoProducts(PICTURED_PER_CATEGORY));
   } catch (err) {
     // Do not leave worker threads and the port behind: the caller may be a test runner.
     listenSocket.close();
     closeOps();
     await pool.terminate();
     await recs.service.close();
+    media.close();
     users.close();
     sealedReader?.close();
     await node?.close();
@@ -324,6 +332,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         await node?.leave();
         await pool.stop();
         await recs.service.close();
+        media.close();
         sockets.closeAll(CloseCode.GOING_AWAY, 'server shutting down');
         users.close();
         sealedReader?.close();

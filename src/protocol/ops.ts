@@ -19,6 +19,7 @@ import {
   Email,
   EpochMs,
   Empty,
+  ImageArg,
   InventoryTxType,
   Money,
   OrderId,
@@ -37,6 +38,7 @@ import {
   WarehouseId,
   strict,
 } from './schemas.js';
+import { MediaLimits } from './media.js';
 import type {
   AuditEntry,
   AuditState,
@@ -183,6 +185,19 @@ export const Ops = {
     errors: ['CONFLICT'],
     pushes: ['price_changed', 'cart.updated'],
     summary: 'Create or replace a product.',
+  }),
+  'catalog.setImages': op({
+    args: Type.Object(
+      { productId: ProductId, images: Type.Array(ImageArg, { maxItems: MediaLimits.MAX_IMAGES_PER_PRODUCT, description: 'in display order' }) },
+      strict,
+    ),
+    result: result<ProductView>('product'),
+    role: 'admin',
+    owner: 'catalog',
+    writes: true,
+    errors: ['NOT_FOUND'],
+    pushes: [],
+    summary: 'Replace the images of a product (uploaded with POST /media), in display order.',
   }),
   'catalog.get': op({
     args: Type.Object({ productId: ProductId }, strict),

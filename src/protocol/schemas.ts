@@ -2,6 +2,7 @@
 // money, addresses. ops.ts composes them into one args schema per op.
 import Type, { type Static } from 'typebox';
 import { Limits } from './errors.js';
+import { MEDIA_ID_PATTERN, MediaLimits } from './media.js';
 
 const ID = '^[A-Za-z0-9._:-]{1,64}$';
 
@@ -104,3 +105,12 @@ export const AddressPatchFields = {
   phone: Type.Optional(Type.String({ maxLength: 32, pattern: '^(\\+?[0-9 ()-]{4,})?$' })),
   isDefault: AddressFields.isDefault,
 };
+
+/** A product image by the id POST /media answered, with its alt text ('' for a decorative image). */
+export const ImageArg = Type.Object(
+  {
+    mediaId: Type.String({ pattern: MEDIA_ID_PATTERN, description: 'the SHA-256 of the bytes, lower-case hex' }),
+    alt: Type.String({ maxLength: MediaLimits.ALT_MAX_LENGTH }),
+  },
+  strict,
+);

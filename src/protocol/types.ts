@@ -69,8 +69,20 @@ export interface ProductView {
   attributes?: Record<string, string>;
   status: ProductStatus;
   variants: VariantView[];
+  /** In display order; always present on catalog reads (absent on products stored before images existed). */
+  images?: ImageView[];
   createdAt: number;
   updatedAt: number;
+}
+
+/** A product image: the original at `url`; `srcset` lists its WebP copies (200, 400 and 800 px wide, never enlarged). */
+export interface ImageView {
+  mediaId: string;
+  alt: string;
+  width: number;
+  height: number;
+  url: string;
+  srcset: string;
 }
 
 export interface Push<T = unknown> {

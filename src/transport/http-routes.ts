@@ -5,6 +5,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Identity, ShardSummary, SnapshotResult } from '../protocol/types.js';
 import { cartKey, couponKey, orderKey, paymentKey, skuKey } from '../protocol/keys.js';
 import { mountAuthRoutes, type AccountsPort } from './http-auth.js';
+import { CachedText, sendCachedText } from './http-cache.js';
 import { mountPages, type StaticPages } from './static-pages.js';
 import { UnavailableError } from './dispatch.js';
 import type { ClientIp } from './client-ip.js';
@@ -126,8 +127,15 @@ export function mountHttpRoutes(app: ServerApp, d: HttpDeps): void {
     app.get('/', unbuilt);
     app.get('/admin', unbuilt);
   }
-  let asyncApi: string | undefined;
-  app.get('/asyncapi.json', (res) => send(res, '200 OK', (asyncApi ??= JSON.stringify(d.asyncApi()))));
+  let asyncApi: CachedText | undefined;
+  app.get('/asyncapi.json', (res, req) => {
+    // Made once, compressed once; revalidated by its ETag (it changes with the server version).
+    if (!asyncApi) {
+      const body = JSON.stringify(d.asyncApi());
+      asyncApi = new CachedText(body, `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"`, JSON_TYPE);
+    }
+    sendCachedText(res, asyncApi, 'no-cache', { ifNoneMatch: req.getHeader('if-none-match'), acceptEncoding: req.getHeader('accept-encoding') });
+  });
 
   /** Reads the bearer token before any await (the request object dies with the callback). */
   const admin = (fn: (res: HttpResponse, params: string[], live: () => boolean) => Promise<void>) =>

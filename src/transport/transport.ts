@@ -10,6 +10,8 @@ export interface HttpRequest {
   getHeader(lowerCaseName: string): string;
   /** The value of the route's n-th `:param`. */
   getParameter(index: number): string | undefined;
+  /** A query-string parameter, decoded; undefined when absent. */
+  getQuery(key: string): string | undefined;
 }
 
 /** The answer to one HTTP request; `cork` groups writes into one send. */

@@ -88,6 +88,11 @@ class NodeRequest implements HttpRequest {
   getParameter(index: number): string | undefined {
     return this.params[index];
   }
+  getQuery(key: string): string | undefined {
+    const url = this.req.url ?? '';
+    const q = url.indexOf('?');
+    return q < 0 ? undefined : (new URLSearchParams(url.slice(q + 1)).get(key) ?? undefined);
+  }
 }
 
 /** Status and headers gathered until `end`, as uWS does. */

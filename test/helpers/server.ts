@@ -28,6 +28,8 @@ const baseEnv = (dataDir: string, env: Record<string, string> = {}): Record<stri
   SHARDS: '2',
   ADMIN_PASSWORD,
   SEED_DEMO: '1',
+  // The demo pictures take seconds to draw on a busy machine; the tests that need them turn them on.
+  SEED_DEMO_IMAGES: '0',
   // The whole suite runs once per transport: TRANSPORT=ws npm test runs it on ws + node:http.
   ...(process.env.TRANSPORT ? { TRANSPORT: process.env.TRANSPORT } : {}),
   ...env,

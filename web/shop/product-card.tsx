@@ -3,6 +3,7 @@ import type { ProductView } from '@cartwire/client';
 import { useState } from 'preact/hooks';
 import { money } from '../shared/format.js';
 import { stockText, useStock, type Shop } from './shop.js';
+import { ProductImage } from './product-image.js';
 
 const variantName = (v: ProductView['variants'][number]): string => (v.attributes ? Object.values(v.attributes).join(' / ') || v.sku : v.sku);
 
@@ -20,6 +21,7 @@ export function ProductCard({ shop, product, reason }: { shop: Shop; product: Pr
 
   return (
     <article class="card" aria-label={product.name}>
+      {product.images?.[0] && <ProductImage image={product.images[0]} sizes="(max-width: 640px) 100vw, 280px" />}
       <h3>
         <a href={`#/product/${encodeURIComponent(product.productId)}`}>{product.name}</a>
       </h3>

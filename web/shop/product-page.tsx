@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { money } from '../shared/format.js';
 import { Recommendations } from './recommendations.js';
 import { stockText, useProduct, useStock, type Shop } from './shop.js';
+import { ProductImage } from './product-image.js';
 
 export function ProductPage({ shop, productId }: { shop: Shop; productId: string }) {
   const product = useProduct(shop.client, productId);
@@ -34,6 +35,14 @@ export function ProductPage({ shop, productId }: { shop: Shop; productId: string
           <a href="#/">← All products</a>
         </p>
         <h1 id="product-name">{product.name}</h1>
+        {(product.images?.length ?? 0) > 0 && (
+          <div class="gallery">
+            {product.images!.map((image, i) => (
+              // The first picture is the page's main content: loaded at once; the others when scrolled to.
+              <ProductImage key={image.mediaId} image={image} sizes="(max-width: 800px) 100vw, 640px" eager={i === 0} />
+            ))}
+          </div>
+        )}
         <p class="meta">
           {product.brand} · {product.category}
         </p>

@@ -7,6 +7,8 @@ import { encodeValue } from '../../protocol/frames.js';
 import type { Page } from '../../protocol/ops.js';
 import { skuKey } from '../../protocol/keys.js';
 import { Encoded, fail, type Answer } from '../../transport/dispatch.js';
+import { CachedText } from '../../transport/http-cache.js';
+import { createHash } from 'node:crypto';
 
 /** A search page stays far below the per-connection send limit: fewer items instead (nextCursor goes on). */
 const MAX_SEARCH_REPLY_BYTES = 1024 * 1024;
@@ -23,6 +25,8 @@ export class CatalogView {
   private readonly index = new CatalogSearch();
   /** catalog.get reply bodies (product with live stock), encoded once until the product or its stock changes. */
   private readonly encoded = new Map<string, Uint8Array>();
+  /** GET /products/<id>.json bodies with their ETags, dropped with `encoded`. */
+  private readonly json = new Map<string, CachedText>();
 
   get productCount(): number {
     return this.products.size;
@@ -35,7 +39,7 @@ export class CatalogView {
       this.products.set(p.productId, p);
       for (const variant of p.variants) this.bySku.set(variant.sku, { product: p, variant });
       this.index.upsert(p);
-      this.encoded.delete(p.productId);
+      this.forget(p.productId);
     }
   }
 
@@ -44,7 +48,7 @@ export class CatalogView {
       if (this.stock.get(sku) === available) continue;
       this.stock.set(sku, available);
       const e = this.bySku.get(sku);
-      if (e) this.encoded.delete(e.product.productId);
+      if (e) this.forget(e.product.productId);
     }
   }
 
@@ -81,6 +85,28 @@ export class CatalogView {
     let bytes = this.encoded.get(productId);
     if (!bytes) this.encoded.set(productId, (bytes = encodeValue(this.live(p))));
     return bytes;
+  }
+
+  /**
+   * An active product as JSON for GET /products/<id>.json, kept until it or its stock changes.
+   * The ETag is the product's version (updatedAt) and a digest of the body, live stock included:
+   * a cache revalidating it never keeps a price or a stock level older than its max-age.
+   */
+  productJson(productId: string): CachedText | undefined {
+    const p = this.stored(productId, false);
+    if (!p) return undefined;
+    let text = this.json.get(productId);
+    if (!text) {
+      const body = JSON.stringify(this.live(p));
+      const digest = createHash('sha256').update(body).digest('base64url').slice(0, 16);
+      this.json.set(productId, (text = new CachedText(body, `"${p.updatedAt.toString(36)}-${digest}"`, 'application/json')));
+    }
+    return text;
+  }
+
+  /** Every media id some product (any status) shows. */
+  *referencedMedia(): Iterable<string> {
+    for (const p of this.products.values()) for (const i of p.images ?? []) yield i.mediaId;
   }
 
   /** The stored product (no live stock, nothing copied: for checks on hot paths), if visible. */
@@ -129,6 +155,11 @@ export class CatalogView {
   }
 
   private live(p: ProductView): ProductView {
-    return { ...p, variants: p.variants.map((v) => ({ ...v, available: this.available(v.sku) })) };
+    return { ...p, variants: p.variants.map((v) => ({ ...v, available: this.available(v.sku) })), images: p.images ?? [] };
+  }
+
+  private forget(productId: string): void {
+    this.encoded.delete(productId);
+    this.json.delete(productId);
   }
 }

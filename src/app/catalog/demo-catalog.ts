@@ -104,6 +104,11 @@ export function demoCatalog(): DemoItem[] {
   return items;
 }
 
+/** The demo products that get a picture at seed time: the first `perCategory` of each category. */
+export function picturedDemoProducts(perCategory: number): string[] {
+  return Object.values(CATALOG).flatMap((rows) => rows.slice(0, perCategory).map((r) => r[0]));
+}
+
 /**
  * SEED_DEMO=1: the demo products and their stock, through the normal actor path, until it has
  * completed once. Every step is idempotent (stock is set with `adjustment`, products are

@@ -45,6 +45,7 @@ export interface OpArgsByName {
   'auth.login': { email: string; password: string; };
   'auth.resume': { token: string; };
   'catalog.upsert': { brand?: string | undefined; description?: string | undefined; attributes?: Record<string, string> | undefined; status?: 'active' | 'draft' | 'archived' | undefined; name: string; productId: string; category: string; variants: { attributes?: Record<string, string> | undefined; currency?: string | undefined; sku: string; price: number; }[]; };
+  'catalog.setImages': { productId: string; images: { mediaId: string; alt: string; }[]; };
   'catalog.get': { productId: string; };
   'catalog.search': { category?: string | undefined; brand?: string | undefined; q?: string | undefined; minPrice?: number | undefined; maxPrice?: number | undefined; limit?: number | undefined; cursor?: string | undefined; };
   'inventory.get': { sku: string; };
@@ -104,6 +105,7 @@ export interface OpResults {
   'auth.login': AuthResult;
   'auth.resume': { userId: string; role: Role; };
   'catalog.upsert': ProductView;
+  'catalog.setImages': ProductView;
   'catalog.get': ProductView;
   'catalog.search': Page<ProductView>;
   'inventory.get': InventoryView;
