@@ -106,9 +106,14 @@ export class CheckoutDriver {
       await thaw();
       return refused;
     }
-    const r = await this.run(orderId, who, args, start);
-    if (r.ok) await gate.bought(who.userId, orderId, items);
-    return r;
+    let confirmed = false;
+    try {
+      const r = await this.run(orderId, who, args, start);
+      confirmed = r.ok;
+      return r;
+    } finally {
+      await gate.settled(who.userId, orderId, items, confirmed);
+    }
   }
 
   /** An order found unfinished (at start, or its timer fired): finish or compensate it. */

@@ -20,14 +20,23 @@ const RANK_RANGE = 2 ** 48 - 1;
 export interface CheckoutGate {
   /** A FORBIDDEN answer when a line is a drop's sku the buyer may not buy now; undefined to go on. */
   refuse(userId: string, items: readonly CartLineView[]): Promise<Answer<never> | undefined>;
-  /** The order is confirmed: its drop units count against the buyer's limit. */
-  bought(userId: string, orderId: string, items: readonly CartLineView[]): Promise<void>;
+  /**
+   * The checkout `refuse` let through has ended (`confirmed` or not): a confirmed order's drop
+   * units count against the buyer's limit, and the buyer may check out the drop's sku again.
+   */
+  settled(userId: string, orderId: string, items: readonly CartLineView[], confirmed: boolean): Promise<void>;
 }
 
 export class DropOps implements CheckoutGate {
   /** sku -> dropId of every drop (one drop per sku). */
   private readonly bySku = new Map<string, string>();
   private loaded: Promise<void> | undefined;
+  /**
+   * Buyers with a checkout of a drop's sku running: a second one waits for the first to count
+   * (CONFLICT), so two checkouts at once cannot both pass the per-user limit. At most one entry
+   * per running checkout.
+   */
+  private readonly buying = new Set<string>();
 
   constructor(
     private readonly pool: ShardPool,
@@ -93,7 +102,20 @@ export class DropOps implements CheckoutGate {
     if (this.cluster) return undefined;
     const unknown = await this.loadOrRefuse();
     if (unknown) return unknown;
-    if (this.bySku.size === 0) return undefined;
+    if (this.bySku.size === 0 || !items.some((l) => this.bySku.has(l.sku))) return undefined;
+    if (this.buying.has(userId)) return fail('CONFLICT', 'a checkout of a drop sku by this user is in progress', { reason: 'drop' });
+    this.buying.add(userId);
+    try {
+      const refused = await this.check(userId, items);
+      if (refused) this.buying.delete(userId);
+      return refused;
+    } catch (err) {
+      this.buying.delete(userId);
+      throw err;
+    }
+  }
+
+  private async check(userId: string, items: readonly CartLineView[]): Promise<Answer<never> | undefined> {
     const now = Date.now();
     for (const l of items) {
       const dropId = this.bySku.get(l.sku);
@@ -114,10 +136,16 @@ export class DropOps implements CheckoutGate {
     return undefined;
   }
 
-  async bought(userId: string, orderId: string, items: readonly CartLineView[]): Promise<void> {
-    for (const l of items) {
-      const dropId = this.bySku.get(l.sku);
-      if (dropId !== undefined) await this.pool.tell(dropKey(dropId), { type: 'bought', userId, orderId, qty: l.qty });
+  async settled(userId: string, orderId: string, items: readonly CartLineView[], confirmed: boolean): Promise<void> {
+    if (!items.some((l) => this.bySku.has(l.sku))) return;
+    try {
+      if (!confirmed) return;
+      for (const l of items) {
+        const dropId = this.bySku.get(l.sku);
+        if (dropId !== undefined) await this.pool.tell(dropKey(dropId), { type: 'bought', userId, orderId, qty: l.qty });
+      }
+    } finally {
+      this.buying.delete(userId);
     }
   }
 }
