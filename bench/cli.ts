@@ -10,6 +10,7 @@ import { readRun, writeReport } from './lib/results.js';
 import { clientOption, int, num, type CommonOptions } from './lib/scenario.js';
 import { EXIT_FAILED } from './lib/thresholds.js';
 import { loadScenarios } from './lib/registry.js';
+import { rerunWithTls } from './lib/tls.js';
 
 /** The options every scenario has. */
 function addCommon(c: Command): Command {
@@ -26,7 +27,8 @@ function addCommon(c: Command): Command {
     .option('--no-report', 'write result.json only (no report.html, no PNGs)')
     .option('--no-progress', 'no progress bar (it is off anyway when stderr is not a terminal)')
     .option('--keep-data', 'keep the temporary DATA_DIR', false)
-    .option('--echo', "echo the server's output", false);
+    .option('--echo', "echo the server's output", false)
+    .option('--tls', 'serve https and wss with a certificate made for the run (trusted by the load processes)', false);
 }
 
 async function buildProgram(): Promise<Command> {
@@ -85,6 +87,8 @@ async function buildProgram(): Promise<Command> {
   return program;
 }
 
+const tlsRun = await rerunWithTls(process.argv);
+if (tlsRun !== undefined) process.exit(tlsRun);
 const program = await buildProgram();
 program.parseAsync().catch((err) => {
   console.error(err instanceof Error ? err.message : err);

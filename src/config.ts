@@ -3,6 +3,8 @@
 import { availableParallelism, hostname, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { isIP } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { DEFAULT_PRICING, parseTaxRates, type PricingConfig } from './actors/pricing.js';
 import { FAULT_STEPS, type FaultStep } from './actors/checkout-saga.js';
 import { LOG_FORMATS, LOG_LEVELS } from './log/settings.js';
@@ -15,6 +17,8 @@ export interface Config {
   metricsHost: string;
   /** The bearer token /metrics requires; undefined: no token. */
   metricsToken: string | undefined;
+  /** TLS_CERT_FILE and TLS_KEY_FILE set: the shop port serves https and wss only. */
+  tls: TlsFiles | undefined;
   dataDir: string;
   shards: number;
   adminEmail: string;
@@ -53,6 +57,17 @@ export interface Config {
   recs: RecsConfig;
   /** Cluster mode (NATS_URL set): the node shares the actors with others through NATS JetStream. */
   cluster: ClusterConfig | undefined;
+}
+
+/** PEM files of the shop port's TLS, checked readable and matching at start. */
+export interface TlsFiles {
+  /** The certificate, followed by its intermediates (the chain a client needs). */
+  certFile: string;
+  keyFile: string;
+  /** TLS_KEY_PASSPHRASE, when the key is encrypted. */
+  passphrase?: string;
+  /** CAs that client certificates are verified against; a client may still connect without one. */
+  caFile?: string;
 }
 
 export interface ClusterConfig {
@@ -197,6 +212,7 @@ export function resolveConfig(env: Env = process.env): Config {
     port: int(env, 'PORT', 8080, 0, 65535),
     host,
     ...resolveMetricsListener(env),
+    tls: resolveTls(env),
     dataDir: resolve(env.DATA_DIR || './data'),
     shards,
     adminEmail,
@@ -321,6 +337,45 @@ function resolveLimits(env: Env): LimitsConfig {
     authDelayMaxMs,
     idleTimeoutSec,
   };
+}
+
+/** TLS_CERT_FILE, TLS_KEY_FILE, TLS_KEY_PASSPHRASE and TLS_CA_FILE; loaded once so a bad file stops the start. */
+function resolveTls(env: Env): TlsFiles | undefined {
+  const certFile = env.TLS_CERT_FILE || undefined;
+  const keyFile = env.TLS_KEY_FILE || undefined;
+  const caFile = env.TLS_CA_FILE || undefined;
+  const passphrase = env.TLS_KEY_PASSPHRASE || undefined;
+  if (!certFile && !keyFile) {
+    if (caFile || passphrase) throw new ConfigError('TLS_CA_FILE and TLS_KEY_PASSPHRASE need TLS_CERT_FILE and TLS_KEY_FILE');
+    return undefined;
+  }
+  if (!certFile || !keyFile) throw new ConfigError('TLS_CERT_FILE and TLS_KEY_FILE go together: set both, or neither');
+  const read = (name: string, file: string): string => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`${name} cannot be read: ${(err as Error).message}`);
+    }
+  };
+  const files: TlsFiles = {
+    certFile: resolve(certFile),
+    keyFile: resolve(keyFile),
+    ...(passphrase ? { passphrase } : {}),
+    ...(caFile ? { caFile: resolve(caFile) } : {}),
+  };
+  try {
+    // Throws on a malformed PEM, a wrong passphrase, or a key that does not match the certificate.
+    createSecureContext({
+      cert: read('TLS_CERT_FILE', files.certFile),
+      key: read('TLS_KEY_FILE', files.keyFile),
+      ...(passphrase ? { passphrase } : {}),
+      ...(files.caFile ? { ca: read('TLS_CA_FILE', files.caFile) } : {}),
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`TLS_CERT_FILE/TLS_KEY_FILE${caFile ? '/TLS_CA_FILE' : ''} are not a usable certificate and key: ${(err as Error).message}`);
+  }
+  return files;
 }
 
 /** METRICS_PORT, METRICS_HOST and METRICS_TOKEN. */

@@ -67,13 +67,14 @@ function banner(config: Config, transport: string): Record<string, unknown> {
     dataDir: config.dataDir,
     synchronous: config.synchronous,
     mode: config.cluster ? 'cluster' : 'single',
+    tls: config.tls !== undefined,
     ...(config.cluster ? { nodeId: config.cluster.nodeId, partitions: config.cluster.partitions } : {}),
   };
 }
 
 function summary(config: Config, transport: string): string {
   const mode = config.cluster ? `cluster node ${config.cluster.nodeId} (${config.cluster.partitions} partitions)` : 'single node';
-  return `${config.shards} shards, data in ${config.dataDir}, SYNCHRONOUS=${config.synchronous}, ${mode}, ${transport}`;
+  return `${config.shards} shards, data in ${config.dataDir}, SYNCHRONOUS=${config.synchronous}, ${mode}, ${transport}${config.tls ? ' with TLS' : ''}`;
 }
 
 /** cartwire's version: from the nearest package.json named cartwire above this file. */

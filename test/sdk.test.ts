@@ -325,6 +325,26 @@ test('subscribe refused: ready rejects with the server code and onError hears it
   assert.throws(() => c.subscribe({ nope: 1 } as never, () => {}), TypeError);
 });
 
+test('subscribe before signing in: the topic waits for the session and follows once auth.* succeeds', async (t) => {
+  const server = await startTestServer(t);
+  const c = await CartwireClient.connect(server.url);
+  t.after(() => c.close());
+  const versions: number[] = [];
+  const errors: string[] = [];
+  const cart = c.subscribe('cart', (v) => versions.push(v.version), { onError: (e) => errors.push(e.code) });
+  let settled = false;
+  void cart.ready.then(() => (settled = true));
+  // Signed out: nothing is asked of the server (it would answer UNAUTHENTICATED), ready waits.
+  assert.deepEqual((await c.call('catalog.search', { limit: 1 })).items.length, 1);
+  assert.equal(settled, false);
+  await c.call('auth.guest', {});
+  await cart.ready;
+  await c.call('cart.add', { sku: skuA, qty: 1 });
+  await until(() => versions.length === 2, { what: 'the subscribe reply and the add' });
+  assert.deepEqual(errors, []);
+  assert.equal(versions[1], versions[0] + 1);
+});
+
 test('a throwing handler is reported on the error event and does not stop later versions or other handlers', async (t) => {
   const server = await startTestServer(t);
   const c = await CartwireClient.connect(server.url);

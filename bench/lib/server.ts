@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchTlsEnv } from './tls.js';
 import { randomBytes } from 'node:crypto';
 import type { ShardSummary } from '../../src/workers/shard-messages.js';
 import { killOnExit } from './cleanup.js';
@@ -83,6 +84,7 @@ export function spawnServer(o: ServerOptions): ServerProcess {
     ADMIN_PASSWORD,
     JWT_SECRET: o.jwtSecret,
     SEED_DEMO: '1',
+    ...benchTlsEnv(),
     ...o.env,
   };
   const spawnedAt = performance.now();
@@ -100,7 +102,7 @@ export function spawnServer(o: ServerOptions): ServerProcess {
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
   const listening = new Promise<{ url: string; at: number }>((resolve, reject) => {
     const onData = () => {
-      const m = /listening on (http:\/\/[^\s"]+)/.exec(out);
+      const m = /listening on (https?:\/\/[^\s"]+)/.exec(out);
       if (m) {
         proc.stdout.off('data', onData);
         resolve({ url: m[1], at: performance.now() });

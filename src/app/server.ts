@@ -168,7 +168,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const edge = new Edge({ handlers, shards: pool, metrics, maxInflight: limits.connMaxInflight });
   let ready = false;
 
-  const app: ServerApp = transport.createApp();
+  const app: ServerApp = transport.createApp(config.tls);
   const clientIp = new ClientIp(limits.trustProxy);
   const sockets = mountWebSocket(app, { edge, limits, allowedOrigins: config.allowedOrigins, isReady: () => ready, clientIp, metrics });
   const ops: OpsDeps = {
@@ -263,7 +263,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   return {
     transport: { name: transport.name, description: transport.description },
     port,
-    url: `http://${config.host}:${port}`,
+    url: `${config.tls ? 'https' : 'http'}://${config.host}:${port}`,
     ...(metricsPort === undefined ? {} : { metricsPort, metricsUrl: `http://${config.metricsHost}:${metricsPort}` }),
     close: () =>
       (closing ??= (async () => {

@@ -87,11 +87,20 @@ export interface Listener {
 
 export type TransportName = 'uws' | 'ws';
 
+/** PEM files for an https/wss listener (see TlsFiles in the configuration). */
+export interface TlsOptions {
+  certFile: string;
+  keyFile: string;
+  passphrase?: string;
+  caFile?: string;
+}
+
 export interface Transport {
   readonly name: TransportName;
   /** One line for the log: the library, and why this transport runs. */
   readonly description: string;
-  createApp(): ServerApp;
+  /** A listener's app; with `tls`, it speaks https and wss only. */
+  createApp(tls?: TlsOptions): ServerApp;
 }
 
 /** A transport was forced (TRANSPORT=uws) and cannot run here. */

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type * as UWS from '@trufflesuite/uws-js-unofficial';
-import type { Listener, ServerApp, Transport, WsBehavior } from './transport.js';
+import type { Listener, ServerApp, TlsOptions, Transport, WsBehavior } from './transport.js';
 
 type Uws = typeof UWS;
 
@@ -65,13 +65,21 @@ export function uwsTransport(loaded: Extract<UwsLoad, { ok: true }>, why: string
   return {
     name: 'uws',
     description: `uWebSockets.js (${loaded.library}, Node ${process.versions.node}): ${why}${loaded.passedOver.length > 0 ? ` (${loaded.passedOver.join('; ')})` : ''}`,
-    createApp: () => uwsApp(uws),
+    createApp: (tls) => uwsApp(uws, tls),
   };
 }
 
 /** uWS's own request, response and socket objects satisfy the interface: no wrapper on the hot path. */
-function uwsApp(uws: Uws): ServerApp {
-  const app = uws.App();
+function uwsApp(uws: Uws, tls: TlsOptions | undefined): ServerApp {
+  const app = tls
+    ? uws.SSLApp({
+        cert_file_name: tls.certFile,
+        key_file_name: tls.keyFile,
+        ...(tls.passphrase ? { passphrase: tls.passphrase } : {}),
+        // uWS asks clients for a certificate and refuses one this CA did not sign (none is fine).
+        ...(tls.caFile ? { ca_file_name: tls.caFile } : {}),
+      })
+    : uws.App();
   return {
     get: (pattern, handler) => void app.get(pattern, handler),
     post: (pattern, handler) => void app.post(pattern, handler),

@@ -8,17 +8,20 @@
 // - topics with publish, routes by method then specificity, headers read with getHeader('name').
 import { log } from '../log/log.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
+import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { isIPv4 } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { expandV6 } from './client-ip.js';
-import type { HttpRequest, HttpResponse, Listener, RouteHandler, ServerApp, ServerSocket, Transport, WsBehavior } from './transport.js';
+import type { HttpRequest, HttpResponse, Listener, RouteHandler, ServerApp, ServerSocket, TlsOptions, Transport, WsBehavior } from './transport.js';
 
 export function wsTransport(why: string): Transport {
   return {
     name: 'ws',
     description: `ws + node:http (Node ${process.versions.node}): ${why}`,
-    createApp: () => new WsApp(),
+    createApp: (tls) => new WsApp(tls),
   };
 }
 
@@ -339,8 +342,9 @@ class WsApp implements ServerApp {
   private readonly topics = new Map<string, Set<WsSocket<unknown>>>();
   private readonly server: Server;
 
-  constructor() {
-    this.server = createServer({ noDelay: true }, (req, res) => this.request(req, res));
+  constructor(tls: TlsOptions | undefined) {
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => this.request(req, res);
+    this.server = tls ? tlsServer(tls, onRequest) : createServer({ noDelay: true }, onRequest);
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       const endpoint = this.endpoints.get(pathOf(req.url));
       if (endpoint) return endpoint.upgrade(req, socket, head);
@@ -421,6 +425,27 @@ class WsApp implements ServerApp {
       response.writeStatus('500 Internal Server Error').end('', true);
     }
   }
+}
+
+/** An https server with uWS's semantics: a client certificate is asked for (TLS_CA_FILE), optional, refused when not signed by the CA. */
+function tlsServer(tls: TlsOptions, onRequest: (req: IncomingMessage, res: ServerResponse) => void): Server {
+  const server = createTlsServer(
+    {
+      cert: readFileSync(tls.certFile),
+      key: readFileSync(tls.keyFile),
+      ...(tls.passphrase ? { passphrase: tls.passphrase } : {}),
+      ...(tls.caFile ? { ca: readFileSync(tls.caFile), requestCert: true, rejectUnauthorized: false } : {}),
+      noDelay: true,
+    },
+    onRequest,
+  );
+  if (tls.caFile) {
+    server.on('secureConnection', (socket: TLSSocket) => {
+      const presented = Object.keys(socket.getPeerCertificate()).length > 0;
+      if (presented && !socket.authorized) socket.destroy();
+    });
+  }
+  return server;
 }
 
 function pathOf(url: string | undefined): string {

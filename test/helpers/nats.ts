@@ -41,15 +41,21 @@ async function launch(args: string[], port: number): Promise<ChildProcess> {
   const proc = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr.on('data', (d) => (err += d));
-  await until(
-    () =>
-      new Promise<boolean>((resolve) => {
-        const s = createServer();
-        s.once('error', () => resolve(true)); // taken: the server listens
-        s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)));
-      }),
-    { timeoutMs: 10_000, what: `nats-server on ${port} (${err.slice(0, 500)})` },
-  );
+  try {
+    await until(
+      () =>
+        new Promise<boolean>((resolve) => {
+          const s = createServer();
+          s.once('error', () => resolve(true)); // taken: the server listens
+          s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)));
+        }),
+      // 30 s: on a loaded two-core CI machine a JetStream server took over 10 s to listen.
+      { timeoutMs: 30_000, what: `nats-server on ${port}` },
+    );
+  } catch (cause) {
+    proc.kill('SIGKILL');
+    throw new Error(`nats-server did not listen on ${port}; its output: ${err.slice(0, 500) || '(none)'}`, { cause });
+  }
   return proc;
 }
 

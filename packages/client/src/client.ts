@@ -44,11 +44,19 @@ export class CartwireClient {
     // The parts ask the connection lazily (arrows): it is made last, from the parts.
     this.calls = new Calls(
       { readySocket: () => this.conn.readySocket(), finalClose: () => this.closeInfo },
-      { timeoutMs: opts.timeoutMs ?? 10_000, maxQueued: opts.maxQueued ?? 1000, succeeded: (msg, result) => this.auth.remember(msg, result) },
+      {
+        timeoutMs: opts.timeoutMs ?? 10_000,
+        maxQueued: opts.maxQueued ?? 1000,
+        succeeded: (msg, result) => {
+          // A sign-in starts the topics subscribed before it (they wait for a session).
+          if (this.auth.remember(msg, result)) this.subs.resubscribeAll();
+        },
+      },
     );
     this.subs = new Subscriptions({
       request: (op, args) => this.calls.request(op, args, {}, true),
       isReady: () => this.conn.readySocket() !== undefined,
+      hasSession: () => this.auth.current !== undefined,
       isClosed: () => this.conn.state === 'closed',
       report,
       retryDelay: (n) => backoffDelay(n, policy ?? DEFAULT_BACKOFF),

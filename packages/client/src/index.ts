@@ -2,6 +2,7 @@
 // tick, subscriptions with stale-push dropping, and reconnect (on by default). See docs/client.md.
 export { CartwireClient } from './client.js';
 export type { ClientOptions, CallOptions, ConnectionState, StateInfo, ClientEvents, PushHandler, Session } from './client.js';
+export type { SocketCtor, MinimalSocket } from './socket.js';
 export { CartwireError } from './errors.js';
 export type { CartwireErrorCode, ClientErrorCode } from './errors.js';
 export type { Topic, TopicValue, AdminEvent, Subscription, SubscribeOptions } from './subscriptions.js';

@@ -13,15 +13,16 @@ export class SessionMemory {
     this.token = token;
   }
 
-  /** Every successful call: an auth.* answer carrying a user replaces the token and the session. */
-  remember(msg: WireRequest, result: unknown): void {
-    if (!msg.op.startsWith('auth.')) return;
+  /** Every successful call: an auth.* answer carrying a user replaces the token and the session (true then). */
+  remember(msg: WireRequest, result: unknown): boolean {
+    if (!msg.op.startsWith('auth.')) return false;
     const r = result as { token?: unknown; userId?: unknown; role?: unknown };
     // auth.resume answers without a token: the one it was sent with stays good.
     const token = typeof r?.token === 'string' ? r.token : msg.op === 'auth.resume' ? (msg.args as { token: string }).token : undefined;
-    if (token === undefined || typeof r.userId !== 'string') return;
+    if (token === undefined || typeof r.userId !== 'string') return false;
     this.token = token;
     this.current = { userId: r.userId, role: r.role as Role };
+    return true;
   }
 
   /** The connection's own auth.resume succeeded. */

@@ -34,6 +34,8 @@ export interface SubscriptionsHost {
   request(op: string, args: Record<string, unknown>): Promise<unknown>;
   /** Connected and (re-)authenticated: requests go out now. */
   isReady(): boolean;
+  /** Signed in (guest, customer or admin) on this connection. */
+  hasSession(): boolean;
   /** Closed for good: nothing will ever be delivered again. */
   isClosed(): boolean;
   report(err: unknown): void;
@@ -46,18 +48,26 @@ interface Spec {
   unsub: [string, Record<string, unknown>];
   /** Carries `version`: stale pushes are dropped. The admin feed mixes objects and is not. */
   versioned: boolean;
+  /** The caller's own objects (cart, orders, admin feed): subscribed once the client is signed in. */
+  needsSession: boolean;
   /** Several objects on one topic (orders): stale pushes are dropped per object, by this field. */
   perObject?: 'orderId';
 }
 
 function specOf(topic: Topic): Spec {
-  if (topic === 'cart') return { key: 'cart', sub: ['cart.subscribe', {}], unsub: ['cart.unsubscribe', {}], versioned: true };
-  if (topic === 'admin') return { key: 'admin', sub: ['admin.subscribe', {}], unsub: ['admin.unsubscribe', {}], versioned: false };
+  if (topic === 'cart') return { key: 'cart', sub: ['cart.subscribe', {}], unsub: ['cart.unsubscribe', {}], versioned: true, needsSession: true };
+  if (topic === 'admin') return { key: 'admin', sub: ['admin.subscribe', {}], unsub: ['admin.unsubscribe', {}], versioned: false, needsSession: true };
   // v1 has no order.unsubscribe: unsubscribing drops the pushes here (they stop with the connection).
-  if (topic === 'orders') return { key: 'orders', sub: ['order.subscribe', {}], unsub: ['', {}], versioned: false, perObject: 'orderId' };
+  if (topic === 'orders') return { key: 'orders', sub: ['order.subscribe', {}], unsub: ['', {}], versioned: false, perObject: 'orderId', needsSession: true };
   if (topic && typeof topic === 'object' && typeof topic.inventory === 'string') {
     const args = { sku: topic.inventory };
-    return { key: `inventory:${topic.inventory}`, sub: ['inventory.subscribe', args], unsub: ['inventory.unsubscribe', args], versioned: true };
+    return {
+      key: `inventory:${topic.inventory}`,
+      sub: ['inventory.subscribe', args],
+      unsub: ['inventory.unsubscribe', args],
+      versioned: true,
+      needsSession: true,
+    };
   }
   throw new TypeError(`topic must be 'cart', 'orders', 'admin' or { inventory: sku }, got ${JSON.stringify(topic)}`);
 }
@@ -130,7 +140,7 @@ export class Subscriptions {
         return;
       }
       listener.waiter = { resolve, reject };
-      if (entry.status === 'idle' && this.host.isReady()) this.start(entry);
+      if (entry.status === 'idle' && this.canStart(entry)) this.start(entry);
     });
     ready.catch(() => {}); // the caller may not await it; the error also reaches opts.onError
     const unsubscribe = (): Promise<void> => this.remove(entry, listener);
@@ -148,9 +158,14 @@ export class Subscriptions {
     if (wasOn && this.host.isReady() && entry.spec.unsub[0]) await this.host.request(...entry.spec.unsub).then(noop, noop); // a close ends it anyway
   }
 
-  /** After (re-)authentication: every followed topic is subscribed again. */
+  /** After (re-)authentication or a sign-in: every followed topic not on yet is subscribed. */
   resubscribeAll(): void {
-    for (const entry of this.entries.values()) if (entry.status === 'idle') this.start(entry);
+    for (const entry of this.entries.values()) if (entry.status === 'idle' && this.canStart(entry)) this.start(entry);
+  }
+
+  /** Connected, and signed in when the topic is the caller's own: a subscribe before sign-in waits for it. */
+  private canStart(entry: Entry): boolean {
+    return this.host.isReady() && (!entry.spec.needsSession || this.host.hasSession());
   }
 
   /** The connection dropped: the server forgot our subscriptions. */
@@ -215,7 +230,7 @@ export class Subscriptions {
       const gen = entry.gen;
       setTimeout(
         () => {
-          if (entry.gen === gen && entry.status === 'idle' && this.isFollowed(entry) && this.host.isReady()) this.start(entry);
+          if (entry.gen === gen && entry.status === 'idle' && this.isFollowed(entry) && this.canStart(entry)) this.start(entry);
         },
         Math.max(retryAfterMs(err), this.host.retryDelay(++entry.attempt)),
       );
