@@ -164,7 +164,7 @@ test('cluster mode keeps no audit history and serves no drops: both answer BAD_R
     if (!answer.ok) assert.deepEqual([answer.error.code, answer.error.details], ['BAD_REQUEST', { reason: 'cluster' }]);
   }
   assert.equal(
-    await drops.refuse('u', [{ sku: 'soap-bar', productId: 'p', name: 'n', qty: 1, unitPrice: 1, lineTotal: 1 }]),
+    await drops.refuse('u', 'ord_1', [{ sku: 'soap-bar', productId: 'p', name: 'n', qty: 1, unitPrice: 1, lineTotal: 1 }]),
     undefined,
     'no drop gates a checkout',
   );

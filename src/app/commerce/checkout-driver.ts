@@ -97,7 +97,7 @@ export class CheckoutDriver {
     const thaw = () => this.steps.release(orderId, [], undefined, who.userId, { placed: false, total: 0, country: args.shippingAddress.country, forget: true });
     let refused: SagaResult | undefined;
     try {
-      refused = await gate.refuse(who.userId, items);
+      refused = await gate.refuse(who.userId, orderId, items);
     } catch (err) {
       await thaw(); // the gate could not tell (a shard restarting): nothing was started
       throw err;
