@@ -10,6 +10,10 @@ import { adminToken, connectAdmin, connectGuest, startTestServer, until } from '
 import { ADDRESS_GB, refused, stockedSku } from './helpers/commerce.js';
 import type { CartwireClient } from '../src/client/index.js';
 import type { AuditEntry, InventoryView } from '../src/protocol/types.js';
+import { AuditOps } from '../src/app/audit/audit-ops.js';
+import { DropOps } from '../src/app/drops/drop-ops.js';
+import type { ShardPool } from '../src/app/shard-pool.js';
+import type { CatalogView } from '../src/app/catalog/catalog-view.js';
 
 const FAST_MAINTENANCE = { SWEEP_INTERVAL_MS: '20' };
 
@@ -144,4 +148,24 @@ test('AUDIT_RETENTION_DAYS=0 keeps no history: after a checkpoint stateAt of the
   assert.deepEqual(await admin.call('audit.history', { actor: 'inventory', key: 'gone-mug' }), { items: [], nextCursor: null });
   const e = await refused(admin.call('audit.stateAt', { actor: 'inventory', key: 'gone-mug', at: Date.now() }), 'NOT_FOUND', 'no history left');
   assert.equal(e.reason, 'retention');
+});
+
+test('cluster mode keeps no audit history and serves no drops: both answer BAD_REQUEST with reason "cluster"', async () => {
+  // No shard is asked in cluster mode: the answer comes first.
+  const noPool = undefined as unknown as ShardPool;
+  const audit = new AuditOps(noPool, true);
+  const drops = new DropOps(noPool, undefined as unknown as CatalogView, true);
+  for (const answer of [
+    await audit.history({ actor: 'inventory', key: 'soap-bar' }),
+    await audit.stateAt({ actor: 'order', key: 'ord_1', at: 0 }),
+    await drops.create({ dropId: 'd', sku: 'soap-bar', startsAt: 0 }),
+  ]) {
+    assert.equal(answer.ok, false);
+    if (!answer.ok) assert.deepEqual([answer.error.code, answer.error.details], ['BAD_REQUEST', { reason: 'cluster' }]);
+  }
+  assert.equal(
+    await drops.refuse('u', 'ord_1', [{ sku: 'soap-bar', productId: 'p', name: 'n', qty: 1, unitPrice: 1, lineTotal: 1 }]),
+    undefined,
+    'no drop gates a checkout',
+  );
 });

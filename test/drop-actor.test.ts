@@ -80,8 +80,14 @@ test('the checkout check: admitted, within the window and the limit; a second jo
   assert.equal(check(s, 'a', 2, CONFIG.startsAt).allowed, true);
   assert.equal(check(s, 'a', 3, CONFIG.startsAt).why, 'limit');
   assert.equal(check(s, 'a', 1, expiresAt).why, 'window_closed');
-  run(s, { type: 'bought', userId: 'a', orderId: 'o1', qty: 2 }, CONFIG.startsAt + 5);
+  run(s, { type: 'claim', userId: 'a', orderId: 'o1', qty: 2 }, CONFIG.startsAt + 5);
+  assert.equal(run(s, { type: 'claim', userId: 'a', orderId: 'o1', qty: 2 }, CONFIG.startsAt + 5).events.length, 0, 'a retried claim counts once');
   assert.equal(check(s, 'a', 1, CONFIG.startsAt + 6).why, 'limit');
+  const refusedClaim = decide(s, { type: 'claim', userId: 'a', orderId: 'o2', qty: 1 }, CONFIG.startsAt + 6);
+  assert.deepEqual([refusedClaim.error?.code, refusedClaim.error?.details?.reason, refusedClaim.error?.details?.why], ['FORBIDDEN', 'drop', 'limit']);
+  run(s, { type: 'release', userId: 'a', orderId: 'o1' }, CONFIG.startsAt + 7);
+  assert.equal(check(s, 'a', 2, CONFIG.startsAt + 8).allowed, true, 'a failed checkout gives its units back');
+  assert.equal(run(s, { type: 'release', userId: 'a', orderId: 'o1' }, CONFIG.startsAt + 9).events.length, 0, 'released once');
   assert.equal(check(s, 'nobody', 1, CONFIG.startsAt).why, 'not_admitted');
 
   const full = create('d3');
@@ -97,7 +103,8 @@ test('property: replaying the journal and restoring a snapshot rebuild the live 
   const cmd = fc.oneof(
     fc.record({ kind: fc.constant('join' as const), user: fc.integer({ min: 0, max: 30 }), rank: fc.integer({ min: 0, max: 1_000 }) }),
     fc.record({ kind: fc.constant('timer' as const), dt: fc.integer({ min: 0, max: 2_000 }) }),
-    fc.record({ kind: fc.constant('bought' as const), user: fc.integer({ min: 0, max: 30 }) }),
+    fc.record({ kind: fc.constant('claim' as const), user: fc.integer({ min: 0, max: 30 }), order: fc.integer({ min: 0, max: 5 }) }),
+    fc.record({ kind: fc.constant('release' as const), user: fc.integer({ min: 0, max: 30 }), order: fc.integer({ min: 0, max: 5 }) }),
   );
   fc.assert(
     fc.property(fc.array(cmd, { maxLength: 120 }), (cmds) => {
@@ -110,7 +117,15 @@ test('property: replaying the journal and restoring a snapshot rebuild the live 
           now += c.dt;
           run(live, { type: 'timer' }, now, journal);
         } else if (c.kind === 'join') run(live, { type: 'join', userId: `u${c.user}`, rank: c.rank }, now, journal);
-        else run(live, { type: 'bought', userId: `u${c.user}`, orderId: `o${now}`, qty: 1 }, now, journal);
+        else {
+          const cmd: DropCommand =
+            c.kind === 'claim'
+              ? { type: 'claim', userId: `u${c.user}`, orderId: `o${c.order}`, qty: 1 }
+              : { type: 'release', userId: `u${c.user}`, orderId: `o${c.order}` };
+          // A refused claim (not admitted, closed, over the limit) changes nothing.
+          if (!decide(live, cmd, now).error) run(live, cmd, now, journal);
+        }
+        for (const a of live.admitted.values()) assert.ok(a.bought <= CONFIG.perUserLimit, 'never more claimed than the limit');
         // Never more admitted than the rate allows since the start.
         if (live.started) assert.ok(live.head <= 1 + Math.floor(((now - CONFIG.startsAt) * CONFIG.admitPerSecond) / 1000));
       }

@@ -97,6 +97,9 @@ test('20 joiners before the start are admitted in a shuffled order at the drop r
   const over = await refused(checkout(buyer.c, 'buyer-over'), 'FORBIDDEN', 'two units past the limit of one');
   assert.equal(over.why, 'limit');
   await buyer.c.call('cart.setQty', { sku: 'drop-tee', qty: 1 });
+  // A declined payment gives the unit back: the next attempt may buy it.
+  const declined = buyer.c.call('checkout', { idempotencyKey: 'buyer-declined', payment: { token: 'tok_chargeDeclined' }, shippingAddress: ADDRESS_GB });
+  await refused(declined, 'PAYMENT_DECLINED', 'a declined card');
   const order = await checkout(buyer.c, 'buyer-1');
   assert.equal(order.status, 'confirmed');
   await buyer.c.call('cart.add', { sku: 'drop-tee', qty: 1 });

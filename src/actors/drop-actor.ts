@@ -19,8 +19,10 @@ export interface DropConfig {
 export interface Admission {
   admittedAt: number;
   expiresAt: number;
-  /** Units bought through the drop so far. */
+  /** Units claimed by this user's checkouts (counted from the start of a checkout, given back if it fails). */
   bought: number;
+  /** orderId -> units of each claim (at most perUserLimit of them). */
+  claims: Map<string, number>;
 }
 
 export interface Drop {
@@ -49,9 +51,10 @@ export type DropCommand =
   | { type: 'get' }
   | { type: 'create'; config: DropConfig }
   | { type: 'join'; userId: string; rank: number }
-  /** May `userId` buy `qty` of the drop's sku at `now`? Reads only. */
-  | { type: 'check'; userId: string; qty: number; now: number }
-  | { type: 'bought'; userId: string; orderId: string; qty: number }
+  /** A checkout (`orderId`) of `qty` units starts: counted against the limit, or refused FORBIDDEN. */
+  | { type: 'claim'; userId: string; orderId: string; qty: number }
+  /** That checkout failed: its units are given back. */
+  | { type: 'release'; userId: string; orderId: string }
   | { type: 'timer' };
 
 export type DropEvent =
@@ -60,7 +63,8 @@ export type DropEvent =
   | { type: 'started'; at: number }
   /** The next `count` users of the queue are admitted; `positions`: the others are told where they are. */
   | { type: 'admitted'; count: number; nextAdmitAt: number; positions: boolean; at: number }
-  | { type: 'bought'; userId: string; orderId: string; qty: number; at: number };
+  | { type: 'claimed'; userId: string; orderId: string; qty: number; at: number }
+  | { type: 'unclaimed'; userId: string; orderId: string; at: number };
 
 /** Why a checkout of the drop's sku is refused: FORBIDDEN `details: { reason: 'drop', why }`. */
 export type DropRefusal = 'not_admitted' | 'window_closed' | 'limit';
@@ -91,7 +95,6 @@ export function decide(s: Drop, c: DropCommand, now: number): Decision<DropEvent
   if (!cfg) return reject('NOT_FOUND', `unknown drop ${s.dropId}`, { dropId: s.dropId });
   switch (c.type) {
     case 'get':
-    case 'check':
       return unchanged();
     case 'join': {
       if (isMember(s, c.userId)) return unchanged(); // the first place is kept
@@ -100,8 +103,23 @@ export function decide(s: Drop, c: DropCommand, now: number): Decision<DropEvent
       }
       return accept([{ type: 'joined', userId: c.userId, rank: c.rank, at: now }]);
     }
-    case 'bought':
-      return accept([{ type: 'bought', userId: c.userId, orderId: c.orderId, qty: c.qty, at: now }]);
+    case 'claim': {
+      if (s.admitted.get(c.userId)?.claims.has(c.orderId)) return unchanged(); // a retried claim
+      const r = check(s, c.userId, c.qty, now);
+      if (!r.allowed)
+        return reject('FORBIDDEN', refusalMessage(s, r.why!), {
+          reason: 'drop',
+          dropId: s.dropId,
+          sku: cfg.sku,
+          why: r.why,
+          perUserLimit: r.perUserLimit,
+          bought: r.bought,
+        });
+      return accept([{ type: 'claimed', userId: c.userId, orderId: c.orderId, qty: c.qty, at: now }]);
+    }
+    case 'release':
+      if (!s.admitted.get(c.userId)?.claims.has(c.orderId)) return unchanged();
+      return accept([{ type: 'unclaimed', userId: c.userId, orderId: c.orderId, at: now }]);
     case 'timer':
       return accept(tick(s, cfg, now));
   }
@@ -152,16 +170,23 @@ export function apply(s: Drop, e: DropEvent): Drop {
     }
     case 'admitted': {
       const expiresAt = e.at + s.config!.checkoutWindowMs;
-      for (let i = s.head; i < s.head + e.count; i++) s.admitted.set(s.queue[i], { admittedAt: e.at, expiresAt, bought: 0 });
+      for (let i = s.head; i < s.head + e.count; i++) s.admitted.set(s.queue[i], { admittedAt: e.at, expiresAt, bought: 0, claims: new Map() });
       s.head += e.count;
       s.nextAdmitAt = e.nextAdmitAt;
       s.lastTickAt = e.at;
       if (e.positions) s.positionsAt = e.at;
       break;
     }
-    case 'bought': {
-      const a = s.admitted.get(e.userId);
-      if (a) a.bought += e.qty;
+    case 'claimed': {
+      const a = s.admitted.get(e.userId)!;
+      a.bought += e.qty;
+      a.claims.set(e.orderId, e.qty);
+      break;
+    }
+    case 'unclaimed': {
+      const a = s.admitted.get(e.userId)!;
+      a.bought -= a.claims.get(e.orderId) ?? 0;
+      a.claims.delete(e.orderId);
       break;
     }
   }
@@ -178,6 +203,13 @@ export function check(s: Drop, userId: string, qty: number, now: number): DropCh
   if (now >= a.expiresAt) return { allowed: false, why: 'window_closed', ...out };
   if (a.bought + qty > cfg.perUserLimit) return { allowed: false, why: 'limit', ...out };
   return { allowed: true, ...out };
+}
+
+function refusalMessage(s: Drop, why: DropRefusal): string {
+  const c = s.config!;
+  if (why === 'limit') return `at most ${c.perUserLimit} of ${c.sku} per user in drop ${s.dropId}`;
+  if (why === 'window_closed') return `the checkout window of drop ${s.dropId} has closed`;
+  return `${c.sku} is sold through drop ${s.dropId}: join it and wait to be admitted`;
 }
 
 export function dropView(s: Drop): DropView {
@@ -262,7 +294,7 @@ interface DropSnapshot {
   early: [string, number][];
   queue: string[];
   head: number;
-  admitted: [string, number, number, number][];
+  admitted: [string, number, number, number, [string, number][]][];
   nextAdmitAt: number;
   lastTickAt: number;
   positionsAt: number;
@@ -274,8 +306,8 @@ export type DropResults = {
   readonly get: DropView;
   readonly create: DropView;
   readonly join: DropPlace;
-  readonly check: DropCheck;
-  readonly bought: DropView;
+  readonly claim: DropCheck;
+  readonly release: DropView;
   readonly timer: DropView;
 };
 
@@ -286,7 +318,10 @@ export const DropActor: ActorType<Drop, DropCommand, DropEvent, DropResults> = {
   apply,
   view: (s, c) => {
     if (c.type === 'join') return placeOf(s, c.userId);
-    if (c.type === 'check') return check(s, c.userId, c.qty, c.now);
+    if (c.type === 'claim') {
+      const a = s.admitted.get(c.userId);
+      return { allowed: true, perUserLimit: s.config!.perUserLimit, bought: a?.bought ?? 0 };
+    }
     return dropView(s);
   },
   nextTimer,
@@ -299,7 +334,7 @@ export const DropActor: ActorType<Drop, DropCommand, DropEvent, DropResults> = {
     early: [...s.early],
     queue: [...s.queue],
     head: s.head,
-    admitted: [...s.admitted].map(([u, a]) => [u, a.admittedAt, a.expiresAt, a.bought]),
+    admitted: [...s.admitted].map(([u, a]) => [u, a.admittedAt, a.expiresAt, a.bought, [...a.claims]]),
     nextAdmitAt: s.nextAdmitAt,
     lastTickAt: s.lastTickAt,
     positionsAt: s.positionsAt,
@@ -315,7 +350,7 @@ export const DropActor: ActorType<Drop, DropCommand, DropEvent, DropResults> = {
     s.queue = d.queue;
     s.queue.forEach((u, i) => s.place.set(u, i));
     s.head = d.head;
-    s.admitted = new Map(d.admitted.map(([u, admittedAt, expiresAt, bought]) => [u, { admittedAt, expiresAt, bought }]));
+    s.admitted = new Map(d.admitted.map(([u, admittedAt, expiresAt, bought, claims]) => [u, { admittedAt, expiresAt, bought, claims: new Map(claims) }]));
     s.nextAdmitAt = d.nextAdmitAt;
     s.lastTickAt = d.lastTickAt;
     s.positionsAt = d.positionsAt;

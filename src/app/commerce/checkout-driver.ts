@@ -111,7 +111,7 @@ export class CheckoutDriver {
     const thaw = () => this.steps.release(orderId, [], undefined, who.userId, { placed: false, total: 0, country: args.address.country, forget: true });
     let refused: SagaResult | undefined;
     try {
-      refused = await gate.refuse(who.userId, items);
+      refused = await gate.refuse(who.userId, orderId, items);
     } catch (err) {
       await thaw(); // the gate could not tell (a shard restarting): nothing was started
       throw err;
@@ -120,9 +120,14 @@ export class CheckoutDriver {
       await thaw();
       return refused;
     }
-    const r = await this.run(orderId, who, args, start);
-    if (r.ok) await gate.bought(who.userId, orderId, items);
-    return r;
+    let confirmed = false;
+    try {
+      const r = await this.run(orderId, who, args, start);
+      confirmed = r.ok;
+      return r;
+    } finally {
+      await gate.settled(who.userId, orderId, items, confirmed);
+    }
   }
 
   /** An order found unfinished (at start, or its timer fired): finish or compensate it. */

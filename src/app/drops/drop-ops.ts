@@ -18,10 +18,13 @@ const RANK_RANGE = 2 ** 48 - 1;
 
 /** What the checkout driver asks before and after a checkout that holds a drop's sku. */
 export interface CheckoutGate {
-  /** A FORBIDDEN answer when a line is a drop's sku the buyer may not buy now; undefined to go on. */
-  refuse(userId: string, items: readonly CartLineView[]): Promise<Answer<never> | undefined>;
-  /** The order is confirmed: its drop units count against the buyer's limit. */
-  bought(userId: string, orderId: string, items: readonly CartLineView[]): Promise<void>;
+  /**
+   * A FORBIDDEN answer when a line is a drop's sku the buyer may not buy now; else undefined, and
+   * the lines are claimed for checkout `orderId` (counted against the buyer's limit).
+   */
+  refuse(userId: string, orderId: string, items: readonly CartLineView[]): Promise<Answer<never> | undefined>;
+  /** The checkout `refuse` let through has ended: when not `confirmed`, its claims are given back. */
+  settled(userId: string, orderId: string, items: readonly CartLineView[], confirmed: boolean): Promise<void>;
 }
 
 export class DropOps implements CheckoutGate {
@@ -89,36 +92,38 @@ export class DropOps implements CheckoutGate {
     return this.pool.call(dropKey(a.dropId), { type: 'join', userId: who.userId, rank: randomInt(RANK_RANGE) });
   }
 
-  async refuse(userId: string, items: readonly CartLineView[]): Promise<Answer<never> | undefined> {
+  /**
+   * Each drop line of the cart is claimed from its drop (admitted, within the window and the
+   * limit), durably, before the saga starts: two checkouts at once cannot both pass the limit,
+   * and a crash after the order is confirmed cannot give the units back.
+   */
+  async refuse(userId: string, orderId: string, items: readonly CartLineView[]): Promise<Answer<never> | undefined> {
     if (this.cluster) return undefined;
     const unknown = await this.loadOrRefuse();
     if (unknown) return unknown;
-    if (this.bySku.size === 0) return undefined;
-    const now = Date.now();
+    const claimed: string[] = [];
     for (const l of items) {
       const dropId = this.bySku.get(l.sku);
       if (dropId === undefined) continue;
-      const r = await this.pool.call(dropKey(dropId), { type: 'check', userId, qty: l.qty, now });
-      if (!r.ok) return r;
-      const c = r.result;
-      if (c.allowed) continue;
-      const why = c.why!;
-      const message =
-        why === 'limit'
-          ? `at most ${c.perUserLimit} of ${l.sku} per user in drop ${dropId}`
-          : why === 'window_closed'
-            ? `the checkout window of drop ${dropId} has closed`
-            : `${l.sku} is sold through drop ${dropId}: join it and wait to be admitted`;
-      return fail('FORBIDDEN', message, { reason: 'drop', dropId, sku: l.sku, why, perUserLimit: c.perUserLimit, bought: c.bought });
+      const r = await this.pool.call(dropKey(dropId), { type: 'claim', userId, orderId, qty: l.qty });
+      if (!r.ok) {
+        await this.release(userId, orderId, claimed);
+        return r;
+      }
+      claimed.push(dropId);
     }
     return undefined;
   }
 
-  async bought(userId: string, orderId: string, items: readonly CartLineView[]): Promise<void> {
-    for (const l of items) {
-      const dropId = this.bySku.get(l.sku);
-      if (dropId !== undefined) await this.pool.tell(dropKey(dropId), { type: 'bought', userId, orderId, qty: l.qty });
-    }
+  async settled(userId: string, orderId: string, items: readonly CartLineView[], confirmed: boolean): Promise<void> {
+    if (confirmed) return;
+    const drops = items.flatMap((l) => this.bySku.get(l.sku) ?? []);
+    await this.release(userId, orderId, drops);
+  }
+
+  /** Gives back the units a failed checkout claimed (a release of nothing changes nothing). */
+  private async release(userId: string, orderId: string, dropIds: readonly string[]): Promise<void> {
+    await Promise.all(dropIds.map((dropId) => this.pool.tell(dropKey(dropId), { type: 'release', userId, orderId })));
   }
 }
 
