@@ -9,6 +9,7 @@ import { Unpackr } from 'msgpackr';
 import { CartwireClient, CartwireError, type ConnectionState } from '../src/client/index.js';
 import { encodeRequests } from '../packages/client/src/wire.js';
 import { startTestServer, until, ADMIN_EMAIL, ADMIN_PASSWORD } from './helpers/server.js';
+import { ADDRESS_GB } from './helpers/commerce.js';
 import type { CartView } from '../src/protocol/types.js';
 
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
@@ -343,6 +344,25 @@ test('subscribe before signing in: the topic waits for the session and follows o
   await until(() => versions.length === 2, { what: 'the subscribe reply and the add' });
   assert.deepEqual(errors, []);
   assert.equal(versions[1], versions[0] + 1);
+});
+
+test("the admin feed's handler gets order.updated, also when the same client follows its own orders", async (t) => {
+  const server = await startTestServer(t);
+  const admin = await CartwireClient.connect(server.url);
+  t.after(() => admin.close());
+  await admin.call('auth.login', { email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
+  const feed: string[] = [];
+  const own: string[] = [];
+  await admin.subscribe('admin', (e) => feed.push(e.push)).ready;
+  await admin.subscribe('orders', (o) => own.push(o.orderId)).ready;
+  const shopper = await CartwireClient.connect(server.url);
+  t.after(() => shopper.close());
+  await shopper.call('auth.guest', {});
+  await shopper.call('cart.add', { sku: skuA, qty: 1 });
+  const order = await shopper.call('checkout', { idempotencyKey: 'feed-1', payment: { token: 'tok_visa' }, shippingAddress: ADDRESS_GB });
+  await until(() => feed.includes('order.updated'), { what: "the shopper's order on the admin feed" });
+  assert.equal(order.status, 'confirmed');
+  assert.deepEqual(own, [], "another user's order is not the admin's own");
 });
 
 test('a throwing handler is reported on the error event and does not stop later versions or other handlers', async (t) => {

@@ -212,7 +212,19 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     records.personalized,
   );
   metrics.recs(() => recs.service.stats());
-  const handlers = createHandlers({ pool, catalog, media, accounts, profiles, book, personalized: records.personalized, commerce: commerceOps, recs, drops, audit });
+  const handlers = createHandlers({
+    pool,
+    catalog,
+    media,
+    accounts,
+    profiles,
+    book,
+    personalized: records.personalized,
+    commerce: commerceOps,
+    recs,
+    drops,
+    audit,
+  });
   const edge = new Edge({ handlers, shards: pool, metrics, maxInflight: limits.connMaxInflight });
   // A logout, password or role change, or erasure: this node's connections of the user sign out.
   profiles.revoke = (userId) => edge.revokeUser(userId);

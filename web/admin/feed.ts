@@ -67,15 +67,9 @@ export class Feed {
 
   /** Follows the admin feed of `client`; returns the function that stops. */
   follow(client: CartwireClient): () => void {
-    // The SDK files order.updated under the 'orders' topic whoever subscribed: the admin feed's
-    // copies are taken from the raw pushes instead.
-    const sub = client.subscribe('admin', (e) => e.push !== 'order.updated' && this.take(e));
-    const raw = client.onPush((push, data) => push === 'order.updated' && this.take({ push, data }));
+    const sub = client.subscribe('admin', (e) => this.take(e));
     sub.ready.catch(() => undefined);
-    return () => {
-      raw();
-      void sub().catch(() => undefined);
-    };
+    return () => void sub().catch(() => undefined);
   }
 
   onChange(fn: () => void): () => void {

@@ -57,6 +57,7 @@ export class CartwireClient {
       request: (op, args) => this.calls.request(op, args, {}, true),
       isReady: () => this.conn.readySocket() !== undefined,
       hasSession: () => this.auth.current !== undefined,
+      userId: () => this.auth.current?.userId,
       isClosed: () => this.conn.state === 'closed',
       report,
       retryDelay: (n) => backoffDelay(n, policy ?? DEFAULT_BACKOFF),

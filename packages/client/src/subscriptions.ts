@@ -36,6 +36,8 @@ export interface SubscriptionsHost {
   isReady(): boolean;
   /** Signed in (guest, customer or admin) on this connection. */
   hasSession(): boolean;
+  /** The signed-in user's id, if any. */
+  userId(): string | undefined;
   /** Closed for good: nothing will ever be delivered again. */
   isClosed(): boolean;
   report(err: unknown): void;
@@ -185,7 +187,14 @@ export class Subscriptions {
 
   /** A push from the wire. Returns false when it was dropped as stale or unfollowed. */
   onPush(push: string, data: unknown): boolean {
-    const entry = this.entries.get(keyOfPush(push, data));
+    if (push !== 'order.updated') return this.route(keyOfPush(push, data), push, data);
+    // An admin's feed carries every user's orders: 'orders' takes only the caller's own, the feed all.
+    const own = (data as { userId?: unknown })?.userId === this.host.userId() && this.route('orders', push, data);
+    return this.route('admin', push, data) || own;
+  }
+
+  private route(key: string, push: string, data: unknown): boolean {
+    const entry = this.entries.get(key);
     if (!entry || entry.status === 'idle') return false;
     if (entry.status === 'pending') {
       entry.held.push({ push, data });
