@@ -3,7 +3,7 @@
 // two steps), the admin feed's user events, and the HTTP sign-in endpoints.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHmac } from 'node:crypto';
 import Database from 'better-sqlite3';
@@ -74,7 +74,8 @@ test('passwords are stored only as argon2id hashes (m=19456, t=2, p=1), emails n
   const row = db.prepare('SELECT password_hash FROM accounts WHERE id = ?').get(userId) as { password_hash: string };
   assert.match(row.password_hash, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
   await srv.close();
-  for (const f of readdirSync(srv.dataDir)) {
+  for (const f of readdirSync(srv.dataDir, { recursive: true, encoding: 'utf8' })) {
+    if (!statSync(join(srv.dataDir, f)).isFile()) continue; // media/ and its folders
     const bytes = readFileSync(join(srv.dataDir, f));
     assert.ok(!bytes.includes(secret), `${f} holds the password in clear`);
     assert.ok(!bytes.includes('grace@example.com'), `${f} holds the email in clear`);
