@@ -1,33 +1,24 @@
 // One product: description, attributes, options with live stock, "Similar" and "For you".
-import { useEffect, useState } from 'preact/hooks';
-import { money } from '../shared/format.js';
+import { useEffect } from 'preact/hooks';
 import { Recommendations } from './recommendations.js';
-import { stockText, useProduct, useStock, type Shop } from './shop.js';
+import { useProduct, type Shop } from './shop.js';
+import { BuyBox } from './buy-box.js';
 import { ProductImage } from './product-image.js';
 
 export function ProductPage({ shop, productId }: { shop: Shop; productId: string }) {
   const product = useProduct(shop.client, productId);
-  const [sku, setSku] = useState('');
-  const [message, setMessage] = useState('');
   useEffect(() => {
     // Views feed the recommendations; losing one is harmless.
     shop.client.call('event.view', { productId }).catch(() => undefined);
   }, [shop.client, productId]);
-  useEffect(() => setSku(product?.variants[0]?.sku ?? ''), [product]);
-  const variant = product?.variants.find((v) => v.sku === sku) ?? product?.variants[0];
-  const available = useStock(shop.client, variant?.sku ?? '', variant?.available);
 
   if (product === null) return <p>Loading…</p>;
-  if (product === undefined || !variant)
+  if (product === undefined || product.variants.length === 0)
     return (
       <p>
         This product is not sold here. <a href="#/">Back to the shop</a>
       </p>
     );
-  const add = async () => {
-    setMessage('');
-    setMessage((await shop.add(variant.sku)) ?? 'Added to your cart');
-  };
   return (
     <>
       <article class="product" aria-labelledby="product-name">
@@ -57,26 +48,7 @@ export function ProductPage({ shop, productId }: { shop: Shop; productId: string
             ))}
           </dl>
         )}
-        <p class="price">{money(variant.price, variant.currency)}</p>
-        {product.variants.length > 1 && (
-          <label>
-            Option
-            <select value={variant.sku} onChange={(e) => setSku(e.currentTarget.value)}>
-              {product.variants.map((v) => (
-                <option key={v.sku} value={v.sku}>
-                  {v.attributes ? Object.values(v.attributes).join(' / ') : v.sku}
-                </option>
-              ))}
-            </select>
-          </label>
-        )}
-        <p class={available === 0 ? 'stock out' : 'stock'}>{stockText(available)}</p>
-        <button type="button" disabled={available === 0} onClick={() => void add()}>
-          Add to cart
-        </button>
-        <p class="note" aria-live="polite">
-          {message}
-        </p>
+        <BuyBox key={product.productId} shop={shop} product={product} addedText="Added to your cart" />
       </article>
       <Recommendations shop={shop} title="Similar" productId={product.productId} />
       <Recommendations shop={shop} title="For you" />
