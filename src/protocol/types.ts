@@ -299,16 +299,9 @@ export interface UserView {
   updatedAt: number;
 }
 
-export interface AddressView {
+/** An address book entry: a shipping address (never an erased one) with its id. */
+export interface AddressView extends Omit<ShippingAddress, 'erased'> {
   addressId: string;
-  name: string;
-  line1: string;
-  line2?: string;
-  city: string;
-  region?: string;
-  postalCode: string;
-  country: string;
-  phone?: string;
   isDefault: boolean;
 }
 

@@ -5,6 +5,7 @@ import type { CartwireClient, OpArgs, OpResults } from '@cartwire/client';
 import { useState } from 'preact/hooks';
 import { dateTime } from '../shared/format.js';
 import { errorText } from '../shared/session.js';
+import { ErrorNote } from '../shared/error-note.js';
 
 type Kind = OpArgs<'audit.history'>['actor'];
 type Entry = OpResults['audit.history']['items'][number];
@@ -101,11 +102,7 @@ export function AuditPanel({ client }: { client: CartwireClient }) {
           Show state
         </button>
       </form>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorNote text={error} />
       {state && (
         <div role="region" aria-label="State at time">
           <p>

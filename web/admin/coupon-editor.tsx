@@ -3,6 +3,7 @@ import type { CartwireClient, OpResults } from '@cartwire/client';
 import { useState } from 'preact/hooks';
 import { money } from '../shared/format.js';
 import { errorText } from '../shared/session.js';
+import { ErrorNote } from '../shared/error-note.js';
 
 type Coupon = OpResults['coupon.upsert'];
 
@@ -61,11 +62,7 @@ export function CouponEditor({ client }: { client: CartwireClient }) {
         </label>
         <button type="submit">Save coupon</button>
       </form>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorNote text={error} />
       {saved && (
         <p role="status" aria-label="Coupon">
           <strong>{saved.code}</strong>: {saved.percentOff !== undefined ? `${saved.percentOff}% off` : money(saved.amountOff ?? 0, saved.currency)}, redeemed{' '}

@@ -4,6 +4,7 @@ import type { CartwireClient, OpResults } from '@cartwire/client';
 import { useState } from 'preact/hooks';
 import { dateTime } from '../shared/format.js';
 import { errorText } from '../shared/session.js';
+import { ErrorNote } from '../shared/error-note.js';
 
 type Drop = OpResults['drop.create'];
 
@@ -60,11 +61,7 @@ export function DropEditor({ client }: { client: CartwireClient }) {
         </label>
         <button type="submit">Create drop</button>
       </form>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorNote text={error} />
       {drop && (
         <p role="status" aria-label="Drop">
           <strong>{drop.dropId}</strong> for {drop.sku} starts {dateTime(drop.startsAt)}: shoppers join at{' '}

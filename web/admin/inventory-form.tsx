@@ -2,6 +2,7 @@
 import type { CartwireClient, InventoryView, OpArgs } from '@cartwire/client';
 import { useState } from 'preact/hooks';
 import { errorText } from '../shared/session.js';
+import { ErrorNote } from '../shared/error-note.js';
 
 type Kind = OpArgs<'inventory.adjust'>['type'];
 const KINDS: Kind[] = ['purchase', 'return', 'sale', 'damage', 'expiry', 'adjustment', 'transfer'];
@@ -69,11 +70,7 @@ export function InventoryForm({ client }: { client: CartwireClient }) {
           Show stock
         </button>
       </form>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorNote text={error} />
       {result && (
         <p role="status" aria-label="Stock">
           <strong>{result.sku}</strong>: on hand {result.onHand}, reserved {result.reserved}, available {result.available} (low at {result.lowStockThreshold})

@@ -6,6 +6,7 @@ import { dateTime, money } from '../shared/format.js';
 import { errorText } from '../shared/session.js';
 import type { Feed, Order } from './feed.js';
 import { useFeed } from './use-feed.js';
+import { ErrorNote } from '../shared/error-note.js';
 
 const SHOWN = 30;
 
@@ -45,11 +46,7 @@ export function OrdersPanel({ client, feed }: { client: CartwireClient; feed: Fe
   return (
     <section class="panel" aria-labelledby="orders-title">
       <h2 id="orders-title">Orders</h2>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorNote text={error} />
       <div class="scroll">
         <table>
           <thead>

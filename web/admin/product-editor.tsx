@@ -3,6 +3,7 @@
 import type { CartwireClient, ProductView } from '@cartwire/client';
 import { useState } from 'preact/hooks';
 import { errorText } from '../shared/session.js';
+import { ErrorNote } from '../shared/error-note.js';
 
 interface VariantRow {
   sku: string;
@@ -115,11 +116,7 @@ export function ProductEditor({ client }: { client: CartwireClient }) {
       <p class="note" aria-live="polite">
         {note}
       </p>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorNote text={error} />
     </section>
   );
 }

@@ -4,6 +4,7 @@
 import { useState } from 'preact/hooks';
 import type { OpResults } from '@cartwire/client';
 import { errorText } from './session.js';
+import { ErrorNote } from './error-note.js';
 
 export type AuthMode = 'signin' | 'register';
 type AuthResult = OpResults['auth.login'];
@@ -62,11 +63,7 @@ export function SignInForm({ mode, submit, done, cancel }: Props) {
           <input type="text" name="name" autocomplete="name" placeholder="optional" value={name} onInput={(e) => setName(e.currentTarget.value)} />
         </label>
       )}
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorNote text={error} />
       <div class="row">
         <button type="submit" disabled={busy}>
           {label}

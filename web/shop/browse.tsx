@@ -5,6 +5,7 @@ import { errorText } from '../shared/session.js';
 import { ProductCard } from './product-card.js';
 import { Recommendations } from './recommendations.js';
 import type { Shop } from './shop.js';
+import { ErrorNote } from '../shared/error-note.js';
 
 /** One page of results: each shown card keeps one stock subscription (a connection may hold 100). */
 const PAGE = 24;
@@ -79,11 +80,7 @@ export function Browse({ shop }: { shop: Shop }) {
           </select>
         </label>
       </form>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorNote text={error} />
       {!q && !category && <Recommendations shop={shop} title="For you" />}
       <div class="grid">
         {items === null ? (

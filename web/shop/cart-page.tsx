@@ -4,6 +4,7 @@ import { useState } from 'preact/hooks';
 import { money } from '../shared/format.js';
 import { errorText } from '../shared/session.js';
 import type { Shop } from './shop.js';
+import { ErrorNote } from '../shared/error-note.js';
 
 export function CartPage({ shop }: { shop: Shop }) {
   const { cart, client } = shop;
@@ -22,11 +23,7 @@ export function CartPage({ shop }: { shop: Shop }) {
   return (
     <section aria-labelledby="cart-title">
       <h1 id="cart-title">Your cart</h1>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorNote text={error} />
       {cart.items.length === 0 ? (
         <p>
           Your cart is empty. <a href="#/">Browse the shop</a>

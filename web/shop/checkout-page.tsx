@@ -7,6 +7,7 @@ import { useState } from 'preact/hooks';
 import { errorText } from '../shared/session.js';
 import { Totals } from './cart-page.js';
 import type { Shop } from './shop.js';
+import { ErrorNote } from '../shared/error-note.js';
 
 type Order = OpResults['order.get'];
 
@@ -113,11 +114,7 @@ export function CheckoutPage({ shop }: { shop: Shop }) {
             </select>
           </label>
         </fieldset>
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorNote text={error} />
         <button type="submit" disabled={busy}>
           Place order
         </button>

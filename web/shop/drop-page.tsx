@@ -5,6 +5,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { time } from '../shared/format.js';
 import { errorText } from '../shared/session.js';
 import type { Shop } from './shop.js';
+import { ErrorNote } from '../shared/error-note.js';
 
 type Place = OpResults['drop.join'];
 
@@ -61,11 +62,7 @@ export function DropPage({ shop, dropId }: { shop: Shop; dropId: string }) {
   return (
     <section aria-labelledby="drop-title">
       <h1 id="drop-title">Product drop {dropId}</h1>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorNote text={error} />
       {!place ? (
         <>
           <p>Everyone who joins before the start gets a fair random place when it starts; later joiners queue behind in order.</p>

@@ -4,6 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { dateTime, money } from '../shared/format.js';
 import { errorText } from '../shared/session.js';
 import type { Shop } from './shop.js';
+import { ErrorNote } from '../shared/error-note.js';
 
 type Order = OpResults['order.get'];
 
@@ -39,11 +40,7 @@ export function OrdersPage({ shop }: { shop: Shop }) {
   return (
     <section aria-labelledby="orders-title">
       <h1 id="orders-title">Your orders</h1>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorNote text={error} />
       {orders === null ? (
         <p>Loading…</p>
       ) : orders.length === 0 ? (
