@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, startTestServer } from './helpers/server.js';
+import { CartwireClient } from '../src/client/index.js';
 import { cartShows, cartStatus, focusedText, launchBrowser, sidewaysOverflow, signIn } from './helpers/browser.js';
 
 const SHOTS = process.env.UPDATE_SCREENSHOTS
@@ -134,6 +135,51 @@ test('create account keeps the guest cart and the session across a reload; sign 
   await signIn(page, 'grace@example.com', 'wrong-password');
   await page.getByRole('alert').waitFor();
   await cartShows(page, 0);
+});
+
+test("checkout offers a customer's saved address and card, and the order ships to the saved address", async (t) => {
+  const srv = await startTestServer(t);
+  const browser = await launchBrowser(t);
+  const page = await (await browser.newContext()).newPage();
+  await page.goto(`${srv.url}/`);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  const form = page.getByRole('form', { name: 'Create account' });
+  await form.getByRole('textbox', { name: 'Email' }).fill('ada@example.com');
+  await form.getByRole('textbox', { name: 'Password' }).fill('correct-horse-9');
+  await form.getByRole('button', { name: 'Create account' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+
+  // The same customer saves an address and a card from another client.
+  const sdk = await CartwireClient.connect(srv.url);
+  t.after(() => sdk.close());
+  await sdk.call('auth.login', { email: 'ada@example.com', password: 'correct-horse-9' });
+  const home = await sdk.call('address.add', {
+    name: 'Ada Lovelace',
+    line1: '12 Analytical Row',
+    city: 'London',
+    postalCode: 'N1 7AA',
+    country: 'GB',
+    isDefault: true,
+  });
+  const card = await sdk.call('paymentMethod.add', { cardNumber: '4242424242424242', expMonth: 12, expYear: 2099, cvc: '123' });
+
+  await page.getByRole('button', { name: 'Add to cart' }).first().click();
+  await cartShows(page, 1);
+  await page.getByRole('link', { name: /^Cart/ }).click();
+  await page.getByRole('link', { name: 'Checkout' }).click();
+  const savedAddress = page.getByRole('combobox', { name: 'Saved address' });
+  await savedAddress.waitFor();
+  assert.equal(await savedAddress.inputValue(), home.addressId);
+  assert.equal(await page.getByRole('combobox', { name: 'Saved card' }).inputValue(), card.paymentMethodId);
+  assert.equal(await page.getByRole('textbox', { name: 'Address line 1' }).count(), 0, 'no address to type');
+  await page.getByRole('button', { name: 'Place order' }).click();
+  const number = page.locator('.order-number');
+  await number.waitFor();
+
+  const orders = await sdk.call('order.list', {});
+  assert.equal(orders.items[0]?.orderNumber, (await number.textContent())?.trim());
+  assert.equal(orders.items[0]?.shippingAddress.line1, '12 Analytical Row');
+  assert.equal(orders.items[0]?.status, 'confirmed');
 });
 
 test('keyboard only, at phone width: add to cart with Enter, no sideways scrolling', async (t) => {

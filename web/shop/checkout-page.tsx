@@ -1,15 +1,18 @@
-// Checkout: a shipping address and a test card of the built-in gateway, then "Place order".
+// Checkout: a shipping address (typed, or one saved) and a payment (a saved card, or a test card
+// of the built-in gateway), then "Place order".
 // One idempotency key per attempt: a retry after a lost answer reuses it (the server returns the
 // same order and never charges twice); a definite answer (declined, out of stock) starts a new one.
 import type { OpResults } from '@cartwire/client';
 import { CartwireError } from '@cartwire/client';
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { errorText } from '../shared/session.js';
 import { Totals } from './cart-page.js';
 import type { Shop } from './shop.js';
 import { ErrorNote } from '../shared/error-note.js';
 
 type Order = OpResults['order.get'];
+type Address = OpResults['address.list'][number];
+type Card = OpResults['paymentMethod.list'][number];
 
 /** The built-in gateway's test tokens and what each does. */
 const TEST_CARDS = [
@@ -30,6 +33,24 @@ export function CheckoutPage({ shop }: { shop: Shop }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
   const [order, setOrder] = useState<Order | null>(null);
+  // Saved addresses and cards of the signed-in user ('' chooses a typed address or a test card).
+  const [saved, setSaved] = useState<{ addresses: Address[]; cards: Card[] }>({ addresses: [], cards: [] });
+  const [addressId, setAddressId] = useState('');
+  const [cardId, setCardId] = useState('');
+  const userId = shop.client.session?.userId;
+  useEffect(() => {
+    let live = true;
+    const none = () => [];
+    void Promise.all([shop.client.call('address.list', {}).catch(none), shop.client.call('paymentMethod.list', {}).catch(none)]).then(([addresses, cards]) => {
+      if (!live) return;
+      setSaved({ addresses, cards });
+      setAddressId((addresses.find((a) => a.isDefault) ?? addresses[0])?.addressId ?? '');
+      setCardId(cards[0]?.paymentMethodId ?? '');
+    });
+    return () => {
+      live = false;
+    };
+  }, [shop.client, userId]);
 
   if (order)
     return (
@@ -57,7 +78,9 @@ export function CheckoutPage({ shop }: { shop: Shop }) {
     setBusy(true);
     setError('');
     try {
-      const placed = await shop.client.call('checkout', { idempotencyKey: key, payment: { token }, shippingAddress: address }, { timeoutMs: 30_000 });
+      const payment = cardId ? { paymentMethodId: cardId } : { token };
+      const shipping = addressId ? { shippingAddressId: addressId } : { shippingAddress: address };
+      const placed = await shop.client.call('checkout', { idempotencyKey: key, payment, ...shipping }, { timeoutMs: 30_000 });
       setOrder(placed);
     } catch (err) {
       setError(errorText(err));
@@ -95,24 +118,56 @@ export function CheckoutPage({ shop }: { shop: Shop }) {
       <form class="checkout" onSubmit={(e) => void place(e)}>
         <fieldset>
           <legend>Shipping address</legend>
-          {field('name', 'Name', 'name')}
-          {field('line1', 'Address line 1', 'address-line1')}
-          {field('city', 'City', 'address-level2')}
-          {field('postalCode', 'Postal code', 'postal-code')}
-          {field('country', 'Country', 'country')}
+          {saved.addresses.length > 0 && (
+            <label>
+              Saved address
+              <select value={addressId} onChange={(e) => setAddressId(e.currentTarget.value)}>
+                {saved.addresses.map((a) => (
+                  <option key={a.addressId} value={a.addressId}>
+                    {a.name}, {a.line1}, {a.city} {a.postalCode}, {a.country}
+                  </option>
+                ))}
+                <option value="">A new address</option>
+              </select>
+            </label>
+          )}
+          {addressId === '' && (
+            <>
+              {field('name', 'Name', 'name')}
+              {field('line1', 'Address line 1', 'address-line1')}
+              {field('city', 'City', 'address-level2')}
+              {field('postalCode', 'Postal code', 'postal-code')}
+              {field('country', 'Country', 'country')}
+            </>
+          )}
         </fieldset>
         <fieldset>
           <legend>Payment</legend>
-          <label>
-            Test card
-            <select value={token} onChange={(e) => setToken(e.currentTarget.value)}>
-              {TEST_CARDS.map(([t, what]) => (
-                <option key={t} value={t}>
-                  {t} ({what})
-                </option>
-              ))}
-            </select>
-          </label>
+          {saved.cards.length > 0 && (
+            <label>
+              Saved card
+              <select value={cardId} onChange={(e) => setCardId(e.currentTarget.value)}>
+                {saved.cards.map((c) => (
+                  <option key={c.paymentMethodId} value={c.paymentMethodId}>
+                    {c.brand} ending {c.last4}, expires {String(c.expMonth).padStart(2, '0')}/{c.expYear}
+                  </option>
+                ))}
+                <option value="">A test card</option>
+              </select>
+            </label>
+          )}
+          {cardId === '' && (
+            <label>
+              Test card
+              <select value={token} onChange={(e) => setToken(e.currentTarget.value)}>
+                {TEST_CARDS.map(([t, what]) => (
+                  <option key={t} value={t}>
+                    {t} ({what})
+                  </option>
+                ))}
+              </select>
+            </label>
+          )}
         </fieldset>
         <ErrorNote text={error} />
         <button type="submit" disabled={busy}>
