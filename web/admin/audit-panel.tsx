@@ -3,9 +3,9 @@
 // it is" has an answer on screen.
 import type { CartwireClient, OpArgs, OpResults } from '@cartwire/client';
 import { useState } from 'preact/hooks';
-import { dateTime } from '../shared/format.js';
-import { errorText } from '../shared/session.js';
-import { ErrorNote } from '../shared/error-note.js';
+import { dateTime } from '../common/format.js';
+import { errorText } from '../common/session.js';
+import { ErrorNote } from '../common/error-note.js';
 
 type Kind = OpArgs<'audit.history'>['actor'];
 type Entry = OpResults['audit.history']['items'][number];

@@ -1,9 +1,9 @@
 // The coupon editor (coupon.upsert): percent or amount off, a minimum subtotal, a cap on uses.
 import type { CartwireClient, OpResults } from '@cartwire/client';
 import { useState } from 'preact/hooks';
-import { money } from '../shared/format.js';
-import { errorText } from '../shared/session.js';
-import { ErrorNote } from '../shared/error-note.js';
+import { money } from '../common/format.js';
+import { errorText } from '../common/session.js';
+import { ErrorNote } from '../common/error-note.js';
 
 type Coupon = OpResults['coupon.upsert'];
 

@@ -2,9 +2,9 @@
 // of users a second, each with a checkout window and a per-user limit.
 import type { CartwireClient, OpResults } from '@cartwire/client';
 import { useState } from 'preact/hooks';
-import { dateTime } from '../shared/format.js';
-import { errorText } from '../shared/session.js';
-import { ErrorNote } from '../shared/error-note.js';
+import { dateTime } from '../common/format.js';
+import { errorText } from '../common/session.js';
+import { ErrorNote } from '../common/error-note.js';
 
 type Drop = OpResults['drop.create'];
 

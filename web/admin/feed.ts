@@ -1,7 +1,7 @@
 // The admin feed as the dashboard keeps it: the newest events (bounded), per-second counters for
 // the charts, low-stock alerts, and the orders it has seen change.
 import type { AdminEvent, CartwireClient, OpResults } from '@cartwire/client';
-import { money } from '../shared/format.js';
+import { money } from '../common/format.js';
 
 export type Order = OpResults['order.get'];
 

@@ -1,8 +1,8 @@
 // Stock changes by hand: every one is an inventory transaction with a reason (inventory.adjust).
 import type { CartwireClient, InventoryView, OpArgs } from '@cartwire/client';
 import { useState } from 'preact/hooks';
-import { errorText } from '../shared/session.js';
-import { ErrorNote } from '../shared/error-note.js';
+import { errorText } from '../common/session.js';
+import { ErrorNote } from '../common/error-note.js';
 
 type Kind = OpArgs<'inventory.adjust'>['type'];
 const KINDS: Kind[] = ['purchase', 'return', 'sale', 'damage', 'expiry', 'adjustment', 'transfer'];

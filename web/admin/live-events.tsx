@@ -1,6 +1,6 @@
 // "Live events": every admin-feed message, newest first, naming its type and what it is about.
 // A log (role=log, polite by default) holding a real list, so its entries stay list items.
-import { time } from '../shared/format.js';
+import { time } from '../common/format.js';
 import type { Feed } from './feed.js';
 import { useFeed } from './use-feed.js';
 

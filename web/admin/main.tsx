@@ -5,10 +5,10 @@
 import type { CartwireClient } from '@cartwire/client';
 import { render } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import '../shared/base.css';
+import '../common/base.css';
 import './admin.css';
-import { SignInForm } from '../shared/sign-in.js';
-import { connect, errorText, forget, remember } from '../shared/session.js';
+import { SignInForm } from '../common/sign-in.js';
+import { connect, errorText, forget, remember } from '../common/session.js';
 import { AuditPanel } from './audit-panel.js';
 import { Charts } from './charts.js';
 import { CouponEditor } from './coupon-editor.js';

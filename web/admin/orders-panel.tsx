@@ -2,11 +2,11 @@
 // each status allows: ship, deliver, refund (what remains), return (after delivery).
 import type { CartwireClient } from '@cartwire/client';
 import { useEffect, useState } from 'preact/hooks';
-import { dateTime, money } from '../shared/format.js';
-import { errorText } from '../shared/session.js';
+import { dateTime, money } from '../common/format.js';
+import { errorText } from '../common/session.js';
 import type { Feed, Order } from './feed.js';
 import { useFeed } from './use-feed.js';
-import { ErrorNote } from '../shared/error-note.js';
+import { ErrorNote } from '../common/error-note.js';
 
 const SHOWN = 30;
 

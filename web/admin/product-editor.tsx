@@ -2,8 +2,8 @@
 // Prices are typed in major units and sent as integer minor units.
 import type { CartwireClient, ProductView } from '@cartwire/client';
 import { useState } from 'preact/hooks';
-import { errorText } from '../shared/session.js';
-import { ErrorNote } from '../shared/error-note.js';
+import { errorText } from '../common/session.js';
+import { ErrorNote } from '../common/error-note.js';
 
 interface VariantRow {
   sku: string;

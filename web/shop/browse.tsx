@@ -1,11 +1,11 @@
 // The shop window: search, a category filter, "For you", and the matching products with live stock.
 import type { ProductView } from '@cartwire/client';
 import { useEffect, useState } from 'preact/hooks';
-import { errorText } from '../shared/session.js';
+import { errorText } from '../common/session.js';
 import { ProductCard } from './product-card.js';
 import { Recommendations } from './recommendations.js';
 import type { Shop } from './shop.js';
-import { ErrorNote } from '../shared/error-note.js';
+import { ErrorNote } from '../common/error-note.js';
 
 /** One page of results: each shown card keeps one stock subscription (a connection may hold 100). */
 const PAGE = 24;

@@ -2,7 +2,7 @@
 // stock, "Add to cart" and what the add answered. Keyed by product, so a new product starts over.
 import type { ProductView } from '@cartwire/client';
 import { useState } from 'preact/hooks';
-import { money } from '../shared/format.js';
+import { money } from '../common/format.js';
 import { stockText, useStock, type Shop } from './shop.js';
 
 const variantName = (v: ProductView['variants'][number]): string => (v.attributes ? Object.values(v.attributes).join(' / ') || v.sku : v.sku);

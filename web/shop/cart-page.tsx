@@ -1,10 +1,10 @@
 // The cart: quantities, removal, a coupon, totals, and the way to checkout. Every change comes
 // back as the full cart through the live subscription (also to the user's other windows).
 import { useState } from 'preact/hooks';
-import { money } from '../shared/format.js';
-import { errorText } from '../shared/session.js';
+import { money } from '../common/format.js';
+import { errorText } from '../common/session.js';
 import type { Shop } from './shop.js';
-import { ErrorNote } from '../shared/error-note.js';
+import { ErrorNote } from '../common/error-note.js';
 
 export function CartPage({ shop }: { shop: Shop }) {
   const { cart, client } = shop;

@@ -5,10 +5,10 @@
 import type { OpResults } from '@cartwire/client';
 import { CartwireError } from '@cartwire/client';
 import { useEffect, useState } from 'preact/hooks';
-import { errorText } from '../shared/session.js';
+import { errorText } from '../common/session.js';
 import { Totals } from './cart-page.js';
 import type { Shop } from './shop.js';
-import { ErrorNote } from '../shared/error-note.js';
+import { ErrorNote } from '../common/error-note.js';
 
 type Order = OpResults['order.get'];
 type Address = OpResults['address.list'][number];

@@ -2,10 +2,10 @@
 // drop.position pushes, and buy the sku once admitted, before the checkout window closes.
 import type { OpResults } from '@cartwire/client';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { time } from '../shared/format.js';
-import { errorText } from '../shared/session.js';
+import { time } from '../common/format.js';
+import { errorText } from '../common/session.js';
 import type { Shop } from './shop.js';
-import { ErrorNote } from '../shared/error-note.js';
+import { ErrorNote } from '../common/error-note.js';
 
 type Place = OpResults['drop.join'];
 

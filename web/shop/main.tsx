@@ -4,9 +4,9 @@
 import type { CartView, CartwireClient, Session } from '@cartwire/client';
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import '../shared/base.css';
-import { SignInForm, type AuthMode } from '../shared/sign-in.js';
-import { connect, errorText, forget, remember } from '../shared/session.js';
+import '../common/base.css';
+import { SignInForm, type AuthMode } from '../common/sign-in.js';
+import { connect, errorText, forget, remember } from '../common/session.js';
 import { Browse } from './browse.js';
 import { CartPage } from './cart-page.js';
 import { CheckoutPage } from './checkout-page.js';

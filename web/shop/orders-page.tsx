@@ -1,10 +1,10 @@
 // The user's orders, newest first, with their status kept live by order.updated pushes.
 import type { OpResults } from '@cartwire/client';
 import { useEffect, useState } from 'preact/hooks';
-import { dateTime, money } from '../shared/format.js';
-import { errorText } from '../shared/session.js';
+import { dateTime, money } from '../common/format.js';
+import { errorText } from '../common/session.js';
 import type { Shop } from './shop.js';
-import { ErrorNote } from '../shared/error-note.js';
+import { ErrorNote } from '../common/error-note.js';
 
 type Order = OpResults['order.get'];
 
