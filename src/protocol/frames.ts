@@ -47,10 +47,21 @@ export function decodeValue(bytes: Uint8Array): unknown {
  * array header followed by the responses as they are, with no re-encoding.
  */
 export function joinFrames(frames: readonly Uint8Array[]): Uint8Array {
+  return joinFramesInto(frames, new Uint8Array(joinedSize(frames)));
+}
+
+/** Bytes of the array frame `joinFrames` makes of `frames`. */
+export function joinedSize(frames: readonly Uint8Array[]): number {
   const n = frames.length;
   let size = n < 16 ? 1 : n < 0x10000 ? 3 : 5;
   for (const f of frames) size += f.length;
-  const out = new Uint8Array(size);
+  return size;
+}
+
+/** `joinFrames` into `out` (at least `joinedSize(frames)` bytes); returns the frame's view of it. */
+export function joinFramesInto(frames: readonly Uint8Array[], out: Uint8Array): Uint8Array {
+  const n = frames.length;
+  const size = joinedSize(frames);
   let p: number;
   if (n < 16) {
     out[0] = 0x90 | n;
@@ -62,12 +73,12 @@ export function joinFrames(frames: readonly Uint8Array[]): Uint8Array {
     p = 3;
   } else {
     out[0] = 0xdd;
-    new DataView(out.buffer).setUint32(1, n);
+    new DataView(out.buffer, out.byteOffset).setUint32(1, n);
     p = 5;
   }
   for (const f of frames) {
     out.set(f, p);
     p += f.length;
   }
-  return out;
+  return size === out.length ? out : out.subarray(0, size);
 }

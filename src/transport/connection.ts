@@ -2,11 +2,23 @@
 // to be written. Responses that become ready together leave as one frame (an array frame when
 // there are several), written while the socket is corked.
 import type { ReplySink } from './dispatch.js';
-import { joinFrames } from '../protocol/frames.js';
+import { joinFrames, joinFramesInto, joinedSize } from '../protocol/frames.js';
 import type { Identity } from '../protocol/types.js';
 import type { ServerSocket } from './transport.js';
 import { Subscriptions } from './subscriptions.js';
 import type { TokenBucket } from './rate-limit.js';
+
+/**
+ * One buffer the edge joins a connection's responses into, reused by every flush: the transport
+ * copies what it sends before `send` returns, so a flush allocates nothing but a view. A join
+ * larger than this gets a buffer of its own.
+ */
+const JOIN_BYTES = 256 * 1024;
+const joinBuffer = new Uint8Array(JOIN_BYTES);
+
+function joinForSend(frames: readonly Uint8Array[]): Uint8Array {
+  return joinedSize(frames) <= JOIN_BYTES ? joinFramesInto(frames, joinBuffer) : joinFrames(frames);
+}
 
 export interface SocketData {
   conn: Connection;
@@ -69,7 +81,7 @@ export class Connection implements ReplySink {
     const n = this.out.length;
     if (n === 0) return;
     if (!this.closed && this.ws) {
-      this.sending = n === 1 ? this.out[0] : joinFrames(this.out);
+      this.sending = n === 1 ? this.out[0] : joinForSend(this.out);
       this.ws.cork(this.sendCorked);
       this.sending = undefined;
     }

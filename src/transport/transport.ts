@@ -38,7 +38,10 @@ export type UpgradeContext = object;
 /** One open WebSocket. Calling it after its `close` callback ran is a bug. */
 export interface ServerSocket<T> {
   getUserData(): T;
-  /** Queues a message; past the backpressure limit the socket is closed instead (no close frame). */
+  /**
+   * Queues a message; past the backpressure limit the socket is closed instead (no close frame).
+   * `message` may be a view of a buffer the caller reuses: what is kept past the call is a copy.
+   */
   send(message: Uint8Array, isBinary: boolean): unknown;
   cork(fn: () => void): unknown;
   subscribe(topic: string): unknown;

@@ -217,7 +217,8 @@ class WsSocket<T> implements ServerSocket<T> {
   getUserData(): T {
     return this.userData;
   }
-  send(message: Uint8Array, isBinary: boolean): number {
+  /** `owned`: the bytes are never reused (a published push), so ws may keep them uncopied. */
+  send(message: Uint8Array, isBinary: boolean, owned = false): number {
     if (this.closed || this.dropped) return 0;
     if (this.ws.bufferedAmount > this.endpoint.behavior.maxBackpressure) {
       // Past the limit: this send is dropped and the socket closed without a close frame; the
@@ -226,7 +227,8 @@ class WsSocket<T> implements ServerSocket<T> {
       this.ws.terminate();
       return 2;
     }
-    this.ws.send(message, { binary: isBinary });
+    // ws keeps the bytes until the kernel took them, and `message` may be a reused buffer.
+    this.ws.send(owned ? message : Buffer.from(message), { binary: isBinary });
     return 1;
   }
   cork(fn: () => void): void {
@@ -387,7 +389,7 @@ class WsApp implements ServerApp {
   publish(topic: string, message: Uint8Array, isBinary: boolean): void {
     const set = this.topics.get(topic);
     if (!set) return;
-    for (const s of [...set]) s.send(message, isBinary);
+    for (const s of [...set]) s.send(message, isBinary, true);
   }
 
   listen(host: string, port: number): Promise<Listener> {

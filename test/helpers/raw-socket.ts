@@ -98,6 +98,15 @@ export class RawSocket {
     return this.closed!;
   }
 
+  /** Stops reading (the server's writes back up in the kernel and its own buffers) until `resume`. */
+  pause(): void {
+    this.ws.pause();
+  }
+
+  resume(): void {
+    this.ws.resume();
+  }
+
   close(): void {
     if (this.ws.readyState <= WebSocket.OPEN) this.ws.close(1000);
   }
