@@ -4,6 +4,7 @@
 import { Command, Option } from 'commander';
 import { availableParallelism } from 'node:os';
 import { longTasks, selfTimes } from './lib/cpuprofile.js';
+import { answersOfRun, areaTimes } from './lib/profile-areas.js';
 import { table } from './lib/format.js';
 import { executeScenario, summaryText } from './lib/run.js';
 import { readRun, writeReport } from './lib/results.js';
@@ -47,7 +48,9 @@ async function buildProgram(): Promise<Command> {
     .argument('<files...>')
     .option('--top <n>', 'functions per profile', int(1), 25)
     .option('--long-tasks <n>', 'also the n longest stretches without an idle sample (stalls: commits, GC)', int(0), 0)
-    .action((files: string[], o: { top: number; longTasks: number }) => {
+    .option('--per-op <result.json>', "also busy time by area of the server in µs per answer of that run (the profiled run's result.json)")
+    .action((files: string[], o: { top: number; longTasks: number; perOp?: string }) => {
+      const answers = o.perOp === undefined ? 0 : answersOfRun(o.perOp);
       for (const f of files) {
         const s = selfTimes(f);
         console.log(`\n${f}: ${s.totalMs} ms busy, ${s.idleMs} ms idle`);
@@ -57,6 +60,20 @@ async function buildProgram(): Promise<Command> {
             s.top.slice(0, o.top).map((t) => [t.fn, t.ms, t.pct]),
           ),
         );
+        if (answers > 0) {
+          const areas = areaTimes(f);
+          const perOp = (ms: number) => ((ms * 1000) / answers).toFixed(2);
+          console.log(`by area, per answer of the run (${answers.toLocaleString('en-US')} answers, warm-up included):`);
+          console.log(
+            table(
+              ['area', 'ms', 'µs/answer', '%'],
+              [
+                ...areas.map((a) => [a.area, Math.round(a.ms), perOp(a.ms), ((a.ms / Math.max(1, s.totalMs)) * 100).toFixed(1)]),
+                ['all but start-up', '', perOp(areas.reduce((sum, a) => sum + (a.area.startsWith('start-up') ? 0 : a.ms), 0)), ''],
+              ],
+            ),
+          );
+        }
         if (o.longTasks > 0) {
           const l = longTasks(f);
           console.log(`busy stretches over ${l.profileS.toFixed(1)} s: ${l.count} of >= 5 ms, ${l.over10ms} of >= 10 ms; the longest:`);
