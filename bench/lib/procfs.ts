@@ -21,7 +21,20 @@ export function clockTicks(): number {
  * /proc/<pid>/stat), in microseconds. Resolution is one clock tick (10 ms at CLK_TCK=100).
  */
 export function cpuMicros(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return statCpuMicros(`/proc/${pid}/stat`);
+}
+
+/**
+ * CPU time of a process's main thread alone (its thread id is the pid), µs: the server's uWS
+ * thread, the edge every request crosses. Unlike a profile's samples, it counts no time the
+ * thread waited for a core.
+ */
+export function mainThreadCpuMicros(pid: number): number {
+  return statCpuMicros(`/proc/${pid}/task/${pid}/stat`);
+}
+
+function statCpuMicros(path: string): number {
+  const stat = readFileSync(path, 'utf8');
   // The command name (field 2) is in parentheses and may hold spaces: split after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // fields[0] is field 3 (state), so utime (field 14) is fields[11] and stime (field 15) fields[12].

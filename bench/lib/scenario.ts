@@ -112,6 +112,8 @@ export interface StepReport {
   timeline: TimelinePoint[];
   serverCpuUsPerReq: number;
   serverCpuPct: number;
+  /** CPU of the server's main thread alone (the edge) per answer, µs; absent in older results. */
+  mainCpuUsPerReq?: number;
   clientCpuUsPerReq: number;
   clientCpuPct: number;
   /**

@@ -7,7 +7,7 @@ import type { ChannelSpec } from './channels.js';
 import type { ModelSpec } from './drive.js';
 import { encodeHistogram, summarize, percentileCurve, type Histogram } from './histogram.js';
 import type { LoadGroup, MergedTick } from './load.js';
-import { cpuMicros, cpuMicrosOf, machineBusyMicros, memStatus, mib } from './procfs.js';
+import { cpuMicros, cpuMicrosOf, machineBusyMicros, mainThreadCpuMicros, memStatus, mib } from './procfs.js';
 import type { Progress } from './progress.js';
 import type { LoadOptions, StepModel, StepReport, StepRole, TimelinePoint } from './scenario.js';
 import { bucketTail, getText, promBuckets, promValues, sleep } from './server.js';
@@ -100,6 +100,7 @@ export async function runStep(load: LoadGroup, def: StepDef, progress: Progress)
     return {
       at: performance.now(),
       server: cpuMicros(target.pid),
+      main: mainThreadCpuMicros(target.pid),
       clients: cpuMicrosOf(load.pids),
       machine: machineBusyMicros(),
       metrics: text === undefined ? undefined : promValues(text, METRICS),
@@ -168,6 +169,7 @@ export async function runStep(load: LoadGroup, def: StepDef, progress: Progress)
     timeline,
     serverCpuUsPerReq: (b.server - a.server) / Math.max(1, n),
     serverCpuPct: ((b.server - a.server) / 1e6 / windowS) * 100,
+    mainCpuUsPerReq: (b.main - a.main) / Math.max(1, n),
     clientCpuUsPerReq: (b.clients - a.clients) / Math.max(1, n),
     clientCpuPct: ((b.clients - a.clients) / 1e6 / windowS) * 100,
     otherCpuPct: otherCpuPct(a, b, windowS),

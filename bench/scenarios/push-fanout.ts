@@ -10,7 +10,7 @@ import { withCartwire } from '../lib/harness.js';
 import { mergeHistograms, summarize, percentileCurve, encodeHistogram } from '../lib/histogram.js';
 import { sumCounts, type MergedTick } from '../lib/load.js';
 import { loadavg } from 'node:os';
-import { cpuMicros, cpuMicrosOf, machineBusyMicros } from '../lib/procfs.js';
+import { cpuMicros, cpuMicrosOf, machineBusyMicros, mainThreadCpuMicros } from '../lib/procfs.js';
 import { otherCpuPct } from '../lib/step.js';
 import { baseResult, stepLine } from '../lib/run.js';
 import { defineScenario, int, nonNeg, num, type StepReport, type TimelinePoint } from '../lib/scenario.js';
@@ -57,7 +57,13 @@ export const scenario = defineScenario<FanoutOptions>({
         ctx.progress.update(t.sec + 1, { phase: phaseAt(timing, t.sec * 1000 + 500), ops: fmtInt(t.count), p99: us(summarize(t.histogram).p99) });
       });
       const cpuAt: number[] = [];
-      const sample = () => ({ at: performance.now(), server: cpuMicros(cw.server.pid), clients: cpuMicrosOf(cw.load.pids), machine: machineBusyMicros() });
+      const sample = () => ({
+        at: performance.now(),
+        server: cpuMicros(cw.server.pid),
+        main: mainThreadCpuMicros(cw.server.pid),
+        clients: cpuMicrosOf(cw.load.pids),
+        machine: machineBusyMicros(),
+      });
       let winA: ReturnType<typeof sample> | undefined;
       for (let k = 0; k <= Math.ceil(totalMs(timing) / 1000); k++) {
         await sleep(t0 + k * 1000 - Date.now());
@@ -123,6 +129,7 @@ export const scenario = defineScenario<FanoutOptions>({
         timeline,
         serverCpuUsPerReq: (b.server - a.server) / Math.max(1, delivered),
         serverCpuPct: ((b.server - a.server) / 1e6 / ((b.at - a.at) / 1000)) * 100,
+        mainCpuUsPerReq: (b.main - a.main) / Math.max(1, delivered),
         clientCpuUsPerReq: (b.clients - a.clients) / Math.max(1, delivered),
         clientCpuPct: ((b.clients - a.clients) / 1e6 / ((b.at - a.at) / 1000)) * 100,
         otherCpuPct: otherCpuPct(a, b, (b.at - a.at) / 1000),
@@ -155,6 +162,7 @@ export const scenario = defineScenario<FanoutOptions>({
         ['out-of-order or repeated pushes', fmtInt(outOfOrder)],
         ['subscribers closed during the run', fmtInt(closedSubs)],
         ['server CPU per delivery', `${fixed(step.serverCpuUsPerReq, 2)} µs (${fixed(step.serverCpuPct, 0)}% of a core)`],
+        ["the main thread's (the edge's) CPU per delivery", `${fixed(step.mainCpuUsPerReq ?? 0, 2)} µs`],
       ];
       return { ...baseResult('push-fanout', o, cw), steps: [step], facts };
     }),
