@@ -40,6 +40,7 @@ function stepsTable(steps: StepReport[]): string {
     'max',
     'p99 uncorr.',
     'srv µs/req',
+    'main µs/req',
     'srv CPU',
     'cli µs/req',
     'other CPU',
@@ -57,6 +58,7 @@ function stepsTable(steps: StepReport[]): string {
     us(s.latencyUs.max),
     s.uncorrectedUs ? us(s.uncorrectedUs.p99) : '–',
     fixed(s.serverCpuUsPerReq, 1),
+    s.mainCpuUsPerReq === undefined ? '–' : fixed(s.mainCpuUsPerReq, 1),
     `${fixed(s.serverCpuPct, 0)}%`,
     fixed(s.clientCpuUsPerReq, 1),
     s.otherCpuPct === undefined ? '–' : `${fixed(s.otherCpuPct, 0)}%`,
@@ -83,7 +85,7 @@ export function buildReportHtml(r: RunResult, charts: RenderedChart[]): string {
   if (r.steps.length) {
     parts.push('<h2>Steps</h2>', stepsTable(r.steps));
     parts.push(
-      '<p class="note">ops/s: answers inside the steady window per second. Latency: closed model from send to answer of requests sent and answered in the window; open model from the <em>intended</em> send time (corrected for coordinated omission), with the uncorrected p99 (from the actual send) beside it. srv µs/req: CPU time of the server process (all threads, /proc) over the window per answer. other CPU: what the rest of the machine took meanwhile (shared machine), % of one core.</p>',
+      '<p class="note">ops/s: answers inside the steady window per second. Latency: closed model from send to answer of requests sent and answered in the window; open model from the <em>intended</em> send time (corrected for coordinated omission), with the uncorrected p99 (from the actual send) beside it. srv µs/req: CPU time of the server process (all threads, /proc) over the window per answer; main µs/req: its main thread (the edge) alone. other CPU: what the rest of the machine took meanwhile (shared machine), % of one core.</p>',
     );
   }
   for (const s of r.steps.filter((x) => x.perOp)) {
