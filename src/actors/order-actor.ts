@@ -4,7 +4,7 @@
 // order is confirmed (refunds, restocking) is recorded here first as `work` and acknowledged when
 // done: an outbox, so a crash in between resumes instead of forgetting.
 import { accept, reject, unchanged, type ActorType, type Decision } from './actor.js';
-import type { DomainEvent, SealedOpener } from './actor.js';
+import type { DomainEvent, FreshHint, SealedOpener } from './actor.js';
 import { ordersTopic } from '../protocol/keys.js';
 import type { CartLineView, OrderStatus, OrderTotals, OrderView, PaymentStatus, ShippingAddress } from '../protocol/types.js';
 
@@ -60,7 +60,7 @@ export type OrderCommand =
   | ({ type: 'get' } & Caller)
   /** The whole internal state, for the checkout driver (never routed from a client). */
   | { type: 'state' }
-  | {
+  | ({
       type: 'create';
       orderNumber: string;
       userId: string;
@@ -74,7 +74,7 @@ export type OrderCommand =
       idempotencyKey: string;
       /** How long the saga may run before the order's timer asks for it to be resumed. */
       deadlineMs: number;
-    }
+    } & FreshHint)
   /** riskScore null: confirmed by a resumed saga that did not score it again. */
   | { type: 'confirm'; transactionId: string; riskScore: number | null; reviewReasons?: string[] }
   | { type: 'fail'; code: string; message: string; details?: Record<string, unknown>; payment: 'declined' | 'voided'; riskScore?: number }
@@ -88,7 +88,7 @@ export type OrderCommand =
   | { type: 'timer' };
 
 export type OrderEvent =
-  | ({ type: 'created'; at: number; checkAt: number } & Omit<Extract<OrderCommand, { type: 'create' }>, 'type' | 'deadlineMs'>)
+  | ({ type: 'created'; at: number; checkAt: number } & Omit<Extract<OrderCommand, { type: 'create' }>, 'type' | 'deadlineMs' | 'fresh'>)
   | { type: 'confirmed'; transactionId: string; riskScore: number | null; reviewReasons?: string[]; at: number }
   | { type: 'failed'; code: string; message: string; details?: Record<string, unknown>; payment: 'declined' | 'voided'; riskScore?: number; at: number }
   | { type: 'settled'; at: number }
@@ -127,7 +127,7 @@ export function decide(o: Order, c: OrderCommand, now: number): Decision<OrderEv
   const exists = o.version > 0;
   if (c.type === 'create') {
     if (exists) return unchanged(); // a resumed saga creating again
-    const { type: _t, deadlineMs, quiet: _q, ...facts } = c as typeof c & { quiet?: boolean };
+    const { type: _t, deadlineMs, quiet: _q, fresh: _f, ...facts } = c as typeof c & { quiet?: boolean };
     return accept([{ type: 'created', ...facts, at: now, checkAt: now + deadlineMs }]);
   }
   if (!exists) return notFound(o);

@@ -246,6 +246,8 @@ export class CheckoutDriver {
       idempotencyKey: args.idempotencyKey,
       deadlineMs: cfg.deadlineMs,
       ...(coupon === undefined ? {} : { coupon }),
+      // The id was minted by this checkout: the order's shard skips looking for stored records.
+      fresh: true,
     };
     // One hop for the order and every stock hold: the shards commit them in parallel.
     const [created, ...held] = await Promise.all([
