@@ -7,8 +7,8 @@
 //   -> 3 charge -> 4 commit every hold and the coupon + confirm the order (`committing`)
 //   -> answer; then, not waited for: empty the cart + settle the order
 //
-// Hop 4 folds what used to be two (commit the holds, then confirm): the shards commit its parts
-// in parallel, so a crash can leave any subset of them durable. The order is confirmed with
+// Hop 4 holds two steps whose order does not matter (commit the holds, confirm the order): the
+// shards commit its parts in parallel, so a crash can leave any subset of them durable. The order is confirmed with
 // `committing` set and stays open until `settle`, which is sent only once every commit of hop 4
 // answered. What a restart (or the order's timer) finds, and does:
 //

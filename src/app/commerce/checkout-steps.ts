@@ -1,6 +1,7 @@
 // The durable steps of a checkout that both its first run and a resume take (checkout-driver.ts):
-// completing a captured order (commit the holds, confirm it, empty the cart), unwinding a
-// capture that came too late, and failing an order (cancel it, release its holds, thaw the cart).
+// completing a captured order (commit the holds and confirm it in one hop, then empty the cart),
+// unwinding a capture that came too late, and failing an order (cancel it, release its holds,
+// thaw the cart).
 // Each step is a command to an actor whose reply comes after its group commit, and each is
 // idempotent, so a resume may take it again.
 import { view as orderView, type Order, type OrderCommand } from '../../actors/order-actor.js';
