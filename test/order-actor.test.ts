@@ -328,6 +328,7 @@ test("confirmed beside its holds' commits: open and busy until settle, which log
   assert.deepEqual([logged[0].data.transactionId, logged[1].data.flagged, logged[1].data.reviewReasons], ['txn_1', true, ['new account']]);
   for (const e of settled.error ? [] : settled.events) apply(o, e);
   assert.deepEqual([o.status, o.open, o.committing], ['confirmed', false, undefined]);
+  assert.equal(o.version, 2, 'settling is no new version: the owner is not pushed the same order again');
   assert.equal(
     decide(o, { type: 'fail', code: 'CONFLICT', message: 'expired', payment: 'voided' }, T0).error?.code,
     'CONFLICT',

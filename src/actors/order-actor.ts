@@ -294,6 +294,9 @@ export function apply(o: Order, e: OrderEvent): Order {
       o.checkAt = e.checkAt;
       break;
   }
+  // Settling is bookkeeping (open, committing): nothing an owner sees changes, so no new version
+  // and no push of the same order again.
+  if (e.type === 'settled') return o;
   o.version++;
   o.updatedAt = e.at;
   return o;
