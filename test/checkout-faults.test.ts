@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, connectAdmin, serverRestarts, tmpDataDir, until, type ChildServer } from './helpers/server.js';
-import { dropTimer, keptAmount, loggedEvents, paymentLedgers, skuJournal } from './helpers/ledger.js';
+import { actorJournal, dropTimer, keptAmount, loggedEvents, paymentLedgers, skuJournal } from './helpers/ledger.js';
 import { CartwireError, type CartwireClient } from '../src/client/index.js';
 import { FAULT_STEPS, type FaultStep } from '../src/actors/checkout-saga.js';
 import type { OrderView } from '../src/protocol/types.js';
@@ -21,7 +21,7 @@ const PRICE = 1500;
 /** Small timeouts so a resumed saga and its retries finish in a test's time. */
 const ENV = { SHARDS: '2', SEED_DEMO: '0', GATEWAY_TIMEOUT_MS: '300', CHECKOUT_DEADLINE_MS: '1000' };
 /** Steps after which the gateway has captured: the order must be completed, not cancelled. */
-const CAPTURED: ReadonlySet<FaultStep> = new Set(['charged', 'committed', 'confirmed']);
+const CAPTURED: ReadonlySet<FaultStep> = new Set(['charged', 'confirming', 'confirmed']);
 /** Known server bugs these tests expose (the case still runs and reports; it does not fail the file). */
 const KNOWN_BUGS: Partial<Record<FaultStep, string>> = {};
 
@@ -292,6 +292,90 @@ test(
   },
 );
 
+test(
+  'kill -9 at the fold point ("confirming": the order confirmed, its hold not committed) while the hold expires: unwound and refunded, or completed with the stock sold; order_paid only for a sale',
+  { timeout: 40_000 },
+  async (t) => {
+    const dataDir = tmpDataDir(t);
+    const holdTtlMs = 1000;
+    const start = serverRestarts(t, dataDir, { ...ENV, CHECKOUT_HOLD_TTL_MS: String(holdTtlMs) });
+    const sku = 'fault-fold-late';
+    const s1 = await start({ FAULT_EXIT_AFTER: 'confirming' });
+    const admin1 = await connectAdmin(s1.url);
+    await stockSku(admin1, sku, STOCK);
+    const buyer1 = await guest(s1.url);
+    await buyer1.c.call('cart.add', { sku, qty: QTY });
+    const args: CheckoutArgs = { idempotencyKey: 'fold-late', payment: { token: 'tok_visa' }, shippingAddress: ADDRESS };
+    const sentAt = Date.now();
+    await checkoutDies(s1, buyer1.c, args, 'confirming');
+
+    // What the crash left: the confirm durable (still committing), the hold reserved, not committed.
+    const held = skuJournal(dataDir, sku);
+    assert.deepEqual(
+      held.map((e) => e.type),
+      ['transaction', 'reserved'],
+      'the hold was durable, its commit never sent',
+    );
+    const orderId = held[1].holdId as string;
+    const orderEvents = actorJournal(dataDir, `order:${orderId}`);
+    assert.deepEqual(
+      orderEvents.map((e) => [e.type, e.committing]),
+      [
+        ['created', undefined],
+        ['confirmed', true],
+      ],
+    );
+    await until(() => Date.now() > sentAt + holdTtlMs + 100, { timeoutMs: holdTtlMs + 1000, what: 'the hold to expire' });
+
+    const s2 = await start();
+    const buyer = await resumeAs(s2.url, buyer1.token);
+    const admin = await connectAdmin(s2.url);
+    t.after(() => Promise.all([buyer.close(), admin.close()]));
+    // The retry joins the resume: its answer is the order's final outcome.
+    const r = await checkout(buyer, args);
+    assert.equal(orderIdOf(r), orderId);
+    t.diagnostic(`outcome: ${describe(r)}`);
+    const order = await buyer.call('order.get', { orderId });
+    const confirmed = r.ok;
+    if (confirmed) assert.equal(order.status, 'confirmed');
+    else {
+      assert.equal(r.code, 'CONFLICT', describe(r));
+      assert.equal(order.status, 'cancelled');
+      assert.equal(order.payment.status, 'voided');
+    }
+    const inv = await settle(
+      () => admin.call('inventory.get', { sku }),
+      (v) => v.reserved === 0,
+      'reserved back to 0',
+    );
+    assert.equal(inv.onHand, confirmed ? STOCK - QTY : STOCK, 'sold iff confirmed, never more');
+    const cart = await settle(
+      () => buyer.call('cart.get', {}),
+      (c) => c.items.length === (confirmed ? 0 : 1),
+      'the cart emptied iff confirmed',
+    );
+    assert.equal(cart.items.length, confirmed ? 0 : 1);
+    await Promise.all([buyer.close(), admin.close()]);
+    await stop(s2);
+    // Closed: the committing order settled, after its unwind if there was one.
+    const types = actorJournal(dataDir, `order:${orderId}`).map((e) => e.type);
+    assert.equal(types.at(-1), 'settled', types.join(' '));
+    assert.equal(types.includes('failed'), !confirmed, types.join(' '));
+    const charge = paymentLedgers(dataDir).get(orderId);
+    assert.ok(charge && charge.status === 'approved', 'the charge had captured before the kill');
+    assert.equal(keptAmount(charge), confirmed ? order.totals.total : 0, `a sale keeps the total, an unwind refunds it all: ${JSON.stringify(charge)}`);
+    const skuEvents = skuJournal(dataDir, sku);
+    assert.equal(skuEvents.filter((e) => e.type === 'hold_committed').length, confirmed ? 1 : 0);
+    assert.deepEqual(
+      loggedEvents(dataDir)
+        .filter((e) => e.name === 'order_paid')
+        .map((e) => e.data.orderId),
+      confirmed ? [orderId] : [],
+      'order_paid logged once iff sold',
+    );
+  },
+);
+
 /** Two buyers, one confirmed and one declined; their keys are retried after each kind of restart. */
 test(
   'idempotency keys across a clean restart and a kill -9: the same order or the same error, never a second charge',
@@ -354,7 +438,7 @@ test(
 );
 
 test(
-  'a crash during recovery: the saga dies after "charged", its resume after "committed", the next after "confirmed"; the order completes once',
+  'a crash during recovery: the saga dies after "charged", its resume after "confirming", the next after "confirmed"; the order completes once',
   { timeout: 40_000 },
   async (t) => {
     const dataDir = tmpDataDir(t);
@@ -369,7 +453,7 @@ test(
     await checkoutDies(s1, buyer1.c, args, 'charged');
 
     // Each restart resumes the order at once and dies at the next step of that resume.
-    for (const step of ['committed', 'confirmed'] as const) {
+    for (const step of ['confirming', 'confirmed'] as const) {
       const s = await start({ FAULT_EXIT_AFTER: step });
       await until(() => s.proc.exitCode !== null || s.proc.signalCode !== null, { timeoutMs: 10_000, what: `the resume to die after ${step}` });
       assert.equal(s.proc.signalCode, 'SIGKILL');

@@ -390,3 +390,24 @@ test('snapshot -> msgpack -> restore and replay of the events both give back the
   assert.equal(restored.reserved, 0);
   checkInvariants(restored);
 });
+
+test('a commit of a hold its timer released says `expired`, also after snapshot/restore; one released by hand or committed does not', () => {
+  const s = stocked({ main: 10 });
+  accepted(step(s, { type: 'reserve', holdId: 'lost', qty: 2, ttlMs: 1000 }, T0));
+  accepted(step(s, { type: 'reserve', holdId: 'kept', qty: 1, ttlMs: 1000 }, T0));
+  accepted(step(s, { type: 'reserve', holdId: 'dropped', qty: 1, ttlMs: 1000 }, T0));
+  accepted(step(s, { type: 'commit', holdId: 'kept' }, T0 + 1));
+  accepted(step(s, { type: 'release', holdId: 'dropped' }, T0 + 1));
+  accepted(step(s, { type: 'timer' }, T0 + 1000));
+  assert.deepEqual(rejected(step(s, { type: 'commit', holdId: 'lost' }, T0 + 2000), 'CONFLICT'), { sku: 'tee-m', holdId: 'lost', expired: true });
+  assert.deepEqual(rejected(step(s, { type: 'commit', holdId: 'kept' }, T0 + 2000), 'CONFLICT'), { sku: 'tee-m', holdId: 'kept' });
+  assert.deepEqual(rejected(step(s, { type: 'commit', holdId: 'dropped' }, T0 + 2000), 'CONFLICT'), { sku: 'tee-m', holdId: 'dropped' });
+  const restored = InventoryActor.restore('tee-m', decodeRow(encodeRow(InventoryActor.snapshot(s))));
+  assert.deepEqual(rejected(step(restored, { type: 'commit', holdId: 'lost' }, T0 + 3000), 'CONFLICT'), { sku: 'tee-m', holdId: 'lost', expired: true });
+  assert.deepEqual([restored.onHand, restored.reserved], [9, 0]);
+  // Remembered a day, like restocks: a later expiry forgets the old ones.
+  accepted(step(s, { type: 'reserve', holdId: 'next', qty: 1, ttlMs: 1000 }, T0 + 24 * 3600_000));
+  accepted(step(s, { type: 'timer' }, T0 + 24 * 3600_000 + 1000));
+  assert.deepEqual([...s.expired.keys()], ['next']);
+  checkInvariants(s);
+});

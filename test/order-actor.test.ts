@@ -299,6 +299,53 @@ test('the domain events of each fact: created, confirmed (payment + paid), faile
   });
 });
 
+test("confirmed beside its holds' commits: open and busy until settle, which logs the sale; or unwound by fail", () => {
+  const names = (o: Order, c: OrderCommand): string[] => {
+    const d = decide(o, c, T0 + 5);
+    assert.equal(d.error, undefined, JSON.stringify(d.error));
+    const out: string[] = [];
+    for (const e of d.events) {
+      const got = OrderActor.domain!(o, e);
+      for (const x of got === undefined ? [] : [got].flat()) out.push(x.name);
+      apply(o, e);
+    }
+    return out;
+  };
+  const confirm: OrderCommand = { type: 'confirm', transactionId: 'txn_1', riskScore: 0.6, reviewReasons: ['new account'], committing: true };
+  const o = create('ord_c');
+  ok(o, CREATE);
+  assert.deepEqual(names(o, confirm), [], 'no sale logged before the commits are known');
+  assert.deepEqual([o.status, o.open, o.committing, OrderActor.nextTimer!(o)], ['confirmed', true, true, o.checkAt]);
+  assert.deepEqual(names(o, confirm), [], 'a resumed hop 4 confirms once');
+  assert.equal(o.version, 2);
+  for (const c of [cmd.cancel(OWNER), cmd.refund(), { type: 'ship' } as OrderCommand]) assert.equal(decide(o, c, T0).error?.code, 'CONFLICT', c.type);
+  const settled = decide(o, { type: 'settle' }, T0 + 9);
+  const logged = settled.error ? [] : settled.events.flatMap((e) => [OrderActor.domain!(o, e) ?? []].flat());
+  assert.deepEqual(
+    logged.map((e) => e.name),
+    ['payment_processed', 'order_paid'],
+  );
+  assert.deepEqual([logged[0].data.transactionId, logged[1].data.flagged, logged[1].data.reviewReasons], ['txn_1', true, ['new account']]);
+  for (const e of settled.error ? [] : settled.events) apply(o, e);
+  assert.deepEqual([o.status, o.open, o.committing], ['confirmed', false, undefined]);
+  assert.equal(o.version, 2, 'settling is no new version: the owner is not pushed the same order again');
+  assert.equal(
+    decide(o, { type: 'fail', code: 'CONFLICT', message: 'expired', payment: 'voided' }, T0).error?.code,
+    'CONFLICT',
+    'a settled order is never unwound',
+  );
+  ok(o, cmd.cancel(OWNER));
+
+  // A hold expired before its commit: the confirmation was never answered, and is unwound.
+  const u = create('ord_u');
+  ok(u, CREATE);
+  ok(u, confirm);
+  assert.deepEqual(names(u, { type: 'fail', code: 'CONFLICT', message: 'the reservation expired', payment: 'voided' }), []);
+  assert.deepEqual([u.status, u.payment.status, u.open, u.committing], ['cancelled', 'voided', true, undefined]);
+  assert.deepEqual(names(u, { type: 'settle' }), [], 'an unwound order logs no sale');
+  assert.equal(u.open, false);
+});
+
 test('the timer asks for a resume only when the order is open and due, backing off', () => {
   const o = orderIn('pending');
   assert.deepEqual(decide(o, { type: 'timer' }, T0 + 29_999), { events: [] });

@@ -98,6 +98,16 @@ export interface ActorType<S, C extends { type: string }, E, R extends ResultsFo
   restore(id: string, data: unknown): S;
 }
 
+/**
+ * On the first command to an actor whose id the server minted just now (an order's `create`, its
+ * ledger's first `charge`): nothing can be stored under that key, so the shard activates it
+ * without the journal lookup that would find nothing. Only ever set by the sender that minted the
+ * id, on that id's first command; the shard still recovers a key it knows has rows.
+ */
+export interface FreshHint {
+  readonly fresh?: true;
+}
+
 /** The command the runtime sends when an actor's timer is due. */
 export interface TimerCommand {
   readonly type: 'timer';

@@ -20,6 +20,9 @@ export interface Hold {
 
 /** Restocks remembered for idempotency (a cancel or return retried after a crash). */
 const RESTOCK_MEMORY_MS = 24 * 3600_000;
+/** Holds released by expiry remembered this long, and at most this many (they are rare: a lost coordinator). */
+const EXPIRED_MEMORY_MS = 24 * 3600_000;
+const EXPIRED_KEPT = 10_000;
 
 export interface Sku {
   sku: string;
@@ -28,6 +31,11 @@ export interface Sku {
   holds: Map<string, Hold>;
   /** Restock references (`cancel:<orderId>`) seen recently, with their time. */
   restocks: Map<string, number>;
+  /**
+   * Holds its timer released, with their time: a commit of one of them is told so, so a saga
+   * resumed after a long downtime can tell "never committed" from "committed before the crash".
+   */
+  expired: Map<string, number>;
   onHand: number;
   reserved: number;
   lowStockThreshold: number;
@@ -142,10 +150,12 @@ export function decide(s: Sku, c: SkuCommand, now: number): Decision<SkuEvent> {
     case 'release':
       return s.holds.has(c.holdId) ? accept([{ type: 'released', holdId: c.holdId, expired: false, at: now }]) : unchanged();
     case 'commit':
-      // No memory of committed holds (it would grow with every sale): a saga that retries a
-      // commit after a crash reads CONFLICT before the hold could have expired as "done".
-      if (!s.holds.has(c.holdId))
-        return reject('CONFLICT', `no hold ${c.holdId} on ${s.sku} (committed, released or expired)`, { sku: s.sku, holdId: c.holdId });
+      // No memory of committed holds (it would grow with every sale), only of expired ones: a saga
+      // that retries a commit after a crash reads CONFLICT without `expired` as "done".
+      if (!s.holds.has(c.holdId)) {
+        if (s.expired.has(c.holdId)) return reject('CONFLICT', `hold ${c.holdId} on ${s.sku} expired`, { sku: s.sku, holdId: c.holdId, expired: true });
+        return reject('CONFLICT', `no hold ${c.holdId} on ${s.sku} (committed or released)`, { sku: s.sku, holdId: c.holdId });
+      }
       return accept([{ type: 'hold_committed', holdId: c.holdId, at: now }]);
     case 'restock': {
       // An inventory `return` transaction referencing the order's work (cancel, return, unwind).
@@ -186,6 +196,7 @@ export function apply(s: Sku, e: SkuEvent): Sku {
       const h = s.holds.get(e.holdId);
       if (h) for (const p of h.parts) change(s, p.warehouse, 0, -p.qty);
       s.holds.delete(e.holdId);
+      if (e.expired) rememberExpired(s, e.holdId, e.at);
       break;
     }
     case 'hold_committed': {
@@ -199,6 +210,14 @@ export function apply(s: Sku, e: SkuEvent): Sku {
   s.version++;
   s.updatedAt = e.at;
   return s;
+}
+
+function rememberExpired(s: Sku, holdId: string, at: number): void {
+  s.expired.set(holdId, at);
+  for (const [old, when] of s.expired) {
+    if (when > at - EXPIRED_MEMORY_MS && s.expired.size <= EXPIRED_KEPT) break; // insertion order = time order
+    s.expired.delete(old);
+  }
 }
 
 function remember(s: Sku, ref: string, at: number): void {
@@ -239,6 +258,7 @@ export function create(sku: string): Sku {
     warehouses: new Map(),
     holds: new Map(),
     restocks: new Map(),
+    expired: new Map(),
     onHand: 0,
     reserved: 0,
     lowStockThreshold: DEFAULT_LOW_STOCK_THRESHOLD,
@@ -251,6 +271,7 @@ interface SkuSnapshot {
   warehouses: [string, WarehouseStock][];
   holds: [string, Hold][];
   restocks?: [string, number][];
+  expired?: [string, number][];
   lowStockThreshold: number;
   version: number;
   updatedAt: number;
@@ -282,6 +303,7 @@ export const InventoryActor: ActorType<Sku, SkuCommand, SkuEvent, SkuResults> = 
     warehouses: [...s.warehouses],
     holds: [...s.holds],
     restocks: [...s.restocks],
+    ...(s.expired.size > 0 ? { expired: [...s.expired] } : {}),
     lowStockThreshold: s.lowStockThreshold,
     version: s.version,
     updatedAt: s.updatedAt,
@@ -292,6 +314,7 @@ export const InventoryActor: ActorType<Sku, SkuCommand, SkuEvent, SkuResults> = 
     for (const [id, w] of d.warehouses) change(s, id, w.onHand, w.reserved);
     s.holds = new Map(d.holds);
     s.restocks = new Map(d.restocks ?? []);
+    s.expired = new Map(d.expired ?? []);
     s.lowStockThreshold = d.lowStockThreshold;
     s.version = d.version;
     s.updatedAt = d.updatedAt;

@@ -4,7 +4,7 @@
 // order is confirmed (refunds, restocking) is recorded here first as `work` and acknowledged when
 // done: an outbox, so a crash in between resumes instead of forgetting.
 import { accept, reject, unchanged, type ActorType, type Decision } from './actor.js';
-import type { DomainEvent, SealedOpener } from './actor.js';
+import type { DomainEvent, FreshHint, SealedOpener } from './actor.js';
 import { ordersTopic } from '../protocol/keys.js';
 import type { CartLineView, OrderStatus, OrderTotals, OrderView, PaymentStatus, ShippingAddress } from '../protocol/types.js';
 
@@ -43,6 +43,11 @@ export interface Order {
   refunds: OrderView['refunds'];
   /** The saga or a piece of work is unfinished: the actor's timer wakes a driver at `checkAt`. */
   open: boolean;
+  /**
+   * Confirmed in the same hop as its holds' commits (checkout-saga.ts): until `settle` says they
+   * are all durable, a resume commits them again, and the order may still be unwound.
+   */
+  committing?: true;
   checkAt: number;
   stalls: number;
   work?: OrderWork;
@@ -60,7 +65,7 @@ export type OrderCommand =
   | ({ type: 'get' } & Caller)
   /** The whole internal state, for the checkout driver (never routed from a client). */
   | { type: 'state' }
-  | {
+  | ({
       type: 'create';
       orderNumber: string;
       userId: string;
@@ -74,9 +79,12 @@ export type OrderCommand =
       idempotencyKey: string;
       /** How long the saga may run before the order's timer asks for it to be resumed. */
       deadlineMs: number;
-    }
-  /** riskScore null: confirmed by a resumed saga that did not score it again. */
-  | { type: 'confirm'; transactionId: string; riskScore: number | null; reviewReasons?: string[] }
+    } & FreshHint)
+  /**
+   * riskScore null: confirmed by a resumed saga that did not score it again. `committing`: sent
+   * beside the holds' commits, whose outcome is not known yet (the order stays open until `settle`).
+   */
+  | { type: 'confirm'; transactionId: string; riskScore: number | null; reviewReasons?: string[]; committing?: true }
   | { type: 'fail'; code: string; message: string; details?: Record<string, unknown>; payment: 'declined' | 'voided'; riskScore?: number }
   | { type: 'settle' }
   | ({ type: 'cancel'; workId: string; deadlineMs: number } & Caller)
@@ -88,8 +96,8 @@ export type OrderCommand =
   | { type: 'timer' };
 
 export type OrderEvent =
-  | ({ type: 'created'; at: number; checkAt: number } & Omit<Extract<OrderCommand, { type: 'create' }>, 'type' | 'deadlineMs'>)
-  | { type: 'confirmed'; transactionId: string; riskScore: number | null; reviewReasons?: string[]; at: number }
+  | ({ type: 'created'; at: number; checkAt: number } & Omit<Extract<OrderCommand, { type: 'create' }>, 'type' | 'deadlineMs' | 'fresh'>)
+  | { type: 'confirmed'; transactionId: string; riskScore: number | null; reviewReasons?: string[]; committing?: true; at: number }
   | { type: 'failed'; code: string; message: string; details?: Record<string, unknown>; payment: 'declined' | 'voided'; riskScore?: number; at: number }
   | { type: 'settled'; at: number }
   | { type: 'work_started'; work: OrderWork; checkAt: number; at: number }
@@ -118,7 +126,8 @@ function notFound(o: Order): Decision<OrderEvent> {
 }
 
 function busy(o: Order): Decision<OrderEvent> | undefined {
-  if (o.status === 'pending') return reject('CONFLICT', 'the checkout of this order is still running', { orderId: o.orderId, status: o.status });
+  if (o.status === 'pending' || o.committing)
+    return reject('CONFLICT', 'the checkout of this order is still running', { orderId: o.orderId, status: o.status });
   if (o.work) return reject('CONFLICT', `a ${o.work.kind} of this order is still running`, { orderId: o.orderId, work: o.work.kind });
   return undefined;
 }
@@ -127,7 +136,7 @@ export function decide(o: Order, c: OrderCommand, now: number): Decision<OrderEv
   const exists = o.version > 0;
   if (c.type === 'create') {
     if (exists) return unchanged(); // a resumed saga creating again
-    const { type: _t, deadlineMs, quiet: _q, ...facts } = c as typeof c & { quiet?: boolean };
+    const { type: _t, deadlineMs, quiet: _q, fresh: _f, ...facts } = c as typeof c & { quiet?: boolean };
     return accept([{ type: 'created', ...facts, at: now, checkAt: now + deadlineMs }]);
   }
   if (!exists) return notFound(o);
@@ -139,10 +148,19 @@ export function decide(o: Order, c: OrderCommand, now: number): Decision<OrderEv
     case 'confirm':
       if (o.status !== 'pending') return o.status === 'confirmed' || o.payment.transactionId === c.transactionId ? unchanged() : illegal(o, 'confirm');
       return accept([
-        { type: 'confirmed', transactionId: c.transactionId, riskScore: c.riskScore, ...(c.reviewReasons ? { reviewReasons: c.reviewReasons } : {}), at: now },
+        {
+          type: 'confirmed',
+          transactionId: c.transactionId,
+          riskScore: c.riskScore,
+          ...(c.reviewReasons ? { reviewReasons: c.reviewReasons } : {}),
+          ...(c.committing ? { committing: true as const } : {}),
+          at: now,
+        },
       ]);
     case 'fail': {
-      if (o.status !== 'pending') return o.failure ? unchanged() : illegal(o, 'fail');
+      // A committing order may still be unwound: a hold of it expired before its commit, so the
+      // confirmation it was sent with was never answered to anyone.
+      if (o.status !== 'pending' && !o.committing) return o.failure ? unchanged() : illegal(o, 'fail');
       const { type: _t, ...facts } = c;
       return accept([{ type: 'failed', ...facts, at: now }]);
     }
@@ -221,20 +239,26 @@ export function apply(o: Order, e: OrderEvent): Order {
       break;
     }
     case 'confirmed':
-      // Done: the cart is emptied in the same hop, and if that is lost the cart's own timer ends it.
-      o.open = false;
-      o.stalls = 0;
+      // Done, unless the holds' commits went out with it (then `settle` closes it). The cart is
+      // emptied right after; if that is lost the cart's own timer ends it.
+      if (e.committing) o.committing = true;
+      else {
+        o.open = false;
+        o.stalls = 0;
+      }
       o.status = 'confirmed';
       o.payment = { status: 'approved', transactionId: e.transactionId, riskScore: e.riskScore, refunded: 0 };
       if (e.reviewReasons) o.review = { flagged: true, reasons: e.reviewReasons };
       break;
     case 'failed':
+      o.committing = undefined;
       o.status = 'cancelled';
       o.failure = e.details ? { code: e.code, message: e.message, details: e.details } : { code: e.code, message: e.message };
       o.payment = { status: e.payment, transactionId: null, riskScore: e.riskScore ?? null, refunded: 0 };
       break;
     case 'settled':
       o.open = false;
+      o.committing = undefined;
       o.stalls = 0;
       break;
     case 'work_started':
@@ -270,6 +294,9 @@ export function apply(o: Order, e: OrderEvent): Order {
       o.checkAt = e.checkAt;
       break;
   }
+  // Settling is bookkeeping (open, committing): nothing an owner sees changes, so no new version
+  // and no push of the same order again.
+  if (e.type === 'settled') return o;
   o.version++;
   o.updatedAt = e.at;
   return o;
@@ -336,6 +363,30 @@ const INTERNAL: ReadonlySet<string> = new Set<InternalOrderCommand>(['state', 'c
 type InternalOrderCommand = 'state' | 'cancel' | 'refund' | 'return';
 export type OrderResults = { readonly [T in OrderCommand['type']]: T extends InternalOrderCommand ? Order : OrderView };
 
+function paidEvents(
+  o: Order,
+  base: { orderId: string; userId: string; at: number },
+  transactionId: string,
+  riskScore: number | null,
+  reviewReasons: string[] | undefined,
+): DomainEvent[] {
+  return [
+    { name: 'payment_processed', data: { ...base, amount: o.totals.total, currency: o.currency, transactionId, riskScore } },
+    {
+      name: 'order_paid',
+      data: {
+        ...base,
+        orderNumber: o.orderNumber,
+        total: o.totals.total,
+        currency: o.currency,
+        flagged: reviewReasons !== undefined,
+        ...(reviewReasons ? { reviewReasons } : {}),
+        items: o.items.map((l) => ({ sku: l.sku, productId: l.productId, qty: l.qty })),
+      },
+    },
+  ];
+}
+
 /** The domain events an order produces (state before the event). */
 function orderDomainEvents(o: Order, e: OrderEvent): DomainEvent[] | undefined {
   const base = { orderId: o.orderId, userId: e.type === 'created' ? e.userId : o.userId, at: e.at };
@@ -354,21 +405,10 @@ function orderDomainEvents(o: Order, e: OrderEvent): DomainEvent[] | undefined {
         },
       ];
     case 'confirmed':
-      return [
-        { name: 'payment_processed', data: { ...base, amount: o.totals.total, currency: o.currency, transactionId: e.transactionId, riskScore: e.riskScore } },
-        {
-          name: 'order_paid',
-          data: {
-            ...base,
-            orderNumber: o.orderNumber,
-            total: o.totals.total,
-            currency: o.currency,
-            flagged: e.reviewReasons !== undefined,
-            ...(e.reviewReasons ? { reviewReasons: e.reviewReasons } : {}),
-            items: o.items.map((l) => ({ sku: l.sku, productId: l.productId, qty: l.qty })),
-          },
-        },
-      ];
+      // Confirmed beside its holds' commits: paid once `settle` knows they all held.
+      return e.committing ? undefined : paidEvents(o, base, e.transactionId, e.riskScore, e.reviewReasons);
+    case 'settled':
+      return o.committing && o.status === 'confirmed' ? paidEvents(o, base, o.payment.transactionId!, o.payment.riskScore, o.review?.reasons) : undefined;
     case 'failed':
       // Only a charge the gateway or the risk rules refused; a stock-out never reached payment.
       if (e.code !== 'PAYMENT_DECLINED' && e.code !== 'FRAUD_SUSPECTED') return undefined;

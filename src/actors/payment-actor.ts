@@ -9,7 +9,7 @@
 //   (none) --void----> voided --charge--> declined 'voided'   (a late charge never captures)
 //   approved --refund*--> approved, refunded grows up to amount
 //   approved --void--> approved, refunded = amount  (refund `void` of what remained)
-import { accept, reject, unchanged, type ActorType, type Decision } from './actor.js';
+import { accept, reject, unchanged, type ActorType, type Decision, type FreshHint } from './actor.js';
 
 /** Tokens the simulator knows and what each does (docs/protocol.md "Checkout and orders"). */
 export const TEST_TOKENS = {
@@ -70,7 +70,7 @@ export interface PaymentLedger {
 }
 
 export type PaymentCommand =
-  | { type: 'charge'; amount: number; currency: string; token: string; transactionId: string }
+  | ({ type: 'charge'; amount: number; currency: string; token: string; transactionId: string } & FreshHint)
   | { type: 'refund'; refundId: string; amount: number; reason?: string }
   | { type: 'void' }
   | { type: 'get' };

@@ -71,15 +71,18 @@ export function loggedEvents(dataDir: string): LoggedEvent[] {
   );
 }
 
-/** The inventory events journaled for one sku (its snapshot is not replayed: tests look at the tail). */
-export function skuJournal(dataDir: string, sku: string): Record<string, unknown>[] {
+/** The events journaled for one actor key (its snapshot is not replayed: tests look at the tail). */
+export function actorJournal(dataDir: string, key: string): Record<string, unknown>[] {
   return withShards(dataDir, (db) =>
     db
       .prepare<[string], { events: Buffer }>('SELECT events FROM journal WHERE actor = ? ORDER BY g')
-      .all(`sku:${sku}`)
+      .all(key)
       .flatMap((r) => decodeRow(r.events) as Record<string, unknown>[]),
   );
 }
+
+/** The inventory events journaled for one sku. */
+export const skuJournal = (dataDir: string, sku: string): Record<string, unknown>[] => actorJournal(dataDir, `sku:${sku}`);
 
 /** Deletes an actor's durable timer from a stopped server's shard files (simulates a coordinator that never comes back). */
 export function dropTimer(dataDir: string, actor: string): number {

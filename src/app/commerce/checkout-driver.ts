@@ -246,6 +246,8 @@ export class CheckoutDriver {
       idempotencyKey: args.idempotencyKey,
       deadlineMs: cfg.deadlineMs,
       ...(coupon === undefined ? {} : { coupon }),
+      // The id was minted by this checkout: the order's shard skips looking for stored records.
+      fresh: true,
     };
     // One hop for the order and every stock hold: the shards commit them in parallel.
     const [created, ...held] = await Promise.all([
@@ -290,7 +292,10 @@ export class CheckoutDriver {
       );
     }
     this.steps.fault('charged');
-    return this.steps.complete(orderId, charge.transactionId, fraud);
+    // What hop 4 needs is known here: no read of the order first. `now` is before the order's
+    // own createdAt, so the holds are judged younger than they are not.
+    const placed = { orderId, userId: who.userId, items, coupon, totals, shippingAddress: address, createdAt: now, status: 'pending' as const };
+    return this.steps.complete(placed, charge.transactionId, fraud);
   }
 
   /** Charges, giving up after the gateway timeout: then the charge is voided so it can never capture. */
@@ -323,7 +328,7 @@ export class CheckoutDriver {
       case 'none':
         return outcome(o, this.d.openSealed);
       case 'complete':
-        return this.steps.complete(orderId, (charge as { transactionId: string }).transactionId, undefined);
+        return this.steps.complete(o, (charge as { transactionId: string }).transactionId, undefined);
       case 'abandon':
         // Nothing was captured: make sure nothing can be, then undo the holds.
         await this.d.gateway.void(orderId);
@@ -333,6 +338,8 @@ export class CheckoutDriver {
         await this.d.pool.call(orderKey(orderId), { type: 'settle' });
         return outcome(o, this.d.openSealed);
       case 'finish': {
+        // Confirmed in hop 4 before the crash: its commits again (each answers once), then the end.
+        if (o.committing) return this.steps.complete(o, o.payment.transactionId!, undefined);
         await this.d.pool.call(cartKey(o.userId), { type: 'checkoutEnded', orderId, placed: true, total: o.totals.total, country: o.shippingAddress.country });
         const settled = await this.d.pool.call(orderKey(orderId), { type: 'settle' });
         return settled.ok ? { ok: true, result: settled.result } : settled;

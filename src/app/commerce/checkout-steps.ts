@@ -1,6 +1,7 @@
 // The durable steps of a checkout that both its first run and a resume take (checkout-driver.ts):
-// completing a captured order (commit the holds, confirm it, empty the cart), unwinding a
-// capture that came too late, and failing an order (cancel it, release its holds, thaw the cart).
+// completing a captured order (commit the holds and confirm it in one hop, then empty the cart),
+// unwinding a capture that came too late, and failing an order (cancel it, release its holds,
+// thaw the cart).
 // Each step is a command to an actor whose reply comes after its group commit, and each is
 // idempotent, so a resume may take it again.
 import { view as orderView, type Order, type OrderCommand } from '../../actors/order-actor.js';
@@ -17,6 +18,9 @@ import { log } from '../../log/log.js';
 
 export type SagaResult = Answer<OrderView>;
 
+/** What hop 4 needs of an order: known to the saga's first run, read from the order on a resume. */
+export type Placed = Pick<Order, 'orderId' | 'userId' | 'items' | 'coupon' | 'totals' | 'shippingAddress' | 'createdAt' | 'status'>;
+
 export class CheckoutSteps {
   constructor(
     private readonly pool: ShardPool,
@@ -24,29 +28,40 @@ export class CheckoutSteps {
     private readonly config: { holdTtlMs: number; faultExitAfter?: FaultStep },
   ) {}
 
-  /** Captured: commit the holds, then confirm the order and empty the cart together. */
-  async complete(orderId: string, transactionId: string, fraud: FraudAssessment | undefined): Promise<SagaResult> {
-    const st = await this.state(orderId);
-    if (!st.ok) return st;
-    const o = st.result;
-    const commits = await Promise.all([
-      ...o.items.map((l) => this.pool.tell(skuKey(l.sku), { type: 'commit', holdId: orderId })),
-      ...(o.coupon === undefined ? [] : [this.pool.tell(couponKey(o.coupon), { type: 'commit', orderId })]),
-    ]);
-    // A sku keeps no memory of committed holds. While the holds cannot have expired yet, "no
-    // such hold" means this commit already happened (a resumed saga); after that it is ambiguous
-    // and the capture is unwound: the money goes back, never stock that was not taken.
-    const holdsLive = Date.now() < o.createdAt + this.config.holdTtlMs - HOLD_EXPIRY_MARGIN_MS;
-    const done = commits.map((r, i) => r.ok || (holdsLive && i < o.items.length && r.error.code === 'CONFLICT'));
-    if (done.some((ok) => !ok)) return this.unwindCapture(o, done.slice(0, o.items.length));
-    this.fault('committed');
+  /**
+   * Captured: hop 4 of the saga (checkout-saga.ts): every hold's commit and the order's confirm
+   * (`committing`) in one hop, one group commit per shard. Once all of it answered, the answer
+   * goes out and the cart end and the settle follow, not waited for. `o` is what the first run
+   * knows of the order, or its state on a resume.
+   */
+  async complete(o: Placed, transactionId: string, fraud: FraudAssessment | undefined): Promise<SagaResult> {
     const review = fraud && fraud.decision === 'review' ? { reviewReasons: fraud.reasons.map((r) => r.detail) } : {};
-    const [confirmed] = await Promise.all([
-      this.pool.call(orderKey(orderId), { type: 'confirm', transactionId, riskScore: fraud?.score ?? null, ...review }),
-      this.pool.tell(cartKey(o.userId), { type: 'checkoutEnded', orderId, placed: true, total: o.totals.total, country: o.shippingAddress.country }),
+    const confirm = this.pool.call(orderKey(o.orderId), { type: 'confirm', transactionId, riskScore: fraud?.score ?? null, ...review, committing: true });
+    if (this.config.faultExitAfter === 'confirming') {
+      await confirm;
+      this.fault('confirming');
+    }
+    const [confirmed, ...commits] = await Promise.all([
+      confirm,
+      ...o.items.map((l) => this.pool.tell(skuKey(l.sku), { type: 'commit', holdId: o.orderId })),
+      ...(o.coupon === undefined ? [] : [this.pool.tell(couponKey(o.coupon), { type: 'commit', orderId: o.orderId })]),
     ]);
+    // A sku keeps no memory of committed holds, only of expired ones: "no such hold" without
+    // `expired` means this commit already happened (a resumed saga). Skus whose expired holds
+    // predate that memory are trusted only while the holds cannot have expired yet. An expired
+    // hold means this hop was never answered, so the capture is unwound.
+    const trusted = o.status === 'confirmed' || Date.now() < o.createdAt + this.config.holdTtlMs - HOLD_EXPIRY_MARGIN_MS;
+    const done = commits.map(
+      (r, i) => r.ok || (trusted && i < o.items.length && r.error.code === 'CONFLICT' && (r.error.details as { expired?: true } | undefined)?.expired !== true),
+    );
+    if (done.some((ok) => !ok)) return this.unwindCapture(o, done.slice(0, o.items.length));
+    // The order's confirm failed (its shard restarting): the order's timer resumes hop 4.
     if (!confirmed.ok) return confirmed;
     this.fault('confirmed');
+    void Promise.all([
+      this.pool.tell(cartKey(o.userId), { type: 'checkoutEnded', orderId: o.orderId, placed: true, total: o.totals.total, country: o.shippingAddress.country }),
+      this.pool.tell(orderKey(o.orderId), { type: 'settle' }),
+    ]).catch((err) => log.error({ err }, `end of checkout ${o.orderId} failed`));
     return { ok: true, result: confirmed.result };
   }
 
@@ -54,7 +69,7 @@ export class CheckoutSteps {
    * A hold expired before its commit (the process was down longer than the hold TTL): the charge
    * is voided (refunded in full), what was committed goes back on the shelf, the rest is released.
    */
-  private async unwindCapture(o: Order, committed: boolean[]): Promise<SagaResult> {
+  private async unwindCapture(o: Placed, committed: boolean[]): Promise<SagaResult> {
     await this.gateway.void(o.orderId);
     await Promise.all(
       o.items

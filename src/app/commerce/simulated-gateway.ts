@@ -19,7 +19,8 @@ export class SimulatedGateway implements PaymentGateway {
 
   async charge(req: ChargeRequest): Promise<ChargeOutcome> {
     const transactionId = randomId('txn', 12);
-    const charge = await this.call(req.orderId, { type: 'charge', amount: req.amount, currency: req.currency, token: req.token, transactionId });
+    // The saga charges an order once, right after minting its id: the ledger is new (FreshHint).
+    const charge = await this.call(req.orderId, { type: 'charge', amount: req.amount, currency: req.currency, token: req.token, transactionId, fresh: true });
     if (tokenBehaviour(req.token) === 'timeout') await new Promise((resolve) => setTimeout(resolve, this.hangMs).unref());
     return outcome(charge!);
   }

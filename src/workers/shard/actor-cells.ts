@@ -63,8 +63,13 @@ export class ActorCells {
     return this.cells.values();
   }
 
-  /** The actor of `key`, recovered on first use. `lastUsed` 0 leaves it first in line for passivation. */
-  activate(key: string, lastUsed: number): Cell {
+  /**
+   * The actor of `key`, recovered on first use. `lastUsed` 0 leaves it first in line for passivation.
+   * `fresh`: the command says its sender minted the key just now (FreshHint in actor.ts), so there
+   * is nothing to read; a key the journal still lists rows for (from before this start, or
+   * quarantined) is recovered all the same.
+   */
+  activate(key: string, lastUsed: number, fresh = false): Cell {
     let cell = this.cells.get(key);
     if (cell) {
       if (lastUsed > 0) {
@@ -77,7 +82,7 @@ export class ActorCells {
     const found = actorTypeOf(key);
     if (!found) throw new Error(`no actor type owns key ${key}`);
     const { type, id } = found;
-    if (this.absent.has(key)) {
+    if (this.absent.has(key) || (fresh && type.kind !== 'catalog' && !this.journal.hasPendingRows(key))) {
       cell = { key, type, state: type.create(id), seq: 0, snapSeq: 0, used: usedAt(lastUsed) };
       this.cells.set(key, cell);
       return cell;

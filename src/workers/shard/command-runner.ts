@@ -77,7 +77,7 @@ export class CommandRunner {
     }
     let cell: Cell;
     try {
-      cell = this.cells.activate(req.key, now);
+      cell = this.cells.activate(req.key, now, (req.cmd as { fresh?: boolean }).fresh === true);
     } catch (err) {
       if (err instanceof CorruptRecordError) {
         // Quarantined (actor-cells.ts logged it once): refused, the rest of the shard serves on.
