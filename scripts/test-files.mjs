@@ -19,6 +19,7 @@ const named = (names) => (f) => names.includes(f.slice(DIR.length + 1, -'.test.j
 
 const BELOW_TRANSPORT = [
   'cluster',
+  'cluster-accounts',
   'crash',
   'corruption',
   'commit-failure',

@@ -11,6 +11,11 @@ const userKey = (id: string): string => `u${Buffer.from(id).toString('hex')}`;
 const emailKey = (hash: string): string => `e${Buffer.from(hash).toString('hex')}`;
 const nameKey = (hash: string): string => `n${Buffer.from(hash).toString('hex')}`;
 const secretKey = (name: string): string => `s${Buffer.from(name).toString('hex')}`;
+/** The user id of an account key, or undefined for the other keys of the bucket. */
+const userIdOf = (key: string): string | undefined => (key.startsWith('u') ? Buffer.from(key.slice(1), 'hex').toString() : undefined);
+/** An account row as stored, or undefined for a value of another layout. */
+const recordOf = (value: unknown): UserRecord | undefined =>
+  typeof value === 'object' && value !== null && 'version' in value && 'wrappedKey' in value ? (value as UserRecord) : undefined;
 const taken = (err: unknown): boolean => /wrong last sequence|key exists/i.test(String((err as Error).message));
 
 interface Stored {
@@ -18,15 +23,39 @@ interface Stored {
   revision: number;
 }
 
+/** Every change of an account row (`undefined`: the row is gone). */
+export type AccountChange = (userId: string, record: UserRecord | undefined) => void;
+
 export class KvUserStore implements UserStore {
+  /** Told of this node's own writes at once (the bucket's watch tells of them later). */
+  onWrite: AccountChange = () => undefined;
+
   constructor(private readonly kv: KV) {}
 
   private async read(id: string): Promise<Stored | undefined> {
     const e = await this.kv.get(userKey(id));
     if (!e || e.operation !== 'PUT') return undefined;
-    const record = e.json<UserRecord>();
-    // Accounts of the first cluster schema held an email and a creation time only: not ours.
-    return typeof record === 'object' && record !== null && 'version' in record ? { record, revision: e.revision } : undefined;
+    const record = recordOf(e.json<unknown>());
+    return record && { record, revision: e.revision };
+  }
+
+  /**
+   * Follows every account row of the bucket: first each row as it is, then every change by any
+   * node. `ready` resolves once the rows that were there at the start have been seen.
+   */
+  async watch(each: AccountChange): Promise<{ ready: Promise<void>; stop: () => void }> {
+    let initialized!: () => void;
+    const ready = new Promise<void>((resolve) => (initialized = resolve));
+    // Every key: the bucket's keys are single tokens (`u<hex>`), which no subject wildcard selects by prefix.
+    const w = await this.kv.watch({ key: '>' });
+    void (async () => {
+      for await (const e of w) {
+        const id = userIdOf(e.key);
+        if (id !== undefined) each(id, e.operation === 'PUT' ? recordOf(e.json<unknown>()) : undefined);
+        if (e.isUpdate) initialized();
+      }
+    })();
+    return { ready, stop: () => w.stop() };
   }
 
   async get(id: string): Promise<UserRecord | undefined> {
@@ -63,11 +92,12 @@ export class KvUserStore implements UserStore {
     }
     try {
       await this.kv.create(userKey(user.id), JSON.stringify(user));
-      return true;
     } catch (err) {
       if (taken(err)) return false;
       throw err;
     }
+    this.onWrite(user.id, user);
+    return true;
   }
 
   async update(before: UserRecord, after: UserRecord): Promise<UpdateOutcome> {
@@ -75,13 +105,15 @@ export class KvUserStore implements UserStore {
     if (!now || now.record.version !== before.version) return 'stale';
     const newName = after.usernameHash !== null && after.usernameHash !== before.usernameHash;
     if (newName && !(await this.claim(nameKey(after.usernameHash!), after.id))) return 'conflict';
+    const stored = { ...after, version: before.version + 1 };
     try {
-      await this.kv.update(userKey(after.id), JSON.stringify({ ...after, version: before.version + 1 }), now.revision);
+      await this.kv.update(userKey(after.id), JSON.stringify(stored), now.revision);
     } catch (err) {
       if (newName) await this.kv.delete(nameKey(after.usernameHash!));
       if (taken(err)) return 'stale';
       throw err;
     }
+    this.onWrite(after.id, stored);
     // The old claims go once the account no longer points at them.
     if (before.usernameHash !== null && before.usernameHash !== after.usernameHash) await this.kv.purge(nameKey(before.usernameHash));
     if (before.emailHash !== null && before.emailHash !== after.emailHash) await this.kv.purge(emailKey(before.emailHash));
@@ -91,9 +123,9 @@ export class KvUserStore implements UserStore {
   async list(limit: number, afterId: string | undefined): Promise<UserRecord[]> {
     const ids: string[] = [];
     const after = afterId ?? '';
-    for await (const k of await this.kv.keys('u*')) {
-      const id = Buffer.from(k.slice(1), 'hex').toString();
-      if (id > after) ids.push(id);
+    for await (const k of await this.kv.keys()) {
+      const id = userIdOf(k);
+      if (id !== undefined && id > after) ids.push(id);
     }
     ids.sort();
     const out: UserRecord[] = [];

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Role } from '../protocol/ops.js';
 import { log } from '../log/log.js';
+import { isKeyMirror } from './key-mirror.js';
 
 /** One account as it is stored. Guests get a row only once they keep something (an address). */
 export interface UserRecord {
@@ -150,6 +151,9 @@ export class SqliteUserStore implements UserStore {
     this.db.pragma(`synchronous = ${synchronous}`);
     // Overwritten and deleted content is zeroed, so an erased key leaves no copy in freed pages.
     this.db.pragma('secure_delete = ON');
+    // A data directory that served a cluster node holds that node's key mirror under this name:
+    // it is worthless once its process is gone.
+    if (isKeyMirror(this.db)) this.db.exec('DROP TABLE accounts');
     this.db.exec(`CREATE TABLE IF NOT EXISTS accounts (
       id            TEXT PRIMARY KEY,
       role          TEXT NOT NULL,
