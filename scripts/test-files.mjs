@@ -20,6 +20,7 @@ const named = (names) => (f) => names.includes(f.slice(DIR.length + 1, -'.test.j
 const BELOW_TRANSPORT = [
   'cluster',
   'cluster-accounts',
+  'cluster-key-rotation',
   'crash',
   'corruption',
   'commit-failure',

@@ -11,7 +11,7 @@ import { newMasterKeyText, parseMasterKey } from '../../persistence/master-key.j
 import { MasterKeyring } from '../../persistence/sealing.js';
 import type { ShardPool } from '../shard-pool.js';
 import type { ClusterRouting } from '../pool-cluster.js';
-import { clusterJwtSecret, openCluster, type NatsCluster } from './nats-cluster.js';
+import { BUCKETS, clusterJwtSecret, openCluster, type NatsCluster } from './nats-cluster.js';
 import { Ownership } from './ownership.js';
 import { Forwarder } from './forwarder.js';
 import { Relay, type ViewUpdate } from './relay.js';
@@ -21,6 +21,7 @@ import type { OrderPageItem, OrderPeers, OrdersQuery } from '../commerce/commerc
 import { log } from '../../log/log.js';
 import type { KeyMirror } from '../../persistence/key-mirror.js';
 import { AccountSync } from './account-sync.js';
+import { META_MASTER_KEY, answerKeyring, followClusterMasterKey } from './cluster-keys.js';
 
 const UNAVAILABLE = outcomeIndex('UNAVAILABLE');
 const ORDERS_PAGE = 'cw.orders.page';
@@ -40,7 +41,8 @@ export class ClusterNode {
   private sync: AccountSync | undefined;
 
   private constructor(private readonly c: NatsCluster) {
-    this.users = new KvUserStore(c.users);
+    // Entries replaced at conversion are erased from the stream's files, not only marked deleted.
+    this.users = new KvUserStore(c.users, (seq) => c.jsm.streams.deleteMessage(`KV_${BUCKETS.users}`, seq, true));
     this.events = new EventStream(c.nc, c.js, c.jsm, c.config.nodeId);
   }
 
@@ -65,8 +67,12 @@ export class ClusterNode {
    * that protects against and what not).
    */
   async masterKeyring(configured: string | undefined, previous: string | undefined): Promise<MasterKeyring> {
-    const current = parseMasterKey(configured ?? (await clusterJwtSecret(this.c, undefined, 'master-key', newMasterKeyText)), 'MASTER_KEY');
-    return new MasterKeyring(current, previous ? [parseMasterKey(previous, 'PREVIOUS_MASTER_KEY')] : []);
+    const others = previous ? [parseMasterKey(previous, 'PREVIOUS_MASTER_KEY')] : [];
+    const ring = configured
+      ? new MasterKeyring(parseMasterKey(configured, 'MASTER_KEY'), others)
+      : await followClusterMasterKey(this.c.meta, await clusterJwtSecret(this.c, undefined, META_MASTER_KEY, newMasterKeyText), others);
+    answerKeyring(this.c.nc, this.nodeId, ring);
+    return ring;
   }
 
   /**
