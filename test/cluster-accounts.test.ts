@@ -100,3 +100,28 @@ test('cluster: a logout on one node signs the user out of its connections on eve
   await onB.call('auth.login', { email: 'everywhere@example.com', password: PASSWORD });
   assert.equal((await onB.call('user.get', {})).email, 'everywhere@example.com');
 });
+
+test('cluster: guest rows without an order leave the accounts bucket after GUEST_RETENTION_DAYS; a guest with an order keeps its row', { skip }, async (t) => {
+  const [nats] = await startNats(t, 1);
+  const a = await startNode(t, nats.url, 'a', { GUEST_RETENTION_DAYS: '0.00005', TOKEN_TTL_SECONDS: '1' });
+  const { c: admin } = await adminOn(a.server.url);
+  t.after(() => admin.close());
+  await retryUnavailable(() => stockedSku(admin, 'guest-sku', 10, 500));
+  const address = { name: 'Guest Node', line1: '8 Transient Quay', city: 'Leaseby', postalCode: '2000', country: 'FI' };
+  const buyer = await CartwireClient.connect(a.server.url);
+  const leaver = await CartwireClient.connect(a.server.url);
+  t.after(() => Promise.all([buyer.close(), leaver.close()]));
+  const { userId: buyerId } = await buyer.call('auth.guest', {});
+  const saved = await buyer.call('address.add', address);
+  await retryUnavailable(() => buyer.call('cart.add', { sku: 'guest-sku', qty: 1 }));
+  const order = await retryUnavailable(() =>
+    buyer.call('checkout', { idempotencyKey: 'g1', payment: { token: 'tok_visa' }, shippingAddressId: saved.addressId }),
+  );
+  const { userId: leaverId } = await leaver.call('auth.guest', {});
+  await leaver.call('address.add', address);
+  assert.equal((await admin.call('user.list', { q: leaverId })).items.length, 1, 'the guest row exists');
+
+  await until(async () => (await admin.call('user.list', { q: leaverId })).items.length === 0, { timeoutMs: 15_000, what: "the idle guest's row removed" });
+  assert.equal((await admin.call('user.list', { q: buyerId })).items.length, 1, 'the guest with an order keeps its row');
+  assert.equal((await retryUnavailable(() => admin.call('order.get', { orderId: order.orderId }))).shippingAddress.line1, address.line1);
+});

@@ -24,6 +24,7 @@ import { AccountRecords } from './accounts/account-records.js';
 import { AddressBook, MAX_ADDRESSES, MAX_PAYMENT_METHODS } from './accounts/address-book.js';
 import { ProfileService } from './accounts/profile-service.js';
 import { userEvents } from './accounts/user-events.js';
+import { GuestRetention } from './accounts/guest-retention.js';
 import { CloseCode } from '../protocol/errors.js';
 import { picturedDemoProducts, seedDemo } from './catalog/demo-catalog.js';
 import { PICTURED_PER_CATEGORY, seedDemoImages } from './catalog/demo-images.js';
@@ -87,11 +88,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const migrated = await users.migrateLegacy((u) => vault.newRecord(u.id, u.role, u.passwordHash, legacyProfile(u), u.createdAt));
   if (migrated > 0) log.info(`sealed ${migrated} accounts of the first schema`);
   const records = new AccountRecords(vault);
-  await records.load();
   // Orders keep their address copies sealed, and this thread opens them as the shards do: from
   // system.db on one node, from the node's key mirror of the accounts bucket in a cluster.
   const mirror = node ? new KeyMirror(config.dataDir) : undefined;
-  if (node && mirror) await node.syncAccounts(keyring, mirror);
+  if (node && mirror) (await node.syncAccounts(keyring, mirror)).listen((userId, u) => records.personalization.changed(userId, u?.personalizedRecs ?? true));
   const sealedReader = new SealedReader(config.dataDir, mirror ? mirror.keyring : keyring);
   const openSealed: SealedOpener = (userId, value) => sealedReader.open(userId, value, addressAad(userId));
   const auth = new Auth(secret, config.tokenTtlSeconds, vault);
@@ -213,7 +213,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     }),
     catalog,
     pool,
-    records.personalized,
+    records.personalization,
   );
   metrics.recs(() => recs.service.stats());
   const handlers = createHandlers({
@@ -223,7 +223,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     accounts,
     profiles,
     book,
-    personalized: records.personalized,
+    personalized: records.personalization,
     commerce: commerceOps,
     recs,
     drops,
@@ -323,6 +323,18 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   }
   ready = true;
   for (const orderId of toResume.splice(0)) resume(orderId);
+  // Guest rows of guests who never signed up or ordered do not pile up.
+  const guests = new GuestRetention({
+    store: users,
+    retentionMs: config.guestRetentionMs,
+    tokenTtlMs: config.tokenTtlSeconds * 1000,
+    hasOrder: async (userId) => {
+      const r = await commerceOps.listOrders({ limit: 1 }, { userId, role: 'guest' });
+      // Unknown (a shard restarting): kept, looked at again at the next pass.
+      return !r.ok || r.result.items.length > 0;
+    },
+  });
+  guests.start();
   // Which skus drops gate, known before the first checkout needs it (a failure is retried by that checkout).
   if (!node) void drops.load().catch((err: unknown) => log.warn({ err }, 'reading the product drops failed (retried at the next checkout)'));
   // The recommendation models load from the event logs in the background (the pool builds them),
@@ -349,6 +361,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         edge.draining = true;
         ready = false;
         clearTimeout(recsLoad);
+        await guests.stop();
         listenSocket.close();
         // A cluster node hands its partitions over (drained) before its shards stop.
         await node?.leave();

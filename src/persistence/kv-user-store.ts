@@ -169,10 +169,29 @@ export class KvUserStore implements UserStore {
     return out;
   }
 
-  async optedOut(): Promise<string[]> {
-    const out: string[] = [];
-    for (const r of await this.list(Number.MAX_SAFE_INTEGER, undefined)) if (!r.personalizedRecs) out.push(r.id);
-    return out;
+  /** Reads every account row: the bucket has no index by role (a sweep's cost grows with the accounts). */
+  async idleGuests(before: number, limit: number): Promise<UserRecord[]> {
+    const out: UserRecord[] = [];
+    for (const key of await this.allKeys()) {
+      const id = userIdOf(key);
+      const r = id === undefined ? undefined : await this.get(id);
+      if (r && r.role === 'guest' && r.updatedAt < before) out.push(r);
+    }
+    return out.sort((a, b) => a.updatedAt - b.updatedAt).slice(0, limit);
+  }
+
+  async removeGuest(u: UserRecord): Promise<boolean> {
+    const now = await this.read(u.id);
+    if (!now || now.record.version !== u.version || now.record.role !== 'guest') return false;
+    try {
+      // Purged on the revision read: a write in between makes it fail.
+      await this.kv.purge(userKey(u.id), { previousSeq: now.revision });
+    } catch (err) {
+      if (taken(err)) return false;
+      throw err;
+    }
+    this.onWrite(u.id, undefined);
+    return true;
   }
 
   async secret(name: string, make: () => string): Promise<string> {
