@@ -81,6 +81,8 @@ export class KvUserStore implements UserStore {
     const ready = new Promise<void>((resolve) => (initialized = resolve));
     // Every key: the bucket's keys are single tokens (`u<hex>`), which no subject wildcard selects by prefix.
     const w = await this.kv.watch({ key: '>' });
+    // An empty bucket sends nothing to mark the end of its (empty) first values.
+    if ((await this.kv.status()).values === 0) initialized();
     void (async () => {
       for await (const e of w) {
         const id = userIdOf(e.key);

@@ -26,9 +26,14 @@ export class AccountSync {
   /** Fills the mirror with every account of the bucket, then follows the changes. */
   async start(): Promise<void> {
     this.store.onWrite = this.apply;
-    const w = await this.store.watch(this.apply);
-    this.stopWatch = w.stop;
-    await w.ready;
+    this.mirror.beginBulk();
+    try {
+      const w = await this.store.watch(this.apply);
+      this.stopWatch = w.stop;
+      await w.ready;
+    } finally {
+      this.mirror.endBulk();
+    }
   }
 
   private readonly apply = (userId: string, record: UserRecord | undefined): void => {
