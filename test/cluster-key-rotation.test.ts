@@ -52,7 +52,8 @@ test(
     t.after(() => nc.close());
     const kvm = new Kvm(nc);
     const [users, meta] = [await kvm.open('cw-users'), await kvm.open('cw-meta')];
-    const oldKey = parseMasterKey((await meta.get('master-key'))!.string(), 'old');
+    const oldKeyText = (await meta.get('master-key'))!.string();
+    const oldKey = parseMasterKey(oldKeyText, 'old');
 
     const first = await CartwireClient.connect(a.server.url);
     t.after(() => first.close());
@@ -107,6 +108,9 @@ test(
     const seen = await retryUnavailable(() => viaC.call('order.get', { orderId: order.orderId }));
     assert.equal(seen.shippingAddress.line1, '9 Keyring Row', "the order's address copy opens on the new node");
     assert.equal(await c.server.term(), 0);
+    // The retired key is erased from the meta stream's files, not only replaced.
+    await until(() => holders(nats.dir, nextText).length > 0, { timeoutMs: 10_000, what: 'the new key in the JetStream store' });
+    assert.deepEqual(holders(nats.dir, oldKeyText.trim()), [], 'the old master key is in no file of the JetStream store');
   },
 );
 

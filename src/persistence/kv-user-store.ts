@@ -62,7 +62,7 @@ export class KvUserStore implements UserStore {
   /** `erase`: overwrites the stream message of a revision in the server's files (secure erase). */
   constructor(
     private readonly kv: KV,
-    private readonly erase: (revision: number) => Promise<unknown> = () => Promise.resolve(),
+    private readonly erase: (revision: number) => Promise<unknown>,
   ) {}
 
   private async read(id: string): Promise<Stored | undefined> {

@@ -47,22 +47,26 @@ export async function rotateClusterMasterKey(env: ClusterRotationEnv, say: (line
       from = env.previousMasterKey ? [parseMasterKey(env.previousMasterKey, 'PREVIOUS_MASTER_KEY')] : [];
     } else {
       const cur = await meta.get(META_MASTER_KEY);
-      if (!cur || cur.operation !== 'PUT')
+      const resumed = await meta.get(META_NEXT_MASTER_KEY);
+      // No master-key but a next one: a run stopped in its last step, after the rewrap.
+      if ((!cur || cur.operation !== 'PUT') && resumed?.operation !== 'PUT')
         throw new RotationError('the cluster has no master key in its meta bucket (its nodes run with MASTER_KEY: set it here too)');
       const nextText = await nextKeyText(meta);
       target = parseMasterKey(nextText, META_NEXT_MASTER_KEY);
-      from = [parseMasterKey(cur.string(), META_MASTER_KEY)];
+      from = cur?.operation === 'PUT' ? [parseMasterKey(cur.string(), META_MASTER_KEY)] : [];
       say(`next master key ${target.id} stored as ${META_NEXT_MASTER_KEY}`);
       finish = async () => {
-        // The new key becomes the cluster's, then the old one's message is erased from the stream's files.
-        if (cur.string() !== nextText) await meta.update(META_MASTER_KEY, nextText, cur.revision);
-        await jsm.streams.deleteMessage(`KV_${BUCKETS.meta}`, cur.revision, true).catch(() => false);
+        // A replaced value stays in the stream's files until the server compacts them: the old
+        // key is erased for good first (nodes meanwhile use master-key.next), then replaced.
+        const now = await meta.get(META_MASTER_KEY);
+        if (now?.operation === 'PUT' && now.string() !== nextText) await jsm.streams.deleteMessage(`KV_${BUCKETS.meta}`, now.revision, true);
+        if ((await meta.get(META_MASTER_KEY))?.operation !== 'PUT') await meta.create(META_MASTER_KEY, nextText);
         await meta.purge(META_NEXT_MASTER_KEY);
       };
     }
     await everyNodeWrapsUnder(nc, jsm, target.id, env.waitMs ?? 30_000);
     const ring = new MasterKeyring(target, from);
-    const store = new KvUserStore(users);
+    const store = new KvUserStore(users, (seq) => jsm.streams.deleteMessage(`KV_${BUCKETS.users}`, seq, true));
     const r = await store.rewrapKeys(ring);
     await finish();
     say(`rewrapped ${r.rewrapped} keys of ${r.accounts} accounts`);

@@ -27,16 +27,20 @@ export interface KeyringAnswer {
 const metaKey = (text: string, name: string): NamedKey => parseMasterKey(text, `the cluster's ${name}`);
 
 /**
- * The keyring of a node without MASTER_KEY: the cluster's `master-key` (and `master-key.next`
- * when a rotation is under way), kept up to date with the meta bucket while the node runs.
+ * The keyring of a node without MASTER_KEY: the cluster's `master-key` (made by `create` when the
+ * cluster has none), and `master-key.next` when a rotation is under way (then the key new data
+ * keys are wrapped under; a rotation's last step may have removed `master-key` already), kept up
+ * to date with the meta bucket while the node runs.
  */
-export async function followClusterMasterKey(meta: KV, masterKeyText: string, others: readonly NamedKey[]): Promise<MasterKeyring> {
-  const ring = new MasterKeyring(metaKey(masterKeyText, META_MASTER_KEY), others);
-  // Watched before the read, so a change in between is not missed.
-  // Every key of the small meta bucket (NATS 2.9 watches one subject filter, and the two names are not one).
+export async function followClusterMasterKey(meta: KV, create: () => Promise<string>, others: readonly NamedKey[]): Promise<MasterKeyring> {
+  // Watched before the reads, so a change in between is not missed. Every key of the small meta
+  // bucket (NATS 2.9 watches one subject filter, and the two names are not one).
   const w = await meta.watch({ include: KvWatchInclude.UpdatesOnly });
-  const next = await meta.get(META_NEXT_MASTER_KEY);
-  if (next?.operation === 'PUT') ring.use(metaKey(next.string(), META_NEXT_MASTER_KEY));
+  const [cur, next] = await Promise.all([meta.get(META_MASTER_KEY), meta.get(META_NEXT_MASTER_KEY)]);
+  const nextText = next?.operation === 'PUT' ? next.string() : undefined;
+  const curText = cur?.operation === 'PUT' ? cur.string() : (nextText ?? (await create()));
+  const ring = new MasterKeyring(metaKey(curText, META_MASTER_KEY), others);
+  if (nextText !== undefined) ring.use(metaKey(nextText, META_NEXT_MASTER_KEY));
   void (async () => {
     for await (const e of w) {
       if (e.operation !== 'PUT' || (e.key !== META_MASTER_KEY && e.key !== META_NEXT_MASTER_KEY)) continue;

@@ -70,7 +70,7 @@ export class ClusterNode {
     const others = previous ? [parseMasterKey(previous, 'PREVIOUS_MASTER_KEY')] : [];
     const ring = configured
       ? new MasterKeyring(parseMasterKey(configured, 'MASTER_KEY'), others)
-      : await followClusterMasterKey(this.c.meta, await clusterJwtSecret(this.c, undefined, META_MASTER_KEY, newMasterKeyText), others);
+      : await followClusterMasterKey(this.c.meta, () => clusterJwtSecret(this.c, undefined, META_MASTER_KEY, newMasterKeyText), others);
     answerKeyring(this.c.nc, this.nodeId, ring);
     return ring;
   }
