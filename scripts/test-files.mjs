@@ -19,6 +19,8 @@ const named = (names) => (f) => names.includes(f.slice(DIR.length + 1, -'.test.j
 
 const BELOW_TRANSPORT = [
   'cluster',
+  'cluster-accounts',
+  'cluster-key-rotation',
   'crash',
   'corruption',
   'commit-failure',

@@ -56,6 +56,8 @@ export interface Config {
   maxActorsPerShard: number;
   /** Guest carts unchanged this long are deleted (ms); 0 keeps them. */
   guestCartRetentionMs: number;
+  /** Guest account rows unchanged this long and without an order are deleted (ms); 0 keeps them. */
+  guestRetentionMs: number;
   /** Journal rows of carts, skus, orders and coupons are kept this long for audit.* (ms); 0 keeps none. */
   auditRetentionMs: number;
   commerce: CommerceConfig;
@@ -259,6 +261,7 @@ export function resolveConfig(env: Env = process.env): Config {
     shardMaxHeapMb,
     // About 2 KiB of heap per actor (a 3-line cart is ~1 KiB): half the heap for actors.
     guestCartRetentionMs: Math.round(decimal(env, 'GUEST_CART_RETENTION_DAYS', 30) * 86_400_000),
+    guestRetentionMs: Math.round(decimal(env, 'GUEST_RETENTION_DAYS', 30) * 86_400_000),
     auditRetentionMs: Math.round(decimal(env, 'AUDIT_RETENTION_DAYS', 30) * 86_400_000),
     maxActorsPerShard: int(env, 'MAX_ACTORS_PER_SHARD', Math.max(10_000, Math.floor((shardMaxHeapMb * 1024) / 4)), 100),
     commerce: resolveCommerce(env),

@@ -26,7 +26,12 @@ test('users who turned personalised recommendations off are not recorded, and ge
   const service = new RecsService({ rebuildIntervalMs: 0 });
   t.after(() => service.close());
   const optedOut = new Set(['private']);
-  const ops = new RecsOps(service, catalog, pool, (userId) => !optedOut.has(userId));
+  const flag = (userId: string) => !optedOut.has(userId);
+  const ops = new RecsOps(service, catalog, pool, {
+    when: (userId, then) => then(flag(userId)),
+    get: (userId) => Promise.resolve(flag(userId)),
+    idle: () => Promise.resolve(),
+  });
   // a and b are viewed together by two shoppers; the private user views a and c
   ops.onDomain([view('s1', 'a'), view('s1', 'b'), view('s2', 'a'), view('s2', 'b'), view('private', 'a'), view('private', 'c')]);
   assert.equal(service.stats().events, 4, "the private user's two views are not recorded");

@@ -29,7 +29,7 @@ export interface HandlerDeps {
   profiles: ProfileService;
   book: AddressBook;
   /** Whether a user's interactions may be recorded (preferences.personalizedRecs). */
-  personalized: (userId: string) => boolean;
+  personalized: { cached(userId: string): boolean | undefined; get(userId: string): Promise<boolean> };
   commerce: CommerceOps;
   recs: RecsOps;
   drops: DropOps;
@@ -149,12 +149,12 @@ export function createHandlers({ pool, catalog, media, accounts, profiles, book,
       const p = catalog.stored(a.productId, false);
       if (!p) return fail('NOT_FOUND', `unknown product ${a.productId}`, { productId: a.productId });
       const who = user(req);
+      const event: DomainEvent = { name: 'product_viewed', data: { userId: who.userId, productId: a.productId, category: p.category, at: Date.now() } };
       // personalizedRecs off: the view is not recorded at all.
-      if (!personalized(who.userId)) return NOTHING;
-      return log(req, cartKey(who.userId), {
-        name: 'product_viewed',
-        data: { userId: who.userId, productId: a.productId, category: p.category, at: Date.now() },
-      });
+      const known = personalized.cached(who.userId);
+      if (known !== undefined) return known ? log(req, cartKey(who.userId), event) : NOTHING;
+      // Not in memory: read first, then logged by a plain call (a routed reply must be sync).
+      return personalized.get(who.userId).then((on) => (on ? pool.log(cartKey(who.userId), event) : NOTHING));
     },
     'recs.forUser': (req, a) => recs.forUser(a, user(req)),
     'recs.similar': (req, a) => recs.similar(a, user(req)),

@@ -17,12 +17,14 @@ import { mountHttpRoutes, mountOpsRoutes, type OpsDeps } from '../transport/http
 import { SqliteUserStore, loadJwtSecret, writeAdminPassword, type LegacyUser } from '../persistence/user-store.js';
 import { loadMasterKeyring } from '../persistence/master-key.js';
 import { SealedReader, addressAad } from '../persistence/sealed-reader.js';
+import { KeyMirror } from '../persistence/key-mirror.js';
 import type { SealedOpener } from '../actors/actor.js';
 import { DEFAULT_PREFERENCES, UserVault, type Profile } from './accounts/user-vault.js';
 import { AccountRecords } from './accounts/account-records.js';
 import { AddressBook, MAX_ADDRESSES, MAX_PAYMENT_METHODS } from './accounts/address-book.js';
 import { ProfileService } from './accounts/profile-service.js';
 import { userEvents } from './accounts/user-events.js';
+import { GuestRetention } from './accounts/guest-retention.js';
 import { CloseCode } from '../protocol/errors.js';
 import { picturedDemoProducts, seedDemo } from './catalog/demo-catalog.js';
 import { PICTURED_PER_CATEGORY, seedDemoImages } from './catalog/demo-images.js';
@@ -86,10 +88,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const migrated = await users.migrateLegacy((u) => vault.newRecord(u.id, u.role, u.passwordHash, legacyProfile(u), u.createdAt));
   if (migrated > 0) log.info(`sealed ${migrated} accounts of the first schema`);
   const records = new AccountRecords(vault);
-  await records.load();
-  // One node: orders keep their address copies sealed, and this thread opens them as the shards do.
-  const sealedReader = node ? undefined : new SealedReader(config.dataDir, keyring);
-  const openSealed: SealedOpener | undefined = sealedReader && ((userId, value) => sealedReader.open(userId, value, addressAad(userId)));
+  // Orders keep their address copies sealed, and this thread opens them as the shards do: from
+  // system.db on one node, from the node's key mirror of the accounts bucket in a cluster.
+  const mirror = node ? new KeyMirror(config.dataDir) : undefined;
+  if (node && mirror) (await node.syncAccounts(keyring, mirror)).listen((userId, u) => records.personalization.changed(userId, u?.personalizedRecs ?? true));
+  const sealedReader = new SealedReader(config.dataDir, mirror ? mirror.keyring : keyring);
+  const openSealed: SealedOpener = (userId, value) => sealedReader.open(userId, value, addressAad(userId));
   const auth = new Auth(secret, config.tokenTtlSeconds, vault);
   const adminPassword = await auth.bootstrapAdmin(config.adminEmail, config.adminPassword);
   if (adminPassword) {
@@ -175,7 +179,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     gateway,
     gate: drops,
     config: commerce,
-    ...(openSealed ? { openSealed } : {}),
+    openSealed,
     accountAgeMs: async (userId, now) => {
       const u = await users.get(userId);
       return u === undefined || u.role === 'guest' ? 0 : Math.max(0, now - u.createdAt);
@@ -186,7 +190,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     driver,
     commerce.deadlineMs,
     node?.serveOrderPages((q) => commerceOps.localOrderPages(q)),
-    sealedReader && ((who, address) => records.sealAddress(who, address)),
+    (who, address) => records.sealAddress(who, address),
   );
   const book = new AddressBook(records);
   const profiles = new ProfileService({
@@ -209,7 +213,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     }),
     catalog,
     pool,
-    records.personalized,
+    records.personalization,
   );
   metrics.recs(() => recs.service.stats());
   const handlers = createHandlers({
@@ -219,15 +223,20 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     accounts,
     profiles,
     book,
-    personalized: records.personalized,
+    personalized: records.personalization,
     commerce: commerceOps,
     recs,
     drops,
     audit,
   });
   const edge = new Edge({ handlers, shards: pool, metrics, maxInflight: limits.connMaxInflight });
-  // A logout, password or role change, or erasure: this node's connections of the user sign out.
-  profiles.revoke = (userId) => edge.revokeUser(userId);
+  // A logout, password or role change, or erasure: the connections of the user sign out.
+  // In a cluster the other nodes' connections of the user sign out too.
+  profiles.revoke = (userId) => {
+    edge.revokeUser(userId);
+    node?.revoked(userId);
+  };
+  node?.onRevoked((userId) => edge.revokeUser(userId));
   let ready = false;
 
   const app: ServerApp = transport.createApp(config.tls);
@@ -306,13 +315,26 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     await recs.service.close();
     media.close();
     users.close();
-    sealedReader?.close();
+    sealedReader.close();
     await node?.close();
+    mirror?.close();
     app.close();
     throw err;
   }
   ready = true;
   for (const orderId of toResume.splice(0)) resume(orderId);
+  // Guest rows of guests who never signed up or ordered do not pile up.
+  const guests = new GuestRetention({
+    store: users,
+    retentionMs: config.guestRetentionMs,
+    tokenTtlMs: config.tokenTtlSeconds * 1000,
+    hasOrder: async (userId) => {
+      const r = await commerceOps.listOrders({ limit: 1 }, { userId, role: 'guest' });
+      // Unknown (a shard restarting): kept, looked at again at the next pass.
+      return !r.ok || r.result.items.length > 0;
+    },
+  });
+  guests.start();
   // Which skus drops gate, known before the first checkout needs it (a failure is retried by that checkout).
   if (!node) void drops.load().catch((err: unknown) => log.warn({ err }, 'reading the product drops failed (retried at the next checkout)'));
   // The recommendation models load from the event logs in the background (the pool builds them),
@@ -339,6 +361,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         edge.draining = true;
         ready = false;
         clearTimeout(recsLoad);
+        await guests.stop();
         listenSocket.close();
         // A cluster node hands its partitions over (drained) before its shards stop.
         await node?.leave();
@@ -347,8 +370,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         media.close();
         sockets.closeAll(CloseCode.GOING_AWAY, 'server shutting down');
         users.close();
-        sealedReader?.close();
+        sealedReader.close();
         await node?.close();
+        mirror?.close();
         app.close();
         closeOps(); // last: /readyz there answers 503 while draining
       })()),

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import type { ShardOptions } from '../workers/shard-messages.js';
 import { ShardPool } from './shard-pool.js';
 import { loadMasterKeyring } from '../persistence/master-key.js';
+import { MIRROR_KEY } from '../persistence/key-mirror.js';
 
 export function shardOptions(config: Config): Omit<ShardOptions, 'shard' | 'epoch'> {
   return {
@@ -20,8 +21,9 @@ export function shardOptions(config: Config): Omit<ShardOptions, 'shard' | 'epoc
     maxActors: config.maxActorsPerShard,
     guestCartRetentionMs: config.guestCartRetentionMs,
     auditRetentionMs: config.auditRetentionMs,
-    // One node: the shards open orders' sealed address copies themselves (a cluster seals none).
-    ...(config.cluster ? {} : { masterKeys: loadMasterKeyring(config.dataDir, config.masterKey, config.previousMasterKey).hexKeys() }),
+    // The shards open orders' sealed address copies themselves: with the master keys on one
+    // node, with this process's key mirror key in a cluster (persistence/key-mirror.ts).
+    masterKeys: config.cluster ? [MIRROR_KEY.key.toString('hex')] : loadMasterKeyring(config.dataDir, config.masterKey, config.previousMasterKey).hexKeys(),
     ...(config.faultCrashShardOn === undefined ? {} : { crashOn: config.faultCrashShardOn }),
     ...(config.cluster
       ? {

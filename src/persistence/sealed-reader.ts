@@ -1,7 +1,8 @@
 // Opens values sealed under a user's data key from any thread (the shard workers render orders
 // with their address copies): the wrapped key is read from system.db through a read-only
-// connection of this thread's own and unwrapped with the master key. Nothing is cached, so an
-// erasure (the wrapped key removed) takes effect for the very next read on every thread.
+// connection of this thread's own and unwrapped with the master key (a cluster node's system.db
+// is its key mirror, key-mirror.ts, read with the mirror key). Nothing is cached, so an erasure
+// (the wrapped key removed) takes effect for the very next read on every thread.
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

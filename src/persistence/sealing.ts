@@ -65,17 +65,30 @@ export function newDataKey(userId: string): NamedKey {
  */
 export class MasterKeyring {
   private readonly byId = new Map<string, NamedKey>();
+  private currentKey: NamedKey;
 
-  constructor(
-    readonly current: NamedKey,
-    others: readonly NamedKey[] = [],
-  ) {
+  constructor(current: NamedKey, others: readonly NamedKey[] = []) {
+    this.currentKey = current;
     for (const k of [current, ...others]) this.byId.set(k.id, k);
+  }
+
+  /** The key new data keys are wrapped under. */
+  get current(): NamedKey {
+    return this.currentKey;
+  }
+
+  /**
+   * Wraps under `k` from now on, still unwrapping with every key known before (a cluster node
+   * told of a rotation while it runs).
+   */
+  use(k: NamedKey): void {
+    this.byId.set(k.id, k);
+    this.currentKey = k;
   }
 
   /** Every key, the current one first. */
   keys(): NamedKey[] {
-    return [...this.byId.values()];
+    return [this.currentKey, ...[...this.byId.values()].filter((k) => k.id !== this.currentKey.id)];
   }
 
   /** Every key as hex, the current one first: for the shard workers of this process. */

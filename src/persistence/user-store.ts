@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Role } from '../protocol/ops.js';
 import { log } from '../log/log.js';
+import { isKeyMirror } from './key-mirror.js';
 
 /** One account as it is stored. Guests get a row only once they keep something (an address). */
 export interface UserRecord {
@@ -65,8 +66,10 @@ export interface UserStore {
   update(before: UserRecord, after: UserRecord): Promise<UpdateOutcome>;
   /** Accounts by id, after `afterId`. */
   list(limit: number, afterId: string | undefined): Promise<UserRecord[]>;
-  /** Ids of the users who turned personalized recommendations off. */
-  optedOut(): Promise<string[]>;
+  /** Guest rows unchanged since before `before` (epoch ms), oldest first. */
+  idleGuests(before: number, limit: number): Promise<UserRecord[]>;
+  /** Deletes a guest row as read (`u.version`); false when it changed meanwhile or is gone. */
+  removeGuest(u: UserRecord): Promise<boolean>;
   /** A named secret, made by `make` and stored on first use (the same value for every caller after). */
   secret(name: string, make: () => string): Promise<string>;
   /** Accounts of the first schema, converted by `convert` and replaced in one step (no-op when none). */
@@ -139,7 +142,8 @@ export class SqliteUserStore implements UserStore {
   private readonly insertRow: Database.Statement<[AccountRow]>;
   private readonly updateRow: Database.Statement<[AccountRow & { before: number }]>;
   private readonly page: Database.Statement<[string, number], AccountRow>;
-  private readonly optedOutRows: Database.Statement<[], { id: string }>;
+  private readonly idleGuestRows: Database.Statement<[number, number], AccountRow>;
+  private readonly deleteGuest: Database.Statement<[string, number]>;
   private readonly getSecret: Database.Statement<[string], { value: string }>;
   private readonly putSecret: Database.Statement<[string, string]>;
 
@@ -150,6 +154,9 @@ export class SqliteUserStore implements UserStore {
     this.db.pragma(`synchronous = ${synchronous}`);
     // Overwritten and deleted content is zeroed, so an erased key leaves no copy in freed pages.
     this.db.pragma('secure_delete = ON');
+    // A data directory that served a cluster node holds that node's key mirror under this name:
+    // it is worthless once its process is gone.
+    if (isKeyMirror(this.db)) this.db.exec('DROP TABLE accounts');
     this.db.exec(`CREATE TABLE IF NOT EXISTS accounts (
       id            TEXT PRIMARY KEY,
       role          TEXT NOT NULL,
@@ -165,6 +172,7 @@ export class SqliteUserStore implements UserStore {
       erased_at     INTEGER,
       version       INTEGER NOT NULL
     );
+    CREATE INDEX IF NOT EXISTS accounts_idle_guests ON accounts (updated_at) WHERE role = 'guest';
     CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)`);
     const cols =
       '(id, role, email_hash, username_hash, password_hash, token_gen, personalized, wrapped_key, sealed, created_at, updated_at, erased_at, version)';
@@ -180,7 +188,8 @@ export class SqliteUserStore implements UserStore {
        erased_at = @erased_at, version = @version WHERE id = @id AND version = @before`,
     );
     this.page = this.db.prepare('SELECT * FROM accounts WHERE id > ? ORDER BY id LIMIT ?');
-    this.optedOutRows = this.db.prepare('SELECT id FROM accounts WHERE personalized = 0');
+    this.idleGuestRows = this.db.prepare("SELECT * FROM accounts WHERE role = 'guest' AND updated_at < ? ORDER BY updated_at LIMIT ?");
+    this.deleteGuest = this.db.prepare("DELETE FROM accounts WHERE id = ? AND version = ? AND role = 'guest'");
     this.getSecret = this.db.prepare('SELECT value FROM secrets WHERE name = ?');
     this.putSecret = this.db.prepare('INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)');
   }
@@ -224,8 +233,12 @@ export class SqliteUserStore implements UserStore {
     return Promise.resolve(this.page.all(afterId ?? '', limit).map(toRecord));
   }
 
-  optedOut(): Promise<string[]> {
-    return Promise.resolve(this.optedOutRows.all().map((r) => r.id));
+  idleGuests(before: number, limit: number): Promise<UserRecord[]> {
+    return Promise.resolve(this.idleGuestRows.all(before, limit).map(toRecord));
+  }
+
+  removeGuest(u: UserRecord): Promise<boolean> {
+    return Promise.resolve(this.deleteGuest.run(u.id, u.version).changes === 1);
   }
 
   secret(name: string, make: () => string): Promise<string> {

@@ -59,7 +59,7 @@ export interface ShardOptions {
   epoch?: string;
   /** Cluster mode: the journal is replicated through NATS JetStream (undefined: one node). */
   cluster?: ShardClusterOptions;
-  /** The master keys (hex, current first): orders' sealed address copies are opened with them. */
+  /** The master keys (hex, current first), or in a cluster the process's key mirror key: orders' sealed address copies are opened with them. */
   masterKeys?: string[];
   /** Test hook: a command touching this actor key kills the worker thread (an uncaught exception). */
   crashOn?: string;

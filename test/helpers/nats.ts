@@ -31,6 +31,8 @@ export async function freePort(): Promise<number> {
 export interface NatsServer {
   url: string;
   port: number;
+  /** Its JetStream store directory (-sd). */
+  dir: string;
   proc: ChildProcess;
   kill9(): Promise<void>;
   /** Starts it again on the same port and store (after kill9). */
@@ -80,6 +82,7 @@ export async function startNats(t: TestContext, n = 1): Promise<NatsServer[]> {
     const s: NatsServer = {
       url: `nats://127.0.0.1:${ports[i]}`,
       port: ports[i],
+      dir,
       proc: await launch(args, ports[i]),
       kill9: async () => {
         if (s.proc.exitCode !== null || s.proc.signalCode !== null) return;

@@ -6,8 +6,11 @@ import type { WireError } from '../../protocol/errors.js';
 import type { Identity, ShippingAddress } from '../../protocol/types.js';
 import { addressAad } from '../../persistence/sealed-reader.js';
 import { DEFAULT_PREFERENCES, type Profile, type UserVault } from './user-vault.js';
+import { Personalization } from './personalization.js';
 
 const RETRIES = 5;
+/** A guest row older than this is written again by a checkout (see sealAddress). */
+const GUEST_TOUCH_MS = 60_000;
 
 /** What a change decides: the new profile (and row fields), or an error that changes nothing. */
 export type Change<T> =
@@ -19,17 +22,12 @@ export const notFound = (what: string): { error: WireError } => ({ error: { code
 const erasedError: WireError = { code: 'UNAUTHENTICATED', message: 'this account has been erased' };
 
 export class AccountRecords {
-  /** Users who turned personalized recommendations off (a mirror of the stored flag, one entry per such user). */
-  private readonly optedOut = new Set<string>();
+  /** Each user's `preferences.personalizedRecs`, as a bounded cache over the store. */
+  readonly personalization: Personalization;
 
-  constructor(readonly vault: UserVault) {}
-
-  /** Loads the opt-outs (at start). */
-  async load(): Promise<void> {
-    for (const id of await this.vault.store.optedOut()) this.optedOut.add(id);
+  constructor(readonly vault: UserVault) {
+    this.personalization = new Personalization(vault.store);
   }
-
-  readonly personalized = (userId: string): boolean => !this.optedOut.has(userId);
 
   /** The caller's row and profile; a guest without a row gets an empty profile (nothing stored). */
   async read(who: Identity): Promise<{ row: UserRecord | undefined; profile: Profile } | { error: WireError }> {
@@ -61,8 +59,7 @@ export class AccountRecords {
         stored = { ...stored, version: read.row.version + 1 };
       }
       if (outcome === 'ok') {
-        if (stored.personalizedRecs) this.optedOut.delete(stored.id);
-        else this.optedOut.add(stored.id);
+        this.personalization.set(stored.id, stored.personalizedRecs);
         return { ok: true, result: c.result(stored, c.profile) };
       }
       if (outcome === 'conflict') return { ok: false, error: conflict ?? { code: 'CONFLICT', message: 'the change clashes with another account' } };
@@ -91,7 +88,9 @@ export class AccountRecords {
    */
   async sealAddress(who: Identity, address: ShippingAddress): Promise<Outcome<string>> {
     let row = await this.vault.store.get(who.userId);
-    if (!row) {
+    // A guest's row is made now, or marked as used: the guest retention sweep must not remove
+    // it between this read and the order that needs its key.
+    if (!row || (row.role === 'guest' && Date.now() - row.updatedAt > GUEST_TOUCH_MS)) {
       const made = await this.mutate(who, (p) => ({ profile: p, result: (u) => u }));
       if (!made.ok) return made;
       row = made.result;
@@ -131,7 +130,7 @@ export class AccountRecords {
   }
 
   forgetOptOut(userId: string): void {
-    this.optedOut.delete(userId);
+    this.personalization.set(userId, true);
   }
 }
 

@@ -1,7 +1,8 @@
 // Profile, sessions, export and erasure of an account, and the admin's view of accounts. Token
 // revocation is a generation per account: every token carries the generation it was issued
 // under; logout, a password change, a role change and erasure move it on, and the connections
-// signed in as that user on this node lose their identity at once (revoke).
+// signed in as that user lose their identity at once (revoke: this node's, and in a cluster the
+// other nodes' too).
 import type { OpArgs, Page } from '../../protocol/ops.js';
 import type { Identity, OrderView } from '../../protocol/types.js';
 import type { AuthResult } from '../../protocol/ops.js';
@@ -48,7 +49,7 @@ export function userView(u: UserRecord | undefined, p: Profile, who: Identity): 
 const forbidden = (message: string) => fail('FORBIDDEN', message);
 
 export class ProfileService {
-  /** Drops the identity of every connection of a user on this node (set by the server once the edge exists). */
+  /** Drops the identity of every connection of a user (set by the server once the edge exists). */
   revoke: (userId: string) => void = () => undefined;
 
   constructor(private readonly d: ProfileDeps) {}

@@ -9,10 +9,9 @@ import { JOURNAL_STREAM, journalSubject } from '../../persistence/replicated-jou
 import { KvUserStore } from '../../persistence/kv-user-store.js';
 import { newMasterKeyText, parseMasterKey } from '../../persistence/master-key.js';
 import { MasterKeyring } from '../../persistence/sealing.js';
-import type { UserStore } from '../../persistence/user-store.js';
 import type { ShardPool } from '../shard-pool.js';
 import type { ClusterRouting } from '../pool-cluster.js';
-import { clusterJwtSecret, openCluster, type NatsCluster } from './nats-cluster.js';
+import { BUCKETS, clusterJwtSecret, openCluster, type NatsCluster } from './nats-cluster.js';
 import { Ownership } from './ownership.js';
 import { Forwarder } from './forwarder.js';
 import { Relay, type ViewUpdate } from './relay.js';
@@ -20,22 +19,30 @@ import { EventStream } from './event-stream.js';
 import { Packr, Unpackr } from 'msgpackr';
 import type { OrderPageItem, OrderPeers, OrdersQuery } from '../commerce/commerce-ops.js';
 import { log } from '../../log/log.js';
+import type { KeyMirror } from '../../persistence/key-mirror.js';
+import { AccountSync } from './account-sync.js';
+import { META_MASTER_KEY, answerKeyring, followClusterMasterKey } from './cluster-keys.js';
 
 const UNAVAILABLE = outcomeIndex('UNAVAILABLE');
 const ORDERS_PAGE = 'cw.orders.page';
+/** A user's tokens were revoked (logout, password or role change, erasure): the user id, nothing else. */
+const REVOKED = 'cw.accounts.revoked';
+const USER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
 
 export class ClusterNode {
-  readonly users: UserStore;
+  readonly users: KvUserStore;
   /** The cluster's domain event log (CW_EVENTS). */
   readonly events: EventStream;
   private ownership: Ownership | undefined;
   private forwarder: Forwarder | undefined;
   private relay: Relay | undefined;
+  private sync: AccountSync | undefined;
 
   private constructor(private readonly c: NatsCluster) {
-    this.users = new KvUserStore(c.users);
+    // Entries replaced at conversion are erased from the stream's files, not only marked deleted.
+    this.users = new KvUserStore(c.users, (seq) => c.jsm.streams.deleteMessage(`KV_${BUCKETS.users}`, seq, true));
     this.events = new EventStream(c.nc, c.js, c.jsm, c.config.nodeId);
   }
 
@@ -60,8 +67,12 @@ export class ClusterNode {
    * that protects against and what not).
    */
   async masterKeyring(configured: string | undefined, previous: string | undefined): Promise<MasterKeyring> {
-    const current = parseMasterKey(configured ?? (await clusterJwtSecret(this.c, undefined, 'master-key', newMasterKeyText)), 'MASTER_KEY');
-    return new MasterKeyring(current, previous ? [parseMasterKey(previous, 'PREVIOUS_MASTER_KEY')] : []);
+    const others = previous ? [parseMasterKey(previous, 'PREVIOUS_MASTER_KEY')] : [];
+    const ring = configured
+      ? new MasterKeyring(parseMasterKey(configured, 'MASTER_KEY'), others)
+      : await followClusterMasterKey(this.c.meta, () => clusterJwtSecret(this.c, undefined, META_MASTER_KEY, newMasterKeyText), others);
+    answerKeyring(this.c.nc, this.nodeId, ring);
+    return ring;
   }
 
   /**
@@ -151,6 +162,24 @@ export class ClusterNode {
     this.relay?.publish(topic, frame);
   }
 
+  /**
+   * Revocations across nodes: `revoked` tells the others, `onRevoked` hears theirs. The account's
+   * token generation in the bucket stays the truth (a resume checks it); this only makes the
+   * connections already open on the other nodes lose their identity at once.
+   */
+  revoked(userId: string): void {
+    this.c.nc.publish(REVOKED, userId);
+  }
+
+  onRevoked(signOut: (userId: string) => void): void {
+    this.c.nc.subscribe(REVOKED, {
+      callback: (err, msg) => {
+        const userId = err ? '' : msg.string();
+        if (USER_ID.test(userId)) signOut(userId);
+      },
+    });
+  }
+
   publishViews(u: ViewUpdate): void {
     this.relay?.publishViews(u);
   }
@@ -184,7 +213,18 @@ export class ClusterNode {
     await this.ownership?.stop();
   }
 
+  /**
+   * Fills `mirror` with the data keys of every account (unwrapped by `keyring`) and keeps it in
+   * step; resolves once every account there at the start is in it.
+   */
+  async syncAccounts(keyring: MasterKeyring, mirror: KeyMirror): Promise<AccountSync> {
+    const sync = (this.sync = new AccountSync(this.users, keyring, mirror));
+    await sync.start();
+    return sync;
+  }
+
   async close(): Promise<void> {
+    this.sync?.stop();
     this.forwarder?.close();
     this.relay?.close();
     this.events.close();

@@ -25,8 +25,18 @@ const DEFAULT_LIMIT = 10;
  * recs.forUser (false: popularity only). The server passes the accounts' mirror of the stored
  * preference; `everyonePersonalized` is the default for a RecsOps without accounts.
  */
-export type PersonalizedRecs = (userId: string) => boolean;
-export const everyonePersonalized: PersonalizedRecs = () => true;
+export interface PersonalizedRecs {
+  /** Runs `then` with the user's flag, now or once it is known (or never: not recorded). */
+  when(userId: string, then: (personalized: boolean) => void): unknown;
+  get(userId: string): Promise<boolean>;
+  /** Resolves once no interaction waits for its user's flag. */
+  idle(): Promise<void>;
+}
+export const everyonePersonalized: PersonalizedRecs = {
+  when: (_userId, then) => then(true),
+  get: () => Promise.resolve(true),
+  idle: () => Promise.resolve(),
+};
 
 export class RecsOps {
   private readonly filter: RecsCandidateFilter;
@@ -70,7 +80,9 @@ export class RecsOps {
 
   /** The one way in for interactions: users who turned personalised recommendations off are not recorded. */
   record(i: Interaction): void {
-    if (this.personalized(i.userId)) this.service.record(i);
+    this.personalized.when(i.userId, (personalized) => {
+      if (personalized) this.service.record(i);
+    });
   }
 
   onProducts(products: readonly ProductView[]): void {
@@ -89,6 +101,7 @@ export class RecsOps {
     try {
       if (history) await history((events) => this.onDomain(events));
       else await this.readLogs();
+      await this.personalized.idle();
       await this.service.rebuild();
     } finally {
       this.service.resume();
@@ -119,7 +132,7 @@ export class RecsOps {
     if (!exclude.ok) return exclude;
     const ctx = args.context;
     if (ctx?.priceRange && ctx.priceRange.min > ctx.priceRange.max) return fail('BAD_REQUEST', 'args.context.priceRange.min is above max');
-    const personal = this.personalized(who.userId);
+    const personal = await this.personalized.get(who.userId);
     return { ok: true, result: this.service.forUser(who.userId, args.limit ?? DEFAULT_LIMIT, this.filter, exclude.ids, ctx, personal) };
   }
 

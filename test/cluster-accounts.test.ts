@@ -1,0 +1,127 @@
+// Accounts in cluster mode, for real: two cartwire nodes on one nats-server with JetStream, as
+// child processes on loopback. An order's address copy is sealed under its buyer's data key
+// whichever node renders it, and erasure makes it unreadable on every node; a sign-out reaches
+// the user's connections on every node.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CartwireClient } from '../src/client/index.js';
+import { orderKey } from '../src/protocol/keys.js';
+import { until } from './helpers/server.js';
+import { haveNatsServer, startNats } from './helpers/nats.js';
+import { stockedSku } from './helpers/commerce.js';
+import { adminOn, balanced, codeOf, partitionOf, retryUnavailable, startNode } from './helpers/cluster.js';
+import { holders } from './helpers/file-scan.js';
+
+const PASSWORD = 'cluster-erase-password';
+const skip = haveNatsServer() ? false : 'nats-server is not installed';
+
+test(
+  'cluster: orders keep their address sealed; after user.erase on one node every node reads it erased, and its bytes are in no file of either node or of JetStream',
+  { skip },
+  async (t) => {
+    const [nats] = await startNats(t, 1);
+    const a = await startNode(t, nats.url, 'a');
+    const b = await startNode(t, nats.url, 'b', { SEED_DEMO: '0' });
+    const { c: adminA, token } = await adminOn(a.server.url);
+    const { c: adminB } = await adminOn(b.server.url);
+    t.after(() => Promise.all([adminA.close(), adminB.close()]));
+    const owners = await balanced([a, b], token);
+    await retryUnavailable(() => stockedSku(adminA, 'seal-sku', 100, 1200));
+
+    const secrets = { name: 'Quirinus Vantablack', line1: '31 Zephyrine Wharf', city: 'Oxbrindle', postalCode: 'ZQ7 4XW' };
+    const onA = await CartwireClient.connect(a.server.url);
+    t.after(() => onA.close());
+    await onA.call('auth.register', { email: 'quirinus@example.com', password: PASSWORD, name: secrets.name });
+    const home = await onA.call('address.add', { ...secrets, country: 'NL' });
+    // Orders placed through a until one lives in a partition b owns: b's shards render it.
+    const orders: { orderId: string; total: number }[] = [];
+    for (let i = 0; i < 12 && !orders.some((o) => owners.get(partitionOf(orderKey(o.orderId))) === 'b'); i++) {
+      await retryUnavailable(() => onA.call('cart.add', { sku: 'seal-sku', qty: 1 }));
+      const o = await retryUnavailable(() =>
+        onA.call('checkout', { idempotencyKey: `seal-${i}`, payment: { token: 'tok_visa' }, shippingAddressId: home.addressId }),
+      );
+      assert.equal(o.shippingAddress.line1, secrets.line1, 'the checkout answer shows the address');
+      orders.push({ orderId: o.orderId, total: o.totals.total });
+    }
+    const onB = orders.find((o) => owners.get(partitionOf(orderKey(o.orderId))) === 'b');
+    assert.ok(onB, 'an order lives in a partition of b');
+    for (const o of orders) {
+      const seen = await retryUnavailable(() => adminB.call('order.get', { orderId: o.orderId }));
+      assert.deepEqual([seen.shippingAddress.name, seen.shippingAddress.line1], [secrets.name, secrets.line1], 'read through b before the erasure');
+    }
+
+    assert.deepEqual(await onA.call('user.erase', { password: PASSWORD }), {});
+    for (const admin of [adminA, adminB]) {
+      for (const o of orders) {
+        await until(async () => (await retryUnavailable(() => admin.call('order.get', { orderId: o.orderId }))).shippingAddress.erased === true, {
+          timeoutMs: 10_000,
+          what: `order ${o.orderId} erased`,
+        });
+        const kept = await admin.call('order.get', { orderId: o.orderId });
+        assert.deepEqual(kept.shippingAddress, { name: '', line1: '', city: '', postalCode: '', country: 'NL', erased: true });
+        assert.deepEqual([kept.totals.total, kept.status], [o.total, 'confirmed'], 'totals and status stay for the books');
+      }
+    }
+
+    await Promise.all([onA.close(), adminA.close(), adminB.close()]);
+    assert.equal(await b.server.term(), 0);
+    assert.equal(await a.server.term(), 0);
+    // The scan can see: the sku is stored in the clear in the journal stream, so it must be found.
+    await until(() => holders(nats.dir, 'seal-sku').length > 0, { timeoutMs: 10_000, what: 'the sku in the JetStream store' });
+    assert.ok(holders(a.dataDir, 'seal-sku').length > 0, "the sku in a's data directory");
+    for (const dir of [a.dataDir, b.dataDir, nats.dir])
+      for (const [what, value] of Object.entries(secrets)) assert.deepEqual(holders(dir, value), [], `${what} under ${dir}`);
+  },
+);
+
+test('cluster: a logout on one node signs the user out of its connections on every node', { skip }, async (t) => {
+  const [nats] = await startNats(t, 1);
+  const a = await startNode(t, nats.url, 'a');
+  const b = await startNode(t, nats.url, 'b', { SEED_DEMO: '0' });
+  const { c: adminA, token } = await adminOn(a.server.url);
+  t.after(() => adminA.close());
+  await balanced([a, b], token);
+
+  const onA = await CartwireClient.connect(a.server.url);
+  const onB = await CartwireClient.connect(b.server.url);
+  const bystander = await CartwireClient.connect(b.server.url);
+  t.after(() => Promise.all([onA.close(), onB.close(), bystander.close()]));
+  await onA.call('auth.register', { email: 'everywhere@example.com', password: PASSWORD });
+  await onB.call('auth.login', { email: 'everywhere@example.com', password: PASSWORD });
+  await bystander.call('auth.register', { email: 'bystander@example.com', password: PASSWORD });
+  assert.equal((await onB.call('user.get', {})).email, 'everywhere@example.com', 'signed in on b');
+
+  await onA.call('auth.logout', {});
+  assert.equal(await codeOf(onA.call('user.get', {})), 'UNAUTHENTICATED', 'the node that answered');
+  await until(async () => (await codeOf(onB.call('user.get', {}))) === 'UNAUTHENTICATED', { timeoutMs: 10_000, what: "b's connection signed out" });
+  assert.equal(await codeOf(retryUnavailable(() => onB.call('cart.get', {}))), 'UNAUTHENTICATED', 'every user op is refused on b');
+  assert.equal((await bystander.call('user.get', {})).email, 'bystander@example.com', "another user's connection on b keeps its identity");
+  // Signing in again on b works: the new token is of the new generation.
+  await onB.call('auth.login', { email: 'everywhere@example.com', password: PASSWORD });
+  assert.equal((await onB.call('user.get', {})).email, 'everywhere@example.com');
+});
+
+test('cluster: guest rows without an order leave the accounts bucket after GUEST_RETENTION_DAYS; a guest with an order keeps its row', { skip }, async (t) => {
+  const [nats] = await startNats(t, 1);
+  const a = await startNode(t, nats.url, 'a', { GUEST_RETENTION_DAYS: '0.00005', TOKEN_TTL_SECONDS: '1' });
+  const { c: admin } = await adminOn(a.server.url);
+  t.after(() => admin.close());
+  await retryUnavailable(() => stockedSku(admin, 'guest-sku', 10, 500));
+  const address = { name: 'Guest Node', line1: '8 Transient Quay', city: 'Leaseby', postalCode: '2000', country: 'FI' };
+  const buyer = await CartwireClient.connect(a.server.url);
+  const leaver = await CartwireClient.connect(a.server.url);
+  t.after(() => Promise.all([buyer.close(), leaver.close()]));
+  const { userId: buyerId } = await buyer.call('auth.guest', {});
+  const saved = await buyer.call('address.add', address);
+  await retryUnavailable(() => buyer.call('cart.add', { sku: 'guest-sku', qty: 1 }));
+  const order = await retryUnavailable(() =>
+    buyer.call('checkout', { idempotencyKey: 'g1', payment: { token: 'tok_visa' }, shippingAddressId: saved.addressId }),
+  );
+  const { userId: leaverId } = await leaver.call('auth.guest', {});
+  await leaver.call('address.add', address);
+  assert.equal((await admin.call('user.list', { q: leaverId })).items.length, 1, 'the guest row exists');
+
+  await until(async () => (await admin.call('user.list', { q: leaverId })).items.length === 0, { timeoutMs: 15_000, what: "the idle guest's row removed" });
+  assert.equal((await admin.call('user.list', { q: buyerId })).items.length, 1, 'the guest with an order keeps its row');
+  assert.equal((await retryUnavailable(() => admin.call('order.get', { orderId: order.orderId }))).shippingAddress.line1, address.line1);
+});
