@@ -32,16 +32,30 @@ interface ClusterStatus {
   owners: { partition: number; owner?: string; state?: string }[];
 }
 
+/** Removes a node's directory; one a node restarted on it still writes in is left in tmp. */
+function removeDir(dir: string): void {
+  try {
+    rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+  } catch {
+    // ENOTEMPTY: files created while it was being removed
+  }
+}
+
 async function startNode(t: TestContext, natsUrl: string, id: string, env: Record<string, string> = {}, dataDir?: string): Promise<Node> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), `cartwire-node-${id}-`));
-  if (!dataDir) t.after(() => rmSync(dir, { recursive: true, force: true }));
   const server = await spawnServer(
     dir,
     { NATS_URL: natsUrl, NODE_ID: id, PARTITIONS: String(PARTITIONS), LEASE_MS: String(LEASE_MS), SHARDS: '2', ...env },
     30_000,
-  );
+  ).catch((err: unknown) => {
+    if (!dataDir) removeDir(dir);
+    throw err;
+  });
+  // One hook, the node killed before its directory goes: hooks run in order, and one that throws
+  // skips the ones after it (which kill the other nodes).
   t.after(async () => {
     if (server.proc.exitCode === null && server.proc.signalCode === null) await server.kill9();
+    if (!dataDir) removeDir(dir);
   });
   return { id, server, dataDir: dir };
 }
