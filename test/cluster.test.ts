@@ -32,16 +32,30 @@ interface ClusterStatus {
   owners: { partition: number; owner?: string; state?: string }[];
 }
 
+/** Removes a node's directory; one a node restarted on it still writes in is left in tmp. */
+function removeDir(dir: string): void {
+  try {
+    rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+  } catch {
+    // ENOTEMPTY: files created while it was being removed
+  }
+}
+
 async function startNode(t: TestContext, natsUrl: string, id: string, env: Record<string, string> = {}, dataDir?: string): Promise<Node> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), `cartwire-node-${id}-`));
-  if (!dataDir) t.after(() => rmSync(dir, { recursive: true, force: true }));
   const server = await spawnServer(
     dir,
     { NATS_URL: natsUrl, NODE_ID: id, PARTITIONS: String(PARTITIONS), LEASE_MS: String(LEASE_MS), SHARDS: '2', ...env },
     30_000,
-  );
+  ).catch((err: unknown) => {
+    if (!dataDir) removeDir(dir);
+    throw err;
+  });
+  // One hook, the node killed before its directory goes: hooks run in order, and one that throws
+  // skips the ones after it (which kill the other nodes).
   t.after(async () => {
     if (server.proc.exitCode === null && server.proc.signalCode === null) await server.kill9();
+    if (!dataDir) removeDir(dir);
   });
   return { id, server, dataDir: dir };
 }
@@ -381,18 +395,36 @@ async function shopLoad(nodes: Node[], n: number, sku: string) {
       await Promise.all(done);
     },
     /** Every acknowledged add is stored, read through `via`; at most the lost answers more. */
-    check: async (via: Node) => {
-      for (const s of shoppers) {
-        const cl = await CartwireClient.connect(via.server.url);
-        await cl.call('auth.resume', { token: s.token });
-        // A partition may still be settling after the fault: UNAVAILABLE means retry, as for any client.
-        const qty = (await retryUnavailable(() => cl.call('cart.get', {}))).items[0]?.qty ?? 0;
-        assert.ok(qty >= s.acked && qty <= s.acked + s.maybe, `cart ${qty}, acknowledged ${s.acked}, lost answers ${s.maybe}`);
-        await cl.close();
-        await s.cl.close();
-      }
-    },
+    check: (via: Node) =>
+      explained(via, async () => {
+        for (const s of shoppers) {
+          const cl = await CartwireClient.connect(via.server.url);
+          await cl.call('auth.resume', { token: s.token });
+          // A partition may still be settling after the fault: UNAVAILABLE means retry, as for any client.
+          const qty = (await retryUnavailable(() => cl.call('cart.get', {}))).items[0]?.qty ?? 0;
+          assert.ok(qty >= s.acked && qty <= s.acked + s.maybe, `cart ${qty}, acknowledged ${s.acked}, lost answers ${s.maybe}`);
+          await cl.close();
+          await s.cl.close();
+        }
+      }),
   };
+}
+
+/**
+ * `f()`, failing with what the node logged about a signal or its shutdown added: an answer such as
+ * OVERLOADED "the server is shutting down" from a node the test never stopped means a signal from
+ * outside the test (e.g. `pkill -f dist/src/main.js`, SIGTERM by default).
+ */
+async function explained<T>(node: Node, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    const said = node.server
+      .output()
+      .split('\n')
+      .filter((l) => /SIGTERM|SIGINT|draining|stopped|shutdown/.test(l));
+    throw new Error(`${String(err)}; node ${node.id} logged about stopping: ${said.length ? said.join(' | ') : '(nothing)'}`, { cause: err });
+  }
 }
 
 test('three NATS servers (R3): kill -9 of one under load loses no acknowledged change, and writes go on', async (t) => {

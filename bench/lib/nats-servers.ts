@@ -1,7 +1,7 @@
-// NATS servers with JetStream for `bench cluster`: Debian's nats-server (installed with apt-get
-// when missing and run as root, as the cluster tests do), file storage in temporary directories,
+// NATS servers with JetStream for `bench cluster` and the cluster tests: Debian's nats-server
+// (installed with apt-get when missing and run as root), file storage in temporary directories,
 // loopback ports; one server, or `n` clustered with routes between them. Every server is killed
-// (and its directory removed) when the scenario ends, or when the harness exits or is signalled.
+// (and its directory removed) when the caller stops them, or when the process exits or is signalled.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { atExit, killOnExit } from './cleanup.js';
 import { freePort, removeDir, sleep, tmpDataDir } from './server.js';
@@ -10,6 +10,8 @@ export interface NatsServer {
   name: string;
   /** nats://127.0.0.1:<port> */
   url: string;
+  /** Its JetStream store directory (-sd). */
+  dir: string;
   pid: number;
   proc: ChildProcess;
   kill9(): Promise<void>;
@@ -100,6 +102,7 @@ export async function startNats(n: number, o: { bin: string; version: string; ec
       const s: NatsServer = {
         name,
         url: `nats://127.0.0.1:${port}`,
+        dir,
         pid: proc.pid!,
         proc,
         kill9: async () => {

@@ -14,10 +14,20 @@ import type { ShardSummary } from '../../src/workers/shard-messages.js';
 export const ADMIN_EMAIL = 'admin@example.com';
 export const ADMIN_PASSWORD = 'test-admin-password';
 
-/** A fresh DATA_DIR removed after the test. */
+/**
+ * A fresh DATA_DIR removed after the test. Its hook runs before those of the servers started on
+ * it (hooks run in order), so a server may still write there: a removal that fails then leaves the
+ * directory in tmp rather than throw, as a hook that throws skips the ones after it.
+ */
 export function tmpDataDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'cartwire-test-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  t.after(() => {
+    try {
+      rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+    } catch {
+      // ENOTEMPTY: files created while it was being removed
+    }
+  });
   return dir;
 }
 
@@ -89,7 +99,12 @@ export async function spawnServer(dataDir: string, env: Record<string, string> =
   proc.stderr.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    // A server that did not start is killed: no hook of the test knows it yet, and a child left
+    // running keeps the test file's process alive after its last test.
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`server did not start in ${timeoutMs} ms:\n${out}`));
+    }, timeoutMs);
     const onData = () => {
       const line = logLines(out).find((l) => l.msg.startsWith('listening on '));
       if (line) {
