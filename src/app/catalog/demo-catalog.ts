@@ -1,7 +1,9 @@
 // The demo shop loaded on first start when SEED_DEMO=1 (the default): 50 products over eight
 // categories, with variants and stock, so a newcomer sees a real catalog at once.
 import type { ProductInput } from '../../actors/catalog-actor.js';
-import { CATALOG_KEY, skuKey } from '../../protocol/keys.js';
+import { CATALOG_KEY, skuKey, type ActorKey, type ActorKind } from '../../protocol/keys.js';
+import type { CommandOf, ResultOf } from '../../actors/registry.js';
+import type { Answer } from '../../transport/dispatch.js';
 import type { CatalogView } from './catalog-view.js';
 import type { ShardPool } from '../shard-pool.js';
 
@@ -123,14 +125,32 @@ export async function seedDemo(pool: ShardPool, catalog: CatalogView, maxBacklog
     const results = await Promise.all(
       stock
         .slice(i, i + maxBacklog)
-        .map(({ sku, qty }) => pool.call(skuKey(sku), { type: 'adjust', txType: 'adjustment', qty, reason: 'demo catalog', warehouse: 'main' })),
+        .map(({ sku, qty }) => callUntilAvailable(pool, skuKey(sku), { type: 'adjust', txType: 'adjustment', qty, reason: 'demo catalog', warehouse: 'main' })),
     );
     const failed = results.flatMap((r, j) => (r.ok ? [] : [`${stock[i + j].sku} (${r.error.code})`]));
     // Products without their stock would look ready: stop the start instead.
     if (failed.length > 0) throw new Error(`demo catalog stock not stored for ${failed.join(', ')}`);
   }
   for (const { product } of items) {
-    const r = await pool.call(CATALOG_KEY, { type: 'upsert', product });
+    const r = await callUntilAvailable(pool, CATALOG_KEY, { type: 'upsert', product });
     if (!r.ok) throw new Error(`demo catalog: ${product.productId}: ${r.error.message}`);
+  }
+}
+
+/** How long seeding waits out UNAVAILABLE answers (a cluster partition moving between nodes at start). */
+const SEED_UNAVAILABLE_MS = 60_000;
+
+/** pool.call, asked again after the hinted delay while the answer is UNAVAILABLE (every seed step is idempotent). */
+async function callUntilAvailable<K extends ActorKind, const C extends CommandOf<K>>(
+  pool: ShardPool,
+  key: ActorKey<K>,
+  cmd: C,
+): Promise<Answer<ResultOf<K, C>>> {
+  const end = Date.now() + SEED_UNAVAILABLE_MS;
+  for (;;) {
+    const r = await pool.call(key, cmd);
+    if (r.ok || r.error.code !== 'UNAVAILABLE' || Date.now() > end) return r;
+    const wait = Number((r.error.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs);
+    await new Promise((resolve) => setTimeout(resolve, Number.isFinite(wait) && wait > 0 ? Math.min(wait, 5_000) : 200));
   }
 }
