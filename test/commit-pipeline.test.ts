@@ -128,3 +128,33 @@ test('maintenance leaves actors with rows in flight in memory; once drained they
   assert.equal(a.result?.available, 4);
   assert.equal(b.result?.available, 6);
 });
+
+test('of commits queued together, those before a failing one are stored and answered, it and those after are refused', async (t) => {
+  const opts = shardOptions(tmpDataDir(t), 0);
+  const { rt, pipeline } = open(t, opts);
+  await submit(rt, pipeline, [['sku:victim', adjust(5)]]);
+  opts.failCommitsFor = 'sku:victim';
+  const order: number[] = [];
+  const replies = await Promise.all([
+    submit(rt, pipeline, [['sku:a', adjust(1)]], order, 1),
+    submit(rt, pipeline, [['sku:b', adjust(1)]], order, 2),
+    submit(rt, pipeline, [['sku:victim', adjust(1)]], order, 3),
+    submit(rt, pipeline, [['sku:a', adjust(1)]], order, 4),
+  ]);
+  assert.deepEqual(order, [1, 2, 3, 4]);
+  assert.deepEqual(
+    replies.map(([r]) => r.ok),
+    [true, true, false, false],
+  );
+  opts.failCommitsFor = undefined;
+  const [a, b, v] = await submit(rt, pipeline, [
+    ['sku:a', GET],
+    ['sku:b', GET],
+    ['sku:victim', GET],
+  ]);
+  assert.deepEqual([a.result?.available, b.result?.available, v.result?.available], [1, 1, 5]);
+  assert.deepEqual(
+    journalRows(rt).map((r) => r.actor),
+    ['sku:victim', 'sku:a', 'sku:b'],
+  );
+});

@@ -15,11 +15,13 @@ import type { Sealed } from './commit-seal.js';
 import type { FromWriter, ToWriter } from './commit-writer.js';
 
 /**
- * Sealed commits in flight at most: one being written, one waiting behind it. More would only
- * hold more answers back: the writer commits one at a time, and batches queued meanwhile join
- * the next group commit.
+ * Sealed commits in flight at most. The writer writes the ones that queued up behind a commit in
+ * one transaction, so a batch that arrives during an fsync is decided at once and shares the next
+ * fsync with the others that arrived meanwhile, as on the unpipelined path. With only 2, a batch
+ * arriving after the second seal would wait one fsync more. Past the bound, batches queue on the
+ * shard thread and join one group at the next free slot; the bound keeps the held answers few.
  */
-export const PIPELINE_DEPTH = 2;
+export const PIPELINE_DEPTH = 8;
 
 interface InFlight {
   n: number;
@@ -47,6 +49,7 @@ export class CommitPipeline {
     opts: ShardOptions,
     /** Called when a commit settled: room for the next batch, or the pipeline drained. */
     private readonly onSettled: () => void,
+    private readonly depth = PIPELINE_DEPTH,
   ) {
     this.writer = new Worker(new URL('./commit-writer.js', import.meta.url), {
       workerData: { dataDir: opts.dataDir, shard: opts.shard, synchronous: opts.synchronous, epoch: opts.epoch ?? '' },
@@ -66,7 +69,7 @@ export class CommitPipeline {
   /** Room for one more sealed commit; not while a batch that failed in its actors waits for the commits before it. */
   get ready(): boolean {
     const last = this.records[this.records.length - 1];
-    return this.records.length < PIPELINE_DEPTH && (last === undefined || last.sealed.prep.bug === undefined);
+    return this.records.length < this.depth && (last === undefined || last.sealed.prep.bug === undefined);
   }
 
   /** Commits in flight whose answers wait. */

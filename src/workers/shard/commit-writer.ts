@@ -3,11 +3,15 @@
 // transaction with the fsync of SYNCHRONOUS=FULL, and answers each with done/failed. The shard
 // thread meanwhile decides the next batch (commit-pipeline.ts).
 //
+// Commits that queue up while one is on disk are written together, in one transaction: while the
+// fsync runs, the shard thread seals the batches that arrive, and they share the next fsync as they
+// would have shared a group commit on the shard thread.
+//
 // A failed commit poisons its generation: every later commit of the same generation was decided
 // on top of it, so it is refused unwritten. The shard starts a new generation once it has
 // dropped those batches. Before the first commit after a failure the WAL is scrubbed (see
 // scrubWal), as the shard thread itself does on its own path.
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { openWriterDb, type Synchronous } from '../../persistence/shard-db.js';
 import { batchCommitter, scrubWal } from '../../persistence/batch-commit.js';
 import { decodeCommit } from '../../persistence/commit-bytes.js';
@@ -41,28 +45,58 @@ function scrub(): boolean {
   }
 }
 
-port.on('message', (m: ToWriter) => {
-  switch (m.t) {
-    case 'commit': {
-      if (m.gen === poisoned) return port.postMessage({ t: 'failed', n: m.n, gen: m.gen, message: 'an earlier commit failed' } satisfies FromWriter);
-      try {
-        if (!scrub()) throw new Error('the journal is not writable');
-        if (m.fail) throw new Error('simulated I/O error (failCommitsFor)');
-        const t0 = performance.now();
-        commit(decodeCommit(m.bytes), m.firstG);
-        port.postMessage({ t: 'done', n: m.n, ms: performance.now() - t0 } satisfies FromWriter);
-      } catch (err) {
-        poisoned = m.gen;
-        broken = true;
-        log.error({ err }, `shard ${shard}: group commit failed`);
-        port.postMessage({ t: 'failed', n: m.n, gen: m.gen, message: err instanceof Error ? err.message : String(err) } satisfies FromWriter);
-      }
-      return;
+type Commit = Extract<ToWriter, { t: 'commit' }>;
+/** Commits that queued up while the last one was on disk, written together (bounded by the shard's PIPELINE_DEPTH). */
+const groupOf = (list: readonly Commit[]) =>
+  db.transaction(() => {
+    for (const c of list) commit(decodeCommit(c.bytes), c.firstG);
+  });
+
+port.on('message', (first: ToWriter) => {
+  // Everything that queued up while the last commit was on disk: consecutive commits share one
+  // transaction and one fsync, as batches that queue up on the shard thread share a group commit.
+  const list: Commit[] = [];
+  for (let m: ToWriter | undefined = first; m; m = receiveMessageOnPort(port)?.message as ToWriter | undefined) {
+    if (m.t !== 'commit') {
+      write(list.splice(0));
+      other(m);
+      continue;
     }
-    case 'probe':
-      return port.postMessage({ t: 'probed', ok: scrub() } satisfies FromWriter);
-    case 'close':
-      db.close();
-      port.close();
+    // A simulated failure is a group of its own, so the commits before it are written as they would be.
+    if (m.fail) write(list.splice(0));
+    list.push(m);
+    if (m.fail) write(list.splice(0));
   }
+  write(list);
 });
+
+/** Writes commits in one transaction: all of them are durable, or none is and all are refused. */
+function write(all: Commit[]): void {
+  const list: Commit[] = [];
+  for (const m of all) {
+    if (m.gen === poisoned) port.postMessage({ t: 'failed', n: m.n, gen: m.gen, message: 'an earlier commit failed' } satisfies FromWriter);
+    else list.push(m);
+  }
+  if (list.length === 0) return;
+  try {
+    if (!scrub()) throw new Error('the journal is not writable');
+    if (list.some((m) => m.fail)) throw new Error('simulated I/O error (failCommitsFor)');
+    const t0 = performance.now();
+    groupOf(list)();
+    const ms = performance.now() - t0;
+    for (const m of list) port.postMessage({ t: 'done', n: m.n, ms } satisfies FromWriter);
+  } catch (err) {
+    // The first of the group names the failure: the shard fails it and everything after it.
+    poisoned = list[0].gen;
+    broken = true;
+    log.error({ err }, `shard ${shard}: group commit failed`);
+    const message = err instanceof Error ? err.message : String(err);
+    for (const m of list) port.postMessage({ t: 'failed', n: m.n, gen: m.gen, message } satisfies FromWriter);
+  }
+}
+
+function other(m: Exclude<ToWriter, Commit>): void {
+  if (m.t === 'probe') return port.postMessage({ t: 'probed', ok: scrub() } satisfies FromWriter);
+  db.close();
+  port.close();
+}
