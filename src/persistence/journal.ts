@@ -4,7 +4,8 @@
 // a watermark and then deletes those rows, so at start only the short tail after the watermark
 // is indexed (actor -> rows, in memory) and /readyz does not depend on the total data size.
 import type Database from 'better-sqlite3';
-import { TAG_JOURNAL, TAG_SNAPSHOT, eventChecksum, rowChecksum, type CorruptRecordError } from './checksum.js';
+import type { CorruptRecordError } from './checksum.js';
+import { batchCommitter, scrubWal, type CommitRows } from './batch-commit.js';
 import type { BatchWrites } from './batch-writes.js';
 import { JournalRecovery, type RecoveredActor } from './journal-recovery.js';
 import { JournalReads } from './journal-reads.js';
@@ -13,8 +14,7 @@ import { AuditHistory, type HistoryRow } from './audit-history.js';
 export { CorruptRecordError } from './checksum.js';
 export type { RecoveredActor } from './journal-recovery.js';
 
-/** meta key of the commit marker: `<epoch>:<last batch>` of the latest group commit. */
-export const COMMIT_MARKER = 'commit_marker';
+export { COMMIT_MARKER } from './batch-commit.js';
 
 /** The shard number in a shard database's file name (`shard-N.db`, see shardDbPath). */
 const shardOfFile = (name: string): number | undefined => {
@@ -26,16 +26,8 @@ const shardOfFile = (name: string): number | undefined => {
 const MOVE_STEP = 1_000;
 
 export class Journal {
-  private readonly appendRow: Database.Statement;
-  private readonly putSnapshot: Database.Statement;
-  private readonly putTimer: Database.Statement;
-  private readonly deleteTimer: Database.Statement;
-  private readonly putStock: Database.Statement;
-  private readonly putOrder: Database.Statement;
-  private readonly appendEvents: Database.Statement;
-  private readonly writeBatch: (w: BatchWrites) => void;
+  private readonly writeBatch: (w: CommitRows, firstG: number) => void;
   private readonly putWatermark: Database.Statement;
-  private readonly putProbe: Database.Statement;
   private readonly deleteRange: Database.Statement;
   private readonly moveRange: (from: number, to: number) => void;
   private readonly history: AuditHistory;
@@ -72,17 +64,7 @@ export class Journal {
     this.lastG = Math.max(this.watermark, max?.g ?? 0);
     this.recovery = new JournalRecovery(db, shard);
     this.reads = new JournalReads(db, shard);
-    this.appendRow = db.prepare('INSERT INTO journal (g, actor, seq, events, crc) VALUES (?, ?, ?, ?, ?)');
-    this.putSnapshot = db.prepare('INSERT OR REPLACE INTO snapshots (actor, seq, state, at, crc) VALUES (?, ?, ?, ?, ?)');
-    this.putTimer = db.prepare('INSERT OR REPLACE INTO timers (actor, due) VALUES (?, ?)');
-    this.deleteTimer = db.prepare('DELETE FROM timers WHERE actor = ?');
-    this.putStock = db.prepare('INSERT OR REPLACE INTO stock_view (sku, available) VALUES (?, ?)');
-    this.putOrder = db.prepare('INSERT OR IGNORE INTO orders (order_id, user_id, created_at) VALUES (?, ?, ?)');
-    this.appendEvents = db.prepare('INSERT INTO event_log (at, events, crc) VALUES (?, ?, ?)');
     this.putWatermark = db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('watermark', ?)");
-    this.putProbe = db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('probe', ?)");
-    const putMeta = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
-    const putMarker = db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('${COMMIT_MARKER}', ?)`);
     this.deleteRange = db.prepare('DELETE FROM journal WHERE g > ? AND g <= ?');
     this.history = new AuditHistory(db);
     this.moveRange = db.transaction((from: number, to: number) => {
@@ -91,47 +73,36 @@ export class Journal {
     });
     const min = db.prepare<[], { g: number | null }>('SELECT min(g) AS g FROM journal').get();
     this.deletedUpTo = min?.g == null ? this.watermark : Math.min(min.g - 1, this.watermark);
-    this.writeBatch = db.transaction((w: BatchWrites) => {
-      const j = w.journal;
-      let g = this.lastG;
-      for (let i = 0; i < j.length; i += 3) {
-        const actor = j[i] as string;
-        const seq = j[i + 1] as number;
-        const events = j[i + 2] as Buffer;
-        this.appendRow.run(++g, actor, seq, events, rowChecksum(TAG_JOURNAL, actor, seq, events));
-      }
-      const now = Date.now();
-      for (const s of w.snapshots) this.putSnapshot.run(s.actor, s.seq, s.state, now, rowChecksum(TAG_SNAPSHOT, s.actor, s.seq, s.state));
-      for (const t of w.timers) {
-        if (t.due === undefined) this.deleteTimer.run(t.actor);
-        else this.putTimer.run(t.actor, t.due);
-      }
-      for (const s of w.stock) this.putStock.run(s.sku, s.available);
-      for (const o of w.orders) this.putOrder.run(o.orderId, o.userId, o.createdAt);
-      if (w.domain) this.appendEvents.run(now, w.domain, eventChecksum(now, w.domain));
-      if (w.marker !== undefined) putMarker.run(`${epoch}:${w.marker}`);
-      for (const [k, v] of w.meta) putMeta.run(k, v);
-    });
+    this.writeBatch = batchCommitter(db, epoch);
     this.recovery.indexTail(this.watermark, this.lastG);
   }
 
   /** Writes a batch in one transaction; throws (and writes nothing) on any I/O error. */
   commit(w: BatchWrites): void {
-    this.writeBatch(w);
-    const rows = w.journal.length / 3;
-    this.lastG += rows;
-    this.appended += rows;
+    this.writeBatch(w, this.lastG);
+    this.reserve(w.journal.length / 3);
   }
 
   /**
-   * After a failed commit: checkpoints the WAL and truncates it, so frames of the failed
-   * transaction can never be recovered as committed, then writes (and syncs) a probe row.
-   * Throws while the disk still fails.
+   * Takes the journal positions of `rows` rows that another connection commits (the writer
+   * thread); returns the position before them. They count as written until `rewind` gives them back.
    */
+  reserve(rows: number): number {
+    const first = this.lastG;
+    this.lastG += rows;
+    this.appended += rows;
+    return first;
+  }
+
+  /** A commit of reserved positions failed, and every one reserved after it: the journal ends at `position` again. */
+  rewind(position: number): void {
+    this.appended -= this.lastG - position;
+    this.lastG = position;
+  }
+
+  /** See scrubWal: makes the journal writable again after a failed commit, or throws. */
   scrub(): void {
-    const r = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number; checkpointed: number }[];
-    if (r[0]?.busy) throw new Error('wal_checkpoint(TRUNCATE) was blocked');
-    this.putProbe.run(String(Date.now()));
+    scrubWal(this.db);
   }
 
   /**

@@ -3,7 +3,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { COMMIT_MARKER } from './journal.js';
+import { COMMIT_MARKER } from './batch-commit.js';
 
 export type Synchronous = 'FULL' | 'NORMAL' | 'OFF';
 
@@ -101,6 +101,18 @@ export function openShardDb(dataDir: string, shard: number, synchronous: Synchro
   } else if (version.value !== SCHEMA_VERSION) {
     throw new Error(`shard ${shard}: database schema ${version.value} is not the supported ${SCHEMA_VERSION}`);
   }
+  return db;
+}
+
+/**
+ * A second connection to a shard's database that the shard opened already (schema in place), for
+ * its writer thread: the same WAL and synchronous setting, a smaller cache (it only appends).
+ */
+export function openWriterDb(dataDir: string, shard: number, synchronous: Synchronous): Database.Database {
+  const db = new Database(shardDbPath(dataDir, shard), { fileMustExist: true });
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${synchronous}`);
+  db.pragma('cache_size = -16384');
   return db;
 }
 

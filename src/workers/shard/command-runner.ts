@@ -30,7 +30,7 @@ export class CommandRunner {
   lastOutcome = 0;
   /**
    * Whether the last command's answer depends on nothing undurable: its actor had no change in
-   * the open group commit and it made none (a read, a refusal, a no-op). Such an answer may leave
+   * the open group commit nor in one still in flight, and it made none (a read, a refusal, a no-op). Such an answer may leave
    * before the commit; every other one waits for it (the output gate).
    */
   lastSettled = false;
@@ -43,6 +43,7 @@ export class CommandRunner {
   private readonly cells: ActorCells;
   private readonly writes: BatchWrites;
   private readonly touched: Set<Cell>;
+  private readonly inFlight: Map<Cell, number>;
 
   constructor(
     s: ShardState,
@@ -53,6 +54,7 @@ export class CommandRunner {
     this.cells = s.cells;
     this.writes = s.writes;
     this.touched = s.touched;
+    this.inFlight = s.inFlight;
   }
 
   /** Cluster mode: which keys this shard serves now; a request for another is refused with `moving`. */
@@ -93,7 +95,8 @@ export class CommandRunner {
       return encodeError(req.id, 'INTERNAL', 'the actor could not be recovered');
     }
     const type = cell.type;
-    const dirtyBefore = this.touched.has(cell);
+    // A change still on its way to disk counts like one in this batch: the answer waits for it.
+    const dirtyBefore = this.touched.has(cell) || this.inFlight.has(cell);
     if (req.cmd.type === 'watch') {
       // Counted in the actor's turn: every change after this reply is pushed, none before it is missed.
       this.stage.watchInBatch(req.key);

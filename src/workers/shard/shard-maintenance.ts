@@ -96,7 +96,9 @@ export class ShardMaintenance {
   }
 
   /** Snapshots the cells that have rows no snapshot covers (one transaction), then drops them all; nothing when that fails. */
-  dropFromMemory(cells: Cell[]): number {
+  dropFromMemory(all: Cell[]): number {
+    // Maintenance runs with no commit in flight; were one in flight, its actors would stay.
+    const cells = this.s.inFlight.size === 0 ? all : all.filter((c) => !this.s.inFlight.has(c));
     if (cells.length === 0) return 0;
     for (const cell of cells) if (cell.seq > cell.snapSeq) this.s.stageSnapshot(cell);
     if (!this.commit()) return 0;

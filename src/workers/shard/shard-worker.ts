@@ -1,6 +1,9 @@
 // Entry of a shard worker thread. Messages that queued up while the previous group commit was
 // on disk are drained at once and run as one batch: under load the batches grow by themselves,
-// and the fsync cost is shared by more requests. In cluster mode a group commit also waits for
+// and the fsync cost is shared by more requests. On one node the commit is pipelined: a writer
+// thread makes a group durable while the next is decided (commit-pipeline.ts); what must not
+// overlap a commit in flight (maintenance, snapshots, reads of stored state) waits for the
+// pipeline to drain, in its place in the order. In cluster mode a group commit also waits for
 // the replicated journal's ack: everything that touches the runtime then runs one task at a time.
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { ShardRuntime, type BatchOutcome, type SettledAnswers } from './shard-runtime.js';
@@ -8,6 +11,7 @@ import type { FromShard, ShardOptions, ShardRequest, ToShard } from '../shard-me
 import { readRequests } from '../request-codec.js';
 import { HeapRelease } from './heap-release.js';
 import type { Replication } from './replication.js';
+import { CommitPipeline } from './commit-pipeline.js';
 import { log } from '../../log/log.js';
 
 const { opts, port, catalogHere } = workerData as { opts: ShardOptions; port: MessagePort; catalogHere: boolean };
@@ -21,14 +25,66 @@ if (opts.cluster) {
   runtime.servesOnly((key) => r.serves(key), Replication.moving);
   replication = r;
 }
+/** One node: the commit pipeline; its settled commits make room for what waits (see pump). */
+const pipeline = replication ? undefined : new CommitPipeline(runtime, opts, () => pump());
 
 /**
- * Runs `task` with the runtime to itself. On one node every task is synchronous and runs at once;
- * in cluster mode a task may wait for the journal's ack, and the next one waits for it.
+ * One node: what arrived and has not run yet, in order. Bounded by what the main thread posts:
+ * it stops sending a shard more once its backlog is full (OVERLOADED at the edge).
+ */
+type Item = ToShard | { t: 'timers' } | { t: 'task'; run: () => void };
+const queue: Item[] = [];
+let head = 0;
+/** Controls that change nothing stored nor read anything undurable: they run in their place at once. */
+const INSTANT = new Set<Item['t']>(['watch-topic', 'restore-watches', 'unwatch', 'admin-feed']);
+/** Items that run a group commit (a slot in the pipeline); every other one waits for it to drain. */
+const COMMITS = new Set<Item['t']>(['batch', 'timers', 'prices']);
+
+/** Runs the queued items that may run now, in order; the rest wait for a commit to settle. */
+let pipelineStopped = false;
+function pump(): void {
+  if (pipelineStopped) return;
+  while (head < queue.length && pipeline) {
+    const m = queue[head];
+    if (COMMITS.has(m.t) ? !pipeline.ready : !INSTANT.has(m.t) && !pipeline.drained) break;
+    if (m.t === 'batch') {
+      const batches: { batch: number; reqs: ShardRequest[] }[] = [];
+      for (let b = queue[head]; head < queue.length && b.t === 'batch'; b = queue[++head]) batches.push({ batch: b.batch, reqs: readRequests(b.flat) });
+      void runBatches(batches);
+      continue;
+    }
+    head++;
+    if (m.t === 'stop') {
+      // Nothing runs after it: the databases are closing.
+      queue.length = 0;
+      head = 0;
+      pipelineStopped = true;
+      return void control(m);
+    }
+    if (m.t === 'timers') void fireDue();
+    else if (m.t === 'task') m.run();
+    else void control(m);
+  }
+  if (head === queue.length) {
+    queue.length = 0;
+    head = 0;
+  } else if (head > 1024) {
+    queue.splice(0, head);
+    head = 0;
+  }
+}
+
+/**
+ * Runs `task` with the runtime to itself. On one node it waits for the commit pipeline to drain
+ * (it may write on the shard's connection); in cluster mode a task may wait for the journal's
+ * ack, and the next one waits for it.
  */
 let chain: Promise<void> = Promise.resolve();
 function exclusive(task: () => void | Promise<void>): void {
-  if (!replication) return void task();
+  if (!replication) {
+    queue.push({ t: 'task', run: () => void task() });
+    return pump();
+  }
   chain = chain.then(task).catch((err: unknown) => {
     // A bug here would leave the shard half-way: die, and let the pool restart the worker.
     log.error({ err }, `shard ${opts.shard}: a task failed, the worker stops`);
@@ -39,25 +95,26 @@ function exclusive(task: () => void | Promise<void>): void {
 }
 
 /**
- * One group commit: local (sync) on one node; replicated first, then local, in cluster mode. On
- * one node the answers that depend on nothing the commit writes leave before it (`batchIds`
- * names the batches whose requests wait for an answer).
+ * One group commit. On one node it is sealed into the pipeline, and the answers that depend on
+ * nothing undurable leave at once (`batchIds` names the batches whose requests wait for an
+ * answer); `done` gets the outcome once the commit is durable. In cluster mode it is replicated
+ * first, then committed locally.
  */
-function commitGroup(reqs: ShardRequest[][], marker?: number, batchIds?: number[]): BatchOutcome[] | Promise<BatchOutcome[]> {
+function commitGroup(reqs: ShardRequest[][], done: (out: BatchOutcome[]) => void, marker?: number, batchIds?: number[]): void | Promise<void> {
   const prep = runtime.prepare(reqs, Date.now());
   if (!replication) {
     if (batchIds) {
-      const settled = runtime.takeSettled(prep);
+      const settled = runtime.takeSettled(prep, pipeline!.busy);
       if (settled) for (let b = 0; b < settled.length; b++) if (settled[b]) sendSettled(batchIds[b], settled[b]!);
     }
-    return runtime.complete(prep, marker);
+    return pipeline!.submit(prep, marker, done);
   }
-  if (prep.bug !== undefined) return runtime.complete(prep, marker);
+  if (prep.bug !== undefined) return done(runtime.complete(prep, marker));
   return replication.replicate().then((refused) => {
     const out = runtime.complete(prep, marker, refused);
     const lost = replication.takeLost();
     if (lost.length > 0) post({ t: 'partitions-lost', shard: opts.shard, partitions: lost });
-    return out;
+    done(out);
   });
 }
 const post = (m: FromShard, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer ?? []);
@@ -134,13 +191,12 @@ function runBatches(batches: { batch: number; reqs: ShardRequest[] }[]): void | 
     throw new Error(`crashOn ${opts.crashOn}: the worker dies with this batch in flight (test hook)`);
   }
   // The commit marker names the last batch the group commit covers (see ShardOptions.epoch).
-  const done = commitGroup(
+  return commitGroup(
     batches.map((b) => b.reqs),
+    (outcomes) => afterBatches(batches, outcomes),
     batches[batches.length - 1].batch,
     batches.map((b) => b.batch),
   );
-  if (done instanceof Promise) return done.then((outcomes) => afterBatches(batches, outcomes));
-  afterBatches(batches, done);
 }
 
 function afterBatches(batches: { batch: number; reqs: ShardRequest[] }[], outcomes: BatchOutcome[]): void {
@@ -149,10 +205,21 @@ function afterBatches(batches: { batch: number; reqs: ShardRequest[] }[], outcom
     const out = i === 0 ? outcomes[0] : { ...outcomes[i], stock: null, products: null, pushes: null, domain: null };
     sendReplies(batches[i].batch, out, i === 0);
   }
-  // Over the cap: a bounded step after the replies left, so a batch never waits long behind it.
-  if (runtime.actorCount > opts.maxActors) heap.note(runtime.enforceActorCap(opts.maxActors, CAP_STEP));
+  // Over the cap: a bounded step after the replies left, so a batch never waits long behind it
+  // (on one node it waits for the pipeline to drain: it writes snapshots).
+  if (runtime.actorCount > opts.maxActors && !capQueued) {
+    if (replication) heap.note(runtime.enforceActorCap(opts.maxActors, CAP_STEP));
+    else {
+      capQueued = true;
+      exclusive(() => {
+        capQueued = false;
+        heap.note(runtime.enforceActorCap(opts.maxActors, CAP_STEP));
+      });
+    }
+  }
   scheduleTimers();
 }
+let capQueued = false;
 
 type Control = Exclude<ToShard, { t: 'batch' }>;
 
@@ -199,9 +266,7 @@ function controlUnsafe(m: Control): void | Promise<void> {
       // Watched carts holding a repriced sku get the new price now (and a push); the rest on their next change.
       const keys = runtime.setPrices(m.entries);
       if (keys.length === 0) return;
-      const out = commitGroup([keys.map((key) => ({ id: 0, key, cmd: { type: 'reprice' } }))]);
-      if (out instanceof Promise) return out.then((o) => sendReplies(-1, o[0], true));
-      return sendReplies(-1, out[0], true);
+      return commitGroup([keys.map((key) => ({ id: 0, key, cmd: { type: 'reprice' } }))], (o) => sendReplies(-1, o[0], true));
     }
     case 'interactions':
       return post({ t: 'answer', ask: m.ask, value: runtime.interactionsPage(m.afterG, m.limit) });
@@ -224,6 +289,13 @@ function controlUnsafe(m: Control): void | Promise<void> {
       clearInterval(sweep);
       clearInterval(probe);
       clearTimeout(timer);
+      // The pipeline is drained (stop waits for it): the writer closes first, then the shard's snapshot and close.
+      if (pipeline) {
+        return pipeline.close().then(() => {
+          runtime.close();
+          stopped();
+        });
+      }
       runtime.close();
       if (replication) return replication.close().finally(stopped);
       return stopped();
@@ -257,7 +329,11 @@ port.on('message', (first: ToShard) => {
       break;
     }
   }
-  exclusive(() => handle(messages));
+  if (pipeline) {
+    for (const m of messages) queue.push(m);
+    return pump();
+  }
+  exclusive(() => handleAsync(messages, 0));
 });
 
 /** Consecutive batches run as one group commit; control messages in their place in the order. */
@@ -271,21 +347,6 @@ async function handleAsync(messages: ToShard[], from: number): Promise<void> {
     await runBatches(batches);
     if (i < messages.length) await control(messages[i++] as Control);
   }
-}
-
-function handle(messages: ToShard[]): void | Promise<void> {
-  if (replication) return handleAsync(messages, 0);
-  let batches: { batch: number; reqs: ShardRequest[] }[] = [];
-  for (const m of messages) {
-    if (m.t === 'batch') {
-      batches.push({ batch: m.batch, reqs: readRequests(m.flat) });
-      continue;
-    }
-    void runBatches(batches);
-    batches = [];
-    void control(m);
-  }
-  void runBatches(batches);
 }
 
 // Durable timers (hold expiry): due actors get a `timer` command through the normal batch path.
@@ -307,25 +368,32 @@ function scheduleTimers(): void {
 }
 function fireTimers(): void {
   timerAt = Infinity;
-  exclusive(() => {
-    const keys = runtime.dueTimers(Date.now());
-    if (keys.length === 0) return scheduleTimers();
-    const done = (out: BatchOutcome[]) => {
-      if (out[0].outcomes.some((o) => o !== 0)) retryAt = Date.now() + TIMER_RETRY_MS;
-      // batch -1: nobody waits for these frames; the edge only takes the view updates.
-      sendReplies(-1, out[0], true);
-      scheduleTimers();
-    };
-    const out = commitGroup([keys.map((key) => ({ id: 0, key, cmd: { type: 'timer' } }))]);
-    if (out instanceof Promise) return out.then(done);
-    done(out);
+  if (!pipeline) return exclusive(fireDue);
+  queue.push({ t: 'timers' });
+  pump();
+}
+/** Due actors get their `timer` command, as one group commit of their own. */
+function fireDue(): void | Promise<void> {
+  const keys = runtime.dueTimers(Date.now());
+  if (keys.length === 0) return scheduleTimers();
+  return commitGroup([keys.map((key) => ({ id: 0, key, cmd: { type: 'timer' } }))], (out) => {
+    if (out[0].outcomes.some((o) => o !== 0)) retryAt = Date.now() + TIMER_RETRY_MS;
+    // batch -1: nobody waits for these frames; the edge only takes the view updates.
+    sendReplies(-1, out[0], true);
+    scheduleTimers();
   });
 }
 /** A failing commit leaves the shard refusing writes: probe the disk now and then so it comes back without traffic. */
 const PROBE_MS = 1000;
+const probeStats = () => post({ t: 'replies', ...EMPTY_REPLIES, stats: runtime.stats() });
 const probe = setInterval(() => {
+  // One node: the writer owns the commits and probes on its connection, between them.
+  if (pipeline) {
+    if (runtime.commitFailing) pipeline.probe(probeStats);
+    return;
+  }
   exclusive(() => {
-    if (runtime.commitFailing && runtime.probeDisk()) post({ t: 'replies', ...EMPTY_REPLIES, stats: runtime.stats() });
+    if (runtime.commitFailing && runtime.probeDisk()) probeStats();
   });
 }, PROBE_MS);
 probe.unref();
