@@ -52,7 +52,7 @@ export class ShardRuntime {
   /** Live prices of every sku (the catalog lives on one shard; the edge sends each shard a copy). */
   private readonly prices = new Map<string, LivePrice>();
   private readonly ctx: ShardContext;
-  /** Where orders' sealed address copies are opened (single node only). */
+  /** Where orders' sealed address copies are opened (on a cluster node through its key mirror). */
   private readonly sealed: SealedReader | undefined;
   private readonly state: ShardState;
   private readonly runner: CommandRunner;
