@@ -305,7 +305,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       });
     }
     pool.prices(priceEntries(catalog.allProducts()));
-    if (config.seedDemo) await seedDemo(pool, catalog, config.maxShardBacklog);
+    if (config.seedDemo) await seedDemo(pool, catalog, config.maxShardBacklog, node !== undefined);
     if (config.seedDemo && config.seedDemoImages) await seedDemoImages(pool, catalog, media, picturedDemoProducts(PICTURED_PER_CATEGORY));
   } catch (err) {
     // Do not leave worker threads and the port behind: the caller may be a test runner.

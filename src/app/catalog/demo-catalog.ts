@@ -116,7 +116,10 @@ export function picturedDemoProducts(perCategory: number): string[] {
  * completed once. Every step is idempotent (stock is set with `adjustment`, products are
  * upserted) and the last product is written last, so a start that died half-way seeds again.
  */
-export async function seedDemo(pool: ShardPool, catalog: CatalogView, maxBacklog: number): Promise<void> {
+export async function seedDemo(pool: ShardPool, catalog: CatalogView, maxBacklog: number, clustered: boolean): Promise<void> {
+  // In a cluster a partition may be moving between nodes while this node starts: wait that out.
+  // On one node UNAVAILABLE means the disk refuses writes, and the start stops.
+  const wait = clustered ? SEED_UNAVAILABLE_MS : 0;
   const items = demoCatalog();
   if (catalog.product(items[items.length - 1].product.productId, true)) return;
   // In chunks no larger than the shard backlog limit: more at once would be refused as OVERLOADED.
@@ -125,32 +128,35 @@ export async function seedDemo(pool: ShardPool, catalog: CatalogView, maxBacklog
     const results = await Promise.all(
       stock
         .slice(i, i + maxBacklog)
-        .map(({ sku, qty }) => callUntilAvailable(pool, skuKey(sku), { type: 'adjust', txType: 'adjustment', qty, reason: 'demo catalog', warehouse: 'main' })),
+        .map(({ sku, qty }) =>
+          callUntilAvailable(pool, wait, skuKey(sku), { type: 'adjust', txType: 'adjustment', qty, reason: 'demo catalog', warehouse: 'main' }),
+        ),
     );
     const failed = results.flatMap((r, j) => (r.ok ? [] : [`${stock[i + j].sku} (${r.error.code})`]));
     // Products without their stock would look ready: stop the start instead.
     if (failed.length > 0) throw new Error(`demo catalog stock not stored for ${failed.join(', ')}`);
   }
   for (const { product } of items) {
-    const r = await callUntilAvailable(pool, CATALOG_KEY, { type: 'upsert', product });
+    const r = await callUntilAvailable(pool, wait, CATALOG_KEY, { type: 'upsert', product });
     if (!r.ok) throw new Error(`demo catalog: ${product.productId}: ${r.error.message}`);
   }
 }
 
-/** How long seeding waits out UNAVAILABLE answers (a cluster partition moving between nodes at start). */
+/** How long seeding in a cluster waits out UNAVAILABLE answers (a partition moving between nodes at start). */
 const SEED_UNAVAILABLE_MS = 60_000;
 
-/** pool.call, asked again after the hinted delay while the answer is UNAVAILABLE (every seed step is idempotent). */
+/** pool.call, asked again after the hinted delay while the answer is UNAVAILABLE, for up to `waitMs` (every seed step is idempotent). */
 async function callUntilAvailable<K extends ActorKind, const C extends CommandOf<K>>(
   pool: ShardPool,
+  waitMs: number,
   key: ActorKey<K>,
   cmd: C,
 ): Promise<Answer<ResultOf<K, C>>> {
-  const end = Date.now() + SEED_UNAVAILABLE_MS;
+  const end = Date.now() + waitMs;
   for (;;) {
     const r = await pool.call(key, cmd);
-    if (r.ok || r.error.code !== 'UNAVAILABLE' || Date.now() > end) return r;
-    const wait = Number((r.error.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs);
-    await new Promise((resolve) => setTimeout(resolve, Number.isFinite(wait) && wait > 0 ? Math.min(wait, 5_000) : 200));
+    if (r.ok || r.error.code !== 'UNAVAILABLE' || Date.now() >= end) return r;
+    const hint = Number((r.error.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs);
+    await new Promise((resolve) => setTimeout(resolve, Number.isFinite(hint) && hint > 0 ? Math.min(hint, 5_000) : 200));
   }
 }
