@@ -4,6 +4,7 @@
 // restarted after a growing delay. The worker is killed for real: FAULT_CRASH_SHARD_ON makes a
 // request for one key throw an uncaught error in its worker.
 import { test } from 'node:test';
+import { rmSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { stableHash, cartKey, couponKey } from '../src/protocol/keys.js';
 import type { CartView } from '../src/protocol/types.js';
@@ -121,4 +122,20 @@ test('a shard that keeps dying is restarted after a growing delay, and new reque
   }
   t.diagnostic(`retryAfterMs over four crashes in a row: ${waits.join(', ')}`);
   for (let i = 1; i < waits.length; i++) assert.ok(waits[i] > waits[i - 1], `the restart delay grows: ${waits.join(', ')}`);
+});
+
+test('a shard that fails while the server stops is not restarted: the stop completes', async (t) => {
+  const first = await startTestServer(t);
+  await first.close();
+  // Started again on the same data: nothing to seed, so its first commit is the snapshot at stop.
+  const srv = await startTestServer(t, { DATA_DIR: first.dataDir });
+  const c = await connectGuest(srv.url);
+  assert.equal((await c.call('cart.get', {})).items.length, 0);
+  await c.close();
+  // The data directory disappears under the running server: the shards' last snapshot fails
+  // (the commit writer cannot open the database) while they stop.
+  rmSync(srv.dataDir, { recursive: true, force: true });
+  const stop = srv.close().then(() => 'stopped');
+  const late = new Promise((resolve) => setTimeout(resolve, 20_000, 'still stopping after 20 s'));
+  assert.equal(await Promise.race([stop, late]), 'stopped');
 });

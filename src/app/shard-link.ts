@@ -70,14 +70,20 @@ export class ShardLink {
       }
       this.events.message(m);
     });
-    worker.on('error', (err) => died(`crashed: ${err.stack ?? String(err)}`));
+    // A worker that fails while stopping (its last snapshot refused by the disk, say) is not
+    // restarted: the stop completes, and what was acknowledged is in the journal already.
+    const stopped = (): boolean => {
+      if (this.state !== 'stopping' && this.state !== 'stopped') return false;
+      this.state = 'stopped';
+      this.stoppedResolve?.();
+      return true;
+    };
+    worker.on('error', (err) => {
+      if (stopped()) return log.error({ err }, `shard ${this.shard} failed while stopping`);
+      died(`crashed: ${err.stack ?? String(err)}`);
+    });
     worker.on('exit', (code) => {
-      if (this.state === 'stopping' || this.state === 'stopped') {
-        this.state = 'stopped';
-        this.stoppedResolve?.();
-        return;
-      }
-      died(`exited unexpectedly (code ${code})`);
+      if (!stopped()) died(`exited unexpectedly (code ${code})`);
     });
   }
 
