@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `npm test`: lint, build, every test on the machine's Node and the default transport (uWS), then
-# every test that starts a server again on the ws transport on Node 24 (the official binary of the
-# npm package node@24, see .ci/node24), so each server-level test runs on both transports and on
-# both Nodes. Node 24 is made ready while the first pass runs (mostly downloads and copies).
+# the tests that start a server again on the ws transport on Node 24 (the official binary of the
+# npm package node@24, see .ci/node24; `scripts/test-files.mjs node24` says which and why). Node 24
+# is made ready while the first pass runs (mostly downloads and copies).
 # TEST_NODE24=0 runs the second pass on the machine's Node instead (no download).
 set -euo pipefail
 cd "$(dirname "$0")/.."
