@@ -3,7 +3,7 @@
 //   server  every test that starts a server (again on TRANSPORT=ws: `npm run test:ws`)
 //   node24  the second pass of `npm test` (ws on Node 24, see .ci/node24): every test that starts
 //           a server, but those that exercise what lies below the transport on Node 20 already
-//           (the cluster, the browser pages, the bench harness, timers, saga faults, the recs pool), to keep
+//           (the cluster, the browser pages, the bench harness, timers and saga faults), to keep
 //           CI within 15 minutes on two cores; and bombs, whose RSS bound Node 24 exceeds
 // The files that take longest come first, so that with several files at a time the pass does not
 // end on one long file running alone.
@@ -69,7 +69,6 @@ const NOT_ON_NODE24 = [
   'pages-drop-audit',
   'media-pages',
   'bench-report',
-  'recs-service',
   'bombs',
 ].map(named);
 for (const f of NOT_ON_NODE24) {
