@@ -8,17 +8,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CartwireClient, CartwireError } from '../src/client/index.js';
-import { skuKey, stableHash } from '../src/protocol/keys.js';
+import { skuKey } from '../src/protocol/keys.js';
 import type { CartView } from '../src/protocol/types.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, spawnServer, until, type ChildServer } from './helpers/server.js';
 import { haveNatsServer, startNats } from './helpers/nats.js';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { stockedSku } from './helpers/commerce.js';
-
-const PARTITIONS = 16;
-const LEASE_MS = 2000;
-const partitionOf = (key: string) => stableHash(key) % PARTITIONS;
+import { LEASE_MS, PARTITIONS, balanced, codeOf, partitionOf } from './helpers/cluster.js';
 
 interface Node {
   id: string;
@@ -72,30 +69,6 @@ async function clusterStatus(url: string, token: string): Promise<ClusterStatus>
   return (await res.json()) as ClusterStatus;
 }
 
-/** Every partition owned, by exactly the expected nodes, and each served by its owner. */
-async function balanced(nodes: Node[], token: string, timeoutMs = 20_000): Promise<Map<number, string>> {
-  const ids = nodes.map((n) => n.id).sort();
-  let owners = new Map<number, string>();
-  await until(
-    async () => {
-      const views = await Promise.all(nodes.map((n) => clusterStatus(n.server.url, token).catch(() => undefined)));
-      if (views.some((v) => !v)) return false;
-      const table = views[0]!.owners;
-      if (table.some((o) => !o.owner || !ids.includes(o.owner))) return false;
-      if (new Set(table.map((o) => o.owner)).size !== ids.length) return false;
-      for (const v of views) {
-        const mine = table.filter((o) => o.owner === v!.nodeId).map((o) => o.partition);
-        const serving = v!.owners.filter((o) => o.state === 'serving').map((o) => o.partition);
-        if (mine.length !== serving.length || mine.some((p) => !serving.includes(p))) return false;
-      }
-      owners = new Map(table.map((o) => [o.partition, o.owner!]));
-      return true;
-    },
-    { timeoutMs, what: `partitions balanced over ${ids.join(', ')}` },
-  );
-  return owners;
-}
-
 /** One NATS server and three nodes (a seeds the demo catalog), with an admin signed in on `adminOn`. */
 async function threeNodes(t: TestContext, adminOn: 'a' | 'c') {
   const [nats] = await startNats(t, 1);
@@ -135,16 +108,6 @@ async function retryUnavailable<T>(f: () => Promise<T>): Promise<T> {
       if (!(err instanceof CartwireError) || err.code !== 'UNAVAILABLE' || Date.now() - started > 30_000) throw err;
       await new Promise((r) => setTimeout(r, 200));
     }
-  }
-}
-
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (err) {
-    if (err instanceof CartwireError) return err.code;
-    throw err;
   }
 }
 
@@ -213,7 +176,7 @@ test('three nodes share the shop: ops and pushes through any node, accounts ever
   const viaB = await CartwireClient.connect(b.server.url);
   t.after(() => viaB.close());
   assert.equal((await viaB.call('auth.login', { email: 'cluster@example.com', password: 'long enough password' })).userId, r.userId);
-  assert.equal(await code(viaB.call('auth.register', { email: 'cluster@example.com', password: 'another password' })), 'CONFLICT');
+  assert.equal(await codeOf(viaB.call('auth.register', { email: 'cluster@example.com', password: 'another password' })), 'CONFLICT');
   // A profile written through one node reads through another; a username is unique cluster-wide.
   await onA.call('user.update', { username: 'clusterer' });
   await onA.call('address.add', { name: 'C', line1: '1 Node St', city: 'Natsville', postalCode: '4222', country: 'SE' });
@@ -223,12 +186,12 @@ test('three nodes share the shop: ops and pushes through any node, accounts ever
     (await viaB.call('address.list', {})).map((x) => x.line1),
     ['1 Node St'],
   );
-  assert.equal(await code(onB.call('user.update', { username: 'clusterer' })), 'CONFLICT');
+  assert.equal(await codeOf(onB.call('user.update', { username: 'clusterer' })), 'CONFLICT');
   // A logout through a refuses the token everywhere.
   await onA.call('auth.logout', {});
   const probe = await CartwireClient.connect(c.server.url);
   t.after(() => probe.close());
-  assert.equal(await code(probe.call('auth.resume', { token: r.token })), 'UNAUTHENTICATED');
+  assert.equal(await codeOf(probe.call('auth.resume', { token: r.token })), 'UNAUTHENTICATED');
 
   // Every series of a node's metrics carries its NODE_ID, so the nodes' scrapes add up.
   const metrics = await (await fetch(`${b.server.url}/metrics`)).text();
@@ -325,11 +288,11 @@ test('fencing: an owner paused past its lease cannot append when it wakes up, an
     else await cl.close();
   }
   t.after(() => Promise.all(onB.map((s) => s.cl.close())));
-  for (const s of onB) if ((await code(s.cl.call('cart.add', { sku: 'fence-sku', qty: 1 }))) === 'ok') s.acked++;
+  for (const s of onB) if ((await codeOf(s.cl.call('cart.add', { sku: 'fence-sku', qty: 1 }))) === 'ok') s.acked++;
 
   b.server.proc.kill('SIGSTOP');
   // While b sleeps, its shoppers' next adds wait in its socket buffer.
-  const late = onB.map((s) => code(s.cl.call('cart.add', { sku: 'fence-sku', qty: 1 }, { timeoutMs: 20_000 })));
+  const late = onB.map((s) => codeOf(s.cl.call('cart.add', { sku: 'fence-sku', qty: 1 }, { timeoutMs: 20_000 })));
   await balanced([a], token, 15_000).catch(async () => {
     // a alone lists b as live until b's node key expires; wait on a's own serving instead.
     await until(async () => (await clusterStatus(a.server.url, token)).owners.filter((o) => o.owner === 'a' && o.state === 'serving').length === PARTITIONS, {
@@ -341,7 +304,7 @@ test('fencing: an owner paused past its lease cannot append when it wakes up, an
   for (const s of onB) {
     const cl = await CartwireClient.connect(a.server.url);
     await cl.call('auth.resume', { token: s.token });
-    if ((await code(cl.call('cart.add', { sku: 'fence-sku', qty: 1 }))) === 'ok') s.acked++;
+    if ((await codeOf(cl.call('cart.add', { sku: 'fence-sku', qty: 1 }))) === 'ok') s.acked++;
     await cl.close();
   }
   b.server.proc.kill('SIGCONT');
