@@ -14,7 +14,7 @@ import { ADMIN_EMAIL, ADMIN_PASSWORD, spawnServer, until, type ChildServer } fro
 import { haveNatsServer, startNats } from './helpers/nats.js';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { stockedSku } from './helpers/commerce.js';
+import { errorOf, stockedSku } from './helpers/commerce.js';
 import { LEASE_MS, PARTITIONS, balanced, codeOf, partitionOf } from './helpers/cluster.js';
 
 interface Node {
@@ -500,4 +500,11 @@ test('partition snapshots: the journal is trimmed behind them, and a node that n
   assert.equal((await retryUnavailable(() => onB.call('cart.get', {}))).items[0]?.qty, adds, 'every acknowledged add, read through b');
   await retryUnavailable(() => onB.call('cart.add', { sku: 'snap-sku', qty: 1 }));
   assert.equal((await onB.call('cart.get', {})).items[0]?.qty, adds + 1, 'b appends after the snapshot and the tail');
+  // The catalog actor came over too (a's demo seeding snapshotted its partition and trimmed its
+  // rows): the sku still belongs to its product, so another product cannot take it.
+  const { c: admB } = await admin(b.server.url);
+  t.after(() => admB.close());
+  const thief = { productId: 'thief', name: 'Thief', category: 'test', variants: [{ sku: 'snap-sku', price: 1 }] };
+  const taken = await errorOf(retryUnavailable(() => admB.call('catalog.upsert', thief)));
+  assert.equal(taken.code, 'CONFLICT', `the catalog b took over knows snap-sku: ${taken.message}`);
 });

@@ -123,7 +123,10 @@ export class ClusterNode {
     const relay = this.relay!;
     relay.followViews(views.apply, () => views.own((key) => ownership.serving(this.partitionOf(key))));
     await ownership.start();
-    await relay.syncViews(views.apply);
+    const others = ownership.liveNodes().filter((n) => n !== this.nodeId).length;
+    const heard = await relay.syncViews(views.apply, others);
+    if (heard < others)
+      log.warn(`cluster: ${others - heard} of ${others} nodes did not send their catalog and stock views; they arrive with their next changes`);
   }
 
   /**

@@ -64,11 +64,16 @@ export class Relay {
     this.subs.push(this.nc.subscribe(VIEWS_SYNC, { callback: (err, msg) => void (err || msg.respond(packr.pack(own()))) }));
   }
 
-  /** Asks every other node for its authoritative views (a node that just started, or took over). */
-  async syncViews(apply: (u: ViewUpdate) => void, waitMs = 1_000): Promise<number> {
+  /**
+   * Asks the `others` live nodes for their authoritative views (a node that just started), and
+   * waits for all of them up to `waitMs`: a busy node answers late, and a view it did not give
+   * would leave its products unknown here until they change.
+   */
+  async syncViews(apply: (u: ViewUpdate) => void, others: number, waitMs = 5_000): Promise<number> {
+    if (others <= 0) return 0;
     let n = 0;
     try {
-      const answers = await this.nc.requestMany(VIEWS_SYNC, new Uint8Array(0), { maxWait: waitMs });
+      const answers = await this.nc.requestMany(VIEWS_SYNC, new Uint8Array(0), { maxWait: waitMs, strategy: 'count', maxMessages: others });
       for await (const m of answers) {
         apply(unpackr.unpack(m.data) as ViewUpdate);
         n++;

@@ -8,6 +8,8 @@ import { TAG_SNAPSHOT, rowChecksum } from '../../persistence/checksum.js';
 import type { SnapshotEntry } from '../../persistence/partition-snapshots.js';
 import { actorTypeOf } from '../../actors/registry.js';
 import type { Order } from '../../actors/order-actor.js';
+import type { Catalog } from '../../actors/catalog-actor.js';
+import type { ProductView } from '../../protocol/types.js';
 import { parseKey } from '../../protocol/keys.js';
 import type { Cell } from './actor-cells.js';
 import type { ShardMaintenance } from './shard-maintenance.js';
@@ -21,6 +23,8 @@ const partitionPosKey = (p: number): string => `partition_pos.${p}`;
 export interface AbsorbingBatch {
   /** The catalog and order bookkeeping of `events`, just applied to `cell`. */
   noteApplied(cell: Cell, events: readonly unknown[]): void;
+  /** Products whose view changed without events (a replicated catalog snapshot installed). */
+  noteProducts(products: readonly ProductView[]): void;
   /** Commits what is staged as a batch of no requests, through the output gate. */
   commitStaged(): BatchOutcome;
 }
@@ -77,7 +81,6 @@ export class PartitionStore {
       }
     };
     for (const cell of cells.values()) {
-      if (cell.type.kind === 'catalog') continue;
       const p = partitionOf(cell.key);
       if (!ps.has(p)) continue;
       seen.add(cell.key);
@@ -93,8 +96,10 @@ export class PartitionStore {
     const recover: [number, string][] = [];
     for (const [key, seq, state, crc] of journal.snapshotRows()) {
       const p = partitionOf(key);
-      if (!ps.has(p) || seen.has(key) || actorTypeOf(key)?.type.kind === 'catalog') continue;
-      if (journal.hasPendingRows(key) || (crc !== null && crc !== rowChecksum(TAG_SNAPSHOT, key, seq, state))) recover.push([p, key]);
+      if (!ps.has(p) || seen.has(key)) continue;
+      // The catalog recovers through its own path (damaged rows salvaged, not quarantined).
+      const catalog = actorTypeOf(key)?.type.kind === 'catalog';
+      if (catalog || journal.hasPendingRows(key) || (crc !== null && crc !== rowChecksum(TAG_SNAPSHOT, key, seq, state))) recover.push([p, key]);
       else out.get(p)!.push([key, seq, state]);
     }
     for (const [p, key] of recover) fromCell(p, key);
@@ -120,6 +125,9 @@ export class PartitionStore {
       if (found.type.kind === 'order') {
         const o = state as Order;
         if (o.createdAt > 0) writes.orders.push({ orderId: parseKey(key)!.id, userId: o.userId, createdAt: o.createdAt });
+      } else if (found.type.kind === 'catalog') {
+        // The edge's read model (and every node's) learns the products this node now serves.
+        this.batch.noteProducts([...(state as Catalog).products.values()]);
       }
     }
     this.stagePosition(p, pos);

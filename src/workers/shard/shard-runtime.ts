@@ -82,6 +82,10 @@ export class ShardRuntime {
     this.maintenance = new ShardMaintenance(state);
     this.partitions = new PartitionStore(state, this.maintenance, {
       noteApplied: (cell, events) => this.runner.noteApplied(cell, events),
+      noteProducts: (products) => {
+        const changed = (this.runner.changedProducts ??= []);
+        for (const p of products) changed.push(p);
+      },
       commitStaged: () => this.commitStaged(),
     });
     this.queries = new ShardQueries(this.journal, this.cells, this.ctx);
