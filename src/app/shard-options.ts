@@ -39,5 +39,10 @@ export function shardOptions(config: Config): Omit<ShardOptions, 'shard' | 'epoc
 }
 
 export function createPool(config: Config): ShardPool {
-  return new ShardPool({ shards: config.shards, maxBacklog: config.maxShardBacklog, maxHeapMb: config.shardMaxHeapMb });
+  return new ShardPool({
+    shards: config.shards,
+    maxBacklog: config.maxShardBacklog,
+    maxHeapMb: config.shardMaxHeapMb,
+    ...(config.cluster ? { partitions: config.cluster.partitions } : {}),
+  });
 }

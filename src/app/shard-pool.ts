@@ -28,6 +28,8 @@ export interface PoolOptions {
   maxBacklog: number;
   /** V8 heap limit of each shard worker, MiB. */
   maxHeapMb: number;
+  /** Cluster mode: the partitions of the key space (a key's shard is its partition's). */
+  partitions?: number;
 }
 
 const MAX_BATCHES_IN_FLIGHT = 2;
@@ -59,6 +61,9 @@ export class ShardPool implements ShardPort, ShardAdminPort {
   constructor(opts: PoolOptions, hooks?: PoolHooks) {
     this.shards = opts.shards;
     this.maxBacklog = opts.maxBacklog;
+    // Known before the cluster's routing is set: the workers are spawned first.
+    const h = stableHash(CATALOG_KEY);
+    this.catalogShard = (opts.partitions === undefined ? h : h % opts.partitions) % opts.shards;
     this.hooks = hooks;
     this.queued = Array.from({ length: opts.shards }, (_, s) => newQueue(s));
     this.backlog = new Array<number>(opts.shards).fill(0);
@@ -74,6 +79,7 @@ export class ShardPool implements ShardPort, ShardAdminPort {
   }
 
   private cluster: ClusterRouting | undefined;
+  private readonly catalogShard: number;
   private readonly partitionMoves = new PartitionMoves();
 
   /** Cluster mode: routing by partition owner; set before the workers start. */
@@ -104,7 +110,7 @@ export class ShardPool implements ShardPort, ShardAdminPort {
    */
   spawn(base: Omit<ShardOptions, 'shard' | 'epoch'>): void {
     if (this.supervision.spawned) return;
-    this.supervision.spawn(base, this.shardOf(CATALOG_KEY), (shard) => ({
+    this.supervision.spawn(base, this.catalogShard, (shard) => ({
       message: (m) => this.receive(shard, m),
       down: (reason, inMs) => this.onDown(shard, reason, inMs),
     }));
