@@ -1,10 +1,14 @@
 // The compiled test files of one pass of `npm test` / CI, one per line:
-//   all     every test (the first pass: the machine's Node on the default transport)
+//   all     every test (`npm run test:all`: the machine's Node on the default transport)
+//   first   the first pass of `npm test` (the machine's Node, uWS): every test but the cluster
+//           suite, which runs once, in the second pass, on the Node and transport that users of
+//           current Node lines run a cluster on (the cluster's account files run here, on uWS)
 //   server  every test that starts a server (again on TRANSPORT=ws: `npm run test:ws`)
 //   node24  the second pass of `npm test` (ws on Node 24, see .ci/node24): every test that starts
-//           a server, but those that exercise what lies below the transport on Node 20 already
-//           (the cluster, the browser pages, the bench harness, timers and saga faults), to keep
-//           CI within 15 minutes on two cores; and bombs, whose RSS bound Node 24 exceeds
+//           a server, but those that exercise what lies below the transport in the first pass
+//           already (the cluster's account files, the browser pages, the bench harness, timers
+//           and saga faults), to keep CI within 15 minutes on two cores; and bombs, whose RSS
+//           bound Node 24 exceeds
 // The files that take longest come first, so that with several files at a time the pass does not
 // end on one long file running alone.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -51,7 +55,6 @@ const startsServers = (f) => /helpers\/server\.js|startServer|spawnServer/.test(
 
 // Left out of the Node 24 pass (each runs in the first pass); a name must match a file.
 const NOT_ON_NODE24 = [
-  'cluster',
   'cluster-accounts',
   'cluster-key-rotation',
   'corruption',
@@ -71,7 +74,9 @@ const NOT_ON_NODE24 = [
   'bench-report',
   'bombs',
 ].map(named);
-for (const f of NOT_ON_NODE24) {
+// Run in the second pass only (see `first`).
+const ONLY_ON_NODE24 = ['cluster'].map(named);
+for (const f of [...NOT_ON_NODE24, ...ONLY_ON_NODE24]) {
   if (!found.includes(f)) {
     console.error(`scripts/test-files.mjs names ${f}, which does not exist`);
     process.exit(1);
@@ -80,6 +85,7 @@ for (const f of NOT_ON_NODE24) {
 
 const sets = {
   all: () => all,
+  first: () => all.filter((f) => !ONLY_ON_NODE24.includes(f)),
   server: () => all.filter(startsServers),
   node24: () => all.filter((f) => startsServers(f) && !NOT_ON_NODE24.includes(f)),
 };

@@ -25,11 +25,13 @@ cat "$lint_log"
 rm -f "$lint_log"
 [ "$lint_status" -eq 0 ] || exit "$lint_status"
 [ "$build" -eq 0 ] || exit "$build"
-npm run test:all --silent
 if [ -z "$prep" ]; then
+  npm run test:all --silent
   npm run test:ws --silent
   exit 0
 fi
+# shellcheck disable=SC2046 # one file name per line
+node --test --test-concurrency=2 $(node scripts/test-files.mjs first)
 status=0
 wait "$prep" || status=$?
 cat "$prep_log"
