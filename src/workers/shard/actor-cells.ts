@@ -3,7 +3,7 @@
 // (dropped from memory, its state safe on disk) once idle or when the shard holds too many. A key
 // with nothing on disk that a command leaves unchanged (a lookup of an unknown order, coupon or
 // cart) is not kept: hostile lookups cannot fill memory. The map is in recency order (a use moves
-// a cell to the end), so the least recently used come first.
+// a cell to the end, at most once a second), so the least recently used come first.
 //
 // An actor whose stored records are damaged (checksum, decoding, a missing row) is quarantined:
 // never activated, every request for it answered UNAVAILABLE (reason `corrupt`, see
@@ -41,6 +41,9 @@ function usedAt(epochMs: number): number {
   return d > NEVER_USED && d < -NEVER_USED ? d | 0 : d;
 }
 
+/** Cell.used advances (and the cell moves to the end of the recency order) in steps of this much. */
+const RECENCY_STEP_MS = 1_000;
+
 /** Keys known to have nothing on disk, remembered so that a repeated lookup costs no read. */
 const ABSENT_KEPT = 10_000;
 
@@ -72,9 +75,13 @@ export class ActorCells {
   activate(key: string, lastUsed: number, fresh = false): Cell {
     let cell = this.cells.get(key);
     if (cell) {
-      if (lastUsed > 0) {
-        cell.used = usedAt(lastUsed);
-        this.cells.delete(key); // most recent last
+      // Most recent last, moved at most once a second: each move leaves a deleted entry in the
+      // map's table, and V8 rebuilds the whole table when they pile up (a pause that grows with
+      // the actors in memory). Idle times are minutes, so a second of staleness changes nothing.
+      const used = lastUsed > 0 ? usedAt(lastUsed) : NEVER_USED;
+      if (used - cell.used >= RECENCY_STEP_MS) {
+        cell.used = used;
+        this.cells.delete(key);
         this.cells.set(key, cell);
       }
       return cell;
