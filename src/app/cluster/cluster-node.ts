@@ -11,7 +11,7 @@ import { newMasterKeyText, parseMasterKey } from '../../persistence/master-key.j
 import { MasterKeyring } from '../../persistence/sealing.js';
 import type { ShardPool } from '../shard-pool.js';
 import type { ClusterRouting } from '../pool-cluster.js';
-import { BUCKETS, clusterJwtSecret, openCluster, type NatsCluster } from './nats-cluster.js';
+import { clusterJwtSecret, erasable, openCluster, type NatsCluster } from './nats-cluster.js';
 import { Ownership } from './ownership.js';
 import { Forwarder } from './forwarder.js';
 import { Relay, type ViewUpdate } from './relay.js';
@@ -41,8 +41,8 @@ export class ClusterNode {
   private sync: AccountSync | undefined;
 
   private constructor(private readonly c: NatsCluster) {
-    // Entries replaced at conversion are erased from the stream's files, not only marked deleted.
-    this.users = new KvUserStore(c.users, (seq) => c.jsm.streams.deleteMessage(`KV_${BUCKETS.users}`, seq, true));
+    // Erased entries (data keys, and accounts replaced at conversion) are overwritten in the stream's files, not only marked deleted.
+    this.users = new KvUserStore(erasable(c, 'users'), erasable(c, 'keys'));
     this.events = new EventStream(c.nc, c.js, c.jsm, c.config.nodeId);
   }
 
