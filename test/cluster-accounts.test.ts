@@ -1,8 +1,8 @@
 // Accounts in cluster mode, for real: two cartwire nodes on one nats-server with JetStream, as
 // child processes on loopback. An order's address copy is sealed under its buyer's data key
 // whichever node renders it, and erasure makes it unreadable on every node and leaves no revision
-// of the wrapped data key in the JetStream store; a sign-out reaches the user's connections on
-// every node.
+// of the wrapped data key in the JetStream store; one node sweeps guest rows; a sign-out reaches
+// the user's connections on every node.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CartwireClient } from '../src/client/index.js';
@@ -12,7 +12,7 @@ import { haveNatsServer, startNats } from './helpers/nats.js';
 import { stockedSku } from './helpers/commerce.js';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
-import { adminOn, balanced, codeOf, partitionOf, retryUnavailable, startNode } from './helpers/cluster.js';
+import { adminOn, balanced, codeOf, partitionOf, retryUnavailable, startNode, type ClusterNodeProc } from './helpers/cluster.js';
 import { holders } from './helpers/file-scan.js';
 
 const PASSWORD = 'cluster-erase-password';
@@ -26,17 +26,32 @@ async function revisions(kv: KV, key: string): Promise<{ operation: string; valu
   return out;
 }
 
+/** Guest retention passes a node logged since `from` (an offset in its output). */
+const sweeps = (n: ClusterNodeProc, from = 0): number =>
+  n.server
+    .output()
+    .slice(from)
+    .split('\n')
+    .filter((l) => l.includes('guest retention: swept')).length;
+
 test(
-  'cluster: orders keep their address sealed; after user.erase on one node every node reads it erased, and its bytes and its wrapped data key are in no file of either node or of JetStream',
+  'cluster: orders keep their address sealed; after user.erase on one node every node reads it erased, and its bytes and its wrapped data key are in no file of either node or of JetStream; one node sweeps guests',
   { skip },
   async (t) => {
     const [nats] = await startNats(t, 1);
-    const a = await startNode(t, nats.url, 'a');
-    const b = await startNode(t, nats.url, 'b', { SEED_DEMO: '0' });
+    // A retention of seconds: each node would sweep every second if every node swept.
+    const retention = { GUEST_RETENTION_DAYS: '0.00005' };
+    const a = await startNode(t, nats.url, 'a', retention);
+    const b = await startNode(t, nats.url, 'b', { SEED_DEMO: '0', ...retention });
     const { c: adminA, token } = await adminOn(a.server.url);
     const { c: adminB } = await adminOn(b.server.url);
     t.after(() => Promise.all([adminA.close(), adminB.close()]));
     const owners = await balanced([a, b], token);
+    // The sweeper is the node serving partition 0; a pass of the other one after this is a second sweeper.
+    const [sweeper, other] = owners.get(0) === 'a' ? [a, b] : [b, a];
+    const before = sweeps(sweeper);
+    await until(() => sweeps(sweeper) > before, { timeoutMs: 10_000, what: `a guest retention pass on ${sweeper.id}` });
+    const marks = new Map([sweeper, other].map((n) => [n.id, n.server.output().length]));
     const nc = await natsConnect({ servers: nats.url });
     t.after(() => nc.close());
     const kvm = new Kvm(nc);
@@ -95,6 +110,10 @@ test(
         assert.deepEqual([kept.totals.total, kept.status], [o.total, 'confirmed'], 'totals and status stay for the books');
       }
     }
+
+    // Only the node serving partition 0 swept meanwhile (over at least two of its passes).
+    await until(() => sweeps(sweeper, marks.get(sweeper.id)) >= 2, { timeoutMs: 10_000, what: `two more passes on ${sweeper.id}` });
+    assert.equal(sweeps(other, marks.get(other.id)), 0, `${other.id}, which does not serve partition 0, did not sweep`);
 
     await Promise.all([onA.close(), adminA.close(), adminB.close()]);
     assert.equal(await b.server.term(), 0);

@@ -24,6 +24,7 @@ import { AccountSync } from './account-sync.js';
 import { META_MASTER_KEY, answerKeyring, followClusterMasterKey } from './cluster-keys.js';
 
 const UNAVAILABLE = outcomeIndex('UNAVAILABLE');
+const GUEST_SWEEP_PARTITION = 0;
 const ORDERS_PAGE = 'cw.orders.page';
 /** A user's tokens were revoked (logout, password or role change, erasure): the user id, nothing else. */
 const REVOKED = 'cw.accounts.revoked';
@@ -182,6 +183,14 @@ export class ClusterNode {
 
   publishViews(u: ViewUpdate): void {
     this.relay?.publishViews(u);
+  }
+
+  /**
+   * Whether this node runs the cluster's guest retention sweep: the node serving partition 0 (its
+   * lease makes it one node at a time, and the sweep moves with the partition).
+   */
+  sweepsGuests(): boolean {
+    return this.ownership?.serving(GUEST_SWEEP_PARTITION) ?? false;
   }
 
   /** Readiness: connected to NATS and a full ownership round done recently. */
