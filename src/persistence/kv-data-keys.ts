@@ -95,8 +95,8 @@ export class KvDataKeys {
 
   /**
    * Rewraps every data key under `ring.current` by compare-and-set, then erases the revision it
-   * replaced (and any left by an interrupted run). Keys under the current key already are left
-   * as they are, so a rerun finishes an interrupted rotation.
+   * replaced. Keys under the current key already are left as they are, so a rerun finishes an
+   * interrupted rotation, but their history is read for what such a run left unerased.
    */
   async rewrap(ring: MasterKeyring): Promise<{ rewrapped: number; keys: number }> {
     let rewrapped = 0;
@@ -109,13 +109,15 @@ export class KvDataKeys {
         if (!e || e.operation !== 'PUT') break;
         if (attempt === 0) keys++;
         if (sealedKeyId(e.string()) === ring.current.id) {
+          // Rewrapped by an interrupted run, which may have stopped before erasing what it replaced
+          // (or made under the new key: then its history is one revision).
           await this.eraseRevisions(key, (rev) => rev < e.revision);
           break;
         }
         try {
-          const rev = await this.b.kv.update(key, ring.rewrap(e.string(), id), e.revision);
+          await this.b.kv.update(key, ring.rewrap(e.string(), id), e.revision);
           rewrapped++;
-          await this.eraseRevisions(key, (r) => r < rev);
+          await eraseRevision(this.b, e.revision);
           break;
         } catch (err) {
           if (!taken(err) || attempt >= REWRAP_RETRIES) throw err;
