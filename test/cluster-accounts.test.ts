@@ -174,6 +174,16 @@ test('cluster: guest rows without an order leave the accounts bucket after GUEST
   assert.equal((await admin.call('user.list', { q: leaverId })).items.length, 1, 'the guest row exists');
 
   await until(async () => (await admin.call('user.list', { q: leaverId })).items.length === 0, { timeoutMs: 15_000, what: "the idle guest's row removed" });
+  // Its data key went with it: no revision of the key entry is left, in the history or in the files.
+  const nc = await natsConnect({ servers: nats.url });
+  t.after(() => nc.close());
+  const keys = await new Kvm(nc).open('cw-keys');
+  assert.deepEqual(
+    (await revisions(keys, `k${hex(leaverId)}`)).filter((r) => r.operation === 'PUT'),
+    [],
+    "no value of the removed guest's key entry",
+  );
+  assert.equal((await keys.get(`k${hex(buyerId)}`))?.operation, 'PUT', 'the guest with an order keeps its key');
   assert.equal((await admin.call('user.list', { q: buyerId })).items.length, 1, 'the guest with an order keeps its row');
   assert.equal((await retryUnavailable(() => admin.call('order.get', { orderId: order.orderId }))).shippingAddress.line1, address.line1);
 });
