@@ -1,6 +1,7 @@
 // Accounts in cluster mode, for real: two cartwire nodes on one nats-server with JetStream, as
 // child processes on loopback. An order's address copy is sealed under its buyer's data key
-// whichever node renders it, and erasure makes it unreadable on every node; a sign-out reaches
+// whichever node renders it, and erasure makes it unreadable on every node and leaves no revision
+// of the wrapped data key in the JetStream store; one node sweeps guest rows; a sign-out reaches
 // the user's connections on every node.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,30 +10,68 @@ import { orderKey } from '../src/protocol/keys.js';
 import { until } from './helpers/server.js';
 import { haveNatsServer, startNats } from './helpers/nats.js';
 import { stockedSku } from './helpers/commerce.js';
-import { adminOn, balanced, codeOf, partitionOf, retryUnavailable, startNode } from './helpers/cluster.js';
+import { connect as natsConnect } from '@nats-io/transport-node';
+import { Kvm, type KV } from '@nats-io/kv';
+import { adminOn, balanced, codeOf, partitionOf, retryUnavailable, startNode, type ClusterNodeProc } from './helpers/cluster.js';
 import { holders } from './helpers/file-scan.js';
 
 const PASSWORD = 'cluster-erase-password';
 const skip = haveNatsServer() ? false : 'nats-server is not installed';
+const hex = (id: string): string => Buffer.from(id).toString('hex');
+
+/** Every stored revision of a KV key (values and delete markers), as the bucket's history gives them. */
+async function revisions(kv: KV, key: string): Promise<{ operation: string; value: string }[]> {
+  const out: { operation: string; value: string }[] = [];
+  for await (const e of await kv.history({ key })) out.push({ operation: e.operation, value: e.string() });
+  return out;
+}
+
+/** Guest retention passes a node logged since `from` (an offset in its output). */
+const sweeps = (n: ClusterNodeProc, from = 0): number =>
+  n.server
+    .output()
+    .slice(from)
+    .split('\n')
+    .filter((l) => l.includes('guest retention: swept')).length;
 
 test(
-  'cluster: orders keep their address sealed; after user.erase on one node every node reads it erased, and its bytes are in no file of either node or of JetStream',
+  'cluster: orders keep their address sealed; after user.erase on one node every node reads it erased, and its bytes and its wrapped data key are in no file of either node or of JetStream; one node sweeps guests',
   { skip },
   async (t) => {
     const [nats] = await startNats(t, 1);
-    const a = await startNode(t, nats.url, 'a');
-    const b = await startNode(t, nats.url, 'b', { SEED_DEMO: '0' });
+    // A retention of seconds: each node would sweep every second if every node swept.
+    const retention = { GUEST_RETENTION_DAYS: '0.00005' };
+    const a = await startNode(t, nats.url, 'a', retention);
+    const b = await startNode(t, nats.url, 'b', { SEED_DEMO: '0', ...retention });
     const { c: adminA, token } = await adminOn(a.server.url);
     const { c: adminB } = await adminOn(b.server.url);
     t.after(() => Promise.all([adminA.close(), adminB.close()]));
     const owners = await balanced([a, b], token);
+    // The sweeper is the node serving partition 0; a pass of the other one after this is a second sweeper.
+    const [sweeper, other] = owners.get(0) === 'a' ? [a, b] : [b, a];
+    const before = sweeps(sweeper);
+    await until(() => sweeps(sweeper) > before, { timeoutMs: 10_000, what: `a guest retention pass on ${sweeper.id}` });
+    const marks = new Map([sweeper, other].map((n) => [n.id, n.server.output().length]));
+    const nc = await natsConnect({ servers: nats.url });
+    t.after(() => nc.close());
+    const kvm = new Kvm(nc);
+    const [users, keys] = [await kvm.open('cw-users'), await kvm.open('cw-keys')];
     await retryUnavailable(() => stockedSku(adminA, 'seal-sku', 100, 1200));
 
     const secrets = { name: 'Quirinus Vantablack', line1: '31 Zephyrine Wharf', city: 'Oxbrindle', postalCode: 'ZQ7 4XW' };
     const onA = await CartwireClient.connect(a.server.url);
     t.after(() => onA.close());
-    await onA.call('auth.register', { email: 'quirinus@example.com', password: PASSWORD, name: secrets.name });
+    const { userId } = await onA.call('auth.register', { email: 'quirinus@example.com', password: PASSWORD, name: secrets.name });
     const home = await onA.call('address.add', { ...secrets, country: 'NL' });
+    await onA.call('user.update', { name: secrets.name, preferences: { marketing: true } });
+    // The wrapped data key, in its own entry; the account entry names it and never carries it.
+    const wrapped = (await keys.get(`k${hex(userId)}`))!.string();
+    assert.match(wrapped, /^cw1\./);
+    const account = (await users.get(`u${hex(userId)}`))!.json<Record<string, unknown>>();
+    assert.deepEqual([account.dataKey, 'wrappedKey' in account], [`k${hex(userId)}`, false], 'the account entry refers to the key');
+    for (const r of await revisions(users, `u${hex(userId)}`)) assert.ok(!r.value.includes(wrapped), 'no revision of the account carries the key');
+    // The scan can see the key while it is stored (so its absence below means something).
+    await until(() => holders(nats.dir, wrapped).length > 0, { timeoutMs: 10_000, what: 'the wrapped key in the JetStream store' });
     // Orders placed through a until one lives in a partition b owns: b's shards render it.
     const orders: { orderId: string; total: number }[] = [];
     for (let i = 0; i < 12 && !orders.some((o) => owners.get(partitionOf(orderKey(o.orderId))) === 'b'); i++) {
@@ -51,6 +90,15 @@ test(
     }
 
     assert.deepEqual(await onA.call('user.erase', { password: PASSWORD }), {});
+    // Every revision of the key entry is gone from the bucket's history (a delete marker stays)...
+    const left = await revisions(keys, `k${hex(userId)}`);
+    assert.deepEqual(
+      left.filter((r) => r.operation === 'PUT' || r.value.includes(wrapped)),
+      [],
+      'no revision of the data key entry holds a value',
+    );
+    // ... and from the stream's files: erased in place, not only marked deleted.
+    assert.deepEqual(holders(nats.dir, wrapped), [], 'the wrapped data key is in no file of the JetStream store');
     for (const admin of [adminA, adminB]) {
       for (const o of orders) {
         await until(async () => (await retryUnavailable(() => admin.call('order.get', { orderId: o.orderId }))).shippingAddress.erased === true, {
@@ -63,6 +111,10 @@ test(
       }
     }
 
+    // Only the node serving partition 0 swept meanwhile (over at least two of its passes).
+    await until(() => sweeps(sweeper, marks.get(sweeper.id)) >= 2, { timeoutMs: 10_000, what: `two more passes on ${sweeper.id}` });
+    assert.equal(sweeps(other, marks.get(other.id)), 0, `${other.id}, which does not serve partition 0, did not sweep`);
+
     await Promise.all([onA.close(), adminA.close(), adminB.close()]);
     assert.equal(await b.server.term(), 0);
     assert.equal(await a.server.term(), 0);
@@ -70,7 +122,7 @@ test(
     await until(() => holders(nats.dir, 'seal-sku').length > 0, { timeoutMs: 10_000, what: 'the sku in the JetStream store' });
     assert.ok(holders(a.dataDir, 'seal-sku').length > 0, "the sku in a's data directory");
     for (const dir of [a.dataDir, b.dataDir, nats.dir])
-      for (const [what, value] of Object.entries(secrets)) assert.deepEqual(holders(dir, value), [], `${what} under ${dir}`);
+      for (const [what, value] of Object.entries({ ...secrets, wrapped })) assert.deepEqual(holders(dir, value), [], `${what} under ${dir}`);
   },
 );
 
@@ -122,6 +174,16 @@ test('cluster: guest rows without an order leave the accounts bucket after GUEST
   assert.equal((await admin.call('user.list', { q: leaverId })).items.length, 1, 'the guest row exists');
 
   await until(async () => (await admin.call('user.list', { q: leaverId })).items.length === 0, { timeoutMs: 15_000, what: "the idle guest's row removed" });
+  // Its data key went with it: no revision of the key entry is left, in the history or in the files.
+  const nc = await natsConnect({ servers: nats.url });
+  t.after(() => nc.close());
+  const keys = await new Kvm(nc).open('cw-keys');
+  assert.deepEqual(
+    (await revisions(keys, `k${hex(leaverId)}`)).filter((r) => r.operation === 'PUT'),
+    [],
+    "no value of the removed guest's key entry",
+  );
+  assert.equal((await keys.get(`k${hex(buyerId)}`))?.operation, 'PUT', 'the guest with an order keeps its key');
   assert.equal((await admin.call('user.list', { q: buyerId })).items.length, 1, 'the guest with an order keeps its row');
   assert.equal((await retryUnavailable(() => admin.call('order.get', { orderId: order.orderId }))).shippingAddress.line1, address.line1);
 });

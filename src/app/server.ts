@@ -333,6 +333,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       // Unknown (a shard restarting): kept, looked at again at the next pass.
       return !r.ok || r.result.items.length > 0;
     },
+    // A pass reads every row of the cluster's accounts bucket: one node at a time sweeps.
+    ...(node ? { sweeps: () => node.sweepsGuests() } : {}),
   });
   guests.start();
   // Which skus drops gate, known before the first checkout needs it (a failure is retried by that checkout).

@@ -3,94 +3,71 @@
 // the compare-and-set of every write); `e<email hash>` and `n<username hash>` point at it and are
 // made with `create`, which only succeeds for a key that does not exist: emails and usernames
 // stay unique across nodes racing to claim the same one. The hashes are keyed (sealing.ts), so
-// the bucket holds no email in the clear.
+// the bucket holds no email in the clear. The account's wrapped data key is not in its entry but
+// in the data key bucket (kv-data-keys.ts): the bucket keeps one revision per key and drops the
+// replaced ones without overwriting them, so a key inside the account would stay in the stream's
+// files after every profile change; erasure instead erases every revision of the key entry.
 import type { KV } from '@nats-io/kv';
 import type { LegacyUser, UpdateOutcome, UserRecord, UserStore } from './user-store.js';
 import { sealedKeyId, type MasterKeyring } from './sealing.js';
-import { log } from '../log/log.js';
+import { KvDataKeys, allKeys, taken, watchBucket, type ErasableKv, type KeyChange } from './kv-data-keys.js';
+import { claim, emailKey, nameKey, parseAccount, secretKey, toStored, userIdOf, userKey, viewOf, type AccountView } from './kv-account-entries.js';
+import { KvLayouts } from './kv-account-layouts.js';
 
-const userKey = (id: string): string => `u${Buffer.from(id).toString('hex')}`;
-const emailKey = (hash: string): string => `e${Buffer.from(hash).toString('hex')}`;
-const nameKey = (hash: string): string => `n${Buffer.from(hash).toString('hex')}`;
-const secretKey = (name: string): string => `s${Buffer.from(name).toString('hex')}`;
-/** The user id of an account key, or undefined for the other keys of the bucket. */
-const userIdOf = (key: string): string | undefined => (key.startsWith('u') ? Buffer.from(key.slice(1), 'hex').toString() : undefined);
-/** An account row as stored, or undefined for a value of another layout. */
-const recordOf = (value: unknown): UserRecord | undefined =>
-  typeof value === 'object' && value !== null && 'version' in value && 'wrappedKey' in value ? (value as UserRecord) : undefined;
-const taken = (err: unknown): boolean => /wrong last sequence|key exists/i.test(String((err as Error).message));
+export type { AccountView };
 
-/** The bucket's marker of a converted layout (under a secret's key: no account can take it). */
-const LAYOUT = 'accounts-layout';
 const REWRAP_RETRIES = 20;
-
-const safeJson = (text: string): unknown => {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-};
-
-/** An account of the first cluster layout (the value of its `e` key), or undefined. */
-function legacyOf(text: string): LegacyUser | undefined {
-  const v = safeJson(text) as Partial<LegacyUser> | undefined;
-  if (typeof v !== 'object' || v === null || typeof v.email !== 'string' || typeof v.passwordHash !== 'string' || typeof v.id !== 'string') return undefined;
-  const role = v.role === 'admin' || v.role === 'customer' ? v.role : 'customer';
-  return {
-    id: v.id,
-    email: v.email,
-    name: typeof v.name === 'string' ? v.name : null,
-    role,
-    passwordHash: v.passwordHash,
-    createdAt: Number(v.createdAt) || 0,
-  };
-}
 
 interface Stored {
   record: UserRecord;
   revision: number;
+  /** An entry of the second layout, with the data key inside. */
+  carrying: boolean;
 }
 
 /** Every change of an account row (`undefined`: the row is gone). */
-export type AccountChange = (userId: string, record: UserRecord | undefined) => void;
+export type AccountChange = (userId: string, account: AccountView | undefined) => void;
 
 export class KvUserStore implements UserStore {
   /** Told of this node's own writes at once (the bucket's watch tells of them later). */
   onWrite: AccountChange = () => undefined;
+  /** Told of this node's own data key writes and erasures at once. */
+  onKey: KeyChange = () => undefined;
+  private readonly kv: KV;
+  private readonly keys: KvDataKeys;
+  private readonly layouts: KvLayouts;
 
-  /** `erase`: overwrites the stream message of a revision in the server's files (secure erase). */
-  constructor(
-    private readonly kv: KV,
-    private readonly erase: (revision: number) => Promise<unknown>,
-  ) {}
+  /** `users`: the accounts bucket; `keys`: the data key bucket; each with its stream's secure erase. */
+  constructor(users: ErasableKv, keys: ErasableKv) {
+    this.kv = users.kv;
+    this.keys = new KvDataKeys(keys);
+    this.layouts = new KvLayouts(users, this.keys, { row: (id, v) => this.onWrite(id, v), key: (id, w) => this.onKey(id, w) });
+  }
 
   private async read(id: string): Promise<Stored | undefined> {
-    const e = await this.kv.get(userKey(id));
+    const [e, wrapped] = await Promise.all([this.kv.get(userKey(id)), this.keys.get(id)]);
     if (!e || e.operation !== 'PUT') return undefined;
-    const record = recordOf(e.json<unknown>());
-    return record && { record, revision: e.revision };
+    const p = parseAccount(e.json<unknown>());
+    if (!p) return undefined;
+    if ('carrying' in p) return { record: p.carrying, revision: e.revision, carrying: true };
+    const { dataKey, ...rest } = p.account;
+    return { record: { ...rest, wrappedKey: dataKey === null ? null : (wrapped ?? null) }, revision: e.revision, carrying: false };
   }
 
   /**
    * Follows every account row of the bucket: first each row as it is, then every change by any
    * node. `ready` resolves once the rows that were there at the start have been seen.
    */
-  async watch(each: AccountChange): Promise<{ ready: Promise<void>; stop: () => void }> {
-    let initialized!: () => void;
-    const ready = new Promise<void>((resolve) => (initialized = resolve));
-    // Every key: the bucket's keys are single tokens (`u<hex>`), which no subject wildcard selects by prefix.
-    const w = await this.kv.watch({ key: '>' });
-    // An empty bucket sends nothing to mark the end of its (empty) first values.
-    if ((await this.kv.status()).values === 0) initialized();
-    void (async () => {
-      for await (const e of w) {
-        const id = userIdOf(e.key);
-        if (id !== undefined) each(id, e.operation === 'PUT' ? recordOf(e.json<unknown>()) : undefined);
-        if (e.isUpdate) initialized();
-      }
-    })();
-    return { ready, stop: () => w.stop() };
+  watch(each: AccountChange): Promise<{ ready: Promise<void>; stop: () => void }> {
+    return watchBucket(this.kv, (e) => {
+      const id = userIdOf(e.key);
+      if (id !== undefined) each(id, e.operation === 'PUT' ? viewOf(e.json<unknown>()) : undefined);
+    });
+  }
+
+  /** Follows every account's wrapped data key, as watch() does the rows. */
+  watchKeys(each: KeyChange): Promise<{ ready: Promise<void>; stop: () => void }> {
+    return this.keys.watch(each);
   }
 
   async get(id: string): Promise<UserRecord | undefined> {
@@ -107,42 +84,55 @@ export class KvUserStore implements UserStore {
     return e && e.operation === 'PUT' ? this.get(e.string()) : undefined;
   }
 
-  private async claim(key: string, id: string): Promise<boolean> {
-    try {
-      await this.kv.create(key, id);
-      return true;
-    } catch (err) {
-      if (!taken(err)) throw err;
-      // Ours already (a retried write that claimed it before failing).
-      const e = await this.kv.get(key);
-      return e?.operation === 'PUT' && e.string() === id;
-    }
-  }
-
   async tryInsert(user: UserRecord): Promise<boolean> {
-    if (user.emailHash !== null && !(await this.claim(emailKey(user.emailHash), user.id))) return false;
-    if (user.usernameHash !== null && !(await this.claim(nameKey(user.usernameHash), user.id))) {
+    if (user.emailHash !== null && !(await claim(this.kv, emailKey(user.emailHash), user.id))) return false;
+    const unclaim = async (): Promise<false> => {
+      if (user.emailHash !== null) await this.kv.delete(emailKey(user.emailHash));
+      if (user.usernameHash !== null) await this.kv.delete(nameKey(user.usernameHash));
+      return false;
+    };
+    if (user.usernameHash !== null && !(await claim(this.kv, nameKey(user.usernameHash), user.id))) {
       if (user.emailHash !== null) await this.kv.delete(emailKey(user.emailHash));
       return false;
     }
+    // The key first: an account entry never names a key that is not stored. Another key there
+    // is a concurrent first write of the same user (a guest's two devices), which wins.
+    const made = user.wrappedKey === null ? 'same' : await this.keys.create(user.id, user.wrappedKey);
+    if (made === 'taken') return unclaim();
     try {
-      await this.kv.create(userKey(user.id), JSON.stringify(user));
+      await this.kv.create(userKey(user.id), JSON.stringify(toStored(user)));
     } catch (err) {
-      if (taken(err)) return false;
-      throw err;
+      if (!taken(err)) throw err;
+      if (made === 'created') await this.keys.shred(user.id);
+      return false;
     }
+    if (user.wrappedKey !== null) this.onKey(user.id, user.wrappedKey);
     this.onWrite(user.id, user);
     return true;
   }
 
+  /**
+   * A write that takes the data key away (erasure) shreds the key entry first: once it resolves,
+   * no revision of the key is left in the stream's files, whatever happens to the row's write.
+   */
   async update(before: UserRecord, after: UserRecord): Promise<UpdateOutcome> {
     const now = await this.read(before.id);
-    if (!now || now.record.version !== before.version) return 'stale';
+    if (!now) return 'stale';
+    if (now.carrying) {
+      // Written by a node of the second layout: its key moves out first, then the caller reads again.
+      await this.layouts.moveKeyOut(now.record, now.revision);
+      return 'stale';
+    }
+    if (now.record.version !== before.version) return 'stale';
     const newName = after.usernameHash !== null && after.usernameHash !== before.usernameHash;
-    if (newName && !(await this.claim(nameKey(after.usernameHash!), after.id))) return 'conflict';
+    if (newName && !(await claim(this.kv, nameKey(after.usernameHash!), after.id))) return 'conflict';
+    if (now.record.wrappedKey !== null && after.wrappedKey === null) {
+      await this.keys.shred(after.id);
+      this.onKey(after.id, undefined);
+    }
     const stored = { ...after, version: before.version + 1 };
     try {
-      await this.kv.update(userKey(after.id), JSON.stringify(stored), now.revision);
+      await this.kv.update(userKey(after.id), JSON.stringify(toStored(stored)), now.revision);
     } catch (err) {
       if (newName) await this.kv.delete(nameKey(after.usernameHash!));
       if (taken(err)) return 'stale';
@@ -171,17 +161,27 @@ export class KvUserStore implements UserStore {
     return out;
   }
 
-  /** Reads every account row: the bucket has no index by role (a sweep's cost grows with the accounts). */
+  /**
+   * Reads every account row: the bucket has no index by role (a sweep's cost grows with the
+   * accounts, which is why one node of a cluster sweeps). Data keys are read for the chosen only.
+   */
   async idleGuests(before: number, limit: number): Promise<UserRecord[]> {
-    const out: UserRecord[] = [];
-    for (const key of await this.allKeys()) {
-      const id = userIdOf(key);
-      const r = id === undefined ? undefined : await this.get(id);
-      if (r && r.role === 'guest' && r.updatedAt < before) out.push(r);
+    const idle: AccountView[] = [];
+    for (const key of await allKeys(this.kv)) {
+      if (userIdOf(key) === undefined) continue;
+      const e = await this.kv.get(key);
+      const v = e?.operation === 'PUT' ? viewOf(e.json<unknown>()) : undefined;
+      if (v && v.role === 'guest' && v.updatedAt < before) idle.push(v);
     }
-    return out.sort((a, b) => a.updatedAt - b.updatedAt).slice(0, limit);
+    const out: UserRecord[] = [];
+    for (const v of idle.sort((a, b) => a.updatedAt - b.updatedAt).slice(0, limit)) {
+      const r = await this.get(v.id);
+      if (r) out.push(r);
+    }
+    return out;
   }
 
+  /** The row goes by compare-and-set on the revision read; its data key is shredded after. */
   async removeGuest(u: UserRecord): Promise<boolean> {
     const now = await this.read(u.id);
     if (!now || now.record.version !== u.version || now.record.role !== 'guest') return false;
@@ -193,6 +193,8 @@ export class KvUserStore implements UserStore {
       throw err;
     }
     this.onWrite(u.id, undefined);
+    await this.keys.shred(u.id);
+    this.onKey(u.id, undefined);
     return true;
   }
 
@@ -209,81 +211,34 @@ export class KvUserStore implements UserStore {
     }
   }
 
-  /**
-   * Converts the accounts of the first cluster layout, at start (once: a marker in the bucket
-   * says it was done). That layout kept each account in the clear under `e<sha256 of the email>`
-   * (email, name, role, password hash, creation time) and its creation time under `u<id>`. Each
-   * is sealed by `convert` and written in this layout (the `u` key by compare-and-set, so nodes
-   * starting together convert it once), then the old entry is erased from the stream's files
-   * and purged. A crash part-way leaves old entries for the next start to convert.
-   */
-  async migrateLegacy(convert: (u: LegacyUser) => UserRecord): Promise<number> {
-    const marker = await this.kv.get(secretKey(LAYOUT));
-    if (marker?.operation === 'PUT') return 0;
-    let converted = 0;
-    for (const key of await this.allKeys()) {
-      if (!key.startsWith('e')) continue;
-      const e = await this.kv.get(key);
-      const old = e?.operation === 'PUT' ? legacyOf(e.string()) : undefined;
-      if (!e || !old) continue;
-      const record = convert(old);
-      if (record.emailHash !== null && !(await this.claim(emailKey(record.emailHash), record.id))) {
-        log.warn(`cluster: account ${record.id} of the first layout is not converted: another account holds its email`);
-        continue;
-      }
-      if (await this.replaceLegacyRow(record)) converted++;
-      await this.erase(e.revision);
-      await this.kv.purge(key);
-    }
-    await this.kv.put(secretKey(LAYOUT), '2');
-    return converted;
+  /** Whether the bucket is in this layout (the nodes of this version convert it at start). */
+  converted(): Promise<boolean> {
+    return this.layouts.converted();
   }
 
-  /** Writes a converted row over the old layout's `u` value; false when another node converted it first. */
-  private async replaceLegacyRow(record: UserRecord): Promise<boolean> {
-    const u = await this.kv.get(userKey(record.id));
-    try {
-      if (!u || u.operation !== 'PUT') await this.kv.create(userKey(record.id), JSON.stringify(record));
-      else if (recordOf(safeJson(u.string())) === undefined) await this.kv.update(userKey(record.id), JSON.stringify(record), u.revision);
-      else return false;
-    } catch (err) {
-      if (taken(err)) return false;
-      throw err;
-    }
-    this.onWrite(record.id, record);
-    return true;
+  /** Converts the accounts of earlier cluster layouts, at start (kv-account-layouts.ts). */
+  migrateLegacy(convert: (u: LegacyUser) => UserRecord): Promise<number> {
+    return this.layouts.migrate(convert);
   }
 
   /**
-   * Rewraps every account's data key and the bucket's secrets under `ring.current` (unwrapping
-   * with any key of `ring`), each by compare-and-set with the row's version moved on, so a node
-   * writing the same row meanwhile retries on the new value instead of writing the old wrapping
-   * back. Rows already under the current key are left as they are: a rerun finishes an
-   * interrupted rotation.
+   * Rewraps every data key (see KvDataKeys.rewrap) and the bucket's secrets under `ring.current`
+   * (unwrapping with any key of `ring`), each by compare-and-set. Secrets already under the
+   * current key are left as they are: a rerun finishes an interrupted rotation.
    */
   async rewrapKeys(ring: MasterKeyring): Promise<{ rewrapped: number; accounts: number }> {
-    let rewrapped = 0;
-    let accounts = 0;
-    for (const key of await this.allKeys()) {
-      const id = userIdOf(key);
-      if (id === undefined && !key.startsWith('s')) continue;
-      if (id !== undefined) accounts++;
+    const k = await this.keys.rewrap(ring);
+    let rewrapped = k.rewrapped;
+    for (const key of await allKeys(this.kv)) {
+      if (!key.startsWith('s')) continue;
       for (let attempt = 0; ; attempt++) {
         const e = await this.kv.get(key);
         if (!e || e.operation !== 'PUT') break;
-        let next: string | undefined;
-        if (id !== undefined) {
-          const r = recordOf(safeJson(e.string()));
-          if (!r || r.wrappedKey === null || sealedKeyId(r.wrappedKey) === ring.current.id) break;
-          next = JSON.stringify({ ...r, wrappedKey: ring.rewrap(r.wrappedKey, id), version: r.version + 1 });
-        } else {
-          const value = e.string();
-          const name = Buffer.from(key.slice(1), 'hex').toString();
-          if (sealedKeyId(value) === undefined || sealedKeyId(value) === ring.current.id) break;
-          next = ring.rewrap(value, name);
-        }
+        const value = e.string();
+        const name = Buffer.from(key.slice(1), 'hex').toString();
+        if (sealedKeyId(value) === undefined || sealedKeyId(value) === ring.current.id) break;
         try {
-          await this.kv.update(key, next, e.revision);
+          await this.kv.update(key, ring.rewrap(value, name), e.revision);
           rewrapped++;
           break;
         } catch (err) {
@@ -291,17 +246,10 @@ export class KvUserStore implements UserStore {
         }
       }
     }
-    return { rewrapped, accounts };
+    return { rewrapped, accounts: k.keys };
   }
 
-  /** Every key of the bucket. */
-  private async allKeys(): Promise<string[]> {
-    const keys: string[] = [];
-    for await (const k of await this.kv.keys()) keys.push(k);
-    return keys;
-  }
-
-  /** History is kept at one revision per key; purged keys leave no value behind. */
+  /** Erasure works on the stream's files at once (shred); nothing is left to scrub. */
   scrub(): Promise<void> {
     return Promise.resolve();
   }

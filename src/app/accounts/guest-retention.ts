@@ -4,7 +4,8 @@
 // with an order keeps its row, whose data key opens the address copy of that order (the row is
 // marked as looked at, so it comes up again only one retention later). Runs at
 // start and then periodically, a bounded batch per pass, each removal compare-and-set on the row
-// as read (a guest writing meanwhile keeps its row).
+// as read (a guest writing meanwhile keeps its row). In a cluster a pass reads every account
+// row of the shared bucket, so one node sweeps at a time: the one `sweeps` names.
 import type { UserStore } from '../../persistence/user-store.js';
 import { log } from '../../log/log.js';
 
@@ -21,6 +22,8 @@ export interface GuestRetentionDeps {
   tokenTtlMs: number;
   /** Whether the guest has at least one order. */
   hasOrder(userId: string): Promise<boolean>;
+  /** Whether this process sweeps now (a cluster node: while it serves the sweeping partition); always when absent. */
+  sweeps?: () => boolean;
 }
 
 export class GuestRetention {
@@ -45,19 +48,22 @@ export class GuestRetention {
     tick();
   }
 
-  /** One pass: the number of guest rows removed. */
+  /** One pass: the number of guest rows removed (none by a cluster node that does not sweep now). */
   async sweep(now = Date.now()): Promise<number> {
+    if (this.d.sweeps && !this.d.sweeps()) return 0;
     const before = now - Math.max(this.d.retentionMs, this.d.tokenTtlMs);
     let removed = 0;
     let kept = 0;
-    for (const u of await this.d.store.idleGuests(before, BATCH)) {
+    const idle = await this.d.store.idleGuests(before, BATCH);
+    for (const u of idle) {
       if (this.stopped) break;
       if (await this.d.hasOrder(u.id)) {
         // Kept, and looked at again one retention later: the next passes reach the others.
         if ((await this.d.store.update(u, { ...u, updatedAt: now })) === 'ok') kept++;
       } else if (await this.d.store.removeGuest(u)) removed++;
     }
-    if (removed > 0 || kept > 0) log.info(`guest retention: removed ${removed} idle guest accounts, kept ${kept} with orders`);
+    // One line per pass (at most every few seconds, hourly for a retention of days): which node swept, and what.
+    log.info(`guest retention: swept ${idle.length} idle guest accounts, removed ${removed}, kept ${kept} with orders`);
     return removed;
   }
 

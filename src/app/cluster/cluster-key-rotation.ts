@@ -12,7 +12,7 @@ import { KvUserStore } from '../../persistence/kv-user-store.js';
 import { newMasterKeyText, parseMasterKey } from '../../persistence/master-key.js';
 import { MasterKeyring, type NamedKey } from '../../persistence/sealing.js';
 import type { RotationResult } from '../../persistence/key-rotation.js';
-import { BUCKETS } from './nats-cluster.js';
+import { BUCKETS, erasable } from './nats-cluster.js';
 import { KEYRING_SUBJECT, META_MASTER_KEY, META_NEXT_MASTER_KEY, type KeyringAnswer } from './cluster-keys.js';
 
 export interface ClusterRotationEnv {
@@ -38,7 +38,12 @@ export async function rotateClusterMasterKey(env: ClusterRotationEnv, say: (line
     const kvm = new Kvm(nc);
     const jsm = await jetstreamManager(nc);
     const users = await kvm.open(BUCKETS.users);
+    const keys = await kvm.open(BUCKETS.keys);
+    const store = new KvUserStore(erasable({ jsm, users, keys }, 'users'), erasable({ jsm, users, keys }, 'keys'));
     const meta = await kvm.open(BUCKETS.meta);
+    // The nodes of this version move each data key into its own entry at start; a rotation needs that done.
+    if (!(await store.converted()))
+      throw new RotationError('the accounts bucket is of an earlier layout: start the nodes of this version first (they convert it), then rotate');
     let target: NamedKey;
     let from: NamedKey[];
     let finish = (): Promise<void> => Promise.resolve();
@@ -66,7 +71,6 @@ export async function rotateClusterMasterKey(env: ClusterRotationEnv, say: (line
     }
     await everyNodeWrapsUnder(nc, jsm, target.id, env.waitMs ?? 30_000);
     const ring = new MasterKeyring(target, from);
-    const store = new KvUserStore(users, (seq) => jsm.streams.deleteMessage(`KV_${BUCKETS.users}`, seq, true));
     const r = await store.rewrapKeys(ring);
     await finish();
     say(`rewrapped ${r.rewrapped} keys of ${r.accounts} accounts`);

@@ -11,7 +11,7 @@ import { newMasterKeyText, parseMasterKey } from '../../persistence/master-key.j
 import { MasterKeyring } from '../../persistence/sealing.js';
 import type { ShardPool } from '../shard-pool.js';
 import type { ClusterRouting } from '../pool-cluster.js';
-import { BUCKETS, clusterJwtSecret, openCluster, type NatsCluster } from './nats-cluster.js';
+import { clusterJwtSecret, erasable, openCluster, type NatsCluster } from './nats-cluster.js';
 import { Ownership } from './ownership.js';
 import { Forwarder } from './forwarder.js';
 import { Relay, type ViewUpdate } from './relay.js';
@@ -24,6 +24,7 @@ import { AccountSync } from './account-sync.js';
 import { META_MASTER_KEY, answerKeyring, followClusterMasterKey } from './cluster-keys.js';
 
 const UNAVAILABLE = outcomeIndex('UNAVAILABLE');
+const GUEST_SWEEP_PARTITION = 0;
 const ORDERS_PAGE = 'cw.orders.page';
 /** A user's tokens were revoked (logout, password or role change, erasure): the user id, nothing else. */
 const REVOKED = 'cw.accounts.revoked';
@@ -41,8 +42,8 @@ export class ClusterNode {
   private sync: AccountSync | undefined;
 
   private constructor(private readonly c: NatsCluster) {
-    // Entries replaced at conversion are erased from the stream's files, not only marked deleted.
-    this.users = new KvUserStore(c.users, (seq) => c.jsm.streams.deleteMessage(`KV_${BUCKETS.users}`, seq, true));
+    // Erased entries (data keys, and accounts replaced at conversion) are overwritten in the stream's files, not only marked deleted.
+    this.users = new KvUserStore(erasable(c, 'users'), erasable(c, 'keys'));
     this.events = new EventStream(c.nc, c.js, c.jsm, c.config.nodeId);
   }
 
@@ -185,6 +186,14 @@ export class ClusterNode {
 
   publishViews(u: ViewUpdate): void {
     this.relay?.publishViews(u);
+  }
+
+  /**
+   * Whether this node runs the cluster's guest retention sweep: the node serving partition 0 (its
+   * lease makes it one node at a time, and the sweep moves with the partition).
+   */
+  sweepsGuests(): boolean {
+    return this.ownership?.serving(GUEST_SWEEP_PARTITION) ?? false;
   }
 
   /** Readiness: connected to NATS and a full ownership round done recently. */

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { JOURNAL_STREAM } from '../../persistence/replicated-journal.js';
 import { PartitionSnapshots } from '../../persistence/partition-snapshots.js';
 import { EventStream } from './event-stream.js';
+import { DATA_KEY_HISTORY, type ErasableKv } from '../../persistence/kv-data-keys.js';
 import type { ClusterConfig } from '../../config.js';
 
 export const BUCKETS = {
@@ -18,8 +19,10 @@ export const BUCKETS = {
   nodes: 'cw-nodes',
   /** `partitions`, `jwt-secret`: set once for the whole cluster. */
   meta: 'cw-meta',
-  /** The accounts: `e<email hash>` -> user, `u<userId>` -> creation time. */
+  /** The accounts: `u<hex userId>` -> account, `e<email hash>` and `n<username hash>` -> user id, `s<name>` -> secret. */
   users: 'cw-users',
+  /** `k<hex userId>` -> the account's wrapped data key (kept apart so erasure can erase every revision). */
+  keys: 'cw-keys',
 } as const;
 
 export class ClusterError extends Error {
@@ -34,8 +37,15 @@ export interface NatsCluster {
   nodes: KV;
   meta: KV;
   users: KV;
+  keys: KV;
   config: ClusterConfig;
 }
+
+/** An accounts bucket with the secure erase of its revisions (the message overwritten in the stream's files). */
+export const erasable = (c: Pick<NatsCluster, 'jsm' | 'users' | 'keys'>, bucket: 'users' | 'keys'): ErasableKv => ({
+  kv: c[bucket],
+  erase: (seq) => c.jsm.streams.deleteMessage(`KV_${BUCKETS[bucket]}`, seq, true),
+});
 
 const sec = (ms: number) => ms * 1_000_000; // JetStream durations are in nanoseconds
 
@@ -61,6 +71,8 @@ export async function openCluster(config: ClusterConfig): Promise<NatsCluster> {
       nodes: await kvm.create(BUCKETS.nodes, { history: 1, ttl: config.leaseMs, replicas, storage: 'file' }),
       meta: await kvm.create(BUCKETS.meta, { history: 1, replicas, storage: 'file' }),
       users: await kvm.create(BUCKETS.users, { history: 1, replicas, storage: 'file' }),
+      // Revisions are never dropped by the bucket's limit but erased by cartwire (kv-data-keys.ts).
+      keys: await kvm.create(BUCKETS.keys, { history: DATA_KEY_HISTORY, replicas, storage: 'file' }),
       config,
     };
     await agreeOnPartitions(cluster);
