@@ -3,11 +3,14 @@
 // second; the reference moves it at every use (delete + set), which leaves a deleted entry in
 // the map's table per use and makes V8 rebuild the whole table every ~n/2 uses, a pause that
 // grows with the number of actors in memory. Both run the same key sequence over the same
-// actors: a hot key (a flash sale's sku) taking `--hot` of the uses, the rest uniform.
+// actors: a hot key (a flash sale's sku) taking `--hot` of the uses, the rest uniform. The third
+// figure is lru-cache's `get` over the same keys, which the main thread's caches use (a user's
+// personalisation flag, recommendation memos, image bytes).
 // Run: npm run build && node dist/bench/micro/actor-recency.js [--actors 10000] [--ops 200000] [--hot 0.2]
 import { ActorCells, type Cell } from '../../src/workers/shard/actor-cells.js';
 import { actorTypeOf } from '../../src/actors/registry.js';
 import type { Journal } from '../../src/persistence/journal.js';
+import { LRUCache } from 'lru-cache';
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -68,9 +71,13 @@ for (let round = 1; round <= 3; round++) {
     map.delete(key);
     map.set(key, cell);
   });
+  const lru = new LRUCache<string, Cell>({ max: actors });
+  for (const [key, cell] of map) lru.set(key, cell);
+  const cached = run((key) => void lru.get(key));
   console.log(
     `round ${round}: ${actors.toLocaleString('en')} actors, ${ops.toLocaleString('en')} uses (hot share ${hot}): ` +
       `moved at most once a second ${now.nsPerUse.toFixed(0)} ns/use, worst ${CHUNK} uses ${now.worstChunkMs.toFixed(2)} ms; ` +
-      `moved at every use ${every.nsPerUse.toFixed(0)} ns/use, worst ${every.worstChunkMs.toFixed(2)} ms`,
+      `moved at every use ${every.nsPerUse.toFixed(0)} ns/use, worst ${every.worstChunkMs.toFixed(2)} ms; ` +
+      `lru-cache get ${cached.nsPerUse.toFixed(0)} ns/use, worst ${cached.worstChunkMs.toFixed(2)} ms`,
   );
 }

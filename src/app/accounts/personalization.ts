@@ -4,6 +4,7 @@
 // (full: it is not recorded, never recorded by mistake). This node's writes set the flag at once,
 // other nodes' arrive through the accounts bucket's watch (cluster mode).
 import type { UserStore } from '../../persistence/user-store.js';
+import { LRUCache } from 'lru-cache';
 import { log } from '../../log/log.js';
 
 export interface PersonalizationLimits {
@@ -19,8 +20,8 @@ export const DEFAULT_PERSONALIZATION_LIMITS: PersonalizationLimits = Object.free
 const READERS = 8;
 
 export class Personalization {
-  /** userId -> flag, least recently used first (a Map keeps insertion order). */
-  private readonly flags = new Map<string, boolean>();
+  /** userId -> flag, bounded, least recently used out first. */
+  private readonly flags: LRUCache<string, boolean>;
   private readonly waiting = new Map<string, ((personalized: boolean) => void)[]>();
   private readonly queue: string[] = [];
   private reading = 0;
@@ -31,16 +32,13 @@ export class Personalization {
   constructor(
     private readonly store: Pick<UserStore, 'get'>,
     private readonly limits: PersonalizationLimits = DEFAULT_PERSONALIZATION_LIMITS,
-  ) {}
+  ) {
+    this.flags = new LRUCache<string, boolean>({ max: Math.max(1, limits.cached) });
+  }
 
   /** The flag when it is in memory (and marks it recently used). */
   cached(userId: string): boolean | undefined {
-    const v = this.flags.get(userId);
-    if (v !== undefined) {
-      this.flags.delete(userId);
-      this.flags.set(userId, v);
-    }
-    return v;
+    return this.flags.get(userId);
   }
 
   /** The flag, read from the store when it is not in memory. */
@@ -77,9 +75,7 @@ export class Personalization {
 
   /** This node stored the flag. */
   set(userId: string, personalized: boolean): void {
-    this.flags.delete(userId);
     this.flags.set(userId, personalized);
-    if (this.flags.size > this.limits.cached) this.flags.delete(this.flags.keys().next().value!);
   }
 
   /** Another node stored it: kept only when it is in memory already (a miss reads the store). */

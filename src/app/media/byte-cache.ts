@@ -1,38 +1,25 @@
-// A least-recently-used cache of file bytes, bounded by their total size.
+// A least-recently-used cache of file bytes, bounded by their total size (lru-cache: a hit costs
+// no map churn, where a Map's delete + set per hit slows every later lookup of a hot key).
+import { LRUCache } from 'lru-cache';
 
 export class ByteCache {
-  private readonly entries = new Map<string, Buffer>();
-  private size = 0;
+  private readonly entries: LRUCache<string, Buffer>;
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(private readonly maxBytes: number) {
+    this.entries = new LRUCache<string, Buffer>({ maxSize: Math.max(1, maxBytes), sizeCalculation: (b) => Math.max(1, b.length) });
+  }
 
   get(key: string): Buffer | undefined {
-    const b = this.entries.get(key);
-    if (b) {
-      // Most recent last: Map keeps insertion order.
-      this.entries.delete(key);
-      this.entries.set(key, b);
-    }
-    return b;
+    return this.entries.get(key);
   }
 
   set(key: string, bytes: Buffer): void {
     // A file larger than a quarter of the cache would push out too much: served from disk each time.
     if (bytes.length > this.maxBytes / 4) return;
-    this.delete(key);
     this.entries.set(key, bytes);
-    this.size += bytes.length;
-    for (const [k, b] of this.entries) {
-      if (this.size <= this.maxBytes) break;
-      this.entries.delete(k);
-      this.size -= b.length;
-    }
   }
 
   delete(key: string): void {
-    const b = this.entries.get(key);
-    if (!b) return;
     this.entries.delete(key);
-    this.size -= b.length;
   }
 }
