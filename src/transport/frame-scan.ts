@@ -58,6 +58,14 @@ class Scanner {
     this.pos += n;
   }
 
+  /** Whether the bytes at the current position are `f`'s. */
+  private bytesAre(f: Uint8Array): boolean {
+    const b = this.b;
+    const p = this.pos;
+    for (let i = 0; i < f.length; i++) if (b[p + i] !== f[i]) return false;
+    return true;
+  }
+
   /** Reads a map header at the current position; undefined when the value is not a map. */
   mapHeader(): number | undefined {
     const t = this.b[this.pos];
@@ -87,9 +95,8 @@ class Scanner {
     else return bad('map keys must be strings');
     this.need(len);
     if (FORBIDDEN_LENGTHS.has(len)) {
-      for (const f of FORBIDDEN_BYTES) {
-        if (f.length === len && Buffer.compare(f, this.b.subarray(this.pos, this.pos + len)) === 0) this.foundForbidden = true;
-      }
+      // Compared in place: "productId" has the length of "__proto__", and a view per key is garbage.
+      for (const f of FORBIDDEN_BYTES) if (f.length === len && this.bytesAre(f)) this.foundForbidden = true;
     }
     this.pos += len;
   }
