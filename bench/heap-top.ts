@@ -33,6 +33,11 @@ if (!file) {
   process.stderr.write('usage: heap-top <file.heapprofile> [--ops-per-sec N] [--top N]\n');
   process.exit(1);
 }
+// Piped into `head`: stop quietly once the reader has what it wants.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(0);
+});
 const opsPerSec = opt('--ops-per-sec');
 const top = opt('--top') ?? 25;
 const p = JSON.parse(readFileSync(file, 'utf8')) as HeapProfile;
