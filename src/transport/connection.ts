@@ -7,6 +7,7 @@ import type { Identity } from '../protocol/types.js';
 import { cartKey, type ActorKey } from '../protocol/keys.js';
 import type { ServerSocket } from './transport.js';
 import { Subscriptions } from './subscriptions.js';
+import { IdSet } from './id-set.js';
 import type { TokenBucket } from './rate-limit.js';
 
 /**
@@ -43,7 +44,7 @@ export class Connection implements ReplySink {
   /** Frame bytes of the requests in `authQueue` (bounded: MAX_AUTH_QUEUE_BYTES in edge.ts). */
   authQueueBytes = 0;
   /** Ids answered by no frame yet: a second request with one of them is BAD_REQUEST. */
-  readonly inflight = new Set<number>();
+  readonly inflight = new IdSet();
   badFrames = 0;
   readonly subs = new Subscriptions();
   /** Whether this (admin) connection follows the admin feed. */
