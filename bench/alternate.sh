@@ -21,6 +21,13 @@ while [ "$i" -le "$rounds" ]; do
     printf '%s run %d %s, %s\n' "$side" "$i" "$(date -u +%H:%M:%S)" "$(uptime | sed 's/.*load average/load average/')"
     (cd "$dir" && node dist/bench/cli.js "$@" --no-report --no-progress --results-dir "$out/results-$side") >"$log" 2>&1 || echo "  (exit $?)"
     grep -E 'ops/s|sold out|oversold|rows/commit' "$log" | grep -v '^[┌├└│]' | sed 's/^/  /' || true
+    # The CPU figures of the run's measured steps: main thread and whole server per answer, the rest of the machine.
+    res=$(sed -n 's/^results: //p' "$log" | tail -1)
+    [ -n "$res" ] && node -e '
+      for (const s of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).steps ?? []) {
+        const f = (v, d = 1) => (typeof v === "number" ? v.toFixed(d) : "-");
+        console.log(`    ${s.name}: main µs/req ${f(s.mainCpuUsPerReq)}, srv µs/req ${f(s.serverCpuUsPerReq)}, other CPU ${f(s.otherCpuPct, 0)}%`);
+      }' "$res" || true
   done
   i=$((i + 1))
 done

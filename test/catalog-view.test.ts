@@ -20,7 +20,7 @@ const product = (price: number, status: ProductView['status'] = 'active'): Produ
 });
 
 test('encodeOkEncoded equals encodeOk, for small and large ids and bodies', () => {
-  for (const id of [0, 7, 255, 65_536, 4_294_967_295]) {
+  for (const id of [0, 7, 127, 128, 255, 256, 65_535, 65_536, 16_777_216, 4_294_967_295]) {
     for (const result of [{}, product(100), { items: Array.from({ length: 300 }, (_, i) => ({ i, s: 'x'.repeat(i) })) }]) {
       assert.deepEqual(Buffer.from(encodeOkEncoded(id, encodeValue(result))), Buffer.from(encodeOk(id, result)));
     }

@@ -3,7 +3,7 @@
 // window's edges, and a StepReport built from the workers' SessionResults.
 import { loadavg } from 'node:os';
 import { RawConn, type Reply } from './raw-client.js';
-import { cpuMicros, cpuMicrosOf, machineBusyMicros } from './procfs.js';
+import { cpuMicros, cpuMicrosOf, machineBusyMicros, mainThreadCpuMicros } from './procfs.js';
 import { ADMIN_PASSWORD, bucketTail, getText, promBuckets, promValues } from './server.js';
 import { encodeHistogram, mergeHistograms, percentileCurve, summarize, type Histogram } from './histogram.js';
 import { sumCounts } from './load.js';
@@ -30,6 +30,8 @@ export async function adminConn(url: string): Promise<{ call(op: string, args?: 
 export interface ServerSample {
   at: number;
   server: number;
+  /** The server's main thread alone (the edge every request crosses). */
+  main: number;
   clients: number;
   machine: number;
   metrics: Record<string, number>;
@@ -43,6 +45,7 @@ export async function sampleServer(cw: Cartwire): Promise<ServerSample> {
   return {
     at: performance.now(),
     server: cpuMicros(cw.server.pid),
+    main: mainThreadCpuMicros(cw.server.pid),
     clients: cpuMicrosOf(cw.load.pids),
     machine: machineBusyMicros(),
     metrics: promValues(text, [...METRICS, ...EXTRA_METRICS]),
@@ -149,6 +152,7 @@ export function sessionStep(p: {
     }),
     serverCpuUsPerReq: (b.server - a.server) / Math.max(1, n),
     serverCpuPct: ((b.server - a.server) / 1e6 / windowS) * 100,
+    mainCpuUsPerReq: (b.main - a.main) / Math.max(1, n),
     clientCpuUsPerReq: (b.clients - a.clients) / Math.max(1, n),
     clientCpuPct: ((b.clients - a.clients) / 1e6 / windowS) * 100,
     otherCpuPct: otherCpuPct(a, b, windowS),

@@ -42,6 +42,8 @@ const NOTHING = Object.freeze({ ok: true as const, result: Object.freeze({}) as 
 /** The caller of an op whose role is `user` or `admin` (the edge has checked it is signed in). */
 const user = (req: Request): Identity => req.who!;
 const isAdmin = (req: Request): boolean => req.who?.role === 'admin';
+/** The caller's cart key, made once per connection and user rather than per request. */
+const myCart = (req: Request): ActorKey<'cart'> => req.conn.cartKey(user(req).userId);
 const unknownSku = (sku: string) => fail('NOT_FOUND', `unknown sku ${sku}`, { sku });
 const unknownProduct = (productId: string) => fail('NOT_FOUND', `unknown product ${productId}`);
 
@@ -104,23 +106,23 @@ export function createHandlers({ pool, catalog, media, accounts, profiles, book,
     'inventory.subscribe': (req, a) => (catalog.hasSku(a.sku) ? follow(req, skuKey(a.sku), true) : unknownSku(a.sku)),
     'inventory.unsubscribe': (req, a) => (catalog.hasSku(a.sku) ? follow(req, skuKey(a.sku), false) : unknownSku(a.sku)),
 
-    'cart.get': (req) => route(req, cartKey(user(req).userId), GET),
+    'cart.get': (req) => route(req, myCart(req), GET),
     'cart.add': (req, a) => {
       const item = catalog.itemInfo(a.sku);
-      return item ? route(req, cartKey(user(req).userId), { type: 'add', sku: a.sku, qty: a.qty, item }) : unknownSku(a.sku);
+      return item ? route(req, myCart(req), { type: 'add', sku: a.sku, qty: a.qty, item }) : unknownSku(a.sku);
     },
     'cart.setQty': (req, a) => {
       // Setting 0 removes the line even when the sku has left the catalog since.
-      if (a.qty === 0) return route(req, cartKey(user(req).userId), { type: 'setQty', sku: a.sku, qty: 0 });
+      if (a.qty === 0) return route(req, myCart(req), { type: 'setQty', sku: a.sku, qty: 0 });
       const item = catalog.itemInfo(a.sku);
-      return item ? route(req, cartKey(user(req).userId), { type: 'setQty', sku: a.sku, qty: a.qty, item }) : unknownSku(a.sku);
+      return item ? route(req, myCart(req), { type: 'setQty', sku: a.sku, qty: a.qty, item }) : unknownSku(a.sku);
     },
-    'cart.remove': (req, a) => route(req, cartKey(user(req).userId), { type: 'remove', sku: a.sku }),
-    'cart.clear': (req) => route(req, cartKey(user(req).userId), { type: 'clear' }),
-    'cart.subscribe': (req) => follow(req, cartKey(user(req).userId), true),
-    'cart.unsubscribe': (req) => follow(req, cartKey(user(req).userId), false),
+    'cart.remove': (req, a) => route(req, myCart(req), { type: 'remove', sku: a.sku }),
+    'cart.clear': (req) => route(req, myCart(req), { type: 'clear' }),
+    'cart.subscribe': (req) => follow(req, myCart(req), true),
+    'cart.unsubscribe': (req) => follow(req, myCart(req), false),
     'cart.applyCoupon': (req, a) => commerce.applyCoupon(a, user(req)),
-    'cart.removeCoupon': (req) => route(req, cartKey(user(req).userId), { type: 'removeCoupon' }),
+    'cart.removeCoupon': (req) => route(req, myCart(req), { type: 'removeCoupon' }),
 
     'admin.subscribe': (req) => req.adminFeed(true),
     'admin.unsubscribe': (req) => req.adminFeed(false),

@@ -15,7 +15,7 @@ import type { Answer, ReplySink, ShardPort } from '../transport/dispatch.js';
 import type { ShardAdminPort } from '../transport/http-routes.js';
 import type { ShardLink } from './shard-link.js';
 import { WatchMirror } from './watch-mirror.js';
-import { newQueue, type Queued } from './pending-requests.js';
+import { addToQueue, newQueue, recycleQueue, type Queued } from './pending-requests.js';
 import { ShardAsks, ShardUnavailableError } from './shard-asks.js';
 import { ShardSupervision, restarting } from './shard-supervision.js';
 import type { PoolHooks } from './pool-hooks.js';
@@ -198,16 +198,13 @@ export class ShardPool implements ShardPort, ShardAdminPort {
     const link = this.links[shard];
     if (link.state !== 'up' && (link.restarts > 0 || link.state === 'down')) return restarting(link.retryAfterMs());
     const q = this.queued[shard];
-    if (this.backlog[shard] + q.ids.length >= this.maxBacklog) return OVERLOADED;
+    if (this.backlog[shard] + q.n >= this.maxBacklog) return OVERLOADED;
     if (cmd.type === 'watch') {
-      (q.watches ??= []).push(q.ids.length);
+      (q.watches ??= []).push(q.n);
       (q.keys ??= []).push(key);
     }
     appendRequest(q.flat, id, key, cmd);
-    q.ids.push(id);
-    q.sinks.push(sink);
-    q.tags.push(tag);
-    q.starts.push(performance.now());
+    addToQueue(q, id, sink, tag, performance.now());
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       // One message per shard per event-loop turn: everything read from sockets in this turn.
@@ -227,10 +224,10 @@ export class ShardPool implements ShardPort, ShardAdminPort {
 
   private send(shard: number): void {
     const q = this.queued[shard];
-    if (q.ids.length === 0) return;
+    if (q.n === 0) return;
     const batch = this.nextBatch++;
     this.inflight.set(batch, q);
-    this.backlog[shard] += q.ids.length;
+    this.backlog[shard] += q.n;
     this.batchesOut[shard]++;
     this.queued[shard] = newQueue(shard);
     this.links[shard].post({ t: 'batch', batch, flat: q.flat });
@@ -250,7 +247,7 @@ export class ShardPool implements ShardPort, ShardAdminPort {
       const q = this.inflight.get(m.batch);
       if (!q) return;
       this.inflight.delete(m.batch);
-      this.backlog[shard] -= q.ids.length;
+      this.backlog[shard] -= q.n;
       this.batchesOut[shard]--;
       this.send(shard);
       // Counted before the sinks run: a subscription cancelled meanwhile gives it back from its sink.
@@ -259,7 +256,7 @@ export class ShardPool implements ShardPort, ShardAdminPort {
       const now = performance.now();
       const answered = q.answered;
       let start = 0;
-      for (let i = 0; i < q.ids.length; i++) {
+      for (let i = 0; i < q.n; i++) {
         const end = m.ends[i];
         if (answered === null || answered[i] === 0) {
           if (q.sinks[i].push(m.frames.subarray(start, end), q.ids[i], m.outcomes[i])) dirty.push(q.sinks[i]);
@@ -268,6 +265,7 @@ export class ShardPool implements ShardPort, ShardAdminPort {
         start = end;
       }
       if (q.held) for (const s of q.held) dirty.push(s); // settled answers kept for this write (flushing twice is harmless)
+      recycleQueue(q);
       for (const s of dirty) s.flush();
       if (m.pushTopics) hooks.onPushes(m.pushTopics, m.pushFrames!, m.pushEnds!);
       if (m.domain) hooks.onDomain(m.domain);
@@ -297,7 +295,7 @@ export class ShardPool implements ShardPort, ShardAdminPort {
     const q = this.inflight.get(m.batch);
     if (!q) return;
     const hooks = this.hooks!;
-    const answered = (q.answered ??= new Uint8Array(q.ids.length));
+    const answered = (q.answered ??= new Uint8Array(q.n));
     const touched: ReplySink[] = [];
     const now = performance.now();
     let start = 0;
@@ -415,7 +413,7 @@ export class ShardPool implements ShardPort, ShardAdminPort {
   /** Waits until every queued and in-flight batch is answered, then stops the workers (they snapshot and close). */
   async stop(): Promise<void> {
     this.flush();
-    if (this.inflight.size > 0 || this.queued.some((q) => q.ids.length > 0)) await new Promise<void>((resolve) => (this.onIdle = resolve));
+    if (this.inflight.size > 0 || this.queued.some((q) => q.n > 0)) await new Promise<void>((resolve) => (this.onIdle = resolve));
     this.stopping = true;
     await Promise.all(this.links.map((l) => l.stop()));
     this.asks.abandon();
@@ -430,6 +428,6 @@ export class ShardPool implements ShardPort, ShardAdminPort {
 
   /** Total requests sent to shards and not yet answered (mailbox depth). */
   depth(shard: number): number {
-    return this.backlog[shard] + this.queued[shard].ids.length;
+    return this.backlog[shard] + this.queued[shard].n;
   }
 }

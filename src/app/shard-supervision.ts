@@ -131,7 +131,7 @@ export class ShardSupervision {
           : RESTARTING;
     const details = applied === false ? { retryAfterMs } : { retryAfterMs, applied };
     const now = performance.now();
-    for (let i = 0; i < q.ids.length; i++) {
+    for (let i = 0; i < q.n; i++) {
       if (q.answered?.[i] === 1) continue; // answered before the commit: a read of durable state
       if (q.sinks[i].push(encodeError(q.ids[i], 'UNAVAILABLE', message, details), q.ids[i], UNAVAILABLE_OUTCOME)) dirty.push(q.sinks[i]);
       hooks?.onDone(q.tags[i], (now - q.starts[i]) / 1000, UNAVAILABLE_OUTCOME);

@@ -19,6 +19,13 @@ export type RawRequest = Record<string, unknown> | ForbiddenRequest;
 export type DecodedFrame =
   { kind: 'bad'; reason: string } | { kind: 'oversized-batch'; count: number } | { kind: 'requests'; batch: boolean; requests: RawRequest[] };
 
+/**
+ * The answer for a frame of one request, the common case: one object reused for every such
+ * frame, so it is valid until the next call (the edge reads it at once and keeps nothing of it).
+ */
+const single: { kind: 'requests'; batch: false; requests: RawRequest[] } = { kind: 'requests', batch: false, requests: [{}] };
+
+/** The frame's requests; a one-request answer is reused by the next call (see `single`). */
 export function decodeFrame(bytes: Uint8Array): DecodedFrame {
   try {
     return decodeScanned(bytes);
@@ -34,9 +41,9 @@ function decodeScanned(bytes: Uint8Array): DecodedFrame {
   if (scan.batch && scan.count > Limits.MAX_BATCH) return { kind: 'oversized-batch', count: scan.count };
   if (scan.forbidden.length === 0) {
     const value = objects.unpack(bytes) as Record<string, unknown> | Record<string, unknown>[];
-    return scan.batch
-      ? { kind: 'requests', batch: true, requests: value as Record<string, unknown>[] }
-      : { kind: 'requests', batch: false, requests: [value as Record<string, unknown>] };
+    if (scan.batch) return { kind: 'requests', batch: true, requests: value as Record<string, unknown>[] };
+    single.requests[0] = value as Record<string, unknown>;
+    return single;
   }
   const value = maps.unpack(bytes) as Map<string, unknown> | Map<string, unknown>[];
   const list = scan.batch ? (value as Map<string, unknown>[]) : [value as Map<string, unknown>];

@@ -20,6 +20,7 @@ export interface ScanBad {
 export type ScanResult = ScanOk | ScanBad;
 
 class Bad extends Error {}
+const NO_BYTES = new Uint8Array(0);
 const bad = (reason: string): never => {
   throw new Bad(reason);
 };
@@ -31,7 +32,15 @@ const FORBIDDEN_LENGTHS = new Set(FORBIDDEN_BYTES.map((b) => b.length));
 class Scanner {
   pos = 0;
   foundForbidden = false;
-  constructor(private readonly b: Uint8Array) {}
+  private b: Uint8Array = NO_BYTES;
+
+  /** Starts on `b` (one scanner serves every frame: a scan never re-enters). */
+  reset(b: Uint8Array): this {
+    this.b = b;
+    this.pos = 0;
+    this.foundForbidden = false;
+    return this;
+  }
 
   private need(n: number): void {
     if (n > this.b.length - this.pos) bad('truncated or oversized length');
@@ -56,6 +65,14 @@ class Scanner {
   private skip(n: number): void {
     this.need(n);
     this.pos += n;
+  }
+
+  /** Whether the bytes at the current position are `f`'s. */
+  private bytesAre(f: Uint8Array): boolean {
+    const b = this.b;
+    const p = this.pos;
+    for (let i = 0; i < f.length; i++) if (b[p + i] !== f[i]) return false;
+    return true;
   }
 
   /** Reads a map header at the current position; undefined when the value is not a map. */
@@ -87,9 +104,8 @@ class Scanner {
     else return bad('map keys must be strings');
     this.need(len);
     if (FORBIDDEN_LENGTHS.has(len)) {
-      for (const f of FORBIDDEN_BYTES) {
-        if (f.length === len && Buffer.compare(f, this.b.subarray(this.pos, this.pos + len)) === 0) this.foundForbidden = true;
-      }
+      // Compared in place: "productId" has the length of "__proto__", and a view per key is garbage.
+      for (const f of FORBIDDEN_BYTES) if (f.length === len && this.bytesAre(f)) this.foundForbidden = true;
     }
     this.pos += len;
   }
@@ -167,17 +183,20 @@ class Scanner {
 }
 
 const NONE: number[] = [];
+/** The result of most frames: one request, no forbidden key (shared, never changed). */
+const SINGLE: ScanOk = Object.freeze({ ok: true, batch: false, count: 1, forbidden: Object.freeze(NONE) as number[] });
+const scanner = new Scanner();
 
 /** Checks a frame's structure. Never throws. */
 export function scanFrame(bytes: Uint8Array): ScanResult {
   if (bytes.length === 0) return { ok: false, reason: 'empty frame' };
-  const s = new Scanner(bytes);
+  const s = scanner.reset(bytes);
   try {
     const single = s.mapHeader();
     if (single !== undefined) {
       s.map(single, 1);
       s.end();
-      return { ok: true, batch: false, count: 1, forbidden: s.foundForbidden ? [0] : NONE };
+      return s.foundForbidden ? { ok: true, batch: false, count: 1, forbidden: [0] } : SINGLE;
     }
     const n = s.arrayHeader();
     if (n === undefined) return { ok: false, reason: 'a frame must be a request map or an array of request maps' };
@@ -195,5 +214,7 @@ export function scanFrame(bytes: Uint8Array): ScanResult {
   } catch (e) {
     if (e instanceof Bad) return { ok: false, reason: e.message };
     throw e;
+  } finally {
+    s.reset(NO_BYTES); // the frame's bytes are not kept past its scan
   }
 }
