@@ -115,6 +115,8 @@ test('three nodes share the shop: ops and pushes through any node, accounts ever
   if (!haveNatsServer()) return t.skip('nats-server is not installed and cannot be installed here');
   const { nats, a, b, c, adm, token } = await threeNodes(t, 'c');
   const owners = await balanced([a, b, c], token);
+  // Actor ops retry UNAVAILABLE as clients do: on a loaded machine a lease can lapse and move a
+  // partition mid-test (nothing was changed by such an answer).
 
   // A sku on each node's partitions, stocked through one node.
   const skus: Record<string, string> = {};
@@ -123,7 +125,7 @@ test('three nodes share the shop: ops and pushes through any node, accounts ever
     const owner = owners.get(partitionOf(skuKey(sku)))!;
     if (!skus[owner]) skus[owner] = sku;
   }
-  for (const sku of Object.values(skus)) await stockedSku(adm, sku, 10, 1000);
+  for (const sku of Object.values(skus)) await retryUnavailable(() => stockedSku(adm, sku, 10, 1000));
 
   // A guest signed in on node a, its second device on node b: pushes cross nodes.
   const onA = await CartwireClient.connect(a.server.url);
@@ -135,12 +137,12 @@ test('three nodes share the shop: ops and pushes through any node, accounts ever
   onA.onPush((push, data) => {
     if (push === 'cart.updated') heard.push(data as CartView);
   });
-  await onA.call('cart.subscribe', {});
+  await retryUnavailable(() => onA.call('cart.subscribe', {}));
   let last: CartView | undefined;
-  for (const sku of Object.values(skus)) last = await onB.call('cart.add', { sku, qty: 2 });
+  for (const sku of Object.values(skus)) last = await retryUnavailable(() => onB.call('cart.add', { sku, qty: 2 }));
   await until(() => heard.some((x) => x.version === last!.version), { what: 'the cart push on node a for changes made through node b' });
   assert.deepEqual(
-    (await onA.call('cart.get', {})).items.map((l) => l.qty),
+    (await retryUnavailable(() => onA.call('cart.get', {}))).items.map((l) => l.qty),
     [2, 2, 2],
   );
 
@@ -148,28 +150,31 @@ test('three nodes share the shop: ops and pushes through any node, accounts ever
   const onC = await CartwireClient.connect(c.server.url);
   t.after(() => onC.close());
   await onC.call('auth.resume', { token: guest.token });
-  const order = await onC.call('checkout', {
-    idempotencyKey: 'k-cluster',
-    payment: { token: 'tok_visa' },
-    shippingAddress: { name: 'Ada', line1: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'US' },
-  });
+  // The same idempotency key makes a retried checkout the same one.
+  const order = await retryUnavailable(() =>
+    onC.call('checkout', {
+      idempotencyKey: 'k-cluster',
+      payment: { token: 'tok_visa' },
+      shippingAddress: { name: 'Ada', line1: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'US' },
+    }),
+  );
   assert.equal(order.status, 'confirmed');
   for (const sku of Object.values(skus)) {
-    const inv = await adm.call('inventory.get', { sku });
+    const inv = await retryUnavailable(() => adm.call('inventory.get', { sku }));
     assert.deepEqual([inv.onHand, inv.reserved], [8, 0], `${sku} sold on its owner`);
   }
-  assert.equal((await onA.call('order.get', { orderId: order.orderId })).status, 'confirmed');
+  assert.equal((await retryUnavailable(() => onA.call('order.get', { orderId: order.orderId }))).status, 'confirmed');
   // order.list gathers every node's partitions, whichever node answers.
   for (const cl of [onA, onB])
     assert.deepEqual(
-      (await cl.call('order.list', {})).items.map((o) => o.orderId),
+      (await retryUnavailable(() => cl.call('order.list', {}))).items.map((o) => o.orderId),
       [order.orderId],
     );
   assert.ok(
-    (await adm.call('order.list', { limit: 100 })).items.some((o) => o.orderId === order.orderId),
+    (await retryUnavailable(() => adm.call('order.list', { limit: 100 }))).items.some((o) => o.orderId === order.orderId),
     'admins see it too',
   );
-  assert.deepEqual((await onB.call('cart.get', {})).items, [], 'the cart emptied');
+  assert.deepEqual((await retryUnavailable(() => onB.call('cart.get', {}))).items, [], 'the cart emptied');
 
   // Accounts are the cluster's: registered through a, signed in through b.
   const r = await onA.call('auth.register', { email: 'cluster@example.com', password: 'long enough password' });
