@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeHeapSnapshot } from 'node:v8';
 import { ShardRuntime } from '../../src/workers/shard/shard-runtime.js';
-import { DEFAULT_PRICING } from '../../src/actors/pricing.js';
+import { benchShardOptions } from '../lib/shard-options.js';
 import { randomId } from '../../src/protocol/ids.js';
 import type { ShardRequest } from '../../src/workers/shard-messages.js';
 
@@ -19,20 +19,7 @@ const LINES = 3;
 const BATCH = 1_000;
 
 const dir = mkdtempSync(join(tmpdir(), 'cartwire-cartmem-'));
-const rt = new ShardRuntime({
-  shard: 0,
-  dataDir: dir,
-  synchronous: 'OFF',
-  snapshotEvery: 200,
-  sweepIntervalMs: 5000,
-  checkpointRows: 10_000_000,
-  checkpointIntervalMs: 3_600_000,
-  passivateAfterMs: 3_600_000,
-  pricing: DEFAULT_PRICING,
-  eventLogKeepRows: 1_000_000,
-  maxActors: 10_000_000,
-  guestCartRetentionMs: 0,
-});
+const rt = new ShardRuntime(benchShardOptions(dir, 'OFF'));
 const skus = ['tee-classic-s', 'tee-classic-m', 'tee-classic-l', 'mug-stoneware-sand', 'soap-bar', 'kite'];
 // Commands carry the item as the edge sends it: a fresh object per request, as decoded off the wire.
 const item = (sku: string) => ({ productId: `p-${sku}`, name: `Product ${sku}`, unitPrice: 1900, currency: 'USD', available: 1_000 });

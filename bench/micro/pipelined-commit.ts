@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ShardRuntime } from '../../src/workers/shard/shard-runtime.js';
 import { CommitPipeline } from '../../src/workers/shard/commit-pipeline.js';
-import { DEFAULT_PRICING } from '../../src/actors/pricing.js';
-import type { ShardOptions, ShardRequest } from '../../src/workers/shard-messages.js';
+import { benchShardOptions } from '../lib/shard-options.js';
+import type { ShardRequest } from '../../src/workers/shard-messages.js';
 
 const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -23,23 +23,6 @@ const BATCHES = arg('batches', 300);
 const ROUNDS = arg('rounds', 3);
 const skus = ['tee-classic-s', 'tee-classic-m', 'mug-stoneware-sand', 'soap-bar', 'kite'];
 const item = (sku: string) => ({ productId: `p-${sku}`, name: `Product ${sku}`, unitPrice: 1900, currency: 'USD', available: 1_000 });
-
-function options(dataDir: string): ShardOptions {
-  return {
-    shard: 0,
-    dataDir,
-    synchronous: 'FULL',
-    snapshotEvery: 200,
-    sweepIntervalMs: 5000,
-    checkpointRows: 10_000_000,
-    checkpointIntervalMs: 3_600_000,
-    passivateAfterMs: 3_600_000,
-    pricing: DEFAULT_PRICING,
-    eventLogKeepRows: 1_000_000,
-    maxActors: 10_000_000,
-    guestCartRetentionMs: 0,
-  };
-}
 
 let id = 0;
 function batch(round: number, b: number): ShardRequest[] {
@@ -53,7 +36,7 @@ function batch(round: number, b: number): ShardRequest[] {
 
 function serial(round: number): number {
   const dir = mkdtempSync(join(tmpdir(), 'cartwire-pipe-'));
-  const rt = new ShardRuntime(options(dir));
+  const rt = new ShardRuntime(benchShardOptions(dir, 'FULL'));
   const t0 = performance.now();
   for (let b = 0; b < BATCHES; b++) rt.runBatches([batch(round, b)]);
   const ms = performance.now() - t0;
@@ -64,7 +47,7 @@ function serial(round: number): number {
 
 async function pipelined(round: number): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'cartwire-pipe-'));
-  const opts = options(dir);
+  const opts = benchShardOptions(dir, 'FULL');
   const rt = new ShardRuntime(opts);
   let feed = () => {};
   // Depth 2: one commit written, one waiting, never two written together; what is measured is

@@ -61,9 +61,7 @@ export class ShardPool implements ShardPort, ShardAdminPort {
   constructor(opts: PoolOptions, hooks?: PoolHooks) {
     this.shards = opts.shards;
     this.maxBacklog = opts.maxBacklog;
-    // Known before the cluster's routing is set: the workers are spawned first.
-    const h = stableHash(CATALOG_KEY);
-    this.catalogShard = (opts.partitions === undefined ? h : h % opts.partitions) % opts.shards;
+    this.partitions = opts.partitions;
     this.hooks = hooks;
     this.queued = Array.from({ length: opts.shards }, (_, s) => newQueue(s));
     this.backlog = new Array<number>(opts.shards).fill(0);
@@ -74,12 +72,17 @@ export class ShardPool implements ShardPort, ShardAdminPort {
     this.links = this.supervision.links;
   }
 
+  /**
+   * In cluster mode a key's shard is its partition's, known before the cluster's routing is set
+   * (the workers, the catalog's among them, are spawned first).
+   */
   shardOf(key: string): number {
-    return this.cluster ? this.cluster.partitionOf(key) % this.shards : stableHash(key) % this.shards;
+    const h = stableHash(key);
+    return (this.partitions === undefined ? h : h % this.partitions) % this.shards;
   }
 
   private cluster: ClusterRouting | undefined;
-  private readonly catalogShard: number;
+  private readonly partitions: number | undefined;
   private readonly partitionMoves = new PartitionMoves();
 
   /** Cluster mode: routing by partition owner; set before the workers start. */
@@ -110,7 +113,7 @@ export class ShardPool implements ShardPort, ShardAdminPort {
    */
   spawn(base: Omit<ShardOptions, 'shard' | 'epoch'>): void {
     if (this.supervision.spawned) return;
-    this.supervision.spawn(base, this.catalogShard, (shard) => ({
+    this.supervision.spawn(base, this.shardOf(CATALOG_KEY), (shard) => ({
       message: (m) => this.receive(shard, m),
       down: (reason, inMs) => this.onDown(shard, reason, inMs),
     }));

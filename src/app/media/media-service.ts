@@ -8,7 +8,7 @@ import { MediaFiles, type MediaFormat, type StoredOriginal } from '../../persist
 import type { MediaFile, MediaPort, UploadOutcome } from '../../transport/http-media.js';
 import { sniffFormat } from '../../workers/media/sniff.js';
 import { ImageProcess, ImageProcessBusy } from './image-process.js';
-import { ByteCache } from './byte-cache.js';
+import { LRUCache } from 'lru-cache';
 import type { MediaConfig } from '../../config.js';
 import { log } from '../../log/log.js';
 
@@ -36,7 +36,8 @@ const refused = (
 export class MediaService implements MediaPort {
   private readonly files: MediaFiles;
   private readonly index = new Map<string, Entry>();
-  private readonly cache: ByteCache;
+  /** Hot files by total size; one over a quarter of the cache would push out too much (served from disk). */
+  private readonly cache: LRUCache<string, Buffer>;
   private readonly images = new ImageProcess();
   /** Copies being made again after a crash lost them: one job per copy, however many requests wait. */
   private readonly remaking = new Map<string, Promise<void>>();
@@ -49,7 +50,8 @@ export class MediaService implements MediaPort {
     private readonly referenced: () => Iterable<string>,
   ) {
     this.files = new MediaFiles(dataDir);
-    this.cache = new ByteCache(config.cacheBytes);
+    const maxSize = Math.max(1, config.cacheBytes);
+    this.cache = new LRUCache<string, Buffer>({ maxSize, maxEntrySize: Math.max(1, maxSize / 4), sizeCalculation: (b) => Math.max(1, b.length) });
   }
 
   /** Opens the store (what a crash left half-written is dropped) and starts the collector. */

@@ -10,7 +10,7 @@ import { encodeFeatures, type FeatureColumns } from '../../workers/recs/content-
 import { allocOutputs, assembleModel, type RecsModel, type ShardInput, type ShardResult } from '../../workers/recs/model.js';
 import { Scorer, type Scored } from './scorer.js';
 import { algorithmOf, reasonOf } from './reasons.js';
-import { UserCache } from './user-cache.js';
+import { newUserCache } from './user-cache.js';
 import { freshnessWaitMs, resolveOptions, type RecsServiceOptions, type ResolvedOptions } from './recs-options.js';
 import { INTERACTION_KINDS } from '../../workers/recs/types.js';
 import type { Neighbours } from '../../workers/recs/cosine-neighbours.js';
@@ -70,7 +70,7 @@ export class RecsService {
   private newestOrder: Int32Array | null = null;
   private model: RecsModel | null = null;
   private scorer: Scorer | null = null;
-  private memo = new UserCache(MEMO_USERS);
+  private memo = newUserCache(MEMO_USERS);
   private inFlight: Promise<void> | null = null;
   private queued: Promise<void> | null = null;
   private queuedFull = false;
@@ -424,7 +424,7 @@ export class RecsService {
     this.model = model;
     this.modelUsers = userIds;
     this.scorer = new Scorer(model);
-    this.memo = new UserCache(MEMO_USERS);
+    this.memo = newUserCache(MEMO_USERS);
     this.builds++;
     this.liveSince = performance.now();
     this.lastBuildMs = this.liveSince - t0;

@@ -12,18 +12,6 @@ export interface Memo {
 }
 
 /** LRU over users (lru-cache: a hit moves nothing in a Map, so a hot user's lookups stay O(1)). */
-export class UserCache {
-  private readonly map: LRUCache<number, Memo>;
+export type UserCache = LRUCache<number, Memo>;
 
-  constructor(capacity: number) {
-    this.map = new LRUCache<number, Memo>({ max: Math.max(1, capacity) });
-  }
-
-  get(user: number): Memo | undefined {
-    return this.map.get(user);
-  }
-
-  set(user: number, v: Memo): void {
-    this.map.set(user, v);
-  }
-}
+export const newUserCache = (capacity: number): UserCache => new LRUCache<number, Memo>({ max: Math.max(1, capacity) });
