@@ -7,8 +7,7 @@
 //   node24  the second pass of `npm test` (ws on Node 24, see .ci/node24): every test that starts
 //           a server, but those that exercise what lies below the transport in the first pass
 //           already (the cluster's account files, the browser pages, the bench harness, timers
-//           and saga faults), to keep CI within 15 minutes on two cores; and bombs, whose RSS
-//           bound Node 24 exceeds
+//           and saga faults), to keep CI within 15 minutes on two cores
 // The files that take longest come first, so that with several files at a time the pass does not
 // end on one long file running alone.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -72,7 +71,6 @@ const NOT_ON_NODE24 = [
   'pages-drop-audit',
   'media-pages',
   'bench-report',
-  'bombs',
 ].map(named);
 // Run in the second pass only (see `first`).
 const ONLY_ON_NODE24 = ['cluster'].map(named);
