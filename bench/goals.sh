@@ -9,9 +9,10 @@
 #   GOALS_MEMORY=1 bench/goals.sh 1            (also the 1,000,000-cart memory run, ~10 min)
 #   bench/goals.sh 5 flash-sale checkout
 #
-# Needs a build (npm run build) and, for the Redis peers, redis-server (bench/setup.sh).
+# Needs a build (npm run build); the Redis peers' redis-server is installed by bench/setup.sh.
 set -eu
 cd "$(dirname "$0")/.."
+sh bench/setup.sh
 rounds=${1:-3}
 [ $# -gt 0 ] && shift
 out=${OUT:-/tmp}/goals-$(date -u +%Y%m%dT%H%M%SZ)

@@ -139,7 +139,13 @@ export async function runMemory(o: MemoryOptions & CommonOptions): Promise<RunRe
       [`all active, settled (lowest before the first passivation)`, settled.t, fixed(settled.rssMiB, 1), fixed(settled.rssAnonMiB, 1), ''],
       ['peak during the run (VmHWM)', '-', fixed(peak, 1), '-', ''],
       [`passivated (${fmtInt(passivatedAt.actors)} actors)`, passivatedAt.t, fixed(passivatedAt.rssMiB, 1), fixed(passivatedAt.rssAnonMiB, 1), ''],
-      [`after ${o.settleS} s more`, after.t, fixed(after.rssMiB, 1), fixed(after.rssAnonMiB, 1), after.rssMiB <= PASSIVATED_GOAL_MIB ? 'goal <= 300 MiB met' : 'goal <= 300 MiB MISSED'],
+      [
+        `after ${o.settleS} s more`,
+        after.t,
+        fixed(after.rssMiB, 1),
+        fixed(after.rssAnonMiB, 1),
+        after.rssMiB <= PASSIVATED_GOAL_MIB ? 'goal <= 300 MiB met' : 'goal <= 300 MiB MISSED',
+      ],
       ['lowest after passivation', lowest.t, fixed(lowest.rssMiB, 1), fixed(lowest.rssAnonMiB, 1), ''],
     ];
     const facts: [string, string][] = rows.map(([label, t, rss, anon, target]) => [
@@ -165,7 +171,12 @@ export async function runMemory(o: MemoryOptions & CommonOptions): Promise<RunRe
       ratios: [
         { name: 'RSS all active vs goal 1 GiB', value: active.rssMiB / ACTIVE_GOAL_MIB, goal: '<= 1', met: active.rssMiB <= ACTIVE_GOAL_MIB },
         { name: 'RSS all active, settled vs goal 1 GiB', value: settled.rssMiB / ACTIVE_GOAL_MIB, goal: '<= 1', met: settled.rssMiB <= ACTIVE_GOAL_MIB },
-        { name: `RSS ${o.settleS} s after passivation vs goal 300 MiB`, value: after.rssMiB / PASSIVATED_GOAL_MIB, goal: '<= 1', met: after.rssMiB <= PASSIVATED_GOAL_MIB },
+        {
+          name: `RSS ${o.settleS} s after passivation vs goal 300 MiB`,
+          value: after.rssMiB / PASSIVATED_GOAL_MIB,
+          goal: '<= 1',
+          met: after.rssMiB <= PASSIVATED_GOAL_MIB,
+        },
       ],
       extra: {
         fill,
@@ -180,7 +191,12 @@ export async function runMemory(o: MemoryOptions & CommonOptions): Promise<RunRe
         lowest,
         anonMappingsAfter: { count: maps.length, top: mapsTop },
         timeline,
-        targets: { activeMaxMiB: ACTIVE_GOAL_MIB, activeOk: active.rssMiB <= ACTIVE_GOAL_MIB, afterMaxMiB: PASSIVATED_GOAL_MIB, afterOk: after.rssMiB <= PASSIVATED_GOAL_MIB },
+        targets: {
+          activeMaxMiB: ACTIVE_GOAL_MIB,
+          activeOk: active.rssMiB <= ACTIVE_GOAL_MIB,
+          afterMaxMiB: PASSIVATED_GOAL_MIB,
+          afterOk: after.rssMiB <= PASSIVATED_GOAL_MIB,
+        },
       },
     };
   } catch (err) {

@@ -84,7 +84,9 @@ export type OrderCommand =
    * riskScore null: confirmed by a resumed saga that did not score it again. `committing`: sent
    * beside the holds' commits, whose outcome is not known yet (the order stays open until `settle`).
    */
-  | { type: 'confirm'; transactionId: string; riskScore: number | null; reviewReasons?: string[]; committing?: true }
+  // addressKnown: the caller has the plain address (the checkout that sealed it): the answer
+  // leaves the sealed copy unopened (a read of the buyer's key on this shard saved).
+  | { type: 'confirm'; transactionId: string; riskScore: number | null; reviewReasons?: string[]; committing?: true; addressKnown?: true }
   | { type: 'fail'; code: string; message: string; details?: Record<string, unknown>; payment: 'declined' | 'voided'; riskScore?: number }
   | { type: 'settle' }
   | ({ type: 'cancel'; workId: string; deadlineMs: number } & Caller)
@@ -303,13 +305,14 @@ export function apply(o: Order, e: OrderEvent): Order {
 }
 
 /** The address an order shows: opened from its sealed copy when there is one. */
-function addressOf(o: Order, openSealed: SealedOpener | undefined): ShippingAddress {
-  if (o.sealedAddress === undefined) return o.shippingAddress;
+/** The address to show: opened from the sealed copy, or (`keepSealed`) the copy's clear part alone. */
+function addressOf(o: Order, openSealed: SealedOpener | undefined, keepSealed: boolean): ShippingAddress {
+  if (o.sealedAddress === undefined || keepSealed) return o.shippingAddress;
   const plain = openSealed?.(o.userId, o.sealedAddress);
   return plain === undefined ? { ...o.shippingAddress, erased: true } : (JSON.parse(plain) as ShippingAddress);
 }
 
-export function view(o: Order, openSealed?: SealedOpener): OrderView {
+export function view(o: Order, openSealed?: SealedOpener, keepSealed = false): OrderView {
   const v: OrderView = {
     orderId: o.orderId,
     orderNumber: o.orderNumber,
@@ -320,7 +323,7 @@ export function view(o: Order, openSealed?: SealedOpener): OrderView {
     currency: o.currency,
     payment: { ...o.payment },
     refunds: o.refunds,
-    shippingAddress: addressOf(o, openSealed),
+    shippingAddress: addressOf(o, openSealed, keepSealed),
     createdAt: o.createdAt,
     updatedAt: o.updatedAt,
     version: o.version,
@@ -436,7 +439,7 @@ export const OrderActor: ActorType<Order, OrderCommand, OrderEvent, OrderResults
   create,
   decide,
   apply,
-  view: (o, c, ctx) => (INTERNAL.has(c.type) ? o : view(o, ctx.openSealed)),
+  view: (o, c, ctx) => (INTERNAL.has(c.type) ? o : view(o, ctx.openSealed, c.type === 'confirm' && c.addressKnown === true)),
   version: (o) => o.version,
   nextTimer: (o) => (o.open ? o.checkAt : undefined),
   snapshot: (o) => o,

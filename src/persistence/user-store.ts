@@ -1,6 +1,7 @@
 // Accounts and server secrets. The UserStore interface is what the accounts service uses; the
-// embedded default keeps users in DATA_DIR/system.db (main thread; touched only by account ops,
-// never on the cart or inventory hot path). A row holds no personal data in the clear: the
+// embedded default keeps users in DATA_DIR/system.db (main thread: account ops, and a checkout
+// reads the buyer's row to seal its address copy; never on the cart or inventory hot path).
+// A row holds no personal data in the clear: the
 // profile (email, name, username, addresses, payment method summaries) is sealed under the
 // user's data key, the data key is wrapped by the master key, and emails and usernames are found
 // through keyed hashes under UNIQUE constraints. Writes are durable when they resolve
@@ -133,9 +134,25 @@ const SCRUB_ATTEMPTS = 20;
 // A taken email or username hash (UNIQUE), or an id inserted by a concurrent first write (PRIMARY KEY).
 const isUnique = (err: unknown): boolean => ['SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY'].includes((err as { code?: string }).code ?? '');
 
-/** The embedded default: accounts in DATA_DIR/system.db. */
+/** A write waiting for its group commit. */
+interface PendingWrite {
+  op: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * The embedded default: accounts in DATA_DIR/system.db. Writes of one turn of the event loop are
+ * committed together (one transaction, one WAL fsync, each write in a savepoint of its own):
+ * a flash sale's first checkouts each make a guest row, and one fsync per row would stall the
+ * main thread that much per buyer. A write resolves once its group is durable.
+ */
 export class SqliteUserStore implements UserStore {
   private readonly db: Database.Database;
+  private pending: PendingWrite[] = [];
+  /** Runs one write as a savepoint inside the group's transaction. */
+  private readonly inSavepoint: (op: () => unknown) => unknown;
+  private readonly inGroup: (group: PendingWrite[], outcomes: { ok: boolean; value: unknown }[]) => void;
   private readonly byId: Database.Statement<[string], AccountRow>;
   private readonly byEmail: Database.Statement<[string], AccountRow>;
   private readonly byUsername: Database.Statement<[string], AccountRow>;
@@ -192,6 +209,39 @@ export class SqliteUserStore implements UserStore {
     this.deleteGuest = this.db.prepare("DELETE FROM accounts WHERE id = ? AND version = ? AND role = 'guest'");
     this.getSecret = this.db.prepare('SELECT value FROM secrets WHERE name = ?');
     this.putSecret = this.db.prepare('INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)');
+    this.inSavepoint = this.db.transaction((op: () => unknown) => op());
+    this.inGroup = this.db.transaction((group: PendingWrite[], outcomes: { ok: boolean; value: unknown }[]) => {
+      for (const w of group) {
+        try {
+          outcomes.push({ ok: true, value: this.inSavepoint(w.op) });
+        } catch (err) {
+          outcomes.push({ ok: false, value: err }); // its savepoint is rolled back; the others stay
+        }
+      }
+    });
+  }
+
+  /** Queues a write for this turn's group commit; resolves with what `op` returned once durable. */
+  private write<T>(op: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ op, resolve: resolve as (value: unknown) => void, reject });
+      if (this.pending.length === 1) setImmediate(() => this.commitPending());
+    });
+  }
+
+  private commitPending(): void {
+    const group = this.pending;
+    if (group.length === 0) return;
+    this.pending = [];
+    const outcomes: { ok: boolean; value: unknown }[] = [];
+    try {
+      this.inGroup(group, outcomes);
+    } catch (err) {
+      // The commit itself failed (a disk error): nothing of the group is stored.
+      for (const w of group) w.reject(err);
+      return;
+    }
+    group.forEach((w, i) => (outcomes[i].ok ? w.resolve(outcomes[i].value) : w.reject(outcomes[i].value)));
   }
 
   get(id: string): Promise<UserRecord | undefined> {
@@ -210,23 +260,25 @@ export class SqliteUserStore implements UserStore {
   }
 
   tryInsert(u: UserRecord): Promise<boolean> {
-    try {
-      this.insertRow.run(toRow(u));
-      return Promise.resolve(true);
-    } catch (err) {
-      if (isUnique(err)) return Promise.resolve(false);
-      throw err;
-    }
+    const row = toRow(u);
+    return this.write(() => this.insertRow.run(row)).then(
+      () => true,
+      (err: unknown) => {
+        if (isUnique(err)) return false;
+        throw err;
+      },
+    );
   }
 
   update(before: UserRecord, after: UserRecord): Promise<UpdateOutcome> {
-    try {
-      const r = this.updateRow.run({ ...toRow(after), version: before.version + 1, before: before.version });
-      return Promise.resolve(r.changes === 1 ? 'ok' : 'stale');
-    } catch (err) {
-      if (isUnique(err)) return Promise.resolve('conflict');
-      throw err;
-    }
+    const row = { ...toRow(after), version: before.version + 1, before: before.version };
+    return this.write(() => this.updateRow.run(row).changes).then(
+      (changes): UpdateOutcome => (changes === 1 ? 'ok' : 'stale'),
+      (err: unknown) => {
+        if (isUnique(err)) return 'conflict';
+        throw err;
+      },
+    );
   }
 
   list(limit: number, afterId: string | undefined): Promise<UserRecord[]> {
@@ -238,7 +290,7 @@ export class SqliteUserStore implements UserStore {
   }
 
   removeGuest(u: UserRecord): Promise<boolean> {
-    return Promise.resolve(this.deleteGuest.run(u.id, u.version).changes === 1);
+    return this.write(() => this.deleteGuest.run(u.id, u.version).changes === 1);
   }
 
   secret(name: string, make: () => string): Promise<string> {
@@ -281,6 +333,7 @@ export class SqliteUserStore implements UserStore {
   }
 
   close(): void {
+    this.commitPending(); // writes queued in this turn are not dropped by a shutdown
     this.db.close();
   }
 }
@@ -289,10 +342,6 @@ export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
-/**
- * The JWT signing secret: JWT_SECRET when set, else one generated on first start and kept in
- * DATA_DIR/jwt-secret with mode 0600, so tokens survive restarts.
- */
 /**
  * Writes a generated admin password to `DATA_DIR/admin-password`, readable by the owner only,
  * and returns the file's path. The password is never logged; this file is the one place it is
@@ -308,6 +357,10 @@ export function writeAdminPassword(dataDir: string, password: string): string {
   return path;
 }
 
+/**
+ * The JWT signing secret: JWT_SECRET when set, else one generated on first start and kept in
+ * DATA_DIR/jwt-secret with mode 0600, so tokens survive restarts.
+ */
 export function loadJwtSecret(dataDir: string, configured: string | undefined): string {
   if (configured) return configured;
   const path = join(dataDir, 'jwt-secret');

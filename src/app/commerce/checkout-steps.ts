@@ -10,7 +10,7 @@ import type { SealedOpener } from '../../actors/actor.js';
 import type { FraudAssessment } from '../../actors/fraud.js';
 import type { PaymentGateway } from '../../actors/payment-gateway.js';
 import type { WireError } from '../../protocol/errors.js';
-import type { CartLineView, OrderView } from '../../protocol/types.js';
+import type { CartLineView, OrderView, ShippingAddress } from '../../protocol/types.js';
 import { cartKey, couponKey, orderKey, skuKey } from '../../protocol/keys.js';
 import type { ShardPool } from '../shard-pool.js';
 import type { Answer } from '../../transport/dispatch.js';
@@ -32,11 +32,19 @@ export class CheckoutSteps {
    * Captured: hop 4 of the saga (checkout-saga.ts): every hold's commit and the order's confirm
    * (`committing`) in one hop, one group commit per shard. Once all of it answered, the answer
    * goes out and the cart end and the settle follow, not waited for. `o` is what the first run
-   * knows of the order, or its state on a resume.
+   * knows of the order, or its state on a resume. `knownAddress`: the plain address of a first
+   * run whose order keeps a sealed copy; the answer shows it, so the order's shard need not open it.
    */
-  async complete(o: Placed, transactionId: string, fraud: FraudAssessment | undefined): Promise<SagaResult> {
+  async complete(o: Placed, transactionId: string, fraud: FraudAssessment | undefined, knownAddress?: ShippingAddress): Promise<SagaResult> {
     const review = fraud && fraud.decision === 'review' ? { reviewReasons: fraud.reasons.map((r) => r.detail) } : {};
-    const confirm = this.pool.call(orderKey(o.orderId), { type: 'confirm', transactionId, riskScore: fraud?.score ?? null, ...review, committing: true });
+    const confirm = this.pool.call(orderKey(o.orderId), {
+      type: 'confirm',
+      transactionId,
+      riskScore: fraud?.score ?? null,
+      ...review,
+      committing: true,
+      ...(knownAddress === undefined ? {} : { addressKnown: true }),
+    });
     if (this.config.faultExitAfter === 'confirming') {
       await confirm;
       this.fault('confirming');
@@ -62,7 +70,7 @@ export class CheckoutSteps {
       this.pool.tell(cartKey(o.userId), { type: 'checkoutEnded', orderId: o.orderId, placed: true, total: o.totals.total, country: o.shippingAddress.country }),
       this.pool.tell(orderKey(o.orderId), { type: 'settle' }),
     ]).catch((err) => log.error({ err }, `end of checkout ${o.orderId} failed`));
-    return { ok: true, result: confirmed.result };
+    return { ok: true, result: knownAddress === undefined ? confirmed.result : { ...confirmed.result, shippingAddress: knownAddress } };
   }
 
   /**
