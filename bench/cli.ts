@@ -1,9 +1,9 @@
 // `npm run bench -- <scenario> [options]`: the load harness. Each scenario starts the server as a
 // child process and drives it from separate load processes; see bench/README.md.
 // Scenarios are found, not listed (lib/registry.ts): adding one is adding one file.
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { availableParallelism } from 'node:os';
-import { longTasks, selfTimes } from './lib/cpuprofile.js';
+import { busyPerSecond, longTasks, selfTimes, type ProfileWindow } from './lib/cpuprofile.js';
 import { answersOfRun, areaTimes } from './lib/profile-areas.js';
 import { table } from './lib/format.js';
 import { executeScenario, summaryText } from './lib/run.js';
@@ -14,6 +14,13 @@ import { loadScenarios } from './lib/registry.js';
 import { rerunWithTls } from './lib/tls.js';
 
 /** The options every scenario has. */
+/** `--window 6-16`: seconds after a profile's start. */
+function windowOf(v: string): ProfileWindow {
+  const m = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(v);
+  if (!m || Number(m[1]) >= Number(m[2])) throw new InvalidArgumentError('expected FROM-TO in seconds, FROM < TO (e.g. 6-16)');
+  return { fromS: Number(m[1]), toS: Number(m[2]) };
+}
+
 function addCommon(c: Command): Command {
   return c
     .option('--shards <n>', 'SHARDS of the server', int(1), availableParallelism())
@@ -49,11 +56,15 @@ async function buildProgram(): Promise<Command> {
     .option('--top <n>', 'functions per profile', int(1), 25)
     .option('--long-tasks <n>', 'also the n longest stretches without an idle sample (stalls: commits, GC)', int(0), 0)
     .option('--per-op <result.json>', "also busy time by area of the server in µs per answer of that run (the profiled run's result.json)")
-    .action((files: string[], o: { top: number; longTasks: number; perOp?: string }) => {
+    .option('--window <from-to>', 'only the samples from..to seconds after the profile started (e.g. 6-16)', windowOf)
+    .option('--per-second', 'also the busy ms in each second of the profile (where the load was)')
+    .action((files: string[], o: { top: number; longTasks: number; perOp?: string; window?: ProfileWindow; perSecond?: boolean }) => {
       const answers = o.perOp === undefined ? 0 : answersOfRun(o.perOp);
       for (const f of files) {
-        const s = selfTimes(f);
-        console.log(`\n${f}: ${s.totalMs} ms busy, ${s.idleMs} ms idle`);
+        const s = selfTimes(f, o.window);
+        const within = o.window ? ` from ${o.window.fromS} s to ${o.window.toS} s` : '';
+        console.log(`\n${f}: ${s.totalMs} ms busy, ${s.idleMs} ms idle${within}`);
+        if (o.perSecond) console.log(`busy ms per second: ${busyPerSecond(f).map((ms, i) => `${i}:${ms}`).join(' ')}`);
         console.log(
           table(
             ['function', 'self ms', '%'],

@@ -20,14 +20,24 @@ export interface SelfTime {
   pct: number;
 }
 
+/** Seconds after a profile's start: only the samples inside count (e.g. a flash sale's sale, not its set-up). */
+export interface ProfileWindow {
+  fromS: number;
+  toS: number;
+}
+
 /** Self time per function (name + file:line, node_modules and dist paths shortened). */
-export function selfTimes(path: string): { totalMs: number; idleMs: number; top: SelfTime[] } {
+export function selfTimes(path: string, window?: ProfileWindow): { totalMs: number; idleMs: number; top: SelfTime[] } {
   const p = JSON.parse(readFileSync(path, 'utf8')) as Profile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const self = new Map<string, number>();
   let total = 0;
   let idle = 0;
+  let at = p.startTime;
   for (let i = 0; i < p.samples.length; i++) {
+    at += p.timeDeltas[i] ?? 0;
+    const s = (at - p.startTime) / 1e6;
+    if (window && (s < window.fromS || s >= window.toS)) continue;
     const n = byId.get(p.samples[i])!;
     const dt = (p.timeDeltas[i] ?? 0) / 1000;
     const f = n.callFrame;
@@ -47,6 +57,21 @@ export function selfTimes(path: string): { totalMs: number; idleMs: number; top:
     .sort((a, b) => b[1] - a[1])
     .map(([fn, ms]) => ({ fn, ms: Math.round(ms), pct: Math.round((ms / Math.max(1, total)) * 1000) / 10 }));
   return { totalMs: Math.round(total), idleMs: Math.round(idle), top };
+}
+
+/** Busy milliseconds in each second of the profile (to find the window where a run's load was). */
+export function busyPerSecond(path: string): number[] {
+  const p = JSON.parse(readFileSync(path, 'utf8')) as Profile;
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const busy: number[] = [];
+  let at = p.startTime;
+  for (let i = 0; i < p.samples.length; i++) {
+    at += p.timeDeltas[i] ?? 0;
+    const s = Math.floor((at - p.startTime) / 1e6);
+    while (busy.length <= s) busy.push(0);
+    if (byId.get(p.samples[i])!.callFrame.functionName !== '(idle)') busy[s] += (p.timeDeltas[i] ?? 0) / 1000;
+  }
+  return busy.map(Math.round);
 }
 
 export interface LongTask {

@@ -260,8 +260,10 @@ export class CheckoutDriver {
       return created;
     }
     this.steps.fault('reserved');
+    // What a failure needs of the order is known here: no read of the order first.
+    const known = { items, coupon, userId: who.userId, shippingAddress: address };
     const refused = held.find((r) => !r.ok);
-    if (refused && !refused.ok) return this.steps.fail(orderId, refused.error, 'voided');
+    if (refused && !refused.ok) return this.steps.fail(orderId, refused.error, 'voided', undefined, known);
 
     const fraud = assessFraud({
       amount: totals.total,
@@ -280,6 +282,7 @@ export class CheckoutDriver {
         { code: 'FRAUD_SUSPECTED', message: 'the payment was refused by risk checks', details: { riskScore: fraud.score } },
         'voided',
         fraud.score,
+        known,
       );
     }
     const charge = await this.charge(orderId, totals.total, currency, args.token);
@@ -289,6 +292,7 @@ export class CheckoutDriver {
         { code: 'PAYMENT_DECLINED', message: `the payment was declined (${charge.reason})`, details: { reason: charge.reason } },
         charge.reason === 'timeout' ? 'voided' : 'declined',
         fraud.score,
+        known,
       );
     }
     this.steps.fault('charged');

@@ -99,11 +99,23 @@ export class CheckoutSteps {
     );
   }
 
-  /** Cancels the pending order and undoes its holds; the answer goes out once all of it is durable. */
-  async fail(orderId: string, error: WireError, payment: 'declined' | 'voided', riskScore?: number): Promise<SagaResult> {
-    const st = await this.state(orderId);
-    if (!st.ok) return st;
-    const o = st.result;
+  /**
+   * Cancels the pending order and undoes its holds; the answer goes out once all of it is durable.
+   * `placed`: what the saga's first run knows of the order (a resume reads it from the order).
+   */
+  async fail(
+    orderId: string,
+    error: WireError,
+    payment: 'declined' | 'voided',
+    riskScore?: number,
+    placed?: Pick<Placed, 'items' | 'coupon' | 'userId' | 'shippingAddress'>,
+  ): Promise<SagaResult> {
+    let o = placed;
+    if (!o) {
+      const st = await this.state(orderId);
+      if (!st.ok) return st;
+      o = st.result;
+    }
     const failCmd: OrderCommand = {
       type: 'fail',
       code: error.code,
@@ -112,12 +124,13 @@ export class CheckoutSteps {
       ...(error.details ? { details: error.details } : {}),
       ...(riskScore === undefined ? {} : { riskScore }),
     };
+    // Only the outcome is used (the answer is the error): `tell` spares the shard the order's view.
     const [failed] = await Promise.all([
-      this.pool.call(orderKey(orderId), failCmd),
+      this.pool.tell(orderKey(orderId), failCmd),
       this.release(orderId, o.items, o.coupon, o.userId, { placed: false, total: 0, country: o.shippingAddress.country }),
     ]);
     if (!failed.ok) return failed;
-    void this.pool.call(orderKey(orderId), { type: 'settle' }).catch((err) => log.error({ err }, `settle of ${orderId} failed`));
+    void this.pool.tell(orderKey(orderId), { type: 'settle' }).catch((err) => log.error({ err }, `settle of ${orderId} failed`));
     return { ok: false, error: { ...error, details: { ...error.details, orderId } } };
   }
 
