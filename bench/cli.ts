@@ -64,7 +64,12 @@ async function buildProgram(): Promise<Command> {
         const s = selfTimes(f, o.window);
         const within = o.window ? ` from ${o.window.fromS} s to ${o.window.toS} s` : '';
         console.log(`\n${f}: ${s.totalMs} ms busy, ${s.idleMs} ms idle${within}`);
-        if (o.perSecond) console.log(`busy ms per second: ${busyPerSecond(f).map((ms, i) => `${i}:${ms}`).join(' ')}`);
+        if (o.perSecond)
+          console.log(
+            `busy ms per second: ${busyPerSecond(f)
+              .map((ms, i) => `${i}:${ms}`)
+              .join(' ')}`,
+          );
         console.log(
           table(
             ['function', 'self ms', '%'],
