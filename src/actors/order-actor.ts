@@ -304,8 +304,7 @@ export function apply(o: Order, e: OrderEvent): Order {
   return o;
 }
 
-/** The address an order shows: opened from its sealed copy when there is one. */
-/** The address to show: opened from the sealed copy, or (`keepSealed`) the copy's clear part alone. */
+/** The address an order shows: opened from its sealed copy when there is one, or (`keepSealed`) the copy's clear part alone. */
 function addressOf(o: Order, openSealed: SealedOpener | undefined, keepSealed: boolean): ShippingAddress {
   if (o.sealedAddress === undefined || keepSealed) return o.shippingAddress;
   const plain = openSealed?.(o.userId, o.sealedAddress);
