@@ -6,8 +6,9 @@
 //   server  every test that starts a server (again on TRANSPORT=ws: `npm run test:ws`)
 //   node24  the second pass of `npm test` (ws on Node 24, see .ci/node24): every test that starts
 //           a server, but those that exercise what lies below the transport in the first pass
-//           already (the cluster's account files, the browser pages, the bench harness, timers
-//           and saga faults), to keep CI within 15 minutes on two cores
+//           already (the cluster's account files, the browser pages, the bench harness, timers,
+//           saga faults, kill -9 of a drop, the flash sale's load), to keep CI within 15 minutes
+//           on two cores
 // The files that take longest come first, so that with several files at a time the pass does not
 // end on one long file running alone.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -63,8 +64,7 @@ const NOT_ON_NODE24 = [
   'actor-bounds',
   'checkout-faults',
   'flash-sale',
-  'audit',
-  'drops',
+  'drops-crash',
   'media-crash',
   'sdk-package',
   'pages-browser',
