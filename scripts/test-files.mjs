@@ -7,8 +7,8 @@
 //   node24  the second pass of `npm test` (ws on Node 24, see .ci/node24): every test that starts
 //           a server, but those that exercise what lies below the transport in the first pass
 //           already (the cluster's account files, the browser pages, the bench harness, timers,
-//           saga faults, kill -9 of a drop, the flash sale's load), to keep CI within 15 minutes
-//           on two cores
+//           saga faults, product drops and audit history, the flash sale's load), to keep CI
+//           within 15 minutes on two cores
 // The files that take longest come first, so that with several files at a time the pass does not
 // end on one long file running alone.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -64,7 +64,9 @@ const NOT_ON_NODE24 = [
   'actor-bounds',
   'checkout-faults',
   'flash-sale',
+  'drops',
   'drops-crash',
+  'audit',
   'media-crash',
   'sdk-package',
   'pages-browser',
