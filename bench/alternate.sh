@@ -9,6 +9,7 @@
 #
 # Both directories need a build (npm run build); the runs use `node dist/bench/cli.js`.
 set -eu
+here=$(cd "$(dirname "$0")/.." && pwd)
 [ $# -ge 4 ] || { echo "usage: $0 <before-dir> <after-dir> <rounds> <scenario> [options...]" >&2; exit 1; }
 before=$1; after=$2; rounds=$3; shift 3
 out=${OUT:-/tmp}/alternate-$1-$(date -u +%Y%m%dT%H%M%SZ)
@@ -21,13 +22,9 @@ while [ "$i" -le "$rounds" ]; do
     printf '%s run %d %s, %s\n' "$side" "$i" "$(date -u +%H:%M:%S)" "$(uptime | sed 's/.*load average/load average/')"
     (cd "$dir" && node dist/bench/cli.js "$@" --no-report --no-progress --results-dir "$out/results-$side") >"$log" 2>&1 || echo "  (exit $?)"
     grep -E 'ops/s|sold out|oversold|rows/commit' "$log" | grep -v '^[┌├└│]' | sed 's/^/  /' || true
-    # The CPU figures of the run's measured steps: main thread and whole server per answer, the rest of the machine.
+    # Each measured step: ops/s, p99, main thread and whole server CPU per answer, the rest of the machine.
     res=$(sed -n 's/^results: //p' "$log" | tail -1)
-    [ -n "$res" ] && node -e '
-      for (const s of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).steps ?? []) {
-        const f = (v, d = 1) => (typeof v === "number" ? v.toFixed(d) : "-");
-        console.log(`    ${s.name}: main µs/req ${f(s.mainCpuUsPerReq)}, srv µs/req ${f(s.serverCpuUsPerReq)}, other CPU ${f(s.otherCpuPct, 0)}%`);
-      }' "$res" || true
+    [ -n "$res" ] && node "$here/dist/bench/step-lines.js" "$res" || true
   done
   i=$((i + 1))
 done

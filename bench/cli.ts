@@ -13,7 +13,6 @@ import { EXIT_FAILED } from './lib/thresholds.js';
 import { loadScenarios } from './lib/registry.js';
 import { rerunWithTls } from './lib/tls.js';
 
-/** The options every scenario has. */
 /** `--window 6-16`: seconds after a profile's start. */
 function windowOf(v: string): ProfileWindow {
   const m = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(v);
@@ -21,6 +20,7 @@ function windowOf(v: string): ProfileWindow {
   return { fromS: Number(m[1]), toS: Number(m[2]) };
 }
 
+/** The options every scenario has. */
 function addCommon(c: Command): Command {
   return c
     .option('--shards <n>', 'SHARDS of the server', int(1), availableParallelism())

@@ -45,14 +45,10 @@ while [ "$i" -le "$rounds" ]; do
     printf '%s round %d %s, %s\n' "$name" "$i" "$(date -u +%H:%M:%S)" "$(uptime | sed 's/.*load average/load average/')"
     # shellcheck disable=SC2086 # the arguments are words
     node dist/bench/cli.js $args --no-report --no-progress --results-dir "$out/results" </dev/null >"$log" 2>&1 || echo "  (exit $?)"
-    # The ratio table (goal and met columns), and the other-CPU column of the summary.
+    # The ratio table (each goal, its value and whether it was met), then each step's figures.
     awk '/│ ratio /{on=1} on&&/^│/{print "  " $0} on&&/^└/{on=0}' "$log"
     res=$(sed -n 's/^results: //p' "$log" | tail -1)
-    [ -n "$res" ] && node -e '
-      for (const s of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).steps ?? []) {
-        const f = (v, d = 1) => (typeof v === "number" ? v.toFixed(d) : "-");
-        console.log(`    ${s.name}: ${f(s.opsPerSec, 0)} ops/s, p99 ${f(s.latencyUs?.p99 / 1000, 2)} ms, main µs/req ${f(s.mainCpuUsPerReq)}, srv µs/req ${f(s.serverCpuUsPerReq)}, other CPU ${f(s.otherCpuPct, 0)}%`);
-      }' "$res" || true
+    [ -n "$res" ] && node dist/bench/step-lines.js "$res" || true
   done
   i=$((i + 1))
 done

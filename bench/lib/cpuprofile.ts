@@ -14,6 +14,24 @@ interface Profile {
   endTime: number;
 }
 
+/** A profile and its nodes by id. */
+function load(path: string): { p: Profile; byId: Map<number, Node> } {
+  const p = JSON.parse(readFileSync(path, 'utf8')) as Profile;
+  return { p, byId: new Map(p.nodes.map((n) => [n.id, n])) };
+}
+
+/** Calls `f` for each sample in order: microseconds after the profile's start, the ms it stands for, its node. */
+function eachSample(p: Profile, byId: Map<number, Node>, f: (atUs: number, ms: number, n: Node) => void): void {
+  let at = 0;
+  for (let i = 0; i < p.samples.length; i++) {
+    const dt = p.timeDeltas[i] ?? 0;
+    at += dt;
+    f(at, dt / 1000, byId.get(p.samples[i])!);
+  }
+}
+
+const isIdle = (n: Node): boolean => n.callFrame.functionName === '(idle)';
+
 export interface SelfTime {
   fn: string;
   ms: number;
@@ -28,22 +46,16 @@ export interface ProfileWindow {
 
 /** Self time per function (name + file:line, node_modules and dist paths shortened). */
 export function selfTimes(path: string, window?: ProfileWindow): { totalMs: number; idleMs: number; top: SelfTime[] } {
-  const p = JSON.parse(readFileSync(path, 'utf8')) as Profile;
-  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const { p, byId } = load(path);
   const self = new Map<string, number>();
   let total = 0;
   let idle = 0;
-  let at = p.startTime;
-  for (let i = 0; i < p.samples.length; i++) {
-    at += p.timeDeltas[i] ?? 0;
-    const s = (at - p.startTime) / 1e6;
-    if (window && (s < window.fromS || s >= window.toS)) continue;
-    const n = byId.get(p.samples[i])!;
-    const dt = (p.timeDeltas[i] ?? 0) / 1000;
+  eachSample(p, byId, (atUs, dt, n) => {
+    if (window && (atUs < window.fromS * 1e6 || atUs >= window.toS * 1e6)) return;
     const f = n.callFrame;
-    if (f.functionName === '(idle)') {
+    if (isIdle(n)) {
       idle += dt;
-      continue;
+      return;
     }
     total += dt;
     const url = f.url
@@ -52,7 +64,7 @@ export function selfTimes(path: string, window?: ProfileWindow): { totalMs: numb
       .replace(/.*\/dist\//, '');
     const key = `${f.functionName || '(anonymous)'} ${url ? `${url}:${f.lineNumber + 1}` : ''}`.trim();
     self.set(key, (self.get(key) ?? 0) + dt);
-  }
+  });
   const top = [...self.entries()]
     .sort((a, b) => b[1] - a[1])
     .map(([fn, ms]) => ({ fn, ms: Math.round(ms), pct: Math.round((ms / Math.max(1, total)) * 1000) / 10 }));
@@ -61,16 +73,13 @@ export function selfTimes(path: string, window?: ProfileWindow): { totalMs: numb
 
 /** Busy milliseconds in each second of the profile (to find the window where a run's load was). */
 export function busyPerSecond(path: string): number[] {
-  const p = JSON.parse(readFileSync(path, 'utf8')) as Profile;
-  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const { p, byId } = load(path);
   const busy: number[] = [];
-  let at = p.startTime;
-  for (let i = 0; i < p.samples.length; i++) {
-    at += p.timeDeltas[i] ?? 0;
-    const s = Math.floor((at - p.startTime) / 1e6);
+  eachSample(p, byId, (atUs, dt, n) => {
+    const s = Math.floor(atUs / 1e6);
     while (busy.length <= s) busy.push(0);
-    if (byId.get(p.samples[i])!.callFrame.functionName !== '(idle)') busy[s] += (p.timeDeltas[i] ?? 0) / 1000;
-  }
+    if (!isIdle(n)) busy[s] += dt;
+  });
   return busy.map(Math.round);
 }
 
@@ -88,8 +97,7 @@ export interface LongTask {
  * fsync shows as busy here, since it is inside a native call.
  */
 export function longTasks(path: string, minMs = 5): { count: number; over10ms: number; top: LongTask[]; profileS: number } {
-  const p = JSON.parse(readFileSync(path, 'utf8')) as Profile;
-  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const { p, byId } = load(path);
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const label = (id: number): string => {
@@ -118,16 +126,16 @@ export function longTasks(path: string, minMs = 5): { count: number; over10ms: n
     start = undefined;
     fns = new Map();
   };
-  for (let i = 0; i < p.samples.length; i++) {
-    t += p.timeDeltas[i] ?? 0;
-    if (byId.get(p.samples[i])!.callFrame.functionName === '(idle)') {
+  eachSample(p, byId, (atUs, dt, n) => {
+    t = p.startTime + atUs;
+    if (isIdle(n)) {
       close(t);
-      continue;
+      return;
     }
     start ??= t;
-    const l = label(p.samples[i]);
-    fns.set(l, (fns.get(l) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000);
-  }
+    const l = label(n.id);
+    fns.set(l, (fns.get(l) ?? 0) + dt);
+  });
   close(t);
   runs.sort((a, b) => b.ms - a.ms);
   return { count: runs.length, over10ms: runs.filter((r) => r.ms >= 10).length, top: runs, profileS: (p.endTime - p.startTime) / 1e6 };

@@ -191,12 +191,6 @@ export async function runMemory(o: MemoryOptions & CommonOptions): Promise<RunRe
         lowest,
         anonMappingsAfter: { count: maps.length, top: mapsTop },
         timeline,
-        targets: {
-          activeMaxMiB: ACTIVE_GOAL_MIB,
-          activeOk: active.rssMiB <= ACTIVE_GOAL_MIB,
-          afterMaxMiB: PASSIVATED_GOAL_MIB,
-          afterOk: after.rssMiB <= PASSIVATED_GOAL_MIB,
-        },
       },
     };
   } catch (err) {

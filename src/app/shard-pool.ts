@@ -10,7 +10,7 @@ import type { FromShard, PriceEntry, ShardOptions, ShardRequest, ToShard } from 
 import type { DomainEvent } from '../actors/actor.js';
 import type { CommandOf, ResultOf } from '../actors/registry.js';
 import { appendRequest } from '../workers/request-codec.js';
-import { ADMIN_TOPIC, CATALOG_KEY, stableHash, type ActorKey, type ActorKind } from '../protocol/keys.js';
+import { ADMIN_TOPIC, CATALOG_KEY, partitionOfKey, stableHash, type ActorKey, type ActorKind } from '../protocol/keys.js';
 import type { Answer, ReplySink, ShardPort } from '../transport/dispatch.js';
 import type { ShardAdminPort } from '../transport/http-routes.js';
 import type { ShardLink } from './shard-link.js';
@@ -77,8 +77,7 @@ export class ShardPool implements ShardPort, ShardAdminPort {
    * (the workers, the catalog's among them, are spawned first).
    */
   shardOf(key: string): number {
-    const h = stableHash(key);
-    return (this.partitions === undefined ? h : h % this.partitions) % this.shards;
+    return (this.partitions === undefined ? stableHash(key) : partitionOfKey(key, this.partitions)) % this.shards;
   }
 
   private cluster: ClusterRouting | undefined;

@@ -1,11 +1,11 @@
 // Accounts and server secrets. The UserStore interface is what the accounts service uses; the
 // embedded default keeps users in DATA_DIR/system.db (main thread: account ops, and a checkout
 // reads the buyer's row to seal its address copy; never on the cart or inventory hot path).
-// A row holds no personal data in the clear: the
-// profile (email, name, username, addresses, payment method summaries) is sealed under the
-// user's data key, the data key is wrapped by the master key, and emails and usernames are found
-// through keyed hashes under UNIQUE constraints. Writes are durable when they resolve
-// (synchronous=FULL by default) and compare-and-set on the row's version.
+// A row holds no personal data in the clear: the profile (email, name, username, addresses,
+// payment method summaries) is sealed under the user's data key, the data key is wrapped by the
+// master key, and emails and usernames are found through keyed hashes under UNIQUE constraints.
+// Writes are durable when they resolve (synchronous=FULL by default) and compare-and-set on the
+// row's version.
 import Database from 'better-sqlite3';
 import { mkdirSync, readFileSync, writeFileSync, chmodSync, existsSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -134,11 +134,13 @@ const SCRUB_ATTEMPTS = 20;
 // A taken email or username hash (UNIQUE), or an id inserted by a concurrent first write (PRIMARY KEY).
 const isUnique = (err: unknown): boolean => ['SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY'].includes((err as { code?: string }).code ?? '');
 
-/** A write waiting for its group commit. */
+/** A write waiting for its group commit, and what it came to inside the transaction. */
 interface PendingWrite {
   op: () => unknown;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
+  failed?: boolean;
+  outcome?: unknown;
 }
 
 /**
@@ -152,7 +154,7 @@ export class SqliteUserStore implements UserStore {
   private pending: PendingWrite[] = [];
   /** Runs one write as a savepoint inside the group's transaction. */
   private readonly inSavepoint: (op: () => unknown) => unknown;
-  private readonly inGroup: (group: PendingWrite[], outcomes: { ok: boolean; value: unknown }[]) => void;
+  private readonly inGroup: (group: PendingWrite[]) => void;
   private readonly byId: Database.Statement<[string], AccountRow>;
   private readonly byEmail: Database.Statement<[string], AccountRow>;
   private readonly byUsername: Database.Statement<[string], AccountRow>;
@@ -210,12 +212,14 @@ export class SqliteUserStore implements UserStore {
     this.getSecret = this.db.prepare('SELECT value FROM secrets WHERE name = ?');
     this.putSecret = this.db.prepare('INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)');
     this.inSavepoint = this.db.transaction((op: () => unknown) => op());
-    this.inGroup = this.db.transaction((group: PendingWrite[], outcomes: { ok: boolean; value: unknown }[]) => {
+    this.inGroup = this.db.transaction((group: PendingWrite[]) => {
       for (const w of group) {
         try {
-          outcomes.push({ ok: true, value: this.inSavepoint(w.op) });
+          w.outcome = this.inSavepoint(w.op);
         } catch (err) {
-          outcomes.push({ ok: false, value: err }); // its savepoint is rolled back; the others stay
+          // Its savepoint is rolled back; the others stay.
+          w.failed = true;
+          w.outcome = err;
         }
       }
     });
@@ -233,15 +237,14 @@ export class SqliteUserStore implements UserStore {
     const group = this.pending;
     if (group.length === 0) return;
     this.pending = [];
-    const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
-      this.inGroup(group, outcomes);
+      this.inGroup(group);
     } catch (err) {
       // The commit itself failed (a disk error): nothing of the group is stored.
       for (const w of group) w.reject(err);
       return;
     }
-    group.forEach((w, i) => (outcomes[i].ok ? w.resolve(outcomes[i].value) : w.reject(outcomes[i].value)));
+    for (const w of group) (w.failed ? w.reject : w.resolve)(w.outcome);
   }
 
   get(id: string): Promise<UserRecord | undefined> {

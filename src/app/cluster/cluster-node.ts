@@ -4,7 +4,7 @@
 import type { ClusterConfig } from '../../config.js';
 import { encodeError } from '../../protocol/frames.js';
 import { outcomeIndex } from '../../protocol/errors.js';
-import { stableHash } from '../../protocol/keys.js';
+import { partitionOfKey } from '../../protocol/keys.js';
 import { JOURNAL_STREAM, journalSubject } from '../../persistence/replicated-journal.js';
 import { KvUserStore } from '../../persistence/kv-user-store.js';
 import { newMasterKeyText, parseMasterKey } from '../../persistence/master-key.js';
@@ -56,7 +56,7 @@ export class ClusterNode {
     return this.c.config.nodeId;
   }
 
-  readonly partitionOf = (key: string): number => stableHash(key) % this.c.config.partitions;
+  readonly partitionOf = (key: string): number => partitionOfKey(key, this.c.config.partitions);
 
   jwtSecret(configured: string | undefined): Promise<string> {
     return clusterJwtSecret(this.c, configured);

@@ -298,8 +298,8 @@ export class CheckoutDriver {
     this.steps.fault('charged');
     // What hop 4 needs is known here: no read of the order first. `now` is before the order's
     // own createdAt, so the holds are judged younger than they are not.
-    const placed = { orderId, userId: who.userId, items, coupon, totals, shippingAddress: address, createdAt: now, status: 'pending' as const };
-    return this.steps.complete(placed, charge.transactionId, fraud, args.sealedAddress === undefined ? undefined : address);
+    const placed = { ...known, orderId, totals, createdAt: now, status: 'pending' as const };
+    return this.steps.complete(placed, charge.transactionId, fraud, address);
   }
 
   /** Charges, giving up after the gateway timeout: then the charge is voided so it can never capture. */

@@ -32,8 +32,8 @@ export class CheckoutSteps {
    * Captured: hop 4 of the saga (checkout-saga.ts): every hold's commit and the order's confirm
    * (`committing`) in one hop, one group commit per shard. Once all of it answered, the answer
    * goes out and the cart end and the settle follow, not waited for. `o` is what the first run
-   * knows of the order, or its state on a resume. `knownAddress`: the plain address of a first
-   * run whose order keeps a sealed copy; the answer shows it, so the order's shard need not open it.
+   * knows of the order, or its state on a resume. `knownAddress`: the address a first run was
+   * sent; the answer shows it, so the order's shard need not open its sealed copy.
    */
   async complete(o: Placed, transactionId: string, fraud: FraudAssessment | undefined, knownAddress?: ShippingAddress): Promise<SagaResult> {
     const review = fraud && fraud.decision === 'review' ? { reviewReasons: fraud.reasons.map((r) => r.detail) } : {};
@@ -101,16 +101,16 @@ export class CheckoutSteps {
 
   /**
    * Cancels the pending order and undoes its holds; the answer goes out once all of it is durable.
-   * `placed`: what the saga's first run knows of the order (a resume reads it from the order).
+   * `known`: what the saga's first run knows of the order (a resume reads it from the order).
    */
   async fail(
     orderId: string,
     error: WireError,
     payment: 'declined' | 'voided',
     riskScore?: number,
-    placed?: Pick<Placed, 'items' | 'coupon' | 'userId' | 'shippingAddress'>,
+    known?: Pick<Placed, 'items' | 'coupon' | 'userId' | 'shippingAddress'>,
   ): Promise<SagaResult> {
-    let o = placed;
+    let o = known;
     if (!o) {
       const st = await this.state(orderId);
       if (!st.ok) return st;

@@ -1,7 +1,7 @@
 // Cluster mode inside a shard worker: the partitions this shard serves, the replicated journal
 // every group commit goes through before its answers leave, and the catch-up of a partition this
 // node takes over. On a single node none of this runs.
-import { stableHash } from '../../protocol/keys.js';
+import { partitionOfKey } from '../../protocol/keys.js';
 import type { WireError } from '../../protocol/errors.js';
 import { PurgedError, ReplicatedJournal, type PartitionMessage } from '../../persistence/replicated-journal.js';
 import { SnapshotGoneError, type SnapshotEntry, type SnapshotHead } from '../../persistence/partition-snapshots.js';
@@ -40,7 +40,7 @@ export class Replication {
     return new Replication(runtime, await ReplicatedJournal.open(o.servers, writer), o.partitions, o.snapshotEvery);
   }
 
-  readonly partitionOf = (key: string): number => stableHash(key) % this.partitions;
+  readonly partitionOf = (key: string): number => partitionOfKey(key, this.partitions);
 
   serves(key: string): boolean {
     return this.owned.has(this.partitionOf(key));
