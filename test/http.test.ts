@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, connectAdmin, connectGuest } from './helpers/server.js';
+import type { SnapshotSummary } from '../src/protocol/types.js';
 
 test('healthz, readyz and Prometheus metrics with the runtime set', async (t) => {
   const srv = await startTestServer(t);
@@ -56,9 +57,14 @@ test('admin snapshot endpoints: 401 without a token, 403 for a guest, state as J
   assert.equal((await fetch(`${srv.url}/snapshot`, { headers: { authorization: `Bearer ${guestToken}` } })).status, 403);
   const auth = { headers: { authorization: `Bearer ${token}` } };
 
-  const summary = (await (await fetch(`${srv.url}/snapshot`, auth)).json()) as { shards: { shard: number; actors: number; journalRows: number }[] };
+  const summary = (await (await fetch(`${srv.url}/snapshot`, auth)).json()) as SnapshotSummary;
   assert.equal(summary.shards.length, 2);
   assert.ok(summary.shards.some((s) => s.journalRows > 0));
+  // Each shard thread's own heap, and the process's memory: the heaps are parts of the RSS.
+  for (const s of summary.shards) assert.ok(s.heapUsedBytes > 1e6 && s.heapTotalBytes >= s.heapUsedBytes, JSON.stringify(s));
+  const mem = summary.process;
+  assert.ok(mem.heapUsedBytes > 1e6 && mem.heapTotalBytes >= mem.heapUsedBytes, JSON.stringify(mem));
+  assert.ok(mem.rssBytes > mem.heapTotalBytes + summary.shards.reduce((n, s) => n + s.heapUsedBytes, 0), JSON.stringify(summary));
 
   const cart = await (await fetch(`${srv.url}/snapshot/carts/${guestCart.userId}`, auth)).json();
   assert.deepEqual(cart, guestCart);

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { benchTlsEnv } from './tls.js';
 import { randomBytes } from 'node:crypto';
 import type { ShardSummary } from '../../src/workers/shard-messages.js';
+import type { SnapshotSummary } from '../../src/protocol/types.js';
 import { killOnExit } from './cleanup.js';
 
 export const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
@@ -155,13 +156,18 @@ export async function getText(url: string): Promise<string> {
   return res.text();
 }
 
-export type { ShardSummary };
+export type { ShardSummary, SnapshotSummary };
 
 /** GET /snapshot (per-shard summary) with an admin token. */
 export async function snapshotSummary(baseUrl: string, adminToken: string): Promise<ShardSummary[]> {
-  const r = await getJson<{ shards: ShardSummary[] }>(`${baseUrl}/snapshot`, adminToken);
+  return (await snapshotWithMemory(baseUrl, adminToken)).shards;
+}
+
+/** GET /snapshot as a whole: the shards' summaries and the process's memory. */
+export async function snapshotWithMemory(baseUrl: string, adminToken: string): Promise<SnapshotSummary> {
+  const r = await getJson<SnapshotSummary>(`${baseUrl}/snapshot`, adminToken);
   if (r.status !== 200 || !r.body) throw new Error(`GET /snapshot answered ${r.status}`);
-  return r.body.shards;
+  return r.body;
 }
 
 /** Sums of a few Prometheus series from /metrics (counters and histogram _sum/_count). */

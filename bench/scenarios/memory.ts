@@ -3,7 +3,7 @@
 // the passivation sweep to drop them and print the RSS after, with a short timeline.
 import { TokenMinter } from '../lib/jwt.js';
 import { anonMappings, memStatus, mib, type MemStatus } from '../lib/procfs.js';
-import { envPairs, spawnServer, tmpDataDir, removeDir, newJwtSecret, snapshotSummary, getText, promValues, sleep, type ShardSummary } from '../lib/server.js';
+import { envPairs, spawnServer, tmpDataDir, removeDir, newJwtSecret, snapshotSummary, snapshotWithMemory, sleep, type ShardSummary } from '../lib/server.js';
 import { fmtInt, fixed } from '../lib/format.js';
 import { baseResult } from '../lib/run.js';
 import { defineScenario, int, num, type CommonOptions, type RunResult } from '../lib/scenario.js';
@@ -28,6 +28,11 @@ interface Sample {
   actors: number;
   rssMiB: number;
   rssAnonMiB: number;
+  /** V8 heaps, MiB: the shard threads' (summed) and the main thread's, used / held. */
+  shardHeapUsedMiB: number;
+  shardHeapTotalMiB: number;
+  mainHeapUsedMiB: number;
+  mainHeapTotalMiB: number;
 }
 
 export async function runMemory(o: MemoryOptions & CommonOptions): Promise<RunResult> {
@@ -63,13 +68,21 @@ export async function runMemory(o: MemoryOptions & CommonOptions): Promise<RunRe
     // All carts in memory: a few samples, since a major GC may still be on its way.
     const sample = async (t0: number): Promise<Sample> => {
       const m = memStatus(server.pid);
+      const snap = await snapshotWithMemory(url, admin);
+      const sum = (f: (s: ShardSummary) => number) => snap.shards.reduce((a, s) => a + f(s), 0) / 2 ** 20;
       return {
         t: Math.round((Date.now() - t0) / 1000),
-        actors: actorsOf(await snapshotSummary(url, admin)),
+        actors: actorsOf(snap.shards),
         rssMiB: mib(m.vmRssKiB),
         rssAnonMiB: mib(m.rssAnonKiB),
+        shardHeapUsedMiB: sum((s) => s.heapUsedBytes),
+        shardHeapTotalMiB: sum((s) => s.heapTotalBytes),
+        mainHeapUsedMiB: snap.process.heapUsedBytes / 2 ** 20,
+        mainHeapTotalMiB: snap.process.heapTotalBytes / 2 ** 20,
       };
     };
+    const heaps = (s: Sample) =>
+      `heaps: shards ${fixed(s.shardHeapUsedMiB, 0)}/${fixed(s.shardHeapTotalMiB, 0)} MiB, main ${fixed(s.mainHeapUsedMiB, 0)}/${fixed(s.mainHeapTotalMiB, 0)} MiB used/held`;
     const activeSamples: Sample[] = [];
     const fillEnd = Date.now();
     for (let i = 0; i < 3; i++) {
@@ -78,9 +91,8 @@ export async function runMemory(o: MemoryOptions & CommonOptions): Promise<RunRe
     }
     const active = activeSamples.reduce((a, b) => (b.rssMiB > a.rssMiB ? b : a));
     const peak = mib(memStatus(server.pid).vmHwmKiB);
-    const mainHeap = promValues(await getText(`${url}/metrics`), ['nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes']);
     console.log(
-      `  all active: ${fmtInt(active.actors)} actors, RSS ${fixed(active.rssMiB, 1)} MiB (anon ${fixed(active.rssAnonMiB, 1)} MiB), peak ${fixed(peak, 1)} MiB`,
+      `  all active: ${fmtInt(active.actors)} actors, RSS ${fixed(active.rssMiB, 1)} MiB (anon ${fixed(active.rssAnonMiB, 1)} MiB), peak ${fixed(peak, 1)} MiB; ${heaps(active)}`,
     );
     if (active.actors < fill.carts) {
       console.log(
@@ -102,7 +114,7 @@ export async function runMemory(o: MemoryOptions & CommonOptions): Promise<RunRe
       timeline.push(s);
       if (Date.now() - lastPrint > 10_000) {
         lastPrint = Date.now();
-        console.log(`    t=${s.t}s after fill: ${fmtInt(s.actors)} actors, RSS ${fixed(s.rssMiB, 1)} MiB (anon ${fixed(s.rssAnonMiB, 1)})`);
+        console.log(`    t=${s.t}s after fill: ${fmtInt(s.actors)} actors, RSS ${fixed(s.rssMiB, 1)} MiB (anon ${fixed(s.rssAnonMiB, 1)}); ${heaps(s)}`);
       }
       if (s.actors <= baseActors) {
         passivatedAt = s;
@@ -159,10 +171,10 @@ export async function runMemory(o: MemoryOptions & CommonOptions): Promise<RunRe
         .join(', ')}`,
     );
     const perCartBytes = ((active.rssAnonMiB - mib(idle.rssAnonKiB)) * 2 ** 20) / Math.max(1, fill.carts);
-    console.log(
-      `anon RSS per active cart: ${fmtInt(perCartBytes)} B; main-thread V8 heap ${fixed(mainHeap.nodejs_heap_size_used_bytes / 2 ** 20, 1)} MiB used`,
-    );
+    console.log(`anon RSS per active cart: ${fmtInt(perCartBytes)} B; settled ${heaps(settled)}; after passivation ${heaps(after)}`);
     facts.push(['anon RSS per active cart', `${fmtInt(perCartBytes)} B`]);
+    facts.push(['V8 heaps, all active, settled', heaps(settled)]);
+    facts.push([`V8 heaps, ${o.settleS} s after passivation`, heaps(after)]);
     facts.push(['fill: carts/s, server CPU per cart (resume + adds)', `${fmtInt(fill.carts / fill.seconds)}/s, ${fixed(fill.serverCpuUsPerCart, 1)} µs`]);
     return {
       ...baseResult('memory', o),

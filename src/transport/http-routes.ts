@@ -2,7 +2,7 @@
 // and the admin snapshot endpoints; with METRICS_PORT, metrics, health and readiness on a listener
 // of their own (mountOpsRoutes). Handlers that await register onAborted first, as uWS requires.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Identity, ShardSummary, SnapshotResult } from '../protocol/types.js';
+import type { Identity, ShardSummary, SnapshotResult, SnapshotSummary } from '../protocol/types.js';
 import { cartKey, couponKey, orderKey, paymentKey, skuKey } from '../protocol/keys.js';
 import { mountAuthRoutes, type AccountsPort } from './http-auth.js';
 import { CachedText, sendCachedText } from './http-cache.js';
@@ -154,7 +154,7 @@ export function mountHttpRoutes(app: ServerApp, d: HttpDeps): void {
     '/snapshot',
     admin(async (res, _p, live) => {
       const shards = await d.shards.summary();
-      if (live()) json(res, '200 OK', { shards });
+      if (live()) json(res, '200 OK', { shards, process: processMemory() } satisfies SnapshotSummary);
     }),
   );
   app.get(
@@ -188,4 +188,9 @@ export function mountHttpRoutes(app: ServerApp, d: HttpDeps): void {
     }),
   );
   app.any('/*', (res) => fail(res, '404 Not Found', 'NOT_FOUND', 'no such endpoint'));
+}
+
+function processMemory(): SnapshotSummary['process'] {
+  const m = process.memoryUsage();
+  return { rssBytes: m.rss, heapUsedBytes: m.heapUsed, heapTotalBytes: m.heapTotal, externalBytes: m.external, arrayBuffersBytes: m.arrayBuffers };
 }

@@ -8,6 +8,7 @@ import { SealedReader, addressAad } from '../../persistence/sealed-reader.js';
 import { MasterKeyring, masterKeyId } from '../../persistence/sealing.js';
 import type { SnapshotEntry } from '../../persistence/partition-snapshots.js';
 import type Database from 'better-sqlite3';
+import { getHeapStatistics } from 'node:v8';
 import { available, type Sku } from '../../actors/inventory-actor.js';
 import type { LivePrice, ShardContext } from '../../actors/actor.js';
 import type { ProductView, ShardSummary, SnapshotResult } from '../../protocol/types.js';
@@ -438,6 +439,7 @@ export class ShardRuntime {
       watchedActors: this.stage.watchedCount,
       adminFeed: this.stage.adminFeed,
       ...this.journal.summary(),
+      ...heapBytes(),
     };
   }
 
@@ -472,4 +474,10 @@ function openerOf(opts: ShardOptions): SealedReader | undefined {
     return { id: masterKeyId(key), key };
   });
   return new SealedReader(opts.dataDir, new MasterKeyring(current, others));
+}
+
+/** This thread's V8 heap (each worker thread has its own). */
+function heapBytes(): { heapUsedBytes: number; heapTotalBytes: number } {
+  const h = getHeapStatistics();
+  return { heapUsedBytes: h.used_heap_size, heapTotalBytes: h.total_heap_size };
 }
