@@ -8,7 +8,8 @@
 //           a server, but those that exercise what lies below the transport in the first pass
 //           already (the cluster's account files, the browser pages, the bench harness, timers,
 //           saga faults, product drops and audit history, the flash sale's load), to keep CI
-//           within 15 minutes on two cores
+//           within 15 minutes on two cores; and the files that load a native binding of their
+//           own without a server (the C heap's release)
 // The files that take longest come first, so that with several files at a time the pass does not
 // end on one long file running alone.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -76,7 +77,9 @@ const NOT_ON_NODE24 = [
 ].map(named);
 // Run in the second pass only (see `first`).
 const ONLY_ON_NODE24 = ['cluster'].map(named);
-for (const f of [...NOT_ON_NODE24, ...ONLY_ON_NODE24]) {
+// No server, but a native binding of their own to load on Node 24 too (koffi: malloc_trim).
+const NATIVE_ON_NODE24 = ['heap-trim'].map(named);
+for (const f of [...NOT_ON_NODE24, ...ONLY_ON_NODE24, ...NATIVE_ON_NODE24]) {
   if (!found.includes(f)) {
     console.error(`scripts/test-files.mjs names ${f}, which does not exist`);
     process.exit(1);
@@ -87,7 +90,7 @@ const sets = {
   all: () => all,
   first: () => all.filter((f) => !ONLY_ON_NODE24.includes(f)),
   server: () => all.filter(startsServers),
-  node24: () => all.filter((f) => startsServers(f) && !NOT_ON_NODE24.includes(f)),
+  node24: () => all.filter((f) => (startsServers(f) || NATIVE_ON_NODE24.includes(f)) && !NOT_ON_NODE24.includes(f)),
 };
 const which = process.argv[2] ?? 'all';
 if (!(which in sets)) {

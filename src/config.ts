@@ -43,6 +43,8 @@ export interface Config {
   checkpointRows: number;
   checkpointIntervalMs: number;
   sweepIntervalMs: number;
+  /** A quiet thread's heap is collected after this long quiet (workers/heap-trim.ts); 0: never. */
+  idleGcMs: number;
   tokenTtlSeconds: number;
   /** Abuse limits (docs/protocol.md "Limits"); a rate of 0 turns that limit off. */
   limits: LimitsConfig;
@@ -254,6 +256,7 @@ export function resolveConfig(env: Env = process.env): Config {
     checkpointRows: int(env, 'CHECKPOINT_ROWS', 100_000, 1),
     checkpointIntervalMs: int(env, 'CHECKPOINT_INTERVAL_MS', 60_000, 1),
     sweepIntervalMs: int(env, 'SWEEP_INTERVAL_MS', 5_000, 10),
+    idleGcMs: int(env, 'IDLE_GC_MS', 10_000, 0),
     tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 24 * 3600, 1),
     limits: resolveLimits(env),
     faultFailCommitsFor: env.FAULT_FAIL_COMMITS_FOR || undefined,

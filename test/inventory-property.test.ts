@@ -365,6 +365,7 @@ function runScenario(ops: Op[]): void {
     synchronous: 'NORMAL',
     snapshotEvery: 3,
     sweepIntervalMs: 1000,
+    idleGcMs: 0,
     checkpointRows: 10,
     checkpointIntervalMs: 1000,
     passivateAfterMs: 100,

@@ -3,6 +3,7 @@
 import { fileURLToPath } from 'node:url';
 import { loadTransport, type Listener, type ServerApp, type Transport } from '../transport/transport.js';
 import type { Config } from '../config.js';
+import { IdleHeapTrim } from '../workers/heap-trim.js';
 import type { ShardPool } from './shard-pool.js';
 import type { PoolHooks } from './pool-hooks.js';
 import { createPool, shardOptions } from './shard-options.js';
@@ -337,6 +338,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     ...(node ? { sweeps: () => node.sweepsGuests() } : {}),
   });
   guests.start();
+  // A quiet main thread gives the garbage of its last burst back (the shards do the same).
+  const heapTrim = new IdleHeapTrim(config.idleGcMs).start();
   // Which skus drops gate, known before the first checkout needs it (a failure is retried by that checkout).
   if (!node) void drops.load().catch((err: unknown) => log.warn({ err }, 'reading the product drops failed (retried at the next checkout)'));
   // The recommendation models load from the event logs in the background (the pool builds them),
@@ -363,6 +366,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         edge.draining = true;
         ready = false;
         clearTimeout(recsLoad);
+        heapTrim.stop();
         await guests.stop();
         listenSocket.close();
         // A cluster node hands its partitions over (drained) before its shards stop.

@@ -12,6 +12,7 @@ export function shardOptions(config: Config): Omit<ShardOptions, 'shard' | 'epoc
     synchronous: config.synchronous,
     snapshotEvery: config.snapshotEvery,
     sweepIntervalMs: config.sweepIntervalMs,
+    idleGcMs: config.idleGcMs,
     passivateAfterMs: config.passivateAfterMs,
     failCommitsFor: config.faultFailCommitsFor,
     checkpointRows: config.checkpointRows,

@@ -34,6 +34,8 @@ export interface ShardOptions {
   snapshotEvery: number;
   /** Period of the maintenance sweep (passivation, checkpoints). */
   sweepIntervalMs: number;
+  /** Period of the idle heap trim of the shard and writer threads (workers/heap-trim.ts); 0: off. */
+  idleGcMs: number;
   /** A checkpoint starts when this many journal rows follow the watermark... */
   checkpointRows: number;
   /** ...or when the last one is this old and rows are waiting. */

@@ -51,7 +51,7 @@ export class CommitPipeline {
     private readonly depth = PIPELINE_DEPTH,
   ) {
     this.writer = new Worker(new URL('./commit-writer.js', import.meta.url), {
-      workerData: { dataDir: opts.dataDir, shard: opts.shard, synchronous: opts.synchronous, epoch: opts.epoch ?? '' },
+      workerData: { dataDir: opts.dataDir, shard: opts.shard, synchronous: opts.synchronous, epoch: opts.epoch ?? '', idleGcMs: opts.idleGcMs },
     });
     this.writer.on('message', (m: FromWriter) => this.fromWriter(m));
     // Without its writer the shard cannot know what became durable: it dies, and is restarted.

@@ -15,6 +15,7 @@ import { openWriterDb, type Synchronous } from '../../persistence/shard-db.js';
 import { batchCommitter, scrubWal } from '../../persistence/batch-commit.js';
 import { decodeCommit } from '../../persistence/commit-bytes.js';
 import { log } from '../../log/log.js';
+import { IdleHeapTrim } from '../heap-trim.js';
 
 export type ToWriter =
   /** `fail`: the test hook of a simulated I/O error (ShardOptions.failCommitsFor). */
@@ -22,10 +23,18 @@ export type ToWriter =
 
 export type FromWriter = { t: 'done'; n: number; ms: number } | { t: 'failed'; n: number; gen: number; message: string } | { t: 'probed'; ok: boolean };
 
-const { dataDir, shard, synchronous, epoch } = workerData as { dataDir: string; shard: number; synchronous: Synchronous; epoch: string };
+const { dataDir, shard, synchronous, epoch, idleGcMs } = workerData as {
+  dataDir: string;
+  shard: number;
+  synchronous: Synchronous;
+  epoch: string;
+  idleGcMs: number;
+};
 const port = parentPort!;
 const db = openWriterDb(dataDir, shard, synchronous);
 const commit = batchCommitter(db, epoch);
+// Quiet after a burst: the page cache's spare pages and the heap's garbage go back (heap-trim.ts).
+const trim = new IdleHeapTrim(idleGcMs, () => db.pragma('shrink_memory')).start();
 /** The generation whose commit failed: its later commits are refused. */
 let poisoned = -1;
 /** A commit failed and the WAL has not been scrubbed since. */
@@ -96,6 +105,7 @@ function write(all: Commit[]): void {
 
 function other(m: Exclude<ToWriter, Commit>): void {
   if (m.t === 'probe') return port.postMessage({ t: 'probed', ok: scrub() } satisfies FromWriter);
+  trim.stop();
   db.close();
   port.close();
 }

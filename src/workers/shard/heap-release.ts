@@ -5,12 +5,7 @@
 // down (`npm run bench -- memory --passivate-after-ms 300000`: 1,008 -> 338 MiB). The pause
 // (516-654 ms per shard at 500k dropped carts, measured with --trace-gc)
 // falls in a quiet moment by definition: those actors were idle.
-import v8 from 'node:v8';
-import { runInNewContext } from 'node:vm';
-import type Database from 'better-sqlite3';
-
-v8.setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
+import type { IdleHeapTrim } from '../heap-trim.js';
 
 /** Below this many dropped actors a GC is not worth its pause. */
 const MIN_DROPPED = 20_000;
@@ -18,7 +13,8 @@ const MIN_DROPPED = 20_000;
 export class HeapRelease {
   private dropped = 0;
 
-  constructor(private readonly db: Database.Database) {}
+  /** `trim` is the shard thread's idle trim: its collection runs the shrink as well. */
+  constructor(private readonly trim: IdleHeapTrim) {}
 
   /** Counts actors dropped from memory. */
   note(passivated: number): void {
@@ -28,10 +24,7 @@ export class HeapRelease {
   /** Runs the collection when it pays; returns its duration in ms, or undefined. */
   maybeCollect(actorsInMemory: number): number | undefined {
     if (this.dropped < MIN_DROPPED || this.dropped <= actorsInMemory) return undefined;
-    const t0 = performance.now();
-    gc();
-    this.db.pragma('shrink_memory');
     this.dropped = 0;
-    return performance.now() - t0;
+    return this.trim.collect();
   }
 }

@@ -10,6 +10,7 @@ import { ShardRuntime, type BatchOutcome, type SettledAnswers } from './shard-ru
 import type { FromShard, ShardOptions, ShardRequest, ToShard } from '../shard-messages.js';
 import { readRequests } from '../request-codec.js';
 import { HeapRelease } from './heap-release.js';
+import { IdleHeapTrim } from '../heap-trim.js';
 import type { Replication } from './replication.js';
 import { CommitPipeline } from './commit-pipeline.js';
 import { log } from '../../log/log.js';
@@ -287,6 +288,7 @@ function controlUnsafe(m: Control): void | Promise<void> {
     }
     case 'stop':
       clearInterval(sweep);
+      trim.stop();
       clearInterval(probe);
       clearTimeout(timer);
       // The pipeline is drained (stop waits for it): the writer closes first, then the shard's snapshot and close.
@@ -406,7 +408,9 @@ const CHUNK = 5_000;
 /** Actors passivated after one batch when the shard is over MAX_ACTORS_PER_SHARD (a few ms at most). */
 const CAP_STEP = 1_000;
 let maintaining = false;
-const heap = new HeapRelease(runtime.db);
+// A quiet shard gives the garbage of its last burst back (heap-trim.ts), and so does a passivation.
+const trim = new IdleHeapTrim(opts.idleGcMs, () => runtime.db.pragma('shrink_memory')).start();
+const heap = new HeapRelease(trim);
 function passivateAll(now: number, olderThanMs: number): number {
   let total = 0;
   for (let n; (n = runtime.passivate(now, olderThanMs, CHUNK)) > 0;) total += n;

@@ -1,0 +1,89 @@
+// Gives a quiet thread's garbage back. V8 runs a full collection when allocation pushes the heap
+// to its limit, so a thread that goes quiet after a burst (a fill of a million carts, a sale, a
+// recommendation build) keeps that burst's garbage resident for as long as it stays quiet, up to
+// the limit it grew to. Every thread of the server (main, shards, commit writers) runs one of
+// these: each period it reads the thread's event-loop utilisation and heap. The first quiet
+// period after work runs the thread's release hook (the shard and writer threads hand their
+// SQLite page cache back: 16 MiB per connection once full, a writer's heap hardly grows); a quiet
+// period whose heap grew well past what the last collection left also gets one full collection.
+// Either way the C heap's free pages go back to the kernel after it (native-heap.ts).
+// The pause lands on a thread that just showed it had nothing to do.
+import { getHeapStatistics } from 'node:v8';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { runInNewContext } from 'node:vm';
+import v8 from 'node:v8';
+import { releaseNativeHeap } from './native-heap.js';
+
+v8.setFlagsFromString('--expose-gc');
+/** A full, synchronous collection of this thread's heap. */
+export const collectGarbage = runInNewContext('gc') as () => void;
+
+/** Event-loop utilisation below which a period counts as quiet. */
+const QUIET = 0.05;
+/** Growth over the last collection's heap that is worth a pause: this much, or a quarter of it. */
+const MIN_GROWTH_BYTES = 32 * 2 ** 20;
+const MIN_GROWTH_SHARE = 0.25;
+
+export class IdleHeapTrim {
+  private elu: EventLoopUtilization = performance.eventLoopUtilization();
+  /** Heap in use after the last collection seen (ours, or V8's: the lowest reading since). */
+  private floor = getHeapStatistics().used_heap_size;
+  private timer: NodeJS.Timeout | undefined;
+  /** The release hook ran in this quiet spell already. */
+  private released = false;
+  /** Collections run, for tests and logs. */
+  collections = 0;
+
+  /** `periodMs` 0 turns it off; `release` runs once per quiet spell and after each collection. */
+  constructor(
+    private readonly periodMs: number,
+    private readonly release?: () => void,
+  ) {}
+
+  start(): this {
+    if (this.periodMs > 0 && !this.timer) {
+      this.timer = setInterval(() => this.check(), this.periodMs);
+      this.timer.unref();
+    }
+    return this;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One period's decision; returns the collection's duration in ms when one ran. */
+  check(): number | undefined {
+    const now = performance.eventLoopUtilization();
+    const busy = performance.eventLoopUtilization(now, this.elu).utilization;
+    this.elu = now;
+    if (busy >= QUIET) {
+      this.released = false;
+      return undefined;
+    }
+    const used = getHeapStatistics().used_heap_size;
+    if (used < this.floor) this.floor = used;
+    if (used - this.floor >= Math.max(MIN_GROWTH_BYTES, this.floor * MIN_GROWTH_SHARE)) return this.collect();
+    if (!this.released) {
+      this.released = true;
+      this.release?.();
+      releaseNativeHeap();
+    }
+    return undefined;
+  }
+
+  /** A collection now (and the hook); the heap it leaves is the new floor. */
+  collect(): number {
+    const t0 = performance.now();
+    collectGarbage();
+    this.release?.();
+    releaseNativeHeap();
+    this.released = true;
+    this.floor = getHeapStatistics().used_heap_size;
+    this.collections++;
+    // The collection's own time is not the thread's work: the next period starts from here.
+    this.elu = performance.eventLoopUtilization();
+    return performance.now() - t0;
+  }
+}
