@@ -180,6 +180,13 @@ function int(env: Env, name: string, fallback: number, min: number, max = Number
   return n;
 }
 
+/** IDLE_GC_MS: 0 (off), or a period of at least a second (each period reads the thread's counters). */
+function idleGcMs(env: Env): number {
+  const ms = int(env, 'IDLE_GC_MS', 10_000, 0, 3_600_000);
+  if (ms > 0 && ms < 1000) throw new ConfigError(`IDLE_GC_MS must be 0 (off) or at least 1000, got "${env.IDLE_GC_MS}"`);
+  return ms;
+}
+
 /** A non-negative decimal number (`30`, `0.5`). */
 function decimal(env: Env, name: string, fallback: number): number {
   const raw = env[name];
@@ -256,7 +263,7 @@ export function resolveConfig(env: Env = process.env): Config {
     checkpointRows: int(env, 'CHECKPOINT_ROWS', 100_000, 1),
     checkpointIntervalMs: int(env, 'CHECKPOINT_INTERVAL_MS', 60_000, 1),
     sweepIntervalMs: int(env, 'SWEEP_INTERVAL_MS', 5_000, 10),
-    idleGcMs: int(env, 'IDLE_GC_MS', 10_000, 0),
+    idleGcMs: idleGcMs(env),
     tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 24 * 3600, 1),
     limits: resolveLimits(env),
     faultFailCommitsFor: env.FAULT_FAIL_COMMITS_FOR || undefined,

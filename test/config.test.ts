@@ -21,6 +21,8 @@ test('bad values are rejected with the variable name and the value', () => {
     [{ PORT: '70000' }, /PORT must be a non-negative integer <= 65535, got "70000"/],
     [{ PORT: '-1' }, /PORT must be/],
     [{ SEED_DEMO: 'yes' }, /SEED_DEMO must be 1 or 0, got "yes"/],
+    [{ IDLE_GC_MS: '50' }, /^IDLE_GC_MS must be 0 \(off\) or at least 1000, got "50"$/],
+    [{ IDLE_GC_MS: '-5' }, /IDLE_GC_MS must be a non-negative integer/],
     [{ SYNCHRONOUS: 'sometimes' }, /SYNCHRONOUS must be one of FULL, NORMAL, OFF, got "sometimes"/],
     [{ ADMIN_PASSWORD: 'short' }, /ADMIN_PASSWORD must be at least 8 characters/],
     [{ JWT_SECRET: 'tooshort' }, /JWT_SECRET must be at least 32 characters/],
