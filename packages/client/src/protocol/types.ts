@@ -160,6 +160,16 @@ export interface ShardSummary {
    * (docs/operations.md "Corrupt records"). Its length is the count.
    */
   quarantined: string[];
+  /** The shard thread's V8 heap: live objects and what the heap holds from the OS for them. */
+  heapUsedBytes: number;
+  heapTotalBytes: number;
+}
+
+/** `GET /snapshot` (admin): every shard's summary and the process's memory as a whole. */
+export interface SnapshotSummary {
+  shards: ShardSummary[];
+  /** Resident memory of the whole process, and the main thread's V8 heap and off-heap buffers. */
+  process: { rssBytes: number; heapUsedBytes: number; heapTotalBytes: number; externalBytes: number; arrayBuffersBytes: number };
 }
 
 /** One shard's part of `POST /snapshot` (admin). */
