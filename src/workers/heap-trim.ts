@@ -13,6 +13,7 @@ import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { runInNewContext } from 'node:vm';
 import v8 from 'node:v8';
 import { releaseNativeHeap } from './native-heap.js';
+import { log } from '../log/log.js';
 
 v8.setFlagsFromString('--expose-gc');
 /** A full, synchronous collection of this thread's heap. */
@@ -47,7 +48,14 @@ export class IdleHeapTrim {
 
   start(): this {
     if (this.periodMs > 0 && !this.timer) {
-      this.timer = setInterval(() => this.check(), this.periodMs);
+      this.timer = setInterval(() => {
+        try {
+          this.check();
+        } catch (err) {
+          // Memory not given back is no reason to end a thread: the next period tries again.
+          log.warn({ err }, 'idle heap trim failed');
+        }
+      }, this.periodMs);
       this.timer.unref();
     }
     return this;
