@@ -6,10 +6,10 @@
 //   server  every test that starts a server (again on TRANSPORT=ws: `npm run test:ws`)
 //   node24  the second pass of `npm test` (ws on Node 24, see .ci/node24): every test that starts
 //           a server, but those that exercise what lies below the transport in the first pass
-//           already (the cluster's account files, the browser pages, the bench harness, timers,
-//           saga faults, product drops and audit history, the flash sale's load), to keep CI
-//           within 15 minutes on two cores; and the files that load a native binding of their
-//           own without a server (the C heap's release)
+//           already (kill -9 durability, the cluster's account files, the browser pages, the
+//           bench harness, timers, saga faults, product drops and audit history, the flash
+//           sale's load), to keep CI within 15 minutes on two cores; and the files that load a
+//           native binding of their own without a server (the C heap's release)
 // The files that take longest come first, so that with several files at a time the pass does not
 // end on one long file running alone.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -56,6 +56,7 @@ const startsServers = (f) => /helpers\/server\.js|startServer|spawnServer/.test(
 
 // Left out of the Node 24 pass (each runs in the first pass); a name must match a file.
 const NOT_ON_NODE24 = [
+  'crash',
   'cluster-accounts',
   'cluster-key-rotation',
   'corruption',
