@@ -42,9 +42,6 @@ export const ADMIN_TOPIC = 'admin';
 export const actorTopic = (k: ActorKey): string => k;
 
 /** FNV-1a over the key's UTF-16 code units: stable across processes, restarts and nodes. */
-/** A key's partition in cluster mode: the same on every node, shard and worker. */
-export const partitionOfKey = (key: string, partitions: number): number => stableHash(key) % partitions;
-
 export function stableHash(k: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < k.length; i++) {
@@ -53,3 +50,6 @@ export function stableHash(k: string): number {
   }
   return h >>> 0;
 }
+
+/** A key's partition in cluster mode: the same on every node, shard and worker. */
+export const partitionOfKey = (key: string, partitions: number): number => stableHash(key) % partitions;

@@ -8,22 +8,22 @@
 // period whose heap grew well past what the last collection left also gets one full collection.
 // Either way the C heap's free pages go back to the kernel after it (native-heap.ts).
 // The pause lands on a thread that just showed it had nothing to do.
-import { getHeapStatistics } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { runInNewContext } from 'node:vm';
-import v8 from 'node:v8';
 import { releaseNativeHeap } from './native-heap.js';
 import { log } from '../log/log.js';
 
-v8.setFlagsFromString('--expose-gc');
+setFlagsFromString('--expose-gc');
 /** A full, synchronous collection of this thread's heap. */
 export const collectGarbage = runInNewContext('gc') as () => void;
 
 /**
  * Event-loop utilisation below which a period counts as quiet. Low on purpose: a forced
  * collection is one atomic mark-compact (0.5 s on a shard holding 500,000 carts), where V8's own
- * runs concurrently; a shard serving even a few hundred requests a second stays above it and
- * is left to V8.
+ * runs concurrently. A shard serving about a hundred requests a second stays above it (each shard
+ * and writer thread took 2.4-3.6% of a core beside `npm run bench -- cart-mix --rate 200`, read
+ * with bench/thread-cpu.sh) and is left to V8.
  */
 const QUIET = 0.01;
 /** Growth over the last collection's heap that is worth a pause: this much, or a quarter of it. */
@@ -37,7 +37,7 @@ export class IdleHeapTrim {
   private timer: NodeJS.Timeout | undefined;
   /** The release hook ran in this quiet spell already. */
   private released = false;
-  /** Collections run, for tests and logs. */
+  /** Collections run (tests read it). */
   collections = 0;
 
   /** `periodMs` 0 turns it off; `release` runs once per quiet spell and after each collection. */
