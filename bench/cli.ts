@@ -3,7 +3,7 @@
 // Scenarios are found, not listed (lib/registry.ts): adding one is adding one file.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { availableParallelism } from 'node:os';
-import { busyPerSecond, longTasks, selfTimes, type ProfileWindow } from './lib/cpuprofile.js';
+import { busyPerSecond, callersOf, longTasks, selfTimes, type ProfileWindow } from './lib/cpuprofile.js';
 import { answersOfRun, areaTimes } from './lib/profile-areas.js';
 import { table } from './lib/format.js';
 import { executeScenario, summaryText } from './lib/run.js';
@@ -58,7 +58,8 @@ async function buildProgram(): Promise<Command> {
     .option('--per-op <result.json>', "also busy time by area of the server in µs per answer of that run (the profiled run's result.json)")
     .option('--window <from-to>', 'only the samples from..to seconds after the profile started (e.g. 6-16)', windowOf)
     .option('--per-second', 'also the busy ms in each second of the profile (where the load was)')
-    .action((files: string[], o: { top: number; longTasks: number; perOp?: string; window?: ProfileWindow; perSecond?: boolean }) => {
+    .option('--callers <fn>', "also where that function's self time is called from (nearest project frame; a substring of its name)")
+    .action((files: string[], o: { top: number; longTasks: number; perOp?: string; window?: ProfileWindow; perSecond?: boolean; callers?: string }) => {
       const answers = o.perOp === undefined ? 0 : answersOfRun(o.perOp);
       for (const f of files) {
         const s = selfTimes(f, o.window);
@@ -87,6 +88,16 @@ async function buildProgram(): Promise<Command> {
                 ...areas.map((a) => [a.area, Math.round(a.ms), perOp(a.ms), ((a.ms / Math.max(1, s.totalMs)) * 100).toFixed(1)]),
                 ['all but start-up', '', perOp(areas.reduce((sum, a) => sum + (a.area.startsWith('start-up') ? 0 : a.ms), 0)), ''],
               ],
+            ),
+          );
+        }
+        if (o.callers !== undefined) {
+          const c = callersOf(f, o.callers, o.window);
+          console.log(`'${o.callers}': ${c.ms} ms self time, by the nearest project frame calling it:`);
+          console.log(
+            table(
+              ['caller', 'ms', '%'],
+              c.callers.slice(0, o.top).map((x) => [x.fn, x.ms, ((x.ms / Math.max(1, c.ms)) * 100).toFixed(1)]),
             ),
           );
         }

@@ -71,6 +71,35 @@ export function selfTimes(path: string, window?: ProfileWindow): { totalMs: numb
   return { totalMs: Math.round(total), idleMs: Math.round(idle), top };
 }
 
+/**
+ * Where a function's self time comes from: its samples grouped by the nearest calling frame of the
+ * project's own code (src/... or bench/...), heaviest first. `match` is a substring of the
+ * function's name (e.g. `postMessage`, `pack`).
+ */
+export function callersOf(path: string, match: string, window?: ProfileWindow): { ms: number; callers: { fn: string; ms: number }[] } {
+  const { p, byId } = load(path);
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const byCaller = new Map<string, number>();
+  let total = 0;
+  eachSample(p, byId, (atUs, dt, n) => {
+    if (window && (atUs < window.fromS * 1e6 || atUs >= window.toS * 1e6)) return;
+    if (!n.callFrame.functionName.includes(match)) return;
+    total += dt;
+    let label = '(no project frame)';
+    for (let cur = parent.get(n.id); cur !== undefined; cur = parent.get(cur)) {
+      const f = byId.get(cur)!.callFrame;
+      if (/\/(src|bench)\//.test(f.url)) {
+        label = `${f.functionName || '(anonymous)'} ${f.url.replace(/.*\/dist\//, '')}:${f.lineNumber + 1}`;
+        break;
+      }
+    }
+    byCaller.set(label, (byCaller.get(label) ?? 0) + dt);
+  });
+  const callers = [...byCaller.entries()].sort((a, b) => b[1] - a[1]).map(([fn, ms]) => ({ fn, ms: Math.round(ms) }));
+  return { ms: Math.round(total), callers };
+}
+
 /** Busy milliseconds in each second of the profile (to find the window where a run's load was). */
 export function busyPerSecond(path: string): number[] {
   const { p, byId } = load(path);
