@@ -6,6 +6,7 @@
 import type Database from 'better-sqlite3';
 import type { CorruptRecordError } from './checksum.js';
 import { batchCommitter, scrubWal, type CommitRows } from './batch-commit.js';
+import { voidUncommittedFrames } from './wal-orphans.js';
 import type { BatchWrites } from './batch-writes.js';
 import { JournalRecovery, type RecoveredActor } from './journal-recovery.js';
 import { JournalReads } from './journal-reads.js';
@@ -98,6 +99,11 @@ export class Journal {
   rewind(position: number): void {
     this.appended -= this.lastG - position;
     this.lastG = position;
+  }
+
+  /** Right after a commit on this connection failed: its frames in the WAL can no longer come back (wal-orphans.ts). Throws on an I/O error. */
+  voidFailedCommit(): void {
+    voidUncommittedFrames(this.db.name);
   }
 
   /** See scrubWal: makes the journal writable again after a failed commit, or throws. */

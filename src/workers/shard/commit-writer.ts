@@ -9,11 +9,13 @@
 // A failed commit poisons its generation: every later commit of the same generation was decided
 // on top of it, so it is refused unwritten. The shard starts a new generation once it has
 // dropped those batches. Before the first commit after a failure the WAL is scrubbed (see
-// scrubWal), as the shard thread itself does on its own path.
+// scrubWal), as the shard thread itself does on its own path, and the writer tries it at once
+// after a failure, once it has voided the failed transaction's frames (wal-orphans.ts).
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { openWriterDb, type Synchronous } from '../../persistence/shard-db.js';
 import { batchCommitter, scrubWal } from '../../persistence/batch-commit.js';
 import { decodeCommit } from '../../persistence/commit-bytes.js';
+import { voidUncommittedFrames } from '../../persistence/wal-orphans.js';
 import { log } from '../../log/log.js';
 import { IdleHeapTrim } from '../heap-trim.js';
 
@@ -86,10 +88,12 @@ function write(all: Commit[]): void {
     else list.push(m);
   }
   if (list.length === 0) return;
+  let wrote = false;
   try {
     if (!scrub()) throw new Error('the journal is not writable');
     if (list.some((m) => m.fail)) throw new Error('simulated I/O error (failCommitsFor)');
     const t0 = performance.now();
+    wrote = true;
     groupOf(list)();
     const ms = performance.now() - t0;
     for (const m of list) port.postMessage({ t: 'done', n: m.n, ms } satisfies FromWriter);
@@ -98,8 +102,21 @@ function write(all: Commit[]): void {
     poisoned = list[0].gen;
     broken = true;
     log.error({ err }, `shard ${shard}: group commit failed`);
+    if (wrote) voidFailed();
     const message = err instanceof Error ? err.message : String(err);
     for (const m of list) port.postMessage({ t: 'failed', n: m.n, gen: m.gen, message } satisfies FromWriter);
+    // At once, not at the next commit: the refused transaction's frames sit in the WAL past its
+    // last commit, and a crash before the scrub could bring them back as committed.
+    if (wrote) scrub();
+  }
+}
+
+/** Before the refusal leaves: the failed transaction's frames must not come back after a crash (wal-orphans.ts). */
+function voidFailed(): void {
+  try {
+    voidUncommittedFrames(db.name);
+  } catch (err) {
+    log.error({ err }, `shard ${shard}: could not void the failed commit's frames in the WAL`);
   }
 }
 

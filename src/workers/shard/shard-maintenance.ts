@@ -126,6 +126,15 @@ export class ShardMaintenance {
    * the WAL file; truncating the WAL (a checkpoint) makes sure a later crash cannot bring them
    * back as committed. True when the journal is writable again; while not, the probe retries.
    */
+  /** Right after a failed commit on the shard's connection (see Journal.voidFailedCommit); logs what it cannot do. */
+  voidFailedCommit(): void {
+    try {
+      this.s.journal.voidFailedCommit();
+    } catch (err) {
+      log.error({ err }, `shard ${this.s.opts.shard}: could not void the failed commit's frames in the WAL`);
+    }
+  }
+
   scrubJournal(): boolean {
     try {
       this.s.journal.scrub();
