@@ -2,7 +2,9 @@
 // pipeline while earlier ones are still being written by the writer thread, on a real shard
 // file. A commit that fails takes every commit sealed on top of it with it; answers leave in
 // order; a read waits for an earlier change of its actor that is still in flight; maintenance
-// drops no actor with rows in flight; journal positions stay contiguous.
+// drops no actor with rows in flight; journal positions stay contiguous. A group with nothing in
+// flight and nothing behind it is committed on the shard's own connection, and a failure there
+// makes the writer scrub the WAL before its next commit.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ShardRuntime, type BatchOutcome } from '../src/workers/shard/shard-runtime.js';
@@ -10,7 +12,9 @@ import { CommitPipeline } from '../src/workers/shard/commit-pipeline.js';
 import { decodeValue } from '../src/protocol/frames.js';
 import type { ShardOptions } from '../src/workers/shard-messages.js';
 import { shardOptions, type Reply } from './helpers/holds.js';
-import { tmpDataDir } from './helpers/server.js';
+import { tmpDataDir, until } from './helpers/server.js';
+import Database from 'better-sqlite3';
+import { shardDbPath } from '../src/persistence/shard-db.js';
 
 const T = 1_800_000_000_000;
 const adjust = (qty: number) => ({ type: 'adjust', txType: 'purchase', qty, reason: 'stock', warehouse: 'main' }) as { type: string };
@@ -36,6 +40,39 @@ function submit(rt: ShardRuntime, pipeline: CommitPipeline, reqs: [string, { typ
     }),
   );
 }
+
+/** Submits one batch as the shard does when nothing waits behind it; `sync`: answered before submit returned. */
+function submitAlone(rt: ShardRuntime, pipeline: CommitPipeline, reqs: [string, { type: string }][]): { sync: boolean; replies: Promise<Reply[]> } {
+  const prep = rt.prepare([reqs.map(([key, cmd], i) => ({ id: i + 1, key, cmd }))], T);
+  let sync = false;
+  let returned = false;
+  const replies = new Promise<Reply[]>((resolve) =>
+    pipeline.submit(
+      prep,
+      undefined,
+      (out: BatchOutcome[]) => {
+        sync = !returned;
+        resolve(out[0].frames.map((f) => decodeValue(f) as Reply));
+      },
+      true,
+    ),
+  );
+  returned = true;
+  return { sync, replies };
+}
+
+/** Reads shard 0's file on a connection of its own: only what is committed. */
+function readStored<R>(dataDir: string, sql: string, all: boolean): R {
+  const db = new Database(shardDbPath(dataDir, 0), { readonly: true });
+  try {
+    return (all ? db.prepare(sql).all() : db.prepare(sql).get()) as R;
+  } finally {
+    db.close();
+  }
+}
+const storedRows = (dataDir: string) => readStored<{ actor: string; seq: number }[]>(dataDir, 'SELECT actor, seq FROM journal ORDER BY g', true);
+/** The row scrubWal writes after truncating the WAL. */
+const probeRow = (dataDir: string) => readStored<{ value: string } | undefined>(dataDir, "SELECT value FROM meta WHERE key = 'probe'", false);
 
 function journalRows(rt: ShardRuntime): { g: number; actor: string; seq: number }[] {
   return rt.db.prepare('SELECT g, actor, seq FROM journal ORDER BY g').all() as { g: number; actor: string; seq: number }[];
@@ -157,4 +194,69 @@ test('of commits queued together, those before a failing one are stored and answ
     journalRows(rt).map((r) => r.actor),
     ['sku:victim', 'sku:a', 'sku:b'],
   );
+});
+
+test('a group alone with nothing in flight is committed on the shard thread, answered before submit returns and stored; behind a commit in flight it goes to the writer', async (t) => {
+  const dir = tmpDataDir(t);
+  const { rt, pipeline } = open(t, shardOptions(dir, 0));
+  const first = submitAlone(rt, pipeline, [['sku:a', adjust(2)]]);
+  assert.equal(first.sync, true, 'answered at once: committed on the shard thread');
+  assert.equal((await first.replies)[0].result?.available, 2);
+  assert.equal(pipeline.inline, 1);
+  assert.deepEqual(storedRows(dir), [{ actor: 'sku:a', seq: 1 }], 'durable before the answer: another connection reads it');
+
+  const order: number[] = [];
+  const inFlight = submit(rt, pipeline, [['sku:a', adjust(3)]], order, 1);
+  const behind = submitAlone(rt, pipeline, [['sku:b', adjust(4)]]);
+  assert.equal(behind.sync, false, 'a commit is in flight: this one goes to the writer behind it');
+  void behind.replies.then(() => order.push(2));
+  const [[one], [two]] = await Promise.all([inFlight, behind.replies]);
+  assert.deepEqual(order, [1, 2], 'answers leave in commit order');
+  assert.deepEqual([one.result?.available, two.result?.available], [5, 4]);
+  assert.equal(pipeline.inline, 1);
+
+  const again = submitAlone(rt, pipeline, [['sku:b', adjust(1)]]);
+  assert.equal(again.sync, true, 'drained again: back on the shard thread');
+  await again.replies;
+  assert.deepEqual(
+    journalRows(rt).map((r) => [r.g, r.actor, r.seq]),
+    [
+      [1, 'sku:a', 1],
+      [2, 'sku:a', 2],
+      [3, 'sku:b', 1],
+      [4, 'sku:b', 2],
+    ],
+    'one journal, contiguous positions, whichever connection wrote',
+  );
+});
+
+test('an inline commit that fails is refused and stores nothing; when the shard cannot scrub the WAL the writer does at once', async (t) => {
+  const dir = tmpDataDir(t);
+  const opts = shardOptions(dir, 0);
+  const { rt, pipeline } = open(t, opts);
+  await submitAlone(rt, pipeline, [['sku:victim', adjust(5)]]).replies;
+  opts.failCommitsFor = 'sku:victim';
+  // The disk stays unwritable for the shard's own probe: the failing state outlives the commit.
+  const probeDisk = rt.probeDisk.bind(rt);
+  rt.probeDisk = () => {
+    rt.commitFailing = true;
+    return false;
+  };
+  const failed = submitAlone(rt, pipeline, [['sku:victim', adjust(1)]]);
+  assert.equal(failed.sync, true);
+  assert.equal((await failed.replies)[0].error?.code, 'UNAVAILABLE');
+  assert.equal(rt.commitFailing, true);
+  rt.probeDisk = probeDisk;
+  opts.failCommitsFor = undefined;
+
+  // Not at its next commit: a crash before it would find the refused frames in the WAL.
+  await until(() => probeRow(dir) !== undefined, { timeoutMs: 5_000, what: 'the writer scrubbing the WAL (its probe row) at once' });
+  const next = submitAlone(rt, pipeline, [['sku:victim', adjust(2)]]);
+  assert.equal(next.sync, false, 'while commits fail, the writer commits');
+  assert.equal((await next.replies)[0].result?.available, 7, 'the refused change is not there, the new one is');
+  assert.equal(rt.commitFailing, false);
+  assert.deepEqual(storedRows(dir), [
+    { actor: 'sku:victim', seq: 1 },
+    { actor: 'sku:victim', seq: 2 },
+  ]);
 });

@@ -10,7 +10,9 @@
 // on top of it, so it is refused unwritten. The shard starts a new generation once it has
 // dropped those batches. Before the first commit after a failure the WAL is scrubbed (see
 // scrubWal), as the shard thread itself does on its own path, and the writer tries it at once
-// after a failure, once it has voided the failed transaction's frames (wal-orphans.ts).
+// after a failure, once it has voided the failed transaction's frames (wal-orphans.ts). The
+// shard thread commits on its own connection under light load (commit-pipeline.ts); `broken`
+// says such a commit failed and so did the shard's own scrub.
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { openWriterDb, type Synchronous } from '../../persistence/shard-db.js';
 import { batchCommitter, scrubWal } from '../../persistence/batch-commit.js';
@@ -21,7 +23,7 @@ import { IdleHeapTrim } from '../heap-trim.js';
 
 export type ToWriter =
   /** `fail`: the test hook of a simulated I/O error (ShardOptions.failCommitsFor). */
-  { t: 'commit'; n: number; gen: number; firstG: number; bytes: Uint8Array; fail: boolean } | { t: 'probe' } | { t: 'close' };
+  { t: 'commit'; n: number; gen: number; firstG: number; bytes: Uint8Array; fail: boolean } | { t: 'probe' } | { t: 'broken' } | { t: 'close' };
 
 export type FromWriter = { t: 'done'; n: number; ms: number } | { t: 'failed'; n: number; gen: number; message: string } | { t: 'probed'; ok: boolean };
 
@@ -122,6 +124,11 @@ function voidFailed(): void {
 
 function other(m: Exclude<ToWriter, Commit>): void {
   if (m.t === 'probe') return port.postMessage({ t: 'probed', ok: scrub() } satisfies FromWriter);
+  if (m.t === 'broken') {
+    // The shard thread's commit failed and so did its own scrub: try again from here, at once.
+    broken = true;
+    return void scrub();
+  }
   trim.stop();
   db.close();
   port.close();

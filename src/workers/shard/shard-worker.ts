@@ -108,7 +108,7 @@ function commitGroup(reqs: ShardRequest[][], done: (out: BatchOutcome[]) => void
       const settled = runtime.takeSettled(prep, pipeline!.busy);
       if (settled) for (let b = 0; b < settled.length; b++) if (settled[b]) sendSettled(batchIds[b], settled[b]!);
     }
-    return pipeline!.submit(prep, marker, done);
+    return pipeline!.submit(prep, marker, done, head >= queue.length);
   }
   if (prep.bug !== undefined) return done(runtime.complete(prep, marker));
   return replication.replicate().then((refused) => {
