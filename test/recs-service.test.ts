@@ -317,3 +317,20 @@ async function until(cond: () => boolean, what: string, timeoutMs = 15_000): Pro
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+test("a user's memoised candidates of the model before are not served once a new model is live", async (t) => {
+  const svc = await builtService(t);
+  const all = shopFilter();
+  const before = ids(svc.forUser('u4', 3, all, NONE));
+  assert.ok(before.includes('tee-white'), `u4's candidates, memoised: ${before.join(', ')}`);
+  svc.record(ev('u4', 'tee-white', 'view'));
+  svc.record(ev('u4', 'hoodie', 'purchase'));
+  await svc.rebuild();
+  const after = ids(svc.forUser('u4', 3, all, NONE));
+  assert.ok(!after.includes('tee-white') && !after.includes('hoodie'), `u4's new history is never recommended: ${after.join(', ')}`);
+  const fresh = await builtService(t);
+  fresh.record(ev('u4', 'tee-white', 'view'));
+  fresh.record(ev('u4', 'hoodie', 'purchase'));
+  await fresh.rebuild();
+  assert.deepEqual(after, ids(fresh.forUser('u4', 3, all, NONE)), 'what a service that never saw the old model answers');
+});

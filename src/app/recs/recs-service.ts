@@ -70,7 +70,7 @@ export class RecsService {
   private newestOrder: Int32Array | null = null;
   private model: RecsModel | null = null;
   private scorer: Scorer | null = null;
-  private memo = newUserCache(MEMO_USERS);
+  private readonly memo = newUserCache(MEMO_USERS);
   private inFlight: Promise<void> | null = null;
   private queued: Promise<void> | null = null;
   private queuedFull = false;
@@ -267,8 +267,8 @@ export class RecsService {
     if (user < 0) return [];
     const size = Math.max(MEMO_MIN, 3 * limit);
     let memo = this.memo.get(user);
-    if (memo === undefined || (memo.size < size && memo.items.length === memo.size)) {
-      memo = { size, items: scorer.forUser(user, size, this.o.blend, () => true) };
+    if (memo === undefined || memo.build !== this.builds || (memo.size < size && memo.items.length === memo.size)) {
+      memo = { size, items: scorer.forUser(user, size, this.o.blend, () => true), build: this.builds };
       this.memo.set(user, memo);
     }
     const out: Scored[] = [];
@@ -424,8 +424,7 @@ export class RecsService {
     this.model = model;
     this.modelUsers = userIds;
     this.scorer = new Scorer(model);
-    this.memo = newUserCache(MEMO_USERS);
-    this.builds++;
+    this.builds++; // the memos of the model before are misses from now on
     this.liveSince = performance.now();
     this.lastBuildMs = this.liveSince - t0;
     this.lastFastMs = Math.max(0, this.lastBuildMs - slow);

@@ -5,13 +5,19 @@
 import { LRUCache } from 'lru-cache';
 import type { Scored } from './scorer.js';
 
-/** The best `size` candidates (fewer when the neighbourhood has fewer). */
+/** The best `size` candidates (fewer when the neighbourhood has fewer), of model build `build`. */
 export interface Memo {
   size: number;
   items: Scored[];
+  build: number;
 }
 
-/** LRU over users (lru-cache: a hit moves nothing in a Map, so a hot user's lookups stay O(1)). */
+/**
+ * LRU over users (lru-cache: a hit moves nothing in a Map, so a hot user's lookups stay O(1)).
+ * One for the service's life: a memo of an older build is a miss. A new cache per model cost the
+ * main thread 3-8 ms at every swap (lru-cache allocates its arrays for `max` up front), about once
+ * a second under load.
+ */
 export type UserCache = LRUCache<number, Memo>;
 
 export const newUserCache = (capacity: number): UserCache => new LRUCache<number, Memo>({ max: Math.max(1, capacity) });
