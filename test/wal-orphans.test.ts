@@ -29,15 +29,21 @@ function recovered(t: { after: (fn: () => void) => void }, files: { db: string; 
   }
 }
 
-/** A database whose WAL holds commit B past the end its wal-index gives (B's fsync failed). */
-function failedCommitFiles(t: { after: (fn: () => void) => void }, rowsInB: number): { db: string; wal: string } {
-  const live = dir(t);
-  const db = new Database(join(live, 's.db'));
+/** `s.db` in `d`, open in WAL mode with no checkpoints, holding one committed row: A. */
+function committedA(t: { after: (fn: () => void) => void }, d: string): Database.Database {
+  const db = new Database(join(d, 's.db'));
   t.after(() => db.close());
   db.pragma('journal_mode = WAL');
   db.pragma('wal_autocheckpoint = 0');
   db.exec('CREATE TABLE t (v TEXT)');
   db.prepare('INSERT INTO t VALUES (?)').run('A');
+  return db;
+}
+
+/** A database whose WAL holds commit B past the end its wal-index gives (B's fsync failed). */
+function failedCommitFiles(t: { after: (fn: () => void) => void }, rowsInB: number): { db: string; wal: string } {
+  const live = dir(t);
+  const db = committedA(t, live);
   const state = dir(t);
   copyFileSync(join(live, 's.db'), join(state, 's.db'));
   copyFileSync(join(live, 's.db-shm'), join(state, 's.db-shm'));
@@ -60,12 +66,7 @@ for (const rows of [1, 40]) {
 
 test('with nothing past the last commit there is nothing to void, and a WAL that ends at a commit is left as it is', (t) => {
   const d = dir(t);
-  const db = new Database(join(d, 's.db'));
-  t.after(() => db.close());
-  db.pragma('journal_mode = WAL');
-  db.pragma('wal_autocheckpoint = 0');
-  db.exec('CREATE TABLE t (v TEXT)');
-  db.prepare('INSERT INTO t VALUES (?)').run('A');
+  const db = committedA(t, d);
   assert.equal(voidUncommittedFrames(join(d, 's.db')), false);
   db.prepare('INSERT INTO t VALUES (?)').run('B');
   assert.deepEqual(recovered(t, { db: join(d, 's.db'), wal: join(d, 's.db-wal') }), ['A', 'B']);
