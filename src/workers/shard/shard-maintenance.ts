@@ -121,11 +121,6 @@ export class ShardMaintenance {
     }
   }
 
-  /**
-   * After a failed commit: SQLite rolled the transaction back, but the frames it wrote may sit in
-   * the WAL file; truncating the WAL (a checkpoint) makes sure a later crash cannot bring them
-   * back as committed. True when the journal is writable again; while not, the probe retries.
-   */
   /** Right after a failed commit on the shard's connection (see Journal.voidFailedCommit); logs what it cannot do. */
   voidFailedCommit(): void {
     try {
@@ -135,6 +130,11 @@ export class ShardMaintenance {
     }
   }
 
+  /**
+   * After a failed commit: SQLite rolled the transaction back, but the frames it wrote may sit in
+   * the WAL file; truncating the WAL (a checkpoint) makes sure a later crash cannot bring them
+   * back as committed. True when the journal is writable again; while not, the probe retries.
+   */
   scrubJournal(): boolean {
     try {
       this.s.journal.scrub();
