@@ -38,9 +38,13 @@ test('a quiet thread whose heap grew is collected once; a busy one, or one with 
   assert.equal(trim.collections, 0);
   assert.equal(released, 0);
 
-  // Quiet: the garbage is collected and the hook runs.
-  await sleep(300);
-  const ms = trim.check();
+  // Quiet: the garbage is collected and the hook runs. (A period counts as quiet below 1% of
+  // event-loop use: on a loaded machine a few ms of the runner's own work can spoil one.)
+  let ms: number | undefined;
+  for (let tries = 0; ms === undefined && tries < 10; tries++) {
+    await sleep(300);
+    ms = trim.check();
+  }
   assert.ok(ms !== undefined, 'a quiet period with grown heap collects');
   assert.equal(trim.collections, 1);
   assert.equal(released, 1);
@@ -55,8 +59,10 @@ test('a quiet thread whose heap grew is collected once; a busy one, or one with 
   // Work, then quiet again with little garbage: the hook runs once more, no collection.
   spin(150);
   trim.check();
-  await sleep(200);
-  assert.equal(trim.check(), undefined);
+  for (let tries = 0; released < 2 && tries < 10; tries++) {
+    await sleep(200);
+    assert.equal(trim.check(), undefined);
+  }
   assert.equal(trim.collections, 1);
   assert.equal(released, 2);
 });
