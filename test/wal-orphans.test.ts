@@ -1,14 +1,15 @@
 // The frames of a commit whose fsync failed sit in the WAL past its last commit. Built here from
 // real SQLite files: the database and its wal-index as they were after commit A, with the WAL as
 // it was after commit B, is what the disk holds when B's fsync failed. Opened as it is (a crash),
-// SQLite recovers B; voided first, only A.
+// SQLite recovers B; voided first, only A. commitOrVoid, which both committing connections of a
+// shard go through, does that voiding when its commit throws.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { voidUncommittedFrames } from '../src/persistence/wal-orphans.js';
+import { commitOrVoid, voidUncommittedFrames } from '../src/persistence/wal-orphans.js';
 
 function dir(t: { after: (fn: () => void) => void }): string {
   const d = mkdtempSync(join(tmpdir(), 'cartwire-wal-'));
@@ -71,4 +72,29 @@ test('with nothing past the last commit there is nothing to void, and a WAL that
   db.prepare('INSERT INTO t VALUES (?)').run('B');
   assert.deepEqual(recovered(t, { db: join(d, 's.db'), wal: join(d, 's.db-wal') }), ['A', 'B']);
   assert.equal(voidUncommittedFrames(join(d, 'missing.db')), false, 'no wal-index: nothing to do');
+});
+
+test('commitOrVoid: a commit that throws with its frames in the WAL leaves them void; one that succeeds is kept', (t) => {
+  const d = dir(t);
+  const db = committedA(t, d);
+  const shm = join(d, 's.db-shm');
+  const indexAfterA = readFileSync(shm).subarray(0, 96);
+  assert.throws(
+    () =>
+      commitOrVoid(db, () => {
+        db.prepare('INSERT INTO t VALUES (?)').run('B');
+        // What a failed fsync leaves: B's frames are in the WAL, the wal-index still ends at A.
+        const fd = openSync(shm, 'r+');
+        writeSync(fd, indexAfterA, 0, indexAfterA.length, 0);
+        closeSync(fd);
+        throw new Error('fsync failed');
+      }),
+    /fsync failed/,
+  );
+  assert.deepEqual(recovered(t, { db: join(d, 's.db'), wal: join(d, 's.db-wal') }), ['A']);
+  assert.equal(
+    commitOrVoid(db, () => db.prepare('INSERT INTO t VALUES (?)').run('C').changes),
+    1,
+  );
+  assert.deepEqual(recovered(t, { db: join(d, 's.db'), wal: join(d, 's.db-wal') }), ['A', 'C']);
 });

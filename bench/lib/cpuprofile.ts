@@ -32,6 +32,25 @@ function eachSample(p: Profile, byId: Map<number, Node>, f: (atUs: number, ms: n
 
 const isIdle = (n: Node): boolean => n.callFrame.functionName === '(idle)';
 
+/**
+ * `frameOf`: the nearest frame of the project's own code (src/... or bench/...) from a node up its
+ * callers, as `fn file:line`, undefined when there is none; `parentOf`: a node's caller.
+ */
+function projectFrames(p: Profile, byId: Map<number, Node>) {
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const frameOf = (id: number | undefined): string | undefined => {
+    for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
+      const f = byId.get(cur)!.callFrame;
+      if (/\/(src|bench)\//.test(f.url)) return `${f.functionName || '(anonymous)'} ${f.url.replace(/.*\/dist\//, '')}:${f.lineNumber + 1}`;
+    }
+    return undefined;
+  };
+  return { frameOf, parentOf: (id: number) => parent.get(id) };
+}
+
+const outside = (atUs: number, w: ProfileWindow | undefined): boolean => w !== undefined && (atUs < w.fromS * 1e6 || atUs >= w.toS * 1e6);
+
 export interface SelfTime {
   fn: string;
   ms: number;
@@ -51,7 +70,7 @@ export function selfTimes(path: string, window?: ProfileWindow): { totalMs: numb
   let total = 0;
   let idle = 0;
   eachSample(p, byId, (atUs, dt, n) => {
-    if (window && (atUs < window.fromS * 1e6 || atUs >= window.toS * 1e6)) return;
+    if (outside(atUs, window)) return;
     const f = n.callFrame;
     if (isIdle(n)) {
       idle += dt;
@@ -78,22 +97,13 @@ export function selfTimes(path: string, window?: ProfileWindow): { totalMs: numb
  */
 export function callersOf(path: string, match: string, window?: ProfileWindow): { ms: number; callers: { fn: string; ms: number }[] } {
   const { p, byId } = load(path);
-  const parent = new Map<number, number>();
-  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const { frameOf, parentOf } = projectFrames(p, byId);
   const byCaller = new Map<string, number>();
   let total = 0;
   eachSample(p, byId, (atUs, dt, n) => {
-    if (window && (atUs < window.fromS * 1e6 || atUs >= window.toS * 1e6)) return;
-    if (!n.callFrame.functionName.includes(match)) return;
+    if (outside(atUs, window) || !n.callFrame.functionName.includes(match)) return;
     total += dt;
-    let label = '(no project frame)';
-    for (let cur = parent.get(n.id); cur !== undefined; cur = parent.get(cur)) {
-      const f = byId.get(cur)!.callFrame;
-      if (/\/(src|bench)\//.test(f.url)) {
-        label = `${f.functionName || '(anonymous)'} ${f.url.replace(/.*\/dist\//, '')}:${f.lineNumber + 1}`;
-        break;
-      }
-    }
+    const label = frameOf(parentOf(n.id)) ?? '(no project frame)';
     byCaller.set(label, (byCaller.get(label) ?? 0) + dt);
   });
   const callers = [...byCaller.entries()].sort((a, b) => b[1] - a[1]).map(([fn, ms]) => ({ fn, ms: Math.round(ms) }));
@@ -127,15 +137,8 @@ export interface LongTask {
  */
 export function longTasks(path: string, minMs = 5): { count: number; over10ms: number; top: LongTask[]; profileS: number } {
   const { p, byId } = load(path);
-  const parent = new Map<number, number>();
-  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const label = (id: number): string => {
-    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
-      const f = byId.get(cur)!.callFrame;
-      if (/\/(src|bench)\//.test(f.url)) return `${f.functionName || '(anonymous)'} ${f.url.replace(/.*\/dist\//, '')}:${f.lineNumber + 1}`;
-    }
-    return byId.get(id)!.callFrame.functionName || '(anonymous)';
-  };
+  const { frameOf } = projectFrames(p, byId);
+  const label = (id: number): string => frameOf(id) ?? (byId.get(id)!.callFrame.functionName || '(anonymous)');
   const runs: LongTask[] = [];
   let t = p.startTime;
   let start: number | undefined;

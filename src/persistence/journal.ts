@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 import type { CorruptRecordError } from './checksum.js';
 import { batchCommitter, scrubWal, type CommitRows } from './batch-commit.js';
-import { voidUncommittedFrames } from './wal-orphans.js';
+import { commitOrVoid } from './wal-orphans.js';
 import type { BatchWrites } from './batch-writes.js';
 import { JournalRecovery, type RecoveredActor } from './journal-recovery.js';
 import { JournalReads } from './journal-reads.js';
@@ -78,9 +78,9 @@ export class Journal {
     this.recovery.indexTail(this.watermark, this.lastG);
   }
 
-  /** Writes a batch in one transaction; throws (and writes nothing) on any I/O error. */
+  /** Writes a batch in one transaction; throws (and writes nothing, see wal-orphans.ts) on any I/O error. */
   commit(w: BatchWrites): void {
-    this.writeBatch(w, this.lastG);
+    commitOrVoid(this.db, () => this.writeBatch(w, this.lastG));
     this.reserve(w.journal.length / 3);
   }
 
@@ -99,11 +99,6 @@ export class Journal {
   rewind(position: number): void {
     this.appended -= this.lastG - position;
     this.lastG = position;
-  }
-
-  /** Right after a commit on this connection failed: its frames in the WAL can no longer come back (wal-orphans.ts). Throws on an I/O error. */
-  voidFailedCommit(): void {
-    voidUncommittedFrames(this.db.name);
   }
 
   /** See scrubWal: makes the journal writable again after a failed commit, or throws. */

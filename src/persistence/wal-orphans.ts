@@ -8,6 +8,8 @@
 // (https://www.sqlite.org/fileformat2.html#walformat and "The WAL-Index Format").
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
+import type Database from 'better-sqlite3';
+import { log } from '../log/log.js';
 
 const WAL_HEADER = 32;
 const FRAME_HEADER = 24;
@@ -40,6 +42,24 @@ export function voidUncommittedFrames(dbPath: string): boolean {
     return true;
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Runs `commit`, a write transaction on `db`; if it throws, the frames it may have left in the
+ * WAL are voided before the error goes on (to the refusal). Both connections that commit a
+ * shard's groups (its own and its writer thread's) go through here.
+ */
+export function commitOrVoid<T>(db: Database.Database, commit: () => T): T {
+  try {
+    return commit();
+  } catch (err) {
+    try {
+      voidUncommittedFrames(db.name);
+    } catch (voidErr) {
+      log.error({ err: voidErr }, `${db.name}: could not void the failed commit's frames in the WAL`);
+    }
+    throw err;
   }
 }
 

@@ -96,7 +96,7 @@ export class CommitPipeline {
   submit(prep: Prepared, marker: number | undefined, after: (outcomes: BatchOutcome[]) => void, alone = false): void {
     if (alone && this.drained && !this.runtime.commitFailing) {
       const out = this.runtime.complete(prep, marker);
-      // Its WAL frames may be half-written: the writer scrubs the WAL before its next commit.
+      // Its frames are voided (Journal.commit) but the WAL could not be scrubbed: the writer tries, at once.
       if (this.runtime.commitFailing) this.writer.postMessage({ t: 'broken' } satisfies ToWriter);
       this.inline++;
       return after(out);

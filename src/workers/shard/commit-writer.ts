@@ -17,7 +17,7 @@ import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_thread
 import { openWriterDb, type Synchronous } from '../../persistence/shard-db.js';
 import { batchCommitter, scrubWal } from '../../persistence/batch-commit.js';
 import { decodeCommit } from '../../persistence/commit-bytes.js';
-import { voidUncommittedFrames } from '../../persistence/wal-orphans.js';
+import { commitOrVoid } from '../../persistence/wal-orphans.js';
 import { log } from '../../log/log.js';
 import { IdleHeapTrim } from '../heap-trim.js';
 
@@ -59,10 +59,9 @@ function scrub(): boolean {
 
 type Commit = Extract<ToWriter, { t: 'commit' }>;
 /** Commits that queued up while the last one was on disk, written together (bounded by the shard's PIPELINE_DEPTH). */
-const groupOf = (list: readonly Commit[]) =>
-  db.transaction(() => {
-    for (const c of list) commit(decodeCommit(c.bytes), c.firstG);
-  });
+const writeGroup = db.transaction((list: readonly Commit[]) => {
+  for (const c of list) commit(decodeCommit(c.bytes), c.firstG);
+});
 
 port.on('message', (first: ToWriter) => {
   // Everything that queued up while the last commit was on disk: consecutive commits share one
@@ -96,7 +95,7 @@ function write(all: Commit[]): void {
     if (list.some((m) => m.fail)) throw new Error('simulated I/O error (failCommitsFor)');
     const t0 = performance.now();
     wrote = true;
-    groupOf(list)();
+    commitOrVoid(db, () => writeGroup(list));
     const ms = performance.now() - t0;
     for (const m of list) port.postMessage({ t: 'done', n: m.n, ms } satisfies FromWriter);
   } catch (err) {
@@ -104,21 +103,11 @@ function write(all: Commit[]): void {
     poisoned = list[0].gen;
     broken = true;
     log.error({ err }, `shard ${shard}: group commit failed`);
-    if (wrote) voidFailed();
     const message = err instanceof Error ? err.message : String(err);
     for (const m of list) port.postMessage({ t: 'failed', n: m.n, gen: m.gen, message } satisfies FromWriter);
     // At once, not at the next commit: the refused transaction's frames sit in the WAL past its
     // last commit, and a crash before the scrub could bring them back as committed.
     if (wrote) scrub();
-  }
-}
-
-/** Before the refusal leaves: the failed transaction's frames must not come back after a crash (wal-orphans.ts). */
-function voidFailed(): void {
-  try {
-    voidUncommittedFrames(db.name);
-  } catch (err) {
-    log.error({ err }, `shard ${shard}: could not void the failed commit's frames in the WAL`);
   }
 }
 

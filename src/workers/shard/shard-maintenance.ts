@@ -121,15 +121,6 @@ export class ShardMaintenance {
     }
   }
 
-  /** Right after a failed commit on the shard's connection (see Journal.voidFailedCommit); logs what it cannot do. */
-  voidFailedCommit(): void {
-    try {
-      this.s.journal.voidFailedCommit();
-    } catch (err) {
-      log.error({ err }, `shard ${this.s.opts.shard}: could not void the failed commit's frames in the WAL`);
-    }
-  }
-
   /**
    * After a failed commit: SQLite rolled the transaction back, but the frames it wrote may sit in
    * the WAL file; truncating the WAL (a checkpoint) makes sure a later crash cannot bring them

@@ -244,10 +244,7 @@ export class ShardRuntime {
     }
     if (failed) {
       this.afterFailedCommit(refused ?? prep.bug);
-      if (diskFailed) {
-        this.maintenance.voidFailedCommit(); // before the refusal leaves: a crash must not bring it back
-        this.probeDisk(); // marks the commits failing until the journal is writable again
-      }
+      if (diskFailed) this.probeDisk(); // marks the commits failing until the journal is writable again
     }
     const stats: ShardStats = { commitMs, rows: prep.rowCount, actors: this.cells.size, commitFailing: this.commitFailing };
     const products = failed ? null : this.runner.changedProducts;
