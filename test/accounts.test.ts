@@ -93,14 +93,16 @@ test('an unknown email and a wrong password take about as long (the dummy hash)'
   };
   const unknown: number[] = [];
   const wrong: number[] = [];
+  // Five of each: more failures from one address are refused before any hash (the sign-in limits).
   for (let i = 0; i < 5; i++) {
     unknown.push(await time(`nobody${i}@example.com`));
     wrong.push(await time('timing@example.com'));
   }
-  const median = (xs: number[]) => xs.sort((a, b) => a - b)[2];
-  const ratio = median(unknown) / median(wrong);
+  // The fastest of each: a busy machine only ever adds time, so the minimum is the cost itself.
+  const fastest = (xs: number[]) => Math.min(...xs);
+  const ratio = fastest(unknown) / fastest(wrong);
   // Both run one argon2id verification; without the dummy hash an unknown email answers ~100x faster.
-  assert.ok(ratio > 0.5 && ratio < 2, `unknown ${median(unknown).toFixed(1)} ms vs wrong ${median(wrong).toFixed(1)} ms`);
+  assert.ok(ratio > 0.5 && ratio < 2, `unknown ${unknown.map((x) => x.toFixed(1)).join('/')} ms vs wrong ${wrong.map((x) => x.toFixed(1)).join('/')} ms`);
 });
 
 test('argon2id runs off the event loop: eight logins in one frame do not stall it', async (t) => {
