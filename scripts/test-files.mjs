@@ -56,9 +56,7 @@ const startsServers = (f) => /helpers\/server\.js|startServer|spawnServer/.test(
 
 // Left out of the Node 24 pass (each runs in the first pass); a name must match a file.
 const NOT_ON_NODE24 = [
-  // Crashes shard workers on purpose; on Node 24.21 the process sometimes aborts in V8 while a
-  // crashed worker is torn down ("Check failed: (location_) != nullptr", nodejs/node#60755):
-  // 2 of 5 clean-clone runs. Left to the first pass until that is understood.
+  // The supervision is the same on both transports; shard-crash-soak kills shard workers on Node 24.
   'shard-supervision',
   'crash',
   'cluster-accounts',

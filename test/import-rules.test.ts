@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
 
@@ -158,4 +159,28 @@ test('no import cycles between folders', () => {
     state.set(f, 'done');
   };
   for (const f of deps.keys()) visit(f, []);
+});
+
+/** Lines of `file` with an `await` outside any function: the module is async for V8. */
+function topLevelAwaits(file: string): number[] {
+  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
+  const lines: number[] = [];
+  const visit = (n: ts.Node): void => {
+    if (ts.isFunctionLike(n) || ts.isClassStaticBlockDeclaration(n)) return;
+    if (ts.isAwaitExpression(n) || (ts.isForOfStatement(n) && n.awaitModifier)) lines.push(source.getLineAndCharacterOfPosition(n.getStart()).line + 1);
+    ts.forEachChild(n, visit);
+  };
+  visit(source);
+  return lines;
+}
+
+// A worker thread torn down while an async module graph settles aborts the whole process on
+// Node 24 (V8's SourceTextModule::AsyncModuleExecutionFulfilled); one top-level await in a module
+// every thread loads (the logger) made every graph async. Only the command-line tools, which run
+// on their own main thread and never in a worker, may await at their top level.
+test('no module under src/ awaits at its top level (but the command-line tools)', () => {
+  const TOOLS = ['rotate-master-key.ts'];
+  const found = files.flatMap((f) => (TOOLS.includes(relative(SRC, f)) ? [] : topLevelAwaits(f).map((line) => `${relative(SRC, f)}:${line}`)));
+  assert.deepEqual(found, []);
+  assert.ok(topLevelAwaits(join(SRC, 'rotate-master-key.ts')).length > 0, 'the check finds a top-level await where there is one');
 });

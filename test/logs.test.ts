@@ -75,20 +75,20 @@ test('no personal data in the log: emails, passwords, addresses and tokens of a 
 });
 
 /** A logger writing to a temporary file; returns the lines it wrote. */
-async function logTo(
+function logTo(
   t: { after: (fn: () => void) => void },
   settings: Parameters<typeof createLogger>[0],
-  write: (log: Awaited<ReturnType<typeof createLogger>>) => void,
-): Promise<string[]> {
+  write: (log: ReturnType<typeof createLogger>) => void,
+): string[] {
   const path = join(tmpdir(), `cartwire-log-${process.pid}-${Math.random().toString(36).slice(2)}`);
   const fd = openSync(path, 'w');
   t.after(() => closeSync(fd));
-  write(await createLogger(settings, fd));
+  write(createLogger(settings, fd));
   return readFileSync(path, 'utf8').split('\n').filter(Boolean);
 }
 
-test('LOG_LEVEL filters; errors keep their cause; secrets in logged objects are redacted', async (t) => {
-  const lines = await logTo(t, { level: 'warn', format: 'json' }, (log) => {
+test('LOG_LEVEL filters; errors keep their cause; secrets in logged objects are redacted', (t) => {
+  const lines = logTo(t, { level: 'warn', format: 'json' }, (log) => {
     log.info('not shown');
     log.warn('shown');
     log.error({ err: new Error('checkpoint stopped', { cause: new Error('SQLITE_FULL: database or disk is full') }) }, 'maintenance failed');
@@ -107,11 +107,11 @@ test('LOG_LEVEL filters; errors keep their cause; secrets in logged objects are 
   assert.equal(parsed[2].token, '[redacted]');
 });
 
-test('pretty lines on a terminal, JSON otherwise; LOG_FORMAT chooses; bad values stop the start', async (t) => {
+test('pretty lines on a terminal, JSON otherwise; LOG_FORMAT chooses; bad values stop the start', (t) => {
   assert.deepEqual(logSettings({}, true), { level: 'info', format: 'pretty' });
   assert.deepEqual(logSettings({}, false), { level: 'info', format: 'json' });
   assert.deepEqual(logSettings({ LOG_FORMAT: 'json', LOG_LEVEL: 'DEBUG' }, true), { level: 'debug', format: 'json' });
-  const [line] = await logTo(t, { level: 'info', format: 'pretty' }, (log) => log.info('hello'));
+  const [line] = logTo(t, { level: 'info', format: 'pretty' }, (log) => log.info('hello'));
   assert.match(line, /INFO.*hello/);
   assert.throws(() => JSON.parse(line) as unknown);
   for (const [name, value] of [

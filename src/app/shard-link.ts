@@ -47,7 +47,7 @@ export class ShardLink {
   /** Spawns the worker; `ready` arrives as a message once it has opened its database. */
   start(): void {
     const { port1, port2 } = new MessageChannel();
-    const worker = new Worker(new URL('../workers/shard/shard-worker.js', import.meta.url), {
+    const worker = new Worker(new URL('../workers/shard/shard-boot.js', import.meta.url), {
       workerData: { opts: this.spec.opts, port: port2, catalogHere: this.spec.catalogHere },
       transferList: [port2],
       resourceLimits: { maxOldGenerationSizeMb: this.spec.maxHeapMb },

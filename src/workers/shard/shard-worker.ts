@@ -1,4 +1,4 @@
-// Entry of a shard worker thread. Messages that queued up while the previous group commit was
+// The loop of a shard worker thread (shard-boot.ts, the thread's entry, opens it). Messages that queued up while the previous group commit was
 // on disk are drained at once and run as one batch: under load the batches grow by themselves,
 // and the fsync cost is shared by more requests. On one node the commit is pipelined: a writer
 // thread makes a group durable while the next is decided (commit-pipeline.ts); what must not
@@ -6,26 +6,18 @@
 // pipeline to drain, in its place in the order. In cluster mode a group commit also waits for
 // the replicated journal's ack: everything that touches the runtime then runs one task at a time.
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { ShardRuntime, type BatchOutcome, type SettledAnswers } from './shard-runtime.js';
+import type { BatchOutcome, SettledAnswers } from './shard-runtime.js';
 import type { FromShard, ShardOptions, ShardRequest, ToShard } from '../shard-messages.js';
 import { readRequests } from '../request-codec.js';
 import { HeapRelease } from './heap-release.js';
 import { IdleHeapTrim } from '../heap-trim.js';
-import type { Replication } from './replication.js';
+import { bootedShard } from './shard-boot.js';
 import { CommitPipeline } from './commit-pipeline.js';
 import { log } from '../../log/log.js';
 
 const { opts, port, catalogHere } = workerData as { opts: ShardOptions; port: MessagePort; catalogHere: boolean };
 
-const runtime = new ShardRuntime(opts);
-// Cluster mode only: the NATS client is loaded when it is used (a single node starts faster without it).
-let replication: Replication | undefined;
-if (opts.cluster) {
-  const { Replication } = await import('./replication.js');
-  const r = await Replication.open(runtime, opts.cluster, `${opts.cluster.nodeId}.${opts.shard}.${opts.epoch ?? ''}`);
-  runtime.servesOnly((key) => r.serves(key), Replication.moving);
-  replication = r;
-}
+const { runtime, replication } = bootedShard();
 /** One node: the commit pipeline; its settled commits make room for what waits (see pump). */
 const pipeline = replication ? undefined : new CommitPipeline(runtime, opts, () => pump());
 
