@@ -367,8 +367,9 @@ async function shopLoad(nodes: Node[], n: number, sku: string) {
       explained(via, async () => {
         for (const s of shoppers) {
           const cl = await CartwireClient.connect(via.server.url);
-          await cl.call('auth.resume', { token: s.token });
-          // A partition may still be settling after the fault: UNAVAILABLE means retry, as for any client.
+          // A partition or the account store may still be settling after the fault: UNAVAILABLE
+          // means retry, as for any client.
+          await retryUnavailable(() => cl.call('auth.resume', { token: s.token }));
           const qty = (await retryUnavailable(() => cl.call('cart.get', {}))).items[0]?.qty ?? 0;
           assert.ok(qty >= s.acked && qty <= s.acked + s.maybe, `cart ${qty}, acknowledged ${s.acked}, lost answers ${s.maybe}`);
           await cl.close();
