@@ -175,7 +175,7 @@ function topLevelAwaits(file: string): number[] {
 }
 
 // A worker thread torn down while an async module graph settles aborts the whole process on
-// Node 24 (V8's SourceTextModule::AsyncModuleExecutionFulfilled); one top-level await in a module
+// Node 22 and 24 (V8's SourceTextModule::AsyncModuleExecutionFulfilled); one top-level await in a module
 // every thread loads (the logger) made every graph async. Only the command-line tools, which run
 // on their own main thread and never in a worker, may await at their top level.
 test('no module under src/ awaits at its top level (but the command-line tools)', () => {

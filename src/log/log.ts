@@ -3,7 +3,7 @@
 // file descriptor; lines are written synchronously, so the last ones before a crash are not lost,
 // and each is one write, so lines of different threads never interleave.
 // Built synchronously: a top-level await here would make every thread's module graph async, and
-// a worker thread torn down while such a graph settles aborts the process on Node 24 (V8's
+// a worker thread torn down while such a graph settles aborts the process on Node 22 and 24 (V8's
 // SourceTextModule::AsyncModuleExecutionFulfilled, "Check failed: (location_) != nullptr").
 import { createRequire } from 'node:module';
 import { pino, type DestinationStream, type Logger } from 'pino';
