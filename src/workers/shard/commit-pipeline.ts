@@ -47,6 +47,14 @@ export class CommitPipeline {
   inline = 0;
   private probed: (() => void) | undefined;
   private closing = false;
+  private isUp!: () => void;
+  /**
+   * The writer thread loaded and opened its database. A shard reports ready only then: a worker
+   * torn down while its writer still loads the native SQLite binding aborts the whole process
+   * (Node-API's fatal error in the binding's registration), and a shard that dies on its first
+   * request would be one.
+   */
+  readonly up = new Promise<void>((resolve) => (this.isUp = resolve));
 
   constructor(
     private readonly runtime: ShardRuntime,
@@ -145,6 +153,7 @@ export class CommitPipeline {
   }
 
   private fromWriter(m: FromWriter): void {
+    if (m.t === 'up') return this.isUp();
     this.outstanding--;
     if (m.t === 'done') {
       const rec = this.records.find((r) => r.n === m.n);

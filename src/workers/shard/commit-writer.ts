@@ -25,7 +25,12 @@ export type ToWriter =
   /** `fail`: the test hook of a simulated I/O error (ShardOptions.failCommitsFor). */
   { t: 'commit'; n: number; gen: number; firstG: number; bytes: Uint8Array; fail: boolean } | { t: 'probe' } | { t: 'broken' } | { t: 'close' };
 
-export type FromWriter = { t: 'done'; n: number; ms: number } | { t: 'failed'; n: number; gen: number; message: string } | { t: 'probed'; ok: boolean };
+export type FromWriter =
+  | { t: 'done'; n: number; ms: number }
+  | { t: 'failed'; n: number; gen: number; message: string }
+  | { t: 'probed'; ok: boolean }
+  /** Loaded, its database open: see CommitPipeline.up. */
+  | { t: 'up' };
 
 const { dataDir, shard, synchronous, epoch, idleGcMs } = workerData as {
   dataDir: string;
@@ -122,3 +127,5 @@ function other(m: Exclude<ToWriter, Commit>): void {
   db.close();
   port.close();
 }
+
+port.postMessage({ t: 'up' } satisfies FromWriter);

@@ -126,7 +126,9 @@ const EMPTY_REPLIES = {
   domain: null,
 } as const;
 
-post({ t: 'ready', shard: opts.shard, ...runtime.startupView(catalogHere) });
+const ready = () => post({ t: 'ready', shard: opts.shard, ...runtime.startupView(catalogHere) });
+if (pipeline) void pipeline.up.then(ready);
+else ready();
 
 /** Frames back to back in one buffer, with their end offsets: one transfer, no per-frame clone. */
 function pack(list: Uint8Array[]): { frames: Uint8Array; ends: Uint32Array } {
