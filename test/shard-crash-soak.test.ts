@@ -5,25 +5,15 @@
 // versions whose worker teardown has aborted the process (docs/operations.md).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { stableHash, cartKey, couponKey } from '../src/protocol/keys.js';
-import { CartwireError, type CartwireClient } from '../src/client/index.js';
-import { connect, startTestServer, until } from './helpers/server.js';
+import { stableHash, couponKey } from '../src/protocol/keys.js';
+import { CartwireError } from '../src/client/index.js';
+import { connect, guestOnShard, startTestServer, until } from './helpers/server.js';
 
 const SHARDS = 2;
 const BOOM = 'BOOM';
 const boomShard = stableHash(couponKey(BOOM)) % SHARDS;
 const SERVERS = Number(process.env.SHARD_CRASH_SOAK ?? 2);
 const DEATHS_PER_SERVER = 3; // restart delays 100, 200, 400 ms: later ones would wait for seconds
-
-async function guestOnBoomShard(url: string): Promise<CartwireClient> {
-  for (let i = 0; i < 200; i++) {
-    const c = await connect(url);
-    const r = await c.call('auth.guest', {});
-    if (stableHash(cartKey(r.userId)) % SHARDS === boomShard) return c;
-    await c.close();
-  }
-  throw new Error(`no guest landed on shard ${boomShard}`);
-}
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
   try {
@@ -43,7 +33,7 @@ test(
     let deaths = 0;
     for (let s = 0; s < SERVERS; s++) {
       const srv = await startTestServer(t, { SHARDS: String(SHARDS), FAULT_CRASH_SHARD_ON: couponKey(BOOM) });
-      const writer = await guestOnBoomShard(srv.url);
+      const { c: writer } = await guestOnShard(srv.url, SHARDS, boomShard);
       const killer = await connect(srv.url);
       await killer.call('auth.guest', {});
       const codes = new Map<string, number>();

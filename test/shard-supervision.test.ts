@@ -6,28 +6,20 @@
 import { test } from 'node:test';
 import { rmSync } from 'node:fs';
 import assert from 'node:assert/strict';
-import { stableHash, cartKey, couponKey } from '../src/protocol/keys.js';
+import { stableHash, couponKey } from '../src/protocol/keys.js';
 import type { CartView } from '../src/protocol/types.js';
 import { CartwireError, type CartwireClient } from '../src/client/index.js';
-import { connect, connectGuest, startTestServer, until } from './helpers/server.js';
+import { connect, connectGuest, guestOnShard, startTestServer, until } from './helpers/server.js';
 
 const SHARDS = 2;
 const BOOM = 'BOOM';
 const boomShard = stableHash(couponKey(BOOM)) % SHARDS;
-const shardOfUser = (userId: string) => stableHash(cartKey(userId)) % SHARDS;
 
-/** A guest whose cart lives on `shard`. */
+/** A guest whose cart lives on `shard`, closed after the test. */
 async function guestOn(url: string, shard: number, t: { after(fn: () => unknown): void }): Promise<{ c: CartwireClient; userId: string; token: string }> {
-  for (let i = 0; i < 200; i++) {
-    const c = await connect(url);
-    const r = await c.call('auth.guest', {});
-    if (shardOfUser(r.userId) === shard) {
-      t.after(() => c.close());
-      return { c, userId: r.userId, token: r.token };
-    }
-    await c.close();
-  }
-  throw new Error(`no guest landed on shard ${shard}`);
+  const g = await guestOnShard(url, SHARDS, shard);
+  t.after(() => g.c.close());
+  return g;
 }
 
 async function settle(p: Promise<unknown>): Promise<{ ok: true } | { ok: false; code: string; details: Record<string, unknown> }> {

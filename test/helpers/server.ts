@@ -9,6 +9,7 @@ import type { TestContext } from 'node:test';
 import { resolveConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/app/server.js';
 import { CartwireClient } from '../../src/client/index.js';
+import { cartKey, stableHash } from '../../src/protocol/keys.js';
 import type { ShardSummary } from '../../src/workers/shard-messages.js';
 
 export const ADMIN_EMAIL = 'admin@example.com';
@@ -159,6 +160,17 @@ export async function connectGuest(url: string): Promise<CartwireClient> {
   const c = await CartwireClient.connect(url);
   await c.call('auth.guest', {});
   return c;
+}
+
+/** A guest whose cart lives on `shard` of `shards` (guests are made until one lands there); the caller closes it. */
+export async function guestOnShard(url: string, shards: number, shard: number): Promise<{ c: CartwireClient; userId: string; token: string }> {
+  for (let i = 0; i < 200; i++) {
+    const c = await CartwireClient.connect(url);
+    const { userId, token } = await c.call('auth.guest', {});
+    if (stableHash(cartKey(userId)) % shards === shard) return { c, userId, token };
+    await c.close();
+  }
+  throw new Error(`no guest landed on shard ${shard}`);
 }
 
 /** GET /snapshot: the per-shard summaries, with an admin token. */
