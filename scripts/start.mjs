@@ -38,6 +38,8 @@ if (sources > built || !existsSync(at('dist/src/main.js'))) {
   if (tsc) {
     const r = spawnSync(process.execPath, [tsc, '-b', at('tsconfig.build.json')], { stdio: 'inherit' });
     if (r.status !== 0) process.exit(r.status ?? 1);
+    const b = spawnSync(process.execPath, [at('scripts/bundle-typebox.mjs')], { stdio: 'inherit' });
+    if (b.status !== 0) process.exit(b.status ?? 1);
     // tsc -b leaves its build info alone when no output changed (a file saved unchanged): mark the
     // build current, or every start would run the compiler again.
     const now = new Date();

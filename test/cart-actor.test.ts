@@ -3,7 +3,7 @@
 // docs/protocol.md "Cart".
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Compile } from 'typebox/compile';
+import { Compile } from '../src/protocol/typebox.js';
 import { CartActor, view, type Cart, type CartCommand, type CartEvent, type ItemInfo } from '../src/actors/cart-actor.js';
 import type { Decision } from '../src/actors/actor.js';
 import { ErrorCode, Limits } from '../src/protocol/errors.js';

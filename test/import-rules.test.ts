@@ -69,8 +69,17 @@ test('protocol imports nothing of the server (only typebox, msgpackr, and node:c
     edges.filter(
       (e) =>
         folder(e.from) === 'protocol' &&
-        (e.local ? folder(e.to) !== 'protocol' : !['typebox', 'msgpackr'].includes(e.to) && !(e.from === 'protocol/ids.ts' && e.to === 'node:crypto')),
+        (e.local
+          ? folder(e.to) !== 'protocol'
+          : !['typebox', 'typebox/compile', 'msgpackr'].includes(e.to) && !(e.from === 'protocol/ids.ts' && e.to === 'node:crypto')),
     ),
+  );
+});
+
+test('only protocol/typebox.ts imports the typebox package (the build bundles that one file)', () => {
+  check(
+    'import TypeBox from protocol/typebox.js: a direct import loads its ~700 modules one by one again',
+    edges.filter((e) => !e.local && /^typebox(\/|$)/.test(e.to) && e.from !== 'protocol/typebox.ts'),
   );
 });
 

@@ -1,6 +1,6 @@
 // The account ops of the op table (ops.ts spreads them in): profile and preferences, the address
 // book, payment methods, sessions, export and erasure, and the admin's user list.
-import Type, { type TSchema } from 'typebox';
+import Type, { type TSchema } from './typebox.js';
 import { Limits } from './errors.js';
 import { result } from './result.js';
 import { AddressFields, AddressId, AddressPatchFields, Empty, Password, PaymentMethodId, PreferencesArg, Text, UserId, Username, strict } from './schemas.js';

@@ -2,7 +2,7 @@
 // owner, the errors it may answer besides the common ones, and the pushes it may cause. The
 // edge's validation, role check and dispatch, the server's handler map, the SDK's types and
 // docs/protocol.md all derive from this table; nothing else lists the operations.
-import Type, { type Static, type TSchema } from 'typebox';
+import Type, { type Static, type TSchema } from './typebox.js';
 import { Limits, type ErrorCode } from './errors.js';
 import { result, type ResultOf } from './result.js';
 import type { PushName } from './pushes.js';

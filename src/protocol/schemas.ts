@@ -1,6 +1,6 @@
 // The building blocks of the op table's argument schemas (TypeBox): identifiers, quantities,
 // money, addresses. ops.ts composes them into one args schema per op.
-import Type, { type Static } from 'typebox';
+import Type, { type Static } from './typebox.js';
 import { Limits } from './errors.js';
 import { MEDIA_ID_PATTERN, MediaLimits } from './media.js';
 

@@ -1,7 +1,7 @@
 // The edge: every client frame passes here on the main thread. It applies the transport rules,
 // validates each request against its op's compiled schema, checks the role and hands the request
 // to its op's handler (dispatch.ts). No business logic lives here.
-import { Compile } from 'typebox/compile';
+import { Compile } from '../protocol/typebox.js';
 import { Ops, OpNames, type OpName, type OpSpec } from '../protocol/ops.js';
 import { CloseCode, Limits, outcomeIndex, type ErrorCode, type WireError } from '../protocol/errors.js';
 import { ADMIN_TOPIC, cartKey } from '../protocol/keys.js';

@@ -3,7 +3,7 @@
 // HTTP status that matches the wire error code. Only `Content-Type: application/json` is read:
 // a browser sends that cross-site only after a CORS preflight (which nothing here grants), so a
 // hostile page cannot post sign-ins as a "simple request" (text/plain or a form).
-import { Compile } from 'typebox/compile';
+import { Compile } from '../protocol/typebox.js';
 import { Ops } from '../protocol/ops.js';
 import { Limits, type ErrorCode, type WireError } from '../protocol/errors.js';
 import type { AuthResult, OpArgs } from '../protocol/ops.js';
