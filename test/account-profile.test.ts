@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CartwireClient } from '../src/client/index.js';
-import { connect, connectAdmin, connectGuest, startTestServer } from './helpers/server.js';
+import { connect, connectAdmin, connectGuest, startEdgeTestServer } from './helpers/server.js';
 import { errorOf, refused, stockedSku } from './helpers/commerce.js';
 
 const PASSWORD = 'correct horse battery';
@@ -27,7 +27,7 @@ async function customer(url: string, email: string): Promise<{ c: CartwireClient
 }
 
 test('profile and preferences: user.get, user.update with a unique username, coded errors for bad input', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const { c: ada, userId } = await customer(srv.url, 'Ada@Example.com');
   const { c: bob } = await customer(srv.url, 'bob@example.com');
   t.after(() => Promise.all([ada.close(), bob.close()]));
@@ -68,7 +68,7 @@ test('profile and preferences: user.get, user.update with a unique username, cod
 });
 
 test('address book: add, default, update, remove, at most 20, and another user sees none of it', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const { c: ada } = await customer(srv.url, 'ada@example.com');
   const { c: bob } = await customer(srv.url, 'bob@example.com');
   t.after(() => Promise.all([ada.close(), bob.close()]));
@@ -112,7 +112,7 @@ test('address book: add, default, update, remove, at most 20, and another user s
 });
 
 test('payment methods: the gateway tokenizes a card (Luhn and expiry checked); only brand, last4 and expiry come back', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const { c: ada } = await customer(srv.url, 'ada@example.com');
   const { c: bob } = await customer(srv.url, 'bob@example.com');
   t.after(() => Promise.all([ada.close(), bob.close()]));
@@ -147,7 +147,7 @@ test('payment methods: the gateway tokenizes a card (Luhn and expiry checked); o
 });
 
 test('checkout by paymentMethodId and shippingAddressId: the order keeps the address as it was; declines and foreign ids are refused', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const admin = await connectAdmin(srv.url);
   const { c: ada } = await customer(srv.url, 'ada@example.com');
   const { c: bob } = await customer(srv.url, 'bob@example.com');
@@ -219,7 +219,7 @@ test('checkout by paymentMethodId and shippingAddressId: the order keeps the add
 });
 
 test('personalizedRecs off: views are not recorded and recs.forUser answers popularity only; user.export has every stored fact', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const admin = await connectAdmin(srv.url);
   const { c: ada, userId } = await customer(srv.url, 'ada@example.com');
   const { c: bob, userId: bobId } = await customer(srv.url, 'bob@example.com');
@@ -267,7 +267,7 @@ test('personalizedRecs off: views are not recorded and recs.forUser answers popu
 });
 
 test('admin: user.list finds by email and pages by id; user.setRole changes the role and ends the old tokens', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const admin = await connectAdmin(srv.url);
   const { c: ada, userId, token } = await customer(srv.url, 'ada@example.com');
   t.after(() => Promise.all([admin.close(), ada.close()]));
@@ -301,7 +301,7 @@ test('admin: user.list finds by email and pages by id; user.setRole changes the 
 });
 
 test("a guest's saved addresses and payment methods move into the account it registers or signs in to", async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const g = await connect(srv.url);
   const guest = await g.call('auth.guest', {});
   const saved = await g.call('address.add', HOME);

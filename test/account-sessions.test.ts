@@ -2,13 +2,13 @@
 // token, at auth.resume and on connections already open (also over HTTP).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, connectAdmin, startTestServer, ADMIN_EMAIL, ADMIN_PASSWORD } from './helpers/server.js';
+import { connect, connectAdmin, startEdgeTestServer, ADMIN_EMAIL, ADMIN_PASSWORD } from './helpers/server.js';
 import { refused } from './helpers/commerce.js';
 
 const PASSWORD = 'first-password-1';
 
 test('auth.changePassword: earlier tokens are refused on new and open connections; the caller carries on with its new token', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const a = await connect(srv.url);
   const first = await a.call('auth.register', { email: 'grace@example.com', password: PASSWORD });
   const b = await connect(srv.url);
@@ -35,7 +35,7 @@ test('auth.changePassword: earlier tokens are refused on new and open connection
 });
 
 test('auth.logout: every token of the user stops working, the caller included; a guest can log out too', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const a = await connect(srv.url);
   const reg = await a.call('auth.register', { email: 'lin@example.com', password: PASSWORD });
   const b = await connect(srv.url);
@@ -58,7 +58,7 @@ test('auth.logout: every token of the user stops working, the caller included; a
 });
 
 test('a logged-out admin token is refused by the HTTP admin endpoints too', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const res = await fetch(`${srv.url}/auth/login`, {
     method: 'POST',
     body: JSON.stringify({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }),

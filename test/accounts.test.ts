@@ -9,7 +9,7 @@ import { createHmac } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { CartwireError } from '../src/client/index.js';
 import type { ProductView } from '../src/protocol/types.js';
-import { connect, connectAdmin, connectGuest, startTestServer, tmpDataDir, until } from './helpers/server.js';
+import { connect, connectAdmin, connectGuest, startEdgeTestServer, startTestServer, tmpDataDir, until } from './helpers/server.js';
 
 const PASSWORD = 'correct horse battery';
 
@@ -30,7 +30,7 @@ const rejects = async (p: Promise<unknown>, code: string): Promise<CartwireError
 };
 
 test('register signs the connection in; login with the email in any case or padding finds the same account; resume restores it', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const { c: a, token, userId, role } = await register(srv.url, 'Ada.Lovelace@Example.COM', PASSWORD, 'Ada');
   t.after(() => a.close());
   assert.equal(role, 'customer');
@@ -61,7 +61,7 @@ test('register signs the connection in; login with the email in any case or padd
 });
 
 test('passwords are stored only as argon2id hashes (m=19456, t=2, p=1), emails normalized and never in clear, and neither appears in a data file', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const secret = 'pa55word-that-must-not-leak';
   const { c, userId } = await register(srv.url, ' Grace@Example.com', secret);
   assert.equal((await c.call('user.get', {})).email, 'grace@example.com', 'the email is kept trimmed and lowercased');
@@ -83,7 +83,7 @@ test('passwords are stored only as argon2id hashes (m=19456, t=2, p=1), emails n
 });
 
 test('an unknown email and a wrong password take about as long (the dummy hash)', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const { c } = await register(srv.url, 'timing@example.com');
   t.after(() => c.close());
   const time = async (email: string) => {
@@ -107,7 +107,7 @@ test('an unknown email and a wrong password take about as long (the dummy hash)'
 
 test('argon2id runs off the event loop: eight logins in one frame do not stall it', async (t) => {
   // In this process: its event loop is ours. Nine failures from one address: no delays before them.
-  const srv = await startTestServer(t, { AUTH_DELAY_AFTER: '9' });
+  const srv = await startEdgeTestServer(t, { AUTH_DELAY_AFTER: '9' });
   const { c } = await register(srv.url, 'loop@example.com');
   t.after(() => c.close());
   const t0 = performance.now();
@@ -245,7 +245,7 @@ test('a crash between the two steps of a merge (guest cart not cleared) never me
 });
 
 test('user_registered and user_logged_in reach the admin feed, without password, hash, email or name', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const admin = await connectAdmin(srv.url);
   t.after(() => admin.close());
   const events: { push: string; data: Record<string, unknown> }[] = [];
@@ -270,7 +270,7 @@ test('user_registered and user_logged_in reach the admin feed, without password,
 });
 
 test('POST /auth/register and /auth/login answer JSON; bad JSON or bad fields are 400, a body over 64 KiB 413, wrong credentials 401, another method 405', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const post = async (path: string, body: string | Uint8Array, headers: Record<string, string> = { 'content-type': 'application/json' }) => {
     const res = await fetch(`${srv.url}${path}`, { method: 'POST', body, headers });
     return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> & { error?: { code: string; message: string } } };

@@ -7,7 +7,7 @@ import { createHmac } from 'node:crypto';
 import { CartwireError, type CartwireClient } from '../src/client/index.js';
 import { OpNames, Ops } from '../src/protocol/ops.js';
 import type { OpArgs, OpName } from '../src/protocol/ops.js';
-import { connect, connectAdmin, connectGuest, startTestServer, until } from './helpers/server.js';
+import { connect, connectAdmin, connectGuest, startEdgeTestServer, until } from './helpers/server.js';
 
 const SECRET = 's'.repeat(40);
 const PASSWORD = 'correct horse battery';
@@ -40,7 +40,7 @@ async function code(p: Promise<unknown>): Promise<string> {
 }
 
 test('forged, tampered, expired and foreign tokens are UNAUTHENTICATED over WebSocket and 401 over HTTP', async (t) => {
-  const srv = await startTestServer(t, { JWT_SECRET: SECRET });
+  const srv = await startEdgeTestServer(t, { JWT_SECRET: SECRET });
   const c = await connect(srv.url);
   t.after(() => c.close());
 
@@ -146,7 +146,7 @@ const SAMPLE: { [O in OpName]: OpArgs<O> } = {
 test('every op has a role in the op table, and the edge enforces it: anonymous, guest and customer are refused what is not theirs', async (t) => {
   assert.deepEqual(Object.keys(SAMPLE).sort(), [...OpNames].sort(), 'SAMPLE covers the op table');
   for (const op of OpNames) assert.ok(['anonymous', 'user', 'admin'].includes(Ops[op].role), op);
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const anon = await connect(srv.url);
   const guest = await connectGuest(srv.url);
   const customer = await connect(srv.url);
@@ -182,7 +182,7 @@ test('every op has a role in the op table, and the edge enforces it: anonymous, 
 });
 
 test("a user only ever sees their own cart; another user's cart is not reachable over HTTP without admin", async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const a = await connect(srv.url);
   const b = await connect(srv.url);
   t.after(() => Promise.all([a.close(), b.close()]));
@@ -200,7 +200,7 @@ test("a user only ever sees their own cart; another user's cart is not reachable
 });
 
 test("an identity change ends the admin feed for a non-admin and the old identity's cart pushes", async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const c = await connectAdmin(srv.url);
   t.after(() => c.close());
   const pushes: string[] = [];
@@ -239,7 +239,7 @@ const oneLine = (s: string) => s.replace(/[\r\n]/g, ' ').slice(0, 64);
 
 test('injection-looking strings in every string field are stored and returned verbatim, also after a restart', async (t) => {
   const env = { JWT_SECRET: SECRET };
-  const srv = await startTestServer(t, env);
+  const srv = await startEdgeTestServer(t, env);
   const admin = await connectAdmin(srv.url);
   const products = NASTY.map((s, i) => ({
     productId: `inj-${i}`,
@@ -303,7 +303,7 @@ test('injection-looking strings in every string field are stored and returned ve
   }
 
   await srv.close();
-  const again = await startTestServer(t, { ...env, DATA_DIR: srv.dataDir });
+  const again = await startEdgeTestServer(t, { ...env, DATA_DIR: srv.dataDir });
   const reader = await connectAdmin(again.url);
   t.after(() => reader.close());
   await check(reader);

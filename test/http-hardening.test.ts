@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as netConnect, createServer, type AddressInfo } from 'node:net';
-import { startTestServer } from './helpers/server.js';
+import { startEdgeTestServer } from './helpers/server.js';
 
 const PASSWORD = 'correct horse battery';
 const TOKEN = 'metrics-scrape-token-0123456789';
@@ -35,7 +35,7 @@ function raw(port: number, head: string, body = ''): Promise<string> {
 
 test('sign-in bodies must be application/json: text/plain, forms and untyped bodies are 415 before the body is read', async (t) => {
   // Three attempts per address per minute: were a refused request counted, the three JSON logins below would meet 429.
-  const srv = await startTestServer(t, { AUTH_IP_ATTEMPTS: '3' });
+  const srv = await startEdgeTestServer(t, { AUTH_IP_ATTEMPTS: '3' });
   const post = (path: string, body: RequestInit['body'], headers?: Record<string, string>) =>
     fetch(`${srv.url}${path}`, { method: 'POST', body, ...(headers ? { headers } : {}) });
   const form = new FormData();
@@ -69,7 +69,7 @@ test('sign-in bodies must be application/json: text/plain, forms and untyped bod
 });
 
 test('a sign-in body over 64 KiB is 413 (declared or streamed); another method is 405 with Allow: POST', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const big = await fetch(`${srv.url}/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: ' '.repeat(64 * 1024 + 1) });
   assert.equal(big.status, 413);
   assert.match((await errorOf(big)).message, /over 65536 bytes/);
@@ -111,7 +111,7 @@ test('a sign-in body over 64 KiB is 413 (declared or streamed); another method i
 });
 
 test('METRICS_TOKEN: /metrics is 401 without the bearer token or with a wrong one, 200 with it; health stays open', async (t) => {
-  const srv = await startTestServer(t, { METRICS_TOKEN: TOKEN });
+  const srv = await startEdgeTestServer(t, { METRICS_TOKEN: TOKEN });
   const metrics = (authorization?: string) => fetch(`${srv.url}/metrics`, authorization === undefined ? {} : { headers: { authorization } });
   for (const [what, header] of [
     ['no header', undefined],
@@ -136,7 +136,7 @@ test('METRICS_TOKEN: /metrics is 401 without the bearer token or with a wrong on
 });
 
 test('METRICS_PORT: metrics, health and readiness on their own listener (token still required); the shop port answers 404 for /metrics; closed on shutdown', async (t) => {
-  const srv = await startTestServer(t, { METRICS_PORT: '0', METRICS_TOKEN: TOKEN });
+  const srv = await startEdgeTestServer(t, { METRICS_PORT: '0', METRICS_TOKEN: TOKEN });
   assert.ok(srv.metricsUrl && srv.metricsPort && srv.metricsPort !== srv.port, `metrics at ${srv.metricsUrl}`);
   assert.equal(new URL(srv.metricsUrl).hostname, '127.0.0.1', 'METRICS_HOST defaults to loopback');
   const auth = { headers: { authorization: `Bearer ${TOKEN}` } };
@@ -162,13 +162,13 @@ test('METRICS_PORT: metrics, health and readiness on their own listener (token s
 });
 
 test('a METRICS_PORT that cannot be bound stops the start and leaves the shop port free', async (t) => {
-  const first = await startTestServer(t, { METRICS_PORT: '0' });
+  const first = await startEdgeTestServer(t, { METRICS_PORT: '0' });
   const port = await freePort();
   await assert.rejects(
-    startTestServer(t, { PORT: String(port), METRICS_PORT: String(first.metricsPort) }),
+    startEdgeTestServer(t, { PORT: String(port), METRICS_PORT: String(first.metricsPort) }),
     /cannot listen on 127\.0\.0\.1:\d+ \(METRICS_HOST:METRICS_PORT\)/,
   );
-  const again = await startTestServer(t, { PORT: String(port) });
+  const again = await startEdgeTestServer(t, { PORT: String(port) });
   assert.equal(again.port, port, 'the failed start released its port');
 });
 
@@ -185,7 +185,7 @@ function freePort(): Promise<number> {
 }
 
 test('without METRICS_PORT and METRICS_TOKEN, /metrics stays open on the shop port', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   assert.equal(srv.metricsPort, undefined);
   assert.equal((await fetch(`${srv.url}/metrics`)).status, 200);
 });

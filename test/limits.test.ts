@@ -7,7 +7,7 @@ import { connect as netConnect } from 'node:net';
 import WebSocket from 'ws';
 import { CartwireError, type CartwireClient } from '../src/client/index.js';
 import { resolveConfig, ConfigError } from '../src/config.js';
-import { connect, connectGuest, startTestServer, until } from './helpers/server.js';
+import { connect, connectGuest, startEdgeTestServer, until } from './helpers/server.js';
 
 const PASSWORD = 'correct horse battery';
 
@@ -67,7 +67,7 @@ test('limit settings are validated and default to values a benchmark from one ho
 });
 
 test('the request rate per connection answers RATE_LIMITED with retryAfterMs, recovers, and leaves other connections alone', async (t) => {
-  const srv = await startTestServer(t, { CONN_REQUESTS_PER_SEC: '10', CONN_REQUESTS_BURST: '20' });
+  const srv = await startEdgeTestServer(t, { CONN_REQUESTS_PER_SEC: '10', CONN_REQUESTS_BURST: '20' });
   const c = await connect(srv.url);
   const other = await connect(srv.url);
   t.after(() => Promise.all([c.close(), other.close()]));
@@ -85,7 +85,7 @@ test('the request rate per connection answers RATE_LIMITED with retryAfterMs, re
 });
 
 test('the in-flight cap answers LIMIT_EXCEEDED with maxInFlight beyond it, and frees up as answers leave', async (t) => {
-  const srv = await startTestServer(t, { CONN_MAX_INFLIGHT: '4' });
+  const srv = await startEdgeTestServer(t, { CONN_MAX_INFLIGHT: '4' });
   const c = await connectGuest(srv.url);
   t.after(() => c.close());
   const { codes, errors } = await outcomes(Array.from({ length: 10 }, (_, i) => c.call('cart.setQty', { sku: 'soap-bar', qty: 1 + i })));
@@ -95,7 +95,7 @@ test('the in-flight cap answers LIMIT_EXCEEDED with maxInFlight beyond it, and f
 });
 
 test('per-IP upgrade rate: 429 with Retry-After beyond the burst, then recovers', async (t) => {
-  const srv = await startTestServer(t, { IP_CONNECTS_PER_SEC: '2', IP_CONNECTS_BURST: '3' });
+  const srv = await startEdgeTestServer(t, { IP_CONNECTS_PER_SEC: '2', IP_CONNECTS_BURST: '3' });
   const first = await Promise.all([0, 1, 2].map(() => upgrade(srv.url)));
   assert.deepEqual(
     first.map((r) => r.status),
@@ -108,7 +108,7 @@ test('per-IP upgrade rate: 429 with Retry-After beyond the burst, then recovers'
 });
 
 test('max connections: 503 beyond the limit, a new connection once one closes', async (t) => {
-  const srv = await startTestServer(t, { MAX_CONNECTIONS: '3' });
+  const srv = await startEdgeTestServer(t, { MAX_CONNECTIONS: '3' });
   const open: CartwireClient[] = [];
   for (let i = 0; i < 3; i++) open.push(await connect(srv.url));
   t.after(() => Promise.all(open.map((c) => c.close())));
@@ -120,7 +120,7 @@ test('max connections: 503 beyond the limit, a new connection once one closes', 
 });
 
 test('ALLOWED_ORIGINS refuses a foreign Origin at upgrade (403) and lets listed origins and non-browser clients in', async (t) => {
-  const srv = await startTestServer(t, { ALLOWED_ORIGINS: 'https://shop.example, https://admin.shop.example' });
+  const srv = await startEdgeTestServer(t, { ALLOWED_ORIGINS: 'https://shop.example, https://admin.shop.example' });
   assert.equal((await upgrade(srv.url, { origin: 'https://evil.example' })).status, 403);
   assert.equal((await upgrade(srv.url, { origin: 'https://shop.example.evil.example' })).status, 403);
   assert.equal((await upgrade(srv.url, { origin: 'null' })).status, 403);
@@ -128,13 +128,13 @@ test('ALLOWED_ORIGINS refuses a foreign Origin at upgrade (403) and lets listed 
   assert.equal((await upgrade(srv.url, { origin: 'https://admin.shop.example' })).status, 101);
   assert.equal((await upgrade(srv.url)).status, 101, 'no Origin: not a browser');
   assert.match(await metricsText(srv.url), /^cartwire_upgrades_refused_total\{reason="origin"\} 3$/m);
-  const open = await startTestServer(t);
+  const open = await startEdgeTestServer(t);
   assert.equal((await upgrade(open.url, { origin: 'https://evil.example' })).status, 101, 'unset: every origin');
 });
 
 test('sign-in attempts per email, from every IP together: past the ceiling the email is refused (even the right password) until tokens refill; successes do not count', async (t) => {
   // TRUST_PROXY: the test's requests come from loopback and name their client in X-Forwarded-For.
-  const srv = await startTestServer(t, { AUTH_EMAIL_ATTEMPTS: '3', AUTH_EMAIL_WINDOW_SEC: '3', TRUST_PROXY: '127.0.0.1' });
+  const srv = await startEdgeTestServer(t, { AUTH_EMAIL_ATTEMPTS: '3', AUTH_EMAIL_WINDOW_SEC: '3', TRUST_PROXY: '127.0.0.1' });
   const login = (email: string, password: string, from: string) =>
     fetch(`${srv.url}/auth/login`, {
       method: 'POST',
@@ -164,7 +164,7 @@ test('sign-in attempts per email, from every IP together: past the ceiling the e
 });
 
 test('sign-in attempts per IP: every login and register counts; beyond the limit RATE_LIMITED (429 over HTTP), then recovers', async (t) => {
-  const srv = await startTestServer(t, { AUTH_IP_ATTEMPTS: '4', AUTH_IP_WINDOW_SEC: '2' });
+  const srv = await startEdgeTestServer(t, { AUTH_IP_ATTEMPTS: '4', AUTH_IP_WINDOW_SEC: '2' });
   const c = await connect(srv.url);
   t.after(() => c.close());
   const { codes } = await outcomes([
@@ -191,7 +191,7 @@ test('sign-in attempts per IP: every login and register counts; beyond the limit
 });
 
 test('idle timeout: a client that answers no pings is closed; one that does stays', { timeout: 40_000 }, async (t) => {
-  const srv = await startTestServer(t, { IDLE_TIMEOUT_SEC: '8' });
+  const srv = await startEdgeTestServer(t, { IDLE_TIMEOUT_SEC: '8' });
   const live = await connect(srv.url);
   t.after(() => live.close());
   const port = new URL(srv.url).port;

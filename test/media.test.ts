@@ -7,7 +7,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import sharp from 'sharp';
-import { startTestServer, adminToken, connect, connectAdmin, connectGuest, until } from './helpers/server.js';
+import { startEdgeTestServer, adminToken, connect, connectAdmin, connectGuest, until } from './helpers/server.js';
 import { bombPng, makeImage } from './helpers/images.js';
 import { MediaLimits } from '../src/protocol/media.js';
 import type { CartwireClient } from '../src/client/index.js';
@@ -35,7 +35,7 @@ async function upload(url: string, token: string, body: Uint8Array): Promise<Upl
 }
 
 test('every bad upload is refused with its status and a JSON error, and nothing is stored', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const token = await adminToken(srv.url);
   const guest = await connectGuest(srv.url);
   t.after(() => guest.close());
@@ -88,7 +88,7 @@ test('every bad upload is refused with its status and a JSON error, and nothing 
 });
 
 test('the same bytes twice are stored once, with one id; the copies are WebP at 200, 400 and 800 px', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const token = await adminToken(srv.url);
   const jpeg = await makeImage('jpeg', 1200, 900, 1);
   const [a, b] = await Promise.all([upload(srv.url, token, jpeg), upload(srv.url, token, jpeg)]);
@@ -112,7 +112,7 @@ test('the same bytes twice are stored once, with one id; the copies are WebP at 
 });
 
 test('media responses: immutable caching, a strong ETag, 304 on If-None-Match, nosniff; 404 and 400', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const token = await adminToken(srv.url);
   const png = await makeImage('png', 500, 400, 5);
   const up = await upload(srv.url, token, png);
@@ -147,7 +147,7 @@ test('media responses: immutable caching, a strong ETag, 304 on If-None-Match, n
 });
 
 test('catalog.setImages: admin only, known media only, journalled; products carry images in get and search', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const token = await adminToken(srv.url);
   const [a, b] = [await upload(srv.url, token, await makeImage('jpeg', 1600, 1200, 7)), await upload(srv.url, token, await makeImage('png', 300, 300, 8))];
   const admin = await connectAdmin(srv.url);
@@ -196,7 +196,7 @@ test('catalog.setImages: admin only, known media only, journalled; products carr
   await srv.close();
 
   // Journalled: the images are there after a restart on the same DATA_DIR.
-  const again = await startTestServer(t, { DATA_DIR: srv.dataDir });
+  const again = await startEdgeTestServer(t, { DATA_DIR: srv.dataDir });
   const c = await connect(again.url);
   t.after(() => c.close());
   assert.deepEqual((await c.call('catalog.get', { productId: 'kite' })).images, expected);
@@ -220,7 +220,7 @@ function rawGet(
 }
 
 test('GET /products/<id>.json: the product as catalog.get gives it, ETag from its version and stock, 304, compressed, 404', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const admin = await connectAdmin(srv.url);
   t.after(() => admin.close());
   // A description long enough for compression to pay.
@@ -272,7 +272,7 @@ test('GET /products/<id>.json: the product as catalog.get gives it, ETag from it
 });
 
 test('files no product references are removed after the grace period; referenced ones stay', async (t) => {
-  const srv = await startTestServer(t, { MEDIA_GC_GRACE_MS: '1000' });
+  const srv = await startEdgeTestServer(t, { MEDIA_GC_GRACE_MS: '1000' });
   const token = await adminToken(srv.url);
   const kept = await upload(srv.url, token, await makeImage('png', 100, 100, 11));
   const dropped = await upload(srv.url, token, await makeImage('png', 100, 100, 12));

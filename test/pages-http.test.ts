@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gunzipSync } from 'node:zlib';
-import { startTestServer } from './helpers/server.js';
+import { startEdgeTestServer } from './helpers/server.js';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +21,7 @@ async function get(url: string, headers: Record<string, string> = {}) {
 const assetsOf = (html: string): string[] => [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]);
 
 test('HTML: no-cache with an ETag, 304 on If-None-Match, br or gzip as the client accepts', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   for (const path of ['/', '/admin']) {
     const plain = await get(`${srv.url}${path}`, { 'accept-encoding': 'identity' });
     assert.equal(plain.res.status, 200);
@@ -53,7 +53,7 @@ test('HTML: no-cache with an ETag, 304 on If-None-Match, br or gzip as the clien
 });
 
 test('assets: content-hashed names, immutable for a year, 404 for an unknown name', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const html = (await get(`${srv.url}/`)).body.toString();
   const assets = assetsOf(html);
   assert.ok(assets.some((a) => a.endsWith('.js')) && assets.some((a) => a.endsWith('.css')), `assets of /: ${assets.join(' ')}`);
@@ -72,7 +72,7 @@ test('assets: content-hashed names, immutable for a year, 404 for an unknown nam
 });
 
 test('each page weighs at most 150 KB gzipped (HTML, scripts and styles)', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   // Node's fetch decompresses; the wire size is read with a raw request through node:zlib.
   const { request } = await import('node:http');
   const gzipped = (path: string) =>

@@ -5,7 +5,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { CartwireClient, CartwireError, backoffDelay, shouldReconnect, type ConnectionState, type StateInfo } from '../src/client/index.js';
-import { spawnServer, startTestServer, tmpDataDir, until } from './helpers/server.js';
+import { spawnServer, startEdgeTestServer, tmpDataDir, until } from './helpers/server.js';
 import type { CartView } from '../src/protocol/types.js';
 
 const FAST = { baseDelayMs: 50, maxDelayMs: 400 };
@@ -78,7 +78,7 @@ test('kill -9 and restart on the same port: the SDK reconnects, re-auths as the 
 });
 
 test('no reconnect after a policy close (1008, 10 bad frames) or a frame over 64 KiB (1009)', async (t) => {
-  const server = await startTestServer(t);
+  const server = await startEdgeTestServer(t);
   for (const [code, misbehave] of [
     [
       1008,
@@ -114,7 +114,7 @@ test('no reconnect after a policy close (1008, 10 bad frames) or a frame over 64
 
 test('a token the restarted server refuses (signed with another key) stops reconnecting with UNAUTHENTICATED', async (t) => {
   const port = await freePort();
-  const first = await startTestServer(t, { PORT: String(port), JWT_SECRET: 'a'.repeat(40) });
+  const first = await startEdgeTestServer(t, { PORT: String(port), JWT_SECRET: 'a'.repeat(40) });
   const c = await CartwireClient.connect(first.url, { reconnect: FAST, timeoutMs: 30_000 });
   t.after(() => c.close());
   const states = recordStates(c);
@@ -127,7 +127,7 @@ test('a token the restarted server refuses (signed with another key) stops recon
   await until(() => states.some((s) => s.state === 'reconnecting'), { what: 'reconnecting' });
   const waiting = c.call('cart.get', {});
   // Same port, new key: the remembered token now looks forged.
-  await startTestServer(t, { PORT: String(port), JWT_SECRET: 'b'.repeat(40) });
+  await startEdgeTestServer(t, { PORT: String(port), JWT_SECRET: 'b'.repeat(40) });
   await assert.rejects(waiting, (e: CartwireError) => e.code === 'UNAUTHENTICATED');
   const closed = await c.whenClosed();
   assert.equal(c.state, 'closed');

@@ -8,7 +8,7 @@ import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import { Unpackr } from 'msgpackr';
 import { CartwireClient, CartwireError, type ConnectionState } from '../src/client/index.js';
 import { encodeRequests } from '../packages/client/src/wire.js';
-import { startTestServer, until, ADMIN_EMAIL, ADMIN_PASSWORD } from './helpers/server.js';
+import { startEdgeTestServer, until, ADMIN_EMAIL, ADMIN_PASSWORD } from './helpers/server.js';
 import { ADDRESS_GB } from './helpers/commerce.js';
 import type { CartView } from '../src/protocol/types.js';
 
@@ -110,7 +110,7 @@ const skuA = 'tee-classic-m';
 const skuB = 'mug-stoneware-sand';
 
 test('1,000 calls made in one tick leave as ceil(1000/256) = 4 frames; calls in later ticks leave in frames of their own', async (t) => {
-  const server = await startTestServer(t);
+  const server = await startEdgeTestServer(t);
   const proxy = await Proxy.start(t, server.url);
   const c = await CartwireClient.connect(proxy.url);
   t.after(() => c.close());
@@ -137,7 +137,7 @@ test('1,000 calls made in one tick leave as ceil(1000/256) = 4 frames; calls in 
 });
 
 test('a batch over 64 KiB is split by size, and a single request over 64 KiB fails locally with REQUEST_TOO_BIG', async (t) => {
-  const server = await startTestServer(t);
+  const server = await startEdgeTestServer(t);
   const proxy = await Proxy.start(t, server.url);
   const admin = await CartwireClient.connect(proxy.url);
   t.after(() => admin.close());
@@ -177,7 +177,7 @@ test('a batch over 64 KiB is split by size, and a single request over 64 KiB fai
 });
 
 test('server errors reject with a typed CartwireError carrying code, message and details', async (t) => {
-  const server = await startTestServer(t);
+  const server = await startEdgeTestServer(t);
   const c = await CartwireClient.connect(server.url);
   t.after(() => c.close());
   await assert.rejects(c.call('cart.get', {}), { code: 'UNAUTHENTICATED' });
@@ -217,7 +217,7 @@ export function typeChecks(c: CartwireClient): void {
 }
 
 test('per-call timeout and AbortSignal reject with TIMEOUT / ABORTED; late replies are ignored', async (t) => {
-  const server = await startTestServer(t);
+  const server = await startEdgeTestServer(t);
   const proxy = await Proxy.start(t, server.url);
   const c = await CartwireClient.connect(proxy.url, { timeoutMs: 5000 });
   t.after(() => c.close());
@@ -246,7 +246,7 @@ test('per-call timeout and AbortSignal reject with TIMEOUT / ABORTED; late repli
 
 /** One guest on two connections: `c` through the counting proxy, `other` directly. */
 async function twoDevicesOneProxied(t: TestContext): Promise<{ proxy: Proxy; c: CartwireClient; other: CartwireClient }> {
-  const server = await startTestServer(t);
+  const server = await startEdgeTestServer(t);
   const proxy = await Proxy.start(t, server.url);
   const c = await CartwireClient.connect(proxy.url);
   t.after(() => c.close());
@@ -310,7 +310,7 @@ test('subscribe: pushes that overtake the subscribe reply are held and delivered
 });
 
 test('subscribe refused: ready rejects with the server code and onError hears it', async (t) => {
-  const server = await startTestServer(t);
+  const server = await startEdgeTestServer(t);
   const c = await CartwireClient.connect(server.url);
   t.after(() => c.close());
   await c.call('auth.guest', {});
@@ -327,7 +327,7 @@ test('subscribe refused: ready rejects with the server code and onError hears it
 });
 
 test('subscribe before signing in: the topic waits for the session and follows once auth.* succeeds', async (t) => {
-  const server = await startTestServer(t);
+  const server = await startEdgeTestServer(t);
   const c = await CartwireClient.connect(server.url);
   t.after(() => c.close());
   const versions: number[] = [];
@@ -347,7 +347,7 @@ test('subscribe before signing in: the topic waits for the session and follows o
 });
 
 test("the admin feed's handler gets order.updated, also when the same client follows its own orders", async (t) => {
-  const server = await startTestServer(t);
+  const server = await startEdgeTestServer(t);
   const admin = await CartwireClient.connect(server.url);
   t.after(() => admin.close());
   await admin.call('auth.login', { email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
@@ -366,7 +366,7 @@ test("the admin feed's handler gets order.updated, also when the same client fol
 });
 
 test('a throwing handler is reported on the error event and does not stop later versions or other handlers', async (t) => {
-  const server = await startTestServer(t);
+  const server = await startEdgeTestServer(t);
   const c = await CartwireClient.connect(server.url);
   t.after(() => c.close());
   await c.call('auth.guest', {});
@@ -389,7 +389,7 @@ test('a throwing handler is reported on the error event and does not stop later 
 });
 
 test('a drop fails in-flight calls with CLOSED (never re-sent); calls made while down wait and leave after auth.resume', async (t) => {
-  const server = await startTestServer(t);
+  const server = await startEdgeTestServer(t);
   const proxy = await Proxy.start(t, server.url);
   const c = await CartwireClient.connect(proxy.url, { reconnect: { baseDelayMs: 20, maxDelayMs: 100 } });
   t.after(() => c.close());
@@ -432,7 +432,7 @@ test('a drop fails in-flight calls with CLOSED (never re-sent); calls made while
 });
 
 test('calls waiting for a reconnect are bounded (QUEUE_FULL) and time out by their own timeout', async (t) => {
-  const server = await startTestServer(t);
+  const server = await startEdgeTestServer(t);
   const proxy = await Proxy.start(t, server.url);
   // A long backoff keeps the client offline for the whole test.
   const c = await CartwireClient.connect(proxy.url, { reconnect: { baseDelayMs: 60_000, maxDelayMs: 60_000 }, maxQueued: 2 });
@@ -464,7 +464,7 @@ test('the SDK imports its own files and msgpackr, nothing of the server, nothing
 });
 
 test('in a browser-like global scope the SDK uses globalThis.WebSocket', async (t) => {
-  const server = await startTestServer(t);
+  const server = await startEdgeTestServer(t);
   let made = 0;
   const g = globalThis as { WebSocket?: unknown };
   const saved = g.WebSocket;

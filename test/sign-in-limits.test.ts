@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { resolveConfig, ConfigError } from '../src/config.js';
 import { KeyedBackoff } from '../src/transport/rate-limit.js';
 import { CartwireError } from '../src/client/index.js';
-import { connect, startTestServer } from './helpers/server.js';
+import { connect, startEdgeTestServer } from './helpers/server.js';
 
 const PASSWORD = 'correct horse battery';
 
@@ -39,7 +39,7 @@ const statuses = (outs: Outcome[]): Record<number, number> => {
 test('an attacker address failing many times locks out only itself: the owner signs in from elsewhere; an unknown email answers the same', async (t) => {
   // Limits at their defaults, but for a first wait of 10 s (not 1 s): long enough to outlast the
   // storm below (six argon2id hashes at once take about a second on a cold server).
-  const srv = await startTestServer(t, { TRUST_PROXY: '127.0.0.1', AUTH_DELAY_BASE_MS: '10000' });
+  const srv = await startEdgeTestServer(t, { TRUST_PROXY: '127.0.0.1', AUTH_DELAY_BASE_MS: '10000' });
   const ATTACKER = '203.0.113.66';
   const OWNER = '198.51.100.7';
   assert.equal((await auth(srv.url, 'register', 'victim@example.com', PASSWORD, OWNER)).status, 200);
@@ -71,7 +71,7 @@ test('an attacker address failing many times locks out only itself: the owner si
 });
 
 test('growing delays per email and address: retryAfterMs doubles up to the cap, refusals do not lengthen it, a success starts over', async (t) => {
-  const srv = await startTestServer(t, { TRUST_PROXY: '127.0.0.1', AUTH_DELAY_AFTER: '2', AUTH_DELAY_BASE_MS: '400', AUTH_DELAY_MAX_MS: '1600' });
+  const srv = await startEdgeTestServer(t, { TRUST_PROXY: '127.0.0.1', AUTH_DELAY_AFTER: '2', AUTH_DELAY_BASE_MS: '400', AUTH_DELAY_MAX_MS: '1600' });
   const FROM = '203.0.113.9';
   assert.equal((await auth(srv.url, 'register', 'slow@example.com', PASSWORD, '198.51.100.1')).status, 200);
   const wrong = () => auth(srv.url, 'login', 'slow@example.com', 'wrong password', FROM);
@@ -111,7 +111,7 @@ test('growing delays per email and address: retryAfterMs doubles up to the cap, 
 });
 
 test('per email and address, the attempt bucket caps failures even without delays; register of a taken email counts too', async (t) => {
-  const srv = await startTestServer(t, { TRUST_PROXY: '127.0.0.1', AUTH_DELAY_BASE_MS: '0', AUTH_PAIR_ATTEMPTS: '3', AUTH_PAIR_WINDOW_SEC: '3' });
+  const srv = await startEdgeTestServer(t, { TRUST_PROXY: '127.0.0.1', AUTH_DELAY_BASE_MS: '0', AUTH_PAIR_ATTEMPTS: '3', AUTH_PAIR_WINDOW_SEC: '3' });
   assert.equal((await auth(srv.url, 'register', 'pair@example.com', PASSWORD, '198.51.100.2')).status, 200);
   const outs = await Promise.all(Array.from({ length: 5 }, () => auth(srv.url, 'register', 'pair@example.com', PASSWORD, '203.0.113.20')));
   assert.deepEqual(statuses(outs), { 409: 3, 429: 2 });
@@ -125,7 +125,7 @@ test('per email and address, the attempt bucket caps failures even without delay
 });
 
 test('the per-IP limit over HTTP counts the X-Forwarded-For client only when the socket is a trusted proxy', async (t) => {
-  const behindProxy = await startTestServer(t, { TRUST_PROXY: '127.0.0.1', AUTH_IP_ATTEMPTS: '3', AUTH_IP_WINDOW_SEC: '60' });
+  const behindProxy = await startEdgeTestServer(t, { TRUST_PROXY: '127.0.0.1', AUTH_IP_ATTEMPTS: '3', AUTH_IP_WINDOW_SEC: '60' });
   const a = [];
   for (let i = 0; i < 4; i++) a.push((await auth(behindProxy.url, 'login', `n${i}@example.com`, PASSWORD, '203.0.113.30')).status);
   assert.deepEqual(a, [401, 401, 401, 429]);
@@ -138,7 +138,7 @@ test('the per-IP limit over HTTP counts the X-Forwarded-For client only when the
   // forged left-hand entry changes nothing.
   assert.equal((await auth(behindProxy.url, 'login', 'n8@example.com', PASSWORD, '10.9.9.9, 203.0.113.30')).status, 429);
 
-  const direct = await startTestServer(t, { AUTH_IP_ATTEMPTS: '3', AUTH_IP_WINDOW_SEC: '60' }); // no TRUST_PROXY
+  const direct = await startEdgeTestServer(t, { AUTH_IP_ATTEMPTS: '3', AUTH_IP_WINDOW_SEC: '60' }); // no TRUST_PROXY
   const b = [];
   for (let i = 0; i < 4; i++) b.push((await auth(direct.url, 'login', `n${i}@example.com`, PASSWORD, `203.0.113.${40 + i}`)).status);
   assert.deepEqual(b, [401, 401, 401, 429], 'a forged X-Forwarded-For from an untrusted socket is ignored');

@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 import { resolveConfig, ConfigError } from '../src/config.js';
 import { CartwireClient, type SocketCtor } from '../src/client/index.js';
 import { selfSignedCert, signedCert, type CertFiles } from '../bench/lib/tls.js';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, startTestServer, spawnServer, tmpDataDir } from './helpers/server.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, startEdgeTestServer, spawnServer, tmpDataDir } from './helpers/server.js';
 
 interface TlsClient {
   ca: Buffer;
@@ -50,7 +50,7 @@ function certs(t: TestContext): { dir: string; server: CertFiles; trust: TlsClie
 
 test('https and wss on the shop port: health over TLS, a cart session with the SDK, plain http refused', async (t) => {
   const { dir, server, trust } = certs(t);
-  const srv = await startTestServer(t, tlsEnv(dir, server));
+  const srv = await startEdgeTestServer(t, tlsEnv(dir, server));
   assert.match(srv.url, /^https:\/\/127\.0\.0\.1:\d+$/);
   assert.equal(await httpsGet(`${srv.url}/readyz`, trust), 200);
 
@@ -78,7 +78,7 @@ test('TLS_CA_FILE: a client certificate the CA signed is accepted, another refus
   const ca = selfSignedCert(dir, 'client-ca');
   const good = signedCert(dir, ca, 'good-client');
   const rogue = selfSignedCert(dir, 'rogue-client');
-  const srv = await startTestServer(t, tlsEnv(dir, server, ca.certFile));
+  const srv = await startEdgeTestServer(t, tlsEnv(dir, server, ca.certFile));
   const withCert = (c: CertFiles): TlsClient => ({ ...trust, cert: readFileSync(c.certFile), key: readFileSync(c.keyFile) });
 
   assert.equal(await httpsGet(`${srv.url}/readyz`, withCert(good)), 200);

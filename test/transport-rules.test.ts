@@ -2,7 +2,7 @@
 // no SDK would: text frames, oversized frames, bad msgpack, duplicate ids, forbidden keys.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, ADMIN_EMAIL, ADMIN_PASSWORD } from './helpers/server.js';
+import { startEdgeTestServer, ADMIN_EMAIL, ADMIN_PASSWORD } from './helpers/server.js';
 import { RawSocket, pack, type WireResponse } from './helpers/raw-socket.js';
 import { CloseCode, ErrorCode, Limits } from '../src/protocol/errors.js';
 
@@ -48,7 +48,7 @@ async function nullIdAnswers(s: RawSocket, from: number, n: number): Promise<Wir
 }
 
 test('a text frame is BAD_FRAME with id null, even when it holds a valid request, and the connection stays', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const s = await open(t, srv.url);
   s.send('hello');
   s.send(pack({ id: 1, op: 'ping' }).toString('latin1'));
@@ -71,7 +71,7 @@ function paddedPing(id: number, size: number): Buffer {
 }
 
 test('a frame of exactly 64 KiB is read; anything from 64 KiB + 1 to 1 MiB closes with 1009 unanswered', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const s = await open(t, srv.url);
   s.send(paddedPing(1, Limits.MAX_FRAME_BYTES));
   const r = await s.answer(1);
@@ -92,7 +92,7 @@ test('a frame of exactly 64 KiB is read; anything from 64 KiB + 1 to 1 MiB close
 });
 
 test('a message sent in fragments is one frame to the protocol: answered whole, and limited to 64 KiB in total', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const s = await open(t, srv.url);
   const ping = pack({ id: 1, op: 'ping' });
   s.sendFragments([ping.subarray(0, 3), ping.subarray(3, 4), ping.subarray(4)]);
@@ -108,7 +108,7 @@ test('a message sent in fragments is one frame to the protocol: answered whole, 
 });
 
 test('9 bad frames leave the connection open; the 10th is answered, then the close 1008 follows', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const s = await open(t, srv.url);
   const bad: (Uint8Array | string)[] = [
     'a text frame',
@@ -165,7 +165,7 @@ test('9 bad frames leave the connection open; the 10th is answered, then the clo
 });
 
 test('an unknown op, or an op that is not a string, is BAD_REQUEST with the request id', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const s = await open(t, srv.url);
   // Names that exist on every JS object must not find a handler either.
   const ops: unknown[] = ['no.such.op', '', 'PING', 'ping ', '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'x'.repeat(1000)];
@@ -181,7 +181,7 @@ test('an unknown op, or an op that is not a string, is BAD_REQUEST with the requ
 });
 
 test('an id that is missing or not a uint32 is BAD_REQUEST with id null', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const s = await open(t, srv.url);
   const ids: unknown[] = [undefined, null, -1, 2 ** 32, 1.5, '7', true, [1], { id: 1 }];
   for (const id of ids) s.send(pack(id === undefined ? { op: 'ping' } : { id, op: 'ping' }));
@@ -208,7 +208,7 @@ test('an id that is missing or not a uint32 is BAD_REQUEST with id null', async 
 });
 
 test('a second request with an id in flight is BAD_REQUEST; the first still answers and frees the id', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const s = await open(t, srv.url);
   // auth.login verifies an argon2id hash (tens of ms): the id is surely in flight when the second frame lands.
   s.send(pack({ id: 7, op: 'auth.login', args: { email: ADMIN_EMAIL, password: ADMIN_PASSWORD } }));
@@ -252,7 +252,7 @@ test('a second request with an id in flight is BAD_REQUEST; the first still answ
 });
 
 test('a batch of 256 requests runs every one; 257 get one BAD_REQUEST and none runs; an empty batch is BAD_REQUEST', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const s = await openGuest(t, srv.url);
   const adds = 56;
   const batch = Array.from({ length: Limits.MAX_BATCH }, (_, i) =>
@@ -295,7 +295,7 @@ test('a batch of 256 requests runs every one; 257 get one BAD_REQUEST and none r
 });
 
 test('args that do not match the op schema are BAD_REQUEST naming the field; nothing runs', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const s = await openGuest(t, srv.url);
   const cases: [string, unknown, RegExp][] = [
     ['cart.add', { sku: 'soap-bar', qty: 1000 }, /^args\.qty must be <= 999$/],
@@ -323,7 +323,7 @@ test('args that do not match the op schema are BAD_REQUEST naming the field; not
 });
 
 test('the role is checked before the args: a guest sending a malformed admin op gets FORBIDDEN, not a schema message', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const s = await openGuest(t, srv.url);
   const bad = { productId: 'p-1', name: 'P', category: 'c', variants: [{ sku: 'p-1-a', price: 100, colour: 'red' }] };
   const a = s.request('catalog.upsert', bad);
@@ -334,7 +334,7 @@ test('the role is checked before the args: a guest sending a malformed admin op 
 });
 
 test('roles: anonymous gets UNAUTHENTICATED, a guest gets FORBIDDEN for admin ops, an admin passes', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const anon = await open(t, srv.url);
   for (const [op, args] of [
     ['cart.get', {}],
@@ -380,7 +380,7 @@ const withKeyInArgs = (id: number, op: string, key: string, args: Record<string,
   ]);
 
 test('__proto__, constructor and prototype keys are BAD_REQUEST with the id; the rest of the batch runs; nothing is polluted', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const s = await openGuest(t, srv.url);
   let id = 50;
   for (const key of ['__proto__', 'constructor', 'prototype']) {
@@ -427,7 +427,7 @@ test('__proto__, constructor and prototype keys are BAD_REQUEST with the id; the
 });
 
 test('16 levels of nesting reach the op; 17 are BAD_FRAME', async (t) => {
-  const srv = await startTestServer(t);
+  const srv = await startEdgeTestServer(t);
   const s = await open(t, srv.url);
   const nest = (levels: number): unknown => (levels === 0 ? 1 : { a: nest(levels - 1) });
   // args is level 2: 15 maps from args down reach level 16, 16 maps reach 17.

@@ -54,6 +54,15 @@ export async function startTestServer(t: TestContext, env: Record<string, string
   return Object.assign(server, { dataDir });
 }
 
+/**
+ * A one-shard server, closed after the test: for tests of what lies in front of the actors
+ * (frames, limits, sign-in, HTTP, the SDK's socket), which a second shard does not change. Each
+ * shard is two threads (its loop and its commit writer) whose start is about half of a test
+ * server's start, and the suite starts hundreds of servers.
+ */
+export const startEdgeTestServer = (t: TestContext, env: Record<string, string> = {}): ReturnType<typeof startTestServer> =>
+  startTestServer(t, { SHARDS: '1', ...env });
+
 export interface ChildServer {
   url: string;
   port: number;
