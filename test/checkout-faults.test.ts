@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, connectAdmin, serverRestarts, tmpDataDir, until, type ChildServer } from './helpers/server.js';
+import { connect, connectAdmin, serverDies, serverRestarts, tmpDataDir, until, type ChildServer } from './helpers/server.js';
 import { actorJournal, dropTimer, keptAmount, loggedEvents, paymentLedgers, skuJournal } from './helpers/ledger.js';
 import { CartwireError, type CartwireClient } from '../src/client/index.js';
 import { FAULT_STEPS, type FaultStep } from '../src/actors/checkout-saga.js';
@@ -452,12 +452,12 @@ test(
     const args: CheckoutArgs = { idempotencyKey: 'chain', payment: { token: 'tok_visa' }, shippingAddress: ADDRESS };
     await checkoutDies(s1, buyer1.c, args, 'charged');
 
-    // Each restart resumes the order at once and dies at the next step of that resume.
+    // Each restart resumes the order at once and dies at the next step of that resume (before or
+    // after it listens: the resume starts with the recovery).
     for (const step of ['confirming', 'confirmed'] as const) {
-      const s = await start({ FAULT_EXIT_AFTER: step });
-      await until(() => s.proc.exitCode !== null || s.proc.signalCode !== null, { timeoutMs: 10_000, what: `the resume to die after ${step}` });
-      assert.equal(s.proc.signalCode, 'SIGKILL');
-      assert.match(s.output(), new RegExp(`FAULT_EXIT_AFTER=${step}: killing the process`));
+      const died = await serverDies(dataDir, { ...ENV, FAULT_EXIT_AFTER: step });
+      assert.equal(died.signal, 'SIGKILL', died.output);
+      assert.match(died.output, new RegExp(`FAULT_EXIT_AFTER=${step}: killing the process`));
     }
 
     const s4 = await start();

@@ -161,6 +161,28 @@ export function serverRestarts(t: TestContext, dataDir: string, baseEnv: Record<
   };
 }
 
+/**
+ * Runs the server binary on `dataDir` until it exits by itself (a fault it was started with kills
+ * it), listening first or not: a recovery at start may reach the fault before the port is open.
+ * Killed, and the promise rejected, if it still runs after `timeoutMs`.
+ */
+export function serverDies(dataDir: string, env: Record<string, string>, timeoutMs = 10_000): Promise<{ signal: NodeJS.Signals | null; output: string }> {
+  const proc = spawn(process.execPath, [MAIN], { env: { ...process.env, ...baseEnv(dataDir, env) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (d) => (out += d));
+  proc.stderr.on('data', (d) => (out += d));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`the server still ran after ${timeoutMs} ms:\n${out}`));
+    }, timeoutMs);
+    proc.once('exit', (_code, signal) => {
+      clearTimeout(timer);
+      resolve({ signal, output: out });
+    });
+  });
+}
+
 export async function connect(url: string): Promise<CartwireClient> {
   return CartwireClient.connect(url);
 }
