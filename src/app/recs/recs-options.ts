@@ -85,7 +85,7 @@ const positiveInt = (path: string, v: unknown, dflt: number, min = 1): number =>
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw recsOptionError(path, min === 0 ? 'a non-negative integer' : `an integer >= ${min}`, v);
   return v;
 };
-/** A Map holds at most 2^24 entries (V8): the users' interner is one. */
+/** The users' interner's table (an Int32Array twice as long) stays within 128 MiB. */
 const MAX_USERS_LIMIT = 2 ** 24;
 const maxUsers = (v: unknown): number => {
   const n = positiveInt('maxUsers', v, 2_000_000, 2);

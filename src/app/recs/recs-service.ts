@@ -13,6 +13,7 @@ import { algorithmOf, reasonOf } from './reasons.js';
 import { newUserCache } from './user-cache.js';
 import { freshnessWaitMs, resolveOptions, type RecsServiceOptions, type ResolvedOptions } from './recs-options.js';
 import { INTERACTION_KINDS } from '../../workers/recs/types.js';
+import { FlatInterner, MapInterner } from './interners.js';
 import type { Neighbours } from '../../workers/recs/cosine-neighbours.js';
 import type { Interaction, ProductFeatures, Recommendation, RecsCandidateFilter, RecsContext } from '../../workers/recs/types.js';
 
@@ -25,41 +26,15 @@ const EASE_REFRESH_FACTOR = 10;
 
 const KIND_CODE = new Map<string, number>(INTERACTION_KINDS.map((k, i) => [k, i]));
 
-/**
- * Interns strings to dense ids (append-only, so a model's ids stay valid across builds). The users'
- * interner is bounded (maxUsers): full, it is replaced by a new one, never renumbered in place.
- */
-class Ids {
-  readonly byId = new Map<string, number>();
-  readonly names: string[] = [];
-  get size(): number {
-    return this.names.length;
-  }
-  intern(s: string): number {
-    let i = this.byId.get(s);
-    if (i === undefined) {
-      i = this.names.length;
-      this.byId.set(s, i);
-      this.names.push(s);
-    }
-    return i;
-  }
-  /** intern() for a string known to be new here (one Map operation instead of two). */
-  add(s: string): number {
-    this.byId.set(s, this.names.length);
-    return this.names.push(s) - 1;
-  }
-}
-
 export class RecsService {
   private readonly o: ResolvedOptions;
   private readonly pool: Piscina;
   private readonly log: EventLog;
-  /** Users of the log's rows: record() interns here. */
-  private users = new Ids();
+  /** Users of the log's rows: record() interns here. Bounded (maxUsers): full, it is replaced by a new one, never renumbered in place. */
+  private users = new FlatInterner();
   /** Users of the live model's rows: the interner it was built from (`users` unless forgetUsers() replaced that since). */
   private modelUsers = this.users;
-  private readonly items = new Ids();
+  private readonly items = new MapInterner();
   private readonly displayName = new Map<number, string>();
   private features: FeatureColumns | null = null;
   /** The catalog, read when a build starts or a fallback needs it, only after productsChanged(). */
@@ -177,11 +152,11 @@ export class RecsService {
   ): Recommendation[] {
     if (limit <= 0) return [];
     const scorer = this.scorer;
-    const user = personalized ? (this.modelUsers.byId.get(userId) ?? -1) : -1;
+    const user = personalized ? (this.modelUsers.get(userId) ?? -1) : -1;
     const inContext = this.contextTest(filter, context);
     const picked = new Set<number>();
     const accept = (j: number) => {
-      const pid = this.items.names[j];
+      const pid = this.items.name(j);
       return !picked.has(j) && !exclude.has(pid) && inContext(pid) && filter.eligible(pid);
     };
     const out: Scored[] = [];
@@ -198,7 +173,7 @@ export class RecsService {
     if (scorer && out.length < limit) fill(scorer.popular(limit - out.length, unseen));
     // no model yet, or a thin one: the newest products
     if (out.length < limit) fill(this.newest(limit - out.length, unseen));
-    const category = (j: number) => context?.category ?? filter.category(this.items.names[j]);
+    const category = (j: number) => context?.category ?? filter.category(this.items.name(j));
     return out.map((s) => this.present(s, 'user', category));
   }
 
@@ -206,10 +181,10 @@ export class RecsService {
   similar(productId: string, limit: number, filter: RecsCandidateFilter, exclude: ReadonlySet<string>): Recommendation[] {
     if (limit <= 0) return [];
     const scorer = this.scorer;
-    const item = this.items.byId.get(productId) ?? -1;
+    const item = this.items.get(productId) ?? -1;
     const picked = new Set<number>();
     const accept = (j: number) => {
-      const pid = this.items.names[j];
+      const pid = this.items.name(j);
       return pid !== productId && !picked.has(j) && !exclude.has(pid) && filter.eligible(pid);
     };
     const out: Scored[] = [];
@@ -221,14 +196,14 @@ export class RecsService {
     };
     if (scorer) fill(scorer.similar(item, limit, this.o.similarBlend, accept));
     const category = filter.category(productId);
-    const sameCategory = (j: number) => accept(j) && filter.category(this.items.names[j]) === category;
+    const sameCategory = (j: number) => accept(j) && filter.category(this.items.name(j)) === category;
     // a product with no neighbours yet (new, or never viewed with others): its category's best
     // sellers and newest, then the shop's
     if (scorer && out.length < limit && category !== undefined) fill(scorer.popular(limit - out.length, sameCategory));
     if (out.length < limit && category !== undefined) fill(this.newest(limit - out.length, sameCategory));
     if (scorer && out.length < limit) fill(scorer.popular(limit - out.length, accept));
     if (out.length < limit) fill(this.newest(limit - out.length, accept));
-    return out.map((s) => this.present(s, 'item', (j) => filter.category(this.items.names[j])));
+    return out.map((s) => this.present(s, 'item', (j) => filter.category(this.items.name(j))));
   }
 
   /** Builds a model from every event so far in the pool, every lane afresh; resolves once it is live. */
@@ -280,7 +255,7 @@ export class RecsService {
 
   /** The log's dense id of `userId`, interning it; a new user past maxUsers first forgets others. */
   private userId(userId: string): number {
-    const known = this.users.byId.get(userId);
+    const known = this.users.get(userId);
     if (known !== undefined) return known;
     if (this.users.size >= this.o.maxUsers) this.forgetUsers();
     return this.users.intern(userId);
@@ -296,9 +271,9 @@ export class RecsService {
   private forgetUsers(): void {
     const old = this.users;
     const { from, named } = this.log.newestUsers(this.o.maxUsers >> 1, old.size);
-    const next = new Ids();
+    const next = new FlatInterner();
     const renumber = new Int32Array(old.size).fill(-1);
-    for (let u = 0; u < old.size; u++) if (named[u] === 1) renumber[u] = next.add(old.names[u]);
+    for (let u = 0; u < old.size; u++) if (named[u] === 1) renumber[u] = next.add(old.name(u));
     this.log.rewrite(from, renumber);
     this.users = next;
   }
@@ -437,9 +412,9 @@ export class RecsService {
   }
 
   private present(s: Scored, mode: 'user' | 'item', category: (j: number) => string | undefined): Recommendation {
-    const name = (j: number) => this.displayName.get(j) ?? this.items.names[j];
+    const name = (j: number) => this.displayName.get(j) ?? this.items.name(j);
     return {
-      productId: this.items.names[s.item],
+      productId: this.items.name(s.item),
       score: s.score,
       reason: reasonOf(s, { name, category, mode }),
       algorithm: algorithmOf(s),
