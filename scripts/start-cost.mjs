@@ -1,7 +1,7 @@
 // What one server start costs: spawns the built server (dist/src/main.js) N times, each on a fresh
 // data directory with the test suite's settings (2 shards, the demo catalog without pictures),
-// and prints the CPU time of the whole process (all its threads) and the wall time until it
-// listens, then the medians. The test suite starts a few hundred servers, so this is most of
+// and prints the CPU time of the whole process (all its threads), the wall time until it
+// listens and its resident memory then, and the medians. The test suite starts a few hundred servers, so this is most of
 // what `npm test` costs; a server's restart after a crash is the same path.
 //   node scripts/start-cost.mjs [N] [KEY=VALUE...]   (extra settings for the server, e.g. SHARDS=1)
 // With `import` as first argument it times only loading the server's modules (no start).
@@ -16,6 +16,12 @@ if (importOnly) args.shift();
 const n = /^\d+$/.test(args[0] ?? '') ? Number(args.shift()) : 7;
 const extra = Object.fromEntries(args.map((a) => a.split('=', 2)));
 const TICK_MS = 10; // /proc/<pid>/stat counts CPU in clock ticks of 1/100 s (USER_HZ)
+
+/** Resident memory of a process, MiB. */
+function rssMiB(pid) {
+  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kb) / 1024;
+}
 
 /** utime + stime of a process, all threads, in ms; read while it still runs. */
 function cpuMs(pid) {
@@ -50,9 +56,10 @@ function once() {
       listening = true;
       const wall = Number(process.hrtime.bigint() - started) / 1e6;
       const cpu = cpuMs(proc.pid);
+      const rss = rssMiB(proc.pid);
       proc.once('exit', () => {
         rmSync(dir, { recursive: true, force: true });
-        resolve({ cpu, wall });
+        resolve({ cpu, wall, rss });
       });
       proc.kill('SIGTERM');
     });
@@ -65,6 +72,8 @@ const runs = [];
 for (let i = 0; i < n; i++) {
   const r = await once();
   runs.push(r);
-  console.log(`${importOnly ? 'modules loaded' : 'listening'} after ${r.wall.toFixed(0)} ms, CPU ${r.cpu} ms`);
+  console.log(`${importOnly ? 'modules loaded' : 'listening'} after ${r.wall.toFixed(0)} ms, CPU ${r.cpu} ms, RSS ${r.rss.toFixed(0)} MiB`);
 }
-console.log(`median of ${n}: CPU ${median(runs.map((r) => r.cpu))} ms, wall ${median(runs.map((r) => r.wall)).toFixed(0)} ms`);
+console.log(
+  `median of ${n}: CPU ${median(runs.map((r) => r.cpu))} ms, wall ${median(runs.map((r) => r.wall)).toFixed(0)} ms, RSS ${median(runs.map((r) => r.rss)).toFixed(0)} MiB`,
+);
