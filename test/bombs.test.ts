@@ -23,8 +23,12 @@ const MiB = 1024 * 1024;
  * 1 GiB, the 8 connections that stream 16 MiB under a 256 MiB header would alone pin ~128 MiB.
  */
 const RSS_BOUND = (process.env.TRANSPORT === 'ws' ? 160 : 64) * MiB;
-/** The last two rounds may add at most this to the RSS peak: a leak of 5 KiB per connection would. */
-const LAST_ROUNDS_BOUND = 8 * MiB;
+/**
+ * Of the last three rounds, at least one must add less than this to the RSS peak. A leak of 5 KiB
+ * per connection adds it in every round (800 connections each); one late transient peak (a
+ * collection that ran late on a loaded machine) raises the high-water mark in one round only.
+ */
+const ROUND_LEAK_BOUND = 4 * MiB;
 const LANES = 8;
 const CYCLES_PER_LANE = 100;
 const ROUNDS = 8;
@@ -228,13 +232,13 @@ test(
     clearInterval(sampler);
     const growth = growthNow();
     const peak = baseline + growth;
-    const lastRounds = roundGrowth[ROUNDS - 1] - roundGrowth[ROUNDS - 3];
+    const lastIncrements = [1, 2, 3].map((back) => roundGrowth[ROUNDS - back] - roundGrowth[ROUNDS - back - 1]);
     t.diagnostic(
       `${badFrames} BAD_FRAME answers, ${ROUNDS * LANES * CYCLES_PER_LANE} bomb connections in ${bombMs} ms; RSS before ${(before / MiB).toFixed(1)} MiB, baseline (warm-up high-water) ${(baseline / MiB).toFixed(1)} MiB, peak ${(peak / MiB).toFixed(1)} MiB, growth ${(growth / MiB).toFixed(1)} MiB (bound ${RSS_BOUND / MiB}), after each round ${roundGrowth.map((g) => (g / MiB).toFixed(1)).join(', ')} MiB`,
     );
     assert.ok(
-      lastRounds < LAST_ROUNDS_BOUND,
-      `the last two rounds of bomb connections grew the RSS peak by ${(lastRounds / MiB).toFixed(1)} MiB (bound ${LAST_ROUNDS_BOUND / MiB})`,
+      Math.min(...lastIncrements) < ROUND_LEAK_BOUND,
+      `each of the last three rounds of bomb connections grew the RSS peak (${lastIncrements.map((g) => (g / MiB).toFixed(1)).join(', ')} MiB, bound ${ROUND_LEAK_BOUND / MiB} for the least)`,
     );
     checkpoint('after every bomb');
 
