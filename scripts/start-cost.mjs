@@ -1,8 +1,9 @@
 // What one server start costs: spawns the built server (dist/src/main.js) N times, each on a fresh
-// data directory with the test suite's settings (2 shards, the demo catalog without pictures),
-// and prints the CPU time of the whole process (all its threads), the wall time until it
-// listens and its resident memory then, and the medians. The test suite starts a few hundred servers, so this is most of
-// what `npm test` costs; a server's restart after a crash is the same path.
+// data directory with the settings of the test suite's spawned servers (2 shards, the demo
+// catalog without pictures), and prints the CPU time of the whole process (all its threads), the
+// wall time until it listens and its resident memory then, and the medians. The test suite starts
+// a few hundred servers, so this is most of what `npm test` costs; a server's restart after a
+// crash is the same path.
 //   node scripts/start-cost.mjs [N] [KEY=VALUE...]   (extra settings for the server, e.g. SHARDS=1)
 // With `import` as first argument it times only loading the server's modules (no start).
 import { spawn } from 'node:child_process';
@@ -14,7 +15,7 @@ const args = process.argv.slice(2);
 const importOnly = args[0] === 'import';
 if (importOnly) args.shift();
 const n = /^\d+$/.test(args[0] ?? '') ? Number(args.shift()) : 7;
-const extra = Object.fromEntries(args.map((a) => a.split('=', 2)));
+const extra = Object.fromEntries(args.map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]));
 const TICK_MS = 10; // /proc/<pid>/stat counts CPU in clock ticks of 1/100 s (USER_HZ)
 
 /** Resident memory of a process, MiB. */

@@ -32,7 +32,8 @@ function tscPath() {
 }
 
 const built = mtime(at('dist/src.tsbuildinfo'));
-const sources = Math.max(newest(at('src')), mtime(at('tsconfig.json')), mtime(at('tsconfig.build.json')));
+// The TypeBox package counts as a source: the build bundles it into dist/ (bundle-typebox.mjs).
+const sources = Math.max(newest(at('src')), mtime(at('tsconfig.json')), mtime(at('tsconfig.build.json')), mtime(at('node_modules/typebox/package.json')));
 if (sources > built || !existsSync(at('dist/src/main.js'))) {
   const tsc = tscPath();
   if (tsc) {

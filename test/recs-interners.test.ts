@@ -1,5 +1,6 @@
 // The recommendation service's interners: the flat one (users) must number strings exactly as the
-// Map one (products) does, across its buffers' growth and its table's rehashes, for any string.
+// Map one (products) does, across its buffers' growth and its table's rehashes, for any
+// well-formed string.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FlatInterner, MapInterner } from '../src/app/recs/interners.js';
@@ -22,7 +23,7 @@ test('the flat interner numbers 100,000 ids as the Map does, finds each again an
   assert.equal(flat.get(ids[5].slice(0, -1)), undefined, 'so is a prefix');
 });
 
-test('the flat interner keeps any string: empty, non-ASCII, longer than its scratch buffer', () => {
+test('the flat interner keeps any well-formed string: empty, non-ASCII, longer than its scratch buffer', () => {
   const flat = new FlatInterner();
   const strings = ['', 'é', 'ü👍', '用户', 'a'.repeat(1000), '€'.repeat(400), 'x\u0000y', 'plain'];
   const ids = strings.map((s) => flat.add(s));

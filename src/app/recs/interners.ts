@@ -39,7 +39,8 @@ export class MapInterner implements Interner {
 const EMPTY = -1;
 
 /**
- * Strings in one byte buffer (UTF-8, back to back), found through an open-addressing table of
+ * Well-formed strings (user ids are checked at the edge; a lone surrogate would be stored as
+ * U+FFFD) in one byte buffer (UTF-8, back to back), found through an open-addressing table of
  * their ids. A million user ids cost ~80 bytes each as V8 strings held by a Map and an array,
  * here ~32 (bench/micro/user-interner.ts), and the heap holds three typed arrays instead of a
  * million strings for the collector to trace.
