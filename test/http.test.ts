@@ -23,6 +23,7 @@ test('healthz, readyz and Prometheus metrics with the runtime set', async (t) =>
     'cartwire_journal_batch_rows_count',
     'cartwire_shard_actors{shard="0"}',
     'cartwire_shard_mailbox_depth{shard="1"}',
+    'cartwire_recs_memory_bytes{part="log"}',
     'process_cpu_seconds_total',
   ]) {
     assert.ok(text.includes(name), `metrics lack ${name}`);

@@ -160,7 +160,26 @@ test('a built shop', async (t) => {
     assert.equal(s.modelAgeMs, 0);
     assert.ok(s.lastBuildMs > 0);
     assert.ok(s.poolUtilization >= 0 && s.poolUtilization <= 1);
+    // 17 bytes per row of the log's capacity (1,024 at first), the interner's starting buffers,
+    // and a model that holds at least its popularity and user x item arrays.
+    assert.equal(s.memoryBytes.log, 1024 * 17);
+    assert.ok(s.memoryBytes.users >= 64 * 1024, JSON.stringify(s.memoryBytes));
+    assert.ok(s.memoryBytes.model >= EVENTS.length * 8, JSON.stringify(s.memoryBytes));
   });
+});
+
+test('memory in stats: the log grows with its rows, the model appears with the first build', async (t) => {
+  const svc = new RecsService({ now: () => NOW, rebuildIntervalMs: 0, rebuildEveryEvents: 1_000_000 });
+  t.after(() => svc.close());
+  svc.setProducts(PRODUCTS);
+  const empty = svc.stats().memoryBytes;
+  assert.equal(empty.model, 0, 'no model before the first build');
+  for (let i = 0; i < 5000; i++) svc.record(ev(`user-${i}`, PRODUCTS[i % PRODUCTS.length].productId, 'view'));
+  const filled = svc.stats().memoryBytes;
+  assert.equal(filled.log, 8192 * 17, 'capacity doubled from 1,024 to 8,192 rows for 5,000');
+  assert.ok(filled.users > empty.users, `5,000 user ids grew the interner: ${empty.users} -> ${filled.users}`);
+  await svc.rebuild();
+  assert.ok(svc.stats().memoryBytes.model > 5000 * 4, JSON.stringify(svc.stats().memoryBytes));
 });
 
 test('serves from the old model while a rebuild runs in the pool, then switches', async (t) => {

@@ -3,7 +3,18 @@
 // the passivation sweep to drop them and print the RSS after, with a short timeline.
 import { TokenMinter } from '../lib/jwt.js';
 import { anonMappings, memStatus, mib, type MemStatus } from '../lib/procfs.js';
-import { envPairs, spawnServer, tmpDataDir, removeDir, newJwtSecret, snapshotSummary, snapshotWithMemory, sleep, type ShardSummary } from '../lib/server.js';
+import {
+  envPairs,
+  getText,
+  spawnServer,
+  tmpDataDir,
+  removeDir,
+  newJwtSecret,
+  snapshotSummary,
+  snapshotWithMemory,
+  sleep,
+  type ShardSummary,
+} from '../lib/server.js';
 import { fmtInt, fixed } from '../lib/format.js';
 import { baseResult } from '../lib/run.js';
 import { defineScenario, int, num, type CommonOptions, type RunResult } from '../lib/scenario.js';
@@ -170,6 +181,12 @@ export async function runMemory(o: MemoryOptions & CommonOptions): Promise<RunRe
         .map((m) => `${m.path || 'anon'} ${fixed(m.anonMiB, 1)}/${fixed(m.sizeMiB, 1)} MiB`)
         .join(', ')}`,
     );
+    // The recommendation service's buffers (outside the V8 heap): part of the RSS that stays.
+    const recsParts = [...(await getText(`${url}/metrics`)).matchAll(/^cartwire_recs_memory_bytes\{part="(\w+)"\} (\S+)$/gm)]
+      .map((m) => `${m[1]} ${fixed(Number(m[2]) / 2 ** 20, 1)}`)
+      .join(', ');
+    console.log(`recommendation buffers after passivation, MiB: ${recsParts}`);
+    facts.push(['recommendation buffers after passivation, MiB', recsParts]);
     const perCartBytes = ((active.rssAnonMiB - mib(idle.rssAnonKiB)) * 2 ** 20) / Math.max(1, fill.carts);
     console.log(`anon RSS per active cart: ${fmtInt(perCartBytes)} B; settled ${heaps(settled)}; after passivation ${heaps(after)}`);
     facts.push(['anon RSS per active cart', `${fmtInt(perCartBytes)} B`]);

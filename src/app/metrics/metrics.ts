@@ -6,6 +6,7 @@ import { BusinessMetrics } from './business-metrics.js';
 import { OpNames } from '../../protocol/ops.js';
 import { OUTCOMES } from '../../protocol/errors.js';
 import type { ShardStats } from '../../workers/shard-messages.js';
+import type { RecsStats } from '../recs/recs-service.js';
 import { RequestStats } from './request-stats.js';
 import type { EdgeMetrics } from '../../transport/dispatch.js';
 import type { UpgradeRefusal } from '../../transport/ws-endpoint.js';
@@ -140,8 +141,20 @@ export class Metrics implements EdgeMetrics {
   }
 
   /** Recommendation model gauges, read at scrape time. */
-  recs(stats: () => { modelAgeMs: number; lastBuildMs: number; builds: number; events: number; poolUtilization: number }): void {
+  recs(stats: () => RecsStats): void {
     const r = this.registry;
+    new client.Gauge({
+      name: 'cartwire_recs_memory_bytes',
+      help: 'Memory the recommendation service holds in buffers: the interaction log, the user ids, the live model.',
+      labelNames: ['part'] as const,
+      registers: [r],
+      collect() {
+        const m = stats().memoryBytes;
+        this.set({ part: 'log' }, m.log);
+        this.set({ part: 'users' }, m.users);
+        this.set({ part: 'model' }, m.model);
+      },
+    });
     new client.Gauge({
       name: 'cartwire_recs_model_age_seconds',
       help: 'Age of the live recommendation model.',

@@ -46,7 +46,7 @@ const EMPTY = -1;
  * million strings for the collector to trace.
  */
 export class FlatInterner implements Interner {
-  private bytes = new Uint8Array(1 << 16);
+  private chars = new Uint8Array(1 << 16);
   private used = 0;
   /** starts[i] .. starts[i + 1]: the bytes of id i. */
   private starts = new Int32Array(1 << 12);
@@ -59,6 +59,11 @@ export class FlatInterner implements Interner {
 
   get size(): number {
     return this.count;
+  }
+
+  /** Bytes of its buffers (with their room to grow). */
+  get bytes(): number {
+    return this.chars.byteLength + this.starts.byteLength + this.table.byteLength + this.scratch.byteLength;
   }
 
   get(s: string): number | undefined {
@@ -78,7 +83,7 @@ export class FlatInterner implements Interner {
   }
 
   name(i: number): string {
-    return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + this.starts[i], this.starts[i + 1] - this.starts[i]).toString('utf8');
+    return Buffer.from(this.chars.buffer, this.chars.byteOffset + this.starts[i], this.starts[i + 1] - this.starts[i]).toString('utf8');
   }
 
   /** Encodes `s` into the scratch buffer and returns the slot holding it, or the free slot it would take. */
@@ -99,16 +104,16 @@ export class FlatInterner implements Interner {
   private equals(id: number, key: Uint8Array, n: number): boolean {
     const start = this.starts[id];
     if (this.starts[id + 1] - start !== n) return false;
-    const bytes = this.bytes;
-    for (let i = 0; i < n; i++) if (bytes[start + i] !== key[i]) return false;
+    const chars = this.chars;
+    for (let i = 0; i < n; i++) if (chars[start + i] !== key[i]) return false;
     return true;
   }
 
   /** Stores the scratch buffer's string as a new id in `slot` (found free by find()). */
   private append(slot: number): number {
     const n = this.scratchLen;
-    if (this.used + n > this.bytes.length) this.bytes = grown(this.bytes, this.used + n);
-    this.bytes.set(this.scratch.subarray(0, n), this.used);
+    if (this.used + n > this.chars.length) this.chars = grown(this.chars, this.used + n);
+    this.chars.set(this.scratch.subarray(0, n), this.used);
     this.used += n;
     if (this.count + 2 > this.starts.length) this.starts = grown(this.starts, this.count + 2);
     const id = this.count++;
@@ -121,10 +126,10 @@ export class FlatInterner implements Interner {
   private rehash(): void {
     const table = new Int32Array(this.table.length * 2).fill(EMPTY);
     const mask = table.length - 1;
-    const bytes = this.bytes;
+    const chars = this.chars;
     for (let id = 0; id < this.count; id++) {
       let h = 0x811c9dc5;
-      for (let i = this.starts[id]; i < this.starts[id + 1]; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
+      for (let i = this.starts[id]; i < this.starts[id + 1]; i++) h = Math.imul(h ^ chars[i], 0x01000193);
       let slot = h & mask;
       while (table[slot] !== EMPTY) slot = (slot + 1) & mask;
       table[slot] = id;

@@ -7,7 +7,7 @@
 import { Piscina } from 'piscina';
 import { EventLog } from '../../workers/recs/event-log.js';
 import { encodeFeatures, type FeatureColumns } from '../../workers/recs/content-features.js';
-import { allocOutputs, assembleModel, type RecsModel, type ShardInput, type ShardResult } from '../../workers/recs/model.js';
+import { allocOutputs, assembleModel, modelBytes, type RecsModel, type ShardInput, type ShardResult } from '../../workers/recs/model.js';
 import { Scorer, type Scored } from './scorer.js';
 import { algorithmOf, reasonOf } from './reasons.js';
 import { newUserCache } from './user-cache.js';
@@ -25,6 +25,17 @@ const MEMO_USERS = 20_000;
 const EASE_REFRESH_FACTOR = 10;
 
 const KIND_CODE = new Map<string, number>(INTERACTION_KINDS.map((k, i) => [k, i]));
+
+export interface RecsStats {
+  modelAgeMs: number;
+  lastBuildMs: number;
+  builds: number;
+  events: number;
+  logEvents: number;
+  users: number;
+  poolUtilization: number;
+  memoryBytes: { log: number; users: number; model: number };
+}
 
 export class RecsService {
   private readonly o: ResolvedOptions;
@@ -211,8 +222,13 @@ export class RecsService {
     return this.request(true);
   }
 
-  /** `events`: recorded since start; `logEvents`: kept in the log; `users`: interned (<= maxUsers). */
-  stats(): { modelAgeMs: number; lastBuildMs: number; builds: number; events: number; logEvents: number; users: number; poolUtilization: number } {
+  /**
+   * `events`: recorded since start; `logEvents`: kept in the log; `users`: interned (<= maxUsers);
+   * `memoryBytes`: the buffers of the event log, of the users' interner (the live model's too while
+   * it is another) and of the live model.
+   */
+  stats(): RecsStats {
+    const users = this.users.bytes + (this.modelUsers === this.users ? 0 : this.modelUsers.bytes);
     return {
       modelAgeMs: this.model ? this.o.now() - this.model.builtAt : -1,
       lastBuildMs: this.lastBuildMs,
@@ -221,6 +237,7 @@ export class RecsService {
       logEvents: this.log.count,
       users: this.users.size,
       poolUtilization: this.pool.utilization,
+      memoryBytes: { log: this.log.bytes, users, model: this.model ? modelBytes(this.model) : 0 },
     };
   }
 

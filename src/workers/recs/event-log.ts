@@ -31,6 +31,12 @@ export class EventLog {
     return this.cols.count;
   }
 
+  /** Bytes of the current buffers (capacity, not rows): what the log holds in memory. */
+  get bytes(): number {
+    const c = this.cols;
+    return c.user.byteLength + c.item.byteLength + c.kind.byteLength + c.at.byteLength;
+  }
+
   /** O(1) amortised. */
   append(user: number, item: number, kind: number, at: number): void {
     let c = this.cols;

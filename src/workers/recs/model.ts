@@ -96,6 +96,17 @@ export interface RecsModel {
   popOrder: Int32Array;
 }
 
+/** Bytes of the buffers a model's arrays view (each buffer once: several arrays may share one). */
+export function modelBytes(m: RecsModel): number {
+  const buffers = new Set<ArrayBufferLike>();
+  const lanes = [m.itemNeighbours, m.userNeighbours, m.contentNeighbours, m.rp3Neighbours, m.easeNeighbours];
+  for (const a of [m.userItems.ptr, m.userItems.idx, m.userItems.val, m.popularity, m.popOrder]) buffers.add(a.buffer);
+  for (const n of lanes) if (n) for (const a of [n.count, n.idx, n.sim]) buffers.add(a.buffer);
+  let bytes = 0;
+  for (const b of buffers) bytes += b.byteLength;
+  return bytes;
+}
+
 /**
  * The shared outputs for a build of this size; a lane with k = 0 is off (null). `keep` lists are
  * the previous model's, reused as they are (the shards are told so through ShardInput.kept).
