@@ -7,29 +7,17 @@
 //   node scripts/start-cost.mjs [N] [KEY=VALUE...]   (extra settings for the server, e.g. SHARDS=1)
 // With `import` as first argument it times only loading the server's modules (no start).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+// /proc readers of the bench (built with the server: this script needs dist/ anyway).
+import { cpuMicros, memStatus } from '../dist/bench/lib/procfs.js';
 
 const args = process.argv.slice(2);
 const importOnly = args[0] === 'import';
 if (importOnly) args.shift();
 const n = /^\d+$/.test(args[0] ?? '') ? Number(args.shift()) : 7;
 const extra = Object.fromEntries(args.map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]));
-const TICK_MS = 10; // /proc/<pid>/stat counts CPU in clock ticks of 1/100 s (USER_HZ)
-
-/** Resident memory of a process, MiB. */
-function rssMiB(pid) {
-  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-  return Number(kb) / 1024;
-}
-
-/** utime + stime of a process, all threads, in ms; read while it still runs. */
-function cpuMs(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
-}
-
 function once() {
   const dir = mkdtempSync(join(tmpdir(), 'cartwire-start-'));
   const env = {
@@ -56,8 +44,8 @@ function once() {
       if (listening || !out.includes('listening on')) return;
       listening = true;
       const wall = Number(process.hrtime.bigint() - started) / 1e6;
-      const cpu = cpuMs(proc.pid);
-      const rss = rssMiB(proc.pid);
+      const cpu = Math.round(cpuMicros(proc.pid) / 1000);
+      const rss = memStatus(proc.pid).vmRssKiB / 1024;
       proc.once('exit', () => {
         rmSync(dir, { recursive: true, force: true });
         resolve({ cpu, wall, rss });

@@ -103,38 +103,44 @@ export function logLines(output: string): LogLine[] {
 export const loggedProblems = (output: string): string[] => logLines(output).flatMap((l) => (l.level >= 40 ? [l.msg] : []));
 
 /** The real server binary as a child process (for crash tests); resolves once it logs `listening on`. */
-export async function spawnServer(dataDir: string, env: Record<string, string> = {}, timeoutMs = 20_000): Promise<ChildServer> {
+/** The server binary as a child process on `dataDir`, its stdout and stderr gathered in `output()`. */
+function spawnBinary(dataDir: string, env: Record<string, string>): { proc: ChildProcess; output: () => string } {
   const proc = spawn(process.execPath, [MAIN], { env: { ...process.env, ...baseEnv(dataDir, env) }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout.on('data', (d) => (out += d));
   proc.stderr.on('data', (d) => (out += d));
+  return { proc, output: () => out };
+}
+
+export async function spawnServer(dataDir: string, env: Record<string, string> = {}, timeoutMs = 20_000): Promise<ChildServer> {
+  const { proc, output } = spawnBinary(dataDir, env);
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
     // A server that did not start is killed: no hook of the test knows it yet, and a child left
     // running keeps the test file's process alive after its last test.
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
-      reject(new Error(`server did not start in ${timeoutMs} ms:\n${out}`));
+      reject(new Error(`server did not start in ${timeoutMs} ms:\n${output()}`));
     }, timeoutMs);
     const onData = () => {
-      const line = logLines(out).find((l) => l.msg.startsWith('listening on '));
+      const line = logLines(output()).find((l) => l.msg.startsWith('listening on '));
       if (line) {
         clearTimeout(timer);
         resolve(line.url as string);
       }
     };
-    proc.stdout.on('data', onData);
+    proc.stdout!.on('data', onData);
     void exited.then((code) => {
       clearTimeout(timer);
-      reject(new Error(`server exited with ${code} before listening:\n${out}`));
+      reject(new Error(`server exited with ${code} before listening:\n${output()}`));
     });
   });
   return {
     url,
     port: Number(new URL(url).port),
-    transport: /"transport":"(uws|ws)"/.exec(out)?.[1] === 'ws' ? 'ws' : 'uws',
+    transport: /"transport":"(uws|ws)"/.exec(output())?.[1] === 'ws' ? 'ws' : 'uws',
     proc,
-    output: () => out,
+    output,
     kill9: async () => {
       proc.kill('SIGKILL');
       await exited;
@@ -168,19 +174,16 @@ export function serverRestarts(t: TestContext, dataDir: string, baseEnv: Record<
  * Killed, and the promise rejected, if it still runs after `timeoutMs`.
  */
 export function serverDies(dataDir: string, env: Record<string, string>, timeoutMs = 10_000): Promise<{ signal: NodeJS.Signals | null; output: string }> {
-  const proc = spawn(process.execPath, [MAIN], { env: { ...process.env, ...baseEnv(dataDir, env) }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout.on('data', (d) => (out += d));
-  proc.stderr.on('data', (d) => (out += d));
+  const { proc, output } = spawnBinary(dataDir, env);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
-      reject(new Error(`the server still ran after ${timeoutMs} ms:\n${out}`));
+      reject(new Error(`the server still ran after ${timeoutMs} ms:\n${output()}`));
     }, timeoutMs);
     // 'close', not 'exit': by then its output has been read to the end.
     proc.once('close', (_code, signal) => {
       clearTimeout(timer);
-      resolve({ signal, output: out });
+      resolve({ signal, output: output() });
     });
   });
 }
