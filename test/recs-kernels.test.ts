@@ -206,7 +206,7 @@ test('the event log drops the oldest half at its cap and keeps appending', () =>
 test('the event log names the users of its newest rows and renumbers them in new buffers', () => {
   const log = new EventLog(100, 4);
   const users = [0, 1, 2, 1, 3, 2, 4, 2];
-  users.forEach((u, e) => log.append(u, 10 + e, e % 3, 1000 + e));
+  users.forEach((u, e) => log.append(u, 10 + e, e % 3, 1_000_000 + 1000 * e + 999)); // kept to the second
   // the newest rows name 2, 4, 3, 1, then 0: at most 3 users means from row 4 (user 3) on
   const three = log.newestUsers(3, 6);
   assert.deepEqual([three.from, [...three.named]], [4, [0, 0, 1, 1, 1, 0]]);
@@ -217,7 +217,7 @@ test('the event log names the users of its newest rows and renumbers them in new
   const after = log.snapshot();
   assert.deepEqual([after.count, [...after.user.subarray(0, 4)], [...after.item.subarray(0, 4)]], [4, [1, 0, 2, 0], [14, 15, 16, 17]]);
   assert.deepEqual([...after.kind.subarray(0, 4)], [1, 2, 0, 1]);
-  assert.deepEqual([...after.at.subarray(0, 4)], [1004, 1005, 1006, 1007]);
+  assert.deepEqual([...after.atSec.subarray(0, 4)], [1004, 1005, 1006, 1007]);
   // a build holding the old buffers still reads them unchanged; appends go to the new ones
   assert.deepEqual([before.count, [...before.user.subarray(0, 8)]], [8, users]);
   log.append(1, 99, 2, 2000);

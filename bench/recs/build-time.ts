@@ -34,7 +34,8 @@ function serviceWith(ev: EventColumns): RecsService {
     rebuildEveryEvents: Number.MAX_SAFE_INTEGER,
     rebuildIntervalMs: 0,
   });
-  for (let e = 0; e < ev.count; e++) svc.record({ userId: `u${ev.user[e]}`, productId: `p${ev.item[e]}`, kind: INTERACTION_KINDS[ev.kind[e]], at: ev.at[e] });
+  for (let e = 0; e < ev.count; e++)
+    svc.record({ userId: `u${ev.user[e]}`, productId: `p${ev.item[e]}`, kind: INTERACTION_KINDS[ev.kind[e]], at: ev.atSec[e] * 1000 });
   return svc;
 }
 
@@ -67,7 +68,7 @@ const mlEvents: EventColumns = {
   user: ml.user,
   item: ml.item,
   kind: new Uint8Array(ml.user.length),
-  at: Float64Array.from(ml.timestamp, (t) => t * 1000),
+  atSec: Uint32Array.from(ml.timestamp),
 };
 const small = serviceWith(mlEvents);
 small.setProducts(movieFeatures(ml).map((p) => ({ ...p, productId: `p${p.productId}` })));

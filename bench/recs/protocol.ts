@@ -40,12 +40,12 @@ export function subset(ml: MovieLens, rows: Int32Array): MovieLens {
 
 export function trainEvents(ml: MovieLens, split: Split): EventColumns {
   const n = split.train.length;
-  const ev: EventColumns = { count: n, user: new Int32Array(n), item: new Int32Array(n), kind: new Uint8Array(n), at: new Float64Array(n) };
+  const ev: EventColumns = { count: n, user: new Int32Array(n), item: new Int32Array(n), kind: new Uint8Array(n), atSec: new Uint32Array(n) };
   for (let e = 0; e < n; e++) {
     const r = split.train[e];
     ev.user[e] = ml.user[r];
     ev.item[e] = ml.item[r];
-    ev.at[e] = ml.timestamp[r] * 1000;
+    ev.atSec[e] = ml.timestamp[r]; // MovieLens stamps are seconds
   }
   return ev;
 }

@@ -61,9 +61,9 @@ export function syntheticInteractions(shape: SyntheticShape = ML1M_SHAPE): Event
     rand,
   );
   const n = shape.interactions;
-  const ev: EventColumns = { count: n, user: new Int32Array(n), item: new Int32Array(n), kind: new Uint8Array(n), at: new Float64Array(n) };
+  const ev: EventColumns = { count: n, user: new Int32Array(n), item: new Int32Array(n), kind: new Uint8Array(n), atSec: new Uint32Array(n) };
   const mark = new Int32Array(shape.items).fill(-1);
-  const year = 365 * 24 * 3600_000;
+  const year = 365 * 24 * 3600;
   let e = 0;
   for (let u = 0; u < shape.users; u++) {
     for (let got = 0; got < perUser[u];) {
@@ -74,7 +74,7 @@ export function syntheticInteractions(shape: SyntheticShape = ML1M_SHAPE): Event
       ev.user[e] = u;
       ev.item[e] = i;
       ev.kind[e] = k < 0.8 ? 0 : k < 0.95 ? 1 : 2;
-      ev.at[e++] = 1.7e12 + Math.floor(rand() * year);
+      ev.atSec[e++] = 1.7e9 + Math.floor(rand() * year);
       got++;
     }
   }

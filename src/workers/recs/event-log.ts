@@ -1,4 +1,4 @@
-// The interaction log: four append-only columns in SharedArrayBuffers. A build gets the buffers
+// The interaction log: four append-only columns in SharedArrayBuffers, 13 bytes a row. A build gets the buffers
 // and a count and reads rows [0, count) in the pool while the main thread keeps appending past
 // count, so nothing is copied per build and the two threads never touch the same rows.
 // Growing (or dropping the oldest half at the cap, or renumbering the users when the service
@@ -10,8 +10,12 @@ export interface EventColumns {
   user: Int32Array;
   item: Int32Array;
   kind: Uint8Array;
-  at: Float64Array;
+  /** Seconds since the epoch (whole seconds are plenty for a half-life of days; 4 bytes, not 8). */
+  atSec: Uint32Array;
 }
+
+/** Milliseconds since the epoch to the log's seconds, clamped into a Uint32. */
+export const toLogSeconds = (atMs: number): number => Math.min(0xffff_ffff, Math.max(0, Math.floor(atMs / 1000))) || 0;
 
 const shared = <T>(Ctor: { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number }, n: number) =>
   new Ctor(new SharedArrayBuffer(n * Ctor.BYTES_PER_ELEMENT));
@@ -34,18 +38,18 @@ export class EventLog {
   /** Bytes of the current buffers (capacity, not rows): what the log holds in memory. */
   get bytes(): number {
     const c = this.cols;
-    return c.user.byteLength + c.item.byteLength + c.kind.byteLength + c.at.byteLength;
+    return c.user.byteLength + c.item.byteLength + c.kind.byteLength + c.atSec.byteLength;
   }
 
-  /** O(1) amortised. */
-  append(user: number, item: number, kind: number, at: number): void {
+  /** O(1) amortised. `atMs`: milliseconds since the epoch, kept to the second. */
+  append(user: number, item: number, kind: number, atMs: number): void {
     let c = this.cols;
     if (c.count === c.user.length) c = this.cols = this.regrow(c);
     const n = c.count;
     c.user[n] = user;
     c.item[n] = item;
     c.kind[n] = kind;
-    c.at[n] = at;
+    c.atSec[n] = toLogSeconds(atMs);
     c.count = n + 1;
   }
 
@@ -85,7 +89,7 @@ export class EventLog {
     for (let r = 0; r < kept; r++) next.user[r] = userMap[c.user[from + r]];
     next.item.set(c.item.subarray(from, c.count));
     next.kind.set(c.kind.subarray(from, c.count));
-    next.at.set(c.at.subarray(from, c.count));
+    next.atSec.set(c.atSec.subarray(from, c.count));
     next.count = kept;
     this.cols = next;
   }
@@ -94,11 +98,12 @@ export class EventLog {
     const full = c.user.length >= this.maxEvents;
     const keepFrom = full ? c.count - (c.count >> 1) : 0;
     const kept = c.count - keepFrom;
-    const next = EventLog.alloc(full ? c.user.length : Math.min(c.user.length * 2, this.maxEvents));
+    // x1.5, not x2: the log is the service's largest buffer, and a doubling leaves up to half of it idle
+    const next = EventLog.alloc(full ? c.user.length : Math.min(c.user.length + Math.max(1, c.user.length >> 1), this.maxEvents));
     next.user.set(c.user.subarray(keepFrom, c.count));
     next.item.set(c.item.subarray(keepFrom, c.count));
     next.kind.set(c.kind.subarray(keepFrom, c.count));
-    next.at.set(c.at.subarray(keepFrom, c.count));
+    next.atSec.set(c.atSec.subarray(keepFrom, c.count));
     next.count = kept;
     return next;
   }
@@ -109,7 +114,7 @@ export class EventLog {
       user: shared(Int32Array, capacity),
       item: shared(Int32Array, capacity),
       kind: shared(Uint8Array, capacity),
-      at: shared(Float64Array, capacity),
+      atSec: shared(Uint32Array, capacity),
     };
   }
 }

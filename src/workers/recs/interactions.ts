@@ -17,11 +17,11 @@ export function userItemMatrix(ev: EventColumns, users: number, items: number, k
  * pop(i) = sum of kind weight x 2^(-age / halfLife) over i's events: a burst of purchases this week
  * outranks a bigger one last year. Events stamped in the future count as age 0.
  */
-export function decayedPopularity(ev: EventColumns, items: number, kindWeight: ArrayLike<number>, now: number, halfLifeMs: number): Float64Array {
+export function decayedPopularity(ev: EventColumns, items: number, kindWeight: ArrayLike<number>, nowMs: number, halfLifeMs: number): Float64Array {
   const pop = new Float64Array(items);
   const rate = Math.LN2 / halfLifeMs;
   for (let e = 0; e < ev.count; e++) {
-    const age = Math.max(0, now - ev.at[e]);
+    const age = Math.max(0, nowMs - ev.atSec[e] * 1000);
     pop[ev.item[e]] += kindWeight[ev.kind[e]] * Math.exp(-rate * age);
   }
   return pop;
