@@ -30,8 +30,11 @@ export class AccountRecords {
   }
 
   /** The caller's row and profile; a guest without a row gets an empty profile (nothing stored). */
-  async read(who: Identity): Promise<{ row: UserRecord | undefined; profile: Profile } | { error: WireError }> {
-    const row = await this.vault.store.get(who.userId);
+  async read(who: Identity): Promise<Read> {
+    return this.opened(await this.vault.store.get(who.userId));
+  }
+
+  private opened(row: UserRecord | undefined): Read {
     if (!row) return { row, profile: emptyProfile() };
     const profile = this.vault.profile(row);
     return profile ? { row, profile } : { error: erasedError };
@@ -39,12 +42,18 @@ export class AccountRecords {
 
   /**
    * Applies `change` to the caller's profile and stores it (a guest's row is made on its first
-   * write). `conflict` names what a unique-hash clash means for this change.
+   * write). `conflict` names what a unique-hash clash means for this change. `row`: the caller's
+   * row as the caller just read it (undefined: it has none), saving the first attempt a read.
    */
-  async mutate<T>(who: Identity, change: (p: Profile, row: UserRecord | undefined) => Change<T>, conflict?: WireError): Promise<Outcome<T>> {
+  async mutate<T>(
+    who: Identity,
+    change: (p: Profile, row: UserRecord | undefined) => Change<T>,
+    conflict?: WireError,
+    row?: { row: UserRecord | undefined },
+  ): Promise<Outcome<T>> {
     for (let attempt = 0; attempt < RETRIES; attempt++) {
       const now = Date.now();
-      const read = await this.read(who);
+      const read = attempt === 0 && row ? this.opened(row.row) : await this.read(who);
       if ('error' in read) return { ok: false, error: read.error };
       const c = change(structuredClone(read.profile), read.row);
       if ('error' in c) return { ok: false, error: c.error };
@@ -91,7 +100,7 @@ export class AccountRecords {
     // A guest's row is made now, or marked as used: the guest retention sweep must not remove
     // it between this read and the order that needs its key.
     if (!row || (row.role === 'guest' && Date.now() - row.updatedAt > GUEST_TOUCH_MS)) {
-      const made = await this.mutate(who, (p) => ({ profile: p, result: (u) => u }));
+      const made = await this.mutate(who, (p) => ({ profile: p, result: (u) => u }), undefined, { row });
       if (!made.ok) return made;
       row = made.result;
     }
@@ -133,6 +142,8 @@ export class AccountRecords {
     this.personalization.set(userId, true);
   }
 }
+
+type Read = { row: UserRecord | undefined; profile: Profile } | { error: WireError };
 
 export function emptyProfile(): Profile {
   return { name: '', preferences: { ...DEFAULT_PREFERENCES }, addresses: [], paymentMethods: [] };
