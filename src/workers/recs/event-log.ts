@@ -1,6 +1,7 @@
-// The interaction log: four append-only columns in SharedArrayBuffers, 13 bytes a row. A build gets the buffers
-// and a count and reads rows [0, count) in the pool while the main thread keeps appending past
-// count, so nothing is copied per build and the two threads never touch the same rows.
+// The interaction log: four append-only columns in SharedArrayBuffers, 13 bytes a row. A build
+// gets the buffers and a count and reads rows [0, count) in the pool while the main thread keeps
+// appending past count, so nothing is copied per build and the two threads never touch the same
+// rows.
 // Growing (or dropping the oldest half at the cap, or renumbering the users when the service
 // forgets some) swaps in new buffers; a build that holds the old ones still reads a consistent prefix.
 
