@@ -67,6 +67,37 @@ test('a quiet thread whose heap grew is collected once; a busy one, or one with 
   assert.equal(released, 2);
 });
 
+test('a release hook that dropped big buffers gets a collection, which frees them; a small drop does not', async () => {
+  collectGarbage();
+  let buffer: Uint8Array | undefined = new Uint8Array(64 * MiB).fill(1);
+  let drops = 0;
+  const trim = new IdleHeapTrim(0, () => {
+    drops++;
+    if (!buffer) return 1024; // a small drop: not worth a collection
+    const bytes = buffer.byteLength;
+    buffer = undefined;
+    return bytes;
+  });
+  const held = process.memoryUsage().arrayBuffers;
+  let ms: number | undefined;
+  for (let tries = 0; ms === undefined && tries < 10; tries++) {
+    await sleep(300);
+    ms = trim.check();
+  }
+  assert.ok(ms !== undefined, 'the quiet period with 64 MiB dropped collected');
+  assert.equal(trim.collections, 1);
+  assert.ok(process.memoryUsage().arrayBuffers < held - 60 * MiB, 'the dropped buffer was freed by that collection');
+  // Work, then quiet: the hook drops little this time; no collection.
+  spin(150);
+  trim.check();
+  for (let tries = 0; drops < 3 && tries < 10; tries++) {
+    await sleep(200);
+    assert.equal(trim.check(), undefined);
+  }
+  assert.equal(drops, 3, 'the hook ran in the collection, then once in the next quiet spell');
+  assert.equal(trim.collections, 1);
+});
+
 test('malloc_trim hands freed C memory in the middle of an arena back to the kernel', { skip: process.platform !== 'linux' }, async () => {
   // 96 KiB buffers stay below glibc's mmap threshold, so they are carved from the arena; keeping
   // every 8th pins the arena's top, so glibc's own trimming at free() cannot give the rest back.

@@ -34,3 +34,20 @@ test('the flat interner keeps any well-formed string: empty, non-ASCII, longer t
   });
   assert.equal(flat.get('e'), undefined, 'é is not e');
 });
+
+test('fitted to its ids, the flat interner gives back its growth room and keeps every id; it grows again after', () => {
+  const flat = new FlatInterner();
+  const ids = Array.from({ length: 50_000 }, (_, i) => `g_${i.toString(36).padStart(12, '0')}`);
+  for (const id of ids) flat.intern(id);
+  const before = flat.bytes;
+  assert.equal(flat.fit(before), 0, 'growth room below the minimum asked for is kept');
+  const freed = flat.fit();
+  assert.ok(freed > 0, 'there was room to give back');
+  assert.equal(flat.bytes, before - freed);
+  assert.equal(flat.fit(), 0, 'nothing left to give');
+  for (let i = 0; i < ids.length; i += 97) assert.equal(flat.get(ids[i]), i);
+  assert.equal(flat.name(ids.length - 1), ids[ids.length - 1]);
+  assert.equal(flat.intern('a-new-one'), ids.length, 'appends after a fit grow the buffers again');
+  assert.equal(flat.name(ids.length), 'a-new-one');
+  assert.equal(flat.get(ids[123]), 123);
+});

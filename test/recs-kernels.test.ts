@@ -203,6 +203,26 @@ test('the event log drops the oldest half at its cap and keeps appending', () =>
   assert.deepEqual([...s.user.subarray(0, 3)], [2, 3, 4]);
 });
 
+test('fitted to its rows, the event log gives back its growth room in new buffers; a build holding the old ones reads them', () => {
+  const log = new EventLog(1000, 4);
+  for (let e = 0; e < 50; e++) log.append(e, e + 1, e % 3, (1_000 + e) * 1000);
+  const held = log.snapshot();
+  const before = log.bytes;
+  assert.equal(log.fit(before), 0, 'less room than asked for: kept');
+  const freed = log.fit();
+  assert.equal(log.bytes, 50 * 13);
+  assert.equal(freed, before - 50 * 13);
+  const now = log.snapshot();
+  assert.deepEqual(
+    [now.count, [...now.user.subarray(0, 50)], [...now.atSec.subarray(45, 50)]],
+    [50, [...held.user.subarray(0, 50)], [1045, 1046, 1047, 1048, 1049]],
+  );
+  assert.notEqual(now.user.buffer, held.user.buffer);
+  log.append(7, 7, 0, 0);
+  assert.deepEqual([log.count, log.snapshot().user[50], held.count], [51, 7, 50]);
+  assert.equal(new EventLog(1000, 4).fit(), 0, 'an empty log keeps its initial capacity');
+});
+
 test('the event log names the users of its newest rows and renumbers them in new buffers', () => {
   const log = new EventLog(100, 4);
   const users = [0, 1, 2, 1, 3, 2, 4, 2];

@@ -180,6 +180,16 @@ test('memory in stats: the log grows with its rows, the model appears with the f
   assert.ok(filled.users > empty.users, `5,000 user ids grew the interner: ${empty.users} -> ${filled.users}`);
   await svc.rebuild();
   assert.ok(svc.stats().memoryBytes.model > 5000 * 4, JSON.stringify(svc.stats().memoryBytes));
+  assert.equal(svc.trim(), 0, 'growth room under 1 MiB is kept');
+  // 200,000 events: the log's capacity is 298,932 rows, 1.29 MiB of it room to grow
+  for (let i = 5000; i < 200_000; i++) svc.record(ev(`user-${i}`, PRODUCTS[i % PRODUCTS.length].productId, 'view'));
+  const grown = svc.stats().memoryBytes;
+  assert.equal(grown.log, 298_932 * 13);
+  const freed = svc.trim();
+  const fitted = svc.stats().memoryBytes;
+  assert.equal(fitted.log, 200_000 * 13, 'the log fits its rows');
+  assert.equal(freed, grown.log - fitted.log + grown.users - fitted.users, 'what trim() reports is what the buffers lost');
+  assert.equal(svc.forUser('user-4', 3, shopFilter(), NONE).length, 3, 'the service still serves from its ids after a trim');
 });
 
 test('serves from the old model while a rebuild runs in the pool, then switches', async (t) => {

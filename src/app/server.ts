@@ -338,8 +338,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     ...(node ? { sweeps: () => node.sweepsGuests() } : {}),
   });
   guests.start();
-  // A quiet main thread gives the garbage of its last burst back (the shards do the same).
-  const heapTrim = new IdleHeapTrim(config.idleGcMs).start();
+  // A quiet main thread gives the garbage of its last burst back (the shards do the same), and the
+  // recommendation service the growth room of its buffers.
+  const heapTrim = new IdleHeapTrim(config.idleGcMs, () => recs.service.trim()).start();
   // Which skus drops gate, known before the first checkout needs it (a failure is retried by that checkout).
   if (!node) void drops.load().catch((err: unknown) => log.warn({ err }, 'reading the product drops failed (retried at the next checkout)'));
   // The recommendation models load from the event logs in the background (the pool builds them),

@@ -4,8 +4,10 @@
 // the limit it grew to. Every thread of the server (main, shards, commit writers) runs one of
 // these: each period it reads the thread's event-loop utilisation and heap. The first quiet
 // period after work runs the thread's release hook (the shard and writer threads hand their
-// SQLite page cache back: 16 MiB per connection once full, a writer's heap hardly grows); a quiet
-// period whose heap grew well past what the last collection left also gets one full collection.
+// SQLite page cache back: 16 MiB per connection once full, a writer's heap hardly grows; the main
+// thread moves the recommendation buffers into arrays without growth room, and a collection frees
+// the old ones); a quiet period whose heap grew well past what the last collection left also gets
+// one full collection.
 // Either way the C heap's free pages go back to the kernel after it (native-heap.ts).
 // The pause lands on a thread that just showed it had nothing to do.
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
@@ -29,6 +31,11 @@ const QUIET = 0.01;
 /** Growth over the last collection's heap that is worth a pause: this much, or a quarter of it. */
 const MIN_GROWTH_BYTES = 32 * 2 ** 20;
 const MIN_GROWTH_SHARE = 0.25;
+/**
+ * Buffers a release hook let go of that are worth a collection: an ArrayBuffer's memory goes back
+ * only when its object is collected, and a quiet heap is not collected by V8 on its own.
+ */
+const RELEASED_COLLECT_BYTES = 4 * 2 ** 20;
 
 export class IdleHeapTrim {
   private elu: EventLoopUtilization = performance.eventLoopUtilization();
@@ -40,10 +47,13 @@ export class IdleHeapTrim {
   /** Collections run (tests read it). */
   collections = 0;
 
-  /** `periodMs` 0 turns it off; `release` runs once per quiet spell and after each collection. */
+  /**
+   * `periodMs` 0 turns it off; `release` runs once per quiet spell and after each collection, and
+   * returns the bytes of buffers it dropped (a collection follows when they are worth one).
+   */
   constructor(
     private readonly periodMs: number,
-    private readonly release?: () => void,
+    private readonly release?: () => number | void,
   ) {}
 
   start(): this {
@@ -80,7 +90,7 @@ export class IdleHeapTrim {
     if (used - this.floor >= Math.max(MIN_GROWTH_BYTES, this.floor * MIN_GROWTH_SHARE)) return this.collect();
     if (!this.released) {
       this.released = true;
-      this.release?.();
+      if ((this.release?.() ?? 0) >= RELEASED_COLLECT_BYTES) return this.collect();
       releaseNativeHeap();
     }
     return undefined;

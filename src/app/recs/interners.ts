@@ -66,6 +66,18 @@ export class FlatInterner implements Interner {
     return this.chars.byteLength + this.starts.byteLength + this.table.byteLength + this.scratch.byteLength;
   }
 
+  /**
+   * Moves the ids' bytes and offsets into arrays of their exact length when the growth room is
+   * worth it; returns the bytes given up (the hash table keeps its size). For a quiet moment.
+   */
+  fit(minFree = 0): number {
+    const free = this.chars.byteLength - this.used + (this.starts.length - (this.count + 1)) * 4;
+    if (free <= 0 || free < minFree) return 0;
+    this.chars = this.chars.slice(0, this.used);
+    this.starts = this.starts.slice(0, this.count + 1);
+    return free;
+  }
+
   get(s: string): number | undefined {
     const slot = this.find(s);
     const id = this.table[slot];

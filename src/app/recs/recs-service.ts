@@ -23,6 +23,8 @@ const MEMO_USERS = 20_000;
 
 /** EASE's weights are kept across automatic builds until they are this many times their own build time old. */
 const EASE_REFRESH_FACTOR = 10;
+/** Growth room below this is kept when the service is trimmed: not worth a copy. */
+const TRIM_MIN_BYTES = 2 ** 20;
 
 const KIND_CODE = new Map<string, number>(INTERACTION_KINDS.map((k, i) => [k, i]));
 
@@ -239,6 +241,14 @@ export class RecsService {
       poolUtilization: this.pool.utilization,
       memoryBytes: { log: this.log.bytes, users, model: this.model ? modelBytes(this.model) : 0 },
     };
+  }
+
+  /**
+   * Gives back the growth room of the log and of the users' interner where it is over 1 MiB, for a
+   * quiet moment (the next burst grows them again); returns the bytes of buffers dropped.
+   */
+  trim(): number {
+    return this.log.fit(TRIM_MIN_BYTES) + this.users.fit(TRIM_MIN_BYTES);
   }
 
   /** Stage timings (ms) of the live model's build. */

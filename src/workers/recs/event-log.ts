@@ -18,6 +18,9 @@ export interface EventColumns {
 /** Milliseconds since the epoch to the log's seconds, clamped into a Uint32. */
 export const toLogSeconds = (atMs: number): number => Math.min(0xffff_ffff, Math.max(0, Math.floor(atMs / 1000))) || 0;
 
+/** user + item + kind + atSec. */
+const ROW_BYTES = 4 + 4 + 1 + 4;
+
 const shared = <T>(Ctor: { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number }, n: number) =>
   new Ctor(new SharedArrayBuffer(n * Ctor.BYTES_PER_ELEMENT));
 
@@ -27,7 +30,7 @@ export class EventLog {
   /** `maxEvents`: once full, the oldest half is dropped (popularity decays it away anyway). */
   constructor(
     private readonly maxEvents: number,
-    initial = 1024,
+    private readonly initial = 1024,
   ) {
     this.cols = EventLog.alloc(Math.min(initial, maxEvents));
   }
@@ -93,6 +96,26 @@ export class EventLog {
     next.atSec.set(c.atSec.subarray(from, c.count));
     next.count = kept;
     this.cols = next;
+  }
+
+  /**
+   * Moves the rows into buffers of their exact length (at least the initial capacity) when the
+   * growth room is worth it; returns the bytes given up. For a quiet moment: the next append grows
+   * again. A build holding the old buffers still reads them, as after a regrow.
+   */
+  fit(minFree = 0): number {
+    const c = this.cols;
+    const capacity = Math.max(c.count, Math.min(this.initial, this.maxEvents));
+    const before = this.bytes;
+    if (capacity >= c.user.length || (c.user.length - capacity) * ROW_BYTES < minFree) return 0;
+    const next = EventLog.alloc(capacity);
+    next.user.set(c.user.subarray(0, c.count));
+    next.item.set(c.item.subarray(0, c.count));
+    next.kind.set(c.kind.subarray(0, c.count));
+    next.atSec.set(c.atSec.subarray(0, c.count));
+    next.count = c.count;
+    this.cols = next;
+    return before - this.bytes;
   }
 
   private regrow(c: EventColumns): EventColumns {

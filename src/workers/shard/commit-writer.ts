@@ -43,7 +43,7 @@ const port = parentPort!;
 const db = openWriterDb(dataDir, shard, synchronous);
 const commit = batchCommitter(db, epoch);
 // Quiet after a burst: the page cache's spare pages and the heap's garbage go back (heap-trim.ts).
-const trim = new IdleHeapTrim(idleGcMs, () => db.pragma('shrink_memory')).start();
+const trim = new IdleHeapTrim(idleGcMs, () => void db.pragma('shrink_memory')).start();
 /** The generation whose commit failed: its later commits are refused. */
 let poisoned = -1;
 /** A commit failed and the WAL has not been scrubbed since. */

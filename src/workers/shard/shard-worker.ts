@@ -404,7 +404,7 @@ const CHUNK = 5_000;
 const CAP_STEP = 1_000;
 let maintaining = false;
 // A quiet shard gives the garbage of its last burst back (heap-trim.ts), and so does a passivation.
-const trim = new IdleHeapTrim(opts.idleGcMs, () => runtime.db.pragma('shrink_memory')).start();
+const trim = new IdleHeapTrim(opts.idleGcMs, () => void runtime.db.pragma('shrink_memory')).start();
 const heap = new HeapRelease(trim);
 function passivateAll(now: number, olderThanMs: number): number {
   let total = 0;
