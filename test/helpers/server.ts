@@ -3,7 +3,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import { resolveConfig } from '../../src/config.js';
@@ -102,9 +103,8 @@ export function logLines(output: string): LogLine[] {
 /** The messages logged at warn level or above. */
 export const loggedProblems = (output: string): string[] => logLines(output).flatMap((l) => (l.level >= 40 ? [l.msg] : []));
 
-/** The real server binary as a child process (for crash tests); resolves once it logs `listening on`. */
 /** The server binary as a child process on `dataDir`, its stdout and stderr gathered in `output()`. */
-function spawnBinary(dataDir: string, env: Record<string, string>): { proc: ChildProcess; output: () => string } {
+function spawnBinary(dataDir: string, env: Record<string, string>): { proc: ChildProcessByStdio<null, Readable, Readable>; output: () => string } {
   const proc = spawn(process.execPath, [MAIN], { env: { ...process.env, ...baseEnv(dataDir, env) }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout.on('data', (d) => (out += d));
@@ -112,6 +112,7 @@ function spawnBinary(dataDir: string, env: Record<string, string>): { proc: Chil
   return { proc, output: () => out };
 }
 
+/** The real server binary as a child process (for crash tests); resolves once it logs `listening on`. */
 export async function spawnServer(dataDir: string, env: Record<string, string> = {}, timeoutMs = 20_000): Promise<ChildServer> {
   const { proc, output } = spawnBinary(dataDir, env);
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
@@ -129,7 +130,7 @@ export async function spawnServer(dataDir: string, env: Record<string, string> =
         resolve(line.url as string);
       }
     };
-    proc.stdout!.on('data', onData);
+    proc.stdout.on('data', onData);
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`server exited with ${code} before listening:\n${output()}`));

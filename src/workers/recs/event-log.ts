@@ -88,13 +88,8 @@ export class EventLog {
    */
   rewrite(from: number, userMap: Int32Array): void {
     const c = this.cols;
-    const next = EventLog.alloc(c.user.length);
-    const kept = c.count - from;
-    for (let r = 0; r < kept; r++) next.user[r] = userMap[c.user[from + r]];
-    next.item.set(c.item.subarray(from, c.count));
-    next.kind.set(c.kind.subarray(from, c.count));
-    next.atSec.set(c.atSec.subarray(from, c.count));
-    next.count = kept;
+    const next = EventLog.moved(c, from, c.user.length);
+    for (let r = 0; r < next.count; r++) next.user[r] = userMap[next.user[r]];
     this.cols = next;
   }
 
@@ -108,27 +103,25 @@ export class EventLog {
     const capacity = Math.max(c.count, Math.min(this.initial, this.maxEvents));
     const before = this.bytes;
     if (capacity >= c.user.length || (c.user.length - capacity) * ROW_BYTES < minFree) return 0;
-    const next = EventLog.alloc(capacity);
-    next.user.set(c.user.subarray(0, c.count));
-    next.item.set(c.item.subarray(0, c.count));
-    next.kind.set(c.kind.subarray(0, c.count));
-    next.atSec.set(c.atSec.subarray(0, c.count));
-    next.count = c.count;
-    this.cols = next;
+    this.cols = EventLog.moved(c, 0, capacity);
     return before - this.bytes;
   }
 
   private regrow(c: EventColumns): EventColumns {
     const full = c.user.length >= this.maxEvents;
     const keepFrom = full ? c.count - (c.count >> 1) : 0;
-    const kept = c.count - keepFrom;
     // x1.5, not x2: the log is the service's largest buffer, and a doubling leaves up to half of it idle
-    const next = EventLog.alloc(full ? c.user.length : Math.min(c.user.length + Math.max(1, c.user.length >> 1), this.maxEvents));
-    next.user.set(c.user.subarray(keepFrom, c.count));
-    next.item.set(c.item.subarray(keepFrom, c.count));
-    next.kind.set(c.kind.subarray(keepFrom, c.count));
-    next.atSec.set(c.atSec.subarray(keepFrom, c.count));
-    next.count = kept;
+    return EventLog.moved(c, keepFrom, full ? c.user.length : Math.min(c.user.length + Math.max(1, c.user.length >> 1), this.maxEvents));
+  }
+
+  /** Rows [from, count) of `c` at the start of new buffers of `capacity` rows. */
+  private static moved(c: EventColumns, from: number, capacity: number): EventColumns {
+    const next = EventLog.alloc(capacity);
+    next.user.set(c.user.subarray(from, c.count));
+    next.item.set(c.item.subarray(from, c.count));
+    next.kind.set(c.kind.subarray(from, c.count));
+    next.atSec.set(c.atSec.subarray(from, c.count));
+    next.count = c.count - from;
     return next;
   }
 
