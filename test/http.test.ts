@@ -66,6 +66,10 @@ test('admin snapshot endpoints: 401 without a token, 403 for a guest, state as J
   const mem = summary.process;
   assert.ok(mem.heapUsedBytes > 1e6 && mem.heapTotalBytes >= mem.heapUsedBytes, JSON.stringify(mem));
   assert.ok(mem.rssBytes > mem.heapTotalBytes + summary.shards.reduce((n, s) => n + s.heapUsedBytes, 0), JSON.stringify(summary));
+  // glibc (this machine's libc): malloc's own totals; the SQLite connections and thread stacks alone hold megabytes.
+  assert.ok(mem.cHeap, 'glibc figures are reported on Linux');
+  assert.ok(mem.cHeap.inUseBytes > 1e6 && mem.cHeap.inUseBytes < mem.rssBytes, JSON.stringify(mem.cHeap));
+  assert.ok(mem.cHeap.freeBytes >= 0 && mem.cHeap.mappedBytes <= mem.cHeap.inUseBytes, JSON.stringify(mem.cHeap));
 
   const cart = await (await fetch(`${srv.url}/snapshot/carts/${guestCart.userId}`, auth)).json();
   assert.deepEqual(cart, guestCart);

@@ -44,6 +44,9 @@ interface Sample {
   shardHeapTotalMiB: number;
   mainHeapUsedMiB: number;
   mainHeapTotalMiB: number;
+  /** malloc, every thread: live allocations and free space in the arenas, MiB (null: not glibc). */
+  cHeapInUseMiB: number | null;
+  cHeapFreeMiB: number | null;
 }
 
 export async function runMemory(o: MemoryOptions & CommonOptions): Promise<RunResult> {
@@ -67,16 +70,6 @@ export async function runMemory(o: MemoryOptions & CommonOptions): Promise<RunRe
   const actorsOf = (s: ShardSummary[]) => s.reduce((a, x) => a + x.actors, 0);
   try {
     const { url } = await server.listening;
-    const idle: MemStatus = memStatus(server.pid);
-    // Catalog and sku actors of the demo catalog: what is left once every cart is passivated.
-    const baseActors = actorsOf(await snapshotSummary(url, admin));
-    console.log(`  server pid ${server.pid}; RSS at start ${fixed(mib(idle.vmRssKiB), 1)} MiB`);
-    const fillStart = Date.now();
-    const fill = await fillServer(server, url, { ...o, jwtSecret, run: Date.now().toString(36) });
-    console.log(`  filled ${fmtInt(fill.carts)} carts in ${fill.seconds.toFixed(1)} s (${fmtInt(fill.carts / fill.seconds)} carts/s)`);
-    if (fill.failedCarts) console.log(`  failed carts: ${fill.failedCarts} ${JSON.stringify(fill.errors)}`);
-
-    // All carts in memory: a few samples, since a major GC may still be on its way.
     const sample = async (t0: number): Promise<Sample> => {
       const m = memStatus(server.pid);
       const snap = await snapshotWithMemory(url, admin);
@@ -90,10 +83,25 @@ export async function runMemory(o: MemoryOptions & CommonOptions): Promise<RunRe
         shardHeapTotalMiB: sum((s) => s.heapTotalBytes),
         mainHeapUsedMiB: snap.process.heapUsedBytes / 2 ** 20,
         mainHeapTotalMiB: snap.process.heapTotalBytes / 2 ** 20,
+        cHeapInUseMiB: snap.process.cHeap ? snap.process.cHeap.inUseBytes / 2 ** 20 : null,
+        cHeapFreeMiB: snap.process.cHeap ? snap.process.cHeap.freeBytes / 2 ** 20 : null,
       };
     };
+    const cHeap = (s: Sample) =>
+      s.cHeapInUseMiB === null ? 'not reported' : `${fixed(s.cHeapInUseMiB, 0)} MiB in use, ${fixed(s.cHeapFreeMiB ?? 0, 0)} MiB free in the arenas`;
     const heaps = (s: Sample) =>
       `heaps: shards ${fixed(s.shardHeapUsedMiB, 0)}/${fixed(s.shardHeapTotalMiB, 0)} MiB, main ${fixed(s.mainHeapUsedMiB, 0)}/${fixed(s.mainHeapTotalMiB, 0)} MiB used/held`;
+    const idle: MemStatus = memStatus(server.pid);
+    // Catalog and sku actors of the demo catalog: what is left once every cart is passivated.
+    const baseActors = actorsOf(await snapshotSummary(url, admin));
+    const atStart = await sample(Date.now());
+    console.log(`  server pid ${server.pid}; RSS at start ${fixed(mib(idle.vmRssKiB), 1)} MiB`);
+    const fillStart = Date.now();
+    const fill = await fillServer(server, url, { ...o, jwtSecret, run: Date.now().toString(36) });
+    console.log(`  filled ${fmtInt(fill.carts)} carts in ${fill.seconds.toFixed(1)} s (${fmtInt(fill.carts / fill.seconds)} carts/s)`);
+    if (fill.failedCarts) console.log(`  failed carts: ${fill.failedCarts} ${JSON.stringify(fill.errors)}`);
+
+    // All carts in memory: a few samples, since a major GC may still be on its way.
     const activeSamples: Sample[] = [];
     const fillEnd = Date.now();
     for (let i = 0; i < 3; i++) {
@@ -125,7 +133,9 @@ export async function runMemory(o: MemoryOptions & CommonOptions): Promise<RunRe
       timeline.push(s);
       if (Date.now() - lastPrint > 10_000) {
         lastPrint = Date.now();
-        console.log(`    t=${s.t}s after fill: ${fmtInt(s.actors)} actors, RSS ${fixed(s.rssMiB, 1)} MiB (anon ${fixed(s.rssAnonMiB, 1)}); ${heaps(s)}`);
+        console.log(
+          `    t=${s.t}s after fill: ${fmtInt(s.actors)} actors, RSS ${fixed(s.rssMiB, 1)} MiB (anon ${fixed(s.rssAnonMiB, 1)}); ${heaps(s)}; C heap ${cHeap(s)}`,
+        );
       }
       if (s.actors <= baseActors) {
         passivatedAt = s;
@@ -187,11 +197,29 @@ export async function runMemory(o: MemoryOptions & CommonOptions): Promise<RunRe
       .join(', ');
     console.log(`recommendation buffers after passivation, MiB: ${recsParts}`);
     facts.push(['recommendation buffers after passivation, MiB', recsParts]);
+    // What an operator's GET /snapshot costs with every cart stored as a snapshot (the shards
+    // answer it between batches, so its time is a stall of theirs too).
+    const snapshotMs: number[] = [];
+    let stored = 0;
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      stored = (await snapshotSummary(url, admin)).reduce((n, s) => n + s.snapshots, 0);
+      snapshotMs.push(performance.now() - t0);
+    }
+    snapshotMs.sort((a, b) => a - b);
+    const snapshotFact = `median ${fixed(snapshotMs[2], 1)} ms, max ${fixed(snapshotMs[4], 1)} ms of 5, ${fmtInt(stored)} snapshots stored`;
+    console.log(`GET /snapshot after passivation: ${snapshotFact}`);
+    facts.push(['GET /snapshot after passivation', snapshotFact]);
     const perCartBytes = ((active.rssAnonMiB - mib(idle.rssAnonKiB)) * 2 ** 20) / Math.max(1, fill.carts);
     console.log(`anon RSS per active cart: ${fmtInt(perCartBytes)} B; settled ${heaps(settled)}; after passivation ${heaps(after)}`);
     facts.push(['anon RSS per active cart', `${fmtInt(perCartBytes)} B`]);
     facts.push(['V8 heaps, all active, settled', heaps(settled)]);
     facts.push([`V8 heaps, ${o.settleS} s after passivation`, heaps(after)]);
+    console.log(`C heap (malloc, all threads): at start ${cHeap(atStart)}; settled ${cHeap(settled)}; after passivation ${cHeap(after)}`);
+    facts.push(['V8 heaps, at start', heaps(atStart)]);
+    facts.push(['C heap (malloc, all threads), at start', cHeap(atStart)]);
+    facts.push(['C heap (malloc, all threads), all active, settled', cHeap(settled)]);
+    facts.push([`C heap (malloc, all threads), ${o.settleS} s after passivation`, cHeap(after)]);
     facts.push(['fill: carts/s, server CPU per cart (resume + adds)', `${fmtInt(fill.carts / fill.seconds)}/s, ${fixed(fill.serverCpuUsPerCart, 1)} µs`]);
     return {
       ...baseResult('memory', o),
@@ -210,6 +238,8 @@ export async function runMemory(o: MemoryOptions & CommonOptions): Promise<RunRe
       extra: {
         fill,
         idle: { rssMiB: mib(idle.vmRssKiB), rssAnonMiB: mib(idle.rssAnonKiB) },
+        atStart,
+        snapshotMs,
         active,
         activeSamples,
         settled,

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { loadTransport, type Listener, type ServerApp, type Transport } from '../transport/transport.js';
 import type { Config } from '../config.js';
 import { IdleHeapTrim } from '../workers/heap-trim.js';
+import { nativeHeapStats } from '../workers/native-heap.js';
 import type { ShardPool } from './shard-pool.js';
 import type { PoolHooks } from './pool-hooks.js';
 import { createPool, shardOptions } from './shard-options.js';
@@ -271,6 +272,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     ...(node ? { clusterStatus: () => node.status() } : {}),
     asyncApi: () => asyncApiDocument(serverVersion()),
     pages,
+    nativeHeap: nativeHeapStats,
   });
   // METRICS_PORT: metrics, health and readiness on a listener of their own (METRICS_HOST).
   const opsApp: ServerApp | undefined = config.metricsPort === undefined ? undefined : transport.createApp();

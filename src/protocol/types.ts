@@ -167,8 +167,18 @@ export interface ShardSummary {
 /** `GET /snapshot` (admin): every shard's summary and the process's memory as a whole. */
 export interface SnapshotSummary {
   shards: ShardSummary[];
-  /** Resident memory of the whole process, and the main thread's V8 heap and off-heap buffers. */
-  process: { rssBytes: number; heapUsedBytes: number; heapTotalBytes: number; externalBytes: number; arrayBuffersBytes: number };
+  /**
+   * Resident memory of the whole process, the main thread's V8 heap and off-heap buffers, and
+   * what the C allocator holds for every thread (`cHeap`; null where glibc's figures are not reachable).
+   */
+  process: {
+    rssBytes: number;
+    heapUsedBytes: number;
+    heapTotalBytes: number;
+    externalBytes: number;
+    arrayBuffersBytes: number;
+    cHeap: { inUseBytes: number; freeBytes: number; mappedBytes: number } | null;
+  };
 }
 
 /** One shard's part of `POST /snapshot` (admin). */

@@ -46,6 +46,8 @@ export interface HttpDeps extends OpsDeps {
   asyncApi: () => unknown;
   /** The storefront and admin pages; undefined when they were not built (/ and /admin say so). */
   pages: StaticPages | undefined;
+  /** What the C allocator holds for the whole process (GET /snapshot), null where unknown. */
+  nativeHeap: () => SnapshotSummary['process']['cHeap'];
 }
 
 const JSON_TYPE = 'application/json';
@@ -154,7 +156,7 @@ export function mountHttpRoutes(app: ServerApp, d: HttpDeps): void {
     '/snapshot',
     admin(async (res, _p, live) => {
       const shards = await d.shards.summary();
-      if (live()) json(res, '200 OK', { shards, process: processMemory() } satisfies SnapshotSummary);
+      if (live()) json(res, '200 OK', { shards, process: processMemory(d.nativeHeap()) } satisfies SnapshotSummary);
     }),
   );
   app.get(
@@ -190,7 +192,14 @@ export function mountHttpRoutes(app: ServerApp, d: HttpDeps): void {
   app.any('/*', (res) => fail(res, '404 Not Found', 'NOT_FOUND', 'no such endpoint'));
 }
 
-function processMemory(): SnapshotSummary['process'] {
+function processMemory(cHeap: SnapshotSummary['process']['cHeap']): SnapshotSummary['process'] {
   const m = process.memoryUsage();
-  return { rssBytes: m.rss, heapUsedBytes: m.heapUsed, heapTotalBytes: m.heapTotal, externalBytes: m.external, arrayBuffersBytes: m.arrayBuffers };
+  return {
+    rssBytes: m.rss,
+    heapUsedBytes: m.heapUsed,
+    heapTotalBytes: m.heapTotal,
+    externalBytes: m.external,
+    arrayBuffersBytes: m.arrayBuffers,
+    cHeap,
+  };
 }
