@@ -28,7 +28,10 @@ export interface CommitRows {
  */
 export function batchCommitter(db: Database.Database, epoch: string): (w: CommitRows, firstG: number) => void {
   const appendRow = db.prepare('INSERT INTO journal (g, actor, seq, events, crc) VALUES (?, ?, ?, ?, ?)');
-  const putSnapshot = db.prepare('INSERT OR REPLACE INTO snapshots (actor, seq, state, at, crc) VALUES (?, ?, ?, ?, ?)');
+  // An upsert, not INSERT OR REPLACE: the triggers of snapshot_stats count an insert as a new row.
+  const putSnapshot = db.prepare(
+    'INSERT INTO snapshots (actor, seq, state, at, crc) VALUES (?, ?, ?, ?, ?) ON CONFLICT (actor) DO UPDATE SET seq = excluded.seq, state = excluded.state, at = excluded.at, crc = excluded.crc',
+  );
   const putTimer = db.prepare('INSERT OR REPLACE INTO timers (actor, due) VALUES (?, ?)');
   const deleteTimer = db.prepare('DELETE FROM timers WHERE actor = ?');
   const putStock = db.prepare('INSERT OR REPLACE INTO stock_view (sku, available) VALUES (?, ?)');

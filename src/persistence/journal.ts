@@ -254,7 +254,7 @@ export class Journal {
   }
 
   summary(): { journalRows: number; journalPosition: number; watermark: number; snapshots: number; lastSnapshotAt: number | null; quarantined: string[] } {
-    const s = this.db.prepare('SELECT count(*) AS n, max(at) AS at FROM snapshots').get() as { n: number; at: number | null };
+    const s = this.db.prepare('SELECT rows AS n, last_at AS at FROM snapshot_stats').get() as { n: number; at: number | null };
     return {
       journalRows: this.lastG - this.watermark,
       journalPosition: this.lastG,

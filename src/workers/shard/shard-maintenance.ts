@@ -43,19 +43,21 @@ export class ShardMaintenance {
   }
 
   /**
-   * Deletes up to `limit` guest carts unchanged since `before` (epoch ms): not in memory, no
-   * timer (no checkout in progress), no journal rows waiting. Returns how many went.
+   * Looks at the next `limit` guest carts and deletes those unchanged since `before` (epoch ms):
+   * not in memory, no timer (no checkout in progress), no journal rows waiting. Returns how many
+   * went, and whether the look reached the last guest cart (the next starts from the first).
    */
-  expireGuestCarts(before: number, limit: number): number {
+  expireGuestCarts(before: number, limit: number): { deleted: number; wrapped: boolean } {
     const { cells, timers, journal } = this.s;
     try {
-      const stale = this.retention.stale(before, limit).filter((key) => !cells.get(key) && timers.dueOf(key) === undefined && !journal.hasPendingRows(key));
+      const look = this.retention.look(before, limit);
+      const stale = look.stale.filter((key) => !cells.get(key) && timers.dueOf(key) === undefined && !journal.hasPendingRows(key));
       if (stale.length > 0) this.retention.delete(stale);
       for (const key of stale) cells.forget(key);
-      return stale.length;
+      return { deleted: stale.length, wrapped: look.wrapped };
     } catch (err) {
       log.warn({ err }, `shard ${this.s.opts.shard}: guest cart retention failed (retried later)`);
-      return 0;
+      return { deleted: 0, wrapped: true };
     }
   }
 

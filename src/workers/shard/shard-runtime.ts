@@ -410,8 +410,8 @@ export class ShardRuntime {
     return this.maintenance.snapshotAll();
   }
 
-  /** Deletes up to `limit` guest carts unchanged since `before` (epoch ms) and not in use; returns how many went. */
-  expireGuestCarts(before: number, limit: number): number {
+  /** Looks at the next `limit` guest carts, deleting those unchanged since `before` (epoch ms) and not in use. */
+  expireGuestCarts(before: number, limit: number): { deleted: number; wrapped: boolean } {
     return this.maintenance.expireGuestCarts(before, limit);
   }
 

@@ -413,13 +413,16 @@ function passivateAll(now: number, olderThanMs: number): number {
   heap.maybeCollect(runtime.actorCount);
   return total;
 }
-/** Guest carts past their retention go a chunk per sweep, looked for at most once a minute when none are left. */
+/**
+ * Guest carts past their retention: a chunk of them is looked at per sweep (the next chunk at once
+ * while chunks have carts to delete); a pass that reached the last one waits up to a minute.
+ */
 let retentionIdleUntil = 0;
 function expireGuestCarts(now: number): boolean {
   if (opts.guestCartRetentionMs <= 0 || now < retentionIdleUntil) return false;
-  const n = runtime.expireGuestCarts(now - opts.guestCartRetentionMs, CHUNK);
-  if (n < CHUNK) retentionIdleUntil = now + Math.min(60_000, opts.guestCartRetentionMs / 10);
-  return n === CHUNK;
+  const { deleted, wrapped } = runtime.expireGuestCarts(now - opts.guestCartRetentionMs, CHUNK);
+  if (wrapped) retentionIdleUntil = now + Math.min(60_000, opts.guestCartRetentionMs / 10);
+  return deleted > 0 && !wrapped;
 }
 function maintain(): void {
   if (maintaining) return;
