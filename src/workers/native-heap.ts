@@ -8,10 +8,11 @@
 import { createRequire } from 'node:module';
 import { log } from '../log/log.js';
 
-/** glibc's `struct mallinfo2` (2.33+): totals over every arena, in bytes where named so. */
+/** The fields read of glibc's `struct mallinfo2` (2.33+): byte totals over every arena. */
 interface MallInfo2 {
-  arena: number;
+  /** Bytes in chunks mapped on their own. */
   hblkhd: number;
+  /** Bytes allocated and free in the arenas. */
   uordblks: number;
   fordblks: number;
 }
