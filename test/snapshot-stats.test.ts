@@ -82,11 +82,14 @@ test('a database of a newer schema is refused, and left as it was', (t) => {
   const dir = tmpDataDir(t);
   const first = openShardDb(dir, 0, 'NORMAL');
   first.prepare("UPDATE meta SET value = '6' WHERE key = 'schema'").run();
+  // Say schema 6 had no use for a trigger of 5: refusing must not put it back.
+  first.exec('DROP TRIGGER snapshot_added');
   first.close();
   assert.throws(() => openShardDb(dir, 0, 'NORMAL'), /schema 6 is not the supported 5/);
   const db = new Database(shardDbPath(dir, 0), { readonly: true });
   t.after(() => db.close());
   assert.equal((db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string }).value, '6');
+  assert.equal(db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'snapshot_added'").get(), undefined, 'nothing was created in it');
 });
 
 test('guest cart retention looks at a bounded slice per call, guest carts only, and starts over after the last', (t) => {

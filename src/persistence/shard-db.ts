@@ -109,12 +109,14 @@ export function openShardDb(dataDir: string, shard: number, synchronous: Synchro
   // 1M carts (`npm run bench -- memory`) and changed no restart time.
   db.pragma('cache_size = -16384');
   db.pragma('temp_store = MEMORY');
-  db.exec(SCHEMA);
-  const version = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema'").get();
+  // The stored version first: a database of a newer schema is refused before anything is added to it.
+  const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
+  const version = hasMeta ? db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema'").get() : undefined;
   if (version && version.value !== SCHEMA_VERSION && !UPGRADABLE.has(version.value)) {
     db.close();
     throw new Error(`shard ${shard}: database schema ${version.value} is not the supported ${SCHEMA_VERSION}`);
   }
+  db.exec(SCHEMA);
   db.transaction(() => {
     if (!version) db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(SCHEMA_VERSION);
     else if (version.value !== SCHEMA_VERSION) {
