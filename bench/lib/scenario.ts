@@ -129,7 +129,15 @@ export interface StepReport {
    * from the server's histogram buckets the bound under which 99% of commits took and the share
    * over 5 ms.
    */
-  commits?: { count: number; rowsPerCommit: number; meanCommitMs: number; p99LeMs?: number; over5msShare?: number };
+  commits?: {
+    count: number;
+    rowsPerCommit: number;
+    meanCommitMs: number;
+    p99LeMs?: number;
+    over5msShare?: number;
+    /** Share of the group commits made by the shards' writer threads (pipelined), 0..1. */
+    byWriterShare?: number;
+  };
   serverRssMiB?: number;
   /** Scenario-specific figures (push-fanout: missed pushes, ...). */
   extra?: Record<string, unknown>;

@@ -36,11 +36,15 @@ export interface StepDef {
   timing: Timing;
 }
 
+/** Group commits the shards' writer threads made (pipelined); the rest the shard threads made themselves. */
+const WRITER_COMMITS = 'cartwire_group_commits_total{thread="writer"}';
+
 export const METRICS = [
   'cartwire_journal_batch_rows_sum',
   'cartwire_journal_batch_rows_count',
   'cartwire_journal_commit_duration_seconds_sum',
   'cartwire_journal_commit_duration_seconds_count',
+  WRITER_COMMITS,
 ];
 
 /** Phases in ms from the load options. */
@@ -180,6 +184,7 @@ export async function runStep(load: LoadGroup, def: StepDef, progress: Progress)
             count: commits,
             rowsPerCommit: (mb.cartwire_journal_batch_rows_sum - ma.cartwire_journal_batch_rows_sum) / commits,
             meanCommitMs: ((mb.cartwire_journal_commit_duration_seconds_sum - ma.cartwire_journal_commit_duration_seconds_sum) / commits) * 1000,
+            byWriterShare: (mb[WRITER_COMMITS] - ma[WRITER_COMMITS]) / commits,
             ...commitTail(a.commitBuckets!, b.commitBuckets!),
           }
         : undefined,

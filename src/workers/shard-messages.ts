@@ -103,6 +103,8 @@ export type ToShard =
 export interface ShardStats {
   commitMs: number;
   rows: number;
+  /** The commit was made by the shard's writer thread (pipelined), not on the shard thread itself. */
+  writer: boolean;
   actors: number;
   /** The last group commit failed (disk full, I/O error): the shard answers writes UNAVAILABLE. */
   commitFailing: boolean;

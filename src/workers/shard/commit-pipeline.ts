@@ -4,8 +4,13 @@
 // durable (the output gate). A failed commit fails every commit sealed after it too: they were
 // decided on top of it (commit-seal.ts undoes them), and the writer refuses them unwritten.
 //
-// Under light load a group with nothing in flight and nothing queued behind it is committed on
-// the shard thread's own connection instead (see submit): two thread wake-ups fewer per commit.
+// A group with nothing in flight and nothing queued behind it is committed on the shard thread's
+// own connection instead (see submit): two thread wake-ups and one encoding of its rows fewer.
+// Under a steady stream that is most groups too: requests that reach the shard while it sits in
+// such a commit's fsync form the next group, alone again. Sending those to the writer was
+// measured on two cores: 5-30% more server CPU per request, no throughput gained
+// (docs/benchmarks.md, "Which thread commits under load"). The writer takes a group when other
+// work waits behind it (a timer batch, a control message), and those decided while one is in flight.
 //
 // Maintenance (passivation, checkpoints, retention, snapshots) writes on the shard thread's own
 // connection and runs only when the pipeline is drained: SQLite has one writer at a time, and
@@ -138,7 +143,13 @@ export class CommitPipeline {
   }
 
   private stats(rec: InFlight): ShardStats {
-    return { commitMs: rec.ms ?? 0, rows: rec.sealed.prep.rowCount, actors: this.runtime.actorCount, commitFailing: this.runtime.commitFailing };
+    return {
+      commitMs: rec.ms ?? 0,
+      rows: rec.sealed.prep.rowCount,
+      writer: rec.sent,
+      actors: this.runtime.actorCount,
+      commitFailing: this.runtime.commitFailing,
+    };
   }
 
   /** Releases the settled commits at the head, in order. */

@@ -246,7 +246,7 @@ export class ShardRuntime {
       this.afterFailedCommit(refused ?? prep.bug);
       if (diskFailed) this.probeDisk(); // marks the commits failing until the journal is writable again
     }
-    const stats: ShardStats = { commitMs, rows: prep.rowCount, actors: this.cells.size, commitFailing: this.commitFailing };
+    const stats: ShardStats = { commitMs, rows: prep.rowCount, writer: false, actors: this.cells.size, commitFailing: this.commitFailing };
     const products = failed ? null : this.runner.changedProducts;
     this.runner.changedProducts = null;
     const { pushes, domain } = this.stage.take(!failed); // the output gate: nothing before the commit
@@ -379,7 +379,7 @@ export class ShardRuntime {
   }
 
   stats(): ShardStats {
-    return { commitMs: 0, rows: 0, actors: this.cells.size, commitFailing: this.commitFailing };
+    return { commitMs: 0, rows: 0, writer: false, actors: this.cells.size, commitFailing: this.commitFailing };
   }
 
   /** Actor keys whose timers are due, and the time of the next one. */

@@ -1,9 +1,10 @@
 // The loop of a shard worker thread (shard-boot.ts, the thread's entry, opens it). Messages that
 // queued up while the previous group commit was on disk are drained at once and run as one batch:
 // under load the batches grow by themselves, and the fsync cost is shared by more requests. On
-// one node the commit is pipelined: a writer thread makes a group durable while the next is
-// decided (commit-pipeline.ts); what must not overlap a commit in flight (maintenance, snapshots,
-// reads of stored state) waits for the pipeline to drain, in its place in the order. In cluster
+// one node a group can be pipelined: a writer thread makes it durable while the next is decided
+// (commit-pipeline.ts; a group alone is committed on this thread, see there for when the writer
+// takes one); what must not overlap a commit in flight (maintenance, snapshots, reads of stored
+// state) waits for the pipeline to drain, in its place in the order. In cluster
 // mode a group commit also waits for the replicated journal's ack: everything that touches the
 // runtime then runs one task at a time.
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
