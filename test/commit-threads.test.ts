@@ -28,7 +28,7 @@ async function guest(t: TestContext, url: string): Promise<RawSocket> {
   return s;
 }
 
-test('lone changes are committed on the shard thread, a steady stream partly on the writer thread (experiment)', async (t) => {
+test('lone changes and a steady stream of changes are committed on the shard thread, and counted', async (t) => {
   const srv = await startEdgeTestServer(t);
   const one = await guest(t, srv.url);
   assert.equal((await one.answer(one.request('cart.add', { sku: 'soap-bar', qty: 1 }))).ok, true);
@@ -68,6 +68,6 @@ test('lone changes are committed on the shard thread, a steady stream partly on 
   const writer = loaded.writer - sequential.writer;
   const all = writer + loaded.shard - sequential.shard;
   assert.ok(all >= 30, `the stream made group commits: ${JSON.stringify({ sequential, loaded })}`);
-  // Measured here: 18-30% of them; with every lone group committed on the shard thread, none.
-  assert.ok(writer >= all / 10, `under a steady stream the writer thread commits: ${JSON.stringify({ sequential, loaded })}`);
+  // 0 of 1,100 measured; with the requests that reached the shard during a commit sent to the writer, 18-30%.
+  assert.ok(writer <= all / 20, `under a steady stream the shard thread commits: ${JSON.stringify({ sequential, loaded })}`);
 });

@@ -35,12 +35,6 @@ const INSTANT = new Set<Item['t']>(['watch-topic', 'restore-watches', 'unwatch',
 /** Items that run a group commit (a slot in the pipeline); every other one waits for it to drain. */
 const COMMITS = new Set<Item['t']>(['batch', 'timers', 'prices']);
 
-/**
- * Messages arrived while the shard thread committed a group itself: the next group is not
- * committed inline although nothing queues behind it (see CommitPipeline.submit).
- */
-let arrivedDuringCommit = false;
-
 /** Runs the queued items that may run now, in order; the rest wait for a commit to settle. */
 let pipelineStopped = false;
 function pump(): void {
@@ -51,11 +45,7 @@ function pump(): void {
     if (m.t === 'batch') {
       const batches: { batch: number; reqs: ShardRequest[] }[] = [];
       for (let b = queue[head]; head < queue.length && b.t === 'batch'; b = queue[++head]) batches.push({ batch: b.batch, reqs: readRequests(b.flat) });
-      const inline = pipeline.inline;
       void runBatches(batches);
-      // Committed on this thread, which sat in fsync meanwhile: what reached the port during it
-      // is load, and its group goes to the writer, so the next one is decided while it commits.
-      if (pipeline.inline !== inline && receive(undefined, queue) > 0) arrivedDuringCommit = true;
       continue;
     }
     head++;
@@ -112,9 +102,7 @@ function commitGroup(reqs: ShardRequest[][], done: (out: BatchOutcome[]) => void
       const settled = runtime.takeSettled(prep, pipeline!.busy);
       if (settled) for (let b = 0; b < settled.length; b++) if (settled[b]) sendSettled(batchIds[b], settled[b]!);
     }
-    const alone = head >= queue.length && !arrivedDuringCommit;
-    arrivedDuringCommit = false;
-    return pipeline!.submit(prep, marker, done, alone);
+    return pipeline!.submit(prep, marker, done, head >= queue.length);
   }
   if (prep.bug !== undefined) return done(runtime.complete(prep, marker));
   return replication.replicate().then((refused) => {
@@ -327,28 +315,23 @@ async function acquire(partition: number, move: number): Promise<void> {
 }
 
 let stopping = false;
-/** Moves `first` and every message waiting on the port into `into`, up to a `stop`; returns how many. */
-function receive(first: ToShard | undefined, into: Item[]): number {
+port.on('message', (first: ToShard) => {
   // Messages still in flight when `stop` closed the database are dropped (their askers are
   // answered by the pool when the worker exits).
-  if (stopping) return 0;
-  let n = 0;
-  for (let m = first ?? next(); m; m = stopping ? undefined : next()) {
-    into.push(m);
-    n++;
-    if (m.t === 'stop') stopping = true;
+  if (stopping) return;
+  const messages: ToShard[] = [];
+  for (let m: ToShard | undefined = first; m; m = receiveMessageOnPort(port)?.message as ToShard | undefined) {
+    messages.push(m);
+    if (m.t === 'stop') {
+      stopping = true;
+      break;
+    }
   }
-  return n;
-}
-const next = () => receiveMessageOnPort(port)?.message as ToShard | undefined;
-
-port.on('message', (first: ToShard) => {
   if (pipeline) {
-    receive(first, queue);
+    for (const m of messages) queue.push(m);
     return pump();
   }
-  const messages: ToShard[] = [];
-  if (receive(first, messages) > 0) exclusive(() => handleAsync(messages, 0));
+  exclusive(() => handleAsync(messages, 0));
 });
 
 /** Consecutive batches run as one group commit; control messages in their place in the order. */
