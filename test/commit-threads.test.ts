@@ -2,7 +2,7 @@
 // A shard whose group has nothing in flight and nothing queued behind it commits it on its own
 // thread; its writer thread takes groups only when other work waits behind one. Under a steady
 // stream of changes that still means the shard thread: sending such groups to the writer was
-// measured to cost 5-30% more server CPU per request on a 2-core machine with no throughput to
+// measured to cost 5-39% more server CPU per request on a 2-core machine with no throughput to
 // show for it (docs/benchmarks.md, "Which thread commits under load"). Read on a real one-shard
 // server.
 import { test, type TestContext } from 'node:test';

@@ -8,7 +8,7 @@
 // own connection instead (see submit): two thread wake-ups and one encoding of its rows fewer.
 // Under a steady stream that is most groups too: requests that reach the shard while it sits in
 // such a commit's fsync form the next group, alone again. Sending those to the writer was
-// measured on two cores: 5-30% more server CPU per request, no throughput gained
+// measured on two cores: 5-39% more server CPU per request, no throughput gained
 // (docs/benchmarks.md, "Which thread commits under load"). The writer takes a group when other
 // work waits behind it (a timer batch, a control message), and those decided while one is in flight.
 //
