@@ -7,6 +7,7 @@
 // Writes are durable when they resolve (synchronous=FULL by default) and compare-and-set on the
 // row's version.
 import Database from 'better-sqlite3';
+import { LRUCache } from 'lru-cache';
 import { mkdirSync, readFileSync, writeFileSync, chmodSync, existsSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -128,6 +129,13 @@ const toRow = (u: UserRecord): AccountRow => ({
   version: u.version,
 });
 
+/**
+ * Account rows kept after a read, by id. A checkout reads its buyer's row twice (the fraud rules'
+ * account age, then sealing the address copy), a connection's sign-in once more; at ~1 KB a
+ * guest's row and a few KB a full address book's (the sealed profile is most of it), a few MB.
+ */
+const RECENT_ROWS = 4096;
+
 /** Checkpoints tried after an erasure before giving up on truncating the WAL at once. */
 const SCRUB_ATTEMPTS = 20;
 
@@ -165,8 +173,16 @@ export class SqliteUserStore implements UserStore {
   private readonly deleteGuest: Database.Statement<[string, number]>;
   private readonly getSecret: Database.Statement<[string], { value: string }>;
   private readonly putSecret: Database.Statement<[string, string]>;
+  /**
+   * Rows as last read, frozen. This store is the only writer of system.db in the process (the
+   * shards only read wrapped keys; a master key rotation runs with the server stopped), and
+   * every write drops its row here inside the transaction that changes it: a read after the
+   * write finds the new row on disk.
+   */
+  private readonly recent: LRUCache<string, UserRecord>;
 
-  constructor(dataDir: string, synchronous: string) {
+  constructor(dataDir: string, synchronous: string, recentRows = RECENT_ROWS) {
+    this.recent = new LRUCache({ max: recentRows });
     mkdirSync(dataDir, { recursive: true });
     this.db = new Database(join(dataDir, 'system.db'));
     this.db.pragma('journal_mode = WAL');
@@ -248,8 +264,14 @@ export class SqliteUserStore implements UserStore {
   }
 
   get(id: string): Promise<UserRecord | undefined> {
-    const row = this.byId.get(id);
-    return Promise.resolve(row && toRecord(row));
+    let u = this.recent.get(id);
+    if (u === undefined) {
+      const row = this.byId.get(id);
+      if (row === undefined) return Promise.resolve(undefined);
+      u = Object.freeze(toRecord(row));
+      this.recent.set(id, u);
+    }
+    return Promise.resolve(u);
   }
 
   findByEmailHash(emailHash: string): Promise<UserRecord | undefined> {
@@ -264,7 +286,10 @@ export class SqliteUserStore implements UserStore {
 
   tryInsert(u: UserRecord): Promise<boolean> {
     const row = toRow(u);
-    return this.write(() => this.insertRow.run(row)).then(
+    return this.write(() => {
+      this.recent.delete(u.id);
+      return this.insertRow.run(row);
+    }).then(
       () => true,
       (err: unknown) => {
         if (isUnique(err)) return false;
@@ -275,7 +300,10 @@ export class SqliteUserStore implements UserStore {
 
   update(before: UserRecord, after: UserRecord): Promise<UpdateOutcome> {
     const row = { ...toRow(after), version: before.version + 1, before: before.version };
-    return this.write(() => this.updateRow.run(row).changes).then(
+    return this.write(() => {
+      this.recent.delete(after.id);
+      return this.updateRow.run(row).changes;
+    }).then(
       (changes): UpdateOutcome => (changes === 1 ? 'ok' : 'stale'),
       (err: unknown) => {
         if (isUnique(err)) return 'conflict';
@@ -293,7 +321,10 @@ export class SqliteUserStore implements UserStore {
   }
 
   removeGuest(u: UserRecord): Promise<boolean> {
-    return this.write(() => this.deleteGuest.run(u.id, u.version).changes === 1);
+    return this.write(() => {
+      this.recent.delete(u.id);
+      return this.deleteGuest.run(u.id, u.version).changes === 1;
+    });
   }
 
   secret(name: string, make: () => string): Promise<string> {
@@ -315,6 +346,7 @@ export class SqliteUserStore implements UserStore {
       created_at: number;
     }[];
     // One transaction: a crash leaves either the old table or the converted rows, never half.
+    this.recent.clear();
     this.db.transaction(() => {
       for (const r of rows)
         this.insertRow.run(toRow(convert({ id: r.id, email: r.email, name: r.name, role: r.role, passwordHash: r.password_hash, createdAt: r.created_at })));
