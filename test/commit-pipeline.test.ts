@@ -196,6 +196,26 @@ test('of commits queued together, those before a failing one are stored and answ
   );
 });
 
+test('the stats of a group say which thread committed it, and a failed group counts no rows', async (t) => {
+  const dir = tmpDataDir(t);
+  const opts = shardOptions(dir, 0);
+  const { rt, pipeline } = open(t, opts);
+  const statsOf = (reqs: [string, { type: string }][], alone: boolean) =>
+    new Promise<BatchOutcome['stats']>((resolve) =>
+      pipeline.submit(rt.prepare([reqs.map(([key, cmd], i) => ({ id: i + 1, key, cmd }))], T), undefined, (out) => resolve(out[0].stats), alone),
+    );
+  const lone = await statsOf([['sku:a', adjust(2)]], true);
+  assert.deepEqual([lone.writer, lone.rows], [false, 1], 'alone: the shard thread');
+  const [sealed, behind] = await Promise.all([statsOf([['sku:a', adjust(1)]], false), statsOf([['sku:b', adjust(1)]], true)]);
+  assert.deepEqual([sealed.writer, sealed.rows], [true, 1], 'not alone: the writer');
+  assert.deepEqual([behind.writer, behind.rows], [true, 1], 'behind a commit in flight: the writer');
+  // A commit that fails on the shard thread wrote nothing, even when the disk answers again at once.
+  opts.failCommitsFor = 'sku:c';
+  const failed = await statsOf([['sku:c', adjust(1)]], true);
+  assert.equal(failed.writer, false);
+  assert.equal(failed.rows, 0);
+});
+
 test('a group alone with nothing in flight is committed on the shard thread, answered before submit returns and stored; behind a commit in flight it goes to the writer', async (t) => {
   const dir = tmpDataDir(t);
   const { rt, pipeline } = open(t, shardOptions(dir, 0));

@@ -55,6 +55,14 @@ test('a read after a write returns the committed row; a queued write does not sh
   // A stale write changes nothing, and the row read after it is still the committed one.
   assert.equal(await store.update(v0, { ...v0, sealed: 'stale' }), 'stale');
   assert.equal((await store.get('a'))!.sealed, 'second');
+  // So is a write rolled back in its group (a taken username), beside one that commits.
+  assert.equal(await store.tryInsert({ ...row('b'), usernameHash: 'taken' }), true);
+  const b = (await store.get('b'))!;
+  const [clash, other] = await Promise.all([store.update(v1, { ...v1, usernameHash: 'taken', sealed: 'clash' }), store.update(b, { ...b, sealed: 'b2' })]);
+  assert.deepEqual([clash, other], ['conflict', 'ok']);
+  assert.equal((await store.get('a'))!.sealed, 'second');
+  assert.equal(stored(dir, 'a')!.sealed, 'second');
+  assert.equal((await store.get('b'))!.sealed, 'b2');
 
   // Erasure (the wrapped key and profile gone) is what the next read sees.
   assert.equal(await store.update(v1, { ...v1, wrappedKey: null, sealed: null, erasedAt: 5 }), 'ok');
@@ -74,15 +82,21 @@ test('a removed guest row is not served from memory; a row inserted after a miss
   assert.equal(await store.get('g'), undefined);
 });
 
-test('the kept rows are bounded, and rows beyond the bound are still read right', async (t) => {
+test('the kept rows are bounded in number and in bytes, and rows beyond the bound are still read right', async (t) => {
   const dir = tmpDataDir(t);
   const store = new SqliteUserStore(dir, 'FULL');
   t.after(() => store.close());
   const n = 5000;
   await Promise.all(Array.from({ length: n }, (_, i) => store.tryInsert(row(`u${i}`))));
   for (let i = 0; i < n; i++) assert.equal((await store.get(`u${i}`))!.sealed, `sealed-u${i}`);
-  const kept = (store as unknown as { recent: { size: number } }).recent.size;
-  assert.ok(kept > 0 && kept <= 4096, `kept ${kept}`);
+  const recent = (store as unknown as { recent: { size: number; calculatedSize: number } }).recent;
+  assert.ok(recent.size > 0 && recent.size <= 4096, `kept ${recent.size}`);
+  // Rows with large sealed profiles: the bytes bound them first.
+  const big = Array.from({ length: 80 }, (_, i) => ({ ...row(`big${i}`), sealed: `s${i}-`.padEnd(200_000, 'x') }));
+  await Promise.all(big.map((u) => store.tryInsert(u)));
+  for (const u of big) assert.equal((await store.get(u.id))!.sealed, u.sealed);
+  assert.ok(recent.calculatedSize <= 8 * 1024 * 1024, `kept ${recent.calculatedSize} bytes`);
+  assert.ok(recent.size < 4096, 'the large rows pushed rows out');
   // The first rows were dropped from memory: a write to one of them and a read still agree with the file.
   const first = (await store.get('u0'))!;
   assert.equal(await store.update(first, { ...first, sealed: 'changed' }), 'ok');

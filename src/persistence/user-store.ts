@@ -56,7 +56,8 @@ export type UpdateOutcome = 'ok' | 'stale' | 'conflict';
  * durable when they resolve.
  */
 export interface UserStore {
-  get(id: string): Promise<UserRecord | undefined>;
+  /** The row as committed; not to be changed (the embedded store hands out the rows it keeps, frozen). */
+  get(id: string): Promise<Readonly<UserRecord> | undefined>;
   findByEmailHash(emailHash: string): Promise<UserRecord | undefined>;
   findByUsernameHash(usernameHash: string): Promise<UserRecord | undefined>;
   /** Inserts a user; false when its email or username hash is taken (also by a concurrent insert). */
@@ -130,11 +131,14 @@ const toRow = (u: UserRecord): AccountRow => ({
 });
 
 /**
- * Account rows kept after a read, by id. A checkout reads its buyer's row twice (the fraud rules'
- * account age, then sealing the address copy), a connection's sign-in once more; at ~1 KB a
- * guest's row and a few KB a full address book's (the sealed profile is most of it), a few MB.
+ * Account rows kept after a read, by id: a checkout reads its buyer's row (sealing the address
+ * copy; an account's also for the fraud rules' account age), a connection's sign-in once more.
+ * Bounded in number and in bytes: a guest's row is ~1 KB, a full address book's ~15 KB.
  */
 const RECENT_ROWS = 4096;
+const RECENT_BYTES = 8 * 1024 * 1024;
+/** What a kept row holds, roughly: its strings (the sealed profile is most of it) and the record. */
+const rowBytes = (u: UserRecord): number => 2 * ((u.sealed?.length ?? 0) + (u.wrappedKey?.length ?? 0) + 200);
 
 /** Checkpoints tried after an erasure before giving up on truncating the WAL at once. */
 const SCRUB_ATTEMPTS = 20;
@@ -182,7 +186,7 @@ export class SqliteUserStore implements UserStore {
   private readonly recent: LRUCache<string, UserRecord>;
 
   constructor(dataDir: string, synchronous: string, recentRows = RECENT_ROWS) {
-    this.recent = new LRUCache({ max: recentRows });
+    this.recent = new LRUCache({ max: recentRows, maxSize: RECENT_BYTES, sizeCalculation: rowBytes });
     mkdirSync(dataDir, { recursive: true });
     this.db = new Database(join(dataDir, 'system.db'));
     this.db.pragma('journal_mode = WAL');
@@ -263,7 +267,7 @@ export class SqliteUserStore implements UserStore {
     for (const w of group) (w.failed ? w.reject : w.resolve)(w.outcome);
   }
 
-  get(id: string): Promise<UserRecord | undefined> {
+  get(id: string): Promise<Readonly<UserRecord> | undefined> {
     let u = this.recent.get(id);
     if (u === undefined) {
       const row = this.byId.get(id);

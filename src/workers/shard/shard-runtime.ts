@@ -246,7 +246,8 @@ export class ShardRuntime {
       this.afterFailedCommit(refused ?? prep.bug);
       if (diskFailed) this.probeDisk(); // marks the commits failing until the journal is writable again
     }
-    const stats: ShardStats = { commitMs, rows: prep.rowCount, writer: false, actors: this.cells.size, commitFailing: this.commitFailing };
+    // A failed group wrote nothing, whether or not the disk is writable again by now.
+    const stats: ShardStats = { commitMs, rows: failed ? 0 : prep.rowCount, writer: false, actors: this.cells.size, commitFailing: this.commitFailing };
     const products = failed ? null : this.runner.changedProducts;
     this.runner.changedProducts = null;
     const { pushes, domain } = this.stage.take(!failed); // the output gate: nothing before the commit
