@@ -30,6 +30,13 @@ async function guest(t: TestContext, url: string): Promise<RawSocket> {
 
 test('lone changes and a steady stream of changes are committed on the shard thread, and counted', async (t) => {
   const srv = await startEdgeTestServer(t);
+  const text = await (await fetch(`${srv.url}/metrics`)).text();
+  for (const thread of ['shard', 'writer'])
+    assert.match(
+      text,
+      new RegExp(`^cartwire_group_commits_total\\{[^}]*thread="${thread}"[^}]*\\} \\d+$`, 'm'),
+      `the ${thread} series is there from the start`,
+    );
   const one = await guest(t, srv.url);
   assert.equal((await one.answer(one.request('cart.add', { sku: 'soap-bar', qty: 1 }))).ok, true);
 

@@ -72,6 +72,9 @@ export class Metrics implements EdgeMetrics {
     });
     this.shardCommits = commits.labels('shard');
     this.writerCommits = commits.labels('writer');
+    // Both series from the start, at 0: a rate over a series that appears later misses its first count.
+    this.shardCommits.inc(0);
+    this.writerCommits.inc(0);
     this.actors = new client.Gauge({ name: 'cartwire_shard_actors', help: 'Actors in memory, per shard.', labelNames: ['shard'], registers: [r] });
     this.badFrames = new client.Counter({ name: 'cartwire_bad_frames_total', help: 'Frames answered BAD_FRAME.', registers: [r] });
     this.checkpointSeconds = new client.Histogram({
