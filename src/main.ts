@@ -4,6 +4,7 @@ import { createPool, shardOptions } from './app/shard-options.js';
 import { log } from './log/log.js';
 import { serverVersion } from './app/version.js';
 import { loadTransport, TransportUnavailableError } from './transport/transport.js';
+import { DataDirBusy, DataDirLock } from './persistence/data-dir-lock.js';
 
 async function main(): Promise<void> {
   let config;
@@ -27,12 +28,23 @@ async function main(): Promise<void> {
     throw err;
   }
   log.info({ transport: transport.name }, `transport ${transport.name}: ${transport.description}`);
+  // Before any file of the data directory is opened: a second server on it stops here.
+  let lock;
+  try {
+    lock = DataDirLock.take(config.dataDir, 'server');
+  } catch (err) {
+    if (err instanceof DataDirBusy) {
+      log.fatal(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
   // The shard workers boot (import their code, open and index their databases) while this thread
   // loads the rest of the server: about as long each, so the start takes one of them, not both.
   const pool = createPool(config);
   pool.spawn(shardOptions(config));
   const { startServer } = await import('./app/server.js');
-  const server = await startServer(config, { pool, transport });
+  const server = await startServer(config, { pool, transport, lock });
   log.info(banner(config, server.transport.name), `cartwire ${serverVersion()} on Node ${process.version}: ${summary(config, server.transport.name)}`);
   let stopping = false;
   const stop = (signal: string) => {

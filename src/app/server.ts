@@ -16,6 +16,7 @@ import { Edge } from '../transport/edge.js';
 import { mountWebSocket } from '../transport/ws-endpoint.js';
 import { ClientIp } from '../transport/client-ip.js';
 import { mountHttpRoutes, mountOpsRoutes, type OpsDeps } from '../transport/http-routes.js';
+import { DataDirLock } from '../persistence/data-dir-lock.js';
 import { SqliteUserStore, loadJwtSecret, writeAdminPassword, type LegacyUser } from '../persistence/user-store.js';
 import { loadMasterKeyring } from '../persistence/master-key.js';
 import { SealedReader, addressAad } from '../persistence/sealed-reader.js';
@@ -70,13 +71,27 @@ export interface StartOptions {
   pool?: ShardPool;
   /** The transport, loaded already (main.ts loads it early); else loaded from config.transport. */
   transport?: Transport;
+  /** The data directory's lock, taken already (main.ts takes it before the shards open their files); released by close. */
+  lock?: DataDirLock;
 }
 
 const RECS_LOAD_DELAY_MS = 2_000;
 
+/** Starts a server on `config.dataDir`, which it holds alone until closed (data-dir-lock.ts). */
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   // First: TRANSPORT=uws where no native binary loads stops the start before anything is opened.
   const transport = opts.transport ?? (await loadTransport(config.transport));
+  const lock = opts.lock ?? DataDirLock.take(config.dataDir, 'server');
+  try {
+    const server = await startHolding(config, transport, opts.pool);
+    return { ...server, close: () => server.close().finally(() => lock.release()) };
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+async function startHolding(config: Config, transport: Transport, prespawned: ShardPool | undefined): Promise<RunningServer> {
   // Cluster mode: accounts and the token secret are the cluster's; the journal is replicated.
   // The NATS client is loaded only in cluster mode (a single node starts faster without it).
   const node: ClusterNode | undefined = config.cluster ? await (await import('./cluster/cluster-node.js')).ClusterNode.open(config.cluster) : undefined;
@@ -108,7 +123,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   // Product images under DATA_DIR/media; files no product references are collected after a grace period.
   const media = await MediaService.open(config.dataDir, config.media, () => catalog.referencedMedia());
   // Prespawned by main.ts (the workers boot while this module graph loads), or started here.
-  const pool: ShardPool = opts.pool ?? createPool(config);
+  const pool: ShardPool = prespawned ?? createPool(config);
   /** Orders left unfinished by a crash, reported by shards before the server is ready. */
   const toResume: string[] = [];
   const resume = (orderId: string) => void driver.resume(orderId).catch((err) => log.error({ err }, `resume of ${orderId} failed`));

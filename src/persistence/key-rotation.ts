@@ -1,4 +1,5 @@
-// Master key rotation for a single node's data directory (run while the server is stopped):
+// Master key rotation for a single node's data directory (run while the server is stopped; it
+// takes the directory's lock, so it refuses to run beside one):
 // every wrapped data key and the lookup key are rewrapped under the new master key in one
 // SQLite transaction. With key files, the new key is written to master-key.next first and
 // renamed over master-key only after the rewrap is durable, so a crash at any point leaves a
@@ -8,6 +9,7 @@ import { existsSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MASTER_KEY_FILE, NEXT_MASTER_KEY_FILE, loadMasterKeyring, newMasterKeyText, parseMasterKey, writeKeyFile } from './master-key.js';
 import { MasterKeyring } from './sealing.js';
+import { DataDirLock } from './data-dir-lock.js';
 
 export interface RotationResult {
   /** Wrapped keys rewrapped (accounts, plus the lookup key). */
@@ -23,6 +25,16 @@ export interface RotationResult {
 export function rotateMasterKey(dataDir: string, env: { masterKey?: string; previousMasterKey?: string; newMasterKey?: string }): RotationResult {
   const dbPath = join(dataDir, 'system.db');
   if (!existsSync(dbPath)) throw new Error(`${dbPath} does not exist: nothing to rotate`);
+  // A running server would write its rows, as it read them before, back over the rewrapped keys.
+  const lock = DataDirLock.take(dataDir, 'rotate-master-key');
+  try {
+    return rotateHolding(dataDir, dbPath, env);
+  } finally {
+    lock.release();
+  }
+}
+
+function rotateHolding(dataDir: string, dbPath: string, env: { masterKey?: string; previousMasterKey?: string; newMasterKey?: string }): RotationResult {
   const old = loadMasterKeyring(dataDir, env.masterKey, env.previousMasterKey);
   let target: MasterKeyring;
   const nextPath = join(dataDir, NEXT_MASTER_KEY_FILE);
