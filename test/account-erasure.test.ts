@@ -103,8 +103,23 @@ test('rotate-master-key: every wrapped key moves to the new master key; after a 
 
   const keyFile = join(dataDir, 'master-key');
   const before = readFileSync(keyFile, 'utf8');
+  const versions = (): Record<string, number> => {
+    const d = new Database(join(dataDir, 'system.db'), { readonly: true });
+    try {
+      const rows = d.prepare('SELECT id, version FROM accounts WHERE wrapped_key IS NOT NULL').all() as { id: string; version: number }[];
+      return Object.fromEntries(rows.map((r) => [r.id, r.version]));
+    } finally {
+      d.close();
+    }
+  };
+  const versionsBefore = versions();
   const out = execFileSync(process.execPath, [ROTATE], { env: { ...process.env, DATA_DIR: dataDir, MASTER_KEY: '' }, encoding: 'utf8' });
   assert.match(out, /rotated the master key/);
+  assert.deepEqual(
+    versions(),
+    Object.fromEntries(Object.entries(versionsBefore).map(([id, v]) => [id, v + 1])),
+    'every rewrapped row has a new version: a write prepared from the row as it was fails its compare-and-set',
+  );
   const after = readFileSync(keyFile, 'utf8');
   assert.notEqual(after, before, 'a new key replaced the old one');
   assert.equal(statSync(keyFile).mode & 0o777, 0o600);

@@ -54,7 +54,9 @@ function rotateHolding(dataDir: string, dbPath: string, env: { masterKey?: strin
     db.pragma('secure_delete = ON');
     const rows = db.prepare<[], { id: string; wrapped_key: string }>('SELECT id, wrapped_key FROM accounts WHERE wrapped_key IS NOT NULL').all();
     const secret = db.prepare<[string], { value: string }>('SELECT value FROM secrets WHERE name = ?').get('lookup-key');
-    const setRow = db.prepare('UPDATE accounts SET wrapped_key = ? WHERE id = ?');
+    // A new version too: a write prepared from the row as it was (by anything that read it before)
+    // fails its compare-and-set instead of putting the old wrapping back.
+    const setRow = db.prepare('UPDATE accounts SET wrapped_key = ?, version = version + 1 WHERE id = ?');
     const setSecret = db.prepare('UPDATE secrets SET value = ? WHERE name = ?');
     db.transaction(() => {
       for (const r of rows) {
