@@ -1,6 +1,6 @@
 // Micro-benchmark behind the account store's kept rows: what `SqliteUserStore.get` costs the main
 // thread for a working set of buyers (a flash sale's 2,000; each checkout reads its buyer's row
-// twice), with the rows kept after a read and with one row kept (every read goes to SQLite and
+// once, a signed-in buyer's twice), with the rows kept after a read and with one row kept (every read goes to SQLite and
 // builds a record). Rows as the server writes them: a sealed profile of ~1 KB, a wrapped key.
 // Run: npm run build && node dist/bench/micro/account-reads.js [buyers] [reads]
 import { mkdtempSync, rmSync } from 'node:fs';

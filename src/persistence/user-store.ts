@@ -133,7 +133,7 @@ const toRow = (u: UserRecord): AccountRow => ({
 /**
  * Account rows kept after a read, by id: a checkout reads its buyer's row (sealing the address
  * copy; an account's also for the fraud rules' account age), a connection's sign-in once more.
- * Bounded in number and in bytes: a guest's row is ~1 KB, a full address book's ~15 KB.
+ * Bounded in number and in bytes (the sealed profile, most of a row, grows with the address book).
  */
 const RECENT_ROWS = 4096;
 const RECENT_BYTES = 8 * 1024 * 1024;
@@ -179,7 +179,8 @@ export class SqliteUserStore implements UserStore {
   private readonly putSecret: Database.Statement<[string, string]>;
   /**
    * Rows as last read, frozen. This store is the only writer of system.db in the process (the
-   * shards only read wrapped keys; a master key rotation runs with the server stopped), and
+   * shards only read wrapped keys; a master key rotation cannot run beside the server, see
+   * data-dir-lock.ts, and gives the rows it rewraps a new version), and
    * every write drops its row here inside the transaction that changes it: a read after the
    * write finds the new row on disk.
    */

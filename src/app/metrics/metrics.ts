@@ -66,7 +66,7 @@ export class Metrics implements EdgeMetrics {
     });
     const commits = new client.Counter({
       name: 'cartwire_group_commits_total',
-      help: 'Group commits with rows, by the thread that made them durable: the shard thread itself (light load) or its writer thread (pipelined, under load).',
+      help: 'Group commits with rows, by the thread that made them durable: the shard thread itself (a group with nothing in flight or queued behind it) or its writer thread (pipelined behind other work).',
       labelNames: ['thread'],
       registers: [r],
     });
