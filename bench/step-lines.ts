@@ -11,7 +11,7 @@ interface Step {
   mainCpuUsPerReq?: number;
   serverCpuUsPerReq?: number;
   otherCpuPct?: number;
-  commits?: { rowsPerCommit?: number; byWriterShare?: number };
+  commits?: { rowsPerCommit?: number };
 }
 
 const f = (v: number | undefined, digits = 1): string => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : '-');
@@ -26,7 +26,6 @@ for (const s of steps) {
   const p99 = s.latencyUs?.p99 === undefined ? undefined : s.latencyUs.p99 / 1000;
   console.log(
     `    ${s.name}: ${f(s.opsPerSec, 0)} ops/s, p99 ${f(p99, 2)} ms, main µs/req ${f(s.mainCpuUsPerReq)}, srv µs/req ${f(s.serverCpuUsPerReq)}, other CPU ${f(s.otherCpuPct, 0)}%` +
-      (s.commits ? `, rows/commit ${f(s.commits.rowsPerCommit)}` : '') +
-      (s.commits?.byWriterShare !== undefined ? `, by writer ${f(s.commits.byWriterShare * 100, 0)}%` : ''),
+      (s.commits ? `, rows/commit ${f(s.commits.rowsPerCommit)}` : ''),
   );
 }

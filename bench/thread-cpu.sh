@@ -2,8 +2,8 @@
 # CPU of each thread of a running process over a window, user and system time as % of one core
 # (from /proc/<pid>/task/*/stat), busiest first. Run it beside a bench run on the server's pid:
 #   bench/thread-cpu.sh <pid> [seconds]
-# The server's threads are all named "node"; the main thread's id is the pid, and shard and
-# writer threads start in that order after the V8 and libuv helpers.
+# The server's threads are all named "node"; the main thread's id is the pid, and the shard
+# threads start after the V8 and libuv helpers.
 set -eu
 [ $# -ge 1 ] || { echo "usage: $0 <pid> [seconds]" >&2; exit 1; }
 pid=$1; secs=${2:-5}

@@ -1,6 +1,6 @@
 // Many shard worker deaths in one process, with writes in flight on the dying shard: each death
-// tears down the worker, its writer thread and their SQLite connections while commits are under
-// way, and the process must live through every one (the server restarts the shard each time).
+// tears down the worker and its SQLite connection while commits are under way, and the process
+// must live through every one (the server restarts the shard each time).
 // SHARD_CRASH_SOAK=N runs N servers of three deaths each (default 2); the soak is for the Node
 // versions whose worker teardown has aborted the process (docs/operations.md).
 import { test } from 'node:test';

@@ -60,7 +60,6 @@ export function summaryText(r: RunResult): string {
           'rows/commit',
           'commit ms',
           'commit p99',
-          'by writer',
           'errors',
         ],
         r.steps.map((s) => [
@@ -80,7 +79,6 @@ export function summaryText(r: RunResult): string {
           s.commits ? fixed(s.commits.rowsPerCommit, 1) : '-',
           s.commits ? fixed(s.commits.meanCommitMs, 2) : '-',
           s.commits?.p99LeMs !== undefined ? `<= ${s.commits.p99LeMs} ms` : '-',
-          s.commits?.byWriterShare !== undefined ? `${fixed(s.commits.byWriterShare * 100, 0)}%` : '-',
           fmtInt(errorsOf(s)),
         ]),
       ),

@@ -135,8 +135,6 @@ export interface StepReport {
     meanCommitMs: number;
     p99LeMs?: number;
     over5msShare?: number;
-    /** Share of the group commits made by the shards' writer threads (pipelined), 0..1. */
-    byWriterShare?: number;
   };
   serverRssMiB?: number;
   /** Scenario-specific figures (push-fanout: missed pushes, ...). */

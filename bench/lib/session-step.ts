@@ -7,7 +7,7 @@ import { cpuMicros, cpuMicrosOf, machineBusyMicros, mainThreadCpuMicros } from '
 import { ADMIN_PASSWORD, bucketTail, getText, promBuckets, promValues } from './server.js';
 import { encodeHistogram, mergeHistograms, percentileCurve, summarize, type Histogram } from './histogram.js';
 import { sumCounts } from './load.js';
-import { METRICS, otherCpuPct, writerShare } from './step.js';
+import { METRICS, otherCpuPct } from './step.js';
 import type { Cartwire } from './harness.js';
 import type { SessionResult } from './sessions.js';
 import type { StepReport, StepModel } from './scenario.js';
@@ -168,7 +168,6 @@ export function sessionStep(p: {
                 ((b.metrics.cartwire_journal_commit_duration_seconds_sum - a.metrics.cartwire_journal_commit_duration_seconds_sum) / commits) * 1000,
               p99LeMs: t.quantileLe * 1000,
               over5msShare: t.shareOver,
-              byWriterShare: writerShare(a.metrics, b.metrics, commits),
             };
           })()
         : undefined,

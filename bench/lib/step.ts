@@ -36,22 +36,11 @@ export interface StepDef {
   timing: Timing;
 }
 
-/** Group commits the shards' writer threads made (pipelined); the rest the shard threads made themselves. */
-const WRITER_COMMITS = 'cartwire_group_commits_total{thread="writer"}';
-
-/** The writer threads' share of a window's `commits`, 0..1; undefined when the server has no such counter. */
-export function writerShare(a: Record<string, number>, b: Record<string, number>, commits: number): number | undefined {
-  const x = a[WRITER_COMMITS];
-  const y = b[WRITER_COMMITS];
-  return x === undefined || y === undefined ? undefined : (y - x) / commits;
-}
-
 export const METRICS = [
   'cartwire_journal_batch_rows_sum',
   'cartwire_journal_batch_rows_count',
   'cartwire_journal_commit_duration_seconds_sum',
   'cartwire_journal_commit_duration_seconds_count',
-  WRITER_COMMITS,
 ];
 
 /** Phases in ms from the load options. */
@@ -191,7 +180,6 @@ export async function runStep(load: LoadGroup, def: StepDef, progress: Progress)
             count: commits,
             rowsPerCommit: (mb.cartwire_journal_batch_rows_sum - ma.cartwire_journal_batch_rows_sum) / commits,
             meanCommitMs: ((mb.cartwire_journal_commit_duration_seconds_sum - ma.cartwire_journal_commit_duration_seconds_sum) / commits) * 1000,
-            byWriterShare: writerShare(ma, mb, commits),
             ...commitTail(a.commitBuckets!, b.commitBuckets!),
           }
         : undefined,

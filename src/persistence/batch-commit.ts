@@ -1,14 +1,13 @@
 // The one transaction of a group commit: journal rows, snapshots, timers, the stock view, the
-// orders index, the event log row, the commit marker and meta rows. The shard's own connection
-// runs it (Journal.commit); on a single node a writer thread runs it on a connection of its own
-// (commit-writer.ts), so the shard decides the next batch while this one is made durable.
+// orders index, the event log row, the commit marker and meta rows. The shard's connection runs
+// it (Journal.commit).
 import type Database from 'better-sqlite3';
 import { TAG_JOURNAL, TAG_SNAPSHOT, eventChecksum, rowChecksum } from './checksum.js';
 
 /** meta key of the commit marker: `<epoch>:<last batch>` of the latest group commit. */
 export const COMMIT_MARKER = 'commit_marker';
 
-/** What one group commit writes (BatchWrites is one; the writer thread rebuilds one from bytes). */
+/** What one group commit writes (BatchWrites is one). */
 export interface CommitRows {
   /** Flat triples: actor key, seq, encoded events. */
   readonly journal: readonly unknown[];

@@ -81,24 +81,9 @@ export class Journal {
   /** Writes a batch in one transaction; throws (and writes nothing, see wal-orphans.ts) on any I/O error. */
   commit(w: BatchWrites): void {
     commitOrVoid(this.db, () => this.writeBatch(w, this.lastG));
-    this.reserve(w.journal.length / 3);
-  }
-
-  /**
-   * Takes the journal positions of `rows` rows that another connection commits (the writer
-   * thread); returns the position before them. They count as written until `rewind` gives them back.
-   */
-  reserve(rows: number): number {
-    const first = this.lastG;
+    const rows = w.journal.length / 3;
     this.lastG += rows;
     this.appended += rows;
-    return first;
-  }
-
-  /** A commit of reserved positions failed, and every one reserved after it: the journal ends at `position` again. */
-  rewind(position: number): void {
-    this.appended -= this.lastG - position;
-    this.lastG = position;
   }
 
   /** See scrubWal: makes the journal writable again after a failed commit, or throws. */

@@ -104,9 +104,9 @@ export function openShardDb(dataDir: string, shard: number, synchronous: Synchro
   const db = new Database(shardDbPath(dataDir, shard));
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${synchronous}`);
-  // 16 MiB: the writer thread does the appends (its own 16 MiB), this connection reads actors back
-  // and runs maintenance; the OS page cache holds the file as well. 64 MiB cost ~50 MiB of RSS at
-  // 1M carts (`npm run bench -- memory`) and changed no restart time.
+  // 16 MiB: appends touch few pages, actors are read back once, and the OS page cache holds the
+  // file as well. 64 MiB cost ~50 MiB of RSS at 1M carts (`npm run bench -- memory`) and changed
+  // no restart time.
   db.pragma('cache_size = -16384');
   db.pragma('temp_store = MEMORY');
   // The stored version first: a database of a newer schema is refused before anything is added to it.
@@ -129,18 +129,6 @@ export function openShardDb(dataDir: string, shard: number, synchronous: Synchro
     // A new database, or one from before schema 5: count once, the triggers keep the count after.
     if (!db.prepare('SELECT 1 FROM snapshot_stats').get()) db.exec('INSERT INTO snapshot_stats (id, rows, last_at) SELECT 1, count(*), max(at) FROM snapshots');
   })();
-  return db;
-}
-
-/**
- * A second connection to a shard's database that the shard opened already (schema in place), for
- * its writer thread: the same WAL and synchronous setting, a smaller cache (it only appends).
- */
-export function openWriterDb(dataDir: string, shard: number, synchronous: Synchronous): Database.Database {
-  const db = new Database(shardDbPath(dataDir, shard), { fileMustExist: true });
-  db.pragma('journal_mode = WAL');
-  db.pragma(`synchronous = ${synchronous}`);
-  db.pragma('cache_size = -16384');
   return db;
 }
 

@@ -47,8 +47,8 @@ export function voidUncommittedFrames(dbPath: string): boolean {
 
 /**
  * Runs `commit`, a write transaction on `db`; if it throws, the frames it may have left in the
- * WAL are voided before the error goes on (to the refusal). Both connections that commit a
- * shard's groups (its own and its writer thread's) go through here.
+ * WAL are voided before the error goes on (to the refusal). Every group commit of a shard goes
+ * through here.
  */
 export function commitOrVoid<T>(db: Database.Database, commit: () => T): T {
   try {

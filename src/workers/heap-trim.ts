@@ -1,11 +1,10 @@
 // Gives a quiet thread's garbage back. V8 runs a full collection when allocation pushes the heap
 // to its limit, so a thread that goes quiet after a burst (a fill of a million carts, a sale, a
 // recommendation build) keeps that burst's garbage resident for as long as it stays quiet, up to
-// the limit it grew to. Every thread of the server (main, shards, commit writers) runs one of
-// these: each period it reads the thread's event-loop utilisation and heap. The first quiet
-// period after work runs the thread's release hook (the shard and writer threads hand their
-// SQLite page cache back: 16 MiB per connection once full, a writer's heap hardly grows; the main
-// thread moves the recommendation buffers into arrays without growth room, and a collection frees
+// the limit it grew to. Every thread of the server (main, shards) runs one of these: each period
+// it reads the thread's event-loop utilisation and heap. The first quiet period after work runs
+// the thread's release hook (the shard threads hand their SQLite page cache back: 16 MiB per
+// connection once full; the main thread moves the recommendation buffers into arrays without growth room, and a collection frees
 // the old ones); a quiet period whose heap grew well past what the last collection left also gets
 // one full collection.
 // Either way the C heap's free pages go back to the kernel after it (native-heap.ts).
@@ -24,8 +23,8 @@ export const collectGarbage = runInNewContext('gc') as () => void;
  * Event-loop utilisation below which a period counts as quiet. Low on purpose: a forced
  * collection is one atomic mark-compact (0.5 s on a shard holding 500,000 carts), where V8's own
  * runs concurrently. A shard serving about a hundred requests a second stays above it (each shard
- * and writer thread took 2.4-3.6% of a core beside `npm run bench -- cart-mix --rate 200`, read
- * with bench/thread-cpu.sh) and is left to V8.
+ * thread took 2.4-3.6% of a core beside `npm run bench -- cart-mix --rate 200`, read with
+ * bench/thread-cpu.sh) and is left to V8.
  */
 const QUIET = 0.01;
 /** Growth over the last collection's heap that is worth a pause: this much, or a quarter of it. */

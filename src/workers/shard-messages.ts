@@ -34,7 +34,7 @@ export interface ShardOptions {
   snapshotEvery: number;
   /** Period of the maintenance sweep (passivation, checkpoints). */
   sweepIntervalMs: number;
-  /** Period of the idle heap trim of the shard and writer threads (workers/heap-trim.ts); 0: off. */
+  /** Period of the idle heap trim of the shard threads (workers/heap-trim.ts); 0: off. */
   idleGcMs: number;
   /** A checkpoint starts when this many journal rows follow the watermark... */
   checkpointRows: number;
@@ -103,8 +103,6 @@ export type ToShard =
 export interface ShardStats {
   commitMs: number;
   rows: number;
-  /** The commit was made by the shard's writer thread (pipelined), not on the shard thread itself. */
-  writer: boolean;
   actors: number;
   /** The last group commit failed (disk full, I/O error): the shard answers writes UNAVAILABLE. */
   commitFailing: boolean;

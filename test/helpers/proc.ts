@@ -20,20 +20,6 @@ export async function metricValue(url: string, name: string): Promise<number> {
   return Number(m[1]);
 }
 
-/** The sum of the series of `name` carrying `label` (`thread="writer"`) on /metrics; fails the test when there is none. */
-export async function metricSum(url: string, name: string, label: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  let n = 0;
-  let found = false;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) || !line.slice(0, line.indexOf('}') + 1).includes(label)) continue;
-    found = true;
-    n += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  assert.ok(found, `${name}{${label}} missing from /metrics`);
-  return n;
-}
-
 /** mulberry32: small, seedable, the same sequence for the same seed everywhere. */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;

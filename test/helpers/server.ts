@@ -57,10 +57,9 @@ export async function startTestServer(t: TestContext, env: Record<string, string
 
 /**
  * A one-shard server, closed after the test: for tests of what lies in front of the actors
- * (frames, limits, sign-in, HTTP, the SDK's socket), which a second shard does not change. Each
- * shard is two threads (its loop and its commit writer) costing ~0.6 s of CPU to start
- * (`node scripts/start-cost.mjs 5 SHARDS=1`: ~1.4 s for a whole server, against ~2.1 s with two),
- * and the suite starts hundreds of servers.
+ * (frames, limits, sign-in, HTTP, the SDK's socket), which a second shard does not change: each
+ * shard is a thread that costs CPU to start (`node scripts/start-cost.mjs 5 SHARDS=1` against
+ * `SHARDS=2`), and the suite starts hundreds of servers.
  */
 export const startEdgeTestServer = (t: TestContext, env: Record<string, string> = {}): ReturnType<typeof startTestServer> =>
   startTestServer(t, { SHARDS: '1', ...env });

@@ -21,8 +21,6 @@ export class Metrics implements EdgeMetrics {
   readonly business: BusinessMetrics;
   private readonly requests = new RequestStats([...OpNames, 'unknown'], OUTCOMES, LATENCY_BUCKETS);
   private readonly commitSeconds: client.Histogram;
-  private readonly shardCommits: client.Counter.Internal;
-  private readonly writerCommits: client.Counter.Internal;
   private readonly batchRows: client.Histogram;
   private readonly actors: client.Gauge;
   private readonly badFrames: client.Counter;
@@ -64,17 +62,6 @@ export class Metrics implements EdgeMetrics {
       registers: [r],
       buckets: [1, 4, 16, 64, 256, 1024, 4096],
     });
-    const commits = new client.Counter({
-      name: 'cartwire_group_commits_total',
-      help: 'Group commits with rows, by the thread that made them durable: the shard thread itself (a group with nothing in flight or queued behind it) or its writer thread (pipelined behind other work).',
-      labelNames: ['thread'],
-      registers: [r],
-    });
-    this.shardCommits = commits.labels('shard');
-    this.writerCommits = commits.labels('writer');
-    // Both series from the start, at 0: a rate over a series that appears later misses its first count.
-    this.shardCommits.inc(0);
-    this.writerCommits.inc(0);
     this.actors = new client.Gauge({ name: 'cartwire_shard_actors', help: 'Actors in memory, per shard.', labelNames: ['shard'], registers: [r] });
     this.badFrames = new client.Counter({ name: 'cartwire_bad_frames_total', help: 'Frames answered BAD_FRAME.', registers: [r] });
     this.checkpointSeconds = new client.Histogram({
@@ -264,7 +251,6 @@ export class Metrics implements EdgeMetrics {
     if (s.rows > 0 && !s.commitFailing) {
       this.commitSeconds.observe(s.commitMs / 1000);
       this.batchRows.observe(s.rows);
-      (s.writer ? this.writerCommits : this.shardCommits).inc();
     }
     this.actorChildren[shard]?.set(s.actors);
     if (s.commitFailing !== this.failing[shard]) {

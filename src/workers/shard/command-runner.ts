@@ -43,7 +43,6 @@ export class CommandRunner {
   private readonly cells: ActorCells;
   private readonly writes: BatchWrites;
   private readonly touched: Set<Cell>;
-  private readonly inFlight: Map<Cell, number>;
 
   constructor(
     s: ShardState,
@@ -54,7 +53,6 @@ export class CommandRunner {
     this.cells = s.cells;
     this.writes = s.writes;
     this.touched = s.touched;
-    this.inFlight = s.inFlight;
   }
 
   /** Cluster mode: which keys this shard serves now; a request for another is refused with `moving`. */
@@ -95,8 +93,8 @@ export class CommandRunner {
       return encodeError(req.id, 'INTERNAL', 'the actor could not be recovered');
     }
     const type = cell.type;
-    // A change still on its way to disk counts like one in this batch: the answer waits for it.
-    const dirtyBefore = this.touched.has(cell) || this.inFlight.has(cell);
+    // A change earlier in this batch is not durable yet: the answer waits for it.
+    const dirtyBefore = this.touched.has(cell);
     if (req.cmd.type === 'watch') {
       // Counted in the actor's turn: every change after this reply is pushed, none before it is missed.
       this.stage.watchInBatch(req.key);

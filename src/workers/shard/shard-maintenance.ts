@@ -98,9 +98,7 @@ export class ShardMaintenance {
   }
 
   /** Snapshots the cells that have rows no snapshot covers (one transaction), then drops them all; nothing when that fails. */
-  dropFromMemory(all: Cell[]): number {
-    // Maintenance runs with no commit in flight; were one in flight, its actors would stay.
-    const cells = this.s.inFlight.size === 0 ? all : all.filter((c) => !this.s.inFlight.has(c));
+  dropFromMemory(cells: Cell[]): number {
     if (cells.length === 0) return 0;
     for (const cell of cells) if (cell.seq > cell.snapSeq) this.s.stageSnapshot(cell);
     if (!this.commit()) return 0;

@@ -30,11 +30,12 @@ import { ShardState } from './shard-state.js';
 import { CommandRunner } from './command-runner.js';
 import { ShardMaintenance } from './shard-maintenance.js';
 import { PartitionStore } from './partition-store.js';
-import { COMMIT_RETRY_MS, CommitSeal } from './commit-seal.js';
 import { log } from '../../log/log.js';
 
 const INTERNAL_OUTCOME = outcomeIndex('INTERNAL');
 const UNAVAILABLE_OUTCOME = outcomeIndex('UNAVAILABLE');
+/** What a client is told to wait after a failed commit before retrying. */
+const COMMIT_RETRY_MS = 1000;
 const NO_FRAME = new Uint8Array(0);
 
 export type { BatchOutcome, BatchPushes, Prepared, SettledAnswers } from './batch-outcome.js';
@@ -61,8 +62,6 @@ export class ShardRuntime {
   private readonly partitions: PartitionStore;
   readonly queries: ShardQueries;
   readonly audit: AuditQueries;
-  /** The pipelined commit of a single node: seal, then settle or fail (see commit-seal.ts). */
-  readonly seals: CommitSeal;
 
   constructor(private readonly opts: ShardOptions) {
     const sealed = openerOf(opts);
@@ -92,11 +91,6 @@ export class ShardRuntime {
     this.queries = new ShardQueries(this.journal, this.cells, this.ctx);
     this.audit = new AuditQueries(this.journal, this.cells, this.ctx);
     this.stage.everything = opts.cluster !== undefined;
-    this.seals = new CommitSeal(state, this.stage, this.fired, () => {
-      const products = this.runner.changedProducts;
-      this.runner.changedProducts = null;
-      return products;
-    });
   }
 
   get actorCount(): number {
@@ -182,12 +176,11 @@ export class ShardRuntime {
   /**
    * The answers of a prepared group commit that depend on nothing it will write (reads of actors
    * it leaves unchanged), taken out of it so they can leave before its fsync; null when there is
-   * no such answer or nothing to wait for (`waiting`: earlier commits are still in flight, which
-   * the group's other answers wait for). On one node only: in cluster mode a read waits for the
+   * no such answer or nothing to wait for. On one node only: in cluster mode a read waits for the
    * replicated journal's verdict on this node's ownership like everything else.
    */
-  takeSettled(prep: Prepared, waiting = false): (SettledAnswers | null)[] | null {
-    if (prep.bug !== undefined || (this.writes.empty && !waiting) || this.opts.cluster !== undefined) return null;
+  takeSettled(prep: Prepared): (SettledAnswers | null)[] | null {
+    if (prep.bug !== undefined || this.writes.empty || this.opts.cluster !== undefined) return null;
     let any = false;
     const out = prep.settled.map((settled, b) => {
       if (settled.indexOf(1) < 0) return null;
@@ -247,7 +240,7 @@ export class ShardRuntime {
       if (diskFailed) this.probeDisk(); // marks the commits failing until the journal is writable again
     }
     // A failed group wrote nothing, whether or not the disk is writable again by now.
-    const stats: ShardStats = { commitMs, rows: failed ? 0 : prep.rowCount, writer: false, actors: this.cells.size, commitFailing: this.commitFailing };
+    const stats: ShardStats = { commitMs, rows: failed ? 0 : prep.rowCount, actors: this.cells.size, commitFailing: this.commitFailing };
     const products = failed ? null : this.runner.changedProducts;
     this.runner.changedProducts = null;
     const { pushes, domain } = this.stage.take(!failed); // the output gate: nothing before the commit
@@ -380,7 +373,7 @@ export class ShardRuntime {
   }
 
   stats(): ShardStats {
-    return { commitMs: 0, rows: 0, writer: false, actors: this.cells.size, commitFailing: this.commitFailing };
+    return { commitMs: 0, rows: 0, actors: this.cells.size, commitFailing: this.commitFailing };
   }
 
   /** Actor keys whose timers are due, and the time of the next one. */

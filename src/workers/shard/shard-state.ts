@@ -22,11 +22,6 @@ export class ShardState {
   readonly writes = new BatchWrites();
   /** Actors the open batch changed: reloaded from disk if its commit fails. */
   readonly touched = new Set<Cell>();
-  /**
-   * Actors with rows in a sealed commit not yet durable (single node, see commit-seal.ts), with
-   * how many such commits: never dropped from memory nor read from disk until they are.
-   */
-  readonly inFlight = new Map<Cell, number>();
 
   constructor(readonly opts: ShardOptions) {
     this.db = openShardDb(opts.dataDir, opts.shard, opts.synchronous);

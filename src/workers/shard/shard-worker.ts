@@ -1,12 +1,10 @@
 // The loop of a shard worker thread (shard-boot.ts, the thread's entry, opens it). Messages that
 // queued up while the previous group commit was on disk are drained at once and run as one batch:
 // under load the batches grow by themselves, and the fsync cost is shared by more requests. On
-// one node a group can be pipelined: a writer thread makes it durable while the next is decided
-// (commit-pipeline.ts; a group alone is committed on this thread, see there for when the writer
-// takes one); what must not overlap a commit in flight (maintenance, snapshots, reads of stored
-// state) waits for the pipeline to drain, in its place in the order. In cluster
-// mode a group commit also waits for the replicated journal's ack: everything that touches the
-// runtime then runs one task at a time.
+// one node the group commit runs on this thread's connection and everything runs in arrival
+// order; answers that read only durable state leave before its fsync. In cluster mode a group
+// commit also waits for the replicated journal's ack: everything that touches the runtime then
+// runs one task at a time.
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { BatchOutcome, SettledAnswers } from './shard-runtime.js';
 import type { FromShard, ShardOptions, ShardRequest, ToShard } from '../shard-messages.js';
@@ -14,95 +12,55 @@ import { readRequests } from '../request-codec.js';
 import { HeapRelease } from './heap-release.js';
 import { IdleHeapTrim } from '../heap-trim.js';
 import { bootedShard } from './shard-boot.js';
-import { CommitPipeline } from './commit-pipeline.js';
 import { log } from '../../log/log.js';
 
 const { opts, port, catalogHere } = workerData as { opts: ShardOptions; port: MessagePort; catalogHere: boolean };
 
 const { runtime, replication } = bootedShard();
-/** One node: the commit pipeline; its settled commits make room for what waits (see pump). */
-const pipeline = replication ? undefined : new CommitPipeline(runtime, opts, () => pump());
 
 /**
- * One node: what arrived and has not run yet, in order. Bounded by what the main thread posts:
- * it stops sending a shard more once its backlog is full (OVERLOADED at the edge).
- */
-type Item = ToShard | { t: 'timers' } | { t: 'task'; run: () => void };
-const queue: Item[] = [];
-let head = 0;
-/** Controls that change nothing stored nor read anything undurable: they run in their place at once. */
-const INSTANT = new Set<Item['t']>(['watch-topic', 'restore-watches', 'unwatch', 'admin-feed']);
-/** Items that run a group commit (a slot in the pipeline); every other one waits for it to drain. */
-const COMMITS = new Set<Item['t']>(['batch', 'timers', 'prices']);
-
-/** Runs the queued items that may run now, in order; the rest wait for a commit to settle. */
-let pipelineStopped = false;
-function pump(): void {
-  if (pipelineStopped) return;
-  while (head < queue.length && pipeline) {
-    const m = queue[head];
-    if (COMMITS.has(m.t) ? !pipeline.ready : !INSTANT.has(m.t) && !pipeline.drained) break;
-    if (m.t === 'batch') {
-      const batches: { batch: number; reqs: ShardRequest[] }[] = [];
-      for (let b = queue[head]; head < queue.length && b.t === 'batch'; b = queue[++head]) batches.push({ batch: b.batch, reqs: readRequests(b.flat) });
-      void runBatches(batches);
-      continue;
-    }
-    head++;
-    if (m.t === 'stop') {
-      // Nothing runs after it: the databases are closing.
-      queue.length = 0;
-      head = 0;
-      pipelineStopped = true;
-      return void control(m);
-    }
-    if (m.t === 'timers') void fireDue();
-    else if (m.t === 'task') m.run();
-    else void control(m);
-  }
-  if (head === queue.length) {
-    queue.length = 0;
-    head = 0;
-  } else if (head > 1024) {
-    queue.splice(0, head);
-    head = 0;
-  }
-}
-
-/**
- * Runs `task` with the runtime to itself. On one node it waits for the commit pipeline to drain
- * (it may write on the shard's connection); in cluster mode a task may wait for the journal's
- * ack, and the next one waits for it.
+ * Runs `task` with the runtime to itself. On one node every commit is over when a task starts
+ * (it runs on this thread), so the task runs at once; in cluster mode a task may wait for the
+ * journal's ack, and the next one waits for it. A task that throws ends the worker: a bug here
+ * would leave the shard half-way, and the pool restarts it.
  */
 let chain: Promise<void> = Promise.resolve();
+/** `stop` arrived: the databases are closing, nothing runs after it. */
+let stopping = false;
 function exclusive(task: () => void | Promise<void>): void {
-  if (!replication) {
-    queue.push({ t: 'task', run: () => void task() });
-    return pump();
-  }
-  chain = chain.then(task).catch((err: unknown) => {
-    // A bug here would leave the shard half-way: die, and let the pool restart the worker.
+  if (stopping && !replication) return;
+  const fail = (err: unknown) => {
     log.error({ err }, `shard ${opts.shard}: a task failed, the worker stops`);
     setImmediate(() => {
       throw err;
     });
-  });
+  };
+  if (!replication) {
+    try {
+      const r = task();
+      if (r instanceof Promise) r.catch(fail);
+    } catch (err) {
+      fail(err);
+    }
+    return;
+  }
+  chain = chain.then(task).catch(fail);
 }
 
 /**
- * One group commit. On one node it is sealed into the pipeline, and the answers that depend on
- * nothing undurable leave at once (`batchIds` names the batches whose requests wait for an
- * answer); `done` gets the outcome once the commit is durable. In cluster mode it is replicated
- * first, then committed locally.
+ * One group commit. On one node the answers that depend on nothing it writes leave first
+ * (`batchIds` names the batches whose requests wait for an answer), then it commits on this
+ * thread and `done` gets the outcome. In cluster mode it is replicated first, then committed
+ * locally.
  */
 function commitGroup(reqs: ShardRequest[][], done: (out: BatchOutcome[]) => void, marker?: number, batchIds?: number[]): void | Promise<void> {
   const prep = runtime.prepare(reqs, Date.now());
   if (!replication) {
     if (batchIds) {
-      const settled = runtime.takeSettled(prep, pipeline!.busy);
+      const settled = runtime.takeSettled(prep);
       if (settled) for (let b = 0; b < settled.length; b++) if (settled[b]) sendSettled(batchIds[b], settled[b]!);
     }
-    return pipeline!.submit(prep, marker, done, head >= queue.length);
+    return done(runtime.complete(prep, marker));
   }
   if (prep.bug !== undefined) return done(runtime.complete(prep, marker));
   return replication.replicate().then((refused) => {
@@ -127,9 +85,7 @@ const EMPTY_REPLIES = {
   domain: null,
 } as const;
 
-const ready = () => post({ t: 'ready', shard: opts.shard, ...runtime.startupView(catalogHere) });
-if (pipeline) void pipeline.up.then(ready);
-else ready();
+post({ t: 'ready', shard: opts.shard, ...runtime.startupView(catalogHere) });
 
 /** Frames back to back in one buffer, with their end offsets: one transfer, no per-frame clone. */
 function pack(list: Uint8Array[]): { frames: Uint8Array; ends: Uint32Array } {
@@ -202,21 +158,10 @@ function afterBatches(batches: { batch: number; reqs: ShardRequest[] }[], outcom
     const out = i === 0 ? outcomes[0] : { ...outcomes[i], stock: null, products: null, pushes: null, domain: null };
     sendReplies(batches[i].batch, out, i === 0);
   }
-  // Over the cap: a bounded step after the replies left, so a batch never waits long behind it
-  // (on one node it waits for the pipeline to drain: it writes snapshots).
-  if (runtime.actorCount > opts.maxActors && !capQueued) {
-    if (replication) heap.note(runtime.enforceActorCap(opts.maxActors, CAP_STEP));
-    else {
-      capQueued = true;
-      exclusive(() => {
-        capQueued = false;
-        heap.note(runtime.enforceActorCap(opts.maxActors, CAP_STEP));
-      });
-    }
-  }
+  // Over the cap: a bounded step after the replies left, so a batch never waits long behind it.
+  if (runtime.actorCount > opts.maxActors) heap.note(runtime.enforceActorCap(opts.maxActors, CAP_STEP));
   scheduleTimers();
 }
-let capQueued = false;
 
 type Control = Exclude<ToShard, { t: 'batch' }>;
 
@@ -287,13 +232,6 @@ function controlUnsafe(m: Control): void | Promise<void> {
       trim.stop();
       clearInterval(probe);
       clearTimeout(timer);
-      // The pipeline is drained (stop waits for it): the writer closes first, then the shard's snapshot and close.
-      if (pipeline) {
-        return pipeline.close().then(() => {
-          runtime.close();
-          stopped();
-        });
-      }
       runtime.close();
       if (replication) return replication.close().finally(stopped);
       return stopped();
@@ -314,7 +252,6 @@ async function acquire(partition: number, move: number): Promise<void> {
   post({ t: 'acquired', shard: opts.shard, partition, move, openOrders });
 }
 
-let stopping = false;
 port.on('message', (first: ToShard) => {
   // Messages still in flight when `stop` closed the database are dropped (their askers are
   // answered by the pool when the worker exits).
@@ -327,12 +264,26 @@ port.on('message', (first: ToShard) => {
       break;
     }
   }
-  if (pipeline) {
-    for (const m of messages) queue.push(m);
-    return pump();
-  }
+  if (!replication) return handleNow(messages);
   exclusive(() => handleAsync(messages, 0));
 });
+
+/**
+ * One node: consecutive batches run as one group commit, control messages in their place in the
+ * order. Nothing waits here: a control that reads in chunks (audit-state) lets batches run
+ * between its chunks.
+ */
+function handleNow(messages: ToShard[]): void {
+  for (let i = 0; i < messages.length;) {
+    const batches: { batch: number; reqs: ShardRequest[] }[] = [];
+    for (; i < messages.length && messages[i].t === 'batch'; i++) {
+      const m = messages[i] as Extract<ToShard, { t: 'batch' }>;
+      batches.push({ batch: m.batch, reqs: readRequests(m.flat) });
+    }
+    void runBatches(batches);
+    if (i < messages.length) void control(messages[i++] as Control);
+  }
+}
 
 /** Consecutive batches run as one group commit; control messages in their place in the order. */
 async function handleAsync(messages: ToShard[], from: number): Promise<void> {
@@ -366,9 +317,7 @@ function scheduleTimers(): void {
 }
 function fireTimers(): void {
   timerAt = Infinity;
-  if (!pipeline) return exclusive(fireDue);
-  queue.push({ t: 'timers' });
-  pump();
+  exclusive(fireDue);
 }
 /** Due actors get their `timer` command, as one group commit of their own. */
 function fireDue(): void | Promise<void> {
@@ -385,11 +334,6 @@ function fireDue(): void | Promise<void> {
 const PROBE_MS = 1000;
 const probeStats = () => post({ t: 'replies', ...EMPTY_REPLIES, stats: runtime.stats() });
 const probe = setInterval(() => {
-  // One node: the writer owns the commits and probes on its connection, between them.
-  if (pipeline) {
-    if (runtime.commitFailing) pipeline.probe(probeStats);
-    return;
-  }
   exclusive(() => {
     if (runtime.commitFailing && runtime.probeDisk()) probeStats();
   });
