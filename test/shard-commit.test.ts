@@ -1,11 +1,14 @@
 // A shard's group commit, driven through the runtime on a real shard file: the commit is durable
 // when `complete` returns (another connection reads it), journal positions stay contiguous, and a
-// commit that fails stores nothing, counts no rows, is refused UNAVAILABLE and leaves the WAL
-// scrubbed at once, before the next commit, so a crash cannot bring its frames back.
+// commit that fails stores nothing, counts no rows and is refused UNAVAILABLE; the WAL is scrubbed
+// at once and before any later group is written. The failure here is simulated before anything
+// is written (ShardOptions.failCommitsFor); the frames a failed fsync leaves in the WAL are
+// test/wal-orphans.test.ts's.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { ShardRuntime } from '../src/workers/shard/shard-runtime.js';
+import type { ShardOptions } from '../src/workers/shard-messages.js';
 import { shardDbPath } from '../src/persistence/shard-db.js';
 import { decodeValue } from '../src/protocol/frames.js';
 import { shardOptions, type Reply } from './helpers/holds.js';
@@ -14,8 +17,8 @@ import { tmpDataDir } from './helpers/server.js';
 const T = 1_800_000_000_000;
 const adjust = (qty: number) => ({ type: 'adjust', txType: 'purchase', qty, reason: 'stock', warehouse: 'main' }) as { type: string };
 
-function open(t: { after: (fn: () => unknown) => void }, dir: string, failFor?: string): ShardRuntime {
-  const rt = new ShardRuntime({ ...shardOptions(dir, 0), ...(failFor ? { failCommitsFor: failFor } : {}) });
+function open(t: { after: (fn: () => unknown) => void }, opts: ShardOptions): ShardRuntime {
+  const rt = new ShardRuntime(opts);
   t.after(() => {
     if (rt.db.open) rt.close();
   });
@@ -43,7 +46,7 @@ const probeRows = (dir: string) => readStored<{ value: string }>(dir, "SELECT va
 
 test('a group commit is stored when it returns, counted, and the journal positions stay contiguous', (t) => {
   const dir = tmpDataDir(t);
-  const rt = open(t, dir);
+  const rt = open(t, shardOptions(dir, 0));
   const first = commit(rt, [
     ['sku:a', adjust(2)],
     ['sku:b', adjust(3)],
@@ -66,14 +69,19 @@ test('a group commit is stored when it returns, counted, and the journal positio
   ]);
 });
 
-test('a group commit that fails is refused, counts no rows and stores nothing; the WAL is scrubbed at once and the next commit goes on from what is stored', (t) => {
+test('a group commit that fails is refused, counts no rows and stores nothing; the WAL is scrubbed at once, and before any later group is written on top of it', (t) => {
   const dir = tmpDataDir(t);
-  const rt = open(t, dir);
-  commit(rt, [['sku:victim', adjust(5)]]);
-  rt.close();
+  const opts: ShardOptions = { ...shardOptions(dir, 0), failCommitsFor: 'sku:victim' };
+  const rt = open(t, opts);
+  // The scrub that makes the journal writable again, as the shard runs it; a test can make it fail.
+  const maintenance = (rt as unknown as { maintenance: { scrubJournal(): boolean } }).maintenance;
+  const scrub = maintenance.scrubJournal.bind(maintenance);
+  let diskRefuses = false;
+  maintenance.scrubJournal = () => !diskRefuses && scrub();
 
-  const failing = open(t, dir, 'sku:victim');
-  const refused = commit(failing, [
+  commit(rt, [['sku:ok', adjust(5)]]);
+  diskRefuses = true;
+  const refused = commit(rt, [
     ['sku:victim', adjust(1)],
     ['sku:other', adjust(1)],
   ]);
@@ -82,17 +90,33 @@ test('a group commit that fails is refused, counts no rows and stores nothing; t
     ['UNAVAILABLE', 'UNAVAILABLE'],
     'every request of the group is refused with it',
   );
-  assert.equal(refused.stats.rows, 0, 'a failed group wrote nothing, though the disk answered the scrub at once');
-  assert.equal(refused.stats.commitFailing, false, 'the scrub that followed found the journal writable');
-  assert.equal(probeRows(dir).length, 1, 'scrubbed at once (its probe row), not at the next commit');
-  assert.deepEqual(storedRows(dir), [[1, 'sku:victim', 1]]);
-  failing.close();
+  assert.equal(refused.stats.rows, 0, 'a failed group wrote nothing');
+  assert.equal(rt.commitFailing, true, 'the scrub right after the failure was refused too');
 
-  const again = open(t, dir);
-  const next = commit(again, [['sku:victim', adjust(2)]]);
-  assert.equal(next.replies[0].result?.available, 7, 'the refused change is not there, the new one is');
+  // While the scrub fails, a group that would commit fine is refused unwritten.
+  const behind = commit(rt, [['sku:other', adjust(2)]]);
+  assert.equal(behind.replies[0].error?.code, 'UNAVAILABLE');
+  assert.equal(behind.stats.rows, 0);
+  assert.deepEqual(storedRows(dir), [[1, 'sku:ok', 1]]);
+  assert.equal(probeRows(dir).length, 0);
+
+  // The disk answers again: the next group scrubs first, then commits.
+  diskRefuses = false;
+  const next = commit(rt, [['sku:other', adjust(2)]]);
+  assert.equal(next.replies[0].result?.available, 2, 'the refused changes are not there, the new one is');
+  assert.equal(rt.commitFailing, false);
+  assert.equal(probeRows(dir).length, 1, 'scrubbed before it was written');
+
+  // A failure whose scrub succeeds at once leaves the journal writable for the next group.
+  const again = commit(rt, [['sku:victim', adjust(1)]]);
+  assert.equal(again.replies[0].error?.code, 'UNAVAILABLE');
+  assert.equal(again.stats.commitFailing, false, 'scrubbed at once, not at the next commit');
+  opts.failCommitsFor = undefined;
+  const last = commit(rt, [['sku:victim', adjust(2)]]);
+  assert.equal(last.replies[0].result?.available, 2, 'the victim comes back as stored: nothing of its refused changes');
   assert.deepEqual(storedRows(dir), [
-    [1, 'sku:victim', 1],
-    [2, 'sku:victim', 2],
+    [1, 'sku:ok', 1],
+    [2, 'sku:other', 1],
+    [3, 'sku:victim', 1],
   ]);
 });

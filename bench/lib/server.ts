@@ -170,23 +170,15 @@ export async function snapshotWithMemory(baseUrl: string, adminToken: string): P
   return r.body;
 }
 
-/**
- * Sums of a few Prometheus series from /metrics (counters and histogram _sum/_count), over their
- * labels; a name written `name{label="value"}` sums only the series carrying that label, and is
- * left out when no series carries it (a server without that metric).
- */
+/** Sums of a few Prometheus series from /metrics (counters and histogram _sum/_count), over their labels. */
 export function promValues(text: string, names: string[]): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const n of names) if (!n.endsWith('}')) out[n] = 0;
-  const labelled = names.filter((n) => n.endsWith('}')).map((n) => ({ key: n, name: n.slice(0, n.indexOf('{')), label: n.slice(n.indexOf('{') + 1, -1) }));
+  for (const n of names) out[n] = 0;
   for (const line of text.split('\n')) {
     if (line.startsWith('#')) continue;
     const sp = line.lastIndexOf(' ');
-    const series = line.slice(0, sp);
-    const name = series.split('{')[0];
-    const value = Number(line.slice(sp + 1));
-    if (name in out) out[name] += value;
-    for (const l of labelled) if (l.name === name && series.includes(l.label)) out[l.key] = (out[l.key] ?? 0) + value;
+    const name = line.slice(0, sp).split('{')[0];
+    if (name in out) out[name] += Number(line.slice(sp + 1));
   }
   return out;
 }

@@ -30,7 +30,7 @@ export class CommandRunner {
   lastOutcome = 0;
   /**
    * Whether the last command's answer depends on nothing undurable: its actor had no change in
-   * the open group commit nor in one still in flight, and it made none (a read, a refusal, a no-op). Such an answer may leave
+   * the open group commit, and it made none (a read, a refusal, a no-op). Such an answer may leave
    * before the commit; every other one waits for it (the output gate).
    */
   lastSettled = false;

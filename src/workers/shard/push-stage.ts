@@ -102,17 +102,6 @@ export class PushStage {
     return out;
   }
 
-  /**
-   * Ends a sealed batch whose commit is not known yet: what it may publish once durable, and its
-   * watch changes, given back (`watch(topic, -delta)`) if it fails.
-   */
-  takeStaged(): { pushes: BatchPushes | null; domain: DomainEvent[] | null; watches: [string, number][] } {
-    const out = { pushes: this.pushes, domain: this.domain, watches: this.batchWatches.splice(0) };
-    this.pushes = null;
-    this.domain = null;
-    return out;
-  }
-
   private stage(topic: string, frame: Uint8Array): void {
     const p = (this.pushes ??= { topics: [], frames: [] });
     p.topics.push(topic);

@@ -97,8 +97,11 @@ export class ShardRuntime {
     return this.cells.size;
   }
 
-  /** The last group commit failed (disk full, I/O error): writes are answered UNAVAILABLE until one succeeds. */
-  commitFailing = false;
+  /** The last group commit failed (disk full, I/O error) and the journal has not been scrubbed since: writes are answered UNAVAILABLE. */
+  get commitFailing(): boolean {
+    return this.failing;
+  }
+  private failing = false;
 
   get lastCheckpoint(): CheckpointRecord {
     return this.maintenance.lastCheckpoint;
@@ -221,12 +224,14 @@ export class ShardRuntime {
         if (!this.writes.empty) {
           this.writes.marker = marker;
           diskFailed = true; // until the commit returns
+          // After a failure the WAL is scrubbed before anything is written on top of it: a group
+          // is refused unwritten while the disk still refuses the scrub.
+          if (this.failing && !this.probeDisk()) throw new Error('the journal is not writable');
           if (this.opts.failCommitsFor !== undefined && [...this.touched].some((c) => c.key === this.opts.failCommitsFor)) {
             throw new Error('simulated I/O error (failCommitsFor)');
           }
           this.journal.commit(this.writes);
           diskFailed = false;
-          this.commitFailing = false;
         }
         commitMs = performance.now() - t0;
         this.state.afterCommit();
@@ -237,7 +242,8 @@ export class ShardRuntime {
     }
     if (failed) {
       this.afterFailedCommit(refused ?? prep.bug);
-      if (diskFailed) this.probeDisk(); // marks the commits failing until the journal is writable again
+      // Marks the commits failing until the journal is writable again (not probed twice in a row).
+      if (diskFailed && !this.failing) this.probeDisk();
     }
     // A failed group wrote nothing, whether or not the disk is writable again by now.
     const stats: ShardStats = { commitMs, rows: failed ? 0 : prep.rowCount, actors: this.cells.size, commitFailing: this.commitFailing };
@@ -368,8 +374,8 @@ export class ShardRuntime {
 
   /** Tries to make the journal writable again (see ShardMaintenance.scrubJournal); true when it is. */
   probeDisk(): boolean {
-    this.commitFailing = !this.maintenance.scrubJournal();
-    return !this.commitFailing;
+    this.failing = !this.maintenance.scrubJournal();
+    return !this.failing;
   }
 
   stats(): ShardStats {

@@ -232,9 +232,17 @@ function controlUnsafe(m: Control): void | Promise<void> {
       trim.stop();
       clearInterval(probe);
       clearTimeout(timer);
-      runtime.close();
-      if (replication) return replication.close().finally(stopped);
-      return stopped();
+      if (replication) {
+        runtime.close();
+        return replication.close().finally(stopped);
+      }
+      // Said even when the last snapshot or the close failed (logged by control): the pool waits for it.
+      try {
+        runtime.close();
+      } finally {
+        stopped();
+      }
+      return;
   }
 }
 
