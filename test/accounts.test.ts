@@ -101,8 +101,10 @@ test('an unknown email and a wrong password take about as long (the dummy hash)'
   // The fastest of each: a busy machine only ever adds time, so the minimum is the cost itself.
   const fastest = (xs: number[]) => Math.min(...xs);
   const ratio = fastest(unknown) / fastest(wrong);
-  // Both run one argon2id verification; without the dummy hash an unknown email answers ~100x faster.
-  assert.ok(ratio > 0.5 && ratio < 2, `unknown ${unknown.map((x) => x.toFixed(1)).join('/')} ms vs wrong ${wrong.map((x) => x.toFixed(1)).join('/')} ms`);
+  // Both run one argon2id verification; without the dummy hash an unknown email answers ~100x
+  // faster. The bounds leave room for a machine busy with other work (a 2x spread of the fastest
+  // of five was seen beside a second test suite) and still fail on a missing hash.
+  assert.ok(ratio > 0.25 && ratio < 4, `unknown ${unknown.map((x) => x.toFixed(1)).join('/')} ms vs wrong ${wrong.map((x) => x.toFixed(1)).join('/')} ms`);
 });
 
 test('argon2id runs off the event loop: eight logins in one frame do not stall it', async (t) => {

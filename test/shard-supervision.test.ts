@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { stableHash, couponKey } from '../src/protocol/keys.js';
 import type { CartView } from '../src/protocol/types.js';
 import { CartwireError, type CartwireClient } from '../src/client/index.js';
-import { connect, connectGuest, guestOnShard, startTestServer, until } from './helpers/server.js';
+import { connect, connectGuest, guestOnShard, serverRestarts, startTestServer, tmpDataDir, until } from './helpers/server.js';
 
 const SHARDS = 2;
 const BOOM = 'BOOM';
@@ -114,6 +114,18 @@ test('a shard that keeps dying is restarted after a growing delay, and new reque
   }
   t.diagnostic(`retryAfterMs over four crashes in a row: ${waits.join(', ')}`);
   for (let i = 1; i < waits.length; i++) assert.ok(waits[i] > waits[i - 1], `the restart delay grows: ${waits.join(', ')}`);
+});
+
+test('a shard that dies while the server stops is not restarted: the process exits', async (t) => {
+  // A child process: were a worker restarted, the stopping server would stay alive, and the kill
+  // at the end of the test (serverRestarts) ends it instead of a hung test file.
+  const srv = await serverRestarts(t, tmpDataDir(t))({ FAULT_CRASH_SHARD_AT_STOP: '1' });
+  const c = await connectGuest(srv.url);
+  assert.equal((await c.call('cart.add', { sku: 'soap-bar', qty: 1 })).items.length, 1);
+  await c.close();
+  const late = new Promise((resolve) => setTimeout(resolve, 20_000, 'still stopping after 20 s').unref());
+  assert.equal(await Promise.race([srv.term(), late]), 0, 'SIGTERM: the server stopped and exited cleanly');
+  assert.match(srv.output(), /failed while stopping/, 'the shards did die while stopping');
 });
 
 test('a server whose data directory is removed under it still stops: no shard keeps the stop waiting', async (t) => {

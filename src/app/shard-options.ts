@@ -26,6 +26,7 @@ export function shardOptions(config: Config): Omit<ShardOptions, 'shard' | 'epoc
     // node, with this process's key mirror key in a cluster (persistence/key-mirror.ts).
     masterKeys: config.cluster ? [MIRROR_KEY.key.toString('hex')] : loadMasterKeyring(config.dataDir, config.masterKey, config.previousMasterKey).hexKeys(),
     ...(config.faultCrashShardOn === undefined ? {} : { crashOn: config.faultCrashShardOn }),
+    ...(config.faultCrashShardAtStop ? { crashAtStop: true } : {}),
     ...(config.cluster
       ? {
           cluster: {

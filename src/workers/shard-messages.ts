@@ -65,6 +65,8 @@ export interface ShardOptions {
   masterKeys?: string[];
   /** Test hook: a command touching this actor key kills the worker thread (an uncaught exception). */
   crashOn?: string;
+  /** Test hook: `stop` kills the worker thread (an uncaught exception) instead of closing it. */
+  crashAtStop?: boolean;
 }
 
 export type ToShard =

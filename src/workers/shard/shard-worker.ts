@@ -269,6 +269,7 @@ port.on('message', (first: ToShard) => {
     messages.push(m);
     if (m.t === 'stop') {
       stopping = true;
+      if (opts.crashAtStop) throw new Error('crashAtStop: the worker dies while stopping (test hook)');
       break;
     }
   }
