@@ -277,6 +277,16 @@ port.on('message', (first: ToShard) => {
   exclusive(() => handleAsync(messages, 0));
 });
 
+/** The batch messages from `i` on up to the next control message, decoded: one group commit. */
+function batchRun(messages: ToShard[], i: number): { batches: { batch: number; reqs: ShardRequest[] }[]; next: number } {
+  const batches: { batch: number; reqs: ShardRequest[] }[] = [];
+  for (; i < messages.length && messages[i].t === 'batch'; i++) {
+    const m = messages[i] as Extract<ToShard, { t: 'batch' }>;
+    batches.push({ batch: m.batch, reqs: readRequests(m.flat) });
+  }
+  return { batches, next: i };
+}
+
 /**
  * One node: consecutive batches run as one group commit, control messages in their place in the
  * order. Nothing waits here: a control that reads in chunks (audit-state) lets batches run
@@ -284,25 +294,19 @@ port.on('message', (first: ToShard) => {
  */
 function handleNow(messages: ToShard[]): void {
   for (let i = 0; i < messages.length;) {
-    const batches: { batch: number; reqs: ShardRequest[] }[] = [];
-    for (; i < messages.length && messages[i].t === 'batch'; i++) {
-      const m = messages[i] as Extract<ToShard, { t: 'batch' }>;
-      batches.push({ batch: m.batch, reqs: readRequests(m.flat) });
-    }
-    void runBatches(batches);
+    const run = batchRun(messages, i);
+    void runBatches(run.batches);
+    i = run.next;
     if (i < messages.length) void control(messages[i++] as Control);
   }
 }
 
-/** Consecutive batches run as one group commit; control messages in their place in the order. */
+/** Cluster mode: the same, each step after the one before has settled (replication included). */
 async function handleAsync(messages: ToShard[], from: number): Promise<void> {
   for (let i = from; i < messages.length;) {
-    const batches: { batch: number; reqs: ShardRequest[] }[] = [];
-    for (; i < messages.length && messages[i].t === 'batch'; i++) {
-      const m = messages[i] as Extract<ToShard, { t: 'batch' }>;
-      batches.push({ batch: m.batch, reqs: readRequests(m.flat) });
-    }
-    await runBatches(batches);
+    const run = batchRun(messages, i);
+    await runBatches(run.batches);
+    i = run.next;
     if (i < messages.length) await control(messages[i++] as Control);
   }
 }
