@@ -6,39 +6,25 @@ import { serverVersion } from './app/version.js';
 import { loadTransport, TransportUnavailableError } from './transport/transport.js';
 import { DataDirBusy, DataDirLock } from './persistence/data-dir-lock.js';
 
+/** Runs a start step; a failure it explains (`known`) ends the process with `code` and one fatal line. */
+async function orExit<T>(step: () => T | Promise<T>, known: abstract new (...args: never[]) => Error, code: number): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    if (err instanceof known) {
+      log.fatal(err.message);
+      process.exit(code);
+    }
+    throw err;
+  }
+}
+
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = resolveConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      log.fatal(err.message);
-      process.exit(2);
-    }
-    throw err;
-  }
-  let transport;
-  try {
-    transport = await loadTransport(config.transport);
-  } catch (err) {
-    if (err instanceof TransportUnavailableError) {
-      log.fatal(err.message);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = await orExit(() => resolveConfig(), ConfigError, 2);
+  const transport = await orExit(() => loadTransport(config.transport), TransportUnavailableError, 1);
   log.info({ transport: transport.name }, `transport ${transport.name}: ${transport.description}`);
   // Before any file of the data directory is opened: a second server on it stops here.
-  let lock;
-  try {
-    lock = DataDirLock.take(config.dataDir, 'server');
-  } catch (err) {
-    if (err instanceof DataDirBusy) {
-      log.fatal(err.message);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const lock = await orExit(() => DataDirLock.take(config.dataDir, 'server'), DataDirBusy, 1);
   // The shard workers boot (import their code, open and index their databases) while this thread
   // loads the rest of the server: about as long each, so the start takes one of them, not both.
   const pool = createPool(config);

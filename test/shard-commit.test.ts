@@ -6,13 +6,12 @@
 // test/wal-orphans.test.ts's.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
 import { ShardRuntime } from '../src/workers/shard/shard-runtime.js';
 import type { ShardOptions } from '../src/workers/shard-messages.js';
-import { shardDbPath } from '../src/persistence/shard-db.js';
 import { decodeValue } from '../src/protocol/frames.js';
 import { shardOptions, type Reply } from './helpers/holds.js';
 import { tmpDataDir } from './helpers/server.js';
+import { withShards } from './helpers/ledger.js';
 
 const T = 1_800_000_000_000;
 const adjust = (qty: number) => ({ type: 'adjust', txType: 'purchase', qty, reason: 'stock', warehouse: 'main' }) as { type: string };
@@ -31,18 +30,13 @@ function commit(rt: ShardRuntime, reqs: [string, { type: string }][]) {
   return { replies: out.frames.map((f) => decodeValue(f) as Reply), stats: out.stats };
 }
 
-/** Reads shard 0's file on a connection of its own: only what is committed. */
-function readStored<R>(dir: string, sql: string): R[] {
-  const db = new Database(shardDbPath(dir, 0), { readonly: true });
-  try {
-    return db.prepare(sql).all() as R[];
-  } finally {
-    db.close();
-  }
-}
 const storedRows = (dir: string) =>
-  readStored<{ g: number; actor: string; seq: number }>(dir, 'SELECT g, actor, seq FROM journal ORDER BY g').map((r) => [r.g, r.actor, r.seq]);
-const probeRows = (dir: string) => readStored<{ value: string }>(dir, "SELECT value FROM meta WHERE key = 'probe'");
+  withShards(dir, (db) => db.prepare<[], { g: number; actor: string; seq: number }>('SELECT g, actor, seq FROM journal ORDER BY g').all()).map((r) => [
+    r.g,
+    r.actor,
+    r.seq,
+  ]);
+const probeRows = (dir: string) => withShards(dir, (db) => db.prepare("SELECT value FROM meta WHERE key = 'probe'").all());
 
 test('a group commit is stored when it returns, counted, and the journal positions stay contiguous', (t) => {
   const dir = tmpDataDir(t);

@@ -1,6 +1,7 @@
 // What a stopped server's shard files say about money and domain events: the gateway simulator's
 // ledger (payment actors, rebuilt from snapshot + journal) and the durable domain event log.
-// Read-only, and only after the server has exited (no second writer on the files).
+// Read-only connections of their own: they see what is committed (the ledgers are read after the
+// server has exited).
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -13,7 +14,8 @@ function shardFiles(dataDir: string): string[] {
     .map((f) => join(dataDir, f));
 }
 
-function withShards<T>(dataDir: string, read: (db: Database.Database) => T[]): T[] {
+/** What `read` returns from each shard file, on a read-only connection of its own (only what is committed). */
+export function withShards<T>(dataDir: string, read: (db: Database.Database) => T[]): T[] {
   const out: T[] = [];
   for (const file of shardFiles(dataDir)) {
     const db = new Database(file, { readonly: true, fileMustExist: true });

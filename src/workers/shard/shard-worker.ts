@@ -232,17 +232,14 @@ function controlUnsafe(m: Control): void | Promise<void> {
       trim.stop();
       clearInterval(probe);
       clearTimeout(timer);
-      if (replication) {
-        runtime.close();
-        return replication.close().finally(stopped);
-      }
-      // Said even when the last snapshot or the close failed (logged by control): the pool waits for it.
       try {
         runtime.close();
-      } finally {
-        stopped();
+      } catch (err) {
+        // Stopped all the same: the pool waits for it, and what was acknowledged is in the journal.
+        log.error({ err }, `shard ${opts.shard}: closing failed`);
       }
-      return;
+      if (replication) return replication.close().finally(stopped);
+      return stopped();
   }
 }
 
