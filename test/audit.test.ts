@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { adminToken, connectAdmin, connectGuest, startTestServer, until } from './helpers/server.js';
+import { adminToken, connectAdmin, connectGuest, startTestServer, tmpDataDir, until } from './helpers/server.js';
+import { shardOptions } from './helpers/holds.js';
+import { ShardRuntime } from '../src/workers/shard/shard-runtime.js';
 import { ADDRESS_GB, refused, stockedSku } from './helpers/commerce.js';
 import type { CartwireClient } from '../src/client/index.js';
 import type { AuditEntry, InventoryView } from '../src/protocol/types.js';
@@ -16,6 +18,9 @@ import type { ShardPool } from '../src/app/shard-pool.js';
 import type { CatalogView } from '../src/app/catalog/catalog-view.js';
 
 const FAST_MAINTENANCE = { SWEEP_INTERVAL_MS: '20' };
+/** Changes of one sku committed one at a time: a replay of them takes two chunks (1,000 rows each). */
+const LONG_HISTORY = 1_500;
+const ADJUST_ONE = { type: 'adjust', txType: 'purchase', qty: 1, reason: 'one by one', warehouse: 'main' } as { type: string };
 
 /** Journal and history rows of `actor` over every shard file of `dataDir` (read-only, beside the server). */
 function storedRows(dataDir: string, actor: string): { journal: number; history: number } {
@@ -168,4 +173,24 @@ test('cluster mode keeps no audit history and serves no drops: both answer BAD_R
     undefined,
     'no drop gates a checkout',
   );
+});
+
+test('a shard that stops while stateAt replays a long history ends the replay with UNAVAILABLE, not a read of the closed file', async (t) => {
+  const rt = new ShardRuntime(shardOptions(tmpDataDir(t), 0));
+  t.after(() => {
+    if (rt.db.open) rt.close();
+  });
+  // One journal row per group commit: a replay reads them REPLAY_CHUNK at a time and yields between chunks.
+  const T = 1_800_000_000_000;
+  for (let i = 0; i < LONG_HISTORY; i++) rt.runBatches([[{ id: 1, key: 'sku:long-mug', cmd: ADJUST_ONE }]], T + i);
+  const whole = await rt.audit.stateAt('sku:long-mug', T + LONG_HISTORY);
+  assert.ok(whole.ok);
+  assert.equal((whole.state as InventoryView).onHand, LONG_HISTORY, 'the whole history replays while the shard runs');
+
+  const replay = rt.audit.stateAt('sku:long-mug', T + LONG_HISTORY);
+  rt.close(); // the worker's `stop`, while the replay waits for its next chunk
+  const cut = await replay;
+  assert.ok(!cut.ok);
+  assert.equal(cut.code, 'UNAVAILABLE');
+  assert.equal(typeof cut.details.retryAfterMs, 'number');
 });

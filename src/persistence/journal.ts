@@ -159,6 +159,11 @@ export class Journal {
     return this.lastG - Math.max(this.watermark, this.coveredUpTo);
   }
 
+  /** False once the shard closed its database: a read that yields between chunks checks it. */
+  get isOpen(): boolean {
+    return this.db.open;
+  }
+
   get position(): number {
     return this.lastG;
   }

@@ -161,7 +161,8 @@ export interface AuditPage {
 
 /** audit.stateAt from a shard: the state after change `seq`, or why there is no answer. */
 export type AuditStateAnswer =
-  { ok: true; seq: number; state: unknown } | { ok: false; code: 'NOT_FOUND' | 'LIMIT_EXCEEDED'; message: string; details: Record<string, unknown> };
+  | { ok: true; seq: number; state: unknown }
+  | { ok: false; code: 'NOT_FOUND' | 'LIMIT_EXCEEDED' | 'UNAVAILABLE'; message: string; details: Record<string, unknown> };
 /** A page of one user's domain events; `lastG` is where the next page starts, `done` when the log ended. */
 export interface UserEventsPage {
   events: { name: string; data: Record<string, unknown> }[];

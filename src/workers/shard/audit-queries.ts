@@ -18,6 +18,8 @@ const GET = Object.freeze({ type: 'get' });
 const PAGE_BYTES = 48 * 1024;
 /** Rows read and replayed between two yields to the shard's batches (about 10 ms). */
 const REPLAY_CHUNK = 1_000;
+/** What a replay cut short by a stop tells its asker to wait: about a restart. */
+const STOPPED_RETRY_MS = 1_000;
 
 type Entry = AuditPage['items'][number];
 
@@ -81,6 +83,8 @@ export class AuditQueries {
       if (rows.length < REPLAY_CHUNK) break;
       from = rows[rows.length - 1].g + 1;
       await new Promise((resolve) => setImmediate(resolve));
+      // The shard stopped between two chunks: its database is closed; the asker may retry on the next start.
+      if (!this.journal.isOpen) return refuse('UNAVAILABLE', 'the shard stopped during the replay; retry', { retryAfterMs: STOPPED_RETRY_MS });
     }
     if (read === 0 && this.exists(key)) return refuse('NOT_FOUND', 'the history of this actor is past its retention', { reason: 'retention' });
     return this.answer(t.type, state, seq);
@@ -148,6 +152,6 @@ function entry(seq: number, e: unknown): Entry {
   return { seq, at: typeof at === 'number' ? at : null, event: typeof type === 'string' ? type : 'unknown', data };
 }
 
-function refuse(code: 'NOT_FOUND' | 'LIMIT_EXCEEDED', message: string, details: Record<string, unknown>): AuditStateAnswer {
+function refuse(code: Extract<AuditStateAnswer, { ok: false }>['code'], message: string, details: Record<string, unknown>): AuditStateAnswer {
   return { ok: false, code, message, details };
 }

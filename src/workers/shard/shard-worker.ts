@@ -21,14 +21,17 @@ const { runtime, replication } = bootedShard();
 /**
  * Runs `task` with the runtime to itself. On one node every commit is over when a task starts
  * (it runs on this thread), so the task runs at once; in cluster mode a task may wait for the
- * journal's ack, and the next one waits for it. A task that throws ends the worker: a bug here
- * would leave the shard half-way, and the pool restarts it.
+ * journal's ack, and the next one waits for it. A task that comes after `stop` closed the runtime
+ * does not run (a timer, a probe or a sweep queued behind it). A task that throws ends the
+ * worker: a bug here would leave the shard half-way, and the pool restarts it.
  */
 let chain: Promise<void> = Promise.resolve();
-/** `stop` arrived: the databases are closing, nothing runs after it. */
+/** `stop` arrived: messages after it are dropped. */
 let stopping = false;
+/** `stop` closed the runtime: no task runs after it. */
+let closed = false;
 function exclusive(task: () => void | Promise<void>): void {
-  if (stopping && !replication) return;
+  const run = () => (closed ? undefined : task());
   const fail = (err: unknown) => {
     log.error({ err }, `shard ${opts.shard}: a task failed, the worker stops`);
     setImmediate(() => {
@@ -37,14 +40,14 @@ function exclusive(task: () => void | Promise<void>): void {
   };
   if (!replication) {
     try {
-      const r = task();
+      const r = run();
       if (r instanceof Promise) r.catch(fail);
     } catch (err) {
       fail(err);
     }
     return;
   }
-  chain = chain.then(task).catch(fail);
+  chain = chain.then(run).catch(fail);
 }
 
 /**
@@ -232,6 +235,7 @@ function controlUnsafe(m: Control): void | Promise<void> {
       trim.stop();
       clearInterval(probe);
       clearTimeout(timer);
+      closed = true;
       try {
         runtime.close();
       } catch (err) {
