@@ -8,6 +8,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type MsgRequest, type StoredMsg } from '@nats-io/jetstream';
 import { Packr, Unpackr } from 'msgpackr';
 import { PartitionSnapshots } from './partition-snapshots.js';
+import { NODE_CONNECTION } from './nats-streams.js';
 
 export const JOURNAL_STREAM = 'CW_JOURNAL';
 export const journalSubject = (p: number): string => `cw.j.${p}`;
@@ -57,7 +58,7 @@ export class ReplicatedJournal {
   ) {}
 
   static async open(servers: string[], writer: string): Promise<ReplicatedJournal> {
-    const nc = await connect({ servers, name: `cartwire-journal-${writer}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    const nc = await connect({ ...NODE_CONNECTION, servers, name: `cartwire-journal-${writer}` });
     return new ReplicatedJournal(nc, jetstream(nc), await jetstreamManager(nc), writer);
   }
 

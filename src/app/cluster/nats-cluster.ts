@@ -1,7 +1,7 @@
 // The connection of a node to its cluster: NATS with JetStream. At start it checks that NATS is
 // reachable (a clear error naming NATS_URL otherwise), creates the journal stream and the KV
 // buckets when they do not exist, and refuses to join a cluster whose PARTITIONS differ.
-import { ensureStream } from '../../persistence/nats-streams.js';
+import { NODE_CONNECTION, ensureStream } from '../../persistence/nats-streams.js';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
@@ -52,7 +52,7 @@ const sec = (ms: number) => ms * 1_000_000; // JetStream durations are in nanose
 export async function openCluster(config: ClusterConfig): Promise<NatsCluster> {
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: config.servers, name: `cartwire-${config.nodeId}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, noEcho: true });
+    nc = await connect({ ...NODE_CONNECTION, servers: config.servers, name: `cartwire-${config.nodeId}`, noEcho: true });
   } catch (err) {
     throw new ClusterError(`cannot reach NATS at NATS_URL=${config.servers.join(',')}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
