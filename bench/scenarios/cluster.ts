@@ -159,7 +159,7 @@ export const scenario = defineScenario<ClusterOptions>({
       extra.owners = owners;
       const share = ids.map((id) => `${id} ${owners.filter((x) => x === id).length}`).join(', ');
       console.log(
-        `cluster: nodes ${nodes.map((n) => `${n.id} pid ${n.server.pid} ${n.url}`).join('; ')}; NATS pids ${natsCluster.servers.map((s) => s.pid).join(', ')}; ` +
+        `cluster: nodes ${nodes.map((n) => `${n.id} pid ${n.server.pid} ${n.url}`).join('; ')}; NATS ${natsCluster.url} pids ${natsCluster.servers.map((s) => s.pid).join(', ')}; ` +
           `balanced after ${fmtInt(performance.now() - started)} ms (partitions: ${share}); load pids ${load.pids.join(', ')}`,
       );
       const base = {
