@@ -1,8 +1,9 @@
 // Accounts in cluster mode, for real: two cartwire nodes on one nats-server with JetStream, as
 // child processes on loopback. An order's address copy is sealed under its buyer's data key
 // whichever node renders it, and erasure makes it unreadable on every node and leaves no revision
-// of the wrapped data key in the JetStream store; one node sweeps guest rows; a sign-out reaches
-// the user's connections on every node.
+// of the wrapped data key in the JetStream store; user.export gathers the user's events from every
+// node's event log; one node sweeps guest rows; a sign-out reaches the user's connections on every
+// node.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CartwireClient } from '../src/client/index.js';
@@ -35,7 +36,7 @@ const sweeps = (n: ClusterNodeProc, from = 0): number =>
     .filter((l) => l.includes('guest retention: swept')).length;
 
 test(
-  'cluster: orders keep their address sealed; after user.erase on one node every node reads it erased, and its bytes and its wrapped data key are in no file of either node or of JetStream; one node sweeps guests',
+  'cluster: orders keep their address sealed; user.export through one node names every order, whichever node committed it; after user.erase on one node every node reads it erased, and its bytes and its wrapped data key are in no file of either node or of JetStream; one node sweeps guests',
   { skip },
   async (t) => {
     const [nats] = await startNats(t, 1);
@@ -88,6 +89,13 @@ test(
       const seen = await retryUnavailable(() => adminB.call('order.get', { orderId: o.orderId }));
       assert.deepEqual([seen.shippingAddress.name, seen.shippingAddress.line1], [secrets.name, secrets.line1], 'read through b before the erasure');
     }
+
+    // user.export through a holds the events of every order, also of the order b committed (in b's own event log).
+    const exported = await onA.call('user.export', {});
+    const events = exported.events as { name: string; data: { orderId?: string } }[];
+    const created = new Set(events.filter((e) => e.name === 'order_created').map((e) => e.data.orderId));
+    for (const o of orders)
+      assert.ok(created.has(o.orderId), `the export names order ${o.orderId}, committed on ${owners.get(partitionOf(orderKey(o.orderId)))}`);
 
     assert.deepEqual(await onA.call('user.erase', { password: PASSWORD }), {});
     // Every revision of the key entry is gone from the bucket's history (a delete marker stays)...

@@ -216,7 +216,7 @@ async function startHolding(config: Config, transport: Transport, prespawned: Sh
     attempt: (ip, key) => accounts.takeAttempt(ip, key),
     passed: (ip, key) => accounts.succeeded(ip, key),
     orders: (who, cursor) => commerceOps.listOrders({ limit: 100, ...(cursor === undefined ? {} : { cursor }) }, who),
-    events: (userId) => userEvents(pool, userId),
+    events: node ? node.serveUserEvents((userId) => userEvents(pool, userId)) : (userId) => userEvents(pool, userId),
   });
   const rc = config.recs;
   const recs: RecsOps = new RecsOps(

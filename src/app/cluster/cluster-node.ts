@@ -18,6 +18,8 @@ import { Relay, type ViewUpdate } from './relay.js';
 import { EventStream } from './event-stream.js';
 import { Packr, Unpackr } from 'msgpackr';
 import type { OrderPageItem, OrderPeers, OrdersQuery } from '../commerce/commerce-ops.js';
+import type { UserEventsPage } from '../../workers/shard-messages.js';
+import { EXPORT_MAX_EVENTS } from '../accounts/user-events.js';
 import { log } from '../../log/log.js';
 import type { KeyMirror } from '../../persistence/key-mirror.js';
 import { AccountSync } from './account-sync.js';
@@ -26,6 +28,10 @@ import { META_MASTER_KEY, answerKeyring, followClusterMasterKey } from './cluste
 const UNAVAILABLE = outcomeIndex('UNAVAILABLE');
 const GUEST_SWEEP_PARTITION = 0;
 const ORDERS_PAGE = 'cw.orders.page';
+/** user.export across nodes: a user id asked, the events of that user in a node's own event logs answered. */
+const USER_EVENTS = 'cw.user.events';
+/** A node's answer stays under NATS's default 1 MiB payload: the events past this many bytes are left out. */
+const USER_EVENTS_MAX_BYTES = 768 * 1024;
 /** A user's tokens were revoked (logout, password or role change, erasure): the user id, nothing else. */
 const REVOKED = 'cw.accounts.revoked';
 const USER_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -161,6 +167,40 @@ export class ClusterNode {
     };
   }
 
+  /**
+   * user.export across nodes: each node's event logs hold the domain events of the commits it
+   * made (whichever partitions it served then), so this node answers others with a user's events
+   * from its own logs (`local`) and asks every other live node for theirs: this node's first, then
+   * each other's in the order it committed them, EXPORT_MAX_EVENTS at most. A node that left the
+   * cluster took its logs with it.
+   */
+  serveUserEvents(local: (userId: string) => Promise<UserEventsPage['events']>): (userId: string) => Promise<UserEventsPage['events']> {
+    const nc = this.c.nc;
+    nc.subscribe(USER_EVENTS, {
+      callback: (err, msg) => {
+        const userId = err ? '' : msg.string();
+        if (!USER_ID.test(userId)) return;
+        local(userId).then(
+          (events) => msg.respond(packWithin(events, USER_EVENTS_MAX_BYTES)),
+          (e: unknown) => log.error({ err: e }, 'cluster: a user export for another node failed'),
+        );
+      },
+    });
+    return async (userId) => {
+      const mine = await local(userId);
+      const others = (this.ownership?.liveNodes().length ?? 1) - 1;
+      if (others <= 0) return mine;
+      const out = [...mine];
+      try {
+        const answers = await nc.requestMany(USER_EVENTS, userId, { maxWait: 5_000, strategy: 'count', maxMessages: others });
+        for await (const m of answers) out.push(...(unpackr.unpack(m.data) as UserEventsPage['events']));
+      } catch (err) {
+        if (!/no responders/i.test(String((err as Error).message))) throw err;
+      }
+      return out.slice(0, EXPORT_MAX_EVENTS);
+    };
+  }
+
   /** A committed change's push frame, for every node's connections following the topic. */
   publishPush(topic: string, frame: Uint8Array): void {
     this.relay?.publish(topic, frame);
@@ -252,3 +292,13 @@ const MOVING = {
     details: { retryAfterMs: 200 },
   },
 };
+
+/** `events` packed, the last ones left out until the message is at most `maxBytes`. */
+function packWithin(events: UserEventsPage['events'], maxBytes: number): Uint8Array {
+  let n = events.length;
+  for (;;) {
+    const data = packr.pack(n === events.length ? events : events.slice(0, n));
+    if (data.length <= maxBytes || n === 0) return data;
+    n = Math.floor((n * maxBytes) / data.length);
+  }
+}
