@@ -134,7 +134,7 @@ test(
   },
 );
 
-test('cluster: a logout on one node signs the user out of its connections on every node', { skip }, async (t) => {
+test('cluster: a logout on one node signs the user out on every node; an export waits for every live node', { skip }, async (t) => {
   const [nats] = await startNats(t, 1);
   const a = await startNode(t, nats.url, 'a');
   const b = await startNode(t, nats.url, 'b', { SEED_DEMO: '0' });
@@ -159,6 +159,20 @@ test('cluster: a logout on one node signs the user out of its connections on eve
   // Signing in again on b works: the new token is of the new generation.
   await onB.call('auth.login', { email: 'everywhere@example.com', password: PASSWORD });
   assert.equal((await onB.call('user.get', {})).email, 'everywhere@example.com');
+
+  // An export needs every live node's events: with b paused (still in the live list) it is
+  // refused UNAVAILABLE, not answered without b's share; once b runs again it is answered.
+  const exporter = await CartwireClient.connect(a.server.url);
+  t.after(() => exporter.close());
+  await exporter.call('auth.register', { email: 'exporter@example.com', password: PASSWORD });
+  b.server.proc.kill('SIGSTOP');
+  try {
+    assert.equal(await codeOf(exporter.call('user.export', {})), 'UNAVAILABLE', 'b did not answer');
+  } finally {
+    b.server.proc.kill('SIGCONT');
+  }
+  const whole = await retryUnavailable(() => exporter.call('user.export', {}));
+  assert.equal(whole.user.email, 'exporter@example.com');
 });
 
 test('cluster: guest rows without an order leave the accounts bucket after GUEST_RETENTION_DAYS; a guest with an order keeps its row', { skip }, async (t) => {

@@ -23,6 +23,8 @@ import { EXPORT_MAX_EVENTS } from '../accounts/user-events.js';
 import { log } from '../../log/log.js';
 import type { KeyMirror } from '../../persistence/key-mirror.js';
 import { AccountSync } from './account-sync.js';
+import { NodeQuestions } from './node-questions.js';
+import { UnavailableError } from '../../transport/dispatch.js';
 import { META_MASTER_KEY, answerKeyring, followClusterMasterKey } from './cluster-keys.js';
 
 const UNAVAILABLE = outcomeIndex('UNAVAILABLE');
@@ -30,8 +32,6 @@ const GUEST_SWEEP_PARTITION = 0;
 const ORDERS_PAGE = 'cw.orders.page';
 /** user.export across nodes: a user id asked, the events of that user in a node's own event logs answered. */
 const USER_EVENTS = 'cw.user.events';
-/** A node's answer stays under NATS's default 1 MiB payload: the events past this many bytes are left out. */
-const USER_EVENTS_MAX_BYTES = 768 * 1024;
 /** A user's tokens were revoked (logout, password or role change, erasure): the user id, nothing else. */
 const REVOKED = 'cw.accounts.revoked';
 const USER_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -46,6 +46,7 @@ export class ClusterNode {
   private forwarder: Forwarder | undefined;
   private relay: Relay | undefined;
   private sync: AccountSync | undefined;
+  private nodeQuestions: NodeQuestions | undefined;
 
   private constructor(private readonly c: NatsCluster) {
     // Erased entries (data keys, and accounts replaced at conversion) are overwritten in the stream's files, not only marked deleted.
@@ -138,32 +139,14 @@ export class ClusterNode {
 
   /**
    * order.list across nodes: this node answers others with the pages of the partitions it
-   * serves (`local`), and asks them for theirs.
+   * serves (`local`), and asks them for theirs. A node that does not answer within 2 s has its
+   * orders left out of that page.
    */
   serveOrderPages(local: (q: OrdersQuery) => Promise<OrderPageItem[][]>): OrderPeers {
-    const nc = this.c.nc;
-    nc.subscribe(ORDERS_PAGE, {
-      callback: (err, msg) => {
-        if (err) return;
-        local(unpackr.unpack(msg.data) as OrdersQuery).then(
-          (pages) => msg.respond(packr.pack(pages)),
-          (e: unknown) => log.error({ err: e }, 'cluster: an order page for another node failed'),
-        );
-      },
-    });
+    const questions = this.questions();
+    questions.answer(ORDERS_PAGE, (m) => unpackr.unpack(m.data) as OrdersQuery, local);
     return {
-      orderPages: async (q) => {
-        const others = (this.ownership?.liveNodes().length ?? 1) - 1;
-        if (others <= 0) return [];
-        const out: OrderPageItem[][] = [];
-        try {
-          const answers = await nc.requestMany(ORDERS_PAGE, packr.pack(q), { maxWait: 2_000, strategy: 'count', maxMessages: others });
-          for await (const m of answers) out.push(...(unpackr.unpack(m.data) as OrderPageItem[][]));
-        } catch (err) {
-          if (!/no responders/i.test(String((err as Error).message))) throw err;
-        }
-        return out;
-      },
+      orderPages: async (q) => (await questions.ask<OrderPageItem[][]>(ORDERS_PAGE, packr.pack(q), 2_000)).values.flat(),
     };
   }
 
@@ -171,34 +154,29 @@ export class ClusterNode {
    * user.export across nodes: each node's event logs hold the domain events of the commits it
    * made (whichever partitions it served then), so this node answers others with a user's events
    * from its own logs (`local`) and asks every other live node for theirs: this node's first, then
-   * each other's in the order it committed them, EXPORT_MAX_EVENTS at most. A node that left the
-   * cluster took its logs with it.
+   * each other node's, EXPORT_MAX_EVENTS at most (and each node's share within a NATS message).
+   * An export is whole or refused: a live node that does not answer makes it UNAVAILABLE. A node
+   * that left the cluster, or died, took its logs with it.
    */
   serveUserEvents(local: (userId: string) => Promise<UserEventsPage['events']>): (userId: string) => Promise<UserEventsPage['events']> {
-    const nc = this.c.nc;
-    nc.subscribe(USER_EVENTS, {
-      callback: (err, msg) => {
-        const userId = err ? '' : msg.string();
-        if (!USER_ID.test(userId)) return;
-        local(userId).then(
-          (events) => msg.respond(packWithin(events, USER_EVENTS_MAX_BYTES)),
-          (e: unknown) => log.error({ err: e }, 'cluster: a user export for another node failed'),
-        );
+    const questions = this.questions();
+    questions.answer(
+      USER_EVENTS,
+      (m) => {
+        const userId = m.string();
+        return USER_ID.test(userId) ? userId : undefined;
       },
-    });
+      async (userId) => within(await local(userId), questions.maxAnswerBytes),
+    );
     return async (userId) => {
-      const mine = await local(userId);
-      const others = (this.ownership?.liveNodes().length ?? 1) - 1;
-      if (others <= 0) return mine;
-      const out = [...mine];
-      try {
-        const answers = await nc.requestMany(USER_EVENTS, userId, { maxWait: 5_000, strategy: 'count', maxMessages: others });
-        for await (const m of answers) out.push(...(unpackr.unpack(m.data) as UserEventsPage['events']));
-      } catch (err) {
-        if (!/no responders/i.test(String((err as Error).message))) throw err;
-      }
-      return out.slice(0, EXPORT_MAX_EVENTS);
+      const [mine, others] = await Promise.all([local(userId), questions.ask<UserEventsPage['events']>(USER_EVENTS, userId, 5_000)]);
+      if (others.missing.length > 0) throw new UnavailableError(`node(s) ${others.missing.join(', ')} did not answer for the export; retry`, 1_000);
+      return [...mine, ...others.values.flat()].slice(0, EXPORT_MAX_EVENTS);
     };
+  }
+
+  private questions(): NodeQuestions {
+    return (this.nodeQuestions ??= new NodeQuestions(this.c.nc, this.nodeId, () => this.ownership?.liveNodes() ?? [this.nodeId]));
   }
 
   /** A committed change's push frame, for every node's connections following the topic. */
@@ -293,12 +271,14 @@ const MOVING = {
   },
 };
 
-/** `events` packed, the last ones left out until the message is at most `maxBytes`. */
-function packWithin(events: UserEventsPage['events'], maxBytes: number): Uint8Array {
-  let n = events.length;
-  for (;;) {
-    const data = packr.pack(n === events.length ? events : events.slice(0, n));
-    if (data.length <= maxBytes || n === 0) return data;
-    n = Math.floor((n * maxBytes) / data.length);
+/** The first of `events` whose packed size is at most `maxBytes` (all of them when they fit). */
+function within(events: UserEventsPage['events'], maxBytes: number): UserEventsPage['events'] {
+  let kept = events;
+  let size = packr.pack(kept).length;
+  // Each pass keeps fewer: the share of the events that fits if they were all the same size.
+  while (size > maxBytes && kept.length > 0) {
+    kept = kept.slice(0, Math.floor((kept.length * maxBytes) / size));
+    size = packr.pack(kept).length;
   }
+  return kept;
 }

@@ -83,7 +83,8 @@ export class AuditQueries {
       if (rows.length < REPLAY_CHUNK) break;
       from = rows[rows.length - 1].g + 1;
       await new Promise((resolve) => setImmediate(resolve));
-      // The shard stopped between two chunks: its database is closed; the asker may retry on the next start.
+      // The shard stopped between two chunks: its database is closed. The pool answers the asker
+      // (the port is closed too); this only ends the replay without reading the closed file.
       if (!this.journal.isOpen) return refuse('UNAVAILABLE', 'the shard stopped during the replay; retry', { retryAfterMs: STOPPED_RETRY_MS });
     }
     if (read === 0 && this.exists(key)) return refuse('NOT_FOUND', 'the history of this actor is past its retention', { reason: 'retention' });
