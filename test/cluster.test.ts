@@ -16,6 +16,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { errorOf, stockedSku } from './helpers/commerce.js';
 import { LEASE_MS, PARTITIONS, balanced, codeOf, partitionOf } from './helpers/cluster.js';
+import { metricSum } from './helpers/proc.js';
 
 interface Node {
   id: string;
@@ -202,6 +203,25 @@ test('three nodes share the shop: ops and pushes through any node, accounts ever
   const metrics = await (await fetch(`${b.server.url}/metrics`)).text();
   assert.match(metrics, /^cartwire_requests_total\{[^}]*node="b"/m);
   assert.doesNotMatch(metrics, /^cartwire_requests_total\{(?![^}]*node=)/m, 'no series without the node label');
+  // The cluster's own series: every partition served by one node, three live nodes seen by each;
+  // requests forwarded to their owner are counted by op where the client sent them, never as "unknown".
+  const nodes = [a, b, c];
+  const served = await Promise.all(nodes.map((n) => metricSum(n.server.url, 'cartwire_cluster_partitions', { state: 'serving' })));
+  assert.equal(
+    served.reduce((x, y) => x + y, 0),
+    PARTITIONS,
+    `partitions served per node: ${served.join(', ')}`,
+  );
+  for (const n of nodes) assert.equal(await metricSum(n.server.url, 'cartwire_cluster_nodes'), 3, `${n.id} sees three live nodes`);
+  const forwarded = await Promise.all(nodes.map((n) => metricSum(n.server.url, 'cartwire_cluster_forwarded_total', { outcome: 'ok' })));
+  assert.ok(
+    forwarded.some((x) => x > 0),
+    `requests were forwarded: ${forwarded.join(', ')}`,
+  );
+  for (const n of nodes)
+    assert.equal(await metricSum(n.server.url, 'cartwire_requests_total', { op: 'unknown', outcome: 'ok' }), 0, `${n.id}: no answered request without its op`);
+  const addsOnB = await metricSum(b.server.url, 'cartwire_requests_total', { op: 'cart.add', outcome: 'ok' });
+  assert.ok(addsOnB >= Object.keys(skus).length, `b counts the cart.adds sent to it, wherever the cart lives: ${addsOnB}`);
 
   // The domain events of every node's commits are in the cluster's event stream.
   const nc = await connect({ servers: nats.url });

@@ -16,7 +16,8 @@ export interface ClusterRouting {
   /** Whether this node serves the partition now (owned and caught up). */
   serving(p: number): boolean;
   ownerOf(p: number): string | undefined;
-  forward(nodeId: string, key: string, id: number, cmd: ShardRequest['cmd'], sink: ReplySink): void;
+  /** Sends request `id` to the node that owns it; `tag` is its op, for the metrics. */
+  forward(nodeId: string, key: string, id: number, cmd: ShardRequest['cmd'], sink: ReplySink, tag: number): void;
   /** A local connection follows (+1) or stops following (-1) a topic published by whichever node commits. */
   interest(topic: string, delta: number): void;
   /** These partitions are not served here any more (`why`): another node owns them, or their shard died. */

@@ -308,12 +308,14 @@ async function startHolding(config: Config, transport: Transport, prespawned: Sh
         throw new Error(`${err.message} (METRICS_HOST:METRICS_PORT)`);
       });
     }
-    if (node)
+    if (node) {
       node.attach(
         pool,
         (topic, frame) => app.publish(topic, frame, true),
-        (outcome) => metrics.rejected(outcome),
+        (tag, seconds, outcome) => metrics.forwarded(tag, seconds, outcome),
       );
+      metrics.cluster(() => node.metricsView());
+    }
     pool.setHooks(hooks);
     await pool.start(shardOptions(config));
     if (node) {

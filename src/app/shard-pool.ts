@@ -187,7 +187,7 @@ export class ShardPool implements ShardPort, ShardAdminPort {
           if (cmd.type === 'watch') c.interest(key, -1);
           return MOVING;
         }
-        c.forward(owner, key, id, cmd, sink);
+        c.forward(owner, key, id, cmd, sink, tag);
         return undefined;
       }
     }

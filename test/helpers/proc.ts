@@ -20,6 +20,20 @@ export async function metricValue(url: string, name: string): Promise<number> {
   return Number(m[1]);
 }
 
+/**
+ * The sum of the series of `name` on /metrics whose labels include every pair of `labels` (other
+ * labels, such as a cluster node's `node`, may be there too); 0 when none is.
+ */
+export async function metricSum(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  let sum = 0;
+  for (const m of text.matchAll(new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\S+)$`, 'gm'))) {
+    const have = m[1] ?? '';
+    if (Object.entries(labels).every(([k, v]) => have.includes(`${k}="${v}"`))) sum += Number(m[2]);
+  }
+  return sum;
+}
+
 /** mulberry32: small, seedable, the same sequence for the same seed everywhere. */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;

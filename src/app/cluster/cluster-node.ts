@@ -13,7 +13,7 @@ import type { ShardPool } from '../shard-pool.js';
 import type { ClusterRouting } from '../pool-cluster.js';
 import { clusterJwtSecret, erasable, openCluster, type NatsCluster } from './nats-cluster.js';
 import { Ownership } from './ownership.js';
-import { Forwarder } from './forwarder.js';
+import { Forwarder, type ForwardDone } from './forwarder.js';
 import { Relay, type ViewUpdate } from './relay.js';
 import { EventStream } from './event-stream.js';
 import { Packr, Unpackr } from 'msgpackr';
@@ -24,6 +24,7 @@ import { log } from '../../log/log.js';
 import type { KeyMirror } from '../../persistence/key-mirror.js';
 import { AccountSync } from './account-sync.js';
 import { NodeQuestions } from './node-questions.js';
+import type { ClusterMetricsView } from '../metrics/metrics.js';
 import { UnavailableError } from '../../transport/dispatch.js';
 import { META_MASTER_KEY, answerKeyring, followClusterMasterKey } from './cluster-keys.js';
 
@@ -87,7 +88,7 @@ export class ClusterNode {
    * Routes the pool by partition owner, serves requests forwarded here, delivers pushes to this
    * node's connections. Call before the pool starts its workers.
    */
-  attach(pool: ShardPool, deliver: (topic: string, frame: Uint8Array) => void, onForwarded: (outcome: number) => void): void {
+  attach(pool: ShardPool, deliver: (topic: string, frame: Uint8Array) => void, onForwarded: ForwardDone): void {
     const forwarder = (this.forwarder = new Forwarder(this.c.nc, onForwarded));
     const relay = (this.relay = new Relay(this.c.nc, deliver));
     const ownership = (this.ownership = new Ownership(this.c, {
@@ -103,7 +104,7 @@ export class ClusterNode {
       partitionOf: this.partitionOf,
       serving: (p) => ownership.serving(p),
       ownerOf: (p) => ownership.ownerOf(p),
-      forward: (node, key, id, cmd, sink) => forwarder.forward(node, key, id, cmd, sink),
+      forward: (node, key, id, cmd, sink, tag) => forwarder.forward(node, key, id, cmd, sink, tag),
       interest: (topic, delta) => relay.interest(topic, delta),
       partitions: this.c.config.partitions,
       lose: (ps, why) => {
@@ -212,6 +213,13 @@ export class ClusterNode {
    */
   sweepsGuests(): boolean {
     return this.ownership?.serving(GUEST_SWEEP_PARTITION) ?? false;
+  }
+
+  /** For the metrics: the partitions this node holds by state, the live nodes, the last round's age. */
+  metricsView(): ClusterMetricsView {
+    const o = this.ownership;
+    if (!o) return { partitions: { acquiring: 0, serving: 0, releasing: 0 }, nodes: 0, roundAgeSeconds: 0 };
+    return { partitions: o.heldByState(), nodes: o.liveNodes().length, roundAgeSeconds: o.lastRound === 0 ? 0 : (Date.now() - o.lastRound) / 1000 };
   }
 
   /** Readiness: connected to NATS and a full ownership round done recently. */

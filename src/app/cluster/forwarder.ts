@@ -21,7 +21,13 @@ interface Outgoing {
   flat: unknown[];
   ids: number[];
   sinks: ReplySink[];
+  /** Each request's op and when it was queued (performance.now()), for the metrics. */
+  tags: number[];
+  starts: number[];
 }
+
+/** A forwarded request was answered (by its owner, or UNAVAILABLE here): its op, seconds since it was queued, outcome. */
+export type ForwardDone = (tag: number, seconds: number, outcome: number) => void;
 
 interface Reply {
   frames: Uint8Array;
@@ -39,7 +45,7 @@ export class Forwarder {
 
   constructor(
     private readonly nc: NatsConnection,
-    private readonly onDone: (outcome: number) => void,
+    private readonly onDone: ForwardDone,
   ) {}
 
   /** Serves requests other nodes forward here. */
@@ -48,12 +54,14 @@ export class Forwarder {
   }
 
   /** Queues a request for `nodeId`; sent with the others of this turn. */
-  forward(nodeId: string, key: string, id: number, cmd: ShardRequest['cmd'], sink: ReplySink): void {
+  forward(nodeId: string, key: string, id: number, cmd: ShardRequest['cmd'], sink: ReplySink, tag: number): void {
     let q = this.queues.get(nodeId);
-    if (!q) this.queues.set(nodeId, (q = { flat: [], ids: [], sinks: [] }));
+    if (!q) this.queues.set(nodeId, (q = { flat: [], ids: [], sinks: [], tags: [], starts: [] }));
     appendRequest(q.flat, id, key, cmd);
     q.ids.push(id);
     q.sinks.push(sink);
+    q.tags.push(tag);
+    q.starts.push(performance.now());
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.flush);
@@ -82,16 +90,18 @@ export class Forwarder {
       for (let i = 0; i < q.ids.length; i++)
         if (q.sinks[i].push(encodeError(q.ids[i], 'UNAVAILABLE', message, details), q.ids[i], UNAVAILABLE)) dirty.add(q.sinks[i]);
       for (const s of dirty) s.flush();
-      for (let i = 0; i < q.ids.length; i++) this.onDone(UNAVAILABLE);
+      const now = performance.now();
+      for (let i = 0; i < q.ids.length; i++) this.onDone(q.tags[i], (now - q.starts[i]) / 1000, UNAVAILABLE);
       return;
     }
     const dirty = new Set<ReplySink>();
+    const now = performance.now();
     let start = 0;
     for (let i = 0; i < q.ids.length; i++) {
       const end = reply.ends[i];
       if (q.sinks[i].push(reply.frames.subarray(start, end), q.ids[i], reply.outcomes[i])) dirty.add(q.sinks[i]);
       start = end;
-      this.onDone(reply.outcomes[i]);
+      this.onDone(q.tags[i], (now - q.starts[i]) / 1000, reply.outcomes[i]);
     }
     for (const s of dirty) s.flush();
   }

@@ -100,6 +100,13 @@ export class Ownership {
     return this.live;
   }
 
+  /** How many partitions this node holds in each state (for the metrics). */
+  heldByState(): { acquiring: number; serving: number; releasing: number } {
+    const out = { acquiring: 0, serving: 0, releasing: 0 };
+    for (const h of this.held.values()) out[h.state]++;
+    return out;
+  }
+
   /** For GET /cluster. */
   status(): { partition: number; owner: string | undefined; state?: string; heldForMs?: number }[] {
     const now = Date.now();

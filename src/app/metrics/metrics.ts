@@ -11,6 +11,13 @@ import { RequestStats } from './request-stats.js';
 import type { EdgeMetrics } from '../../transport/dispatch.js';
 import type { UpgradeRefusal } from '../../transport/ws-endpoint.js';
 
+/** What cluster mode's gauges show, read at scrape time. */
+export interface ClusterMetricsView {
+  partitions: { acquiring: number; serving: number; releasing: number };
+  nodes: number;
+  roundAgeSeconds: number;
+}
+
 /** Row of requests refused before their op was known (unknown op, bad id, forbidden key). */
 const UNKNOWN_OP = OpNames.length;
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
@@ -35,6 +42,7 @@ export class Metrics implements EdgeMetrics {
   private readonly commitFailures: client.Counter;
   private readonly restartsTotal: client.Counter;
   private readonly shardUp: client.Gauge;
+  private forwardedByOutcome: client.Counter.Internal[] | undefined;
 
   /** `node`: cluster mode's NODE_ID, a label on every series so the nodes' scrapes add up. */
   constructor(shards: number, mailboxDepth: (shard: number) => number, node?: string) {
@@ -223,6 +231,52 @@ export class Metrics implements EdgeMetrics {
   /** One answered request; `op` is the index in OpNames. */
   done(op: number, seconds: number, outcome: number): void {
     if (op >= 0) this.requests.record(op, seconds, outcome); // op < 0: the server's own calls
+  }
+
+  /** Cluster mode: a request this node forwarded to its actor's owner was answered (counted by op as a local one is). */
+  forwarded(op: number, seconds: number, outcome: number): void {
+    this.done(op, seconds, outcome);
+    this.forwardedByOutcome?.[outcome]?.inc();
+  }
+
+  /** Cluster mode's gauges (read at scrape time) and the forwarded requests' counter. */
+  cluster(view: () => ClusterMetricsView): void {
+    const r = this.registry;
+    const forwarded = new client.Counter({
+      name: 'cartwire_cluster_forwarded_total',
+      help: 'Requests this node forwarded to the node owning their actor, by outcome.',
+      labelNames: ['outcome'] as const,
+      registers: [r],
+    });
+    this.forwardedByOutcome = OUTCOMES.map((o) => forwarded.labels(o));
+    new client.Gauge({
+      name: 'cartwire_cluster_partitions',
+      help: 'Partitions this node holds a lease on, by state (acquiring: catching up; serving; releasing: handing over).',
+      labelNames: ['state'] as const,
+      registers: [r],
+      collect() {
+        const p = view().partitions;
+        this.set({ state: 'acquiring' }, p.acquiring);
+        this.set({ state: 'serving' }, p.serving);
+        this.set({ state: 'releasing' }, p.releasing);
+      },
+    });
+    new client.Gauge({
+      name: 'cartwire_cluster_nodes',
+      help: 'Live nodes (beating) as this node last read them, itself included.',
+      registers: [r],
+      collect() {
+        this.set(view().nodes);
+      },
+    });
+    new client.Gauge({
+      name: 'cartwire_cluster_ownership_round_age_seconds',
+      help: "Time since this node's last full ownership round (renewals and takeovers); /readyz fails past 3 leases.",
+      registers: [r],
+      collect() {
+        this.set(view().roundAgeSeconds);
+      },
+    });
   }
 
   /** A request answered with an error before it had a known op. */
