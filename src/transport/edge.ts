@@ -11,6 +11,7 @@ import { decodeFrame, ForbiddenRequest } from './frame-codec.js';
 import {
   Encoded,
   ROUTED,
+  UnavailableError,
   type Answer,
   type EdgeMetrics,
   type Handler,
@@ -274,8 +275,8 @@ export class Edge {
     try {
       reply = op.handler(new EdgeRequest(this, conn, id, op.index, who), args);
     } catch (err) {
-      log.error({ err }, `${op.name} failed`);
-      return this.error(conn, id, id, 'INTERNAL', 'internal error', undefined, op.index);
+      const { code, message, details } = thrown(op.name, err);
+      return this.error(conn, id, id, code, message, details, op.index);
     }
     if (reply === ROUTED) return; // the shard answers
     if (op.spec.session) conn.authQueue ??= []; // requests behind it wait for the identity it makes
@@ -292,10 +293,7 @@ export class Edge {
     void reply
       .then(
         (a) => this.answer(conn, id, op, a, t0, true),
-        (err) => {
-          log.error({ err }, `${op.name} failed`);
-          this.answer(conn, id, op, { ok: false, error: { code: 'INTERNAL', message: 'internal error' } }, t0, true);
-        },
+        (err) => this.answer(conn, id, op, { ok: false, error: thrown(op.name, err) }, t0, true),
       )
       .finally(() => op.spec.session && this.afterAuth(conn));
   }
@@ -384,4 +382,15 @@ class EdgeRequest implements Request {
     this.edge.setAdminFeed(this.conn, on);
     return NOTHING;
   }
+}
+
+/**
+ * What a handler that threw answers: a part of the server that is restarting or not answering
+ * (UnavailableError) is UNAVAILABLE with its retryAfterMs, as over HTTP; anything else is a bug,
+ * logged and answered INTERNAL.
+ */
+function thrown(opName: string, err: unknown): WireError {
+  if (err instanceof UnavailableError) return { code: 'UNAVAILABLE', message: err.message, details: { retryAfterMs: err.retryAfterMs } };
+  log.error({ err }, `${opName} failed`);
+  return { code: 'INTERNAL', message: 'internal error' };
 }

@@ -9,7 +9,7 @@ import type { AuthResult } from '../../protocol/ops.js';
 import type { UserExport, UserListItem, UserView } from '../../protocol/types.js';
 import type { UserRecord } from '../../persistence/user-store.js';
 import { normalizeEmail } from '../../persistence/user-store.js';
-import { UnavailableError, fail, type Answer } from '../../transport/dispatch.js';
+import { fail, type Answer } from '../../transport/dispatch.js';
 import { log } from '../../log/log.js';
 import type { Auth } from './auth.js';
 import { emptyProfile, type AccountRecords } from './account-records.js';
@@ -109,15 +109,9 @@ export class ProfileService {
     const r = await this.d.records.read(who);
     if ('error' in r) return { ok: false, error: r.error };
     // The events are gathered while the orders are paged (in cluster mode both ask every node).
-    const events = this.d.events(who.userId).then(
-      (list): Answer<unknown[]> => ({ ok: true, result: list }),
-      (err: unknown) => {
-        // A shard restarting, or (cluster mode) a node that did not answer: the export is whole or refused.
-        if (err instanceof UnavailableError) return fail('UNAVAILABLE', err.message, { retryAfterMs: err.retryAfterMs });
-        throw err;
-      },
-    );
-    void events.catch(() => undefined); // a failure is awaited below, or not waited for when the orders fail first
+    // A shard restarting or a node not answering rejects it: the export is whole or UNAVAILABLE.
+    const events = this.d.events(who.userId);
+    events.catch(() => undefined); // awaited below, or not waited for when the orders fail first
     const orders: OrderView[] = [];
     let cursor: string | undefined;
     do {
@@ -126,8 +120,7 @@ export class ProfileService {
       orders.push(...page.result.items);
       cursor = page.result.nextCursor ?? undefined;
     } while (cursor !== undefined && orders.length < EXPORT_MAX_ORDERS);
-    const e = await events;
-    if (!e.ok) return e;
+    const eventList = await events;
     return {
       ok: true,
       result: {
@@ -135,7 +128,7 @@ export class ProfileService {
         addresses: r.profile.addresses,
         paymentMethods: r.profile.paymentMethods.map(summary),
         orders,
-        events: e.result,
+        events: eventList,
       },
     };
   }

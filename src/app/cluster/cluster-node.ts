@@ -219,13 +219,13 @@ export class ClusterNode {
   metricsView(): ClusterMetricsView {
     const o = this.ownership;
     if (!o) return { partitions: { acquiring: 0, serving: 0, releasing: 0 }, nodes: 0, roundAgeSeconds: 0 };
-    return { partitions: o.heldByState(), nodes: o.liveNodes().length, roundAgeSeconds: o.lastRound === 0 ? 0 : (Date.now() - o.lastRound) / 1000 };
+    return { partitions: o.heldByState(), nodes: o.liveNodes().length, roundAgeSeconds: Number.isFinite(o.roundAgeMs) ? o.roundAgeMs / 1000 : 0 };
   }
 
   /** Readiness: connected to NATS and a full ownership round done recently. */
   healthy(): boolean {
     const o = this.ownership;
-    return !this.c.nc.isClosed() && o !== undefined && Date.now() - o.lastRound < 3 * this.c.config.leaseMs;
+    return !this.c.nc.isClosed() && o !== undefined && o.roundAgeMs < 3 * this.c.config.leaseMs;
   }
 
   /** GET /cluster: nodes, partitions and their owners, lease ages, how far each partition's journal is. */
@@ -238,7 +238,7 @@ export class ClusterNode {
       partitions: this.c.config.partitions,
       replicas: this.c.config.replicas,
       leaseMs: this.c.config.leaseMs,
-      lastOwnershipRoundMsAgo: Date.now() - o.lastRound,
+      lastOwnershipRoundMsAgo: o.roundAgeMs,
       journal: stream
         ? { stream: JOURNAL_STREAM, messages: stream.state.messages, lastSeq: stream.state.last_seq, subjectPrefix: journalSubject(0).slice(0, -1) }
         : null,

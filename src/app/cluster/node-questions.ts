@@ -65,10 +65,10 @@ export class NodeQuestions {
       const answers = await this.nc.requestMany(subject, payload, { maxWait: waitMs, strategy: 'count', maxMessages: expected.length });
       for await (const m of answers) {
         const e = unpackr.unpack(m.data) as Envelope<A>;
-        if (answered.has(e.node)) continue;
+        // A failed answer leaves its node missing.
+        if (!('value' in e) || answered.has(e.node)) continue;
         answered.add(e.node);
-        if ('value' in e) values.push(e.value);
-        else answered.delete(e.node);
+        values.push(e.value);
       }
     } catch (err) {
       if (!/no responders/i.test(String((err as Error).message))) throw err;

@@ -62,8 +62,8 @@ export class Ownership {
   /** Catch-ups started and not finished (start() waits for those of its first round). */
   private readonly catchingUp = new Set<Promise<void>>();
   private stopped = false;
-  /** When the partition table was last read in full (epoch ms). */
-  lastRound = 0;
+  /** When the partition table was last read in full (epoch ms; 0 before the first round). */
+  private lastRound = 0;
 
   constructor(
     private readonly c: NatsCluster,
@@ -98,6 +98,11 @@ export class Ownership {
 
   liveNodes(): readonly string[] {
     return this.live;
+  }
+
+  /** Milliseconds since the last full round (Infinity before the first). */
+  get roundAgeMs(): number {
+    return this.lastRound === 0 ? Infinity : Date.now() - this.lastRound;
   }
 
   /** How many partitions this node holds in each state (for the metrics). */
