@@ -54,6 +54,8 @@ export interface Config {
   faultCrashShardOn: string | undefined;
   /** Fault injection for tests: every shard worker thread dies (uncaught) when told to stop. */
   faultCrashShardAtStop: boolean;
+  /** Fault injection for tests (cluster mode): each shard's first this many partition catch-ups fail. */
+  faultFailAcquires: number;
   /** V8 heap limit of each shard worker thread, MiB. */
   shardMaxHeapMb: number;
   /** Actors one shard keeps in memory at most; the least recently used leave it beyond. */
@@ -271,6 +273,7 @@ export function resolveConfig(env: Env = process.env): Config {
     faultFailCommitsFor: env.FAULT_FAIL_COMMITS_FOR || undefined,
     faultCrashShardOn: env.FAULT_CRASH_SHARD_ON || undefined,
     faultCrashShardAtStop: env.FAULT_CRASH_SHARD_AT_STOP === '1',
+    faultFailAcquires: int(env, 'FAULT_FAIL_ACQUIRES', 0, 0, 1_000),
     shardMaxHeapMb,
     // About 2 KiB of heap per actor (a 3-line cart is ~1 KiB): half the heap for actors.
     guestCartRetentionMs: Math.round(decimal(env, 'GUEST_CART_RETENTION_DAYS', 30) * 86_400_000),

@@ -429,6 +429,8 @@ test('three NATS servers (R3): kill -9 of one under load loses no acknowledged c
   await stockedSku(adm, 'r3-sku', 1_000_000, 100);
   const load = await shopLoad([a, b], 6, 'r3-sku');
   await until(() => load.total() > 100, { timeoutMs: 15_000, what: 'load running' });
+  // A stream whose leader dies waits for NATS's election (seconds) before it takes writes again.
+  const led = await streamsLedBy(url, servers[1].name);
   await servers[1].kill9();
   const killedAt = Date.now();
   const before = load.total();
@@ -445,7 +447,7 @@ test('three NATS servers (R3): kill -9 of one under load loses no acknowledged c
       .slice(-20);
     throw new Error(`${String(err)}; the nodes logged:\n${logged.join('\n')}`);
   });
-  t.diagnostic(`200 more adds acknowledged ${Date.now() - killedAt} ms after the NATS server was killed`);
+  t.diagnostic(`200 more adds acknowledged ${Date.now() - killedAt} ms after the NATS server was killed; it led ${led.join(', ') || 'none of the streams'}`);
   await load.stop();
   t.diagnostic(`${load.total()} adds acknowledged across the kill of one of three NATS servers`);
   const moved = [a, b].flatMap((n) =>
@@ -457,6 +459,67 @@ test('three NATS servers (R3): kill -9 of one under load loses no acknowledged c
   t.diagnostic(`partitions lost or fenced meanwhile: ${moved.length}${moved.length ? ` (${moved.slice(0, 3).join(' | ')})` : ''}`);
   await load.check(a);
   t.diagnostic(`the longest a read waited for its partition: ${longestWaitMs} ms`);
+});
+
+test('three NATS servers (R3): the one both nodes are connected to dies; they reconnect to the others, no lease lapses, writes go on', async (t) => {
+  if (!haveNatsServer()) return t.skip('nats-server is not installed and cannot be installed here');
+  const servers = await startNats(t, 3);
+  const all = servers.map((s) => s.url).join(',');
+  const env = { CLUSTER_REPLICAS: '3' };
+  // Given only servers[1], the nodes learn the other two from it (cluster gossip) to reconnect.
+  const a = await startNode(t, servers[1].url, 'a', env);
+  const b = await startNode(t, servers[1].url, 'b', { ...env, SEED_DEMO: '0' });
+  const { c: adm, token } = await admin(a.server.url);
+  t.after(() => adm.close());
+  await balanced([a, b], token);
+  await stockedSku(adm, 'drop-sku', 1_000_000, 100);
+  // Every stream keeps its leader: what the kill costs is the connection alone.
+  await leadersOff(all, servers[1].name);
+  const load = await shopLoad([a, b], 6, 'drop-sku');
+  await until(() => load.total() > 100, { timeoutMs: 15_000, what: 'load running' });
+  const before = load.total();
+  await servers[1].kill9();
+  const killedAt = Date.now();
+  await until(() => load.total() > before + 200, { timeoutMs: 30_000, what: 'writes acknowledged after the connection moved' });
+  t.diagnostic(`200 more adds acknowledged ${Date.now() - killedAt} ms after the NATS server was killed`);
+  await load.stop();
+  const logged = (re: RegExp) =>
+    [a, b].flatMap((n) =>
+      n.server
+        .output()
+        .split('\n')
+        .filter((l) => re.test(l)),
+    );
+  // A lease renewal in flight when the connection dropped has lost its answer; waited for until
+  // its 5 s timeout, it would let the 2 s lease lapse and the partition move.
+  const lost = logged(/ lost \(/);
+  t.diagnostic(`partitions that lost their lease meanwhile: ${lost.length}`);
+  assert.deepEqual(lost, [], 'no partition lost its lease');
+  assert.ok(logged(/disconnected from NATS server/).length >= 2, 'both nodes were connected to the killed server');
+  await load.check(a);
+});
+
+test('a partition whose catch-up fails is given up and taken again, not left leased and unserved', async (t) => {
+  if (!haveNatsServer()) return t.skip('nats-server is not installed and cannot be installed here');
+  const [nats] = await startNats(t, 1);
+  // Each shard's first catch-up fails, as a read from a NATS server that just died would.
+  const a = await startNode(t, nats.url, 'a', { FAULT_FAIL_ACQUIRES: '1' });
+  const { c: adm, token } = await admin(a.server.url);
+  t.after(() => adm.close());
+  const failed = () =>
+    a.server
+      .output()
+      .split('\n')
+      .filter((l) => /could not be taken over/.test(l));
+  await until(() => failed().length === 2, { timeoutMs: 10_000, what: 'one failed catch-up per shard reported' });
+  // Unreported, a failed catch-up would leave its partition "acquiring" (leased, renewed, never
+  // served): every request on it answered UNAVAILABLE for as long as the node ran.
+  await balanced([a], token, 15_000);
+  t.diagnostic(
+    `failed, then served: ${failed()
+      .map((l) => /partition \d+/.exec(l)?.[0])
+      .join(', ')}`,
+  );
 });
 
 test('a node joins and another leaves (SIGTERM) under load: partitions move, nothing acknowledged is lost', async (t) => {
@@ -481,6 +544,36 @@ test('a node joins and another leaves (SIGTERM) under load: partitions move, not
   t.diagnostic(`${load.total()} adds acknowledged while c joined and b left; ${refused} answered UNAVAILABLE (retry) during moves`);
   await load.check(a);
 });
+
+/** The streams whose JetStream leader is NATS server `name` now (the journal, the lease and beat buckets, ...). */
+async function streamsLedBy(natsUrl: string, name: string): Promise<string[]> {
+  const nc = await connect({ servers: natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const led: string[] = [];
+    for await (const s of jsm.streams.list()) if (s.cluster?.leader === name) led.push(s.config.name);
+    return led.sort();
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Moves every stream's JetStream leader off NATS server `name` (leader step-downs until none is left on it). */
+async function leadersOff(natsUrl: string, name: string): Promise<void> {
+  const nc = await connect({ servers: natsUrl });
+  try {
+    await until(
+      async () => {
+        const led = await streamsLedBy(natsUrl, name);
+        for (const s of led) await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${s}`, undefined, { timeout: 5_000 }).catch(() => undefined);
+        return led.length === 0;
+      },
+      { timeoutMs: 30_000, what: `no stream led by ${name}` },
+    );
+  } finally {
+    await nc.close();
+  }
+}
 
 /** Messages in the journal stream and snapshot heads stored, read straight from NATS. */
 async function journalCounts(natsUrl: string): Promise<{ journal: number; heads: number }> {

@@ -4,7 +4,7 @@
 // (and its directory removed) when the caller stops them, or when the process exits or is signalled.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { atExit, killOnExit } from './cleanup.js';
-import { freePort, removeDir, sleep, tmpDataDir } from './server.js';
+import { freePorts, removeDir, sleep, tmpDataDir } from './server.js';
 
 export interface NatsServer {
   name: string;
@@ -61,9 +61,8 @@ async function healthy(monitorPort: number, proc: ChildProcess, output: () => st
 
 /** Starts `n` NATS servers with JetStream (clustered when n > 1) and waits until each reports healthy. */
 export async function startNats(n: number, o: { bin: string; version: string; echo?: boolean }): Promise<NatsCluster> {
-  const ports = await Promise.all(Array.from({ length: n }, freePort));
-  const routes = await Promise.all(Array.from({ length: n }, freePort));
-  const monitors = await Promise.all(Array.from({ length: n }, freePort));
+  const chosen = await freePorts(3 * n);
+  const [ports, routes, monitors] = [chosen.slice(0, n), chosen.slice(n, 2 * n), chosen.slice(2 * n)];
   const dirs: string[] = [];
   const forget = atExit(() => dirs.forEach(removeDir));
   const servers: NatsServer[] = [];

@@ -65,15 +65,29 @@ export function removeDir(dir: string): void {
 }
 
 /** A port that was free a moment ago (for restarts that must poll /readyz from spawn on). */
+/**
+ * `n` distinct free ports: every listener is held open until all are chosen (ports chosen one
+ * after another can repeat, as the system hands a released port out again).
+ */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = Array.from({ length: n }, () => createServer());
+  try {
+    return await Promise.all(
+      servers.map(
+        (s) =>
+          new Promise<number>((resolve, reject) => {
+            s.once('error', reject);
+            s.listen(0, '127.0.0.1', () => resolve((s.address() as { port: number }).port));
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((r) => (s.listening ? s.close(r) : r(undefined)))));
+  }
+}
+
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
+  return (await freePorts(1))[0];
 }
 
 export function spawnServer(o: ServerOptions): ServerProcess {

@@ -51,6 +51,12 @@ export class PartitionMoves {
     this.waiters.delete(m.move);
   }
 
+  /** A shard reports a move it could not do. */
+  fail(m: Extract<FromShard, { t: 'move-failed' }>): void {
+    this.waiters.get(m.move)?.reject(new Error(`shard ${m.shard}: partition ${m.partition}: ${m.error}`));
+    this.waiters.delete(m.move);
+  }
+
   /** The worker of `shard` died: its moves will never be reported. */
   failShard(shard: number, retryAfterMs: number): void {
     for (const [move, w] of this.waiters) {

@@ -27,6 +27,7 @@ export function shardOptions(config: Config): Omit<ShardOptions, 'shard' | 'epoc
     masterKeys: config.cluster ? [MIRROR_KEY.key.toString('hex')] : loadMasterKeyring(config.dataDir, config.masterKey, config.previousMasterKey).hexKeys(),
     ...(config.faultCrashShardOn === undefined ? {} : { crashOn: config.faultCrashShardOn }),
     ...(config.faultCrashShardAtStop ? { crashAtStop: true } : {}),
+    ...(config.faultFailAcquires > 0 ? { failAcquires: config.faultFailAcquires } : {}),
     ...(config.cluster
       ? {
           cluster: {

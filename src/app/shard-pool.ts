@@ -279,6 +279,8 @@ export class ShardPool implements ShardPort, ShardAdminPort {
     } else if (m.t === 'acquired' || m.t === 'released') {
       if (m.t === 'acquired') hooks.onShardUp(shard, m.openOrders, false);
       this.partitionMoves.settle(m);
+    } else if (m.t === 'move-failed') {
+      this.partitionMoves.fail(m);
     } else if (m.t === 'partitions-lost') {
       this.cluster?.lose(m.partitions, 'the journal refused an append (another owner wrote to it)');
     } else if (m.t === 'answer') {

@@ -8,7 +8,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type MsgRequest, type StoredMsg } from '@nats-io/jetstream';
 import { Packr, Unpackr } from 'msgpackr';
 import { PartitionSnapshots } from './partition-snapshots.js';
-import { NODE_CONNECTION } from './nats-streams.js';
+import { ConnectionDroppedError, ConnectionWatch, NODE_CONNECTION } from './nats-streams.js';
 
 export const JOURNAL_STREAM = 'CW_JOURNAL';
 export const journalSubject = (p: number): string => `cw.j.${p}`;
@@ -55,11 +55,12 @@ export class ReplicatedJournal {
     private readonly jsm: JetStreamManager,
     /** Names this writer's messages (node and process), for the dedup window and to recognise its own appends. */
     private readonly writer: string,
+    private readonly watch: ConnectionWatch,
   ) {}
 
   static async open(servers: string[], writer: string): Promise<ReplicatedJournal> {
     const nc = await connect({ ...NODE_CONNECTION, servers, name: `cartwire-journal-${writer}` });
-    return new ReplicatedJournal(nc, jetstream(nc), await jetstreamManager(nc), writer);
+    return new ReplicatedJournal(nc, jetstream(nc), await jetstreamManager(nc), writer, new ConnectionWatch(nc, `journal ${writer}`));
   }
 
   /**
@@ -106,7 +107,7 @@ export class ReplicatedJournal {
   }
 
   private getMessage(q: MsgRequest): Promise<StoredMsg | null> {
-    return this.jsm.streams.getMessage(JOURNAL_STREAM, q);
+    return this.watch.guard(this.jsm.streams.getMessage(JOURNAL_STREAM, q));
   }
 
   /** The partition is not written from here any more. */
@@ -131,7 +132,7 @@ export class ReplicatedJournal {
     const msgID = `${this.writer}.${++this.appends}`;
     for (let attempt = 0; ; attempt++) {
       try {
-        const ack = await this.js.publish(journalSubject(p), data, { expect: { lastSubjectSequence: expected }, msgID, timeout: 5_000 });
+        const ack = await this.watch.guard(this.js.publish(journalSubject(p), data, { expect: { lastSubjectSequence: expected }, msgID, timeout: 5_000 }));
         this.last.set(p, ack.seq);
         return { p, ok: true, seq: ack.seq };
       } catch (err) {
@@ -147,7 +148,9 @@ export class ReplicatedJournal {
           return { p, ok: false, fenced: true, error: `partition ${p} was appended to by another owner` };
         }
         if (this.closing) return { p, ok: false, fenced: false, error: 'the journal is closing' };
-        // Not stored, or not known to be: retry the same message (deduplicated by its id).
+        // Not stored, or not known to be: retry the same message (deduplicated by its id), at
+        // once when the connection dropped under it (the new one is up or buffering).
+        if (err instanceof ConnectionDroppedError) continue;
         await new Promise((r) => setTimeout(r, Math.min(2_000, 50 * 2 ** Math.min(attempt, 6))));
       }
     }
@@ -157,7 +160,7 @@ export class ReplicatedJournal {
   private async lastIsMine(p: number, msgID: string): Promise<number | undefined> {
     for (;;) {
       try {
-        const m = await this.jsm.streams.getMessage(JOURNAL_STREAM, { last_by_subj: journalSubject(p) });
+        const m = await this.getMessage({ last_by_subj: journalSubject(p) });
         return m?.header?.get(MSG_ID) === msgID ? m.seq : undefined;
       } catch (err) {
         if (this.closing) throw err;

@@ -67,6 +67,8 @@ export interface ShardOptions {
   crashOn?: string;
   /** Test hook: `stop` kills the worker thread (an uncaught exception) instead of closing it. */
   crashAtStop?: boolean;
+  /** Test hook (cluster mode): this many acquires fail as a catch-up read from an unreachable NATS would. */
+  failAcquires?: number;
 }
 
 export type ToShard =
@@ -144,6 +146,8 @@ export type FromShard =
   /** Cluster mode: the partition is caught up and served here; its unfinished orders to resume. */
   | { t: 'acquired'; shard: number; partition: number; move: number; openOrders: string[] }
   | { t: 'released'; shard: number; partition: number; move: number }
+  /** Cluster mode: the move could not be done (the worker logged why); an acquire's partition is not served here. */
+  | { t: 'move-failed'; shard: number; partition: number; move: number; error: string }
   /** Cluster mode: another owner appended to these partitions' journals: they are not served here any more. */
   | { t: 'partitions-lost'; shard: number; partitions: number[] };
 

@@ -89,7 +89,7 @@ export class ClusterNode {
    * node's connections. Call before the pool starts its workers.
    */
   attach(pool: ShardPool, deliver: (topic: string, frame: Uint8Array) => void, onForwarded: ForwardDone): void {
-    const forwarder = (this.forwarder = new Forwarder(this.c.nc, onForwarded));
+    const forwarder = (this.forwarder = new Forwarder(this.c.nc, this.c.watch, onForwarded));
     const relay = (this.relay = new Relay(this.c.nc, deliver));
     const ownership = (this.ownership = new Ownership(this.c, {
       acquire: (p) => pool.acquirePartition(p),

@@ -9,6 +9,7 @@ import { appendRequest, readRequests } from '../../workers/request-codec.js';
 import type { ShardRequest } from '../../workers/shard-messages.js';
 import type { ReplySink } from '../../transport/dispatch.js';
 import { log } from '../../log/log.js';
+import { ConnectionDroppedError, type ConnectionWatch } from '../../persistence/nats-streams.js';
 
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
@@ -45,6 +46,7 @@ export class Forwarder {
 
   constructor(
     private readonly nc: NatsConnection,
+    private readonly watch: ConnectionWatch,
     private readonly onDone: ForwardDone,
   ) {}
 
@@ -77,15 +79,19 @@ export class Forwarder {
   private async send(nodeId: string, q: Outgoing): Promise<void> {
     let reply: Reply;
     try {
-      const m = await this.nc.request(rpcSubject(nodeId), packr.pack({ flat: q.flat }), { timeout: FORWARD_TIMEOUT_MS });
+      const m = await this.watch.guard(this.nc.request(rpcSubject(nodeId), packr.pack({ flat: q.flat }), { timeout: FORWARD_TIMEOUT_MS }));
       reply = unpackr.unpack(m.data) as Reply;
     } catch (err) {
-      // No responder: the node is gone, nothing ran. A timeout: it may have run; the answer is lost.
-      const timedOut = /timeout/i.test(String((err as Error).message));
-      const details = timedOut ? { retryAfterMs: 500, applied: 'unknown' } : { retryAfterMs: 500 };
-      const message = timedOut
-        ? `node ${nodeId} did not answer in time; the change may or may not have been made`
-        : `node ${nodeId} owning this actor is unreachable; nothing was changed`;
+      // No responder: the node is gone, nothing ran. A timeout or a dropped connection: it may
+      // have run; the answer is lost.
+      const dropped = err instanceof ConnectionDroppedError;
+      const unknown = dropped || /timeout/i.test(String((err as Error).message));
+      const details = unknown ? { retryAfterMs: 500, applied: 'unknown' } : { retryAfterMs: 500 };
+      const message = dropped
+        ? `the connection to NATS dropped before node ${nodeId} answered; the change may or may not have been made`
+        : unknown
+          ? `node ${nodeId} did not answer in time; the change may or may not have been made`
+          : `node ${nodeId} owning this actor is unreachable; nothing was changed`;
       const dirty = new Set<ReplySink>();
       for (let i = 0; i < q.ids.length; i++)
         if (q.sinks[i].push(encodeError(q.ids[i], 'UNAVAILABLE', message, details), q.ids[i], UNAVAILABLE)) dirty.add(q.sinks[i]);

@@ -1,7 +1,7 @@
 // The connection of a node to its cluster: NATS with JetStream. At start it checks that NATS is
 // reachable (a clear error naming NATS_URL otherwise), creates the journal stream and the KV
 // buckets when they do not exist, and refuses to join a cluster whose PARTITIONS differ.
-import { NODE_CONNECTION, ensureStream } from '../../persistence/nats-streams.js';
+import { ConnectionWatch, NODE_CONNECTION, ensureStream } from '../../persistence/nats-streams.js';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
@@ -31,6 +31,8 @@ export class ClusterError extends Error {
 
 export interface NatsCluster {
   nc: NatsConnection;
+  /** Fails the lease requests in flight when the connection drops (their answers are lost). */
+  watch: ConnectionWatch;
   js: JetStreamClient;
   jsm: JetStreamManager;
   owners: KV;
@@ -56,6 +58,7 @@ export async function openCluster(config: ClusterConfig): Promise<NatsCluster> {
   } catch (err) {
     throw new ClusterError(`cannot reach NATS at NATS_URL=${config.servers.join(',')}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
+  const watch = new ConnectionWatch(nc, `cluster node ${config.nodeId}`);
   try {
     const jsm = await jetstreamManager(nc);
     await ensureJournal(jsm, config);
@@ -65,6 +68,7 @@ export async function openCluster(config: ClusterConfig): Promise<NatsCluster> {
     const replicas = config.replicas;
     const cluster: NatsCluster = {
       nc,
+      watch,
       js: jetstream(nc),
       jsm,
       owners: await kvm.create(BUCKETS.owners, { history: 1, ttl: config.leaseMs, replicas, storage: 'file' }),

@@ -134,13 +134,13 @@ export class Ownership {
     // The beats live in another stream than the leases: while it has no leader (a NATS server
     // died), the leases are still renewed, on the last known list of nodes.
     try {
-      await this.c.nodes.put(nodeKey(me), JSON.stringify({ nodeId: me, at: Date.now() }));
+      await this.c.watch.guard(this.c.nodes.put(nodeKey(me), JSON.stringify({ nodeId: me, at: Date.now() })));
       this.live = (await this.beatingNodes()).sort();
     } catch (err) {
       log.warn({ err }, 'cluster: the node beat failed; the leases are renewed on the last known nodes');
     }
     if (!this.live.includes(me)) this.live = [...this.live, me].sort();
-    const entries = await Promise.all(this.owners.map((_, p) => this.c.owners.get(partitionKey(p))));
+    const entries = await Promise.all(this.owners.map((_, p) => this.c.watch.guard(this.c.owners.get(partitionKey(p)))));
     let moves = 0;
     const work: Promise<void>[] = [];
     for (let p = 0; p < entries.length; p++) {
@@ -180,9 +180,9 @@ export class Ownership {
    */
   private async beatingNodes(): Promise<string[]> {
     const prefix = `$KV.${BUCKETS.nodes}.`;
-    const info = await this.c.jsm.streams.info(`KV_${BUCKETS.nodes}`, { subjects_filter: `${prefix}>` });
+    const info = await this.c.watch.guard(this.c.jsm.streams.info(`KV_${BUCKETS.nodes}`, { subjects_filter: `${prefix}>` }));
     const keys = Object.keys(info.state.subjects ?? {}).map((s) => s.slice(prefix.length));
-    const entries = await Promise.all(keys.map((k) => this.c.nodes.get(k)));
+    const entries = await Promise.all(keys.map((k) => this.c.watch.guard(this.c.nodes.get(k))));
     return entries.flatMap((e) => (e && e.operation === 'PUT' ? [nodeIdOf(e.key)] : []));
   }
 
@@ -202,8 +202,8 @@ export class Ownership {
     let rev: number;
     const sent = Date.now();
     try {
-      rev =
-        staleRev === undefined ? await this.c.owners.create(partitionKey(p), this.nodeId) : await this.c.owners.update(partitionKey(p), this.nodeId, staleRev);
+      const key = partitionKey(p);
+      rev = await this.c.watch.guard(staleRev === undefined ? this.c.owners.create(key, this.nodeId) : this.c.owners.update(key, this.nodeId, staleRev));
     } catch {
       return; // another node was faster
     }
@@ -235,7 +235,7 @@ export class Ownership {
   private async renewOnce(p: number, held: Held): Promise<void> {
     const sent = Date.now();
     try {
-      held.rev = await this.c.owners.update(partitionKey(p), this.nodeId, held.rev);
+      held.rev = await this.c.watch.guard(this.c.owners.update(partitionKey(p), this.nodeId, held.rev));
       held.validUntil = sent + this.trusted;
     } catch (err) {
       if (/wrong last sequence/.test(String((err as Error).message))) this.loseHeld(p, 'another node took the lease');

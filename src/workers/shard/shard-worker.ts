@@ -30,6 +30,8 @@ let chain: Promise<void> = Promise.resolve();
 let stopping = false;
 /** `stop` closed the runtime: no task runs after it. */
 let closed = false;
+/** Test hook: acquires still to fail. */
+let failAcquires = opts.failAcquires ?? 0;
 function exclusive(task: () => void | Promise<void>): void {
   const run = () => (closed ? undefined : task());
   const fail = (err: unknown) => {
@@ -172,7 +174,11 @@ type Control = Exclude<ToShard, { t: 'batch' }>;
 function control(m: Control): void | Promise<void> {
   const failed = (err: unknown) => {
     log.error({ err }, `shard ${opts.shard}: ${m.t} failed`);
-    if ('ask' in m) post({ t: 'answer', ask: m.ask, value: null, error: err instanceof Error ? err.message : String(err) });
+    const error = err instanceof Error ? err.message : String(err);
+    if ('ask' in m) post({ t: 'answer', ask: m.ask, value: null, error });
+    // A move the pool waits for is reported either way: an acquire left unanswered would keep
+    // its partition "acquiring" (leased, renewed, never served) for as long as the node runs.
+    if ('move' in m) post({ t: 'move-failed', shard: opts.shard, partition: m.partition, move: m.move, error });
   };
   try {
     const r = controlUnsafe(m);
@@ -255,6 +261,7 @@ function stopped(): void {
 /** Cluster mode: catches partition `partition` up from the replicated journal, then serves it. */
 async function acquire(partition: number, move: number): Promise<void> {
   if (!replication) throw new Error('acquire without cluster mode');
+  if (failAcquires > 0 && failAcquires--) throw new Error(`partition ${partition}: simulated catch-up failure (failAcquires)`);
   const { out, openOrders } = await replication.acquire(partition);
   if (out) sendReplies(-1, out, true);
   scheduleTimers();
