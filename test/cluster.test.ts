@@ -4,79 +4,26 @@
 // others; a paused owner that wakes up cannot append any more (fencing).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CartwireClient, CartwireError } from '../src/client/index.js';
 import { skuKey } from '../src/protocol/keys.js';
 import type { CartView } from '../src/protocol/types.js';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, spawnServer, until, type ChildServer } from './helpers/server.js';
+import { until } from './helpers/server.js';
 import { haveNatsServer, startNats } from './helpers/nats.js';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { errorOf, stockedSku } from './helpers/commerce.js';
-import { LEASE_MS, PARTITIONS, balanced, codeOf, partitionOf } from './helpers/cluster.js';
+import { PARTITIONS, adminOn, balanced, clusterStatus, codeOf, partitionOf, startNode, type ClusterNodeProc } from './helpers/cluster.js';
 import { metricSum } from './helpers/proc.js';
 
-interface Node {
-  id: string;
-  server: ChildServer;
-  dataDir: string;
-}
+type Node = ClusterNodeProc;
 
-interface ClusterStatus {
-  nodeId: string;
-  nodes: string[];
-  owners: { partition: number; owner?: string; state?: string }[];
-}
-
-/** Removes a node's directory; one a node restarted on it still writes in is left in tmp. */
-function removeDir(dir: string): void {
-  try {
-    rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
-  } catch {
-    // ENOTEMPTY: files created while it was being removed
-  }
-}
-
-async function startNode(t: TestContext, natsUrl: string, id: string, env: Record<string, string> = {}, dataDir?: string): Promise<Node> {
-  const dir = dataDir ?? mkdtempSync(join(tmpdir(), `cartwire-node-${id}-`));
-  const server = await spawnServer(
-    dir,
-    { NATS_URL: natsUrl, NODE_ID: id, PARTITIONS: String(PARTITIONS), LEASE_MS: String(LEASE_MS), SHARDS: '2', ...env },
-    30_000,
-  ).catch((err: unknown) => {
-    if (!dataDir) removeDir(dir);
-    throw err;
-  });
-  // One hook, the node killed before its directory goes: hooks run in order, and one that throws
-  // skips the ones after it (which kill the other nodes).
-  t.after(async () => {
-    if (server.proc.exitCode === null && server.proc.signalCode === null) await server.kill9();
-    if (!dataDir) removeDir(dir);
-  });
-  return { id, server, dataDir: dir };
-}
-
-async function admin(url: string): Promise<{ c: CartwireClient; token: string }> {
-  const c = await CartwireClient.connect(url);
-  const { token } = await c.call('auth.login', { email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
-  return { c, token };
-}
-
-async function clusterStatus(url: string, token: string): Promise<ClusterStatus> {
-  const res = await fetch(`${url}/cluster`, { headers: { authorization: `Bearer ${token}` } });
-  assert.equal(res.status, 200, await res.clone().text());
-  return (await res.json()) as ClusterStatus;
-}
-
-/** One NATS server and three nodes (a seeds the demo catalog), with an admin signed in on `adminOn`. */
-async function threeNodes(t: TestContext, adminOn: 'a' | 'c') {
+/** One NATS server and three nodes (a seeds the demo catalog), with an admin signed in on `on`. */
+async function threeNodes(t: TestContext, on: 'a' | 'c') {
   const [nats] = await startNats(t, 1);
   const a = await startNode(t, nats.url, 'a');
   const b = await startNode(t, nats.url, 'b', { SEED_DEMO: '0' });
   const c = await startNode(t, nats.url, 'c', { SEED_DEMO: '0' });
-  const { c: adm, token } = await admin((adminOn === 'a' ? a : c).server.url);
+  const { c: adm, token } = await adminOn((on === 'a' ? a : c).server.url);
   t.after(() => adm.close());
   return { nats, a, b, c, adm, token };
 }
@@ -299,7 +246,7 @@ test('fencing: an owner paused past its lease cannot append when it wakes up, an
   const [nats] = await startNats(t, 1);
   const a = await startNode(t, nats.url, 'a');
   const b = await startNode(t, nats.url, 'b', { SEED_DEMO: '0' });
-  const { c: adm, token } = await admin(a.server.url);
+  const { c: adm, token } = await adminOn(a.server.url);
   t.after(() => adm.close());
   const owners = await balanced([a, b], token);
   await stockedSku(adm, 'fence-sku', 1_000_000, 100);
@@ -423,7 +370,7 @@ test('three NATS servers (R3): kill -9 of one under load loses no acknowledged c
   const env = { CLUSTER_REPLICAS: '3' };
   const a = await startNode(t, url, 'a', env);
   const b = await startNode(t, url, 'b', { ...env, SEED_DEMO: '0' });
-  const { c: adm, token } = await admin(a.server.url);
+  const { c: adm, token } = await adminOn(a.server.url);
   t.after(() => adm.close());
   await balanced([a, b], token);
   await stockedSku(adm, 'r3-sku', 1_000_000, 100);
@@ -469,7 +416,7 @@ test('three NATS servers (R3): the one both nodes are connected to dies; they re
   // Given only servers[1], the nodes learn the other two from it (cluster gossip) to reconnect.
   const a = await startNode(t, servers[1].url, 'a', env);
   const b = await startNode(t, servers[1].url, 'b', { ...env, SEED_DEMO: '0' });
-  const { c: adm, token } = await admin(a.server.url);
+  const { c: adm, token } = await adminOn(a.server.url);
   t.after(() => adm.close());
   await balanced([a, b], token);
   await stockedSku(adm, 'drop-sku', 1_000_000, 100);
@@ -504,7 +451,7 @@ test('a partition whose catch-up fails is given up and taken again, not left lea
   const [nats] = await startNats(t, 1);
   // Each shard's first catch-up fails, as a read from a NATS server that just died would.
   const a = await startNode(t, nats.url, 'a', { FAULT_FAIL_ACQUIRES: '1' });
-  const { c: adm, token } = await admin(a.server.url);
+  const { c: adm, token } = await adminOn(a.server.url);
   t.after(() => adm.close());
   const failed = () =>
     a.server
@@ -527,7 +474,7 @@ test('a node joins and another leaves (SIGTERM) under load: partitions move, not
   const [nats] = await startNats(t, 1);
   const a = await startNode(t, nats.url, 'a');
   const b = await startNode(t, nats.url, 'b', { SEED_DEMO: '0' });
-  const { c: adm, token } = await admin(a.server.url);
+  const { c: adm, token } = await adminOn(a.server.url);
   t.after(() => adm.close());
   await balanced([a, b], token);
   await stockedSku(adm, 'move-sku', 1_000_000, 100);
@@ -593,7 +540,7 @@ test('partition snapshots: the journal is trimmed behind them, and a node that n
   const [nats] = await startNats(t, 1);
   const env = { CLUSTER_SNAPSHOT_EVERY: '20' };
   const a = await startNode(t, nats.url, 'a', env);
-  const { c: adm, token } = await admin(a.server.url);
+  const { c: adm, token } = await adminOn(a.server.url);
   t.after(() => adm.close());
   await stockedSku(adm, 'snap-sku', 1_000_000, 100);
   const shopper = await CartwireClient.connect(a.server.url);
@@ -621,7 +568,7 @@ test('partition snapshots: the journal is trimmed behind them, and a node that n
   assert.equal((await onB.call('cart.get', {})).items[0]?.qty, adds + 1, 'b appends after the snapshot and the tail');
   // The catalog actor came over too (a's demo seeding snapshotted its partition and trimmed its
   // rows): the sku still belongs to its product, so another product cannot take it.
-  const { c: admB } = await admin(b.server.url);
+  const { c: admB } = await adminOn(b.server.url);
   t.after(() => admB.close());
   const thief = { productId: 'thief', name: 'Thief', category: 'test', variants: [{ sku: 'snap-sku', price: 1 }] };
   const taken = await errorOf(retryUnavailable(() => admB.call('catalog.upsert', thief)));
@@ -633,7 +580,7 @@ test('a node restarted on its store serves its catalog when the shard count does
   const [nats] = await startNats(t, 1);
   const env = { SHARDS: '5', PARTITIONS: '64', SEED_DEMO: '0' };
   const a = await startNode(t, nats.url, 'a', env);
-  const { c: adm } = await admin(a.server.url);
+  const { c: adm } = await adminOn(a.server.url);
   await stockedSku(adm, 'five-sku', 10);
   await adm.close();
   assert.equal(await a.server.term(), 0, 'a stops cleanly');

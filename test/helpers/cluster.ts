@@ -19,16 +19,31 @@ export interface ClusterNodeProc {
   dataDir: string;
 }
 
-export async function startNode(t: TestContext, natsUrl: string, id: string, env: Record<string, string> = {}): Promise<ClusterNodeProc> {
-  const dir = mkdtempSync(join(tmpdir(), `cartwire-node-${id}-`));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+/** Removes a node's directory; one a node restarted on it still writes in is left in tmp. */
+function removeDir(dir: string): void {
+  try {
+    rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+  } catch {
+    // ENOTEMPTY: files created while it was being removed
+  }
+}
+
+/** A cluster node on a fresh directory, or restarted on `dataDir`; killed (then its fresh directory removed) after the test. */
+export async function startNode(t: TestContext, natsUrl: string, id: string, env: Record<string, string> = {}, dataDir?: string): Promise<ClusterNodeProc> {
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), `cartwire-node-${id}-`));
   const server = await spawnServer(
     dir,
     { NATS_URL: natsUrl, NODE_ID: id, PARTITIONS: String(PARTITIONS), LEASE_MS: String(LEASE_MS), SHARDS: '2', ...env },
     30_000,
-  );
+  ).catch((err: unknown) => {
+    if (!dataDir) removeDir(dir);
+    throw err;
+  });
+  // One hook, the node killed before its directory goes: hooks run in order, and one that throws
+  // skips the ones after it (which kill the other nodes).
   t.after(async () => {
     if (server.proc.exitCode === null && server.proc.signalCode === null) await server.kill9();
+    if (!dataDir) removeDir(dir);
   });
   return { id, server, dataDir: dir };
 }
@@ -39,12 +54,14 @@ export async function adminOn(url: string): Promise<{ c: CartwireClient; token: 
   return { c, token };
 }
 
-interface ClusterStatus {
+export interface ClusterStatus {
   nodeId: string;
+  nodes: string[];
   owners: { partition: number; owner?: string; state?: string }[];
 }
 
-async function clusterStatus(url: string, token: string): Promise<ClusterStatus> {
+/** GET /cluster of a node, as an admin. */
+export async function clusterStatus(url: string, token: string): Promise<ClusterStatus> {
   const res = await fetch(`${url}/cluster`, { headers: { authorization: `Bearer ${token}` } });
   assert.equal(res.status, 200, await res.clone().text());
   return (await res.json()) as ClusterStatus;
