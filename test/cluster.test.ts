@@ -160,6 +160,9 @@ test('three nodes share the shop: ops and pushes through any node, accounts ever
     `partitions served per node: ${served.join(', ')}`,
   );
   for (const n of nodes) assert.equal(await metricSum(n.server.url, 'cartwire_cluster_nodes'), 3, `${n.id} sees three live nodes`);
+  // Every partition a node serves was caught up there once at least (taken at start or from another node).
+  const caughtUp = await Promise.all(nodes.map((n) => metricSum(n.server.url, 'cartwire_cluster_catchup_seconds_count')));
+  nodes.forEach((n, i) => assert.ok(caughtUp[i] >= served[i], `${n.id}: ${caughtUp[i]} catch-ups for ${served[i]} partitions served`));
   const forwarded = await Promise.all(nodes.map((n) => metricSum(n.server.url, 'cartwire_cluster_forwarded_total', { outcome: 'ok' })));
   assert.ok(
     forwarded.some((x) => x > 0),

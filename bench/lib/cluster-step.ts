@@ -15,7 +15,7 @@ import type { NatsServer } from './nats-servers.js';
 import { cpuMicros, cpuMicrosOf, machineBusyMicros } from './procfs.js';
 import type { Progress } from './progress.js';
 import type { StepModel, StepReport, StepRole, TimelinePoint } from './scenario.js';
-import { bucketTail, getText, promBuckets, promValues, sleep } from './server.js';
+import { bucketTail, getText, promBuckets, promValues, sleep, sumBuckets } from './server.js';
 import { METRICS, otherCpuPct } from './step.js';
 
 export interface ClusterStepDef {
@@ -83,13 +83,6 @@ function cpuSampler(pids: number[], t0: number, seconds: number): { stop(): void
     stop: () => clearTimeout(timer),
     pct: (sec) => (at[sec + 1] !== undefined && at[sec] !== undefined ? (at[sec + 1] - at[sec]) / 1e4 : NaN),
   };
-}
-
-/** Sum of the bucket counts of several scrapes, by bound. */
-function sumBuckets(list: [number, number][][]): [number, number][] {
-  const m = new Map<number, number>();
-  for (const b of list) for (const [le, n] of b) m.set(le, (m.get(le) ?? 0) + n);
-  return [...m].sort((a, b) => a[0] - b[0]);
 }
 
 const mergeOps = (perOp: Record<string, Histogram> | undefined, suffix: string): Histogram => {

@@ -211,6 +211,13 @@ export function promBuckets(text: string, name: string): [number, number][] {
   return [...byLe].sort((a, b) => a[0] - b[0]);
 }
 
+/** Sum of the bucket counts of several scrapes, by bound. */
+export function sumBuckets(list: [number, number][][]): [number, number][] {
+  const m = new Map<number, number>();
+  for (const b of list) for (const [le, n] of b) m.set(le, (m.get(le) ?? 0) + n);
+  return [...m].sort((a, b) => a[0] - b[0]);
+}
+
 /**
  * The bucket bound under which `q` (0..1) of the observations between two scrapes fall, and the
  * share above `over`: a coarse tail of a server-side histogram over a window.

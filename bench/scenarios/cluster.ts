@@ -20,7 +20,7 @@ import { findNatsServer, startNats } from '../lib/nats-servers.js';
 import { baseResult, stepLine } from '../lib/run.js';
 import { addLoadOptions, defineScenario, int, num, type LoadOptions, type Ratio, type StepReport } from '../lib/scenario.js';
 import { adminConn } from '../lib/session-step.js';
-import { envPairs, newJwtSecret, sleep } from '../lib/server.js';
+import { bucketTail, envPairs, getText, newJwtSecret, promBuckets, promValues, sleep, sumBuckets } from '../lib/server.js';
 import { modelLabel, modelOf, runStep, timingOf } from '../lib/step.js';
 import { DEFAULT_MIX, parseMix } from '../lib/workloads.js';
 
@@ -302,6 +302,36 @@ function machinesEstimate(x: ClusterStepOutcome, single: StepReport | undefined,
   ];
 }
 
+interface CatchUps {
+  count: number;
+  meanMs: number;
+  /** The histogram bucket bound of the slowest (seconds). */
+  slowestLeS: number;
+  messages: number;
+}
+
+type CatchUpScrape = { values: Record<string, number>; buckets: [number, number][] };
+
+/** The survivors' catch-up histograms and message counters, summed. */
+async function catchUpScrape(nodes: ClusterNode[]): Promise<CatchUpScrape> {
+  const texts = await Promise.all(nodes.map((n) => getText(`${n.url}/metrics`).catch(() => '')));
+  const names = ['cartwire_cluster_catchup_seconds_sum', 'cartwire_cluster_catchup_seconds_count', 'cartwire_cluster_catchup_messages_total'];
+  const values: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
+  for (const t of texts) for (const [k, v] of Object.entries(promValues(t, names))) values[k] += v;
+  return { values, buckets: sumBuckets(texts.map((t) => promBuckets(t, 'cartwire_cluster_catchup_seconds'))) };
+}
+
+function catchUpsSince(a: CatchUpScrape, b: CatchUpScrape): CatchUps {
+  const d = (k: string) => b.values[k] - a.values[k];
+  const count = d('cartwire_cluster_catchup_seconds_count');
+  return {
+    count,
+    meanMs: count ? (d('cartwire_cluster_catchup_seconds_sum') / count) * 1000 : 0,
+    slowestLeS: bucketTail(a.buckets, b.buckets, 1, Infinity).quantileLe,
+    messages: d('cartwire_cluster_catchup_messages_total'),
+  };
+}
+
 interface FailoverOutcome {
   victim: string;
   killedAtS: number;
@@ -309,6 +339,8 @@ interface FailoverOutcome {
   servedMs?: number;
   /** Kill -> and no partition served by two survivors at once. */
   cleanMs?: number;
+  /** The survivors' takeovers meanwhile (cartwire_cluster_catchup_*): lease taken -> serving. */
+  catchUps: CatchUps;
   pollMs: number;
   /** Duration of the poll that saw every partition served (the resolution of servedMs, with pollMs). */
   lastPollMs?: number;
@@ -378,6 +410,7 @@ async function runFailover(
   );
   await sleep(t0 + o.failoverBefore * 1000 - Date.now());
   const logFrom = survivors.map((n) => n.server.output().length);
+  const catchUpsBefore = await catchUpScrape(survivors);
   const killedAt = performance.now();
   const killedEpoch = Date.now();
   await victim.server.kill9();
@@ -408,6 +441,7 @@ async function runFailover(
     }
     await sleep(o.pollMs - (performance.now() - p0));
   }
+  const catchUps = catchUpsSince(catchUpsBefore, await catchUpScrape(survivors));
   const names = survivors.map((n) => n.id).join(', ');
   console.log(
     servedMs === undefined
@@ -418,6 +452,10 @@ async function runFailover(
             : cleanMs > servedMs
               ? `, by exactly one of them after ${fmtInt(cleanMs)} ms`
               : ''),
+  );
+  console.log(
+    `  failover: ${catchUps.count} partitions taken over, each caught up ${fmtInt(catchUps.meanMs)} ms after its lease was taken on average ` +
+      `(the slowest within ${catchUps.slowestLeS} s), ${fmtInt(catchUps.messages)} journal messages applied`,
   );
   await sleep(o.failoverAfter * 1000);
   const r: AddersResult = await load.stopAdders(
@@ -446,6 +484,7 @@ async function runFailover(
     victim: victimId,
     killedAtS: (killedEpoch - t0) / 1000,
     servedMs,
+    catchUps,
     cleanMs,
     pollMs: o.pollMs,
     lastPollMs,

@@ -33,10 +33,10 @@ export const MOVING: Answer<never> = {
 export class PartitionMoves {
   private nextMove = 0;
   /** Moves waiting for their shard's report, by move id. */
-  private readonly waiters = new Map<number, { shard: number; resolve: () => void; reject: (err: Error) => void }>();
+  private readonly waiters = new Map<number, { shard: number; resolve: (read: number) => void; reject: (err: Error) => void }>();
 
-  /** Asks `link`'s shard to acquire or release partition `p`; resolves once it reports it done. */
-  run(link: ShardLink, p: number, t: 'acquire' | 'release'): Promise<void> {
+  /** Asks `link`'s shard to acquire or release partition `p`; resolves once it reports it done, with the journal messages an acquire read. */
+  run(link: ShardLink, p: number, t: 'acquire' | 'release'): Promise<number> {
     if (!link.isUp) return Promise.reject(new ShardUnavailableError(link.shard, link.retryAfterMs()));
     const move = ++this.nextMove;
     return new Promise((resolve, reject) => {
@@ -47,7 +47,7 @@ export class PartitionMoves {
 
   /** A shard reports a move done. */
   settle(m: Extract<FromShard, { t: 'acquired' | 'released' }>): void {
-    this.waiters.get(m.move)?.resolve();
+    this.waiters.get(m.move)?.resolve(m.t === 'acquired' ? m.read : 0);
     this.waiters.delete(m.move);
   }
 

@@ -309,11 +309,11 @@ async function startHolding(config: Config, transport: Transport, prespawned: Sh
       });
     }
     if (node) {
-      node.attach(
-        pool,
-        (topic, frame) => app.publish(topic, frame, true),
-        (tag, seconds, outcome) => metrics.forwarded(tag, seconds, outcome),
-      );
+      node.attach(pool, {
+        deliver: (topic, frame) => app.publish(topic, frame, true),
+        forwarded: (tag, seconds, outcome) => metrics.forwarded(tag, seconds, outcome),
+        caughtUp: (seconds, read) => metrics.caughtUp(seconds, read),
+      });
       metrics.cluster(() => node.metricsView());
     }
     pool.setHooks(hooks);

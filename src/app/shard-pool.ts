@@ -89,14 +89,14 @@ export class ShardPool implements ShardPort, ShardAdminPort {
     this.cluster = routing;
   }
 
-  /** Cluster mode: catches partition `p` up on its shard and resolves once it is served there. */
-  acquirePartition(p: number): Promise<void> {
+  /** Cluster mode: catches partition `p` up on its shard and resolves once it is served there, with the journal messages it read. */
+  acquirePartition(p: number): Promise<number> {
     return this.partitionMoves.run(this.links[p % this.shards], p, 'acquire');
   }
 
   /** Cluster mode: the shard of `p` stops serving it, after the requests already sent to it. */
-  releasePartition(p: number): Promise<void> {
-    return this.partitionMoves.run(this.links[p % this.shards], p, 'release');
+  async releasePartition(p: number): Promise<void> {
+    await this.partitionMoves.run(this.links[p % this.shards], p, 'release');
   }
 
   setHooks(hooks: PoolHooks): void {

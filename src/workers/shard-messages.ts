@@ -143,8 +143,8 @@ export type FromShard =
   | { t: 'stopped'; shard: number }
   /** A checkpoint completed: how long it took (wall time, batches ran between its steps) and its snapshots. */
   | { t: 'checkpoint'; shard: number; at: number; snapshots: number; durationMs: number }
-  /** Cluster mode: the partition is caught up and served here; its unfinished orders to resume. */
-  | { t: 'acquired'; shard: number; partition: number; move: number; openOrders: string[] }
+  /** Cluster mode: the partition is caught up (`read` journal messages applied) and served here; its unfinished orders to resume. */
+  | { t: 'acquired'; shard: number; partition: number; move: number; openOrders: string[]; read: number }
   | { t: 'released'; shard: number; partition: number; move: number }
   /** Cluster mode: the move could not be done (the worker logged why); an acquire's partition is not served here. */
   | { t: 'move-failed'; shard: number; partition: number; move: number; error: string }

@@ -39,6 +39,16 @@ const USER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
 
+/** What a node reports to the server it runs in. */
+export interface NodeHooks {
+  /** A push for `topic` from the node that committed it, for this node's connections. */
+  deliver: (topic: string, frame: Uint8Array) => void;
+  /** A request forwarded to its actor's owner was answered. */
+  forwarded: ForwardDone;
+  /** A partition taken over is served, `seconds` after its lease was taken, `read` journal messages applied. */
+  caughtUp: (seconds: number, read: number) => void;
+}
+
 export class ClusterNode {
   readonly users: KvUserStore;
   /** The cluster's domain event log (CW_EVENTS). */
@@ -88,11 +98,12 @@ export class ClusterNode {
    * Routes the pool by partition owner, serves requests forwarded here, delivers pushes to this
    * node's connections. Call before the pool starts its workers.
    */
-  attach(pool: ShardPool, deliver: (topic: string, frame: Uint8Array) => void, onForwarded: ForwardDone): void {
-    const forwarder = (this.forwarder = new Forwarder(this.c.nc, this.c.watch, onForwarded));
-    const relay = (this.relay = new Relay(this.c.nc, deliver));
+  attach(pool: ShardPool, hooks: NodeHooks): void {
+    const forwarder = (this.forwarder = new Forwarder(this.c.nc, this.c.watch, hooks.forwarded));
+    const relay = (this.relay = new Relay(this.c.nc, hooks.deliver));
     const ownership = (this.ownership = new Ownership(this.c, {
       acquire: (p) => pool.acquirePartition(p),
+      served: (_p, seconds, read) => hooks.caughtUp(seconds, read),
       release: (p) => pool.releasePartition(p),
       lost: (p, why) => {
         log.warn(`cluster: partition ${p} lost (${why}); this node stops serving it`);

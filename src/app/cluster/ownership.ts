@@ -10,8 +10,10 @@ import { BUCKETS, type NatsCluster } from './nats-cluster.js';
 import { log } from '../../log/log.js';
 
 export interface OwnershipEvents {
-  /** Catch partition `p` up and serve it; rejects when that failed (the lease is then given up). */
-  acquire(p: number): Promise<void>;
+  /** Catch partition `p` up and serve it, resolving with the journal messages read; rejects when that failed (the lease is then given up). */
+  acquire(p: number): Promise<number>;
+  /** `p` is served here, `seconds` after its lease was taken, with `read` journal messages caught up. */
+  served(p: number, seconds: number, read: number): void;
   /** Stop serving `p` after the requests in flight (a handover); the lease is given up after. */
   release(p: number): Promise<void>;
   /** `p` was taken by another node (lease lost, or fenced): stop serving it now. */
@@ -220,8 +222,10 @@ export class Ownership {
 
   private async acquire(p: number, held: Held): Promise<void> {
     try {
-      await this.events.acquire(p);
-      if (this.held.get(p) === held) held.state = 'serving';
+      const read = await this.events.acquire(p);
+      if (this.held.get(p) !== held) return;
+      held.state = 'serving';
+      this.events.served(p, (Date.now() - held.since) / 1000, read);
     } catch (err) {
       log.error({ err }, `cluster: partition ${p} could not be taken over`);
       if (this.held.get(p) === held) await this.giveUp(p, held);

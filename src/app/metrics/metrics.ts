@@ -43,6 +43,7 @@ export class Metrics implements EdgeMetrics {
   private readonly restartsTotal: client.Counter;
   private readonly shardUp: client.Gauge;
   private forwardedByOutcome: client.Counter.Internal[] | undefined;
+  private catchUps: { seconds: client.Histogram; messages: client.Counter } | undefined;
 
   /** `node`: cluster mode's NODE_ID, a label on every series so the nodes' scrapes add up. */
   constructor(shards: number, mailboxDepth: (shard: number) => number, node?: string) {
@@ -239,9 +240,28 @@ export class Metrics implements EdgeMetrics {
     this.forwardedByOutcome?.[outcome]?.inc();
   }
 
-  /** Cluster mode's gauges (read at scrape time) and the forwarded requests' counter. */
+  /** Cluster mode: a partition taken over is served (`seconds` after its lease was taken, `read` journal messages applied). */
+  caughtUp(seconds: number, read: number): void {
+    this.catchUps?.seconds.observe(seconds);
+    this.catchUps?.messages.inc(read);
+  }
+
+  /** Cluster mode's gauges (read at scrape time) and the forwarded requests' and catch-ups' counters. */
   cluster(view: () => ClusterMetricsView): void {
     const r = this.registry;
+    this.catchUps = {
+      seconds: new client.Histogram({
+        name: 'cartwire_cluster_catchup_seconds',
+        help: 'Partitions taken over by this node: seconds from taking the lease to serving (snapshot and journal tail applied).',
+        buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+        registers: [r],
+      }),
+      messages: new client.Counter({
+        name: 'cartwire_cluster_catchup_messages_total',
+        help: "Journal messages this node applied catching partitions up (other owners' commits it had not stored).",
+        registers: [r],
+      }),
+    };
     const forwarded = new client.Counter({
       name: 'cartwire_cluster_forwarded_total',
       help: 'Requests this node forwarded to the node owning their actor, by outcome.',

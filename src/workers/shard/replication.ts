@@ -110,7 +110,7 @@ export class Replication {
    * may purge the messages being read: the catch-up then starts again from that snapshot.
    * Returns the view updates and the orders to resume.
    */
-  async acquire(p: number): Promise<{ out: BatchOutcome | undefined; openOrders: string[] }> {
+  async acquire(p: number): Promise<{ out: BatchOutcome | undefined; openOrders: string[]; read: number }> {
     const releases = this.releases.get(p) ?? 0;
     const store = this.journal.snapshots();
     let out: BatchOutcome | undefined;
@@ -137,13 +137,13 @@ export class Replication {
     if ((this.releases.get(p) ?? 0) !== releases) {
       this.journal.forget(p);
       this.runtime.dropPartition(p, this.partitionOf);
-      return { out, openOrders: [] };
+      return { out, openOrders: [], read };
     }
     this.runtime.loadPartitionTimers(p, this.partitionOf);
     this.owned.add(p);
     // A long tail read here is snapshotted soon, so the next owner reads less.
     this.sinceSnapshot.set(p, { messages: read, at: 0 });
-    return { out, openOrders: this.runtime.openOrdersOf(p, this.partitionOf) };
+    return { out, openOrders: this.runtime.openOrdersOf(p, this.partitionOf), read };
   }
 
   /** Applies partition `p`'s messages after `from`, in chunks of a few thousand rows per local commit. */

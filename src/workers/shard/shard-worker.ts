@@ -262,10 +262,10 @@ function stopped(): void {
 async function acquire(partition: number, move: number): Promise<void> {
   if (!replication) throw new Error('acquire without cluster mode');
   if (failAcquires > 0 && failAcquires--) throw new Error(`partition ${partition}: simulated catch-up failure (failAcquires)`);
-  const { out, openOrders } = await replication.acquire(partition);
+  const { out, openOrders, read } = await replication.acquire(partition);
   if (out) sendReplies(-1, out, true);
   scheduleTimers();
-  post({ t: 'acquired', shard: opts.shard, partition, move, openOrders });
+  post({ t: 'acquired', shard: opts.shard, partition, move, openOrders, read });
 }
 
 port.on('message', (first: ToShard) => {
