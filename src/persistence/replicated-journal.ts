@@ -5,7 +5,16 @@
 // once the rows are stored on a quorum of the stream's replicas. A new owner reads the partition's
 // messages after its local store's position and applies them before it serves.
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type MsgRequest, type StoredMsg } from '@nats-io/jetstream';
+import {
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  type Consumer,
+  type JetStreamClient,
+  type JetStreamManager,
+  type MsgRequest,
+  type StoredMsg,
+} from '@nats-io/jetstream';
 import { Packr, Unpackr } from 'msgpackr';
 import { PartitionSnapshots } from './partition-snapshots.js';
 import { ConnectionDroppedError, ConnectionWatch, NODE_CONNECTION } from './nats-streams.js';
@@ -36,9 +45,11 @@ const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsTyp
 /** JetStream's "wrong last sequence" API error: someone else appended to the partition. */
 const WRONG_LAST_SEQUENCE = 10071;
 const MSG_ID = 'Nats-Msg-Id';
-/** Windows of a catch-up read at once, each of at least MIN_WINDOW stream sequences. */
+/** Windows of a catch-up read at once by gets, each of at least MIN_WINDOW stream sequences. */
 const CATCH_UP_WINDOWS = 16;
 const MIN_WINDOW = 256;
+/** Messages a catch-up consumer delivers per pull. */
+const CATCH_UP_BATCH = 1_000;
 
 export type AppendOutcome = { p: number; ok: true; seq: number } | { p: number; ok: false; fenced: boolean; error: string };
 
@@ -67,30 +78,64 @@ export class ReplicatedJournal {
    * Reads partition `p`'s messages after sequence `after`, in order, handing each to `each`;
    * returns the partition's last sequence, which the next append expects.
    *
-   * The stream interleaves every partition, and a get by subject returns one message per round
-   * trip: the range up to the partition's last message is cut into windows walked at once, their
-   * messages handed over window after window, in order.
+   * An ordered consumer filtered to the partition's subject delivers the tail in pulls of
+   * CATCH_UP_BATCH messages. Creating it needs JetStream's meta leader; while there is none (a
+   * NATS server died) the tail is read by gets from the stream's leader instead.
    */
   async catchUp(p: number, after: number, each: (seq: number, m: PartitionMessage) => void): Promise<number> {
     const subject = journalSubject(p);
     const lastMsg = await this.getMessage({ last_by_subj: subject });
     const end = lastMsg && lastMsg.seq > after ? lastMsg.seq : after;
+    let seq = after;
+    const apply = (m: { seq: number; data: Uint8Array }) => {
+      const msg = unpackr.unpack(m.data) as PartitionMessage;
+      if (msg.prev !== undefined && msg.prev !== seq) throw new PurgedError(p, seq);
+      each(m.seq, msg);
+      seq = m.seq;
+    };
+    if (end > after) {
+      const consumer = await this.watch
+        .guard(this.js.consumers.get(JOURNAL_STREAM, { filter_subjects: subject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: after + 1 }))
+        .catch(() => undefined);
+      if (consumer) await this.pull(consumer, end, apply, () => seq);
+      else for (const m of await this.walkAll(subject, after, end)) apply(m);
+    }
+    this.last.set(p, seq);
+    return seq;
+  }
+
+  /** Applies the consumer's messages up to sequence `end`. */
+  private async pull(consumer: Consumer, end: number, apply: (m: { seq: number; data: Uint8Array }) => void, at: () => number): Promise<void> {
+    try {
+      while (at() < end) {
+        const batch = await consumer.fetch({ max_messages: CATCH_UP_BATCH, expires: 2_000 });
+        let got = 0;
+        for await (const m of batch) {
+          got++;
+          if (m.seq > end) break;
+          apply(m);
+          if (m.seq >= end) break;
+        }
+        // Messages up to `end` were stored: none delivered means they are gone (purged).
+        if (got === 0) throw new Error(`the journal has no message after ${at()} though its last was ${end}`);
+      }
+    } finally {
+      void consumer.delete().catch(() => undefined);
+    }
+  }
+
+  /**
+   * The messages of `subject` in (after, end] by gets: the range is cut into windows walked at
+   * once (the stream interleaves every partition, and a get by subject returns one message per
+   * round trip).
+   */
+  private async walkAll(subject: string, after: number, end: number): Promise<{ seq: number; data: Uint8Array }[]> {
     const span = end - after;
     const windows = Math.max(1, Math.min(CATCH_UP_WINDOWS, Math.ceil(span / MIN_WINDOW)));
     const step = Math.ceil(span / windows);
     const walks: Promise<{ seq: number; data: Uint8Array }[]>[] = [];
     for (let from = after; from < end; from += step) walks.push(this.walk(subject, from, Math.min(end, from + step)));
-    let seq = after;
-    for (const walk of walks) {
-      for (const m of await walk) {
-        const msg = unpackr.unpack(m.data) as PartitionMessage;
-        if (msg.prev !== undefined && msg.prev !== seq) throw new PurgedError(p, seq);
-        each(m.seq, msg);
-        seq = m.seq;
-      }
-    }
-    this.last.set(p, seq);
-    return seq;
+    return (await Promise.all(walks)).flat();
   }
 
   /** The messages of `subject` with a sequence in (from, to]. */

@@ -315,7 +315,17 @@ async function handleAsync(messages: ToShard[], from: number): Promise<void> {
     const run = batchRun(messages, i);
     await runBatches(run.batches);
     i = run.next;
-    if (i < messages.length) await control(messages[i++] as Control);
+    if (i >= messages.length) break;
+    // Partitions taken over together catch up together: each waits mostly on its journal reads,
+    // and their stores and actors are disjoint (no batch runs meanwhile).
+    const acquires: Control[] = [];
+    const seen = new Set<number>();
+    for (let m = messages[i]; m?.t === 'acquire' && !seen.has(m.partition); m = messages[++i]) {
+      seen.add(m.partition);
+      acquires.push(m);
+    }
+    if (acquires.length > 0) await Promise.all(acquires.map(async (m) => control(m)));
+    else await control(messages[i++] as Control);
   }
 }
 
