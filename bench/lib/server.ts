@@ -64,7 +64,6 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** A port that was free a moment ago (for restarts that must poll /readyz from spawn on). */
 /**
  * `n` distinct free ports: every listener is held open until all are chosen (ports chosen one
  * after another can repeat, as the system hands a released port out again).
@@ -86,6 +85,7 @@ export async function freePorts(n: number): Promise<number[]> {
   }
 }
 
+/** A port that was free a moment ago (for restarts that must poll /readyz from spawn on). */
 export async function freePort(): Promise<number> {
   return (await freePorts(1))[0];
 }

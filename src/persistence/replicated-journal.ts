@@ -50,6 +50,8 @@ const CATCH_UP_WINDOWS = 16;
 const MIN_WINDOW = 256;
 /** Messages a catch-up consumer delivers per pull. */
 const CATCH_UP_BATCH = 1_000;
+/** A catch-up pull that delivers nothing for this long has stalled (NATS unreachable, no leader): the takeover fails and is retried. */
+const CATCH_UP_STALL_MS = 5_000;
 
 export type AppendOutcome = { p: number; ok: true; seq: number } | { p: number; ok: false; fenced: boolean; error: string };
 
@@ -97,27 +99,40 @@ export class ReplicatedJournal {
       const consumer = await this.watch
         .guard(this.js.consumers.get(JOURNAL_STREAM, { filter_subjects: subject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: after + 1 }))
         .catch(() => undefined);
-      if (consumer) await this.pull(consumer, end, apply, () => seq);
+      if (consumer) await this.pull(p, consumer, end, apply, () => seq);
       else for (const m of await this.walkAll(subject, after, end)) apply(m);
     }
     this.last.set(p, seq);
     return seq;
   }
 
-  /** Applies the consumer's messages up to sequence `end`. */
-  private async pull(consumer: Consumer, end: number, apply: (m: { seq: number; data: Uint8Array }) => void, at: () => number): Promise<void> {
+  /** Applies partition `p`'s messages from the consumer up to sequence `end`. */
+  private async pull(p: number, consumer: Consumer, end: number, apply: (m: { seq: number; data: Uint8Array }) => void, at: () => number): Promise<void> {
     try {
       while (at() < end) {
         const batch = await consumer.fetch({ max_messages: CATCH_UP_BATCH, expires: 2_000 });
+        // nats.js retries an ordered consumer's missed heartbeats without a limit: a pull that
+        // stops delivering is ended here, so a takeover cannot hold its shard for ever.
+        let stalled = false;
+        const stall = () => setTimeout(() => ((stalled = true), batch.stop()), CATCH_UP_STALL_MS);
+        let timer = stall();
         let got = 0;
-        for await (const m of batch) {
-          got++;
-          if (m.seq > end) break;
-          apply(m);
-          if (m.seq >= end) break;
+        try {
+          for await (const m of batch) {
+            got++;
+            clearTimeout(timer);
+            timer = stall();
+            // Past `end` before reaching it: the messages up to `end` were purged (a snapshot covers them).
+            if (m.seq > end) throw new PurgedError(p, at());
+            apply(m);
+            if (m.seq >= end) break;
+          }
+        } finally {
+          clearTimeout(timer);
         }
-        // Messages up to `end` were stored: none delivered means they are gone (purged).
-        if (got === 0) throw new Error(`the journal has no message after ${at()} though its last was ${end}`);
+        if (stalled) throw new Error(`partition ${p}: the journal read stalled after ${at()} (the last message is ${end})`);
+        // Messages up to `end` were stored: none delivered means they are gone.
+        if (got === 0) throw new PurgedError(p, at());
       }
     } finally {
       void consumer.delete().catch(() => undefined);

@@ -129,7 +129,12 @@ export class Replication {
         read = caught.messages;
         break;
       } catch (err) {
-        if (attempt >= CATCH_UP_TRIES || !(err instanceof PurgedError || err instanceof SnapshotGoneError)) throw err;
+        if (attempt < CATCH_UP_TRIES && (err instanceof PurgedError || err instanceof SnapshotGoneError)) continue;
+        // Not served here: what was absorbed stays stored, but its actors and their timers leave
+        // the shard (a timer would fire, be refused as moving, and come back every second).
+        this.journal.forget(p);
+        this.runtime.dropPartition(p, this.partitionOf);
+        throw err;
       }
     }
     // Released while catching up (the lease was lost meanwhile): what was absorbed stays stored,

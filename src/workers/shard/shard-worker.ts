@@ -310,17 +310,21 @@ function handleNow(messages: ToShard[]): void {
 }
 
 /** Cluster mode: the same, each step after the one before has settled (replication included). */
+/** Partition takeovers a shard catches up at once. */
+const ACQUIRES_AT_ONCE = 4;
+
 async function handleAsync(messages: ToShard[], from: number): Promise<void> {
   for (let i = from; i < messages.length;) {
     const run = batchRun(messages, i);
     await runBatches(run.batches);
     i = run.next;
     if (i >= messages.length) break;
-    // Partitions taken over together catch up together: each waits mostly on its journal reads,
-    // and their stores and actors are disjoint (no batch runs meanwhile).
+    // Partitions taken over together catch up together, a few at a time (each holds its snapshot
+    // in memory while it reads): each waits mostly on its journal reads, and their stores and
+    // actors are disjoint (no batch runs meanwhile).
     const acquires: Control[] = [];
     const seen = new Set<number>();
-    for (let m = messages[i]; m?.t === 'acquire' && !seen.has(m.partition); m = messages[++i]) {
+    for (let m = messages[i]; m?.t === 'acquire' && !seen.has(m.partition) && acquires.length < ACQUIRES_AT_ONCE; m = messages[++i]) {
       seen.add(m.partition);
       acquires.push(m);
     }
