@@ -7,7 +7,7 @@
 // Layout: chunks of the snapshot under `cw.s.<p>.<pos>.<i>`, then its head under `cw.sh.<p>`
 // ({ pos, chunks, bytes }). A head is written only over the head it read (expected last subject
 // sequence) and only when its position is higher, so heads only move forward, whoever writes.
-import { ensureStream } from './nats-streams.js';
+import { ensureStream, type ConnectionWatch } from './nats-streams.js';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { Packr, Unpackr } from 'msgpackr';
 
@@ -41,6 +41,8 @@ export class PartitionSnapshots {
   constructor(
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
+    /** A takeover's reads fail at once when the connection drops under them (retried on a later round). */
+    private readonly watch: ConnectionWatch,
   ) {}
 
   /** Creates the stream when it does not exist (one message per subject: a head keeps only its latest). */
@@ -56,7 +58,7 @@ export class PartitionSnapshots {
 
   /** The latest snapshot of partition `p`, or undefined when it has none. */
   async head(p: number): Promise<SnapshotHead | undefined> {
-    const m = await this.jsm.streams.getMessage(SNAPSHOT_STREAM, { last_by_subj: headSubject(p) }).catch((err: unknown) => {
+    const m = await this.watch.guard(this.jsm.streams.getMessage(SNAPSHOT_STREAM, { last_by_subj: headSubject(p) })).catch((err: unknown) => {
       if (/no message found|not found/i.test(String((err as Error).message))) return null;
       throw err;
     });
@@ -68,7 +70,7 @@ export class PartitionSnapshots {
   async read(p: number, head: SnapshotHead): Promise<SnapshotEntry[]> {
     const parts: Uint8Array[] = [];
     for (let i = 0; i < head.chunks; i++) {
-      const m = await this.jsm.streams.getMessage(SNAPSHOT_STREAM, { last_by_subj: chunkSubject(p, head.pos, i) });
+      const m = await this.watch.guard(this.jsm.streams.getMessage(SNAPSHOT_STREAM, { last_by_subj: chunkSubject(p, head.pos, i) }));
       if (!m) throw new SnapshotGoneError(`partition ${p}: chunk ${i} of the snapshot at ${head.pos} is missing`);
       parts.push(m.data);
     }

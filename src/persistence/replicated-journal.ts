@@ -239,7 +239,7 @@ export class ReplicatedJournal {
 
   /** Snapshots of partitions, on the same connection. */
   snapshots(): PartitionSnapshots {
-    return (this.snapshotStore ??= new PartitionSnapshots(this.js, this.jsm));
+    return (this.snapshotStore ??= new PartitionSnapshots(this.js, this.jsm, this.watch));
   }
 
   async close(): Promise<void> {
