@@ -22,9 +22,10 @@ interface Outgoing {
   flat: unknown[];
   ids: number[];
   sinks: ReplySink[];
-  /** Each request's op and when it was queued (performance.now()), for the metrics. */
+  /** Each request's op, for the metrics. */
   tags: number[];
-  starts: number[];
+  /** When the turn's first request was queued (performance.now()): the others came in the same turn. */
+  start: number;
 }
 
 /** A forwarded request was answered (by its owner, or UNAVAILABLE here): its op, seconds since it was queued, outcome. */
@@ -58,12 +59,11 @@ export class Forwarder {
   /** Queues a request for `nodeId`; sent with the others of this turn. */
   forward(nodeId: string, key: string, id: number, cmd: ShardRequest['cmd'], sink: ReplySink, tag: number): void {
     let q = this.queues.get(nodeId);
-    if (!q) this.queues.set(nodeId, (q = { flat: [], ids: [], sinks: [], tags: [], starts: [] }));
+    if (!q) this.queues.set(nodeId, (q = { flat: [], ids: [], sinks: [], tags: [], start: performance.now() }));
     appendRequest(q.flat, id, key, cmd);
     q.ids.push(id);
     q.sinks.push(sink);
     q.tags.push(tag);
-    q.starts.push(performance.now());
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.flush);
@@ -96,18 +96,18 @@ export class Forwarder {
       for (let i = 0; i < q.ids.length; i++)
         if (q.sinks[i].push(encodeError(q.ids[i], 'UNAVAILABLE', message, details), q.ids[i], UNAVAILABLE)) dirty.add(q.sinks[i]);
       for (const s of dirty) s.flush();
-      const now = performance.now();
-      for (let i = 0; i < q.ids.length; i++) this.onDone(q.tags[i], (now - q.starts[i]) / 1000, UNAVAILABLE);
+      const seconds = (performance.now() - q.start) / 1000;
+      for (let i = 0; i < q.ids.length; i++) this.onDone(q.tags[i], seconds, UNAVAILABLE);
       return;
     }
     const dirty = new Set<ReplySink>();
-    const now = performance.now();
+    const seconds = (performance.now() - q.start) / 1000;
     let start = 0;
     for (let i = 0; i < q.ids.length; i++) {
       const end = reply.ends[i];
       if (q.sinks[i].push(reply.frames.subarray(start, end), q.ids[i], reply.outcomes[i])) dirty.add(q.sinks[i]);
       start = end;
-      this.onDone(q.tags[i], (now - q.starts[i]) / 1000, reply.outcomes[i]);
+      this.onDone(q.tags[i], seconds, reply.outcomes[i]);
     }
     for (const s of dirty) s.flush();
   }
