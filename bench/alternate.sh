@@ -8,6 +8,9 @@
 #   bench/alternate.sh /work/cartwire-old . 3 cart-mix --duration 10
 #
 # Both directories need a build (npm run build); the runs use `node dist/bench/cli.js`.
+# BEFORE_ARGS and AFTER_ARGS add options to one side only, so one build can be compared with
+# itself under another setting:
+#   BEFORE_ARGS="--server-env COMMIT_WINDOW_US=0" bench/alternate.sh . . 3 cart-mix --rate 20000
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 [ $# -ge 4 ] || { echo "usage: $0 <before-dir> <after-dir> <rounds> <scenario> [options...]" >&2; exit 1; }
@@ -17,10 +20,10 @@ mkdir -p "$out"
 i=1
 while [ "$i" -le "$rounds" ]; do
   for side in before after; do
-    if [ "$side" = before ]; then dir=$before; else dir=$after; fi
+    if [ "$side" = before ]; then dir=$before; extra=${BEFORE_ARGS:-}; else dir=$after; extra=${AFTER_ARGS:-}; fi
     log=$out/$side-$i.txt
     printf '%s run %d %s, %s\n' "$side" "$i" "$(date -u +%H:%M:%S)" "$(uptime | sed 's/.*load average/load average/')"
-    (cd "$dir" && node dist/bench/cli.js "$@" --no-report --no-progress --results-dir "$out/results-$side") >"$log" 2>&1 || echo "  (exit $?)"
+    (cd "$dir" && node dist/bench/cli.js "$@" $extra --no-report --no-progress --results-dir "$out/results-$side") >"$log" 2>&1 || echo "  (exit $?)"
     grep -E 'ops/s|sold out|oversold|rows/commit' "$log" | grep -v '^[┌├└│]' | sed 's/^/  /' || true
     # Each measured step: ops/s, p99, main thread and whole server CPU per answer, the rest of the machine.
     res=$(sed -n 's/^results: //p' "$log" | tail -1)
