@@ -45,6 +45,8 @@ export interface Config {
   sweepIntervalMs: number;
   /** A quiet thread's heap is collected after this long quiet (workers/heap-trim.ts); 0: never. */
   idleGcMs: number;
+  /** COMMIT_WINDOW_US: see ShardOptions.commitWindowUs. */
+  commitWindowUs: number;
   tokenTtlSeconds: number;
   /** Abuse limits (docs/protocol.md "Limits"); a rate of 0 turns that limit off. */
   limits: LimitsConfig;
@@ -268,6 +270,7 @@ export function resolveConfig(env: Env = process.env): Config {
     checkpointIntervalMs: int(env, 'CHECKPOINT_INTERVAL_MS', 60_000, 1),
     sweepIntervalMs: int(env, 'SWEEP_INTERVAL_MS', 5_000, 10),
     idleGcMs: idleGcMs(env),
+    commitWindowUs: int(env, 'COMMIT_WINDOW_US', 1_000, 0, 20_000),
     tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 24 * 3600, 1),
     limits: resolveLimits(env),
     faultFailCommitsFor: env.FAULT_FAIL_COMMITS_FOR || undefined,

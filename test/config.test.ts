@@ -11,6 +11,7 @@ test('defaults follow docs/protocol.md', () => {
   assert.ok(c.shards >= 1);
   assert.equal(c.seedDemo, true);
   assert.equal(c.synchronous, 'FULL');
+  assert.equal(c.commitWindowUs, 1000);
   assert.equal(c.adminEmail, 'admin@example.com');
 });
 
@@ -23,6 +24,8 @@ test('bad values are rejected with the variable name and the value', () => {
     [{ SEED_DEMO: 'yes' }, /SEED_DEMO must be 1 or 0, got "yes"/],
     [{ IDLE_GC_MS: '50' }, /^IDLE_GC_MS must be 0 \(off\) or at least 1000, got "50"$/],
     [{ IDLE_GC_MS: '-5' }, /IDLE_GC_MS must be a non-negative integer/],
+    [{ COMMIT_WINDOW_US: '50000' }, /^COMMIT_WINDOW_US must be a non-negative integer <= 20000, got "50000"$/],
+    [{ COMMIT_WINDOW_US: '0.5' }, /COMMIT_WINDOW_US must be a non-negative integer/],
     [{ SYNCHRONOUS: 'sometimes' }, /SYNCHRONOUS must be one of FULL, NORMAL, OFF, got "sometimes"/],
     [{ ADMIN_PASSWORD: 'short' }, /ADMIN_PASSWORD must be at least 8 characters/],
     [{ JWT_SECRET: 'tooshort' }, /JWT_SECRET must be at least 32 characters/],

@@ -366,6 +366,7 @@ function runScenario(ops: Op[]): void {
     snapshotEvery: 3,
     sweepIntervalMs: 1000,
     idleGcMs: 0,
+    commitWindowUs: 0,
     checkpointRows: 10,
     checkpointIntervalMs: 1000,
     passivateAfterMs: 100,

@@ -11,6 +11,7 @@ export function benchShardOptions(dataDir: string, synchronous: ShardOptions['sy
     snapshotEvery: 200,
     sweepIntervalMs: 5000,
     idleGcMs: 0,
+    commitWindowUs: 0,
     checkpointRows: 10_000_000,
     checkpointIntervalMs: 3_600_000,
     passivateAfterMs: 3_600_000,

@@ -13,6 +13,7 @@ export function shardOptions(config: Config): Omit<ShardOptions, 'shard' | 'epoc
     snapshotEvery: config.snapshotEvery,
     sweepIntervalMs: config.sweepIntervalMs,
     idleGcMs: config.idleGcMs,
+    commitWindowUs: config.commitWindowUs,
     passivateAfterMs: config.passivateAfterMs,
     failCommitsFor: config.faultFailCommitsFor,
     checkpointRows: config.checkpointRows,

@@ -36,6 +36,8 @@ export interface ShardOptions {
   sweepIntervalMs: number;
   /** Period of the idle heap trim of the shard threads (workers/heap-trim.ts); 0: off. */
   idleGcMs: number;
+  /** One node: a group commit this soon after the previous one waits to take in more batches (µs; 0: never). */
+  commitWindowUs: number;
   /** A checkpoint starts when this many journal rows follow the watermark... */
   checkpointRows: number;
   /** ...or when the last one is this old and rows are waiting. */
@@ -106,6 +108,8 @@ export type ToShard =
 
 export interface ShardStats {
   commitMs: number;
+  /** One node: how long the group was held open for its commit window before the commit (ms; 0: not held). */
+  windowMs: number;
   rows: number;
   actors: number;
   /** The last group commit failed (disk full, I/O error): the shard answers writes UNAVAILABLE. */

@@ -17,6 +17,7 @@ export function shardOptions(dataDir: string, shard: number): ShardOptions {
     snapshotEvery: 200,
     sweepIntervalMs: 5000,
     idleGcMs: 0,
+    commitWindowUs: 0,
     checkpointRows: 100_000,
     checkpointIntervalMs: 60_000,
     passivateAfterMs: 600_000,

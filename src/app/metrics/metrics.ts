@@ -40,6 +40,8 @@ export class Metrics implements EdgeMetrics {
   private readonly shed: client.Counter;
   private readonly journalFailing: client.Gauge;
   private readonly commitFailures: client.Counter;
+  private readonly windowWaits: client.Counter;
+  private readonly windowSeconds: client.Counter;
   private readonly restartsTotal: client.Counter;
   private readonly shardUp: client.Gauge;
   private forwardedByOutcome: client.Counter.Internal[] | undefined;
@@ -109,6 +111,16 @@ export class Metrics implements EdgeMetrics {
     this.commitFailures = new client.Counter({
       name: 'cartwire_journal_commit_failures_total',
       help: 'Times a shard went from committing to failing commits.',
+      registers: [r],
+    });
+    this.windowWaits = new client.Counter({
+      name: 'cartwire_journal_commit_window_waits_total',
+      help: 'Group commits a shard held open for the rest of its commit window (COMMIT_WINDOW_US) to take in more requests.',
+      registers: [r],
+    });
+    this.windowSeconds = new client.Counter({
+      name: 'cartwire_journal_commit_window_seconds_total',
+      help: 'Time shards held group commits open for their commit window: writes waited this long on top of their commits.',
       registers: [r],
     });
     this.restartsTotal = new client.Counter({
@@ -325,6 +337,10 @@ export class Metrics implements EdgeMetrics {
     if (s.rows > 0 && !s.commitFailing) {
       this.commitSeconds.observe(s.commitMs / 1000);
       this.batchRows.observe(s.rows);
+    }
+    if (s.windowMs > 0) {
+      this.windowWaits.inc();
+      this.windowSeconds.inc(s.windowMs / 1000);
     }
     this.actorChildren[shard]?.set(s.actors);
     if (s.commitFailing !== this.failing[shard]) {

@@ -149,7 +149,24 @@ export class ShardRuntime {
    * are replicated (stagedRows) between the two halves.
    */
   prepare(batches: ShardRequest[][], now = Date.now()): Prepared {
-    const prep: Prepared = { batches, frames: [], outcomes: [], settled: [], stock: null, rowCount: 0, bug: undefined };
+    const prep = this.open();
+    this.runMore(prep, batches, now);
+    return this.seal(prep);
+  }
+
+  /** An empty group commit, to be filled by `runMore` and closed by `seal`. */
+  open(): Prepared {
+    return { batches: [], frames: [], outcomes: [], settled: [], stock: null, rowCount: 0, bug: undefined };
+  }
+
+  /**
+   * Runs more batches into an open group commit (before `seal`): one node widens a group this way
+   * with what arrived during its commit window. After a bug the rest is not run: the whole group
+   * is answered INTERNAL.
+   */
+  runMore(prep: Prepared, batches: ShardRequest[][], now: number): void {
+    for (const reqs of batches) prep.batches.push(reqs);
+    if (prep.bug !== undefined) return;
     const runner = this.runner;
     try {
       for (const reqs of batches) {
@@ -165,13 +182,22 @@ export class ShardRuntime {
         prep.outcomes.push(outcomes);
         prep.settled.push(settled);
       }
+    } catch (err) {
+      prep.bug = err; // a bug in an actor: nothing of the group is kept
+    }
+  }
+
+  /** Stages what follows from every command the group ran (timers, stock, snapshots, the event log row). */
+  seal(prep: Prepared): Prepared {
+    if (prep.bug !== undefined) return prep;
+    try {
       prep.stock = this.stageDerivedWrites();
       const domain = this.stage.domainEvents;
       if (domain) this.writes.domain = encodeRow(domain.map((d) => [d.name, d.data]));
       // Journal rows, plus the event log row of a batch that logged only domain events (event.view).
       prep.rowCount = this.writes.journal.length / 3 + (this.writes.journal.length === 0 && this.writes.domain ? 1 : 0);
     } catch (err) {
-      prep.bug = err; // a bug in an actor: nothing of the batch is kept
+      prep.bug = err;
     }
     return prep;
   }
@@ -180,13 +206,14 @@ export class ShardRuntime {
    * The answers of a prepared group commit that depend on nothing it will write (reads of actors
    * it leaves unchanged), taken out of it so they can leave before its fsync; null when there is
    * no such answer or nothing to wait for. On one node only: in cluster mode a read waits for the
-   * replicated journal's verdict on this node's ownership like everything else.
+   * replicated journal's verdict on this node's ownership like everything else. Batches before
+   * `from` were looked at already (a group widened by `runMore`).
    */
-  takeSettled(prep: Prepared): (SettledAnswers | null)[] | null {
+  takeSettled(prep: Prepared, from = 0): (SettledAnswers | null)[] | null {
     if (prep.bug !== undefined || this.writes.empty || this.opts.cluster !== undefined) return null;
     let any = false;
     const out = prep.settled.map((settled, b) => {
-      if (settled.indexOf(1) < 0) return null;
+      if (b < from || settled.indexOf(1) < 0) return null;
       const taken: SettledAnswers = { index: [], frames: [], outcomes: [] };
       const frames = prep.frames[b];
       for (let i = 0; i < settled.length; i++) {
@@ -246,7 +273,7 @@ export class ShardRuntime {
       if (diskFailed && !this.failing) this.probeDisk();
     }
     // A failed group wrote nothing, whether or not the disk is writable again by now.
-    const stats: ShardStats = { commitMs, rows: failed ? 0 : prep.rowCount, actors: this.cells.size, commitFailing: this.commitFailing };
+    const stats: ShardStats = { commitMs, windowMs: 0, rows: failed ? 0 : prep.rowCount, actors: this.cells.size, commitFailing: this.commitFailing };
     const products = failed ? null : this.runner.changedProducts;
     this.runner.changedProducts = null;
     const { pushes, domain } = this.stage.take(!failed); // the output gate: nothing before the commit
@@ -379,7 +406,7 @@ export class ShardRuntime {
   }
 
   stats(): ShardStats {
-    return { commitMs: 0, rows: 0, actors: this.cells.size, commitFailing: this.commitFailing };
+    return { commitMs: 0, windowMs: 0, rows: 0, actors: this.cells.size, commitFailing: this.commitFailing };
   }
 
   /** Actor keys whose timers are due, and the time of the next one. */

@@ -2,11 +2,12 @@
 // queued up while the previous group commit was on disk are drained at once and run as one batch:
 // under load the batches grow by themselves, and the fsync cost is shared by more requests. On
 // one node the group commit runs on this thread's connection and everything runs in arrival
-// order; answers that read only durable state leave before its fsync. In cluster mode a group
+// order; answers that read only durable state leave before its fsync, and under a steady stream
+// of small batches a group is held open for the rest of its commit window. In cluster mode a group
 // commit also waits for the replicated journal's ack: everything that touches the runtime then
 // runs one task at a time.
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import type { BatchOutcome, SettledAnswers } from './shard-runtime.js';
+import type { BatchOutcome, Prepared, SettledAnswers } from './shard-runtime.js';
 import type { FromShard, ShardOptions, ShardRequest, ToShard } from '../shard-messages.js';
 import { readRequests } from '../request-codec.js';
 import { HeapRelease } from './heap-release.js';
@@ -53,20 +54,13 @@ function exclusive(task: () => void | Promise<void>): void {
 }
 
 /**
- * One group commit. On one node the answers that depend on nothing it writes leave first
- * (`batchIds` names the batches whose requests wait for an answer), then it commits on this
- * thread and `done` gets the outcome. In cluster mode it is replicated first, then committed
- * locally.
+ * One group commit of requests nobody waits on (timers, reprices) or, in cluster mode, of client
+ * batches: on one node it commits on this thread and `done` gets the outcome; in cluster mode it
+ * is replicated first, then committed locally. One node's client batches go through commitLocal.
  */
-function commitGroup(reqs: ShardRequest[][], done: (out: BatchOutcome[]) => void, marker?: number, batchIds?: number[]): void | Promise<void> {
+function commitGroup(reqs: ShardRequest[][], done: (out: BatchOutcome[]) => void, marker?: number): void | Promise<void> {
   const prep = runtime.prepare(reqs, Date.now());
-  if (!replication) {
-    if (batchIds) {
-      const settled = runtime.takeSettled(prep);
-      if (settled) for (let b = 0; b < settled.length; b++) if (settled[b]) sendSettled(batchIds[b], settled[b]!);
-    }
-    return done(runtime.complete(prep, marker));
-  }
+  if (!replication) return done(runtime.complete(prep, marker));
   if (prep.bug !== undefined) return done(runtime.complete(prep, marker));
   return replication.replicate().then((refused) => {
     const out = runtime.complete(prep, marker, refused);
@@ -143,21 +137,96 @@ function sendReplies(batch: number, out: BatchOutcome, includeStats: boolean): v
   );
 }
 
-function runBatches(batches: { batch: number; reqs: ShardRequest[] }[]): void | Promise<void> {
-  if (batches.length === 0) return;
+type Batch = { batch: number; reqs: ShardRequest[] };
+
+function crashOnTestKey(batches: Batch[]): void {
   if (opts.crashOn !== undefined && batches.some((b) => b.reqs.some((r) => r.key === opts.crashOn))) {
     throw new Error(`crashOn ${opts.crashOn}: the worker dies with this batch in flight (test hook)`);
   }
+}
+
+function runBatches(batches: Batch[]): void | Promise<void> {
+  if (batches.length === 0) return;
+  crashOnTestKey(batches);
+  if (!replication) return commitLocal(batches);
   // The commit marker names the last batch the group commit covers (see ShardOptions.epoch).
   return commitGroup(
     batches.map((b) => b.reqs),
     (outcomes) => afterBatches(batches, outcomes),
     batches[batches.length - 1].batch,
-    batches.map((b) => b.batch),
   );
 }
 
-function afterBatches(batches: { batch: number; reqs: ShardRequest[] }[], outcomes: BatchOutcome[]): void {
+/**
+ * One node's commit window. A commit costs this thread ~90 µs of CPU whatever it holds (a 1-row
+ * commit, against ~6 µs a row at 16 rows: `node dist/bench/micro/commit-cost.js`), and at a
+ * steady rate batches arrive one or two requests at a time, so each pays that alone. When this
+ * shard commits often (lately less than two windows apart on average), a group with writes that
+ * starts less than COMMIT_WINDOW_US after the previous commit ended sleeps out the rest of the
+ * window (as the thread would in an fsync) and takes in the batches that arrived meanwhile, up to
+ * the first control message; answers that read only durable state leave before the wait. A shard
+ * whose groups are few and large (a closed loop, a sale) or quiet never waits, nor does a group
+ * that holds GROUP_FULL_ROWS already.
+ */
+const commitWindowMs = opts.commitWindowUs / 1000;
+const GROUP_FULL_ROWS = 16;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+let lastCommitEnd = -Infinity;
+let lastCommitStart = -Infinity;
+/** Mean time between the starts of this shard's commits lately, ms (EWMA; a pause counts as a second). */
+let commitInterval = 1000;
+
+function commitLocal(batches: Batch[]): void {
+  const start = performance.now();
+  const prep = runtime.open();
+  runtime.runMore(
+    prep,
+    batches.map((b) => b.reqs),
+    Date.now(),
+  );
+  sendSettledOf(prep, batches, 0);
+  let rest: ToShard[] | undefined;
+  let heldMs = 0;
+  const rows = runtime.stagedRows().length / 3;
+  const wait = lastCommitEnd + commitWindowMs - start;
+  if (wait > 0 && rows > 0 && rows < GROUP_FULL_ROWS && commitInterval < 2 * commitWindowMs && prep.bug === undefined && !stopping) {
+    Atomics.wait(sleeper, 0, 0, wait);
+    heldMs = performance.now() - start;
+    const arrived = drain(undefined);
+    const more = batchRun(arrived, 0);
+    if (more.batches.length > 0) {
+      crashOnTestKey(more.batches);
+      const from = batches.length;
+      batches = batches.concat(more.batches);
+      runtime.runMore(
+        prep,
+        more.batches.map((b) => b.reqs),
+        Date.now(),
+      );
+      sendSettledOf(prep, batches, from);
+    }
+    if (more.next < arrived.length) rest = arrived.slice(more.next);
+  }
+  const out = runtime.complete(runtime.seal(prep), batches[batches.length - 1].batch);
+  const written = out[0].stats.rows;
+  out[0].stats.windowMs = heldMs;
+  if (written > 0) {
+    lastCommitEnd = performance.now();
+    commitInterval = 0.8 * commitInterval + 0.2 * Math.min(1000, start - lastCommitStart);
+    lastCommitStart = start;
+  }
+  afterBatches(batches, out);
+  // Control messages (and what follows them) that arrived during the window, in their order.
+  if (rest) handleNow(rest);
+}
+
+/** Answers of the group's batches from `from` on that may leave before its commit. */
+function sendSettledOf(prep: Prepared, batches: Batch[], from: number): void {
+  const settled = runtime.takeSettled(prep, from);
+  if (settled) for (let b = from; b < settled.length; b++) if (settled[b]) sendSettled(batches[b].batch, settled[b]!);
+}
+
+function afterBatches(batches: Batch[], outcomes: BatchOutcome[]): void {
   // Stats and view updates ride on the first reply only: they describe the whole group commit.
   for (let i = 0; i < batches.length; i++) {
     const out = i === 0 ? outcomes[0] : { ...outcomes[i], stock: null, products: null, pushes: null, domain: null };
@@ -268,12 +337,11 @@ async function acquire(partition: number, move: number): Promise<void> {
   post({ t: 'acquired', shard: opts.shard, partition, move, openOrders, read });
 }
 
-port.on('message', (first: ToShard) => {
-  // Messages still in flight when `stop` closed the database are dropped (their askers are
-  // answered by the pool when the worker exits).
-  if (stopping) return;
+/** `first` and every message waiting on the port behind it, up to `stop` (what follows it is dropped). */
+function drain(first: ToShard | undefined): ToShard[] {
   const messages: ToShard[] = [];
-  for (let m: ToShard | undefined = first; m; m = receiveMessageOnPort(port)?.message as ToShard | undefined) {
+  const next = () => receiveMessageOnPort(port)?.message as ToShard | undefined;
+  for (let m: ToShard | undefined = first ?? next(); m; m = next()) {
     messages.push(m);
     if (m.t === 'stop') {
       stopping = true;
@@ -281,13 +349,21 @@ port.on('message', (first: ToShard) => {
       break;
     }
   }
+  return messages;
+}
+
+port.on('message', (first: ToShard) => {
+  // Messages still in flight when `stop` closed the database are dropped (their askers are
+  // answered by the pool when the worker exits).
+  if (stopping) return;
+  const messages = drain(first);
   if (!replication) return handleNow(messages);
   exclusive(() => handleAsync(messages, 0));
 });
 
 /** The batch messages from `i` on up to the next control message, decoded: one group commit. */
-function batchRun(messages: ToShard[], i: number): { batches: { batch: number; reqs: ShardRequest[] }[]; next: number } {
-  const batches: { batch: number; reqs: ShardRequest[] }[] = [];
+function batchRun(messages: ToShard[], i: number): { batches: Batch[]; next: number } {
+  const batches: Batch[] = [];
   for (; i < messages.length && messages[i].t === 'batch'; i++) {
     const m = messages[i] as Extract<ToShard, { t: 'batch' }>;
     batches.push({ batch: m.batch, reqs: readRequests(m.flat) });
