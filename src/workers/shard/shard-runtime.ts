@@ -210,7 +210,8 @@ export class ShardRuntime {
    * `from` were looked at already (a group widened by `runMore`).
    */
   takeSettled(prep: Prepared, from = 0): (SettledAnswers | null)[] | null {
-    if (prep.bug !== undefined || this.writes.empty || this.opts.cluster !== undefined) return null;
+    // Before `seal` the event log row of domain events is not staged yet: they count as a write.
+    if (prep.bug !== undefined || (this.writes.empty && !this.stage.domainEvents) || this.opts.cluster !== undefined) return null;
     let any = false;
     const out = prep.settled.map((settled, b) => {
       if (b < from || settled.indexOf(1) < 0) return null;

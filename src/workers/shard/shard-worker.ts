@@ -145,10 +145,10 @@ function crashOnTestKey(batches: Batch[]): void {
   }
 }
 
+/** Cluster mode: one group commit of `batches`, replicated first. */
 function runBatches(batches: Batch[]): void | Promise<void> {
   if (batches.length === 0) return;
   crashOnTestKey(batches);
-  if (!replication) return commitLocal(batches);
   // The commit marker names the last batch the group commit covers (see ShardOptions.epoch).
   return commitGroup(
     batches.map((b) => b.reqs),
@@ -161,12 +161,13 @@ function runBatches(batches: Batch[]): void | Promise<void> {
  * One node's commit window. A commit costs this thread ~90 µs of CPU whatever it holds (a 1-row
  * commit, against ~6 µs a row at 16 rows: `node dist/bench/micro/commit-cost.js`), and at a
  * steady rate batches arrive one or two requests at a time, so each pays that alone. When this
- * shard commits often (lately less than two windows apart on average), a group with writes that
- * starts less than COMMIT_WINDOW_US after the previous commit ended sleeps out the rest of the
- * window (as the thread would in an fsync) and takes in the batches that arrived meanwhile, up to
- * the first control message; answers that read only durable state leave before the wait. A shard
- * whose groups are few and large (a closed loop, a sale) or quiet never waits, nor does a group
- * that holds GROUP_FULL_ROWS already.
+ * shard commits often (lately less than two windows apart on average), a group with writes and
+ * nothing queued behind it that starts less than COMMIT_WINDOW_US after the previous commit ended
+ * sleeps out the rest of the window (as the thread would in an fsync) and takes in the batch that
+ * arrived meanwhile; the edge keeps at most two batches per shard in flight, so the rest gathers
+ * at the edge into the next, larger one. Either way commits come at most about one per window.
+ * Answers that read only durable state leave before the wait. A shard whose groups are few and
+ * large (a closed loop, a sale) or quiet never waits, nor does a group of GROUP_FULL_ROWS rows.
  */
 const commitWindowMs = opts.commitWindowUs / 1000;
 const GROUP_FULL_ROWS = 16;
@@ -176,7 +177,12 @@ let lastCommitStart = -Infinity;
 /** Mean time between the starts of this shard's commits lately, ms (EWMA; a pause counts as a second). */
 let commitInterval = 1000;
 
-function commitLocal(batches: Batch[]): void {
+/**
+ * Runs `batches` as one group commit. `mayHold`: nothing else waits behind them, so what arrives
+ * during a hold comes after the group in arrival order; returns the messages that arrived during
+ * the hold from the first control message on (the caller runs them next).
+ */
+function commitLocal(batches: Batch[], mayHold: boolean): ToShard[] | undefined {
   const start = performance.now();
   const prep = runtime.open();
   runtime.runMore(
@@ -188,10 +194,11 @@ function commitLocal(batches: Batch[]): void {
   let rest: ToShard[] | undefined;
   let heldMs = 0;
   const rows = runtime.stagedRows().length / 3;
-  const wait = lastCommitEnd + commitWindowMs - start;
-  if (wait > 0 && rows > 0 && rows < GROUP_FULL_ROWS && commitInterval < 2 * commitWindowMs && prep.bug === undefined && !stopping) {
+  const now = performance.now();
+  const wait = lastCommitEnd + commitWindowMs - now;
+  if (mayHold && wait > 0 && rows > 0 && rows < GROUP_FULL_ROWS && commitInterval < 2 * commitWindowMs && prep.bug === undefined && !stopping) {
     Atomics.wait(sleeper, 0, 0, wait);
-    heldMs = performance.now() - start;
+    heldMs = performance.now() - now;
     const arrived = drain(undefined);
     const more = batchRun(arrived, 0);
     if (more.batches.length > 0) {
@@ -216,8 +223,7 @@ function commitLocal(batches: Batch[]): void {
     lastCommitStart = start;
   }
   afterBatches(batches, out);
-  // Control messages (and what follows them) that arrived during the window, in their order.
-  if (rest) handleNow(rest);
+  return rest;
 }
 
 /** Answers of the group's batches from `from` on that may leave before its commit. */
@@ -373,14 +379,23 @@ function batchRun(messages: ToShard[], i: number): { batches: Batch[]; next: num
 
 /**
  * One node: consecutive batches run as one group commit, control messages in their place in the
- * order. Nothing waits here: a control that reads in chunks (audit-state) lets batches run
- * between its chunks.
+ * order. Nothing waits here but a commit window's hold, and only for a group with nothing behind
+ * it; what arrived during the hold runs next, in its order. A control that reads in chunks
+ * (audit-state) lets batches run between its chunks.
  */
 function handleNow(messages: ToShard[]): void {
   for (let i = 0; i < messages.length;) {
     const run = batchRun(messages, i);
-    void runBatches(run.batches);
     i = run.next;
+    if (run.batches.length > 0) {
+      crashOnTestKey(run.batches);
+      const arrived = commitLocal(run.batches, i === messages.length);
+      if (arrived) {
+        messages = arrived;
+        i = 0;
+        continue;
+      }
+    }
     if (i < messages.length) void control(messages[i++] as Control);
   }
 }
