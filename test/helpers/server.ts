@@ -158,11 +158,19 @@ export async function spawnServer(dataDir: string, env: Record<string, string> =
  */
 export function serverRestarts(t: TestContext, dataDir: string, baseEnv: Record<string, string> = {}): (env?: Record<string, string>) => Promise<ChildServer> {
   const started: ChildServer[] = [];
+  let ended = false;
   t.after(async () => {
+    ended = true;
     for (const s of started) if (s.proc.exitCode === null && s.proc.signalCode === null) await s.kill9();
   });
   return async (env = {}) => {
     const s = await spawnServer(dataDir, { ...baseEnv, ...env });
+    // A test that failed early (an unhandled rejection ends it) may still be running its body: a
+    // server started after its hooks ran would keep the test file's process alive.
+    if (ended) {
+      await s.kill9();
+      throw new Error('the test ended before this server started');
+    }
     started.push(s);
     return s;
   };
