@@ -112,23 +112,27 @@ export class ReplicatedJournal {
       while (at() < end) {
         const batch = await consumer.fetch({ max_messages: CATCH_UP_BATCH, expires: 2_000 });
         // nats.js retries an ordered consumer's missed heartbeats without a limit: a pull that
-        // stops delivering is ended here, so a takeover cannot hold its shard for ever.
+        // stops delivering is ended here, so a takeover cannot hold its shard for ever. One
+        // watchdog per pull, not a timer per message.
         let stalled = false;
-        const stall = () => setTimeout(() => ((stalled = true), batch.stop()), CATCH_UP_STALL_MS);
-        let timer = stall();
+        let lastAt = Date.now();
+        const watchdog = setInterval(() => {
+          if (Date.now() - lastAt < CATCH_UP_STALL_MS) return;
+          stalled = true;
+          batch.stop();
+        }, CATCH_UP_STALL_MS / 5);
         let got = 0;
         try {
           for await (const m of batch) {
             got++;
-            clearTimeout(timer);
-            timer = stall();
+            lastAt = Date.now();
             // Past `end` before reaching it: the messages up to `end` were purged (a snapshot covers them).
             if (m.seq > end) throw new PurgedError(p, at());
             apply(m);
             if (m.seq >= end) break;
           }
         } finally {
-          clearTimeout(timer);
+          clearInterval(watchdog);
         }
         if (stalled) throw new Error(`partition ${p}: the journal read stalled after ${at()} (the last message is ${end})`);
         // Messages up to `end` were stored: none delivered means they are gone.

@@ -199,7 +199,7 @@ function commitLocal(batches: Batch[], mayHold: boolean): ToShard[] | undefined 
   if (mayHold && wait > 0 && rows > 0 && rows < GROUP_FULL_ROWS && commitInterval < 2 * commitWindowMs && prep.bug === undefined && !stopping) {
     Atomics.wait(sleeper, 0, 0, wait);
     heldMs = performance.now() - now;
-    const arrived = drain(undefined);
+    const arrived = drain();
     const more = batchRun(arrived, 0);
     if (more.batches.length > 0) {
       crashOnTestKey(more.batches);
@@ -344,7 +344,7 @@ async function acquire(partition: number, move: number): Promise<void> {
 }
 
 /** `first` and every message waiting on the port behind it, up to `stop` (what follows it is dropped). */
-function drain(first: ToShard | undefined): ToShard[] {
+function drain(first?: ToShard): ToShard[] {
   const messages: ToShard[] = [];
   const next = () => receiveMessageOnPort(port)?.message as ToShard | undefined;
   for (let m: ToShard | undefined = first ?? next(); m; m = next()) {
