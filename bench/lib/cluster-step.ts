@@ -64,6 +64,23 @@ const cpuOr0 = (pid: number): number => {
   }
 };
 
+/**
+ * CPU of every node and NATS server over `seconds` with no load at all: what the cluster's own
+ * upkeep costs (the ownership rounds, lease renewals and node beats, the shards' timers).
+ */
+export async function idleCpu(nodes: ClusterNode[], nats: NatsServer[], seconds: number): Promise<{ nodes: ProcCpu[]; nats: ProcCpu[] }> {
+  const procs = [...nodes.map((n) => ({ name: n.id, pid: n.server.pid })), ...nats.map((s) => ({ name: s.name, pid: s.pid }))];
+  const t0 = performance.now();
+  const a = procs.map((x) => cpuOr0(x.pid));
+  await sleep(seconds * 1000);
+  const windowS = (performance.now() - t0) / 1000;
+  const out = procs.map((x, i): ProcCpu => {
+    const cpuS = (cpuOr0(x.pid) - a[i]) / 1e6;
+    return { name: x.name, pid: x.pid, cpuS, cpuPct: (cpuS / windowS) * 100, usPerReq: 0 };
+  });
+  return { nodes: out.slice(0, nodes.length), nats: out.slice(nodes.length) };
+}
+
 /** The summed CPU of `pids` at each second boundary after t0 (epoch ms): % of one core per second. */
 function cpuSampler(pids: number[], t0: number, seconds: number): { stop(): void; pct(sec: number): number } {
   const at: number[] = [];

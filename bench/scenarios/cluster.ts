@@ -13,7 +13,7 @@ import { availableParallelism } from 'node:os';
 import { productIds, stockedSkus } from '../lib/catalog.js';
 import { ClusterLoad, type AddersResult, type Placement } from '../lib/cluster-load.js';
 import { adminToken, balanced, cartPartition, servedBy, startNodes, type ClusterNode } from '../lib/cluster-nodes.js';
-import { runClusterStep, type ClusterStepOutcome, type ProcCpu } from '../lib/cluster-step.js';
+import { idleCpu, runClusterStep, type ClusterStepOutcome, type ProcCpu } from '../lib/cluster-step.js';
 import { fixed, fmtInt, table, us } from '../lib/format.js';
 import { withCartwire } from '../lib/harness.js';
 import { findNatsServer, startNats } from '../lib/nats-servers.js';
@@ -43,8 +43,8 @@ interface ClusterOptions extends LoadOptions {
   steps: string[];
 }
 
-type StepName = 'single' | 'random' | 'one-node' | 'failover';
-const STEP_NAMES: StepName[] = ['single', 'random', 'one-node', 'failover'];
+type StepName = 'single' | 'idle' | 'random' | 'one-node' | 'failover';
+const STEP_NAMES: StepName[] = ['single', 'idle', 'random', 'one-node', 'failover'];
 
 /** `--steps single,failover` -> the set (default: all). */
 function parseSteps(list: string[]): Set<StepName> {
@@ -181,6 +181,15 @@ export const scenario = defineScenario<ClusterOptions>({
         clusterSteps.push(x);
         return x;
       };
+      if (want.has('idle')) {
+        // A second for the rounds after balancing to settle, then --duration seconds of nothing.
+        await sleep(1000);
+        const idle = await idleCpu(nodes, natsCluster.servers, o.duration);
+        console.log(`\n${idleTable(idle, o.duration)}`);
+        const pct = (xs: ProcCpu[]) => xs.map((x) => `${x.name} ${fixed(x.cpuPct, 1)}%`).join(', ');
+        facts.push([`idle cluster (no requests, ${o.duration} s): CPU of each node / NATS server, % of a core`, `${pct(idle.nodes)} / ${pct(idle.nats)}`]);
+        extra.idle = idle;
+      }
       const random = want.has('random') ? await runCluster(`cluster random-node ${label}`, { kind: 'random', seed: 0x5eed }) : undefined;
       const one = want.has('one-node') ? await runCluster(`cluster all-on-${nodes[0].id} ${label}`, { kind: 'node', index: 0 }) : undefined;
       const failover = want.has('failover') ? await runFailover(o, load, nodes, token, victimId, owners) : undefined;
@@ -269,6 +278,15 @@ function hopTable(xs: ClusterStepOutcome[]): string {
     rows.push([`  forwarded hop (fwd - local)`, '', '', us(fwd.ops.p50 - local.ops.p50), us(fwd.ops.p90 - local.ops.p90), us(fwd.ops.p99 - local.ops.p99)]);
   }
   return table(['cart ops (add, setQty, get) by owner', 'conns', 'ops', 'p50', 'p90', 'p99'], rows);
+}
+
+/** CPU of each process while the cluster had nothing to do. */
+function idleTable(idle: { nodes: ProcCpu[]; nats: ProcCpu[] }, seconds: number): string {
+  const row = (p: ProcCpu, what: string) => [p.name, what, p.pid, fixed(p.cpuS, 2), `${fixed(p.cpuPct, 1)}%`];
+  return table(
+    [`idle cluster, ${seconds} s without requests`, 'process', 'pid', 'CPU s', '% of a core'],
+    [...idle.nodes.map((p) => row(p, 'cartwire node')), ...idle.nats.map((p) => row(p, 'nats-server'))],
+  );
 }
 
 /** CPU per request per node over a cluster step's window (requests: answered by the cluster). */
