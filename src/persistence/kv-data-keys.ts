@@ -7,6 +7,7 @@
 // secure erase (the message overwritten in the files) by the code that made it obsolete.
 import type { KV, KvWatchEntry } from '@nats-io/kv';
 import { sealedKeyId, type MasterKeyring } from './sealing.js';
+import { wrongLastSequence } from './nats-errors.js';
 
 /** Revisions the data key bucket keeps per key: more than a rotation and an erasure ever leave. */
 export const DATA_KEY_HISTORY = 8;
@@ -22,7 +23,7 @@ export const dataKeyName = (id: string): string => `k${Buffer.from(id).toString(
 /** The user id of a data key entry, or undefined for any other key. */
 export const dataKeyOwner = (key: string): string | undefined => (key.startsWith('k') ? Buffer.from(key.slice(1), 'hex').toString() : undefined);
 /** A compare-and-set that lost, or a create of a key that exists. */
-export const taken = (err: unknown): boolean => /wrong last sequence|key exists/i.test(String((err as Error).message));
+export const taken = wrongLastSequence;
 const gone = (err: unknown): boolean => /no message found/i.test(String((err as Error).message));
 
 /** Every key of a bucket. */

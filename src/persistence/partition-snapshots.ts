@@ -10,6 +10,7 @@
 import { ensureStream, type ConnectionWatch } from './nats-streams.js';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { Packr, Unpackr } from 'msgpackr';
+import { wrongLastSequence } from './nats-errors.js';
 
 export const SNAPSHOT_STREAM = 'CW_SNAPSHOTS';
 const chunkSubject = (p: number, pos: number, i: number): string => `cw.s.${p}.${pos}.${i}`;
@@ -105,7 +106,7 @@ export class PartitionSnapshots {
       headSeq = ack.seq;
     } catch (err) {
       await this.purge(`cw.s.${p}.${pos}.>`);
-      if (/wrong last sequence/i.test(String((err as Error).message))) return undefined;
+      if (wrongLastSequence(err)) return undefined;
       throw err;
     }
     await trimJournal(p, pos);

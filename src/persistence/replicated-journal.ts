@@ -18,6 +18,7 @@ import {
 import { Packr, Unpackr } from 'msgpackr';
 import { PartitionSnapshots } from './partition-snapshots.js';
 import { ConnectionDroppedError, ConnectionWatch, NODE_CONNECTION } from './nats-streams.js';
+import { wrongLastSequence } from './nats-errors.js';
 
 export const JOURNAL_STREAM = 'CW_JOURNAL';
 export const journalSubject = (p: number): string => `cw.j.${p}`;
@@ -42,8 +43,6 @@ export class PurgedError extends Error {
 
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
-/** JetStream's "wrong last sequence" API error: someone else appended to the partition. */
-const WRONG_LAST_SEQUENCE = 10071;
 const MSG_ID = 'Nats-Msg-Id';
 /** Windows of a catch-up read at once by gets, each of at least MIN_WINDOW stream sequences. */
 const CATCH_UP_WINDOWS = 16;
@@ -200,8 +199,7 @@ export class ReplicatedJournal {
         this.last.set(p, ack.seq);
         return { p, ok: true, seq: ack.seq };
       } catch (err) {
-        const code = (err as { code?: unknown }).code;
-        if (code === WRONG_LAST_SEQUENCE || /wrong last sequence/.test(String((err as Error).message))) {
+        if (wrongLastSequence(err)) {
           // Ours after all (a retry past the dedup window), or another owner's: read the last one.
           const mine = await this.lastIsMine(p, msgID);
           if (mine !== undefined) {

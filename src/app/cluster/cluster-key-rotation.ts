@@ -14,6 +14,7 @@ import { MasterKeyring, type NamedKey } from '../../persistence/sealing.js';
 import type { RotationResult } from '../../persistence/key-rotation.js';
 import { BUCKETS, erasable } from './nats-cluster.js';
 import { KEYRING_SUBJECT, META_MASTER_KEY, META_NEXT_MASTER_KEY, type KeyringAnswer } from './cluster-keys.js';
+import { noResponders } from '../../persistence/nats-errors.js';
 
 export interface ClusterRotationEnv {
   servers: string[];
@@ -109,7 +110,7 @@ async function everyNodeWrapsUnder(nc: NatsConnection, jsm: Awaited<ReturnType<t
         answers.set(a.nodeId, a);
       }
     } catch (err) {
-      if (!/no responders/i.test(String((err as Error).message))) throw err;
+      if (!noResponders(err)) throw err;
     }
     const behind = live.filter((n) => answers.get(n)?.current !== keyId);
     if (behind.length === 0) return;

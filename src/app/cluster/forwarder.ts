@@ -1,7 +1,7 @@
 // Requests for actors another node owns cross over NATS request/reply, batched per node per
 // event-loop turn like the shard batches: one request carries every request for that node read in
 // the turn, and its reply carries their encoded answer frames, which go to the client as they are.
-import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { TimeoutError, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { Packr, Unpackr } from 'msgpackr';
 import { encodeError } from '../../protocol/frames.js';
 import { outcomeIndex } from '../../protocol/errors.js';
@@ -10,6 +10,7 @@ import type { ShardRequest } from '../../workers/shard-messages.js';
 import type { ReplySink } from '../../transport/dispatch.js';
 import { log } from '../../log/log.js';
 import { ConnectionDroppedError, type ConnectionWatch } from '../../persistence/nats-streams.js';
+import { noResponders } from '../../persistence/nats-errors.js';
 
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
@@ -49,6 +50,7 @@ export class Forwarder {
     private readonly nc: NatsConnection,
     private readonly watch: ConnectionWatch,
     private readonly onDone: ForwardDone,
+    private readonly timeoutMs = FORWARD_TIMEOUT_MS,
   ) {}
 
   /** Serves requests other nodes forward here. */
@@ -79,19 +81,20 @@ export class Forwarder {
   private async send(nodeId: string, q: Outgoing): Promise<void> {
     let reply: Reply;
     try {
-      const m = await this.watch.guard(this.nc.request(rpcSubject(nodeId), packr.pack({ flat: q.flat }), { timeout: FORWARD_TIMEOUT_MS }));
+      const m = await this.watch.guard(this.nc.request(rpcSubject(nodeId), packr.pack({ flat: q.flat }), { timeout: this.timeoutMs }));
       reply = unpackr.unpack(m.data) as Reply;
     } catch (err) {
-      // No responder: the node is gone, nothing ran. A timeout or a dropped connection: it may
-      // have run; the answer is lost.
-      const dropped = err instanceof ConnectionDroppedError;
-      const unknown = dropped || /timeout/i.test(String((err as Error).message));
-      const details = unknown ? { retryAfterMs: 500, applied: 'unknown' } : { retryAfterMs: 500 };
-      const message = dropped
-        ? `the connection to NATS dropped before node ${nodeId} answered; the change may or may not have been made`
-        : unknown
-          ? `node ${nodeId} did not answer in time; the change may or may not have been made`
-          : `node ${nodeId} owning this actor is unreachable; nothing was changed`;
+      // No responder: the node is gone, nothing ran. Anything else (a timeout, the connection
+      // dropped or closed with the request sent): it may have run; the answer is lost.
+      const nobody = noResponders(err);
+      const details = nobody ? { retryAfterMs: 500 } : { retryAfterMs: 500, applied: 'unknown' };
+      const message = nobody
+        ? `node ${nodeId} owning this actor is unreachable; nothing was changed`
+        : err instanceof ConnectionDroppedError
+          ? `the connection to NATS dropped before node ${nodeId} answered; the change may or may not have been made`
+          : err instanceof TimeoutError
+            ? `node ${nodeId} did not answer in time; the change may or may not have been made`
+            : `the answer of node ${nodeId} was lost (${(err as Error).message}); the change may or may not have been made`;
       const dirty = new Set<ReplySink>();
       for (let i = 0; i < q.ids.length; i++)
         if (q.sinks[i].push(encodeError(q.ids[i], 'UNAVAILABLE', message, details), q.ids[i], UNAVAILABLE)) dirty.add(q.sinks[i]);

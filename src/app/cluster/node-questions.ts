@@ -5,6 +5,7 @@
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { Packr, Unpackr } from 'msgpackr';
 import { log } from '../../log/log.js';
+import { noResponders } from '../../persistence/nats-errors.js';
 
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
@@ -71,7 +72,7 @@ export class NodeQuestions {
         values.push(e.value);
       }
     } catch (err) {
-      if (!/no responders/i.test(String((err as Error).message))) throw err;
+      if (!noResponders(err)) throw err;
     }
     return { values, missing: expected.filter((n) => !answered.has(n)) };
   }

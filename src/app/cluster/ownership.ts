@@ -8,6 +8,7 @@
 import { stableHash } from '../../protocol/keys.js';
 import { BUCKETS, type NatsCluster } from './nats-cluster.js';
 import { log } from '../../log/log.js';
+import { wrongLastSequence } from '../../persistence/nats-errors.js';
 
 export interface OwnershipEvents {
   /** Catch partition `p` up and serve it, resolving with the journal messages read; rejects when that failed (the lease is then given up). */
@@ -242,7 +243,7 @@ export class Ownership {
       held.rev = await this.c.watch.guard(this.c.owners.update(partitionKey(p), this.nodeId, held.rev));
       held.validUntil = sent + this.trusted;
     } catch (err) {
-      if (/wrong last sequence/.test(String((err as Error).message))) this.loseHeld(p, 'another node took the lease');
+      if (wrongLastSequence(err)) this.loseHeld(p, 'another node took the lease');
       // Otherwise NATS is unreachable: the lease may run out; the journal's fencing protects the data.
     }
   }

@@ -4,6 +4,7 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { Packr, Unpackr } from 'msgpackr';
 import type { ProductView } from '../../protocol/types.js';
+import { noResponders } from '../../persistence/nats-errors.js';
 
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
@@ -80,7 +81,7 @@ export class Relay {
       }
     } catch (err) {
       // The first node of a cluster: nobody else to ask.
-      if (!/no responders/i.test(String((err as Error).message))) throw err;
+      if (!noResponders(err)) throw err;
     }
     return n;
   }

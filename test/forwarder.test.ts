@@ -1,0 +1,97 @@
+// A request forwarded to the node that owns its actor, when no answer comes back: the client is told
+// whether the change may have been made. Only "no responders" (nobody listens on the owner's
+// subject, so the request reached no one) means nothing ran; a timeout or a connection that closed
+// with the request sent means it may have run. Real NATS server, real connections.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Forwarder, rpcSubject } from '../src/app/cluster/forwarder.js';
+import { ConnectionWatch, NODE_CONNECTION } from '../src/persistence/nats-streams.js';
+import { decodeValue } from '../src/protocol/frames.js';
+import { cartKey } from '../src/protocol/keys.js';
+import { haveNatsServer, startNats } from './helpers/nats.js';
+import { until } from './helpers/server.js';
+
+interface Answered {
+  outcome: number;
+  error: { code: string; message: string; details?: { applied?: string } };
+}
+
+async function natsUrl(t: TestContext): Promise<string | undefined> {
+  if (!haveNatsServer()) {
+    t.skip('nats-server is not installed and cannot be installed here');
+    return undefined;
+  }
+  const [server] = await startNats(t);
+  return server.url;
+}
+
+async function nodeConnection(t: TestContext, url: string): Promise<NatsConnection> {
+  const nc = await connect({ servers: url, ...NODE_CONNECTION });
+  t.after(() => nc.close().catch(() => undefined));
+  return nc;
+}
+
+/** Forwards one cart.add to `nodeId` and resolves with what its sink was given. */
+function forwardOne(f: Forwarder, nodeId: string): Promise<Answered> {
+  const add = { type: 'add', sku: 'tee-classic-s', qty: 1 };
+  return new Promise((resolve) => {
+    let got: { frame: Uint8Array; outcome: number } | undefined;
+    f.forward(
+      nodeId,
+      cartKey('u_forwarded'),
+      7,
+      add,
+      {
+        push: (frame, _id, outcome) => ((got = { frame, outcome }), true),
+        flush: () => resolve({ outcome: got!.outcome, error: (decodeValue(got!.frame) as { error: Answered['error'] }).error }),
+      },
+      0,
+    );
+  });
+}
+
+test('forwarded to a node nobody serves: UNAVAILABLE, and the client is told nothing was changed', async (t) => {
+  const url = await natsUrl(t);
+  if (!url) return;
+  const nc = await nodeConnection(t, url);
+  const f = new Forwarder(nc, new ConnectionWatch(nc, 'test'), () => undefined);
+  const a = await forwardOne(f, 'gone');
+  assert.equal(a.error.code, 'UNAVAILABLE');
+  assert.equal(a.error.details?.applied, undefined, a.error.message);
+  assert.match(a.error.message, /nothing was changed/);
+});
+
+test('forwarded, received by the owner, no answer in time: the change may have been made', async (t) => {
+  const url = await natsUrl(t);
+  if (!url) return;
+  const owner = await nodeConnection(t, url);
+  let received = 0;
+  owner.subscribe(rpcSubject('slow'), { callback: () => void received++ });
+  await owner.flush();
+  const nc = await nodeConnection(t, url);
+  const f = new Forwarder(nc, new ConnectionWatch(nc, 'test'), () => undefined, 300);
+  const a = await forwardOne(f, 'slow');
+  assert.equal(received, 1);
+  assert.equal(a.error.code, 'UNAVAILABLE');
+  assert.equal(a.error.details?.applied, 'unknown', a.error.message);
+  assert.match(a.error.message, /did not answer in time/);
+});
+
+test('forwarded, received by the owner, then this node closes its connection: the change may have been made', async (t) => {
+  const url = await natsUrl(t);
+  if (!url) return;
+  const owner = await nodeConnection(t, url);
+  let received = 0;
+  owner.subscribe(rpcSubject('busy'), { callback: () => void received++ });
+  await owner.flush();
+  const nc = await nodeConnection(t, url);
+  const f = new Forwarder(nc, new ConnectionWatch(nc, 'test'), () => undefined);
+  const answered = forwardOne(f, 'busy');
+  await until(() => received === 1, { what: 'the owner received the forwarded request' });
+  await nc.close();
+  const a = await answered;
+  assert.equal(a.error.code, 'UNAVAILABLE');
+  assert.equal(a.error.details?.applied, 'unknown', a.error.message);
+  assert.match(a.error.message, /may or may not have been made/);
+});
