@@ -27,14 +27,17 @@ export class ConnectionDroppedError extends Error {
  */
 export class ConnectionWatch {
   private readonly inFlight = new Set<(err: Error) => void>();
+  private dropped = false;
 
   constructor(nc: NatsConnection, name: string) {
     void (async () => {
       for await (const s of nc.status()) {
         if (s.type === 'disconnect') {
+          this.dropped = true;
           log.warn(`${name}: disconnected from NATS server ${s.server}; reconnecting`);
           this.failInFlight(`the connection to NATS server ${s.server} dropped before the answer`);
         } else if (s.type === 'reconnect') {
+          this.dropped = false;
           log.info(`${name}: reconnected to NATS server ${s.server}`);
           this.failInFlight(`the request was sent while the connection to NATS was down`);
         } else if (s.type === 'error') log.warn({ err: s.error }, `${name}: the NATS server reported an error`);
@@ -46,6 +49,11 @@ export class ConnectionWatch {
     const dropped = new ConnectionDroppedError(why);
     for (const fail of this.inFlight) fail(dropped);
     this.inFlight.clear();
+  }
+
+  /** Whether the connection is down now (dropped and not yet back). */
+  get down(): boolean {
+    return this.dropped;
   }
 
   /** `request`'s outcome, or ConnectionDroppedError if the connection drops (or comes back) first. */

@@ -49,6 +49,8 @@ export class UnavailableError extends Error {
   constructor(
     message: string,
     readonly retryAfterMs: number,
+    /** 'unknown': the change was sent and its answer lost, so it may have been made. */
+    readonly applied?: 'unknown',
   ) {
     super(message);
   }

@@ -390,7 +390,12 @@ class EdgeRequest implements Request {
  * logged and answered INTERNAL.
  */
 function thrown(opName: string, err: unknown): WireError {
-  if (err instanceof UnavailableError) return { code: 'UNAVAILABLE', message: err.message, details: { retryAfterMs: err.retryAfterMs } };
+  if (err instanceof UnavailableError)
+    return {
+      code: 'UNAVAILABLE',
+      message: err.message,
+      details: err.applied ? { retryAfterMs: err.retryAfterMs, applied: err.applied } : { retryAfterMs: err.retryAfterMs },
+    };
   log.error({ err }, `${opName} failed`);
   return { code: 'INTERNAL', message: 'internal error' };
 }

@@ -12,6 +12,7 @@ import { MasterKeyring } from '../../persistence/sealing.js';
 import type { ShardPool } from '../shard-pool.js';
 import type { ClusterRouting } from '../pool-cluster.js';
 import { clusterJwtSecret, erasable, openCluster, type NatsCluster } from './nats-cluster.js';
+import { guardedKv } from './guarded-kv.js';
 import { Ownership } from './ownership.js';
 import { Forwarder, type ForwardDone } from './forwarder.js';
 import { Relay, type ViewUpdate } from './relay.js';
@@ -61,7 +62,7 @@ export class ClusterNode {
 
   private constructor(private readonly c: NatsCluster) {
     // Erased entries (data keys, and accounts replaced at conversion) are overwritten in the stream's files, not only marked deleted.
-    this.users = new KvUserStore(erasable(c, 'users'), erasable(c, 'keys'));
+    this.users = new KvUserStore(guardedKv(erasable(c, 'users'), c.watch), guardedKv(erasable(c, 'keys'), c.watch));
     this.events = new EventStream(c.nc, c.js, c.jsm, c.config.nodeId);
   }
 
