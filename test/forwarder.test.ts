@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Forwarder, rpcSubject } from '../src/app/cluster/forwarder.js';
 import { ConnectionWatch, NODE_CONNECTION } from '../src/persistence/nats-streams.js';
-import { decodeValue } from '../src/protocol/frames.js';
+import { decodeValue, encodeOk } from '../src/protocol/frames.js';
 import { cartKey } from '../src/protocol/keys.js';
 import { haveNatsServer, startNats } from './helpers/nats.js';
 import { until } from './helpers/server.js';
@@ -94,4 +94,73 @@ test('forwarded, received by the owner, then this node closes its connection: th
   assert.equal(a.error.code, 'UNAVAILABLE');
   assert.equal(a.error.details?.applied, 'unknown', a.error.message);
   assert.match(a.error.message, /may or may not have been made/);
+});
+
+/** Forwards `n` requests to `nodeId` in one turn, each carrying `pad` characters; resolves with their answers in order. */
+function forwardMany(
+  f: Forwarder,
+  nodeId: string,
+  n: number,
+  pad: number,
+): Promise<{ outcome: number; value: { ok?: boolean; result?: unknown; error?: Answered['error'] } }[]> {
+  return Promise.all(
+    Array.from(
+      { length: n },
+      (_, i) =>
+        new Promise<{ outcome: number; value: { ok?: boolean; result?: unknown; error?: Answered['error'] } }>((resolve) => {
+          let got: { frame: Uint8Array; outcome: number } | undefined;
+          const cmd = { type: 'note', text: 'x'.repeat(pad) };
+          f.forward(
+            nodeId,
+            cartKey(`u_${i}`),
+            i + 1,
+            cmd,
+            {
+              push: (frame, _id, outcome) => ((got = { frame, outcome }), true),
+              flush: () => resolve({ outcome: got!.outcome, value: decodeValue(got!.frame) as { ok?: boolean } }),
+            },
+            0,
+          );
+        }),
+    ),
+  );
+}
+
+test('more than NATS takes in one message (max_payload 64 KiB): a batch goes in parts, and answers too large to return say the request ran', async (t) => {
+  if (!haveNatsServer()) return t.skip('nats-server is not installed and cannot be installed here');
+  const [server] = await startNats(t, 1, 'max_payload: 65536\n');
+  const owner = await nodeConnection(t, server.url);
+  const ownerSide = new Forwarder(owner, new ConnectionWatch(owner, 'owner'), () => undefined);
+  const batches: number[] = [];
+  let answerBytes = 0;
+  ownerSide.listen('b', (_key, id, cmd, sink) => {
+    // Answers of `answerBytes` each, so a batch's answers can outgrow one message.
+    sink.push(encodeOk(id, { type: cmd.type, echo: 'y'.repeat(answerBytes) }), id, 0);
+    sink.flush();
+  });
+  const counting = owner.subscribe(rpcSubject('b'), { callback: (_err, m) => void batches.push(m.data.length) });
+  t.after(() => counting.unsubscribe());
+  await owner.flush();
+  const nc = await nodeConnection(t, server.url);
+  const f = new Forwarder(nc, new ConnectionWatch(nc, 'asker'), () => undefined);
+
+  // 40 requests of ~3 KB: ~120 KB, sent as several batches; every answer comes back.
+  const small = await forwardMany(f, 'b', 40, 3_000);
+  // The counting subscription hears a batch after the one that answers it.
+  await until(() => batches.length >= 2, { timeoutMs: 2_000, what: 'the batch sent in parts' });
+  assert.ok(Math.max(...batches) <= 65_536, `a batch of ${Math.max(...batches)} bytes`);
+  assert.deepEqual(
+    small.map((a) => a.value.ok),
+    small.map(() => true),
+  );
+
+  // Answers of 5 KB to requests of 3 KB: ~100 KB of answers to a batch of ~60 KB.
+  answerBytes = 5_000;
+  batches.length = 0;
+  const big = await forwardMany(f, 'b', 20, 3_000);
+  const ok = big.filter((a) => a.value.ok === true);
+  const ran = big.filter((a) => a.value.error?.code === 'UNAVAILABLE');
+  assert.equal(ok.length + ran.length, 20, JSON.stringify(big.map((a) => a.value.error?.code ?? 'ok')));
+  assert.ok(ok.length > 0 && ran.length > 0, `${ok.length} answered, ${ran.length} replaced`);
+  for (const a of ran) assert.deepEqual(a.value.error?.details, { retryAfterMs: 0, applied: true });
 });

@@ -3,6 +3,8 @@
 // loopback ports; one server, or `n` clustered with routes between them. Every server is killed
 // (and its directory removed) when the caller stops them, or when the process exits or is signalled.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { atExit, killOnExit } from './cleanup.js';
 import { freePorts, removeDir, sleep, tmpDataDir } from './server.js';
 
@@ -59,8 +61,8 @@ async function healthy(monitorPort: number, proc: ChildProcess, output: () => st
   throw new Error(`nats-server not healthy after ${timeoutMs} ms (${last}):\n${output().slice(-2000)}`);
 }
 
-/** Starts `n` NATS servers with JetStream (clustered when n > 1) and waits until each reports healthy. */
-export async function startNats(n: number, o: { bin: string; version: string; echo?: boolean }): Promise<NatsCluster> {
+/** Starts `n` NATS servers with JetStream (clustered when n > 1) and waits until each reports healthy; `config`: a configuration file's text for each. */
+export async function startNats(n: number, o: { bin: string; version: string; echo?: boolean; config?: string }): Promise<NatsCluster> {
   const chosen = await freePorts(3 * n);
   const [ports, routes, monitors] = [chosen.slice(0, n), chosen.slice(n, 2 * n), chosen.slice(2 * n)];
   const dirs: string[] = [];
@@ -77,6 +79,12 @@ export async function startNats(n: number, o: { bin: string; version: string; ec
       dirs.push(dir);
       const name = `nats${i}`;
       const args = ['-js', '-a', '127.0.0.1', '-p', String(port), '-m', String(monitors[i]), '-sd', dir, '-n', name];
+      if (o.config !== undefined) {
+        // Settings with no command-line flag (max_payload); the flags above take precedence.
+        const file = join(dir, 'nats-server.conf');
+        writeFileSync(file, o.config);
+        args.push('-c', file);
+      }
       if (n > 1) {
         args.push('--cluster_name', 'cartwire-bench', '--cluster', `nats://127.0.0.1:${routes[i]}`);
         args.push(

@@ -4,7 +4,7 @@
 // serving the partition (fencing). An answer leaves the shard only after the stream's ack, i.e.
 // once the rows are stored on a quorum of the stream's replicas. A new owner reads the partition's
 // messages after its local store's position and applies them before it serves.
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, InvalidArgumentError, type NatsConnection } from '@nats-io/transport-node';
 import {
   DeliverPolicy,
   jetstream,
@@ -52,7 +52,40 @@ const CATCH_UP_BATCH = 1_000;
 /** A catch-up pull that delivers nothing for this long has stalled (NATS unreachable, no leader): the takeover fails and is retried. */
 const CATCH_UP_STALL_MS = 5_000;
 
-export type AppendOutcome = { p: number; ok: true; seq: number } | { p: number; ok: false; fenced: boolean; error: string };
+/** Bytes of a message's headers (its id and the expected last sequence) kept free below NATS's max_payload. */
+const HEADER_ROOM = 1_024;
+/** A row's msgpack framing beyond its key's and events' bytes (a string, a number and a binary header). */
+const ROW_OVERHEAD = 20;
+
+/**
+ * An append's outcome for one partition. Refused: `stored` says whether part of it was stored
+ * before the refusal (a message too large for NATS is appended in several, one after another).
+ */
+export type AppendOutcome = { p: number; ok: true; seq: number } | { p: number; ok: false; fenced: boolean; stored: boolean; error: string };
+
+/**
+ * `rows` (flat triples) cut into runs whose messages stay within `limit` bytes, in order; each
+ * run is a prefix of what is left, so any prefix of the runs is a state some smaller group could
+ * have left. Undefined when one row alone is over the limit.
+ */
+export function splitRows(rows: PartitionMessage['rows'], limit: number): PartitionMessage['rows'][] | undefined {
+  const runs: PartitionMessage['rows'][] = [];
+  let run: PartitionMessage['rows'] = [];
+  let size = 0;
+  for (let i = 0; i < rows.length; i += 3) {
+    const bytes = Buffer.byteLength(rows[i] as string) + (rows[i + 2] as Buffer).length + ROW_OVERHEAD;
+    if (bytes > limit) return undefined;
+    if (size + bytes > limit && run.length > 0) {
+      runs.push(run);
+      run = [];
+      size = 0;
+    }
+    run.push(rows[i], rows[i + 1], rows[i + 2]);
+    size += bytes;
+  }
+  if (run.length > 0) runs.push(run);
+  return runs;
+}
 
 export class ReplicatedJournal {
   /** The subject sequence each owned partition's next append expects. */
@@ -188,28 +221,47 @@ export class ReplicatedJournal {
   }
 
   private async appendOne(p: number, m: PartitionMessage): Promise<AppendOutcome> {
+    if (!this.last.has(p)) return { p, ok: false, fenced: true, stored: false, error: `partition ${p} is not owned here` };
+    // Within NATS's max_payload (1 MiB unless configured), less room for the headers and the
+    // message's own framing.
+    const limit = (this.nc.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM;
+    const runs = splitRows(m.rows, limit - 64);
+    if (!runs)
+      return { p, ok: false, fenced: false, stored: false, error: `one actor's change is larger than NATS's max_payload (${limit + HEADER_ROOM} bytes)` };
+    let stored = false;
+    for (const rows of runs) {
+      const r = await this.appendMessage(p, rows);
+      if (!r.ok) return { p, ...r, stored };
+      stored = true;
+    }
+    return { p, ok: true, seq: this.last.get(p)! };
+  }
+
+  /** Appends one message of partition `p` after its last one; retried until stored or refused. */
+  private async appendMessage(p: number, rows: PartitionMessage['rows']): Promise<{ ok: true } | { ok: false; fenced: boolean; error: string }> {
     const expected = this.last.get(p);
-    if (expected === undefined) return { p, ok: false, fenced: true, error: `partition ${p} is not owned here` };
-    m.prev = expected;
-    const data = packr.pack(m);
+    if (expected === undefined) return { ok: false, fenced: true, error: `partition ${p} is not owned here` };
+    const data = packr.pack({ rows, prev: expected } satisfies PartitionMessage);
     const msgID = `${this.writer}.${++this.appends}`;
     for (let attempt = 0; ; attempt++) {
       try {
         const ack = await this.watch.guard(this.js.publish(journalSubject(p), data, { expect: { lastSubjectSequence: expected }, msgID, timeout: 5_000 }));
         this.last.set(p, ack.seq);
-        return { p, ok: true, seq: ack.seq };
+        return { ok: true };
       } catch (err) {
         if (wrongLastSequence(err)) {
           // Ours after all (a retry past the dedup window), or another owner's: read the last one.
           const mine = await this.lastIsMine(p, msgID);
           if (mine !== undefined) {
             this.last.set(p, mine);
-            return { p, ok: true, seq: mine };
+            return { ok: true };
           }
           this.last.delete(p);
-          return { p, ok: false, fenced: true, error: `partition ${p} was appended to by another owner` };
+          return { ok: false, fenced: true, error: `partition ${p} was appended to by another owner` };
         }
-        if (this.closing) return { p, ok: false, fenced: false, error: 'the journal is closing' };
+        if (this.closing) return { ok: false, fenced: false, error: 'the journal is closing' };
+        // Refused before it was sent (its size, a closed connection): sending it again cannot help.
+        if (err instanceof InvalidArgumentError) return { ok: false, fenced: false, error: (err).message };
         // Not stored, or not known to be: retry the same message (deduplicated by its id), at
         // once when the connection dropped under it (the new one is up or buffering).
         if (err instanceof ConnectionDroppedError) continue;

@@ -8,11 +8,11 @@ import { findNatsServer, startNats as startNatsServers, type NatsServer } from '
 /** Whether nats-server can run here; installs it from Debian when missing and allowed. */
 export const haveNatsServer = (): boolean => findNatsServer() !== undefined;
 
-/** NATS servers with JetStream: one, or `n` clustered (routes between them); killed after the test. */
-export async function startNats(t: TestContext, n = 1): Promise<NatsServer[]> {
+/** NATS servers with JetStream: one, or `n` clustered (routes between them), each with `config` (a configuration file's text); killed after the test. */
+export async function startNats(t: TestContext, n = 1, config?: string): Promise<NatsServer[]> {
   const bin = findNatsServer();
   if (!bin) throw new Error('nats-server is not installed and cannot be installed here');
-  const cluster = await startNatsServers(n, bin);
+  const cluster = await startNatsServers(n, { ...bin, config });
   t.after(() => cluster.stop());
   return cluster.servers;
 }

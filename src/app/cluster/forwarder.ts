@@ -16,11 +16,17 @@ const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
 /** How long a forwarded batch may take before its requests are answered UNAVAILABLE. */
 const FORWARD_TIMEOUT_MS = 10_000;
+/** Bytes of a NATS message kept free below max_payload for what frames it beside the payload. */
+const PAYLOAD_ROOM = 1_024;
+/** An answer's share of a reply beyond its frame (its end offset and outcome). */
+const ANSWER_ROOM = 8;
 const UNAVAILABLE = outcomeIndex('UNAVAILABLE');
 export const rpcSubject = (nodeId: string): string => `cw.rpc.${Buffer.from(nodeId).toString('hex')}`;
 
 interface Outgoing {
   flat: unknown[];
+  /** Where each request starts in `flat`. */
+  starts: number[];
   ids: number[];
   sinks: ReplySink[];
   /** Each request's op, for the metrics. */
@@ -61,7 +67,8 @@ export class Forwarder {
   /** Queues a request for `nodeId`; sent with the others of this turn. */
   forward(nodeId: string, key: string, id: number, cmd: ShardRequest['cmd'], sink: ReplySink, tag: number): void {
     let q = this.queues.get(nodeId);
-    if (!q) this.queues.set(nodeId, (q = { flat: [], ids: [], sinks: [], tags: [], start: performance.now() }));
+    if (!q) this.queues.set(nodeId, (q = { flat: [], starts: [], ids: [], sinks: [], tags: [], start: performance.now() }));
+    q.starts.push(q.flat.length);
     appendRequest(q.flat, id, key, cmd);
     q.ids.push(id);
     q.sinks.push(sink);
@@ -78,10 +85,24 @@ export class Forwarder {
     this.queues.clear();
   };
 
+  /** What one NATS message may carry (its server's max_payload, less room for the protocol). */
+  private get limit(): number {
+    return (this.nc.info?.max_payload ?? 1024 * 1024) - PAYLOAD_ROOM;
+  }
+
   private async send(nodeId: string, q: Outgoing): Promise<void> {
+    const data = packr.pack({ flat: q.flat });
+    if (data.length > this.limit) {
+      // More than NATS takes in one message: in halves (each request is at most a frame).
+      if (q.ids.length > 1) {
+        await Promise.all(halves(q).map((h) => this.send(nodeId, h)));
+        return;
+      }
+      return this.answerAll(q, `the request is too large to forward to node ${nodeId} (NATS max_payload); nothing was changed`, { retryAfterMs: 500 });
+    }
     let reply: Reply;
     try {
-      const m = await this.watch.guard(this.nc.request(rpcSubject(nodeId), packr.pack({ flat: q.flat }), { timeout: this.timeoutMs }));
+      const m = await this.watch.guard(this.nc.request(rpcSubject(nodeId), data, { timeout: this.timeoutMs }));
       reply = unpackr.unpack(m.data) as Reply;
     } catch (err) {
       // No responder: the node is gone, nothing ran. Anything else (a timeout, the connection
@@ -95,13 +116,7 @@ export class Forwarder {
           : err instanceof TimeoutError
             ? `node ${nodeId} did not answer in time; the change may or may not have been made`
             : `the answer of node ${nodeId} was lost (${(err as Error).message}); the change may or may not have been made`;
-      const dirty = new Set<ReplySink>();
-      for (let i = 0; i < q.ids.length; i++)
-        if (q.sinks[i].push(encodeError(q.ids[i], 'UNAVAILABLE', message, details), q.ids[i], UNAVAILABLE)) dirty.add(q.sinks[i]);
-      for (const s of dirty) s.flush();
-      const seconds = (performance.now() - q.start) / 1000;
-      for (let i = 0; i < q.ids.length; i++) this.onDone(q.tags[i], seconds, UNAVAILABLE);
-      return;
+      return this.answerAll(q, message, details);
     }
     const dirty = new Set<ReplySink>();
     const seconds = (performance.now() - q.start) / 1000;
@@ -113,6 +128,16 @@ export class Forwarder {
       this.onDone(q.tags[i], seconds, reply.outcomes[i]);
     }
     for (const s of dirty) s.flush();
+  }
+
+  /** Answers every request of `q` UNAVAILABLE with `message`. */
+  private answerAll(q: Outgoing, message: string, details: Record<string, unknown>): void {
+    const dirty = new Set<ReplySink>();
+    for (let i = 0; i < q.ids.length; i++)
+      if (q.sinks[i].push(encodeError(q.ids[i], 'UNAVAILABLE', message, details), q.ids[i], UNAVAILABLE)) dirty.add(q.sinks[i]);
+    for (const s of dirty) s.flush();
+    const seconds = (performance.now() - q.start) / 1000;
+    for (let i = 0; i < q.ids.length; i++) this.onDone(q.tags[i], seconds, UNAVAILABLE);
   }
 
   /** Runs a forwarded batch here and answers once every request has its frame. */
@@ -128,6 +153,7 @@ export class Forwarder {
     const outcomes = new Uint8Array(reqs.length);
     let left = reqs.length;
     const finish = () => {
+      fitAnswers(frames, outcomes, reqs, this.limit);
       let size = 0;
       for (const f of frames) size += f.length;
       const out = new Uint8Array(size);
@@ -138,7 +164,12 @@ export class Forwarder {
         p += f.length;
         ends.push(p);
       }
-      msg.respond(packr.pack({ frames: out, ends, outcomes }));
+      try {
+        msg.respond(packr.pack({ frames: out, ends, outcomes }));
+      } catch (err) {
+        // A closing connection: the asking node answers its requests "may have been made".
+        log.warn({ err }, 'cluster: the answers to a forwarded batch could not be sent');
+      }
     };
     if (left === 0) return finish();
     reqs.forEach((r, i) => {
@@ -157,5 +188,46 @@ export class Forwarder {
 
   close(): void {
     this.sub?.unsubscribe();
+  }
+}
+
+/** `q` as two batches of about half its requests each, in order. */
+function halves(q: Outgoing): Outgoing[] {
+  const mid = q.ids.length >> 1;
+  const cut = q.starts[mid];
+  const part = (from: number, to: number, flatFrom: number, flatTo: number): Outgoing => ({
+    flat: q.flat.slice(flatFrom, flatTo),
+    starts: q.starts.slice(from, to).map((x) => x - flatFrom),
+    ids: q.ids.slice(from, to),
+    sinks: q.sinks.slice(from, to),
+    tags: q.tags.slice(from, to),
+    start: q.start,
+  });
+  return [part(0, mid, 0, cut), part(mid, q.ids.length, cut, q.flat.length)];
+}
+
+/**
+ * Answers that would not fit in one NATS message together are replaced, largest first, by an
+ * UNAVAILABLE that says the request ran (its answer, not its change, is what was lost).
+ */
+function fitAnswers(frames: Uint8Array[], outcomes: Uint8Array, reqs: ShardRequest[], limit: number): void {
+  let size = 64;
+  for (const f of frames) size += f.length + ANSWER_ROOM;
+  if (size <= limit) return;
+  const largest = frames.map((_, i) => i).sort((a, b) => frames[b].length - frames[a].length);
+  for (const i of largest) {
+    if (size <= limit) break;
+    const f = encodeError(
+      reqs[i].id,
+      'UNAVAILABLE',
+      'the answer was too large to send back between nodes (NATS max_payload); the request ran: read the object again',
+      {
+        retryAfterMs: 0,
+        applied: outcomes[i] === 0,
+      },
+    );
+    size += f.length - frames[i].length;
+    frames[i] = f;
+    outcomes[i] = UNAVAILABLE;
   }
 }

@@ -54,9 +54,9 @@ export class Replication {
   };
 
   /**
-   * Replicates the rows a prepared batch staged, one message per partition. Resolves with the
-   * refusal to answer when any partition could not take its rows (nothing of the batch is then
-   * applied), or undefined once every message is stored.
+   * Replicates the rows a prepared batch staged, one message per partition (several for one too
+   * large for NATS). Resolves with the refusal to answer when any partition could not take its
+   * rows (nothing of the batch is then applied here), or undefined once every message is stored.
    */
   async replicate(): Promise<WireError | undefined> {
     const rows = this.runtime.stagedRows();
@@ -69,29 +69,37 @@ export class Replication {
       m.rows.push(rows[i] as string, rows[i + 1] as number, rows[i + 2] as Buffer);
     }
     const results = await this.journal.append(groups);
-    let refusal: WireError | undefined;
-    for (const r of results) {
-      if (r.ok) {
+    const refused = results.filter((r) => !r.ok);
+    if (refused.length === 0) {
+      for (const r of results) {
+        if (!r.ok) continue;
         this.runtime.stagePartitionPosition(r.p, r.seq);
         const since = this.sinceSnapshot.get(r.p);
         if (since) since.messages++;
-      } else {
-        if (r.fenced) this.fence(r.p);
-        refusal ??= {
-          code: 'UNAVAILABLE',
-          message: `the journal did not take the change (${r.error}); nothing was changed`,
-          details: { retryAfterMs: MOVING_RETRY_MS },
-        };
       }
+      return undefined;
     }
-    return refusal;
+    for (const r of refused) if (r.fenced) this.fence(r.p, 'another owner appended to its journal');
+    // Refused, so nothing of the group is applied here; but what the journal did store is the
+    // partitions' history, which the next owner applies. Each partition that stored a part is
+    // given up, so this node too catches up on it before serving it again.
+    const stored = results.filter((r) => r.ok || r.stored);
+    for (const r of stored) this.fence(r.p, 'the journal stored only part of a group commit; it is read back');
+    const why = refused.map((r) => r.error).join('; ');
+    return stored.length === 0
+      ? { code: 'UNAVAILABLE', message: `the journal did not take the change (${why}); nothing was changed`, details: { retryAfterMs: MOVING_RETRY_MS } }
+      : {
+          code: 'UNAVAILABLE',
+          message: `the journal took only part of the change (${why}); it may have been made`,
+          details: { retryAfterMs: MOVING_RETRY_MS, applied: 'unknown' },
+        };
   }
 
-  /** Another owner wrote to `p`: this shard stops serving it at once. */
-  private fence(p: number): void {
+  /** `p` cannot be served from this node's store as it is (fenced by another owner, or behind its journal): it stops serving it at once. */
+  private fence(p: number, why: string): void {
     if (!this.owned.delete(p)) return;
     this.lost.push(p);
-    log.warn(`partition ${p}: another owner appended to its journal; this node stops serving it (fenced)`);
+    log.warn(`partition ${p}: ${why}; this node stops serving it`);
   }
 
   takeLost(): number[] {
