@@ -44,6 +44,8 @@ export class PartitionSnapshots {
     private readonly jsm: JetStreamManager,
     /** A takeover's reads fail at once when the connection drops under them (retried on a later round). */
     private readonly watch: ConnectionWatch,
+    /** The largest message the NATS server takes (its max_payload). */
+    private readonly maxPayload: () => number = () => 1024 * 1024,
   ) {}
 
   /** Creates the stream when it does not exist (one message per subject: a head keeps only its latest). */
@@ -96,8 +98,10 @@ export class PartitionSnapshots {
   ): Promise<SnapshotHead | undefined> {
     if (over && over.pos >= pos) return undefined;
     const bytes = packr.pack(entries);
-    const chunks = Math.max(1, Math.ceil(bytes.length / CHUNK_BYTES));
-    for (let i = 0; i < chunks; i++) await this.js.publish(chunkSubject(p, pos, i), bytes.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES));
+    // Readers join the chunks whatever their size: smaller where the server takes less.
+    const size = Math.min(CHUNK_BYTES, this.maxPayload() - 1_024);
+    const chunks = Math.max(1, Math.ceil(bytes.length / size));
+    for (let i = 0; i < chunks; i++) await this.js.publish(chunkSubject(p, pos, i), bytes.subarray(i * size, (i + 1) * size));
     let headSeq: number;
     try {
       const ack = await this.js.publish(headSubject(p), packr.pack({ pos, chunks, bytes: bytes.length }), {

@@ -261,7 +261,7 @@ export class ReplicatedJournal {
         }
         if (this.closing) return { ok: false, fenced: false, error: 'the journal is closing' };
         // Refused before it was sent (its size, a closed connection): sending it again cannot help.
-        if (err instanceof InvalidArgumentError) return { ok: false, fenced: false, error: (err).message };
+        if (err instanceof InvalidArgumentError) return { ok: false, fenced: false, error: err.message };
         // Not stored, or not known to be: retry the same message (deduplicated by its id), at
         // once when the connection dropped under it (the new one is up or buffering).
         if (err instanceof ConnectionDroppedError) continue;
@@ -293,7 +293,7 @@ export class ReplicatedJournal {
 
   /** Snapshots of partitions, on the same connection. */
   snapshots(): PartitionSnapshots {
-    return (this.snapshotStore ??= new PartitionSnapshots(this.js, this.jsm, this.watch));
+    return (this.snapshotStore ??= new PartitionSnapshots(this.js, this.jsm, this.watch, () => this.nc.info?.max_payload ?? 1024 * 1024));
   }
 
   async close(): Promise<void> {

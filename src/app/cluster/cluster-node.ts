@@ -101,7 +101,7 @@ export class ClusterNode {
    */
   attach(pool: ShardPool, hooks: NodeHooks): void {
     const forwarder = (this.forwarder = new Forwarder(this.c.nc, this.c.watch, hooks.forwarded));
-    const relay = (this.relay = new Relay(this.c.nc, hooks.deliver));
+    const relay = (this.relay = new Relay(this.c.nc, this.nodeId, hooks.deliver));
     const ownership = (this.ownership = new Ownership(this.c, {
       acquire: (p) => pool.acquirePartition(p),
       served: (_p, seconds, read) => hooks.caughtUp(seconds, read),

@@ -14,6 +14,8 @@ const eventSubject = (nodeId: string): string => `cw.ev.${Buffer.from(nodeId).to
 /** Kept this long, and at most this much: the history recommendations are built from. */
 const MAX_AGE_MS = 90 * 24 * 3600 * 1000;
 const MAX_BYTES = 2 * 1024 ** 3;
+/** Bytes of a message kept free below NATS's max_payload for its headers. */
+const PAYLOAD_ROOM = 1_024;
 /** Gets of the start-up read in flight at once (one message per get). */
 const READ_AHEAD = 64;
 
@@ -50,7 +52,15 @@ export class EventStream {
    */
   append(events: readonly DomainEvent[]): void {
     if (events.length === 0) return;
-    this.js.publish(eventSubject(this.nodeId), packr.pack(events)).catch((err: unknown) => {
+    const data = packr.pack(events);
+    // Within NATS's max_payload: a large commit's events go as several messages, in order.
+    if (data.length > (this.nc.info?.max_payload ?? 1024 * 1024) - PAYLOAD_ROOM && events.length > 1) {
+      const mid = events.length >> 1;
+      this.append(events.slice(0, mid));
+      this.append(events.slice(mid));
+      return;
+    }
+    this.js.publish(eventSubject(this.nodeId), data).catch((err: unknown) => {
       if (this.failures++ % 1000 === 0) log.error({ err }, `cluster: domain events not appended to ${EVENT_STREAM} (${this.failures} so far)`);
     });
   }

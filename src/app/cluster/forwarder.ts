@@ -22,6 +22,11 @@ const PAYLOAD_ROOM = 1_024;
 const ANSWER_ROOM = 8;
 const UNAVAILABLE = outcomeIndex('UNAVAILABLE');
 export const rpcSubject = (nodeId: string): string => `cw.rpc.${Buffer.from(nodeId).toString('hex')}`;
+/** Where an asker fetches the further pages of a node's answers. */
+const moreSubject = (nodeId: string): string => `cw.rpcmore.${Buffer.from(nodeId).toString('hex')}`;
+/** Batches whose further pages a node keeps at once, and for how long. */
+const MAX_PAGED_BATCHES = 256;
+const PAGE_TTL_MS = 30_000;
 
 interface Outgoing {
   flat: unknown[];
@@ -38,10 +43,12 @@ interface Outgoing {
 /** A forwarded request was answered (by its owner, or UNAVAILABLE here): its op, seconds since it was queued, outcome. */
 export type ForwardDone = (tag: number, seconds: number, outcome: number) => void;
 
+/** A page of answers: the next requests' frames back to back; `more` names the rest when there is more. */
 interface Reply {
   frames: Uint8Array;
   ends: number[];
   outcomes: Uint8Array;
+  more?: string;
 }
 
 /** What the receiving node does with a forwarded request: its answer frame goes to `sink`. */
@@ -51,6 +58,10 @@ export class Forwarder {
   private readonly queues = new Map<string, Outgoing>();
   private scheduled = false;
   private sub: Subscription | undefined;
+  private moreSub: Subscription | undefined;
+  /** Pages of answers not yet fetched, by token (insertion order: the oldest first). */
+  private readonly pages = new Map<string, { rest: Uint8Array[]; until: number }>();
+  private pageTokens = 0;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -62,6 +73,7 @@ export class Forwarder {
   /** Serves requests other nodes forward here. */
   listen(nodeId: string, submit: LocalSubmit): void {
     this.sub = this.nc.subscribe(rpcSubject(nodeId), { callback: (err, msg) => (err ? undefined : this.serve(msg, submit)) });
+    this.moreSub = this.nc.subscribe(moreSubject(nodeId), { callback: (err, msg) => (err ? undefined : this.nextPage(msg)) });
   }
 
   /** Queues a request for `nodeId`; sent with the others of this turn. */
@@ -118,16 +130,42 @@ export class Forwarder {
             : `the answer of node ${nodeId} was lost (${(err as Error).message}); the change may or may not have been made`;
       return this.answerAll(q, message, details);
     }
+    // Answers too many for one message come in pages, each fetched after the one before.
+    let done = this.deliver(q, 0, reply);
+    while (reply.more !== undefined && done < q.ids.length) {
+      try {
+        const m = await this.watch.guard(this.nc.request(moreSubject(nodeId), reply.more, { timeout: this.timeoutMs }));
+        reply = unpackr.unpack(m.data) as Reply;
+      } catch (err) {
+        const why = `the rest of node ${nodeId}'s answers was lost (${(err as Error).message}); the change may or may not have been made`;
+        return this.answerAll(restOf(q, done), why, { retryAfterMs: 500, applied: 'unknown' });
+      }
+      done = this.deliver(q, done, reply);
+    }
+    // A page that never came (the asked node lost it: expired, or restarted): those requests ran there.
+    if (done < q.ids.length) {
+      this.answerAll(restOf(q, done), `node ${nodeId} no longer had the rest of its answers; the change may or may not have been made`, {
+        retryAfterMs: 500,
+        applied: 'unknown',
+      });
+    }
+  }
+
+  /** Hands a page of answers to the requests of `q` from `from` on; returns how many are answered. */
+  private deliver(q: Outgoing, from: number, page: Reply): number {
     const dirty = new Set<ReplySink>();
     const seconds = (performance.now() - q.start) / 1000;
     let start = 0;
-    for (let i = 0; i < q.ids.length; i++) {
-      const end = reply.ends[i];
-      if (q.sinks[i].push(reply.frames.subarray(start, end), q.ids[i], reply.outcomes[i])) dirty.add(q.sinks[i]);
+    const n = Math.min(page.outcomes.length, q.ids.length - from);
+    for (let k = 0; k < n; k++) {
+      const i = from + k;
+      const end = page.ends[k];
+      if (q.sinks[i].push(page.frames.subarray(start, end), q.ids[i], page.outcomes[k])) dirty.add(q.sinks[i]);
       start = end;
-      this.onDone(q.tags[i], seconds, reply.outcomes[i]);
+      this.onDone(q.tags[i], seconds, page.outcomes[k]);
     }
     for (const s of dirty) s.flush();
+    return from + n;
   }
 
   /** Answers every request of `q` UNAVAILABLE with `message`. */
@@ -153,19 +191,12 @@ export class Forwarder {
     const outcomes = new Uint8Array(reqs.length);
     let left = reqs.length;
     const finish = () => {
-      fitAnswers(frames, outcomes, reqs, this.limit);
-      let size = 0;
-      for (const f of frames) size += f.length;
-      const out = new Uint8Array(size);
-      const ends: number[] = [];
-      let p = 0;
-      for (const f of frames) {
-        out.set(f, p);
-        p += f.length;
-        ends.push(p);
-      }
+      const pages = pagesOf(frames, outcomes, reqs, this.limit);
+      const token = pages.length > 1 ? `${++this.pageTokens}` : undefined;
+      const packed = pages.map((page, i) => packr.pack(i < pages.length - 1 ? { ...page, more: token } : page));
+      if (token !== undefined) this.keepPages(token, packed.slice(1));
       try {
-        msg.respond(packr.pack({ frames: out, ends, outcomes }));
+        msg.respond(packed[0]);
       } catch (err) {
         // A closing connection: the asking node answers its requests "may have been made".
         log.warn({ err }, 'cluster: the answers to a forwarded batch could not be sent');
@@ -186,9 +217,39 @@ export class Forwarder {
     });
   }
 
+  /** Keeps the pages after the first of a batch's answers until the asker fetches them (bounded, and for PAGE_TTL_MS at most). */
+  private keepPages(token: string, rest: Uint8Array[]): void {
+    const now = Date.now();
+    for (const [t, kept] of this.pages) {
+      if (kept.until > now && this.pages.size < MAX_PAGED_BATCHES) break;
+      this.pages.delete(t); // the oldest first: expired, or the bound is reached
+    }
+    this.pages.set(token, { rest, until: now + PAGE_TTL_MS });
+  }
+
+  /** An asker fetches the next page of a batch's answers. */
+  private nextPage(msg: Msg): void {
+    const token = msg.string();
+    const kept = this.pages.get(token);
+    const page = kept?.rest.shift();
+    if (kept && kept.rest.length === 0) this.pages.delete(token);
+    try {
+      // Gone (expired, or this node restarted): an empty page, which the asker answers "may have been made".
+      msg.respond(page ?? packr.pack({ frames: new Uint8Array(0), ends: [], outcomes: new Uint8Array(0) }));
+    } catch (err) {
+      log.warn({ err }, 'cluster: a page of answers could not be sent');
+    }
+  }
+
   close(): void {
     this.sub?.unsubscribe();
+    this.moreSub?.unsubscribe();
   }
+}
+
+/** The requests of `q` from `from` on (for answering them; their flat layout is not kept). */
+function restOf(q: Outgoing, from: number): Outgoing {
+  return { ...q, starts: [], flat: [], ids: q.ids.slice(from), sinks: q.sinks.slice(from), tags: q.tags.slice(from) };
 }
 
 /** `q` as two batches of about half its requests each, in order. */
@@ -207,27 +268,43 @@ function halves(q: Outgoing): Outgoing[] {
 }
 
 /**
- * Answers that would not fit in one NATS message together are replaced, largest first, by an
+ * A batch's answers cut into pages of consecutive answers that each fit in one NATS message. An
+ * answer that alone does not fit (a server whose max_payload is below a frame) is replaced by an
  * UNAVAILABLE that says the request ran (its answer, not its change, is what was lost).
  */
-function fitAnswers(frames: Uint8Array[], outcomes: Uint8Array, reqs: ShardRequest[], limit: number): void {
-  let size = 64;
-  for (const f of frames) size += f.length + ANSWER_ROOM;
-  if (size <= limit) return;
-  const largest = frames.map((_, i) => i).sort((a, b) => frames[b].length - frames[a].length);
-  for (const i of largest) {
-    if (size <= limit) break;
-    const f = encodeError(
-      reqs[i].id,
-      'UNAVAILABLE',
-      'the answer was too large to send back between nodes (NATS max_payload); the request ran: read the object again',
-      {
-        retryAfterMs: 0,
-        applied: outcomes[i] === 0,
-      },
-    );
-    size += f.length - frames[i].length;
-    frames[i] = f;
-    outcomes[i] = UNAVAILABLE;
+function pagesOf(frames: Uint8Array[], outcomes: Uint8Array, reqs: ShardRequest[], limit: number): Omit<Reply, 'more'>[] {
+  const room = limit - 64;
+  const pages: Omit<Reply, 'more'>[] = [];
+  let from = 0;
+  while (from < frames.length || pages.length === 0) {
+    let size = 0;
+    let to = from;
+    for (; to < frames.length; to++) {
+      if (frames[to].length + ANSWER_ROOM > room) {
+        frames[to] = encodeError(
+          reqs[to].id,
+          'UNAVAILABLE',
+          'the answer was too large to send back between nodes (NATS max_payload); the request ran: read the object again',
+          {
+            retryAfterMs: 0,
+            applied: outcomes[to] === 0,
+          },
+        );
+        outcomes[to] = UNAVAILABLE;
+      }
+      if (to > from && size + frames[to].length + ANSWER_ROOM > room) break;
+      size += frames[to].length + ANSWER_ROOM;
+    }
+    const out = new Uint8Array(size - (to - from) * ANSWER_ROOM);
+    const ends: number[] = [];
+    let p = 0;
+    for (let i = from; i < to; i++) {
+      out.set(frames[i], p);
+      p += frames[i].length;
+      ends.push(p);
+    }
+    pages.push({ frames: out, ends, outcomes: outcomes.slice(from, to) });
+    from = to;
   }
+  return pages;
 }

@@ -5,6 +5,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { Packr, Unpackr } from 'msgpackr';
 import type { ProductView } from '../../protocol/types.js';
 import { noResponders } from '../../persistence/nats-errors.js';
+import { log } from '../../log/log.js';
 
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
@@ -19,19 +20,71 @@ export interface ViewUpdate {
   products: ProductView[] | null;
 }
 
+/** One message of a node's answer to a joining node: part `part` of `of`. */
+interface SyncPart {
+  node: string;
+  part: number;
+  of: number;
+  view: ViewUpdate;
+}
+
+/** Bytes of a message kept free below NATS's max_payload for what frames it beside the payload. */
+const PAYLOAD_ROOM = 1_024;
+/** A sync part's own fields around its view. */
+const PART_ROOM = 256;
+
+/**
+ * `u` packed as messages of at most `limit` bytes each: whole when it fits, else its stock and
+ * products cut in halves until each part does (each entry is the latest value of its sku or
+ * product, so the parts apply in any order). A single entry over the limit is left out, logged.
+ */
+export function viewParts(u: ViewUpdate, limit: number): Uint8Array[] {
+  const data = packr.pack(u);
+  if (data.length <= limit) return [data];
+  const stock = u.stock ?? [];
+  const products = u.products ?? [];
+  const n = stock.length + products.length;
+  if (n <= 1) {
+    log.error(`cluster: a catalog or stock view of ${data.length} bytes is over NATS's max_payload; other nodes miss it until it changes`);
+    return [];
+  }
+  const mid = n >> 1;
+  const part = (from: number, to: number): ViewUpdate => {
+    const s = stock.slice(Math.min(from, stock.length), Math.min(to, stock.length));
+    const p = products.slice(Math.max(0, from - stock.length), Math.max(0, to - stock.length));
+    return { stock: s.length > 0 ? s : null, products: p.length > 0 ? p : null };
+  };
+  return [...viewParts(part(0, mid), limit), ...viewParts(part(mid, n), limit)];
+}
+
 export class Relay {
   private readonly topics = new Map<string, { n: number; sub: Subscription }>();
   private readonly subs: Subscription[] = [];
 
   constructor(
     private readonly nc: NatsConnection,
+    private readonly nodeId: string,
     /** Delivers a push frame to this node's connections following `topic`. */
     private readonly deliver: (topic: string, frame: Uint8Array) => void,
   ) {}
 
   /** Publishes a committed change's push frame to every node following the topic (this one too). */
   publish(topic: string, frame: Uint8Array): void {
-    this.nc.publish(pushSubject(topic), frame);
+    this.send(pushSubject(topic), frame);
+  }
+
+  /** What one message may carry (the server's max_payload, less room for the protocol). */
+  private get limit(): number {
+    return (this.nc.info?.max_payload ?? 1024 * 1024) - PAYLOAD_ROOM;
+  }
+
+  /** Publishes, never throwing into the caller (the shard pool's reply loop): a failure is logged. */
+  private send(subject: string, data: Uint8Array): void {
+    try {
+      this.nc.publish(subject, data);
+    } catch (err) {
+      log.error({ err }, `cluster: a message on ${subject} could not be published (${data.length} bytes)`);
+    }
   }
 
   /** One more (or one less) local connection follows `topic`. */
@@ -52,7 +105,7 @@ export class Relay {
 
   /** Committed stock and product changes of this node's shards, for every other node's read model. */
   publishViews(u: ViewUpdate): void {
-    this.nc.publish(VIEWS, packr.pack(u));
+    for (const part of viewParts(u, this.limit)) this.send(VIEWS, part);
   }
 
   /**
@@ -62,7 +115,22 @@ export class Relay {
    */
   followViews(apply: (u: ViewUpdate) => void, own: () => ViewUpdate): void {
     this.subs.push(this.nc.subscribe(VIEWS, { callback: (err, msg) => void (err || apply(unpackr.unpack(msg.data) as ViewUpdate)) }));
-    this.subs.push(this.nc.subscribe(VIEWS_SYNC, { callback: (err, msg) => void (err || msg.respond(packr.pack(own()))) }));
+    this.subs.push(
+      this.nc.subscribe(VIEWS_SYNC, {
+        callback: (err, msg) => {
+          if (err) return;
+          // In parts, each within max_payload: a catalog's views outgrow one message.
+          const parts = viewParts(own(), this.limit - PART_ROOM).map((bytes) => unpackr.unpack(bytes) as ViewUpdate);
+          parts.forEach((view, part) => {
+            try {
+              msg.respond(packr.pack({ node: this.nodeId, part, of: parts.length, view } satisfies SyncPart));
+            } catch (e) {
+              log.warn({ err: e }, "cluster: a part of this node's views could not be sent to a joining node");
+            }
+          });
+        },
+      }),
+    );
   }
 
   /**
@@ -72,18 +140,29 @@ export class Relay {
    */
   async syncViews(apply: (u: ViewUpdate) => void, others: number, waitMs = 5_000): Promise<number> {
     if (others <= 0) return 0;
-    let n = 0;
+    /** Parts still missing per node that answered. */
+    const left = new Map<string, number>();
+    let whole = 0;
     try {
-      const answers = await this.nc.requestMany(VIEWS_SYNC, new Uint8Array(0), { maxWait: waitMs, strategy: 'count', maxMessages: others });
+      const answers = await this.nc.requestMany(VIEWS_SYNC, new Uint8Array(0), { maxWait: waitMs, strategy: 'timer' });
       for await (const m of answers) {
-        apply(unpackr.unpack(m.data) as ViewUpdate);
-        n++;
+        const a = unpackr.unpack(m.data) as SyncPart | ViewUpdate;
+        if (!('of' in a)) {
+          whole++; // a node of an earlier version: its views in one message
+          apply(a);
+        } else {
+          apply(a.view);
+          const n = (left.get(a.node) ?? a.of) - 1;
+          left.set(a.node, n);
+          if (n === 0) whole++;
+        }
+        if (whole >= others) break;
       }
     } catch (err) {
       // The first node of a cluster: nobody else to ask.
       if (!noResponders(err)) throw err;
     }
-    return n;
+    return whole;
   }
 
   close(): void {
