@@ -10,14 +10,8 @@ import { guardedKv } from '../src/app/cluster/guarded-kv.js';
 import { ConnectionWatch, NODE_CONNECTION } from '../src/persistence/nats-streams.js';
 import { wrongLastSequence } from '../src/persistence/nats-errors.js';
 import { UnavailableError } from '../src/transport/dispatch.js';
-import { haveNatsServer, startNats } from './helpers/nats.js';
+import { haveNatsServer, rejection, startNats } from './helpers/nats.js';
 import { until } from './helpers/server.js';
-
-const rejection = (p: Promise<unknown>): Promise<unknown> =>
-  p.then(
-    () => assert.fail('expected a rejection'),
-    (err: unknown) => err,
-  );
 
 test('guarded accounts bucket: a hung server, a lost compare-and-set, a dead server', async (t) => {
   if (!haveNatsServer()) return t.skip('nats-server is not installed and cannot be installed here');

@@ -6,13 +6,7 @@ import assert from 'node:assert/strict';
 import { connect } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { noResponders, wrongLastSequence } from '../src/persistence/nats-errors.js';
-import { haveNatsServer, startNats } from './helpers/nats.js';
-
-const rejection = (p: Promise<unknown>): Promise<unknown> =>
-  p.then(
-    () => assert.fail('expected a rejection'),
-    (err: unknown) => err,
-  );
+import { haveNatsServer, rejection, startNats } from './helpers/nats.js';
 
 test('a lost compare-and-set and a request nobody heard are told apart from a timeout', async (t) => {
   if (!haveNatsServer()) return t.skip('nats-server is not installed and cannot be installed here');

@@ -3,6 +3,7 @@
 // on, file storage in temporary directories, loopback ports, ready once /healthz answers 200); one
 // server, or three clustered for R3. Every server a test starts is killed after it.
 import type { TestContext } from 'node:test';
+import assert from 'node:assert/strict';
 import { findNatsServer, startNats as startNatsServers, type NatsServer } from '../../bench/lib/nats-servers.js';
 
 /** Whether nats-server can run here; installs it from Debian when missing and allowed. */
@@ -16,3 +17,10 @@ export async function startNats(t: TestContext, n = 1, config?: string): Promise
   t.after(() => cluster.stop());
   return cluster.servers;
 }
+
+/** What `p` rejects with; fails the test when it resolves. */
+export const rejection = (p: Promise<unknown>): Promise<unknown> =>
+  p.then(
+    () => assert.fail('expected a rejection'),
+    (err: unknown) => err,
+  );
