@@ -303,7 +303,7 @@ function pagesOf(frames: Uint8Array[], outcomes: Uint8Array, reqs: ShardRequest[
       p += frames[i].length;
       ends.push(p);
     }
-    pages.push({ frames: out, ends, outcomes: outcomes.slice(from, to) });
+    pages.push({ frames: out, ends, outcomes: from === 0 && to === frames.length ? outcomes : outcomes.slice(from, to) });
     from = to;
   }
   return pages;
