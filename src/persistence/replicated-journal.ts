@@ -264,7 +264,7 @@ export class ReplicatedJournal {
           return { ok: false, fenced: true, error: `partition ${p} was appended to by another owner` };
         }
         if (this.closing) return { ok: false, fenced: false, error: 'the journal is closing' };
-        // Refused before it was sent (its size, a closed connection): sending it again cannot help.
+        // Refused before it was sent (over the server's max_payload): sending it again cannot help.
         if (err instanceof InvalidArgumentError) return { ok: false, fenced: false, error: err.message };
         // Not stored, or not known to be: retry the same message (deduplicated by its id), at
         // once when the connection dropped under it (the new one is up or buffering).

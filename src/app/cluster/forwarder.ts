@@ -2,6 +2,7 @@
 // event-loop turn like the shard batches: one request carries every request for that node read in
 // the turn, and its reply carries their encoded answer frames, which go to the client as they are.
 import { TimeoutError, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { randomBytes } from 'node:crypto';
 import { Packr, Unpackr } from 'msgpackr';
 import { encodeError } from '../../protocol/frames.js';
 import { outcomeIndex } from '../../protocol/errors.js';
@@ -24,8 +25,9 @@ const UNAVAILABLE = outcomeIndex('UNAVAILABLE');
 export const rpcSubject = (nodeId: string): string => `cw.rpc.${Buffer.from(nodeId).toString('hex')}`;
 /** Where an asker fetches the further pages of a node's answers. */
 const moreSubject = (nodeId: string): string => `cw.rpcmore.${Buffer.from(nodeId).toString('hex')}`;
-/** Batches whose further pages a node keeps at once, and for how long. */
+/** Batches whose further pages a node keeps at once, their bytes, and for how long. */
 const MAX_PAGED_BATCHES = 256;
+const MAX_PAGED_BYTES = 64 * 1024 * 1024;
 const PAGE_TTL_MS = 30_000;
 
 interface Outgoing {
@@ -60,7 +62,10 @@ export class Forwarder {
   private sub: Subscription | undefined;
   private moreSub: Subscription | undefined;
   /** Pages of answers not yet fetched, by token (insertion order: the oldest first). */
-  private readonly pages = new Map<string, { rest: Uint8Array[]; until: number }>();
+  private readonly pages = new Map<string, { rest: Uint8Array[]; bytes: number; until: number }>();
+  private pagedBytes = 0;
+  /** Tokens are unique across restarts of this node: an asker holding an old one never gets another batch's answers. */
+  private readonly tokenPrefix = randomBytes(8).toString('hex');
   private pageTokens = 0;
 
   constructor(
@@ -192,7 +197,7 @@ export class Forwarder {
     let left = reqs.length;
     const finish = () => {
       const pages = pagesOf(frames, outcomes, reqs, this.limit);
-      const token = pages.length > 1 ? `${++this.pageTokens}` : undefined;
+      const token = pages.length > 1 ? `${this.tokenPrefix}.${++this.pageTokens}` : undefined;
       const packed = pages.map((page, i) => packr.pack(i < pages.length - 1 ? { ...page, more: token } : page));
       if (token !== undefined) this.keepPages(token, packed.slice(1));
       try {
@@ -220,11 +225,19 @@ export class Forwarder {
   /** Keeps the pages after the first of a batch's answers until the asker fetches them (bounded, and for PAGE_TTL_MS at most). */
   private keepPages(token: string, rest: Uint8Array[]): void {
     const now = Date.now();
+    let bytes = 0;
+    for (const page of rest) bytes += page.length;
     for (const [t, kept] of this.pages) {
-      if (kept.until > now && this.pages.size < MAX_PAGED_BATCHES) break;
-      this.pages.delete(t); // the oldest first: expired, or the bound is reached
+      if (kept.until > now && this.pages.size < MAX_PAGED_BATCHES && this.pagedBytes + bytes <= MAX_PAGED_BYTES) break;
+      this.dropPages(t, kept); // the oldest first: expired, or a bound is reached
     }
-    this.pages.set(token, { rest, until: now + PAGE_TTL_MS });
+    this.pages.set(token, { rest, bytes, until: now + PAGE_TTL_MS });
+    this.pagedBytes += bytes;
+  }
+
+  private dropPages(token: string, kept: { bytes: number }): void {
+    this.pages.delete(token);
+    this.pagedBytes -= kept.bytes;
   }
 
   /** An asker fetches the next page of a batch's answers. */
@@ -232,7 +245,11 @@ export class Forwarder {
     const token = msg.string();
     const kept = this.pages.get(token);
     const page = kept?.rest.shift();
-    if (kept && kept.rest.length === 0) this.pages.delete(token);
+    if (kept && page) {
+      kept.bytes -= page.length;
+      this.pagedBytes -= page.length;
+      if (kept.rest.length === 0) this.dropPages(token, kept);
+    }
     try {
       // Gone (expired, or this node restarted): an empty page, which the asker answers "may have been made".
       msg.respond(page ?? packr.pack({ frames: new Uint8Array(0), ends: [], outcomes: new Uint8Array(0) }));

@@ -119,15 +119,22 @@ export class Relay {
       this.nc.subscribe(VIEWS_SYNC, {
         callback: (err, msg) => {
           if (err) return;
-          // In parts, each within max_payload: a catalog's views outgrow one message.
-          const parts = viewParts(own(), this.limit - PART_ROOM).map((bytes) => unpackr.unpack(bytes) as ViewUpdate);
-          parts.forEach((view, part) => {
+          // Whole in one message as nodes always answered, or, when a catalog's views outgrow
+          // one, in parts within max_payload that the asker counts.
+          const parts = viewParts(own(), this.limit - PART_ROOM);
+          const messages =
+            parts.length === 1
+              ? parts
+              : parts.map((bytes, part) =>
+                  packr.pack({ node: this.nodeId, part, of: parts.length, view: unpackr.unpack(bytes) as ViewUpdate } satisfies SyncPart),
+                );
+          for (const m of messages) {
             try {
-              msg.respond(packr.pack({ node: this.nodeId, part, of: parts.length, view } satisfies SyncPart));
+              msg.respond(m);
             } catch (e) {
-              log.warn({ err: e }, "cluster: a part of this node's views could not be sent to a joining node");
+              log.warn({ err: e }, "cluster: this node's views could not be sent to a joining node");
             }
-          });
+          }
         },
       }),
     );
@@ -148,7 +155,7 @@ export class Relay {
       for await (const m of answers) {
         const a = unpackr.unpack(m.data) as SyncPart | ViewUpdate;
         if (!('of' in a)) {
-          whole++; // a node of an earlier version: its views in one message
+          whole++; // a node's views in one message
           apply(a);
         } else {
           apply(a.view);

@@ -84,8 +84,8 @@ export class Replication {
     // partitions' history, which the next owner applies. Each partition that stored a part is
     // given up, so this node too catches up on it before serving it again.
     const stored = results.filter((r) => r.ok || r.stored);
-    for (const r of stored) this.fence(r.p, 'the journal stored only part of a group commit; it is read back');
-    const why = refused.map((r) => r.error).join('; ');
+    for (const r of stored) this.fence(r.p, 'a group commit was refused after the journal stored rows of it here; they are read back');
+    const why = refused.length === 1 ? refused[0].error : `${refused[0].error}, and ${refused.length - 1} more partitions`;
     return stored.length === 0
       ? { code: 'UNAVAILABLE', message: `the journal did not take the change (${why}); nothing was changed`, details: { retryAfterMs: MOVING_RETRY_MS } }
       : {
