@@ -203,7 +203,12 @@ export class ClusterNode {
    * connections already open on the other nodes lose their identity at once.
    */
   revoked(userId: string): void {
-    this.c.nc.publish(REVOKED, userId);
+    try {
+      this.c.nc.publish(REVOKED, userId);
+    } catch (err) {
+      // The connection is closing (the node stops): the bucket's token generation still refuses the old tokens.
+      log.warn({ err }, `cluster: the sign-out of ${userId} could not be told to the other nodes`);
+    }
   }
 
   onRevoked(signOut: (userId: string) => void): void {
