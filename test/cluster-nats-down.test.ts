@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CartwireClient, CartwireError } from '../src/client/index.js';
-import { haveNatsServer } from './helpers/nats.js';
+import { haveNatsServer, pause } from './helpers/nats.js';
 import { findNatsServer, startNats } from '../bench/lib/nats-servers.js';
 import { adminOn, balanced, retryUnavailable, startNode } from './helpers/cluster.js';
 import { until } from './helpers/server.js';
@@ -53,7 +53,7 @@ test('cluster: with NATS gone, account operations answer UNAVAILABLE, not INTERN
   };
 
   // Hung (SIGSTOP): the connection stays up and nothing answers; each request times out.
-  server.proc.kill('SIGSTOP');
+  await pause(server);
   unavailable(await accountOps(), 10_000);
   server.proc.kill('SIGCONT');
   await until(async () => (await answer(other.call('auth.login', { email: 'down@example.com', password: PASSWORD }))).code === 'ok', {

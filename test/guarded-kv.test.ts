@@ -10,7 +10,7 @@ import { guardedKv } from '../src/app/cluster/guarded-kv.js';
 import { ConnectionWatch, NODE_CONNECTION } from '../src/persistence/nats-streams.js';
 import { wrongLastSequence } from '../src/persistence/nats-errors.js';
 import { UnavailableError } from '../src/transport/dispatch.js';
-import { haveNatsServer, rejection, startNats } from './helpers/nats.js';
+import { haveNatsServer, pause, rejection, startNats } from './helpers/nats.js';
 import { until } from './helpers/server.js';
 
 test('guarded accounts bucket: a hung server, a lost compare-and-set, a dead server', async (t) => {
@@ -26,7 +26,7 @@ test('guarded accounts bucket: a hung server, a lost compare-and-set, a dead ser
   assert.equal((await kv.get('k'))?.string(), 'a');
 
   // Hung: the change is sent and never answered; it may have been made.
-  server.proc.kill('SIGSTOP');
+  await pause(server);
   const hung = await rejection(kv.update('k', 'b', rev, 300));
   assert.ok(hung instanceof UnavailableError, String(hung));
   assert.equal(hung.applied, 'unknown');

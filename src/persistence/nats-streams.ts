@@ -12,6 +12,16 @@ import { log } from '../log/log.js';
  */
 export const NODE_CONNECTION: ConnectionOptions = { maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true };
 
+/** NATS's max_payload when the server has not said (its default). */
+const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+/** Bytes of a message kept free below max_payload for its headers and what frames the payload. */
+const MESSAGE_ROOM = 1_024;
+
+/** The most bytes a message's payload on `nc` may hold: the server's max_payload, less room for its headers. */
+export function payloadLimit(nc: NatsConnection): number {
+  return (nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - MESSAGE_ROOM;
+}
+
 /** A request was in flight when its connection dropped: its answer was lost with the socket. */
 export class ConnectionDroppedError extends Error {
   override name = 'ConnectionDroppedError';

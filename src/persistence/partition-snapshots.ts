@@ -44,8 +44,8 @@ export class PartitionSnapshots {
     private readonly jsm: JetStreamManager,
     /** A takeover's reads fail at once when the connection drops under them (retried on a later round). */
     private readonly watch: ConnectionWatch,
-    /** The largest message the NATS server takes (its max_payload). */
-    private readonly maxPayload: () => number = () => 1024 * 1024,
+    /** The most bytes a message's payload may hold (the server's max_payload, less room for headers). */
+    private readonly payloadLimit: () => number = () => CHUNK_BYTES,
   ) {}
 
   /** Creates the stream when it does not exist (one message per subject: a head keeps only its latest). */
@@ -99,7 +99,7 @@ export class PartitionSnapshots {
     if (over && over.pos >= pos) return undefined;
     const bytes = packr.pack(entries);
     // Readers join the chunks whatever their size: smaller where the server takes less.
-    const size = Math.min(CHUNK_BYTES, this.maxPayload() - 1_024);
+    const size = Math.min(CHUNK_BYTES, this.payloadLimit());
     const chunks = Math.max(1, Math.ceil(bytes.length / size));
     for (let i = 0; i < chunks; i++) await this.js.publish(chunkSubject(p, pos, i), bytes.subarray(i * size, (i + 1) * size));
     let headSeq: number;

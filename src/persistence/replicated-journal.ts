@@ -17,7 +17,7 @@ import {
 } from '@nats-io/jetstream';
 import { Packr, Unpackr } from 'msgpackr';
 import { PartitionSnapshots } from './partition-snapshots.js';
-import { ConnectionDroppedError, ConnectionWatch, NODE_CONNECTION } from './nats-streams.js';
+import { ConnectionDroppedError, ConnectionWatch, NODE_CONNECTION, payloadLimit } from './nats-streams.js';
 import { wrongLastSequence } from './nats-errors.js';
 
 export const JOURNAL_STREAM = 'CW_JOURNAL';
@@ -52,8 +52,6 @@ const CATCH_UP_BATCH = 1_000;
 /** A catch-up pull that delivers nothing for this long has stalled (NATS unreachable, no leader): the takeover fails and is retried. */
 const CATCH_UP_STALL_MS = 5_000;
 
-/** Bytes of a message's headers (its id and the expected last sequence) kept free below NATS's max_payload. */
-const HEADER_ROOM = 1_024;
 /** A row's msgpack framing beyond its key's and events' bytes (a string, a number and a binary header). */
 const ROW_OVERHEAD = 20;
 
@@ -226,12 +224,17 @@ export class ReplicatedJournal {
 
   private async appendOne(p: number, m: PartitionMessage): Promise<AppendOutcome> {
     if (!this.last.has(p)) return { p, ok: false, fenced: true, stored: false, error: `partition ${p} is not owned here` };
-    // Within NATS's max_payload (1 MiB unless configured), less room for the headers and the
-    // message's own framing.
-    const limit = (this.nc.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM;
+    // Within NATS's max_payload (1 MiB unless configured), less the message's own framing.
+    const limit = payloadLimit(this.nc);
     const runs = splitRows(m.rows, limit - 64);
     if (!runs)
-      return { p, ok: false, fenced: false, stored: false, error: `one actor's change is larger than NATS's max_payload (${limit + HEADER_ROOM} bytes)` };
+      return {
+        p,
+        ok: false,
+        fenced: false,
+        stored: false,
+        error: `one actor's change is larger than a NATS message may be (max_payload: ${limit} bytes of payload)`,
+      };
     let stored = false;
     for (const rows of runs) {
       const r = await this.appendMessage(p, rows);
@@ -297,7 +300,7 @@ export class ReplicatedJournal {
 
   /** Snapshots of partitions, on the same connection. */
   snapshots(): PartitionSnapshots {
-    return (this.snapshotStore ??= new PartitionSnapshots(this.js, this.jsm, this.watch, () => this.nc.info?.max_payload ?? 1024 * 1024));
+    return (this.snapshotStore ??= new PartitionSnapshots(this.js, this.jsm, this.watch, () => payloadLimit(this.nc)));
   }
 
   async close(): Promise<void> {

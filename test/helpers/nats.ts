@@ -4,6 +4,7 @@
 // server, or three clustered for R3. Every server a test starts is killed after it.
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { findNatsServer, startNats as startNatsServers, type NatsServer } from '../../bench/lib/nats-servers.js';
 
 /** Whether nats-server can run here; installs it from Debian when missing and allowed. */
@@ -24,3 +25,13 @@ export const rejection = (p: Promise<unknown>): Promise<unknown> =>
     () => assert.fail('expected a rejection'),
     (err: unknown) => err,
   );
+
+/** Stops `server` (SIGSTOP) and resolves once the kernel shows it stopped: nothing it has not read yet is answered. */
+export async function pause(server: NatsServer): Promise<void> {
+  server.proc.kill('SIGSTOP');
+  const state = () => readFileSync(`/proc/${server.pid}/stat`, 'utf8').split(') ')[1]?.[0];
+  for (let i = 0; state() !== 'T'; i++) {
+    if (i > 500) throw new Error(`nats-server ${server.pid} did not stop`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

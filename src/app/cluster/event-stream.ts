@@ -2,7 +2,7 @@
 // CW_EVENTS stream (one message per group commit, as the local event log holds one row), hears
 // the other nodes' as they are appended, and reads the whole stream at start. The stream is
 // bounded by age and size; what it drops first is the oldest history.
-import { ensureStream } from '../../persistence/nats-streams.js';
+import { ensureStream, payloadLimit } from '../../persistence/nats-streams.js';
 import { log } from '../../log/log.js';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { DiscardPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
@@ -14,8 +14,6 @@ const eventSubject = (nodeId: string): string => `cw.ev.${Buffer.from(nodeId).to
 /** Kept this long, and at most this much: the history recommendations are built from. */
 const MAX_AGE_MS = 90 * 24 * 3600 * 1000;
 const MAX_BYTES = 2 * 1024 ** 3;
-/** Bytes of a message kept free below NATS's max_payload for its headers. */
-const PAYLOAD_ROOM = 1_024;
 /** Gets of the start-up read in flight at once (one message per get). */
 const READ_AHEAD = 64;
 
@@ -54,7 +52,7 @@ export class EventStream {
     if (events.length === 0) return;
     const data = packr.pack(events);
     // Within NATS's max_payload: a large commit's events go as several messages, in order.
-    if (data.length > (this.nc.info?.max_payload ?? 1024 * 1024) - PAYLOAD_ROOM && events.length > 1) {
+    if (data.length > payloadLimit(this.nc) && events.length > 1) {
       const mid = events.length >> 1;
       this.append(events.slice(0, mid));
       this.append(events.slice(mid));

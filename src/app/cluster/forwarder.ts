@@ -10,15 +10,13 @@ import { appendRequest, readRequests } from '../../workers/request-codec.js';
 import type { ShardRequest } from '../../workers/shard-messages.js';
 import type { ReplySink } from '../../transport/dispatch.js';
 import { log } from '../../log/log.js';
-import { ConnectionDroppedError, type ConnectionWatch } from '../../persistence/nats-streams.js';
+import { ConnectionDroppedError, payloadLimit, type ConnectionWatch } from '../../persistence/nats-streams.js';
 import { noResponders } from '../../persistence/nats-errors.js';
 
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
 /** How long a forwarded batch may take before its requests are answered UNAVAILABLE. */
 const FORWARD_TIMEOUT_MS = 10_000;
-/** Bytes of a NATS message kept free below max_payload for what frames it beside the payload. */
-const PAYLOAD_ROOM = 1_024;
 /** An answer's share of a reply beyond its frame (its end offset and outcome). */
 const ANSWER_ROOM = 8;
 const UNAVAILABLE = outcomeIndex('UNAVAILABLE');
@@ -102,9 +100,9 @@ export class Forwarder {
     this.queues.clear();
   };
 
-  /** What one NATS message may carry (its server's max_payload, less room for the protocol). */
+  /** What one NATS message may carry. */
   private get limit(): number {
-    return (this.nc.info?.max_payload ?? 1024 * 1024) - PAYLOAD_ROOM;
+    return payloadLimit(this.nc);
   }
 
   private async send(nodeId: string, q: Outgoing): Promise<void> {

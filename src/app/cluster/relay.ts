@@ -5,6 +5,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { Packr, Unpackr } from 'msgpackr';
 import type { ProductView } from '../../protocol/types.js';
 import { noResponders } from '../../persistence/nats-errors.js';
+import { payloadLimit } from '../../persistence/nats-streams.js';
 import { log } from '../../log/log.js';
 
 const packr = new Packr({ useRecords: false });
@@ -28,8 +29,6 @@ interface SyncPart {
   view: ViewUpdate;
 }
 
-/** Bytes of a message kept free below NATS's max_payload for what frames it beside the payload. */
-const PAYLOAD_ROOM = 1_024;
 /** A sync part's own fields around its view. */
 const PART_ROOM = 256;
 
@@ -73,9 +72,9 @@ export class Relay {
     this.send(pushSubject(topic), frame);
   }
 
-  /** What one message may carry (the server's max_payload, less room for the protocol). */
+  /** What one message may carry. */
   private get limit(): number {
-    return (this.nc.info?.max_payload ?? 1024 * 1024) - PAYLOAD_ROOM;
+    return payloadLimit(this.nc);
   }
 
   /** Publishes, never throwing into the caller (the shard pool's reply loop): a failure is logged. */
