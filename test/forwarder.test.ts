@@ -5,7 +5,8 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { Forwarder, rpcSubject } from '../src/app/cluster/forwarder.js';
+import { Packr } from 'msgpackr';
+import { Forwarder, moreSubject, rpcSubject } from '../src/app/cluster/forwarder.js';
 import { ConnectionWatch, NODE_CONNECTION } from '../src/persistence/nats-streams.js';
 import { decodeValue, encodeOk } from '../src/protocol/frames.js';
 import { cartKey } from '../src/protocol/keys.js';
@@ -171,4 +172,35 @@ test('more than NATS takes in one message (max_payload 64 KiB): a batch goes in 
   const [huge] = await forwardMany(f, 'b', 1, 10);
   assert.equal(huge.value.error?.code, 'UNAVAILABLE');
   assert.deepEqual(huge.value.error?.details, { retryAfterMs: 0, applied: true });
+});
+
+test('answers in pages whose rest the answering node no longer has: the requests left are told their change may have been made', async (t) => {
+  if (!haveNatsServer()) return t.skip('nats-server is not installed and cannot be installed here');
+  const [server] = await startNats(t);
+  // A node that ran three requests and answers the first in a page, then has lost the rest (it restarted).
+  const owner = await nodeConnection(t, server.url);
+  const pack = (p: object) => new Packr({ useRecords: false }).pack(p);
+  owner.subscribe(rpcSubject('r'), {
+    callback: (_err, m) => {
+      const frame = encodeOk(1, { first: true });
+      m.respond(pack({ frames: frame, ends: [frame.length], outcomes: new Uint8Array([0]), more: 'gone-token' }));
+    },
+  });
+  let asked = '';
+  owner.subscribe(moreSubject('r'), {
+    callback: (_err, m) => {
+      asked = m.string();
+      m.respond(pack({ frames: new Uint8Array(0), ends: [], outcomes: new Uint8Array(0) }));
+    },
+  });
+  await owner.flush();
+  const nc = await nodeConnection(t, server.url);
+  const f = new Forwarder(nc, new ConnectionWatch(nc, 'asker'), () => undefined);
+  const answers = await forwardMany(f, 'r', 3, 10);
+  assert.equal(asked, 'gone-token');
+  assert.deepEqual(answers[0].value.result, { first: true });
+  for (const a of answers.slice(1)) {
+    assert.equal(a.value.error?.code, 'UNAVAILABLE');
+    assert.equal(a.value.error?.details?.applied, 'unknown', a.value.error?.message);
+  }
 });

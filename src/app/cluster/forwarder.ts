@@ -22,7 +22,7 @@ const ANSWER_ROOM = 8;
 const UNAVAILABLE = outcomeIndex('UNAVAILABLE');
 export const rpcSubject = (nodeId: string): string => `cw.rpc.${Buffer.from(nodeId).toString('hex')}`;
 /** Where an asker fetches the further pages of a node's answers. */
-const moreSubject = (nodeId: string): string => `cw.rpcmore.${Buffer.from(nodeId).toString('hex')}`;
+export const moreSubject = (nodeId: string): string => `cw.rpcmore.${Buffer.from(nodeId).toString('hex')}`;
 /** Batches whose further pages a node keeps at once, their bytes, and for how long. */
 const MAX_PAGED_BATCHES = 256;
 const MAX_PAGED_BYTES = 64 * 1024 * 1024;
