@@ -33,23 +33,10 @@ async function nodeConnection(t: TestContext, url: string): Promise<NatsConnecti
   return nc;
 }
 
-/** Forwards one cart.add to `nodeId` and resolves with what its sink was given. */
-function forwardOne(f: Forwarder, nodeId: string): Promise<Answered> {
-  const add = { type: 'add', sku: 'tee-classic-s', qty: 1 };
-  return new Promise((resolve) => {
-    let got: { frame: Uint8Array; outcome: number } | undefined;
-    f.forward(
-      nodeId,
-      cartKey('u_forwarded'),
-      7,
-      add,
-      {
-        push: (frame, _id, outcome) => ((got = { frame, outcome }), true),
-        flush: () => resolve({ outcome: got!.outcome, error: (decodeValue(got!.frame) as { error: Answered['error'] }).error }),
-      },
-      0,
-    );
-  });
+/** Forwards one request to `nodeId` and resolves with what its sink was given (an error here). */
+async function forwardOne(f: Forwarder, nodeId: string): Promise<Answered> {
+  const [a] = await forwardMany(f, nodeId, 1, 10);
+  return { outcome: a.outcome, error: a.value.error! };
 }
 
 test('forwarded to a node nobody serves: UNAVAILABLE, and the client is told nothing was changed', async (t) => {

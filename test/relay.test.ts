@@ -39,9 +39,9 @@ test('viewParts: whole when it fits; else parts within the limit that hold every
     products: products(200),
   };
   assert.equal(viewParts(u, 1_000_000).length, 1);
-  const parts = viewParts(u, 20_000).map((b) => decodeValue(b) as ViewUpdate);
+  const parts = viewParts(u, 20_000).map((p) => decodeValue(p.bytes) as ViewUpdate);
   assert.ok(parts.length >= 7, `${parts.length} parts`);
-  for (const b of viewParts(u, 20_000)) assert.ok(b.length <= 20_000, `a part of ${b.length} bytes`);
+  for (const { bytes } of viewParts(u, 20_000)) assert.ok(bytes.length <= 20_000, `a part of ${bytes.length} bytes`);
   assert.deepEqual(ids(parts), ids([u]));
   assert.deepEqual(stockOf(parts), u.stock);
   // One product over the limit alone cannot be sent: left out, not an endless split.

@@ -30,8 +30,6 @@ const PAGE_TTL_MS = 30_000;
 
 interface Outgoing {
   flat: unknown[];
-  /** Where each request starts in `flat`. */
-  starts: number[];
   ids: number[];
   sinks: ReplySink[];
   /** Each request's op, for the metrics. */
@@ -82,8 +80,7 @@ export class Forwarder {
   /** Queues a request for `nodeId`; sent with the others of this turn. */
   forward(nodeId: string, key: string, id: number, cmd: ShardRequest['cmd'], sink: ReplySink, tag: number): void {
     let q = this.queues.get(nodeId);
-    if (!q) this.queues.set(nodeId, (q = { flat: [], starts: [], ids: [], sinks: [], tags: [], start: performance.now() }));
-    q.starts.push(q.flat.length);
+    if (!q) this.queues.set(nodeId, (q = { flat: [], ids: [], sinks: [], tags: [], start: performance.now() }));
     appendRequest(q.flat, id, key, cmd);
     q.ids.push(id);
     q.sinks.push(sink);
@@ -264,22 +261,19 @@ export class Forwarder {
 
 /** The requests of `q` from `from` on (for answering them; their flat layout is not kept). */
 function restOf(q: Outgoing, from: number): Outgoing {
-  return { ...q, starts: [], flat: [], ids: q.ids.slice(from), sinks: q.sinks.slice(from), tags: q.tags.slice(from) };
+  return { ...q, flat: [], ids: q.ids.slice(from), sinks: q.sinks.slice(from), tags: q.tags.slice(from) };
 }
 
-/** `q` as two batches of about half its requests each, in order. */
+/** `q` as two batches of about half its requests each, in order (rare: read back from its flat layout). */
 function halves(q: Outgoing): Outgoing[] {
-  const mid = q.ids.length >> 1;
-  const cut = q.starts[mid];
-  const part = (from: number, to: number, flatFrom: number, flatTo: number): Outgoing => ({
-    flat: q.flat.slice(flatFrom, flatTo),
-    starts: q.starts.slice(from, to).map((x) => x - flatFrom),
-    ids: q.ids.slice(from, to),
-    sinks: q.sinks.slice(from, to),
-    tags: q.tags.slice(from, to),
-    start: q.start,
-  });
-  return [part(0, mid, 0, cut), part(mid, q.ids.length, cut, q.flat.length)];
+  const reqs = readRequests(q.flat);
+  const mid = reqs.length >> 1;
+  const part = (from: number, to: number): Outgoing => {
+    const flat: unknown[] = [];
+    for (let i = from; i < to; i++) appendRequest(flat, reqs[i].id, reqs[i].key, reqs[i].cmd);
+    return { flat, ids: q.ids.slice(from, to), sinks: q.sinks.slice(from, to), tags: q.tags.slice(from, to), start: q.start };
+  };
+  return [part(0, mid), part(mid, reqs.length)];
 }
 
 /**

@@ -6,6 +6,7 @@ import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { Packr, Unpackr } from 'msgpackr';
 import { log } from '../../log/log.js';
 import { noResponders } from '../../persistence/nats-errors.js';
+import { payloadLimit } from '../../persistence/nats-streams.js';
 
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
@@ -77,8 +78,8 @@ export class NodeQuestions {
     return { values, missing: expected.filter((n) => !answered.has(n)) };
   }
 
-  /** The largest answer a node should send (NATS refuses payloads above the server's limit). */
+  /** The largest answer a node should send (NATS refuses payloads above the server's limit), with room for the envelope. */
   get maxAnswerBytes(): number {
-    return Math.floor((this.nc.info?.max_payload ?? 1024 * 1024) * 0.75);
+    return Math.floor(payloadLimit(this.nc) * 0.75);
   }
 }

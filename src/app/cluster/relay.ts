@@ -33,13 +33,13 @@ interface SyncPart {
 const PART_ROOM = 256;
 
 /**
- * `u` packed as messages of at most `limit` bytes each: whole when it fits, else its stock and
- * products cut in halves until each part does (each entry is the latest value of its sku or
- * product, so the parts apply in any order). A single entry over the limit is left out, logged.
+ * `u` as parts packed within `limit` bytes each: whole when it fits, else its stock and products
+ * cut in halves until each part does (each entry is the latest value of its sku or product, so
+ * the parts apply in any order). A single entry over the limit is left out, logged.
  */
-export function viewParts(u: ViewUpdate, limit: number): Uint8Array[] {
+export function viewParts(u: ViewUpdate, limit: number): { view: ViewUpdate; bytes: Uint8Array }[] {
   const data = packr.pack(u);
-  if (data.length <= limit) return [data];
+  if (data.length <= limit) return [{ view: u, bytes: data }];
   const stock = u.stock ?? [];
   const products = u.products ?? [];
   const n = stock.length + products.length;
@@ -104,7 +104,7 @@ export class Relay {
 
   /** Committed stock and product changes of this node's shards, for every other node's read model. */
   publishViews(u: ViewUpdate): void {
-    for (const part of viewParts(u, this.limit)) this.send(VIEWS, part);
+    for (const part of viewParts(u, this.limit)) this.send(VIEWS, part.bytes);
   }
 
   /**
@@ -123,10 +123,8 @@ export class Relay {
           const parts = viewParts(own(), this.limit - PART_ROOM);
           const messages =
             parts.length === 1
-              ? parts
-              : parts.map((bytes, part) =>
-                  packr.pack({ node: this.nodeId, part, of: parts.length, view: unpackr.unpack(bytes) as ViewUpdate } satisfies SyncPart),
-                );
+              ? [parts[0].bytes]
+              : parts.map(({ view }, part) => packr.pack({ node: this.nodeId, part, of: parts.length, view } satisfies SyncPart));
           for (const m of messages) {
             try {
               msg.respond(m);
