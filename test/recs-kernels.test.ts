@@ -10,7 +10,7 @@ import { cosineNeighbours, allocNeighbours, type Neighbours } from '../src/worke
 import { selectTop, takeBest } from '../src/workers/recs/top-k.js';
 import { decayedPopularity, popularityOrder, userItemMatrix } from '../src/workers/recs/interactions.js';
 import { EventLog } from '../src/workers/recs/event-log.js';
-import { easeItems, easeNeighbours, spdInverse } from '../src/workers/recs/ease.js';
+import { EASE_NOISE, easeItems, easeNeighbours, spdInverse } from '../src/workers/recs/ease.js';
 import { rp3betaNeighbours } from '../src/workers/recs/rp3beta.js';
 
 /** users x items from dense rows (0 = no interaction). */
@@ -278,9 +278,11 @@ test('EASE neighbours are the positive entries of -P / diag(P) (P = (X^T X + lam
           assert.equal(nb.count[j], 0, `item ${j} is not kept: no EASE weights`);
           continue;
         }
+        // a weight counts where the partial correlation is above the inverse's rounding noise
         const want = keptItems
-          .map((i, b) => [i, -p.get(a, b) / p.get(b, b)] as [number, number])
-          .filter(([i, w]) => i !== j && w > 1e-12)
+          .map((i, b) => [i, -p.get(a, b) / p.get(b, b), -p.get(a, b) / Math.sqrt(p.get(a, a) * p.get(b, b))] as const)
+          .filter(([i, , r]) => i !== j && r > EASE_NOISE)
+          .map(([i, w]) => [i, w] as [number, number])
           .sort((u, v) => v[1] - u[1] || u[0] - v[0]);
         const got = listOf(nb, j);
         assert.equal(got.length, want.length, `row ${j}`);
@@ -290,7 +292,31 @@ test('EASE neighbours are the positive entries of -P / diag(P) (P = (X^T X + lam
         });
       }
     }),
-    { numRuns: 40 },
+    {
+      numRuns: 40,
+      // items 0 and 3 here have a weight of exactly 0 that the inverse gives as 1e-17
+      examples: [
+        [
+          [
+            [1, 2, 0, 0, 0, 0, 0],
+            [0, 3, 0, 0, 0, 0, 3],
+            [2, 3, 0, 0, 0, 0, 0],
+            [0, 3, 0, 2, 2, 0, 0],
+            [3, 3, 0, 2, 0, 0, 2],
+            [0, 3, 0, 0, 1, 0, 1],
+            [0, 0, 0, 0, 1, 0, 0],
+            [2, 2, 0, 0, 0, 0, 3],
+            [0, 0, 0, 3, 2, 0, 1],
+            [0, 0, 0, 2, 1, 0, 1],
+            [2, 0, 0, 0, 1, 0, 0],
+            [0, 3, 0, 2, 0, 0, 0],
+            [0, 2, 0, 1, 0, 0, 0],
+            [0, 0, 0, 1, 3, 0, 0],
+            [0, 0, 0, 0, 0, 0, 2],
+          ],
+        ],
+      ],
+    },
   );
 });
 

@@ -19,6 +19,9 @@ export interface EaseOptions {
   out?: Neighbours;
 }
 
+/** Partial correlations at or below this are rounding noise of the inverse, not a weight. */
+export const EASE_NOISE = 1e-9;
+
 /** The items EASE runs on: the `max` with most users, best first (ties: lower id). */
 export function easeItems(itemUsers: Csr, max: number): Int32Array {
   const order: number[] = [];
@@ -39,7 +42,9 @@ export function easeNeighbours(userItems: Csr, itemUsers: Csr, opts: EaseOptions
   const a = gram(userItems, kept, items);
   for (let i = 0; i < n; i++) a[i * n + i] += opts.lambda;
   const p = spdInverse(a, n);
-  // row i's candidates: B(i, j) = -P(i, j) / P(j, j) > 0
+  // row i's candidates: B(i, j) = -P(i, j) / P(j, j) > 0, counted only where the partial
+  // correlation -P(i, j) / sqrt(P(i, i) P(j, j)) is above rounding noise (a weight that is 0 in
+  // exact arithmetic comes out of the inverse as +-1e-17 and must not be served as a neighbour).
   const diag = new Float64Array(n);
   for (let j = 0; j < n; j++) diag[j] = p[j * n + j];
   const candScore = new Float64Array(n);
@@ -48,11 +53,10 @@ export function easeNeighbours(userItems: Csr, itemUsers: Csr, opts: EaseOptions
   for (let i = 0; i < n; i++) {
     let m = 0;
     for (let j = 0; j < n; j++) {
-      const b = -p[i * n + j] / diag[j];
-      if (j !== i && b > 0) {
-        candScore[m] = b;
-        candIndex[m++] = kept[j];
-      }
+      const pij = -p[i * n + j];
+      if (j === i || !(pij > EASE_NOISE * Math.sqrt(diag[i] * diag[j]))) continue;
+      candScore[m] = pij / diag[j];
+      candIndex[m++] = kept[j];
     }
     const got = selectTop(candScore, candIndex, m, k);
     const row = kept[i];
