@@ -14,6 +14,8 @@ export interface NatsServer {
   url: string;
   /** Its JetStream store directory (-sd). */
   dir: string;
+  /** http://127.0.0.1:<monitoring port> (/healthz, /connz, /jsz). */
+  monitorUrl: string;
   pid: number;
   proc: ChildProcess;
   kill9(): Promise<void>;
@@ -110,6 +112,7 @@ export async function startNats(n: number, o: { bin: string; version: string; ec
         name,
         url: `nats://127.0.0.1:${port}`,
         dir,
+        monitorUrl: `http://127.0.0.1:${monitors[i]}`,
         pid: proc.pid!,
         proc,
         kill9: async () => {

@@ -27,6 +27,8 @@ export interface ServerOptions {
   port?: number;
   /** Echo the server's output lines with this prefix. */
   echo?: boolean;
+  /** The server's entry file (another build's dist/src/main.js); this build's when absent. */
+  main?: string;
 }
 
 export interface ServerProcess {
@@ -103,7 +105,7 @@ export function spawnServer(o: ServerOptions): ServerProcess {
     ...o.env,
   };
   const spawnedAt = performance.now();
-  const proc = spawn(process.execPath, [...(o.nodeArgs ?? []), MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...(o.nodeArgs ?? []), o.main ?? MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   killOnExit(proc);
   let out = '';
   const keep = (d: Buffer) => {

@@ -1,6 +1,6 @@
 // Micro-benchmark behind the key mirror of cluster mode: what filling it costs per account at a
 // node's start (unwrap under the master key, wrap under the process's mirror key, one SQLite
-// upsert; in transactions of 1,000 rows), what one later change costs, and what opening an order's address copy through it costs (the same path as on one
+// upsert; in transactions of 1,000 rows), what indexing an account beside it costs, what one later change costs, and what opening an order's address copy through it costs (the same path as on one
 // node: one indexed read, unwrap, open). Best of ROUNDS, µs per operation.
 // Run: npm run build && node dist/bench/micro/key-mirror.js
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -43,6 +43,20 @@ for (let r = 0; r < ROUNDS; r++) {
   mirror.endBulk();
   fill = Math.min(fill, Number(process.hrtime.bigint() - t0) / USERS / 1000);
 }
+// The account index beside it (account-index.ts): one upsert per account row the watch delivers.
+let indexFill = Infinity;
+for (let r = 0; r < ROUNDS; r++) {
+  mirror!.close();
+  mirror = new KeyMirror(dir);
+  const t0 = process.hrtime.bigint();
+  mirror.beginBulk();
+  for (let i = 0; i < USERS; i++) mirror.index.put({ id: ids[i], role: 'guest', updatedAt: 1_700_000_000_000 + i, version: 1 });
+  mirror.endBulk();
+  indexFill = Math.min(indexFill, Number(process.hrtime.bigint() - t0) / USERS / 1000);
+}
+mirror!.beginBulk();
+for (let i = 0; i < USERS; i++) mirror!.put(ids[i], ring.unwrap(wrapped[i], ids[i]));
+mirror!.endBulk();
 const reader = new SealedReader(dir, mirror!.keyring);
 let open = Infinity;
 for (let r = 0; r < ROUNDS; r++) {
@@ -51,6 +65,7 @@ for (let r = 0; r < ROUNDS; r++) {
   open = Math.min(open, Number(process.hrtime.bigint() - t0) / USERS / 1000);
 }
 console.log(`fill the mirror at a start (unwrap + wrap + upsert): ${fill.toFixed(2)} µs per account (${((fill * 1e6) / 1e6).toFixed(1)} s per million)`);
+console.log(`index an account at a start (one upsert): ${indexFill.toFixed(2)} µs per account`);
 console.log(`one account changed later (its own transaction): ${one.toFixed(2)} µs`);
 console.log(`open an order's address copy through it (read + unwrap + open): ${open.toFixed(2)} µs`);
 reader.close();

@@ -5,11 +5,13 @@
 // shard threads get it in their options): the file is worthless without the running process, and
 // it is emptied and filled again from the accounts bucket at every start. An erased account's
 // row is deleted (secure_delete), so its orders' address copies stop opening on this node.
+// The same file holds the node's index of the accounts (account-index.ts), filled the same way.
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { MasterKeyring, masterKeyId, type NamedKey } from './sealing.js';
+import { AccountIndex } from './account-index.js';
 
 const key = randomBytes(32);
 const BULK_ROWS = 1_000;
@@ -21,6 +23,8 @@ export class KeyMirror {
   private readonly upsert: Database.Statement<[string, string]>;
   private readonly remove: Database.Statement<[string]>;
   private readonly ring = new MasterKeyring(MIRROR_KEY);
+  /** The accounts bucket's ids, roles and change times (account-index.ts), filled with the keys. */
+  readonly index: AccountIndex;
   /** Rows put in the open bulk transaction; -1 outside one. */
   private bulkRows = -1;
 
@@ -38,6 +42,7 @@ export class KeyMirror {
     this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.upsert = this.db.prepare('INSERT INTO accounts (id, wrapped_key) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET wrapped_key = excluded.wrapped_key');
     this.remove = this.db.prepare('DELETE FROM accounts WHERE id = ?');
+    this.index = new AccountIndex(this.db, this.wrote);
   }
 
   /** The keyring the readers of this mirror open it with. */
@@ -47,15 +52,19 @@ export class KeyMirror {
 
   put(userId: string, dataKey: NamedKey): void {
     this.upsert.run(userId, this.ring.wrap(dataKey, userId));
+    this.wrote();
+  }
+
+  private readonly wrote = (): void => {
     if (this.bulkRows >= 0 && ++this.bulkRows >= BULK_ROWS) {
       this.db.exec('COMMIT; BEGIN');
       this.bulkRows = 0;
     }
-  }
+  };
 
   /**
-   * Puts until endBulk() go in transactions of BULK_ROWS (the fill at start: one transaction per
-   * row costs a WAL write each). Nothing reads the mirror meanwhile.
+   * Writes (keys and index rows) until endBulk() go in transactions of BULK_ROWS (the fill at
+   * start: one transaction per row costs a WAL write each). Nothing reads the mirror meanwhile.
    */
   beginBulk(): void {
     if (this.bulkRows >= 0) return;

@@ -13,10 +13,13 @@ import { sealedKeyId, type MasterKeyring } from './sealing.js';
 import { KvDataKeys, allKeys, taken, watchBucket, type ErasableKv, type KeyChange } from './kv-data-keys.js';
 import { claim, emailKey, nameKey, parseAccount, secretKey, toStored, userIdOf, userKey, viewOf, type AccountView } from './kv-account-entries.js';
 import { KvLayouts } from './kv-account-layouts.js';
+import type { AccountIndex } from './account-index.js';
 
 export type { AccountView };
 
 const REWRAP_RETRIES = 20;
+/** Account rows read at once for a page (each read is a request to NATS). */
+const ROW_READS_AT_ONCE = 16;
 
 interface Stored {
   record: UserRecord;
@@ -33,6 +36,8 @@ export class KvUserStore implements UserStore {
   onWrite: AccountChange = () => undefined;
   /** Told of this node's own data key writes and erasures at once. */
   onKey: KeyChange = () => undefined;
+  /** This node's index of the bucket's accounts, which listings and guest sweeps page through. */
+  index: AccountIndex | undefined;
   private readonly kv: KV;
   private readonly keys: KvDataKeys;
   private readonly layouts: KvLayouts;
@@ -146,39 +151,29 @@ export class KvUserStore implements UserStore {
   }
 
   async list(limit: number, afterId: string | undefined): Promise<UserRecord[]> {
-    const ids: string[] = [];
-    const after = afterId ?? '';
-    for await (const k of await this.kv.keys()) {
-      const id = userIdOf(k);
-      if (id !== undefined && id > after) ids.push(id);
-    }
-    ids.sort();
-    const out: UserRecord[] = [];
-    for (const id of ids.slice(0, limit)) {
-      const r = await this.get(id);
-      if (r) out.push(r);
-    }
-    return out;
+    return this.rows(this.indexed().idsAfter(afterId ?? '', limit));
   }
 
   /**
-   * Reads every account row: the bucket has no index by role (a sweep's cost grows with the
-   * accounts, which is why one node of a cluster sweeps). Data keys are read for the chosen only.
+   * Guest rows the index names idle, read from the bucket and checked again (the index may lag
+   * the bucket by the watch's delay).
    */
   async idleGuests(before: number, limit: number): Promise<UserRecord[]> {
-    const idle: AccountView[] = [];
-    for (const key of await allKeys(this.kv)) {
-      if (userIdOf(key) === undefined) continue;
-      const e = await this.kv.get(key);
-      const v = e?.operation === 'PUT' ? viewOf(e.json<unknown>()) : undefined;
-      if (v && v.role === 'guest' && v.updatedAt < before) idle.push(v);
-    }
-    const out: UserRecord[] = [];
-    for (const v of idle.sort((a, b) => a.updatedAt - b.updatedAt).slice(0, limit)) {
-      const r = await this.get(v.id);
-      if (r) out.push(r);
-    }
-    return out;
+    const rows = await this.rows(this.indexed().idleGuests(before, limit));
+    return rows.filter((r) => r.role === 'guest' && r.updatedAt < before).sort((a, b) => a.updatedAt - b.updatedAt);
+  }
+
+  /** The rows of `ids` that exist, in that order (a few reads at a time: a page is at most a few hundred). */
+  private async rows(ids: string[]): Promise<UserRecord[]> {
+    const out: (UserRecord | undefined)[] = [];
+    for (let i = 0; i < ids.length; i += ROW_READS_AT_ONCE) out.push(...(await Promise.all(ids.slice(i, i + ROW_READS_AT_ONCE).map((id) => this.get(id)))));
+    return out.filter((r) => r !== undefined);
+  }
+
+  private indexed(): AccountIndex {
+    // The node sets it once its account sync has indexed every account (AccountSync.start).
+    if (!this.index) throw new Error("account listing needs the node's account index: it is set once the accounts are synced");
+    return this.index;
   }
 
   /** The row goes by compare-and-set on the revision read; its data key is shredded after. */

@@ -194,9 +194,9 @@ export class SqliteUserStore implements UserStore {
     this.db.pragma(`synchronous = ${synchronous}`);
     // Overwritten and deleted content is zeroed, so an erased key leaves no copy in freed pages.
     this.db.pragma('secure_delete = ON');
-    // A data directory that served a cluster node holds that node's key mirror under this name:
-    // it is worthless once its process is gone.
-    if (isKeyMirror(this.db)) this.db.exec('DROP TABLE accounts');
+    // A data directory that served a cluster node holds that node's key mirror under this name,
+    // and its account index: both are worthless once its process is gone.
+    if (isKeyMirror(this.db)) this.db.exec('DROP TABLE accounts; DROP TABLE IF EXISTS account_index');
     this.db.exec(`CREATE TABLE IF NOT EXISTS accounts (
       id            TEXT PRIMARY KEY,
       role          TEXT NOT NULL,

@@ -4,8 +4,8 @@
 // with an order keeps its row, whose data key opens the address copy of that order (the row is
 // marked as looked at, so it comes up again only one retention later). Runs at
 // start and then periodically, a bounded batch per pass, each removal compare-and-set on the row
-// as read (a guest writing meanwhile keeps its row). In a cluster a pass reads every account
-// row of the shared bucket, so one node sweeps at a time: the one `sweeps` names.
+// as read (a guest writing meanwhile keeps its row). In a cluster one node sweeps at a time (the
+// one `sweeps` names), so two nodes never chase the same rows of the shared bucket.
 import type { UserStore } from '../../persistence/user-store.js';
 import { log } from '../../log/log.js';
 

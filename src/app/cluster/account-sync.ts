@@ -1,6 +1,7 @@
 // Keeps what a node derives from the accounts buckets in step with them: the key mirror its order
-// renderers open address copies with (from the data key bucket), and any other listener of the
-// account rows (the recommendations' opt-out cache). Every node's writes arrive through the
+// renderers open address copies with (from the data key bucket), the index its account listings
+// and guest sweeps page through, and any other listener of the account rows (the
+// recommendations' opt-out cache). Every node's writes arrive through the
 // buckets' watches; this node's own are applied at once, so an answer that follows a write on
 // this node already sees it.
 import type { AccountChange, KvUserStore } from '../../persistence/kv-user-store.js';
@@ -37,9 +38,13 @@ export class AccountSync {
     } finally {
       this.mirror.endBulk();
     }
+    // Every account there at the start is indexed: listings and sweeps read the index from now on.
+    this.store.index = this.mirror.index;
   }
 
   private readonly applyRow: AccountChange = (userId, account) => {
+    if (account) this.mirror.index.put(account);
+    else this.mirror.index.drop(userId);
     for (const l of this.listeners) l(userId, account);
   };
 
@@ -58,6 +63,7 @@ export class AccountSync {
   stop(): void {
     for (const stop of this.stops.splice(0)) stop();
     this.store.onWrite = () => undefined;
+    this.store.index = undefined;
     this.store.onKey = () => undefined;
   }
 }
