@@ -152,14 +152,20 @@ export class ClusterNode {
 
   /**
    * order.list across nodes: this node answers others with the pages of the partitions it
-   * serves (`local`), and asks them for theirs. A node that does not answer within 2 s has its
-   * orders left out of that page.
+   * serves (`local`), and asks them for theirs. A page is whole or refused: a live node that does
+   * not answer within 2 s makes it UNAVAILABLE (a dead node stops counting as live once its
+   * leases lapse and its partitions are served by the others).
    */
   serveOrderPages(local: (q: OrdersQuery) => Promise<OrderPageItem[][]>): OrderPeers {
     const questions = this.questions();
     questions.answer(ORDERS_PAGE, (m) => unpackr.unpack(m.data) as OrdersQuery, local);
     return {
-      orderPages: async (q) => (await questions.ask<OrderPageItem[][]>(ORDERS_PAGE, packr.pack(q), 2_000)).values.flat(),
+      orderPages: async (q) => {
+        const pages = await questions.ask<OrderPageItem[][]>(ORDERS_PAGE, packr.pack(q), 2_000);
+        if (pages.missing.length > 0)
+          throw new UnavailableError(`node(s) ${pages.missing.join(', ')} did not answer with the orders of their partitions`, 1_000);
+        return pages.values.flat();
+      },
     };
   }
 

@@ -87,7 +87,9 @@ export class CommerceOps {
       const [local, remote] = await Promise.all([this.localOrderPages(query), this.peers ? this.peers.orderPages(query) : []]);
       pages = [...local, ...remote];
     } catch (err) {
-      if (err instanceof UnavailableError) return fail('UNAVAILABLE', 'a shard holding orders is restarting; retry', { retryAfterMs: err.retryAfterMs });
+      // A page without some shard's or node's orders would be wrong, and its cursor would skip them for good.
+      if (err instanceof UnavailableError)
+        return fail('UNAVAILABLE', `the orders could not be listed: ${err.message}; retry`, { retryAfterMs: err.retryAfterMs });
       throw err;
     }
     const all = pages.flat().sort((a, b) => b.at - a.at || (a.order.orderId < b.order.orderId ? 1 : -1));
