@@ -9,6 +9,7 @@ import { stableHash } from '../../protocol/keys.js';
 import { BUCKETS, type NatsCluster } from './nats-cluster.js';
 import { log } from '../../log/log.js';
 import { wrongLastSequence } from '../../persistence/nats-errors.js';
+import type { KvEntry } from '@nats-io/kv';
 
 export interface OwnershipEvents {
   /** Catch partition `p` up and serve it, resolving with the journal messages read; rejects when that failed (the lease is then given up). */
@@ -39,6 +40,12 @@ type Held = {
  */
 const TRUSTED_SHARE = 0.75;
 
+/**
+ * After another node's lease runs out unrenewed, the extra round that takes it comes this long
+ * after the expiry the lease's server timestamp gives (NATS removes the key within a few ms of it).
+ */
+const EXPIRY_MARGIN_MS = 25;
+
 /** Partitions a node hands over per renewal round (a join moves a few at a time, not all at once). */
 const MOVES_PER_ROUND = 8;
 const nodeKey = (nodeId: string): string => `n${Buffer.from(nodeId).toString('hex')}`;
@@ -61,6 +68,8 @@ export class Ownership {
   private readonly held = new Map<number, Held>();
   private live: string[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** The extra round due when a lease another node stopped renewing expires. */
+  private expiryTimer: NodeJS.Timeout | undefined;
   private round: Promise<void> | undefined;
   /** Catch-ups started and not finished (start() waits for those of its first round). */
   private readonly catchingUp = new Set<Promise<void>>();
@@ -84,8 +93,12 @@ export class Ownership {
     await this.tick();
     // The partitions taken in the first round are served before the node says it is up.
     await Promise.all([...this.catchingUp]);
-    const every = Math.max(100, Math.floor(this.c.config.leaseMs / 4));
-    this.timer = setInterval(() => void this.tick(), every);
+    this.timer = setInterval(() => void this.tick(), this.every);
+  }
+
+  /** Between two regular rounds (ms): renewals come every quarter of the lease. */
+  private get every(): number {
+    return Math.max(100, Math.floor(this.c.config.leaseMs / 4));
   }
 
   /** Whether this node serves partition `p` now: caught up, and its lease renewed recently enough. */
@@ -144,6 +157,7 @@ export class Ownership {
     }
     if (!this.live.includes(me)) this.live = [...this.live, me].sort();
     const entries = await Promise.all(this.owners.map((_, p) => this.c.watch.guard(this.c.owners.get(partitionKey(p)))));
+    this.watchExpiries(entries);
     let moves = 0;
     const work: Promise<void>[] = [];
     for (let p = 0; p < entries.length; p++) {
@@ -174,6 +188,28 @@ export class Ownership {
     }
     await Promise.all(work);
     this.lastRound = Date.now();
+  }
+
+  /**
+   * A lease of another node that was not renewed for most of its term (its owner died, or is
+   * paused or cut off) expires before the next regular round: one extra round right after its
+   * expiry takes it then, rather than up to a round later. A live owner renews every round, so
+   * its leases never come this close to expiring. The expiry is the key's server timestamp plus
+   * the lease; with this node's clock behind the server's the round comes late by as much (never
+   * later than the regular one), ahead of it the round finds the key still there.
+   */
+  private watchExpiries(entries: readonly (KvEntry | null)[]): void {
+    const now = Date.now();
+    let first = Infinity;
+    for (const e of entries) {
+      if (!e || e.operation !== 'PUT' || e.string() === this.nodeId) continue;
+      first = Math.min(first, e.created.getTime() + this.c.config.leaseMs);
+    }
+    const delay = first + EXPIRY_MARGIN_MS - now;
+    if (delay <= 0 || delay >= this.every || this.stopped) return;
+    clearTimeout(this.expiryTimer);
+    // A round still running read the key before it expired: the extra one follows it.
+    this.expiryTimer = setTimeout(() => void (this.round ?? Promise.resolve()).then(() => this.tick()), delay);
   }
 
   /**
@@ -278,6 +314,7 @@ export class Ownership {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    clearTimeout(this.expiryTimer);
     await this.round;
     await Promise.all([...this.held].map(([p, held]) => this.handOver(p, held).catch(() => undefined)));
     await this.c.nodes.delete(nodeKey(this.nodeId)).catch(() => undefined);
