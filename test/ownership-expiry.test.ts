@@ -1,7 +1,7 @@
 // Partition leases on a real nats-server: a lease its owner stopped renewing is taken right
 // after it expires, by an extra ownership round timed from the lease's server timestamp, not a
-// regular round later. The rounds run every LEASE_MS/4 (2 s here); the dead owner's leases are
-// written half a round before the survivor starts, so a regular round comes ~1 s after their
+// regular round later. The rounds run every LEASE_MS/4 (3 s here); the dead owner's leases are
+// written half a round before the survivor starts, so a regular round comes ~1.5 s after their
 // expiry. The margins are wide (the check is for the extra round, not for a speed).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import { openCluster } from '../src/app/cluster/nats-cluster.js';
 import { Ownership } from '../src/app/cluster/ownership.js';
 
 const skip = haveNatsServer() ? false : 'nats-server is not installed';
-const LEASE_MS = 8_000;
+const LEASE_MS = 12_000;
 const PARTITIONS = 4;
 
 test('a lease its owner stopped renewing is taken right after it expires, not a round later', { skip }, async (t) => {
@@ -39,6 +39,6 @@ test('a lease its owner stopped renewing is taken right after it expires, not a 
   assert.equal(taken.size, PARTITIONS, 'every partition taken');
   for (const [p, at] of taken) {
     assert.ok(at >= expiresAt - 50, `partition ${p} taken ${expiresAt - at} ms before its lease expired`);
-    assert.ok(at - expiresAt < 500, `partition ${p} taken ${at - expiresAt} ms after its lease expired (the regular round comes ~1,000 ms after)`);
+    assert.ok(at - expiresAt < 750, `partition ${p} taken ${at - expiresAt} ms after its lease expired (the regular round comes ~1,500 ms after)`);
   }
 });
