@@ -78,3 +78,35 @@ test('views over max_payload: published in parts, and a joining node gets every 
   a.publishViews({ stock: null, products: catalog });
   await until(() => ids(followed).length === 500, { what: 'every product of the change' });
 });
+
+test("another node's views message that is not one is skipped: a joining node still counts the good answers, a follower still applies the next change", async (t) => {
+  if (!haveNatsServer()) return t.skip('nats-server is not installed and cannot be installed here');
+  const [server] = await startNats(t, 1);
+  const [ncA, ncB, ncBad] = await Promise.all([1, 2, 3].map(() => connect({ servers: server.url, ...NODE_CONNECTION })));
+  t.after(() => Promise.all([ncA.close(), ncB.close(), ncBad.close()]));
+  const a = new Relay(ncA, 'a', () => undefined);
+  a.followViews(
+    () => undefined,
+    () => ({ stock: [['sku-a', 3]], products: null }),
+  );
+  // A node of another kind: answers a sync and publishes on the views subject with bytes that are no views.
+  ncBad.subscribe('cw.views.sync', { callback: (_err, m) => void m.respond(new Uint8Array([0xc1, 0xff, 0x00])) });
+  await Promise.all([ncA.flush(), ncBad.flush()]);
+
+  const b = new Relay(ncB, 'b', () => undefined);
+  const heard: ViewUpdate[] = [];
+  assert.equal(await b.syncViews((u) => heard.push(u), 1), 1, "a's answer counts; the bad one is skipped, not thrown");
+  assert.deepEqual(stockOf(heard), [['sku-a', 3]]);
+
+  const followed: ViewUpdate[] = [];
+  b.followViews(
+    (u) => followed.push(u),
+    () => ({ stock: null, products: null }),
+  );
+  await ncB.flush();
+  ncBad.publish('cw.views', new Uint8Array([0xc1]));
+  ncBad.publish('cw.views', new TextEncoder().encode('not msgpack at all'));
+  a.publishViews({ stock: [['sku-a', 2]], products: null });
+  await until(() => followed.length > 0, { what: "a's change after the bad messages" });
+  assert.deepEqual(stockOf(followed), [['sku-a', 2]]);
+});

@@ -9,7 +9,6 @@ import { stableHash } from '../../protocol/keys.js';
 import { BUCKETS, type NatsCluster } from './nats-cluster.js';
 import { log } from '../../log/log.js';
 import { wrongLastSequence } from '../../persistence/nats-errors.js';
-import type { KvEntry } from '@nats-io/kv';
 
 export interface OwnershipEvents {
   /** Catch partition `p` up and serve it, resolving with the journal messages read; rejects when that failed (the lease is then given up). */
@@ -157,13 +156,15 @@ export class Ownership {
     }
     if (!this.live.includes(me)) this.live = [...this.live, me].sort();
     const entries = await Promise.all(this.owners.map((_, p) => this.c.watch.guard(this.c.owners.get(partitionKey(p)))));
-    this.watchExpiries(entries);
     let moves = 0;
     const work: Promise<void>[] = [];
+    /** The earliest expiry of another node's lease, from its server timestamp. */
+    let firstExpiry = Infinity;
     for (let p = 0; p < entries.length; p++) {
       const e = entries[p];
       const owner = e && e.operation === 'PUT' ? e.string() : undefined;
       this.owners[p] = owner;
+      if (owner !== undefined && owner !== me) firstExpiry = Math.min(firstExpiry, e!.created.getTime() + this.c.config.leaseMs);
       const held = this.held.get(p);
       const preferred = this.preferred(p);
       if (held) {
@@ -186,6 +187,7 @@ export class Ownership {
         work.push(this.take(p, owner === me ? e!.revision : undefined));
       }
     }
+    this.roundAtExpiry(firstExpiry);
     await Promise.all(work);
     this.lastRound = Date.now();
   }
@@ -198,14 +200,8 @@ export class Ownership {
    * the lease; with this node's clock behind the server's the round comes late by as much (never
    * later than the regular one), ahead of it the round finds the key still there.
    */
-  private watchExpiries(entries: readonly (KvEntry | null)[]): void {
-    const now = Date.now();
-    let first = Infinity;
-    for (const e of entries) {
-      if (!e || e.operation !== 'PUT' || e.string() === this.nodeId) continue;
-      first = Math.min(first, e.created.getTime() + this.c.config.leaseMs);
-    }
-    const delay = first + EXPIRY_MARGIN_MS - now;
+  private roundAtExpiry(expiry: number): void {
+    const delay = expiry + EXPIRY_MARGIN_MS - Date.now();
     if (delay <= 0 || delay >= this.every || this.stopped) return;
     clearTimeout(this.expiryTimer);
     // A round still running read the key before it expired: the extra one follows it.

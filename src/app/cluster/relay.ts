@@ -56,6 +56,18 @@ export function viewParts(u: ViewUpdate, limit: number): { view: ViewUpdate; byt
   return [...viewParts(part(0, mid), limit), ...viewParts(part(mid, n), limit)];
 }
 
+/** Another node's views message, or undefined (logged) when it is not one: a bad one is skipped, never thrown. */
+function decodeViews(data: Uint8Array): SyncPart | ViewUpdate | undefined {
+  try {
+    const v = unpackr.unpack(data) as unknown;
+    if (typeof v === 'object' && v !== null && ('of' in v ? 'view' in v : 'stock' in v || 'products' in v)) return v as SyncPart | ViewUpdate;
+  } catch {
+    // not msgpack
+  }
+  log.warn(`cluster: a views message of ${data.length} bytes from another node is not one; skipped`);
+  return undefined;
+}
+
 export class Relay {
   private readonly topics = new Map<string, { n: number; sub: Subscription }>();
   private readonly subs: Subscription[] = [];
@@ -113,7 +125,14 @@ export class Relay {
    * holds it).
    */
   followViews(apply: (u: ViewUpdate) => void, own: () => ViewUpdate): void {
-    this.subs.push(this.nc.subscribe(VIEWS, { callback: (err, msg) => void (err || apply(unpackr.unpack(msg.data) as ViewUpdate)) }));
+    this.subs.push(
+      this.nc.subscribe(VIEWS, {
+        callback: (err, msg) => {
+          const u = err ? undefined : decodeViews(msg.data);
+          if (u && !('of' in u)) apply(u);
+        },
+      }),
+    );
     this.subs.push(
       this.nc.subscribe(VIEWS_SYNC, {
         callback: (err, msg) => {
@@ -150,7 +169,8 @@ export class Relay {
     try {
       const answers = await this.nc.requestMany(VIEWS_SYNC, new Uint8Array(0), { maxWait: waitMs, strategy: 'timer' });
       for await (const m of answers) {
-        const a = unpackr.unpack(m.data) as SyncPart | ViewUpdate;
+        const a = decodeViews(m.data);
+        if (!a) continue;
         if (!('of' in a)) {
           whole++; // a node's views in one message
           apply(a);
